@@ -1,0 +1,106 @@
+// Package control is the channel between a rank and the gorun launcher: one
+// Unix socket connection per rank, carrying newline-delimited JSON messages
+// from the rank (hello, finalized, abort, blocked, running). The launcher
+// writes nothing back; a rank that reads EOF on the connection knows the
+// launcher is gone and exits, so no rank outlives its job.
+package control
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// Message types sent by a rank.
+const (
+	TypeHello     = "hello"     // first message: Rank, PID, Secret
+	TypeFinalized = "finalized" // the rank called mpi.Finalize
+	TypeAbort     = "abort"     // the rank called mpi.Abort: Code, Reason
+	TypeBlocked   = "blocked"   // the rank sleeps in a blocking call: Op, Sent, Received
+	TypeRunning   = "running"   // the rank woke up from the call it reported blocked
+)
+
+// Message is one line of the control protocol.
+type Message struct {
+	Type   string `json:"type"`
+	Rank   int    `json:"rank,omitempty"`
+	PID    int    `json:"pid,omitempty"`
+	Secret string `json:"secret,omitempty"`
+	Code   int    `json:"code,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Op describes the blocking call, e.g. "Recv(source 1, tag 0)".
+	Op string `json:"op,omitempty"`
+	// Sent[j] and Received[j] count the frames this rank sent to and
+	// received from world rank j, when it reported itself blocked. The
+	// launcher calls a job deadlocked only when every live rank is blocked
+	// and every frame sent has been received.
+	Sent     []uint64 `json:"sent,omitempty"`
+	Received []uint64 `json:"received,omitempty"`
+}
+
+// Client is a rank's end of the control channel. Its methods are safe for
+// concurrent use.
+type Client struct {
+	mu   sync.Mutex
+	conn net.Conn
+	enc  *json.Encoder
+}
+
+// Dial connects to the launcher at path and introduces the rank.
+func Dial(path string, rank int, secret string) (*Client, error) {
+	conn, err := net.DialTimeout("unix", path, 10*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("control: cannot reach the gorun launcher at %s: %w", path, err)
+	}
+	c := &Client{conn: conn, enc: json.NewEncoder(conn)}
+	if err := c.Send(Message{Type: TypeHello, Rank: rank, PID: os.Getpid(), Secret: secret}); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Send writes one message.
+func (c *Client) Send(m Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.enc.Encode(m); err != nil {
+		return fmt.Errorf("control: cannot write to the gorun launcher: %w", err)
+	}
+	return nil
+}
+
+// WatchLauncher calls gone (once, on its own goroutine) when the launcher's
+// end of the connection closes: the launcher died or was killed.
+func (c *Client) WatchLauncher(gone func()) {
+	go func() {
+		_, _ = io.Copy(io.Discard, c.conn)
+		gone()
+	}()
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Reader decodes the messages of one rank's connection, for the launcher.
+type Reader struct {
+	dec *json.Decoder
+}
+
+// NewReader reads messages from r.
+func NewReader(r io.Reader) *Reader {
+	return &Reader{dec: json.NewDecoder(bufio.NewReader(r))}
+}
+
+// Next returns the next message, or io.EOF when the rank closed the
+// connection.
+func (r *Reader) Next() (Message, error) {
+	var m Message
+	err := r.dec.Decode(&m)
+	return m, err
+}

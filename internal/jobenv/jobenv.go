@@ -1,0 +1,101 @@
+// Package jobenv is the contract between the gorun launcher and the ranks it
+// starts: the environment variables through which a rank learns who it is and
+// how to reach its peers and the launcher.
+package jobenv
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+)
+
+// Environment variable names set by gorun for every rank.
+const (
+	Rank      = "GORUN_RANK"       // this rank, 0 <= rank < size
+	Size      = "GORUN_SIZE"       // number of ranks
+	JobID     = "GORUN_JOB_ID"     // random job identifier (hex)
+	Secret    = "GORUN_SECRET"     // per-job secret (hex), checked in every handshake
+	Dir       = "GORUN_DIR"        // private 0700 directory of the job's Unix sockets
+	Control   = "GORUN_CONTROL"    // Unix socket path of the launcher's control channel
+	Transport = "GORUN_TRANSPORT"  // "local" or "nats"
+	NatsURL   = "GORUN_NATS_URL"   // NATS server URL, with credentials if any
+	NatsCreds = "GORUN_NATS_CREDS" // NATS credentials file, if any
+	NatsCA    = "GORUN_NATS_CA"    // CA file for the NATS server's TLS certificate, if any
+	Spin      = "GORUN_SPIN"       // how long a waiting rank polls before it sleeps (Go duration); 0 disables
+)
+
+// Job is what a rank reads from its environment.
+type Job struct {
+	Rank, Size int
+	JobID      string
+	Secret     string
+	Dir        string
+	Control    string
+	Transport  string
+	NatsURL    string
+	NatsCreds  string
+	NatsCA     string
+}
+
+// Lookup reads the job description from the environment. ok is false when
+// the process was not started by gorun (no GORUN_RANK); err reports a
+// malformed environment.
+func Lookup() (job Job, ok bool, err error) {
+	rankText, present := os.LookupEnv(Rank)
+	if !present {
+		return Job{}, false, nil
+	}
+	job.Rank, err = strconv.Atoi(rankText)
+	if err != nil {
+		return Job{}, true, fmt.Errorf("jobenv: %s=%q is not a number", Rank, rankText)
+	}
+	sizeText := os.Getenv(Size)
+	job.Size, err = strconv.Atoi(sizeText)
+	if err != nil || job.Size < 1 {
+		return Job{}, true, fmt.Errorf("jobenv: %s=%q is not a positive number", Size, sizeText)
+	}
+	if job.Rank < 0 || job.Rank >= job.Size {
+		return Job{}, true, fmt.Errorf("jobenv: %s=%d is outside [0, %d)", Rank, job.Rank, job.Size)
+	}
+	job.JobID = os.Getenv(JobID)
+	job.Secret = os.Getenv(Secret)
+	job.Dir = os.Getenv(Dir)
+	job.Control = os.Getenv(Control)
+	job.Transport = os.Getenv(Transport)
+	if job.Transport == "" {
+		job.Transport = "local"
+	}
+	job.NatsURL = os.Getenv(NatsURL)
+	job.NatsCreds = os.Getenv(NatsCreds)
+	job.NatsCA = os.Getenv(NatsCA)
+	return job, true, nil
+}
+
+// Environ returns the variables for one rank of job, as "NAME=value" pairs to
+// append to a child's environment.
+func (j Job) Environ() []string {
+	env := []string{
+		Rank + "=" + strconv.Itoa(j.Rank),
+		Size + "=" + strconv.Itoa(j.Size),
+		JobID + "=" + j.JobID,
+		Secret + "=" + j.Secret,
+		Dir + "=" + j.Dir,
+		Control + "=" + j.Control,
+		Transport + "=" + j.Transport,
+	}
+	if j.NatsURL != "" {
+		env = append(env, NatsURL+"="+j.NatsURL)
+	}
+	if j.NatsCreds != "" {
+		env = append(env, NatsCreds+"="+j.NatsCreds)
+	}
+	if j.NatsCA != "" {
+		env = append(env, NatsCA+"="+j.NatsCA)
+	}
+	return env
+}
+
+// SocketPath is the path of rank's listening Unix socket in dir.
+func SocketPath(dir string, rank int) string {
+	return fmt.Sprintf("%s/r%d.sock", dir, rank)
+}
