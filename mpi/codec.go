@@ -1,0 +1,89 @@
+package mpi
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/gorun-mpi/gorun/collectives"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// msgValueCodec encodes single values for collectives as user messages are
+// encoded (raw bytes for numeric slices, msgpack otherwise).
+type msgValueCodec[T any] struct{}
+
+func (msgValueCodec[T]) Encode(v T) ([]byte, error) {
+	desc, body, err := encodeValue(v)
+	if err != nil {
+		return nil, err
+	}
+	return joinMessage(desc, body), nil
+}
+
+func (msgValueCodec[T]) Decode(payload []byte) (T, error) {
+	var v T
+	desc, body, err := splitMessage(payload)
+	if err != nil {
+		return v, err
+	}
+	err = decodeInto(desc, body, &v)
+	return v, err
+}
+
+// valueCodec returns the codec collectives use for values of T.
+func valueCodec[T any]() collectives.Codec[T] { return msgValueCodec[T]{} }
+
+// msgSliceCodec encodes slices for collectives. Slices of fixed-size numbers
+// travel as their raw bytes with no descriptor and no copy (every rank of a
+// collective call uses the same element type); others use msgpack.
+type msgSliceCodec[E any] struct {
+	raw  bool
+	size int
+}
+
+// sliceCodec returns the codec collectives use for []E.
+func sliceCodec[E any]() collectives.Codec[[]E] {
+	var zero []E
+	_, _, _, raw := rawBytes(zero)
+	var e E
+	return msgSliceCodec[E]{raw: raw, size: int(unsafe.Sizeof(e))}
+}
+
+func (s msgSliceCodec[E]) Encode(v []E) ([]byte, error) {
+	if s.raw {
+		return sliceBytes(v), nil
+	}
+	b, err := msgpack.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w %T: %w", ErrEncode, v, err)
+	}
+	return b, nil
+}
+
+func (s msgSliceCodec[E]) Decode(payload []byte) ([]E, error) {
+	if !s.raw {
+		var v []E
+		if err := msgpack.Unmarshal(payload, &v); err != nil {
+			return nil, fmt.Errorf("%w: cannot decode into %T: %w", ErrTypeMismatch, v, err)
+		}
+		return v, nil
+	}
+	if len(payload)%s.size != 0 {
+		return nil, fmt.Errorf("%w: %d bytes is not a whole number of %d-byte elements", ErrTypeMismatch, len(payload), s.size)
+	}
+	n := len(payload) / s.size
+	if n == 0 {
+		return []E{}, nil
+	}
+	var e E
+	if hostLittleEndian && uintptr(unsafe.Pointer(&payload[0]))%unsafe.Alignof(e) == 0 {
+		return unsafe.Slice((*E)(unsafe.Pointer(&payload[0])), n), nil
+	}
+	out := make([]E, n)
+	src := payload
+	if !hostLittleEndian {
+		src = swapped(payload, s.size)
+	}
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), len(src)), src)
+	return out, nil
+}

@@ -1,0 +1,268 @@
+package mpi
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"reflect"
+	"unsafe"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Wire format of a user message. A message is a descriptor followed by a
+// body. Eager messages carry both in one frame; rendezvous messages carry the
+// descriptor in the RTS frame and the body alone in the data frame, so a
+// large numeric slice is sent straight from the caller's memory.
+//
+//	raw numeric slice: [fmtRaw, reflect.Kind, flags, 0,0,0,0,0] then the
+//	                   elements as little-endian bytes (8-byte descriptor, so
+//	                   the body stays aligned for reuse without a copy)
+//	anything else:     [fmtMsgpack, len(name), name...] then msgpack bytes,
+//	                   where name is the sender's Go type, for error messages
+const (
+	fmtMsgpack = 1
+	fmtRaw     = 2
+
+	rawDescLen = 8
+	rawNilFlag = 1
+)
+
+var hostLittleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// encodeValue returns the descriptor and body of v. The body of a numeric
+// slice aliases v's memory: it must be sent before v changes.
+func encodeValue(v any) (desc, body []byte, err error) {
+	if b, kind, isNil, ok := rawBytes(v); ok {
+		desc = []byte{fmtRaw, byte(kind), 0, 0, 0, 0, 0, 0}
+		if isNil {
+			desc[2] = rawNilFlag
+		}
+		return desc, b, nil
+	}
+	body, err = msgpack.Marshal(v)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w %s: %w", ErrEncode, typeName(v), err)
+	}
+	name := typeName(v)
+	if len(name) > 255 {
+		name = name[:255]
+	}
+	desc = make([]byte, 2+len(name))
+	desc[0], desc[1] = fmtMsgpack, byte(len(name))
+	copy(desc[2:], name)
+	return desc, body, nil
+}
+
+func typeName(v any) string {
+	if v == nil {
+		return "nil"
+	}
+	return reflect.TypeOf(v).String()
+}
+
+// rawKinds are the element kinds sent as raw bytes, with their sizes.
+var rawKinds = map[reflect.Kind]int{
+	reflect.Int8: 1, reflect.Uint8: 1, reflect.Int16: 2, reflect.Uint16: 2,
+	reflect.Int32: 4, reflect.Uint32: 4, reflect.Float32: 4,
+	reflect.Int64: 8, reflect.Uint64: 8, reflect.Float64: 8, reflect.Complex64: 8,
+	reflect.Int: 8, reflect.Uint: 8, reflect.Complex128: 16,
+}
+
+// rawBytes views a slice of fixed-size numbers as its bytes.
+func rawBytes(v any) (b []byte, kind reflect.Kind, isNil, ok bool) {
+	switch s := v.(type) {
+	case []byte:
+		return s, reflect.Uint8, s == nil, true
+	case []float64:
+		return sliceBytes(s), reflect.Float64, s == nil, true
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice {
+		return nil, 0, false, false
+	}
+	kind = rv.Type().Elem().Kind()
+	size, numeric := rawKinds[kind]
+	if !numeric || (kind == reflect.Int || kind == reflect.Uint) && unsafe.Sizeof(int(0)) != 8 {
+		return nil, 0, false, false
+	}
+	n := rv.Len() * size
+	if n == 0 {
+		return nil, kind, rv.IsNil(), true
+	}
+	b = unsafe.Slice((*byte)(rv.UnsafePointer()), n)
+	if !hostLittleEndian {
+		b = swapped(b, size)
+	}
+	return b, kind, false, true
+}
+
+func sliceBytes[E any](s []E) []byte {
+	if len(s) == 0 {
+		return nil
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s)*int(unsafe.Sizeof(s[0])))
+	if !hostLittleEndian {
+		b = swapped(b, int(unsafe.Sizeof(s[0])))
+	}
+	return b
+}
+
+// swapped returns a copy of b with every size-byte word reversed; only
+// big-endian hosts need it.
+func swapped(b []byte, size int) []byte {
+	out := make([]byte, len(b))
+	for i := 0; i+size <= len(b); i += size {
+		for j := 0; j < size; j++ {
+			out[i+j] = b[i+size-1-j]
+		}
+	}
+	return out
+}
+
+// splitMessage separates the descriptor of an eager payload from its body.
+func splitMessage(payload []byte) (desc, body []byte, err error) {
+	if len(payload) == 0 {
+		return nil, nil, fmt.Errorf("%w: empty message", ErrTypeMismatch)
+	}
+	switch payload[0] {
+	case fmtRaw:
+		if len(payload) < rawDescLen {
+			return nil, nil, fmt.Errorf("%w: truncated descriptor", ErrTypeMismatch)
+		}
+		return payload[:rawDescLen], payload[rawDescLen:], nil
+	case fmtMsgpack:
+		if len(payload) < 2 || len(payload) < 2+int(payload[1]) {
+			return nil, nil, fmt.Errorf("%w: truncated descriptor", ErrTypeMismatch)
+		}
+		n := 2 + int(payload[1])
+		return payload[:n], payload[n:], nil
+	}
+	return nil, nil, fmt.Errorf("%w: unknown message format %d", ErrTypeMismatch, payload[0])
+}
+
+// describe names the sender's type from a descriptor.
+func describe(desc []byte) string {
+	switch {
+	case len(desc) >= rawDescLen && desc[0] == fmtRaw:
+		return "[]" + reflect.Kind(desc[1]).String()
+	case len(desc) >= 2 && desc[0] == fmtMsgpack && len(desc) >= 2+int(desc[1]):
+		return string(desc[2 : 2+int(desc[1])])
+	}
+	return "unknown"
+}
+
+// decodeInto stores the message (desc, body) in *ptr. The body of a raw
+// slice is reused without a copy when its alignment allows.
+func decodeInto(desc, body []byte, ptr any) error {
+	rp := reflect.ValueOf(ptr)
+	if rp.Kind() != reflect.Pointer || rp.IsNil() {
+		return fmt.Errorf("%w: got %s", ErrNotPointer, typeName(ptr))
+	}
+	target := rp.Elem()
+	if len(desc) == 0 {
+		return fmt.Errorf("%w: message without descriptor", ErrTypeMismatch)
+	}
+	switch desc[0] {
+	case fmtRaw:
+		return decodeRaw(desc, body, target, ptr)
+	case fmtMsgpack:
+		if err := msgpack.Unmarshal(body, ptr); err != nil {
+			return fmt.Errorf("%w: cannot decode %s into %s: %w", ErrTypeMismatch, describe(desc), typeName(ptr), err)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: unknown message format %d", ErrTypeMismatch, desc[0])
+}
+
+func decodeRaw(desc, body []byte, target reflect.Value, ptr any) error {
+	kind := reflect.Kind(desc[1])
+	size, ok := rawKinds[kind]
+	if !ok || len(body)%size != 0 {
+		return fmt.Errorf("%w: malformed %s message of %d bytes", ErrTypeMismatch, describe(desc), len(body))
+	}
+	isNil := desc[2]&rawNilFlag != 0
+	var sliceType reflect.Type
+	switch {
+	case target.Kind() == reflect.Slice && sameRawKind(target.Type().Elem().Kind(), kind):
+		sliceType = target.Type()
+	case target.Kind() == reflect.Interface && target.NumMethod() == 0:
+		sliceType = reflect.SliceOf(kindType(kind))
+	default:
+		return fmt.Errorf("%w: cannot decode %s into %s", ErrTypeMismatch, describe(desc), typeName(ptr))
+	}
+	n := len(body) / size
+	var s reflect.Value
+	switch {
+	case isNil && n == 0:
+		s = reflect.Zero(sliceType)
+	case n == 0:
+		s = reflect.MakeSlice(sliceType, 0, 0)
+	case hostLittleEndian && uintptr(unsafe.Pointer(&body[0]))%uintptr(sliceType.Elem().Align()) == 0:
+		s = reflect.SliceAt(sliceType.Elem(), unsafe.Pointer(&body[0]), n).Convert(sliceType)
+	default:
+		if !hostLittleEndian {
+			body = swapped(body, size)
+		}
+		s = reflect.MakeSlice(sliceType, n, n)
+		copy(unsafe.Slice((*byte)(s.UnsafePointer()), len(body)), body)
+	}
+	target.Set(s)
+	return nil
+}
+
+// sameRawKind: int and int64 (uint and uint64) share a wire form.
+func sameRawKind(a, b reflect.Kind) bool {
+	norm := func(k reflect.Kind) reflect.Kind {
+		switch k {
+		case reflect.Int:
+			return reflect.Int64
+		case reflect.Uint:
+			return reflect.Uint64
+		}
+		return k
+	}
+	return norm(a) == norm(b)
+}
+
+func kindType(k reflect.Kind) reflect.Type {
+	switch k {
+	case reflect.Int8:
+		return reflect.TypeFor[int8]()
+	case reflect.Uint8:
+		return reflect.TypeFor[uint8]()
+	case reflect.Int16:
+		return reflect.TypeFor[int16]()
+	case reflect.Uint16:
+		return reflect.TypeFor[uint16]()
+	case reflect.Int32:
+		return reflect.TypeFor[int32]()
+	case reflect.Uint32:
+		return reflect.TypeFor[uint32]()
+	case reflect.Float32:
+		return reflect.TypeFor[float32]()
+	case reflect.Int64:
+		return reflect.TypeFor[int64]()
+	case reflect.Uint64:
+		return reflect.TypeFor[uint64]()
+	case reflect.Float64:
+		return reflect.TypeFor[float64]()
+	case reflect.Complex64:
+		return reflect.TypeFor[complex64]()
+	case reflect.Complex128:
+		return reflect.TypeFor[complex128]()
+	case reflect.Int:
+		return reflect.TypeFor[int]()
+	case reflect.Uint:
+		return reflect.TypeFor[uint]()
+	}
+	return reflect.TypeFor[byte]()
+}
+
+// joinMessage returns desc followed by body as one payload.
+func joinMessage(desc, body []byte) []byte {
+	if len(desc) == 0 {
+		return body
+	}
+	return bytes.Join([][]byte{desc, body}, nil)
+}

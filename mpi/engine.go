@@ -1,0 +1,290 @@
+package mpi
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorun-mpi/gorun/comm"
+)
+
+// engine is one process's endpoint: the matcher behind a lock, the
+// rendezvous tables, and the transport that feeds it. It implements
+// comm.Handler. Every communicator of the process shares it.
+type engine struct {
+	t          comm.Transport // nil in a world of size 1
+	poller     comm.Poller    // nil when the transport cannot poll
+	rank, size int
+	eagerLimit int
+	spin       time.Duration
+	blocked    *blockReporter // nil without a launcher
+
+	mu       sync.Mutex
+	match    matcher
+	sends    map[uint64]*sendOp  // rendezvous sends awaiting clear-to-send, by id
+	recvs    map[rndvKey]*recvOp // matched rendezvous receives awaiting their body
+	gone     []error             // per world rank: why it will send nothing more
+	goneLeft int                 // peers not yet gone
+	nextID   uint64              // next rendezvous id
+	nextCtx  uint32              // lowest context id this process has not used
+	closed   error               // set by Finalize
+	arrival  *completion         // finished at the next unexpected arrival, for Probe
+
+	sent, received []atomic.Uint64 // frames per peer, for deadlock detection
+}
+
+type rndvKey struct {
+	source int
+	id     uint64
+}
+
+// sendOp is a rendezvous send waiting for its clear-to-send.
+type sendOp struct {
+	dest int
+	body []byte
+	// abandoned: the sender stopped waiting (its context ended); the body
+	// is still sent when the clear-to-send comes, so the receiver never hangs.
+	abandoned bool
+	completion
+}
+
+func newEngine(t comm.Transport, rank, size int, cfg config) *engine {
+	e := &engine{
+		t: t, rank: rank, size: size,
+		eagerLimit: cfg.eagerLimit, spin: cfg.spin,
+		sends:    make(map[uint64]*sendOp),
+		recvs:    make(map[rndvKey]*recvOp),
+		gone:     make([]error, size),
+		goneLeft: size - 1,
+		nextCtx:  2, // the world uses 0 (point to point) and 1 (collectives)
+		sent:     make([]atomic.Uint64, size),
+		received: make([]atomic.Uint64, size),
+	}
+	if p, ok := t.(comm.Poller); ok {
+		e.poller = p
+	}
+	return e
+}
+
+// Deliver is called by the transport for every frame, in order per source.
+func (e *engine) Deliver(f comm.Frame) {
+	src := int(f.Source)
+	if src < 0 || src >= e.size {
+		return
+	}
+	e.received[src].Add(1)
+	env := envelope{ctx: f.Context, source: src, tag: int(f.Tag)}
+	switch f.Kind {
+	case comm.KindEager:
+		e.arrive(&message{env: env, body: f.Payload, size: len(f.Payload)})
+	case comm.KindRTS:
+		e.arrive(&message{env: env, head: f.Payload, size: int(f.Size), rndv: true, id: f.Seq})
+	case comm.KindCTS:
+		e.onClearToSend(f.Seq)
+	case comm.KindRndvData:
+		e.mu.Lock()
+		r := e.recvs[rndvKey{src, f.Seq}]
+		delete(e.recvs, rndvKey{src, f.Seq})
+		e.mu.Unlock()
+		if r != nil {
+			r.msg.body = f.Payload
+			r.finish(nil)
+		}
+	}
+}
+
+// arrive hands an incoming message to the matcher.
+func (e *engine) arrive(msg *message) {
+	e.mu.Lock()
+	r := e.match.arrive(msg)
+	if r != nil {
+		r.msg = msg
+		if msg.rndv {
+			e.recvs[rndvKey{msg.env.source, msg.id}] = r
+		}
+	}
+	wake := e.takeArrival(r == nil)
+	e.mu.Unlock()
+	if r != nil {
+		e.matched(r, msg)
+	}
+	if wake != nil {
+		wake.finish(nil)
+	}
+}
+
+// arrivals returns a completion that finishes when something a prober may
+// be waiting for happens: an unexpected message, a peer gone, Finalize.
+func (e *engine) arrivals() *completion {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.arrival == nil {
+		e.arrival = &completion{}
+		e.arrival.init()
+	}
+	return e.arrival
+}
+
+// takeArrival detaches the prober's completion when cond holds; the
+// caller finishes it outside the lock. Called with e.mu held.
+func (e *engine) takeArrival(cond bool) *completion {
+	if !cond || e.arrival == nil {
+		return nil
+	}
+	c := e.arrival
+	e.arrival = nil
+	return c
+}
+
+// matched finishes what follows a match made outside the lock.
+func (e *engine) matched(r *recvOp, msg *message) {
+	switch {
+	case msg.rndv:
+		go e.clearToSend(msg.env.source, msg.id)
+	default:
+		if msg.selfAck != nil {
+			msg.selfAck()
+		}
+		r.finish(nil)
+	}
+}
+
+// clearToSend tells a rendezvous sender that its message matched. It runs
+// on its own goroutine: the transport's reader must never block on a write.
+func (e *engine) clearToSend(source int, id uint64) {
+	err := e.t.Send(context.Background(), source, comm.Header{Kind: comm.KindCTS, Seq: id}, nil)
+	if err != nil {
+		e.mu.Lock()
+		r := e.recvs[rndvKey{source, id}]
+		delete(e.recvs, rndvKey{source, id})
+		e.mu.Unlock()
+		if r != nil {
+			r.finish(peerError(source, err))
+		}
+		return
+	}
+	e.sent[source].Add(1)
+}
+
+// PeerGone is called by the transport when rank will send nothing more.
+// Operations that can no longer complete fail with ErrPeerLost; messages
+// already received stay receivable.
+func (e *engine) PeerGone(rank int, cause error) {
+	if rank < 0 || rank >= e.size {
+		return
+	}
+	err := peerError(rank, cause)
+	e.mu.Lock()
+	if e.gone[rank] != nil {
+		e.mu.Unlock()
+		return
+	}
+	e.gone[rank] = err
+	e.goneLeft--
+	allGone := e.goneLeft == 0
+	failed := e.match.takePosted(func(r *recvOp) bool {
+		return r.source == rank || (r.source == AnySource && allGone)
+	})
+	var failedRecvs []*recvOp
+	for key, r := range e.recvs {
+		if key.source == rank {
+			failedRecvs = append(failedRecvs, r)
+			delete(e.recvs, key)
+		}
+	}
+	var failedSends []*sendOp
+	for id, op := range e.sends {
+		if op.dest == rank {
+			failedSends = append(failedSends, op)
+			delete(e.sends, id)
+		}
+	}
+	wake := e.takeArrival(true)
+	e.mu.Unlock()
+	if wake != nil {
+		wake.finish(nil)
+	}
+	for _, r := range failed {
+		r.finish(err)
+	}
+	for _, r := range failedRecvs {
+		r.finish(err)
+	}
+	for _, op := range failedSends {
+		op.finish(err)
+	}
+}
+
+// peerError wraps a transport's reason for losing rank in ErrPeerLost.
+func peerError(rank int, cause error) error {
+	return fmt.Errorf("%w: rank %d: %w", ErrPeerLost, rank, cause)
+}
+
+// postRecv posts a receive; it may complete at once.
+func (e *engine) postRecv(ctx uint32, source, tag int) *recvOp {
+	r := &recvOp{ctx: ctx, source: source, tag: tag}
+	r.init()
+	e.mu.Lock()
+	if e.closed != nil {
+		e.mu.Unlock()
+		r.finish(e.closed)
+		return r
+	}
+	msg := e.match.post(r)
+	if msg != nil {
+		r.msg = msg
+		if msg.rndv {
+			e.recvs[rndvKey{msg.env.source, msg.id}] = r
+		}
+		e.mu.Unlock()
+		e.matched(r, msg)
+		return r
+	}
+	var err error
+	switch {
+	case source != AnySource && e.gone[source] != nil:
+		err = e.gone[source]
+	case source == AnySource && e.size > 1 && e.goneLeft == 0:
+		err = fmt.Errorf("%w: every other rank has finished or died", ErrPeerLost)
+	}
+	if err != nil {
+		e.match.cancel(r)
+	}
+	e.mu.Unlock()
+	if err != nil {
+		r.finish(err)
+	}
+	return r
+}
+
+// cancelRecv withdraws a posted receive that has not matched; false when it
+// already matched (it will complete).
+func (e *engine) cancelRecv(r *recvOp) bool {
+	e.mu.Lock()
+	ok := e.match.cancel(r)
+	e.mu.Unlock()
+	return ok
+}
+
+// probe returns the oldest unexpected message a receive (ctx, source, tag)
+// would take, or nil; err when no such message can arrive any more.
+func (e *engine) probe(ctx uint32, source, tag int) (*message, error) {
+	r := recvOp{ctx: ctx, source: source, tag: tag}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed != nil {
+		return nil, e.closed
+	}
+	if msg := e.match.peek(&r); msg != nil {
+		return msg, nil
+	}
+	if source != AnySource && e.gone[source] != nil {
+		return nil, e.gone[source]
+	}
+	if source == AnySource && e.size > 1 && e.goneLeft == 0 {
+		return nil, fmt.Errorf("%w: every other rank has finished or died", ErrPeerLost)
+	}
+	return nil, nil
+}

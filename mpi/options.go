@@ -1,0 +1,50 @@
+package mpi
+
+import (
+	"time"
+
+	"github.com/gorun-mpi/gorun/comm"
+)
+
+// DefaultEagerLimit is the largest message (in payload bytes) that Send
+// delivers eagerly, returning before the receive is posted. Larger messages
+// use the rendezvous protocol: Send waits until the receiver has matched
+// them, so the receiver never buffers large unexpected messages. Open MPI's
+// TCP transport uses the same 64 KiB default. Change it with WithEagerLimit or
+// the GORUN_EAGER_LIMIT environment variable (bytes).
+const DefaultEagerLimit = 64 << 10
+
+// DefaultSpin is how long a blocking call polls the transport before it
+// sleeps, trading a little CPU for latency as MPI libraries do. gorun sets
+// GORUN_SPIN=0 when there are more ranks than cores.
+const DefaultSpin = 50 * time.Microsecond
+
+// Option configures Init.
+type Option func(*config)
+
+type config struct {
+	transport  comm.Transport
+	eagerLimit int
+	spin       time.Duration
+	spinSet    bool
+}
+
+// WithTransport makes Init build a world over t instead of joining the job
+// gorun started. The world is not the process's world: Finalize it with
+// its Finalize method. Tests use it with comm.NewNetwork to run several ranks
+// in one process.
+func WithTransport(t comm.Transport) Option {
+	return func(c *config) { c.transport = t }
+}
+
+// WithEagerLimit sets the eager/rendezvous threshold in bytes (see
+// DefaultEagerLimit). A negative limit sends every message by rendezvous.
+func WithEagerLimit(bytes int) Option {
+	return func(c *config) { c.eagerLimit = bytes }
+}
+
+// WithSpin sets how long a blocking call polls before it sleeps; 0 disables
+// polling.
+func WithSpin(d time.Duration) Option {
+	return func(c *config) { c.spin, c.spinSet = d, true }
+}

@@ -1,0 +1,150 @@
+package mpi
+
+import (
+	"fmt"
+	"reflect"
+)
+
+// Send sends v to rank dest of c with tag (0 <= tag <= MaxTag). v is any
+// msgpack-encodable value; slices of fixed-size numbers travel as raw bytes.
+// Messages up to the eager limit (DefaultEagerLimit) are buffered and Send
+// returns before the receive is posted; larger ones wait until the receiver
+// has matched them.
+func (c *Comm) Send(v any, dest, tag int) error {
+	return c.send("Send", v, dest, tag, false)
+}
+
+// Ssend sends like Send but returns only once the receiver has matched the
+// message, whatever its size.
+func (c *Comm) Ssend(v any, dest, tag int) error {
+	return c.send("Ssend", v, dest, tag, true)
+}
+
+func (c *Comm) send(op string, v any, dest, tag int, sync bool) error {
+	if err := c.usable(); err != nil {
+		return c.wrapErr(op, dest, tag, err)
+	}
+	if err := c.checkDest(dest); err != nil {
+		return c.wrapErr(op, dest, tag, err)
+	}
+	if err := checkSendTag(tag); err != nil {
+		return c.wrapErr(op, dest, tag, err)
+	}
+	desc, body, err := encodeValue(v)
+	if err != nil {
+		return c.wrapErr(op, dest, tag, err)
+	}
+	err = c.e.send(c.goctx, c.ctx, c.group[dest], tag, desc, body, sync, describeCall(op, "dest", dest, tag))
+	return c.wrapErr(op, dest, tag, err)
+}
+
+// Recv receives a message from source (or AnySource) with tag (or AnyTag)
+// into ptr, a non-nil pointer to a value that can hold it. When the message
+// cannot be decoded into *ptr, the error (wrapping ErrTypeMismatch) names
+// both types; the message is consumed and later ones are unaffected.
+func (c *Comm) Recv(ptr any, source, tag int) (Status, error) {
+	req := c.irecv("Recv", ptr, source, tag)
+	return req.Wait()
+}
+
+// Sendrecv sends v to dest and receives from source into ptr at the same
+// time, so that two ranks exchanging messages cannot deadlock whatever the
+// messages' sizes.
+func (c *Comm) Sendrecv(v any, dest, sendTag int, ptr any, source, recvTag int) (Status, error) {
+	recv := c.irecv("Sendrecv", ptr, source, recvTag)
+	if recv.err != nil && recv.settled {
+		return Status{}, recv.err
+	}
+	if err := c.send("Sendrecv", v, dest, sendTag, false); err != nil {
+		if c.e.cancelRecv(recv.recv) {
+			return Status{}, err
+		}
+		_, _ = recv.Wait()
+		return Status{}, err
+	}
+	return recv.Wait()
+}
+
+// Probe waits until a message from source with tag can be received and
+// describes it without receiving it. A Recv with the same source and tag
+// that follows gets this message.
+func (c *Comm) Probe(source, tag int) (Status, error) {
+	if err := c.checkRecvArgs(source, tag); err != nil {
+		return Status{}, c.wrapErr("Probe", source, tag, err)
+	}
+	for {
+		seen := c.e.arrivals()
+		st, found, err := c.iprobe(source, tag)
+		if err != nil || found {
+			return st, c.wrapErr("Probe", source, tag, err)
+		}
+		if err := c.e.await(c.goctx, seen, describeCall("Probe", "source", source, tag)); err != nil {
+			return Status{}, c.wrapErr("Probe", source, tag, err)
+		}
+	}
+}
+
+// Iprobe reports whether a message from source with tag can be received
+// now, and describes it.
+func (c *Comm) Iprobe(source, tag int) (Status, bool, error) {
+	if err := c.checkRecvArgs(source, tag); err != nil {
+		return Status{}, false, c.wrapErr("Iprobe", source, tag, err)
+	}
+	if c.e.poller != nil {
+		c.e.poller.Poll()
+	}
+	st, found, err := c.iprobe(source, tag)
+	return st, found, c.wrapErr("Iprobe", source, tag, err)
+}
+
+func (c *Comm) iprobe(source, tag int) (Status, bool, error) {
+	msg, err := c.e.probe(c.ctx, c.worldSource(source), tag)
+	if err != nil || msg == nil {
+		return Status{}, false, err
+	}
+	return c.status(msg, bodySize(msg)), true, nil
+}
+
+func (c *Comm) checkRecvArgs(source, tag int) error {
+	if err := c.usable(); err != nil {
+		return err
+	}
+	if err := c.checkSource(source); err != nil {
+		return err
+	}
+	return checkRecvTag(tag)
+}
+
+// bodySize is the payload size of a message without its descriptor.
+func bodySize(msg *message) int {
+	if msg.rndv {
+		return msg.size
+	}
+	if desc, _, err := splitMessage(msg.body); err == nil {
+		return len(msg.body) - len(desc)
+	}
+	return len(msg.body)
+}
+
+func checkTarget(ptr any) error {
+	rv := reflect.ValueOf(ptr)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return fmt.Errorf("%w: got %s", ErrNotPointer, typeName(ptr))
+	}
+	return nil
+}
+
+// describeCall describes a blocking call for deadlock reports, lazily.
+func describeCall(op, peerWord string, peer, tag int) func() string {
+	return func() string {
+		p := fmt.Sprint(peer)
+		if peer == AnySource {
+			p = "any"
+		}
+		t := fmt.Sprint(tag)
+		if tag == AnyTag {
+			t = "any"
+		}
+		return fmt.Sprintf("%s(%s %s, tag %s)", op, peerWord, p, t)
+	}
+}

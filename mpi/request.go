@@ -1,0 +1,232 @@
+package mpi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Request is a non-blocking operation started by Isend or Irecv. Complete it
+// with Wait, Test, WaitAll or WaitAny. A nil *Request counts as already
+// complete.
+type Request struct {
+	c     *Comm
+	op    string
+	peer  int
+	tag   int
+	comp  *completion
+	recv  *recvOp // receives: the posted receive
+	ptr   any     // receives: where the message goes
+	goctx context.Context
+
+	mu      sync.Mutex
+	settled bool
+	status  Status
+	err     error
+}
+
+// Isend starts sending v to dest with tag and returns at once. v must not
+// change until the request completes. Errors are reported by Wait or Test.
+func (c *Comm) Isend(v any, dest, tag int) *Request {
+	req := &Request{c: c, op: "Isend", peer: dest, tag: tag}
+	fail := func(err error) *Request {
+		req.settled, req.err = true, c.wrapErr("Isend", dest, tag, err)
+		return req
+	}
+	if err := c.usable(); err != nil {
+		return fail(err)
+	}
+	if err := c.checkDest(dest); err != nil {
+		return fail(err)
+	}
+	if err := checkSendTag(tag); err != nil {
+		return fail(err)
+	}
+	desc, body, err := encodeValue(v)
+	if err != nil {
+		return fail(err)
+	}
+	req.goctx = c.goctx
+	req.comp = &completion{}
+	req.comp.init()
+	worldDest := c.group[dest]
+	if worldDest == c.e.rank || len(desc)+len(body) <= c.e.eagerLimit {
+		req.comp.finish(c.e.send(c.goctx, c.ctx, worldDest, tag, desc, body, false, nil))
+		return req
+	}
+	go func() {
+		req.comp.finish(c.e.send(context.Background(), c.ctx, worldDest, tag, desc, body, false, nil))
+	}()
+	return req
+}
+
+// Irecv starts receiving from source with tag into ptr and returns at once.
+// *ptr is set when the request completes.
+func (c *Comm) Irecv(ptr any, source, tag int) *Request {
+	return c.irecv("Irecv", ptr, source, tag)
+}
+
+func (c *Comm) irecv(op string, ptr any, source, tag int) *Request {
+	req := &Request{c: c, op: op, peer: source, tag: tag, ptr: ptr}
+	err := c.checkRecvArgs(source, tag)
+	if err == nil {
+		err = checkTarget(ptr)
+	}
+	if err != nil {
+		req.settled, req.err = true, c.wrapErr(op, source, tag, err)
+		return req
+	}
+	req.goctx = c.goctx
+	req.recv = c.e.postRecv(c.ctx, c.worldSource(source), tag)
+	req.comp = &req.recv.completion
+	return req
+}
+
+// Wait blocks until the request completes and returns its status (for
+// receives) and error.
+func (r *Request) Wait() (Status, error) {
+	if r == nil {
+		return Status{}, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.settled {
+		return r.status, r.err
+	}
+	what := describeCall(r.op, r.peerWord(), r.peer, r.tag)
+	if err := r.c.e.await(r.goctx, r.comp, what); err != nil && isContextErr(err) && !r.comp.isDone() {
+		if r.recv == nil || r.c.e.cancelRecv(r.recv) {
+			// The operation was withdrawn (receive) or goes on unobserved (send).
+			r.settled, r.err = true, r.c.wrapErr(r.op, r.peer, r.tag, err)
+			return r.status, r.err
+		}
+		<-r.comp.done // matched already: its message is on the way
+	}
+	r.settle()
+	return r.status, r.err
+}
+
+// Test reports whether the request has completed, with its status and
+// error when it has. It never blocks.
+func (r *Request) Test() (Status, bool, error) {
+	if r == nil {
+		return Status{}, true, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.settled {
+		return r.status, true, r.err
+	}
+	if !r.comp.isDone() && r.c.e.poller != nil {
+		r.c.e.poller.Poll()
+	}
+	if !r.comp.isDone() {
+		return Status{}, false, nil
+	}
+	r.settle()
+	return r.status, true, r.err
+}
+
+// settle turns a finished operation into the request's result: for a
+// receive, decodes the message into ptr. Called with r.mu held.
+func (r *Request) settle() {
+	r.settled = true
+	if err := r.comp.err; err != nil {
+		r.err = r.c.wrapErr(r.op, r.peer, r.tag, err)
+		return
+	}
+	if r.recv == nil {
+		return
+	}
+	msg := r.recv.msg
+	desc, body := msg.head, msg.body
+	if !msg.rndv {
+		var err error
+		if desc, body, err = splitMessage(msg.body); err != nil {
+			r.err = r.c.wrapErr(r.op, r.c.local[msg.env.source], msg.env.tag, err)
+			return
+		}
+	}
+	r.status = r.c.status(msg, len(body))
+	if err := decodeInto(desc, body, r.ptr); err != nil {
+		r.err = r.c.wrapErr(r.op, r.status.Source, r.status.Tag, err)
+	}
+}
+
+func (r *Request) peerWord() string {
+	if r.recv != nil {
+		return "source"
+	}
+	return "dest"
+}
+
+// WaitAll waits for every request and returns the errors of those that
+// failed, joined (nil when all succeeded).
+func WaitAll(reqs ...*Request) error {
+	var errs []error
+	for _, r := range reqs {
+		if _, err := r.Wait(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// WaitAny waits until one of the requests completes and returns its index,
+// status and error. Nil requests are skipped; with no non-nil request it
+// returns -1.
+func WaitAny(reqs ...*Request) (int, Status, error) {
+	live := 0
+	for i, r := range reqs {
+		if r == nil {
+			continue
+		}
+		live++
+		if st, done, err := r.Test(); done {
+			return i, st, err
+		}
+	}
+	if live == 0 {
+		return -1, Status{}, nil
+	}
+	var e *engine
+	for _, r := range reqs {
+		if r != nil && r.c != nil && r.c.e != nil {
+			e = r.c.e
+			break
+		}
+	}
+	any := &completion{}
+	any.init()
+	var once sync.Once
+	stop := make(chan struct{})
+	defer close(stop)
+	for _, r := range reqs {
+		if r == nil || r.comp == nil {
+			continue
+		}
+		go func(done <-chan struct{}) {
+			select {
+			case <-done:
+				once.Do(func() { any.finish(nil) })
+			case <-stop:
+			}
+		}(r.comp.done)
+	}
+	what := func() string { return fmt.Sprintf("WaitAny(%d requests)", live) }
+	if e != nil {
+		_ = e.await(nil, any, what)
+	} else {
+		<-any.done
+	}
+	for i, r := range reqs {
+		if r == nil {
+			continue
+		}
+		if st, done, err := r.Test(); done {
+			return i, st, err
+		}
+	}
+	return -1, Status{}, fmt.Errorf("mpi: WaitAny woke with no request complete")
+}

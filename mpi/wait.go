@@ -1,0 +1,45 @@
+package mpi
+
+import (
+	"context"
+	"time"
+)
+
+// await waits until c is finished or goctx ends. It first polls the
+// transport for e.spin (progress on this goroutine, no sleep/wake-up cost),
+// then sleeps. While it sleeps, what (when not nil) is reported to the
+// launcher as the call this rank is blocked in, for deadlock detection.
+func (e *engine) await(goctx context.Context, c *completion, what func() string) error {
+	if c.isDone() {
+		return c.err
+	}
+	if e.spin > 0 && e.poller != nil {
+		start := time.Now()
+		for i := 1; ; i++ {
+			e.poller.Poll()
+			if c.isDone() {
+				return c.err
+			}
+			if i%8 == 0 && time.Since(start) > e.spin {
+				break
+			}
+		}
+	}
+	if what != nil && e.blocked != nil {
+		token := e.blocked.enter(what)
+		defer e.blocked.leave(token)
+	}
+	if goctx == nil {
+		<-c.done
+		return c.err
+	}
+	select {
+	case <-c.done:
+		return c.err
+	case <-goctx.Done():
+		if c.isDone() {
+			return c.err
+		}
+		return goctx.Err()
+	}
+}

@@ -1,0 +1,211 @@
+package mpi
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorun-mpi/gorun/comm"
+	"github.com/gorun-mpi/gorun/internal/control"
+	"github.com/gorun-mpi/gorun/internal/jobenv"
+)
+
+// worldState is one world: its engine, and its link to the launcher.
+type worldState struct {
+	e    *engine
+	ctl  *control.Client // nil without gorun or with WithTransport
+	once sync.Once
+	err  error
+}
+
+// process holds the process's own world, joined by Init.
+var process struct {
+	mu        sync.Mutex
+	world     *Comm
+	finalized bool
+}
+
+// Init joins the job gorun started and returns its world communicator.
+// Without gorun it returns a world of size 1, so `go run ./prog` works.
+// Calling it again returns the same world. With WithTransport it builds a
+// separate world over that transport instead (for tests).
+func Init(opts ...Option) (*Comm, error) {
+	cfg, err := configure(opts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.transport != nil {
+		return startWorld(cfg.transport, cfg.transport.Rank(), cfg.transport.Size(), nil, cfg)
+	}
+	process.mu.Lock()
+	defer process.mu.Unlock()
+	if process.world != nil {
+		return process.world, nil
+	}
+	if process.finalized {
+		return nil, fmt.Errorf("%w: Init after Finalize", ErrFinalized)
+	}
+	job, launched, err := jobenv.Lookup()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInit, err)
+	}
+	if !launched {
+		world, err := startWorld(nil, 0, 1, nil, cfg)
+		process.world = world
+		return world, err
+	}
+	var ctl *control.Client
+	if job.Control != "" {
+		if ctl, err = control.Dial(job.Control, job.Rank, job.Secret); err != nil {
+			return nil, fmt.Errorf("%w: rank %d: %w", ErrInit, job.Rank, err)
+		}
+		rank := job.Rank
+		ctl.WatchLauncher(func() {
+			fmt.Fprintf(os.Stderr, "mpi: rank %d: the gorun launcher is gone; exiting\n", rank)
+			os.Exit(1)
+		})
+	}
+	t, err := jobTransport(job)
+	if err != nil {
+		if ctl != nil {
+			ctl.Close()
+		}
+		return nil, fmt.Errorf("%w: rank %d: %w", ErrInit, job.Rank, err)
+	}
+	world, err := startWorld(t, job.Rank, job.Size, ctl, cfg)
+	if err != nil {
+		return nil, err
+	}
+	process.world = world
+	return world, nil
+}
+
+// startWorld builds the engine over t and the world communicator.
+func startWorld(t comm.Transport, rank, size int, ctl *control.Client, cfg config) (*Comm, error) {
+	e := newEngine(t, rank, size, cfg)
+	if ctl != nil {
+		e.blocked = newBlockReporter(ctl, e.sent, e.received)
+	}
+	if t != nil {
+		if err := t.Start(e); err != nil {
+			return nil, fmt.Errorf("%w: rank %d: %w", ErrInit, rank, err)
+		}
+	}
+	group := make([]int, size)
+	for i := range group {
+		group[i] = i
+	}
+	return newComm(e, 0, group, &worldState{e: e, ctl: ctl}), nil
+}
+
+// configure applies the environment (GORUN_EAGER_LIMIT, GORUN_SPIN), then
+// the options.
+func configure(opts []Option) (config, error) {
+	cfg := config{eagerLimit: DefaultEagerLimit, spin: DefaultSpin}
+	if v := os.Getenv("GORUN_EAGER_LIMIT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return cfg, fmt.Errorf("%w: GORUN_EAGER_LIMIT=%q is not a number of bytes", ErrInit, v)
+		}
+		cfg.eagerLimit = n
+	}
+	if v := os.Getenv(jobenv.Spin); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return cfg, fmt.Errorf("%w: %s=%q is not a duration (e.g. 50us)", ErrInit, jobenv.Spin, v)
+		}
+		cfg.spin = d
+	}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	return cfg, nil
+}
+
+// Finalize leaves the job: pending receives fail with ErrFinalized, peers
+// learn that this rank finished (their calls waiting on it fail with
+// ErrPeerLost), and the launcher is told this rank ended cleanly. Every
+// rank must call it before exiting; calling it again does nothing.
+func Finalize() error {
+	process.mu.Lock()
+	world := process.world
+	process.world, process.finalized = nil, world != nil || process.finalized
+	process.mu.Unlock()
+	if world == nil {
+		return nil
+	}
+	return world.Finalize()
+}
+
+// Finalize finalizes the world c belongs to (see the package function
+// Finalize). It is how a world built with WithTransport ends.
+func (c *Comm) Finalize() error {
+	if c == nil {
+		return ErrNilComm
+	}
+	w := c.shared.world
+	w.once.Do(func() { w.err = w.finalize() })
+	return w.err
+}
+
+func (w *worldState) finalize() error {
+	e := w.e
+	closed := fmt.Errorf("%w (rank %d)", ErrFinalized, e.rank)
+	e.mu.Lock()
+	e.closed = closed
+	posted := e.match.takePosted(func(*recvOp) bool { return true })
+	var sends []*sendOp
+	for id, op := range e.sends {
+		if !op.abandoned {
+			sends = append(sends, op)
+			delete(e.sends, id)
+		}
+	}
+	wake := e.takeArrival(true)
+	e.mu.Unlock()
+	for _, r := range posted {
+		r.finish(closed)
+	}
+	for _, op := range sends {
+		op.finish(closed)
+	}
+	if wake != nil {
+		wake.finish(nil)
+	}
+	if e.blocked != nil {
+		e.blocked.close()
+	}
+	var err error
+	if e.t != nil {
+		if cerr := e.t.Close(); cerr != nil {
+			err = fmt.Errorf("mpi: rank %d Finalize: %w", e.rank, cerr)
+		}
+	}
+	if w.ctl != nil {
+		if cerr := w.ctl.Send(control.Message{Type: control.TypeFinalized}); cerr != nil && err == nil {
+			err = fmt.Errorf("mpi: rank %d Finalize: %w", e.rank, cerr)
+		}
+	}
+	return err
+}
+
+// Abort ends the whole job: gorun tears down every rank and exits with
+// code, printing reason. It never returns.
+func Abort(code int, reason string) {
+	process.mu.Lock()
+	world := process.world
+	process.mu.Unlock()
+	if world != nil && world.shared.world.ctl != nil {
+		if world.shared.world.ctl.Send(control.Message{Type: control.TypeAbort, Code: code, Reason: reason}) == nil {
+			os.Exit(code)
+		}
+	}
+	rank := 0
+	if world != nil {
+		rank = world.rank
+	}
+	fmt.Fprintf(os.Stderr, "mpi: rank %d called Abort(%d): %s\n", rank, code, reason)
+	os.Exit(code)
+}
