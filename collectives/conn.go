@@ -15,7 +15,8 @@ type Conn interface {
 	Size() int
 	// Send sends payload to dest. It may block until dest receives it
 	// (large payloads travel by rendezvous), so algorithms in which two ranks
-	// send to each other must use Sendrecv.
+	// send to each other must use Sendrecv. Send does not keep payload once
+	// it returns: the caller may then change it.
 	Send(payload []byte, dest, tag int) error
 	// Recv receives the next payload from source with tag. The returned
 	// slice belongs to the caller.

@@ -1,0 +1,156 @@
+package collectives
+
+import (
+	"fmt"
+	"slices"
+	"unsafe"
+)
+
+// Tags of Allreduce and AllreduceSlice.
+const (
+	allreduceTagRD = 0             // recursive doubling (data, or the agreement before a ring)
+	allreduceTagRS = rdTagSpan     // ring reduce-scatter
+	allreduceTagAG = rdTagSpan + 1 // ring allgather
+)
+
+// Allreduce combines every rank's v with op, in rank order, and gives every
+// rank the result: v0 op v1 op ... op v(p-1). It uses recursive doubling,
+// which keeps rank order for any operator and gives every rank a
+// bit-identical result.
+func Allreduce[T any](c Conn, codec Codec[T], v T, op Op[T]) (T, error) {
+	me := c.Rank()
+	red := reduction[T]{me: me, codec: codec, comb: valueOp[T]{op.Fn}}
+	mine := partial[T]{v: v, low: me, alg: algRecursiveDoubling}
+	if op.Fn == nil {
+		mine.fail = nilOpFailure(me, "Allreduce")
+	}
+	res, err := recursiveDoubling(c, allreduceTagRD, mine, red.exchangeOps())
+	var zero T
+	switch {
+	case err != nil:
+		return zero, err
+	case res.fail != nil:
+		return zero, prefer(res.fail, mine.fail).err()
+	}
+	return res.v, nil
+}
+
+// AllreduceSlice combines the ranks' slices element by element with op and
+// gives every rank the result, bit-identical everywhere. Every rank must pass
+// a slice of the same length; otherwise every rank gets an error wrapping
+// ErrLengthMismatch. Small slices, and any slice with a non-commutative
+// operator, use recursive doubling (rank order kept); large slices with a
+// commutative operator use a ring reduce-scatter and allgather, which moves
+// about twice the slice per rank whatever the number of ranks. The result
+// never aliases v.
+func AllreduceSlice[E any](c Conn, codec Codec[[]E], v []E, op Op[E]) ([]E, error) {
+	p, me := c.Size(), c.Rank()
+	mine := partial[[]E]{v: v, count: len(v), low: me}
+	alg, err := choose("Allreduce", p, len(v)*int(unsafe.Sizeof(*new(E))))
+	switch {
+	case err != nil:
+		mine.fail = localFailure(me, err)
+	case op.Fn == nil:
+		mine.fail = nilOpFailure(me, "AllreduceSlice")
+	}
+	if alg == algRing && !op.Commutative {
+		alg = algRecursiveDoubling // only built-in operators may be reordered
+	}
+	if alg == 0 {
+		alg = algRecursiveDoubling
+	}
+	mine.alg = alg
+	if p == 1 {
+		if mine.fail != nil {
+			return nil, mine.fail.err()
+		}
+		return slices.Clone(v), nil
+	}
+	red := reduction[[]E]{me: me, codec: codec, comb: sliceOp[E]{op.Fn}}
+	if alg == algRing {
+		red.codec = nil // agree on lengths and algorithm first; data follows
+	}
+	res, err := recursiveDoubling(c, allreduceTagRD, mine, red.exchangeOps())
+	switch {
+	case err != nil:
+		return nil, err
+	case res.fail != nil:
+		return nil, prefer(res.fail, mine.fail).err()
+	case alg == algRing:
+		return ringAllreduce(c, codec, v, op.Fn)
+	case !res.owned:
+		return slices.Clone(res.v), nil
+	}
+	return res.v, nil
+}
+
+// ringAllreduce is the ring reduce-scatter + allgather for slices already
+// known to have the same length everywhere. The slice is cut into p chunks;
+// in p-1 reduce-scatter steps each rank sends a chunk to its right
+// neighbour and folds the chunk from its left into the result, so that rank
+// r ends owning the fully reduced chunk r+1; p-1 allgather steps then pass
+// the reduced chunks around the ring. Each chunk is reduced on one rank only
+// and copied bit for bit to the others. The result is written straight into
+// a new slice: chunks of v are sent from v itself and never copied.
+func ringAllreduce[E any](c Conn, codec Codec[[]E], v []E, fn func(a, b E) E) ([]E, error) {
+	p, me := c.Size(), c.Rank()
+	n := len(v)
+	out := make([]E, n)
+	chunk := func(i int) (int, int) { return partBounds(n, p, ((i%p)+p)%p) }
+	right, left := (me+1)%p, (me-1+p)%p
+
+	for k := 0; k < p-1; k++ {
+		slo, shi := chunk(me - k)
+		src := out[slo:shi]
+		if k == 0 {
+			src = v[slo:shi]
+		}
+		payload, err := codec.Encode(src)
+		if err != nil {
+			return nil, fmt.Errorf("encoding chunk %d..%d: %w", slo, shi, err)
+		}
+		got, err := c.Sendrecv(payload, right, allreduceTagRS, left, allreduceTagRS)
+		if err != nil {
+			return nil, err
+		}
+		rlo, rhi := chunk(me - k - 1)
+		in, err := decodeChunk(codec, got, rhi-rlo, left)
+		if err != nil {
+			return nil, err
+		}
+		dst, mineChunk := out[rlo:rhi], v[rlo:rhi]
+		for i := range dst {
+			dst[i] = fn(in[i], mineChunk[i])
+		}
+	}
+	for k := 0; k < p-1; k++ {
+		slo, shi := chunk(me + 1 - k)
+		payload, err := codec.Encode(out[slo:shi])
+		if err != nil {
+			return nil, fmt.Errorf("encoding chunk %d..%d: %w", slo, shi, err)
+		}
+		got, err := c.Sendrecv(payload, right, allreduceTagAG, left, allreduceTagAG)
+		if err != nil {
+			return nil, err
+		}
+		rlo, rhi := chunk(me - k)
+		in, err := decodeChunk(codec, got, rhi-rlo, left)
+		if err != nil {
+			return nil, err
+		}
+		copy(out[rlo:rhi], in)
+	}
+	return out, nil
+}
+
+// decodeChunk decodes a ring chunk and checks its length.
+func decodeChunk[E any](codec Codec[[]E], payload []byte, want, from int) ([]E, error) {
+	in, err := codec.Decode(payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: decoding a chunk from rank %d: %w", ErrProtocol, from, err)
+	}
+	if len(in) != want {
+		return nil, fmt.Errorf("%w: chunk of %d elements from rank %d, want %d", ErrProtocol, len(in), from, want)
+	}
+	return in, nil
+}

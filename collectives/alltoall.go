@@ -1,0 +1,73 @@
+package collectives
+
+import (
+	"fmt"
+)
+
+// alltoallTag is the one tag Alltoall uses.
+const alltoallTag = 0
+
+// Alltoall sends parts[j] to rank j and returns, at index i, the part rank i
+// sent here; the entry of this rank is parts[rank] itself. parts must number
+// Size: a rank given another number still takes part in every exchange,
+// sending its failure instead of data, so every rank returns an error
+// wrapping ErrParts. It uses pairwise exchange: at step k each rank sends to
+// rank+k and receives from rank-k, with one Sendrecv, so no step can
+// deadlock and no rank receives from two others at once.
+func Alltoall[T any](c Conn, codec Codec[T], parts []T) ([]T, error) {
+	p, me := c.Size(), c.Rank()
+	if _, err := choose("Alltoall", p, 0); err != nil {
+		return nil, err
+	}
+	var f *failure
+	enc := make([][]byte, p)
+	if len(parts) != p {
+		f = localFailure(me, fmt.Errorf("%w: %d parts for %d ranks", ErrParts, len(parts), p))
+	} else {
+		for j := range enc {
+			if j == me {
+				continue
+			}
+			b, err := codec.Encode(parts[j])
+			if err != nil {
+				f = localFailure(me, fmt.Errorf("encoding the part for rank %d: %w", j, err))
+				break
+			}
+			enc[j] = b
+		}
+	}
+	own := f // this rank's failure goes to every rank; others' stay here
+	out := make([]T, p)
+	for k := 1; k < p; k++ {
+		dest, src := (me+k)%p, (me-k+p)%p
+		var msg []byte
+		if own != nil {
+			msg = failureFrame(own)
+		} else {
+			msg = frame(header{alg: byte(algPairwise), rank: uint32(me)}, enc[dest])
+		}
+		got, err := c.Sendrecv(msg, dest, alltoallTag, src, alltoallTag)
+		if err != nil {
+			return nil, err
+		}
+		_, body, rf := readFrame(me, got)
+		if rf != nil {
+			f = firstFailure(f, rf)
+			continue
+		}
+		if f != nil {
+			continue
+		}
+		v, err := codec.Decode(body)
+		if err != nil {
+			f = localFailure(me, fmt.Errorf("decoding the part from rank %d: %w", src, err))
+			continue
+		}
+		out[src] = v
+	}
+	if f != nil {
+		return nil, f.err()
+	}
+	out[me] = parts[me]
+	return out, nil
+}

@@ -1,0 +1,178 @@
+package collectives
+
+import (
+	"fmt"
+)
+
+// Tags of Bcast.
+const (
+	bcastTagTree    = 0 // the binomial tree: header (and value, if small)
+	bcastTagScatter = 1 // scatter_allgather: the binomial scatter
+	bcastTagRing    = 2 // scatter_allgather: the ring allgather
+)
+
+// Bcast gives every rank root's v. Only the root knows the value's size, so
+// the root chooses the algorithm and its first message, sent down a binomial
+// tree, tells the others: for a small value that message is the value
+// itself; for a large one it announces the size, and the value follows by a
+// binomial scatter of p chunks and a ring allgather, which spreads the
+// sending over every rank. The root gets v itself back; the others get the
+// decoded copy. An encoding failure on the root reaches every rank.
+func Bcast[T any](c Conn, codec Codec[T], v T, root int) (T, error) {
+	var zero T
+	p, me := c.Size(), c.Rank()
+	if err := checkRoot(c, root); err != nil {
+		return zero, err
+	}
+	if p == 1 {
+		return v, nil
+	}
+	vr := toVirtual(me, root, p)
+	if vr == 0 {
+		return v, bcastRoot(c, codec, v, root)
+	}
+	parent := fromVirtual(binomialParent(vr), root, p)
+	got, err := c.Recv(parent, bcastTagTree)
+	if err != nil {
+		return zero, err
+	}
+	h, body, f := readFrame(me, got)
+	if f != nil && f.local != nil {
+		got = failureFrame(f)
+	}
+	if err := sendToChildren(c, vr, root, got, bcastTagTree); err != nil {
+		return zero, err
+	}
+	if f != nil {
+		return zero, f.err()
+	}
+	switch algorithm(h.alg) {
+	case algBinomial:
+		if uint64(len(body)) != h.count {
+			return zero, fmt.Errorf("%w: broadcast value of %d bytes announced as %d", ErrProtocol, len(body), h.count)
+		}
+	case algScatterAllgather:
+		if h.count > uint64(maxBcastBytes) {
+			return zero, fmt.Errorf("%w: broadcast of %d bytes announced", ErrProtocol, h.count)
+		}
+		body = make([]byte, int(h.count))
+		if err := scatterAllgather(c, root, body); err != nil {
+			return zero, err
+		}
+	default:
+		return zero, fmt.Errorf("%w: broadcast announced with algorithm %s", ErrProtocol, algorithm(h.alg))
+	}
+	out, err := codec.Decode(body)
+	if err != nil {
+		return zero, fmt.Errorf("decoding the broadcast value: %w", err)
+	}
+	return out, nil
+}
+
+// maxBcastBytes bounds the size a broadcast header may announce, so that a
+// corrupt header cannot make a rank allocate without limit.
+const maxBcastBytes = 1 << 40
+
+func bcastRoot[T any](c Conn, codec Codec[T], v T, root int) error {
+	p, me := c.Size(), c.Rank()
+	payload, err := codec.Encode(v)
+	var f *failure
+	alg := algBinomial
+	if err != nil {
+		f = localFailure(me, fmt.Errorf("encoding the broadcast value: %w", err))
+	} else if alg, err = choose("Bcast", p, len(payload)); err != nil {
+		f = localFailure(me, err)
+	}
+	var msg []byte
+	switch {
+	case f != nil:
+		msg = failureFrame(f)
+	case alg == algBinomial:
+		msg = frame(header{alg: byte(alg), count: uint64(len(payload))}, payload)
+	default:
+		msg = frame(header{alg: byte(alg), count: uint64(len(payload))}, nil)
+	}
+	if err := sendToChildren(c, 0, root, msg, bcastTagTree); err != nil {
+		return err
+	}
+	if f != nil {
+		return f.err()
+	}
+	if alg == algScatterAllgather {
+		return scatterAllgather(c, root, payload)
+	}
+	return nil
+}
+
+// sendToChildren sends msg to virtual rank vr's children, the largest
+// subtree first.
+func sendToChildren(c Conn, vr, root int, msg []byte, tag int) error {
+	p := c.Size()
+	for _, kid := range binomialChildren(vr, p) {
+		if err := c.Send(msg, fromVirtual(kid, root, p), tag); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scatterAllgather spreads buf (filled on the root, to be filled elsewhere)
+// from the root: chunk i of p belongs to virtual rank i; a binomial scatter
+// gives every rank its subtree's chunks, then p-1 ring steps over the virtual
+// ranks pass every chunk to every rank. The ring does not close through the
+// root, which has everything already: virtual rank p-1 does not send and the
+// root does not receive.
+func scatterAllgather(c Conn, root int, buf []byte) error {
+	p, me := c.Size(), c.Rank()
+	n := len(buf)
+	vr := toVirtual(me, root, p)
+	span := func(first, count int) (int, int) {
+		lo, _ := partBounds(n, p, first)
+		_, hi := partBounds(n, p, first+count-1)
+		return lo, hi
+	}
+	if vr != 0 {
+		lo, hi := span(vr, subtreeSize(vr, p))
+		got, err := c.Recv(fromVirtual(binomialParent(vr), root, p), bcastTagScatter)
+		if err != nil {
+			return err
+		}
+		if len(got) != hi-lo {
+			return fmt.Errorf("%w: broadcast scatter of %d bytes, want %d", ErrProtocol, len(got), hi-lo)
+		}
+		copy(buf[lo:hi], got)
+	}
+	for _, kid := range binomialChildren(vr, p) {
+		lo, hi := span(kid, subtreeSize(kid, p))
+		if err := c.Send(buf[lo:hi], fromVirtual(kid, root, p), bcastTagScatter); err != nil {
+			return err
+		}
+	}
+	right := fromVirtual(vr+1, root, p)
+	left := fromVirtual(vr-1+p, root, p)
+	for k := 0; k < p-1; k++ {
+		slo, shi := partBounds(n, p, (vr-k+p)%p)
+		rlo, rhi := partBounds(n, p, (vr-k-1+2*p)%p)
+		var got []byte
+		var err error
+		switch vr {
+		case 0:
+			err = c.Send(buf[slo:shi], right, bcastTagRing)
+		case p - 1:
+			got, err = c.Recv(left, bcastTagRing)
+		default:
+			got, err = c.Sendrecv(buf[slo:shi], right, bcastTagRing, left, bcastTagRing)
+		}
+		if err != nil {
+			return err
+		}
+		if vr == 0 {
+			continue
+		}
+		if len(got) != rhi-rlo {
+			return fmt.Errorf("%w: broadcast chunk of %d bytes, want %d", ErrProtocol, len(got), rhi-rlo)
+		}
+		copy(buf[rlo:rhi], got)
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+package collectives
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+// algorithm names one algorithm of one collective. Its value travels in
+// message headers, so ranks can check that they chose alike.
+type algorithm uint8
+
+const (
+	algBinomial algorithm = iota + 1
+	algScatterAllgather
+	algLinear
+	algRing
+	algRecursiveDoubling
+	algPairwise
+	algDissemination
+)
+
+var algNames = map[algorithm]string{
+	algBinomial:          "binomial",
+	algScatterAllgather:  "scatter_allgather",
+	algLinear:            "linear",
+	algRing:              "ring",
+	algRecursiveDoubling: "recursive_doubling",
+	algPairwise:          "pairwise",
+	algDissemination:     "dissemination",
+}
+
+func (a algorithm) String() string {
+	if s, ok := algNames[a]; ok {
+		return s
+	}
+	return fmt.Sprintf("algorithm(%d)", uint8(a))
+}
+
+// rule selects alg for calls on at least minRanks ranks moving at least
+// minBytes bytes (the payload of one rank: the broadcast value, or one
+// rank's slice in a reduction).
+type rule struct {
+	minRanks, minBytes int
+	alg                algorithm
+}
+
+// policy is one collective's choice: the algorithms it has and the rules
+// that pick one, the first matching rule winning.
+type policy struct {
+	env   string // the environment variable that forces a choice
+	algs  []algorithm
+	rules []rule
+}
+
+// The decision table: every threshold lives here. The figures come from
+// bench/collbench on a 2-core machine with 2 to 8 ranks over the local
+// (Unix socket) transport; the crossovers are broad, so round numbers serve.
+//
+//   - Bcast: a binomial tree sends the whole value log2(p) times in
+//     sequence from the root's side; scatter + ring allgather moves about
+//     twice the value per rank but in parallel, which wins for large values
+//     once there are enough ranks to share the work. Only the root knows the
+//     size: it chooses and tells the others in the first message.
+//   - Allreduce (and AllreduceSlice): recursive doubling takes log2(p)
+//     steps, each moving the whole vector; the ring takes 2(p-1) steps of
+//     1/p of the vector. The ring needs a commutative operator (the
+//     built-in ones); user operators always get recursive doubling, which
+//     keeps rank order.
+//   - Allgather, Gather, Scatter: no rank knows the total size (parts may
+//     differ in length), so the choice is by rank count alone.
+//   - Reduce, ReduceSlice: binomial tree. Alltoall: pairwise exchange.
+//     Scan: recursive doubling. Barrier: dissemination.
+var policies = map[string]policy{
+	"Bcast": {env: "GORUN_COLL_BCAST",
+		algs: []algorithm{algBinomial, algScatterAllgather},
+		rules: []rule{
+			{minRanks: 4, minBytes: 512 << 10, alg: algScatterAllgather},
+			{alg: algBinomial},
+		}},
+	"Allreduce": {env: "GORUN_COLL_ALLREDUCE",
+		algs: []algorithm{algRecursiveDoubling, algRing},
+		rules: []rule{
+			{minRanks: 3, minBytes: 256 << 10, alg: algRing},
+			{minRanks: 2, minBytes: 1 << 20, alg: algRing},
+			{alg: algRecursiveDoubling},
+		}},
+	"Allgather": {env: "GORUN_COLL_ALLGATHER",
+		algs:  []algorithm{algRecursiveDoubling, algRing},
+		rules: []rule{{alg: algRecursiveDoubling}}},
+	"Gather": {env: "GORUN_COLL_GATHER",
+		algs:  []algorithm{algBinomial, algLinear},
+		rules: []rule{{alg: algBinomial}}},
+	"Scatter": {env: "GORUN_COLL_SCATTER",
+		algs:  []algorithm{algBinomial, algLinear},
+		rules: []rule{{alg: algBinomial}}},
+	"Reduce": {env: "GORUN_COLL_REDUCE",
+		algs:  []algorithm{algBinomial},
+		rules: []rule{{alg: algBinomial}}},
+	"Alltoall": {env: "GORUN_COLL_ALLTOALL",
+		algs:  []algorithm{algPairwise},
+		rules: []rule{{alg: algPairwise}}},
+	"Scan": {env: "GORUN_COLL_SCAN",
+		algs:  []algorithm{algRecursiveDoubling},
+		rules: []rule{{alg: algRecursiveDoubling}}},
+	"Barrier": {env: "GORUN_COLL_BARRIER",
+		algs:  []algorithm{algDissemination},
+		rules: []rule{{alg: algDissemination}}},
+}
+
+// choose returns the algorithm for collective coll on ranks ranks moving
+// bytes bytes. The policy's environment variable, when set and not empty,
+// overrides the table (for tests and for teaching); every rank must see the
+// same value, as every rank gorun starts does. An unknown name is an error
+// that lists the valid ones.
+func choose(coll string, ranks, bytes int) (algorithm, error) {
+	pol, ok := policies[coll]
+	if !ok {
+		return 0, fmt.Errorf("%w: no policy for collective %q", ErrAlgorithm, coll)
+	}
+	if name := strings.TrimSpace(os.Getenv(pol.env)); name != "" {
+		var valid []string
+		for _, a := range pol.algs {
+			if strings.EqualFold(name, a.String()) {
+				return a, nil
+			}
+			valid = append(valid, a.String())
+		}
+		return 0, fmt.Errorf("%w: %s=%q; valid choices: %s", ErrAlgorithm, pol.env, name, strings.Join(valid, ", "))
+	}
+	for _, r := range pol.rules {
+		if ranks >= r.minRanks && bytes >= r.minBytes {
+			return r.alg, nil
+		}
+	}
+	return pol.algs[0], nil
+}
+
+// Algorithms returns, for each collective, the names GORUN_COLL_<NAME>
+// accepts, the default first; the key is the variable's name.
+func Algorithms() map[string][]string {
+	out := make(map[string][]string, len(policies))
+	for _, pol := range policies {
+		for _, a := range pol.algs {
+			out[pol.env] = append(out[pol.env], a.String())
+		}
+	}
+	return out
+}

@@ -1,0 +1,55 @@
+package collectives
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestChooseTable(t *testing.T) {
+	for _, tc := range []struct {
+		coll         string
+		ranks, bytes int
+		want         algorithm
+	}{
+		{"Bcast", 4, 8, algBinomial},
+		{"Bcast", 2, 8 << 20, algBinomial},
+		{"Bcast", 4, 8 << 20, algScatterAllgather},
+		{"Allreduce", 4, 8, algRecursiveDoubling},
+		{"Allreduce", 4, 8 << 20, algRing},
+		{"Allreduce", 2, 8 << 20, algRing},
+		{"Allgather", 5, 0, algRecursiveDoubling},
+		{"Barrier", 64, 0, algDissemination},
+	} {
+		got, err := choose(tc.coll, tc.ranks, tc.bytes)
+		if err != nil || got != tc.want {
+			t.Errorf("choose(%s, %d ranks, %d bytes) = %v, %v; want %v", tc.coll, tc.ranks, tc.bytes, got, err, tc.want)
+		}
+	}
+}
+
+func TestChooseOverride(t *testing.T) {
+	t.Setenv("GORUN_COLL_ALLREDUCE", " Ring ")
+	if got, err := choose("Allreduce", 2, 8); err != nil || got != algRing {
+		t.Errorf("forced ring: got %v, %v", got, err)
+	}
+	t.Setenv("GORUN_COLL_BCAST", "chain")
+	_, err := choose("Bcast", 4, 8)
+	if !errors.Is(err, ErrAlgorithm) || !strings.Contains(err.Error(), "binomial, scatter_allgather") ||
+		!strings.Contains(err.Error(), "GORUN_COLL_BCAST") {
+		t.Errorf("unknown name: got %v, want ErrAlgorithm naming the variable and the valid choices", err)
+	}
+	if _, err := choose("Frobnicate", 4, 8); !errors.Is(err, ErrAlgorithm) {
+		t.Errorf("unknown collective: got %v", err)
+	}
+}
+
+func TestAlgorithmsListsEveryVariable(t *testing.T) {
+	algs := Algorithms()
+	if got := strings.Join(algs["GORUN_COLL_ALLREDUCE"], ","); got != "recursive_doubling,ring" {
+		t.Errorf("GORUN_COLL_ALLREDUCE choices %q", got)
+	}
+	if len(algs) != len(policies) {
+		t.Errorf("%d variables listed, %d policies", len(algs), len(policies))
+	}
+}

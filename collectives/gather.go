@@ -1,0 +1,113 @@
+package collectives
+
+import (
+	"fmt"
+)
+
+// gatherTag is the one tag Gather uses.
+const gatherTag = 0
+
+// Gather collects every rank's part on root, in rank order; the other ranks
+// get nil. The root's own entry is part itself. By default each rank of a
+// binomial tree forwards one bundle holding its subtree's parts (log2 p steps
+// for the root); GORUN_COLL_GATHER=linear has every rank send straight to
+// the root instead. A failure on any rank (its part could not be encoded)
+// reaches the root as an error.
+func Gather[T any](c Conn, codec Codec[T], part T, root int) ([]T, error) {
+	p, me := c.Size(), c.Rank()
+	if err := checkRoot(c, root); err != nil {
+		return nil, err
+	}
+	alg, err := choose("Gather", p, 0)
+	if err != nil {
+		return nil, err
+	}
+	var f *failure
+	own, err := codec.Encode(part)
+	if err != nil {
+		f = localFailure(me, fmt.Errorf("encoding the part of rank %d: %w", me, err))
+	}
+	vr := toVirtual(me, root, p)
+	h := header{alg: byte(alg), rank: uint32(me)}
+	var parts [][]byte // by virtual rank, from vr on
+	if alg == algLinear {
+		if me != root {
+			return nil, sendGathered(c, root, h, [][]byte{own}, f)
+		}
+		parts = make([][]byte, p)
+		for i := 1; i < p; i++ {
+			got, err := c.Recv(fromVirtual(i, root, p), gatherTag)
+			if err != nil {
+				return nil, err
+			}
+			more, rf := gatheredParts(me, got, alg, 1)
+			f = firstFailure(f, rf)
+			if rf == nil {
+				parts[i] = more[0]
+			}
+		}
+	} else {
+		parts = [][]byte{own}
+		for mask := 1; mask < p; mask <<= 1 {
+			if vr&mask != 0 {
+				return nil, sendGathered(c, fromVirtual(vr-mask, root, p), h, parts, f)
+			}
+			if vr+mask >= p {
+				continue
+			}
+			got, err := c.Recv(fromVirtual(vr+mask, root, p), gatherTag)
+			if err != nil {
+				return nil, err
+			}
+			more, rf := gatheredParts(me, got, alg, subtreeSize(vr+mask, p))
+			f = firstFailure(f, rf)
+			parts = append(parts, more...)
+		}
+	}
+	if f != nil {
+		return nil, f.err()
+	}
+	out := make([]T, p)
+	for i, b := range parts {
+		v, err := codec.Decode(b)
+		if err != nil {
+			return nil, fmt.Errorf("decoding the part of rank %d: %w", fromVirtual(i, root, p), err)
+		}
+		out[fromVirtual(i, root, p)] = v
+	}
+	out[root] = part
+	return out, nil
+}
+
+// sendGathered sends parts (or the failure f) up to dest and reports f.
+func sendGathered(c Conn, dest int, h header, parts [][]byte, f *failure) error {
+	msg := []byte(nil)
+	if f != nil {
+		msg = failureFrame(f)
+	} else {
+		msg = bundle(h, parts)
+	}
+	if err := c.Send(msg, dest, gatherTag); err != nil {
+		return err
+	}
+	if f != nil {
+		return f.err()
+	}
+	return nil
+}
+
+// gatheredParts unpacks a received bundle of want parts.
+func gatheredParts(me int, got []byte, alg algorithm, want int) ([][]byte, *failure) {
+	h, body, f := readFrame(me, got)
+	if f != nil {
+		return nil, f
+	}
+	if algorithm(h.alg) != alg {
+		return nil, localFailure(me, fmt.Errorf("%w: rank %d gathered by %s, this rank by %s", ErrAlgorithm, h.rank, algorithm(h.alg), alg))
+	}
+	parts, err := unbundle(h, body, want)
+	if err != nil {
+		return nil, localFailure(me, err)
+	}
+	return parts, nil
+}
