@@ -1,0 +1,198 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"github.com/gorun-mpi/gorun/internal/jobenv"
+)
+
+// proc is one rank's running process and its output forwarding.
+type proc struct {
+	rank    int
+	cmd     *exec.Cmd
+	pid     int
+	outR    *os.File      // read end of its stdout pipe
+	errR    *os.File      // read end of its stderr pipe
+	drained chan struct{} // closed when both pipes reached EOF (or were closed)
+}
+
+// exitEvent reports that a rank's process ended.
+type exitEvent struct {
+	rank  int
+	state *os.ProcessState
+	err   error
+}
+
+// rankEnv is the environment of one rank: gorun's own, without any job
+// variables inherited from an enclosing job, plus this job's.
+func rankEnv(base []string, job jobenv.Job, np, cpus int) []string {
+	own := map[string]bool{}
+	for _, name := range []string{jobenv.Rank, jobenv.Size, jobenv.JobID, jobenv.Secret, jobenv.Dir,
+		jobenv.Control, jobenv.Transport, jobenv.NatsURL, jobenv.NatsCreds, jobenv.NatsCA} {
+		own[name] = true
+	}
+	env := make([]string, 0, len(base)+12)
+	spinSet := false
+	for _, kv := range base {
+		name, _, _ := strings.Cut(kv, "=")
+		if own[name] {
+			continue
+		}
+		if name == jobenv.Spin {
+			spinSet = true
+		}
+		env = append(env, kv)
+	}
+	env = append(env, job.Environ()...)
+	if np > cpus && !spinSet {
+		// Oversubscribed: a rank that polls steals the core a peer needs.
+		env = append(env, jobenv.Spin+"=0")
+	}
+	return env
+}
+
+// startRank starts one rank of prog and the goroutines that forward its
+// output and wait for its exit. It must be called from the goroutine that
+// stays locked to its OS thread for gorun's whole life: the parent-death
+// signal fires when the thread that spawned the child exits.
+func startRank(rank int, prog program, args, env []string, stdin *os.File,
+	stdout, stderr *stream, tag bool, exits chan<- exitEvent) (*proc, error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("cannot start rank %d: stdout pipe: %w", rank, err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, fmt.Errorf("cannot start rank %d: stderr pipe: %w", rank, err)
+	}
+	cmd := &exec.Cmd{
+		Path:   prog.path,
+		Args:   append([]string{prog.argv0}, args...),
+		Env:    env,
+		Stdout: outW,
+		Stderr: errW,
+		SysProcAttr: &syscall.SysProcAttr{
+			Setpgid:   true,
+			Pdeathsig: syscall.SIGKILL,
+		},
+	}
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
+	err = cmd.Start()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return nil, fmt.Errorf("cannot start rank %d (%s): %w", rank, prog.argv0, err)
+	}
+	p := &proc{rank: rank, cmd: cmd, pid: cmd.Process.Pid, outR: outR, errR: errR, drained: make(chan struct{})}
+	var prefix []byte
+	if tag {
+		prefix = rankPrefix(rank)
+	}
+	pipeDone := make(chan struct{}, 2)
+	for _, pair := range []struct {
+		r *os.File
+		s *stream
+	}{{outR, stdout}, {errR, stderr}} {
+		go func() {
+			forward(pair.r, pair.s, prefix)
+			pair.r.Close()
+			pipeDone <- struct{}{}
+		}()
+	}
+	go func() {
+		<-pipeDone
+		<-pipeDone
+		close(p.drained)
+	}()
+	go func() {
+		err := cmd.Wait()
+		exits <- exitEvent{rank: rank, state: cmd.ProcessState, err: err}
+	}()
+	return p, nil
+}
+
+// closePipes unblocks the forwarders of a rank whose pipes are held open by
+// a process outside our reach; what was not read yet is lost.
+func (p *proc) closePipes() {
+	p.outR.Close()
+	p.errR.Close()
+}
+
+// signalGroup sends sig to the process group the rank leads (the rank and
+// any children it started).
+func signalGroup(pid int, sig syscall.Signal) {
+	if pid > 0 {
+		_ = syscall.Kill(-pid, sig)
+	}
+}
+
+// exitOf reads how a process ended.
+func exitOf(e exitEvent) exitInfo {
+	if e.state != nil {
+		if ws, ok := e.state.Sys().(syscall.WaitStatus); ok {
+			if ws.Signaled() {
+				return exitInfo{signaled: true, signal: ws.Signal()}
+			}
+			return exitInfo{code: ws.ExitStatus()}
+		}
+		return exitInfo{code: e.state.ExitCode()}
+	}
+	return exitInfo{code: 1}
+}
+
+// startStatus is gorun's exit status when a rank cannot be started, as a
+// shell would give: 127 when the file is missing, else 126.
+func startStatus(err error) int {
+	if errors.Is(err, fs.ErrNotExist) {
+		return 127
+	}
+	return 126
+}
+
+// rank0Stdin is what rank 0 reads as its standard input: gorun's own,
+// passed as is, except a terminal, which is copied through a pipe (a rank
+// lives in its own process group, and a background group that reads the
+// terminal is stopped by SIGTTIN). The copying goroutine ends when the
+// terminal gives EOF or rank 0 stops reading, or with gorun.
+func rank0Stdin(in *os.File) (stdin *os.File, closeAfterStart func(), err error) {
+	if !isTerminal(in) {
+		return in, func() {}, nil
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot forward the terminal to rank 0: %w", err)
+	}
+	go func() {
+		_, _ = io.Copy(w, in)
+		w.Close()
+	}()
+	return r, func() { r.Close() }, nil
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var errno syscall.Errno
+	ctlErr := rc.Control(func(fd uintptr) {
+		var t syscall.Termios
+		_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TCGETS, uintptr(unsafe.Pointer(&t)))
+	})
+	return ctlErr == nil && errno == 0
+}

@@ -1,0 +1,324 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gorun-mpi/gorun/internal/control"
+	"github.com/gorun-mpi/gorun/internal/jobenv"
+)
+
+// Timing of the job's end. A failed job is down within killGrace plus the
+// time SIGKILL takes; the API promises 2 s.
+const (
+	killGrace    = 1 * time.Second        // SIGTERM, then SIGKILL after this
+	giveUpAfter  = 5 * time.Second        // after SIGKILL, stop waiting for unkillable processes
+	connGrace    = 1 * time.Second        // wait this long for an exited rank's last control messages
+	deadlockHold = 300 * time.Millisecond // a deadlock must hold unchanged this long
+	flushWait    = 2 * time.Second        // wait this long for output held by leftover processes
+)
+
+// supervisor runs one job: it starts the ranks, follows them through their
+// exits and control messages, and ends the job on the first failure. All its
+// state is owned by the goroutine running run (gorun's locked main goroutine);
+// other goroutines only send on its channels.
+type supervisor struct {
+	cfg            config
+	prog           program
+	job            jobenv.Job
+	stdout, stderr *stream
+	server         *control.Server
+	sigs           <-chan os.Signal
+	broken         <-chan error // gorun's stdout cannot be written
+
+	st       *jobState
+	procs    []*proc // nil for a rank never started
+	exits    chan exitEvent
+	connWait chan int     // a rank's control connection outlived its process by connGrace
+	natsFail chan failure // the NATS server was lost
+
+	ending     bool
+	status     int
+	cause      string // the failure line still to print at the end, if any
+	killC      <-chan time.Time
+	giveUpC    <-chan time.Time
+	timeoutC   <-chan time.Time
+	deadlockC  <-chan time.Time
+	deadlockFP string
+}
+
+func newSupervisor(cfg config, prog program, job jobenv.Job, server *control.Server,
+	stdout, stderr *stream, sigs <-chan os.Signal, broken <-chan error) *supervisor {
+	return &supervisor{
+		cfg: cfg, prog: prog, job: job, server: server,
+		stdout: stdout, stderr: stderr, sigs: sigs, broken: broken,
+		st:       newJobState(cfg.np),
+		procs:    make([]*proc, cfg.np),
+		exits:    make(chan exitEvent, cfg.np),
+		connWait: make(chan int, cfg.np),
+		natsFail: make(chan failure, 1),
+	}
+}
+
+// run runs the job to its end and returns gorun's exit status.
+func (s *supervisor) run() int {
+	if s.cfg.transport == "nats" {
+		cleanup, err := prepareNATS(s.cfg.nats, &s.job, s.failNATS)
+		if err != nil {
+			s.stderr.line(withPrefix(err.Error()))
+			return 1
+		}
+		if cleanup != nil {
+			defer cleanup()
+		}
+	}
+	if s.cfg.timeout > 0 {
+		s.timeoutC = time.After(s.cfg.timeout)
+	}
+	s.spawn()
+	s.loop()
+	s.finish()
+	return s.status
+}
+
+// spawn starts every rank, from this (locked) goroutine.
+func (s *supervisor) spawn() {
+	stdin, closeStdin, err := rank0Stdin(os.Stdin)
+	if err != nil {
+		s.fail(failure{reason: err.Error(), status: 1})
+		s.st.neverStarted(0)
+		return
+	}
+	defer closeStdin()
+	base := os.Environ()
+	cpus := runtime.NumCPU()
+	for rank := range s.procs {
+		job := s.job
+		job.Rank, job.Size = rank, s.cfg.np
+		var in *os.File
+		if rank == 0 {
+			in = stdin
+		}
+		p, err := startRank(rank, s.prog, s.cfg.args, rankEnv(base, job, s.cfg.np, cpus),
+			in, s.stdout, s.stderr, s.cfg.tagOutput, s.exits)
+		if err != nil {
+			s.fail(failure{reason: err.Error(), status: startStatus(err)})
+			s.st.neverStarted(rank)
+			return
+		}
+		s.procs[rank] = p
+		s.st.started(rank, p.pid)
+	}
+}
+
+// loop handles events until every rank is gone and judged.
+func (s *supervisor) loop() {
+	for !(s.st.allExited() && (s.ending || s.st.done())) {
+		select {
+		case e := <-s.exits:
+			f, wait := s.st.exited(e.rank, exitOf(e))
+			if wait {
+				rank := e.rank
+				time.AfterFunc(connGrace, func() { s.connWait <- rank })
+			}
+			s.apply(f)
+		case ev := <-s.server.Events():
+			if ev.Closed {
+				s.apply(s.st.connClosed(ev.Rank))
+			} else {
+				s.apply(s.st.message(ev.Rank, ev.Msg))
+			}
+		case rank := <-s.connWait:
+			if s.st.ranks[rank].connOpen {
+				s.apply(s.st.connClosed(rank))
+			}
+		case sig := <-s.sigs:
+			s.onSignal(sig)
+		case <-s.timeoutC:
+			s.onTimeout()
+		case <-s.deadlockC:
+			s.onDeadlockCheck()
+		case f := <-s.natsFail:
+			s.failNow(f)
+		case <-s.broken:
+			// Our stdout is gone (e.g. "gorun ... | head"): end the job
+			// quietly, as SIGPIPE ends a shell pipeline's writer.
+			if !s.ending {
+				s.status = 128 + int(syscall.SIGPIPE)
+				s.beginTeardown()
+			}
+		case <-s.killC:
+			s.killC = nil
+			s.signalAll(syscall.SIGKILL)
+			s.giveUpC = time.After(giveUpAfter)
+		case <-s.giveUpC:
+			s.stderr.line("gorun: some ranks did not die even of SIGKILL; giving up waiting for them")
+			return
+		}
+		if !s.ending {
+			s.checkDeadlock()
+		}
+	}
+}
+
+// apply acts on what the state machine found wrong, if anything.
+func (s *supervisor) apply(f *failure) {
+	if f != nil {
+		s.fail(*f)
+	}
+}
+
+// fail ends the job for a rank's failure; only the first failure counts.
+// Its line is printed at the end, after the output the rank left behind.
+func (s *supervisor) fail(f failure) {
+	if s.ending {
+		return
+	}
+	s.cause, s.status = f.reason, f.status
+	s.beginTeardown()
+}
+
+// failNow ends the job for a cause found by gorun itself (timeout, deadlock,
+// a lost server), printing its line at once.
+func (s *supervisor) failNow(f failure) {
+	if s.ending {
+		return
+	}
+	s.stderr.line(withPrefix(f.reason))
+	s.status = f.status
+	s.beginTeardown()
+}
+
+// failNATS is the fail callback given to prepareNATS; any goroutine may call it.
+func (s *supervisor) failNATS(reason string, status int) {
+	select {
+	case s.natsFail <- failure{reason: reason, status: status}:
+	default: // a failure is already on its way
+	}
+}
+
+func (s *supervisor) onSignal(sig os.Signal) {
+	n, ok := sig.(syscall.Signal)
+	if !ok || n == syscall.SIGPIPE {
+		return // a broken stdout shows up as a write error
+	}
+	if s.ending {
+		// Asked again: no more grace.
+		s.signalAll(syscall.SIGKILL)
+		return
+	}
+	s.stderr.line(fmt.Sprintf("gorun: interrupted (%s), ending the job", signalName(n)))
+	s.status = 128 + int(n)
+	s.beginTeardown()
+}
+
+func (s *supervisor) onTimeout() {
+	if s.ending {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "gorun: job timed out after %v\n", s.cfg.timeout)
+	for _, l := range s.st.stillRunning() {
+		b.WriteString("gorun:   " + l + "\n")
+	}
+	s.stderr.write([]byte(b.String()))
+	s.status = 124
+	s.beginTeardown()
+}
+
+// checkDeadlock arms the deadlock timer when the job looks deadlocked, and
+// re-arms it whenever the blocked state changes.
+func (s *supervisor) checkDeadlock() {
+	_, fp, ok := s.st.deadlock()
+	if !ok {
+		s.deadlockC, s.deadlockFP = nil, ""
+		return
+	}
+	if fp != s.deadlockFP || s.deadlockC == nil {
+		s.deadlockFP = fp
+		s.deadlockC = time.After(deadlockHold)
+	}
+}
+
+// onDeadlockCheck declares the deadlock if the state held unchanged since
+// the timer was armed.
+func (s *supervisor) onDeadlockCheck() {
+	s.deadlockC = nil
+	desc, fp, ok := s.st.deadlock()
+	if ok && fp == s.deadlockFP {
+		s.failNow(failure{reason: "deadlock: " + desc, status: 1})
+	}
+}
+
+// beginTeardown asks every rank to stop, and arms the SIGKILL that follows.
+func (s *supervisor) beginTeardown() {
+	s.ending = true
+	s.timeoutC, s.deadlockC = nil, nil
+	s.signalAll(syscall.SIGTERM)
+	s.killC = time.After(killGrace)
+}
+
+// signalAll signals the process group of every rank started (an exited
+// rank's group may still hold its children).
+func (s *supervisor) signalAll(sig syscall.Signal) {
+	for _, p := range s.procs {
+		if p != nil {
+			signalGroup(p.pid, sig)
+		}
+	}
+}
+
+// finish makes sure nothing of the job is left, flushes its output and
+// prints the failure line, if any.
+func (s *supervisor) finish() {
+	s.signalAll(syscall.SIGKILL)
+	deadline := time.NewTimer(flushWait)
+	defer deadline.Stop()
+	expired := false
+	for _, p := range s.procs {
+		if p == nil {
+			continue
+		}
+		if !expired {
+			select {
+			case <-p.drained:
+				continue
+			case <-deadline.C:
+				expired = true
+			}
+		}
+		p.closePipes()
+	}
+	if expired {
+		// Closing the pipes ends the forwarders unless our own stdout is
+		// stuck; don't wait on that forever.
+		last := time.NewTimer(flushWait)
+		defer last.Stop()
+	wait:
+		for _, p := range s.procs {
+			if p == nil {
+				continue
+			}
+			select {
+			case <-p.drained:
+			case <-last.C:
+				break wait
+			}
+		}
+	}
+	if s.cause != "" {
+		s.stderr.line(withPrefix(s.cause))
+	}
+}
+
+// withPrefix starts a message with "gorun: " unless it already does.
+func withPrefix(msg string) string {
+	if strings.HasPrefix(msg, "gorun: ") {
+		return msg
+	}
+	return "gorun: " + msg
+}
