@@ -93,8 +93,11 @@ func (f fold) blockLow(n int) int {
 	return n + f.rem
 }
 
-// partBounds returns the bounds of part i when n items are cut into parts
-// contiguous parts whose lengths differ by at most one, the longer first.
+// PartBounds returns the bounds [lo, hi) of part i when n items are cut
+// into parts contiguous parts whose lengths differ by at most one, the longer
+// parts first: the layout of Scatter, and of the chunks the algorithms use.
+func PartBounds(n, parts, i int) (lo, hi int) { return partBounds(n, parts, i) }
+
 func partBounds(n, parts, i int) (lo, hi int) {
 	q, r := n/parts, n%parts
 	lo = i*q + min(i, r)

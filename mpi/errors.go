@@ -49,7 +49,7 @@ type Error struct {
 // Error reads like "mpi: rank 1 Recv(from 0, tag 3): cannot decode string into *int".
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "mpi: rank %d %s(", e.Rank, e.Op)
+	fmt.Fprintf(&b, "mpi: rank %d %s", e.Rank, e.Op)
 	var args []string
 	if e.Peer != noPeer {
 		dir := "to"
@@ -69,8 +69,10 @@ func (e *Error) Error() string {
 			args = append(args, fmt.Sprintf("tag %d", e.Tag))
 		}
 	}
-	b.WriteString(strings.Join(args, ", "))
-	b.WriteString("): ")
+	if len(args) > 0 {
+		b.WriteString("(" + strings.Join(args, ", ") + ")")
+	}
+	b.WriteString(": ")
 	b.WriteString(strings.TrimPrefix(e.Err.Error(), "mpi: "))
 	return b.String()
 }

@@ -29,20 +29,25 @@ func newStream(w io.Writer, broken func(error)) *stream {
 	return &stream{w: w, broken: broken}
 }
 
-// write writes the parts, together whole lines, with no other writer's
-// bytes between them.
+// write writes the parts, together whole lines, in one Write, with no other
+// writer's bytes between them.
 func (s *stream) write(parts ...[]byte) {
+	p := parts[0]
+	if len(parts) > 1 {
+		p = bytes.Join(parts, nil)
+	}
+	if len(p) == 0 {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, p := range parts {
-		if s.err != nil || len(p) == 0 {
-			continue
-		}
-		if _, err := s.w.Write(p); err != nil {
-			s.err = err
-			if s.broken != nil {
-				go s.broken(err)
-			}
+	if s.err != nil {
+		return
+	}
+	if _, err := s.w.Write(p); err != nil {
+		s.err = err
+		if s.broken != nil {
+			go s.broken(err)
 		}
 	}
 }
@@ -57,15 +62,14 @@ func (s *stream) line(text string) {
 func forward(r io.Reader, s *stream, prefix []byte) {
 	buf := make([]byte, 0, readChunk)
 	var out []byte // reused for prefixed copies
-	newline := []byte{'\n'}
 	// emit writes lines; unended says its last line lacks its newline.
 	emit := func(lines []byte, unended bool) {
-		var tail []byte
-		if unended {
-			tail = newline
-		}
 		if len(prefix) == 0 {
-			s.write(lines, tail)
+			if unended {
+				s.write(lines, []byte{'\n'})
+			} else {
+				s.write(lines)
+			}
 			return
 		}
 		out = out[:0]
@@ -78,7 +82,10 @@ func forward(r io.Reader, s *stream, prefix []byte) {
 			out = append(out, lines[:i+1]...)
 			lines = lines[i+1:]
 		}
-		s.write(out, tail)
+		if unended {
+			out = append(out, '\n')
+		}
+		s.write(out)
 	}
 	for {
 		if len(buf) == cap(buf) {

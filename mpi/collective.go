@@ -1,0 +1,187 @@
+package mpi
+
+import (
+	"github.com/gorun-mpi/gorun/collectives"
+)
+
+// Errors of the collectives, for errors.Is. A rank whose collective call
+// fails because another rank's did gets an error wrapping ErrPeerFailed and
+// that rank's cause.
+var (
+	// ErrRoot: a root rank outside the communicator.
+	ErrRoot = collectives.ErrRoot
+	// ErrNilOp: a reduction with a nil operator.
+	ErrNilOp = collectives.ErrNilOp
+	// ErrLengthMismatch: ReduceSlice or AllreduceSlice with slices of
+	// different lengths on different ranks.
+	ErrLengthMismatch = collectives.ErrLengthMismatch
+	// ErrParts: Alltoall with a number of parts other than Size.
+	ErrParts = collectives.ErrParts
+	// ErrAlgorithm: an unknown algorithm in a GORUN_COLL_* variable.
+	ErrAlgorithm = collectives.ErrAlgorithm
+	// ErrPeerFailed: another rank failed in the same collective call.
+	ErrPeerFailed = collectives.ErrPeerFailed
+)
+
+// collective runs one collective call named op on c with body, wrapping its
+// error as *Error.
+func collective[R any](c *Comm, op string, body func(conn collectives.Conn) (R, error)) (R, error) {
+	var zero R
+	conn, err := c.collConn(op)
+	if err != nil {
+		return zero, err
+	}
+	out, err := body(conn)
+	if err != nil {
+		return zero, c.wrapErr(op, noPeer, noTag, err)
+	}
+	return out, nil
+}
+
+func opOf[T any](fn func(a, b T) T) collectives.Op[T] {
+	return collectives.Op[T]{Fn: fn, Commutative: isBuiltinOp(fn)}
+}
+
+// Bcast returns root's v on every rank (v is ignored elsewhere). Small
+// values go down a binomial tree; large ones are scattered and
+// all-gathered.
+func Bcast[T any](c *Comm, v T, root int) (T, error) {
+	return collective(c, "Bcast", func(conn collectives.Conn) (T, error) {
+		return collectives.Bcast(conn, valueCodec[T](), v, root)
+	})
+}
+
+// Scatter cuts root's data into Size contiguous parts whose lengths differ
+// by at most one, the longer parts first, and returns part i on rank i
+// (data is ignored off the root). The result never aliases data.
+func Scatter[T any](c *Comm, data []T, root int) ([]T, error) {
+	return collective(c, "Scatter", func(conn collectives.Conn) ([]T, error) {
+		var parts [][]T
+		if conn.Rank() == root {
+			p := conn.Size()
+			parts = make([][]T, p)
+			for i := range parts {
+				lo, hi := collectives.PartBounds(len(data), p, i)
+				parts[i] = data[lo:hi:hi]
+			}
+		}
+		part, err := collectives.Scatter(conn, sliceCodec[T](), parts, root)
+		if err != nil {
+			return nil, err
+		}
+		if conn.Rank() == root {
+			part = append(make([]T, 0, len(part)), part...)
+		}
+		return part, nil
+	})
+}
+
+// Gather returns, on root, every rank's part joined in rank order; the
+// other ranks get nil. Parts may differ in length.
+func Gather[T any](c *Comm, part []T, root int) ([]T, error) {
+	return collective(c, "Gather", func(conn collectives.Conn) ([]T, error) {
+		parts, err := collectives.Gather(conn, sliceCodec[T](), part, root)
+		if err != nil || parts == nil {
+			return nil, err
+		}
+		return join(parts), nil
+	})
+}
+
+// Allgather returns, on every rank, every rank's part joined in rank order.
+// Parts may differ in length.
+func Allgather[T any](c *Comm, part []T) ([]T, error) {
+	return collective(c, "Allgather", func(conn collectives.Conn) ([]T, error) {
+		parts, err := collectives.Allgather(conn, sliceCodec[T](), part)
+		if err != nil {
+			return nil, err
+		}
+		return join(parts), nil
+	})
+}
+
+// join concatenates parts into one new slice (never nil).
+func join[T any](parts [][]T) []T {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	out := make([]T, 0, n)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// Alltoall sends parts[j] to rank j and returns, at index i, the part rank i
+// sent to this rank. parts must have Size entries on every rank; otherwise
+// every rank gets an error wrapping ErrParts. The result never aliases
+// parts.
+func Alltoall[T any](c *Comm, parts [][]T) ([][]T, error) {
+	return collective(c, "Alltoall", func(conn collectives.Conn) ([][]T, error) {
+		out, err := collectives.Alltoall(conn, sliceCodec[T](), parts)
+		if err != nil {
+			return nil, err
+		}
+		me := conn.Rank()
+		out[me] = append(make([]T, 0, len(out[me])), out[me]...)
+		return out, nil
+	})
+}
+
+// Reduce returns v0 op v1 op ... op v(Size-1) on root and the zero value of
+// T elsewhere. op is applied in rank order, lower ranks on the left, so it
+// need not be commutative; the built-in operators (Sum, Prod, Max, Min) may
+// be applied in any order.
+func Reduce[T any](c *Comm, v T, op func(a, b T) T, root int) (T, error) {
+	return collective(c, "Reduce", func(conn collectives.Conn) (T, error) {
+		return collectives.Reduce(conn, valueCodec[T](), v, opOf(op), root)
+	})
+}
+
+// Allreduce returns v0 op v1 op ... op v(Size-1) on every rank, bit for bit
+// the same everywhere. op is applied in rank order, lower ranks on the left.
+func Allreduce[T any](c *Comm, v T, op func(a, b T) T) (T, error) {
+	return collective(c, "Allreduce", func(conn collectives.Conn) (T, error) {
+		return collectives.Allreduce(conn, valueCodec[T](), v, opOf(op))
+	})
+}
+
+// ReduceSlice combines the ranks' slices element by element with op, as
+// Reduce does, and returns the result on root (nil elsewhere). Every rank
+// must pass a slice of the same length: otherwise root, and every rank that
+// can tell, gets an error wrapping ErrLengthMismatch.
+func ReduceSlice[T any](c *Comm, v []T, op func(a, b T) T, root int) ([]T, error) {
+	return collective(c, "ReduceSlice", func(conn collectives.Conn) ([]T, error) {
+		return collectives.ReduceSlice(conn, sliceCodec[T](), v, opOf(op), root)
+	})
+}
+
+// AllreduceSlice combines the ranks' slices element by element with op and
+// returns the result on every rank, bit for bit the same everywhere. Every
+// rank must pass a slice of the same length: otherwise every rank gets an
+// error wrapping ErrLengthMismatch. Large slices with a built-in operator go
+// round a ring in chunks (reduce-scatter, then allgather); numeric slices
+// travel as raw bytes.
+func AllreduceSlice[T any](c *Comm, v []T, op func(a, b T) T) ([]T, error) {
+	return collective(c, "AllreduceSlice", func(conn collectives.Conn) ([]T, error) {
+		return collectives.AllreduceSlice(conn, sliceCodec[T](), v, opOf(op))
+	})
+}
+
+// Scan returns v0 op v1 op ... op vi on rank i (an inclusive prefix), op
+// applied in rank order.
+func Scan[T any](c *Comm, v T, op func(a, b T) T) (T, error) {
+	return collective(c, "Scan", func(conn collectives.Conn) (T, error) {
+		return collectives.Scan(conn, valueCodec[T](), v, opOf(op))
+	})
+}
+
+// Barrier returns once every rank of c has called it (dissemination: about
+// log2(Size) rounds of small messages).
+func (c *Comm) Barrier() error {
+	_, err := collective(c, "Barrier", func(conn collectives.Conn) (struct{}, error) {
+		return struct{}{}, collectives.Barrier(conn)
+	})
+	return err
+}

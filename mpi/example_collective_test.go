@@ -1,0 +1,193 @@
+package mpi_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gorun-mpi/gorun/mpi"
+)
+
+// Every rank contributes its rank; every rank gets the total. The built-in
+// operators (Sum, Prod, Max, Min) are passed by name and inferred.
+func ExampleAllreduce() {
+	totals := make([]int, 4)
+	runWorld(4, func(world *mpi.Comm) {
+		total, err := mpi.Allreduce(world, world.Rank()+1, mpi.Sum)
+		if err != nil {
+			fmt.Println(err)
+		}
+		totals[world.Rank()] = total
+	})
+	fmt.Println(totals)
+	// Output: [10 10 10 10]
+}
+
+// A user operator need not be commutative: it is applied in rank order.
+func ExampleAllreduce_nonCommutative() {
+	words := make([]string, 3)
+	runWorld(3, func(world *mpi.Comm) {
+		mine := []string{"gorun ", "passes ", "messages"}[world.Rank()]
+		joined, err := mpi.Allreduce(world, mine, func(a, b string) string { return a + b })
+		if err != nil {
+			fmt.Println(err)
+		}
+		words[world.Rank()] = joined
+	})
+	fmt.Printf("%q\n", words)
+	// Output: ["gorun passes messages" "gorun passes messages" "gorun passes messages"]
+}
+
+// Element-wise sums of vectors; numeric slices travel as raw bytes.
+func ExampleAllreduceSlice() {
+	sums := make([][]float64, 3)
+	runWorld(3, func(world *mpi.Comm) {
+		r := float64(world.Rank())
+		sum, err := mpi.AllreduceSlice(world, []float64{r, 10 * r, 100 * r}, mpi.Sum)
+		if err != nil {
+			fmt.Println(err)
+		}
+		sums[world.Rank()] = sum
+	})
+	fmt.Println(sums)
+	// Output: [[3 30 300] [3 30 300] [3 30 300]]
+}
+
+// Rank 2 broadcasts a configuration to everyone.
+func ExampleBcast() {
+	type config struct {
+		Steps int
+		Name  string
+	}
+	got := make([]config, 3)
+	runWorld(3, func(world *mpi.Comm) {
+		var cfg config
+		if world.Rank() == 2 {
+			cfg = config{Steps: 100, Name: "heat"}
+		}
+		cfg, err := mpi.Bcast(world, cfg, 2)
+		if err != nil {
+			fmt.Println(err)
+		}
+		got[world.Rank()] = cfg
+	})
+	fmt.Println(got)
+	// Output: [{100 heat} {100 heat} {100 heat}]
+}
+
+// Rank 0 deals out ten items: the parts differ in length by at most one,
+// the longer ones first. Each rank squares its part and rank 0 gathers the
+// results in rank order (a Pool.map of squares).
+func ExampleScatter() {
+	var parts [3]string
+	var gathered []int
+	runWorld(3, func(world *mpi.Comm) {
+		var items []int
+		if world.Rank() == 0 {
+			items = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+		}
+		part, err := mpi.Scatter(world, items, 0)
+		if err != nil {
+			fmt.Println(err)
+		}
+		parts[world.Rank()] = fmt.Sprint(part)
+		for i, x := range part {
+			part[i] = x * x
+		}
+		all, err := mpi.Gather(world, part, 0)
+		if err != nil {
+			fmt.Println(err)
+		}
+		if world.Rank() == 0 {
+			gathered = all
+		}
+	})
+	fmt.Println(strings.Join(parts[:], " "))
+	fmt.Println(gathered)
+	// Output:
+	// [1 2 3 4] [5 6 7] [8 9 10]
+	// [1 4 9 16 25 36 49 64 81 100]
+}
+
+// Every rank learns every rank's part.
+func ExampleAllgather() {
+	seen := make([][]string, 3)
+	runWorld(3, func(world *mpi.Comm) {
+		all, err := mpi.Allgather(world, []string{fmt.Sprint("r", world.Rank())})
+		if err != nil {
+			fmt.Println(err)
+		}
+		seen[world.Rank()] = all
+	})
+	fmt.Println(seen)
+	// Output: [[r0 r1 r2] [r0 r1 r2] [r0 r1 r2]]
+}
+
+// Each rank sends a different part to every rank.
+func ExampleAlltoall() {
+	got := make([][][]string, 3)
+	runWorld(3, func(world *mpi.Comm) {
+		parts := make([][]string, world.Size())
+		for j := range parts {
+			parts[j] = []string{fmt.Sprintf("%d>%d", world.Rank(), j)}
+		}
+		in, err := mpi.Alltoall(world, parts)
+		if err != nil {
+			fmt.Println(err)
+		}
+		got[world.Rank()] = in
+	})
+	for r, in := range got {
+		fmt.Println("rank", r, "got", in)
+	}
+	// Output:
+	// rank 0 got [[0>0] [1>0] [2>0]]
+	// rank 1 got [[0>1] [1>1] [2>1]]
+	// rank 2 got [[0>2] [1>2] [2>2]]
+}
+
+// Only the root gets the reduction; the others get the zero value.
+func ExampleReduce() {
+	got := make([]float64, 4)
+	runWorld(4, func(world *mpi.Comm) {
+		largest, err := mpi.Reduce(world, float64(world.Rank())*1.5, mpi.Max, 1)
+		if err != nil {
+			fmt.Println(err)
+		}
+		got[world.Rank()] = largest
+	})
+	fmt.Println(got)
+	// Output: [0 4.5 0 0]
+}
+
+// Rank i gets the sum of the values of ranks 0 to i.
+func ExampleScan() {
+	got := make([]int, 5)
+	runWorld(5, func(world *mpi.Comm) {
+		prefix, err := mpi.Scan(world, world.Rank()+1, mpi.Sum)
+		if err != nil {
+			fmt.Println(err)
+		}
+		got[world.Rank()] = prefix
+	})
+	fmt.Println(got)
+	// Output: [1 3 6 10 15]
+}
+
+// Slices of different lengths are an error on every rank, never a hang.
+func ExampleAllreduceSlice_lengthMismatch() {
+	errs := make([]error, 3)
+	runWorld(3, func(world *mpi.Comm) {
+		v := make([]int, 2+world.Rank()/2) // rank 2 has 3 elements
+		_, errs[world.Rank()] = mpi.AllreduceSlice(world, v, mpi.Sum)
+	})
+	for _, err := range errs {
+		fmt.Println(errors.Is(err, mpi.ErrLengthMismatch))
+	}
+	fmt.Println(errs[0])
+	// Output:
+	// true
+	// true
+	// true
+	// mpi: rank 0 AllreduceSlice: collectives: rank 1 failed: collectives: slice lengths differ between ranks: rank 0 has 2 elements, rank 2 has 3
+}
