@@ -27,6 +27,11 @@ var (
 	ErrBadFrame = errors.New("comm: malformed frame")
 )
 
+// DefaultMaxFrame is the largest payload a transport accepts unless
+// configured otherwise: 1 GiB. A frame claiming more is refused before its
+// size is allocated.
+const DefaultMaxFrame = 1 << 30
+
 // Kind tells the layer above what a frame is for. The transport carries it
 // without interpreting it, except KindGoodbye, which transports use for their
 // own clean-close handshake and never deliver.
@@ -35,7 +40,7 @@ type Kind uint8
 // Frame kinds used by the mpi layer. The values are part of the wire format.
 const (
 	KindEager     Kind = 1 // a whole message: envelope and payload
-	KindRTS       Kind = 2 // rendezvous request to send: envelope, Header.Size announced, no payload
+	KindRTS       Kind = 2 // rendezvous request to send: Header.Size announces the data's size; the payload is a small descriptor
 	KindCTS       Kind = 3 // rendezvous clear to send: Header.Seq names the RTS
 	KindRndvData  Kind = 4 // rendezvous payload: Header.Seq names the RTS
 	KindControl   Kind = 5 // reserved for the layer above
