@@ -7,6 +7,14 @@ import (
 	"github.com/gorun-mpi/gorun/internal/jobenv"
 )
 
+// jobTransport builds the transport gorun chose for this job
+// (GORUN_TRANSPORT): Unix sockets in the job directory, or NATS.
 func jobTransport(job jobenv.Job) (comm.Transport, error) {
-	return nil, fmt.Errorf("TEMP: transports not landed %v", job.Transport)
+	switch job.Transport {
+	case "", "local":
+		return comm.NewUnix(comm.UnixConfig{Rank: job.Rank, Size: job.Size, Dir: job.Dir, Secret: job.Secret})
+	case "nats":
+		return newNATSTransport(job)
+	}
+	return nil, fmt.Errorf("unknown transport %q in %s (want local or nats)", job.Transport, jobenv.Transport)
 }

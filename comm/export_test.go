@@ -1,0 +1,35 @@
+package comm
+
+// CrashUnix makes u vanish as a killed process would: its connections and
+// listener close without a goodbye and without the finished marker.
+func CrashUnix(u *Unix) {
+	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		return
+	}
+	u.closed = true
+	close(u.closing)
+	in := append([]*inConn(nil), u.in...)
+	u.mu.Unlock()
+	for i := range u.out {
+		oc := &u.out[i]
+		oc.mu.Lock()
+		if oc.conn != nil {
+			oc.conn.Close()
+		}
+		oc.err = ErrClosed
+		oc.mu.Unlock()
+	}
+	u.listener.SetUnlinkOnClose(false) // a killed process leaves its socket
+	u.listener.Close()
+	for _, ic := range in {
+		if ic != nil {
+			ic.conn.Close()
+		}
+	}
+	u.readers.Wait()
+}
+
+// UnixSecret returns u's job secret, for tests that speak the protocol by hand.
+func UnixSecret(u *Unix) string { return u.cfg.Secret }

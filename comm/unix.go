@@ -1,0 +1,239 @@
+package comm
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// UnixConfig configures a Unix-socket transport.
+type UnixConfig struct {
+	Rank, Size int
+	// Dir is the job's private (0700) directory, made by gorun; every rank's
+	// socket lives there (see jobenv.SocketPath).
+	Dir string
+	// Secret is the per-job secret every connection's handshake presents.
+	Secret string
+	// MaxFrame is the largest payload accepted; 0 means DefaultMaxFrame.
+	MaxFrame uint64
+	// DialTimeout bounds the wait for a peer that has not started
+	// listening yet; 0 means DefaultDialTimeout.
+	DialTimeout time.Duration
+}
+
+// DefaultDialTimeout is how long a Unix transport waits for a peer's socket
+// to appear before it declares the peer lost.
+const DefaultDialTimeout = 30 * time.Second
+
+// handshakeTimeout bounds how long an accepted connection may take to
+// present its handshake, so a silent connector cannot pin a goroutine.
+const handshakeTimeout = 10 * time.Second
+
+// closeGrace bounds how long Close waits for its reader goroutines.
+const closeGrace = 5 * time.Second
+
+// Unix is a Transport over Unix domain sockets in one directory: a lazily
+// connected full mesh of one-directional connections (rank a sends to b only
+// on the connection a dialed to b, so the order per pair is the stream's).
+// It implements Poller: a waiting receiver can read ready frames on its own
+// goroutine instead of paying a sleep and wake-up per message.
+type Unix struct {
+	cfg      UnixConfig
+	listener *net.UnixListener
+
+	out []outConn // per destination, index = rank
+
+	mu       sync.Mutex
+	handler  Handler
+	in       []*inConn // per source; nil until it connects
+	gone     []bool    // PeerGone already reported
+	closed   bool
+	closing  chan struct{}
+	readers  sync.WaitGroup
+	inList   []*inConn // snapshot of in for Poll, replaced on change
+	inListMu sync.RWMutex
+}
+
+// NewUnix listens at jobenv.SocketPath(cfg.Dir, cfg.Rank) and returns the
+// transport; peers may connect as soon as it returns.
+func NewUnix(cfg UnixConfig) (*Unix, error) {
+	if cfg.Size < 1 || cfg.Rank < 0 || cfg.Rank >= cfg.Size {
+		return nil, fmt.Errorf("comm: unix transport: rank %d of %d: %w", cfg.Rank, cfg.Size, ErrBadRank)
+	}
+	if len(cfg.Secret) > maxSecretLen {
+		return nil, fmt.Errorf("comm: unix transport: secret longer than %d bytes", maxSecretLen)
+	}
+	if cfg.MaxFrame == 0 {
+		cfg.MaxFrame = DefaultMaxFrame
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	path := socketPath(cfg.Dir, cfg.Rank)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("comm: rank %d cannot listen at %s: %w", cfg.Rank, path, err)
+	}
+	ln.SetUnlinkOnClose(true)
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("comm: rank %d: %w", cfg.Rank, err)
+	}
+	u := &Unix{
+		cfg:      cfg,
+		listener: ln,
+		out:      make([]outConn, cfg.Size),
+		in:       make([]*inConn, cfg.Size),
+		gone:     make([]bool, cfg.Size),
+		closing:  make(chan struct{}),
+	}
+	return u, nil
+}
+
+// socketPath and donePath name rank's socket and its finished marker in dir.
+// They match jobenv.SocketPath, which gorun uses (comm cannot import it).
+func socketPath(dir string, rank int) string {
+	return filepath.Join(dir, "r"+strconv.Itoa(rank)+".sock")
+}
+
+func donePath(dir string, rank int) string {
+	return filepath.Join(dir, "r"+strconv.Itoa(rank)+".done")
+}
+
+// Rank returns this transport's rank.
+func (u *Unix) Rank() int { return u.cfg.Rank }
+
+// Size returns the number of ranks in the job.
+func (u *Unix) Size() int { return u.cfg.Size }
+
+// Start begins accepting peers' connections and delivering their frames to h.
+func (u *Unix) Start(h Handler) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.handler != nil {
+		return fmt.Errorf("comm: unix rank %d: Start called twice", u.cfg.Rank)
+	}
+	if u.closed {
+		return fmt.Errorf("comm: unix rank %d: %w", u.cfg.Rank, ErrClosed)
+	}
+	u.handler = h
+	u.readers.Add(1)
+	go u.acceptLoop()
+	return nil
+}
+
+// acceptLoop accepts connections until the listener closes; each one gets
+// its own goroutine for the handshake and then its reads.
+func (u *Unix) acceptLoop() {
+	defer u.readers.Done()
+	for {
+		conn, err := u.listener.AcceptUnix()
+		if err != nil {
+			return
+		}
+		u.readers.Add(1)
+		go func() {
+			defer u.readers.Done()
+			u.serve(conn)
+		}()
+	}
+}
+
+// peerGone reports rank gone to the handler, once.
+func (u *Unix) peerGone(rank int, err error) {
+	u.mu.Lock()
+	if u.gone[rank] || u.closed {
+		u.mu.Unlock()
+		return
+	}
+	u.gone[rank] = true
+	h := u.handler
+	u.mu.Unlock()
+	h.PeerGone(rank, err)
+}
+
+// peerFinished reports whether rank left its finished marker.
+func (u *Unix) peerFinished(rank int) bool {
+	_, err := os.Stat(donePath(u.cfg.Dir, rank))
+	return err == nil
+}
+
+// Close says goodbye to every peer, including those never connected to (so
+// a peer waiting on us learns we finished), leaves the finished marker,
+// stops listening and releases every connection. It is idempotent.
+func (u *Unix) Close() error {
+	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		return nil
+	}
+	u.closed = true
+	close(u.closing)
+	u.mu.Unlock()
+
+	var errs []error
+	if f, err := os.OpenFile(donePath(u.cfg.Dir, u.cfg.Rank), os.O_CREATE|os.O_WRONLY, 0o600); err != nil {
+		errs = append(errs, fmt.Errorf("comm: rank %d cannot leave its finished marker: %w", u.cfg.Rank, err))
+	} else {
+		f.Close()
+	}
+	u.sayGoodbyes()
+	u.listener.Close()
+	u.mu.Lock()
+	in := append([]*inConn(nil), u.in...)
+	u.mu.Unlock()
+	for _, ic := range in {
+		if ic != nil {
+			ic.conn.Close()
+		}
+	}
+	done := make(chan struct{})
+	go func() { u.readers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(closeGrace):
+		errs = append(errs, fmt.Errorf("comm: rank %d: readers still running %v after Close", u.cfg.Rank, closeGrace))
+	}
+	return errors.Join(errs...)
+}
+
+// sayGoodbyes sends a goodbye frame to every peer, in parallel, dialing the
+// peers we never sent to (unless they finished already), then closes the
+// outgoing connections.
+func (u *Unix) sayGoodbyes() {
+	var wg sync.WaitGroup
+	for dest := range u.out {
+		if dest == u.cfg.Rank {
+			continue
+		}
+		wg.Add(1)
+		go func(dest int) {
+			defer wg.Done()
+			u.mu.Lock()
+			gone := u.gone[dest]
+			u.mu.Unlock()
+			oc := &u.out[dest]
+			oc.mu.Lock()
+			defer oc.mu.Unlock()
+			if oc.conn == nil && oc.err == nil && !gone && !u.peerFinished(dest) {
+				oc.conn, oc.err = u.dial(nil, dest)
+			}
+			if oc.conn != nil && oc.err == nil {
+				var hdr [frameHeaderLen]byte
+				encodeHeader(hdr[:], Header{Kind: KindGoodbye}, 0)
+				oc.conn.SetWriteDeadline(time.Now().Add(closeGrace))
+				oc.conn.Write(hdr[:])
+			}
+			if oc.conn != nil {
+				oc.conn.Close()
+			}
+			oc.err = fmt.Errorf("comm: unix rank %d: %w", u.cfg.Rank, ErrClosed)
+		}(dest)
+	}
+	wg.Wait()
+}

@@ -1,0 +1,130 @@
+package comm
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"time"
+)
+
+// refusedGrace is how long a dial keeps retrying a socket that exists but
+// refuses connections (a listener that died, or a momentarily full backlog)
+// before it declares the peer lost.
+const refusedGrace = 2 * time.Second
+
+// socketBuffer is the send and receive buffer size asked of each socket:
+// large frames then move in few system calls.
+const socketBuffer = 4 << 20
+
+// dial connects to dest and performs the handshake. It retries while dest's
+// socket does not exist yet (the peer has not started), for up to the dial
+// timeout; ctx (may be nil) ends it early.
+func (u *Unix) dial(ctx context.Context, dest int) (*net.UnixConn, error) {
+	path := socketPath(u.cfg.Dir, dest)
+	start := time.Now()
+	deadline := start.Add(u.cfg.DialTimeout)
+	var refusedSince time.Time
+	backoff := 100 * time.Microsecond
+	for {
+		conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+		if err == nil {
+			if herr := u.handshake(conn, deadline); herr != nil {
+				conn.Close()
+				return nil, fmt.Errorf("comm: rank %d handshake with rank %d at %s: %w", u.cfg.Rank, dest, path, herr)
+			}
+			return conn, nil
+		}
+		if u.peerFinished(dest) {
+			return nil, fmt.Errorf("comm: rank %d cannot reach rank %d: %w", u.cfg.Rank, dest, ErrPeerFinished)
+		}
+		now := time.Now()
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			if refusedSince.IsZero() {
+				refusedSince = now
+			}
+			if now.Sub(refusedSince) > refusedGrace {
+				return nil, fmt.Errorf("comm: rank %d: rank %d refuses connections at %s (its process has died?): %w", u.cfg.Rank, dest, path, ErrPeerLost)
+			}
+		}
+		if now.After(deadline) {
+			return nil, fmt.Errorf("comm: rank %d: rank %d never came up within %v (%v): %w", u.cfg.Rank, dest, u.cfg.DialTimeout, err, ErrPeerLost)
+		}
+		select {
+		case <-u.closing:
+			if ctx != nil { // a Send racing Close; Close's own dials pass nil
+				return nil, fmt.Errorf("comm: unix rank %d: %w", u.cfg.Rank, ErrClosed)
+			}
+		default:
+		}
+		if ctx != nil {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(backoff):
+			}
+		} else {
+			time.Sleep(backoff)
+		}
+		backoff = min(2*backoff, 20*time.Millisecond)
+	}
+}
+
+// handshake presents our rank and the job secret on a dialed connection and
+// waits for the acceptor's answer.
+func (u *Unix) handshake(conn *net.UnixConn, deadline time.Time) error {
+	conn.SetWriteBuffer(socketBuffer)
+	conn.SetDeadline(deadline)
+	defer conn.SetDeadline(time.Time{})
+	msg := make([]byte, 0, len(handshakeMagic)+6+len(u.cfg.Secret))
+	msg = append(msg, handshakeMagic...)
+	msg = binary.LittleEndian.AppendUint32(msg, uint32(u.cfg.Rank))
+	msg = binary.LittleEndian.AppendUint16(msg, uint16(len(u.cfg.Secret)))
+	msg = append(msg, u.cfg.Secret...)
+	if _, err := conn.Write(msg); err != nil {
+		return err
+	}
+	var ack [1]byte
+	if _, err := io.ReadFull(conn, ack[:]); err != nil {
+		return fmt.Errorf("refused (wrong job secret?): %w", ErrBadFrame)
+	}
+	if ack[0] != handshakeOK {
+		return fmt.Errorf("answer %q: %w", ack[0], ErrBadFrame)
+	}
+	return nil
+}
+
+// acceptHandshake reads and checks a connecting peer's handshake and
+// returns its rank; the caller answers handshakeOK once it has registered
+// the connection. It never allocates more than maxSecretLen.
+func (u *Unix) acceptHandshake(conn *net.UnixConn) (int, error) {
+	conn.SetDeadline(time.Now().Add(handshakeTimeout))
+	defer conn.SetDeadline(time.Time{})
+	var fixed [len(handshakeMagic) + 6]byte
+	if _, err := io.ReadFull(conn, fixed[:]); err != nil {
+		return -1, fmt.Errorf("reading handshake: %v: %w", err, ErrBadFrame)
+	}
+	if string(fixed[:len(handshakeMagic)]) != handshakeMagic {
+		return -1, fmt.Errorf("bad handshake magic %q: %w", fixed[:len(handshakeMagic)], ErrBadFrame)
+	}
+	rank := int(binary.LittleEndian.Uint32(fixed[len(handshakeMagic):]))
+	secretLen := int(binary.LittleEndian.Uint16(fixed[len(handshakeMagic)+4:]))
+	if rank >= u.cfg.Size || rank == u.cfg.Rank {
+		return -1, fmt.Errorf("handshake from rank %d, job of %d: %w", rank, u.cfg.Size, ErrBadFrame)
+	}
+	if secretLen > maxSecretLen {
+		return -1, fmt.Errorf("handshake secret of %d bytes: %w", secretLen, ErrBadFrame)
+	}
+	secret := make([]byte, secretLen)
+	if _, err := io.ReadFull(conn, secret); err != nil {
+		return -1, fmt.Errorf("reading handshake: %v: %w", err, ErrBadFrame)
+	}
+	if subtle.ConstantTimeCompare(secret, []byte(u.cfg.Secret)) != 1 {
+		return -1, fmt.Errorf("handshake from rank %d with the wrong job secret: %w", rank, ErrBadFrame)
+	}
+	return rank, nil
+}

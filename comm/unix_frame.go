@@ -1,0 +1,74 @@
+package comm
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// The Unix transport's wire format, little-endian.
+//
+// Handshake, dialer to acceptor: the 8-byte magic, the dialer's rank (uint32),
+// the secret's length (uint16) and the secret. The acceptor answers one byte,
+// handshakeOK, or closes the connection.
+//
+// Frame: a 40-byte header, then the payload.
+//
+//	[0]      kind
+//	[1:4]    zero
+//	[4:8]    context
+//	[8:12]   tag (int32)
+//	[12:16]  zero
+//	[16:24]  seq
+//	[24:32]  announced size (RTS; otherwise equal to the payload length)
+//	[32:40]  payload length
+//
+// The source is not on the wire: it is the rank the connection authenticated
+// as, so a peer cannot claim another rank's identity.
+const (
+	frameHeaderLen = 40
+	handshakeMagic = "GORUNv1\x00"
+	handshakeOK    = 'K'
+	maxSecretLen   = 1024
+)
+
+// encodeHeader writes h and the payload length into b[:frameHeaderLen].
+func encodeHeader(b []byte, h Header, payloadLen int) {
+	b[0] = byte(h.Kind)
+	b[1], b[2], b[3] = 0, 0, 0
+	binary.LittleEndian.PutUint32(b[4:], h.Context)
+	binary.LittleEndian.PutUint32(b[8:], uint32(h.Tag))
+	binary.LittleEndian.PutUint32(b[12:], 0)
+	binary.LittleEndian.PutUint64(b[16:], h.Seq)
+	size := h.Size
+	if h.Kind != KindRTS {
+		size = uint64(payloadLen)
+	}
+	binary.LittleEndian.PutUint64(b[24:], size)
+	binary.LittleEndian.PutUint64(b[32:], uint64(payloadLen))
+}
+
+// decodeHeader parses a frame header from b[:frameHeaderLen], checking what
+// can be checked before the payload is read: a known kind, zero padding, and
+// a payload length within maxFrame. It allocates nothing.
+func decodeHeader(b []byte, source int, maxFrame uint64) (Header, uint64, error) {
+	h := Header{
+		Kind:    Kind(b[0]),
+		Context: binary.LittleEndian.Uint32(b[4:]),
+		Source:  int32(source),
+		Tag:     int32(binary.LittleEndian.Uint32(b[8:])),
+		Seq:     binary.LittleEndian.Uint64(b[16:]),
+		Size:    binary.LittleEndian.Uint64(b[24:]),
+	}
+	length := binary.LittleEndian.Uint64(b[32:])
+	if h.Kind < KindEager || h.Kind > KindTransport || b[1]|b[2]|b[3] != 0 ||
+		binary.LittleEndian.Uint32(b[12:]) != 0 {
+		return h, 0, fmt.Errorf("frame header % x: %w", b[:frameHeaderLen], ErrBadFrame)
+	}
+	if length > maxFrame {
+		return h, 0, fmt.Errorf("frame of %d bytes, limit %d: %w", length, maxFrame, ErrFrameTooLarge)
+	}
+	if h.Kind != KindRTS && h.Size != length {
+		return h, 0, fmt.Errorf("frame announces %d bytes but carries %d: %w", h.Size, length, ErrBadFrame)
+	}
+	return h, length, nil
+}

@@ -1,0 +1,106 @@
+package comm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+)
+
+// copyLimit is the largest payload copied next to its header to go out in
+// one write; larger payloads go out with writev, straight from the caller's
+// memory.
+const copyLimit = 32 << 10
+
+// outConn is the connection this rank dialed to one destination: the only
+// way frames travel to it.
+type outConn struct {
+	mu   sync.Mutex
+	conn *net.UnixConn
+	err  error  // sticky: once set, every Send to this destination fails
+	buf  []byte // header plus small payload, reused under mu
+}
+
+// Send writes one frame to dest, dialing it first if this is the first frame
+// for it. A frame larger than MaxFrame is refused before anything is sent.
+func (u *Unix) Send(ctx context.Context, dest int, h Header, payload []byte) error {
+	if dest < 0 || dest >= u.cfg.Size || dest == u.cfg.Rank {
+		return fmt.Errorf("comm: unix rank %d: send to %d of %d: %w", u.cfg.Rank, dest, u.cfg.Size, ErrBadRank)
+	}
+	if uint64(len(payload)) > u.cfg.MaxFrame {
+		return fmt.Errorf("comm: unix rank %d: frame of %d bytes to rank %d, limit %d: %w",
+			u.cfg.Rank, len(payload), dest, u.cfg.MaxFrame, ErrFrameTooLarge)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	oc := &u.out[dest]
+	oc.mu.Lock()
+	defer oc.mu.Unlock()
+	if oc.err != nil {
+		return oc.err
+	}
+	select {
+	case <-u.closing:
+		return fmt.Errorf("comm: unix rank %d: %w", u.cfg.Rank, ErrClosed)
+	default:
+	}
+	if oc.conn == nil {
+		conn, err := u.dial(ctx, dest)
+		if err != nil {
+			if !errors.Is(err, ErrClosed) && ctx.Err() == nil {
+				oc.err = err
+			}
+			return err
+		}
+		oc.conn = conn
+	}
+	if done := ctx.Done(); done != nil {
+		stop := context.AfterFunc(ctx, func() { oc.conn.SetWriteDeadline(time.Unix(1, 0)) })
+		defer func() {
+			if !stop() {
+				oc.conn.SetWriteDeadline(time.Time{})
+			}
+		}()
+	}
+	n, err := oc.write(h, payload)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil && n == 0 {
+		return ctx.Err() // nothing written: the connection is still sound
+	}
+	// A partly written frame cannot be taken back: the connection is lost.
+	oc.conn.Close()
+	switch {
+	case ctx.Err() != nil:
+		oc.err = fmt.Errorf("comm: unix rank %d: send to rank %d abandoned mid-frame: %w", u.cfg.Rank, dest, ErrPeerLost)
+		return ctx.Err()
+	case u.peerFinished(dest):
+		oc.err = fmt.Errorf("comm: unix rank %d: send to rank %d: %w", u.cfg.Rank, dest, ErrPeerFinished)
+	default:
+		oc.err = fmt.Errorf("comm: unix rank %d: send to rank %d: %v: %w", u.cfg.Rank, dest, err, ErrPeerLost)
+	}
+	return oc.err
+}
+
+// write sends the header and payload and returns how many bytes went out.
+func (oc *outConn) write(h Header, payload []byte) (int64, error) {
+	if len(payload) <= copyLimit {
+		need := frameHeaderLen + len(payload)
+		if cap(oc.buf) < need {
+			oc.buf = make([]byte, need, max(need, 4096))
+		}
+		b := oc.buf[:need]
+		encodeHeader(b, h, len(payload))
+		copy(b[frameHeaderLen:], payload)
+		n, err := oc.conn.Write(b)
+		return int64(n), err
+	}
+	var hdr [frameHeaderLen]byte
+	encodeHeader(hdr[:], h, len(payload))
+	bufs := net.Buffers{hdr[:], payload}
+	return bufs.WriteTo(oc.conn)
+}

@@ -1,0 +1,229 @@
+package comm_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gorun-mpi/gorun/comm"
+	"github.com/gorun-mpi/gorun/comm/commtest"
+)
+
+// unixJob makes n Unix transports in a fresh private directory.
+func unixJob(t testing.TB, n int, tweak func(*comm.UnixConfig)) ([]*comm.Unix, string) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	secret := make([]byte, 16)
+	rand.Read(secret)
+	us := make([]*comm.Unix, n)
+	for r := range us {
+		cfg := comm.UnixConfig{Rank: r, Size: n, Dir: dir, Secret: hex.EncodeToString(secret)}
+		if tweak != nil {
+			tweak(&cfg)
+		}
+		u, err := comm.NewUnix(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		us[r] = u
+	}
+	return us, dir
+}
+
+func TestUnixConformance(t *testing.T) {
+	commtest.Run(t, func(t *testing.T, n int) commtest.Job {
+		us, _ := unixJob(t, n, nil)
+		job := commtest.Job{Crash: func(r int) { comm.CrashUnix(us[r]) }}
+		for _, u := range us {
+			job.Transports = append(job.Transports, u)
+		}
+		return job
+	})
+}
+
+// startAll starts every transport with a recorder and closes them at the end.
+func startAll(t *testing.T, us []*comm.Unix) []*commtest.Recorder {
+	t.Helper()
+	recs := make([]*commtest.Recorder, len(us))
+	for r, u := range us {
+		recs[r] = commtest.NewRecorder()
+		if err := u.Start(recs[r]); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { u.Close() })
+	}
+	return recs
+}
+
+func TestUnixWrongSecretIsRejected(t *testing.T) {
+	us, dir := unixJob(t, 1, nil)
+	recs := startAll(t, us)
+	intruder, err := comm.NewUnix(comm.UnixConfig{Rank: 1, Size: 2, Dir: dir, Secret: "guess", DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer intruder.Close()
+	intruder.Start(commtest.NewRecorder())
+	err = intruder.Send(context.Background(), 0, comm.Header{Kind: comm.KindEager}, []byte("forged"))
+	if !errors.Is(err, comm.ErrBadFrame) {
+		t.Fatalf("send with the wrong secret: %v, want ErrBadFrame", err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := recs[0].Frames(); len(got) != 0 {
+		t.Fatalf("a frame from a connection with the wrong secret was delivered: %v", got)
+	}
+}
+
+// rawDial connects to rank 0's socket in dir and presents a handshake as
+// rank 1 with secret.
+func rawDial(t *testing.T, dir, secret string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("unix", filepath.Join(dir, "r0.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte("GORUNv1\x00")
+	msg = binary.LittleEndian.AppendUint32(msg, 1)
+	msg = binary.LittleEndian.AppendUint16(msg, uint16(len(secret)))
+	msg = append(msg, secret...)
+	conn.Write(msg)
+	ack := make([]byte, 1)
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := conn.Read(ack); err != nil || ack[0] != 'K' {
+		t.Fatalf("handshake refused: %v %q", err, ack)
+	}
+	return conn
+}
+
+func TestUnixOversizedAndGarbageFramesAreRejected(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		header func([]byte)
+		want   error
+	}{
+		{"claims 2^62 bytes", func(h []byte) {
+			h[0] = byte(comm.KindEager)
+			binary.LittleEndian.PutUint64(h[24:], 1<<62)
+			binary.LittleEndian.PutUint64(h[32:], 1<<62)
+		}, comm.ErrFrameTooLarge},
+		{"unknown kind", func(h []byte) { h[0] = 200 }, comm.ErrBadFrame},
+		{"size disagrees with length", func(h []byte) {
+			h[0] = byte(comm.KindEager)
+			binary.LittleEndian.PutUint64(h[24:], 5)
+		}, comm.ErrBadFrame},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			us, dir := unixJob(t, 2, func(c *comm.UnixConfig) { c.MaxFrame = 1 << 20 })
+			recs := startAll(t, us)
+			secret := comm.UnixSecret(us[0])
+			conn := rawDial(t, dir, secret)
+			defer conn.Close()
+			h := make([]byte, 40)
+			tc.header(h)
+			conn.Write(h)
+			recs[0].WaitFor(t, "rank 1 gone", func(_ []comm.Frame, gone map[int]error) bool { _, ok := gone[1]; return ok })
+			err, _ := recs[0].Gone(1)
+			if !errors.Is(err, tc.want) || !errors.Is(err, comm.ErrPeerLost) {
+				t.Fatalf("gone with %v, want %v and ErrPeerLost", err, tc.want)
+			}
+			if n := len(recs[0].Frames()); n != 0 {
+				t.Fatalf("%d frames delivered", n)
+			}
+		})
+	}
+}
+
+func TestUnixPollDeliversWithoutTheReader(t *testing.T) {
+	us, _ := unixJob(t, 2, nil)
+	recs := startAll(t, us)
+	ctx := context.Background()
+	// Connect first, so the frames below travel on an established stream.
+	if err := us[1].Send(ctx, 0, comm.Header{Kind: comm.KindEager, Seq: 0}, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	recs[0].WaitFor(t, "first frame", func(f []comm.Frame, _ map[int]error) bool { return len(f) == 1 })
+	delivered := 0
+	for i := 1; i <= 1000; i++ {
+		if err := us[1].Send(ctx, 0, comm.Header{Kind: comm.KindEager, Seq: uint64(i)}, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if us[0].Poll() {
+			delivered++
+		}
+	}
+	recs[0].WaitFor(t, "every frame", func(f []comm.Frame, _ map[int]error) bool { return len(f) == 1001 })
+	for i, f := range recs[0].Frames() {
+		if f.Seq != uint64(i) {
+			t.Fatalf("frame %d has seq %d: order broken between Poll and the reader", i, f.Seq)
+		}
+	}
+	if delivered == 0 {
+		t.Errorf("Poll never delivered a frame in 1000 tries")
+	}
+}
+
+func TestUnixPeerThatNeverCameUp(t *testing.T) {
+	us, _ := unixJob(t, 1, func(c *comm.UnixConfig) { c.Size = 2; c.DialTimeout = 300 * time.Millisecond })
+	startAll(t, us)
+	err := us[0].Send(context.Background(), 1, comm.Header{Kind: comm.KindEager}, nil)
+	if !errors.Is(err, comm.ErrPeerLost) {
+		t.Fatalf("send to a rank that never listened: %v, want ErrPeerLost", err)
+	}
+}
+
+func TestUnixFinishedPeerFailsFast(t *testing.T) {
+	us, _ := unixJob(t, 2, nil)
+	startAll(t, us)
+	if err := us[1].Close(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err := us[0].Send(context.Background(), 1, comm.Header{Kind: comm.KindEager}, nil)
+	if !errors.Is(err, comm.ErrPeerFinished) {
+		t.Fatalf("send to a finished rank: %v, want ErrPeerFinished", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("took %v: the finished marker was not used", d)
+	}
+}
+
+func TestUnixSendHonoursContext(t *testing.T) {
+	us, _ := unixJob(t, 1, func(c *comm.UnixConfig) { c.Size = 2; c.DialTimeout = 2 * time.Second })
+	startAll(t, us)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err := us[0].Send(ctx, 1, comm.Header{Kind: comm.KindEager}, nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("send to a rank not yet up, with a 100ms context: %v", err)
+	}
+}
+
+func TestUnixSocketIsPrivate(t *testing.T) {
+	_, dir := unixJob(t, 1, nil)
+	fi, err := os.Stat(filepath.Join(dir, "r0.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		t.Fatalf("socket mode %v: readable by others", perm)
+	}
+}
+
+func TestUnixFrameLimitOnSend(t *testing.T) {
+	us, _ := unixJob(t, 2, func(c *comm.UnixConfig) { c.MaxFrame = 1000 })
+	startAll(t, us)
+	err := us[0].Send(context.Background(), 1, comm.Header{Kind: comm.KindEager}, make([]byte, 1001))
+	if !errors.Is(err, comm.ErrFrameTooLarge) {
+		t.Fatalf("send over the limit: %v, want ErrFrameTooLarge", err)
+	}
+}
