@@ -10,7 +10,7 @@ import (
 
 // readBufferLen is the per-connection buffer that headers and small payloads
 // are read through; larger payloads are read straight into their own slice.
-const readBufferLen = 64 << 10
+const readBufferLen = 16 << 10
 
 // inConn is a connection a peer dialed to us: we only read from it. Its
 // read state is guarded by mu, so that either its background reader or a

@@ -45,7 +45,7 @@ func run(minSize, maxSize, iters int) error {
 		fmt.Printf("# gorun pingpong, %d ranks\n", world.Size())
 		fmt.Printf("%-10s %12s %12s %12s\n", "bytes", "median_us", "min_us", "MB/s")
 	}
-	for size := minSize; size <= maxSize; size *= 4 {
+	for size := minSize; size <= maxSize; size *= 2 {
 		n := roundsFor(size, iters)
 		msg := make([]byte, size)
 		var samples []time.Duration

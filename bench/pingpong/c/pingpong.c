@@ -28,7 +28,7 @@ int main(int argc, char **argv) {
     }
     char *buf = malloc(maxSize);
     memset(buf, 1, maxSize);
-    for (long sz = minSize; sz <= maxSize; sz *= 4) {
+    for (long sz = minSize; sz <= maxSize; sz *= 2) {
         int n = iters;
         if ((256L << 20) / sz < n) n = (256L << 20) / sz;
         if (n < 20) n = 20;
