@@ -106,3 +106,24 @@ type Transport interface {
 type Poller interface {
 	Poll() bool
 }
+
+// BufferProvider is an optional ability of a Handler: it supplies the
+// memory a large frame's payload is read into, so a rendezvous body can land
+// straight in the receiver's buffer instead of a fresh allocation. BufferFor
+// returns a slice of exactly h.Size bytes, or nil to let the transport
+// allocate. It is called like Deliver (in order per source, with the same
+// restrictions), before the frame's payload is read; the frame is then
+// delivered with that slice as its Payload.
+type BufferProvider interface {
+	BufferFor(h Header) []byte
+}
+
+// TrySender is an optional ability: sending a small frame only if it can be
+// done at once, without waiting for a lock, a connection or buffer space.
+// A Handler may call it from Deliver (where Send is forbidden) to answer
+// without a goroutine hop. TrySend reports whether the frame went out; when
+// it did not and err is nil, nothing was sent and the caller falls back to
+// Send on another goroutine.
+type TrySender interface {
+	TrySend(dest int, h Header, payload []byte) (sent bool, err error)
+}

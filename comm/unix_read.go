@@ -195,7 +195,15 @@ func (ic *inConn) parse() bool {
 			// Larger than the buffer: allocate it now that the length is
 			// known to be within MaxFrame, move what has arrived, and read
 			// the rest in place.
-			ic.payload = make([]byte, length)
+			ic.payload = nil
+			if bp, ok := ic.u.handler.(BufferProvider); ok {
+				if b := bp.BufferFor(h); uint64(len(b)) == length {
+					ic.payload = b
+				}
+			}
+			if ic.payload == nil {
+				ic.payload = make([]byte, length)
+			}
 			ic.got = copy(ic.payload, avail)
 			ic.r += ic.got
 			if ic.got == len(ic.payload) {

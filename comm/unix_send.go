@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -103,4 +104,51 @@ func (oc *outConn) write(h Header, payload []byte) (int64, error) {
 	encodeHeader(hdr[:], h, len(payload))
 	bufs := net.Buffers{hdr[:], payload}
 	return bufs.WriteTo(oc.conn)
+}
+
+// TrySend sends a small frame to an already connected dest if it can do so
+// at once: the connection is free and the socket has room. It implements
+// TrySender.
+func (u *Unix) TrySend(dest int, h Header, payload []byte) (bool, error) {
+	if dest < 0 || dest >= u.cfg.Size || dest == u.cfg.Rank || len(payload) > copyLimit {
+		return false, nil
+	}
+	oc := &u.out[dest]
+	if !oc.mu.TryLock() {
+		return false, nil
+	}
+	defer oc.mu.Unlock()
+	if oc.conn == nil || oc.err != nil {
+		return false, nil
+	}
+	raw, err := oc.conn.SyscallConn()
+	if err != nil {
+		return false, nil
+	}
+	need := frameHeaderLen + len(payload)
+	if cap(oc.buf) < need {
+		oc.buf = make([]byte, need, max(need, 4096))
+	}
+	b := oc.buf[:need]
+	encodeHeader(b, h, len(payload))
+	copy(b[frameHeaderLen:], payload)
+	var n int
+	var werr error
+	if cerr := raw.Control(func(fd uintptr) { n, werr = syscall.Write(int(fd), b) }); cerr != nil {
+		return false, nil
+	}
+	switch {
+	case werr == syscall.EAGAIN || werr == syscall.EINTR:
+		return false, nil
+	case werr != nil:
+		return false, nil // let Send meet the error and report it properly
+	case n < len(b):
+		// A partial write of a small frame is rare; finish it in order.
+		if _, err := oc.conn.Write(b[n:]); err != nil {
+			oc.conn.Close()
+			oc.err = fmt.Errorf("comm: unix rank %d: send to rank %d: %v: %w", u.cfg.Rank, dest, err, ErrPeerLost)
+			return false, oc.err
+		}
+	}
+	return true, nil
 }

@@ -198,6 +198,8 @@ func decodeRaw(desc, body []byte, target reflect.Value, ptr any) error {
 		s = reflect.Zero(sliceType)
 	case n == 0:
 		s = reflect.MakeSlice(sliceType, 0, 0)
+	case target.Kind() == reflect.Slice && target.Cap() >= n && target.UnsafePointer() == unsafe.Pointer(&body[0]):
+		s = target.Slice(0, n) // the body was read straight into the target
 	case hostLittleEndian && uintptr(unsafe.Pointer(&body[0]))%uintptr(sliceType.Elem().Align()) == 0:
 		s = reflect.SliceAt(sliceType.Elem(), unsafe.Pointer(&body[0]), n).Convert(sliceType)
 	default:

@@ -3,6 +3,7 @@ package mpi
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,6 +96,26 @@ func (e *engine) Deliver(f comm.Frame) {
 	}
 }
 
+// BufferFor implements comm.BufferProvider: a rendezvous body of raw
+// numeric elements whose receive target is a slice of the same kind with
+// room enough is read straight into the target's memory.
+func (e *engine) BufferFor(h comm.Header) []byte {
+	if h.Kind != comm.KindRndvData {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r := e.recvs[rndvKey{int(h.Source), h.Seq}]
+	if r == nil || r.into == nil || uint64(len(r.into)) < h.Size || r.msg == nil {
+		return nil
+	}
+	desc := r.msg.head
+	if len(desc) < 2 || desc[0] != fmtRaw || !sameRawKind(r.intoKind, reflect.Kind(desc[1])) {
+		return nil
+	}
+	return r.into[:h.Size]
+}
+
 // arrive hands an incoming message to the matcher.
 func (e *engine) arrive(msg *message) {
 	e.mu.Lock()
@@ -142,6 +163,15 @@ func (e *engine) takeArrival(cond bool) *completion {
 func (e *engine) matched(r *recvOp, msg *message) {
 	switch {
 	case msg.rndv:
+		if ts, ok := e.t.(comm.TrySender); ok {
+			// Answer at once when the transport can without blocking: a
+			// goroutine hop costs a thread wake-up on each rendezvous.
+			h := comm.Header{Kind: comm.KindCTS, Seq: msg.id}
+			if sent, _ := ts.TrySend(msg.env.source, h, nil); sent {
+				e.sent[msg.env.source].Add(1)
+				return
+			}
+		}
 		go e.clearToSend(msg.env.source, msg.id)
 	default:
 		if msg.selfAck != nil {
@@ -224,7 +254,14 @@ func peerError(rank int, cause error) error {
 
 // postRecv posts a receive; it may complete at once.
 func (e *engine) postRecv(ctx uint32, source, tag int) *recvOp {
+	return e.postRecvInto(ctx, source, tag, nil)
+}
+
+// postRecvInto posts a receive whose rendezvous body may be read straight
+// into the buffer ptr points to (see directTarget); ptr may be nil.
+func (e *engine) postRecvInto(ctx uint32, source, tag int, ptr any) *recvOp {
 	r := &recvOp{ctx: ctx, source: source, tag: tag}
+	r.into, r.intoKind = directTarget(ptr)
 	r.init()
 	e.mu.Lock()
 	if e.closed != nil {

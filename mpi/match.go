@@ -1,5 +1,7 @@
 package mpi
 
+import "reflect"
+
 // The matching engine's deterministic core: the posted-receive queue and the
 // unexpected-message queue, with MPI's matching rules. It is a plain data
 // structure with no locks or goroutines (the engine wraps it), so its rules
@@ -38,6 +40,11 @@ type recvOp struct {
 	source int // world rank or AnySource
 	tag    int // or AnyTag
 	msg    *message
+	// into, when set, is the receiver's own buffer (as bytes) that a
+	// rendezvous body of raw elements of kind intoKind may be read into
+	// directly; see engine.BufferFor.
+	into     []byte
+	intoKind reflect.Kind
 	completion
 }
 

@@ -78,7 +78,13 @@ func (c *Comm) irecv(op string, ptr any, source, tag int) *Request {
 		return req
 	}
 	req.goctx = c.goctx
-	req.recv = c.e.postRecv(c.ctx, c.worldSource(source), tag)
+	if c.goctx == nil {
+		// Not cancellable, so the body may be read straight into ptr's
+		// slice: nothing can hand it back to the caller mid-write.
+		req.recv = c.e.postRecvInto(c.ctx, c.worldSource(source), tag, ptr)
+	} else {
+		req.recv = c.e.postRecv(c.ctx, c.worldSource(source), tag)
+	}
 	req.comp = &req.recv.completion
 	return req
 }

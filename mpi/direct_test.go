@@ -1,0 +1,95 @@
+package mpi
+
+import (
+	"errors"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorun-mpi/gorun/comm"
+)
+
+// runRanksUnix runs body on n ranks in this process over real Unix-socket
+// transports.
+func runRanksUnix(t *testing.T, n int, body func(c *Comm) error) {
+	t.Helper()
+	dir := t.TempDir()
+	os.Chmod(dir, 0o700)
+	worlds := make([]*Comm, n)
+	for r := range worlds {
+		tr, err := comm.NewUnix(comm.UnixConfig{Rank: r, Size: n, Dir: dir, Secret: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if worlds[r], err = Init(WithTransport(tr)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for r, w := range worlds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[r] = body(w)
+			if err := w.Finalize(); err != nil && errs[r] == nil {
+				errs[r] = err
+			}
+		}()
+	}
+	waitGroupOrFail(t, &wg, 60*time.Second)
+	for r, err := range errs {
+		if err != nil {
+			t.Errorf("rank %d: %v", r, err)
+		}
+	}
+}
+
+// TestRendezvousBodyLandsInTheReceiversBuffer checks that a large numeric
+// message is read straight into the receive target's memory when it has
+// room, that a target without room or of another kind still gets the right
+// answer (or the type error) and that no other memory is touched.
+func TestRendezvousBodyLandsInTheReceiversBuffer(t *testing.T) {
+	const n = 1 << 17 // 1 MiB of float64: well above the eager limit
+	runRanksUnix(t, 2, func(c *Comm) error {
+		if c.Rank() == 0 {
+			msg := make([]float64, n)
+			for i := range msg {
+				msg[i] = float64(i) / 3
+			}
+			for tag := 0; tag < 3; tag++ {
+				if err := c.Send(msg, 1, tag); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		buf := make([]float64, 10, n+100)
+		data := &buf[:1][0]
+		if _, err := c.Recv(&buf, 0, 0); err != nil {
+			return err
+		}
+		if len(buf) != n || cap(buf) != n+100 || &buf[0] != data {
+			return errors.New("the body did not land in the receiver's buffer")
+		}
+		for i, v := range buf {
+			if v != float64(i)/3 {
+				return errors.New("wrong value in the direct buffer")
+			}
+		}
+		small := make([]float64, 0, 10)
+		if _, err := c.Recv(&small, 0, 1); err != nil || len(small) != n || small[n-1] != float64(n-1)/3 {
+			return errors.New("a target too small for the body got a wrong result")
+		}
+		other := make([]int32, 0, 4*n)
+		_, err := c.Recv(&other, 0, 2)
+		if !errors.Is(err, ErrTypeMismatch) {
+			return errors.New("float64 body into []int32: no type mismatch")
+		}
+		if len(other) != 0 || other[:1][0] != 0 {
+			return errors.New("a mismatched target's memory was written")
+		}
+		return nil
+	})
+}
