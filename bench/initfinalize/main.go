@@ -1,0 +1,25 @@
+// Command initfinalize only joins the job and leaves it: run under gorun, it
+// measures the launcher's and the runtime's fixed cost per job.
+//
+//	go build -o /tmp/initfinalize ./bench/initfinalize
+//	go build -o /tmp/gorun ./cmd/gorun
+//	time /tmp/gorun -np 4 /tmp/initfinalize
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/gorun-mpi/gorun/mpi"
+)
+
+func main() {
+	if _, err := mpi.Init(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := mpi.Finalize(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
