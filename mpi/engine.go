@@ -20,6 +20,7 @@ type engine struct {
 	rank, size int
 	eagerLimit int
 	spin       time.Duration
+	yield      bool           // give the core away between empty polls
 	blocked    *blockReporter // nil without a launcher
 
 	mu       sync.Mutex
@@ -54,7 +55,7 @@ type sendOp struct {
 func newEngine(t comm.Transport, rank, size int, cfg config) *engine {
 	e := &engine{
 		t: t, rank: rank, size: size,
-		eagerLimit: cfg.eagerLimit, spin: cfg.spin,
+		eagerLimit: cfg.eagerLimit, spin: cfg.spin, yield: cfg.yield,
 		sends:    make(map[uint64]*sendOp),
 		recvs:    make(map[rndvKey]*recvOp),
 		gone:     make([]error, size),

@@ -15,9 +15,15 @@ import (
 const DefaultEagerLimit = 64 << 10
 
 // DefaultSpin is how long a blocking call polls the transport before it
-// sleeps, trading a little CPU for latency as MPI libraries do. gorun sets
-// GORUN_SPIN=0 when there are more ranks than cores.
+// sleeps, trading a little CPU for latency as MPI libraries do.
 const DefaultSpin = 50 * time.Microsecond
+
+// DefaultYieldSpin is the polling time when ranks outnumber cores (gorun
+// then sets GORUN_YIELD=1): the rank gives its core away between polls
+// (sched_yield), as Open MPI does when oversubscribed, so a peer that has
+// work runs at once, and it polls longer because polling then costs the
+// others little.
+const DefaultYieldSpin = 500 * time.Microsecond
 
 // Option configures Init.
 type Option func(*config)
@@ -27,6 +33,7 @@ type config struct {
 	eagerLimit int
 	spin       time.Duration
 	spinSet    bool
+	yield      bool // give the core away between polls
 }
 
 // WithTransport makes Init build a world over t instead of joining the job

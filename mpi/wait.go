@@ -16,7 +16,9 @@ func (e *engine) await(goctx context.Context, c *completion, what func() string)
 	if e.spin > 0 && e.poller != nil {
 		start := time.Now()
 		for i := 1; ; i++ {
-			e.poller.Poll()
+			if !e.poller.Poll() && e.yield {
+				yieldCore()
+			}
 			if c.isDone() {
 				return c.err
 			}

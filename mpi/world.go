@@ -116,7 +116,13 @@ func configure(opts []Option) (config, error) {
 		if err != nil {
 			return cfg, fmt.Errorf("%w: %s=%q is not a duration (e.g. 50us)", ErrInit, jobenv.Spin, v)
 		}
-		cfg.spin = d
+		cfg.spin, cfg.spinSet = d, true
+	}
+	if os.Getenv(jobenv.Yield) == "1" {
+		cfg.yield = true
+		if !cfg.spinSet {
+			cfg.spin = DefaultYieldSpin
+		}
 	}
 	for _, opt := range opts {
 		opt(&cfg)

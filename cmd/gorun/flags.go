@@ -65,9 +65,11 @@ and ends every other rank (SIGTERM, then SIGKILL after 1 s).
 
 Environment:
   NATS_URL    default for --nats when --transport nats is chosen
-  GORUN_SPIN  passed to ranks (how long a waiting rank polls before it
-              sleeps); gorun sets it to 0 when N exceeds the number of CPUs
-              unless it is already set
+  GORUN_SPIN  passed to ranks: how long a waiting rank polls before it
+              sleeps (default 50us; 500us when oversubscribed)
+  GORUN_YIELD gorun sets it to 1 when N exceeds the number of CPUs (unless
+              already set): a polling rank yields its core between polls
+  GOMAXPROCS  gorun gives each rank max(1, CPUs/N) unless already set
   Ranks also get GORUN_RANK, GORUN_SIZE, GORUN_JOB_ID, GORUN_SECRET,
   GORUN_DIR, GORUN_CONTROL, GORUN_TRANSPORT (and GORUN_NATS_* for nats).
 `

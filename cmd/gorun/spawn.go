@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -40,21 +41,31 @@ func rankEnv(base []string, job jobenv.Job, np, cpus int) []string {
 		own[name] = true
 	}
 	env := make([]string, 0, len(base)+12)
-	spinSet := false
+	yieldSet, procsSet := false, false
 	for _, kv := range base {
 		name, _, _ := strings.Cut(kv, "=")
 		if own[name] {
 			continue
 		}
-		if name == jobenv.Spin {
-			spinSet = true
+		switch name {
+		case jobenv.Yield:
+			yieldSet = true
+		case "GOMAXPROCS":
+			procsSet = true
 		}
 		env = append(env, kv)
 	}
+	if !procsSet {
+		// Share the cores out, as mpirun binds ranks to cores: a rank with
+		// more Go threads than its share of cores pays for a thread wake-up
+		// on every message its background reader sees.
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(max(1, cpus/np)))
+	}
 	env = append(env, job.Environ()...)
-	if np > cpus && !spinSet {
-		// Oversubscribed: a rank that polls steals the core a peer needs.
-		env = append(env, jobenv.Spin+"=0")
+	if np > cpus && !yieldSet {
+		// Oversubscribed: a rank that polls must give its core to a peer
+		// with work between polls.
+		env = append(env, jobenv.Yield+"=1")
 	}
 	return env
 }

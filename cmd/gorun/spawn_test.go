@@ -12,7 +12,7 @@ func TestRankEnv(t *testing.T) {
 	job := jobenv.Job{Rank: 1, Size: 3, Transport: "local"}
 	env := rankEnv(base, job, 3, 2)
 	joined := strings.Join(env, "\n")
-	for _, want := range []string{"HOME=/h", "GORUN_RANK=1", "GORUN_SIZE=3", "GORUN_COLL_ALLREDUCE=ring", "GORUN_SPIN=0", "GORUN_TRANSPORT=local"} {
+	for _, want := range []string{"HOME=/h", "GORUN_RANK=1", "GORUN_SIZE=3", "GORUN_COLL_ALLREDUCE=ring", "GORUN_YIELD=1", "GORUN_TRANSPORT=local"} {
 		if !strings.Contains(joined, want+"\n") && !strings.HasSuffix(joined, want) {
 			t.Errorf("env lacks %s:\n%s", want, joined)
 		}
@@ -22,10 +22,21 @@ func TestRankEnv(t *testing.T) {
 			t.Errorf("env keeps the enclosing job's %s", bad)
 		}
 	}
-	if env := rankEnv(append(base, "GORUN_SPIN=10us"), job, 3, 2); strings.Contains(strings.Join(env, " "), "GORUN_SPIN=0") {
-		t.Error("GORUN_SPIN=0 overrode the user's setting")
+	if env := rankEnv(append(base, "GORUN_YIELD=0"), job, 3, 2); strings.Contains(strings.Join(env, " "), "GORUN_YIELD=1") {
+		t.Error("GORUN_YIELD=1 overrode the user's setting")
 	}
-	if env := rankEnv(base, job, 2, 2); strings.Contains(strings.Join(env, " "), "GORUN_SPIN") {
-		t.Error("GORUN_SPIN set without oversubscription")
+	for _, tc := range []struct {
+		np, cpus int
+		want     string
+	}{{4, 2, "GOMAXPROCS=1"}, {2, 2, "GOMAXPROCS=1"}, {2, 8, "GOMAXPROCS=4"}, {3, 8, "GOMAXPROCS=2"}} {
+		if env := strings.Join(rankEnv(base, job, tc.np, tc.cpus), " "); !strings.Contains(env, tc.want) {
+			t.Errorf("np %d on %d cpus: env lacks %s", tc.np, tc.cpus, tc.want)
+		}
+	}
+	if env := rankEnv(append(base, "GOMAXPROCS=7"), job, 4, 2); strings.Contains(strings.Join(env, " "), "GOMAXPROCS=1") {
+		t.Error("gorun overrode the user's GOMAXPROCS")
+	}
+	if env := rankEnv(base, job, 2, 2); strings.Contains(strings.Join(env, " "), "GORUN_YIELD") {
+		t.Error("GORUN_YIELD set without oversubscription")
 	}
 }

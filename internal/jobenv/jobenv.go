@@ -22,6 +22,7 @@ const (
 	NatsCreds = "GORUN_NATS_CREDS" // NATS credentials file, if any
 	NatsCA    = "GORUN_NATS_CA"    // CA file for the NATS server's TLS certificate, if any
 	Spin      = "GORUN_SPIN"       // how long a waiting rank polls before it sleeps (Go duration); 0 disables
+	Yield     = "GORUN_YIELD"      // "1": ranks outnumber cores; a polling rank yields its core between polls
 )
 
 // Job is what a rank reads from its environment.
