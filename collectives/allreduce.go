@@ -77,7 +77,7 @@ func AllreduceSlice[E any](c Conn, codec Codec[[]E], v []E, op Op[E]) ([]E, erro
 	case res.fail != nil:
 		return nil, prefer(res.fail, mine.fail).err()
 	case alg == algRing:
-		return ringAllreduce(c, codec, v, op.Fn)
+		return ringAllreduce(c, codec, v, op)
 	case !res.owned:
 		return slices.Clone(res.v), nil
 	}
@@ -92,12 +92,47 @@ func AllreduceSlice[E any](c Conn, codec Codec[[]E], v []E, op Op[E]) ([]E, erro
 // the reduced chunks around the ring. Each chunk is reduced on one rank only
 // and copied bit for bit to the others. The result is written straight into
 // a new slice: chunks of v are sent from v itself and never copied.
-func ringAllreduce[E any](c Conn, codec Codec[[]E], v []E, fn func(a, b E) E) ([]E, error) {
+func ringAllreduce[E any](c Conn, codec Codec[[]E], v []E, op Op[E]) ([]E, error) {
 	p, me := c.Size(), c.Rank()
 	n := len(v)
 	out := make([]E, n)
 	chunk := func(i int) (int, int) { return partBounds(n, p, ((i%p)+p)%p) }
 	right, left := (me+1)%p, (me-1+p)%p
+	kernel := op.Kernel
+	if kernel == nil {
+		kernel = func(dst, a, b []E) {
+			for i := range dst {
+				dst[i] = op.Fn(a[i], b[i])
+			}
+		}
+	}
+	// With a raw codec and a Conn that receives into given memory, the
+	// incoming chunks land in a scratch chunk (reduce-scatter) or in their
+	// place in out (allgather): no allocation per step.
+	buffered, _ := c.(BufferedConn)
+	raw := isRaw(codec)
+	var scratch []E
+	if raw && buffered != nil {
+		lo, hi := chunk(0) // the first chunk is the longest
+		scratch = make([]E, hi-lo)
+	}
+	exchange := func(send []E, tag int, into []E, rlo, rhi int) ([]E, error) {
+		payload, err := codec.Encode(send)
+		if err != nil {
+			return nil, fmt.Errorf("encoding a chunk of %d elements: %w", len(send), err)
+		}
+		var got []byte
+		if scratch != nil {
+			buf, _ := codec.Encode(into[:rhi-rlo])
+			got, err = buffered.SendrecvInto(payload, right, tag, buf, left, tag)
+		} else {
+			got, err = c.Sendrecv(payload, right, tag, left, tag)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return decodeChunk(codec, got, rhi-rlo, left)
+	}
 
 	for k := 0; k < p-1; k++ {
 		slo, shi := chunk(me - k)
@@ -105,42 +140,31 @@ func ringAllreduce[E any](c Conn, codec Codec[[]E], v []E, fn func(a, b E) E) ([
 		if k == 0 {
 			src = v[slo:shi]
 		}
-		payload, err := codec.Encode(src)
-		if err != nil {
-			return nil, fmt.Errorf("encoding chunk %d..%d: %w", slo, shi, err)
-		}
-		got, err := c.Sendrecv(payload, right, allreduceTagRS, left, allreduceTagRS)
-		if err != nil {
-			return nil, err
-		}
 		rlo, rhi := chunk(me - k - 1)
-		in, err := decodeChunk(codec, got, rhi-rlo, left)
+		in, err := exchange(src, allreduceTagRS, scratch, rlo, rhi)
 		if err != nil {
 			return nil, err
 		}
-		dst, mineChunk := out[rlo:rhi], v[rlo:rhi]
-		for i := range dst {
-			dst[i] = fn(in[i], mineChunk[i])
-		}
+		kernel(out[rlo:rhi], in, v[rlo:rhi])
 	}
 	for k := 0; k < p-1; k++ {
 		slo, shi := chunk(me + 1 - k)
-		payload, err := codec.Encode(out[slo:shi])
-		if err != nil {
-			return nil, fmt.Errorf("encoding chunk %d..%d: %w", slo, shi, err)
-		}
-		got, err := c.Sendrecv(payload, right, allreduceTagAG, left, allreduceTagAG)
-		if err != nil {
-			return nil, err
-		}
 		rlo, rhi := chunk(me - k)
-		in, err := decodeChunk(codec, got, rhi-rlo, left)
+		in, err := exchange(out[slo:shi], allreduceTagAG, out[rlo:rhi], 0, rhi-rlo)
 		if err != nil {
 			return nil, err
 		}
-		copy(out[rlo:rhi], in)
+		if len(in) > 0 && &in[0] != &out[rlo] {
+			copy(out[rlo:rhi], in)
+		}
 	}
 	return out, nil
+}
+
+// isRaw reports whether codec's payloads are the slices' own memory.
+func isRaw[T any](codec Codec[T]) bool {
+	r, ok := codec.(RawCodec)
+	return ok && r.Raw()
 }
 
 // decodeChunk decodes a ring chunk and checks its length.

@@ -26,6 +26,22 @@ type Conn interface {
 	Sendrecv(payload []byte, dest, sendTag int, source, recvTag int) ([]byte, error)
 }
 
+// BufferedConn is an optional ability of a Conn: receiving into memory the
+// caller provides, so that large payloads need no fresh allocation.
+type BufferedConn interface {
+	// SendrecvInto is Sendrecv whose received payload may be read straight
+	// into buf (when it fits); the result then aliases buf. Callers must
+	// not assume it does.
+	SendrecvInto(payload []byte, dest, sendTag int, buf []byte, source, recvTag int) ([]byte, error)
+}
+
+// RawCodec is an optional ability of a Codec of slices: its payloads are the
+// slices' own memory (fixed-size numbers, host byte order), so Encode is a
+// view, not a copy, and a payload read into that view is the decoded value.
+type RawCodec interface {
+	Raw() bool
+}
+
 // MaxTag bounds the step tags an algorithm may use on a Conn.
 const MaxTag = 1 << 12
 
@@ -42,4 +58,8 @@ type Codec[T any] interface {
 type Op[T any] struct {
 	Fn          func(a, b T) T
 	Commutative bool
+	// Kernel, when set, does dst[i] = Fn(a[i], b[i]) for a whole slice at
+	// once (a loop the compiler can optimise, with no call per element);
+	// the mpi package sets it for the built-in operators on numbers.
+	Kernel func(dst, a, b []T)
 }

@@ -49,6 +49,9 @@ func sliceCodec[E any]() collectives.Codec[[]E] {
 	return msgSliceCodec[E]{raw: raw, size: int(unsafe.Sizeof(e))}
 }
 
+// Raw reports whether payloads are the slices' own memory (collectives.RawCodec).
+func (s msgSliceCodec[E]) Raw() bool { return s.raw }
+
 func (s msgSliceCodec[E]) Encode(v []E) ([]byte, error) {
 	if s.raw {
 		return sliceBytes(v), nil

@@ -74,6 +74,27 @@ func (k *collConn) Sendrecv(payload []byte, dest, sendTag int, source, recvTag i
 	return k.finishRecv(r, source)
 }
 
+// SendrecvInto is Sendrecv whose rendezvous payload is read straight into
+// buf when it fits (collectives.BufferedConn).
+func (k *collConn) SendrecvInto(payload []byte, dest, sendTag int, buf []byte, source, recvTag int) ([]byte, error) {
+	if err := k.checkPeer(source, recvTag); err != nil {
+		return nil, k.c.wrapErr(k.op, source, noTag, err)
+	}
+	var r *recvOp
+	if k.c.goctx == nil && len(buf) > 0 {
+		r = k.c.e.postRecvBytes(k.c.ctx+1, k.c.group[source], k.wireTag(recvTag), buf)
+	} else {
+		r = k.c.e.postRecv(k.c.ctx+1, k.c.group[source], k.wireTag(recvTag))
+	}
+	if err := k.Send(payload, dest, sendTag); err != nil {
+		if !k.c.e.cancelRecv(r) {
+			<-r.done
+		}
+		return nil, err
+	}
+	return k.finishRecv(r, source)
+}
+
 func (k *collConn) finishRecv(r *recvOp, source int) ([]byte, error) {
 	err := k.c.e.await(k.c.goctx, &r.completion, k.describe("receive from", source))
 	if err != nil && isContextErr(err) && !r.isDone() {

@@ -110,6 +110,9 @@ func (e *engine) BufferFor(h comm.Header) []byte {
 	if r == nil || r.into == nil || uint64(len(r.into)) < h.Size || r.msg == nil {
 		return nil
 	}
+	if r.intoBytes {
+		return r.into[:h.Size]
+	}
 	desc := r.msg.head
 	if len(desc) < 2 || desc[0] != fmtRaw || !sameRawKind(r.intoKind, reflect.Kind(desc[1])) {
 		return nil
@@ -258,11 +261,23 @@ func (e *engine) postRecv(ctx uint32, source, tag int) *recvOp {
 	return e.postRecvInto(ctx, source, tag, nil)
 }
 
+// postRecvBytes posts a receive whose rendezvous body, whatever its
+// descriptor, may be read straight into buf when it fits.
+func (e *engine) postRecvBytes(ctx uint32, source, tag int, buf []byte) *recvOp {
+	return e.post(&recvOp{ctx: ctx, source: source, tag: tag, into: buf, intoBytes: true})
+}
+
 // postRecvInto posts a receive whose rendezvous body may be read straight
 // into the buffer ptr points to (see directTarget); ptr may be nil.
 func (e *engine) postRecvInto(ctx uint32, source, tag int, ptr any) *recvOp {
 	r := &recvOp{ctx: ctx, source: source, tag: tag}
 	r.into, r.intoKind = directTarget(ptr)
+	return e.post(r)
+}
+
+// post posts r; it may complete at once.
+func (e *engine) post(r *recvOp) *recvOp {
+	source := r.source
 	r.init()
 	e.mu.Lock()
 	if e.closed != nil {

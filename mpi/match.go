@@ -45,6 +45,8 @@ type recvOp struct {
 	// directly; see engine.BufferFor.
 	into     []byte
 	intoKind reflect.Kind
+	// intoBytes: into takes any body (collective payloads, no descriptor).
+	intoBytes bool
 	completion
 }
 

@@ -28,27 +28,106 @@ func Max[T Number](a, b T) T { return max(a, b) }
 // Min returns the smaller of a and b (NaN if either is NaN).
 func Min[T Number](a, b T) T { return min(a, b) }
 
-// builtinOpNames are the runtime names of every instantiation of the
-// built-in operators: the runtime names a generic function's instantiations
-// "pkg.Name[...]".
-var builtinOpNames = func() map[string]bool {
+// builtinOpNames maps the runtime names of every instantiation of the
+// built-in operators ("pkg.Name[...]": all instantiations of a generic
+// function share it) to the operator's name.
+var builtinOpNames = func() map[string]string {
 	pkg := reflect.TypeFor[Comm]().PkgPath()
-	names := map[string]bool{}
+	names := map[string]string{}
 	for _, op := range []string{"Sum", "Prod", "Max", "Min"} {
-		names[pkg+"."+op+"[...]"] = true
+		names[pkg+"."+op+"[...]"] = op
 	}
 	return names
 }()
 
-// isBuiltinOp reports whether op is an instantiation of Sum, Prod, Max or
-// Min, which the collectives may apply in any order (ring allreduce). Any
-// other function, closures wrapping the built-ins included, is applied in
-// rank order.
-func isBuiltinOp(op any) bool {
+// builtinName returns "Sum", "Prod", "Max" or "Min" when op is an
+// instantiation of that built-in operator, and "" for any other function,
+// closures wrapping the built-ins included.
+func builtinName(op any) string {
 	v := reflect.ValueOf(op)
 	if v.Kind() != reflect.Func || v.IsNil() {
-		return false
+		return ""
 	}
 	fn := runtime.FuncForPC(v.Pointer())
-	return fn != nil && builtinOpNames[fn.Name()]
+	if fn == nil {
+		return ""
+	}
+	return builtinOpNames[fn.Name()]
+}
+
+// isBuiltinOp reports whether op is an instantiation of Sum, Prod, Max or
+// Min, which the collectives may apply in any order (ring allreduce).
+func isBuiltinOp(op any) bool { return builtinName(op) != "" }
+
+// kernelOf returns a whole-slice loop doing what op does element by element,
+// for the built-in operators on Go's number types, or nil.
+func kernelOf[T any](op func(a, b T) T) func(dst, a, b []T) {
+	name := builtinName(op)
+	if name == "" {
+		return nil
+	}
+	var k any
+	switch any(*new(T)).(type) {
+	case float64:
+		k = numKernel[float64](name)
+	case float32:
+		k = numKernel[float32](name)
+	case int:
+		k = numKernel[int](name)
+	case int64:
+		k = numKernel[int64](name)
+	case int32:
+		k = numKernel[int32](name)
+	case int16:
+		k = numKernel[int16](name)
+	case int8:
+		k = numKernel[int8](name)
+	case uint:
+		k = numKernel[uint](name)
+	case uint64:
+		k = numKernel[uint64](name)
+	case uint32:
+		k = numKernel[uint32](name)
+	case uint16:
+		k = numKernel[uint16](name)
+	case uint8:
+		k = numKernel[uint8](name)
+	}
+	f, _ := k.(func(dst, a, b []T))
+	return f
+}
+
+// numKernel is the whole-slice loop of the built-in operator name.
+func numKernel[T Number](name string) func(dst, a, b []T) {
+	switch name {
+	case "Sum":
+		return func(dst, a, b []T) {
+			a, b = a[:len(dst)], b[:len(dst)]
+			for i := range dst {
+				dst[i] = a[i] + b[i]
+			}
+		}
+	case "Prod":
+		return func(dst, a, b []T) {
+			a, b = a[:len(dst)], b[:len(dst)]
+			for i := range dst {
+				dst[i] = a[i] * b[i]
+			}
+		}
+	case "Max":
+		return func(dst, a, b []T) {
+			a, b = a[:len(dst)], b[:len(dst)]
+			for i := range dst {
+				dst[i] = max(a[i], b[i])
+			}
+		}
+	case "Min":
+		return func(dst, a, b []T) {
+			a, b = a[:len(dst)], b[:len(dst)]
+			for i := range dst {
+				dst[i] = min(a[i], b[i])
+			}
+		}
+	}
+	return nil
 }

@@ -42,3 +42,38 @@ func TestIsBuiltinOp(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelsMatchTheOperators checks every built-in kernel against its
+// operator element by element, NaN included, and that other functions get
+// no kernel.
+func TestKernelsMatchTheOperators(t *testing.T) {
+	a := []float64{1, -2, math.NaN(), 4.5, math.Inf(1)}
+	b := []float64{3, 7, 1, math.NaN(), -1}
+	ops := map[string]func(x, y float64) float64{"Sum": Sum[float64], "Prod": Prod[float64], "Max": Max[float64], "Min": Min[float64]}
+	for name, op := range ops {
+		k := kernelOf(op)
+		if k == nil {
+			t.Fatalf("%s[float64] has no kernel", name)
+		}
+		dst := make([]float64, len(a))
+		k(dst, a, b)
+		for i := range dst {
+			want := op(a[i], b[i])
+			if math.Float64bits(dst[i]) != math.Float64bits(want) && !(math.IsNaN(dst[i]) && math.IsNaN(want)) {
+				t.Errorf("%s kernel: element %d is %v, want %v", name, i, dst[i], want)
+			}
+		}
+	}
+	ik := kernelOf(Max[int32])
+	dst := make([]int32, 3)
+	ik(dst, []int32{1, 9, -4}, []int32{5, 2, -8})
+	if dst[0] != 5 || dst[1] != 9 || dst[2] != -4 {
+		t.Errorf("Max[int32] kernel: %v", dst)
+	}
+	if kernelOf(func(x, y float64) float64 { return x + y }) != nil {
+		t.Error("a closure got a built-in kernel")
+	}
+	if kernelOf(Sum[celsius]) != nil {
+		t.Error("a defined type got a kernel (it falls back to the operator)")
+	}
+}
