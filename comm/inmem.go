@@ -127,7 +127,7 @@ func (t *inmemNode) Send(ctx context.Context, dest int, h Header, payload []byte
 		return fmt.Errorf("comm: inmem rank %d: send to %d: %w", t.rank, dest, ErrPeerLost)
 	}
 	h.Source = int32(t.rank)
-	if h.Kind != KindRTS {
+	if h.Kind != KindRTS && h.Kind != KindRTSLocal {
 		h.Size = uint64(len(payload))
 	}
 	f := Frame{Header: h, Payload: append([]byte(nil), payload...)}

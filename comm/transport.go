@@ -46,6 +46,10 @@ const (
 	KindControl   Kind = 5 // reserved for the layer above
 	KindGoodbye   Kind = 6 // transport-internal clean close
 	KindTransport Kind = 7 // transport-internal (flow control, handshakes)
+	// KindRTSLocal is an RTS whose body the receiver may copy straight out
+	// of the sender's memory (same host, see PeerProcess): its payload is
+	// the descriptor followed by the body's address and length (16 bytes).
+	KindRTSLocal Kind = 8
 )
 
 // Header is the fixed part of every frame. The transport fills in Source on
@@ -116,6 +120,13 @@ type Poller interface {
 // delivered with that slice as its Payload.
 type BufferProvider interface {
 	BufferFor(h Header) []byte
+}
+
+// PeerProcess is an optional ability of transports whose peers run on this
+// host: PeerPID returns the process id of rank, as the kernel reported it
+// for the connection rank dialed to us, or 0 when unknown.
+type PeerProcess interface {
+	PeerPID(rank int) int
 }
 
 // TrySender is an optional ability: sending a small frame only if it can be

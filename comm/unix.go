@@ -144,6 +144,17 @@ func (u *Unix) acceptLoop() {
 	}
 }
 
+// PeerPID returns the process id of rank as the kernel reported it for the
+// connection rank dialed to us, or 0 if it has not connected (PeerProcess).
+func (u *Unix) PeerPID(rank int) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if rank < 0 || rank >= len(u.in) || u.in[rank] == nil {
+		return 0
+	}
+	return u.in[rank].pid
+}
+
 // peerGone reports rank gone to the handler, once.
 func (u *Unix) peerGone(rank int, err error) {
 	u.mu.Lock()

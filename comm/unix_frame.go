@@ -40,7 +40,7 @@ func encodeHeader(b []byte, h Header, payloadLen int) {
 	binary.LittleEndian.PutUint32(b[12:], 0)
 	binary.LittleEndian.PutUint64(b[16:], h.Seq)
 	size := h.Size
-	if h.Kind != KindRTS {
+	if h.Kind != KindRTS && h.Kind != KindRTSLocal {
 		size = uint64(payloadLen)
 	}
 	binary.LittleEndian.PutUint64(b[24:], size)
@@ -60,14 +60,14 @@ func decodeHeader(b []byte, source int, maxFrame uint64) (Header, uint64, error)
 		Size:    binary.LittleEndian.Uint64(b[24:]),
 	}
 	length := binary.LittleEndian.Uint64(b[32:])
-	if h.Kind < KindEager || h.Kind > KindTransport || b[1]|b[2]|b[3] != 0 ||
+	if h.Kind < KindEager || h.Kind > KindRTSLocal || b[1]|b[2]|b[3] != 0 ||
 		binary.LittleEndian.Uint32(b[12:]) != 0 {
 		return h, 0, fmt.Errorf("frame header % x: %w", b[:frameHeaderLen], ErrBadFrame)
 	}
 	if length > maxFrame {
 		return h, 0, fmt.Errorf("frame of %d bytes, limit %d: %w", length, maxFrame, ErrFrameTooLarge)
 	}
-	if h.Kind != KindRTS && h.Size != length {
+	if h.Kind != KindRTS && h.Kind != KindRTSLocal && h.Size != length {
 		return h, 0, fmt.Errorf("frame announces %d bytes but carries %d: %w", h.Size, length, ErrBadFrame)
 	}
 	return h, length, nil

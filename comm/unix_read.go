@@ -21,6 +21,7 @@ type inConn struct {
 	conn *net.UnixConn
 	raw  syscall.RawConn
 	src  int
+	pid  int // the peer's process id (SO_PEERCRED), or 0
 
 	mu      sync.Mutex
 	buf     []byte // buf[r:w] holds bytes read but not yet parsed
@@ -47,7 +48,7 @@ func (u *Unix) serve(conn *net.UnixConn) {
 		return
 	}
 	conn.SetReadBuffer(socketBuffer)
-	ic := &inConn{u: u, conn: conn, raw: raw, src: src, buf: make([]byte, readBufferLen)}
+	ic := &inConn{u: u, conn: conn, raw: raw, src: src, pid: peerPID(raw), buf: make([]byte, readBufferLen)}
 	if !u.register(ic) {
 		conn.Close()
 		return

@@ -13,7 +13,7 @@ import (
 
 // runRanksUnix runs body on n ranks in this process over real Unix-socket
 // transports.
-func runRanksUnix(t *testing.T, n int, body func(c *Comm) error) {
+func runRanksUnix(t *testing.T, n int, body func(c *Comm) error, opts ...Option) {
 	t.Helper()
 	dir := t.TempDir()
 	os.Chmod(dir, 0o700)
@@ -23,7 +23,7 @@ func runRanksUnix(t *testing.T, n int, body func(c *Comm) error) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if worlds[r], err = Init(WithTransport(tr)); err != nil {
+		if worlds[r], err = Init(append([]Option{WithTransport(tr)}, opts...)...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -52,8 +52,30 @@ func runRanksUnix(t *testing.T, n int, body func(c *Comm) error) {
 // room, that a target without room or of another kind still gets the right
 // answer (or the type error) and that no other memory is touched.
 func TestRendezvousBodyLandsInTheReceiversBuffer(t *testing.T) {
+	for _, mode := range []struct {
+		name  string
+		opts  []Option
+		pulls int
+	}{{"copied from the sender's memory", nil, 3}, {"read from the socket", []Option{withoutPull()}, 0}} {
+		t.Run(mode.name, func(t *testing.T) {
+			if mode.pulls > 0 && !canReadProcesses {
+				t.Skip("no single-copy path on this platform")
+			}
+			if got := testBodyLandsInBuffer(t, mode.opts); got != mode.pulls {
+				t.Errorf("%d bodies copied from the sender's memory, want %d", got, mode.pulls)
+			}
+		})
+	}
+}
+
+func testBodyLandsInBuffer(t *testing.T, opts []Option) (pulls int) {
 	const n = 1 << 17 // 1 MiB of float64: well above the eager limit
 	runRanksUnix(t, 2, func(c *Comm) error {
+		defer func() {
+			if c.Rank() == 1 {
+				pulls = int(c.e.pulls.Load())
+			}
+		}()
 		if c.Rank() == 0 {
 			msg := make([]float64, n)
 			for i := range msg {
@@ -92,14 +114,26 @@ func TestRendezvousBodyLandsInTheReceiversBuffer(t *testing.T) {
 			return errors.New("a mismatched target's memory was written")
 		}
 		return nil
-	})
+	}, opts...)
+	return pulls
 }
+
+// withoutPull disables the single-copy path, as GORUN_SINGLE_COPY=0 does.
+func withoutPull() Option { return func(c *config) { c.noPull = true } }
 
 // TestRingAllreduceOverUnix runs a large AllreduceSlice (ring, chunks read
 // straight into their place) over real sockets and checks every element and
 // that every rank holds the same bits.
 func TestRingAllreduceOverUnix(t *testing.T) {
 	for _, np := range []int{2, 3, 4} {
+		for _, opts := range [][]Option{nil, {withoutPull()}} {
+			testRingAllreduceOverUnix(t, np, opts)
+		}
+	}
+}
+
+func testRingAllreduceOverUnix(t *testing.T, np int, opts []Option) {
+	{
 		const n = 300_001 // 2.4 MB of float64: ring, uneven chunks above the eager limit
 		results := make([][]float64, np)
 		runRanksUnix(t, np, func(c *Comm) error {
@@ -110,7 +144,7 @@ func TestRingAllreduceOverUnix(t *testing.T) {
 			out, err := AllreduceSlice(c, v, Sum)
 			results[c.Rank()] = out
 			return err
-		})
+		}, opts...)
 		for i := 0; i < n; i += 997 {
 			want := 0.0
 			for r := 0; r < np; r++ {

@@ -21,6 +21,7 @@ type engine struct {
 	eagerLimit int
 	spin       time.Duration
 	yield      bool           // give the core away between empty polls
+	noPull     bool           // bodies always travel through the transport
 	blocked    *blockReporter // nil without a launcher
 
 	mu       sync.Mutex
@@ -35,6 +36,7 @@ type engine struct {
 	arrival  *completion         // finished at the next unexpected arrival, for Probe
 
 	sent, received []atomic.Uint64 // frames per peer, for deadlock detection
+	pulls          atomic.Uint64   // bodies copied out of senders' memory
 }
 
 type rndvKey struct {
@@ -46,6 +48,9 @@ type rndvKey struct {
 type sendOp struct {
 	dest int
 	body []byte
+	// pulled: the receiver copied the body out of our memory (KindRTSLocal)
+	// and no body is to be sent.
+	pulled bool
 	// abandoned: the sender stopped waiting (its context ended); the body
 	// is still sent when the clear-to-send comes, so the receiver never hangs.
 	abandoned bool
@@ -55,7 +60,7 @@ type sendOp struct {
 func newEngine(t comm.Transport, rank, size int, cfg config) *engine {
 	e := &engine{
 		t: t, rank: rank, size: size,
-		eagerLimit: cfg.eagerLimit, spin: cfg.spin, yield: cfg.yield,
+		eagerLimit: cfg.eagerLimit, spin: cfg.spin, yield: cfg.yield, noPull: cfg.noPull,
 		sends:    make(map[uint64]*sendOp),
 		recvs:    make(map[rndvKey]*recvOp),
 		gone:     make([]error, size),
@@ -83,8 +88,14 @@ func (e *engine) Deliver(f comm.Frame) {
 		e.arrive(&message{env: env, body: f.Payload, size: len(f.Payload)})
 	case comm.KindRTS:
 		e.arrive(&message{env: env, head: f.Payload, size: int(f.Size), rndv: true, id: f.Seq})
+	case comm.KindRTSLocal:
+		desc, remote, ok := splitLocalRTS(f.Payload, f.Size)
+		if !ok {
+			return // malformed: the sender is not a gorun rank of this build
+		}
+		e.arrive(&message{env: env, head: desc, size: int(f.Size), rndv: true, id: f.Seq, remote: remote})
 	case comm.KindCTS:
-		e.onClearToSend(f.Seq)
+		e.onClearToSend(f.Seq, f.Tag == ctsPulled)
 	case comm.KindRndvData:
 		e.mu.Lock()
 		r := e.recvs[rndvKey{src, f.Seq}]
@@ -166,6 +177,8 @@ func (e *engine) takeArrival(cond bool) *completion {
 // matched finishes what follows a match made outside the lock.
 func (e *engine) matched(r *recvOp, msg *message) {
 	switch {
+	case msg.rndv && msg.remote.addr != 0 && e.pullBody(r, msg):
+		// the body was copied out of the sender's memory
 	case msg.rndv:
 		if ts, ok := e.t.(comm.TrySender); ok {
 			// Answer at once when the transport can without blocking: a

@@ -34,6 +34,7 @@ type config struct {
 	spin       time.Duration
 	spinSet    bool
 	yield      bool // give the core away between polls
+	noPull     bool // never copy bodies out of peers' memory (GORUN_SINGLE_COPY=0)
 }
 
 // WithTransport makes Init build a world over t instead of joining the job

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/gorun-mpi/gorun/comm"
 )
@@ -45,7 +46,13 @@ func (e *engine) send(goctx context.Context, ctx uint32, dest, tag int, desc, bo
 	e.sends[id] = op
 	e.mu.Unlock()
 	h := comm.Header{Kind: comm.KindRTS, Context: ctx, Tag: int32(tag), Seq: id, Size: uint64(len(body))}
-	if err := e.t.Send(ctxOrBackground(goctx), dest, h, desc); err != nil {
+	rts := desc
+	if goctx == nil && e.canBePulled(body) {
+		// Not cancellable, so body stays ours until the receiver answers:
+		// it may copy it straight out of our memory.
+		h.Kind, rts = comm.KindRTSLocal, localRTS(desc, body)
+	}
+	if err := e.t.Send(ctxOrBackground(goctx), dest, h, rts); err != nil {
 		e.mu.Lock()
 		delete(e.sends, id)
 		e.mu.Unlock()
@@ -69,6 +76,10 @@ func (e *engine) send(goctx context.Context, ctx uint32, dest, tag int, desc, bo
 		if op.err != nil {
 			return op.err
 		}
+	}
+	if op.pulled {
+		runtime.KeepAlive(body) // the receiver read it out of our memory until now
+		return nil
 	}
 	return e.sendBody(dest, id, body)
 }
@@ -126,10 +137,13 @@ func (e *engine) sendError(dest int, err error) error {
 
 // onClearToSend is called by Deliver for a CTS: it wakes the waiting sender,
 // or sends the body itself when the sender gave up waiting.
-func (e *engine) onClearToSend(id uint64) {
+func (e *engine) onClearToSend(id uint64, pulled bool) {
 	e.mu.Lock()
 	op := e.sends[id]
 	delete(e.sends, id)
+	if op != nil {
+		op.pulled = pulled
+	}
 	abandoned := op != nil && op.abandoned
 	e.mu.Unlock()
 	switch {

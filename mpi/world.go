@@ -118,6 +118,9 @@ func configure(opts []Option) (config, error) {
 		}
 		cfg.spin, cfg.spinSet = d, true
 	}
+	if os.Getenv("GORUN_SINGLE_COPY") == "0" {
+		cfg.noPull = true
+	}
 	if os.Getenv(jobenv.Yield) == "1" {
 		cfg.yield = true
 		if !cfg.spinSet {

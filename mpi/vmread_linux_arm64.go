@@ -1,0 +1,4 @@
+package mpi
+
+// sysProcessVMReadv is process_vm_readv's system call number.
+const sysProcessVMReadv = 270
