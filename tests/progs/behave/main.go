@@ -1,0 +1,93 @@
+// Command behave is the integration tests' test program: it joins the job
+// and then behaves as -mode says, so the tests can check how gorun forwards
+// output and ends jobs.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gorun-mpi/gorun/mpi"
+)
+
+func main() {
+	mode := flag.String("mode", "hello", "what to do: hello, exit, signal, panic, abort, nofinalize, deadlock, sleep, stdin, args, lines, noeol, longline")
+	victim := flag.Int("rank", 1, "the rank that misbehaves")
+	code := flag.Int("code", 3, "exit or abort code")
+	lines := flag.Int("n", 200, "lines to print (lines mode)")
+	flag.Parse()
+	world, err := mpi.Init()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	me := world.Rank()
+	fmt.Fprintf(os.Stderr, "pid %d %d\n", me, os.Getpid())
+	switch *mode {
+	case "hello":
+		fmt.Printf("hello from rank %d of %d\n", me, world.Size())
+	case "exit":
+		if me == *victim {
+			os.Exit(*code)
+		}
+		time.Sleep(time.Minute)
+	case "signal":
+		if me == *victim {
+			time.Sleep(100 * time.Millisecond)
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
+		time.Sleep(time.Minute)
+	case "panic":
+		if me == *victim {
+			var m map[string]int
+			m["boom"]++
+		}
+		time.Sleep(time.Minute)
+	case "abort":
+		if me == *victim {
+			mpi.Abort(*code, "the input is wrong")
+		}
+		time.Sleep(time.Minute)
+	case "nofinalize":
+		if me == *victim {
+			return
+		}
+		time.Sleep(time.Minute)
+	case "deadlock":
+		var x int
+		_, err := world.Recv(&x, (me+1)%world.Size(), 5)
+		fmt.Println(err)
+	case "sleep":
+		time.Sleep(time.Minute)
+	case "stdin":
+		in := bufio.NewScanner(os.Stdin)
+		n := 0
+		for in.Scan() {
+			n++
+			fmt.Printf("rank %d read %q\n", me, in.Text())
+		}
+		fmt.Printf("rank %d read %d lines\n", me, n)
+	case "args":
+		fmt.Printf("rank %d args %q\n", me, flag.Args())
+	case "lines":
+		for i := 0; i < *lines; i++ {
+			fmt.Printf("rank %d line %d %s\n", me, i, strings.Repeat("x", 50+i%200))
+		}
+	case "noeol":
+		fmt.Printf("rank %d without newline", me)
+	case "longline":
+		fmt.Printf("%d:%s\n", me, strings.Repeat(string(rune('a'+me)), 1<<20))
+	default:
+		fmt.Fprintln(os.Stderr, "unknown mode", *mode)
+		os.Exit(2)
+	}
+	if err := mpi.Finalize(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
