@@ -33,3 +33,25 @@ func CrashUnix(u *Unix) {
 
 // UnixSecret returns u's job secret, for tests that speak the protocol by hand.
 func UnixSecret(u *Unix) string { return u.cfg.Secret }
+
+// CrashNATS makes t vanish as a killed process would: its connection to
+// the server drops without a goodbye.
+func CrashNATS(t *NATS) {
+	t.mu.Lock()
+	t.closed = true
+	close(t.closing)
+	t.mu.Unlock()
+	t.nc.Close()
+}
+
+// NATSPending reports how many messages and bytes t's inbox subscription
+// holds that the transport has not handled yet.
+func NATSPending(t *NATS) (msgs, bytes int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.subs) == 0 {
+		return 0, 0
+	}
+	msgs, bytes, _ = t.subs[0].Pending()
+	return msgs, bytes
+}

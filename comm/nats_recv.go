@@ -1,0 +1,197 @@
+package comm
+
+import (
+	"crypto/subtle"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// onMsg handles every message of our inbox and of the job's broadcast
+// subject. NATS calls it on one goroutine per subscription; t.hmu orders the
+// two and makes handler calls serial.
+func (t *NATS) onMsg(m *nats.Msg) {
+	data := m.Data
+	t.hmu.Lock()
+	defer t.hmu.Unlock()
+	if len(data) < natsCtlHeaderLen || subtle.ConstantTimeCompare(data[:authLen], t.auth[:]) != 1 {
+		t.rejected++
+		return
+	}
+	typ := data[16]
+	src := int(binary.LittleEndian.Uint32(data[17:21]))
+	value := binary.LittleEndian.Uint64(data[21:29])
+	if src < 0 || src >= t.cfg.Size || src == t.cfg.Rank {
+		if !(src == t.cfg.Rank && typ == msgAlive) { // our own broadcast comes back
+			t.rejected++
+		}
+		return
+	}
+	p := t.peers[src]
+	p.lastSeen.Store(time.Now().UnixNano())
+	switch typ {
+	case msgAlive:
+		t.markReady(p)
+		if !p.acked {
+			p.acked = true
+			t.announce(msgAliveAck, t.inboxes[src])
+		}
+		return
+	case msgAliveAck:
+		t.markReady(p)
+		return
+	case msgCredit:
+		p.creditMu.Lock()
+		if value > p.granted {
+			p.granted = value
+		}
+		p.creditMu.Unlock()
+		select {
+		case p.credit <- struct{}{}:
+		default:
+		}
+		return
+	case msgFrame, msgFrameStart, msgChunk, msgGoodbye:
+	default:
+		t.rejected++
+		return
+	}
+	if p.gone {
+		return // after a fatal error, whatever still arrives is dropped
+	}
+	if value != p.expect {
+		t.dieLocked(fmt.Errorf("messages from rank %d were lost: got sequence %d, expected %d", src, value, p.expect))
+		return
+	}
+	p.expect++
+	if typ == msgGoodbye {
+		if p.asm != nil {
+			t.peerGoneLocked(p, fmt.Errorf("comm: rank %d finished in the middle of a frame: %w", src, ErrPeerLost))
+			return
+		}
+		t.peerGoneLocked(p, fmt.Errorf("comm: rank %d finished: %w", src, ErrPeerFinished))
+		return
+	}
+	if err := t.receive(p, typ, data); err != nil {
+		t.dieLocked(err)
+		return
+	}
+	p.consumed += uint64(len(data)) + msgOverhead
+	if p.consumed-p.lastGrant >= t.cfg.Window/4 {
+		t.grant(p)
+	}
+}
+
+// receive handles one sequenced frame message from p (t.hmu held).
+func (t *NATS) receive(p *natsPeer, typ byte, data []byte) error {
+	switch typ {
+	case msgFrame:
+		if len(data) < natsFrameHeaderLen {
+			return fmt.Errorf("a %d-byte frame from rank %d: %w", len(data), p.rank, ErrBadFrame)
+		}
+		if p.asm != nil {
+			return fmt.Errorf("rank %d started a frame before finishing the last: %w", p.rank, ErrBadFrame)
+		}
+		h := getFrameHeader(data, p.rank)
+		payload := data[natsFrameHeaderLen:]
+		if h.Kind != KindRTS && h.Kind != KindRTSLocal {
+			h.Size = uint64(len(payload))
+		}
+		if h.Kind == KindRndvData {
+			if buf := t.bufferFor(h); buf != nil {
+				copy(buf, payload)
+				payload = buf
+			}
+		}
+		t.handler.Deliver(Frame{Header: h, Payload: payload})
+	case msgFrameStart:
+		if len(data) < natsStartHeaderLen {
+			return fmt.Errorf("a %d-byte frame start from rank %d: %w", len(data), p.rank, ErrBadFrame)
+		}
+		if p.asm != nil {
+			return fmt.Errorf("rank %d started a frame before finishing the last: %w", p.rank, ErrBadFrame)
+		}
+		h := getFrameHeader(data, p.rank)
+		total := binary.LittleEndian.Uint64(data[natsFrameHeaderLen:natsStartHeaderLen])
+		if total > t.cfg.MaxFrame {
+			return fmt.Errorf("rank %d announced a %d-byte frame, over the %d-byte limit: %w", p.rank, total, t.cfg.MaxFrame, ErrFrameTooLarge)
+		}
+		first := data[natsStartHeaderLen:]
+		if uint64(len(first)) >= total {
+			return fmt.Errorf("rank %d sent a chunked frame that fits in one message: %w", p.rank, ErrBadFrame)
+		}
+		if h.Kind != KindRTS && h.Kind != KindRTSLocal {
+			h.Size = total
+		}
+		var buf []byte
+		if h.Kind == KindRndvData {
+			buf = t.bufferFor(h)
+		}
+		if buf == nil {
+			buf = make([]byte, total)
+		}
+		p.asm = &assembly{f: Frame{Header: h, Payload: buf}, off: copy(buf, first)}
+	case msgChunk:
+		a := p.asm
+		chunk := data[natsCtlHeaderLen:]
+		if a == nil || len(chunk) > len(a.f.Payload)-a.off {
+			return fmt.Errorf("rank %d sent a chunk that belongs to no frame: %w", p.rank, ErrBadFrame)
+		}
+		a.off += copy(a.f.Payload[a.off:], chunk)
+		if a.off == len(a.f.Payload) {
+			p.asm = nil
+			t.handler.Deliver(a.f)
+		}
+	}
+	return nil
+}
+
+// bufferFor asks the handler for the memory of a rendezvous body.
+func (t *NATS) bufferFor(h Header) []byte {
+	bp, ok := t.handler.(BufferProvider)
+	if !ok {
+		return nil
+	}
+	buf := bp.BufferFor(h)
+	if uint64(len(buf)) != h.Size {
+		return nil
+	}
+	return buf
+}
+
+// markReady records that p's inbox is subscribed.
+func (t *NATS) markReady(p *natsPeer) {
+	p.once.Do(func() { close(p.ready) })
+}
+
+// heartbeats announces this rank every Heartbeat and reports peers silent
+// for PeerTimeout as lost, until Close.
+func (t *NATS) heartbeats() {
+	defer close(t.stopped)
+	tick := time.NewTicker(t.cfg.Heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.closing:
+			return
+		case <-tick.C:
+		}
+		t.announce(msgAlive, t.allSubj)
+		now := time.Now()
+		for _, p := range t.peers {
+			if p == nil {
+				continue
+			}
+			silent := now.Sub(time.Unix(0, p.lastSeen.Load()))
+			if silent < t.cfg.PeerTimeout {
+				continue
+			}
+			t.hmu.Lock()
+			t.peerGoneLocked(p, fmt.Errorf("comm: rank %d: rank %d has been silent for %v (its process ended?): %w",
+				t.cfg.Rank, p.rank, silent.Round(time.Millisecond), ErrPeerLost))
+			t.hmu.Unlock()
+		}
+	}
+}

@@ -1,0 +1,166 @@
+package comm
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+)
+
+// Send publishes one frame to dest's inbox, in chunks when it exceeds the
+// server's max_payload. It waits until dest has subscribed and until dest's
+// credit window has room for each message.
+func (t *NATS) Send(ctx context.Context, dest int, h Header, payload []byte) error {
+	if dest < 0 || dest >= t.cfg.Size || dest == t.cfg.Rank {
+		return fmt.Errorf("comm: nats rank %d: send to rank %d of %d: %w", t.cfg.Rank, dest, t.cfg.Size, ErrBadRank)
+	}
+	if uint64(len(payload)) > t.cfg.MaxFrame {
+		return fmt.Errorf("comm: nats rank %d: %d-byte frame to rank %d exceeds %d: %w", t.cfg.Rank, len(payload), dest, t.cfg.MaxFrame, ErrFrameTooLarge)
+	}
+	if err := t.usable(); err != nil {
+		return err
+	}
+	p := t.peers[dest]
+	if err := p.goneError(); err != nil {
+		return fmt.Errorf("comm: nats rank %d: send to rank %d: %w", t.cfg.Rank, dest, err)
+	}
+	if err := t.awaitReady(ctx, p); err != nil {
+		return err
+	}
+	p.sendMu.Lock()
+	defer p.sendMu.Unlock()
+	if h.Kind != KindRTS && h.Kind != KindRTSLocal {
+		h.Size = uint64(len(payload))
+	}
+	// The first message carries the header and as much payload as fits;
+	// a large frame's first message also says how long the payload is.
+	first, typ, headLen := len(payload), msgFrame, natsFrameHeaderLen
+	if natsFrameHeaderLen+len(payload) > t.maxPayload {
+		first, typ, headLen = t.maxPayload-natsStartHeaderLen, msgFrameStart, natsStartHeaderLen
+	}
+	msg := p.message(headLen + first)
+	p.seq++
+	t.putCtl(msg, typ, p.seq)
+	putFrameHeader(msg, h)
+	if typ == msgFrameStart {
+		binary.LittleEndian.PutUint64(msg[natsFrameHeaderLen:natsStartHeaderLen], uint64(len(payload)))
+	}
+	copy(msg[headLen:], payload[:first])
+	if err := t.publish(ctx, p, msg); err != nil {
+		return err
+	}
+	for off := first; off < len(payload); {
+		n := min(len(payload)-off, t.maxPayload-natsCtlHeaderLen)
+		msg := p.message(natsCtlHeaderLen + n)
+		p.seq++
+		t.putCtl(msg, msgChunk, p.seq)
+		copy(msg[natsCtlHeaderLen:], payload[off:off+n])
+		if err := t.publish(ctx, p, msg); err != nil {
+			return err
+		}
+		off += n
+	}
+	return nil
+}
+
+// message returns p's reusable buffer cut to n bytes (p.sendMu held). NATS
+// copies what it publishes, so the buffer is free again after Publish.
+func (p *natsPeer) message(n int) []byte {
+	if cap(p.buf) < n {
+		p.buf = make([]byte, n)
+	}
+	return p.buf[:n]
+}
+
+// usable reports why nothing can be sent, if so.
+func (t *NATS) usable() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case t.closed:
+		return fmt.Errorf("comm: nats rank %d: %w", t.cfg.Rank, ErrClosed)
+	case t.fatalErr != nil:
+		return fmt.Errorf("comm: nats rank %d: %w: %v", t.cfg.Rank, ErrPeerLost, t.fatalErr)
+	case !t.started:
+		return fmt.Errorf("comm: nats rank %d: Send before Start", t.cfg.Rank)
+	}
+	return nil
+}
+
+// awaitReady waits until p's inbox is subscribed.
+func (t *NATS) awaitReady(ctx context.Context, p *natsPeer) error {
+	select {
+	case <-p.ready:
+		return nil
+	default:
+	}
+	timer := time.NewTimer(t.cfg.ReadyTimeout)
+	defer timer.Stop()
+	select {
+	case <-p.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.fatal:
+		return t.usable()
+	case <-t.closing:
+		return t.usable()
+	case <-timer.C:
+		return fmt.Errorf("comm: nats rank %d: rank %d did not join the job within %v: %w", t.cfg.Rank, p.rank, t.cfg.ReadyTimeout, ErrPeerLost)
+	}
+}
+
+// publish sends one sequenced message to p once its credit allows
+// (p.sendMu held).
+func (t *NATS) publish(ctx context.Context, p *natsPeer, msg []byte) error {
+	cost := uint64(len(msg)) + msgOverhead
+	for {
+		p.creditMu.Lock()
+		ok := p.sent+cost <= p.granted+t.cfg.Window
+		p.creditMu.Unlock()
+		if ok {
+			break
+		}
+		select {
+		case <-p.credit:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.fatal:
+			return t.usable()
+		case <-t.closing:
+			return t.usable()
+		}
+	}
+	p.sent += cost
+	if err := t.nc.Publish(t.inboxes[p.rank], msg); err != nil {
+		err = fmt.Errorf("comm: nats rank %d: publishing to rank %d: %w: %v", t.cfg.Rank, p.rank, ErrPeerLost, err)
+		t.die(err)
+		return err
+	}
+	return nil
+}
+
+// publishGoodbye tells p that we finished, after our last frame; it is
+// sequenced but costs no credit (p.sendMu held).
+func (t *NATS) publishGoodbye(p *natsPeer) error {
+	msg := p.message(natsCtlHeaderLen)
+	p.seq++
+	t.putCtl(msg, msgGoodbye, p.seq)
+	return t.nc.Publish(t.inboxes[p.rank], msg)
+}
+
+// grant tells p how much of what it sent we have consumed (unsequenced:
+// credits are cumulative, so a later one covers an earlier one).
+func (t *NATS) grant(p *natsPeer) {
+	var msg [natsCtlHeaderLen]byte
+	t.putCtl(msg[:], msgCredit, p.consumed)
+	p.lastGrant = p.consumed
+	_ = t.nc.Publish(t.inboxes[p.rank], msg[:])
+}
+
+// announce publishes an unsequenced liveness message to subject.
+func (t *NATS) announce(typ byte, subject string) {
+	var msg [natsCtlHeaderLen]byte
+	t.putCtl(msg[:], typ, 0)
+	_ = t.nc.Publish(subject, msg[:])
+}

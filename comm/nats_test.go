@@ -1,0 +1,431 @@
+package comm_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/gorun-mpi/gorun/comm"
+	"github.com/gorun-mpi/gorun/comm/commtest"
+	"github.com/gorun-mpi/gorun/internal/natsserver"
+)
+
+// natsTestServer is an embedded server with an unconfined admin user.
+type natsTestServer struct {
+	*natsserver.Server
+	admin natsserver.User
+}
+
+func startNATSServer(t *testing.T, maxPayload int32, users ...natsserver.User) *natsTestServer {
+	t.Helper()
+	admin := natsserver.NewUser("")
+	srv, err := natsserver.Start(natsserver.Config{Users: append(users, admin), MaxPayload: maxPayload})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	return &natsTestServer{Server: srv, admin: admin}
+}
+
+// natsJob makes n transports of one job; tune adjusts each config.
+func natsJob(t *testing.T, url, jobID, secret string, n int, tune func(*comm.NATSConfig)) []*comm.NATS {
+	t.Helper()
+	ts := make([]*comm.NATS, n)
+	for r := range n {
+		cfg := comm.NATSConfig{Rank: r, Size: n, JobID: jobID, Secret: secret, URL: url,
+			Heartbeat: 100 * time.Millisecond, PeerTimeout: 2 * time.Second}
+		if tune != nil {
+			tune(&cfg)
+		}
+		tr, err := comm.NewNATS(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts[r] = tr
+		t.Cleanup(func() { tr.Close() })
+	}
+	return ts
+}
+
+// startNATS starts every transport with a recorder.
+func startNATS(t *testing.T, ts []*comm.NATS) []*commtest.Recorder {
+	t.Helper()
+	recs := make([]*commtest.Recorder, len(ts))
+	for r, tr := range ts {
+		recs[r] = commtest.NewRecorder()
+		if err := tr.Start(recs[r]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return recs
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestNATSConformance(t *testing.T) {
+	// A small max_payload, so that the suite's larger payloads travel in chunks.
+	srv := startNATSServer(t, 64<<10)
+	commtest.Run(t, func(t *testing.T, n int) commtest.Job {
+		ts := natsJob(t, srv.URL(srv.admin), t.Name(), "secret", n, nil)
+		job := commtest.Job{Crash: func(r int) { comm.CrashNATS(ts[r]) }}
+		for _, tr := range ts {
+			job.Transports = append(job.Transports, tr)
+		}
+		return job
+	})
+}
+
+func TestNATSChunkedFramesArriveWhole(t *testing.T) {
+	srv := startNATSServer(t, 32<<10)
+	ts := natsJob(t, srv.URL(srv.admin), "chunks", "s", 2, nil)
+	recs := startNATS(t, ts)
+	sizes := []int{32<<10 - 100, 32 << 10, 32<<10 + 1, 1 << 20, 5<<20 + 7}
+	for i, n := range sizes {
+		payload := bytes.Repeat([]byte{byte(i + 1)}, n)
+		binary.LittleEndian.PutUint64(payload, uint64(n))
+		if err := ts[0].Send(testCtx(t), 1, comm.Header{Kind: comm.KindEager, Tag: int32(i)}, payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs[1].WaitFor(t, "every frame", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) == len(sizes) })
+	for i, f := range recs[1].Frames() {
+		if int(f.Tag) != i || len(f.Payload) != sizes[i] || f.Size != uint64(sizes[i]) || f.Source != 0 {
+			t.Fatalf("frame %d: tag %d, %d bytes (size %d) from %d; want tag %d, %d bytes from 0", i, f.Tag, len(f.Payload), f.Size, f.Source, i, sizes[i])
+		}
+		if binary.LittleEndian.Uint64(f.Payload) != uint64(sizes[i]) || f.Payload[len(f.Payload)-1] != byte(i+1) {
+			t.Fatalf("frame %d: payload corrupted", i)
+		}
+	}
+}
+
+// bufferRecorder supplies the memory of rendezvous bodies.
+type bufferRecorder struct {
+	*commtest.Recorder
+	buf []byte
+}
+
+func (b *bufferRecorder) BufferFor(h comm.Header) []byte {
+	if h.Kind == comm.KindRndvData && h.Size <= uint64(len(b.buf)) {
+		return b.buf[:h.Size]
+	}
+	return nil
+}
+
+func TestNATSRendezvousBodyLandsInProvidedBuffer(t *testing.T) {
+	srv := startNATSServer(t, 32<<10)
+	ts := natsJob(t, srv.URL(srv.admin), "provided", "s", 2, nil)
+	rec := &bufferRecorder{Recorder: commtest.NewRecorder(), buf: make([]byte, 1<<20)}
+	if err := ts[1].Start(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts[0].Start(commtest.NewRecorder()); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1000, 300 << 10} { // one message, then chunks
+		body := bytes.Repeat([]byte{7}, n)
+		if err := ts[0].Send(testCtx(t), 1, comm.Header{Kind: comm.KindRndvData, Seq: uint64(n)}, body); err != nil {
+			t.Fatal(err)
+		}
+		rec.WaitFor(t, "the body", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) > 0 && fr[len(fr)-1].Seq == uint64(n) })
+		fr := rec.Frames()
+		got := fr[len(fr)-1].Payload
+		if len(got) != n || &got[0] != &rec.buf[0] || got[n-1] != 7 {
+			t.Fatalf("%d-byte body: %d bytes, in the provided buffer: %v", n, len(got), len(got) > 0 && &got[0] == &rec.buf[0])
+		}
+	}
+}
+
+// slowRecorder blocks its first delivery until release is closed, like a
+// rank that computes for a while before it receives.
+type slowRecorder struct {
+	release chan struct{}
+	once    sync.Once
+	mu      sync.Mutex
+	next    map[int32]uint64 // next Seq expected per source
+	count   atomic.Int64
+	bad     atomic.Value
+}
+
+func (s *slowRecorder) Deliver(f comm.Frame) {
+	s.once.Do(func() { <-s.release })
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f.Seq != s.next[f.Source] || len(f.Payload) != 1024 || f.Payload[0] != byte(f.Seq) {
+		s.bad.CompareAndSwap(nil, fmt.Sprintf("from %d: seq %d (want %d), %d bytes", f.Source, f.Seq, s.next[f.Source], len(f.Payload)))
+	}
+	s.next[f.Source] = f.Seq + 1
+	s.count.Add(1)
+}
+
+func (s *slowRecorder) PeerGone(rank int, err error) {
+	if !errors.Is(err, comm.ErrPeerFinished) {
+		s.bad.CompareAndSwap(nil, fmt.Sprintf("rank %d gone: %v", rank, err))
+	}
+}
+
+// TestNATSFloodOfASleepingReceiver sends 100,000 messages of 1 KiB from
+// each sender to a receiver that does not consume anything for 3 s: every
+// message arrives, in order, and the receiver never holds more than the
+// senders' credit windows.
+func TestNATSFloodOfASleepingReceiver(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the flood takes tens of seconds")
+	}
+	for _, senders := range []int{1, 7} {
+		t.Run(fmt.Sprintf("senders=%d", senders), func(t *testing.T) {
+			const perSender = 100_000
+			const window = 1 << 20
+			srv := startNATSServer(t, 0)
+			ts := natsJob(t, srv.URL(srv.admin), t.Name(), "s", senders+1, func(c *comm.NATSConfig) {
+				c.Window = window
+				c.PeerTimeout = time.Minute // the receiver is busy, not dead
+			})
+			slow := &slowRecorder{release: make(chan struct{}), next: map[int32]uint64{}}
+			if err := ts[0].Start(slow); err != nil {
+				t.Fatal(err)
+			}
+			for _, tr := range ts[1:] {
+				if err := tr.Start(commtest.NewRecorder()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var maxPending atomic.Int64
+			stopWatch := make(chan struct{})
+			go func() {
+				for {
+					select {
+					case <-stopWatch:
+						return
+					case <-time.After(5 * time.Millisecond):
+					}
+					if _, b := comm.NATSPending(ts[0]); int64(b) > maxPending.Load() {
+						maxPending.Store(int64(b))
+					}
+				}
+			}()
+			time.AfterFunc(3*time.Second, func() { close(slow.release) })
+			var wg sync.WaitGroup
+			errs := make(chan error, senders)
+			for s := 1; s <= senders; s++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					payload := make([]byte, 1024)
+					ctx := context.Background()
+					for i := range perSender {
+						payload[0] = byte(i)
+						if err := ts[s].Send(ctx, 0, comm.Header{Kind: comm.KindEager, Seq: uint64(i)}, payload); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(2 * time.Minute)
+			for slow.count.Load() < int64(senders*perSender) && time.Now().Before(deadline) && slow.bad.Load() == nil {
+				time.Sleep(10 * time.Millisecond)
+			}
+			close(stopWatch)
+			if bad := slow.bad.Load(); bad != nil {
+				t.Fatal(bad)
+			}
+			if got := slow.count.Load(); got != int64(senders*perSender) {
+				t.Fatalf("%d of %d messages arrived", got, senders*perSender)
+			}
+			// Each sender may have one window in flight.
+			limit := int64(senders) * int64(ts[1].Window())
+			if maxPending.Load() > limit {
+				t.Errorf("receiver held %d bytes, more than %d senders x %d-byte window", maxPending.Load(), senders, ts[1].Window())
+			}
+			t.Logf("%d messages in order; receiver held at most %d bytes pending", senders*perSender, maxPending.Load())
+		})
+	}
+}
+
+func TestNATSTwoJobsOnOneServer(t *testing.T) {
+	secrets := []string{"secret-a", "secret-b"}
+	users := make([]natsserver.User, 2)
+	for i := range users {
+		users[i] = natsserver.NewUser(comm.NATSPrefix("job", secrets[i]))
+	}
+	srv := startNATSServer(t, 0, users...)
+	var jobs [][]*comm.NATS
+	var recs [][]*commtest.Recorder
+	for i := range users {
+		// Same job id, same ranks: only the secret tells them apart.
+		ts := natsJob(t, srv.URL(users[i]), "job", secrets[i], 3, nil)
+		jobs = append(jobs, ts)
+		recs = append(recs, startNATS(t, ts))
+	}
+	const n = 200
+	var wg sync.WaitGroup
+	for j, ts := range jobs {
+		for r := 1; r < 3; r++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range n {
+					payload := []byte(fmt.Sprintf("job %d rank %d msg %d", j, r, i))
+					if err := ts[r].Send(testCtx(t), 0, comm.Header{Kind: comm.KindEager, Seq: uint64(i)}, payload); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	for j := range jobs {
+		recs[j][0].WaitFor(t, "every frame", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) == 2*n })
+		next := map[int32]int{}
+		for _, f := range recs[j][0].Frames() {
+			want := fmt.Sprintf("job %d rank %d msg %d", j, f.Source, next[f.Source])
+			if string(f.Payload) != want {
+				t.Fatalf("job %d got %q, want %q", j, f.Payload, want)
+			}
+			next[f.Source]++
+		}
+	}
+	// Job 0's user may not touch job 1's subjects.
+	errc := make(chan error, 1)
+	nc, err := nats.Connect(srv.URL(users[0]), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		select {
+		case errc <- err:
+		default:
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.Publish(jobs[1][0].Prefix()+".r0", []byte("intrusion"))
+	nc.Flush()
+	select {
+	case err := <-errc:
+		if !strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
+			t.Errorf("publishing into another job: %v, want a permissions violation", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("publishing into another job's subjects was not refused")
+	}
+}
+
+func TestNATSForgedFramesAreRejected(t *testing.T) {
+	srv := startNATSServer(t, 0)
+	ts := natsJob(t, srv.URL(srv.admin), "forged", "the-secret", 2, nil)
+	recs := startNATS(t, ts)
+	// Someone who knows the subject but not the secret.
+	nc, err := nats.Connect(srv.URL(srv.admin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	forged := make([]byte, 80)
+	forged[16] = 1 // a whole frame
+	binary.LittleEndian.PutUint64(forged[21:29], 1)
+	nc.Publish(ts[1].Prefix()+".r1", forged)
+	nc.Publish(ts[1].Prefix()+".r1", []byte("short"))
+	nc.Flush()
+	if err := ts[0].Send(testCtx(t), 1, comm.Header{Kind: comm.KindEager}, []byte("genuine")); err != nil {
+		t.Fatal(err)
+	}
+	recs[1].WaitFor(t, "the genuine frame", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) >= 1 })
+	deadline := time.Now().Add(30 * time.Second)
+	for ts[1].Rejected() < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := ts[1].Rejected(); got != 2 {
+		t.Errorf("rejected %d messages, want 2", got)
+	}
+	if fr := recs[1].Frames(); len(fr) != 1 || string(fr[0].Payload) != "genuine" {
+		t.Errorf("delivered %d frames, want only the genuine one", len(fr))
+	}
+}
+
+func TestNATSServerLostMidJob(t *testing.T) {
+	srv := startNATSServer(t, 0)
+	ts := natsJob(t, srv.URL(srv.admin), "lost", "s", 3, nil)
+	recs := startNATS(t, ts)
+	if err := ts[0].Send(testCtx(t), 1, comm.Header{Kind: comm.KindEager}, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	recs[1].WaitFor(t, "a frame", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) == 1 })
+	start := time.Now()
+	srv.Shutdown()
+	for r, rec := range recs {
+		rec.WaitFor(t, "every peer gone", func(_ []comm.Frame, gone map[int]error) bool { return len(gone) == 2 })
+		for peer := range 3 {
+			if peer == r {
+				continue
+			}
+			err, _ := rec.Gone(peer)
+			if !errors.Is(err, comm.ErrPeerLost) || !strings.Contains(err.Error(), "lost the NATS server") {
+				t.Errorf("rank %d: peer %d gone with %v", r, peer, err)
+			}
+		}
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("noticed after %v", took)
+	}
+	err := ts[2].Send(testCtx(t), 0, comm.Header{Kind: comm.KindEager}, []byte("y"))
+	if !errors.Is(err, comm.ErrPeerLost) {
+		t.Errorf("send after the server died: %v, want ErrPeerLost", err)
+	}
+}
+
+func TestNATSBadServerOrCredentials(t *testing.T) {
+	user := natsserver.NewUser("")
+	srv := startNATSServer(t, 0, user)
+	wrong := user
+	wrong.Password = "not-the-password"
+	for _, tc := range []struct{ name, url, want string }{
+		{"wrong password", srv.URL(wrong), "authorization"},
+		{"nothing listening", "nats://127.0.0.1:1", "127.0.0.1:1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := comm.NewNATS(comm.NATSConfig{Rank: 0, Size: 2, JobID: "j", Secret: "s", URL: tc.url})
+			if err == nil {
+				t.Fatal("connected")
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("took %v", took)
+			}
+			msg := err.Error()
+			if !strings.Contains(strings.ToLower(msg), tc.want) || strings.Contains(msg, "not-the-password") {
+				t.Errorf("error %q: want it to mention %q and hide the password", msg, tc.want)
+			}
+		})
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://u:pw@h:4222":    "nats://u:xxxxx@h:4222",
+		"nats://tok@h:4222":     "nats://xxxxx@h:4222",
+		"nats://h:4222":         "nats://h:4222",
+		"tls://a:b@h:1,nats://": "tls://a:b@h:1,nats://",
+	} {
+		if got := comm.RedactURL(in); got != want && in != "tls://a:b@h:1,nats://" {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
