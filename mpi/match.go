@@ -60,7 +60,99 @@ func (r *recvOp) accepts(env envelope) bool {
 
 type matcher struct {
 	posted     []*recvOp
-	unexpected []*message
+	unexpected unexpectedQueue
+}
+
+// unexpectedQueue holds arrived, unmatched messages in one FIFO per source,
+// each message numbered in arrival order, so that a receive from a given
+// source looks only at that source's messages and a wildcard receive only
+// at each source's oldest candidates: a receiver that falls behind by
+// hundreds of thousands of messages still matches each in O(sources).
+type unexpectedQueue struct {
+	bySource map[int]*sourceQueue
+	next     uint64 // arrival number of the next message
+	count    int
+}
+
+type sourceQueue struct {
+	msgs    []*message
+	arrival []uint64
+	head    int // msgs[:head] were taken
+}
+
+// push appends msg to its source's queue.
+func (q *unexpectedQueue) push(msg *message) {
+	if q.bySource == nil {
+		q.bySource = map[int]*sourceQueue{}
+	}
+	sq := q.bySource[msg.env.source]
+	if sq == nil {
+		sq = &sourceQueue{}
+		q.bySource[msg.env.source] = sq
+	}
+	sq.msgs = append(sq.msgs, msg)
+	sq.arrival = append(sq.arrival, q.next)
+	q.next++
+	q.count++
+}
+
+// Len returns how many messages wait.
+func (q *unexpectedQueue) Len() int { return q.count }
+
+// first returns the oldest message r accepts in sq, and its index.
+func (sq *sourceQueue) first(r *recvOp) (int, bool) {
+	for i := sq.head; i < len(sq.msgs); i++ {
+		if r.accepts(sq.msgs[i].env) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// find returns the queue and index of the oldest message r accepts.
+func (q *unexpectedQueue) find(r *recvOp) (*sourceQueue, int) {
+	if r.source != AnySource {
+		if sq := q.bySource[r.source]; sq != nil {
+			if i, ok := sq.first(r); ok {
+				return sq, i
+			}
+		}
+		return nil, 0
+	}
+	var best *sourceQueue
+	bestIndex := 0
+	for _, sq := range q.bySource {
+		if i, ok := sq.first(r); ok && (best == nil || sq.arrival[i] < best.arrival[bestIndex]) {
+			best, bestIndex = sq, i
+		}
+	}
+	return best, bestIndex
+}
+
+// take removes and returns message i of sq.
+func (q *unexpectedQueue) take(sq *sourceQueue, i int) *message {
+	msg := sq.msgs[i]
+	if i == sq.head {
+		sq.msgs[i] = nil
+		sq.head++
+	} else {
+		copy(sq.msgs[i:], sq.msgs[i+1:])
+		copy(sq.arrival[i:], sq.arrival[i+1:])
+		sq.msgs[len(sq.msgs)-1] = nil
+		sq.msgs = sq.msgs[:len(sq.msgs)-1]
+		sq.arrival = sq.arrival[:len(sq.arrival)-1]
+	}
+	q.count--
+	switch {
+	case sq.head == len(sq.msgs):
+		sq.msgs, sq.arrival, sq.head = sq.msgs[:0], sq.arrival[:0], 0
+	case sq.head > 1024 && sq.head > len(sq.msgs)/2:
+		n := copy(sq.msgs, sq.msgs[sq.head:])
+		copy(sq.arrival, sq.arrival[sq.head:])
+		clear(sq.msgs[n:])
+		sq.msgs, sq.arrival, sq.head = sq.msgs[:n], sq.arrival[:n], 0
+	}
+	return msg
 }
 
 // arrive matches msg against the posted receives. It returns the receive
@@ -73,7 +165,7 @@ func (m *matcher) arrive(msg *message) *recvOp {
 			return r
 		}
 	}
-	m.unexpected = append(m.unexpected, msg)
+	m.unexpected.push(msg)
 	return nil
 }
 
@@ -81,10 +173,8 @@ func (m *matcher) arrive(msg *message) *recvOp {
 // takes (removed from the unexpected queue), or nil after queueing r as
 // posted.
 func (m *matcher) post(r *recvOp) *message {
-	if i := m.find(r); i >= 0 {
-		msg := m.unexpected[i]
-		m.unexpected = removeAt(m.unexpected, i)
-		return msg
+	if sq, i := m.unexpected.find(r); sq != nil {
+		return m.unexpected.take(sq, i)
 	}
 	m.posted = append(m.posted, r)
 	return nil
@@ -93,19 +183,10 @@ func (m *matcher) post(r *recvOp) *message {
 // peek returns the oldest unexpected message a receive like r would take,
 // without taking it (Probe).
 func (m *matcher) peek(r *recvOp) *message {
-	if i := m.find(r); i >= 0 {
-		return m.unexpected[i]
+	if sq, i := m.unexpected.find(r); sq != nil {
+		return sq.msgs[i]
 	}
 	return nil
-}
-
-func (m *matcher) find(r *recvOp) int {
-	for i, msg := range m.unexpected {
-		if r.accepts(msg.env) {
-			return i
-		}
-	}
-	return -1
 }
 
 // cancel removes r from the posted queue; false when it was not there
@@ -136,7 +217,13 @@ func (m *matcher) takePosted(drop func(*recvOp) bool) []*recvOp {
 	return taken
 }
 
+// removeAt removes s[i]; removing the oldest (i == 0, the usual case) costs
+// nothing however long s is.
 func removeAt[T any](s []*T, i int) []*T {
+	if i == 0 {
+		s[0] = nil
+		return s[1:]
+	}
 	copy(s[i:], s[i+1:])
 	s[len(s)-1] = nil
 	return s[:len(s)-1]

@@ -19,8 +19,8 @@ func TestMatcherOldestPostedReceiveTakesArrival(t *testing.T) {
 	if got := m.arrive(msgFrom(1, 4)); got != exact {
 		t.Fatalf("second arrival went to %+v, want the exact receive", got)
 	}
-	if len(m.posted) != 0 || len(m.unexpected) != 0 {
-		t.Fatalf("queues not empty: %d posted, %d unexpected", len(m.posted), len(m.unexpected))
+	if len(m.posted) != 0 || m.unexpected.Len() != 0 {
+		t.Fatalf("queues not empty: %d posted, %d unexpected", len(m.posted), m.unexpected.Len())
 	}
 }
 
@@ -72,5 +72,59 @@ func TestMatcherCancelAndTakePosted(t *testing.T) {
 	}
 	if m.arrive(msgFrom(2, 0)) != r3 {
 		t.Fatal("the cancelled receive matched")
+	}
+}
+
+// TestMatcherLongUnexpectedQueues keeps thousands of messages from several
+// sources waiting and takes them by wildcard, by source and by tag from the
+// middle: every receive gets the oldest message it accepts.
+func TestMatcherLongUnexpectedQueues(t *testing.T) {
+	var m matcher
+	var order []*message // arrival order
+	for i := range 5000 {
+		msg := msgFrom(i%3, i%7)
+		msg.id = uint64(i)
+		order = append(order, msg)
+		if m.arrive(msg) != nil {
+			t.Fatal("arrival matched with nothing posted")
+		}
+	}
+	taken := map[*message]bool{}
+	oldest := func(accept func(*message) bool) *message {
+		for _, msg := range order {
+			if !taken[msg] && accept(msg) {
+				return msg
+			}
+		}
+		return nil
+	}
+	for step := 0; m.unexpected.Len() > 0; step++ {
+		var r *recvOp
+		switch step % 4 {
+		case 0:
+			r = &recvOp{source: AnySource, tag: AnyTag}
+		case 1:
+			r = &recvOp{source: step % 3, tag: AnyTag}
+		case 2:
+			r = &recvOp{source: AnySource, tag: step % 7}
+		default:
+			r = &recvOp{source: step % 3, tag: (step / 3) % 7}
+		}
+		want := oldest(func(msg *message) bool { return r.accepts(msg.env) })
+		if got := m.peek(r); got != want {
+			t.Fatalf("step %d: peek gave %v, want %v", step, got, want)
+		}
+		got := m.post(r)
+		if got != want {
+			t.Fatalf("step %d: receive %+v took message %v, want %v", step, r, got, want)
+		}
+		if got == nil {
+			m.cancel(r)
+			continue
+		}
+		taken[got] = true
+	}
+	if len(taken) != len(order) {
+		t.Fatalf("took %d of %d messages", len(taken), len(order))
 	}
 }

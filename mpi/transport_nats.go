@@ -1,14 +1,16 @@
 package mpi
 
 import (
-	"errors"
-
 	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
 )
 
-// newNATSTransport joins the job over NATS. Placeholder until comm.NewNATS lands.
+// newNATSTransport joins the job through the NATS server gorun chose
+// (its embedded one, or --nats URL).
 func newNATSTransport(job jobenv.Job) (comm.Transport, error) {
-	_ = job
-	return nil, errors.New("the NATS transport is not built yet")
+	return comm.NewNATS(comm.NATSConfig{
+		Rank: job.Rank, Size: job.Size,
+		JobID: job.JobID, Secret: job.Secret,
+		URL: job.NatsURL, CredsFile: job.NatsCreds, CAFile: job.NatsCA,
+	})
 }

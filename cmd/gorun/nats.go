@@ -1,16 +1,82 @@
 package main
 
 import (
-	"errors"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
+	"github.com/gorun-mpi/gorun/internal/natsserver"
 )
 
+// natsReachTimeout bounds the check that an external server answers.
+const natsReachTimeout = 5 * time.Second
+
 // prepareNATS readies the NATS server a job will use and fills in job's
-// NATS fields. fail ends the job with a one-line reason and an exit status
-// (e.g. when the server is lost mid-job). Placeholder until the NATS
-// transport lands.
+// NATS fields. Without a URL it starts an embedded server in this process,
+// on a free loopback port, with a user of its own that may only publish
+// and subscribe under the job's prefix. With a URL it checks within 5 s
+// that the server answers, and watches it for the rest of the job: losing
+// it calls fail, which ends the job. cleanup stops the server or the watch.
 func prepareNATS(cfg natsConfig, job *jobenv.Job, fail func(reason string, status int)) (cleanup func(), err error) {
-	_, _, _ = cfg, job, fail
-	return nil, errors.New("gorun: the NATS transport is not built yet")
+	if cfg.URL == "" {
+		user := natsserver.NewUser(comm.NATSPrefix(job.JobID, job.Secret))
+		srv, err := natsserver.Start(natsserver.Config{Users: []natsserver.User{user}})
+		if err != nil {
+			return nil, fmt.Errorf("gorun: %w", err)
+		}
+		job.NatsURL = srv.URL(user)
+		return srv.Shutdown, nil
+	}
+	job.NatsURL = cfg.URL
+	for _, f := range []struct {
+		path string
+		into *string
+	}{{cfg.Creds, &job.NatsCreds}, {cfg.CA, &job.NatsCA}} {
+		if f.path == "" {
+			continue
+		}
+		abs, err := filepath.Abs(f.path)
+		if err != nil {
+			return nil, fmt.Errorf("gorun: %w", err)
+		}
+		*f.into = abs
+	}
+	var ending atomic.Bool
+	lost := func(why string) {
+		if !ending.Load() {
+			fail(fmt.Sprintf("gorun: lost the NATS server at %s: %s", comm.RedactURL(cfg.URL), why), 1)
+		}
+	}
+	opts := []nats.Option{
+		nats.Name("gorun " + job.JobID + " launcher"),
+		nats.Timeout(natsReachTimeout),
+		nats.NoReconnect(),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			why := "connection closed"
+			if err != nil {
+				why = err.Error()
+			}
+			lost(why)
+		}),
+		nats.ClosedHandler(func(*nats.Conn) { lost("connection closed") }),
+	}
+	if job.NatsCreds != "" {
+		opts = append(opts, nats.UserCredentials(job.NatsCreds))
+	}
+	if job.NatsCA != "" {
+		opts = append(opts, nats.RootCAs(job.NatsCA))
+	}
+	nc, err := nats.Connect(cfg.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("gorun: cannot reach the NATS server at %s: %w", comm.RedactURL(cfg.URL), err)
+	}
+	return func() {
+		ending.Store(true)
+		nc.Close()
+	}, nil
 }
