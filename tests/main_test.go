@@ -67,6 +67,8 @@ type job struct {
 	// signal, when set, is sent to gorun once the ranks are up (after the
 	// first "pid" line on stderr, or after a short delay).
 	signal os.Signal
+	// whenUp, when set, is called at that moment instead.
+	whenUp func()
 }
 
 // result is how a job ended.
@@ -100,13 +102,17 @@ func runGorun(t *testing.T, j job) result {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting gorun: %v", err)
 	}
-	if j.signal != nil {
+	if j.signal != nil || j.whenUp != nil {
 		select {
 		case <-stderr.seen:
 			time.Sleep(300 * time.Millisecond) // let every rank come up
 		case <-time.After(10 * time.Second):
 		}
-		cmd.Process.Signal(j.signal)
+		if j.whenUp != nil {
+			j.whenUp()
+		} else {
+			cmd.Process.Signal(j.signal)
+		}
 	}
 	err := cmd.Wait()
 	res := result{stdout: stdout.String(), stderr: stderr.String(), marker: marker}

@@ -6,9 +6,24 @@ import (
 	"testing"
 )
 
+// transports are the gorun flags of each transport the suites run on.
+var transports = []struct {
+	name  string
+	flags []string
+}{
+	{"local", nil},
+	{"nats", []string{"--transport", "nats"}},
+}
+
 // TestPointToPoint runs every point-to-point call across real processes on
-// the local transport at -np 1 to 4, and at 5 (more ranks than cores).
+// each transport at -np 1 to 4, and at 5 (more ranks than cores).
 func TestPointToPoint(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) { testPointToPoint(t, tr.flags) })
+	}
+}
+
+func testPointToPoint(t *testing.T, flags []string) {
 	checks := map[string]int{ // check name -> smallest np that runs it
 		"self": 1, "errors": 1, "sendrecv-ring": 1, "send-recv-types": 2, "order": 2, "ssend": 2,
 		"large": 2, "nonblocking": 2, "probe": 2, "type-mismatch": 2, "any-source": 2,
@@ -16,7 +31,7 @@ func TestPointToPoint(t *testing.T) {
 	for _, np := range []int{1, 2, 3, 4, 5} {
 		t.Run(fmt.Sprint("np=", np), func(t *testing.T) {
 			t.Parallel()
-			res := runGorun(t, job{np: np, prog: "p2p"})
+			res := runGorun(t, job{np: np, prog: "p2p", flags: flags})
 			if res.code != 0 {
 				t.Fatalf("exit status %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
 			}
