@@ -11,11 +11,18 @@ import (
 // server's max_payload. It waits until dest has subscribed and until dest's
 // credit window has room for each message.
 func (t *NATS) Send(ctx context.Context, dest int, h Header, payload []byte) error {
+	return t.SendParts(ctx, dest, h, payload, nil)
+}
+
+// SendParts sends one frame whose payload is head followed by body,
+// without joining them first (see PartsSender).
+func (t *NATS) SendParts(ctx context.Context, dest int, h Header, head, body []byte) error {
+	size := len(head) + len(body)
 	if dest < 0 || dest >= t.cfg.Size || dest == t.cfg.Rank {
 		return fmt.Errorf("comm: nats rank %d: send to rank %d of %d: %w", t.cfg.Rank, dest, t.cfg.Size, ErrBadRank)
 	}
-	if uint64(len(payload)) > t.cfg.MaxFrame {
-		return fmt.Errorf("comm: nats rank %d: %d-byte frame to rank %d exceeds %d: %w", t.cfg.Rank, len(payload), dest, t.cfg.MaxFrame, ErrFrameTooLarge)
+	if uint64(size) > t.cfg.MaxFrame {
+		return fmt.Errorf("comm: nats rank %d: %d-byte frame to rank %d exceeds %d: %w", t.cfg.Rank, size, dest, t.cfg.MaxFrame, ErrFrameTooLarge)
 	}
 	if err := t.usable(); err != nil {
 		return err
@@ -30,12 +37,12 @@ func (t *NATS) Send(ctx context.Context, dest int, h Header, payload []byte) err
 	p.sendMu.Lock()
 	defer p.sendMu.Unlock()
 	if h.Kind != KindRTS && h.Kind != KindRTSLocal {
-		h.Size = uint64(len(payload))
+		h.Size = uint64(size)
 	}
 	// The first message carries the header and as much payload as fits;
 	// a large frame's first message also says how long the payload is.
-	first, typ, headLen := len(payload), msgFrame, natsFrameHeaderLen
-	if natsFrameHeaderLen+len(payload) > t.maxPayload {
+	first, typ, headLen := size, msgFrame, natsFrameHeaderLen
+	if natsFrameHeaderLen+size > t.maxPayload {
 		first, typ, headLen = t.maxPayload-natsStartHeaderLen, msgFrameStart, natsStartHeaderLen
 	}
 	msg := p.message(headLen + first)
@@ -43,24 +50,34 @@ func (t *NATS) Send(ctx context.Context, dest int, h Header, payload []byte) err
 	t.putCtl(msg, typ, p.seq)
 	putFrameHeader(msg, h)
 	if typ == msgFrameStart {
-		binary.LittleEndian.PutUint64(msg[natsFrameHeaderLen:natsStartHeaderLen], uint64(len(payload)))
+		binary.LittleEndian.PutUint64(msg[natsFrameHeaderLen:natsStartHeaderLen], uint64(size))
 	}
-	copy(msg[headLen:], payload[:first])
+	copyRange(msg[headLen:], head, body, 0)
 	if err := t.publish(ctx, p, msg); err != nil {
 		return err
 	}
-	for off := first; off < len(payload); {
-		n := min(len(payload)-off, t.maxPayload-natsCtlHeaderLen)
+	for off := first; off < size; {
+		n := min(size-off, t.maxPayload-natsCtlHeaderLen)
 		msg := p.message(natsCtlHeaderLen + n)
 		p.seq++
 		t.putCtl(msg, msgChunk, p.seq)
-		copy(msg[natsCtlHeaderLen:], payload[off:off+n])
+		copyRange(msg[natsCtlHeaderLen:], head, body, off)
 		if err := t.publish(ctx, p, msg); err != nil {
 			return err
 		}
 		off += n
 	}
 	return nil
+}
+
+// copyRange fills dst with the bytes of head followed by body, starting at
+// offset off of that logical payload.
+func copyRange(dst, head, body []byte, off int) {
+	if off < len(head) {
+		n := copy(dst, head[off:])
+		dst, off = dst[n:], len(head)
+	}
+	copy(dst, body[off-len(head):])
 }
 
 // message returns p's reusable buffer cut to n bytes (p.sendMu held). NATS

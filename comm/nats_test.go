@@ -429,3 +429,31 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+func TestNATSSendPartsEqualsJoinedPayload(t *testing.T) {
+	srv := startNATSServer(t, 32<<10)
+	ts := natsJob(t, srv.URL(srv.admin), "parts", "s", 2, nil)
+	recs := startNATS(t, ts)
+	head := []byte("descriptor")
+	body := pattern(100 << 10) // spans several chunks
+	want := append(append([]byte{}, head...), body...)
+	if err := ts[0].SendParts(testCtx(t), 1, comm.Header{Kind: comm.KindEager}, head, body); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts[0].SendParts(testCtx(t), 1, comm.Header{Kind: comm.KindEager}, head, body[:5]); err != nil {
+		t.Fatal(err)
+	}
+	recs[1].WaitFor(t, "both frames", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) == 2 })
+	fr := recs[1].Frames()
+	if !bytes.Equal(fr[0].Payload, want) || !bytes.Equal(fr[1].Payload, want[:len(head)+5]) {
+		t.Fatal("SendParts payload differs from head followed by body")
+	}
+}
+
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + i>>8)
+	}
+	return b
+}

@@ -138,3 +138,10 @@ type PeerProcess interface {
 type TrySender interface {
 	TrySend(dest int, h Header, payload []byte) (sent bool, err error)
 }
+
+// PartsSender is an optional ability: sending a frame whose payload is two
+// parts (a small head and a body) without the caller joining them into a
+// new slice first. The frame received is the same as Send(head+body).
+type PartsSender interface {
+	SendParts(ctx context.Context, dest int, h Header, head, body []byte) error
+}

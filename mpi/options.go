@@ -6,8 +6,9 @@ import (
 	"github.com/gorun-mpi/gorun/comm"
 )
 
-// DefaultEagerLimit is the largest message (in payload bytes) that Send
-// delivers eagerly, returning before the receive is posted. Larger messages
+// DefaultEagerLimit is the largest message (in bytes of data: a numeric
+// slice's raw bytes or a value's msgpack encoding, not counting the few
+// bytes that describe its type) that Send delivers eagerly, returning before the receive is posted. Larger messages
 // use the rendezvous protocol: Send waits until the receiver has matched
 // them, so the receiver never buffers large unexpected messages. Open MPI's
 // TCP transport uses the same 64 KiB default. Change it with WithEagerLimit or

@@ -22,9 +22,15 @@ func (e *engine) send(goctx context.Context, ctx uint32, dest, tag int, desc, bo
 	if e.t == nil {
 		return fmt.Errorf("%w: no transport", ErrRank)
 	}
-	if !sync && len(desc)+len(body) <= e.eagerLimit {
+	if !sync && len(body) <= e.eagerLimit {
 		h := comm.Header{Kind: comm.KindEager, Context: ctx, Tag: int32(tag)}
-		if err := e.t.Send(ctxOrBackground(goctx), dest, h, joinMessage(desc, body)); err != nil {
+		var err error
+		if ps, ok := e.t.(comm.PartsSender); ok {
+			err = ps.SendParts(ctxOrBackground(goctx), dest, h, desc, body)
+		} else {
+			err = e.t.Send(ctxOrBackground(goctx), dest, h, joinMessage(desc, body))
+		}
+		if err != nil {
 			return e.sendError(dest, err)
 		}
 		e.sent[dest].Add(1)

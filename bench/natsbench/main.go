@@ -1,0 +1,287 @@
+// Command natsbench measures gorun's NATS transport against raw nats.go on
+// the same server, in one run: 8-byte one-way latency (raw: request/reply
+// round trip / 2) and streaming bandwidth with 64 KiB messages (raw:
+// publish to subscribe). Rounds alternate raw and gorun so that machine
+// noise hits both alike; it prints each round, the medians and the ratios.
+//
+//	go run ./bench/natsbench                  # embedded server
+//	go run ./bench/natsbench -url nats://...  # an external server
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/gorun-mpi/gorun/comm"
+	"github.com/gorun-mpi/gorun/internal/natsserver"
+	"github.com/gorun-mpi/gorun/mpi"
+)
+
+func main() {
+	url := flag.String("url", "", "NATS server URL (default: an embedded server)")
+	rounds := flag.Int("rounds", 5, "measurement rounds")
+	pings := flag.Int("pings", 5000, "round trips per latency round")
+	msgs := flag.Int("msgs", 2000, "64 KiB messages per bandwidth round")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this `file`")
+	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "natsbench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := run(*url, *rounds, *pings, *msgs); err != nil {
+		fmt.Fprintln(os.Stderr, "natsbench:", err)
+		pprof.StopCPUProfile()
+		os.Exit(1)
+	}
+}
+
+func run(url string, rounds, pings, msgs int) error {
+	if url == "" {
+		user := natsserver.NewUser("")
+		srv, err := natsserver.Start(natsserver.Config{Users: []natsserver.User{user}})
+		if err != nil {
+			return err
+		}
+		defer srv.Shutdown()
+		url = srv.URL(user)
+	}
+	worlds, err := gorunPair(url)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		var wg sync.WaitGroup
+		for _, w := range worlds {
+			wg.Add(1)
+			go func() { defer wg.Done(); w.Finalize() }()
+		}
+		wg.Wait()
+	}()
+	var rawLat, gorunLat, rawBW, gorunBW []float64
+	fmt.Printf("%-6s %14s %14s %14s %14s\n", "round", "raw_lat_us", "gorun_lat_us", "raw_MB/s", "gorun_MB/s")
+	for r := range rounds {
+		rl, err := rawLatency(url, pings)
+		if err != nil {
+			return err
+		}
+		gl, err := gorunLatency(worlds, pings)
+		if err != nil {
+			return err
+		}
+		rb, err := rawBandwidth(url, msgs)
+		if err != nil {
+			return err
+		}
+		gb, err := gorunBandwidth(worlds, msgs)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%-6d %14.2f %14.2f %14.0f %14.0f\n", r+1, rl, gl, rb, gb)
+		rawLat, gorunLat, rawBW, gorunBW = append(rawLat, rl), append(gorunLat, gl), append(rawBW, rb), append(gorunBW, gb)
+	}
+	ml, mg, mrb, mgb := median(rawLat), median(gorunLat), median(rawBW), median(gorunBW)
+	fmt.Printf("median 8 B one-way latency: raw nats.go request/reply/2 %.2f us, gorun %.2f us, ratio %.2f (target <= 1.2)\n", ml, mg, mg/ml)
+	fmt.Printf("median 64 KiB streaming: raw nats.go pub/sub %.0f MB/s, gorun %.0f MB/s, ratio %.2f (target >= 0.8)\n", mrb, mgb, mgb/mrb)
+	return nil
+}
+
+// rawLatency: request/reply round trips of 8 bytes; returns half the mean
+// round trip in microseconds.
+func rawLatency(url string, n int) (float64, error) {
+	server, client, err := connPair(url)
+	if err != nil {
+		return 0, err
+	}
+	defer server.Close()
+	defer client.Close()
+	if _, err := server.Subscribe("bench.echo", func(m *nats.Msg) { m.Respond(m.Data) }); err != nil {
+		return 0, err
+	}
+	server.Flush()
+	msg := make([]byte, 8)
+	for range n / 10 { // warm up
+		if _, err := client.Request("bench.echo", msg, 10*time.Second); err != nil {
+			return 0, err
+		}
+	}
+	start := time.Now()
+	for range n {
+		if _, err := client.Request("bench.echo", msg, 10*time.Second); err != nil {
+			return 0, err
+		}
+	}
+	return float64(time.Since(start).Microseconds()) / float64(n) / 2, nil
+}
+
+// rawBandwidth: n messages of 64 KiB published to a subscriber without
+// pending limits; MB/s from the first publish to the last delivery.
+func rawBandwidth(url string, n int) (float64, error) {
+	sub, pub, err := connPair(url)
+	if err != nil {
+		return 0, err
+	}
+	defer sub.Close()
+	defer pub.Close()
+	done := make(chan struct{})
+	count := 0
+	s, err := sub.Subscribe("bench.stream", func(*nats.Msg) {
+		count++
+		if count == n {
+			close(done)
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.SetPendingLimits(-1, -1)
+	sub.Flush()
+	msg := make([]byte, 64<<10)
+	start := time.Now()
+	for range n {
+		if err := pub.Publish("bench.stream", msg); err != nil {
+			return 0, err
+		}
+	}
+	pub.Flush()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		return 0, errors.New("raw stream: messages lost")
+	}
+	return float64(n) * float64(64<<10) / time.Since(start).Seconds() / 1e6, nil
+}
+
+func connPair(url string) (*nats.Conn, *nats.Conn, error) {
+	a, err := nats.Connect(url)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := nats.Connect(url)
+	if err != nil {
+		a.Close()
+		return nil, nil, err
+	}
+	return a, b, nil
+}
+
+// gorunPair makes two mpi worlds of one job over the NATS transport.
+func gorunPair(url string) ([2]*mpi.Comm, error) {
+	var worlds [2]*mpi.Comm
+	var errs [2]error
+	var wg sync.WaitGroup
+	for r := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t, err := comm.NewNATS(comm.NATSConfig{Rank: r, Size: 2, JobID: "natsbench", Secret: "bench", URL: url})
+			if err != nil {
+				errs[r] = err
+				return
+			}
+			worlds[r], errs[r] = mpi.Init(mpi.WithTransport(t))
+		}()
+	}
+	wg.Wait()
+	return worlds, errors.Join(errs[:]...)
+}
+
+// gorunLatency: mpi Send/Recv ping-pong of 8 bytes; half the mean round
+// trip in microseconds.
+func gorunLatency(w [2]*mpi.Comm, n int) (float64, error) {
+	errc := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 8)
+		for range n + n/10 {
+			if _, err := w[1].Recv(&buf, 0, 1); err != nil {
+				errc <- err
+				return
+			}
+			if err := w[1].Send(buf, 0, 1); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	buf := make([]byte, 8)
+	var start time.Time
+	for i := range n + n/10 {
+		if i == n/10 {
+			start = time.Now()
+		}
+		if err := w[0].Send(buf, 1, 1); err != nil {
+			return 0, err
+		}
+		if _, err := w[0].Recv(&buf, 1, 1); err != nil {
+			return 0, err
+		}
+	}
+	elapsed := time.Since(start)
+	if err := <-errc; err != nil {
+		return 0, err
+	}
+	return float64(elapsed.Microseconds()) / float64(n) / 2, nil
+}
+
+// gorunBandwidth: n messages of 64 KiB sent with Isend in windows of 64
+// (as osu_bw does) and received in order; MB/s until the receiver's
+// acknowledgement.
+func gorunBandwidth(w [2]*mpi.Comm, n int) (float64, error) {
+	const window = 64
+	errc := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 64<<10)
+		for range n {
+			if _, err := w[1].Recv(&buf, 0, 2); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- w[1].Send(true, 0, 3)
+	}()
+	msg := make([]byte, 64<<10)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := w[0].WithContext(ctx)
+	for sent := 0; sent < n; {
+		var reqs []*mpi.Request
+		for ; len(reqs) < window && sent < n; sent++ {
+			reqs = append(reqs, c.Isend(msg, 1, 2))
+		}
+		if err := mpi.WaitAll(reqs...); err != nil {
+			return 0, err
+		}
+	}
+	var ack bool
+	if _, err := c.Recv(&ack, 1, 3); err != nil {
+		return 0, err
+	}
+	elapsed := time.Since(start)
+	if err := <-errc; err != nil {
+		return 0, err
+	}
+	return float64(n) * float64(64<<10) / elapsed.Seconds() / 1e6, nil
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
