@@ -35,6 +35,7 @@ func Gather[T any](c Conn, codec Codec[T], part T, root int) ([]T, error) {
 			return nil, sendGathered(c, root, h, [][]byte{own}, f)
 		}
 		parts = make([][]byte, p)
+		parts[0] = own
 		for i := 1; i < p; i++ {
 			got, err := c.Recv(fromVirtual(i, root, p), gatherTag)
 			if err != nil {

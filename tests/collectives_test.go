@@ -1,0 +1,68 @@
+package tests
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// collectiveChecks are the checks tests/progs/collectives prints per rank.
+var collectiveChecks = []string{"bcast", "scatter", "gather", "allgather", "alltoall", "reduce", "allreduce",
+	"reduce-slice", "allreduce-slice", "scan", "noncommutative", "float-agreement", "split-dup", "bad-input"}
+
+// expectCollectives fails the test unless every rank passed every check.
+func expectCollectives(t *testing.T, np int, res result) {
+	t.Helper()
+	if res.code != 0 {
+		t.Fatalf("exit status %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+	}
+	for _, name := range collectiveChecks {
+		if got := strings.Count(res.stdout, " ok "+name+"\n"); got != np {
+			t.Errorf("check %s passed on %d ranks, want %d\n%s", name, got, np, res.stdout)
+		}
+	}
+	noProcessLeft(t, res)
+}
+
+// TestCollectives runs every collective, Split and Dup across real
+// processes at -np 1 to 8 on the local transport and at several sizes over
+// NATS, checking results against what the rules say (rank order for
+// non-commutative operators, bitwise agreement of float reductions, parts
+// of Scatter, nil off the root, errors on bad input).
+func TestCollectives(t *testing.T) {
+	sizes := map[string][]int{"local": {1, 2, 3, 4, 5, 6, 7, 8}, "nats": {1, 2, 3, 5, 8}}
+	for _, tr := range transports {
+		for _, np := range sizes[tr.name] {
+			t.Run(fmt.Sprintf("%s/np=%d", tr.name, np), func(t *testing.T) {
+				expectCollectives(t, np, runGorun(t, job{np: np, prog: "collectives", flags: tr.flags}))
+			})
+		}
+	}
+}
+
+// TestForcedAlgorithms runs the same checks with each algorithm forced by
+// its GORUN_COLL_* variable, at -np 4 and at -np 5 (not a power of two).
+func TestForcedAlgorithms(t *testing.T) {
+	forced := []string{
+		"GORUN_COLL_BCAST=binomial", "GORUN_COLL_BCAST=scatter_allgather",
+		"GORUN_COLL_ALLREDUCE=recursive_doubling", "GORUN_COLL_ALLREDUCE=ring",
+		"GORUN_COLL_ALLGATHER=recursive_doubling", "GORUN_COLL_ALLGATHER=ring",
+		"GORUN_COLL_GATHER=binomial", "GORUN_COLL_GATHER=linear",
+		"GORUN_COLL_SCATTER=binomial", "GORUN_COLL_SCATTER=linear",
+		"GORUN_COLL_REDUCE=binomial", "GORUN_COLL_ALLTOALL=pairwise",
+		"GORUN_COLL_SCAN=recursive_doubling", "GORUN_COLL_BARRIER=dissemination",
+	}
+	for _, env := range forced {
+		for _, np := range []int{4, 5} {
+			t.Run(fmt.Sprintf("%s/np=%d", env, np), func(t *testing.T) {
+				expectCollectives(t, np, runGorun(t, job{np: np, prog: "collectives", env: []string{env}}))
+			})
+		}
+	}
+	t.Run("unknown algorithm", func(t *testing.T) {
+		res := runGorun(t, job{np: 2, prog: "collectives", env: []string{"GORUN_COLL_ALLREDUCE=bogus"}})
+		if res.code == 0 || !strings.Contains(res.stdout, "bogus") || !strings.Contains(res.stdout, "recursive_doubling") {
+			t.Errorf("exit status %d; want a failure naming the bad value and the valid ones\n%s", res.code, res.stdout)
+		}
+	})
+}

@@ -1,0 +1,519 @@
+// Command collectives is the integration tests' collective program: every
+// rank runs every collective of the mpi package, checks its result against
+// what the rules say it must be, and prints "rank R ok NAME" per check (or
+// "rank R FAIL NAME: why"). It exits 1 if any check failed.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gorun-mpi/gorun/mpi"
+)
+
+type check struct {
+	name string
+	run  func(w *mpi.Comm) error
+}
+
+func main() {
+	world, err := mpi.Init()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	failed := false
+	for _, c := range checks {
+		if err := c.run(world); err != nil {
+			fmt.Printf("rank %d FAIL %s: %v\n", world.Rank(), c.name, err)
+			failed = true
+		} else {
+			fmt.Printf("rank %d ok %s\n", world.Rank(), c.name)
+		}
+		// Keep going: the next check starts on a common footing.
+		if err := world.Barrier(); err != nil {
+			fmt.Printf("rank %d FAIL barrier after %s: %v\n", world.Rank(), c.name, err)
+			os.Exit(1)
+		}
+	}
+	if err := mpi.Finalize(); err != nil || failed {
+		fmt.Fprintln(os.Stderr, "collectives: failed", err)
+		os.Exit(1)
+	}
+}
+
+var checks = []check{
+	{"bcast", checkBcast},
+	{"scatter", checkScatter},
+	{"gather", checkGather},
+	{"allgather", checkAllgather},
+	{"alltoall", checkAlltoall},
+	{"reduce", checkReduce},
+	{"allreduce", checkAllreduce},
+	{"reduce-slice", checkReduceSlice},
+	{"allreduce-slice", checkAllreduceSlice},
+	{"scan", checkScan},
+	{"noncommutative", checkNonCommutative},
+	{"float-agreement", checkFloatAgreement},
+	{"split-dup", checkSplitDup},
+	{"bad-input", checkBadInput},
+}
+
+type record struct {
+	Name  string
+	Value []int
+}
+
+func checkBcast(w *mpi.Comm) error {
+	root := w.Size() - 1
+	var small record
+	if w.Rank() == root {
+		small = record{Name: "from root", Value: []int{1, 2, 3}}
+	}
+	got, err := mpi.Bcast(w, small, root)
+	if err != nil {
+		return err
+	}
+	if got.Name != "from root" || !slices.Equal(got.Value, []int{1, 2, 3}) {
+		return fmt.Errorf("small: got %+v", got)
+	}
+	for _, n := range []int{0, 1, 300_000} { // 300,000 float64: 2.4 MB
+		var v []float64
+		if w.Rank() == 0 {
+			v = make([]float64, n)
+			for i := range v {
+				v[i] = float64(i) * 0.5
+			}
+		}
+		got, err := mpi.Bcast(w, v, 0)
+		if err != nil {
+			return err
+		}
+		if len(got) != n || (n > 0 && got[n-1] != float64(n-1)*0.5) {
+			return fmt.Errorf("%d floats: got %d", n, len(got))
+		}
+	}
+	return nil
+}
+
+func checkScatter(w *mpi.Comm) error {
+	for _, n := range []int{0, 1, 10*w.Size() + 3, 100_000} {
+		var data []int32
+		if w.Rank() == 0 {
+			data = make([]int32, n)
+			for i := range data {
+				data[i] = int32(i)
+			}
+		}
+		part, err := mpi.Scatter(w, data, 0)
+		if err != nil {
+			return err
+		}
+		// Parts differ by at most one, longer parts first.
+		base, extra := n/w.Size(), n%w.Size()
+		start, length := w.Rank()*base+min(w.Rank(), extra), base
+		if w.Rank() < extra {
+			length++
+		}
+		if len(part) != length {
+			return fmt.Errorf("n=%d: part of %d, want %d", n, len(part), length)
+		}
+		for i, x := range part {
+			if x != int32(start+i) {
+				return fmt.Errorf("n=%d: part[%d]=%d, want %d", n, i, x, start+i)
+			}
+		}
+	}
+	return nil
+}
+
+// partOf is rank r's part in gather checks: r+1 strings (lengths differ).
+func partOf(r int) []string {
+	p := make([]string, r+1)
+	for i := range p {
+		p[i] = fmt.Sprintf("%d.%d", r, i)
+	}
+	return p
+}
+
+func joined(size int) []string {
+	var all []string
+	for r := range size {
+		all = append(all, partOf(r)...)
+	}
+	return all
+}
+
+func checkGather(w *mpi.Comm) error {
+	root := w.Size() / 2
+	got, err := mpi.Gather(w, partOf(w.Rank()), root)
+	if err != nil {
+		return err
+	}
+	if w.Rank() == root && !slices.Equal(got, joined(w.Size())) {
+		return fmt.Errorf("root got %v", got)
+	}
+	if w.Rank() != root && got != nil {
+		return fmt.Errorf("non-root got %v, want nil", got)
+	}
+	return nil
+}
+
+func checkAllgather(w *mpi.Comm) error {
+	got, err := mpi.Allgather(w, partOf(w.Rank()))
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(got, joined(w.Size())) {
+		return fmt.Errorf("got %v", got)
+	}
+	big := make([]float64, 50_000)
+	for i := range big {
+		big[i] = float64(w.Rank())
+	}
+	all, err := mpi.Allgather(w, big)
+	if err != nil {
+		return err
+	}
+	for r := range w.Size() {
+		if len(all) != len(big)*w.Size() || all[r*len(big)] != float64(r) || all[(r+1)*len(big)-1] != float64(r) {
+			return fmt.Errorf("large allgather wrong at rank %d's part", r)
+		}
+	}
+	return nil
+}
+
+func checkAlltoall(w *mpi.Comm) error {
+	parts := make([][]int, w.Size())
+	for j := range parts {
+		for k := range j + w.Rank() {
+			parts[j] = append(parts[j], 1000*w.Rank()+100*j+k)
+		}
+	}
+	got, err := mpi.Alltoall(w, parts)
+	if err != nil {
+		return err
+	}
+	for i := range w.Size() {
+		want := []int{}
+		for k := range w.Rank() + i {
+			want = append(want, 1000*i+100*w.Rank()+k)
+		}
+		if len(got) != w.Size() || !slices.Equal(got[i], want) && len(want) > 0 {
+			return fmt.Errorf("from %d: got %v, want %v", i, got[i], want)
+		}
+	}
+	return nil
+}
+
+func checkReduce(w *mpi.Comm) error {
+	root := 1 % w.Size()
+	n := w.Size()
+	sum, err := mpi.Reduce(w, w.Rank()+1, mpi.Sum, root)
+	if err != nil {
+		return err
+	}
+	want := 0
+	if w.Rank() == root {
+		want = n * (n + 1) / 2
+	}
+	if sum != want {
+		return fmt.Errorf("sum %d, want %d", sum, want)
+	}
+	prod, err := mpi.Reduce(w, int64(w.Rank()+1), mpi.Prod, 0)
+	if err != nil {
+		return err
+	}
+	fact := int64(1)
+	for i := 2; i <= n; i++ {
+		fact *= int64(i)
+	}
+	if w.Rank() == 0 && prod != fact {
+		return fmt.Errorf("product %d, want %d", prod, fact)
+	}
+	return nil
+}
+
+func checkAllreduce(w *mpi.Comm) error {
+	mx, err := mpi.Allreduce(w, float64(w.Rank())*1.5, mpi.Max)
+	if err != nil {
+		return err
+	}
+	mn, err := mpi.Allreduce(w, int32(w.Rank())-3, mpi.Min)
+	if err != nil {
+		return err
+	}
+	if mx != float64(w.Size()-1)*1.5 || mn != -3 {
+		return fmt.Errorf("max %v min %v", mx, mn)
+	}
+	return nil
+}
+
+// vector is rank's contribution to slice reductions: element i is
+// rank*i mod 97, so sums are exact in float64.
+func vector(rank, n int) []float64 {
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = float64((rank * i) % 97)
+	}
+	return v
+}
+
+func vectorSum(size, i int) float64 {
+	s := 0.0
+	for r := range size {
+		s += float64((r * i) % 97)
+	}
+	return s
+}
+
+func checkReduceSlice(w *mpi.Comm) error {
+	for _, n := range []int{0, 1, 1000, 200_000} {
+		got, err := mpi.ReduceSlice(w, vector(w.Rank(), n), mpi.Sum, 0)
+		if err != nil {
+			return err
+		}
+		if w.Rank() != 0 {
+			if got != nil {
+				return fmt.Errorf("n=%d: non-root got %d elements, want nil", n, len(got))
+			}
+			continue
+		}
+		if len(got) != n {
+			return fmt.Errorf("n=%d: got %d elements", n, len(got))
+		}
+		for i, x := range got {
+			if x != vectorSum(w.Size(), i) {
+				return fmt.Errorf("n=%d: [%d]=%v, want %v", n, i, x, vectorSum(w.Size(), i))
+			}
+		}
+	}
+	return nil
+}
+
+func checkAllreduceSlice(w *mpi.Comm) error {
+	for _, n := range []int{0, 1, 7, 1000, 300_000} { // 300,000 float64 takes the ring
+		got, err := mpi.AllreduceSlice(w, vector(w.Rank(), n), mpi.Sum)
+		if err != nil {
+			return err
+		}
+		if len(got) != n {
+			return fmt.Errorf("n=%d: got %d elements", n, len(got))
+		}
+		for i, x := range got {
+			if x != vectorSum(w.Size(), i) {
+				return fmt.Errorf("n=%d: [%d]=%v, want %v", n, i, x, vectorSum(w.Size(), i))
+			}
+		}
+	}
+	ints, err := mpi.AllreduceSlice(w, []int{w.Rank(), -w.Rank(), 1}, mpi.Max)
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(ints, []int{w.Size() - 1, 0, 1}) {
+		return fmt.Errorf("max of ints: %v", ints)
+	}
+	return nil
+}
+
+func checkScan(w *mpi.Comm) error {
+	got, err := mpi.Scan(w, w.Rank()+1, mpi.Sum)
+	if err != nil {
+		return err
+	}
+	if want := (w.Rank() + 1) * (w.Rank() + 2) / 2; got != want {
+		return fmt.Errorf("scan %d, want %d", got, want)
+	}
+	return nil
+}
+
+// concat is associative but not commutative.
+func concat(a, b string) string { return a + "," + b }
+
+type mat2 [4]int64
+
+// mul is the 2x2 matrix product: associative, not commutative.
+func mul(a, b mat2) mat2 {
+	return mat2{a[0]*b[0] + a[1]*b[2], a[0]*b[1] + a[1]*b[3], a[2]*b[0] + a[3]*b[2], a[2]*b[1] + a[3]*b[3]}
+}
+
+func matOf(r int) mat2 { return mat2{1, int64(r + 1), int64(r % 3), 1} }
+
+func checkNonCommutative(w *mpi.Comm) error {
+	me := strconv.Itoa(w.Rank())
+	order := func(upto int) string {
+		s := make([]string, upto+1)
+		for i := range s {
+			s[i] = strconv.Itoa(i)
+		}
+		return strings.Join(s, ",")
+	}
+	last := w.Size() - 1
+	red, err := mpi.Reduce(w, me, concat, 0)
+	if err != nil {
+		return err
+	}
+	if w.Rank() == 0 && red != order(last) {
+		return fmt.Errorf("Reduce: %q", red)
+	}
+	all, err := mpi.Allreduce(w, me, concat)
+	if err != nil {
+		return err
+	}
+	if all != order(last) {
+		return fmt.Errorf("Allreduce: %q", all)
+	}
+	scan, err := mpi.Scan(w, me, concat)
+	if err != nil {
+		return err
+	}
+	if scan != order(w.Rank()) {
+		return fmt.Errorf("Scan: %q", scan)
+	}
+	slice, err := mpi.ReduceSlice(w, []string{me, me + "b"}, concat, 0)
+	if err != nil {
+		return err
+	}
+	if w.Rank() == 0 && (len(slice) != 2 || slice[0] != order(last)) {
+		return fmt.Errorf("ReduceSlice: %q", slice)
+	}
+	want := matOf(0)
+	for r := 1; r < w.Size(); r++ {
+		want = mul(want, matOf(r))
+	}
+	prod, err := mpi.Allreduce(w, matOf(w.Rank()), mul)
+	if err != nil {
+		return err
+	}
+	if prod != want {
+		return fmt.Errorf("matrix product %v, want %v", prod, want)
+	}
+	prods, err := mpi.AllreduceSlice(w, []mat2{matOf(w.Rank()), matOf(0)}, mul)
+	if err != nil {
+		return err
+	}
+	if len(prods) != 2 || prods[0] != want {
+		return fmt.Errorf("AllreduceSlice of matrices: %v, want %v first", prods, want)
+	}
+	return nil
+}
+
+// checkFloatAgreement: float sums depend on the order of additions, so a
+// ring or tree could give ranks different last bits; every rank must get
+// the same bits. Rank 0 broadcasts its bits and every rank compares.
+func checkFloatAgreement(w *mpi.Comm) error {
+	for _, n := range []int{1, 1000, 300_000} {
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = 1/float64(w.Rank()+i+1) + math.Pi*float64(w.Rank())
+		}
+		sum, err := mpi.AllreduceSlice(w, v, mpi.Sum)
+		if err != nil {
+			return err
+		}
+		scalar, err := mpi.Allreduce(w, v[0]/3, mpi.Sum)
+		if err != nil {
+			return err
+		}
+		bits := append([]float64{scalar}, sum...)
+		ref, err := mpi.Bcast(w, bits, 0)
+		if err != nil {
+			return err
+		}
+		for i := range bits {
+			if math.Float64bits(bits[i]) != math.Float64bits(ref[i]) {
+				return fmt.Errorf("n=%d: element %d differs from rank 0's in its bits: %v vs %v", n, i, bits[i], ref[i])
+			}
+		}
+	}
+	return nil
+}
+
+func checkSplitDup(w *mpi.Comm) error {
+	color := w.Rank() % 2
+	if w.Size() >= 3 && w.Rank() == w.Size()-1 {
+		color = mpi.Undefined
+	}
+	sub, err := w.Split(color, -w.Rank()) // reversed order within each color
+	if err != nil {
+		return err
+	}
+	if color == mpi.Undefined {
+		if sub != nil {
+			return errors.New("color Undefined gave a communicator")
+		}
+	} else {
+		var members []int
+		for r := w.Size() - 1; r >= 0; r-- {
+			if r%2 == color && !(w.Size() >= 3 && r == w.Size()-1) {
+				members = append(members, r)
+			}
+		}
+		if sub.Size() != len(members) || members[sub.Rank()] != w.Rank() {
+			return fmt.Errorf("sub rank %d of %d, members %v", sub.Rank(), sub.Size(), members)
+		}
+		got, err := mpi.Allgather(sub, []int{w.Rank()})
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(got, members) {
+			return fmt.Errorf("allgather on the split: %v, want %v", got, members)
+		}
+	}
+	dup, err := w.Dup()
+	if err != nil {
+		return err
+	}
+	// Traffic on the world and on its duplicate, same tags, interleaved
+	// with collectives: nothing mixes.
+	next, prev := (w.Rank()+1)%w.Size(), (w.Rank()-1+w.Size())%w.Size()
+	r1 := w.Isend("world", next, 0)
+	r2 := dup.Isend("dup", next, 0)
+	total, err := mpi.Allreduce(dup, 1, mpi.Sum)
+	if err != nil {
+		return err
+	}
+	var a, b string
+	if _, err := dup.Recv(&b, prev, 0); err != nil {
+		return err
+	}
+	if _, err := w.Recv(&a, prev, 0); err != nil {
+		return err
+	}
+	if err := mpi.WaitAll(r1, r2); err != nil {
+		return err
+	}
+	if a != "world" || b != "dup" || total != w.Size() {
+		return fmt.Errorf("world got %q, dup got %q, total %d", a, b, total)
+	}
+	return nil
+}
+
+func checkBadInput(w *mpi.Comm) error {
+	if _, err := mpi.Bcast(w, 1, w.Size()); err == nil {
+		return errors.New("Bcast to a root out of range: no error")
+	}
+	if _, err := mpi.Reduce[int](w, 1, nil, 0); err == nil {
+		return errors.New("Reduce with a nil operator: no error")
+	}
+	if _, err := mpi.Alltoall(w, make([][]int, w.Size()+1)); err == nil {
+		return errors.New("Alltoall with Size+1 parts: no error")
+	}
+	if w.Size() > 1 {
+		_, err := mpi.AllreduceSlice(w, make([]float64, 10+w.Rank()), mpi.Sum)
+		if err == nil {
+			return errors.New("AllreduceSlice with different lengths: no error")
+		}
+	}
+	// The communicator still works afterwards.
+	sum, err := mpi.Allreduce(w, 1, mpi.Sum)
+	if err != nil || sum != w.Size() {
+		return fmt.Errorf("Allreduce after the errors: %d, %v", sum, err)
+	}
+	return nil
+}
