@@ -2,6 +2,7 @@ package mpi
 
 import (
 	"fmt"
+	"reflect"
 	"unsafe"
 
 	"github.com/gorun-mpi/gorun/collectives"
@@ -89,4 +90,52 @@ func (s msgSliceCodec[E]) Decode(payload []byte) ([]E, error) {
 	}
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), len(src)), src)
 	return out, nil
+}
+
+// rawValueCodec encodes a value whose type is a slice of fixed-size numbers
+// (possibly a named one, e.g. type Vec []float64) as its raw bytes, with no
+// descriptor and no copy on a little-endian host, and decodes in place
+// when the bytes are aligned. Bcast uses it, so that a large numeric
+// vector is broadcast without being re-encoded at every hop.
+type rawValueCodec[T any] struct {
+	typ  reflect.Type
+	size int
+}
+
+// valueCodecFor returns rawValueCodec for numeric slice types and the
+// general codec for everything else.
+func valueCodecFor[T any]() collectives.Codec[T] {
+	var zero T
+	if _, _, _, raw := rawBytes(zero); raw && hostLittleEndian {
+		t := reflect.TypeFor[T]()
+		return rawValueCodec[T]{typ: t, size: int(t.Elem().Size())}
+	}
+	return valueCodec[T]()
+}
+
+func (c rawValueCodec[T]) Encode(v T) ([]byte, error) {
+	b, _, _, _ := rawBytes(v)
+	if b == nil {
+		b = []byte{}
+	}
+	return b, nil
+}
+
+func (c rawValueCodec[T]) Decode(payload []byte) (T, error) {
+	var v T
+	if len(payload)%c.size != 0 {
+		return v, fmt.Errorf("%w: %d bytes is not a whole number of %d-byte elements", ErrTypeMismatch, len(payload), c.size)
+	}
+	n := len(payload) / c.size
+	var s reflect.Value
+	switch {
+	case n == 0:
+		s = reflect.MakeSlice(c.typ, 0, 0)
+	case uintptr(unsafe.Pointer(&payload[0]))%uintptr(c.typ.Elem().Align()) == 0:
+		s = reflect.SliceAt(c.typ.Elem(), unsafe.Pointer(&payload[0]), n).Convert(c.typ)
+	default:
+		s = reflect.MakeSlice(c.typ, n, n)
+		copy(unsafe.Slice((*byte)(s.UnsafePointer()), len(payload)), payload)
+	}
+	return s.Interface().(T), nil
 }

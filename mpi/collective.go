@@ -44,10 +44,10 @@ func opOf[T any](fn func(a, b T) T) collectives.Op[T] {
 
 // Bcast returns root's v on every rank (v is ignored elsewhere). Small
 // values go down a binomial tree; large ones are scattered and
-// all-gathered.
+// all-gathered. A slice of fixed-size numbers travels as its raw bytes.
 func Bcast[T any](c *Comm, v T, root int) (T, error) {
 	return collective(c, "Bcast", func(conn collectives.Conn) (T, error) {
-		return collectives.Bcast(conn, valueCodec[T](), v, root)
+		return collectives.Bcast(conn, valueCodecFor[T](), v, root)
 	})
 }
 

@@ -311,3 +311,28 @@ func TestBarrierOnNilComm(t *testing.T) {
 		t.Fatalf("nil Comm Barrier: %v, want ErrNilComm", err)
 	}
 }
+
+// TestBcastNamedNumericSlice: a named slice type of numbers travels raw and
+// comes back as the named type, at sizes that are empty, tiny and large.
+func TestBcastNamedNumericSlice(t *testing.T) {
+	type vec []float32
+	for _, n := range []int{0, 1, 3, 200_000} {
+		runRanks(t, 3, func(c *Comm) error {
+			var v vec
+			if c.Rank() == 2 {
+				v = make(vec, n)
+				for i := range v {
+					v[i] = float32(i) / 4
+				}
+			}
+			got, err := Bcast(c, v, 2)
+			if err != nil {
+				return err
+			}
+			if len(got) != n || (n > 0 && got[n-1] != float32(n-1)/4) {
+				return fmt.Errorf("n=%d: got %d elements", n, len(got))
+			}
+			return nil
+		})
+	}
+}
