@@ -163,3 +163,27 @@ func testRingAllreduceOverUnix(t *testing.T, np int, opts []Option) {
 		}
 	}
 }
+
+// TestReceiverThatFinalizesAtOnceCompletesTheSend: a receiver that takes a
+// large body and finalizes at once must not let its goodbye overtake the
+// clear-to-send that completes the sender's Send.
+func TestReceiverThatFinalizesAtOnceCompletesTheSend(t *testing.T) {
+	for range 40 {
+		runRanksUnix(t, 4, func(c *Comm) error {
+			body := make([]float64, 128<<10) // 1 MiB: rendezvous
+			if c.Rank() == 0 {
+				for dest := 1; dest < c.Size(); dest++ {
+					if err := c.Send(body, dest, 1); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			_, err := c.Recv(&body, 0, 1)
+			return err
+		})
+		if t.Failed() {
+			return
+		}
+	}
+}

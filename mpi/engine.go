@@ -35,6 +35,11 @@ type engine struct {
 	closed   error               // set by Finalize
 	arrival  *completion         // finished at the next unexpected arrival, for Probe
 
+	// async counts frames sent on goroutines of their own (clear-to-send
+	// answers, bodies of abandoned sends): Finalize waits for them before
+	// it says goodbye, so a goodbye never overtakes them.
+	async sync.WaitGroup
+
 	sent, received []atomic.Uint64 // frames per peer, for deadlock detection
 	pulls          atomic.Uint64   // bodies copied out of senders' memory
 }
@@ -189,7 +194,11 @@ func (e *engine) matched(r *recvOp, msg *message) {
 				return
 			}
 		}
-		go e.clearToSend(msg.env.source, msg.id)
+		e.async.Add(1)
+		go func() {
+			defer e.async.Done()
+			e.clearToSend(msg.env.source, msg.id)
+		}()
 	default:
 		if msg.selfAck != nil {
 			msg.selfAck()

@@ -100,7 +100,9 @@ func (e *engine) pullBody(r *recvOp, msg *message) bool {
 	if sent {
 		e.sent[src].Add(1)
 	} else {
+		e.async.Add(1)
 		go func() {
+			defer e.async.Done()
 			if e.t.Send(context.Background(), src, cts, nil) == nil {
 				e.sent[src].Add(1)
 			}

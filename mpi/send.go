@@ -155,7 +155,12 @@ func (e *engine) onClearToSend(id uint64, pulled bool) {
 	switch {
 	case op == nil:
 	case abandoned:
-		go func() { _ = e.sendBody(op.dest, id, op.body); op.finish(nil) }()
+		e.async.Add(1)
+		go func() {
+			defer e.async.Done()
+			_ = e.sendBody(op.dest, id, op.body)
+			op.finish(nil)
+		}()
 	default:
 		op.finish(nil)
 	}

@@ -188,6 +188,10 @@ func (w *worldState) finalize() error {
 	}
 	var err error
 	if e.t != nil {
+		// Frames still on their way out (a clear-to-send that tells a
+		// sender its body was taken) must leave before the goodbye. Each
+		// ends when sent or when its peer is gone.
+		e.async.Wait()
 		if cerr := e.t.Close(); cerr != nil {
 			err = fmt.Errorf("mpi: rank %d Finalize: %w", e.rank, cerr)
 		}
