@@ -1,0 +1,143 @@
+// Command haversine is a web service computing great-circle distances,
+// with the reference workload of the project's WORKLOADS.md: rank 0 owns the
+// requests, hands them to every rank, every rank computes, and the answers
+// are combined on rank 0.
+//
+// Two ways to share the work out:
+//
+//   - static (default): Scatter cuts the requests into one chunk per rank
+//     and Reduce adds up the chunks' sums - the multiprocessing.Pool.map
+//     way;
+//   - -dynamic: rank 0 is a master that hands out chunks of -chunk requests
+//     to whichever worker asks next, until none are left - the Parallel
+//     Python / Celery way, which balances uneven work.
+//
+//	go run ./cmd/gorun -np 4 ./examples/haversine
+//	go run ./cmd/gorun -np 4 ./examples/haversine -n 8000000 -dynamic
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/gorun-mpi/gorun/mpi"
+)
+
+// answer is a named request's distance and the rank that computed it.
+type answer struct {
+	Name string
+	Km   float64
+	Rank int
+}
+
+func main() {
+	n := flag.Int("n", 80000, "number of generated requests")
+	dynamic := flag.Bool("dynamic", false, "hand chunks out on demand (master/worker) instead of scattering")
+	chunk := flag.Int("chunk", 2000, "requests per chunk in -dynamic mode")
+	flag.Parse()
+	world, err := mpi.Init()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "haversine:", err)
+		os.Exit(1)
+	}
+	defer mpi.Finalize()
+	if *n < 0 || *chunk < 1 {
+		mpi.Abort(2, "haversine: -n must be >= 0 and -chunk >= 1")
+	}
+	if err := run(world, *n, *dynamic, *chunk); err != nil {
+		mpi.Abort(1, err.Error())
+	}
+}
+
+func run(world *mpi.Comm, n int, dynamic bool, chunk int) error {
+	start := time.Now()
+	if err := answerNamed(world); err != nil {
+		return err
+	}
+	var total float64
+	var err error
+	if dynamic {
+		total, err = masterWorker(world, n, chunk)
+	} else {
+		total, err = scatterReduce(world, n)
+	}
+	if err != nil {
+		return err
+	}
+	if world.Rank() == 0 {
+		fmt.Printf("total_km=%.6f requests=%d ranks=%d seconds=%.3f\n", total, n, world.Size(), time.Since(start).Seconds())
+	}
+	return nil
+}
+
+// answerNamed spreads the four named requests over the ranks and prints
+// each answer with the rank that computed it.
+func answerNamed(world *mpi.Comm) error {
+	var all []request
+	if world.Rank() == 0 {
+		all = namedRequests
+	}
+	mine, err := mpi.Scatter(world, all, 0)
+	if err != nil {
+		return err
+	}
+	answers := make([]answer, len(mine))
+	for i, r := range mine {
+		answers[i] = answer{r.Name, haversine(r.Lat1, r.Lon1, r.Lat2, r.Lon2), world.Rank()}
+	}
+	got, err := mpi.Gather(world, answers, 0)
+	if err != nil {
+		return err
+	}
+	for _, a := range got { // only rank 0 has them
+		fmt.Printf("%s: %d km (rank %d)\n", a.Name, int(a.Km), a.Rank)
+	}
+	return nil
+}
+
+// scatterReduce: rank 0 scatters the generated requests (four float64 per
+// request, so whole requests travel as raw bytes), every rank sums its
+// chunk, and Reduce adds the sums.
+func scatterReduce(world *mpi.Comm, n int) (float64, error) {
+	// A request is four numbers. mpi.Scatter would cut the slice of
+	// numbers without regard to requests, so rank 0 cuts it itself, in
+	// whole requests with Scatter's rule (lengths differ by at most one
+	// request, longer first), and sends each rank its chunk. A []float64
+	// travels as raw bytes.
+	var coords []float64
+	if world.Rank() == 0 {
+		coords = generated(0, n)
+	}
+	counts := shares(n, world.Size())
+	var mine []float64
+	if world.Rank() == 0 {
+		offset := counts[0] * 4
+		for r := 1; r < world.Size(); r++ {
+			if err := world.Send(coords[offset:offset+counts[r]*4], r, tagChunk); err != nil {
+				return 0, err
+			}
+			offset += counts[r] * 4
+		}
+		mine = coords[:counts[0]*4]
+	} else if _, err := world.Recv(&mine, 0, tagChunk); err != nil {
+		return 0, err
+	}
+	local := sumDistances(mine)
+	fmt.Printf("rank %d answered %d requests\n", world.Rank(), len(mine)/4)
+	return mpi.Reduce(world, local, mpi.Sum, 0)
+}
+
+// shares splits n requests over size ranks as Scatter would: lengths
+// differ by at most one, the longer first.
+func shares(n, size int) []int {
+	counts := make([]int, size)
+	for r := range counts {
+		counts[r] = n / size
+		if r < n%size {
+			counts[r]++
+		}
+	}
+	return counts
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gorun-mpi/gorun/examples/internal/runexample"
+)
+
+func TestMain(m *testing.M) { runexample.Main(m) }
+
+// reference is WORKLOADS.md's sum for 80,000 requests.
+const reference = 801123227.466
+
+var totalLine = regexp.MustCompile(`(?m)^total_km=(\d+\.\d{6}) requests=(\d+) ranks=(\d+) seconds=\d+\.\d+$`)
+
+func checkTotal(t *testing.T, np int, stdout string) {
+	t.Helper()
+	m := totalLine.FindStringSubmatch(stdout)
+	if m == nil || m[2] != "80000" || m[3] != strconv.Itoa(np) {
+		t.Fatalf("np=%d: no total line for 80000 requests and %d ranks:\n%s", np, np, stdout)
+	}
+	total, _ := strconv.ParseFloat(m[1], 64)
+	if rel := math.Abs(total-reference) / reference; rel > 1e-9 {
+		t.Errorf("np=%d: total_km=%s, %.2e away from %v", np, m[1], rel, reference)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if !totalLine.MatchString(lines[len(lines)-1]) {
+		t.Errorf("np=%d: the total is not the last line:\n%s", np, stdout)
+	}
+}
+
+func checkNamed(t *testing.T, np int, stdout string) {
+	t.Helper()
+	for _, want := range []string{"california_to_newJersey: 3973 km", "oklahoma_to_texas: 533 km",
+		"arizona_to_kansas: 1350 km", "mississippi_to_boston: 1958 km"} {
+		m := regexp.MustCompile(want + ` \(rank (\d+)\)`).FindStringSubmatch(stdout)
+		if m == nil {
+			t.Errorf("np=%d: missing %q in:\n%s", np, want, stdout)
+			continue
+		}
+		if r, _ := strconv.Atoi(m[1]); r >= np {
+			t.Errorf("np=%d: %s computed by rank %d", np, want, r)
+		}
+	}
+}
+
+func TestStatic(t *testing.T) {
+	for _, np := range []int{1, 3, 4} {
+		res := runexample.MustSucceed(t, runexample.Options{NP: np})
+		checkNamed(t, np, res.Stdout)
+		checkTotal(t, np, res.Stdout)
+		if got := strings.Count(res.Stdout, "requests\n"); got != np {
+			t.Errorf("np=%d: %d ranks answered requests", np, got)
+		}
+	}
+	// With 4 ranks the named requests are spread one per rank.
+	res := runexample.MustSucceed(t, runexample.Options{NP: 4})
+	for r := range 4 {
+		if !strings.Contains(res.Stdout, fmt.Sprintf(" km (rank %d)", r)) {
+			t.Errorf("rank %d computed no named request:\n%s", r, res.Stdout)
+		}
+	}
+}
+
+func TestDynamic(t *testing.T) {
+	for _, np := range []int{1, 2, 5} {
+		res := runexample.MustSucceed(t, runexample.Options{NP: np, Args: []string{"-dynamic", "-chunk", "3000"}})
+		checkNamed(t, np, res.Stdout)
+		checkTotal(t, np, res.Stdout)
+		handed := 0
+		for _, m := range regexp.MustCompile(`master gave rank \d+ (\d+) requests`).FindAllStringSubmatch(res.Stdout, -1) {
+			k, _ := strconv.Atoi(m[1])
+			handed += k
+		}
+		if np > 1 && handed != 80000 {
+			t.Errorf("np=%d: the master handed out %d requests, want 80000", np, handed)
+		}
+	}
+}

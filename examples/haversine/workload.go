@@ -1,0 +1,54 @@
+package main
+
+import "math"
+
+// earthRadiusKm is the radius WORKLOADS.md fixes for the great-circle
+// distance.
+const earthRadiusKm = 6372.8
+
+// request is one question to the service: the distance between two points
+// (degrees; longitudes west as positive numbers, as in WORKLOADS.md).
+type request struct {
+	Name                   string
+	Lat1, Lon1, Lat2, Lon2 float64
+}
+
+// namedRequests are the four requests of WORKLOADS.md.
+var namedRequests = []request{
+	{"california_to_newJersey", 37, 120, 40, 74},
+	{"oklahoma_to_texas", 35.5, 98, 31, 100},
+	{"arizona_to_kansas", 34, 112, 38.5, 98},
+	{"mississippi_to_boston", 33, 90, 42.3581, 71.0636},
+}
+
+// haversine returns the great-circle distance in km.
+func haversine(lat1, lon1, lat2, lon2 float64) float64 {
+	rad := func(deg float64) float64 { return deg * math.Pi / 180 }
+	dlat, dlon := rad(lat2-lat1), rad(lon2-lon1)
+	a := math.Pow(math.Sin(dlat/2), 2) + math.Cos(rad(lat1))*math.Cos(rad(lat2))*math.Pow(math.Sin(dlon/2), 2)
+	return earthRadiusKm * 2 * math.Asin(math.Sqrt(a))
+}
+
+// generated fills coords with requests first..first+n-1 of the generated
+// load, four numbers per request (lat1, lon1, lat2, lon2), with the
+// 64-bit integer formulas of WORKLOADS.md.
+func generated(first, n int) []float64 {
+	coords := make([]float64, 0, 4*n)
+	for i := int64(first); i < int64(first+n); i++ {
+		coords = append(coords,
+			float64((i*7919)%180001)/1000.0-90,
+			float64((i*104729)%360001)/1000.0-180,
+			float64((i*1299709)%180001)/1000.0-90,
+			float64((i*15485863)%360001)/1000.0-180)
+	}
+	return coords
+}
+
+// sumDistances answers a block of requests laid out as generated does.
+func sumDistances(coords []float64) float64 {
+	sum := 0.0
+	for i := 0; i+3 < len(coords); i += 4 {
+		sum += haversine(coords[i], coords[i+1], coords[i+2], coords[i+3])
+	}
+	return sum
+}
