@@ -82,3 +82,13 @@ func TestDynamic(t *testing.T) {
 		}
 	}
 }
+
+// TestOverNATS runs both modes with every message going through the NATS
+// server gorun embeds.
+func TestOverNATS(t *testing.T) {
+	for _, args := range [][]string{nil, {"-dynamic"}} {
+		res := runexample.MustSucceed(t, runexample.Options{NP: 3, Args: args, GorunFlags: []string{"--transport", "nats"}})
+		checkNamed(t, 3, res.Stdout)
+		checkTotal(t, 3, res.Stdout)
+	}
+}
