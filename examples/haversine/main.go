@@ -8,12 +8,13 @@
 //   - static (default): Scatter cuts the requests into one chunk per rank
 //     and Reduce adds up the chunks' sums - the multiprocessing.Pool.map
 //     way;
+//
 //   - -dynamic: rank 0 is a master that hands out chunks of -chunk requests
 //     to whichever worker asks next, until none are left - the Parallel
 //     Python / Celery way, which balances uneven work.
 //
-//	go run ./cmd/gorun -np 4 ./examples/haversine
-//	go run ./cmd/gorun -np 4 ./examples/haversine -n 8000000 -dynamic
+//     go run ./cmd/gorun -np 4 ./examples/haversine
+//     go run ./cmd/gorun -np 4 ./examples/haversine -n 8000000 -dynamic
 package main
 
 import (
