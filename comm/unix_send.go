@@ -27,12 +27,19 @@ type outConn struct {
 // Send writes one frame to dest, dialing it first if this is the first frame
 // for it. A frame larger than MaxFrame is refused before anything is sent.
 func (u *Unix) Send(ctx context.Context, dest int, h Header, payload []byte) error {
+	return u.SendParts(ctx, dest, h, payload, nil)
+}
+
+// SendParts sends one frame whose payload is head followed by body, written
+// together without joining them first (see PartsSender).
+func (u *Unix) SendParts(ctx context.Context, dest int, h Header, head, body []byte) error {
+	size := len(head) + len(body)
 	if dest < 0 || dest >= u.cfg.Size || dest == u.cfg.Rank {
 		return fmt.Errorf("comm: unix rank %d: send to %d of %d: %w", u.cfg.Rank, dest, u.cfg.Size, ErrBadRank)
 	}
-	if uint64(len(payload)) > u.cfg.MaxFrame {
+	if uint64(size) > u.cfg.MaxFrame {
 		return fmt.Errorf("comm: unix rank %d: frame of %d bytes to rank %d, limit %d: %w",
-			u.cfg.Rank, len(payload), dest, u.cfg.MaxFrame, ErrFrameTooLarge)
+			u.cfg.Rank, size, dest, u.cfg.MaxFrame, ErrFrameTooLarge)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -66,7 +73,7 @@ func (u *Unix) Send(ctx context.Context, dest int, h Header, payload []byte) err
 			}
 		}()
 	}
-	n, err := oc.write(h, payload)
+	n, err := oc.write(h, head, body)
 	if err == nil {
 		return nil
 	}
@@ -87,22 +94,24 @@ func (u *Unix) Send(ctx context.Context, dest int, h Header, payload []byte) err
 	return oc.err
 }
 
-// write sends the header and payload and returns how many bytes went out.
-func (oc *outConn) write(h Header, payload []byte) (int64, error) {
-	if len(payload) <= copyLimit {
-		need := frameHeaderLen + len(payload)
+// write sends the header and the payload (head followed by body) and
+// returns how many bytes went out.
+func (oc *outConn) write(h Header, head, body []byte) (int64, error) {
+	size := len(head) + len(body)
+	if size <= copyLimit {
+		need := frameHeaderLen + size
 		if cap(oc.buf) < need {
 			oc.buf = make([]byte, need, max(need, 4096))
 		}
 		b := oc.buf[:need]
-		encodeHeader(b, h, len(payload))
-		copy(b[frameHeaderLen:], payload)
+		encodeHeader(b, h, size)
+		copy(b[copy(b[frameHeaderLen:], head)+frameHeaderLen:], body)
 		n, err := oc.conn.Write(b)
 		return int64(n), err
 	}
 	var hdr [frameHeaderLen]byte
-	encodeHeader(hdr[:], h, len(payload))
-	bufs := net.Buffers{hdr[:], payload}
+	encodeHeader(hdr[:], h, size)
+	bufs := net.Buffers{hdr[:], head, body}
 	return bufs.WriteTo(oc.conn)
 }
 

@@ -50,6 +50,35 @@ func Run(t *testing.T, f Factory) {
 	t.Run("CloseWithoutTraffic", func(t *testing.T) { testCloseWithoutTraffic(t, f) })
 	t.Run("SendAfterClose", func(t *testing.T) { testSendAfterClose(t, f) })
 	t.Run("Crash", func(t *testing.T) { testCrash(t, f) })
+	t.Run("SendParts", func(t *testing.T) { testSendParts(t, f) })
+}
+
+// testSendParts: a transport that can send a payload in two parts delivers
+// exactly head followed by body, for small and large payloads.
+func testSendParts(t *testing.T, f Factory) {
+	job, recs := started(t, f, 2)
+	ps, ok := job.Transports[0].(comm.PartsSender)
+	if !ok {
+		t.Skip("this transport kind has no SendParts")
+	}
+	cases := []struct{ head, body []byte }{
+		{[]byte("h"), []byte("body")},
+		{nil, pattern(10, 1)},
+		{[]byte("descriptor"), pattern(300<<10, 2)},
+		{pattern(40<<10, 3), nil},
+	}
+	for i, c := range cases {
+		if err := ps.SendParts(ctxWait(t), 1, eager(i), c.head, c.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs[1].WaitFor(t, "every frame", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) == len(cases) })
+	for i, fr := range recs[1].Frames() {
+		want := append(append([]byte{}, cases[i].head...), cases[i].body...)
+		if !bytes.Equal(fr.Payload, want) || fr.Size != uint64(len(want)) {
+			t.Errorf("frame %d: %d bytes, want head+body of %d", i, len(fr.Payload), len(want))
+		}
+	}
 }
 
 // Recorder is a comm.Handler that records what it is given, for tests.
