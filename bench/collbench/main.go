@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,7 +26,20 @@ import (
 func main() {
 	sizesFlag := flag.String("sizes", "8,8192,8388608", "comma-separated message sizes in bytes")
 	iters := flag.Int("iters", 200, "calls per size for small messages (fewer for large)")
+	ops := flag.String("ops", "barrier,bcast,allreduce", "comma-separated operations to measure")
+	cpuProfile := flag.String("cpuprofile", "", "write each rank's CPU profile to `prefix`.RANK")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile + "." + os.Getenv("GORUN_RANK"))
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "collbench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var sizes []int
 	for _, s := range strings.Split(*sizesFlag, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -35,13 +49,14 @@ func main() {
 		}
 		sizes = append(sizes, n)
 	}
-	if err := run(sizes, *iters); err != nil {
+	if err := run(sizes, *iters, strings.Split(*ops, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "collbench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(sizes []int, iters int) error {
+func run(sizes []int, iters int, ops []string) error {
 	world, err := mpi.Init()
 	if err != nil {
 		return err
@@ -52,6 +67,9 @@ func run(sizes []int, iters int) error {
 		fmt.Printf("%-10s %10s %12s\n", "op", "bytes", "median_us")
 	}
 	report := func(op string, size int, call func() error, n int) error {
+		if !slices.Contains(ops, op) {
+			return nil
+		}
 		us, err := measure(world, call, n)
 		if err != nil {
 			return fmt.Errorf("%s %d bytes: %w", op, size, err)
