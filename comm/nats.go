@@ -138,6 +138,7 @@ type natsPeer struct {
 	asm       *assembly
 	gone      bool
 	acked     bool                  // we answered its first alive message
+	goneCh    chan struct{}         // closed once it is gone, to wake senders
 	goneErr   atomic.Pointer[error] // why it is gone, for senders
 	lastSeen  atomic.Int64          // unix nanoseconds of its last message
 }
@@ -194,7 +195,7 @@ func NewNATS(cfg NATSConfig) (*NATS, error) {
 	for r := range cfg.Size {
 		t.inboxes[r] = t.prefix + ".r" + strconv.Itoa(r)
 		if r != cfg.Rank {
-			t.peers[r] = &natsPeer{rank: r, ready: make(chan struct{}), credit: make(chan struct{}, 1), expect: 1}
+			t.peers[r] = &natsPeer{rank: r, ready: make(chan struct{}), credit: make(chan struct{}, 1), expect: 1, goneCh: make(chan struct{})}
 			t.peers[r].lastSeen.Store(now.UnixNano())
 		}
 	}
@@ -333,6 +334,7 @@ func (t *NATS) peerGoneLocked(p *natsPeer, err error) {
 	}
 	p.gone = true
 	p.goneErr.Store(&err)
+	close(p.goneCh)
 	t.handler.PeerGone(p.rank, err)
 }
 

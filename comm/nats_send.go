@@ -122,6 +122,8 @@ func (t *NATS) awaitReady(ctx context.Context, p *natsPeer) error {
 		return t.usable()
 	case <-t.closing:
 		return t.usable()
+	case <-p.goneCh:
+		return fmt.Errorf("comm: nats rank %d: send to rank %d: %w", t.cfg.Rank, p.rank, p.goneError())
 	case <-timer.C:
 		return fmt.Errorf("comm: nats rank %d: rank %d did not join the job within %v: %w", t.cfg.Rank, p.rank, t.cfg.ReadyTimeout, ErrPeerLost)
 	}
@@ -146,6 +148,9 @@ func (t *NATS) publish(ctx context.Context, p *natsPeer, msg []byte) error {
 			return t.usable()
 		case <-t.closing:
 			return t.usable()
+		case <-p.goneCh:
+			// A receiver that is gone will grant no more credit.
+			return fmt.Errorf("comm: nats rank %d: send to rank %d: %w", t.cfg.Rank, p.rank, p.goneError())
 		}
 	}
 	p.sent += cost

@@ -457,3 +457,39 @@ func pattern(n int) []byte {
 	}
 	return b
 }
+
+// TestNATSSenderOutOfCreditLearnsOfACrash: a sender blocked on a receiver
+// that consumes nothing, and then vanishes, gets ErrPeerLost instead of
+// waiting for credit forever.
+func TestNATSSenderOutOfCreditLearnsOfACrash(t *testing.T) {
+	srv := startNATSServer(t, 0)
+	ts := natsJob(t, srv.URL(srv.admin), "credit-crash", "s", 2, func(c *comm.NATSConfig) { c.PeerTimeout = time.Second })
+	stuck := &slowRecorder{release: make(chan struct{}), next: map[int32]uint64{}}
+	t.Cleanup(func() { close(stuck.release) })
+	if err := ts[1].Start(stuck); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts[0].Start(commtest.NewRecorder()); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		payload := make([]byte, 1024)
+		for i := 0; ; i++ {
+			if err := ts[0].Send(context.Background(), 1, comm.Header{Kind: comm.KindEager, Seq: uint64(i)}, payload); err != nil {
+				errc <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(500 * time.Millisecond) // the window fills up
+	comm.CrashNATS(ts[1])
+	select {
+	case err := <-errc:
+		if !errors.Is(err, comm.ErrPeerLost) {
+			t.Errorf("blocked sender got %v, want ErrPeerLost", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the sender is still waiting for credit from a crashed receiver")
+	}
+}
