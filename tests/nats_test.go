@@ -30,6 +30,14 @@ func (s *natsServer) url(pass string) string {
 // requires a user and password, and stops it at the end of the test.
 func startNATSServer(t *testing.T) *natsServer {
 	t.Helper()
+	s := &natsServer{user: "gorun-test", pass: newMarker()}
+	return startNATSServerWith(t, s, fmt.Sprintf("authorization { users = [ { user: %q, password: %q } ] }\n", s.user, s.pass))
+}
+
+// startNATSServerWith starts a real nats-server with config (listen
+// address added), filling in s.port.
+func startNATSServerWith(t *testing.T, s *natsServer, config string) *natsServer {
+	t.Helper()
 	binary := filepath.Join(binDir, "nats-server")
 	natsBuild.Do(func() {
 		out, err := exec.Command("go", "build", "-o", binary, "github.com/nats-io/nats-server/v2").CombinedOutput()
@@ -40,9 +48,9 @@ func startNATSServer(t *testing.T) *natsServer {
 	if natsBuildErr != nil {
 		t.Fatal(natsBuildErr)
 	}
-	s := &natsServer{port: freePort(t), user: "gorun-test", pass: newMarker()}
+	s.port = freePort(t)
 	conf := filepath.Join(t.TempDir(), "server.conf")
-	text := fmt.Sprintf("listen: 127.0.0.1:%d\nauthorization { users = [ { user: %q, password: %q } ] }\n", s.port, s.user, s.pass)
+	text := fmt.Sprintf("listen: 127.0.0.1:%d\n%s", s.port, config)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
