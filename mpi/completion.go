@@ -8,15 +8,7 @@ type completion struct {
 	done     chan struct{}
 	finished atomic.Bool
 	err      error
-	// bulk: the operation moves a large body (at least bulkBytes), so it
-	// takes long enough that a waiter should sleep instead of polling, and
-	// leave the core to ranks with work (see engine.await).
-	bulk atomic.Bool
 }
-
-// bulkBytes is the body size from which a wait is not worth polling: at a
-// few GB/s, moving it takes at least ~50 us, longer than a wake-up.
-const bulkBytes = 256 << 10
 
 func (c *completion) init() { c.done = make(chan struct{}) }
 

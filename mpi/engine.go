@@ -181,9 +181,6 @@ func (e *engine) takeArrival(cond bool) *completion {
 
 // matched finishes what follows a match made outside the lock.
 func (e *engine) matched(r *recvOp, msg *message) {
-	if msg.rndv && msg.size >= bulkBytes {
-		r.bulk.Store(true)
-	}
 	switch {
 	case msg.rndv && msg.remote.addr != 0 && e.pullBody(r, msg):
 		// the body was copied out of the sender's memory

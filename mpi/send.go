@@ -38,7 +38,6 @@ func (e *engine) send(goctx context.Context, ctx uint32, dest, tag int, desc, bo
 	}
 	op := &sendOp{dest: dest, body: body}
 	op.init()
-	op.bulk.Store(len(body) >= bulkBytes)
 	e.mu.Lock()
 	if e.closed != nil {
 		e.mu.Unlock()

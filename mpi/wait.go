@@ -7,9 +7,7 @@ import (
 
 // await waits until c is finished or goctx ends. It first polls the
 // transport for e.spin (progress on this goroutine, no sleep/wake-up cost),
-// then sleeps; it stops polling at once when c turns out to move a large
-// body (c.bulk), whose transfer outlasts a wake-up, so that ranks sharing a
-// core give it to the rank doing the copy. While it sleeps, what (when not nil) is reported to the
+// then sleeps. While it sleeps, what (when not nil) is reported to the
 // launcher as the call this rank is blocked in, for deadlock detection.
 func (e *engine) await(goctx context.Context, c *completion, what func() string) error {
 	if c.isDone() {
@@ -24,7 +22,7 @@ func (e *engine) await(goctx context.Context, c *completion, what func() string)
 			if c.isDone() {
 				return c.err
 			}
-			if c.bulk.Load() || i%8 == 0 && time.Since(start) > e.spin {
+			if i%8 == 0 && time.Since(start) > e.spin {
 				break
 			}
 		}
