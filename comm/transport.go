@@ -139,6 +139,14 @@ type TrySender interface {
 	TrySend(dest int, h Header, payload []byte) (sent bool, err error)
 }
 
+// EagerLimiter is an optional ability: a transport that prefers its own
+// eager limit (the largest message the layer above sends without waiting
+// for the receiver), because its rendezvous is dearer or cheaper than a
+// socket's. An eager limit the user sets still wins.
+type EagerLimiter interface {
+	EagerLimit() int
+}
+
 // PartsSender is an optional ability: sending a frame whose payload is two
 // parts (a small head and a body) without the caller joining them into a
 // new slice first. The frame received is the same as Send(head+body).

@@ -74,6 +74,9 @@ func newEngine(t comm.Transport, rank, size int, cfg config) *engine {
 		sent:     make([]atomic.Uint64, size),
 		received: make([]atomic.Uint64, size),
 	}
+	if el, ok := t.(comm.EagerLimiter); ok && !cfg.eagerSet {
+		e.eagerLimit = el.EagerLimit()
+	}
 	if p, ok := t.(comm.Poller); ok {
 		e.poller = p
 	}

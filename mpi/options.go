@@ -6,13 +6,19 @@ import (
 	"github.com/gorun-mpi/gorun/comm"
 )
 
-// DefaultEagerLimit is the largest message (in bytes of data: a numeric
-// slice's raw bytes or a value's msgpack encoding, not counting the few
-// bytes that describe its type) that Send delivers eagerly, returning before the receive is posted. Larger messages
+// DefaultEagerLimit is the largest message (in payload bytes: the data and
+// the few bytes that describe its type) that Send delivers eagerly on the
+// local transport, returning before the receive is posted. Larger messages
 // use the rendezvous protocol: Send waits until the receiver has matched
 // them, so the receiver never buffers large unexpected messages. Open MPI's
-// TCP transport uses the same 64 KiB default. Change it with WithEagerLimit or
-// the GORUN_EAGER_LIMIT environment variable (bytes).
+// TCP transport uses the same 64 KiB default, also counting its headers: a
+// 64 KiB array goes by rendezvous in both, and on this host its body is
+// then copied once, straight out of the sender's memory, which beats two
+// copies through a socket. A transport may
+// prefer another limit (comm.EagerLimiter; NATS, where a rendezvous costs a
+// round trip through the server, uses comm.DefaultNATSEagerLimit). Change it
+// with WithEagerLimit or the GORUN_EAGER_LIMIT environment variable (bytes),
+// which override the transport's preference.
 const DefaultEagerLimit = 64 << 10
 
 // DefaultSpin is how long a blocking call polls the transport before it
@@ -32,6 +38,7 @@ type Option func(*config)
 type config struct {
 	transport  comm.Transport
 	eagerLimit int
+	eagerSet   bool // set by the user: the transport's preference does not apply
 	spin       time.Duration
 	spinSet    bool
 	yield      bool // give the core away between polls
@@ -49,7 +56,7 @@ func WithTransport(t comm.Transport) Option {
 // WithEagerLimit sets the eager/rendezvous threshold in bytes (see
 // DefaultEagerLimit). A negative limit sends every message by rendezvous.
 func WithEagerLimit(bytes int) Option {
-	return func(c *config) { c.eagerLimit = bytes }
+	return func(c *config) { c.eagerLimit, c.eagerSet = bytes, true }
 }
 
 // WithSpin sets how long a blocking call polls before it sleeps; 0 disables

@@ -51,7 +51,7 @@ func (c *Comm) Isend(v any, dest, tag int) *Request {
 	req.comp = &completion{}
 	req.comp.init()
 	worldDest := c.group[dest]
-	if worldDest == c.e.rank || len(body) <= c.e.eagerLimit {
+	if worldDest == c.e.rank || len(desc)+len(body) <= c.e.eagerLimit {
 		req.comp.finish(c.e.send(c.goctx, c.ctx, worldDest, tag, desc, body, false, nil))
 		return req
 	}

@@ -22,7 +22,7 @@ func (e *engine) send(goctx context.Context, ctx uint32, dest, tag int, desc, bo
 	if e.t == nil {
 		return fmt.Errorf("%w: no transport", ErrRank)
 	}
-	if !sync && len(body) <= e.eagerLimit {
+	if !sync && len(desc)+len(body) <= e.eagerLimit {
 		h := comm.Header{Kind: comm.KindEager, Context: ctx, Tag: int32(tag)}
 		var err error
 		if ps, ok := e.t.(comm.PartsSender); ok {

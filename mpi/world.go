@@ -109,7 +109,7 @@ func configure(opts []Option) (config, error) {
 		if err != nil {
 			return cfg, fmt.Errorf("%w: GORUN_EAGER_LIMIT=%q is not a number of bytes", ErrInit, v)
 		}
-		cfg.eagerLimit = n
+		cfg.eagerLimit, cfg.eagerSet = n, true
 	}
 	if v := os.Getenv(jobenv.Spin); v != "" {
 		d, err := time.ParseDuration(v)
