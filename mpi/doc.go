@@ -29,9 +29,8 @@
 // one sender on one communicator with one tag arrive in the order sent.
 //
 // Messages up to the eager limit (DefaultEagerLimit, 64 KiB; 256 KiB over
-// NATS) are sent at once
-// and buffered by the receiver; larger ones use a rendezvous: Send waits until
-// the receiver has matched them. So two ranks that both Send a large message
+// NATS) are sent at once and buffered by the receiver; larger ones use a
+// rendezvous: Send waits until the receiver has matched them. So two ranks that both Send a large message
 // to each other before receiving deadlock, as in MPI; use Sendrecv, or
 // Isend/Irecv.
 //
