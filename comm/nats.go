@@ -367,6 +367,7 @@ func (t *NATS) Close() error {
 			}
 			select {
 			case <-p.ready:
+			case <-p.goneCh:
 			case <-t.fatal:
 			case <-deadline.C:
 			}
