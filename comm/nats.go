@@ -162,8 +162,9 @@ type assembly struct {
 	off int
 }
 
-// NewNATS connects to the server, subscribes this rank's inbox and starts
-// announcing it. Frames are delivered once Start is called.
+// NewNATS connects to the server (within ConnectTimeout, reconnects off).
+// Start then subscribes this rank's inbox and announces it; frames are
+// delivered from then on.
 func NewNATS(cfg NATSConfig) (*NATS, error) {
 	if cfg.Size < 1 || cfg.Rank < 0 || cfg.Rank >= cfg.Size {
 		return nil, fmt.Errorf("comm: nats transport: rank %d of %d: %w", cfg.Rank, cfg.Size, ErrBadRank)
