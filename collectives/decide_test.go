@@ -14,10 +14,14 @@ func TestChooseTable(t *testing.T) {
 	}{
 		{"Bcast", 4, 8, algBinomial},
 		{"Bcast", 2, 8 << 20, algBinomial},
-		{"Bcast", 4, 8 << 20, algScatterAllgather},
+		{"Bcast", 4, 8 << 20, algBinomial},
+		{"Bcast", 16, 1 << 20, algScatterAllgather},
+		{"Bcast", 16, 1<<20 - 1, algBinomial},
 		{"Allreduce", 4, 8, algRecursiveDoubling},
 		{"Allreduce", 4, 8 << 20, algRing},
 		{"Allreduce", 2, 8 << 20, algRing},
+		{"Allreduce", 3, 64 << 10, algRing},
+		{"Allreduce", 3, 64<<10 - 1, algRecursiveDoubling},
 		{"Allgather", 5, 0, algRecursiveDoubling},
 		{"Barrier", 64, 0, algDissemination},
 	} {
