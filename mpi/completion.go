@@ -1,6 +1,9 @@
 package mpi
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // completion is the end of an operation, signalled once: a closed channel to
 // sleep on and a flag to poll.
@@ -8,6 +11,25 @@ type completion struct {
 	done     chan struct{}
 	finished atomic.Bool
 	err      error
+	// transfer is how long moving the operation's body is expected to take
+	// (nanoseconds; 0 for small messages): a waiter keeps polling that much
+	// longer before it sleeps, since a wake-up after a sleep costs tens of
+	// microseconds (see engine.await).
+	transfer atomic.Int64
+}
+
+// Polling through a large transfer: the expected copy rate, and the
+// longest transfer a waiter polls through.
+const (
+	transferBytesPerMicrosecond = 4 << 10 // 4 GB/s
+	maxTransferSpin             = time.Millisecond
+)
+
+// expectTransfer records that c moves size bytes.
+func (c *completion) expectTransfer(size int) {
+	if d := time.Duration(size/transferBytesPerMicrosecond) * time.Microsecond; d <= maxTransferSpin {
+		c.transfer.Store(int64(d))
+	}
 }
 
 func (c *completion) init() { c.done = make(chan struct{}) }

@@ -184,6 +184,9 @@ func (e *engine) takeArrival(cond bool) *completion {
 
 // matched finishes what follows a match made outside the lock.
 func (e *engine) matched(r *recvOp, msg *message) {
+	if msg.rndv && !e.yield {
+		r.expectTransfer(msg.size)
+	}
 	switch {
 	case msg.rndv && msg.remote.addr != 0 && e.pullBody(r, msg):
 		// the body was copied out of the sender's memory

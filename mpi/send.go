@@ -38,6 +38,9 @@ func (e *engine) send(goctx context.Context, ctx uint32, dest, tag int, desc, bo
 	}
 	op := &sendOp{dest: dest, body: body}
 	op.init()
+	if !e.yield {
+		op.expectTransfer(len(body))
+	}
 	e.mu.Lock()
 	if e.closed != nil {
 		e.mu.Unlock()

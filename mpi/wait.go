@@ -2,12 +2,16 @@ package mpi
 
 import (
 	"context"
+	"runtime"
 	"time"
 )
 
 // await waits until c is finished or goctx ends. It first polls the
 // transport for e.spin (progress on this goroutine, no sleep/wake-up cost),
-// then sleeps. While it sleeps, what (when not nil) is reported to the
+// then sleeps. A wait on a large body polls longer, for about the time the
+// body takes to move (completion.transfer), yielding to the rank's other
+// goroutines meanwhile; not when ranks outnumber cores, where a poller
+// would take the core from the rank doing the copy. While it sleeps, what (when not nil) is reported to the
 // launcher as the call this rank is blocked in, for deadlock detection.
 func (e *engine) await(goctx context.Context, c *completion, what func() string) error {
 	if c.isDone() {
@@ -22,8 +26,17 @@ func (e *engine) await(goctx context.Context, c *completion, what func() string)
 			if c.isDone() {
 				return c.err
 			}
-			if i%8 == 0 && time.Since(start) > e.spin {
+			if i%8 != 0 {
+				continue
+			}
+			elapsed := time.Since(start)
+			if elapsed > e.spin+time.Duration(c.transfer.Load()) {
 				break
+			}
+			if elapsed > e.spin {
+				// Polling through a transfer: let the rank's other
+				// goroutines (one may be doing the copy) have the P.
+				runtime.Gosched()
 			}
 		}
 	}
