@@ -53,7 +53,7 @@ func AllreduceSlice[E any](c Conn, codec Codec[[]E], v []E, op Op[E]) ([]E, erro
 	case op.Fn == nil:
 		mine.fail = nilOpFailure(me, "AllreduceSlice")
 	}
-	if alg == algRing && !op.Commutative {
+	if (alg == algRing || alg == algRabenseifner) && !op.Commutative {
 		alg = algRecursiveDoubling // only built-in operators may be reordered
 	}
 	if alg == 0 {
@@ -67,7 +67,7 @@ func AllreduceSlice[E any](c Conn, codec Codec[[]E], v []E, op Op[E]) ([]E, erro
 		return slices.Clone(v), nil
 	}
 	red := reduction[[]E]{me: me, codec: codec, comb: sliceOp[E]{op.Fn}}
-	if alg == algRing {
+	if alg == algRing || alg == algRabenseifner {
 		red.codec = nil // agree on lengths and algorithm first; data follows
 	}
 	res, err := recursiveDoubling(c, allreduceTagRD, mine, red.exchangeOps())
@@ -78,6 +78,8 @@ func AllreduceSlice[E any](c Conn, codec Codec[[]E], v []E, op Op[E]) ([]E, erro
 		return nil, prefer(res.fail, mine.fail).err()
 	case alg == algRing:
 		return ringAllreduce(c, codec, v, op)
+	case alg == algRabenseifner:
+		return rabenseifnerAllreduce(c, codec, v, op)
 	case !res.owned:
 		return slices.Clone(res.v), nil
 	}

@@ -37,7 +37,7 @@ var modes = []struct {
 func operand(r, i int) float64 { return float64((r+1)*1000 + i%997) }
 
 func TestAllreduceSliceMatchesReference(t *testing.T) {
-	withAlgs(t, "GORUN_COLL_ALLREDUCE", []string{"recursive_doubling", "ring"}, func(t *testing.T) {
+	withAlgs(t, "GORUN_COLL_ALLREDUCE", []string{"recursive_doubling", "ring", "rabenseifner"}, func(t *testing.T) {
 		for _, m := range modes {
 			for _, np := range groupSizes {
 				for _, n := range []int{0, 1, 7, 100, 40000} {
@@ -83,7 +83,7 @@ func TestAllreduceSliceMatchesReference(t *testing.T) {
 // result depends on the order of additions; every rank must still get the
 // very same bits.
 func TestAllreduceSliceBitwiseAgreement(t *testing.T) {
-	withAlgs(t, "GORUN_COLL_ALLREDUCE", []string{"recursive_doubling", "ring"}, func(t *testing.T) {
+	withAlgs(t, "GORUN_COLL_ALLREDUCE", []string{"recursive_doubling", "ring", "rabenseifner"}, func(t *testing.T) {
 		for _, np := range groupSizes {
 			const n = 1000
 			results := make([][]float64, np)
@@ -112,7 +112,7 @@ func TestAllreduceSliceBitwiseAgreement(t *testing.T) {
 // TestAllreduceSliceNonCommutative: a forced ring must not serve an
 // operator that is not commutative; string concatenation shows the order.
 func TestAllreduceSliceNonCommutative(t *testing.T) {
-	withAlgs(t, "GORUN_COLL_ALLREDUCE", []string{"recursive_doubling", "ring"}, func(t *testing.T) {
+	withAlgs(t, "GORUN_COLL_ALLREDUCE", []string{"recursive_doubling", "ring", "rabenseifner"}, func(t *testing.T) {
 		for _, m := range modes {
 			for _, np := range groupSizes {
 				for _, n := range []int{0, 1, 5} {
@@ -185,7 +185,7 @@ func everyRankFails(t *testing.T, label string, errs []error, want error) {
 }
 
 func TestAllreduceSliceLengthMismatchFailsEverywhere(t *testing.T) {
-	withAlgs(t, "GORUN_COLL_ALLREDUCE", []string{"recursive_doubling", "ring"}, func(t *testing.T) {
+	withAlgs(t, "GORUN_COLL_ALLREDUCE", []string{"recursive_doubling", "ring", "rabenseifner"}, func(t *testing.T) {
 		for _, m := range modes {
 			for _, np := range groupSizes[1:] {
 				for _, lens := range [][2]int{{10, 11}, {3, 50000}, {50000, 0}} {

@@ -18,6 +18,7 @@ const (
 	algRecursiveDoubling
 	algPairwise
 	algDissemination
+	algRabenseifner
 )
 
 var algNames = map[algorithm]string{
@@ -28,6 +29,7 @@ var algNames = map[algorithm]string{
 	algRecursiveDoubling: "recursive_doubling",
 	algPairwise:          "pairwise",
 	algDissemination:     "dissemination",
+	algRabenseifner:      "rabenseifner",
 }
 
 func (a algorithm) String() string {
@@ -72,9 +74,13 @@ type policy struct {
 //     steps, each moving the whole vector; the ring takes 2(p-1) steps of
 //     1/p of the vector. Measured crossover: about 16 KiB at np=2 and 32 to
 //     64 KiB at np=4 (64 KiB: ring 55 us against 264 us at np=2, 372 us
-//     against 668 us at np=4). The ring needs a commutative operator (the
-//     built-in ones); user operators always get recursive doubling, which
-//     keeps rank order.
+//     against 668 us at np=4). Rabenseifner's algorithm (recursive halving
+//     + doubling: 2 log2(p) steps instead of 2(p-1)) is there to be forced;
+//     it is not the default because it won only sometimes here (8 MiB: 5.5
+//     against 7.2 ms at np=2, 15.5 against 17.4 ms at np=4, 40 against 43 ms
+//     at np=8, but slower at np=3 and 5, and for 1 MiB at np=2 and 4). The
+//     ring and Rabenseifner need a commutative operator (the built-in ones);
+//     user operators always get recursive doubling, which keeps rank order.
 //   - Allgather, Gather, Scatter: no rank knows the total size (parts may
 //     differ in length), so the choice is by rank count alone.
 //   - Reduce, ReduceSlice: binomial tree. Alltoall: pairwise exchange.
@@ -87,7 +93,7 @@ var policies = map[string]policy{
 			{alg: algBinomial},
 		}},
 	"Allreduce": {env: "GORUN_COLL_ALLREDUCE",
-		algs: []algorithm{algRecursiveDoubling, algRing},
+		algs: []algorithm{algRecursiveDoubling, algRing, algRabenseifner},
 		rules: []rule{
 			{minRanks: 2, minBytes: 64 << 10, alg: algRing},
 			{alg: algRecursiveDoubling},

@@ -50,7 +50,7 @@ func TestChooseOverride(t *testing.T) {
 
 func TestAlgorithmsListsEveryVariable(t *testing.T) {
 	algs := Algorithms()
-	if got := strings.Join(algs["GORUN_COLL_ALLREDUCE"], ","); got != "recursive_doubling,ring" {
+	if got := strings.Join(algs["GORUN_COLL_ALLREDUCE"], ","); got != "recursive_doubling,ring,rabenseifner" {
 		t.Errorf("GORUN_COLL_ALLREDUCE choices %q", got)
 	}
 	if len(algs) != len(policies) {
