@@ -75,7 +75,7 @@ type policy struct {
 //     1/p of the vector. Measured crossover: about 16 KiB at np=2 and 32 to
 //     64 KiB at np=4 (64 KiB: ring 55 us against 264 us at np=2, 372 us
 //     against 668 us at np=4). Rabenseifner's algorithm (recursive halving
-//   - doubling: 2 log2(p) steps instead of 2(p-1)) is there to be forced;
+//     and doubling: 2 log2(p) steps instead of 2(p-1)) is there to be forced;
 //     it is not the default because it won only sometimes here (8 MiB: 5.5
 //     against 7.2 ms at np=2, 15.5 against 17.4 ms at np=4, 40 against 43 ms
 //     at np=8, but slower at np=3 and 5, and for 1 MiB at np=2 and 4). The
