@@ -282,7 +282,6 @@ func (t *NATS) Start(h Handler) error {
 	if t.closed {
 		return fmt.Errorf("comm: nats rank %d: %w", t.cfg.Rank, ErrClosed)
 	}
-	t.started = true
 	t.handler = h
 	for _, subj := range []string{t.inboxes[t.cfg.Rank], t.allSubj} {
 		sub, err := t.nc.Subscribe(subj, t.onMsg)
@@ -302,6 +301,9 @@ func (t *NATS) Start(h Handler) error {
 		return fmt.Errorf("comm: nats rank %d: registering subscriptions at %s: %w: %w", t.cfg.Rank, RedactURL(t.cfg.URL), ErrPeerLost, err)
 	}
 	t.announce(msgAlive, t.allSubj)
+	// Only a successful Start counts: Close then says goodbye and waits for
+	// the heartbeat goroutine.
+	t.started = true
 	go t.heartbeats()
 	return nil
 }
