@@ -109,14 +109,26 @@ func (j *jobState) connClosed(rank int) *failure {
 // exited records a rank's exit. When its control connection is still open,
 // messages it sent just before exiting (Finalize, Abort) may still be on
 // their way: judging waits for the connection's end (wait is true), or for
-// the supervisor to give up waiting (connClosed).
+// the supervisor to give up waiting (graceOver). A rank not heard from at
+// all may have connected and said hello, Abort and goodbye in a moment the
+// launcher has not read yet (a loaded machine): judging waits for that too.
 func (j *jobState) exited(rank int, e exitInfo) (f *failure, wait bool) {
 	r := &j.ranks[rank]
 	r.exited, r.exit = true, e
-	if r.connOpen {
-		return nil, true
+	return nil, true
+}
+
+// graceOver judges an exited rank once the supervisor stops waiting for its
+// last control messages.
+func (j *jobState) graceOver(rank int) *failure {
+	r := &j.ranks[rank]
+	switch {
+	case r.judged:
+		return nil
+	case r.connOpen:
+		return j.connClosed(rank)
 	}
-	return j.judge(rank), false
+	return j.judge(rank)
 }
 
 // judge examines an exited rank whose control messages have all arrived.

@@ -59,12 +59,10 @@ func TestJudgeExits(t *testing.T) {
 				j.message(1, control.Message{Type: control.TypeFinalized})
 			}
 			f, wait := j.exited(1, tc.exit)
-			if wait != tc.init {
-				t.Fatalf("wait = %v, want %v (the connection is open iff Init was called)", wait, tc.init)
+			if !wait || f != nil {
+				t.Fatalf("exited = %v, %v; want no verdict before the last messages had their chance", f, wait)
 			}
-			if wait {
-				f = j.connClosed(1)
-			}
+			f = j.graceOver(1)
 			if tc.reason == "" {
 				if f != nil {
 					t.Fatalf("unexpected failure %+v", f)
@@ -121,11 +119,32 @@ func TestAbortCodeOutOfRange(t *testing.T) {
 // (still in the listen queue) is judged again when its connection ends.
 func TestHelloAfterExit(t *testing.T) {
 	j := newTestState(1)
-	if f, wait := j.exited(0, exitInfo{}); f != nil || wait {
+	if f, wait := j.exited(0, exitInfo{}); f != nil || !wait {
 		t.Fatalf("exited = %v, %v", f, wait)
 	}
 	hello(j, 0)
 	wantFailure(t, j.connClosed(0), "rank 0 (pid 1000) exited without calling mpi.Finalize", 1)
+	if f := j.graceOver(0); f != nil {
+		t.Fatalf("judged twice: %+v", f)
+	}
+}
+
+// A rank that said hello and Abort and exited before the launcher read
+// either: the Abort, read late, still names the cause.
+func TestAbortReadAfterTheExit(t *testing.T) {
+	j := newTestState(1)
+	if f, wait := j.exited(0, exitInfo{code: 2}); f != nil || !wait {
+		t.Fatalf("exited = %v, %v", f, wait)
+	}
+	hello(j, 0)
+	f := j.message(0, control.Message{Type: control.TypeAbort, Code: 2, Reason: "needs 2 ranks"})
+	wantFailure(t, f, "rank 0 (pid 1000) called mpi.Abort(2): needs 2 ranks", 2)
+	if f := j.connClosed(0); f != nil {
+		t.Fatalf("judged twice: %+v", f)
+	}
+	if f := j.graceOver(0); f != nil {
+		t.Fatalf("judged twice: %+v", f)
+	}
 }
 
 func blocked(j *jobState, rank int, op string, sent, received []uint64) {
@@ -218,6 +237,7 @@ func TestNeverStarted(t *testing.T) {
 		t.Fatal("rank 0 was started and has not exited")
 	}
 	j.exited(0, exitInfo{})
+	j.graceOver(0)
 	if !j.done() {
 		t.Fatal("ranks never started should count as gone")
 	}

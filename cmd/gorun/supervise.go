@@ -18,6 +18,7 @@ const (
 	killGrace    = 1 * time.Second        // SIGTERM, then SIGKILL after this
 	giveUpAfter  = 5 * time.Second        // after SIGKILL, stop waiting for unkillable processes
 	connGrace    = 1 * time.Second        // wait this long for an exited rank's last control messages
+	helloGrace   = 250 * time.Millisecond // and this long for those of a rank not heard from at all
 	deadlockHold = 300 * time.Millisecond // a deadlock must hold unchanged this long
 	flushWait    = 2 * time.Second        // wait this long for output held by leftover processes
 )
@@ -120,22 +121,22 @@ func (s *supervisor) loop() {
 	for !(s.st.allExited() && (s.ending || s.st.done())) {
 		select {
 		case e := <-s.exits:
+			// What the rank told us before it exited may be queued
+			// already: hear it first.
+			s.drainEvents()
 			f, wait := s.st.exited(e.rank, exitOf(e))
 			if wait {
-				rank := e.rank
-				time.AfterFunc(connGrace, func() { s.connWait <- rank })
+				rank, grace := e.rank, connGrace
+				if !s.st.ranks[rank].hello {
+					grace = helloGrace
+				}
+				time.AfterFunc(grace, func() { s.connWait <- rank })
 			}
 			s.apply(f)
 		case ev := <-s.server.Events():
-			if ev.Closed {
-				s.apply(s.st.connClosed(ev.Rank))
-			} else {
-				s.apply(s.st.message(ev.Rank, ev.Msg))
-			}
+			s.onEvent(ev)
 		case rank := <-s.connWait:
-			if s.st.ranks[rank].connOpen {
-				s.apply(s.st.connClosed(rank))
-			}
+			s.apply(s.st.graceOver(rank))
 		case sig := <-s.sigs:
 			s.onSignal(sig)
 		case <-s.timeoutC:
@@ -161,6 +162,27 @@ func (s *supervisor) loop() {
 		}
 		if !s.ending {
 			s.checkDeadlock()
+		}
+	}
+}
+
+// onEvent applies one control-channel event.
+func (s *supervisor) onEvent(ev control.Event) {
+	if ev.Closed {
+		s.apply(s.st.connClosed(ev.Rank))
+	} else {
+		s.apply(s.st.message(ev.Rank, ev.Msg))
+	}
+}
+
+// drainEvents applies the control-channel events already queued.
+func (s *supervisor) drainEvents() {
+	for {
+		select {
+		case ev := <-s.server.Events():
+			s.onEvent(ev)
+		default:
+			return
 		}
 	}
 }
