@@ -126,7 +126,16 @@ func scatterReduce(world *mpi.Comm, n int) (float64, error) {
 		return 0, err
 	}
 	local := sumDistances(mine)
-	fmt.Printf("rank %d answered %d requests\n", world.Rank(), len(mine)/4)
+	// Each rank's output reaches gorun through its own pipe, so lines of
+	// different ranks may come out in any order. Rank 0 prints for all,
+	// so that the total is the last line.
+	answered, err := mpi.Gather(world, []int{len(mine) / 4}, 0)
+	if err != nil {
+		return 0, err
+	}
+	for r, n := range answered {
+		fmt.Printf("rank %d answered %d requests\n", r, n)
+	}
 	return mpi.Reduce(world, local, mpi.Sum, 0)
 }
 
