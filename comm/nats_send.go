@@ -113,8 +113,17 @@ func (t *NATS) awaitReady(ctx context.Context, p *natsPeer) error {
 	}
 	timer := time.NewTimer(t.cfg.ReadyTimeout)
 	defer timer.Stop()
+	return t.waitFor(ctx, p, p.ready, timer.C, func() error {
+		return fmt.Errorf("comm: nats rank %d: rank %d did not join the job within %v: %w", t.cfg.Rank, p.rank, t.cfg.ReadyTimeout, ErrPeerLost)
+	})
+}
+
+// waitFor waits for event, or until waiting is pointless: ctx ends, the
+// transport fails or closes, or p is gone (it will neither subscribe nor
+// grant credit). expire, when not nil, ends the wait with expired().
+func (t *NATS) waitFor(ctx context.Context, p *natsPeer, event <-chan struct{}, expire <-chan time.Time, expired func() error) error {
 	select {
-	case <-p.ready:
+	case <-event:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -124,8 +133,8 @@ func (t *NATS) awaitReady(ctx context.Context, p *natsPeer) error {
 		return t.usable()
 	case <-p.goneCh:
 		return fmt.Errorf("comm: nats rank %d: send to rank %d: %w", t.cfg.Rank, p.rank, p.goneError())
-	case <-timer.C:
-		return fmt.Errorf("comm: nats rank %d: rank %d did not join the job within %v: %w", t.cfg.Rank, p.rank, t.cfg.ReadyTimeout, ErrPeerLost)
+	case <-expire:
+		return expired()
 	}
 }
 
@@ -140,17 +149,8 @@ func (t *NATS) publish(ctx context.Context, p *natsPeer, msg []byte) error {
 		if ok {
 			break
 		}
-		select {
-		case <-p.credit:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.fatal:
-			return t.usable()
-		case <-t.closing:
-			return t.usable()
-		case <-p.goneCh:
-			// A receiver that is gone will grant no more credit.
-			return fmt.Errorf("comm: nats rank %d: send to rank %d: %w", t.cfg.Rank, p.rank, p.goneError())
+		if err := t.waitFor(ctx, p, p.credit, nil, nil); err != nil {
+			return err
 		}
 	}
 	p.sent += cost
