@@ -46,7 +46,11 @@ func Allreduce[T any](c Conn, codec Codec[T], v T, op Op[T]) (T, error) {
 func AllreduceSlice[E any](c Conn, codec Codec[[]E], v []E, op Op[E]) ([]E, error) {
 	p, me := c.Size(), c.Rank()
 	mine := partial[[]E]{v: v, count: len(v), low: me}
-	alg, err := choose("Allreduce", p, len(v)*int(unsafe.Sizeof(*new(E))))
+	var arena *Arena
+	if isRaw(codec) {
+		arena = arenaOf(c)
+	}
+	alg, err := chooseShared("Allreduce", p, len(v)*int(unsafe.Sizeof(*new(E))), arena != nil)
 	switch {
 	case err != nil:
 		mine.fail = localFailure(me, err)
@@ -67,7 +71,7 @@ func AllreduceSlice[E any](c Conn, codec Codec[[]E], v []E, op Op[E]) ([]E, erro
 		return slices.Clone(v), nil
 	}
 	red := reduction[[]E]{me: me, codec: codec, comb: sliceOp[E]{op.Fn}}
-	if alg == algRing || alg == algRabenseifner {
+	if alg == algRing || alg == algRabenseifner || alg == algShm {
 		red.codec = nil // agree on lengths and algorithm first; data follows
 	}
 	res, err := recursiveDoubling(c, allreduceTagRD, mine, red.exchangeOps())
@@ -80,6 +84,8 @@ func AllreduceSlice[E any](c Conn, codec Codec[[]E], v []E, op Op[E]) ([]E, erro
 		return ringAllreduce(c, codec, v, op)
 	case alg == algRabenseifner:
 		return rabenseifnerAllreduce(c, codec, v, op)
+	case alg == algShm:
+		return shmAllreduce(arena, v, op)
 	case !res.owned:
 		return slices.Clone(res.v), nil
 	}

@@ -19,6 +19,7 @@ const (
 	algPairwise
 	algDissemination
 	algRabenseifner
+	algShm
 )
 
 var algNames = map[algorithm]string{
@@ -30,6 +31,7 @@ var algNames = map[algorithm]string{
 	algPairwise:          "pairwise",
 	algDissemination:     "dissemination",
 	algRabenseifner:      "rabenseifner",
+	algShm:               "shm",
 }
 
 func (a algorithm) String() string {
@@ -41,9 +43,12 @@ func (a algorithm) String() string {
 
 // rule selects alg for calls on at least minRanks ranks moving at least
 // minBytes bytes (the payload of one rank: the broadcast value, or one
-// rank's slice in a reduction).
+// rank's slice in a reduction). A rule marked shared applies only where the
+// ranks share an Arena (one host, the local transport, the world
+// communicator, numbers).
 type rule struct {
 	minRanks, minBytes int
+	shared             bool
 	alg                algorithm
 }
 
@@ -93,8 +98,9 @@ var policies = map[string]policy{
 			{alg: algBinomial},
 		}},
 	"Allreduce": {env: "GORUN_COLL_ALLREDUCE",
-		algs: []algorithm{algRecursiveDoubling, algRing, algRabenseifner},
+		algs: []algorithm{algRecursiveDoubling, algRing, algRabenseifner, algShm},
 		rules: []rule{
+			{minRanks: 2, minBytes: 64 << 10, shared: true, alg: algShm},
 			{minRanks: 2, minBytes: 64 << 10, alg: algRing},
 			{alg: algRecursiveDoubling},
 		}},
@@ -127,6 +133,14 @@ var policies = map[string]policy{
 // same value, as every rank gorun starts does. An unknown name is an error
 // that lists the valid ones.
 func choose(coll string, ranks, bytes int) (algorithm, error) {
+	return chooseShared(coll, ranks, bytes, false)
+}
+
+// chooseShared is choose for a call that could use shared memory. A forced
+// algorithm that needs shared memory the call does not have gives way to
+// the table, so that GORUN_COLL_ALLREDUCE=shm leaves communicators without
+// an arena working.
+func chooseShared(coll string, ranks, bytes int, shared bool) (algorithm, error) {
 	pol, ok := policies[coll]
 	if !ok {
 		return 0, fmt.Errorf("%w: no policy for collective %q", ErrAlgorithm, coll)
@@ -134,19 +148,27 @@ func choose(coll string, ranks, bytes int) (algorithm, error) {
 	if name := strings.TrimSpace(os.Getenv(pol.env)); name != "" {
 		var valid []string
 		for _, a := range pol.algs {
-			if strings.EqualFold(name, a.String()) {
+			if strings.EqualFold(name, a.String()) && (shared || a != algShm) {
 				return a, nil
+			}
+			if strings.EqualFold(name, a.String()) {
+				return tableChoice(pol, ranks, bytes, shared), nil
 			}
 			valid = append(valid, a.String())
 		}
 		return 0, fmt.Errorf("%w: %s=%q; valid choices: %s", ErrAlgorithm, pol.env, name, strings.Join(valid, ", "))
 	}
+	return tableChoice(pol, ranks, bytes, shared), nil
+}
+
+// tableChoice applies pol's rules.
+func tableChoice(pol policy, ranks, bytes int, shared bool) algorithm {
 	for _, r := range pol.rules {
-		if ranks >= r.minRanks && bytes >= r.minBytes {
-			return r.alg, nil
+		if ranks >= r.minRanks && bytes >= r.minBytes && (shared || !r.shared) {
+			return r.alg
 		}
 	}
-	return pol.algs[0], nil
+	return pol.algs[0]
 }
 
 // Algorithms returns, for each collective, the names GORUN_COLL_<NAME>

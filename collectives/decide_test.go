@@ -32,6 +32,33 @@ func TestChooseTable(t *testing.T) {
 	}
 }
 
+func TestChooseSharedMemory(t *testing.T) {
+	for _, tc := range []struct {
+		ranks, bytes int
+		shared       bool
+		want         algorithm
+	}{
+		{4, 8 << 20, true, algShm},
+		{2, 64 << 10, true, algShm},
+		{2, 64<<10 - 1, true, algRecursiveDoubling},
+		{4, 8 << 20, false, algRing},
+	} {
+		got, err := chooseShared("Allreduce", tc.ranks, tc.bytes, tc.shared)
+		if err != nil || got != tc.want {
+			t.Errorf("chooseShared(Allreduce, %d ranks, %d bytes, shared %v) = %v, %v; want %v",
+				tc.ranks, tc.bytes, tc.shared, got, err, tc.want)
+		}
+	}
+	// Forcing shm where there is no arena falls back to the table.
+	t.Setenv("GORUN_COLL_ALLREDUCE", "shm")
+	if got, err := chooseShared("Allreduce", 4, 8<<20, false); err != nil || got != algRing {
+		t.Errorf("forced shm without an arena: got %v, %v; want ring", got, err)
+	}
+	if got, err := chooseShared("Allreduce", 4, 8, true); err != nil || got != algShm {
+		t.Errorf("forced shm with an arena: got %v, %v; want shm", got, err)
+	}
+}
+
 func TestChooseOverride(t *testing.T) {
 	t.Setenv("GORUN_COLL_ALLREDUCE", " Ring ")
 	if got, err := choose("Allreduce", 2, 8); err != nil || got != algRing {
@@ -50,7 +77,7 @@ func TestChooseOverride(t *testing.T) {
 
 func TestAlgorithmsListsEveryVariable(t *testing.T) {
 	algs := Algorithms()
-	if got := strings.Join(algs["GORUN_COLL_ALLREDUCE"], ","); got != "recursive_doubling,ring,rabenseifner" {
+	if got := strings.Join(algs["GORUN_COLL_ALLREDUCE"], ","); got != "recursive_doubling,ring,rabenseifner,shm" {
 		t.Errorf("GORUN_COLL_ALLREDUCE choices %q", got)
 	}
 	if len(algs) != len(policies) {

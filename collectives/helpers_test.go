@@ -175,10 +175,18 @@ func runRanks(t *testing.T, n int, syncSend bool, body func(c Conn) error) []err
 // ranks still waiting for it get an error rather than a timeout.
 func runOnNetwork(t *testing.T, net *comm.Network, n int, syncSend bool, body func(c Conn) error) []error {
 	t.Helper()
-	conns := make([]*testConn, n)
+	return runOnNetworkWrapped(t, net, n, syncSend, func(c *testConn) Conn { return c }, body)
+}
+
+// runOnNetworkWrapped is runOnNetwork whose ranks get wrap's Conn.
+func runOnNetworkWrapped(t *testing.T, net *comm.Network, n int, syncSend bool,
+	wrap func(c *testConn) Conn, body func(c Conn) error) []error {
+	t.Helper()
+	conns := make([]Conn, n)
 	for r := range n {
-		conns[r] = newTestConn(net.Transport(r), syncSend)
-		if err := net.Transport(r).Start(conns[r]); err != nil {
+		tc := newTestConn(net.Transport(r), syncSend)
+		conns[r] = wrap(tc)
+		if err := net.Transport(r).Start(tc); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gorun-mpi/gorun/collectives"
 	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
@@ -14,10 +15,11 @@ import (
 
 // worldState is one world: its engine, and its link to the launcher.
 type worldState struct {
-	e    *engine
-	ctl  *control.Client // nil without gorun or with WithTransport
-	once sync.Once
-	err  error
+	e     *engine
+	ctl   *control.Client    // nil without gorun or with WithTransport
+	arena *collectives.Arena // shared memory of the ranks on this host; nil if none
+	once  sync.Once
+	err   error
 }
 
 // process holds the process's own world, joined by Init.
@@ -77,6 +79,14 @@ func Init(opts ...Option) (*Comm, error) {
 	world, err := startWorld(t, job.Rank, job.Size, ctl, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if job.Size > 1 {
+		arena, err := openArena(world.e, job)
+		if err != nil {
+			world.Finalize()
+			return nil, fmt.Errorf("%w: rank %d: shared memory from gorun: %w", ErrInit, job.Rank, err)
+		}
+		world.shared.world.arena = arena
 	}
 	process.world = world
 	return world, nil

@@ -37,7 +37,7 @@ type exitEvent struct {
 func rankEnv(base []string, job jobenv.Job, np, cpus int) []string {
 	own := map[string]bool{}
 	for _, name := range []string{jobenv.Rank, jobenv.Size, jobenv.JobID, jobenv.Secret, jobenv.Dir,
-		jobenv.Control, jobenv.Transport, jobenv.NatsURL, jobenv.NatsCreds, jobenv.NatsCA} {
+		jobenv.Control, jobenv.Transport, jobenv.NatsURL, jobenv.NatsCreds, jobenv.NatsCA, jobenv.Shm} {
 		own[name] = true
 	}
 	env := make([]string, 0, len(base)+12)
@@ -71,10 +71,11 @@ func rankEnv(base []string, job jobenv.Job, np, cpus int) []string {
 }
 
 // startRank starts one rank of prog and the goroutines that forward its
-// output and wait for its exit. It must be called from the goroutine that
+// output and wait for its exit. A non-nil shared file becomes the rank's
+// descriptor 3, named in its environment (jobenv.Shm). It must be called from the goroutine that
 // stays locked to its OS thread for gorun's whole life: the parent-death
 // signal fires when the thread that spawned the child exits.
-func startRank(rank int, prog program, args, env []string, stdin *os.File,
+func startRank(rank int, prog program, args, env []string, stdin, shared *os.File,
 	stdout, stderr *stream, tag bool, exits chan<- exitEvent) (*proc, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
@@ -99,6 +100,10 @@ func startRank(rank int, prog program, args, env []string, stdin *os.File,
 	}
 	if stdin != nil {
 		cmd.Stdin = stdin
+	}
+	if shared != nil {
+		cmd.ExtraFiles = []*os.File{shared}
+		cmd.Env = append(cmd.Env[:len(cmd.Env):len(cmd.Env)], jobenv.Shm+"=3")
 	}
 	err = cmd.Start()
 	outW.Close()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -8,8 +9,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gorun-mpi/gorun/collectives"
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
+	"github.com/gorun-mpi/gorun/internal/shm"
 )
 
 // Timing of the job's end. A failed job is down within killGrace plus the
@@ -97,6 +100,10 @@ func (s *supervisor) spawn() {
 	defer closeStdin()
 	base := os.Environ()
 	cpus := runtime.NumCPU()
+	shared := s.sharedMemory()
+	if shared != nil {
+		defer shared.Close() // the ranks hold it now
+	}
 	for rank := range s.procs {
 		job := s.job
 		job.Rank, job.Size = rank, s.cfg.np
@@ -105,7 +112,7 @@ func (s *supervisor) spawn() {
 			in = stdin
 		}
 		p, err := startRank(rank, s.prog, s.cfg.args, rankEnv(base, job, s.cfg.np, cpus),
-			in, s.stdout, s.stderr, s.cfg.tagOutput, s.exits)
+			in, shared, s.stdout, s.stderr, s.cfg.tagOutput, s.exits)
 		if err != nil {
 			s.fail(failure{reason: err.Error(), status: startStatus(err)})
 			s.st.neverStarted(rank)
@@ -114,6 +121,25 @@ func (s *supervisor) spawn() {
 		s.procs[rank] = p
 		s.st.started(rank, p.pid)
 	}
+}
+
+// sharedMemory creates the job's shared memory file, through which the
+// ranks' collectives on the world move data without messages: only on the
+// local transport, where every rank is on this host, and only with more
+// than one rank. Where it cannot be made (no memfd on this system), the job
+// runs without it: every rank then uses messages alone.
+func (s *supervisor) sharedMemory() *os.File {
+	if s.cfg.transport != "local" || s.cfg.np < 2 {
+		return nil
+	}
+	f, err := shm.Create("gorun-"+s.job.JobID, int64(collectives.ArenaSize(s.cfg.np)))
+	if err != nil {
+		if !errors.Is(err, shm.ErrUnsupported) {
+			s.stderr.line(withPrefix(fmt.Sprintf("gorun: no shared memory for collectives (using messages): %v", err)))
+		}
+		return nil
+	}
+	return f
 }
 
 // loop handles events until every rank is gone and judged.

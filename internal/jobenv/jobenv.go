@@ -23,6 +23,7 @@ const (
 	NatsCA    = "GORUN_NATS_CA"    // CA file for the NATS server's TLS certificate, if any
 	Spin      = "GORUN_SPIN"       // how long a waiting rank polls before it sleeps (Go duration); 0 disables
 	Yield     = "GORUN_YIELD"      // "1": ranks outnumber cores; a polling rank yields its core between polls
+	Shm       = "GORUN_SHM_FD"     // inherited descriptor of the job's shared memory file (local transport)
 )
 
 // Job is what a rank reads from its environment.

@@ -1,0 +1,243 @@
+//go:build linux
+
+package collectives
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorun-mpi/gorun/comm"
+	"github.com/gorun-mpi/gorun/internal/shm"
+)
+
+// rawFloat64s is float64s marked raw, as the mpi layer's codec of numbers
+// is: only raw slices may go through shared memory.
+type rawFloat64s struct{ float64s }
+
+func (rawFloat64s) Raw() bool { return true }
+
+// sharedConn is a test rank with an arena.
+type sharedConn struct {
+	*testConn
+	arena *Arena
+}
+
+func (c sharedConn) Arena() *Arena { return c.arena }
+
+// Small arena sizes for tests: vectors of a few thousand elements then take
+// several segments, and past 2048 float64s the result area no longer holds
+// the whole result.
+const (
+	testSlotBytes   = 4 << 10
+	testResultBytes = 16 << 10
+)
+
+// runShared is runRanks with every rank given its own mapping of one real
+// shared memory file, as gorun's ranks are.
+func runShared(t *testing.T, np, slotBytes, resultBytes int, body func(c Conn) error) []error {
+	t.Helper()
+	size := arenaHeaderBytes(np) + np*slotBytes + resultBytes
+	f, err := shm.Create("gorun-test", int64(size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	arenas := make([]*Arena, np)
+	regions := make([]*shm.Region, np)
+	var conns []*testConn
+	for r := range np {
+		fd, err := syscall.Dup(int(f.Fd()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		regions[r], err = shm.Map(os.NewFile(uintptr(fd), "arena"), size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer regions[r].Close()
+	}
+	net := comm.NewNetwork(np)
+	return runOnNetworkWrapped(t, net, np, false, func(c *testConn) Conn {
+		conns = append(conns, c)
+		r := c.Rank()
+		check := func() error {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			for peer, err := range c.gone {
+				return fmt.Errorf("rank %d is gone: %w", peer, err)
+			}
+			return nil
+		}
+		a, err := newArena(regions[r].Bytes(), r, np, slotBytes, resultBytes,
+			ArenaHooks{Check: check, Spin: 20 * time.Microsecond, Yield: np > 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		arenas[r] = a
+		return sharedConn{c, a}
+	}, body)
+}
+
+func TestShmAllreduceMatchesReference(t *testing.T) {
+	t.Setenv("GORUN_COLL_ALLREDUCE", "shm")
+	for _, np := range groupSizes {
+		// 0 and 1 element, one segment, several segments, and past the
+		// result area (segment by segment copies).
+		for _, n := range []int{0, 1, 7, 100, 512, 513, 1500, 2048, 2049, 5000} {
+			want := make([]float64, n)
+			for i := range want {
+				for r := range np {
+					want[i] += operand(r, i)
+				}
+			}
+			label := fmt.Sprintf("np=%d n=%d", np, n)
+			errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
+				v := make([]float64, n)
+				for i := range v {
+					v[i] = operand(c.Rank(), i)
+				}
+				// Twice: the counters and the slots carry over between calls.
+				for range 2 {
+					got, err := AllreduceSlice(c, rawFloat64s{}, v, sumF)
+					if err != nil {
+						return err
+					}
+					if len(got) != n {
+						return fmt.Errorf("got %d elements, want %d", len(got), n)
+					}
+					for i := range got {
+						if got[i] != want[i] {
+							return fmt.Errorf("element %d = %v, want %v", i, got[i], want[i])
+						}
+					}
+					for i := range v {
+						if v[i] != operand(c.Rank(), i) {
+							return fmt.Errorf("input element %d was changed", i)
+						}
+					}
+				}
+				return nil
+			})
+			mustAll(t, label, errs)
+		}
+	}
+}
+
+// TestShmAllreduceIsTheDefault: without GORUN_COLL_ALLREDUCE, a large
+// enough vector with an arena goes through it (the steps counter moves),
+// a small one does not.
+func TestShmAllreduceIsTheDefault(t *testing.T) {
+	t.Setenv("GORUN_COLL_ALLREDUCE", "")
+	const np = 3
+	errs := runShared(t, np, 64<<10, 128<<10, func(c Conn) error {
+		a := c.(SharedConn).Arena()
+		if _, err := AllreduceSlice(c, rawFloat64s{}, make([]float64, 8), sumF); err != nil {
+			return err
+		}
+		if a.steps != 0 {
+			return fmt.Errorf("8 elements went through shared memory")
+		}
+		if _, err := AllreduceSlice(c, rawFloat64s{}, make([]float64, 1<<14), sumF); err != nil {
+			return err
+		}
+		if a.steps == 0 {
+			return fmt.Errorf("128 KiB did not go through shared memory")
+		}
+		// Without a raw codec, no shared memory.
+		before := a.steps
+		if _, err := AllreduceSlice(c, float64s{}, make([]float64, 1<<14), sumF); err != nil {
+			return err
+		}
+		if a.steps != before {
+			return fmt.Errorf("a codec that is not raw went through shared memory")
+		}
+		return nil
+	})
+	mustAll(t, "np=3", errs)
+}
+
+// TestShmAllreduceRankOrder: a user operator that is not commutative is
+// applied lower rank on the left, and every rank gets the same bits.
+func TestShmAllreduceRankOrder(t *testing.T) {
+	t.Setenv("GORUN_COLL_ALLREDUCE", "shm")
+	op := Op[float64]{Fn: func(a, b float64) float64 { return 3*a + b/7 }}
+	for _, np := range []int{2, 3, 5, 8} {
+		const n = 3000
+		want := make([]float64, n)
+		val := func(r, i int) float64 { return math.Pi*float64(r+1) + 1e-3*float64(i) }
+		for i := range want {
+			want[i] = val(0, i)
+			for r := 1; r < np; r++ {
+				want[i] = op.Fn(want[i], val(r, i))
+			}
+		}
+		errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
+			v := make([]float64, n)
+			for i := range v {
+				v[i] = val(c.Rank(), i)
+			}
+			got, err := AllreduceSlice(c, rawFloat64s{}, v, op)
+			if err != nil {
+				return err
+			}
+			for i := range got {
+				if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+					return fmt.Errorf("element %d = %v, want %v (rank order)", i, got[i], want[i])
+				}
+			}
+			return nil
+		})
+		mustAll(t, fmt.Sprintf("np=%d", np), errs)
+	}
+}
+
+func TestShmAllreduceLengthMismatchFailsEverywhere(t *testing.T) {
+	t.Setenv("GORUN_COLL_ALLREDUCE", "shm")
+	for _, np := range []int{2, 3, 5} {
+		errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
+			n := 1000
+			if c.Rank() == np-1 {
+				n = 1001
+			}
+			_, err := AllreduceSlice(c, rawFloat64s{}, make([]float64, n), sumF)
+			return err
+		})
+		everyRankFails(t, fmt.Sprintf("np=%d", np), errs, ErrLengthMismatch)
+	}
+}
+
+// TestShmAllreduceDeadPeer: a rank that dies inside the shared-memory
+// phase (here: never copies its operand in, and its transport closes) ends
+// the others' call with an error instead of a hang, and the arena is not
+// used again.
+func TestShmAllreduceDeadPeer(t *testing.T) {
+	const np, dead = 4, 2
+	start := time.Now()
+	errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
+		a := c.(SharedConn).Arena()
+		if c.Rank() == dead {
+			return errors.New("died")
+		}
+		_, err := shmAllreduce(a, make([]float64, 3000), sumF)
+		if err == nil {
+			return errors.New("no error with a dead peer")
+		}
+		if arenaOf(c) != nil {
+			return errors.New("the arena is still offered after a failed call")
+		}
+		return nil
+	})
+	for r, err := range errs {
+		if r != dead && err != nil {
+			t.Errorf("rank %d: %v", r, err)
+		}
+	}
+	if d := time.Since(start); d > waitLimit {
+		t.Errorf("the survivors took %v to notice", d)
+	}
+}
