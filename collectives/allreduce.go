@@ -1,6 +1,7 @@
 package collectives
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"unsafe"
@@ -70,8 +71,24 @@ func AllreduceSlice[E any](c Conn, codec Codec[[]E], v []E, op Op[E]) ([]E, erro
 		}
 		return slices.Clone(v), nil
 	}
+	agreed := false
+	if arena != nil {
+		// The ranks agree through shared memory, and reduce there when
+		// they chose to.
+		out, err := shmAllreduce(arena, v, op, alg, mine.fail)
+		if !errors.Is(err, errUseMessages) {
+			return out, err
+		}
+		agreed = true
+	}
 	red := reduction[[]E]{me: me, codec: codec, comb: sliceOp[E]{op.Fn}}
-	if alg == algRing || alg == algRabenseifner || alg == algShm {
+	if alg == algRing || alg == algRabenseifner {
+		if agreed {
+			if alg == algRing {
+				return ringAllreduce(c, codec, v, op)
+			}
+			return rabenseifnerAllreduce(c, codec, v, op)
+		}
 		red.codec = nil // agree on lengths and algorithm first; data follows
 	}
 	res, err := recursiveDoubling(c, allreduceTagRD, mine, red.exchangeOps())
@@ -84,8 +101,6 @@ func AllreduceSlice[E any](c Conn, codec Codec[[]E], v []E, op Op[E]) ([]E, erro
 		return ringAllreduce(c, codec, v, op)
 	case alg == algRabenseifner:
 		return rabenseifnerAllreduce(c, codec, v, op)
-	case alg == algShm:
-		return shmAllreduce(arena, v, op)
 	case !res.owned:
 		return slices.Clone(res.v), nil
 	}

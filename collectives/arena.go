@@ -18,8 +18,11 @@ import (
 // world communicator's collectives.
 //
 // Layout: for each rank, two counters (operands copied in, share reduced),
-// each on a cache line of its own with a count of sleepers; then one slot
-// per rank for a segment of its operand; then the result area.
+// each on a cache line of its own with a count of sleepers; for each rank,
+// a call header (its vector's length, its choice of algorithm, its failure
+// if any), which the ranks compare before they touch each other's data;
+// then one slot per rank for a segment of its operand; then the result
+// area.
 type Arena struct {
 	mem         []byte
 	rank, size  int
@@ -53,6 +56,7 @@ type ArenaHooks struct {
 // the result area; tmpfs allocates only the pages a job writes.
 const (
 	arenaLine        = 128
+	arenaHeader      = 1024 // a call header: see writeHeader
 	arenaAlign       = 4096
 	arenaResultBytes = 16 << 20
 	arenaSlotMax     = 8 << 20
@@ -75,7 +79,7 @@ func arenaSlotBytes(size int) int {
 }
 
 func arenaHeaderBytes(size int) int {
-	h := size * arenaKinds * arenaLine
+	h := size*arenaKinds*arenaLine + size*arenaHeader
 	return (h + arenaAlign - 1) &^ (arenaAlign - 1)
 }
 

@@ -62,4 +62,8 @@ type Op[T any] struct {
 	// once (a loop the compiler can optimise, with no call per element);
 	// the mpi package sets it for the built-in operators on numbers.
 	Kernel func(dst, a, b []T)
+	// Fold, when set, does dst[i] = ((srcs[0][i] Fn srcs[1][i]) Fn
+	// srcs[2][i]) ... for whole slices, reading several operands per pass
+	// (same results as Fn applied pairwise in that order).
+	Fold func(dst []T, srcs ...[]T)
 }

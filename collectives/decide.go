@@ -100,7 +100,7 @@ var policies = map[string]policy{
 	"Allreduce": {env: "GORUN_COLL_ALLREDUCE",
 		algs: []algorithm{algRecursiveDoubling, algRing, algRabenseifner, algShm},
 		rules: []rule{
-			{minRanks: 2, minBytes: 64 << 10, shared: true, alg: algShm},
+			{minRanks: 2, shared: true, alg: algShm},
 			{minRanks: 2, minBytes: 64 << 10, alg: algRing},
 			{alg: algRecursiveDoubling},
 		}},

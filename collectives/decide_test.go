@@ -40,7 +40,8 @@ func TestChooseSharedMemory(t *testing.T) {
 	}{
 		{4, 8 << 20, true, algShm},
 		{2, 64 << 10, true, algShm},
-		{2, 64<<10 - 1, true, algRecursiveDoubling},
+		{2, 8, true, algShm},
+		{1, 8, true, algRecursiveDoubling},
 		{4, 8 << 20, false, algRing},
 	} {
 		got, err := chooseShared("Allreduce", tc.ranks, tc.bytes, tc.shared)

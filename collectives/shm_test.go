@@ -128,27 +128,23 @@ func TestShmAllreduceMatchesReference(t *testing.T) {
 	}
 }
 
-// TestShmAllreduceIsTheDefault: without GORUN_COLL_ALLREDUCE, a large
-// enough vector with an arena goes through it (the steps counter moves),
-// a small one does not.
+// TestShmAllreduceIsTheDefault: without GORUN_COLL_ALLREDUCE, vectors of
+// numbers small and large go through the arena (its step counter moves);
+// a codec that is not raw does not.
 func TestShmAllreduceIsTheDefault(t *testing.T) {
 	t.Setenv("GORUN_COLL_ALLREDUCE", "")
 	const np = 3
 	errs := runShared(t, np, 64<<10, 128<<10, func(c Conn) error {
 		a := c.(SharedConn).Arena()
-		if _, err := AllreduceSlice(c, rawFloat64s{}, make([]float64, 8), sumF); err != nil {
-			return err
+		for _, n := range []int{1, 1 << 14} {
+			before := a.steps
+			if _, err := AllreduceSlice(c, rawFloat64s{}, make([]float64, n), sumF); err != nil {
+				return err
+			}
+			if a.steps == before {
+				return fmt.Errorf("%d elements did not go through shared memory", n)
+			}
 		}
-		if a.steps != 0 {
-			return fmt.Errorf("8 elements went through shared memory")
-		}
-		if _, err := AllreduceSlice(c, rawFloat64s{}, make([]float64, 1<<14), sumF); err != nil {
-			return err
-		}
-		if a.steps == 0 {
-			return fmt.Errorf("128 KiB did not go through shared memory")
-		}
-		// Without a raw codec, no shared memory.
 		before := a.steps
 		if _, err := AllreduceSlice(c, float64s{}, make([]float64, 1<<14), sumF); err != nil {
 			return err
@@ -159,6 +155,74 @@ func TestShmAllreduceIsTheDefault(t *testing.T) {
 		return nil
 	})
 	mustAll(t, "np=3", errs)
+}
+
+// TestShmAgreementForMessageAlgorithms: with an arena, a forced message
+// algorithm is agreed on through it (one step) and then moves the data by
+// messages, with the right result; a mismatch found in the headers fails
+// every rank and leaves the arena usable.
+func TestShmAgreementForMessageAlgorithms(t *testing.T) {
+	for _, alg := range []string{"ring", "rabenseifner", "recursive_doubling"} {
+		t.Run(alg, func(t *testing.T) {
+			t.Setenv("GORUN_COLL_ALLREDUCE", alg)
+			for _, np := range []int{2, 3, 5} {
+				const n = 5000
+				errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
+					a := c.(SharedConn).Arena()
+					v := make([]float64, n)
+					for i := range v {
+						v[i] = operand(c.Rank(), i)
+					}
+					got, err := AllreduceSlice(c, rawFloat64s{}, v, sumF)
+					if err != nil {
+						return err
+					}
+					for i := range got {
+						want := 0.0
+						for r := range np {
+							want += operand(r, i)
+						}
+						if got[i] != want {
+							return fmt.Errorf("element %d = %v, want %v", i, got[i], want)
+						}
+					}
+					if a.steps != 1 {
+						return fmt.Errorf("the agreement took %d arena steps, want 1", a.steps)
+					}
+					m := n
+					if c.Rank() == np-1 {
+						m++
+					}
+					if _, err := AllreduceSlice(c, rawFloat64s{}, make([]float64, m), sumF); !errors.Is(err, ErrLengthMismatch) {
+						return fmt.Errorf("lengths differ: got %v, want ErrLengthMismatch", err)
+					}
+					if arenaOf(c) == nil {
+						return fmt.Errorf("the arena is no longer offered after a mismatch")
+					}
+					return nil
+				})
+				mustAll(t, fmt.Sprintf("np=%d", np), errs)
+			}
+		})
+	}
+}
+
+// TestShmAllreduceNilOpFailsEverywhere: a nil operator on one rank is
+// reported on every rank, as ErrNilOp.
+func TestShmAllreduceNilOpFailsEverywhere(t *testing.T) {
+	for _, np := range []int{2, 4} {
+		for _, bad := range []int{0, np - 1} {
+			errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
+				op := sumF
+				if c.Rank() == bad {
+					op.Fn = nil
+				}
+				_, err := AllreduceSlice(c, rawFloat64s{}, make([]float64, 3000), op)
+				return err
+			})
+			everyRankFails(t, fmt.Sprintf("np=%d nil op on rank %d", np, bad), errs, ErrNilOp)
+		}
+	}
 }
 
 // TestShmAllreduceRankOrder: a user operator that is not commutative is
@@ -223,7 +287,7 @@ func TestShmAllreduceDeadPeer(t *testing.T) {
 		if c.Rank() == dead {
 			return errors.New("died")
 		}
-		_, err := shmAllreduce(a, make([]float64, 3000), sumF)
+		_, err := shmAllreduce(a, make([]float64, 3000), sumF, algShm, nil)
 		if err == nil {
 			return errors.New("no error with a dead peer")
 		}

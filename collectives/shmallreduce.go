@@ -1,6 +1,8 @@
 package collectives
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"unsafe"
@@ -31,41 +33,125 @@ func arenaOf(c Conn) *Arena {
 	return a
 }
 
-// shmAllreduce is AllreduceSlice through shared memory, for slices of
-// fixed-size numbers already known to have the same length everywhere.
-// The vector is cut into segments that fit a rank's slot; for each one,
-// every rank copies its operand into its slot (all but its own share),
-// waits for the others, and reduces its share of the segment (partBounds)
-// from the p operands, in rank order, into the result area; once every
-// share is there, each rank copies the whole result out. Each element is
-// reduced by one rank, lower ranks on the left, so any operator works and
-// every rank gets the same bits.
+// errUseMessages: the ranks agreed, through the arena, on an algorithm that
+// moves the data by messages.
+var errUseMessages = errors.New("collectives: agreed on a message algorithm")
+
+// shmAllreduce is AllreduceSlice for slices of fixed-size numbers on ranks
+// that share an arena. The ranks first agree through it: each writes a
+// header (length, algorithm, failure) and waits for the others' (no
+// messages, one wait). A failure or a mismatch then ends the call on every
+// rank alike; an algorithm other than algShm returns errUseMessages.
+//
+// algShm itself: a small vector is copied whole into each rank's slot, and
+// every rank folds all p operands into its own result (one wait per call).
+// A large one is cut into segments that fit a slot; for each, every rank
+// copies its operand in (all but its own share), waits for the others, and
+// folds its share (partBounds) of the p operands into the result area;
+// once every share is there, each rank copies the whole result out.
+// Either way each element is combined in rank order, lower ranks on the
+// left, so any operator works and every rank gets the same bits.
 //
 // Against the ring (2(p-1) messages, each a rendezvous and a copy by the
-// kernel, and a result that must be zeroed first) it moves each byte with
-// plain loads and stores and sleeps at most twice per segment. It reduces
-// in blocks that stay in the cache: all p operands of a block, then the
-// next block.
-func shmAllreduce[E any](a *Arena, v []E, op Op[E]) ([]E, error) {
+// kernel, into a result that must be zeroed first) it moves each byte with
+// plain loads and stores and sleeps at most twice per segment. It folds in
+// blocks that stay in the cache: all p operands of a block, then the next.
+func shmAllreduce[E any](a *Arena, v []E, op Op[E], alg algorithm, own *failure) ([]E, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out, err := shmAllreduceLocked(a, v, op)
-	if err != nil {
-		a.broken = err
-		return nil, fmt.Errorf("allreduce in shared memory: %w", err)
+	out, err := shmAllreduceLocked(a, v, op, alg, own)
+	var agreed callError
+	switch {
+	case err == nil, errors.Is(err, errUseMessages):
+		return out, err
+	case errors.As(err, &agreed):
+		// Every rank saw the same headers and stopped alike: the arena
+		// is still in step.
+		return nil, agreed.err
 	}
-	return out, nil
+	a.broken = err
+	return nil, fmt.Errorf("allreduce in shared memory: %w", err)
 }
 
-func shmAllreduceLocked[E any](a *Arena, v []E, op Op[E]) ([]E, error) {
+// callError is a failure every rank of the call found in the headers.
+type callError struct{ err error }
+
+func (e callError) Error() string { return e.err.Error() }
+
+// shmSmallBytes: vectors up to this size are folded whole by every rank.
+const shmSmallBytes = 32 << 10
+
+func shmAllreduceLocked[E any](a *Arena, v []E, op Op[E], alg algorithm, own *failure) ([]E, error) {
 	p, me := a.size, a.rank
 	n := len(v)
-	if n == 0 {
-		return make([]E, 0), nil
+	es := int(unsafe.Sizeof(*new(E)))
+	segLen := a.slotBytes / es
+	small := n*es <= min(shmSmallBytes, a.slotBytes)
+	moveData := alg == algShm && own == nil
+	slot := func(q int) []E {
+		return unsafe.Slice((*E)(unsafe.Pointer(&a.mem[a.slots+q*a.slotBytes])), segLen)
 	}
+
+	// Every rank must be done with what we are about to overwrite: our
+	// header and slot, read during the previous call.
+	if err := a.waitAll(reducedKind, a.steps); err != nil {
+		return nil, err
+	}
+	first := a.steps
+	var mlo, mhi int // our share of the first segment (large vectors)
+	if moveData {
+		if small {
+			copy(slot(me), v)
+		} else {
+			count := min(n, segLen)
+			mlo, mhi = partBounds(count, p, me)
+			copyCached(slot(me)[:mlo], v[:mlo])
+			copyCached(slot(me)[mhi:count], v[mhi:count])
+		}
+	}
+	a.writeHeader(n, alg, own)
+	a.post(arrivedKind, first+1)
+	if err := a.waitAll(arrivedKind, first+1); err != nil {
+		return nil, err
+	}
+	if f := a.agree(n, alg, own); f != nil || !moveData {
+		a.post(reducedKind, first+1)
+		a.steps = first + 1
+		if f != nil {
+			return nil, callError{prefer(f, own).err()}
+		}
+		return nil, errUseMessages
+	}
+
+	operands := make([][]E, p)
+	if small {
+		out := make([]E, n)
+		for q := range operands {
+			operands[q] = slot(q)[:n]
+		}
+		operands[me] = v
+		foldBlocks(out, operands, op, es)
+		a.post(reducedKind, first+1)
+		a.steps = first + 1
+		return out, nil
+	}
+	return shmPartitioned(a, v, op, operands, mlo, mhi)
+}
+
+// shmPartitioned is the large-vector part of shmAllreduce, entered with the
+// first segment's operands in place and agreed on.
+func shmPartitioned[E any](a *Arena, v []E, op Op[E], operands [][]E, mlo, mhi int) ([]E, error) {
+	p, me := a.size, a.rank
+	n := len(v)
 	es := int(unsafe.Sizeof(*new(E)))
 	segLen := a.slotBytes / es
 	segments := (n + segLen - 1) / segLen
+	slot := func(q int) []E {
+		return unsafe.Slice((*E)(unsafe.Pointer(&a.mem[a.slots+q*a.slotBytes])), segLen)
+	}
+	result := func(from, count int) []E {
+		return unsafe.Slice((*E)(unsafe.Pointer(&a.mem[a.result+from*es])), count)
+	}
 	// whole: the result area holds the whole result, copied out at the end
 	// in one pass into a slice that needs no zeroing first (slices.Clone).
 	// Otherwise each segment's result is copied out before the next.
@@ -74,59 +160,35 @@ func shmAllreduceLocked[E any](a *Arena, v []E, op Op[E]) ([]E, error) {
 	if !whole {
 		out = make([]E, n)
 	}
-	slot := func(q int) []E {
-		return unsafe.Slice((*E)(unsafe.Pointer(&a.mem[a.slots+q*a.slotBytes])), segLen)
-	}
-	result := func(from, count int) []E {
-		return unsafe.Slice((*E)(unsafe.Pointer(&a.mem[a.result+from*es])), count)
-	}
-	kernel := op.Kernel
-	if kernel == nil {
-		kernel = func(dst, x, y []E) {
-			for i := range dst {
-				dst[i] = op.Fn(x[i], y[i])
-			}
-		}
-	}
-	block := max(reduceBlockBytes/es, 1)
-
+	first := a.steps
 	for k := range segments {
-		step := a.steps + uint32(k)
-		if k > 0 && whole {
-			// Every rank must be done reading our slot's last segment.
-			if err := a.waitAll(reducedKind, step); err != nil {
+		step := first + uint32(k)
+		lo, hi := k*segLen, min(n, (k+1)*segLen)
+		count := hi - lo
+		if k > 0 {
+			if whole {
+				// Every rank must be done reading our slot's last segment.
+				if err := a.waitAll(reducedKind, step); err != nil {
+					return nil, err
+				}
+			}
+			mlo, mhi = partBounds(count, p, me) // our share: read from v, not copied in
+			copyCached(slot(me)[:mlo], v[lo:lo+mlo])
+			copyCached(slot(me)[mhi:count], v[lo+mhi:hi])
+			a.post(arrivedKind, step+1)
+			if err := a.waitAll(arrivedKind, step+1); err != nil {
 				return nil, err
 			}
 		}
-		lo, hi := k*segLen, min(n, (k+1)*segLen)
-		count := hi - lo
-		mlo, mhi := partBounds(count, p, me) // our share: read from v, not copied in
-		mine := slot(me)
-		copy(mine[:mlo], v[lo:lo+mlo])
-		copy(mine[mhi:count], v[lo+mhi:hi])
-		a.post(arrivedKind, step+1)
-		if err := a.waitAll(arrivedKind, step+1); err != nil {
-			return nil, err
-		}
-
 		at := mlo
 		if whole {
 			at += lo
 		}
-		dst := result(at, mhi-mlo)
-		operand := func(q, b, e int) []E {
-			if q == me {
-				return v[lo+mlo+b : lo+mlo+e]
-			}
-			return slot(q)[mlo+b : mlo+e]
+		for q := range operands {
+			operands[q] = slot(q)[mlo:mhi]
 		}
-		for b := 0; b < len(dst); b += block {
-			e := min(len(dst), b+block)
-			kernel(dst[b:e], operand(0, b, e), operand(1, b, e))
-			for q := 2; q < p; q++ {
-				kernel(dst[b:e], dst[b:e], operand(q, b, e))
-			}
-		}
+		operands[me] = v[lo+mlo : lo+mhi]
+		foldBlocks(result(at, mhi-mlo), operands, op, es)
 		a.post(reducedKind, step+1)
 
 		if !whole {
@@ -138,7 +200,7 @@ func shmAllreduceLocked[E any](a *Arena, v []E, op Op[E]) ([]E, error) {
 			copy(out[lo:hi], result(0, count))
 		}
 	}
-	a.steps += uint32(segments)
+	a.steps = first + uint32(segments)
 	if whole {
 		if err := a.waitAll(reducedKind, a.steps); err != nil {
 			return nil, err
@@ -148,7 +210,105 @@ func shmAllreduceLocked[E any](a *Arena, v []E, op Op[E]) ([]E, error) {
 	return out, nil
 }
 
-// reduceBlockBytes is the block the reduction finishes before moving on:
-// small enough that the partial result stays in the first-level cache
-// while the p operands are folded into it.
+// foldBlocks sets dst to operands[0] op operands[1] op ... element by
+// element, left to right, a block at a time so that the running result
+// stays in the first-level cache while the operands are folded into it.
+func foldBlocks[E any](dst []E, operands [][]E, op Op[E], es int) {
+	block := max(reduceBlockBytes/es, 1)
+	kernel := op.Kernel
+	if kernel == nil {
+		kernel = func(dst, x, y []E) {
+			for i := range dst {
+				dst[i] = op.Fn(x[i], y[i])
+			}
+		}
+	}
+	parts := make([][]E, len(operands))
+	for b := 0; b < len(dst); b += block {
+		e := min(len(dst), b+block)
+		if op.Fold != nil {
+			for q, o := range operands {
+				parts[q] = o[b:e]
+			}
+			op.Fold(dst[b:e], parts...)
+			continue
+		}
+		kernel(dst[b:e], operands[0][b:e], operands[1][b:e])
+		for _, o := range operands[2:] {
+			kernel(dst[b:e], dst[b:e], o[b:e])
+		}
+	}
+}
+
+// reduceBlockBytes is the block foldBlocks finishes before moving on.
 const reduceBlockBytes = 16 << 10
+
+// Call header layout (arenaHeader bytes per rank).
+const (
+	headerCount   = 0  // uint64: the vector's length
+	headerAlg     = 8  // the algorithm chosen
+	headerCode    = 9  // 0, or 1 + the failure's code
+	headerTextLen = 10 // uint16
+	headerText    = 12 // the failure's text, up to maxFailureText
+)
+
+func (a *Arena) header(rank int) []byte {
+	off := a.size*arenaKinds*arenaLine + rank*arenaHeader
+	return a.mem[off : off+arenaHeader]
+}
+
+// writeHeader publishes this rank's call header; post makes it visible.
+func (a *Arena) writeHeader(count int, alg algorithm, own *failure) {
+	h := a.header(a.rank)
+	binary.LittleEndian.PutUint64(h[headerCount:], uint64(count))
+	h[headerAlg] = byte(alg)
+	h[headerCode] = 0
+	if own != nil {
+		h[headerCode] = 1 + own.code
+		n := copy(h[headerText:], own.msg[:min(len(own.msg), maxFailureText)])
+		binary.LittleEndian.PutUint16(h[headerTextLen:], uint16(n))
+	}
+}
+
+// agree reads every rank's header and returns the failure of the call,
+// the same on every rank: the lowest rank's own failure, else a length
+// or algorithm that differs from rank 0's.
+func (a *Arena) agree(count int, alg algorithm, own *failure) *failure {
+	for q := range a.size {
+		h := a.header(q)
+		if code := h[headerCode]; code != 0 {
+			if q == a.rank {
+				return own
+			}
+			n := int(binary.LittleEndian.Uint16(h[headerTextLen:]))
+			return &failure{rank: q, code: code - 1, msg: string(h[headerText : headerText+min(n, maxFailureText)])}
+		}
+	}
+	h0 := a.header(0)
+	n0, alg0 := int(binary.LittleEndian.Uint64(h0[headerCount:])), algorithm(h0[headerAlg])
+	for q := 1; q < a.size; q++ {
+		h := a.header(q)
+		if n := int(binary.LittleEndian.Uint64(h[headerCount:])); n != n0 {
+			return localFailure(a.rank, fmt.Errorf("%w: rank 0 has %d elements, rank %d has %d", ErrLengthMismatch, n0, q, n))
+		}
+		if alg := algorithm(h[headerAlg]); alg != alg0 {
+			return localFailure(a.rank, fmt.Errorf("%w: rank 0 chose %s, rank %d chose %s (is GORUN_COLL_* the same everywhere?)",
+				ErrAlgorithm, alg0, q, alg))
+		}
+	}
+	return nil
+}
+
+// copyCached is copy in pieces under a mebibyte: the runtime copies larger
+// blocks with non-temporal stores, which send them to memory, past the
+// caches that the other ranks are about to read them from.
+func copyCached[E any](dst, src []E) {
+	piece := max(cachedCopyBytes/int(unsafe.Sizeof(*new(E))), 1)
+	for len(src) > 0 {
+		n := copy(dst, src[:min(piece, len(src))])
+		dst, src = dst[n:], src[n:]
+	}
+}
+
+// cachedCopyBytes is the piece copyCached copies at a time.
+const cachedCopyBytes = 256 << 10

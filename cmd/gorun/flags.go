@@ -24,6 +24,7 @@ type config struct {
 	timeout   time.Duration
 	tagOutput bool
 	transport string // "local" or "nats"
+	bindTo    string // bindCore or bindNone
 	nats      natsConfig
 	program   string
 	args      []string
@@ -83,6 +84,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.timeout, "timeout", 0, "end the whole job after this `duration` (e.g. 30s, 5m); exit 124")
 	fs.BoolVar(&cfg.tagOutput, "tag-output", false, "prefix each output line with \"[rank] \"")
 	fs.StringVar(&cfg.transport, "transport", "local", "how ranks talk: local (Unix sockets on this host) or nats")
+	fs.StringVar(&cfg.bindTo, "bind-to", bindCore, "core: bind each rank to its share of the CPUs (as mpirun --bind-to core);\nnone: let the kernel place ranks")
 	fs.StringVar(&cfg.nats.URL, "nats", "", "NATS server `URL` (implies --transport nats); user:pass or token may be\nin the URL; with --transport nats and no URL, gorun embeds a server")
 	fs.StringVar(&cfg.nats.Creds, "nats-creds", "", "NATS credentials `file`")
 	fs.StringVar(&cfg.nats.CA, "nats-ca", "", "CA `file` for the NATS server's TLS certificate")
@@ -114,6 +116,9 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	}
 	if cfg.timeout < 0 {
 		return cfg, fmt.Errorf("%w: --timeout %v: must not be negative", errUsage, cfg.timeout)
+	}
+	if cfg.bindTo != bindCore && cfg.bindTo != bindNone {
+		return cfg, fmt.Errorf("%w: --bind-to %q: want core or none", errUsage, cfg.bindTo)
 	}
 	if cfg.transport != "local" && cfg.transport != "nats" {
 		return cfg, fmt.Errorf("%w: --transport %q: want local or nats", errUsage, cfg.transport)

@@ -104,12 +104,19 @@ func (s *supervisor) spawn() {
 	if shared != nil {
 		defer shared.Close() // the ranks hold it now
 	}
+	shares, restore := s.cpuBinding()
+	defer restore()
 	for rank := range s.procs {
 		job := s.job
 		job.Rank, job.Size = rank, s.cfg.np
 		var in *os.File
 		if rank == 0 {
 			in = stdin
+		}
+		if shares != nil {
+			if err := bindThread(shares[rank]); err != nil {
+				s.stderr.line(withPrefix(fmt.Sprintf("gorun: rank %d runs unbound: %v", rank, err)))
+			}
 		}
 		p, err := startRank(rank, s.prog, s.cfg.args, rankEnv(base, job, s.cfg.np, cpus),
 			in, shared, s.stdout, s.stderr, s.cfg.tagOutput, s.exits)
@@ -120,6 +127,30 @@ func (s *supervisor) spawn() {
 		}
 		s.procs[rank] = p
 		s.st.started(rank, p.pid)
+	}
+}
+
+// cpuBinding returns each rank's CPUs under --bind-to core (nil when
+// nothing is to be bound) and the function that gives the spawning thread
+// back its own CPUs. Ranks inherit the CPUs of the thread that starts them.
+func (s *supervisor) cpuBinding() (shares [][]int, restore func()) {
+	restore = func() {}
+	if s.cfg.bindTo != bindCore {
+		return nil, restore
+	}
+	cpus, err := allowedCPUs()
+	if err != nil {
+		s.stderr.line(withPrefix(fmt.Sprintf("gorun: ranks run unbound: %v", err)))
+		return nil, restore
+	}
+	shares = cpuShares(cpus, s.cfg.np, jobOffset(s.job.JobID))
+	if shares == nil {
+		return nil, restore
+	}
+	return shares, func() {
+		if err := bindThread(cpus); err != nil {
+			s.stderr.line(withPrefix(fmt.Sprintf("gorun: %v", err)))
+		}
 	}
 }
 
