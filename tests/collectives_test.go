@@ -46,6 +46,7 @@ func TestForcedAlgorithms(t *testing.T) {
 	forced := []string{
 		"GORUN_COLL_BCAST=binomial", "GORUN_COLL_BCAST=scatter_allgather",
 		"GORUN_COLL_ALLREDUCE=recursive_doubling", "GORUN_COLL_ALLREDUCE=ring", "GORUN_COLL_ALLREDUCE=rabenseifner",
+		"GORUN_COLL_ALLREDUCE=shm",
 		"GORUN_COLL_ALLGATHER=recursive_doubling", "GORUN_COLL_ALLGATHER=ring",
 		"GORUN_COLL_GATHER=binomial", "GORUN_COLL_GATHER=linear",
 		"GORUN_COLL_SCATTER=binomial", "GORUN_COLL_SCATTER=linear",

@@ -157,3 +157,76 @@ func TestGoPackageIsBuiltAndRun(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
 }
+
+// TestBindingAndSharedMemory: by default each rank runs on a CPU share of
+// its own (as mpirun --bind-to core); --bind-to none leaves every rank the
+// CPUs gorun has. Every rank of a local job maps the job's shared memory,
+// and none of a NATS job does.
+func TestBindingAndSharedMemory(t *testing.T) {
+	t.Parallel()
+	own := cpusAllowed(t)
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		bound bool
+		shm   bool
+	}{
+		{"bound", nil, len(own) > 1, true},
+		{"unbound", []string{"--bind-to", "none"}, false, true},
+		{"nats", []string{"--transport", "nats"}, len(own) > 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			np := max(2, len(own))
+			res := runGorun(t, job{np: np, prog: "behave", flags: tc.flags, args: []string{"-mode", "cpus"}})
+			if res.code != 0 {
+				t.Fatalf("exit %d: %s", res.code, res.stderr)
+			}
+			seen := map[string]int{}
+			for r := 0; r < np; r++ {
+				m := regexp.MustCompile(fmt.Sprintf(`(?m)^rank %d cpus (\S+)$`, r)).FindStringSubmatch(res.stdout)
+				if m == nil {
+					t.Fatalf("rank %d did not report its CPUs:\n%s", r, res.stdout)
+				}
+				seen[m[1]]++
+				if !tc.bound && fmt.Sprint(parseCPUList(m[1])) != fmt.Sprint(own) {
+					t.Errorf("rank %d runs on %s, want gorun's own %v", r, m[1], own)
+				}
+				if want := fmt.Sprintf("rank %d shm %v\n", r, tc.shm); !strings.Contains(res.stdout, want) {
+					t.Errorf("want %q in\n%s", want, res.stdout)
+				}
+			}
+			if tc.bound && len(seen) != np {
+				t.Errorf("%d ranks on %d CPUs share CPU sets: %v", np, len(own), seen)
+			}
+		})
+	}
+}
+
+// cpusAllowed lists the CPUs this test may run on (and so gorun).
+func cpusAllowed(t *testing.T) []int {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip("no /proc/self/status:", err)
+	}
+	m := regexp.MustCompile(`(?m)^Cpus_allowed_list:\s*(\S+)$`).FindSubmatch(status)
+	if m == nil {
+		t.Skip("no Cpus_allowed_list")
+	}
+	return parseCPUList(string(m[1]))
+}
+
+// parseCPUList reads a list such as "0-3,6" (Cpus_allowed_list).
+func parseCPUList(list string) []int {
+	var cpus []int
+	for _, part := range strings.Split(list, ",") {
+		var lo, hi int
+		if n, _ := fmt.Sscanf(part, "%d-%d", &lo, &hi); n == 2 {
+			for c := lo; c <= hi; c++ {
+				cpus = append(cpus, c)
+			}
+		} else if _, err := fmt.Sscanf(part, "%d", &lo); err == nil {
+			cpus = append(cpus, lo)
+		}
+	}
+	return cpus
+}

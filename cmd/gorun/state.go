@@ -179,11 +179,17 @@ func (j *jobState) allExited() bool {
 // received (by the latest reports; an exited rank counts with its last
 // report, or with none). fingerprint identifies this state, so that the
 // supervisor can insist it holds unchanged for a while; desc lists the
-// blocked calls.
+// blocked calls. A rank that exited but is not judged yet holds the verdict
+// back: its exit may be why the others wait (ranks that share memory learn
+// of a peer's death from gorun, not from a socket), and it is the cause to
+// report.
 func (j *jobState) deadlock() (desc, fingerprint string, ok bool) {
 	var running []int
 	for i := range j.ranks {
 		r := &j.ranks[i]
+		if r.exited && !r.judged {
+			return "", "", false
+		}
 		if r.exited {
 			continue
 		}

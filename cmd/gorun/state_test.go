@@ -242,3 +242,18 @@ func TestNeverStarted(t *testing.T) {
 		t.Fatal("ranks never started should count as gone")
 	}
 }
+
+// TestExitNotJudgedYetHoldsDeadlockBack: ranks waiting in shared memory for
+// a peer that just died look deadlocked; the dead rank's exit, judged a
+// moment later, is the cause to report.
+func TestExitNotJudgedYetHoldsDeadlockBack(t *testing.T) {
+	j := newTestState(3)
+	hello(j, 0, 1, 2)
+	blocked(j, 0, "AllreduceSlice(waiting in shared memory)", nil, nil)
+	blocked(j, 1, "AllreduceSlice(waiting in shared memory)", nil, nil)
+	j.exited(2, exitInfo{code: 3})
+	if desc, _, ok := j.deadlock(); ok {
+		t.Fatalf("deadlock %q reported before rank 2's exit was judged", desc)
+	}
+	wantFailure(t, j.graceOver(2), "rank 2 (pid 1002) exited with status 3", 3)
+}

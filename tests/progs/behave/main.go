@@ -16,7 +16,8 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "hello", "what to do: hello, exit, signal, panic, abort, nofinalize, deadlock, sleep, stdin, args, lines, noeol, longline")
+	mode := flag.String("mode", "hello", "what to do: hello, exit, signal, panic, abort, nofinalize, deadlock, "+
+		"collective-deadlock, die-in-collective, sleep, stdin, args, lines, noeol, longline, cpus")
 	victim := flag.Int("rank", 1, "the rank that misbehaves")
 	code := flag.Int("code", 3, "exit or abort code")
 	lines := flag.Int("n", 200, "lines to print (lines mode)")
@@ -62,6 +63,45 @@ func main() {
 		var x int
 		_, err := world.Recv(&x, (me+1)%world.Size(), 5)
 		fmt.Println(err)
+	case "collective-deadlock":
+		// Rank 0 waits in an AllreduceSlice (in shared memory on the local
+		// transport) that the others never join: they wait for rank 0.
+		if me == 0 {
+			_, err := mpi.AllreduceSlice(world, make([]float64, 1<<20), mpi.Sum)
+			fmt.Println(err)
+		} else {
+			var x int
+			_, err := world.Recv(&x, 0, 5)
+			fmt.Println(err)
+		}
+	case "die-in-collective":
+		// Every rank reduces in a loop; the victim exits between two calls,
+		// leaving the others waiting for it inside one.
+		v := make([]float64, 1<<18)
+		for i := 0; i < 50; i++ {
+			if me == *victim && i == 20 {
+				os.Exit(*code)
+			}
+			if _, err := mpi.AllreduceSlice(world, v, mpi.Sum); err != nil {
+				fmt.Println(err)
+				time.Sleep(time.Minute)
+			}
+		}
+		time.Sleep(time.Minute)
+	case "cpus":
+		status, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			fmt.Println(err)
+			break
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if list, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+				fmt.Printf("rank %d cpus %s\n", me, strings.TrimSpace(list))
+			}
+		}
+		// The job's shared memory, mapped by Init on the local transport.
+		maps, _ := os.ReadFile("/proc/self/maps")
+		fmt.Printf("rank %d shm %v\n", me, strings.Contains(string(maps), "memfd:gorun-"))
 	case "sleep":
 		time.Sleep(time.Minute)
 	case "stdin":
