@@ -34,6 +34,7 @@ type Arena struct {
 
 	mu     sync.Mutex // one call at a time (collectives on one communicator are ordered anyway)
 	steps  uint32     // segments done so far: the same count on every rank
+	op     string     // the collective in progress, for deadlock reports
 	broken error      // a call failed midway: the counters are out of step
 }
 
@@ -42,9 +43,10 @@ type ArenaHooks struct {
 	// Check is called every few milliseconds while a rank waits for the
 	// others; an error (a peer lost, a context ended) ends the call.
 	Check func() error
-	// Blocked is called when a wait has slept a while (for deadlock
-	// reports); it returns the function that ends the report.
-	Blocked func() (leave func())
+	// Blocked is called when a wait in the collective named op has slept a
+	// while (for deadlock reports); it returns the function that ends the
+	// report.
+	Blocked func(op string) (leave func())
 	// Spin is how long a wait polls before it sleeps; Yield gives the core
 	// away between polls (ranks outnumber cores).
 	Spin  time.Duration
@@ -154,7 +156,14 @@ const (
 // It polls for hooks.Spin (arenaYieldPolls times, yielding, when ranks
 // share cores), then sleeps on the laggard's counter; every
 // arenaSleep it runs hooks.Check, whose error ends the wait.
-func (a *Arena) waitAll(kind int, target uint32) error {
+func (a *Arena) waitAll(kind int, target uint32) error { return a.waitRanks(kind, -1, target) }
+
+// waitOne is waitAll for rank q's counter alone.
+func (a *Arena) waitOne(kind, q int, target uint32) error { return a.waitRanks(kind, q, target) }
+
+// waitRanks waits for rank only's counter, or every other rank's when
+// only < 0.
+func (a *Arena) waitRanks(kind, only int, target uint32) error {
 	var start, lastCheck time.Time
 	var leave func()
 	spinning := true
@@ -164,7 +173,7 @@ func (a *Arena) waitAll(kind int, target uint32) error {
 		}
 	}()
 	for q := 0; q < a.size; q++ {
-		if q == a.rank {
+		if q == a.rank || (only >= 0 && q != only) {
 			continue
 		}
 		word, waiters := a.counter(kind, q)
@@ -201,7 +210,7 @@ func (a *Arena) waitAll(kind int, target uint32) error {
 					}
 				}
 				if leave == nil && a.hooks.Blocked != nil && now.Sub(start) >= arenaBlockedAfter {
-					leave = a.hooks.Blocked()
+					leave = a.hooks.Blocked(a.op)
 				}
 			}
 		}

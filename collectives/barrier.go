@@ -5,10 +5,18 @@ package collectives
 // the rank 2^k after it and waits for one from the rank 2^k before it, so
 // after ceil(log2 p) rounds every rank has heard, directly or not, from
 // every other.
+//
+// Ranks that share an arena (one host) meet there instead: each posts its
+// arrival and waits for the others'.
 func Barrier(c Conn) error {
 	p, me := c.Size(), c.Rank()
-	if _, err := choose("Barrier", p, 0); err != nil {
+	a := arenaOf(c)
+	alg, err := chooseShared("Barrier", p, 0, a != nil)
+	if err != nil {
 		return err
+	}
+	if alg == algShm {
+		return shmBarrier(a)
 	}
 	for round, d := 0, 1; d < p; round, d = round+1, d*2 {
 		if _, err := c.Sendrecv(nil, (me+d)%p, round, (me-d+p)%p, round); err != nil {

@@ -1,6 +1,7 @@
 package collectives
 
 import (
+	"errors"
 	"fmt"
 )
 
@@ -26,6 +27,12 @@ func Bcast[T any](c Conn, codec Codec[T], v T, root int) (T, error) {
 	}
 	if p == 1 {
 		return v, nil
+	}
+	if a := arenaOf(c); a != nil {
+		out, err := shmBcast(a, codec, v, root)
+		if !errors.Is(err, errUseMessages) {
+			return out, err
+		}
 	}
 	vr := toVirtual(me, root, p)
 	if vr == 0 {

@@ -92,8 +92,9 @@ type policy struct {
 //     Scan: recursive doubling. Barrier: dissemination.
 var policies = map[string]policy{
 	"Bcast": {env: "GORUN_COLL_BCAST",
-		algs: []algorithm{algBinomial, algScatterAllgather},
+		algs: []algorithm{algBinomial, algScatterAllgather, algShm},
 		rules: []rule{
+			{minRanks: 2, shared: true, alg: algShm},
 			{minRanks: 16, minBytes: 1 << 20, alg: algScatterAllgather},
 			{alg: algBinomial},
 		}},
@@ -123,8 +124,8 @@ var policies = map[string]policy{
 		algs:  []algorithm{algRecursiveDoubling},
 		rules: []rule{{alg: algRecursiveDoubling}}},
 	"Barrier": {env: "GORUN_COLL_BARRIER",
-		algs:  []algorithm{algDissemination},
-		rules: []rule{{alg: algDissemination}}},
+		algs:  []algorithm{algDissemination, algShm},
+		rules: []rule{{minRanks: 2, shared: true, alg: algShm}, {alg: algDissemination}}},
 }
 
 // choose returns the algorithm for collective coll on ranks ranks moving

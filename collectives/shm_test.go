@@ -3,6 +3,7 @@
 package collectives
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -303,5 +304,104 @@ func TestShmAllreduceDeadPeer(t *testing.T) {
 	}
 	if d := time.Since(start); d > waitLimit {
 		t.Errorf("the survivors took %v to notice", d)
+	}
+}
+
+// TestShmBcast: through the arena, every root and size (up to a slot, and
+// past it by messages), an algorithm forced by GORUN_COLL_BCAST, and a
+// root that cannot encode its value; the arena stays in step throughout.
+func TestShmBcast(t *testing.T) {
+	for _, forced := range []string{"", "binomial"} {
+		t.Setenv("GORUN_COLL_BCAST", forced)
+		for _, np := range []int{2, 3, 5, 8} {
+			errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
+				a := c.(SharedConn).Arena()
+				for _, n := range []int{0, 1, 1000, testSlotBytes, testSlotBytes + 1, 3 * testSlotBytes} {
+					for _, root := range []int{0, np - 1, np / 2} {
+						var v []byte
+						if c.Rank() == root {
+							v = pattern(n, root)
+						}
+						before := a.steps
+						got, err := Bcast(c, bytesCodec{}, v, root)
+						if err != nil {
+							return fmt.Errorf("n=%d root=%d: %w", n, root, err)
+						}
+						if !bytes.Equal(got, pattern(n, root)) {
+							return fmt.Errorf("n=%d root=%d: got %d bytes, not the root's", n, root, len(got))
+						}
+						if a.steps != before+1 {
+							return fmt.Errorf("n=%d root=%d: the call took %d arena steps, want 1", n, root, a.steps-before)
+						}
+					}
+				}
+				// An encoding failure on the root reaches every rank, and
+				// the next call still works.
+				v := "fine"
+				if c.Rank() == 1 {
+					v = "bad"
+				}
+				if _, err := Bcast(c, failCodec{bad: "bad"}, v, 1); !errors.Is(err, errBadValue) && !errors.Is(err, ErrPeerFailed) {
+					return fmt.Errorf("root cannot encode: got %v", err)
+				}
+				s, err := Bcast(c, str{}, fmt.Sprint("from ", np-1), np-1)
+				if err != nil || s != fmt.Sprint("from ", np-1) {
+					return fmt.Errorf("after a failure: %q, %v", s, err)
+				}
+				return nil
+			})
+			mustAll(t, fmt.Sprintf("forced=%q np=%d", forced, np), errs)
+		}
+	}
+}
+
+// TestShmBarrier: no rank leaves the barrier before the last one entered
+// it, round after round, with ranks entering late in turn.
+func TestShmBarrier(t *testing.T) {
+	const np, rounds = 4, 20
+	var entered, left [rounds][np]time.Time
+	errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
+		for r := range rounds {
+			if r%np == c.Rank() {
+				time.Sleep(5 * time.Millisecond)
+			}
+			entered[r][c.Rank()] = time.Now()
+			if err := Barrier(c); err != nil {
+				return err
+			}
+			left[r][c.Rank()] = time.Now()
+		}
+		return nil
+	})
+	mustAll(t, "barrier", errs)
+	for r := range rounds {
+		last := entered[r][0]
+		for _, e := range entered[r] {
+			if e.After(last) {
+				last = e
+			}
+		}
+		for q, l := range left[r] {
+			if l.Before(last) {
+				t.Errorf("round %d: rank %d left at %v, before the last rank entered (%v)", r, q, l, last)
+			}
+		}
+	}
+}
+
+// TestShmMismatchedCollectives: ranks that call different collectives get
+// errors, not each other's data.
+func TestShmMismatchedCollectives(t *testing.T) {
+	errs := runShared(t, 2, testSlotBytes, testResultBytes, func(c Conn) error {
+		if c.Rank() == 0 {
+			return Barrier(c)
+		}
+		_, err := AllreduceSlice(c, rawFloat64s{}, []float64{1, 2, 3}, sumF)
+		return err
+	})
+	for r, err := range errs {
+		if !errors.Is(err, ErrProtocol) {
+			t.Errorf("rank %d: got %v, want ErrProtocol", r, err)
+		}
 	}
 }

@@ -59,6 +59,7 @@ var errUseMessages = errors.New("collectives: agreed on a message algorithm")
 func shmAllreduce[E any](a *Arena, v []E, op Op[E], alg algorithm, own *failure) ([]E, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.op = "AllreduceSlice"
 	out, err := shmAllreduceLocked(a, v, op, alg, own)
 	var agreed callError
 	switch {
@@ -109,7 +110,7 @@ func shmAllreduceLocked[E any](a *Arena, v []E, op Op[E], alg algorithm, own *fa
 			copyCached(slot(me)[mhi:count], v[mhi:count])
 		}
 	}
-	a.writeHeader(n, alg, own)
+	a.writeHeader(kindAllreduce, n, alg, own)
 	a.post(arrivedKind, first+1)
 	if err := a.waitAll(arrivedKind, first+1); err != nil {
 		return nil, err
@@ -245,12 +246,39 @@ const reduceBlockBytes = 16 << 10
 
 // Call header layout (arenaHeader bytes per rank).
 const (
-	headerCount   = 0  // uint64: the vector's length
+	headerCount   = 0  // uint64: the vector's length (bytes for Bcast)
 	headerAlg     = 8  // the algorithm chosen
 	headerCode    = 9  // 0, or 1 + the failure's code
 	headerTextLen = 10 // uint16
-	headerText    = 12 // the failure's text, up to maxFailureText
+	headerKind    = 12 // the collective: kindAllreduce, ...
+	headerText    = 16 // the failure's text, up to maxFailureText
 )
+
+// Collectives that go through the arena, named in headers so that ranks
+// calling different ones find out instead of reading each other's data.
+const (
+	kindAllreduce = 1 + iota
+	kindBcast
+	kindBarrier
+)
+
+func kindName(k byte) string {
+	switch k {
+	case kindAllreduce:
+		return "AllreduceSlice"
+	case kindBcast:
+		return "Bcast"
+	case kindBarrier:
+		return "Barrier"
+	}
+	return fmt.Sprintf("no collective known (%d)", k)
+}
+
+// headerFailure is the failure rank q published in its header h.
+func headerFailure(q int, h []byte) *failure {
+	n := int(binary.LittleEndian.Uint16(h[headerTextLen:]))
+	return &failure{rank: q, code: h[headerCode] - 1, msg: string(h[headerText : headerText+min(n, maxFailureText)])}
+}
 
 func (a *Arena) header(rank int) []byte {
 	off := a.size*arenaKinds*arenaLine + rank*arenaHeader
@@ -258,8 +286,9 @@ func (a *Arena) header(rank int) []byte {
 }
 
 // writeHeader publishes this rank's call header; post makes it visible.
-func (a *Arena) writeHeader(count int, alg algorithm, own *failure) {
+func (a *Arena) writeHeader(kind byte, count int, alg algorithm, own *failure) {
 	h := a.header(a.rank)
+	h[headerKind] = kind
 	binary.LittleEndian.PutUint64(h[headerCount:], uint64(count))
 	h[headerAlg] = byte(alg)
 	h[headerCode] = 0
@@ -276,12 +305,14 @@ func (a *Arena) writeHeader(count int, alg algorithm, own *failure) {
 func (a *Arena) agree(count int, alg algorithm, own *failure) *failure {
 	for q := range a.size {
 		h := a.header(q)
-		if code := h[headerCode]; code != 0 {
+		if h[headerCode] != 0 {
 			if q == a.rank {
 				return own
 			}
-			n := int(binary.LittleEndian.Uint16(h[headerTextLen:]))
-			return &failure{rank: q, code: code - 1, msg: string(h[headerText : headerText+min(n, maxFailureText)])}
+			return headerFailure(q, h)
+		}
+		if k := h[headerKind]; k != kindAllreduce {
+			return localFailure(a.rank, fmt.Errorf("%w: rank %d is in %s, this rank in AllreduceSlice", ErrProtocol, q, kindName(k)))
 		}
 	}
 	h0 := a.header(0)

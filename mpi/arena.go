@@ -55,11 +55,11 @@ func (e *engine) worldAlive() error {
 
 // blockedInArena reports this rank as blocked in a shared-memory
 // collective, for gorun's deadlock detection.
-func (e *engine) blockedInArena() (leave func()) {
+func (e *engine) blockedInArena(op string) (leave func()) {
 	if e.blocked == nil {
 		return func() {}
 	}
-	call := e.blocked.enter(func() string { return "AllreduceSlice(waiting in shared memory)" })
+	call := e.blocked.enter(func() string { return op + " in shared memory" })
 	return func() { e.blocked.leave(call) }
 }
 

@@ -52,6 +52,7 @@ func TestForcedAlgorithms(t *testing.T) {
 		"GORUN_COLL_SCATTER=binomial", "GORUN_COLL_SCATTER=linear",
 		"GORUN_COLL_REDUCE=binomial", "GORUN_COLL_ALLTOALL=pairwise",
 		"GORUN_COLL_SCAN=recursive_doubling", "GORUN_COLL_BARRIER=dissemination",
+		"GORUN_COLL_BCAST=shm", "GORUN_COLL_BARRIER=shm",
 	}
 	for _, env := range forced {
 		for _, np := range []int{4, 5} {

@@ -65,10 +65,13 @@ func main() {
 		fmt.Println(err)
 	case "collective-deadlock":
 		// Rank 0 waits in an AllreduceSlice (in shared memory on the local
-		// transport) that the others never join: they wait for rank 0.
+		// transport) that the others never join: rank 2 waits in a Barrier
+		// (also in shared memory), the others for a message from rank 0.
 		if me == 0 {
 			_, err := mpi.AllreduceSlice(world, make([]float64, 1<<20), mpi.Sum)
 			fmt.Println(err)
+		} else if me == 2 {
+			fmt.Println(world.Barrier())
 		} else {
 			var x int
 			_, err := world.Recv(&x, 0, 5)
