@@ -8,9 +8,11 @@
 // tree; linear), allgather.go (recursive doubling; ring), alltoall.go
 // (pairwise exchange), reduce.go (binomial tree), allreduce.go (recursive
 // doubling; ring reduce-scatter + allgather), scan.go (recursive doubling),
-// barrier.go (dissemination). tree.go holds the topologies, recdbl.go the
-// recursive doubling pattern, and decide.go the one table that picks an
-// algorithm by rank count and size.
+// barrier.go (dissemination). Ranks on one host may also share an Arena
+// (arena.go): AllreduceSlice, Bcast and Barrier then go through memory
+// instead of messages (shmallreduce.go, shmbcast.go). tree.go holds the
+// topologies, recdbl.go the recursive doubling pattern, and decide.go the
+// one table that picks an algorithm by rank count, size and shared memory.
 //
 // # Usage
 //
@@ -25,18 +27,19 @@
 // The table in decide.go chooses; an environment variable forces a choice
 // for one collective, for tests and teaching:
 //
-//	GORUN_COLL_ALLREDUCE=recursive_doubling|ring
-//	GORUN_COLL_BCAST=binomial|scatter_allgather
+//	GORUN_COLL_ALLREDUCE=recursive_doubling|ring|rabenseifner|shm
+//	GORUN_COLL_BCAST=binomial|scatter_allgather|shm
 //	GORUN_COLL_ALLGATHER=recursive_doubling|ring
 //	GORUN_COLL_GATHER=binomial|linear
 //	GORUN_COLL_SCATTER=binomial|linear
 //	GORUN_COLL_REDUCE=binomial, GORUN_COLL_ALLTOALL=pairwise,
-//	GORUN_COLL_SCAN=recursive_doubling, GORUN_COLL_BARRIER=dissemination
+//	GORUN_COLL_SCAN=recursive_doubling, GORUN_COLL_BARRIER=dissemination|shm
 //
 // An unknown name makes the call fail with ErrAlgorithm, naming the valid
 // ones. Every rank must see the same settings (gorun gives every rank the
 // same environment). The ring allreduce reorders operands, so it serves
-// commutative operators only; others fall back to recursive doubling.
+// commutative operators only; others fall back to recursive doubling. shm
+// where the ranks share no arena falls back to the table.
 //
 // # Semantics
 //

@@ -42,9 +42,12 @@ func opOf[T any](fn func(a, b T) T) collectives.Op[T] {
 	return collectives.Op[T]{Fn: fn, Commutative: isBuiltinOp(fn), Kernel: kernelOf(fn), Fold: foldOf(fn)}
 }
 
-// Bcast returns root's v on every rank (v is ignored elsewhere). Small
-// values go down a binomial tree; large ones are scattered and
-// all-gathered. A slice of fixed-size numbers travels as its raw bytes.
+// Bcast returns root's v on every rank (v is ignored elsewhere). On the
+// world communicator of a job on gorun's local transport the root copies
+// the encoded value into shared memory and the others copy it out; otherwise
+// (and for values larger than the root's share of that memory) small values
+// go down a binomial tree. A slice of fixed-size numbers travels as its raw
+// bytes.
 func Bcast[T any](c *Comm, v T, root int) (T, error) {
 	return collective(c, "Bcast", func(conn collectives.Conn) (T, error) {
 		return collectives.Bcast(conn, valueCodecFor[T](), v, root)
@@ -160,9 +163,13 @@ func ReduceSlice[T any](c *Comm, v []T, op func(a, b T) T, root int) ([]T, error
 // AllreduceSlice combines the ranks' slices element by element with op and
 // returns the result on every rank, bit for bit the same everywhere. Every
 // rank must pass a slice of the same length: otherwise every rank gets an
-// error wrapping ErrLengthMismatch. Large slices with a built-in operator go
-// round a ring in chunks (reduce-scatter, then allgather); numeric slices
-// travel as raw bytes.
+// error wrapping ErrLengthMismatch. On the world communicator of a job on
+// gorun's local transport, slices of numbers go through memory the ranks
+// share: each rank combines its share of the vector from every rank's
+// operand, in rank order, and copies the whole result out. Elsewhere, large
+// slices with a built-in operator go round a ring in chunks (reduce-scatter,
+// then allgather) and others by recursive doubling; numeric slices travel as
+// raw bytes.
 func AllreduceSlice[T any](c *Comm, v []T, op func(a, b T) T) ([]T, error) {
 	return collective(c, "AllreduceSlice", func(conn collectives.Conn) ([]T, error) {
 		return collectives.AllreduceSlice(conn, sliceCodec[T](), v, opOf(op))
@@ -177,7 +184,8 @@ func Scan[T any](c *Comm, v T, op func(a, b T) T) (T, error) {
 	})
 }
 
-// Barrier returns once every rank of c has called it (dissemination: about
+// Barrier returns once every rank of c has called it: in shared memory on
+// the world communicator of a local job, elsewhere by dissemination (about
 // log2(Size) rounds of small messages).
 func (c *Comm) Barrier() error {
 	_, err := collective(c, "Barrier", func(conn collectives.Conn) (struct{}, error) {
