@@ -39,12 +39,33 @@ func Allreduce[T any](c Conn, codec Codec[T], v T, op Op[T]) (T, error) {
 // AllreduceSlice combines the ranks' slices element by element with op and
 // gives every rank the result, bit-identical everywhere. Every rank must pass
 // a slice of the same length; otherwise every rank gets an error wrapping
-// ErrLengthMismatch. Small slices, and any slice with a non-commutative
-// operator, use recursive doubling (rank order kept); large slices with a
-// commutative operator use a ring reduce-scatter and allgather, which moves
-// about twice the slice per rank whatever the number of ranks. The result
-// never aliases v.
+// ErrLengthMismatch. Ranks that share an Arena (slices of numbers) agree and
+// reduce through it (shmAllreduce). Otherwise small slices, and any slice
+// with a non-commutative operator, use recursive doubling (rank order
+// kept); large slices with a commutative operator use a ring reduce-scatter
+// and allgather, which moves about twice the slice per rank whatever the
+// number of ranks. The result never aliases v.
 func AllreduceSlice[E any](c Conn, codec Codec[[]E], v []E, op Op[E]) ([]E, error) {
+	return allreduceSlice(c, codec, v, nil, false, op)
+}
+
+// AllreduceSliceInto is AllreduceSlice writing the result into out, which
+// must have v's length (on any rank where it has not, every rank gets an
+// error wrapping ErrLengthMismatch) and may be v itself. Through an arena it
+// allocates nothing, as MPI_Allreduce writes into the caller's buffer.
+func AllreduceSliceInto[E any](c Conn, codec Codec[[]E], v, out []E, op Op[E]) error {
+	res, err := allreduceSlice(c, codec, v, out, true, op)
+	if err != nil {
+		return err
+	}
+	if len(res) > 0 && &res[0] != &out[0] {
+		copy(out, res)
+	}
+	return nil
+}
+
+// allreduceSlice is AllreduceSlice, into out when into is set.
+func allreduceSlice[E any](c Conn, codec Codec[[]E], v, out []E, into bool, op Op[E]) ([]E, error) {
 	p, me := c.Size(), c.Rank()
 	mine := partial[[]E]{v: v, count: len(v), low: me}
 	var arena *Arena
@@ -57,6 +78,9 @@ func AllreduceSlice[E any](c Conn, codec Codec[[]E], v []E, op Op[E]) ([]E, erro
 		mine.fail = localFailure(me, err)
 	case op.Fn == nil:
 		mine.fail = nilOpFailure(me, "AllreduceSlice")
+	case into && len(out) != len(v):
+		mine.fail = localFailure(me, fmt.Errorf("%w: the result slice has %d elements, the operand %d",
+			ErrLengthMismatch, len(out), len(v)))
 	}
 	if (alg == algRing || alg == algRabenseifner) && !op.Commutative {
 		alg = algRecursiveDoubling // only built-in operators may be reordered
@@ -75,9 +99,9 @@ func AllreduceSlice[E any](c Conn, codec Codec[[]E], v []E, op Op[E]) ([]E, erro
 	if arena != nil {
 		// The ranks agree through shared memory, and reduce there when
 		// they chose to.
-		out, err := shmAllreduce(arena, v, op, alg, mine.fail)
+		res, err := shmAllreduce(arena, v, out, op, alg, mine.fail)
 		if !errors.Is(err, errUseMessages) {
-			return out, err
+			return res, err
 		}
 		agreed = true
 	}

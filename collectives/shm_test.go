@@ -288,7 +288,7 @@ func TestShmAllreduceDeadPeer(t *testing.T) {
 		if c.Rank() == dead {
 			return errors.New("died")
 		}
-		_, err := shmAllreduce(a, make([]float64, 3000), sumF, algShm, nil)
+		_, err := shmAllreduce(a, make([]float64, 3000), nil, sumF, algShm, nil)
 		if err == nil {
 			return errors.New("no error with a dead peer")
 		}
@@ -403,5 +403,66 @@ func TestShmMismatchedCollectives(t *testing.T) {
 		if !errors.Is(err, ErrProtocol) {
 			t.Errorf("rank %d: got %v, want ErrProtocol", r, err)
 		}
+	}
+}
+
+// TestAllreduceSliceInto: the result lands in the caller's slice, also when
+// it is the operand itself, with and without an arena, with a built-in and
+// a user operator; a result slice of the wrong length on one rank fails
+// every rank.
+func TestAllreduceSliceInto(t *testing.T) {
+	userSum := Op[float64]{Fn: func(a, b float64) float64 { return a + b }}
+	for _, shared := range []bool{true, false} {
+		for _, np := range []int{2, 3, 5} {
+			for _, n := range []int{0, 1, 100, 1500, 5000} {
+				for _, inPlace := range []bool{false, true} {
+					for _, op := range []Op[float64]{sumF, userSum} {
+						label := fmt.Sprintf("shared=%v np=%d n=%d in place=%v commutative=%v", shared, np, n, inPlace, op.Commutative)
+						body := func(c Conn) error {
+							v := make([]float64, n)
+							for i := range v {
+								v[i] = operand(c.Rank(), i)
+							}
+							out := v
+							if !inPlace {
+								out = make([]float64, n)
+							}
+							if err := AllreduceSliceInto(c, rawFloat64s{}, v, out, op); err != nil {
+								return err
+							}
+							for i := range out {
+								want := 0.0
+								for r := range np {
+									want += operand(r, i)
+								}
+								if out[i] != want {
+									return fmt.Errorf("element %d = %v, want %v", i, out[i], want)
+								}
+							}
+							return nil
+						}
+						var errs []error
+						if shared {
+							errs = runShared(t, np, testSlotBytes, testResultBytes, body)
+						} else {
+							errs = runRanks(t, np, false, body)
+						}
+						mustAll(t, label, errs)
+					}
+				}
+			}
+		}
+		short := func(c Conn) error {
+			out := make([]float64, 10)
+			if c.Rank() == 1 {
+				out = out[:9]
+			}
+			return AllreduceSliceInto(c, rawFloat64s{}, make([]float64, 10), out, sumF)
+		}
+		errs := runRanks(t, 3, false, short)
+		if shared {
+			errs = runShared(t, 3, testSlotBytes, testResultBytes, short)
+		}
+		everyRankFails(t, fmt.Sprintf("shared=%v: a short result slice on rank 1", shared), errs, ErrLengthMismatch)
 	}
 }

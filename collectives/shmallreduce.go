@@ -56,11 +56,14 @@ var errUseMessages = errors.New("collectives: agreed on a message algorithm")
 // kernel, into a result that must be zeroed first) it moves each byte with
 // plain loads and stores and sleeps at most twice per segment. It folds in
 // blocks that stay in the cache: all p operands of a block, then the next.
-func shmAllreduce[E any](a *Arena, v []E, op Op[E], alg algorithm, own *failure) ([]E, error) {
+//
+// The result goes into into when it is not nil (it has v's length, checked
+// by the caller, and may be v itself), else into a new slice.
+func shmAllreduce[E any](a *Arena, v, into []E, op Op[E], alg algorithm, own *failure) ([]E, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.op = "AllreduceSlice"
-	out, err := shmAllreduceLocked(a, v, op, alg, own)
+	out, err := shmAllreduceLocked(a, v, into, op, alg, own)
 	var agreed callError
 	switch {
 	case err == nil, errors.Is(err, errUseMessages):
@@ -82,7 +85,7 @@ func (e callError) Error() string { return e.err.Error() }
 // shmSmallBytes: vectors up to this size are folded whole by every rank.
 const shmSmallBytes = 32 << 10
 
-func shmAllreduceLocked[E any](a *Arena, v []E, op Op[E], alg algorithm, own *failure) ([]E, error) {
+func shmAllreduceLocked[E any](a *Arena, v, into []E, op Op[E], alg algorithm, own *failure) ([]E, error) {
 	p, me := a.size, a.rank
 	n := len(v)
 	es := int(unsafe.Sizeof(*new(E)))
@@ -126,22 +129,24 @@ func shmAllreduceLocked[E any](a *Arena, v []E, op Op[E], alg algorithm, own *fa
 
 	operands := make([][]E, p)
 	if small {
-		out := make([]E, n)
-		for q := range operands {
-			operands[q] = slot(q)[:n]
+		out := into
+		if out == nil {
+			out = make([]E, n)
 		}
-		operands[me] = v
+		for q := range operands {
+			operands[q] = slot(q)[:n] // ours too: out may be v
+		}
 		foldBlocks(out, operands, op, es)
 		a.post(reducedKind, first+1)
 		a.steps = first + 1
 		return out, nil
 	}
-	return shmPartitioned(a, v, op, operands, mlo, mhi)
+	return shmPartitioned(a, v, into, op, operands, mlo, mhi)
 }
 
 // shmPartitioned is the large-vector part of shmAllreduce, entered with the
 // first segment's operands in place and agreed on.
-func shmPartitioned[E any](a *Arena, v []E, op Op[E], operands [][]E, mlo, mhi int) ([]E, error) {
+func shmPartitioned[E any](a *Arena, v, into []E, op Op[E], operands [][]E, mlo, mhi int) ([]E, error) {
 	p, me := a.size, a.rank
 	n := len(v)
 	es := int(unsafe.Sizeof(*new(E)))
@@ -157,8 +162,8 @@ func shmPartitioned[E any](a *Arena, v []E, op Op[E], operands [][]E, mlo, mhi i
 	// in one pass into a slice that needs no zeroing first (slices.Clone).
 	// Otherwise each segment's result is copied out before the next.
 	whole := n*es <= a.resultBytes
-	var out []E
-	if !whole {
+	out := into
+	if out == nil && !whole {
 		out = make([]E, n)
 	}
 	first := a.steps
@@ -206,7 +211,11 @@ func shmPartitioned[E any](a *Arena, v []E, op Op[E], operands [][]E, mlo, mhi i
 		if err := a.waitAll(reducedKind, a.steps); err != nil {
 			return nil, err
 		}
-		out = slices.Clone(result(0, n))
+		if out == nil {
+			out = slices.Clone(result(0, n))
+		} else {
+			copy(out, result(0, n))
+		}
 	}
 	return out, nil
 }

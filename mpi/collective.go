@@ -176,6 +176,18 @@ func AllreduceSlice[T any](c *Comm, v []T, op func(a, b T) T) ([]T, error) {
 	})
 }
 
+// AllreduceSliceInto is AllreduceSlice writing the result into out, as
+// MPI_Allreduce writes into the caller's receive buffer: a loop of
+// reductions then allocates nothing in shared memory. out must have v's
+// length (where it has not, every rank gets an error wrapping
+// ErrLengthMismatch) and may be v itself, as with MPI_IN_PLACE.
+func AllreduceSliceInto[T any](c *Comm, v, out []T, op func(a, b T) T) error {
+	_, err := collective(c, "AllreduceSliceInto", func(conn collectives.Conn) (struct{}, error) {
+		return struct{}{}, collectives.AllreduceSliceInto(conn, sliceCodec[T](), v, out, opOf(op))
+	})
+	return err
+}
+
 // Scan returns v0 op v1 op ... op vi on rank i (an inclusive prefix), op
 // applied in rank order.
 func Scan[T any](c *Comm, v T, op func(a, b T) T) (T, error) {

@@ -53,6 +53,24 @@ func ExampleAllreduceSlice() {
 	// Output: [[3 30 300] [3 30 300] [3 30 300]]
 }
 
+// A loop of reductions into one buffer, here in place (the result replaces
+// each rank's operand, as with MPI_IN_PLACE): nothing is allocated per call
+// when the ranks share memory.
+func ExampleAllreduceSliceInto() {
+	last := make([][]int, 3)
+	runWorld(3, func(world *mpi.Comm) {
+		v := []int{1, world.Rank() + 1}
+		for range 3 {
+			if err := mpi.AllreduceSliceInto(world, v, v, mpi.Sum); err != nil {
+				fmt.Println(err)
+			}
+		}
+		last[world.Rank()] = v
+	})
+	fmt.Println(last)
+	// Output: [[27 54] [27 54] [27 54]]
+}
+
 // Rank 2 broadcasts a configuration to everyone.
 func ExampleBcast() {
 	type config struct {

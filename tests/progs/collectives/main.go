@@ -297,7 +297,9 @@ func checkReduceSlice(w *mpi.Comm) error {
 }
 
 func checkAllreduceSlice(w *mpi.Comm) error {
-	for _, n := range []int{0, 1, 7, 1000, 300_000} { // 300,000 float64 takes the ring
+	// 300,000 float64 take the ring, or several segments in shared memory;
+	// 3,000,000 (24 MB) outgrow the shared result area.
+	for _, n := range []int{0, 1, 7, 1000, 300_000, 3_000_000} {
 		got, err := mpi.AllreduceSlice(w, vector(w.Rank(), n), mpi.Sum)
 		if err != nil {
 			return err
@@ -305,9 +307,18 @@ func checkAllreduceSlice(w *mpi.Comm) error {
 		if len(got) != n {
 			return fmt.Errorf("n=%d: got %d elements", n, len(got))
 		}
+		// Into a buffer of its own, and in place.
+		into := make([]float64, n)
+		if err := mpi.AllreduceSliceInto(w, vector(w.Rank(), n), into, mpi.Sum); err != nil {
+			return err
+		}
+		inPlace := vector(w.Rank(), n)
+		if err := mpi.AllreduceSliceInto(w, inPlace, inPlace, mpi.Sum); err != nil {
+			return err
+		}
 		for i, x := range got {
-			if x != vectorSum(w.Size(), i) {
-				return fmt.Errorf("n=%d: [%d]=%v, want %v", n, i, x, vectorSum(w.Size(), i))
+			if want := vectorSum(w.Size(), i); x != want || into[i] != want || inPlace[i] != want {
+				return fmt.Errorf("n=%d: [%d]=%v, into %v, in place %v, want %v", n, i, x, into[i], inPlace[i], want)
 			}
 		}
 	}
