@@ -60,21 +60,30 @@ var errUseMessages = errors.New("collectives: agreed on a message algorithm")
 // The result goes into into when it is not nil (it has v's length, checked
 // by the caller, and may be v itself), else into a new slice.
 func shmAllreduce[E any](a *Arena, v, into []E, op Op[E], alg algorithm, own *failure) ([]E, error) {
+	return inArena(a, "AllreduceSlice", func() ([]E, error) {
+		return shmAllreduceLocked(a, v, into, op, alg, own)
+	})
+}
+
+// inArena runs one collective call named op on a: one call at a time, the
+// name kept for deadlock reports. A failure every rank found alike in the
+// headers (callError) leaves the arena in step; any other error (a peer
+// lost midway) leaves it out of step, unused from then on.
+func inArena[R any](a *Arena, op string, call func() (R, error)) (R, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.op = "AllreduceSlice"
-	out, err := shmAllreduceLocked(a, v, into, op, alg, own)
+	a.op = op
+	out, err := call()
 	var agreed callError
+	var zero R
 	switch {
 	case err == nil, errors.Is(err, errUseMessages):
 		return out, err
 	case errors.As(err, &agreed):
-		// Every rank saw the same headers and stopped alike: the arena
-		// is still in step.
-		return nil, agreed.err
+		return zero, agreed.err
 	}
 	a.broken = err
-	return nil, fmt.Errorf("allreduce in shared memory: %w", err)
+	return zero, fmt.Errorf("%s in shared memory: %w", op, err)
 }
 
 // callError is a failure every rank of the call found in the headers.
@@ -119,12 +128,7 @@ func shmAllreduceLocked[E any](a *Arena, v, into []E, op Op[E], alg algorithm, o
 		return nil, err
 	}
 	if f := a.agree(n, alg, own); f != nil || !moveData {
-		a.post(reducedKind, first+1)
-		a.steps = first + 1
-		if f != nil {
-			return nil, callError{prefer(f, own).err()}
-		}
-		return nil, errUseMessages
+		return nil, a.endStep(first+1, prefer(f, own), alg)
 	}
 
 	operands := make([][]E, p)

@@ -2,7 +2,6 @@ package collectives
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"slices"
 )
@@ -14,20 +13,9 @@ import (
 // GORUN_COLL_BCAST, goes by messages instead: the header says so, and every
 // rank returns errUseMessages. One wait per call, on the root only.
 func shmBcast[T any](a *Arena, codec Codec[T], v T, root int) (T, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.op = fmt.Sprintf("Bcast(root %d)", root)
-	out, err := shmBcastLocked(a, codec, v, root)
-	var agreed callError
-	switch {
-	case err == nil, errors.Is(err, errUseMessages):
-		return out, err
-	case errors.As(err, &agreed):
-		return out, agreed.err
-	}
-	a.broken = err
-	var zero T
-	return zero, err
+	return inArena(a, fmt.Sprintf("Bcast(root %d)", root), func() (T, error) {
+		return shmBcastLocked(a, codec, v, root)
+	})
 }
 
 func shmBcastLocked[T any](a *Arena, codec Codec[T], v T, root int) (T, error) {
@@ -54,13 +42,8 @@ func shmBcastLocked[T any](a *Arena, codec Codec[T], v T, root int) (T, error) {
 		}
 		a.writeHeader(kindBcast, len(payload), alg, f)
 		a.post(arrivedKind, step)
-		a.post(reducedKind, step)
-		a.steps = step
-		switch {
-		case f != nil:
-			return zero, callError{f.err()}
-		case alg != algShm:
-			return zero, errUseMessages
+		if err := a.endStep(step, f, alg); err != nil {
+			return zero, err
 		}
 		return v, nil
 	}
@@ -82,13 +65,9 @@ func shmBcastLocked[T any](a *Arena, codec Codec[T], v T, root int) (T, error) {
 	case alg == algShm:
 		body = slices.Clone(slot[:count])
 	}
-	a.post(reducedKind, step) // done with the root's slot and header
-	a.steps = step
-	switch {
-	case f != nil:
-		return zero, callError{f.err()}
-	case alg != algShm:
-		return zero, errUseMessages
+	// Done with the root's slot and header.
+	if err := a.endStep(step, f, alg); err != nil {
+		return zero, err
 	}
 	out, err := codec.Decode(body)
 	if err != nil {
@@ -97,33 +76,41 @@ func shmBcastLocked[T any](a *Arena, codec Codec[T], v T, root int) (T, error) {
 	return out, nil
 }
 
+// endStep posts that this rank is done with step's slots and headers, and
+// returns the call's outcome: f's error, errUseMessages when the ranks
+// chose an algorithm other than algShm, or nil.
+func (a *Arena) endStep(step uint32, f *failure, alg algorithm) error {
+	a.post(reducedKind, step)
+	a.steps = step
+	switch {
+	case f != nil:
+		return callError{f.err()}
+	case alg != algShm:
+		return errUseMessages
+	}
+	return nil
+}
+
 // shmBarrier is Barrier through the arena: every rank posts its arrival
 // and waits for the others'.
 func shmBarrier(a *Arena) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.op = "Barrier"
-	if err := a.waitAll(reducedKind, a.steps); err != nil {
-		a.broken = err
-		return err
-	}
-	step := a.steps + 1
-	a.writeHeader(kindBarrier, 0, algShm, nil)
-	a.post(arrivedKind, step)
-	if err := a.waitAll(arrivedKind, step); err != nil {
-		a.broken = err
-		return err
-	}
-	var f *failure
-	for q := range a.size {
-		if k := a.header(q)[headerKind]; k != kindBarrier && f == nil {
-			f = localFailure(a.rank, fmt.Errorf("%w: rank %d is in %s, this rank in Barrier", ErrProtocol, q, kindName(k)))
+	_, err := inArena(a, "Barrier", func() (struct{}, error) {
+		if err := a.waitAll(reducedKind, a.steps); err != nil {
+			return struct{}{}, err
 		}
-	}
-	a.post(reducedKind, step)
-	a.steps = step
-	if f != nil {
-		return f.err()
-	}
-	return nil
+		step := a.steps + 1
+		a.writeHeader(kindBarrier, 0, algShm, nil)
+		a.post(arrivedKind, step)
+		if err := a.waitAll(arrivedKind, step); err != nil {
+			return struct{}{}, err
+		}
+		var f *failure
+		for q := range a.size {
+			if k := a.header(q)[headerKind]; k != kindBarrier && f == nil {
+				f = localFailure(a.rank, fmt.Errorf("%w: rank %d is in %s, this rank in Barrier", ErrProtocol, q, kindName(k)))
+			}
+		}
+		return struct{}{}, a.endStep(step, f, algShm)
+	})
+	return err
 }
