@@ -42,6 +42,12 @@ const (
 // shared memory file, as gorun's ranks are.
 func runShared(t *testing.T, np, slotBytes, resultBytes int, body func(c Conn) error) []error {
 	t.Helper()
+	return runSharedOn(t, np, slotBytes, resultBytes, func(*comm.Network) {}, body)
+}
+
+// runSharedOn is runShared that first shows the network to seeNet.
+func runSharedOn(t *testing.T, np, slotBytes, resultBytes int, seeNet func(*comm.Network), body func(c Conn) error) []error {
+	t.Helper()
 	size := arenaHeaderBytes(np) + np*slotBytes + resultBytes
 	f, err := shm.Create("gorun-test", int64(size))
 	if err != nil {
@@ -63,6 +69,7 @@ func runShared(t *testing.T, np, slotBytes, resultBytes int, body func(c Conn) e
 		defer regions[r].Close()
 	}
 	net := comm.NewNetwork(np)
+	seeNet(net)
 	return runOnNetworkWrapped(t, net, np, false, func(c *testConn) Conn {
 		conns = append(conns, c)
 		r := c.Rank()
@@ -464,5 +471,29 @@ func TestAllreduceSliceInto(t *testing.T) {
 			errs = runShared(t, 3, testSlotBytes, testResultBytes, short)
 		}
 		everyRankFails(t, fmt.Sprintf("shared=%v: a short result slice on rank 1", shared), errs, ErrLengthMismatch)
+	}
+}
+
+// TestShmPeerFinishingAfterTheCallIsNoFailure: a rank that leaves a barrier
+// and finishes at once (its transport closes, as Finalize does) must not
+// fail the ranks still waking up in the same barrier: everything they wait
+// for was posted before it left.
+func TestShmPeerFinishingAfterTheCallIsNoFailure(t *testing.T) {
+	for round := range 10 {
+		const np = 4
+		var net *comm.Network
+		errs := runSharedOn(t, np, testSlotBytes, testResultBytes, func(n *comm.Network) { net = n }, func(c Conn) error {
+			if c.Rank() != 1 {
+				time.Sleep(30 * time.Millisecond) // rank 1 sleeps in the wait, past a check interval
+			}
+			if err := Barrier(c); err != nil {
+				return err
+			}
+			if c.Rank() == 0 {
+				net.Transport(0).Close()
+			}
+			return nil
+		})
+		mustAll(t, fmt.Sprint("round ", round), errs)
 	}
 }
