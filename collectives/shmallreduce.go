@@ -101,9 +101,7 @@ func shmAllreduceLocked[E any](a *Arena, v, into []E, op Op[E], alg algorithm, o
 	segLen := a.slotBytes / es
 	small := n*es <= min(shmSmallBytes, a.slotBytes)
 	moveData := alg == algShm && own == nil
-	slot := func(q int) []E {
-		return unsafe.Slice((*E)(unsafe.Pointer(&a.mem[a.slots+q*a.slotBytes])), segLen)
-	}
+	slot := func(q int) []E { return arenaView[E](a, a.slots+q*a.slotBytes, segLen) }
 
 	// Every rank must be done with what we are about to overwrite: our
 	// header and slot, read during the previous call.
@@ -141,9 +139,7 @@ func shmAllreduceLocked[E any](a *Arena, v, into []E, op Op[E], alg algorithm, o
 			operands[q] = slot(q)[:n] // ours too: out may be v
 		}
 		foldBlocks(out, operands, op, es)
-		a.post(reducedKind, first+1)
-		a.steps = first + 1
-		return out, nil
+		return out, a.endStep(first+1, nil, algShm)
 	}
 	return shmPartitioned(a, v, into, op, operands, mlo, mhi)
 }
@@ -156,12 +152,8 @@ func shmPartitioned[E any](a *Arena, v, into []E, op Op[E], operands [][]E, mlo,
 	es := int(unsafe.Sizeof(*new(E)))
 	segLen := a.slotBytes / es
 	segments := (n + segLen - 1) / segLen
-	slot := func(q int) []E {
-		return unsafe.Slice((*E)(unsafe.Pointer(&a.mem[a.slots+q*a.slotBytes])), segLen)
-	}
-	result := func(from, count int) []E {
-		return unsafe.Slice((*E)(unsafe.Pointer(&a.mem[a.result+from*es])), count)
-	}
+	slot := func(q int) []E { return arenaView[E](a, a.slots+q*a.slotBytes, segLen) }
+	result := func(from, count int) []E { return arenaView[E](a, a.result+from*es, count) }
 	// whole: the result area holds the whole result, copied out at the end
 	// in one pass into a slice that needs no zeroing first (slices.Clone).
 	// Otherwise each segment's result is copied out before the next.
@@ -222,6 +214,12 @@ func shmPartitioned[E any](a *Arena, v, into []E, op Op[E], operands [][]E, mlo,
 		}
 	}
 	return out, nil
+}
+
+// arenaView is count elements of E at byte offset off of the arena (E is a
+// fixed-size number: the codec is raw).
+func arenaView[E any](a *Arena, off, count int) []E {
+	return unsafe.Slice((*E)(unsafe.Pointer(&a.mem[off])), count)
 }
 
 // foldBlocks sets dst to operands[0] op operands[1] op ... element by

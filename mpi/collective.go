@@ -39,7 +39,8 @@ func collective[R any](c *Comm, op string, body func(conn collectives.Conn) (R, 
 }
 
 func opOf[T any](fn func(a, b T) T) collectives.Op[T] {
-	return collectives.Op[T]{Fn: fn, Commutative: isBuiltinOp(fn), Kernel: kernelOf(fn), Fold: foldOf(fn)}
+	loops := loopsOf(fn)
+	return collectives.Op[T]{Fn: fn, Commutative: isBuiltinOp(fn), Kernel: loops.kernel, Fold: loops.fold}
 }
 
 // Bcast returns root's v on every rank (v is ignored elsewhere). On the

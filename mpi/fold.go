@@ -1,51 +1,13 @@
 package mpi
 
-// foldOf returns a loop that folds whole slices with the built-in operator
-// op, left to right (dst[i] = ((s0[i] op s1[i]) op s2[i]) op ...), taking up
-// to four operands per pass over memory, or nil for any other operator.
-// Its results are those of applying op pairwise in the same order, bit for
-// bit.
-func foldOf[T any](op func(a, b T) T) func(dst []T, srcs ...[]T) {
-	name := builtinName(op)
-	if name == "" {
-		return nil
-	}
-	var f any
-	switch any(*new(T)).(type) {
-	case float64:
-		f = numFold[float64](name)
-	case float32:
-		f = numFold[float32](name)
-	case int:
-		f = numFold[int](name)
-	case int64:
-		f = numFold[int64](name)
-	case int32:
-		f = numFold[int32](name)
-	case int16:
-		f = numFold[int16](name)
-	case int8:
-		f = numFold[int8](name)
-	case uint:
-		f = numFold[uint](name)
-	case uint64:
-		f = numFold[uint64](name)
-	case uint32:
-		f = numFold[uint32](name)
-	case uint16:
-		f = numFold[uint16](name)
-	case uint8:
-		f = numFold[uint8](name)
-	}
-	fold, _ := f.(func(dst []T, srcs ...[]T))
-	return fold
-}
-
 // fold4 folds one group of two to four operands; the first of them may be
 // dst itself (a running result).
 type fold4[T Number] func(dst, a, b, c, d []T, n int)
 
-// numFold is the fold of the built-in operator name.
+// numFold is the fold of the built-in operator name: dst[i] =
+// ((s0[i] op s1[i]) op s2[i]) op ..., up to four operands per pass over
+// memory, with the results of applying op pairwise in that order, bit for
+// bit.
 func numFold[T Number](name string) func(dst []T, srcs ...[]T) {
 	var group fold4[T]
 	switch name {

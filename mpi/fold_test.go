@@ -13,7 +13,7 @@ import (
 func TestFoldMatchesPairwise(t *testing.T) {
 	ops := map[string]func(a, b float64) float64{"Sum": Sum[float64], "Prod": Prod[float64], "Max": Max[float64], "Min": Min[float64]}
 	for name, op := range ops {
-		fold := foldOf(op)
+		fold := loopsOf(op).fold
 		if fold == nil {
 			t.Fatalf("%s: no fold", name)
 		}
@@ -44,10 +44,10 @@ func TestFoldMatchesPairwise(t *testing.T) {
 			}
 		}
 	}
-	if foldOf(func(a, b float64) float64 { return a + b }) != nil {
+	if loopsOf(func(a, b float64) float64 { return a + b }).fold != nil {
 		t.Error("a user operator got a fold")
 	}
-	if f := foldOf(Sum[uint8]); f == nil {
+	if f := loopsOf(Sum[uint8]).fold; f == nil {
 		t.Error("no fold for uint8")
 	} else {
 		got := make([]uint8, 1)

@@ -59,42 +59,56 @@ func builtinName(op any) string {
 // Min, which the collectives may apply in any order (ring allreduce).
 func isBuiltinOp(op any) bool { return builtinName(op) != "" }
 
-// kernelOf returns a whole-slice loop doing what op does element by element,
-// for the built-in operators on Go's number types, or nil.
-func kernelOf[T any](op func(a, b T) T) func(dst, a, b []T) {
+// builtinLoops are the whole-slice loops of one built-in operator on one
+// number type: kernel does dst[i] = op(a[i], b[i]); fold combines several
+// operands left to right (fold.go).
+type builtinLoops[T any] struct {
+	kernel func(dst, a, b []T)
+	fold   func(dst []T, srcs ...[]T)
+}
+
+// loopsOf returns the loops doing what op does element by element, for the
+// built-in operators on Go's number types, and no loops for any other
+// function (nor for types defined on numbers, which fall back to op).
+func loopsOf[T any](op func(a, b T) T) builtinLoops[T] {
 	name := builtinName(op)
 	if name == "" {
-		return nil
+		return builtinLoops[T]{}
 	}
-	var k any
+	var l any
 	switch any(*new(T)).(type) {
 	case float64:
-		k = numKernel[float64](name)
+		l = numLoops[float64](name)
 	case float32:
-		k = numKernel[float32](name)
+		l = numLoops[float32](name)
 	case int:
-		k = numKernel[int](name)
+		l = numLoops[int](name)
 	case int64:
-		k = numKernel[int64](name)
+		l = numLoops[int64](name)
 	case int32:
-		k = numKernel[int32](name)
+		l = numLoops[int32](name)
 	case int16:
-		k = numKernel[int16](name)
+		l = numLoops[int16](name)
 	case int8:
-		k = numKernel[int8](name)
+		l = numLoops[int8](name)
 	case uint:
-		k = numKernel[uint](name)
+		l = numLoops[uint](name)
 	case uint64:
-		k = numKernel[uint64](name)
+		l = numLoops[uint64](name)
 	case uint32:
-		k = numKernel[uint32](name)
+		l = numLoops[uint32](name)
 	case uint16:
-		k = numKernel[uint16](name)
+		l = numLoops[uint16](name)
 	case uint8:
-		k = numKernel[uint8](name)
+		l = numLoops[uint8](name)
 	}
-	f, _ := k.(func(dst, a, b []T))
-	return f
+	loops, _ := l.(builtinLoops[T])
+	return loops
+}
+
+// numLoops are the loops of the built-in operator name on T.
+func numLoops[T Number](name string) builtinLoops[T] {
+	return builtinLoops[T]{kernel: numKernel[T](name), fold: numFold[T](name)}
 }
 
 // numKernel is the whole-slice loop of the built-in operator name.

@@ -51,7 +51,7 @@ func TestKernelsMatchTheOperators(t *testing.T) {
 	b := []float64{3, 7, 1, math.NaN(), -1}
 	ops := map[string]func(x, y float64) float64{"Sum": Sum[float64], "Prod": Prod[float64], "Max": Max[float64], "Min": Min[float64]}
 	for name, op := range ops {
-		k := kernelOf(op)
+		k := loopsOf(op).kernel
 		if k == nil {
 			t.Fatalf("%s[float64] has no kernel", name)
 		}
@@ -64,16 +64,16 @@ func TestKernelsMatchTheOperators(t *testing.T) {
 			}
 		}
 	}
-	ik := kernelOf(Max[int32])
+	ik := loopsOf(Max[int32]).kernel
 	dst := make([]int32, 3)
 	ik(dst, []int32{1, 9, -4}, []int32{5, 2, -8})
 	if dst[0] != 5 || dst[1] != 9 || dst[2] != -4 {
 		t.Errorf("Max[int32] kernel: %v", dst)
 	}
-	if kernelOf(func(x, y float64) float64 { return x + y }) != nil {
+	if loopsOf(func(x, y float64) float64 { return x + y }).kernel != nil {
 		t.Error("a closure got a built-in kernel")
 	}
-	if kernelOf(Sum[celsius]) != nil {
+	if loopsOf(Sum[celsius]).kernel != nil {
 		t.Error("a defined type got a kernel (it falls back to the operator)")
 	}
 }
