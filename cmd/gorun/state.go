@@ -106,16 +106,33 @@ func (j *jobState) connClosed(rank int) *failure {
 	return nil
 }
 
-// exited records a rank's exit. When its control connection is still open,
-// messages it sent just before exiting (Finalize, Abort) may still be on
-// their way: judging waits for the connection's end (wait is true), or for
-// the supervisor to give up waiting (graceOver). A rank not heard from at
-// all may have connected and said hello, Abort and goodbye in a moment the
-// launcher has not read yet (a loaded machine): judging waits for that too.
+// exited records a rank's exit. A rank whose control connection already
+// ended is judged at once: everything it said has been heard. When the
+// connection is still open, messages it sent just before exiting
+// (Finalize, Abort) may still be on their way: judging waits for the
+// connection's end (wait is true), or for the supervisor to give up
+// waiting (graceOver). A rank not heard from at all may have connected and
+// said hello, Abort and goodbye in a moment the launcher has not read yet
+// (a loaded machine): judging waits for the control server to show that
+// it has read every connection made before the exit (synced).
 func (j *jobState) exited(rank int, e exitInfo) (f *failure, wait bool) {
 	r := &j.ranks[rank]
 	r.exited, r.exit = true, e
+	if r.hello && !r.connOpen {
+		return j.judge(rank), false
+	}
 	return nil, true
+}
+
+// synced judges an exited rank not heard from, once the control server has
+// read every connection made before its exit: it never connected. A rank
+// heard from meanwhile is judged when its connection ends.
+func (j *jobState) synced(rank int) *failure {
+	r := &j.ranks[rank]
+	if r.judged || r.hello {
+		return nil
+	}
+	return j.judge(rank)
 }
 
 // graceOver judges an exited rank once the supervisor stops waiting for its

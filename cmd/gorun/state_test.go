@@ -257,3 +257,51 @@ func TestExitNotJudgedYetHoldsDeadlockBack(t *testing.T) {
 	}
 	wantFailure(t, j.graceOver(2), "rank 2 (pid 1002) exited with status 3", 3)
 }
+
+// A rank whose control connection ended before its exit was seen has said
+// all it will: it is judged at once, with no grace period.
+func TestExitAfterConnectionEndIsJudgedAtOnce(t *testing.T) {
+	j := newTestState(2)
+	hello(j, 0, 1)
+	j.message(0, control.Message{Type: control.TypeFinalized})
+	if f := j.connClosed(0); f != nil {
+		t.Fatalf("connClosed before the exit judged: %+v", f)
+	}
+	if f, wait := j.exited(0, exitInfo{}); f != nil || wait {
+		t.Fatalf("exited = %v, %v; want a clean verdict at once", f, wait)
+	}
+	j.connClosed(1)
+	f, wait := j.exited(1, exitInfo{})
+	if wait {
+		t.Fatal("rank 1 waits for a connection that already ended")
+	}
+	wantFailure(t, f, "rank 1 (pid 1001) exited without calling mpi.Finalize", 1)
+	if !j.done() {
+		t.Fatal("job not done")
+	}
+}
+
+// A rank never heard from is judged when the control server has read every
+// connection made before the exit (synced); one heard from meanwhile waits
+// for its connection's end instead.
+func TestSyncedJudgesRanksNeverHeardFrom(t *testing.T) {
+	j := newTestState(2)
+	if _, wait := j.exited(0, exitInfo{code: 4}); !wait {
+		t.Fatal("rank 0 judged before the sync")
+	}
+	wantFailure(t, j.synced(0), "rank 0 (pid 1000) exited with status 4", 4)
+
+	j.exited(1, exitInfo{code: 2})
+	hello(j, 1) // read just before the sync answered
+	if f := j.synced(1); f != nil {
+		t.Fatalf("synced judged a rank whose connection is open: %+v", f)
+	}
+	f := j.message(1, control.Message{Type: control.TypeAbort, Code: 2, Reason: "needs 2 ranks"})
+	wantFailure(t, f, "rank 1 (pid 1001) called mpi.Abort(2): needs 2 ranks", 2)
+	if f := j.connClosed(1); f != nil {
+		t.Fatalf("judged twice: %+v", f)
+	}
+	if f := j.synced(1); f != nil || !j.done() {
+		t.Fatalf("late sync: %+v, done %v", f, j.done())
+	}
+}

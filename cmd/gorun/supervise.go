@@ -20,8 +20,7 @@ import (
 const (
 	killGrace    = 1 * time.Second        // SIGTERM, then SIGKILL after this
 	giveUpAfter  = 5 * time.Second        // after SIGKILL, stop waiting for unkillable processes
-	connGrace    = 1 * time.Second        // wait this long for an exited rank's last control messages
-	helloGrace   = 250 * time.Millisecond // and this long for those of a rank not heard from at all
+	connGrace    = 1 * time.Second        // wait at most this long for an exited rank's last control messages
 	deadlockHold = 300 * time.Millisecond // a deadlock must hold unchanged this long
 	flushWait    = 2 * time.Second        // wait this long for output held by leftover processes
 )
@@ -183,11 +182,11 @@ func (s *supervisor) loop() {
 			s.drainEvents()
 			f, wait := s.st.exited(e.rank, exitOf(e))
 			if wait {
-				rank, grace := e.rank, connGrace
+				rank := e.rank
 				if !s.st.ranks[rank].hello {
-					grace = helloGrace
+					s.server.Sync(rank)
 				}
-				time.AfterFunc(grace, func() { s.connWait <- rank })
+				time.AfterFunc(connGrace, func() { s.connWait <- rank })
 			}
 			s.apply(f)
 		case ev := <-s.server.Events():
@@ -225,9 +224,12 @@ func (s *supervisor) loop() {
 
 // onEvent applies one control-channel event.
 func (s *supervisor) onEvent(ev control.Event) {
-	if ev.Closed {
+	switch {
+	case ev.Synced:
+		s.apply(s.st.synced(ev.Rank))
+	case ev.Closed:
 		s.apply(s.st.connClosed(ev.Rank))
-	} else {
+	default:
 		s.apply(s.st.message(ev.Rank, ev.Msg))
 	}
 }

@@ -2,8 +2,10 @@ package control
 
 import (
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -19,12 +21,17 @@ var ErrBadHello = errors.New("control: bad hello")
 
 // Event is what the launcher learns from one rank's connection: a message,
 // or (Closed true) the end of that connection. Rank comes from the
-// connection's authenticated hello, never from later messages.
+// connection's authenticated hello, never from later messages. An event
+// with Synced true answers Sync(Rank) instead.
 type Event struct {
 	Rank   int
 	Msg    Message
 	Closed bool
+	Synced bool
 }
+
+// typeSync opens the server's own connection made by Sync.
+const typeSync = "sync"
 
 // Server is the launcher's end of the control channel: it accepts the ranks'
 // connections on a Unix socket, checks each hello, and turns what the ranks
@@ -37,9 +44,12 @@ type Server struct {
 	done   chan struct{}
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{}
+	closed   bool
+	accepted uint64              // connections accepted so far
+	unread   map[uint64]struct{} // those whose first message is not read yet
+	read     *sync.Cond          // signalled as unread shrinks, and on Close
 }
 
 // Listen starts a control server on a Unix socket at path for a job of size
@@ -60,7 +70,9 @@ func Listen(path, secret string, size int) (*Server, error) {
 		events: make(chan Event, 16*size+16),
 		done:   make(chan struct{}),
 		conns:  make(map[net.Conn]struct{}),
+		unread: make(map[uint64]struct{}),
 	}
+	s.read = sync.NewCond(&s.mu)
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
@@ -80,6 +92,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.read.Broadcast()
 	close(s.done)
 	err := s.ln.Close()
 	for c := range s.conns {
@@ -117,24 +130,87 @@ func (s *Server) accept() {
 			}
 			continue
 		}
-		if !s.track(conn) {
+		seq, ok := s.track(conn)
+		if !ok {
 			_ = conn.Close()
 			return
 		}
 		s.wg.Add(1)
-		go s.serve(conn)
+		go s.serve(conn, seq)
 	}
 }
 
-// track records conn so that Close can close it; false once closed.
-func (s *Server) track(conn net.Conn) bool {
+// track records conn so that Close can close it, and numbers it in the
+// order of acceptance; false once closed.
+func (s *Server) track(conn net.Conn) (seq uint64, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return false
+		return 0, false
 	}
 	s.conns[conn] = struct{}{}
-	return true
+	s.accepted++
+	s.unread[s.accepted] = struct{}{}
+	return s.accepted, true
+}
+
+// firstRead records that connection seq's first message was read (or
+// never will be).
+func (s *Server) firstRead(seq uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.unread[seq]; ok {
+		delete(s.unread, seq)
+		s.read.Broadcast()
+	}
+}
+
+// Sync makes the server deliver an Event{Rank: tag, Synced: true} once
+// every connection made before the call has been accepted and its hello
+// delivered (or found bad). The launcher calls it when a rank exits
+// without having been heard from: the rank's connection, if it made one,
+// is then already in the listen queue, and the Synced event tells that
+// its hello would have come first. Sync returns at once; if the server
+// cannot reach itself, no event comes (the caller keeps a timeout).
+func (s *Server) Sync(tag int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		conn, err := net.DialTimeout("unix", s.ln.Addr().String(), HelloTimeout)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_ = json.NewEncoder(conn).Encode(Message{Type: typeSync, Rank: tag, Secret: s.secret})
+		// Hold the connection until the server has answered (it closes
+		// its end) or is closed.
+		_, _ = io.Copy(io.Discard, conn)
+	}()
+}
+
+// syncAfter waits until no connection accepted before seq is left with
+// its first message unread; false if the server closed meanwhile.
+func (s *Server) syncAfter(seq uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for !s.closed && s.unreadBefore(seq) {
+		s.read.Wait()
+	}
+	return !s.closed
+}
+
+func (s *Server) unreadBefore(seq uint64) bool {
+	for q := range s.unread {
+		if q < seq {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) untrack(conn net.Conn) {
@@ -144,13 +220,21 @@ func (s *Server) untrack(conn net.Conn) {
 	_ = conn.Close()
 }
 
-func (s *Server) serve(conn net.Conn) {
+func (s *Server) serve(conn net.Conn, seq uint64) {
 	defer s.wg.Done()
 	defer s.untrack(conn)
+	defer s.firstRead(seq) // a connection that fails before its hello
 	r := NewReader(conn)
 	_ = conn.SetReadDeadline(time.Now().Add(HelloTimeout))
 	hello, err := r.Next()
 	if err != nil {
+		return
+	}
+	if hello.Type == typeSync && subtle.ConstantTimeCompare([]byte(hello.Secret), []byte(s.secret)) == 1 {
+		s.firstRead(seq)
+		if s.syncAfter(seq) {
+			s.emit(Event{Rank: hello.Rank, Synced: true})
+		}
 		return
 	}
 	rank, err := s.checkHello(hello)
@@ -158,7 +242,9 @@ func (s *Server) serve(conn net.Conn) {
 		return
 	}
 	_ = conn.SetReadDeadline(time.Time{})
-	if !s.emit(Event{Rank: rank, Msg: hello}) {
+	ok := s.emit(Event{Rank: rank, Msg: hello})
+	s.firstRead(seq)
+	if !ok {
 		return
 	}
 	for {

@@ -154,3 +154,53 @@ func TestListenRejectsBadSize(t *testing.T) {
 		t.Fatal("Listen accepted a job of size 0")
 	}
 }
+
+// Sync answers only after every connection made before it has had its
+// first message read: a rank that connected just before it exited is
+// heard before the launcher concludes it never connected.
+func TestServerSyncWaitsForEarlierHellos(t *testing.T) {
+	s, path := listen(t, 2)
+	early, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer early.Close()
+	silent, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	s.Sync(7)
+	noEvent(t, s) // both earlier connections are still unread
+	if err := json.NewEncoder(early).Encode(Message{Type: TypeHello, Rank: 1, Secret: testSecret}); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if e := next(t, s); e.Rank != 1 || e.Msg.Type != TypeHello || e.Synced {
+		t.Fatalf("got %+v, want rank 1's hello before the sync", e)
+	}
+	noEvent(t, s) // the silent connection still holds the sync back
+	_ = silent.Close()
+	if e := next(t, s); !e.Synced || e.Rank != 7 {
+		t.Fatalf("got %+v, want Synced for tag 7", e)
+	}
+	s.Sync(8) // nothing unread now
+	if e := next(t, s); !e.Synced || e.Rank != 8 {
+		t.Fatalf("got %+v, want Synced for tag 8", e)
+	}
+}
+
+func TestServerIgnoresSyncWithoutSecret(t *testing.T) {
+	s, path := listen(t, 1)
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer conn.Close()
+	if err := json.NewEncoder(conn).Encode(Message{Type: typeSync, Rank: 0, Secret: "nope"}); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	noEvent(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	s.Sync(1) // after Close: no event, no panic, no goroutine left behind
+}

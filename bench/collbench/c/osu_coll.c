@@ -2,7 +2,8 @@
  * statistic (median per rank, max over ranks, microseconds).
  *
  *   mpicc -O2 -o osu_coll bench/collbench/c/osu_coll.c
- *   mpirun -np 4 ./osu_coll            (add --oversubscribe beyond the cores)
+ *   mpirun -np 4 ./osu_coll [ITERS]    (add --oversubscribe beyond the cores;
+ *                                      ITERS as collbench -iters, default 200)
  */
 #include <mpi.h>
 #include <stdio.h>
@@ -43,6 +44,8 @@ int main(int argc, char **argv) {
     long sizes[] = {8, 8192, 8388608};
     int iters = 200, rank, np;
     MPI_Init(&argc, &argv);
+    if (argc > 1) iters = atoi(argv[1]); /* like collbench -iters */
+    if (iters < 1) iters = 200;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &np);
     if (rank == 0) {
