@@ -170,7 +170,9 @@ func ReduceSlice[T any](c *Comm, v []T, op func(a, b T) T, root int) ([]T, error
 // operand, in rank order, and copies the whole result out. Elsewhere, large
 // slices with a built-in operator go round a ring in chunks (reduce-scatter,
 // then allgather) and others by recursive doubling; numeric slices travel as
-// raw bytes.
+// raw bytes. The result is a new slice each call: for large vectors in a
+// loop, AllreduceSliceInto a buffer you keep saves Go that allocation (and
+// the garbage collection it brings), about a fifth of the time at 8 MiB.
 func AllreduceSlice[T any](c *Comm, v []T, op func(a, b T) T) ([]T, error) {
 	return collective(c, "AllreduceSlice", func(conn collectives.Conn) ([]T, error) {
 		return collectives.AllreduceSlice(conn, sliceCodec[T](), v, opOf(op))
