@@ -115,18 +115,8 @@ func TestShmAllreduceMatchesReference(t *testing.T) {
 					if err != nil {
 						return err
 					}
-					if len(got) != n {
-						return fmt.Errorf("got %d elements, want %d", len(got), n)
-					}
-					for i := range got {
-						if got[i] != want[i] {
-							return fmt.Errorf("element %d = %v, want %v", i, got[i], want[i])
-						}
-					}
-					for i := range v {
-						if v[i] != operand(c.Rank(), i) {
-							return fmt.Errorf("input element %d was changed", i)
-						}
+					if err := checkSum(got, want, v, c.Rank()); err != nil {
+						return err
 					}
 				}
 				return nil
