@@ -28,6 +28,7 @@ type Arena struct {
 	rank, size  int
 	slotBytes   int // per rank: the largest segment of an operand
 	resultBytes int
+	pieceBytes  int // a large Bcast is posted in pieces of this size
 	slots       int // offset of rank 0's slot
 	result      int // offset of the result area
 	hooks       ArenaHooks
@@ -110,7 +111,7 @@ func newArena(mem []byte, rank, size, slotBytes, resultBytes int, hooks ArenaHoo
 		return nil, fmt.Errorf("collectives: arena memory is not page-aligned")
 	}
 	a := &Arena{mem: mem, rank: rank, size: size, slotBytes: slotBytes,
-		resultBytes: resultBytes, hooks: hooks}
+		resultBytes: resultBytes, pieceBytes: bcastPieceBytes, hooks: hooks}
 	a.slots = arenaHeaderBytes(size)
 	a.result = a.slots + size*a.slotBytes
 	return a, nil

@@ -3,6 +3,7 @@ package collectives
 import (
 	"errors"
 	"fmt"
+	"unsafe"
 )
 
 // Tags of Bcast.
@@ -12,28 +13,81 @@ const (
 	bcastTagRing    = 2 // scatter_allgather: the ring allgather
 )
 
-// Bcast gives every rank root's v. Only the root knows the value's size, so
-// the root chooses the algorithm and its first message, sent down a binomial
-// tree, tells the others: for a small value that message is the value
-// itself; for a large one it announces the size, and the value follows by a
-// binomial scatter of p chunks and a ring allgather, which spreads the
-// sending over every rank. The root gets v itself back; the others get the
-// decoded copy. An encoding failure on the root reaches every rank.
+// Bcast gives every rank root's v. Ranks that share an Arena go through it
+// (shmBcast). Otherwise only the root knows the value's size, so the root
+// chooses the algorithm and its first message, sent down a binomial tree,
+// tells the others: for a small value that message is the value itself; for
+// a large one it announces the size, and the value follows by a binomial
+// scatter of p chunks and a ring allgather, which spreads the sending over
+// every rank. The root gets v itself back; the others get the decoded copy.
+// An encoding failure on the root reaches every rank.
 func Bcast[T any](c Conn, codec Codec[T], v T, root int) (T, error) {
 	var zero T
-	p, me := c.Size(), c.Rank()
 	if err := checkRoot(c, root); err != nil {
 		return zero, err
 	}
-	if p == 1 {
+	if c.Size() == 1 {
 		return v, nil
 	}
 	if a := arenaOf(c); a != nil {
-		out, err := shmBcast(a, codec, v, root)
+		out, err := shmBcast(a, codec, v, root, nil)
 		if !errors.Is(err, errUseMessages) {
 			return out, err
 		}
 	}
+	return bcastMessages(c, codec, v, root)
+}
+
+// BcastInto copies root's buf into every other rank's buf, as MPI_Bcast
+// fills the caller's buffer. Each buf must have the root's length: a rank
+// whose buf has another gets an error wrapping ErrLengthMismatch (only the
+// ranks that can tell: the root cannot). Through an Arena, a large vector
+// of numbers goes in pieces straight into buf, the others copying out one
+// piece while the root copies in the next, and nothing is allocated;
+// otherwise the value goes as Bcast sends it and is copied into buf.
+func BcastInto[E any](c Conn, codec Codec[[]E], buf []E, root int) error {
+	if err := checkRoot(c, root); err != nil {
+		return err
+	}
+	if c.Size() == 1 {
+		return nil
+	}
+	if a := arenaOf(c); a != nil && isRaw(codec) {
+		into := func(count int) ([]byte, error) {
+			es := int(unsafe.Sizeof(*new(E)))
+			if count != len(buf)*es {
+				return nil, lengthMismatch(count/es, len(buf))
+			}
+			// Raw: the payload is buf's own bytes.
+			return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(buf))), count), nil
+		}
+		_, err := shmBcast(a, codec, buf, root, into)
+		if !errors.Is(err, errUseMessages) {
+			return err
+		}
+	}
+	got, err := bcastMessages(c, codec, buf, root)
+	if err != nil || c.Rank() == root {
+		return err
+	}
+	if len(got) != len(buf) {
+		return lengthMismatch(len(got), len(buf))
+	}
+	copy(buf, got)
+	return nil
+}
+
+// lengthMismatch is BcastInto's error on a rank whose buffer has mine
+// elements where the root broadcasts roots.
+func lengthMismatch(roots, mine int) error {
+	return fmt.Errorf("%w: the root broadcasts %d elements, this rank's buffer has %d", ErrLengthMismatch, roots, mine)
+}
+
+// bcastMessages is Bcast by messages: the binomial tree, or the scatter
+// and ring allgather.
+func bcastMessages[T any](c Conn, codec Codec[T], v T, root int) (T, error) {
+	var zero T
+	p, me := c.Size(), c.Rank()
 	vr := toVirtual(me, root, p)
 	if vr == 0 {
 		return v, bcastRoot(c, codec, v, root)

@@ -13,8 +13,8 @@ var (
 	ErrRoot = errors.New("collectives: root out of range")
 	// ErrNilOp: a reduction called with a nil operator.
 	ErrNilOp = errors.New("collectives: nil operator")
-	// ErrLengthMismatch: ReduceSlice or AllreduceSlice called with slices of
-	// different lengths on different ranks.
+	// ErrLengthMismatch: ReduceSlice, AllreduceSlice or BcastInto called
+	// with slices of different lengths on different ranks.
 	ErrLengthMismatch = errors.New("collectives: slice lengths differ between ranks")
 	// ErrParts: Scatter or Alltoall given a number of parts other than Size.
 	ErrParts = errors.New("collectives: wrong number of parts")

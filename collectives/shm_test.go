@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/internal/shm"
@@ -304,16 +305,32 @@ func TestShmAllreduceDeadPeer(t *testing.T) {
 	}
 }
 
-// TestShmBcast: through the arena, every root and size (up to a slot, and
-// past it by messages), an algorithm forced by GORUN_COLL_BCAST, and a
-// root that cannot encode its value; the arena stays in step throughout.
+// testPieceBytes: tests post a large Bcast in pieces this small.
+const testPieceBytes = 1000
+
+// bcastSteps is the number of arena steps a Bcast of n bytes takes: one
+// per piece when it goes in pieces (an arena whose ranks have cores of
+// their own, or BcastInto), one otherwise, and one when it goes by
+// messages.
+func bcastSteps(a *Arena, n int, into bool) uint32 {
+	if n > a.slotBytes || os.Getenv("GORUN_COLL_BCAST") != "" || (a.hooks.Yield && !into) {
+		return 1
+	}
+	return uint32(max(1, (n+testPieceBytes-1)/testPieceBytes))
+}
+
+// TestShmBcast: through the arena, every root and size (up to a slot, in
+// pieces where the ranks have cores of their own, and past a slot by
+// messages), an algorithm forced by GORUN_COLL_BCAST, and a root that
+// cannot encode its value; the arena stays in step throughout.
 func TestShmBcast(t *testing.T) {
 	for _, forced := range []string{"", "binomial"} {
 		t.Setenv("GORUN_COLL_BCAST", forced)
 		for _, np := range []int{2, 3, 5, 8} {
 			errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
 				a := c.(SharedConn).Arena()
-				for _, n := range []int{0, 1, 1000, testSlotBytes, testSlotBytes + 1, 3 * testSlotBytes} {
+				a.pieceBytes = testPieceBytes
+				for _, n := range []int{0, 1, 1000, 2500, testSlotBytes, testSlotBytes + 1, 3 * testSlotBytes} {
 					for _, root := range []int{0, np - 1, np / 2} {
 						var v []byte
 						if c.Rank() == root {
@@ -327,8 +344,8 @@ func TestShmBcast(t *testing.T) {
 						if !bytes.Equal(got, pattern(n, root)) {
 							return fmt.Errorf("n=%d root=%d: got %d bytes, not the root's", n, root, len(got))
 						}
-						if a.steps != before+1 {
-							return fmt.Errorf("n=%d root=%d: the call took %d arena steps, want 1", n, root, a.steps-before)
+						if want := bcastSteps(a, n, false); a.steps != before+want {
+							return fmt.Errorf("n=%d root=%d: the call took %d arena steps, want %d", n, root, a.steps-before, want)
 						}
 					}
 				}
@@ -348,6 +365,84 @@ func TestShmBcast(t *testing.T) {
 				return nil
 			})
 			mustAll(t, fmt.Sprintf("forced=%q np=%d", forced, np), errs)
+		}
+	}
+}
+
+// TestBcastInto: root's vector lands in every rank's own buffer (which is
+// what the call returns into: no new slice), with and without an arena,
+// in pieces and whole, past a slot by messages, from every root; a rank
+// whose buffer has the wrong length gets ErrLengthMismatch while the others
+// succeed, and the next call still works.
+func TestBcastInto(t *testing.T) {
+	for _, shared := range []bool{true, false} {
+		for _, np := range []int{2, 3, 5, 8} {
+			label := fmt.Sprintf("shared=%v np=%d", shared, np)
+			body := func(c Conn) error {
+				var a *Arena
+				if sc, ok := c.(SharedConn); ok {
+					a = sc.Arena()
+					a.pieceBytes = testPieceBytes
+				}
+				for _, n := range []int{0, 1, 100, 125, 300, testSlotBytes / 8, testSlotBytes/8 + 1, 1000} {
+					for _, root := range []int{0, np - 1, np / 2} {
+						buf := make([]float64, n)
+						for i := range buf {
+							buf[i] = -1 // stale data the call must overwrite
+							if c.Rank() == root {
+								buf[i] = operand(root, i)
+							}
+						}
+						mem := unsafe.SliceData(buf)
+						var before uint32
+						if a != nil {
+							before = a.steps
+						}
+						if err := BcastInto(c, rawFloat64s{}, buf, root); err != nil {
+							return fmt.Errorf("n=%d root=%d: %w", n, root, err)
+						}
+						if unsafe.SliceData(buf) != mem {
+							return fmt.Errorf("n=%d root=%d: the buffer moved", n, root)
+						}
+						for i := range buf {
+							if buf[i] != operand(root, i) {
+								return fmt.Errorf("n=%d root=%d: element %d = %v, want %v", n, root, i, buf[i], operand(root, i))
+							}
+						}
+						if a == nil {
+							continue
+						}
+						if want := bcastSteps(a, 8*n, true); a.steps != before+want {
+							return fmt.Errorf("n=%d root=%d: the call took %d arena steps, want %d", n, root, a.steps-before, want)
+						}
+					}
+				}
+				// A short buffer off the root: that rank alone fails, in
+				// shared memory and by messages, and the next call works.
+				for _, n := range []int{300, testSlotBytes/8 + 1} {
+					buf := make([]float64, n)
+					if c.Rank() == 1 {
+						buf = buf[:n-1]
+					}
+					err := BcastInto(c, rawFloat64s{}, buf, 0)
+					switch {
+					case c.Rank() == 1 && !errors.Is(err, ErrLengthMismatch):
+						return fmt.Errorf("n=%d: a short buffer gave %v, want ErrLengthMismatch", n, err)
+					case c.Rank() != 1 && err != nil:
+						return fmt.Errorf("n=%d: rank 1's short buffer failed this rank: %w", n, err)
+					}
+					s, err := Bcast(c, str{}, fmt.Sprint("after ", n), 1)
+					if err != nil || s != fmt.Sprint("after ", n) {
+						return fmt.Errorf("n=%d: the next call gave %q, %v", n, s, err)
+					}
+				}
+				return nil
+			}
+			if shared {
+				mustAll(t, label, runShared(t, np, testSlotBytes, testResultBytes, body))
+			} else {
+				mustAll(t, label, runRanks(t, np, false, body))
+			}
 		}
 	}
 }

@@ -262,6 +262,7 @@ const (
 	headerCode    = 9  // 0, or 1 + the failure's code
 	headerTextLen = 10 // uint16
 	headerKind    = 12 // the collective: kindAllreduce, ...
+	headerPieces  = 13 // Bcast: 1 if the value is posted in pieces
 	headerText    = 16 // the failure's text, up to maxFailureText
 )
 
@@ -303,6 +304,7 @@ func (a *Arena) writeHeader(kind byte, count int, alg algorithm, own *failure) {
 	binary.LittleEndian.PutUint64(h[headerCount:], uint64(count))
 	h[headerAlg] = byte(alg)
 	h[headerCode] = 0
+	h[headerPieces] = 0
 	if own != nil {
 		h[headerCode] = 1 + own.code
 		n := copy(h[headerText:], own.msg[:min(len(own.msg), maxFailureText)])

@@ -9,22 +9,55 @@ import (
 // shmBcast is Bcast through the arena. The root encodes the value, copies
 // it into its slot when it fits, and publishes a header (size, algorithm,
 // failure); the others wait for the root alone, copy the value out and
-// decode it. A value larger than a slot, or an algorithm forced by
-// GORUN_COLL_BCAST, goes by messages instead: the header says so, and every
-// rank returns errUseMessages. One wait per call, on the root only.
-func shmBcast[T any](a *Arena, codec Codec[T], v T, root int) (T, error) {
-	return inArena(a, fmt.Sprintf("Bcast(root %d)", root), func() (T, error) {
-		return shmBcastLocked(a, codec, v, root)
+// decode it. A large value goes in pieces (bcastChunkBytes), each posted
+// as a step of its own, so that the others copy out one piece while the
+// root copies in the next. A value larger than a slot, or an algorithm
+// forced by GORUN_COLL_BCAST, goes by messages instead: the header says so,
+// and every rank returns errUseMessages. The ranks wait on the root only.
+//
+// A large value may go in pieces (Arena.pieceBytes), each posted as a step
+// of its own, so that the others copy out one piece while the root copies
+// in the next: the root says so in the header (headerPieces) when the
+// others have memory to copy into (BcastInto), or when every rank has a
+// core of its own (then the pipeline is worth the others zeroing a new
+// slice first). Otherwise the others copy the whole value out at the end,
+// into a slice Go need not zero, and a sleeping rank is woken once.
+//
+// into, when not nil on every rank, gives a rank other than the root the memory to copy
+// the value into, once the header has told it the size (BcastInto); the
+// decoded value is then a view of that memory. Its error is this rank's
+// alone: it still keeps step with the others, but reads nothing.
+func shmBcast[T any](a *Arena, codec Codec[T], v T, root int, into func(count int) ([]byte, error)) (T, error) {
+	name := "Bcast"
+	if into != nil {
+		name = "BcastInto"
+	}
+	return inArena(a, fmt.Sprintf("%s(root %d)", name, root), func() (T, error) {
+		return shmBcastLocked(a, codec, v, root, into)
 	})
 }
 
-func shmBcastLocked[T any](a *Arena, codec Codec[T], v T, root int) (T, error) {
+// bcastPieceBytes is the piece a large broadcast is posted in (the size
+// copyCached writes through the cache, so the readers find it there).
+const bcastPieceBytes = cachedCopyBytes
+
+// bcastPieces is how a broadcast of count bytes goes through the arena:
+// in n pieces (and steps) of size bytes, the last one shorter. It is one
+// piece, even of no bytes, unless inPieces.
+func (a *Arena) bcastPieces(count int, inPieces bool) (n, size int) {
+	if !inPieces || count <= a.pieceBytes {
+		return 1, max(count, 1)
+	}
+	return (count + a.pieceBytes - 1) / a.pieceBytes, a.pieceBytes
+}
+
+func shmBcastLocked[T any](a *Arena, codec Codec[T], v T, root int, into func(count int) ([]byte, error)) (T, error) {
 	var zero T
 	p, me := a.size, a.rank
 	if err := a.waitAll(reducedKind, a.steps); err != nil {
 		return zero, err
 	}
-	step := a.steps + 1
+	first := a.steps
 	slot := a.mem[a.slots+root*a.slotBytes : a.slots+(root+1)*a.slotBytes]
 	if me == root {
 		payload, err := codec.Encode(v)
@@ -37,23 +70,29 @@ func shmBcastLocked[T any](a *Arena, codec Codec[T], v T, root int) (T, error) {
 		} else if alg == algShm && len(payload) > len(slot) {
 			alg = tableChoice(policies["Bcast"], p, len(payload), false)
 		}
-		if f == nil && alg == algShm {
-			copyCached(slot[:len(payload)], payload)
-		}
 		a.writeHeader(kindBcast, len(payload), alg, f)
-		a.post(arrivedKind, step)
-		if err := a.endStep(step, f, alg); err != nil {
-			return zero, err
+		if f != nil || alg != algShm {
+			a.post(arrivedKind, first+1)
+			return zero, a.endStep(first+1, f, alg)
 		}
-		return v, nil
+		inPieces := into != nil || !a.hooks.Yield
+		if inPieces {
+			a.header(me)[headerPieces] = 1
+		}
+		chunks, piece := a.bcastPieces(len(payload), inPieces)
+		for k := range chunks {
+			lo, hi := k*piece, min(len(payload), (k+1)*piece)
+			copyCached(slot[lo:hi], payload[lo:hi])
+			a.post(arrivedKind, first+1+uint32(k))
+		}
+		return v, a.endStep(first+uint32(chunks), nil, alg)
 	}
-	if err := a.waitOne(arrivedKind, root, step); err != nil {
+	if err := a.waitOne(arrivedKind, root, first+1); err != nil {
 		return zero, err
 	}
 	h := a.header(root)
 	count := int(binary.LittleEndian.Uint64(h[headerCount:]))
 	alg := algorithm(h[headerAlg])
-	var body []byte
 	var f *failure
 	switch {
 	case h[headerCode] != 0:
@@ -62,11 +101,46 @@ func shmBcastLocked[T any](a *Arena, codec Codec[T], v T, root int) (T, error) {
 		f = localFailure(me, fmt.Errorf("%w: rank %d (the root) is in %s, this rank in Bcast", ErrProtocol, root, kindName(h[headerKind])))
 	case alg == algShm && count > len(slot):
 		f = localFailure(me, fmt.Errorf("%w: broadcast of %d bytes announced in a slot of %d", ErrProtocol, count, len(slot)))
-	case alg == algShm:
+	}
+	if f != nil || alg != algShm {
+		return zero, a.endStep(first+1, f, alg)
+	}
+	chunks, piece := a.bcastPieces(count, h[headerPieces] != 0)
+	last := first + uint32(chunks)
+	var body []byte
+	var err error
+	direct := true // copy each piece into body as it comes
+	switch {
+	case into != nil:
+		body, err = into(count)
+	case chunks > 1:
+		body = make([]byte, count)
+	default:
+		direct = false
+	}
+	switch {
+	case err != nil:
+		// Nothing to read: keep step with the root, which goes on.
+		a.post(reducedKind, last)
+		a.steps = last
+		return zero, callError{err}
+	case !direct:
+		// One copy, into memory Go need not zero first.
+		if err := a.waitOne(arrivedKind, root, last); err != nil {
+			return zero, err
+		}
 		body = slices.Clone(slot[:count])
+	default:
+		for k := range chunks {
+			if err := a.waitOne(arrivedKind, root, first+1+uint32(k)); err != nil {
+				return zero, err
+			}
+			lo, hi := k*piece, min(count, (k+1)*piece)
+			copy(body[lo:hi], slot[lo:hi])
+		}
 	}
 	// Done with the root's slot and header.
-	if err := a.endStep(step, f, alg); err != nil {
+	if err := a.endStep(last, nil, alg); err != nil {
 		return zero, err
 	}
 	out, err := codec.Decode(body)

@@ -12,8 +12,8 @@ var (
 	ErrRoot = collectives.ErrRoot
 	// ErrNilOp: a reduction with a nil operator.
 	ErrNilOp = collectives.ErrNilOp
-	// ErrLengthMismatch: ReduceSlice or AllreduceSlice with slices of
-	// different lengths on different ranks.
+	// ErrLengthMismatch: ReduceSlice, AllreduceSlice, AllreduceSliceInto
+	// or BcastInto with slices of different lengths on different ranks.
 	ErrLengthMismatch = collectives.ErrLengthMismatch
 	// ErrParts: Alltoall with a number of parts other than Size.
 	ErrParts = collectives.ErrParts
@@ -53,6 +53,21 @@ func Bcast[T any](c *Comm, v T, root int) (T, error) {
 	return collective(c, "Bcast", func(conn collectives.Conn) (T, error) {
 		return collectives.Bcast(conn, valueCodecFor[T](), v, root)
 	})
+}
+
+// BcastInto copies root's buf into buf on every other rank, as MPI_Bcast
+// fills the caller's buffer (mpi4py's Comm.Bcast): a loop of broadcasts
+// then allocates nothing. Every rank's buf must have the root's length; a
+// rank whose buf has another gets an error wrapping ErrLengthMismatch (the
+// root cannot tell, and returns nil). On the world communicator of a job on
+// gorun's local transport, a large slice of numbers goes through shared
+// memory in pieces, the others copying out one piece while the root copies
+// in the next; elsewhere it travels as Bcast sends it and is copied into buf.
+func BcastInto[T any](c *Comm, buf []T, root int) error {
+	_, err := collective(c, "BcastInto", func(conn collectives.Conn) (struct{}, error) {
+		return struct{}{}, collectives.BcastInto(conn, sliceCodec[T](), buf, root)
+	})
+	return err
 }
 
 // Scatter cuts root's data into Size contiguous parts whose lengths differ

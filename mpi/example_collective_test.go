@@ -93,6 +93,28 @@ func ExampleBcast() {
 	// Output: [{100 heat} {100 heat} {100 heat}]
 }
 
+// Rank 0 fills a buffer each step and broadcasts it into every rank's
+// buffer of the same length, which the ranks keep across steps.
+func ExampleBcastInto() {
+	seen := make([][]float64, 3)
+	runWorld(3, func(world *mpi.Comm) {
+		field := make([]float64, 4)
+		for step := range 2 {
+			if world.Rank() == 0 {
+				for i := range field {
+					field[i] = float64(10*step + i)
+				}
+			}
+			if err := mpi.BcastInto(world, field, 0); err != nil {
+				fmt.Println(err)
+			}
+		}
+		seen[world.Rank()] = field
+	})
+	fmt.Println(seen)
+	// Output: [[10 11 12 13] [10 11 12 13] [10 11 12 13]]
+}
+
 // Rank 0 deals out ten items: the parts differ in length by at most one,
 // the longer ones first. Each rank squares its part and rank 0 gathers the
 // results in rank order (a Pool.map of squares).

@@ -10,7 +10,8 @@
 // twin in c/osu_coll.c prints the same table for Open MPI. "allreduce" is
 // mpi.AllreduceSlice, which returns a new slice per call; "allreduce_into"
 // (not in the default -ops) is mpi.AllreduceSliceInto into one buffer, as
-// MPI_Allreduce writes into the caller's receive buffer.
+// MPI_Allreduce writes into the caller's receive buffer. Likewise "bcast"
+// is mpi.Bcast and "bcast_into" (not in the default -ops) mpi.BcastInto.
 package main
 
 import (
@@ -92,6 +93,10 @@ func run(sizes []int, iters int, ops []string) error {
 		}
 		n := itersFor(size, iters)
 		if err := report("bcast", size, func() error { _, err := mpi.Bcast(world, v, 0); return err }, n); err != nil {
+			return err
+		}
+		buf := slices.Clone(v)
+		if err := report("bcast_into", size, func() error { return mpi.BcastInto(world, buf, 0) }, n); err != nil {
 			return err
 		}
 		if err := report("allreduce", size, func() error { _, err := mpi.AllreduceSlice(world, v, mpi.Sum); return err }, n); err != nil {

@@ -98,6 +98,45 @@ func checkBcast(w *mpi.Comm) error {
 			return fmt.Errorf("%d floats: got %d", n, len(got))
 		}
 	}
+	return checkBcastInto(w)
+}
+
+// checkBcastInto: root's vector lands in every rank's own buffer, small, in
+// shared memory (2.4 MB) and past its slot by messages (8.8 MB); a short
+// buffer on rank 1 fails there alone.
+func checkBcastInto(w *mpi.Comm) error {
+	root := w.Size() / 2
+	for _, n := range []int{0, 1, 300_000, 1_100_000} {
+		buf := make([]float64, n)
+		for i := range buf {
+			buf[i] = -1
+			if w.Rank() == root {
+				buf[i] = float64(i) * 0.25
+			}
+		}
+		if err := mpi.BcastInto(w, buf, root); err != nil {
+			return fmt.Errorf("BcastInto of %d floats: %w", n, err)
+		}
+		for i, x := range buf {
+			if x != float64(i)*0.25 {
+				return fmt.Errorf("BcastInto of %d floats: element %d = %v", n, i, x)
+			}
+		}
+	}
+	if w.Size() == 1 {
+		return nil
+	}
+	buf := make([]float64, 300_000)
+	if w.Rank() == 1 {
+		buf = buf[:1000]
+	}
+	err := mpi.BcastInto(w, buf, 0)
+	switch {
+	case w.Rank() == 1 && !errors.Is(err, mpi.ErrLengthMismatch):
+		return fmt.Errorf("BcastInto into a short buffer: got %v, want ErrLengthMismatch", err)
+	case w.Rank() != 1 && err != nil:
+		return fmt.Errorf("BcastInto with a short buffer on rank 1: %w", err)
+	}
 	return nil
 }
 
