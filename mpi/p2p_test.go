@@ -427,6 +427,20 @@ func TestCallsAfterFinalize(t *testing.T) {
 	if _, err := w.Recv(new(int), 0, 0); !errors.Is(err, ErrFinalized) {
 		t.Fatalf("Recv after Finalize: %v", err)
 	}
+	collectiveCalls := map[string]func() error{
+		"Bcast":     func() error { _, err := Bcast(w, 1, 0); return err },
+		"BcastInto": func() error { return BcastInto(w, []int{1}, 0) },
+		"Barrier":   w.Barrier,
+	}
+	for name, call := range collectiveCalls {
+		err := call()
+		if !errors.Is(err, ErrFinalized) {
+			t.Fatalf("%s after Finalize: %v", name, err)
+		}
+		if want := "mpi: rank 0 " + name + ": called after Finalize"; err.Error() != want {
+			t.Errorf("%s after Finalize says %q, want %q", name, err, want)
+		}
+	}
 	if err := w.Finalize(); err != nil {
 		t.Fatalf("second Finalize: %v", err)
 	}

@@ -171,7 +171,7 @@ func (c *Comm) Finalize() error {
 
 func (w *worldState) finalize() error {
 	e := w.e
-	closed := fmt.Errorf("%w (rank %d)", ErrFinalized, e.rank)
+	closed := ErrFinalized // every call wraps it in an *Error naming the rank
 	e.mu.Lock()
 	e.closed = closed
 	posted := e.match.takePosted(func(*recvOp) bool { return true })
