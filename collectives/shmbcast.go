@@ -9,11 +9,9 @@ import (
 // shmBcast is Bcast through the arena. The root encodes the value, copies
 // it into its slot when it fits, and publishes a header (size, algorithm,
 // failure); the others wait for the root alone, copy the value out and
-// decode it. A large value goes in pieces (bcastChunkBytes), each posted
-// as a step of its own, so that the others copy out one piece while the
-// root copies in the next. A value larger than a slot, or an algorithm
-// forced by GORUN_COLL_BCAST, goes by messages instead: the header says so,
-// and every rank returns errUseMessages. The ranks wait on the root only.
+// decode it. A value larger than a slot, or an algorithm forced by
+// GORUN_COLL_BCAST, goes by messages instead: the header says so, and every
+// rank returns errUseMessages. The ranks wait on the root only.
 //
 // A large value may go in pieces (Arena.pieceBytes), each posted as a step
 // of its own, so that the others copy out one piece while the root copies
@@ -23,10 +21,11 @@ import (
 // slice first). Otherwise the others copy the whole value out at the end,
 // into a slice Go need not zero, and a sleeping rank is woken once.
 //
-// into, when not nil on every rank, gives a rank other than the root the memory to copy
-// the value into, once the header has told it the size (BcastInto); the
-// decoded value is then a view of that memory. Its error is this rank's
-// alone: it still keeps step with the others, but reads nothing.
+// into, when not nil (on every rank: BcastInto), gives a rank other than
+// the root the memory to copy the value into, once the header has told it
+// the size; the decoded value is then a view of that memory. Its error is
+// this rank's alone: the rank still keeps step with the others, but reads
+// nothing.
 func shmBcast[T any](a *Arena, codec Codec[T], v T, root int, into func(count int) ([]byte, error)) (T, error) {
 	name := "Bcast"
 	if into != nil {
