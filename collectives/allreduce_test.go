@@ -36,9 +36,20 @@ var modes = []struct {
 // operand is rank r's element i: integers, so sums are exact in any order.
 func operand(r, i int) float64 { return float64((r+1)*1000 + i%997) }
 
-// checkSum compares an AllreduceSlice result with want, and checks that
-// rank's operand v was left as operand made it.
-func checkSum(got, want, v []float64, rank int) error {
+// operandSums is the element-wise sum of the n-element operands of np
+// ranks: what a Sum over them must give.
+func operandSums(np, n int) []float64 {
+	want := make([]float64, n)
+	for i := range want {
+		for r := range np {
+			want[i] += operand(r, i)
+		}
+	}
+	return want
+}
+
+// sameElements compares a result with want, element by element.
+func sameElements(got, want []float64) error {
 	if len(got) != len(want) {
 		return fmt.Errorf("got %d elements, want %d", len(got), len(want))
 	}
@@ -46,6 +57,15 @@ func checkSum(got, want, v []float64, rank int) error {
 		if got[i] != want[i] {
 			return fmt.Errorf("element %d = %v, want %v", i, got[i], want[i])
 		}
+	}
+	return nil
+}
+
+// checkSum compares an AllreduceSlice result with want, and checks that
+// rank's operand v was left as operand made it.
+func checkSum(got, want, v []float64, rank int) error {
+	if err := sameElements(got, want); err != nil {
+		return err
 	}
 	for i := range v {
 		if v[i] != operand(rank, i) {
@@ -60,12 +80,7 @@ func TestAllreduceSliceMatchesReference(t *testing.T) {
 		for _, m := range modes {
 			for _, np := range groupSizes {
 				for _, n := range []int{0, 1, 7, 100, 40000} {
-					want := make([]float64, n)
-					for i := range want {
-						for r := range np {
-							want[i] += operand(r, i)
-						}
-					}
+					want := operandSums(np, n)
 					label := fmt.Sprintf("%s np=%d n=%d", m.name, np, n)
 					errs := runRanks(t, np, m.sync, func(c Conn) error {
 						v := make([]float64, n)

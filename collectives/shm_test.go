@@ -98,12 +98,7 @@ func TestShmAllreduceMatchesReference(t *testing.T) {
 		// 0 and 1 element, one segment, several segments, and past the
 		// result area (segment by segment copies).
 		for _, n := range []int{0, 1, 7, 100, 512, 513, 1500, 2048, 2049, 5000} {
-			want := make([]float64, n)
-			for i := range want {
-				for r := range np {
-					want[i] += operand(r, i)
-				}
-			}
+			want := operandSums(np, n)
 			label := fmt.Sprintf("np=%d n=%d", np, n)
 			errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
 				v := make([]float64, n)
@@ -176,14 +171,8 @@ func TestShmAgreementForMessageAlgorithms(t *testing.T) {
 					if err != nil {
 						return err
 					}
-					for i := range got {
-						want := 0.0
-						for r := range np {
-							want += operand(r, i)
-						}
-						if got[i] != want {
-							return fmt.Errorf("element %d = %v, want %v", i, got[i], want)
-						}
+					if err := sameElements(got, operandSums(np, n)); err != nil {
+						return err
 					}
 					if a.steps != 1 {
 						return fmt.Errorf("the agreement took %d arena steps, want 1", a.steps)
@@ -522,16 +511,7 @@ func TestAllreduceSliceInto(t *testing.T) {
 							if err := AllreduceSliceInto(c, rawFloat64s{}, v, out, op); err != nil {
 								return err
 							}
-							for i := range out {
-								want := 0.0
-								for r := range np {
-									want += operand(r, i)
-								}
-								if out[i] != want {
-									return fmt.Errorf("element %d = %v, want %v", i, out[i], want)
-								}
-							}
-							return nil
+							return sameElements(out, operandSums(np, n))
 						}
 						var errs []error
 						if shared {

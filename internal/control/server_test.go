@@ -105,11 +105,7 @@ func TestServerDropsBadHellos(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s, path := listen(t, 2)
-			conn, err := net.Dial("unix", path)
-			if err != nil {
-				t.Fatalf("dial: %v", err)
-			}
-			defer conn.Close()
+			conn := dial(t, path)
 			if err := json.NewEncoder(conn).Encode(tc.msg); err != nil {
 				t.Fatalf("write: %v", err)
 			}
@@ -155,20 +151,24 @@ func TestListenRejectsBadSize(t *testing.T) {
 	}
 }
 
+// dial connects to the server's socket at path, closed when the test ends.
+func dial(t *testing.T, path string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
 // Sync answers only after every connection made before it has had its
 // first message read: a rank that connected just before it exited is
 // heard before the launcher concludes it never connected.
 func TestServerSyncWaitsForEarlierHellos(t *testing.T) {
 	s, path := listen(t, 2)
-	early, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	defer early.Close()
-	silent, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
+	early := dial(t, path)
+	silent := dial(t, path)
 	s.Sync(7)
 	noEvent(t, s) // both earlier connections are still unread
 	if err := json.NewEncoder(early).Encode(Message{Type: TypeHello, Rank: 1, Secret: testSecret}); err != nil {
@@ -190,11 +190,7 @@ func TestServerSyncWaitsForEarlierHellos(t *testing.T) {
 
 func TestServerIgnoresSyncWithoutSecret(t *testing.T) {
 	s, path := listen(t, 1)
-	conn, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	defer conn.Close()
+	conn := dial(t, path)
 	if err := json.NewEncoder(conn).Encode(Message{Type: typeSync, Rank: 0, Secret: "nope"}); err != nil {
 		t.Fatalf("write: %v", err)
 	}
