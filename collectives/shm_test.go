@@ -294,6 +294,55 @@ func TestShmAllreduceDeadPeer(t *testing.T) {
 	}
 }
 
+// TestShmLongCall: a call moving longCallBytes or more per rank is marked
+// long while its ranks wait (ranks sharing cores then sleep at once instead
+// of polling), a smaller one is not, and the mark ends with the call. Rank
+// 0 comes late, so that the others wait long enough to run Check.
+func TestShmLongCall(t *testing.T) {
+	t.Setenv("GORUN_COLL_ALLREDUCE", "")
+	const np = 3
+	errs := runShared(t, np, 1<<20, 4<<20, func(c Conn) error {
+		a := c.(SharedConn).Arena()
+		var seen []bool
+		check := a.hooks.Check
+		a.hooks.Check = func() error {
+			seen = append(seen, a.long)
+			return check()
+		}
+		for _, n := range []int{longCallBytes/8 + 1000, 1000} { // float64s: two segments, then one
+			v := make([]float64, n)
+			for i := range v {
+				v[i] = operand(c.Rank(), i)
+			}
+			seen = nil
+			if c.Rank() == 0 {
+				time.Sleep(5 * arenaSleep)
+			}
+			got, err := AllreduceSlice(c, rawFloat64s{}, v, sumF)
+			if err != nil {
+				return err
+			}
+			if err := checkSum(got, operandSums(np, n), v, c.Rank()); err != nil {
+				return err
+			}
+			long := n*8 >= longCallBytes
+			if c.Rank() != 0 && len(seen) == 0 {
+				return fmt.Errorf("%d elements: rank 0 was late, yet this rank never waited long enough to check", n)
+			}
+			for _, mark := range seen {
+				if mark != long {
+					return fmt.Errorf("%d elements: waited with the call marked long=%v, want %v", n, mark, long)
+				}
+			}
+			if a.long {
+				return fmt.Errorf("%d elements: the arena is still marked long after the call", n)
+			}
+		}
+		return nil
+	})
+	mustAll(t, "long call", errs)
+}
+
 // testPieceBytes: tests post a large Bcast in pieces this small.
 const testPieceBytes = 1000
 

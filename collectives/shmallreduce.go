@@ -74,6 +74,7 @@ func inArena[R any](a *Arena, op string, call func() (R, error)) (R, error) {
 	defer a.mu.Unlock()
 	a.op = op
 	out, err := call()
+	a.long = false
 	var agreed callError
 	var zero R
 	switch {
@@ -101,6 +102,7 @@ func shmAllreduceLocked[E any](a *Arena, v, into []E, op Op[E], alg algorithm, o
 	segLen := a.slotBytes / es
 	small := n*es <= min(shmSmallBytes, a.slotBytes)
 	moveData := alg == algShm && own == nil
+	a.long = n*es >= longCallBytes
 	slot := func(q int) []E { return arenaView[E](a, a.slots+q*a.slotBytes, segLen) }
 
 	// Every rank must be done with what we are about to overwrite: our
