@@ -18,26 +18,38 @@ import (
 // world communicator's collectives.
 //
 // Layout: for each rank, two counters (operands copied in, share reduced),
-// each on a cache line of its own with a count of sleepers; for each rank,
-// a call header (its vector's length, its choice of algorithm, its failure
-// if any), which the ranks compare before they touch each other's data;
-// then one slot per rank for a segment of its operand; then the result
-// area.
+// each on a cache line of its own with a count of sleepers; two sets of call
+// headers, one per rank in each (its vector's length, its choice of
+// algorithm, its failure if any, a small value), which the ranks
+// compare before they touch each other's data; then one slot per rank for a
+// segment of its operand; then the result area.
+//
+// A call writes the header set the call before it did not, so a call that
+// writes nothing but headers (a Barrier, a small Bcast or AllreduceSlice) need only wait
+// until every rank is done with the call before last, which in a run of
+// collectives it always is: it does not wait for the slowest rank to leave
+// the previous call. A call that writes slots or the result area waits for
+// every rank to be done with the previous call.
 type Arena struct {
 	mem         []byte
 	rank, size  int
 	slotBytes   int // per rank: the largest segment of an operand
 	resultBytes int
 	pieceBytes  int // a large Bcast is posted in pieces of this size
+	inlineBytes int // values up to this size travel in the call header
 	slots       int // offset of rank 0's slot
 	result      int // offset of the result area
 	hooks       ArenaHooks
 
-	mu     sync.Mutex // one call at a time (collectives on one communicator are ordered anyway)
-	steps  uint32     // segments done so far: the same count on every rank
-	op     string     // the collective in progress, for deadlock reports
-	broken error      // a call failed midway: the counters are out of step
-	long   bool       // the call in progress moves longCallBytes or more per rank
+	mu    sync.Mutex // one call at a time (collectives on one communicator are ordered anyway)
+	steps uint32     // segments done so far: the same count on every rank
+	calls uint32     // calls done so far (the same on every rank): picks the header set
+	// lastEnd and prevEnd are steps at the end of the last call and of
+	// the one before it.
+	lastEnd, prevEnd uint32
+	op               string // the collective in progress, for deadlock reports
+	broken           error  // a call failed midway: the counters are out of step
+	long             bool   // the call in progress moves longCallBytes or more per rank
 }
 
 // ArenaHooks connect an Arena's waits to the rest of the runtime.
@@ -60,7 +72,7 @@ type ArenaHooks struct {
 // the result area; tmpfs allocates only the pages a job writes.
 const (
 	arenaLine        = 128
-	arenaHeader      = 1024 // a call header: see writeHeader
+	arenaHeader      = 16 << 10 // a call header: see writeHeader
 	arenaAlign       = 4096
 	arenaResultBytes = 16 << 20
 	arenaSlotMax     = 8 << 20
@@ -82,8 +94,10 @@ func arenaSlotBytes(size int) int {
 	return s &^ (arenaAlign - 1)
 }
 
+// arenaHeaderBytes is the arena's counters and call headers: two sets of
+// headers, used by alternate calls (see Arena.header).
 func arenaHeaderBytes(size int) int {
-	h := size*arenaKinds*arenaLine + size*arenaHeader
+	h := size*arenaKinds*arenaLine + 2*size*arenaHeader
 	return (h + arenaAlign - 1) &^ (arenaAlign - 1)
 }
 
@@ -112,7 +126,8 @@ func newArena(mem []byte, rank, size, slotBytes, resultBytes int, hooks ArenaHoo
 		return nil, fmt.Errorf("collectives: arena memory is not page-aligned")
 	}
 	a := &Arena{mem: mem, rank: rank, size: size, slotBytes: slotBytes,
-		resultBytes: resultBytes, pieceBytes: bcastPieceBytes, hooks: hooks}
+		resultBytes: resultBytes, pieceBytes: bcastPieceBytes,
+		inlineBytes: arenaHeader - headerInline, hooks: hooks}
 	a.slots = arenaHeaderBytes(size)
 	a.result = a.slots + size*a.slotBytes
 	return a, nil

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -37,6 +39,8 @@ func (c sharedConn) Arena() *Arena { return c.arena }
 const (
 	testSlotBytes   = 4 << 10
 	testResultBytes = 16 << 10
+	// testInlineBytes: values up to 8 float64s travel in the call header.
+	testInlineBytes = 64
 )
 
 // runShared is runRanks with every rank given its own mapping of one real
@@ -87,6 +91,7 @@ func runSharedOn(t *testing.T, np, slotBytes, resultBytes int, seeNet func(*comm
 		if err != nil {
 			t.Fatal(err)
 		}
+		a.inlineBytes = testInlineBytes
 		arenas[r] = a
 		return sharedConn{c, a}
 	}, body)
@@ -348,10 +353,10 @@ const testPieceBytes = 1000
 
 // bcastSteps is the number of arena steps a Bcast of n bytes takes: one
 // per piece when it goes in pieces (an arena whose ranks have cores of
-// their own, or BcastInto), one otherwise, and one when it goes by
-// messages.
+// their own, or BcastInto), one otherwise, and one when it fits the call
+// header or goes by messages.
 func bcastSteps(a *Arena, n int, into bool) uint32 {
-	if n > a.slotBytes || os.Getenv("GORUN_COLL_BCAST") != "" || (a.hooks.Yield && !into) {
+	if n <= a.inlineBytes || n > a.slotBytes || os.Getenv("GORUN_COLL_BCAST") != "" || (a.hooks.Yield && !into) {
 		return 1
 	}
 	return uint32(max(1, (n+testPieceBytes-1)/testPieceBytes))
@@ -405,6 +410,60 @@ func TestShmBcast(t *testing.T) {
 			mustAll(t, fmt.Sprintf("forced=%q np=%d", forced, np), errs)
 		}
 	}
+}
+
+// TestShmSmallBcastDoesNotWaitForThePreviousCall: a root whose value fits
+// the call header goes on without waiting for the others to finish the
+// previous call (they use the other header set): here it broadcasts twice
+// before they even start the first. A value in the slot waits for every
+// rank to finish the previous call: the others hold back before the second
+// broadcast until the root has finished the third, or a while. Each rank
+// still gets the three values in order.
+func TestShmSmallBcastDoesNotWaitForThePreviousCall(t *testing.T) {
+	t.Setenv("GORUN_COLL_BCAST", "")
+	const np = 3
+	released, held := make(chan struct{}), make(chan struct{})
+	var enteredSecond atomic.Int32
+	values := []string{"one", "two", strings.Repeat("x", 3*testInlineBytes)}
+	errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
+		if c.Rank() == 0 {
+			for i, v := range values {
+				if _, err := Bcast(c, str{}, v, 0); err != nil {
+					return err
+				}
+				switch i {
+				case 1:
+					close(released)
+				case 2:
+					close(held)
+					if n := enteredSecond.Load(); n != np-1 {
+						return fmt.Errorf("the root finished a broadcast in its slot with %d ranks still in the call before", np-1-n)
+					}
+				}
+			}
+			return nil
+		}
+		select {
+		case <-released:
+		case <-time.After(waitLimit):
+			return errors.New("the root waited for this rank before its second small broadcast")
+		}
+		for i, want := range values {
+			if i == 1 {
+				select {
+				case <-held:
+				case <-time.After(200 * time.Millisecond):
+				}
+				enteredSecond.Add(1)
+			}
+			got, err := Bcast(c, str{}, "", 0)
+			if err != nil || got != want {
+				return fmt.Errorf("got %.10q, %v; want %.10q", got, err, want)
+			}
+		}
+		return nil
+	})
+	mustAll(t, "small bcast", errs)
 }
 
 // TestBcastInto: root's vector lands in every rank's own buffer (which is

@@ -75,6 +75,8 @@ func inArena[R any](a *Arena, op string, call func() (R, error)) (R, error) {
 	a.op = op
 	out, err := call()
 	a.long = false
+	a.calls++
+	a.prevEnd, a.lastEnd = a.lastEnd, a.steps
 	var agreed callError
 	var zero R
 	switch {
@@ -103,11 +105,19 @@ func shmAllreduceLocked[E any](a *Arena, v, into []E, op Op[E], alg algorithm, o
 	small := n*es <= min(shmSmallBytes, a.slotBytes)
 	moveData := alg == algShm && own == nil
 	a.long = n*es >= longCallBytes
-	slot := func(q int) []E { return arenaView[E](a, a.slots+q*a.slotBytes, segLen) }
+	// A vector that fits a header travels in it, and leaves the slots
+	// alone (see Arena).
+	inline := small && n*es <= a.inlineBytes
+	slot := func(q int) []E {
+		if inline {
+			return viewOf[E](a.header(q), headerInline, n)
+		}
+		return arenaView[E](a, a.slots+q*a.slotBytes, segLen)
+	}
 
 	// Every rank must be done with what we are about to overwrite: our
-	// header and slot, read during the previous call.
-	if err := a.waitAll(reducedKind, a.steps); err != nil {
+	// header and slot, read during an earlier call.
+	if err := a.waitAll(reducedKind, a.doneBefore(moveData && !inline)); err != nil {
 		return nil, err
 	}
 	first := a.steps
@@ -220,8 +230,12 @@ func shmPartitioned[E any](a *Arena, v, into []E, op Op[E], operands [][]E, mlo,
 
 // arenaView is count elements of E at byte offset off of the arena (E is a
 // fixed-size number: the codec is raw).
-func arenaView[E any](a *Arena, off, count int) []E {
-	return unsafe.Slice((*E)(unsafe.Pointer(&a.mem[off])), count)
+func arenaView[E any](a *Arena, off, count int) []E { return viewOf[E](a.mem, off, count) }
+
+// viewOf is count elements of E (a fixed-size number) at byte offset off
+// of mem.
+func viewOf[E any](mem []byte, off, count int) []E {
+	return unsafe.Slice((*E)(unsafe.Pointer(&mem[off])), count)
 }
 
 // foldBlocks sets dst to operands[0] op operands[1] op ... element by
@@ -266,6 +280,9 @@ const (
 	headerKind    = 12 // the collective: kindAllreduce, ...
 	headerPieces  = 13 // Bcast: 1 if the value is posted in pieces
 	headerText    = 16 // the failure's text, up to maxFailureText
+	// A Bcast value, or a small AllreduceSlice operand, of up to
+	// Arena.inlineBytes travels in the header.
+	headerInline = 1024
 )
 
 // Collectives that go through the arena, named in headers so that ranks
@@ -294,8 +311,9 @@ func headerFailure(q int, h []byte) *failure {
 	return &failure{rank: q, code: h[headerCode] - 1, msg: string(h[headerText : headerText+min(n, maxFailureText)])}
 }
 
+// header is rank's header in the current call's set.
 func (a *Arena) header(rank int) []byte {
-	off := a.size*arenaKinds*arenaLine + rank*arenaHeader
+	off := a.size*arenaKinds*arenaLine + (int(a.calls&1)*a.size+rank)*arenaHeader
 	return a.mem[off : off+arenaHeader]
 }
 

@@ -7,9 +7,10 @@ import (
 )
 
 // shmBcast is Bcast through the arena. The root encodes the value, copies
-// it into its slot when it fits, and publishes a header (size, algorithm,
-// failure); the others wait for the root alone, copy the value out and
-// decode it. A value larger than a slot, or an algorithm forced by
+// it into its header when it is small (Arena.inlineBytes), else into its
+// slot when it fits, and publishes the header (size, algorithm, failure);
+// the others wait for the root alone, copy the value out and decode it. A
+// root whose value goes in the header waits for no one (see Arena). A value larger than a slot, or an algorithm forced by
 // GORUN_COLL_BCAST, goes by messages instead: the header says so, and every
 // rank returns errUseMessages. The ranks wait on the root only.
 //
@@ -53,9 +54,6 @@ func (a *Arena) bcastPieces(count int, inPieces bool) (n, size int) {
 func shmBcastLocked[T any](a *Arena, codec Codec[T], v T, root int, into func(count int) ([]byte, error)) (T, error) {
 	var zero T
 	p, me := a.size, a.rank
-	if err := a.waitAll(reducedKind, a.steps); err != nil {
-		return zero, err
-	}
 	first := a.steps
 	slot := a.mem[a.slots+root*a.slotBytes : a.slots+(root+1)*a.slotBytes]
 	if me == root {
@@ -69,10 +67,21 @@ func shmBcastLocked[T any](a *Arena, codec Codec[T], v T, root int, into func(co
 		} else if alg == algShm && len(payload) > len(slot) {
 			alg = tableChoice(policies["Bcast"], p, len(payload), false)
 		}
+		// A value that fits the header leaves the slot alone: the others
+		// need only be done with the call before last (see Arena).
+		usesSlot := f == nil && alg == algShm && len(payload) > a.inlineBytes
+		if err := a.waitAll(reducedKind, a.doneBefore(usesSlot)); err != nil {
+			return zero, err
+		}
 		a.writeHeader(kindBcast, len(payload), alg, f)
 		if f != nil || alg != algShm {
 			a.post(arrivedKind, first+1)
 			return zero, a.endStep(first+1, f, alg)
+		}
+		if !usesSlot {
+			copy(a.header(me)[headerInline:], payload)
+			a.post(arrivedKind, first+1)
+			return v, a.endStep(first+1, nil, alg)
 		}
 		inPieces := into != nil || !a.hooks.Yield
 		if inPieces {
@@ -103,6 +112,9 @@ func shmBcastLocked[T any](a *Arena, codec Codec[T], v T, root int, into func(co
 	}
 	if f != nil || alg != algShm {
 		return zero, a.endStep(first+1, f, alg)
+	}
+	if count <= a.inlineBytes {
+		slot = h[headerInline:]
 	}
 	chunks, piece := a.bcastPieces(count, h[headerPieces] != 0)
 	last := first + uint32(chunks)
@@ -149,6 +161,17 @@ func shmBcastLocked[T any](a *Arena, codec Codec[T], v T, root int, into func(co
 	return out, nil
 }
 
+// doneBefore is the step every other rank must have finished before this
+// one writes into the arena: the previous call's last, when the call
+// writes a slot or the result area; else the last of the call before it,
+// whose header set this call reuses.
+func (a *Arena) doneBefore(usesSlots bool) uint32 {
+	if usesSlots {
+		return a.steps
+	}
+	return a.prevEnd
+}
+
 // endStep posts that this rank is done with step's slots and headers, and
 // returns the call's outcome: f's error, errUseMessages when the ranks
 // chose an algorithm other than algShm, or nil.
@@ -168,7 +191,7 @@ func (a *Arena) endStep(step uint32, f *failure, alg algorithm) error {
 // and waits for the others'.
 func shmBarrier(a *Arena) error {
 	_, err := inArena(a, "Barrier", func() (struct{}, error) {
-		if err := a.waitAll(reducedKind, a.steps); err != nil {
+		if err := a.waitAll(reducedKind, a.doneBefore(false)); err != nil {
 			return struct{}{}, err
 		}
 		step := a.steps + 1
