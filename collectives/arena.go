@@ -20,16 +20,16 @@ import (
 // Layout: for each rank, two counters (operands copied in, share reduced),
 // each on a cache line of its own with a count of sleepers; two sets of call
 // headers, one per rank in each (its vector's length, its choice of
-// algorithm, its failure if any, a small value), which the ranks
-// compare before they touch each other's data; then one slot per rank for a
-// segment of its operand; then the result area.
+// algorithm, its failure if any, a small value), which the ranks compare
+// before they touch each other's data; then one slot per rank for a segment
+// of its operand; then the result area.
 //
 // A call writes the header set the call before it did not, so a call that
-// writes nothing but headers (a Barrier, a small Bcast or AllreduceSlice) need only wait
-// until every rank is done with the call before last, which in a run of
-// collectives it always is: it does not wait for the slowest rank to leave
-// the previous call. A call that writes slots or the result area waits for
-// every rank to be done with the previous call.
+// writes nothing but headers (a Barrier, a small Bcast or AllreduceSlice)
+// need only wait until every rank is done with the call before last, which
+// in a run of collectives it always is: it does not wait for the slowest
+// rank to leave the previous call. A call that writes slots or the result
+// area waits for every rank to be done with the previous call.
 type Arena struct {
 	mem         []byte
 	rank, size  int
@@ -199,8 +199,8 @@ const (
 // waitAll waits until every other rank's counter of kind reaches target.
 // It polls for hooks.Spin (arenaYieldPolls times, yielding, when ranks
 // share cores; not at all in a long call when they do), then sleeps on
-// the laggard's counter; every
-// arenaSleep it runs hooks.Check, whose error ends the wait.
+// the laggard's counter; every arenaSleep it runs hooks.Check, whose error
+// ends the wait.
 func (a *Arena) waitAll(kind int, target uint32) error { return a.waitRanks(kind, -1, target) }
 
 // waitOne is waitAll for rank q's counter alone.

@@ -10,9 +10,10 @@ import (
 // it into its header when it is small (Arena.inlineBytes), else into its
 // slot when it fits, and publishes the header (size, algorithm, failure);
 // the others wait for the root alone, copy the value out and decode it. A
-// root whose value goes in the header waits for no one (see Arena). A value larger than a slot, or an algorithm forced by
-// GORUN_COLL_BCAST, goes by messages instead: the header says so, and every
-// rank returns errUseMessages. The ranks wait on the root only.
+// root whose value goes in the header waits for no one (see Arena). A
+// value larger than a slot, or an algorithm forced by GORUN_COLL_BCAST,
+// goes by messages instead: the header says so, and every rank returns
+// errUseMessages.
 //
 // A large value may go in pieces (Arena.pieceBytes), each posted as a step
 // of its own, so that the others copy out one piece while the root copies
