@@ -36,6 +36,15 @@ var modes = []struct {
 // operand is rank r's element i: integers, so sums are exact in any order.
 func operand(r, i int) float64 { return float64((r+1)*1000 + i%997) }
 
+// rankOperand is rank r's n-element operand: operand(r, i) at i.
+func rankOperand(r, n int) []float64 {
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = operand(r, i)
+	}
+	return v
+}
+
 // operandSums is the element-wise sum of the n-element operands of np
 // ranks: what a Sum over them must give.
 func operandSums(np, n int) []float64 {
@@ -83,10 +92,7 @@ func TestAllreduceSliceMatchesReference(t *testing.T) {
 					want := operandSums(np, n)
 					label := fmt.Sprintf("%s np=%d n=%d", m.name, np, n)
 					errs := runRanks(t, np, m.sync, func(c Conn) error {
-						v := make([]float64, n)
-						for i := range v {
-							v[i] = operand(c.Rank(), i)
-						}
+						v := rankOperand(c.Rank(), n)
 						got, err := AllreduceSlice(c, float64s{}, v, sumF)
 						if err != nil {
 							return err

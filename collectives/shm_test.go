@@ -106,10 +106,7 @@ func TestShmAllreduceMatchesReference(t *testing.T) {
 			want := operandSums(np, n)
 			label := fmt.Sprintf("np=%d n=%d", np, n)
 			errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
-				v := make([]float64, n)
-				for i := range v {
-					v[i] = operand(c.Rank(), i)
-				}
+				v := rankOperand(c.Rank(), n)
 				// Twice: the counters and the slots carry over between calls.
 				for range 2 {
 					got, err := AllreduceSlice(c, rawFloat64s{}, v, sumF)
@@ -168,10 +165,7 @@ func TestShmAgreementForMessageAlgorithms(t *testing.T) {
 				const n = 5000
 				errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
 					a := c.(SharedConn).Arena()
-					v := make([]float64, n)
-					for i := range v {
-						v[i] = operand(c.Rank(), i)
-					}
+					v := rankOperand(c.Rank(), n)
 					got, err := AllreduceSlice(c, rawFloat64s{}, v, sumF)
 					if err != nil {
 						return err
@@ -315,10 +309,7 @@ func TestShmLongCall(t *testing.T) {
 			return check()
 		}
 		for _, n := range []int{longCallBytes/8 + 1000, 1000} { // float64s: two segments, then one
-			v := make([]float64, n)
-			for i := range v {
-				v[i] = operand(c.Rank(), i)
-			}
+			v := rankOperand(c.Rank(), n)
 			seen = nil
 			if c.Rank() == 0 {
 				time.Sleep(5 * arenaSleep)
@@ -608,10 +599,7 @@ func TestAllreduceSliceInto(t *testing.T) {
 					for _, op := range []Op[float64]{sumF, userSum} {
 						label := fmt.Sprintf("shared=%v np=%d n=%d in place=%v commutative=%v", shared, np, n, inPlace, op.Commutative)
 						body := func(c Conn) error {
-							v := make([]float64, n)
-							for i := range v {
-								v[i] = operand(c.Rank(), i)
-							}
+							v := rankOperand(c.Rank(), n)
 							out := v
 							if !inPlace {
 								out = make([]float64, n)
