@@ -58,9 +58,10 @@ type ArenaHooks struct {
 	// others; an error (a peer lost, a context ended) ends the call.
 	Check func() error
 	// Blocked is called when a wait in the collective named op has slept a
-	// while (for deadlock reports); it returns the function that ends the
-	// report.
-	Blocked func(op string) (leave func())
+	// while (for deadlock reports), with pending, which reads the counters
+	// the wait waits for and reports whether they still hold it back; it
+	// returns the function that ends the report.
+	Blocked func(op string, pending func() bool) (leave func())
 	// Spin is how long a wait polls before it sleeps; Yield gives the core
 	// away between polls (ranks outnumber cores).
 	Spin  time.Duration
@@ -255,7 +256,7 @@ func (a *Arena) waitRanks(kind, only int, target uint32) error {
 					}
 				}
 				if leave == nil && a.hooks.Blocked != nil && now.Sub(start) >= arenaBlockedAfter {
-					leave = a.hooks.Blocked(a.op)
+					leave = a.hooks.Blocked(a.op, func() bool { return !a.allReached(kind, only, target) })
 				}
 			}
 		}

@@ -54,12 +54,13 @@ func (e *engine) worldAlive() error {
 }
 
 // blockedInArena reports this rank as blocked in a shared-memory
-// collective, for gorun's deadlock detection.
-func (e *engine) blockedInArena(op string) (leave func()) {
+// collective, for gorun's deadlock detection; pending reads the counters
+// the wait waits for.
+func (e *engine) blockedInArena(op string, pending func() bool) (leave func()) {
 	if e.blocked == nil {
 		return func() {}
 	}
-	call := e.blocked.enter(func() string { return op + " in shared memory" })
+	call := e.blocked.enter(func() string { return op + " in shared memory" }, pending)
 	return func() { e.blocked.leave(call) }
 }
 

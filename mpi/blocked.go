@@ -11,38 +11,61 @@ import (
 )
 
 // blockReporter tells the launcher when this rank has been asleep in a
-// blocking call for a while, with its frame counters, so that gorun can
-// tell a deadlock (every rank blocked, nothing in flight) from a slow job.
+// blocking call for a while, with its frame counters, and answers the
+// launcher's confirm rounds, so that gorun can tell a deadlock from a slow
+// job by facts rather than by timing:
+//
+//   - a frame counts as sent from before its first byte leaves, and as
+//     received only once the receiver has handled it (its body copied, its
+//     match made, any answer it calls for counted as sent), so a frame in
+//     flight or being handled always shows as a difference between the
+//     sender's and the receiver's counters;
+//   - a confirm asks whether the rank is still asleep in the very calls it
+//     reported (none left, none entered), none of them able to finish, with
+//     the counters it reported and no copy in progress. When every live rank
+//     says yes to one round, each was blocked at the moment the launcher
+//     asked, with nothing in flight: that is a deadlock.
+//
 // It costs nothing on the fast path: only calls that went to sleep register.
 type blockReporter struct {
 	ctl            *control.Client
 	sent, received []atomic.Uint64
+	busy           *atomic.Int64 // copies in progress that no counter shows
 	after          time.Duration // a call counts as blocked after sleeping this long
 
 	mu       sync.Mutex
 	waits    map[*blockedCall]struct{}
+	epoch    uint64 // changes whenever a call enters or leaves waits
 	reported bool
-	last     control.Message
+	last     control.Message // the last report
+	lastAt   uint64          // epoch of the last report
 	stop     chan struct{}
 	stopped  bool
 }
 
+// blockedCall is one call asleep in the engine: what describes it for the
+// report; pending reports, when asked, that it still cannot finish.
 type blockedCall struct {
-	since time.Time
-	what  func() string
+	since   time.Time
+	what    func() string
+	pending func() bool
 }
 
-func newBlockReporter(ctl *control.Client, sent, received []atomic.Uint64) *blockReporter {
-	b := &blockReporter{ctl: ctl, sent: sent, received: received, after: 200 * time.Millisecond,
+func newBlockReporter(ctl *control.Client, sent, received []atomic.Uint64, busy *atomic.Int64) *blockReporter {
+	b := &blockReporter{ctl: ctl, sent: sent, received: received, busy: busy, after: 200 * time.Millisecond,
 		waits: make(map[*blockedCall]struct{}), stop: make(chan struct{})}
 	go b.loop()
 	return b
 }
 
-func (b *blockReporter) enter(what func() string) *blockedCall {
-	call := &blockedCall{since: time.Now(), what: what}
+// enter registers a call going to sleep; pending must report whether it
+// still cannot finish (it is called with the reporter's lock held, so it
+// must only read state).
+func (b *blockReporter) enter(what func() string, pending func() bool) *blockedCall {
+	call := &blockedCall{since: time.Now(), what: what, pending: pending}
 	b.mu.Lock()
 	b.waits[call] = struct{}{}
+	b.epoch++
 	b.mu.Unlock()
 	return call
 }
@@ -50,6 +73,7 @@ func (b *blockReporter) enter(what func() string) *blockedCall {
 func (b *blockReporter) leave(call *blockedCall) {
 	b.mu.Lock()
 	delete(b.waits, call)
+	b.epoch++
 	if len(b.waits) == 0 && b.reported {
 		b.reported = false
 		b.last = control.Message{}
@@ -71,8 +95,8 @@ func (b *blockReporter) loop() {
 	}
 }
 
-// check reports the oldest long-sleeping call, again whenever the counters
-// or the call change.
+// check reports the long-sleeping calls, again whenever the counters or
+// the calls change (a confirm holds only for the latest report).
 func (b *blockReporter) check() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -89,11 +113,38 @@ func (b *blockReporter) check() {
 	slices.Sort(ops)
 	m := control.Message{Type: control.TypeBlocked, Op: strings.Join(ops, " and "),
 		Sent: snapshot(b.sent), Received: snapshot(b.received)}
-	if b.reported && m.Op == b.last.Op && slices.Equal(m.Sent, b.last.Sent) && slices.Equal(m.Received, b.last.Received) {
-		return
+	if b.reported && b.lastAt == b.epoch && m.Op == b.last.Op &&
+		slices.Equal(m.Sent, b.last.Sent) && slices.Equal(m.Received, b.last.Received) {
+		return // nothing new; a call that left and came back is reported again
 	}
-	b.reported, b.last = true, m
+	b.reported, b.last, b.lastAt = true, m, b.epoch
 	_ = b.ctl.Send(m)
+}
+
+// confirm answers the launcher's confirm round: OK when this rank is still
+// blocked exactly as it last reported.
+func (b *blockReporter) confirm(round uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_ = b.ctl.Send(control.Message{Type: control.TypeConfirmed, Round: round, OK: b.stillAsReported()})
+}
+
+// stillAsReported is the confirm's test. Called with b.mu held. The copies
+// in progress are read before the counters: a copy that ends meanwhile
+// has counted its answer as sent by the time it stops being busy.
+func (b *blockReporter) stillAsReported() bool {
+	if !b.reported || b.stopped || b.epoch != b.lastAt || len(b.waits) == 0 {
+		return false
+	}
+	if b.busy != nil && b.busy.Load() != 0 {
+		return false
+	}
+	for call := range b.waits {
+		if !call.pending() {
+			return false
+		}
+	}
+	return slices.Equal(snapshot(b.sent), b.last.Sent) && slices.Equal(snapshot(b.received), b.last.Received)
 }
 
 func (b *blockReporter) close() {

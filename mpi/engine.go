@@ -22,6 +22,7 @@ type engine struct {
 	spin       time.Duration
 	yield      bool           // give the core away between empty polls
 	noPull     bool           // bodies always travel through the transport
+	copyDelay  time.Duration  // tests only: see CopyDelayEnv
 	blocked    *blockReporter // nil without a launcher
 
 	mu       sync.Mutex
@@ -36,12 +37,18 @@ type engine struct {
 	arrival  *completion         // finished at the next unexpected arrival, for Probe
 
 	// async counts frames sent on goroutines of their own (clear-to-send
-	// answers, bodies of abandoned sends): Finalize waits for them before
+	// answers, bodies of detached sends): Finalize waits for them before
 	// it says goodbye, so a goodbye never overtakes them.
 	async sync.WaitGroup
 
-	sent, received []atomic.Uint64 // frames per peer, for deadlock detection
-	pulls          atomic.Uint64   // bodies copied out of senders' memory
+	// sent and received count frames per peer, for deadlock detection: a
+	// frame counts as sent from before its first byte leaves (see
+	// countSend) and as received once Deliver has handled it, so a frame
+	// on its way always shows as a difference. busy counts body copies in
+	// progress that no counter shows (a pull made by a receive's caller).
+	sent, received []atomic.Uint64
+	busy           atomic.Int64
+	pulls          atomic.Uint64 // bodies copied out of senders' memory
 }
 
 type rndvKey struct {
@@ -51,14 +58,16 @@ type rndvKey struct {
 
 // sendOp is a rendezvous send waiting for its clear-to-send.
 type sendOp struct {
+	id   uint64
 	dest int
 	body []byte
 	// pulled: the receiver copied the body out of our memory (KindRTSLocal)
 	// and no body is to be sent.
 	pulled bool
-	// abandoned: the sender stopped waiting (its context ended); the body
-	// is still sent when the clear-to-send comes, so the receiver never hangs.
-	abandoned bool
+	// detached: no caller waits to send the body (an Isend, or a send whose
+	// context ended): the clear-to-send's handler sends it, so the receiver
+	// never hangs, and then finishes the operation.
+	detached bool
 	completion
 }
 
@@ -66,13 +75,14 @@ func newEngine(t comm.Transport, rank, size int, cfg config) *engine {
 	e := &engine{
 		t: t, rank: rank, size: size,
 		eagerLimit: cfg.eagerLimit, spin: cfg.spin, yield: cfg.yield, noPull: cfg.noPull,
-		sends:    make(map[uint64]*sendOp),
-		recvs:    make(map[rndvKey]*recvOp),
-		gone:     make([]error, size),
-		goneLeft: size - 1,
-		nextCtx:  2, // the world uses 0 (point to point) and 1 (collectives)
-		sent:     make([]atomic.Uint64, size),
-		received: make([]atomic.Uint64, size),
+		copyDelay: cfg.copyDelay,
+		sends:     make(map[uint64]*sendOp),
+		recvs:     make(map[rndvKey]*recvOp),
+		gone:      make([]error, size),
+		goneLeft:  size - 1,
+		nextCtx:   2, // the world uses 0 (point to point) and 1 (collectives)
+		sent:      make([]atomic.Uint64, size),
+		received:  make([]atomic.Uint64, size),
 	}
 	if el, ok := t.(comm.EagerLimiter); ok && !cfg.eagerSet {
 		e.eagerLimit = el.EagerLimit()
@@ -89,7 +99,9 @@ func (e *engine) Deliver(f comm.Frame) {
 	if src < 0 || src >= e.size {
 		return
 	}
-	e.received[src].Add(1)
+	// Counted once handled: a body copied here, and any answer sent
+	// because of this frame, happen before the count moves.
+	defer e.received[src].Add(1)
 	env := envelope{ctx: f.Context, source: src, tag: int(f.Tag)}
 	switch f.Kind {
 	case comm.KindEager:
@@ -105,6 +117,7 @@ func (e *engine) Deliver(f comm.Frame) {
 	case comm.KindCTS:
 		e.onClearToSend(f.Seq, f.Tag == ctsPulled)
 	case comm.KindRndvData:
+		e.slowCopy()
 		e.mu.Lock()
 		r := e.recvs[rndvKey{src, f.Seq}]
 		delete(e.recvs, rndvKey{src, f.Seq})
@@ -191,15 +204,12 @@ func (e *engine) matched(r *recvOp, msg *message) {
 	case msg.rndv && msg.remote.addr != 0 && e.pullBody(r, msg):
 		// the body was copied out of the sender's memory
 	case msg.rndv:
-		if ts, ok := e.t.(comm.TrySender); ok {
-			// Answer at once when the transport can without blocking: a
-			// goroutine hop costs a thread wake-up on each rendezvous.
-			h := comm.Header{Kind: comm.KindCTS, Seq: msg.id}
-			if sent, _ := ts.TrySend(msg.env.source, h, nil); sent {
-				e.sent[msg.env.source].Add(1)
-				return
-			}
+		// Answer at once when the transport can without blocking: a
+		// goroutine hop costs a thread wake-up on each rendezvous.
+		if e.trySendFrame(msg.env.source, comm.Header{Kind: comm.KindCTS, Seq: msg.id}) {
+			return
 		}
+		e.countSend(msg.env.source) // before Deliver returns: see countSend
 		e.async.Add(1)
 		go func() {
 			defer e.async.Done()
@@ -215,9 +225,11 @@ func (e *engine) matched(r *recvOp, msg *message) {
 
 // clearToSend tells a rendezvous sender that its message matched. It runs
 // on its own goroutine: the transport's reader must never block on a write.
+// The frame was counted as sent by whoever started the goroutine.
 func (e *engine) clearToSend(source int, id uint64) {
 	err := e.t.Send(context.Background(), source, comm.Header{Kind: comm.KindCTS, Seq: id}, nil)
 	if err != nil {
+		e.uncountSend(source)
 		e.mu.Lock()
 		r := e.recvs[rndvKey{source, id}]
 		delete(e.recvs, rndvKey{source, id})
@@ -227,7 +239,6 @@ func (e *engine) clearToSend(source int, id uint64) {
 		}
 		return
 	}
-	e.sent[source].Add(1)
 }
 
 // PeerGone is called by the transport when rank will send nothing more.
@@ -368,4 +379,19 @@ func (e *engine) probe(ctx uint32, source, tag int) (*message, error) {
 		return nil, fmt.Errorf("%w: every other rank has finished or died", ErrPeerLost)
 	}
 	return nil, nil
+}
+
+// CopyDelayEnv names a test-only environment variable: a duration (e.g.
+// "2s") added to every rendezvous body's copy, on the sending side (before
+// the body leaves), on the receiving side (before a received body completes
+// its receive) and in a single copy out of the sender's memory. It makes
+// copies slow on any machine, so tests can check that gorun never takes a
+// job that is moving data for a deadlock.
+const CopyDelayEnv = "GORUN_TEST_COPY_DELAY"
+
+// slowCopy adds the test-only copy delay, if any.
+func (e *engine) slowCopy() {
+	if e.copyDelay > 0 {
+		time.Sleep(e.copyDelay)
+	}
 }

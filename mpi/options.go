@@ -41,8 +41,9 @@ type config struct {
 	eagerSet   bool // set by the user: the transport's preference does not apply
 	spin       time.Duration
 	spinSet    bool
-	yield      bool // give the core away between polls
-	noPull     bool // never copy bodies out of peers' memory (GORUN_SINGLE_COPY=0)
+	yield      bool          // give the core away between polls
+	noPull     bool          // never copy bodies out of peers' memory (GORUN_SINGLE_COPY=0)
+	copyDelay  time.Duration // tests only: every body copy takes this much longer
 }
 
 // WithTransport makes Init build a world over t instead of joining the job

@@ -81,6 +81,11 @@ func (e *engine) pullBody(r *recvOp, msg *message) bool {
 		return false
 	}
 	key := rndvKey{src, msg.id}
+	// Busy until the clear-to-send is counted: a copy made by a receive's
+	// caller shows in no frame counter while it lasts.
+	e.busy.Add(1)
+	defer e.busy.Add(-1)
+	e.slowCopy()
 	buf := e.pullTarget(r, msg)
 	if err := readProcess(pid, msg.remote.addr, buf); err != nil {
 		return false
@@ -93,18 +98,13 @@ func (e *engine) pullBody(r *recvOp, msg *message) bool {
 		return true // the sender died meanwhile and r already failed
 	}
 	cts := comm.Header{Kind: comm.KindCTS, Seq: msg.id, Tag: ctsPulled}
-	sent := false
-	if ts, ok := e.t.(comm.TrySender); ok {
-		sent, _ = ts.TrySend(src, cts, nil)
-	}
-	if sent {
-		e.sent[src].Add(1)
-	} else {
+	if !e.trySendFrame(src, cts) {
+		e.countSend(src) // before the copy stops being busy: see countSend
 		e.async.Add(1)
 		go func() {
 			defer e.async.Done()
-			if e.t.Send(context.Background(), src, cts, nil) == nil {
-				e.sent[src].Add(1)
+			if e.t.Send(context.Background(), src, cts, nil) != nil {
+				e.uncountSend(src)
 			}
 		}()
 	}

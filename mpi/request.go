@@ -30,7 +30,7 @@ type Request struct {
 // change until the request completes. Errors are reported by Wait or Test.
 func (c *Comm) Isend(v any, dest, tag int) *Request {
 	req := &Request{c: c, op: "Isend", peer: dest, tag: tag}
-	fail := func(err error) *Request {
+	fail := func(err error) *Request { // settles req; err may be nil (done)
 		req.settled, req.err = true, c.wrapErr("Isend", dest, tag, err)
 		return req
 	}
@@ -48,16 +48,18 @@ func (c *Comm) Isend(v any, dest, tag int) *Request {
 		return fail(err)
 	}
 	req.goctx = c.goctx
-	req.comp = &completion{}
-	req.comp.init()
 	worldDest := c.group[dest]
-	if worldDest == c.e.rank || len(desc)+len(body) <= c.e.eagerLimit {
-		req.comp.finish(c.e.send(c.goctx, c.ctx, worldDest, tag, desc, body, false, nil))
-		return req
+	if worldDest == c.e.rank {
+		return fail(c.e.sendSelf(c.goctx, c.ctx, tag, desc, body, false, nil))
 	}
-	go func() {
-		req.comp.finish(c.e.send(context.Background(), c.ctx, worldDest, tag, desc, body, false, nil))
-	}()
+	// The message takes its place in the stream now, whatever its size:
+	// an eager message is sent, a large one's RTS (which the receiver
+	// matches in order) is; its body follows the clear-to-send.
+	op, err := c.e.startSend(c.goctx, c.ctx, worldDest, tag, desc, body, false, true)
+	if err != nil || op == nil {
+		return fail(err)
+	}
+	req.comp = &op.completion
 	return req
 }
 
@@ -221,8 +223,16 @@ func WaitAny(reqs ...*Request) (int, Status, error) {
 		}(r.comp.done)
 	}
 	what := func() string { return fmt.Sprintf("WaitAny(%d requests)", live) }
+	noneDone := func() bool {
+		for _, r := range reqs {
+			if r != nil && r.comp != nil && r.comp.isDone() {
+				return false
+			}
+		}
+		return true
+	}
 	if e != nil {
-		_ = e.await(nil, any, what)
+		_ = e.awaitUntil(nil, any, what, noneDone)
 	} else {
 		<-any.done
 	}

@@ -19,11 +19,26 @@ func (e *engine) send(goctx context.Context, ctx uint32, dest, tag int, desc, bo
 	if dest == e.rank {
 		return e.sendSelf(goctx, ctx, tag, desc, body, sync, what)
 	}
+	op, err := e.startSend(goctx, ctx, dest, tag, desc, body, sync, false)
+	if err != nil || op == nil {
+		return err
+	}
+	return e.finishSend(goctx, op, what)
+}
+
+// startSend gives a message its place in the stream to dest: an eager
+// message is sent whole (op is nil: nothing is left to do); a rendezvous
+// sends its RTS, which is what the receiver matches in order, and returns
+// the send waiting for its clear-to-send. A detached send (Isend) needs no
+// caller to finish it: the clear-to-send's handler sends the body and then
+// finishes op.
+func (e *engine) startSend(goctx context.Context, ctx uint32, dest, tag int, desc, body []byte, sync, detached bool) (*sendOp, error) {
 	if e.t == nil {
-		return fmt.Errorf("%w: no transport", ErrRank)
+		return nil, fmt.Errorf("%w: no transport", ErrRank)
 	}
 	if !sync && len(desc)+len(body) <= e.eagerLimit {
 		h := comm.Header{Kind: comm.KindEager, Context: ctx, Tag: int32(tag)}
+		e.countSend(dest)
 		var err error
 		if ps, ok := e.t.(comm.PartsSender); ok {
 			err = ps.SendParts(ctxOrBackground(goctx), dest, h, desc, body)
@@ -31,12 +46,12 @@ func (e *engine) send(goctx context.Context, ctx uint32, dest, tag int, desc, bo
 			err = e.t.Send(ctxOrBackground(goctx), dest, h, joinMessage(desc, body))
 		}
 		if err != nil {
-			return e.sendError(dest, err)
+			e.uncountSend(dest)
+			return nil, e.sendError(dest, err)
 		}
-		e.sent[dest].Add(1)
-		return nil
+		return nil, nil
 	}
-	op := &sendOp{dest: dest, body: body}
+	op := &sendOp{dest: dest, body: body, detached: detached}
 	op.init()
 	if !e.yield {
 		op.expectTransfer(len(body))
@@ -44,42 +59,53 @@ func (e *engine) send(goctx context.Context, ctx uint32, dest, tag int, desc, bo
 	e.mu.Lock()
 	if e.closed != nil {
 		e.mu.Unlock()
-		return e.closed
+		return nil, e.closed
 	}
 	if err := e.gone[dest]; err != nil {
 		e.mu.Unlock()
-		return err
+		return nil, err
 	}
 	id := e.nextID
 	e.nextID++
+	op.id = id
 	e.sends[id] = op
 	e.mu.Unlock()
 	h := comm.Header{Kind: comm.KindRTS, Context: ctx, Tag: int32(tag), Seq: id, Size: uint64(len(body))}
 	rts := desc
-	if goctx == nil && e.canBePulled(body) {
-		// Not cancellable, so body stays ours until the receiver answers:
-		// it may copy it straight out of our memory.
+	if (goctx == nil || detached) && e.canBePulled(body) {
+		// Nothing hands body back to the caller before the receiver
+		// answers (a blocking send is not cancellable, a detached one
+		// completes only then): it may copy body straight out of our memory.
 		h.Kind, rts = comm.KindRTSLocal, localRTS(desc, body)
 	}
-	if err := e.t.Send(ctxOrBackground(goctx), dest, h, rts); err != nil {
+	if err := e.sendFrame(goctx, dest, h, rts); err != nil {
 		e.mu.Lock()
+		_, ours := e.sends[id]
 		delete(e.sends, id)
 		e.mu.Unlock()
-		return e.sendError(dest, err)
+		if !ours {
+			<-op.done // failed meanwhile (peer gone, Finalize): its error stands
+			return nil, op.err
+		}
+		return nil, e.sendError(dest, err)
 	}
-	e.sent[dest].Add(1)
+	return op, nil
+}
+
+// finishSend waits for a rendezvous send's clear-to-send and sends its body.
+func (e *engine) finishSend(goctx context.Context, op *sendOp, what func() string) error {
 	if err := e.await(goctx, &op.completion, what); err != nil {
 		if !isContextErr(err) {
 			return err
 		}
 		e.mu.Lock()
-		_, waiting := e.sends[id]
+		_, waiting := e.sends[op.id]
 		if waiting {
-			op.abandoned = true
+			op.detached = true
 		}
 		e.mu.Unlock()
 		if waiting {
-			return err
+			return err // the clear-to-send's handler will send the body
 		}
 		<-op.done // the clear-to-send raced with the cancellation: finish the send
 		if op.err != nil {
@@ -87,21 +113,61 @@ func (e *engine) send(goctx context.Context, ctx uint32, dest, tag int, desc, bo
 		}
 	}
 	if op.pulled {
-		runtime.KeepAlive(body) // the receiver read it out of our memory until now
+		runtime.KeepAlive(op.body) // the receiver read it out of our memory until now
 		return nil
 	}
-	return e.sendBody(dest, id, body)
+	return e.sendBody(op.dest, op.id, op.body, false)
 }
 
 // sendBody sends the body of rendezvous id after its clear-to-send. It
-// ignores cancellation: a half-sent body would break the stream.
-func (e *engine) sendBody(dest int, id uint64, body []byte) error {
+// ignores cancellation: a half-sent body would break the stream. counted
+// says the frame was counted as sent already.
+func (e *engine) sendBody(dest int, id uint64, body []byte, counted bool) error {
 	h := comm.Header{Kind: comm.KindRndvData, Seq: id}
+	if !counted {
+		e.countSend(dest)
+	}
+	e.slowCopy()
 	if err := e.t.Send(context.Background(), dest, h, body); err != nil {
+		e.uncountSend(dest)
 		return e.sendError(dest, err)
 	}
-	e.sent[dest].Add(1)
 	return nil
+}
+
+// countSend counts a frame to dest as sent. It is called before the
+// frame's first byte leaves, and before the handler of whatever caused the
+// frame returns (a frame sent from a goroutine is counted before the
+// goroutine starts), so that gorun sees the frame in flight until the
+// receiver has handled it.
+func (e *engine) countSend(dest int) { e.sent[dest].Add(1) }
+
+// uncountSend takes back the count of a frame the transport did not send.
+func (e *engine) uncountSend(dest int) { e.sent[dest].Add(^uint64(0)) }
+
+// sendFrame sends one frame to dest, counted as sent before it leaves.
+func (e *engine) sendFrame(goctx context.Context, dest int, h comm.Header, payload []byte) error {
+	e.countSend(dest)
+	if err := e.t.Send(ctxOrBackground(goctx), dest, h, payload); err != nil {
+		e.uncountSend(dest)
+		return err
+	}
+	return nil
+}
+
+// trySendFrame sends a payload-less frame at once if the transport can
+// without blocking; false when it cannot (nothing was sent or counted).
+func (e *engine) trySendFrame(dest int, h comm.Header) bool {
+	ts, ok := e.t.(comm.TrySender)
+	if !ok {
+		return false
+	}
+	e.countSend(dest)
+	if sent, _ := ts.TrySend(dest, h, nil); sent {
+		return true
+	}
+	e.uncountSend(dest)
+	return false
 }
 
 // sendSelf loops a message back into our own matcher. It is always
@@ -145,7 +211,8 @@ func (e *engine) sendError(dest int, err error) error {
 }
 
 // onClearToSend is called by Deliver for a CTS: it wakes the waiting sender,
-// or sends the body itself when the sender gave up waiting.
+// or, for a detached send (an Isend, or a send whose caller stopped
+// waiting), sends the body itself and then finishes the send.
 func (e *engine) onClearToSend(id uint64, pulled bool) {
 	e.mu.Lock()
 	op := e.sends[id]
@@ -153,16 +220,18 @@ func (e *engine) onClearToSend(id uint64, pulled bool) {
 	if op != nil {
 		op.pulled = pulled
 	}
-	abandoned := op != nil && op.abandoned
+	detached := op != nil && op.detached
 	e.mu.Unlock()
 	switch {
 	case op == nil:
-	case abandoned:
+	case detached && pulled:
+		op.finish(nil)
+	case detached:
+		e.countSend(op.dest) // before Deliver returns: see countSend
 		e.async.Add(1)
 		go func() {
 			defer e.async.Done()
-			_ = e.sendBody(op.dest, id, op.body)
-			op.finish(nil)
+			op.finish(e.sendBody(op.dest, id, op.body, true))
 		}()
 	default:
 		op.finish(nil)

@@ -14,6 +14,14 @@ import (
 // would take the core from the rank doing the copy. While it sleeps, what (when not nil) is reported to the
 // launcher as the call this rank is blocked in, for deadlock detection.
 func (e *engine) await(goctx context.Context, c *completion, what func() string) error {
+	return e.awaitUntil(goctx, c, what, nil)
+}
+
+// awaitUntil is await for a completion finished by a watcher of other
+// operations (WaitAny): pending, when not nil, tells gorun's deadlock
+// detection whether those operations still cannot finish, since the
+// watcher may not have run yet.
+func (e *engine) awaitUntil(goctx context.Context, c *completion, what func() string, pending func() bool) error {
 	if c.isDone() {
 		return c.err
 	}
@@ -41,7 +49,9 @@ func (e *engine) await(goctx context.Context, c *completion, what func() string)
 		}
 	}
 	if what != nil && e.blocked != nil {
-		token := e.blocked.enter(what)
+		token := e.blocked.enter(what, func() bool {
+			return !c.isDone() && (goctx == nil || goctx.Err() == nil) && (pending == nil || pending())
+		})
 		defer e.blocked.leave(token)
 	}
 	if goctx == nil {

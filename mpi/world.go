@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorun-mpi/gorun/collectives"
@@ -59,12 +60,19 @@ func Init(opts ...Option) (*Comm, error) {
 		return world, err
 	}
 	var ctl *control.Client
+	var reporting atomic.Pointer[engine] // set once the world's engine exists
 	if job.Control != "" {
 		if ctl, err = control.Dial(job.Control, job.Rank, job.Secret); err != nil {
 			return nil, fmt.Errorf("%w: rank %d: %w", ErrInit, job.Rank, err)
 		}
 		rank := job.Rank
-		ctl.WatchLauncher(func() {
+		ctl.WatchLauncher(func(m control.Message) {
+			if m.Type == control.TypeConfirm {
+				if e := reporting.Load(); e != nil {
+					e.blocked.confirm(m.Round)
+				}
+			}
+		}, func() {
 			fmt.Fprintf(os.Stderr, "mpi: rank %d: the gorun launcher is gone; exiting\n", rank)
 			os.Exit(1)
 		})
@@ -80,6 +88,7 @@ func Init(opts ...Option) (*Comm, error) {
 	if err != nil {
 		return nil, err
 	}
+	reporting.Store(world.e)
 	if job.Size > 1 {
 		arena, err := openArena(world.e, job)
 		if err != nil {
@@ -96,7 +105,7 @@ func Init(opts ...Option) (*Comm, error) {
 func startWorld(t comm.Transport, rank, size int, ctl *control.Client, cfg config) (*Comm, error) {
 	e := newEngine(t, rank, size, cfg)
 	if ctl != nil {
-		e.blocked = newBlockReporter(ctl, e.sent, e.received)
+		e.blocked = newBlockReporter(ctl, e.sent, e.received, &e.busy)
 	}
 	if t != nil {
 		if err := t.Start(e); err != nil {
@@ -127,6 +136,13 @@ func configure(opts []Option) (config, error) {
 			return cfg, fmt.Errorf("%w: %s=%q is not a duration (e.g. 50us)", ErrInit, jobenv.Spin, v)
 		}
 		cfg.spin, cfg.spinSet = d, true
+	}
+	if v := os.Getenv(CopyDelayEnv); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return cfg, fmt.Errorf("%w: %s=%q is not a duration (e.g. 2s)", ErrInit, CopyDelayEnv, v)
+		}
+		cfg.copyDelay = d
 	}
 	if os.Getenv("GORUN_SINGLE_COPY") == "0" {
 		cfg.noPull = true
@@ -177,10 +193,8 @@ func (w *worldState) finalize() error {
 	posted := e.match.takePosted(func(*recvOp) bool { return true })
 	var sends []*sendOp
 	for id, op := range e.sends {
-		if !op.abandoned {
-			sends = append(sends, op)
-			delete(e.sends, id)
-		}
+		sends = append(sends, op)
+		delete(e.sends, id)
 	}
 	wake := e.takeArrival(true)
 	e.mu.Unlock()
@@ -207,7 +221,10 @@ func (w *worldState) finalize() error {
 		}
 	}
 	if w.ctl != nil {
-		if cerr := w.ctl.Send(control.Message{Type: control.TypeFinalized}); cerr != nil && err == nil {
+		// The final counters: what this rank sent and received stays part
+		// of the others' deadlock picture after it is gone.
+		final := control.Message{Type: control.TypeFinalized, Sent: snapshot(e.sent), Received: snapshot(e.received)}
+		if cerr := w.ctl.Send(final); cerr != nil && err == nil {
 			err = fmt.Errorf("mpi: rank %d Finalize: %w", e.rank, cerr)
 		}
 	}

@@ -38,6 +38,8 @@ type rankState struct {
 	blocked        bool   // asleep in a blocking call, per its last report
 	op             string // that call
 	sent, received []uint64
+	reports        uint64 // blocked, running and finalized messages so far
+	confirmed      uint64 // the last confirm round it answered yes to
 }
 
 // jobState is the launcher's view of all ranks, fed with events by the
@@ -77,10 +79,17 @@ func (j *jobState) message(rank int, m control.Message) *failure {
 		r.hello, r.connOpen = true, true
 	case control.TypeFinalized:
 		r.finalized, r.blocked = true, false
+		r.reports++
 	case control.TypeBlocked:
 		r.blocked, r.op = true, m.Op
+		r.reports++
 	case control.TypeRunning:
 		r.blocked = false
+		r.reports++
+	case control.TypeConfirmed:
+		if m.OK {
+			r.confirmed = m.Round
+		}
 	case control.TypeAbort:
 		if r.aborted || r.failed {
 			return nil
@@ -191,14 +200,16 @@ func (j *jobState) allExited() bool {
 	return true
 }
 
-// deadlock reports whether the job looks deadlocked now: every rank still
-// running is blocked in an mpi call, and every frame any rank sent was
-// received (by the latest reports; an exited rank counts with its last
-// report, or with none). fingerprint identifies this state, so that the
-// supervisor can insist it holds unchanged for a while; desc lists the
-// blocked calls. A rank that exited but is not judged yet holds the verdict
-// back: its exit may be why the others wait (ranks that share memory learn
-// of a peer's death from gorun, not from a socket), and it is the cause to
+// deadlock reports whether the job looks deadlocked by the latest reports:
+// every rank still running is blocked in an mpi call, and every frame any
+// rank sent was received (an exited rank counts with the final counters it
+// sent at Finalize). This is a candidate only: the supervisor then asks
+// every live rank to confirm (see control.TypeConfirm), and declares the
+// deadlock only when all of them confirm one round while fingerprint,
+// which changes with every report, stays the same. desc lists the blocked
+// calls. A rank that exited but is not judged yet holds the verdict back:
+// its exit may be why the others wait (ranks that share memory learn of a
+// peer's death from gorun, not from a socket), and it is the cause to
 // report.
 func (j *jobState) deadlock() (desc, fingerprint string, ok bool) {
 	var running []int
@@ -237,9 +248,35 @@ func (j *jobState) deadlock() (desc, fingerprint string, ok bool) {
 			d.WriteString("; ")
 		}
 		fmt.Fprintf(&d, "rank %d in %s", i, r.op)
-		fmt.Fprintf(&fp, "%d:%q:%v:%v|", i, r.op, r.sent, r.received)
+		fmt.Fprintf(&fp, "%d:%d|", i, r.reports)
+	}
+	for i := range j.ranks {
+		if j.ranks[i].exited {
+			fmt.Fprintf(&fp, "%d:exited|", i)
+		}
 	}
 	return d.String(), fp.String(), true
+}
+
+// live lists the ranks whose processes are still running.
+func (j *jobState) live() []int {
+	var ranks []int
+	for i := range j.ranks {
+		if !j.ranks[i].exited {
+			ranks = append(ranks, i)
+		}
+	}
+	return ranks
+}
+
+// confirmedAll reports whether every live rank answered yes to round.
+func (j *jobState) confirmedAll(round uint64) bool {
+	for _, i := range j.live() {
+		if j.ranks[i].confirmed != round {
+			return false
+		}
+	}
+	return true
 }
 
 // count is counters[i], or 0 past the end of a short or missing report.

@@ -21,7 +21,7 @@ const (
 	killGrace    = 1 * time.Second        // SIGTERM, then SIGKILL after this
 	giveUpAfter  = 5 * time.Second        // after SIGKILL, stop waiting for unkillable processes
 	connGrace    = 1 * time.Second        // wait at most this long for an exited rank's last control messages
-	deadlockHold = 300 * time.Millisecond // a deadlock must hold unchanged this long
+	confirmRetry = 250 * time.Millisecond // after a rank said no to a confirm round, ask again this late
 	flushWait    = 2 * time.Second        // wait this long for output held by leftover processes
 )
 
@@ -44,14 +44,17 @@ type supervisor struct {
 	connWait chan int     // a rank's control connection outlived its process by connGrace
 	natsFail chan failure // the NATS server was lost
 
-	ending     bool
-	status     int
-	cause      string // the failure line still to print at the end, if any
-	killC      <-chan time.Time
-	giveUpC    <-chan time.Time
-	timeoutC   <-chan time.Time
-	deadlockC  <-chan time.Time
-	deadlockFP string
+	ending   bool
+	status   int
+	cause    string // the failure line still to print at the end, if any
+	killC    <-chan time.Time
+	giveUpC  <-chan time.Time
+	timeoutC <-chan time.Time
+	// Deadlock confirm rounds (see checkDeadlock).
+	round     uint64           // the last round started
+	roundFP   string           // the candidate it confirms; "" when none is open
+	refusedFP string           // a candidate a rank said no to
+	retryC    <-chan time.Time // ask about refusedFP again then
 }
 
 func newSupervisor(cfg config, prog program, job jobenv.Job, server *control.Server,
@@ -197,8 +200,8 @@ func (s *supervisor) loop() {
 			s.onSignal(sig)
 		case <-s.timeoutC:
 			s.onTimeout()
-		case <-s.deadlockC:
-			s.onDeadlockCheck()
+		case <-s.retryC:
+			s.retryC, s.refusedFP = nil, ""
 		case f := <-s.natsFail:
 			s.failNow(f)
 		case <-s.broken:
@@ -230,6 +233,9 @@ func (s *supervisor) onEvent(ev control.Event) {
 	case ev.Closed:
 		s.apply(s.st.connClosed(ev.Rank))
 	default:
+		if ev.Msg.Type == control.TypeConfirmed {
+			s.onConfirmed(ev.Msg)
+		}
 		s.apply(s.st.message(ev.Rank, ev.Msg))
 	}
 }
@@ -311,34 +317,52 @@ func (s *supervisor) onTimeout() {
 	s.beginTeardown()
 }
 
-// checkDeadlock arms the deadlock timer when the job looks deadlocked, and
-// re-arms it whenever the blocked state changes.
+// checkDeadlock follows the job's deadlock candidate (jobState.deadlock)
+// after every event. A new candidate opens a confirm round: every live rank
+// is asked whether it is still blocked exactly as it reported. The job is
+// declared deadlocked when every live rank has said yes to the round and
+// the candidate is still the one the round asked about: each rank was then
+// blocked at the moment the question left, with no frame in flight. No
+// clock decides; a slow job is never judged on timing.
 func (s *supervisor) checkDeadlock() {
-	_, fp, ok := s.st.deadlock()
+	desc, fp, ok := s.st.deadlock()
 	if !ok {
-		s.deadlockC, s.deadlockFP = nil, ""
+		s.roundFP = ""
 		return
 	}
-	if fp != s.deadlockFP || s.deadlockC == nil {
-		s.deadlockFP = fp
-		s.deadlockC = time.After(deadlockHold)
+	if fp == s.roundFP {
+		if s.st.confirmedAll(s.round) {
+			s.failNow(failure{reason: "deadlock: " + desc, status: 1})
+		}
+		return
+	}
+	if fp == s.refusedFP && s.retryC != nil {
+		return // a rank said no to this very candidate: ask again at retryC
+	}
+	s.round++
+	s.roundFP = fp
+	for _, rank := range s.st.live() {
+		if err := s.server.Send(rank, control.Message{Type: control.TypeConfirm, Round: s.round}); err != nil {
+			s.roundFP = "" // cannot ask: no verdict on this candidate
+			return
+		}
 	}
 }
 
-// onDeadlockCheck declares the deadlock if the state held unchanged since
-// the timer was armed.
-func (s *supervisor) onDeadlockCheck() {
-	s.deadlockC = nil
-	desc, fp, ok := s.st.deadlock()
-	if ok && fp == s.deadlockFP {
-		s.failNow(failure{reason: "deadlock: " + desc, status: 1})
+// onConfirmed handles a rank's answer to a confirm round: a no voids the
+// round (the rank's next report will say what changed) and a new one is
+// asked for shortly, in case nothing does.
+func (s *supervisor) onConfirmed(m control.Message) {
+	if !m.OK && m.Round == s.round && s.roundFP != "" {
+		s.refusedFP, s.roundFP = s.roundFP, ""
+		s.retryC = time.After(confirmRetry)
 	}
 }
 
 // beginTeardown asks every rank to stop, and arms the SIGKILL that follows.
 func (s *supervisor) beginTeardown() {
 	s.ending = true
-	s.timeoutC, s.deadlockC = nil, nil
+	s.timeoutC, s.retryC = nil, nil
 	s.signalAll(syscall.SIGTERM)
 	s.killC = time.After(killGrace)
 }

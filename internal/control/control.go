@@ -1,8 +1,9 @@
 // Package control is the channel between a rank and the gorun launcher: one
 // Unix socket connection per rank, carrying newline-delimited JSON messages
-// from the rank (hello, finalized, abort, blocked, running). The launcher
-// writes nothing back; a rank that reads EOF on the connection knows the
-// launcher is gone and exits, so no rank outlives its job.
+// from the rank (hello, finalized, abort, blocked, running, confirmed) and,
+// the other way, the launcher's questions (confirm). A rank that reads EOF
+// on the connection knows the launcher is gone and exits, so no rank
+// outlives its job.
 package control
 
 import (
@@ -23,7 +24,16 @@ const (
 	TypeAbort     = "abort"     // the rank called mpi.Abort: Code, Reason
 	TypeBlocked   = "blocked"   // the rank sleeps in a blocking call: Op, Sent, Received
 	TypeRunning   = "running"   // the rank woke up from the call it reported blocked
+	TypeConfirmed = "confirmed" // the answer to a confirm: Round, and OK when still blocked as reported
 )
+
+// TypeConfirm is the launcher's question to a rank that reported itself
+// blocked: is it still blocked, continuously since its last report, in the
+// same calls, with the same frame counters and nothing in progress? A job
+// is declared deadlocked only when every live rank answers yes to one round
+// (Round) of these: each rank was then blocked at the moment the launcher
+// asked, with no frame in flight, which is a fact rather than a guess.
+const TypeConfirm = "confirm"
 
 // Message is one line of the control protocol.
 type Message struct {
@@ -41,6 +51,9 @@ type Message struct {
 	// and every frame sent has been received.
 	Sent     []uint64 `json:"sent,omitempty"`
 	Received []uint64 `json:"received,omitempty"`
+	// Round numbers a confirm and its answer; OK is the answer.
+	Round uint64 `json:"round,omitempty"`
+	OK    bool   `json:"ok,omitempty"`
 }
 
 // Client is a rank's end of the control channel. Its methods are safe for
@@ -75,11 +88,22 @@ func (c *Client) Send(m Message) error {
 	return nil
 }
 
-// WatchLauncher calls gone (once, on its own goroutine) when the launcher's
-// end of the connection closes: the launcher died or was killed.
-func (c *Client) WatchLauncher(gone func()) {
+// WatchLauncher reads what the launcher sends, on a goroutine of its own:
+// it calls handle for each message, in order, and gone (once) when the
+// launcher's end of the connection closes: the launcher died or was
+// killed. handle may be nil (messages are then dropped).
+func (c *Client) WatchLauncher(handle func(Message), gone func()) {
 	go func() {
-		_, _ = io.Copy(io.Discard, c.conn)
+		r := NewReader(c.conn)
+		for {
+			m, err := r.Next()
+			if err != nil {
+				break
+			}
+			if handle != nil {
+				handle(m)
+			}
+		}
 		gone()
 	}()
 }

@@ -46,6 +46,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	conns    map[net.Conn]struct{}
+	ranks    map[int]*rankConn // each rank's connection, once its hello passed
 	closed   bool
 	accepted uint64              // connections accepted so far
 	unread   map[uint64]struct{} // those whose first message is not read yet
@@ -70,6 +71,7 @@ func Listen(path, secret string, size int) (*Server, error) {
 		events: make(chan Event, 16*size+16),
 		done:   make(chan struct{}),
 		conns:  make(map[net.Conn]struct{}),
+		ranks:  make(map[int]*rankConn),
 		unread: make(map[uint64]struct{}),
 	}
 	s.read = sync.NewCond(&s.mu)
@@ -242,6 +244,10 @@ func (s *Server) serve(conn net.Conn, seq uint64) {
 		return
 	}
 	_ = conn.SetReadDeadline(time.Time{})
+	if !s.register(rank, conn) {
+		return // a second connection claiming a rank already connected
+	}
+	defer s.unregister(rank, conn)
 	ok := s.emit(Event{Rank: rank, Msg: hello})
 	s.firstRead(seq)
 	if !ok {
@@ -258,6 +264,55 @@ func (s *Server) serve(conn net.Conn, seq uint64) {
 			return
 		}
 	}
+}
+
+// rankConn is a rank's connection as the launcher writes to it.
+type rankConn struct {
+	mu   sync.Mutex
+	conn net.Conn
+	enc  *json.Encoder
+}
+
+// sendTimeout bounds a write to a rank: a rank that does not read its
+// connection (it is stopped, or not a gorun rank) must not stall the
+// launcher.
+const sendTimeout = time.Second
+
+// register makes conn rank's connection; false if the rank has one already.
+func (s *Server) register(rank int, conn net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, taken := s.ranks[rank]; taken {
+		return false
+	}
+	s.ranks[rank] = &rankConn{conn: conn, enc: json.NewEncoder(conn)}
+	return true
+}
+
+func (s *Server) unregister(rank int, conn net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rc := s.ranks[rank]; rc != nil && rc.conn == conn {
+		delete(s.ranks, rank)
+	}
+}
+
+// Send writes m to rank's connection. It fails when the rank is not
+// connected or does not take the message within a second.
+func (s *Server) Send(rank int, m Message) error {
+	s.mu.Lock()
+	rc := s.ranks[rank]
+	s.mu.Unlock()
+	if rc == nil {
+		return fmt.Errorf("control: rank %d is not connected", rank)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	_ = rc.conn.SetWriteDeadline(time.Now().Add(sendTimeout))
+	if err := rc.enc.Encode(m); err != nil {
+		return fmt.Errorf("control: cannot write to rank %d: %w", rank, err)
+	}
+	return nil
 }
 
 // checkHello returns the rank a valid hello introduces.

@@ -131,7 +131,7 @@ func TestServerCloseEndsRankWatch(t *testing.T) {
 	defer c.Close()
 	next(t, s)
 	gone := make(chan struct{})
-	c.WatchLauncher(func() { close(gone) })
+	c.WatchLauncher(nil, func() { close(gone) })
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
