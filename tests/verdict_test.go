@@ -111,14 +111,24 @@ func TestManyRanksOnTwoCoresAreNotDeadlocks(t *testing.T) {
 }
 
 // TestGigabyteMessage sends 1 GiB from one rank to another with copies
-// slowed down: no verdict, and it arrives intact.
+// slowed down, by single copy, through the socket and over NATS: no
+// verdict, and it arrives intact.
 func TestGigabyteMessage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: 1 GiB each way")
 	}
-	for _, tr := range transports {
-		t.Run(tr.name, func(t *testing.T) {
-			res := runGorun(t, job{np: 2, prog: "stream", flags: tr.flags, env: []string{mpi.CopyDelayEnv + "=1s"},
+	ways := []struct {
+		name  string
+		flags []string
+		env   []string
+	}{
+		{"local", nil, nil},
+		{"local through the socket", nil, []string{"GORUN_SINGLE_COPY=0"}},
+		{"nats", []string{"--transport", "nats"}, nil},
+	}
+	for _, w := range ways {
+		t.Run(w.name, func(t *testing.T) {
+			res := runGorun(t, job{np: 2, prog: "stream", flags: w.flags, env: append(w.env, mpi.CopyDelayEnv+"=1s"),
 				args: []string{"-mode", "big", "-mib", fmt.Sprint(1024)}})
 			if res.code != 0 || !strings.Contains(res.stdout, "big: 1024 MiB intact\n") {
 				t.Fatalf("exit status %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
