@@ -51,11 +51,17 @@ type blockedCall struct {
 	pending func() bool
 }
 
+// newBlockReporter starts a reporter that checks every 200 ms.
 func newBlockReporter(ctl *control.Client, sent, received []atomic.Uint64, busy *atomic.Int64) *blockReporter {
-	b := &blockReporter{ctl: ctl, sent: sent, received: received, busy: busy, after: 200 * time.Millisecond,
-		waits: make(map[*blockedCall]struct{}), stop: make(chan struct{})}
+	b := makeBlockReporter(ctl, sent, received, busy, 200*time.Millisecond)
 	go b.loop()
 	return b
+}
+
+// makeBlockReporter is a reporter that checks only when check is called.
+func makeBlockReporter(ctl *control.Client, sent, received []atomic.Uint64, busy *atomic.Int64, after time.Duration) *blockReporter {
+	return &blockReporter{ctl: ctl, sent: sent, received: received, busy: busy, after: after,
+		waits: make(map[*blockedCall]struct{}), stop: make(chan struct{})}
 }
 
 // enter registers a call going to sleep; pending must report whether it

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,4 +95,108 @@ func TestBlockedCallIsReportedToLauncher(t *testing.T) {
 		t.Fatalf("got %+v after waking, want running", m)
 	}
 	wg.Wait()
+}
+
+// reporterUnderTest is a blockReporter talking to a test's end of a real
+// control socket. It reports when the test calls check, not on a timer.
+func reporterUnderTest(t *testing.T, peers int) (*blockReporter, []atomic.Uint64, *atomic.Int64, func() control.Message) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	msgs := make(chan control.Message, 64)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		r := control.NewReader(conn)
+		for {
+			m, err := r.Next()
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- m
+		}
+	}()
+	ctl, err := control.Dial(path, 0, "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ctl.Close() })
+	counters := make([]atomic.Uint64, 2*peers)
+	busy := new(atomic.Int64)
+	b := makeBlockReporter(ctl, counters[:peers], counters[peers:], busy, 0) // reports when checked
+	next := func() control.Message {
+		t.Helper()
+		for {
+			select {
+			case m := <-msgs:
+				if m.Type != control.TypeHello {
+					return m
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("no control message within 30s")
+				return control.Message{}
+			}
+		}
+	}
+	return b, counters, busy, next
+}
+
+// A confirm is answered yes only while the rank is blocked exactly as it
+// reported: the same calls, none able to finish, the same counters, no copy
+// in progress. Each way of being alive after the report gets a no.
+func TestConfirmSaysYesOnlyWhenStillBlockedAsReported(t *testing.T) {
+	cases := []struct {
+		name  string
+		alive func(counters []atomic.Uint64, busy *atomic.Int64, done *atomic.Bool, b *blockReporter)
+	}{
+		{"still blocked", nil},
+		{"a frame sent since", func(c []atomic.Uint64, _ *atomic.Int64, _ *atomic.Bool, _ *blockReporter) { c[1].Add(1) }},
+		{"a frame received since", func(c []atomic.Uint64, _ *atomic.Int64, _ *atomic.Bool, _ *blockReporter) { c[3].Add(1) }},
+		{"a copy in progress", func(_ []atomic.Uint64, busy *atomic.Int64, _ *atomic.Bool, _ *blockReporter) { busy.Add(1) }},
+		{"the call can finish", func(_ []atomic.Uint64, _ *atomic.Int64, done *atomic.Bool, _ *blockReporter) { done.Store(true) }},
+		{"another call came and went", func(_ []atomic.Uint64, _ *atomic.Int64, _ *atomic.Bool, b *blockReporter) {
+			b.leave(b.enter(func() string { return "Probe" }, func() bool { return true }))
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b, counters, busy, next := reporterUnderTest(t, 2)
+			var done atomic.Bool
+			b.enter(func() string { return "Recv(source 1, tag 0)" }, func() bool { return !done.Load() })
+			b.check()
+			if m := next(); m.Type != control.TypeBlocked || m.Op != "Recv(source 1, tag 0)" {
+				t.Fatalf("got %+v, want the blocked report", m)
+			}
+			if tc.alive != nil {
+				tc.alive(counters, busy, &done, b)
+			}
+			b.mu.Lock()
+			ok := b.stillAsReported()
+			b.mu.Unlock()
+			if want := tc.alive == nil; ok != want {
+				t.Fatalf("confirm answered %v, want %v", ok, want)
+			}
+			if done.Load() || busy.Load() != 0 || tc.alive == nil {
+				return
+			}
+			// Blocked again as before: a new report, which a new round confirms.
+			b.check()
+			if m := next(); m.Type != control.TypeBlocked {
+				t.Fatalf("got %+v, want a new blocked report", m)
+			}
+			b.mu.Lock()
+			ok = b.stillAsReported()
+			b.mu.Unlock()
+			if !ok {
+				t.Fatal("confirm answered no after the new report")
+			}
+		})
+	}
 }
