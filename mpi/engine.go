@@ -23,6 +23,7 @@ type engine struct {
 	yield      bool           // give the core away between empty polls
 	noPull     bool           // bodies always travel through the transport
 	copyDelay  time.Duration  // tests only: see CopyDelayEnv
+	syncSends  bool           // user sends wait for their match (WithSyncSends)
 	blocked    *blockReporter // nil without a launcher
 
 	mu       sync.Mutex
@@ -75,7 +76,7 @@ func newEngine(t comm.Transport, rank, size int, cfg config) *engine {
 	e := &engine{
 		t: t, rank: rank, size: size,
 		eagerLimit: cfg.eagerLimit, spin: cfg.spin, yield: cfg.yield, noPull: cfg.noPull,
-		copyDelay: cfg.copyDelay,
+		copyDelay: cfg.copyDelay, syncSends: cfg.syncSends,
 		sends:     make(map[uint64]*sendOp),
 		recvs:     make(map[rndvKey]*recvOp),
 		gone:      make([]error, size),

@@ -44,6 +44,7 @@ type config struct {
 	yield      bool          // give the core away between polls
 	noPull     bool          // never copy bodies out of peers' memory (GORUN_SINGLE_COPY=0)
 	copyDelay  time.Duration // tests only: every body copy takes this much longer
+	syncSends  bool          // every user send waits for its match (gorun --sync-sends)
 }
 
 // WithTransport makes Init build a world over t instead of joining the job
@@ -64,4 +65,13 @@ func WithEagerLimit(bytes int) Option {
 // polling.
 func WithSpin(d time.Duration) Option {
 	return func(c *config) { c.spin, c.spinSet = d, true }
+}
+
+// WithSyncSends makes every Send, Isend and Sendrecv of the world wait for
+// its receive to match, as Ssend does, whatever the message's size: a
+// program that works only because small messages are buffered then
+// deadlocks every time, and gorun says where. gorun --sync-sends sets it
+// for every rank (GORUN_SYNC_SENDS=1). Collectives are not affected.
+func WithSyncSends() Option {
+	return func(c *config) { c.syncSends = true }
 }

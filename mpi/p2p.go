@@ -34,7 +34,7 @@ func (c *Comm) send(op string, v any, dest, tag int, sync bool) error {
 	if err != nil {
 		return c.wrapErr(op, dest, tag, err)
 	}
-	err = c.e.send(c.goctx, c.ctx, c.group[dest], tag, desc, body, sync, describeCall(op, "dest", dest, tag))
+	err = c.e.send(c.goctx, c.ctx, c.group[dest], tag, desc, body, sync || c.e.syncSends, describeCall(op, "dest", dest, tag))
 	return c.wrapErr(op, dest, tag, err)
 }
 

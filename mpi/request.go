@@ -50,12 +50,17 @@ func (c *Comm) Isend(v any, dest, tag int) *Request {
 	req.goctx = c.goctx
 	worldDest := c.group[dest]
 	if worldDest == c.e.rank {
-		return fail(c.e.sendSelf(c.goctx, c.ctx, tag, desc, body, false, nil))
+		ack, err := c.e.startSelf(c.ctx, tag, desc, body, c.e.syncSends)
+		if err != nil || ack == nil {
+			return fail(err)
+		}
+		req.comp = ack
+		return req
 	}
 	// The message takes its place in the stream now, whatever its size:
 	// an eager message is sent, a large one's RTS (which the receiver
 	// matches in order) is; its body follows the clear-to-send.
-	op, err := c.e.startSend(c.goctx, c.ctx, worldDest, tag, desc, body, false, true)
+	op, err := c.e.startSend(c.goctx, c.ctx, worldDest, tag, desc, body, c.e.syncSends, true)
 	if err != nil || op == nil {
 		return fail(err)
 	}

@@ -174,11 +174,22 @@ func (e *engine) trySendFrame(dest int, h comm.Header) bool {
 // buffered (copied), so a send to oneself before the receive cannot block,
 // except a sync send, which waits for its match.
 func (e *engine) sendSelf(goctx context.Context, ctx uint32, tag int, desc, body []byte, sync bool, what func() string) error {
+	ack, err := e.startSelf(ctx, tag, desc, body, sync)
+	if err != nil || ack == nil {
+		return err
+	}
+	return e.await(goctx, ack, what)
+}
+
+// startSelf queues a message to ourselves; for a sync send it returns the
+// completion that finishes when a receive matches it.
+func (e *engine) startSelf(ctx uint32, tag int, desc, body []byte, sync bool) (*completion, error) {
 	payload := make([]byte, len(desc)+len(body))
 	copy(payload[copy(payload, desc):], body)
 	msg := &message{env: envelope{ctx: ctx, source: e.rank, tag: tag}, body: payload, size: len(payload)}
-	var ack completion
+	var ack *completion
 	if sync {
+		ack = &completion{}
 		ack.init()
 		msg.selfAck = func() { ack.finish(nil) }
 	}
@@ -186,13 +197,10 @@ func (e *engine) sendSelf(goctx context.Context, ctx uint32, tag int, desc, body
 	closed := e.closed
 	e.mu.Unlock()
 	if closed != nil {
-		return closed
+		return nil, closed
 	}
 	e.arrive(msg)
-	if !sync {
-		return nil
-	}
-	return e.await(goctx, &ack, what)
+	return ack, nil
 }
 
 // sendError turns a transport's send error into the mpi layer's terms.

@@ -144,6 +144,9 @@ func configure(opts []Option) (config, error) {
 		}
 		cfg.copyDelay = d
 	}
+	if os.Getenv(jobenv.SyncSends) == "1" {
+		cfg.syncSends = true
+	}
 	if os.Getenv("GORUN_SINGLE_COPY") == "0" {
 		cfg.noPull = true
 	}

@@ -34,7 +34,7 @@ type exitEvent struct {
 
 // rankEnv is the environment of one rank: gorun's own, without any job
 // variables inherited from an enclosing job, plus this job's.
-func rankEnv(base []string, job jobenv.Job, np, cpus int) []string {
+func rankEnv(base []string, job jobenv.Job, np, cpus int, syncSends bool) []string {
 	own := map[string]bool{}
 	for _, name := range []string{jobenv.Rank, jobenv.Size, jobenv.JobID, jobenv.Secret, jobenv.Dir,
 		jobenv.Control, jobenv.Transport, jobenv.NatsURL, jobenv.NatsCreds, jobenv.NatsCA, jobenv.Shm} {
@@ -62,6 +62,9 @@ func rankEnv(base []string, job jobenv.Job, np, cpus int) []string {
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(max(1, cpus/np)))
 	}
 	env = append(env, job.Environ()...)
+	if syncSends {
+		env = append(env, jobenv.SyncSends+"=1")
+	}
 	if np > cpus && !yieldSet {
 		// Oversubscribed: a rank that polls must give its core to a peer
 		// with work between polls.

@@ -43,6 +43,19 @@ func TestSendSendWorksOnlyBelowTheEagerLimit(t *testing.T) {
 	}
 	res := runexample.Run(t, runexample.Options{NP: 2, Args: []string{"-mode", "send-send", "-bytes", "1000000"}})
 	expectDeadlock(t, res, `rank 0 in Send\(dest 1, tag 1\)`)
+	// The same small exchange deadlocks under gorun --sync-sends, on both
+	// transports: the way to find out a program relies on buffering.
+	for _, transport := range []string{"local", "nats"} {
+		res = runexample.Run(t, runexample.Options{NP: 2, Args: []string{"-mode", "send-send", "-bytes", "1024"},
+			GorunFlags: []string{"--sync-sends", "--transport", transport}})
+		expectDeadlock(t, res, `rank 0 in Send\(dest 1, tag 1\); rank 1 in Send\(dest 0, tag 1\)`)
+	}
+	// The safe ways are still safe.
+	for _, mode := range []string{"sendrecv", "ordered"} {
+		res = runexample.MustSucceed(t, runexample.Options{NP: 2, Args: []string{"-mode", mode, "-bytes", "1024"},
+			GorunFlags: []string{"--sync-sends"}})
+		expectSwapped(t, res, 2, 1024, mode)
+	}
 	// The same small exchange deadlocks once the eager limit is lowered.
 	res = runexample.Run(t, runexample.Options{NP: 2, Args: []string{"-mode", "send-send", "-bytes", "1024"}, Env: []string{"GORUN_EAGER_LIMIT=512"}})
 	expectDeadlock(t, res, `in Send\(dest`)

@@ -24,6 +24,7 @@ const (
 	Spin      = "GORUN_SPIN"       // how long a waiting rank polls before it sleeps (Go duration); 0 disables
 	Yield     = "GORUN_YIELD"      // "1": ranks outnumber cores; a polling rank yields its core between polls
 	Shm       = "GORUN_SHM_FD"     // inherited descriptor of the job's shared memory file (local transport)
+	SyncSends = "GORUN_SYNC_SENDS" // "1" (gorun --sync-sends): every Send behaves as Ssend
 )
 
 // Job is what a rank reads from its environment.
