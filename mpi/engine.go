@@ -77,13 +77,13 @@ func newEngine(t comm.Transport, rank, size int, cfg config) *engine {
 		t: t, rank: rank, size: size,
 		eagerLimit: cfg.eagerLimit, spin: cfg.spin, yield: cfg.yield, noPull: cfg.noPull,
 		copyDelay: cfg.copyDelay, syncSends: cfg.syncSends,
-		sends:     make(map[uint64]*sendOp),
-		recvs:     make(map[rndvKey]*recvOp),
-		gone:      make([]error, size),
-		goneLeft:  size - 1,
-		nextCtx:   2, // the world uses 0 (point to point) and 1 (collectives)
-		sent:      make([]atomic.Uint64, size),
-		received:  make([]atomic.Uint64, size),
+		sends:    make(map[uint64]*sendOp),
+		recvs:    make(map[rndvKey]*recvOp),
+		gone:     make([]error, size),
+		goneLeft: size - 1,
+		nextCtx:  2, // the world uses 0 (point to point) and 1 (collectives)
+		sent:     make([]atomic.Uint64, size),
+		received: make([]atomic.Uint64, size),
 	}
 	if el, ok := t.(comm.EagerLimiter); ok && !cfg.eagerSet {
 		e.eagerLimit = el.EagerLimit()

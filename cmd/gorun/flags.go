@@ -23,7 +23,7 @@ type config struct {
 	np        int
 	timeout   time.Duration
 	tagOutput bool
-	syncSends bool // every Send behaves as Ssend (GORUN_SYNC_SENDS=1 for the ranks)
+	syncSends bool   // every Send behaves as Ssend (GORUN_SYNC_SENDS=1 for the ranks)
 	transport string // "local" or "nats"
 	bindTo    string // bindCore or bindNone
 	nats      natsConfig
