@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/gorun-mpi/gorun/collectives"
+	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
 	"github.com/gorun-mpi/gorun/internal/shm"
 )
@@ -60,7 +61,9 @@ func (e *engine) blockedInArena(op string, pending func() bool) (leave func()) {
 	if e.blocked == nil {
 		return func() {}
 	}
-	call := e.blocked.enter(func() string { return op + " in shared memory" }, pending)
+	call := e.blocked.enter(func() control.Wait {
+		return control.Wait{Call: op + " in shared memory", Op: op, Peer: control.AllPeers, Comm: 1}
+	}, pending)
 	return func() { e.blocked.leave(call) }
 }
 

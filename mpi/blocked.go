@@ -31,6 +31,9 @@ type blockReporter struct {
 	ctl            *control.Client
 	sent, received []atomic.Uint64
 	busy           *atomic.Int64 // copies in progress that no counter shows
+	// unmatched lists up to max messages that arrived and wait for a
+	// receive; nil when unknown. It must not call into the reporter.
+	unmatched func(max int) []control.Unmatched
 	after          time.Duration // a call counts as blocked after sleeping this long
 
 	mu       sync.Mutex
@@ -43,17 +46,26 @@ type blockReporter struct {
 	stopped  bool
 }
 
+// callInfo describes a blocking call for deadlock reports, lazily (it runs
+// only when the call has slept long enough to be reported).
+type callInfo func() control.Wait
+
+// maxUnmatched is how many unmatched messages a report lists at most.
+const maxUnmatched = 8
+
 // blockedCall is one call asleep in the engine: what describes it for the
 // report; pending reports, when asked, that it still cannot finish.
 type blockedCall struct {
 	since   time.Time
-	what    func() string
+	what    callInfo
 	pending func() bool
 }
 
 // newBlockReporter starts a reporter that checks every 200 ms.
-func newBlockReporter(ctl *control.Client, sent, received []atomic.Uint64, busy *atomic.Int64) *blockReporter {
+func newBlockReporter(ctl *control.Client, sent, received []atomic.Uint64, busy *atomic.Int64,
+	unmatched func(max int) []control.Unmatched) *blockReporter {
 	b := makeBlockReporter(ctl, sent, received, busy, 200*time.Millisecond)
+	b.unmatched = unmatched
 	go b.loop()
 	return b
 }
@@ -67,7 +79,7 @@ func makeBlockReporter(ctl *control.Client, sent, received []atomic.Uint64, busy
 // enter registers a call going to sleep; pending must report whether it
 // still cannot finish (it is called with the reporter's lock held, so it
 // must only read state).
-func (b *blockReporter) enter(what func() string, pending func() bool) *blockedCall {
+func (b *blockReporter) enter(what callInfo, pending func() bool) *blockedCall {
 	call := &blockedCall{since: time.Now(), what: what, pending: pending}
 	b.mu.Lock()
 	b.waits[call] = struct{}{}
@@ -104,21 +116,29 @@ func (b *blockReporter) loop() {
 // check reports the long-sleeping calls, again whenever the counters or
 // the calls change (a confirm holds only for the latest report).
 func (b *blockReporter) check() {
+	var unmatched []control.Unmatched
+	if b.unmatched != nil {
+		unmatched = b.unmatched(maxUnmatched) // before b.mu: it takes the engine's lock
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var ops []string
+	var waits []control.Wait
 	now := time.Now()
 	for call := range b.waits {
 		if now.Sub(call.since) >= b.after {
-			ops = append(ops, call.what())
+			waits = append(waits, call.what())
 		}
 	}
-	if len(ops) == 0 {
+	if len(waits) == 0 {
 		return
 	}
-	slices.Sort(ops)
-	m := control.Message{Type: control.TypeBlocked, Op: strings.Join(ops, " and "),
-		Sent: snapshot(b.sent), Received: snapshot(b.received)}
+	slices.SortFunc(waits, func(a, b control.Wait) int { return strings.Compare(a.Call, b.Call) })
+	ops := make([]string, len(waits))
+	for i, w := range waits {
+		ops[i] = w.Call
+	}
+	m := control.Message{Type: control.TypeBlocked, Op: strings.Join(ops, " and "), Waits: waits,
+		Unmatched: unmatched, Sent: snapshot(b.sent), Received: snapshot(b.received)}
 	if b.reported && b.lastAt == b.epoch && m.Op == b.last.Op &&
 		slices.Equal(m.Sent, b.last.Sent) && slices.Equal(m.Received, b.last.Received) {
 		return // nothing new; a call that left and came back is reported again

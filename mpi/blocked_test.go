@@ -162,14 +162,14 @@ func TestConfirmSaysYesOnlyWhenStillBlockedAsReported(t *testing.T) {
 		{"a copy in progress", func(_ []atomic.Uint64, busy *atomic.Int64, _ *atomic.Bool, _ *blockReporter) { busy.Add(1) }},
 		{"the call can finish", func(_ []atomic.Uint64, _ *atomic.Int64, done *atomic.Bool, _ *blockReporter) { done.Store(true) }},
 		{"another call came and went", func(_ []atomic.Uint64, _ *atomic.Int64, _ *atomic.Bool, b *blockReporter) {
-			b.leave(b.enter(func() string { return "Probe" }, func() bool { return true }))
+			b.leave(b.enter(func() control.Wait { return control.Wait{Call: "Probe"} }, func() bool { return true }))
 		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			b, counters, busy, next := reporterUnderTest(t, 2)
 			var done atomic.Bool
-			b.enter(func() string { return "Recv(source 1, tag 0)" }, func() bool { return !done.Load() })
+			b.enter(func() control.Wait { return control.Wait{Call: "Recv(source 1, tag 0)"} }, func() bool { return !done.Load() })
 			b.check()
 			if m := next(); m.Type != control.TypeBlocked || m.Op != "Recv(source 1, tag 0)" {
 				t.Fatalf("got %+v, want the blocked report", m)

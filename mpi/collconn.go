@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gorun-mpi/gorun/collectives"
+	"github.com/gorun-mpi/gorun/internal/control"
 )
 
 // collConn is one collective call's point-to-point service: messages on the
@@ -113,6 +114,9 @@ func (k *collConn) finishRecv(r *recvOp, source int) ([]byte, error) {
 	return r.msg.body, nil
 }
 
-func (k *collConn) describe(dir string, peer int) func() string {
-	return func() string { return fmt.Sprintf("%s(%s %d)", k.op, dir, peer) }
+func (k *collConn) describe(dir string, peer int) callInfo {
+	return func() control.Wait {
+		return control.Wait{Call: fmt.Sprintf("%s(%s %d)", k.op, dir, peer), Op: k.op,
+			Peer: k.c.group[peer], Comm: k.c.ctx + 1, Recv: dir == "receive from"}
+	}
 }

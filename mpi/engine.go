@@ -1,14 +1,17 @@
 package mpi
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gorun-mpi/gorun/comm"
+	"github.com/gorun-mpi/gorun/internal/control"
 )
 
 // engine is one process's endpoint: the matcher behind a lock, the
@@ -395,4 +398,30 @@ func (e *engine) slowCopy() {
 	if e.copyDelay > 0 {
 		time.Sleep(e.copyDelay)
 	}
+}
+
+// unmatched lists up to max user messages (point to point, not a
+// collective's) that arrived and wait for a receive, oldest first, for
+// deadlock reports.
+func (e *engine) unmatched(max int) []control.Unmatched {
+	type arrived struct {
+		n   uint64
+		env envelope
+	}
+	var all []arrived
+	e.mu.Lock()
+	for _, sq := range e.match.unexpected.bySource {
+		for i := sq.head; i < len(sq.msgs); i++ {
+			if env := sq.msgs[i].env; env.ctx%2 == 0 { // odd contexts are collectives'
+				all = append(all, arrived{sq.arrival[i], env})
+			}
+		}
+	}
+	e.mu.Unlock()
+	slices.SortFunc(all, func(a, b arrived) int { return cmp.Compare(a.n, b.n) })
+	out := make([]control.Unmatched, 0, min(max, len(all)))
+	for _, a := range all[:min(max, len(all))] {
+		out = append(out, control.Unmatched{Source: a.env.source, Tag: a.env.tag, Comm: a.env.ctx})
+	}
+	return out
 }

@@ -3,6 +3,8 @@ package mpi
 import (
 	"fmt"
 	"reflect"
+
+	"github.com/gorun-mpi/gorun/internal/control"
 )
 
 // Send sends v to rank dest of c with tag (0 <= tag <= MaxTag). v is any
@@ -34,7 +36,7 @@ func (c *Comm) send(op string, v any, dest, tag int, sync bool) error {
 	if err != nil {
 		return c.wrapErr(op, dest, tag, err)
 	}
-	err = c.e.send(c.goctx, c.ctx, c.group[dest], tag, desc, body, sync || c.e.syncSends, describeCall(op, "dest", dest, tag))
+	err = c.e.send(c.goctx, c.ctx, c.group[dest], tag, desc, body, sync || c.e.syncSends, c.describeCall(op, "dest", dest, tag, false))
 	return c.wrapErr(op, dest, tag, err)
 }
 
@@ -78,7 +80,7 @@ func (c *Comm) Probe(source, tag int) (Status, error) {
 		if err != nil || found {
 			return st, c.wrapErr("Probe", source, tag, err)
 		}
-		if err := c.e.await(c.goctx, seen, describeCall("Probe", "source", source, tag)); err != nil {
+		if err := c.e.await(c.goctx, seen, c.describeCall("Probe", "source", source, tag, true)); err != nil {
 			return Status{}, c.wrapErr("Probe", source, tag, err)
 		}
 	}
@@ -134,17 +136,21 @@ func checkTarget(ptr any) error {
 	return nil
 }
 
-// describeCall describes a blocking call for deadlock reports, lazily.
-func describeCall(op, peerWord string, peer, tag int) func() string {
-	return func() string {
-		p := fmt.Sprint(peer)
+// describeCall describes a blocking call on c for deadlock reports,
+// lazily. recv: the call waits for a message to arrive.
+func (c *Comm) describeCall(op, peerWord string, peer, tag int, recv bool) callInfo {
+	return func() control.Wait {
+		p, world := fmt.Sprint(peer), control.AnyPeer
 		if peer == AnySource {
 			p = "any"
+		} else if peer >= 0 && peer < len(c.group) {
+			world = c.group[peer]
 		}
 		t := fmt.Sprint(tag)
 		if tag == AnyTag {
 			t = "any"
 		}
-		return fmt.Sprintf("%s(%s %s, tag %s)", op, peerWord, p, t)
+		return control.Wait{Call: fmt.Sprintf("%s(%s %s, tag %s)", op, peerWord, p, t), Op: op,
+			Peer: world, Tag: tag, Comm: c.ctx, Recv: recv}
 	}
 }

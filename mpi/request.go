@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/gorun-mpi/gorun/internal/control"
 )
 
 // Request is a non-blocking operation started by Isend or Irecv. Complete it
@@ -107,7 +109,7 @@ func (r *Request) Wait() (Status, error) {
 	if r.settled {
 		return r.status, r.err
 	}
-	what := describeCall(r.op, r.peerWord(), r.peer, r.tag)
+	what := r.c.describeCall(r.op, r.peerWord(), r.peer, r.tag, r.recv != nil)
 	if err := r.c.e.await(r.goctx, r.comp, what); err != nil && isContextErr(err) && !r.comp.isDone() {
 		if r.recv == nil || r.c.e.cancelRecv(r.recv) {
 			// The operation was withdrawn (receive) or goes on unobserved (send).
@@ -227,7 +229,9 @@ func WaitAny(reqs ...*Request) (int, Status, error) {
 			}
 		}(r.comp.done)
 	}
-	what := func() string { return fmt.Sprintf("WaitAny(%d requests)", live) }
+	what := func() control.Wait {
+		return control.Wait{Call: fmt.Sprintf("WaitAny(%d requests)", live), Op: "WaitAny", Peer: control.AllPeers}
+	}
 	noneDone := func() bool {
 		for _, r := range reqs {
 			if r != nil && r.comp != nil && r.comp.isDone() {

@@ -15,7 +15,7 @@ import (
 // once the receiver matched it and answered clear-to-send, the body. what
 // describes the call for deadlock reports; nil marks an internal wait that
 // must not count as the rank being blocked.
-func (e *engine) send(goctx context.Context, ctx uint32, dest, tag int, desc, body []byte, sync bool, what func() string) error {
+func (e *engine) send(goctx context.Context, ctx uint32, dest, tag int, desc, body []byte, sync bool, what callInfo) error {
 	if dest == e.rank {
 		return e.sendSelf(goctx, ctx, tag, desc, body, sync, what)
 	}
@@ -93,7 +93,7 @@ func (e *engine) startSend(goctx context.Context, ctx uint32, dest, tag int, des
 }
 
 // finishSend waits for a rendezvous send's clear-to-send and sends its body.
-func (e *engine) finishSend(goctx context.Context, op *sendOp, what func() string) error {
+func (e *engine) finishSend(goctx context.Context, op *sendOp, what callInfo) error {
 	if err := e.await(goctx, &op.completion, what); err != nil {
 		if !isContextErr(err) {
 			return err
@@ -173,7 +173,7 @@ func (e *engine) trySendFrame(dest int, h comm.Header) bool {
 // sendSelf loops a message back into our own matcher. It is always
 // buffered (copied), so a send to oneself before the receive cannot block,
 // except a sync send, which waits for its match.
-func (e *engine) sendSelf(goctx context.Context, ctx uint32, tag int, desc, body []byte, sync bool, what func() string) error {
+func (e *engine) sendSelf(goctx context.Context, ctx uint32, tag int, desc, body []byte, sync bool, what callInfo) error {
 	ack, err := e.startSelf(ctx, tag, desc, body, sync)
 	if err != nil || ack == nil {
 		return err

@@ -13,7 +13,7 @@ import (
 // goroutines meanwhile; not when ranks outnumber cores, where a poller
 // would take the core from the rank doing the copy. While it sleeps, what (when not nil) is reported to the
 // launcher as the call this rank is blocked in, for deadlock detection.
-func (e *engine) await(goctx context.Context, c *completion, what func() string) error {
+func (e *engine) await(goctx context.Context, c *completion, what callInfo) error {
 	return e.awaitUntil(goctx, c, what, nil)
 }
 
@@ -21,7 +21,7 @@ func (e *engine) await(goctx context.Context, c *completion, what func() string)
 // operations (WaitAny): pending, when not nil, tells gorun's deadlock
 // detection whether those operations still cannot finish, since the
 // watcher may not have run yet.
-func (e *engine) awaitUntil(goctx context.Context, c *completion, what func() string, pending func() bool) error {
+func (e *engine) awaitUntil(goctx context.Context, c *completion, what callInfo, pending func() bool) error {
 	if c.isDone() {
 		return c.err
 	}

@@ -105,7 +105,7 @@ func Init(opts ...Option) (*Comm, error) {
 func startWorld(t comm.Transport, rank, size int, ctl *control.Client, cfg config) (*Comm, error) {
 	e := newEngine(t, rank, size, cfg)
 	if ctl != nil {
-		e.blocked = newBlockReporter(ctl, e.sent, e.received, &e.busy)
+		e.blocked = newBlockReporter(ctl, e.sent, e.received, &e.busy, e.unmatched)
 	}
 	if t != nil {
 		if err := t.Start(e); err != nil {

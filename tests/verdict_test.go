@@ -3,6 +3,7 @@ package tests
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,9 +16,23 @@ import (
 // declared a true deadlock and ended the job.
 const verdictWithin = 2 * time.Second
 
+// explained lists lines the deadlock report must include, per mode.
+var explained = map[string][]string{
+	"recv-first": {"gorun:   cycle: rank 0 Recv(source 1, tag 5) → rank 1 Recv(source 2, tag 5) → rank 2 Recv(source 0, tag 5) → rank 0"},
+	"send-send":  {"gorun:   cycle: rank 0 Send(dest 1, tag 1) → rank 1 Send(dest 0, tag 1) → rank 0"},
+	"ssend-pair": {"gorun:   cycle: rank 0 Ssend(dest 1, tag 1) → rank 1 Ssend(dest 0, tag 1) → rank 0"},
+	"wait-finished": {"gorun:   rank 2 has finished while ranks 0, 1 wait for a message from any rank: " +
+		"only blocked ranks are left to send it"},
+	"wrong-tag": {
+		"gorun:   cycle: rank 0 Recv(source 1, tag 5) → rank 1 Recv(source 0, tag 7) → rank 0",
+		"gorun:   never received: rank 1 sent tag 6 to rank 0, which waits for tag 5 from it",
+	},
+}
+
 // TestTrueDeadlocksAreReportedQuickly: the classic deadlocks end with
 // gorun's deadlock line and status 1 within verdictWithin of the moment the
-// last rank blocked, on both transports.
+// last rank blocked, on both transports, and the report explains them: the
+// wait-for cycle, the message nobody receives, the finished rank.
 func TestTrueDeadlocksAreReportedQuickly(t *testing.T) {
 	blockedAt := regexp.MustCompile(`blocking at (\d+)`)
 	for _, tr := range transports {
@@ -30,14 +45,20 @@ func TestTrueDeadlocksAreReportedQuickly(t *testing.T) {
 			{"send-send", 2, `^gorun: deadlock: every rank is blocked: rank 0 in Send\(dest 1, tag 1\); rank 1 in Send\(dest 0, tag 1\)$`},
 			{"ssend-pair", 2, `^gorun: deadlock: every rank is blocked: rank 0 in Ssend\(dest 1, tag 1\); rank 1 in Ssend\(dest 0, tag 1\)$`},
 			{"wait-finished", 3, `^gorun: deadlock: every rank still running is blocked: rank 0 in Recv\(source any, tag 9\); rank 1 in Recv\(source any, tag 9\)$`},
+			{"wrong-tag", 2, `^gorun: deadlock: every rank is blocked: rank 0 in Recv\(source 1, tag 5\); rank 1 in Recv\(source 0, tag 7\)$`},
 		} {
 			t.Run(tr.name+"/"+tc.mode, func(t *testing.T) {
 				t.Parallel()
 				res := runGorun(t, job{np: tc.np, prog: "verdict", flags: tr.flags, args: []string{"-mode", tc.mode}})
 				ended := time.Now()
 				g := gorunLines(res.stderr)
-				if res.code != 1 || len(g) != 1 || !regexp.MustCompile(tc.line).MatchString(g[0]) {
+				if res.code != 1 || len(g) == 0 || !regexp.MustCompile(tc.line).MatchString(g[0]) {
 					t.Fatalf("exit status %d, gorun said %q; want 1 and a line matching %s\nstderr:\n%s", res.code, g, tc.line, res.stderr)
+				}
+				for _, want := range explained[tc.mode] {
+					if !slices.Contains(g, want) {
+						t.Errorf("gorun's report lacks %q:\n%s", want, strings.Join(g, "\n"))
+					}
 				}
 				var last int64
 				for _, m := range blockedAt.FindAllStringSubmatch(res.stdout, -1) {

@@ -38,7 +38,9 @@ type rankState struct {
 	blocked        bool   // asleep in a blocking call, per its last report
 	op             string // that call
 	sent, received []uint64
-	reports        uint64 // blocked, running and finalized messages so far
+	waits          []control.Wait      // the calls of the last blocked report
+	unmatched      []control.Unmatched // messages waiting for a receive, per that report
+	reports        uint64              // blocked, running and finalized messages so far
 	confirmed      uint64 // the last confirm round it answered yes to
 }
 
@@ -81,7 +83,7 @@ func (j *jobState) message(rank int, m control.Message) *failure {
 		r.finalized, r.blocked = true, false
 		r.reports++
 	case control.TypeBlocked:
-		r.blocked, r.op = true, m.Op
+		r.blocked, r.op, r.waits, r.unmatched = true, m.Op, m.Waits, m.Unmatched
 		r.reports++
 	case control.TypeRunning:
 		r.blocked = false

@@ -333,6 +333,9 @@ func (s *supervisor) checkDeadlock() {
 	if fp == s.roundFP {
 		if s.st.confirmedAll(s.round) {
 			s.failNow(failure{reason: "deadlock: " + desc, status: 1})
+			for _, l := range s.st.explain() {
+				s.stderr.line("gorun:   " + l)
+			}
 		}
 		return
 	}

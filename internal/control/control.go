@@ -54,6 +54,34 @@ type Message struct {
 	// Round numbers a confirm and its answer; OK is the answer.
 	Round uint64 `json:"round,omitempty"`
 	OK    bool   `json:"ok,omitempty"`
+	// Waits details the calls of a blocked report, and Unmatched the
+	// messages that arrived at the rank and wait for a receive (the first
+	// few), so that gorun can explain a deadlock.
+	Waits     []Wait      `json:"waits,omitempty"`
+	Unmatched []Unmatched `json:"unmatched,omitempty"`
+}
+
+// Peer values of a Wait that name no single rank.
+const (
+	AnyPeer  = -1 // a receive from any source
+	AllPeers = -2 // a collective waiting in shared memory, for whichever ranks lag
+)
+
+// Wait is one call a blocked rank sleeps in.
+type Wait struct {
+	Call string `json:"call"`           // as reported, e.g. "Recv(source 1, tag 5)"
+	Op   string `json:"op"`             // the call's name: Recv, Send, Ssend, Probe, Wait, Bcast, ...
+	Peer int    `json:"peer"`           // world rank waited for, or AnyPeer, AllPeers
+	Tag  int    `json:"tag"`            // tag as called (-1: any), for point-to-point calls
+	Comm uint32 `json:"comm"`           // the communicator's context
+	Recv bool   `json:"recv,omitempty"` // waits for a message to arrive (not for a send to match)
+}
+
+// Unmatched is a message that arrived at a rank and that no receive took.
+type Unmatched struct {
+	Source int    `json:"source"` // world rank
+	Tag    int    `json:"tag"`
+	Comm   uint32 `json:"comm"`
 }
 
 // Client is a rank's end of the control channel. Its methods are safe for

@@ -11,6 +11,8 @@
 //	ssend-pair     two ranks Ssend a small message to each other
 //	wait-finished  the last rank finalizes at once; the others receive
 //	               from any source, a message nobody sends
+//	wrong-tag      rank 1 sends tag 6 to rank 0, which waits for tag 5
+//	               from rank 1, which waits for tag 7 from rank 0
 //
 // Live modes end with "ok" from rank 0:
 //
@@ -86,6 +88,18 @@ func run(world *mpi.Comm, mode string, kib, rounds int, compute time.Duration) e
 		blocking()
 		_, err := world.Recv(&x, mpi.AnySource, 9)
 		return err
+	case "wrong-tag":
+		var x int
+		if me == 1 {
+			if err := world.Send(1, 0, 6); err != nil {
+				return err
+			}
+		}
+		blocking()
+		if me < 2 {
+			_, err := world.Recv(&x, 1-me, 5+2*me)
+			return err
+		}
 	case "ring":
 		out := make([]byte, kib<<10)
 		in := make([]byte, kib<<10)
