@@ -110,7 +110,7 @@ func (u *Unix) acceptHandshake(conn *net.UnixConn) (int, error) {
 	}
 	rank := int(binary.LittleEndian.Uint32(fixed[len(handshakeMagic):]))
 	secretLen := int(binary.LittleEndian.Uint16(fixed[len(handshakeMagic)+4:]))
-	if rank >= u.cfg.Size || rank == u.cfg.Rank {
+	if rank < 0 || rank >= u.cfg.Size || rank == u.cfg.Rank { // < 0: a 32-bit int
 		return -1, fmt.Errorf("handshake from rank %d, job of %d: %w", rank, u.cfg.Size, ErrBadFrame)
 	}
 	if secretLen > maxSecretLen {
