@@ -3,6 +3,8 @@ package mpi
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -36,6 +38,15 @@ var decodeTargets = []func() any{
 	func() any { return new(fuzzPoint) },
 	func() any { return new([]fuzzPoint) },
 	func() any { return new([4]int) },
+	func() any { return new(map[string]time.Time) },
+	func() any { return new([]map[string][]int) },
+	func() any {
+		return new(struct {
+			M map[string][]int
+			T time.Time
+			embedded
+		})
+	},
 }
 
 // seedValues are sent values whose encodings seed the decoding fuzzers.
@@ -233,8 +244,80 @@ func TestCheckMsgpackAcceptsEncoderOutput(t *testing.T) {
 		if desc[0] != fmtMsgpack {
 			continue
 		}
-		if err := checkMsgpack(body); err != nil {
+		typ := reflect.TypeOf(v)
+		if typ == nil {
+			typ = reflect.TypeFor[any]()
+		}
+		if err := checkMsgpack(body, shapeOf(typ)); err != nil {
 			t.Errorf("checkMsgpack(encoding of %#v): %v", v, err)
+		}
+	}
+}
+
+// TestDecodeExtensionReadAsMap: where the target expects a map, the
+// decoder skips an extension's header and reads a map from its data on
+// (msgpack v5.4.1's DecodeMapLen); lengths claimed there are checked too
+// (found by FuzzDecodeRendezvous and FuzzCollectiveCodecs: 7 bytes made
+// the decoder make a map of a million entries, 56 MB).
+func TestDecodeExtensionReadAsMap(t *testing.T) {
+	desc := []byte{fmtMsgpack, 0}
+	for _, tc := range []struct {
+		name string
+		body []byte
+		ptr  any
+	}{
+		{"map32 in a fixext2", []byte{0xd5, 0x30, 0xdf, 0x30, 0x30, 0x30, 0x30}, new(map[string]int)},
+		{"array32 after a map in a fixext2", []byte{0xd5, 0x30, 0x81, 0xa0, 0xdd, 0xff, 0xff, 0xff, 0xff}, new(map[string][]int)},
+		{"map16 in an ext8", []byte{0xc7, 0x00, 0x01, 0xde, 0xff, 0xff}, new([]map[int]int)},
+		{"struct with a map", []byte{0xd5, 0x30, 0x81, 0xa0, 0xdd, 0xff, 0xff, 0xff, 0xff}, new(struct{ M map[string][]int })},
+		{"a struct's map field", []byte{0x81, 0xa1, 'M', 0xd5, 0x30, 0x81, 0xa0, 0xdd, 0xff, 0xff, 0xff, 0xff}, new(struct{ M map[string][]int })},
+		{"an embedded struct's map field", []byte{0x81, 0xa1, 'M', 0xd5, 0x30, 0x81, 0xa0, 0xdd, 0xff, 0xff, 0xff, 0xff}, new(struct{ embedded })},
+	} {
+		before := allocated()
+		err := decodeInto(desc, tc.body, tc.ptr)
+		grew := allocated() - before
+		if !errors.Is(err, ErrTypeMismatch) {
+			t.Errorf("%s: err = %v, want ErrTypeMismatch", tc.name, err)
+		}
+		if grew > 1<<20 {
+			t.Errorf("%s: allocated %d bytes for a %d-byte message", tc.name, grew, len(tc.body))
+		}
+	}
+}
+
+// embedded is a struct whose fields msgpack inlines in its embedder's.
+type embedded struct{ M map[string][]int }
+
+// TestDecodeTimesWhoseDataLooksLikeAMap: timestamps whose extension data
+// starts with a map code still decode, in maps, slices and structs.
+func TestDecodeTimesWhoseDataLooksLikeAMap(t *testing.T) {
+	// 64-bit timestamps hold nsec<<34 | sec: these start with 0x80 and 0xde.
+	t1 := time.Unix(1700000000, 0x80<<22).UTC()
+	t2 := time.Unix(1700000000, 0xde<<22).UTC()
+	type stamped struct {
+		At  time.Time
+		N   int
+		Map map[string]int
+	}
+	for _, v := range []any{
+		map[string]time.Time{"a": t1, "b": t2},
+		[]time.Time{t1, t2},
+		map[time.Time][]time.Time{t1: {t2}},
+		stamped{At: t1, N: 1, Map: map[string]int{"x": 1}},
+		[]stamped{{At: t2}, {At: t1}},
+	} {
+		desc, body, err := encodeValue(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ptr := reflect.New(reflect.TypeOf(v))
+		if err := decodeInto(desc, body, ptr.Interface()); err != nil {
+			t.Fatalf("%T: %v", v, err)
+		}
+		// Compared printed (map keys sorted, times in UTC: the decoder gives
+		// them in the local zone).
+		if got := ptr.Elem().Interface(); fmt.Sprint(got) != fmt.Sprint(v) {
+			t.Fatalf("%T: got %v, want %v", v, ptr.Elem().Interface(), v)
 		}
 	}
 }

@@ -172,7 +172,7 @@ func decodeInto(desc, body []byte, ptr any) error {
 		}
 		return decodeRaw(desc, body, target, ptr)
 	case fmtMsgpack:
-		if err := checkMsgpack(body); err != nil {
+		if err := checkMsgpack(body, shapeOf(target.Type())); err != nil {
 			return fmt.Errorf("%w: cannot decode %s into %s: %w", ErrTypeMismatch, describe(desc), typeName(ptr), err)
 		}
 		if err := msgpack.Unmarshal(body, ptr); err != nil {
@@ -198,6 +198,11 @@ func decodeRaw(desc, body []byte, target reflect.Value, ptr any) error {
 		sliceType = reflect.SliceOf(kindType(kind))
 	default:
 		return fmt.Errorf("%w: cannot decode %s into %s", ErrTypeMismatch, describe(desc), typeName(ptr))
+	}
+	if sliceType.Elem().Size() != uintptr(size) {
+		// int and uint on a 32-bit host: 8 bytes each on the wire, which
+		// the copies below would write past a slice of 4-byte elements.
+		return fmt.Errorf("%w: cannot decode %s of %d-byte elements into %s", ErrTypeMismatch, describe(desc), size, typeName(ptr))
 	}
 	n := len(body) / size
 	var s reflect.Value
