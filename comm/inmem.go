@@ -12,7 +12,6 @@ import (
 // source, PeerGone after the last frame, the same sentinel errors) and can
 // simulate a crashed rank with Crash.
 type Network struct {
-	mu    sync.Mutex
 	nodes []*inmemNode
 }
 

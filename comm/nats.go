@@ -184,6 +184,16 @@ func NewNATS(cfg NATSConfig) (*NATS, error) {
 	if cfg.PeerTimeout <= 0 {
 		cfg.PeerTimeout = DefaultNATSPeerTimeout
 	}
+	t := newNATS(cfg)
+	if err := t.connect(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// newNATS returns the transport's state for cfg (defaults applied), not yet
+// connected.
+func newNATS(cfg NATSConfig) *NATS {
 	t := &NATS{
 		cfg:     cfg,
 		prefix:  NATSPrefix(cfg.JobID, cfg.Secret),
@@ -205,10 +215,7 @@ func NewNATS(cfg NATSConfig) (*NATS, error) {
 			t.peers[r].lastSeen.Store(now.UnixNano())
 		}
 	}
-	if err := t.connect(); err != nil {
-		return nil, err
-	}
-	return t, nil
+	return t
 }
 
 // connect dials the server with reconnects off and the error handlers that

@@ -95,6 +95,9 @@ func (t *NATS) receive(p *natsPeer, typ byte, data []byte) error {
 			return fmt.Errorf("rank %d started a frame before finishing the last: %w", p.rank, ErrBadFrame)
 		}
 		h := getFrameHeader(data, p.rank)
+		if !deliverable(h.Kind) {
+			return fmt.Errorf("a frame of kind %d from rank %d: %w", h.Kind, p.rank, ErrBadFrame)
+		}
 		payload := data[natsFrameHeaderLen:]
 		if h.Kind != KindRTS && h.Kind != KindRTSLocal {
 			h.Size = uint64(len(payload))
@@ -114,6 +117,9 @@ func (t *NATS) receive(p *natsPeer, typ byte, data []byte) error {
 			return fmt.Errorf("rank %d started a frame before finishing the last: %w", p.rank, ErrBadFrame)
 		}
 		h := getFrameHeader(data, p.rank)
+		if !deliverable(h.Kind) {
+			return fmt.Errorf("a frame of kind %d from rank %d: %w", h.Kind, p.rank, ErrBadFrame)
+		}
 		total := binary.LittleEndian.Uint64(data[natsFrameHeaderLen:natsStartHeaderLen])
 		if total > t.cfg.MaxFrame {
 			return fmt.Errorf("rank %d announced a %d-byte frame, over the %d-byte limit: %w", p.rank, total, t.cfg.MaxFrame, ErrFrameTooLarge)

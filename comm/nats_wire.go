@@ -63,3 +63,10 @@ func getFrameHeader(b []byte, source int) Header {
 		Size:    binary.LittleEndian.Uint64(b[46:54]),
 	}
 }
+
+// deliverable reports whether a received frame of kind k may be handed to
+// the layer above: a kind it knows, other than the transport's own goodbye
+// (which travels as msgGoodbye here, never as a frame).
+func deliverable(k Kind) bool {
+	return k >= KindEager && k <= KindRTSLocal && k != KindGoodbye
+}

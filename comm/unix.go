@@ -1,6 +1,7 @@
 package comm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -232,7 +233,7 @@ func (u *Unix) sayGoodbyes() {
 			oc.mu.Lock()
 			defer oc.mu.Unlock()
 			if oc.conn == nil && oc.err == nil && !gone && !u.peerFinished(dest) {
-				oc.conn, oc.err = u.dial(nil, dest)
+				oc.conn, oc.err = u.dial(context.Background(), dest, true)
 			}
 			if oc.conn != nil && oc.err == nil {
 				var hdr [frameHeaderLen]byte

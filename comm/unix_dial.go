@@ -23,8 +23,9 @@ const socketBuffer = 4 << 20
 
 // dial connects to dest and performs the handshake. It retries while dest's
 // socket does not exist yet (the peer has not started), for up to the dial
-// timeout; ctx (may be nil) ends it early.
-func (u *Unix) dial(ctx context.Context, dest int) (*net.UnixConn, error) {
+// timeout; ctx ends it early. A dial for a Send ends with ErrClosed once Close
+// has begun; Close's own dials, which carry its goodbyes, pass forClose.
+func (u *Unix) dial(ctx context.Context, dest int, forClose bool) (*net.UnixConn, error) {
 	path := socketPath(u.cfg.Dir, dest)
 	start := time.Now()
 	deadline := start.Add(u.cfg.DialTimeout)
@@ -54,21 +55,17 @@ func (u *Unix) dial(ctx context.Context, dest int) (*net.UnixConn, error) {
 		if now.After(deadline) {
 			return nil, fmt.Errorf("comm: rank %d: rank %d never came up within %v (%v): %w", u.cfg.Rank, dest, u.cfg.DialTimeout, err, ErrPeerLost)
 		}
-		select {
-		case <-u.closing:
-			if ctx != nil { // a Send racing Close; Close's own dials pass nil
-				return nil, fmt.Errorf("comm: unix rank %d: %w", u.cfg.Rank, ErrClosed)
-			}
-		default:
-		}
-		if ctx != nil {
+		if !forClose {
 			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(backoff):
+			case <-u.closing: // a Send racing Close
+				return nil, fmt.Errorf("comm: unix rank %d: %w", u.cfg.Rank, ErrClosed)
+			default:
 			}
-		} else {
-			time.Sleep(backoff)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 20*time.Millisecond)
 	}
@@ -113,7 +110,7 @@ func (u *Unix) acceptHandshake(conn *net.UnixConn) (int, error) {
 	}
 	rank := int(binary.LittleEndian.Uint32(fixed[len(handshakeMagic):]))
 	secretLen := int(binary.LittleEndian.Uint16(fixed[len(handshakeMagic)+4:]))
-	if rank >= u.cfg.Size || rank == u.cfg.Rank {
+	if rank < 0 || rank >= u.cfg.Size || rank == u.cfg.Rank { // < 0: a 32-bit int
 		return -1, fmt.Errorf("handshake from rank %d, job of %d: %w", rank, u.cfg.Size, ErrBadFrame)
 	}
 	if secretLen > maxSecretLen {

@@ -56,7 +56,7 @@ func (u *Unix) SendParts(ctx context.Context, dest int, h Header, head, body []b
 	default:
 	}
 	if oc.conn == nil {
-		conn, err := u.dial(ctx, dest)
+		conn, err := u.dial(ctx, dest, false)
 		if err != nil {
 			if !errors.Is(err, ErrClosed) && ctx.Err() == nil {
 				oc.err = err

@@ -67,6 +67,9 @@ func (s msgSliceCodec[E]) Encode(v []E) ([]byte, error) {
 func (s msgSliceCodec[E]) Decode(payload []byte) ([]E, error) {
 	if !s.raw {
 		var v []E
+		if err := checkMsgpack(payload, shapeOf(reflect.TypeFor[[]E]())); err != nil {
+			return nil, fmt.Errorf("%w: cannot decode into %T: %w", ErrTypeMismatch, v, err)
+		}
 		if err := msgpack.Unmarshal(payload, &v); err != nil {
 			return nil, fmt.Errorf("%w: cannot decode into %T: %w", ErrTypeMismatch, v, err)
 		}

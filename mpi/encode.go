@@ -153,7 +153,9 @@ func describe(desc []byte) string {
 }
 
 // decodeInto stores the message (desc, body) in *ptr. The body of a raw
-// slice is reused without a copy when its alignment allows.
+// slice is reused without a copy when its alignment allows. desc and body
+// come from another process: whatever they hold, decodeInto returns an error
+// rather than panic, and allocates in proportion to len(body) (checkMsgpack).
 func decodeInto(desc, body []byte, ptr any) error {
 	rp := reflect.ValueOf(ptr)
 	if rp.Kind() != reflect.Pointer || rp.IsNil() {
@@ -165,8 +167,14 @@ func decodeInto(desc, body []byte, ptr any) error {
 	}
 	switch desc[0] {
 	case fmtRaw:
+		if len(desc) < rawDescLen {
+			return fmt.Errorf("%w: truncated descriptor", ErrTypeMismatch)
+		}
 		return decodeRaw(desc, body, target, ptr)
 	case fmtMsgpack:
+		if err := checkMsgpack(body, shapeOf(target.Type())); err != nil {
+			return fmt.Errorf("%w: cannot decode %s into %s: %w", ErrTypeMismatch, describe(desc), typeName(ptr), err)
+		}
 		if err := msgpack.Unmarshal(body, ptr); err != nil {
 			return fmt.Errorf("%w: cannot decode %s into %s: %w", ErrTypeMismatch, describe(desc), typeName(ptr), err)
 		}
@@ -190,6 +198,11 @@ func decodeRaw(desc, body []byte, target reflect.Value, ptr any) error {
 		sliceType = reflect.SliceOf(kindType(kind))
 	default:
 		return fmt.Errorf("%w: cannot decode %s into %s", ErrTypeMismatch, describe(desc), typeName(ptr))
+	}
+	if sliceType.Elem().Size() != uintptr(size) {
+		// int and uint on a 32-bit host: 8 bytes each on the wire, which
+		// the copies below would write past a slice of 4-byte elements.
+		return fmt.Errorf("%w: cannot decode %s of %d-byte elements into %s", ErrTypeMismatch, describe(desc), size, typeName(ptr))
 	}
 	n := len(body) / size
 	var s reflect.Value

@@ -409,21 +409,21 @@ func checkNonCommutative(w *mpi.Comm) error {
 		return err
 	}
 	if w.Rank() == 0 && red != order(last) {
-		return fmt.Errorf("Reduce: %q", red)
+		return fmt.Errorf("mpi.Reduce: %q", red)
 	}
 	all, err := mpi.Allreduce(w, me, concat)
 	if err != nil {
 		return err
 	}
 	if all != order(last) {
-		return fmt.Errorf("Allreduce: %q", all)
+		return fmt.Errorf("mpi.Allreduce: %q", all)
 	}
 	scan, err := mpi.Scan(w, me, concat)
 	if err != nil {
 		return err
 	}
 	if scan != order(w.Rank()) {
-		return fmt.Errorf("Scan: %q", scan)
+		return fmt.Errorf("mpi.Scan: %q", scan)
 	}
 	slice, err := mpi.ReduceSlice(w, []string{me, me + "b"}, concat, 0)
 	if err != nil {
@@ -546,13 +546,13 @@ func checkSplitDup(w *mpi.Comm) error {
 
 func checkBadInput(w *mpi.Comm) error {
 	if _, err := mpi.Bcast(w, 1, w.Size()); err == nil {
-		return errors.New("Bcast to a root out of range: no error")
+		return errors.New("mpi.Bcast to a root out of range: no error")
 	}
 	if _, err := mpi.Reduce[int](w, 1, nil, 0); err == nil {
-		return errors.New("Reduce with a nil operator: no error")
+		return errors.New("mpi.Reduce with a nil operator: no error")
 	}
 	if _, err := mpi.Alltoall(w, make([][]int, w.Size()+1)); err == nil {
-		return errors.New("Alltoall with Size+1 parts: no error")
+		return errors.New("mpi.Alltoall with Size+1 parts: no error")
 	}
 	if w.Size() > 1 {
 		_, err := mpi.AllreduceSlice(w, make([]float64, 10+w.Rank()), mpi.Sum)
@@ -563,7 +563,7 @@ func checkBadInput(w *mpi.Comm) error {
 	// The communicator still works afterwards.
 	sum, err := mpi.Allreduce(w, 1, mpi.Sum)
 	if err != nil || sum != w.Size() {
-		return fmt.Errorf("Allreduce after the errors: %d, %v", sum, err)
+		return fmt.Errorf("mpi.Allreduce after the errors: %d, %v", sum, err)
 	}
 	return nil
 }

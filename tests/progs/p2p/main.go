@@ -204,7 +204,7 @@ func nonblocking(c *mpi.Comm) error {
 			}
 			if done {
 				if a != "a" || st.Tag != 10 {
-					return fmt.Errorf("Test: %q %+v", a, st)
+					return fmt.Errorf("Request.Test: %q %+v", a, st)
 				}
 				break
 			}
@@ -230,15 +230,15 @@ func probe(c *mpi.Comm) error {
 		return c.Send([]int32{1, 2, 3}, 1, 21)
 	case 1:
 		if _, found, err := c.Iprobe(0, 99); err != nil || found {
-			return fmt.Errorf("Iprobe of a tag never sent: %v %v", found, err)
+			return fmt.Errorf("Comm.Iprobe of a tag never sent: %v %v", found, err)
 		}
 		st, err := c.Probe(0, mpi.AnyTag)
 		if err != nil || st.Tag != 20 || st.Source != 0 {
-			return fmt.Errorf("Probe: %+v %v", st, err)
+			return fmt.Errorf("Comm.Probe: %+v %v", st, err)
 		}
 		var s string
 		if _, err := c.Recv(&s, st.Source, st.Tag); err != nil || s != "probed" {
-			return fmt.Errorf("Recv after Probe: %q %v", s, err)
+			return fmt.Errorf("Comm.Recv after Probe: %q %v", s, err)
 		}
 		for {
 			st, found, err := c.Iprobe(0, 21)
@@ -248,7 +248,7 @@ func probe(c *mpi.Comm) error {
 			if found {
 				var v []int32
 				if _, err := c.Recv(&v, 0, st.Tag); err != nil || len(v) != 3 {
-					return fmt.Errorf("Recv after Iprobe: %v %v", v, err)
+					return fmt.Errorf("Comm.Recv after Iprobe: %v %v", v, err)
 				}
 				break
 			}
