@@ -241,7 +241,7 @@ func WaitAny(reqs ...*Request) (int, Status, error) {
 		return true
 	}
 	if e != nil {
-		_ = e.awaitUntil(nil, any, what, noneDone)
+		_ = e.awaitUntil(context.Background(), any, what, noneDone)
 	} else {
 		<-any.done
 	}
