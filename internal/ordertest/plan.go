@@ -244,9 +244,10 @@ func (p *Plan) newRound(r *rand.Rand, round int, cfg Config, seq map[[3]int]int)
 	return rd
 }
 
-// sendrecvStep plans a ring shift on a communicator whose members all
-// receive it with tag-specific patterns, so that no wildcard-tag receive
-// posted early can take a Sendrecv's message.
+// sendrecvStep plans a ring shift on a communicator and makes its members
+// receive everything on it this round with tag-specific patterns, so that
+// no wildcard-tag receive posted early can take a Sendrecv's message
+// (patterns are given after all steps, by planReceives).
 func (p *Plan) sendrecvStep(r *rand.Rand, rd *Round, cfg Config, add func(Message) int) (Step, bool) {
 	c := r.IntN(numComms)
 	peers := p.peers(c, r.IntN(p.NP))
@@ -254,8 +255,11 @@ func (p *Plan) sendrecvStep(r *rand.Rand, rd *Round, cfg Config, add func(Messag
 		return Step{}, false
 	}
 	for _, w := range peers {
-		if m := rd.Modes[c][w]; m == AnyTag || m == AnyBoth {
-			return Step{}, false
+		switch rd.Modes[c][w] {
+		case AnyTag:
+			rd.Modes[c][w] = Specific
+		case AnyBoth:
+			rd.Modes[c][w] = AnySource
 		}
 	}
 	d := 1 + r.IntN(len(peers)-1)
