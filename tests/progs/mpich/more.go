@@ -1,0 +1,194 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/gorun-mpi/gorun/mpi"
+)
+
+func init() {
+	register("allred3", 2, allred3)
+	register("coll12", 1, coll12)
+	register("sendrecv3", 2, sendrecv3)
+}
+
+// matMul multiplies n×n matrices stored row by row: a·b.
+func matMul(a, b []int32, n int) []int32 {
+	c := make([]int32, n*n)
+	for i := 0; i < n; i++ {
+		for k := 0; k < n; k++ {
+			for j := 0; j < n; j++ {
+				c[i*n+j] += a[i*n+k] * b[k*n+j]
+			}
+		}
+	}
+	return c
+}
+
+// permutation returns rank r's matrix of coll/allred3.c: for r < n-1 the
+// permutation exchanging r and r+1, for the last rank the shift right by
+// one; their product in rank order is the identity.
+func permutation(r, n int) []int32 {
+	m := make([]int32, n*n)
+	if r == n-1 {
+		for i := 0; i < n; i++ {
+			m[i*n+(i+1)%n] = 1
+		}
+		return m
+	}
+	for i := 0; i < n; i++ {
+		switch i {
+		case r:
+			m[i*n+(i+1)%n] = 1
+		case (r + 1) % n:
+			m[i*n+(i+n-1)%n] = 1
+		default:
+			m[i*n+i] = 1
+		}
+	}
+	return m
+}
+
+// allred3 ports coll/allred3.c: Allreduce with a non-commutative operator
+// (matrix product) on each communicator; applied in rank order, the
+// product of the ranks' permutation matrices is the identity.
+func allred3(world *mpi.Comm) error {
+	comms, err := intracomms(world, 2)
+	if err != nil {
+		return err
+	}
+	for _, nc := range comms {
+		c := nc.c
+		n := c.Size()
+		mul := func(a, b []int32) []int32 { return matMul(a, b, n) }
+		got, err := mpi.Allreduce(c, permutation(c.Rank(), n), mul)
+		if err != nil {
+			return err
+		}
+		if len(got) != n*n {
+			return fmt.Errorf("%s: %d values", nc.name, len(got))
+		}
+		for i := 0; i < n; i++ {
+			for j := 0; j < n; j++ {
+				want := int32(0)
+				if i == j {
+					want = 1
+				}
+				if got[i*n+j] != want {
+					return fmt.Errorf("%s: mat[%d,%d] = %d, expected %d (operator applied out of rank order?)", nc.name, i, j, got[i*n+j], want)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// valueLoc is MPI's DOUBLE_INT pair for MAXLOC and MINLOC.
+type valueLoc struct {
+	V   float64
+	Loc int
+}
+
+// coll12 ports coll/coll12.c: MAXLOC with ReduceSlice to rank 0 and Bcast,
+// and MINLOC with AllreduceSlice, as user operators on a struct.
+func coll12(world *mpi.Comm) error {
+	const size = 2
+	me, n := world.Rank(), world.Size()
+	maxloc := func(a, b valueLoc) valueLoc {
+		if b.V > a.V || (b.V == a.V && b.Loc < a.Loc) {
+			return b
+		}
+		return a
+	}
+	minloc := func(a, b valueLoc) valueLoc {
+		if b.V < a.V || (b.V == a.V && b.Loc < a.Loc) {
+			return b
+		}
+		return a
+	}
+	in := make([]valueLoc, size)
+	for i := range in {
+		in[i] = valueLoc{0, me}
+		if i >= me {
+			in[i].V = float64(me) + 1
+		}
+	}
+	out, err := mpi.ReduceSlice(world, in, maxloc, 0)
+	if err != nil {
+		return err
+	}
+	if out, err = mpi.Bcast(world, out, 0); err != nil {
+		return err
+	}
+	for i := 0; i < size; i++ {
+		if i%n == me && (len(out) != size || out[i].Loc != me) {
+			return fmt.Errorf("MAXLOC: %v, want location %d at %d", out, me, i)
+		}
+	}
+	for i := range in {
+		in[i] = valueLoc{0, me}
+		if i >= me {
+			in[i].V = -float64(me) - 1
+		}
+	}
+	out, err = mpi.AllreduceSlice(world, in, minloc)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < size; i++ {
+		if i%n == me && (len(out) != size || out[i].Loc != me) {
+			return fmt.Errorf("MINLOC: %v, want location %d at %d", out, me, i)
+		}
+	}
+	return nil
+}
+
+// sendrecv3 ports pt2pt/sendrecv3.c: ranks 0 and 1 each Isend a batch of
+// messages (100 of 100 ints ... 4 of 100000 ints) to the other head to
+// head, then receive; a second time with rank 1 asleep for a second. The
+// Isends must not wait for the receiver (MPICH allows 0.5 s for them).
+func sendrecv3(world *mpi.Comm) error {
+	sizes := []int{100, 1000, 10000, 100000}
+	counts := []int{100, 10, 10, 4}
+	me := world.Rank()
+	if me > 1 {
+		return nil
+	}
+	partner := 1 - me
+	for test, size := range sizes {
+		for pass := 0; pass < 2; pass++ {
+			var none []int32
+			if _, err := world.Sendrecv([]int32{}, partner, 10, &none, partner, 10); err != nil {
+				return err
+			}
+			if pass == 1 && me == 1 {
+				time.Sleep(time.Second)
+			}
+			start := time.Now()
+			reqs := make([]*mpi.Request, counts[test])
+			for i := range reqs {
+				b := make([]int32, size)
+				b[0], b[size-1] = int32(i), int32(me)
+				reqs[i] = world.Isend(b, partner, test)
+			}
+			took := time.Since(start)
+			for i := range reqs {
+				var b []int32
+				if _, err := world.Recv(&b, partner, test); err != nil {
+					return err
+				}
+				if len(b) != size || b[0] != int32(i) || b[size-1] != int32(partner) {
+					return fmt.Errorf("message %d of size %d: %d ints, first %d", i, size, len(b), b[0])
+				}
+			}
+			if err := mpi.WaitAll(reqs...); err != nil {
+				return err
+			}
+			if took > 500*time.Millisecond {
+				return fmt.Errorf("Isends for %d messages of size %d took too long (%v)", counts[test], size, took)
+			}
+		}
+	}
+	return nil
+}
