@@ -39,10 +39,32 @@ func TestMPICH(t *testing.T) {
 						noProcessLeft(t, res)
 						return
 					}
+					if res.code == 0 && strings.Count(res.stdout, " skip "+name+" ") == np {
+						t.Skipf("%s", lines(res.stdout)[0])
+					}
 					if k, found := mpichKnown[name]; found && strings.Contains(res.stdout, k.text) {
 						t.Skipf("known issue: %s\n%s", k.why, res.stdout)
 					}
 					t.Fatalf("exit status %d, %d of %d ranks ok\nstdout:\n%s\nstderr:\n%s", res.code, ok, np, res.stdout, res.stderr)
+				})
+			}
+		}
+	}
+}
+
+// TestMPICHForcedAllreduce runs the cases that check reductions (bitwise
+// agreement of float sums, non-commutative operators, user operators on
+// structs) with each Allreduce algorithm forced, at -np 3 and 5.
+func TestMPICHForcedAllreduce(t *testing.T) {
+	for _, alg := range []string{"recursive_doubling", "ring", "rabenseifner", "shm"} {
+		for _, name := range []string{"allred-float", "allred3", "longuser", "coll12"} {
+			for _, np := range []int{3, 5} {
+				t.Run(fmt.Sprintf("%s/%s/np=%d", alg, name, np), func(t *testing.T) {
+					res := runGorun(t, job{np: np, prog: "mpich", flags: []string{"--timeout", "60s"},
+						args: []string{"-case", name}, env: []string{"GORUN_COLL_ALLREDUCE=" + alg}})
+					if ok := strings.Count(res.stdout, " ok "+name+"\n"); res.code != 0 || ok != np {
+						t.Fatalf("exit status %d, %d of %d ranks ok\nstdout:\n%s\nstderr:\n%s", res.code, ok, np, res.stdout, res.stderr)
+					}
 				})
 			}
 		}
