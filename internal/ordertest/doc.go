@@ -9,7 +9,7 @@
 // world, a Dup and a Split), received with specific tags and sources,
 // AnyTag and AnySource, by Irecvs posted before the round's barrier (before
 // the messages can arrive) and by Irecvs and Recvs posted after the sends
-// (usually after they arrived). The plan is free of deadlock by
+// (usually after they arrived), some of them found by Probe first. The plan is free of deadlock by
 // construction: see Plan.planReceives.
 //
 // Each message carries its sender, communicator, tag, sequence number and

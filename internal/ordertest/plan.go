@@ -71,6 +71,7 @@ type Message struct {
 	Kind     SendKind
 	Early    bool // the receive is posted before the round's barrier
 	Blocking bool // a late receive done by Recv rather than Irecv
+	Probe    bool // a blocking receive preceded by Probe with its pattern
 	Prealloc bool // receive into a slice with enough capacity
 	// RecvSource and RecvTag are the receive's pattern, the source as a
 	// rank of Comm; -1 is a wildcard.
@@ -328,6 +329,7 @@ func (p *Plan) planReceives(r *rand.Rand, rd *Round, first int) {
 			m := &p.Msgs[id]
 			m.Early = i < early
 			m.Blocking = !m.Early && r.IntN(3) == 0
+			m.Probe = m.Blocking && r.IntN(2) == 0
 			if (det && i < early) || early == n {
 				switch q := r.IntN(10); {
 				case q < 4:

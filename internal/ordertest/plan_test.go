@@ -23,7 +23,7 @@ func TestPlanMixes(t *testing.T) {
 		kinds := map[SendKind]int{}
 		modes := map[Mode]int{}
 		sizes := map[string]int{}
-		early, blocking := 0, 0
+		early, blocking, probe := 0, 0, 0
 		for seed := uint64(1); seed <= 5; seed++ {
 			p := NewPlan(seed, np, Config{Rounds: 6, PerRank: 10})
 			for _, m := range p.Msgs {
@@ -46,19 +46,22 @@ func TestPlanMixes(t *testing.T) {
 				} else if m.Blocking {
 					blocking++
 				}
+				if m.Probe {
+					probe++
+				}
 				if m.Src == m.Dst {
 					t.Errorf("seed %d: %s goes to its sender", seed, p.Describe(m.ID))
 				}
 			}
 		}
-		t.Logf("np=%d: kinds %v, modes %v, sizes %v, early %d, late blocking %d", np, kinds, modes, sizes, early, blocking)
+		t.Logf("np=%d: kinds %v, modes %v, sizes %v, early %d, late blocking %d (probed first %d)", np, kinds, modes, sizes, early, blocking, probe)
 		for _, k := range []SendKind{Isend, Send, Ssend, Sendrecv} {
 			if kinds[k] == 0 {
 				t.Errorf("np=%d: no %s in 5 plans", np, k)
 			}
 		}
-		if len(modes) != 4 || len(sizes) != 4 || early == 0 || blocking == 0 {
-			t.Errorf("np=%d: modes %v sizes %v early %d blocking %d", np, modes, sizes, early, blocking)
+		if len(modes) != 4 || len(sizes) != 4 || early == 0 || blocking == 0 || probe == 0 {
+			t.Errorf("np=%d: modes %v sizes %v early %d blocking %d probe %d", np, modes, sizes, early, blocking, probe)
 		}
 	}
 }

@@ -119,7 +119,18 @@ func (p *Plan) runRound(comms [numComms]*mpi.Comm, barrier *mpi.Comm, me, round 
 			continue
 		}
 		var b []byte
-		st, err := comms[m.Comm].Recv(&b, m.RecvSource, m.RecvTag)
+		source, tag := m.RecvSource, m.RecvTag
+		if m.Probe {
+			// Probe finds the oldest message the pattern matches that no
+			// posted receive took; a Recv naming its source and tag gets
+			// that very message.
+			pst, err := comms[m.Comm].Probe(source, tag)
+			if err != nil {
+				return fmt.Errorf("Probe planned for %s: %w", p.Describe(id), err)
+			}
+			source, tag = pst.Source, pst.Tag
+		}
+		st, err := comms[m.Comm].Recv(&b, source, tag)
 		if err != nil {
 			return fmt.Errorf("Recv planned for %s: %w", p.Describe(id), err)
 		}
