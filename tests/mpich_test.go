@@ -18,7 +18,8 @@ var mpichKnown = map[string]struct{ text, why string }{
 }
 
 // TestMPICH runs the cases of tests/progs/mpich, ported from MPICH's
-// test/mpi/pt2pt and test/mpi/coll, at -np 2, 4 and 5 on each transport.
+// test/mpi/pt2pt, test/mpi/coll and test/mpi/comm, at -np 2, 4 and 5 on
+// each transport.
 func TestMPICH(t *testing.T) {
 	out, err := exec.Command(bin("mpich"), "-list").Output()
 	if err != nil {
