@@ -1,7 +1,8 @@
 // Command mpich runs one of a set of cases ported from MPICH's own test
-// suite (test/mpi/pt2pt, test/mpi/coll and test/mpi/comm of https://github.com/pmodels/mpich,
-// Copyright Argonne National Laboratory, under MPICH's permissive
-// license; see its COPYRIGHT file; allred_float.c is Apache-2.0). Each case names the MPICH file it
+// suite: test/mpi/pt2pt, test/mpi/coll and test/mpi/comm of
+// https://github.com/pmodels/mpich (Copyright Argonne National
+// Laboratory, under MPICH's permissive license, see its COPYRIGHT file;
+// coll/allred_float.c is Apache-2.0). Each case names the MPICH file it
 // comes from; the ports keep what each test checks and express it with
 // this module's API (Go slices and values instead of MPI datatypes).
 //
