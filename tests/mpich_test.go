@@ -53,16 +53,33 @@ func TestMPICH(t *testing.T) {
 	}
 }
 
-// TestMPICHForcedAllreduce runs the cases that check reductions (bitwise
+// TestMPICHForcedAlgorithms runs the cases that check reductions (bitwise
 // agreement of float sums, non-commutative operators, user operators on
-// structs) with each Allreduce algorithm forced, at -np 3 and 5.
-func TestMPICHForcedAllreduce(t *testing.T) {
+// structs) with each Allreduce algorithm forced, and the broadcast case
+// with each Bcast algorithm, at -np 3 and 5.
+func TestMPICHForcedAlgorithms(t *testing.T) {
+	forced := []struct {
+		env   string
+		cases []string
+	}{}
 	for _, alg := range []string{"recursive_doubling", "ring", "rabenseifner", "shm"} {
-		for _, name := range []string{"allred-float", "allred3", "longuser", "coll12"} {
+		forced = append(forced, struct {
+			env   string
+			cases []string
+		}{"GORUN_COLL_ALLREDUCE=" + alg, []string{"allred-float", "allred3", "longuser", "coll12"}})
+	}
+	for _, alg := range []string{"binomial", "scatter_allgather", "shm"} {
+		forced = append(forced, struct {
+			env   string
+			cases []string
+		}{"GORUN_COLL_BCAST=" + alg, []string{"bcast2"}})
+	}
+	for _, f := range forced {
+		for _, name := range f.cases {
 			for _, np := range []int{3, 5} {
-				t.Run(fmt.Sprintf("%s/%s/np=%d", alg, name, np), func(t *testing.T) {
+				t.Run(fmt.Sprintf("%s/%s/np=%d", f.env, name, np), func(t *testing.T) {
 					res := runGorun(t, job{np: np, prog: "mpich", flags: []string{"--timeout", "60s"},
-						args: []string{"-case", name}, env: []string{"GORUN_COLL_ALLREDUCE=" + alg}})
+						args: []string{"-case", name}, env: []string{f.env}})
 					if ok := strings.Count(res.stdout, " ok "+name+"\n"); res.code != 0 || ok != np {
 						t.Fatalf("exit status %d, %d of %d ranks ok\nstdout:\n%s\nstderr:\n%s", res.code, ok, np, res.stdout, res.stderr)
 					}

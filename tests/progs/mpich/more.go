@@ -192,3 +192,112 @@ func sendrecv3(world *mpi.Comm) error {
 	}
 	return nil
 }
+
+func init() {
+	register("coll10", 1, coll10)
+	register("bcast2", 1, bcast2)
+}
+
+// coll10 ports coll/coll10.c: Reduce to the last rank with a
+// non-commutative operator that fails when applied out of rank order, then
+// Bcast from there. The port also reduces allred3's permutation matrices
+// (their product in rank order is the identity) to every root of each
+// communicator.
+func coll10(world *mpi.Comm) error {
+	const bad = 100000
+	assoc := func(a, b int) int {
+		if b <= a {
+			return bad
+		}
+		return a
+	}
+	last := world.Size() - 1
+	r, err := mpi.Reduce(world, world.Rank(), assoc, last)
+	if err != nil {
+		return err
+	}
+	if r, err = mpi.Bcast(world, r, last); err != nil {
+		return err
+	}
+	if r == bad {
+		return fmt.Errorf("Reduce with a non-commutative operator applied it out of rank order")
+	}
+	comms, err := intracomms(world, 1)
+	if err != nil {
+		return err
+	}
+	for _, nc := range comms {
+		c := nc.c
+		n := c.Size()
+		mul := func(a, b []int32) []int32 { return matMul(a, b, n) }
+		for root := 0; root < n; root++ {
+			got, err := mpi.Reduce(c, permutation(c.Rank(), n), mul, root)
+			if err != nil {
+				return err
+			}
+			if c.Rank() != root {
+				continue
+			}
+			for i := 0; i < n*n; i++ {
+				want := int32(0)
+				if i%(n+1) == 0 {
+					want = 1
+				}
+				if len(got) != n*n || got[i] != want {
+					return fmt.Errorf("%s root %d: product %v is not the identity", nc.name, root, got)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// bcast2 ports the idea of coll/bcast2.c and bcast3.c: Bcast from every
+// root of each communicator, of values of several types and sizes (up to
+// 1 MiB, across the eager limit and the shared-memory pieces), as values
+// and into buffers.
+func bcast2(world *mpi.Comm) error {
+	comms, err := intracomms(world, 1)
+	if err != nil {
+		return err
+	}
+	for _, nc := range comms {
+		c := nc.c
+		for root := 0; root < c.Size(); root++ {
+			for _, count := range []int{1, 100, 4000, 70 << 10, 1 << 20} {
+				buf := make([]byte, count)
+				if c.Rank() == root {
+					for i := range buf {
+						buf[i] = byte(i*7 + root)
+					}
+				}
+				if err := mpi.BcastInto(c, buf, root); err != nil {
+					return err
+				}
+				for i, v := range buf {
+					if v != byte(i*7+root) {
+						return fmt.Errorf("%s root %d, %d bytes: [%d] = %d", nc.name, root, count, i, v)
+					}
+				}
+				f := make([]float64, count/8+1)
+				for i := range f {
+					f[i] = float64(i * (c.Rank() + 1))
+				}
+				got, err := mpi.Bcast(c, f, root)
+				if err != nil {
+					return err
+				}
+				for i, v := range got {
+					if v != float64(i*(root+1)) || len(got) != len(f) {
+						return fmt.Errorf("%s root %d, %d float64: [%d] = %v", nc.name, root, len(f), i, v)
+					}
+				}
+			}
+			s, err := mpi.Bcast(c, fmt.Sprintf("from %d", c.Rank()), root)
+			if err != nil || s != fmt.Sprintf("from %d", root) {
+				return fmt.Errorf("%s root %d: string %q %v", nc.name, root, s, err)
+			}
+		}
+	}
+	return nil
+}
