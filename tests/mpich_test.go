@@ -58,21 +58,16 @@ func TestMPICH(t *testing.T) {
 // structs) with each Allreduce algorithm forced, and the broadcast case
 // with each Bcast algorithm, at -np 3 and 5.
 func TestMPICHForcedAlgorithms(t *testing.T) {
-	forced := []struct {
+	type force struct {
 		env   string
 		cases []string
-	}{}
+	}
+	var forced []force
 	for _, alg := range []string{"recursive_doubling", "ring", "rabenseifner", "shm"} {
-		forced = append(forced, struct {
-			env   string
-			cases []string
-		}{"GORUN_COLL_ALLREDUCE=" + alg, []string{"allred-float", "allred3", "longuser", "coll12"}})
+		forced = append(forced, force{"GORUN_COLL_ALLREDUCE=" + alg, []string{"allred-float", "allred3", "longuser", "coll12"}})
 	}
 	for _, alg := range []string{"binomial", "scatter_allgather", "shm"} {
-		forced = append(forced, struct {
-			env   string
-			cases []string
-		}{"GORUN_COLL_BCAST=" + alg, []string{"bcast2"}})
+		forced = append(forced, force{"GORUN_COLL_BCAST=" + alg, []string{"bcast2"}})
 	}
 	for _, f := range forced {
 		for _, name := range f.cases {
