@@ -83,12 +83,12 @@ func cmsplit(world *mpi.Comm) error {
 
 // ctxsplit ports comm/ctxsplit.c, which looks for leaked context ids:
 // many Splits of the world, each rank choosing at random between color 1
-// and Undefined (MPICH: 100000 with Comm_free; gorun has no Free, so 2000
+// and Undefined (MPICH: 100000 with Comm_free; gorun has no Free, so 1000
 // communicators stay alive, each used once).
 func ctxsplit(world *mpi.Comm) error {
 	me := world.Rank()
 	r := rand.New(rand.NewPCG(uint64(me), 1))
-	for i := 0; i < 2000; i++ {
+	for i := 0; i < 1000; i++ {
 		color := mpi.Undefined
 		if r.IntN(me+2) == 0 {
 			color = 1
