@@ -83,3 +83,24 @@ func TestMPICHForcedAlgorithms(t *testing.T) {
 		}
 	}
 }
+
+// TestMPICHSyncSends runs every case with --sync-sends at -np 4 on the
+// local transport: a correct MPI program must not rely on Send buffering.
+func TestMPICHSyncSends(t *testing.T) {
+	out, err := exec.Command(bin("mpich"), "-list").Output()
+	if err != nil {
+		t.Fatalf("mpich -list: %v", err)
+	}
+	for _, name := range strings.Fields(string(out)) {
+		t.Run(name, func(t *testing.T) {
+			res := runGorun(t, job{np: 4, prog: "mpich", flags: []string{"--sync-sends", "--timeout", "60s"}, args: []string{"-case", name}})
+			if ok := strings.Count(res.stdout, " ok "+name+"\n"); res.code == 0 && ok == 4 {
+				return
+			}
+			if k, found := mpichKnown[name]; found && strings.Contains(res.stdout, k.text) {
+				t.Skipf("known issue: %s\n%s", k.why, res.stdout)
+			}
+			t.Fatalf("exit status %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+		})
+	}
+}

@@ -19,7 +19,8 @@ var orderArgs = []string{"-rounds", "8", "-msgs", "12"}
 // message's content and that messages from one sender on one
 // communicator were matched in the order sent. Fixed seeds run every
 // time, plus one random seed, logged; once with GORUN_EAGER_LIMIT=1024 (most
-// messages rendezvous) and once with GORUN_SINGLE_COPY=0. A failure names
+// messages rendezvous), once with GORUN_SINGLE_COPY=0 and once with
+// GORUN_SYNC_SENDS=1 (the plan never relies on buffering). A failure names
 // the seed and the command that reproduces it.
 func TestOrder(t *testing.T) {
 	random := rand.Uint64() % 1_000_000
@@ -34,7 +35,7 @@ func TestOrder(t *testing.T) {
 		runs = append(runs, run{np, uint64(10*i + 1), ""}, run{np, uint64(10*i + 2), ""}, run{np, random, ""})
 	}
 	runs = append(runs, run{3, 101, "GORUN_EAGER_LIMIT=1024"}, run{8, 102, "GORUN_EAGER_LIMIT=1024"},
-		run{5, 103, "GORUN_SINGLE_COPY=0"})
+		run{5, 103, "GORUN_SINGLE_COPY=0"}, run{5, 104, "GORUN_SYNC_SENDS=1"})
 	for _, tr := range transports {
 		for _, r := range runs {
 			if r.env == "GORUN_SINGLE_COPY=0" && tr.name != "local" {

@@ -37,9 +37,7 @@ func dup(world *mpi.Comm) error {
 	if peer < 0 {
 		return nil
 	}
-	if err := world.Send("on the world", peer, 0); err != nil {
-		return err
-	}
+	worldMsg := world.Isend("on the world", peer, 0) // a Send could wait for the peer's Recv below
 	var b int
 	st, err := c.Sendrecv(me, peer, 0, &b, peer, 0)
 	if err != nil {
@@ -52,7 +50,8 @@ func dup(world *mpi.Comm) error {
 	if _, err := world.Recv(&s, peer, 0); err != nil || s != "on the world" {
 		return fmt.Errorf("world message: %q %v", s, err)
 	}
-	return nil
+	_, err = worldMsg.Wait()
+	return err
 }
 
 // cmsplit ports comm/cmsplit.c: Split of a Dup with color 1 on ranks 0
@@ -128,10 +127,12 @@ func ctxalloc(world *mpi.Comm) error {
 	}
 	switch world.Rank() {
 	case 0:
+		reqs := make([]*mpi.Request, count)
 		for i, c := range comms {
-			if err := c.Send(i, 1, 0); err != nil {
-				return err
-			}
+			reqs[i] = c.Isend(i, 1, 0) // received in reverse order: a Send could wait forever
+		}
+		if err := mpi.WaitAll(reqs...); err != nil {
+			return err
 		}
 	case 1:
 		for i := count - 1; i >= 0; i-- {
