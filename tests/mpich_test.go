@@ -19,7 +19,7 @@ var mpichKnown = map[string]struct{ text, why string }{
 
 // TestMPICH runs the cases of tests/progs/mpich, ported from MPICH's
 // test/mpi/pt2pt, test/mpi/coll and test/mpi/comm, at -np 2, 4 and 5 on
-// each transport.
+// each transport (-short: at -np 4 only).
 func TestMPICH(t *testing.T) {
 	out, err := exec.Command(bin("mpich"), "-list").Output()
 	if err != nil {
@@ -29,9 +29,13 @@ func TestMPICH(t *testing.T) {
 	if len(names) < 12 {
 		t.Fatalf("only %d cases: %v", len(names), names)
 	}
+	nps := []int{2, 4, 5}
+	if testing.Short() {
+		nps = []int{4}
+	}
 	for _, tr := range transports {
 		for _, name := range names {
-			for _, np := range []int{2, 4, 5} {
+			for _, np := range nps {
 				t.Run(fmt.Sprintf("%s/%s/np=%d", tr.name, name, np), func(t *testing.T) {
 					flags := append(append([]string{}, tr.flags...), "--timeout", "60s")
 					res := runGorun(t, job{np: np, prog: "mpich", flags: flags, args: []string{"-case", name}})
@@ -58,6 +62,9 @@ func TestMPICH(t *testing.T) {
 // structs) with each Allreduce algorithm forced, and the broadcast case
 // with each Bcast algorithm, at -np 3 and 5.
 func TestMPICHForcedAlgorithms(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: TestMPICH covers the default algorithms")
+	}
 	type force struct {
 		env   string
 		cases []string
@@ -87,6 +94,9 @@ func TestMPICHForcedAlgorithms(t *testing.T) {
 // TestMPICHSyncSends runs every case with --sync-sends at -np 4 on the
 // local transport: a correct MPI program must not rely on Send buffering.
 func TestMPICHSyncSends(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: TestMPICH covers buffered sends")
+	}
 	out, err := exec.Command(bin("mpich"), "-list").Output()
 	if err != nil {
 		t.Fatalf("mpich -list: %v", err)
