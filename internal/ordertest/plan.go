@@ -33,6 +33,7 @@ const (
 	Sendrecv
 )
 
+// String names the call: "Isend", "Send", "Ssend" or "Sendrecv".
 func (k SendKind) String() string {
 	return [...]string{"Isend", "Send", "Ssend", "Sendrecv"}[k]
 }
@@ -51,6 +52,7 @@ const (
 	AnyBoth               // (AnySource, AnyTag)
 )
 
+// String describes the receive pattern of the mode.
 func (m Mode) String() string {
 	return [...]string{"specific", "any-tag", "any-source", "any-source+any-tag"}[m]
 }
