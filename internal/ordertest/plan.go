@@ -104,7 +104,8 @@ type Plan struct {
 	// Members lists the world ranks of World and Dup in rank order (a
 	// split's members depend on the rank: see peers).
 	Members [numComms][]int
-	// Local maps world rank to rank in each communicator (-1: not a member).
+	// Local maps a world rank to its rank in each communicator (for Split,
+	// in its own part).
 	Local [numComms][]int
 }
 
@@ -128,8 +129,9 @@ func SplitColor(rank, np int) int {
 // SplitKey is the key a world rank passes to Split: it reverses the order.
 func SplitKey(rank, np int) int { return np - rank }
 
-// size classes straddle the eager limits (64 KiB local, 256 KiB NATS) and
-// the single-copy threshold.
+// pickSize draws a payload size. The classes straddle the eager limits (64
+// KiB local, 256 KiB NATS) and the single-copy threshold (a rendezvous body
+// of 64 KiB or more is copied straight out of the sender's memory).
 func pickSize(r *rand.Rand, noHuge bool) int {
 	switch p := r.IntN(100); {
 	case p < 40:
@@ -150,9 +152,6 @@ func NewPlan(seed uint64, np int, cfg Config) *Plan {
 	p := &Plan{Seed: seed, NP: np}
 	for c := range numComms {
 		p.Local[c] = make([]int, np)
-		for i := range p.Local[c] {
-			p.Local[c][i] = -1
-		}
 	}
 	for w := 0; w < np; w++ {
 		p.Members[World] = append(p.Members[World], w)
