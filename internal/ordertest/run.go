@@ -126,13 +126,13 @@ func (p *Plan) runRound(comms [numComms]*mpi.Comm, barrier *mpi.Comm, me, round 
 			// that very message.
 			pst, err := comms[m.Comm].Probe(source, tag)
 			if err != nil {
-				return fmt.Errorf("Probe planned for %s: %w", p.Describe(id), err)
+				return fmt.Errorf("probe planned for %s: %w", p.Describe(id), err)
 			}
 			source, tag = pst.Source, pst.Tag
 		}
 		st, err := comms[m.Comm].Recv(&b, source, tag)
 		if err != nil {
-			return fmt.Errorf("Recv planned for %s: %w", p.Describe(id), err)
+			return fmt.Errorf("receive (Recv) planned for %s: %w", p.Describe(id), err)
 		}
 		recs = append(recs, received{post: len(recs) + len(waiting), comm: m.Comm, pattern: [2]int{m.RecvSource, m.RecvTag},
 			source: st.Source, tag: st.Tag, size: st.Size, data: b, intended: id})
@@ -167,7 +167,7 @@ func (p *Plan) sendrecv(comms [numComms]*mpi.Comm, st Step, me int, recs *[]rece
 	var b []byte
 	s, err := comms[m.Comm].Sendrecv(p.Payload(out), p.Local[m.Comm][m.Dst], m.Tag, &b, want.RecvSource, want.RecvTag)
 	if err != nil {
-		return fmt.Errorf("Sendrecv of %s: %w", p.Describe(out), err)
+		return fmt.Errorf("sendrecv of %s: %w", p.Describe(out), err)
 	}
 	*recs = append(*recs, received{post: post + len(*recs), comm: m.Comm, pattern: [2]int{want.RecvSource, want.RecvTag},
 		source: s.Source, tag: s.Tag, size: s.Size, data: b, intended: in})

@@ -133,7 +133,7 @@ func coll2(world *mpi.Comm) error {
 		if root == me {
 			table = t
 		} else if t != nil {
-			return fmt.Errorf("Gather to %d returned %d values on rank %d, want nil", root, len(t), me)
+			return fmt.Errorf("gather to %d returned %d values on rank %d, want nil", root, len(t), me)
 		}
 	}
 	if len(table) != rows*rows {

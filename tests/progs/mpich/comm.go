@@ -25,7 +25,7 @@ func dup(world *mpi.Comm) error {
 	}
 	me, n := c.Rank(), c.Size()
 	if n != world.Size() || me != world.Rank() {
-		return fmt.Errorf("Dup: rank %d of %d, world rank %d of %d", me, n, world.Rank(), world.Size())
+		return fmt.Errorf("dup: rank %d of %d, world rank %d of %d", me, n, world.Rank(), world.Size())
 	}
 	peer := -1
 	switch me {
@@ -44,7 +44,7 @@ func dup(world *mpi.Comm) error {
 		return err
 	}
 	if b != peer || st.Source != peer {
-		return fmt.Errorf("Sendrecv on the Dup: got %d from %d, want %d", b, st.Source, peer)
+		return fmt.Errorf("sendrecv on the Dup: got %d from %d, want %d", b, st.Source, peer)
 	}
 	var s string
 	if _, err := world.Recv(&s, peer, 0); err != nil || s != "on the world" {
@@ -122,7 +122,7 @@ func ctxalloc(world *mpi.Comm) error {
 	for i := range comms {
 		var err error
 		if comms[i], err = world.Dup(); err != nil {
-			return fmt.Errorf("Dup %d: %w", i, err)
+			return fmt.Errorf("dup %d: %w", i, err)
 		}
 	}
 	switch world.Rank() {

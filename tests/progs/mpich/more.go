@@ -189,7 +189,7 @@ func sendrecv3(world *mpi.Comm) error {
 				return err
 			}
 			if took > 500*time.Millisecond {
-				return fmt.Errorf("Isends for %d messages of size %d took too long (%v)", counts[test], size, took)
+				return fmt.Errorf("the Isends for %d messages of size %d took too long (%v)", counts[test], size, took)
 			}
 		}
 	}
@@ -223,7 +223,7 @@ func coll10(world *mpi.Comm) error {
 		return err
 	}
 	if r == bad {
-		return fmt.Errorf("Reduce with a non-commutative operator applied it out of rank order")
+		return fmt.Errorf("reduce with a non-commutative operator applied it out of rank order")
 	}
 	comms, err := intracomms(world, 1)
 	if err != nil {

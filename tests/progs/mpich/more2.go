@@ -26,7 +26,7 @@ func largeTag(world *mpi.Comm) error {
 		return fmt.Errorf("MaxTag %d < 32767", mpi.MaxTag)
 	}
 	if err := world.Send(1, 1-min(world.Rank(), 1), mpi.MaxTag+1); !errors.Is(err, mpi.ErrTag) {
-		return fmt.Errorf("Send with tag MaxTag+1: %v, want ErrTag", err)
+		return fmt.Errorf("send with tag MaxTag+1: %v, want ErrTag", err)
 	}
 	tag := mpi.MaxTag
 	for x := 0; x < 5; x++ {
@@ -168,11 +168,11 @@ func bcastZero(world *mpi.Comm) error {
 		}
 	}
 	if _, err := mpi.Bcast(world, struct{}{}, 0); err != nil {
-		return fmt.Errorf("Bcast of struct{}: %w", err)
+		return fmt.Errorf("bcast of struct{}: %w", err)
 	}
 	got, err := mpi.Bcast(world, []float64{}, 0)
 	if err != nil || len(got) != 0 {
-		return fmt.Errorf("Bcast of an empty slice: %v %v", got, err)
+		return fmt.Errorf("bcast of an empty slice: %v %v", got, err)
 	}
 	sum, err := mpi.AllreduceSlice(world, []float64{}, mpi.Sum)
 	if err != nil || len(sum) != 0 {
@@ -180,11 +180,11 @@ func bcastZero(world *mpi.Comm) error {
 	}
 	parts, err := mpi.Alltoall(world, make([][]int32, world.Size()))
 	if err != nil || len(parts) != world.Size() {
-		return fmt.Errorf("Alltoall of empty parts: %d parts, %v", len(parts), err)
+		return fmt.Errorf("alltoall of empty parts: %d parts, %v", len(parts), err)
 	}
 	for j, p := range parts {
 		if len(p) != 0 {
-			return fmt.Errorf("Alltoall of empty parts: part %d has %d values", j, len(p))
+			return fmt.Errorf("alltoall of empty parts: part %d has %d values", j, len(p))
 		}
 	}
 	return nil

@@ -255,7 +255,7 @@ func probeUnexp(world *mpi.Comm) error {
 				return err
 			}
 			if st.Source != 0 || st.Tag != tag || st.Size != size {
-				return fmt.Errorf("Probe (or Iprobe): %+v, want source 0, tag %d, size %d", st, tag, size)
+				return fmt.Errorf("probe (or iprobe): %+v, want source 0, tag %d, size %d", st, tag, size)
 			}
 			var got []byte
 			st, err = world.Recv(&got, 0, tag)
@@ -263,7 +263,7 @@ func probeUnexp(world *mpi.Comm) error {
 				return err
 			}
 			if st.Source != 0 || st.Tag != tag || st.Size != size || len(got) != size {
-				return fmt.Errorf("Recv: %+v (%d bytes), want source 0, tag %d, size %d", st, len(got), tag, size)
+				return fmt.Errorf("recv: %+v (%d bytes), want source 0, tag %d, size %d", st, len(got), tag, size)
 			}
 		}
 	}
@@ -279,7 +279,7 @@ const rqstatusLate = "receive not yet complete"
 // complete.
 func rqstatus(world *mpi.Comm) error {
 	if st, done, err := (*mpi.Request)(nil).Test(); !done || err != nil {
-		return fmt.Errorf("Test of a nil request: %+v %v %v, want complete", st, done, err)
+		return fmt.Errorf("test of a nil request: %+v %v %v, want complete", st, done, err)
 	}
 	src, dst := 0, world.Size()-1
 	var req *mpi.Request
@@ -311,11 +311,11 @@ func rqstatus(world *mpi.Comm) error {
 			rqstatusLate, time.Since(start).Round(time.Microsecond), err)
 	}
 	if st.Tag != 10 || st.Source != src || st.Size != 8 {
-		return fmt.Errorf("Test status %+v, want source %d tag 10 size 8", st, src)
+		return fmt.Errorf("test status %+v, want source %d tag 10 size 8", st, src)
 	}
 	st2, err := req.Wait()
 	if err != nil || st2 != st {
-		return fmt.Errorf("Wait status %+v (%v), want %+v", st2, err, st)
+		return fmt.Errorf("wait status %+v (%v), want %+v", st2, err, st)
 	}
 	return check(len(buf) == 2 && buf[0] == int32(world.Size()) && buf[1] == 3, "received %v", buf)
 }
@@ -337,7 +337,7 @@ func eagerdt(world *mpi.Comm) error {
 				return err
 			}
 			if len(b) != 300 || b[0] != int32(i) || b[299] != int32(i+299) {
-				return fmt.Errorf("message %d: %d ints, %v...", i, len(b), b[:min(3, len(b))])
+				return fmt.Errorf("message %d: %d ints, starting %v", i, len(b), b[:min(3, len(b))])
 			}
 		}
 	case src:
