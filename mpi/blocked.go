@@ -34,7 +34,7 @@ type blockReporter struct {
 	// unmatched lists up to max messages that arrived and wait for a
 	// receive; nil when unknown. It must not call into the reporter.
 	unmatched func(max int) []control.Unmatched
-	after          time.Duration // a call counts as blocked after sleeping this long
+	after     time.Duration // a call counts as blocked after sleeping this long
 
 	mu       sync.Mutex
 	waits    map[*blockedCall]struct{}

@@ -41,7 +41,7 @@ type rankState struct {
 	waits          []control.Wait      // the calls of the last blocked report
 	unmatched      []control.Unmatched // messages waiting for a receive, per that report
 	reports        uint64              // blocked, running and finalized messages so far
-	confirmed      uint64 // the last confirm round it answered yes to
+	confirmed      uint64              // the last confirm round it answered yes to
 }
 
 // jobState is the launcher's view of all ranks, fed with events by the
