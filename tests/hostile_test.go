@@ -231,8 +231,9 @@ func readJobPaths(info string) (jobPaths, error) {
 // attacks (from targets, keyed by socket path) hit its sockets: once
 // before the ranks talk to each other, then again and again while they
 // do. It checks that the job finished correctly. before, if not nil, runs
-// after the first attacks, while the ranks still wait.
-func attackedJob(t *testing.T, flags []string, targets func(jobPaths) map[string][]attack, before func(jobPaths)) {
+// after the first attacks, while the ranks still wait; args go to the
+// program.
+func attackedJob(t *testing.T, flags []string, targets func(jobPaths) map[string][]attack, before func(jobPaths), args ...string) {
 	work := t.TempDir()
 	info, goFile := filepath.Join(work, "info"), filepath.Join(work, "go")
 	a := &attacker{t: t}
@@ -289,7 +290,7 @@ func attackedJob(t *testing.T, flags []string, targets func(jobPaths) map[string
 			a.run(again[i%len(again)].path, again[i%len(again)].at, true)
 		}
 	}()
-	res := runGorun(t, job{np: hostileNP, prog: "target", flags: flags, args: []string{"-info", info, "-go", goFile}})
+	res := runGorun(t, job{np: hostileNP, prog: "target", flags: flags, args: append([]string{"-info", info, "-go", goFile}, args...)})
 	close(done)
 	<-attacking
 	if res.code != 0 {
@@ -347,6 +348,22 @@ func TestHostileEverythingAtOnce(t *testing.T) {
 		}
 		return plan
 	}, nil)
+}
+
+// TestHostilePileOfConnections piles more silent connections on rank 0's
+// socket than the rank may have descriptors (it runs with a limit of 64):
+// its accepts fail until its handshake timeout drops the silent ones, and
+// then its peers must still get in. Skipped under -short: it waits out
+// that timeout (10 s).
+func TestHostilePileOfConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the transport's handshake timeout")
+	}
+	start := time.Now()
+	attackedJob(t, nil, func(p jobPaths) map[string][]attack {
+		return map[string][]attack{p.rankSocket(0): {{name: "100 silent connections", hold: true, conns: 100}}}
+	}, nil, "-nofile", "64")
+	t.Logf("the job took %v", time.Since(start).Round(time.Millisecond))
 }
 
 // TestHostileEndlessControlLine sends the control socket the start of a

@@ -21,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/gorun-mpi/gorun/mpi"
@@ -32,7 +33,14 @@ func main() {
 	wait := flag.Duration("wait", 60*time.Second, "longest wait for -go")
 	rounds := flag.Int("rounds", 20, "rounds of communication")
 	tiny := flag.Bool("tiny", false, "only Init, Barrier, one Allreduce, Finalize")
+	nofile := flag.Uint64("nofile", 0, "if not 0, the most descriptors the rank may open")
 	flag.Parse()
+	if *nofile > 0 {
+		limit := syscall.Rlimit{Cur: *nofile, Max: *nofile}
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &limit); err != nil {
+			fail(fmt.Errorf("limiting descriptors to %d: %w", *nofile, err))
+		}
+	}
 	world, err := mpi.Init()
 	if err != nil {
 		fail(err)
