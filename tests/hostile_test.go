@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -61,6 +62,9 @@ type attack struct {
 	hold bool
 	// conns is how many such connections to make at once (default 1).
 	conns int
+	// talks says the server speaks first and answers errors (NATS): it
+	// may write before it closes, but never accept.
+	talks bool
 }
 
 // rankAttacks are the attacks on a rank's transport socket; rank is the
@@ -108,6 +112,24 @@ func controlAttacks() []attack {
 	}
 }
 
+// natsAttacks are the attacks on the job's embedded NATS server, which
+// wants the job's user and password, allows that user only the job's
+// subjects, and drops a client that does not log in within its auth
+// timeout.
+func natsAttacks() []attack {
+	crlf := func(s ...string) []byte { return []byte(strings.Join(s, "\r\n") + "\r\n") }
+	return []attack{
+		{name: "random bytes", send: randomBytes(7, 4096), talks: true},
+		{name: "connect with a wrong password", send: crlf(`CONNECT {"verbose":true,"user":"gorun","pass":"guess"}`, "SUB > 1", "PING"), talks: true},
+		{name: "connect without credentials", send: crlf(`CONNECT {"verbose":true}`, "SUB > 1", "PUB x 1", "y", "PING"), talks: true},
+		{name: "publish before connect", send: crlf("PUB gorun.x 5", "hello"), talks: true},
+		{name: "publish announcing 2^62 bytes", send: crlf("PUB gorun.x 4611686018427387904"), talks: true},
+		{name: "a control line without end", send: bytes.Repeat([]byte("SUB "), 1<<15), talks: true},
+		{name: "silent connection", talks: true},
+		{name: "100 silent connections", talks: true, conns: 100},
+	}
+}
+
 // attacker runs attacks against a job and remembers the connections it
 // holds; its methods may be called from several goroutines.
 type attacker struct {
@@ -116,12 +138,16 @@ type attacker struct {
 	held []net.Conn
 }
 
-// dial connects to the Unix socket at path, waiting for it to appear
-// for up to patience.
+// dial connects to the Unix socket at path ("tcp:host:port": that TCP
+// port), waiting for it to appear for up to patience.
 func (a *attacker) dial(path string, patience time.Duration) (net.Conn, error) {
 	deadline := time.Now().Add(patience)
 	for {
-		conn, err := net.Dial("unix", path)
+		network, addr := "unix", path
+		if a, ok := strings.CutPrefix(path, "tcp:"); ok {
+			network, addr = "tcp", a
+		}
+		conn, err := net.Dial(network, addr)
 		if err == nil {
 			return conn, nil
 		}
@@ -136,6 +162,8 @@ func (a *attacker) dial(path string, patience time.Duration) (net.Conn, error) {
 // does not see is a test failure. Once the job is under way (late), a
 // socket that is gone is no failure: the job may have ended.
 func (a *attacker) run(path string, at attack, late bool) {
+	var closing sync.WaitGroup
+	defer closing.Wait()
 	for i := 0; i < max(at.conns, 1); i++ {
 		patience := 20 * time.Second
 		if late {
@@ -160,12 +188,16 @@ func (a *attacker) run(path string, at attack, late bool) {
 			a.mu.Unlock()
 			continue
 		}
-		if len(at.send) > 0 {
-			if err := expectClosed(conn); err != nil {
-				a.t.Errorf("%s on %s: %v", at.name, filepath.Base(path), err)
+		closing.Add(1)
+		go func() { // the connections of one attack wait together
+			defer closing.Done()
+			defer conn.Close()
+			if len(at.send) > 0 || at.talks {
+				if err := expectClosed(conn, at.talks); err != nil {
+					a.t.Errorf("%s on %s: %v", at.name, filepath.Base(path), err)
+				}
 			}
-		}
-		conn.Close()
+		}()
 	}
 }
 
@@ -179,21 +211,31 @@ func (a *attacker) release() {
 	a.held = nil
 }
 
-// expectClosed waits for the peer to close conn without accepting it: no
-// byte may come (a rank's acceptance is one byte, and the control server
-// never writes).
-func expectClosed(conn net.Conn) error {
+// expectClosed waits for the peer to close conn without accepting it. A
+// peer that does not talk may send no byte at all (a rank's acceptance is
+// one byte, and the control server never writes); one that talks (NATS)
+// may send its greeting and errors, but no acknowledgement or message.
+func expectClosed(conn net.Conn, talks bool) error {
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	var b [64]byte
-	n, err := conn.Read(b[:])
-	if n > 0 {
-		return fmt.Errorf("the job answered %q instead of closing the connection", b[:n])
+	var got []byte
+	var b [4096]byte
+	for {
+		n, err := conn.Read(b[:])
+		got = append(got, b[:n]...)
+		if n > 0 && !talks {
+			return fmt.Errorf("the job answered %q instead of closing the connection", got)
+		}
+		if talks && (bytes.Contains(got, []byte("+OK")) || bytes.Contains(got, []byte("MSG "))) {
+			return fmt.Errorf("the server accepted: %q", got)
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return fmt.Errorf("the connection is still open after 5 s (got %q)", got)
+		}
+		if err != nil {
+			return nil
+		}
 	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return fmt.Errorf("the connection is still open after 5 s")
-	}
-	return nil
 }
 
 // jobPaths is what the target program tells of its job.
@@ -201,6 +243,7 @@ type jobPaths struct {
 	dir     string // the socket directory, GORUN_DIR
 	control string // the control socket, GORUN_CONTROL
 	gorun   int    // gorun's pid
+	nats    string // the NATS server's host:port, "-" on the local transport
 }
 
 // rankSocket is rank's transport socket.
@@ -215,7 +258,7 @@ func readJobPaths(info string) (jobPaths, error) {
 		b, err := os.ReadFile(info)
 		if err == nil {
 			var p jobPaths
-			if _, err := fmt.Sscanf(string(b), "%s\n%s\n%d\n", &p.dir, &p.control, &p.gorun); err != nil {
+			if _, err := fmt.Sscanf(string(b), "%s\n%s\n%d\n%s\n", &p.dir, &p.control, &p.gorun, &p.nats); err != nil {
 				return p, fmt.Errorf("info file %q: %w", b, err)
 			}
 			return p, nil
@@ -335,6 +378,18 @@ func TestHostileConnectionsToControl(t *testing.T) {
 				}, nil)
 			})
 		}
+	}
+}
+
+// TestHostileConnectionsToNATS attacks the embedded NATS server of a job
+// on the NATS transport, one kind of attack per job.
+func TestHostileConnectionsToNATS(t *testing.T) {
+	for _, at := range natsAttacks() {
+		t.Run(at.name, func(t *testing.T) {
+			attackedJob(t, []string{"--transport", "nats"}, func(p jobPaths) map[string][]attack {
+				return map[string][]attack{"tcp:" + p.nats: {at}}
+			}, nil)
+		})
 	}
 }
 

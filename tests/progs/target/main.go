@@ -3,8 +3,9 @@
 //
 // Every rank joins the job; once all have (a Barrier), rank 0 writes the
 // job's socket directory, control socket path (GORUN_DIR and
-// GORUN_CONTROL) and gorun's pid, one a line, to -info, for the attacker to
-// find. Every
+// GORUN_CONTROL), gorun's pid and the NATS server's host:port (from
+// GORUN_NATS_URL, without its credentials; "-" on the local transport), one
+// a line, to -info, for the attacker to find. Every
 // rank then waits until the file -go exists and runs -rounds rounds of
 // real communication, checking each result: a ring Sendrecv of a small
 // and of a large (rendezvous) message, an Allreduce, an AllreduceSlice,
@@ -20,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"syscall"
 	"time"
@@ -28,7 +30,7 @@ import (
 )
 
 func main() {
-	info := flag.String("info", "", "file where rank 0 writes GORUN_DIR, GORUN_CONTROL and gorun's pid")
+	info := flag.String("info", "", "file where rank 0 writes GORUN_DIR, GORUN_CONTROL, gorun's pid and the NATS server")
 	goFile := flag.String("go", "", "file whose existence starts the communication")
 	wait := flag.Duration("wait", 60*time.Second, "longest wait for -go")
 	rounds := flag.Int("rounds", 20, "rounds of communication")
@@ -93,7 +95,15 @@ func tinyJob(world *mpi.Comm) error {
 
 // writeInfo writes the job's socket paths to path, whole or not at all.
 func writeInfo(path string) error {
-	text := fmt.Sprintf("%s\n%s\n%d\n", os.Getenv("GORUN_DIR"), os.Getenv("GORUN_CONTROL"), os.Getppid())
+	server := "-"
+	if raw := os.Getenv("GORUN_NATS_URL"); raw != "" {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return fmt.Errorf("GORUN_NATS_URL: %w", err)
+		}
+		server = u.Host
+	}
+	text := fmt.Sprintf("%s\n%s\n%d\n%s\n", os.Getenv("GORUN_DIR"), os.Getenv("GORUN_CONTROL"), os.Getppid(), server)
 	if err := os.WriteFile(path+".tmp", []byte(text), 0o600); err != nil {
 		return fmt.Errorf("writing the job's paths: %w", err)
 	}
