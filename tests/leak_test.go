@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -166,4 +167,27 @@ func newNames(before, after []string) []string {
 	}
 	sort.Strings(extra)
 	return extra
+}
+
+// TestKilledGorunsDirectoryGoesWithTheNextJob: a gorun killed by SIGKILL
+// cannot remove its job's directory (sockets, built program); the next
+// gorun with the same temporary directory removes it.
+func TestKilledGorunsDirectoryGoesWithTheNextJob(t *testing.T) {
+	tmp, err := os.MkdirTemp("", "gk-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	env := []string{"TMPDIR=" + tmp}
+	res := runGorun(t, job{np: 2, prog: "behave", args: []string{"-mode", "sleep"}, env: env, signal: syscall.SIGKILL})
+	noProcessLeft(t, res)
+	if left := dirNames(tmp); len(left) != 1 {
+		t.Fatalf("after gorun was killed, its temporary directory holds %v, want its job's directory", left)
+	}
+	if res := runGorun(t, job{np: 2, prog: "target", args: []string{"-tiny"}, env: env}); res.code != 0 {
+		t.Fatalf("the next job: exit status %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	if left := dirNames(tmp); len(left) > 0 {
+		t.Errorf("after the next job, the temporary directory still holds %v", left)
+	}
 }
