@@ -333,7 +333,7 @@ func attackedJob(t *testing.T, flags []string, targets func(jobPaths) map[string
 			a.run(again[i%len(again)].path, again[i%len(again)].at, true)
 		}
 	}()
-	res := runGorun(t, job{np: hostileNP, prog: "target", flags: flags, args: append([]string{"-info", info, "-go", goFile}, args...)})
+	res := runGorun(t, job{np: hostileNP, prog: "target", flags: flags, args: append([]string{"-info", info, "-go", goFile, "-rounds", "8"}, args...)})
 	close(done)
 	<-attacking
 	if res.code != 0 {
@@ -350,6 +350,9 @@ func attackedJob(t *testing.T, flags []string, targets func(jobPaths) map[string
 // TestHostileConnectionsToRanks attacks every rank's transport socket
 // (local transport), one kind of attack per job.
 func TestHostileConnectionsToRanks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("one job per attack; -short makes them all at once (TestHostileEverythingAtOnce)")
+	}
 	for _, at := range rankAttacks(0) {
 		t.Run(at.name, func(t *testing.T) {
 			attackedJob(t, nil, func(p jobPaths) map[string][]attack {
@@ -370,6 +373,9 @@ func TestHostileConnectionsToRanks(t *testing.T) {
 // TestHostileConnectionsToControl attacks the launcher's control socket,
 // on each transport, one kind of attack per job.
 func TestHostileConnectionsToControl(t *testing.T) {
+	if testing.Short() {
+		t.Skip("one job per attack; -short makes them all at once (TestHostileEverythingAtOnce)")
+	}
 	for _, tr := range transports {
 		for _, at := range controlAttacks() {
 			t.Run(tr.name+"/"+at.name, func(t *testing.T) {
@@ -384,6 +390,9 @@ func TestHostileConnectionsToControl(t *testing.T) {
 // TestHostileConnectionsToNATS attacks the embedded NATS server of a job
 // on the NATS transport, one kind of attack per job.
 func TestHostileConnectionsToNATS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("one job per attack; -short makes them all at once (TestHostileEverythingAtOnce)")
+	}
 	for _, at := range natsAttacks() {
 		t.Run(at.name, func(t *testing.T) {
 			attackedJob(t, []string{"--transport", "nats"}, func(p jobPaths) map[string][]attack {
@@ -394,15 +403,25 @@ func TestHostileConnectionsToNATS(t *testing.T) {
 }
 
 // TestHostileEverythingAtOnce makes every attack on every socket of one
-// job at the same time.
+// job at the same time, on each transport: the ranks' sockets and the
+// control socket on the local transport; the control socket and the NATS
+// server over NATS.
 func TestHostileEverythingAtOnce(t *testing.T) {
-	attackedJob(t, nil, func(p jobPaths) map[string][]attack {
-		plan := map[string][]attack{p.control: controlAttacks()}
-		for r := 0; r < hostileNP; r++ {
-			plan[p.rankSocket(r)] = rankAttacks(r)
-		}
-		return plan
-	}, nil)
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			attackedJob(t, tr.flags, func(p jobPaths) map[string][]attack {
+				plan := map[string][]attack{p.control: controlAttacks()}
+				if p.nats != "-" {
+					plan["tcp:"+p.nats] = natsAttacks()
+					return plan
+				}
+				for r := 0; r < hostileNP; r++ {
+					plan[p.rankSocket(r)] = rankAttacks(r)
+				}
+				return plan
+			}, nil)
+		})
+	}
 }
 
 // TestHostilePileOfConnections piles more silent connections on rank 0's
