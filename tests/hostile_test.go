@@ -424,6 +424,50 @@ func TestHostileEverythingAtOnce(t *testing.T) {
 	}
 }
 
+// TestHostileHellosBeforeTheRanks: forged hellos claiming every rank reach
+// the control socket before any rank has said its own (the ranks wait
+// 500 ms before Init); the real ranks must still be taken for themselves.
+func TestHostileHellosBeforeTheRanks(t *testing.T) {
+	tmp, err := os.MkdirTemp("", "gh-") // the job's directory is found there
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	a := &attacker{t: t}
+	defer a.release()
+	attacked := make(chan struct{})
+	go func() {
+		defer close(attacked)
+		var control string
+		for deadline := time.Now().Add(20 * time.Second); control == ""; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Error("the job's control socket never appeared")
+				return
+			}
+			found, _ := filepath.Glob(filepath.Join(tmp, "gorun-*", "control.sock"))
+			if len(found) == 1 {
+				control = found[0]
+			}
+		}
+		a.run(control, attack{name: "silent connection", hold: true}, false)
+		for r := 0; r < hostileNP; r++ {
+			a.run(control, attack{name: fmt.Sprintf("hello claiming rank %d", r),
+				send: []byte(fmt.Sprintf(`{"type":"hello","rank":%d,"pid":1,"secret":"%s"}`+"\n", r, strings.Repeat("ab", 32)))}, false)
+		}
+	}()
+	res := runGorun(t, job{np: hostileNP, prog: "target", args: []string{"-late", "500ms", "-rounds", "2"}, env: []string{"TMPDIR=" + tmp}})
+	<-attacked
+	if res.code != 0 {
+		t.Fatalf("exit status %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+	}
+	for r := 0; r < hostileNP; r++ {
+		if !strings.Contains(res.stdout, fmt.Sprintf("rank %d ok\n", r)) {
+			t.Errorf("rank %d did not finish cleanly\nstdout:\n%s", r, res.stdout)
+		}
+	}
+	noProcessLeft(t, res)
+}
+
 // TestHostilePileOfConnections piles more silent connections on rank 0's
 // socket than the rank may have descriptors (it runs with a limit of 64):
 // its accepts fail until its handshake timeout drops the silent ones, and

@@ -14,7 +14,8 @@
 //
 // With -tiny, a rank does nothing but Init, a Barrier, one checked
 // Allreduce and Finalize, printing nothing: the short job run a thousand
-// times by the leak test.
+// times by the leak test. -late delays Init (an attacker gets to the
+// control socket first); -nofile lowers the rank's descriptor limit.
 package main
 
 import (
@@ -36,7 +37,9 @@ func main() {
 	rounds := flag.Int("rounds", 20, "rounds of communication")
 	tiny := flag.Bool("tiny", false, "only Init, Barrier, one Allreduce, Finalize")
 	nofile := flag.Uint64("nofile", 0, "if not 0, the most descriptors the rank may open")
+	late := flag.Duration("late", 0, "how long to wait before Init")
 	flag.Parse()
+	time.Sleep(*late)
 	if *nofile > 0 {
 		limit := syscall.Rlimit{Cur: *nofile, Max: *nofile}
 		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &limit); err != nil {
