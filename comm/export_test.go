@@ -11,6 +11,9 @@ func CrashUnix(u *Unix) {
 	u.closed = true
 	close(u.closing)
 	in := append([]*inConn(nil), u.in...)
+	for conn := range u.pending {
+		conn.Close()
+	}
 	u.mu.Unlock()
 	for i := range u.out {
 		oc := &u.out[i]

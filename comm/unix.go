@@ -51,8 +51,9 @@ type Unix struct {
 
 	mu       sync.Mutex
 	handler  Handler
-	in       []*inConn // per source; nil until it connects
-	gone     []bool    // PeerGone already reported
+	in       []*inConn                  // per source; nil until it connects
+	pending  map[*net.UnixConn]struct{} // accepted, handshake not yet checked
+	gone     []bool                     // PeerGone already reported
 	closed   bool
 	closing  chan struct{}
 	readers  sync.WaitGroup
@@ -90,6 +91,7 @@ func NewUnix(cfg UnixConfig) (*Unix, error) {
 		listener: ln,
 		out:      make([]outConn, cfg.Size),
 		in:       make([]*inConn, cfg.Size),
+		pending:  make(map[*net.UnixConn]struct{}),
 		gone:     make([]bool, cfg.Size),
 		closing:  make(chan struct{}),
 	}
@@ -128,13 +130,25 @@ func (u *Unix) Start(h Handler) error {
 	return nil
 }
 
-// acceptLoop accepts connections until the listener closes; each one gets
-// its own goroutine for the handshake and then its reads.
+// acceptLoop accepts connections until Close; each one gets its own
+// goroutine for the handshake and then its reads. An accept that fails
+// for another reason (out of descriptors: connections are being piled on
+// the socket) is retried after a pause, so that peers can still join once
+// the pile is gone.
 func (u *Unix) acceptLoop() {
 	defer u.readers.Done()
 	for {
 		conn, err := u.listener.AcceptUnix()
 		if err != nil {
+			select {
+			case <-u.closing:
+				return
+			case <-time.After(acceptRetry):
+				continue
+			}
+		}
+		if !u.addPending(conn) {
+			conn.Close()
 			return
 		}
 		u.readers.Add(1)
@@ -143,6 +157,28 @@ func (u *Unix) acceptLoop() {
 			u.serve(conn)
 		}()
 	}
+}
+
+// acceptRetry is the pause after an accept that failed.
+const acceptRetry = 10 * time.Millisecond
+
+// addPending records conn as accepted but not yet authenticated, so that
+// Close can end a handshake that never comes; false once closed.
+func (u *Unix) addPending(conn *net.UnixConn) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed {
+		return false
+	}
+	u.pending[conn] = struct{}{}
+	return true
+}
+
+// donePending forgets conn as pending: its handshake was checked.
+func (u *Unix) donePending(conn *net.UnixConn) {
+	u.mu.Lock()
+	delete(u.pending, conn)
+	u.mu.Unlock()
 }
 
 // PeerPID returns the process id of rank as the kernel reported it for the
@@ -198,6 +234,11 @@ func (u *Unix) Close() error {
 	u.listener.Close()
 	u.mu.Lock()
 	in := append([]*inConn(nil), u.in...)
+	// A connection whose handshake has not come (a silent or hostile
+	// local process) must not hold Close up until its handshake timeout.
+	for conn := range u.pending {
+		conn.Close()
+	}
 	u.mu.Unlock()
 	for _, ic := range in {
 		if ic != nil {

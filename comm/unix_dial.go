@@ -87,6 +87,12 @@ func (u *Unix) handshake(conn *net.UnixConn, deadline time.Time) error {
 	}
 	var ack [1]byte
 	if _, err := io.ReadFull(conn, ack[:]); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			// Connected (into its listen queue) but never answered: the
+			// peer is not accepting, e.g. out of descriptors.
+			return fmt.Errorf("no answer to the handshake by the dial deadline: %w", ErrPeerLost)
+		}
 		return fmt.Errorf("refused (wrong job secret?): %w", ErrBadFrame)
 	}
 	if ack[0] != handshakeOK {

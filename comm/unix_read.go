@@ -38,6 +38,7 @@ type inConn struct {
 // connection ends.
 func (u *Unix) serve(conn *net.UnixConn) {
 	src, err := u.acceptHandshake(conn)
+	u.donePending(conn)
 	if err != nil {
 		conn.Close()
 		return

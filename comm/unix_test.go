@@ -227,3 +227,40 @@ func TestUnixFrameLimitOnSend(t *testing.T) {
 		t.Fatalf("send over the limit: %v, want ErrFrameTooLarge", err)
 	}
 }
+
+// TestUnixSilentConnectionDoesNotHoldClose: connections that never finish
+// their handshake (a local process without the secret) neither keep the
+// real peer out nor hold Close up until their handshake timeout.
+func TestUnixSilentConnectionDoesNotHoldClose(t *testing.T) {
+	us, dir := unixJob(t, 2, nil)
+	recs := startAll(t, us)
+	var silent []net.Conn
+	for i := 0; i < 20; i++ {
+		conn, err := net.Dial("unix", filepath.Join(dir, "r0.sock"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if i%2 == 1 {
+			conn.Write([]byte("GORUNv1")) // half a magic, then nothing
+		}
+		silent = append(silent, conn)
+	}
+	if err := us[1].Send(context.Background(), 0, comm.Header{Kind: comm.KindEager}, []byte("real")); err != nil {
+		t.Fatal(err)
+	}
+	recs[0].WaitFor(t, "the real frame", func(f []comm.Frame, _ map[int]error) bool { return len(f) == 1 })
+	start := time.Now()
+	if err := us[0].Close(); err != nil {
+		t.Fatalf("Close with silent connections pending: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Close took %v with silent connections pending", d)
+	}
+	for _, conn := range silent {
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := conn.Read(make([]byte, 1)); n != 0 || err == nil {
+			t.Fatalf("a silent connection was answered or left open: %d bytes, %v", n, err)
+		}
+	}
+}

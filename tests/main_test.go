@@ -69,6 +69,8 @@ type job struct {
 	signal os.Signal
 	// whenUp, when set, is called at that moment instead.
 	whenUp func()
+	// limit, when set, replaces waitLimit (a job known to be long).
+	limit time.Duration
 }
 
 // result is how a job ended.
@@ -90,7 +92,11 @@ func runGorun(t *testing.T, j job) result {
 	args := []string{"-np", fmt.Sprint(j.np)}
 	args = append(args, j.flags...)
 	args = append(append(args, prog), j.args...)
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	limit := waitLimit
+	if j.limit > 0 {
+		limit = j.limit
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin("gorun"), args...)
 	marker := newMarker()
@@ -119,7 +125,7 @@ func runGorun(t *testing.T, j job) result {
 	var exit *exec.ExitError
 	switch {
 	case ctx.Err() != nil:
-		t.Fatalf("gorun %s still running after %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), waitLimit, res.stdout, res.stderr)
+		t.Fatalf("gorun %s still running after %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), limit, res.stdout, res.stderr)
 	case errors.As(err, &exit):
 		res.code = exit.ExitCode()
 	case err != nil:

@@ -25,6 +25,9 @@ import (
 	"github.com/gorun-mpi/gorun/internal/jobenv"
 )
 
+// controlSocket names the launcher's control socket in the job's directory.
+const controlSocket = "control.sock"
+
 // maxSocketDir keeps the job's socket paths under the Unix limit (108 bytes
 // including "/r<rank>.sock").
 const maxSocketDir = 80
@@ -66,6 +69,11 @@ func run(args []string) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	if err := markJobDir(dir); err != nil {
+		stderr.line("gorun: " + err.Error())
+		return 1
+	}
+	removeStaleJobDirs(filepath.Dir(dir))
 
 	bin := filepath.Join(dir, "bin")
 	if err := os.Mkdir(bin, 0o700); err != nil {
@@ -152,7 +160,7 @@ func newJob(dir string, cfg config) (jobenv.Job, error) {
 		JobID:     id,
 		Secret:    secret,
 		Dir:       dir,
-		Control:   filepath.Join(dir, "control.sock"),
+		Control:   filepath.Join(dir, controlSocket),
 		Transport: cfg.transport,
 	}, nil
 }
