@@ -52,6 +52,12 @@ func (m *master[In, Out]) run() error {
 		for w := range m.workers {
 			m.feed(w)
 		}
+		if m.failure == nil && m.next == len(m.inputs) && m.idle() {
+			// Every task is answered: the outcome is final.
+			for w := range m.workers {
+				m.stop(w)
+			}
+		}
 		reqs := make([]*mpi.Request, len(m.workers))
 		for w, wk := range m.workers {
 			reqs[w] = wk.pending
@@ -68,9 +74,8 @@ func (m *master[In, Out]) run() error {
 	return nil
 }
 
-// feed tops worker w up with tasks, tells it to stop once it holds none
-// and there is nothing (more) for it to do, and waits for the header
-// answering its oldest task.
+// feed tops worker w up with tasks and waits for the header answering its
+// oldest task.
 func (m *master[In, Out]) feed(w int) {
 	wk := m.workers[w]
 	if wk.lost {
@@ -96,13 +101,20 @@ func (m *master[In, Out]) feed(w int) {
 		}
 		wk.queue = append(wk.queue, t)
 	}
-	if !wk.stopped && len(wk.queue) == 0 && (m.failure != nil || m.next == len(m.inputs)) {
-		m.stop(w)
-	}
 	if !wk.lost && wk.pending == nil && len(wk.queue) > 0 {
 		m.hdr[w] = header{}
 		wk.pending = m.d.Irecv(&m.hdr[w], wk.rank, tagHeader)
 	}
+}
+
+// idle reports whether no task is outstanding.
+func (m *master[In, Out]) idle() bool {
+	for _, wk := range m.workers {
+		if len(wk.queue) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // answered handles the header worker w sent for its oldest task (or the
@@ -194,10 +206,8 @@ func (m *master[In, Out]) fail(err *TaskError) {
 		return
 	}
 	m.failure = err
-	for w, wk := range m.workers {
-		if !wk.stopped {
-			m.stop(w)
-		}
+	for w := range m.workers {
+		m.stop(w)
 	}
 }
 
@@ -205,6 +215,9 @@ func (m *master[In, Out]) fail(err *TaskError) {
 // still outstanding answers them (as skipped) first.
 func (m *master[In, Out]) stop(w int) {
 	wk := m.workers[w]
+	if wk.stopped {
+		return
+	}
 	wk.stopped = true
 	if err := m.d.Send(verdictOf(m.failure), wk.rank, tagStop); err != nil {
 		index := -1
