@@ -14,7 +14,7 @@ import (
 
 // ranks runs body on n ranks in this process over the in-memory transport
 // and returns each rank's error; it fails the test if a rank hangs.
-func ranks(t *testing.T, n int, body func(world *mpi.Comm) error) []error {
+func ranks(t *testing.T, n int, body func(world *mpi.Comm) error, opts ...mpi.Option) []error {
 	t.Helper()
 	net := comm.NewNetwork(n)
 	errs := make([]error, n)
@@ -23,7 +23,7 @@ func ranks(t *testing.T, n int, body func(world *mpi.Comm) error) []error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			world, err := mpi.Init(mpi.WithTransport(net.Transport(r)))
+			world, err := mpi.Init(append([]mpi.Option{mpi.WithTransport(net.Transport(r))}, opts...)...)
 			if err != nil {
 				errs[r] = err
 				return
@@ -333,4 +333,33 @@ func TestUnencodableInput(t *testing.T) {
 		}
 	}
 	t.Logf("rank 0: %v", errs[0])
+}
+
+// With every send synchronous (gorun --sync-sends), the farm neither
+// deadlocks nor loses a message, whether it succeeds or fails.
+func TestSyncSends(t *testing.T) {
+	inputs := make([]int, 500)
+	for i := range inputs {
+		inputs[i] = i
+	}
+	for _, failAt := range []int{-1, 3, 250} {
+		errs := ranks(t, 4, func(world *mpi.Comm) error {
+			out, err := farm.Map(world, inputs, func(i int) ([]float64, error) {
+				if i == failAt {
+					return nil, errBoom
+				}
+				return make([]float64, 20000), nil // above the eager limit
+			}, farm.WithChunk(1+failAt%2))
+			if err == nil && world.Rank() == 0 && len(out) != len(inputs) {
+				return fmt.Errorf("%d results", len(out))
+			}
+			return err
+		}, mpi.WithSyncSends())
+		for r, err := range errs {
+			var te *farm.TaskError
+			if failAt < 0 && err != nil || failAt >= 0 && (!errors.As(err, &te) || te.Index != failAt) {
+				t.Errorf("failing at %d: rank %d: %v", failAt, r, err)
+			}
+		}
+	}
 }

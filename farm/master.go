@@ -27,6 +27,7 @@ type worker struct {
 	queue   []task       // handed out, not answered yet, oldest first
 	pending *mpi.Request // the receive of the header answering queue[0]
 	stopped bool         // told to stop: it gets no more tasks
+	stop    *mpi.Request // the stop's Isend
 	lost    bool         // gone: nothing more is sent to it or expected from it
 }
 
@@ -67,6 +68,14 @@ func (m *master[In, Out]) run() error {
 			break
 		}
 		m.answered(w, err)
+	}
+	for w, wk := range m.workers {
+		// The stops were sent without waiting (a worker may still be
+		// sending a result when it is told): they are received by now,
+		// or their worker is gone.
+		if _, err := wk.stop.Wait(); err != nil && !wk.lost && m.failure == nil {
+			m.trouble(w, -1, err)
+		}
 	}
 	if m.failure != nil {
 		return m.failure
@@ -211,15 +220,17 @@ func (m *master[In, Out]) fail(err *TaskError) {
 	}
 }
 
-// stop sends worker w the verdict that ends its part. A worker with tasks
-// still outstanding answers them (as skipped) first.
+// stop sends worker w the verdict that ends its part, without waiting for
+// it to arrive. A worker with tasks still outstanding answers them (as
+// skipped) first.
 func (m *master[In, Out]) stop(w int) {
 	wk := m.workers[w]
 	if wk.stopped {
 		return
 	}
 	wk.stopped = true
-	if err := m.d.Send(verdictOf(m.failure), wk.rank, tagStop); err != nil {
+	wk.stop = m.d.Isend(verdictOf(m.failure), wk.rank, tagStop)
+	if _, done, err := wk.stop.Test(); done && err != nil {
 		index := -1
 		if len(wk.queue) > 0 {
 			index = wk.queue[0].start

@@ -20,11 +20,16 @@ func tasksPerRank(stdout string) map[int]int {
 	return per
 }
 
-// TestFarm runs package farm across real processes on each transport:
-// results in order, every task once, the load balanced around a slow task,
-// a task's error on every rank, and a worker that dies mid-farm.
+// TestFarm runs package farm across real processes on each transport (and
+// with every send synchronous): results in order, every task once, the
+// load balanced around a slow task, a task's error on every rank, and a
+// worker that dies mid-farm.
 func TestFarm(t *testing.T) {
-	for _, tr := range transports {
+	runs := append(transports[:len(transports):len(transports)], struct {
+		name  string
+		flags []string
+	}{"sync-sends", []string{"--sync-sends"}})
+	for _, tr := range runs {
 		t.Run(tr.name, func(t *testing.T) {
 			t.Run("order", func(t *testing.T) {
 				for _, c := range []struct{ np, chunk int }{{1, 0}, {3, 0}, {4, 1}, {5, 10}} {
