@@ -10,9 +10,10 @@
 //
 // Work is handed out on demand, so the load balances itself: a worker
 // that finishes early gets more, and a slow task holds up only the worker
-// running it. Tiny tasks travel in chunks (WithChunk, or an automatic
-// size). With a single rank, rank 0 runs every task itself, so a program
-// runs unchanged without gorun.
+// running it (and the one task that worker holds in reserve, so that it
+// never waits for the master between two tasks). Tiny tasks travel in
+// chunks (WithChunk, or an automatic size). With a single rank, rank 0
+// runs every task itself, so a program runs unchanged without gorun.
 //
 // # Usage
 //
@@ -48,8 +49,10 @@
 // rank, such as "farm: task 17 on rank 2: no such file". On rank 0 it
 // wraps fn's own error, so errors.Is works with your sentinels when the
 // task ran on rank 0; from another rank only its text crosses (and
-// ErrPanic or mpi.ErrPeerLost). Every rank returns the same outcome, so
-// SPMD code that checks the error takes the same path on every rank.
+// ErrPanic or mpi.ErrPeerLost). Every rank still there returns the same
+// outcome, so SPMD code that checks the error takes the same path on every
+// rank. Under gorun, a worker process that dies ends the whole job anyway,
+// with gorun naming the rank.
 //
 // # Messages
 //

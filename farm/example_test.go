@@ -3,8 +3,11 @@ package farm_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"sync"
 
+	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/farm"
 	"github.com/gorun-mpi/gorun/mpi"
 )
@@ -94,4 +97,42 @@ func ExampleWithChunk() {
 	sums, err := farm.Map(world, batches, sum, farm.WithChunk(1))
 	fmt.Println(sums, err)
 	// Output: [10 68] <nil>
+}
+
+// Three ranks in one process (over the in-memory transport, as gorun runs
+// them in three processes): rank 0 hands out the work, ranks 1 and 2 do it.
+func ExampleMap_ranks() {
+	net := comm.NewNetwork(3)
+	var wg sync.WaitGroup
+	for r := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			world, err := mpi.Init(mpi.WithTransport(net.Transport(r)))
+			if err != nil {
+				fmt.Println(err)
+				return
+			}
+			defer world.Finalize()
+			type squared struct{ N, By int }
+			me := world.Rank() // where fn runs
+			out, err := farm.Map(world, []int{1, 2, 3, 4, 5, 6}, func(n int) (squared, error) {
+				return squared{n * n, me}, nil
+			})
+			if err != nil || world.Rank() != 0 {
+				return
+			}
+			var squares, by []int
+			for _, s := range out {
+				squares = append(squares, s.N)
+				if !slices.Contains(by, s.By) {
+					by = append(by, s.By)
+				}
+			}
+			slices.Sort(by)
+			fmt.Println(squares, "computed by ranks", by)
+		}()
+	}
+	wg.Wait()
+	// Output: [1 4 9 16 25 36] computed by ranks [1 2]
 }

@@ -73,8 +73,11 @@ func Map[In, Out any](c *mpi.Comm, inputs []In, fn func(In) (Out, error), opts .
 // Run runs fn on every input, as Map does, and calls callback on rank 0
 // with each input's index and output as soon as it arrives: in whatever
 // order the workers finish, one call at a time, on the goroutine that
-// called Run. callback may be nil. Run returns once every task is done and
-// every worker has stopped; on the workers, callback is never called.
+// called Run (keep it quick: the master hands out no work meanwhile, though
+// each worker holds its next task already). callback may be nil; the
+// workers never call it. Run returns on every rank once every task is done
+// and every worker has stopped; when the farm fails, once every worker has
+// finished the task it was running, with the same *TaskError on every rank.
 func Run[In, Out any](c *mpi.Comm, inputs []In, fn func(In) (Out, error), callback func(i int, out Out), opts ...Option) error {
 	var cfg config
 	for _, o := range opts {
@@ -91,7 +94,7 @@ func Run[In, Out any](c *mpi.Comm, inputs []In, fn func(In) (Out, error), callba
 		return &TaskError{Index: -1, Rank: c.Rank(), Err: err}
 	}
 	if d.Rank() == 0 {
-		m := newMaster(d, inputs, fn, callback, cfg)
+		m := newMaster(d, inputs, callback, cfg)
 		return m.run()
 	}
 	return work(d, fn)

@@ -363,3 +363,10 @@ func TestSyncSends(t *testing.T) {
 		}
 	}
 }
+
+func TestNilComm(t *testing.T) {
+	out, err := farm.Map(nil, []int{1}, func(i int) (int, error) { return i, nil })
+	if out != nil || !errors.Is(err, mpi.ErrNilComm) {
+		t.Errorf("Map on a nil communicator: %v, %v", out, err)
+	}
+}

@@ -19,6 +19,7 @@ type master[In, Out any] struct {
 	workers  []*worker  // index: rank - 1
 	failure  *TaskError // the first failure; once set, no more work is handed out
 	hdr      []header   // hdr[w]: the header being received from worker w
+	waiting  []*mpi.Request
 }
 
 // worker is the master's view of one worker.
@@ -37,9 +38,10 @@ type task struct {
 	send         *mpi.Request // the chunk's Isend
 }
 
-func newMaster[In, Out any](d *mpi.Comm, inputs []In, fn func(In) (Out, error), callback func(int, Out), cfg config) *master[In, Out] {
+func newMaster[In, Out any](d *mpi.Comm, inputs []In, callback func(int, Out), cfg config) *master[In, Out] {
 	m := &master[In, Out]{d: d, inputs: inputs, callback: callback,
-		chunks: chunker{fixed: cfg.chunk, workers: d.Size() - 1}, hdr: make([]header, d.Size()-1)}
+		chunks: chunker{fixed: cfg.chunk, workers: d.Size() - 1},
+		hdr:    make([]header, d.Size()-1), waiting: make([]*mpi.Request, d.Size()-1)}
 	for r := 1; r < d.Size(); r++ {
 		m.workers = append(m.workers, &worker{rank: r})
 	}
@@ -59,11 +61,10 @@ func (m *master[In, Out]) run() error {
 				m.stop(w)
 			}
 		}
-		reqs := make([]*mpi.Request, len(m.workers))
 		for w, wk := range m.workers {
-			reqs[w] = wk.pending
+			m.waiting[w] = wk.pending
 		}
-		w, _, err := mpi.WaitAny(reqs...)
+		w, _, err := mpi.WaitAny(m.waiting...)
 		if w < 0 { // nothing outstanding: every worker has stopped
 			break
 		}
