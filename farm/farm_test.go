@@ -3,6 +3,7 @@ package farm_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -369,4 +370,24 @@ func TestNilComm(t *testing.T) {
 	if out != nil || !errors.Is(err, mpi.ErrNilComm) {
 		t.Errorf("Map on a nil communicator: %v, %v", out, err)
 	}
+}
+
+// Ranks that disagree on the input type (programs built differently, say)
+// fail the farm with an error naming the task; no rank hangs.
+func TestInputTypeMismatch(t *testing.T) {
+	errs := ranks(t, 3, func(world *mpi.Comm) error {
+		if world.Rank() == 0 {
+			_, err := farm.Map(world, []string{"a", "b", "c"}, func(s string) (int, error) { return len(s), nil }, farm.WithChunk(1))
+			return err
+		}
+		_, err := farm.Map(world, []int(nil), func(i int) (int, error) { return i, nil }, farm.WithChunk(1))
+		return err
+	})
+	for r, err := range errs {
+		var te *farm.TaskError
+		if !errors.As(err, &te) || te.Index < 0 || te.Rank == 0 || !strings.Contains(err.Error(), "type mismatch") {
+			t.Errorf("rank %d: %v, want a task's type mismatch", r, err)
+		}
+	}
+	t.Logf("rank 0: %v", errs[0])
 }

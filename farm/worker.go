@@ -29,15 +29,23 @@ func work[In, Out any](d *mpi.Comm, fn func(In) (Out, error)) error {
 			return v.err()
 		case tagTask:
 			ins = make([]In, 1)
-			if _, err := d.Recv(&ins[0], 0, tagTask); err != nil {
-				return fail(err)
-			}
+			_, err = d.Recv(&ins[0], 0, tagTask)
 		case tagTasks:
-			if _, err := d.Recv(&ins, 0, tagTasks); err != nil {
-				return fail(err)
-			}
+			_, err = d.Recv(&ins, 0, tagTasks)
 		default: // cannot happen: no one else talks on d
 			return fail(fmt.Errorf("farm: unexpected message with tag %d", st.Tag))
+		}
+		if errors.Is(err, mpi.ErrPeerLost) || errors.Is(err, mpi.ErrFinalized) {
+			return fail(err)
+		}
+		if err != nil && !failed {
+			// A task that cannot be read here (a program built with other
+			// types than rank 0's, say) fails as its fn would.
+			failed = true
+			if err := d.Send(header{Err: err.Error()}, 0, tagHeader); err != nil {
+				return fail(err)
+			}
+			continue
 		}
 		if !failed {
 			_, stopping, err := d.Iprobe(0, tagStop)

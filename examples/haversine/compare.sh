@@ -5,6 +5,7 @@
 # and CPU seconds (user+sys of the whole job), then the means and the
 # dynamic/static ratios (ratio of the means, and median of the per-pair
 # ratios). Run from anywhere; it builds gorun and the example first.
+# GORUN_FLAGS adds gorun flags, e.g. GORUN_FLAGS="--bind-to none".
 set -euo pipefail
 pairs=${1:-8} np=${2:-4} n=${3:-8000000}
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -12,7 +13,7 @@ bin="$(mktemp -d)"; trap 'rm -rf "$bin"' EXIT
 (cd "$root" && go build -o "$bin/gorun" ./cmd/gorun && go build -o "$bin/haversine" ./examples/haversine)
 run() { # mode args...: prints "seconds cpu"
 	local out
-	out=$( { /usr/bin/time -f "cpu %U %S" "$bin/gorun" -np "$np" "$bin/haversine" -n "$n" "$@" >"$bin/out"; } 2>&1 )
+	out=$( { /usr/bin/time -f "cpu %U %S" "$bin/gorun" -np "$np" ${GORUN_FLAGS:-} "$bin/haversine" -n "$n" "$@" >"$bin/out"; } 2>&1 )
 	local secs cpu
 	secs=$(sed -n 's/.* seconds=\([0-9.]*\)$/\1/p' "$bin/out")
 	cpu=$(echo "$out" | awk '/^cpu /{print $2+$3}')
