@@ -44,8 +44,10 @@ type config struct {
 // automatic size, the default). Chunks save messages when tasks are tiny;
 // 1 suits tasks that are already large, or inputs that are batches
 // themselves. The automatic size starts at 1 and grows until a chunk takes
-// the worker about a millisecond or two, and shrinks again toward the end
-// so that the last chunks are small and the workers finish together.
+// the worker about 2 ms (or its messages reach 1 MiB; inputs whose task and
+// result take 64 KiB or more go one at a time), and shrinks again toward
+// the end so that the last chunks are small and the workers finish
+// together.
 func WithChunk(n int) Option {
 	return func(c *config) { c.chunk = max(n, 0) }
 }

@@ -3,6 +3,7 @@ package farm_test
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -38,7 +39,8 @@ func ranks(t *testing.T, n int, body func(world *mpi.Comm) error, opts ...mpi.Op
 	select {
 	case <-done:
 	case <-time.After(60 * time.Second):
-		t.Fatalf("%d ranks: still running after 60s (a hang)", n)
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d ranks: still running after 60s (a hang); goroutines:\n%s", n, buf[:runtime.Stack(buf, true)])
 	}
 	return errs
 }

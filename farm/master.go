@@ -151,12 +151,12 @@ func (m *master[In, Out]) answered(w int, err error) {
 		}
 		m.fail(&TaskError{Index: t.start + h.Failed, Rank: wk.rank, Err: cause})
 	default:
-		m.chunks.observe(time.Duration(h.Nanos), t.count)
-		outs, err := m.results(wk.rank, t)
+		outs, size, err := m.results(wk.rank, t)
 		if err != nil {
 			m.trouble(w, t.start, err)
 			return
 		}
+		m.chunks.observe(time.Duration(h.Nanos), h.Size+size, t.count)
 		for j, out := range outs {
 			if m.failure != nil {
 				break // a callback failed: deliver no more
@@ -169,21 +169,22 @@ func (m *master[In, Out]) answered(w int, err error) {
 }
 
 // results receives the outputs of task t from rank, which sends them right
-// after its header.
-func (m *master[In, Out]) results(rank int, t task) ([]Out, error) {
+// after its header, and says how many bytes they took.
+func (m *master[In, Out]) results(rank int, t task) ([]Out, int, error) {
 	if t.count == 1 {
 		outs := make([]Out, 1)
-		_, err := m.d.Recv(&outs[0], rank, tagResult)
-		return outs, err
+		st, err := m.d.Recv(&outs[0], rank, tagResult)
+		return outs, st.Size, err
 	}
 	var outs []Out
-	if _, err := m.d.Recv(&outs, rank, tagResults); err != nil {
-		return nil, err
+	st, err := m.d.Recv(&outs, rank, tagResults)
+	if err != nil {
+		return nil, 0, err
 	}
 	if len(outs) != t.count {
-		return nil, fmt.Errorf("farm: %d results for a chunk of %d inputs", len(outs), t.count)
+		return nil, 0, fmt.Errorf("farm: %d results for a chunk of %d inputs", len(outs), t.count)
 	}
-	return outs, nil
+	return outs, st.Size, nil
 }
 
 // trouble records an mpi error talking to worker w about task index: a

@@ -24,6 +24,7 @@ const prefetch = 2
 // only when the task succeeded).
 type header struct {
 	Nanos   int64  // how long fn took for the whole chunk
+	Size    int    // bytes of the task's message
 	Skipped bool   // not run: the farm was stopping
 	Failed  int    // offset in the chunk of the input that failed, when Err != ""
 	Err     string // fn's error

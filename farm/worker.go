@@ -62,7 +62,7 @@ func work[In, Out any](d *mpi.Comm, fn func(In) (Out, error)) error {
 		}
 		outs := make([]Out, len(ins))
 		took, at, err := runChunk(fn, ins, outs)
-		h := header{Nanos: int64(took)}
+		h := header{Nanos: int64(took), Size: st.Size}
 		if err != nil {
 			failed = true
 			h.Failed, h.Err, h.Panic = at, err.Error(), errors.Is(err, ErrPanic)
