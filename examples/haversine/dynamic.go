@@ -3,71 +3,52 @@ package main
 import (
 	"fmt"
 
+	"github.com/gorun-mpi/gorun/farm"
 	"github.com/gorun-mpi/gorun/mpi"
 )
 
-// Tags of the master/worker conversation.
-const (
-	tagChunk  = 1 // master -> worker: a chunk of requests (empty: no more work)
-	tagResult = 2 // worker -> master: the sum for the last chunk (or 0 to ask for the first)
-)
-
-// masterWorker: rank 0 keeps the requests and gives a chunk to whichever
-// worker reports in; a worker's report carries the sum of its previous
-// chunk. Fast workers come back sooner and so get more chunks: the load
-// balances itself. With one rank, rank 0 does all the work itself.
-func masterWorker(world *mpi.Comm, n, chunk int) (float64, error) {
-	if world.Size() == 1 {
-		return sumDistances(generated(0, n)), nil
-	}
-	if world.Rank() != 0 {
-		return 0, worker(world)
-	}
-	var total float64
-	next, active := 0, world.Size()-1
-	handed := make([]int, world.Size())
-	for active > 0 {
-		var sum float64
-		st, err := world.Recv(&sum, mpi.AnySource, tagResult)
-		if err != nil {
-			return 0, err
-		}
-		total += sum // a result, handled as it arrives
-		if next >= n {
-			// Nothing left: an empty chunk tells the worker to stop.
-			if err := world.Send([]float64{}, st.Source, tagChunk); err != nil {
-				return 0, err
-			}
-			active--
-			continue
-		}
-		size := min(chunk, n-next)
-		if err := world.Send(generated(next, size), st.Source, tagChunk); err != nil {
-			return 0, err
-		}
-		handed[st.Source] += size
-		next += size
-	}
-	for r := 1; r < world.Size(); r++ {
-		fmt.Printf("master gave rank %d %d requests\n", r, handed[r])
-	}
-	return total, nil
+// chunkSum is a worker's answer to one chunk of requests: the sum of their
+// distances, and who computed it.
+type chunkSum struct {
+	Km   float64
+	Rank int
 }
 
-// worker asks for work, answers it, and asks again with the answer.
-func worker(world *mpi.Comm) error {
-	sum := 0.0 // the first report carries nothing
-	for {
-		if err := world.Send(sum, 0, tagResult); err != nil {
-			return err
+// farmed: rank 0 cuts the requests into chunks of chunk requests and
+// farm.Map hands them out on demand: each worker asks for the next chunk
+// as soon as it has answered one (and holds one in reserve), so faster
+// workers answer more and the load balances itself. The chunks' sums come
+// back in chunk order and rank 0 adds them up. With one rank, rank 0 does
+// all the work itself.
+func farmed(world *mpi.Comm, n, chunk int) (float64, error) {
+	var chunks [][]float64
+	if world.Rank() == 0 {
+		coords := generated(0, n)
+		for first := 0; first < n; first += chunk {
+			last := min(first+chunk, n)
+			chunks = append(chunks, coords[4*first:4*last]) // a []float64 travels as raw bytes
 		}
-		var coords []float64
-		if _, err := world.Recv(&coords, 0, tagChunk); err != nil {
-			return err
-		}
-		if len(coords) == 0 {
-			return nil
-		}
-		sum = sumDistances(coords)
 	}
+	me := world.Rank() // evaluated where the chunk is answered
+	answer := func(coords []float64) (chunkSum, error) {
+		return chunkSum{sumDistances(coords), me}, nil
+	}
+	// Each input is a whole chunk already: WithChunk(1) sends them one at
+	// a time, as they are.
+	sums, err := farm.Map(world, chunks, answer, farm.WithChunk(1))
+	if err != nil || world.Rank() != 0 {
+		return 0, err
+	}
+	total := 0.0
+	answered := make([]int, world.Size())
+	for i, s := range sums {
+		total += s.Km
+		answered[s.Rank] += len(chunks[i]) / 4
+	}
+	for r, k := range answered {
+		if k > 0 {
+			fmt.Printf("rank %d answered %d requests on demand\n", r, k)
+		}
+	}
+	return total, nil
 }

@@ -9,9 +9,10 @@
 //     and Reduce adds up the chunks' sums - the multiprocessing.Pool.map
 //     way;
 //
-//   - -dynamic: rank 0 is a master that hands out chunks of -chunk requests
-//     to whichever worker asks next, until none are left - the Parallel
-//     Python / Celery way, which balances uneven work.
+//   - -dynamic: rank 0 cuts the requests into chunks of -chunk requests
+//     and farm.Map hands them out to whichever worker asks next, until none
+//     are left - the Parallel Python / Celery way, which balances uneven
+//     work.
 //
 //     go run ./cmd/gorun -np 4 ./examples/haversine
 //     go run ./cmd/gorun -np 4 ./examples/haversine -n 8000000 -dynamic
@@ -26,6 +27,9 @@ import (
 	"github.com/gorun-mpi/gorun/mpi"
 )
 
+// tagChunk is the tag of the static split's chunks.
+const tagChunk = 1
+
 // answer is a named request's distance and the rank that computed it.
 type answer struct {
 	Name string
@@ -35,8 +39,8 @@ type answer struct {
 
 func main() {
 	n := flag.Int("n", 80000, "number of generated requests")
-	dynamic := flag.Bool("dynamic", false, "hand chunks out on demand (master/worker) instead of scattering")
-	chunk := flag.Int("chunk", 2000, "requests per chunk in -dynamic mode")
+	dynamic := flag.Bool("dynamic", false, "hand chunks out on demand (farm.Map) instead of scattering")
+	chunk := flag.Int("chunk", 10000, "requests per chunk in -dynamic mode")
 	flag.Parse()
 	world, err := mpi.Init()
 	if err != nil {
@@ -60,7 +64,7 @@ func run(world *mpi.Comm, n int, dynamic bool, chunk int) error {
 	var total float64
 	var err error
 	if dynamic {
-		total, err = masterWorker(world, n, chunk)
+		total, err = farmed(world, n, chunk)
 	} else {
 		total, err = scatterReduce(world, n)
 	}

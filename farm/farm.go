@@ -1,0 +1,154 @@
+package farm
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gorun-mpi/gorun/mpi"
+)
+
+// ErrPanic is wrapped by the error of a task whose fn panicked (or of a
+// callback that panicked).
+var ErrPanic = errors.New("farm: panic")
+
+// TaskError is how a farm fails: the task (its index in the inputs) and
+// the rank where it failed, and why. It unwraps to the cause.
+type TaskError struct {
+	Index int   // the input's index; -1 when no task was involved
+	Rank  int   // the rank, in the communicator given to the farm
+	Err   error // the cause: fn's error, ErrPanic, an mpi error, ...
+}
+
+// Error reads like "farm: task 17 on rank 2: no such file".
+func (e *TaskError) Error() string {
+	cause := strings.TrimPrefix(e.Err.Error(), "farm: ")
+	if e.Index < 0 {
+		return fmt.Sprintf("farm: rank %d: %s", e.Rank, cause)
+	}
+	return fmt.Sprintf("farm: task %d on rank %d: %s", e.Index, e.Rank, cause)
+}
+
+// Unwrap returns the cause.
+func (e *TaskError) Unwrap() error { return e.Err }
+
+// Option configures a farm.
+type Option func(*config)
+
+type config struct {
+	chunk int // inputs per message; 0: automatic
+}
+
+// WithChunk makes the master hand out n inputs at a time (n < 1: the
+// automatic size, the default). Chunks save messages when tasks are tiny;
+// 1 suits tasks that are already large, or inputs that are batches
+// themselves. The automatic size starts at 1 and grows until a chunk takes
+// the worker about 2 ms (or its messages reach 1 MiB; inputs whose task and
+// result take 64 KiB or more go one at a time), and shrinks again toward
+// the end so that the last chunks are small and the workers finish
+// together.
+func WithChunk(n int) Option {
+	return func(c *config) { c.chunk = max(n, 0) }
+}
+
+// Map runs fn on every input and returns the outputs in input order, on
+// rank 0. Every rank of c calls Map; only rank 0's inputs are used (the
+// others may pass nil) and only rank 0 gets the results: the others return
+// nil, nil when the farm succeeds. When it fails, every rank returns a
+// *TaskError (see the package documentation).
+//
+// With more than one rank, rank 0 only hands out work and the other ranks
+// run fn; with one rank, rank 0 runs every task itself.
+func Map[In, Out any](c *mpi.Comm, inputs []In, fn func(In) (Out, error), opts ...Option) ([]Out, error) {
+	var outs []Out
+	if c.Rank() == 0 {
+		outs = make([]Out, len(inputs))
+	}
+	err := Run(c, inputs, fn, func(i int, out Out) { outs[i] = out }, opts...)
+	if err != nil || c.Rank() != 0 {
+		return nil, err
+	}
+	return outs, nil
+}
+
+// Run runs fn on every input, as Map does, and calls callback on rank 0
+// with each input's index and output as soon as it arrives: in whatever
+// order the workers finish, one call at a time, on the goroutine that
+// called Run (keep it quick: the master hands out no work meanwhile, though
+// each worker holds its next task already). callback may be nil; the
+// workers never call it. Run returns on every rank once every task is done
+// and every worker has stopped; when the farm fails, once every worker has
+// finished the task it was running, with the same *TaskError on every rank.
+func Run[In, Out any](c *mpi.Comm, inputs []In, fn func(In) (Out, error), callback func(i int, out Out), opts ...Option) error {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if callback == nil {
+		callback = func(int, Out) {}
+	}
+	if c.Size() == 1 {
+		return runLocal(inputs, fn, callback)
+	}
+	d, err := c.Dup() // the farm's own message space
+	if err != nil {
+		return &TaskError{Index: -1, Rank: c.Rank(), Err: err}
+	}
+	if d.Rank() == 0 {
+		m := newMaster(d, inputs, callback, cfg)
+		return m.run()
+	}
+	return work(d, fn)
+}
+
+// runLocal is the farm of one rank: every task in order, here.
+func runLocal[In, Out any](inputs []In, fn func(In) (Out, error), callback func(int, Out)) error {
+	for i, in := range inputs {
+		out, err := call(fn, in)
+		if err != nil {
+			return &TaskError{Index: i, Rank: 0, Err: err}
+		}
+		if err := deliver(callback, i, out); err != nil {
+			return &TaskError{Index: i, Rank: 0, Err: err}
+		}
+	}
+	return nil
+}
+
+// call runs fn on in, turning a panic into an error wrapping ErrPanic.
+func call[In, Out any](fn func(In) (Out, error), in In) (out Out, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrPanic, r)
+		}
+	}()
+	return fn(in)
+}
+
+// deliver runs the callback, turning a panic into an error wrapping
+// ErrPanic.
+func deliver[Out any](callback func(int, Out), i int, out Out) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w in the callback: %v", ErrPanic, r)
+		}
+	}()
+	callback(i, out)
+	return nil
+}
+
+// runChunk runs fn on a chunk of inputs into outs, stopping at the first
+// failure: it returns how long the tasks took and, on a failure, the
+// failed input's offset in the chunk (else -1) and the error.
+func runChunk[In, Out any](fn func(In) (Out, error), ins []In, outs []Out) (time.Duration, int, error) {
+	start := time.Now()
+	for j, in := range ins {
+		out, err := call(fn, in)
+		if err != nil {
+			return time.Since(start), j, err
+		}
+		outs[j] = out
+	}
+	return time.Since(start), -1, nil
+}
