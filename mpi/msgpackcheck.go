@@ -36,9 +36,10 @@ var errMsgpackMalformed = errors.New("malformed msgpack")
 //
 // Where the target expects a map, the decoder skips an extension's header
 // and reads a map from the extension's data on; the walk follows it there.
-// Where the shape is unknown (a struct with maps inside, a custom decoder),
-// an extension whose data could be read so (it starts with a map or nil
-// code) is refused, since the walk could not follow what the decoder reads.
+// Where the shape is unknown (a custom decoder, a struct read from an array,
+// a recursive type with maps inside), an extension whose data could be read
+// so (it starts with a map or nil code) is refused, since the walk could not
+// follow what the decoder reads.
 func checkMsgpack(b []byte, s *msgpackShape) error {
 	// Each level is a container being walked: how many values it still
 	// holds and the shapes of its values (a map's alternate key, value).
