@@ -68,6 +68,9 @@ type sendOp struct {
 	// pulled: the receiver copied the body out of our memory (KindRTSLocal)
 	// and no body is to be sent.
 	pulled bool
+	// eager: a small sync send that went whole; the clear-to-send only
+	// says a receive took it.
+	eager bool
 	// detached: no caller waits to send the body (an Isend, or a send whose
 	// context ended): the clear-to-send's handler sends it, so the receiver
 	// never hangs, and then finishes the operation.
@@ -107,9 +110,12 @@ func (e *engine) Deliver(f comm.Frame) {
 	// because of this frame, happen before the count moves.
 	defer e.received[src].Add(1)
 	env := envelope{ctx: f.Context, source: src, tag: int(f.Tag)}
+	if (f.Kind == comm.KindRTS || f.Kind == comm.KindRTSLocal) && f.Size > MaxMessageSize {
+		return // no gorun rank announces this: the sender refuses it first
+	}
 	switch f.Kind {
 	case comm.KindEager:
-		e.arrive(&message{env: env, body: f.Payload, size: len(f.Payload)})
+		e.arrive(&message{env: env, body: f.Payload, size: len(f.Payload), ackID: f.Seq})
 	case comm.KindRTS:
 		e.arrive(&message{env: env, head: f.Payload, size: int(f.Size), rndv: true, id: f.Seq})
 	case comm.KindRTSLocal:
@@ -223,8 +229,27 @@ func (e *engine) matched(r *recvOp, msg *message) {
 		if msg.selfAck != nil {
 			msg.selfAck()
 		}
+		if msg.ackID != 0 {
+			e.acknowledge(msg.env.source, msg.ackID)
+		}
 		r.finish(nil)
 	}
+}
+
+// acknowledge tells the sender of a small sync message that a receive took
+// it: a clear-to-send with no body to follow.
+func (e *engine) acknowledge(source int, id uint64) {
+	if e.trySendFrame(source, comm.Header{Kind: comm.KindCTS, Seq: id}) {
+		return
+	}
+	e.countSend(source) // before Deliver returns: see countSend
+	e.async.Add(1)
+	go func() {
+		defer e.async.Done()
+		if e.t.Send(context.Background(), source, comm.Header{Kind: comm.KindCTS, Seq: id}, nil) != nil {
+			e.uncountSend(source)
+		}
+	}()
 }
 
 // clearToSend tells a rendezvous sender that its message matched. It runs
@@ -384,6 +409,12 @@ func (e *engine) probe(ctx uint32, source, tag int) (*message, error) {
 	}
 	return nil, nil
 }
+
+// MaxMessageSize is the largest message body (in bytes) a rank sends or
+// accepts: 16 GiB. A send of more fails with ErrTooLarge; an announcement
+// of more from another process is dropped, so a hostile one cannot make a
+// rank allocate what it claims.
+const MaxMessageSize = 16 << 30
 
 // CopyDelayEnv names a test-only environment variable: a duration (e.g.
 // "2s") added to every rendezvous body's copy, on the sending side (before

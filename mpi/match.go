@@ -34,6 +34,9 @@ type message struct {
 	// selfAck, for a synchronous send to oneself, is called when the
 	// message is matched.
 	selfAck func()
+	// ackID, for a small sync message from another rank, names the send
+	// to acknowledge when the message is matched (0: none).
+	ackID uint64
 }
 
 // recvOp is a posted receive.

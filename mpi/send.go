@@ -36,7 +36,14 @@ func (e *engine) startSend(goctx context.Context, ctx uint32, dest, tag int, des
 	if e.t == nil {
 		return nil, fmt.Errorf("%w: no transport", ErrRank)
 	}
-	if !sync && len(desc)+len(body) <= e.eagerLimit {
+	if uint64(len(body)) > MaxMessageSize {
+		return nil, fmt.Errorf("%w: %d bytes, more than mpi.MaxMessageSize (%d)", ErrTooLarge, len(body), uint64(MaxMessageSize))
+	}
+	small := len(desc)+len(body) <= e.eagerLimit
+	if small && sync {
+		return e.startSyncEager(goctx, ctx, dest, tag, desc, body, detached)
+	}
+	if small {
 		h := comm.Header{Kind: comm.KindEager, Context: ctx, Tag: int32(tag)}
 		e.countSend(dest)
 		var err error
@@ -51,26 +58,14 @@ func (e *engine) startSend(goctx context.Context, ctx uint32, dest, tag int, des
 		}
 		return nil, nil
 	}
-	op := &sendOp{dest: dest, body: body, detached: detached}
-	op.init()
+	op, err := e.register(dest, body, detached)
+	if err != nil {
+		return nil, err
+	}
 	if !e.yield {
 		op.expectTransfer(len(body))
 	}
-	e.mu.Lock()
-	if e.closed != nil {
-		e.mu.Unlock()
-		return nil, e.closed
-	}
-	if err := e.gone[dest]; err != nil {
-		e.mu.Unlock()
-		return nil, err
-	}
-	id := e.nextID
-	e.nextID++
-	op.id = id
-	e.sends[id] = op
-	e.mu.Unlock()
-	h := comm.Header{Kind: comm.KindRTS, Context: ctx, Tag: int32(tag), Seq: id, Size: uint64(len(body))}
+	h := comm.Header{Kind: comm.KindRTS, Context: ctx, Tag: int32(tag), Seq: op.id, Size: uint64(len(body))}
 	rts := desc
 	if (goctx == nil || detached) && e.canBePulled(body) {
 		// Nothing hands body back to the caller before the receiver
@@ -79,17 +74,60 @@ func (e *engine) startSend(goctx context.Context, ctx uint32, dest, tag int, des
 		h.Kind, rts = comm.KindRTSLocal, localRTS(desc, body)
 	}
 	if err := e.sendFrame(goctx, dest, h, rts); err != nil {
-		e.mu.Lock()
-		_, ours := e.sends[id]
-		delete(e.sends, id)
-		e.mu.Unlock()
-		if !ours {
-			<-op.done // failed meanwhile (peer gone, Finalize): its error stands
-			return nil, op.err
-		}
-		return nil, e.sendError(dest, err)
+		return nil, e.unregister(op, dest, err)
 	}
 	return op, nil
+}
+
+// startSyncEager sends a small sync message whole, as MPICH does: an eager
+// frame whose Seq names the send, which the receiver acknowledges with a
+// clear-to-send once a receive has taken it. The receive completes with the
+// frame's arrival; the sender with the acknowledgement, no body to follow.
+func (e *engine) startSyncEager(goctx context.Context, ctx uint32, dest, tag int, desc, body []byte, detached bool) (*sendOp, error) {
+	op, err := e.register(dest, nil, detached)
+	if err != nil {
+		return nil, err
+	}
+	op.eager = true
+	h := comm.Header{Kind: comm.KindEager, Context: ctx, Tag: int32(tag), Seq: op.id}
+	if err := e.sendFrame(goctx, dest, h, joinMessage(desc, body)); err != nil {
+		return nil, e.unregister(op, dest, err)
+	}
+	return op, nil
+}
+
+// register records a send that waits for its clear-to-send, under a new id
+// (never 0: an eager frame's Seq of 0 asks for no acknowledgement).
+func (e *engine) register(dest int, body []byte, detached bool) (*sendOp, error) {
+	op := &sendOp{dest: dest, body: body, detached: detached}
+	op.init()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed != nil {
+		return nil, e.closed
+	}
+	if err := e.gone[dest]; err != nil {
+		return nil, err
+	}
+	e.nextID++
+	op.id = e.nextID
+	e.sends[op.id] = op
+	return op, nil
+}
+
+// unregister withdraws a send whose first frame could not be sent and
+// returns the error to report: its own, if something else (a peer gone,
+// Finalize) failed it meanwhile.
+func (e *engine) unregister(op *sendOp, dest int, err error) error {
+	e.mu.Lock()
+	_, ours := e.sends[op.id]
+	delete(e.sends, op.id)
+	e.mu.Unlock()
+	if !ours {
+		<-op.done
+		return op.err
+	}
+	return e.sendError(dest, err)
 }
 
 // finishSend waits for a rendezvous send's clear-to-send and sends its body.
@@ -112,8 +150,8 @@ func (e *engine) finishSend(goctx context.Context, op *sendOp, what callInfo) er
 			return op.err
 		}
 	}
-	if op.pulled {
-		runtime.KeepAlive(op.body) // the receiver read it out of our memory until now
+	if op.pulled || op.eager {
+		runtime.KeepAlive(op.body) // a pulled body was read out of our memory until now
 		return nil
 	}
 	return e.sendBody(op.dest, op.id, op.body, false)
@@ -232,7 +270,7 @@ func (e *engine) onClearToSend(id uint64, pulled bool) {
 	e.mu.Unlock()
 	switch {
 	case op == nil:
-	case detached && pulled:
+	case detached && (pulled || op.eager):
 		op.finish(nil)
 	case detached:
 		e.countSend(op.dest) // before Deliver returns: see countSend

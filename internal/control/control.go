@@ -8,7 +8,9 @@ package control
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -139,20 +141,65 @@ func (c *Client) WatchLauncher(handle func(Message), gone func()) {
 // Close closes the connection.
 func (c *Client) Close() error { return c.conn.Close() }
 
-// Reader decodes the messages of one rank's connection, for the launcher.
+// MaxMessage is the longest line a Reader takes: far more than any
+// message gorun or a rank writes (a blocked report of a 10,000-rank job is
+// under 1 MiB), so a peer that sends an endless line is refused rather
+// than held in memory.
+const MaxMessage = 4 << 20
+
+// ErrTooLong reports a line longer than MaxMessage.
+var ErrTooLong = errors.New("control: message too long")
+
+// Reader decodes the messages of one connection: one JSON object per line.
 type Reader struct {
-	dec *json.Decoder
+	br   *bufio.Reader
+	line []byte
 }
 
 // NewReader reads messages from r.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{dec: json.NewDecoder(bufio.NewReader(r))}
+	return &Reader{br: bufio.NewReaderSize(r, 16<<10)}
 }
 
-// Next returns the next message, or io.EOF when the rank closed the
-// connection.
+// Next returns the next message, or io.EOF when the peer closed the
+// connection. A line longer than MaxMessage fails with ErrTooLong, a line
+// that is not one JSON object with an error naming what is wrong; the
+// connection is then no longer usable.
 func (r *Reader) Next() (Message, error) {
-	var m Message
-	err := r.dec.Decode(&m)
-	return m, err
+	for {
+		line, err := r.readLine()
+		if err != nil {
+			return Message{}, err
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var m Message
+		if err := json.Unmarshal(line, &m); err != nil {
+			return Message{}, fmt.Errorf("control: malformed message: %w", err)
+		}
+		return m, nil
+	}
+}
+
+// readLine returns the next line, without holding more than MaxMessage.
+func (r *Reader) readLine() ([]byte, error) {
+	r.line = r.line[:0]
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		if len(r.line)+len(chunk) > MaxMessage {
+			return nil, fmt.Errorf("%w: a line of more than %d bytes", ErrTooLong, MaxMessage)
+		}
+		r.line = append(r.line, chunk...)
+		switch {
+		case err == nil:
+			return r.line, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && len(bytes.TrimSpace(r.line)) > 0:
+			return nil, fmt.Errorf("control: connection ended mid-message: %w", io.ErrUnexpectedEOF)
+		default:
+			return nil, err
+		}
+	}
 }
