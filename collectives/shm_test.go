@@ -274,7 +274,7 @@ func TestShmAllreduceDeadPeer(t *testing.T) {
 		if c.Rank() == dead {
 			return errors.New("died")
 		}
-		_, err := shmAllreduce(a, make([]float64, 3000), nil, sumF, algShm, nil)
+		_, err := shmAllreduce(a, Signature{Kind: KindAllreduceSlice, Root: -1, Count: -1}, nil, make([]float64, 3000), nil, sumF, algShm, nil)
 		if err == nil {
 			return errors.New("no error with a dead peer")
 		}
@@ -570,7 +570,7 @@ func TestShmBarrier(t *testing.T) {
 }
 
 // TestShmMismatchedCollectives: ranks that call different collectives get
-// errors, not each other's data.
+// errors naming both calls, not each other's data.
 func TestShmMismatchedCollectives(t *testing.T) {
 	errs := runShared(t, 2, testSlotBytes, testResultBytes, func(c Conn) error {
 		if c.Rank() == 0 {
@@ -580,8 +580,9 @@ func TestShmMismatchedCollectives(t *testing.T) {
 		return err
 	})
 	for r, err := range errs {
-		if !errors.Is(err, ErrProtocol) {
-			t.Errorf("rank %d: got %v, want ErrProtocol", r, err)
+		if !errors.Is(err, ErrCollectiveMismatch) || !strings.Contains(fmt.Sprint(err), "called Barrier while") &&
+			!strings.Contains(fmt.Sprint(err), "while rank 0 called Barrier") {
+			t.Errorf("rank %d: got %v, want ErrCollectiveMismatch naming both calls", r, err)
 		}
 	}
 }
