@@ -254,13 +254,13 @@ func (a *Arena) waitRanks(kind, only int, target uint32) error {
 			now := time.Now()
 			if now.Sub(lastCheck) >= arenaSleep {
 				lastCheck = now
+				if err := a.watch(kind, target); err != nil {
+					return err
+				}
 				if a.hooks.Check != nil {
 					if err := a.hooks.Check(); err != nil && !a.allReached(kind, only, target) {
 						return err
 					}
-				}
-				if err := a.watch(kind, target); err != nil {
-					return err
 				}
 				if leave == nil && a.hooks.Blocked != nil && now.Sub(start) >= arenaBlockedAfter {
 					leave = a.hooks.Blocked(a.op)

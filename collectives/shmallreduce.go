@@ -89,6 +89,9 @@ func inArena[R any](a *Arena, op string, sig Signature, check func() error, call
 		return zero, agreed.err
 	}
 	a.broken = err
+	if errors.Is(err, ErrCollectiveMismatch) {
+		return zero, err
+	}
 	return zero, fmt.Errorf("%s in shared memory: %w", op, err)
 }
 
@@ -347,7 +350,9 @@ func (a *Arena) previousMismatch() *failure {
 		mine := a.lastSig
 		mine.Count, theirs.Count = -1, -1
 		if !mine.Matches(theirs) {
-			return localFailure(a.rank, fmt.Errorf("in the call before: %w", Mismatch(a.rank, a.lastSig, q, theirs)))
+			m := Mismatch(a.rank, a.lastSig, q, theirs).(*mismatchError)
+			m.text += " (in the collective call before this one)"
+			return localFailure(a.rank, m)
 		}
 	}
 	return nil

@@ -1,6 +1,8 @@
 package mpi
 
 import (
+	"errors"
+
 	"github.com/gorun-mpi/gorun/collectives"
 )
 
@@ -24,7 +26,9 @@ var (
 )
 
 // collective runs one collective call named op on c with body, wrapping its
-// error as *Error.
+// error as *Error. A mismatch breaks c's collectives (see collwatch.go),
+// except a difference of lengths in AllreduceSlice, which every rank finds
+// in the call itself.
 func collective[R any](c *Comm, op string, body func(conn collectives.Conn) (R, error)) (R, error) {
 	var zero R
 	conn, err := c.collConn(op)
@@ -33,9 +37,22 @@ func collective[R any](c *Comm, op string, body func(conn collectives.Conn) (R, 
 	}
 	out, err := body(conn)
 	if err != nil {
+		if errors.Is(err, ErrCollectiveMismatch) &&
+			!(conn.(*collConn).sig.Kind == collectives.KindAllreduceSlice && errors.Is(err, ErrLengthMismatch)) {
+			c.breakColl(mismatchCause(err))
+		}
 		return zero, c.wrapErr(op, noPeer, noTag, err)
 	}
 	return out, nil
+}
+
+// mismatchCause is the mismatch inside err, without the call that met it.
+func mismatchCause(err error) error {
+	var mpiErr *Error
+	if errors.As(err, &mpiErr) {
+		return mpiErr.Err
+	}
+	return err
 }
 
 func opOf[T any](fn func(a, b T) T) collectives.Op[T] {

@@ -222,12 +222,12 @@ func ExampleAllreduceSlice_lengthMismatch() {
 		_, errs[world.Rank()] = mpi.AllreduceSlice(world, v, mpi.Sum)
 	})
 	for _, err := range errs {
-		fmt.Println(errors.Is(err, mpi.ErrLengthMismatch))
+		fmt.Println(errors.Is(err, mpi.ErrLengthMismatch), errors.Is(err, mpi.ErrCollectiveMismatch))
 	}
 	fmt.Println(errs[0])
 	// Output:
-	// true
-	// true
-	// true
-	// mpi: rank 0 AllreduceSlice: collectives: rank 1 failed: collectives: slice lengths differ between ranks: rank 0 has 2 elements, rank 2 has 3
+	// true true
+	// true true
+	// true true
+	// mpi: rank 0 AllreduceSlice: rank 1 failed: collectives: collective mismatch: rank 0 called AllreduceSlice(2 elements) while rank 2 called AllreduceSlice(3 elements)
 }
