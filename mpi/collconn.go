@@ -1,6 +1,7 @@
 package mpi
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/gorun-mpi/gorun/collectives"
@@ -74,7 +75,22 @@ func (k *collConn) Send(payload []byte, dest, tag int) error {
 		return k.c.wrapErr(k.op, dest, noTag, err)
 	}
 	err := k.c.e.send(k.c.goctx, k.c.ctx+1, k.c.group[dest], k.wireTag(tag), k.desc[:], payload, false, k.describe("send to", dest))
-	return k.c.wrapErr(k.op, dest, noTag, err)
+	return k.commErr(dest, err)
+}
+
+// commErr wraps a communication error with peer, or, when this rank has
+// learned of a mismatch meanwhile (the peer may have failed or finished
+// because of it), returns the mismatch instead.
+func (k *collConn) commErr(peer int, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, ErrPeerLost) {
+		if broken := k.c.collBroken(); broken != nil {
+			return k.c.wrapErr(k.op, noPeer, noTag, broken)
+		}
+	}
+	return k.c.wrapErr(k.op, peer, noTag, err)
 }
 
 func (k *collConn) Recv(source, tag int) ([]byte, error) {
@@ -130,7 +146,7 @@ func (k *collConn) finishRecv(r *recvOp, source int) ([]byte, error) {
 		err = r.err
 	}
 	if err != nil {
-		return nil, k.c.wrapErr(k.op, source, noTag, err)
+		return nil, k.commErr(source, err)
 	}
 	msg := r.msg
 	if msg.env.tag != r.tag || msg.env.source != r.source {
