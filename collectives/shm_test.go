@@ -587,6 +587,68 @@ func TestShmMismatchedCollectives(t *testing.T) {
 	}
 }
 
+// TestShmMismatchBarrierAgainstBcast: rank 0 in Barrier waits for an
+// arrival that ranks in Bcast never post; it finds the root's header, of
+// another call, while it waits. The Bcast ranks complete their call (the
+// mpi layer's alarm tells them later).
+func TestShmMismatchBarrierAgainstBcast(t *testing.T) {
+	errs := runShared(t, 3, testSlotBytes, testResultBytes, func(c Conn) error {
+		if c.Rank() == 0 {
+			return Barrier(c)
+		}
+		_, err := Bcast[string](c, str{}, "x", 1)
+		return err
+	})
+	want := "collectives: collective mismatch: rank 0 called Barrier while rank 1 called Bcast(root 1)"
+	if errs[0] == nil || errs[0].Error() != want || !errors.Is(errs[0], ErrCollectiveMismatch) {
+		t.Errorf("rank 0: %v, want %q", errs[0], want)
+	}
+	for r := 1; r < 3; r++ {
+		if errs[r] != nil {
+			t.Errorf("rank %d: %v", r, errs[r])
+		}
+	}
+}
+
+// TestShmMismatchRoots: two ranks that each broadcast as root read no
+// header but their own; the next call that reads every header (a Barrier)
+// finds the two calls, on every rank.
+func TestShmMismatchRoots(t *testing.T) {
+	errs := runShared(t, 3, testSlotBytes, testResultBytes, func(c Conn) error {
+		root := 1
+		if c.Rank() == 0 {
+			root = 0
+		}
+		if _, err := Bcast[string](c, str{}, "x", root); err != nil {
+			return err
+		}
+		return Barrier(c)
+	})
+	for r, err := range errs {
+		if !errors.Is(err, ErrCollectiveMismatch) || !strings.Contains(fmt.Sprint(err), "called Bcast(root 0)") ||
+			!strings.Contains(fmt.Sprint(err), "called Bcast(root 1)") || !strings.Contains(fmt.Sprint(err), "call before") {
+			t.Errorf("rank %d: %v, want a mismatch of Bcast(root 0) and Bcast(root 1) in the call before", r, err)
+		}
+	}
+}
+
+// TestShmMismatchElementTypes: a rank that reads the root's header finds
+// that it broadcasts another type.
+func TestShmMismatchElementTypes(t *testing.T) {
+	errs := runShared(t, 2, testSlotBytes, testResultBytes, func(c Conn) error {
+		if c.Rank() == 0 {
+			_, err := Bcast[string](c, str{}, "x", 0)
+			return err
+		}
+		_, err := Bcast[[]float64](c, float64s{}, nil, 0)
+		return err
+	})
+	want := "collectives: collective mismatch: rank 1 called Bcast(root 0, of slice) while rank 0 called Bcast(root 0, of string)"
+	if errs[0] != nil || errs[1] == nil || errs[1].Error() != want {
+		t.Errorf("got %v, want nil and %q", errs, want)
+	}
+}
+
 // TestAllreduceSliceInto: the result lands in the caller's slice, also when
 // it is the operand itself, with and without an arena, with a built-in and
 // a user operator; a result slice of the wrong length on one rank fails
