@@ -52,7 +52,7 @@ type Arena struct {
 	// arena before it (both published in the call's header), check the
 	// call's CallConn.CheckCall (or nil), run while a wait sleeps.
 	sig, lastSig Signature
-	check        func() error
+	check        CallConn
 	broken       error // a call failed midway: the counters are out of step
 	long         bool  // the call in progress moves longCallBytes or more per rank
 }
@@ -277,7 +277,7 @@ func (a *Arena) waitRanks(kind, only int, target uint32) error {
 // (which may never come to the step this rank waits for).
 func (a *Arena) watch(kind int, target uint32) error {
 	if a.check != nil {
-		if err := a.check(); err != nil {
+		if err := a.check.CheckCall(); err != nil {
 			return err
 		}
 	}

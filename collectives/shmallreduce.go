@@ -1,6 +1,7 @@
 package collectives
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -59,7 +60,7 @@ var errUseMessages = errors.New("collectives: agreed on a message algorithm")
 //
 // The result goes into into when it is not nil (it has v's length, checked
 // by the caller, and may be v itself), else into a new slice.
-func shmAllreduce[E any](a *Arena, sig Signature, check func() error, v, into []E, op Op[E], alg algorithm, own *failure) ([]E, error) {
+func shmAllreduce[E any](a *Arena, sig Signature, check CallConn, v, into []E, op Op[E], alg algorithm, own *failure) ([]E, error) {
 	return inArena(a, "AllreduceSlice", sig, check, func() ([]E, error) {
 		return shmAllreduceLocked(a, v, into, op, alg, own)
 	})
@@ -71,7 +72,7 @@ func shmAllreduce[E any](a *Arena, sig Signature, check func() error, v, into []
 // alike in the headers (callError) leaves the arena in step; any other
 // error (a peer lost midway, a mismatch this rank alone found) leaves it
 // out of step, unused from then on.
-func inArena[R any](a *Arena, op string, sig Signature, check func() error, call func() (R, error)) (R, error) {
+func inArena[R any](a *Arena, op string, sig Signature, check CallConn, call func() (R, error)) (R, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.op, a.sig, a.check = op, sig, check
@@ -285,11 +286,13 @@ const (
 	headerTextLen = 10 // uint16
 	headerKind    = 12 // the collective: kindAllreduce, ...
 	headerPieces  = 13 // Bcast: 1 if the value is posted in pieces
-	headerText    = 16 // the failure's text, up to maxFailureText
 	// The call's Signature, and that of the rank's call through the arena
-	// before it (zeros if none), for the mismatch checks.
-	headerSig     = headerText + maxFailureText
+	// before it (zeros if none), for the mismatch checks: in the header's
+	// first cache line, with the fields above, so that a rank reading
+	// another's header for a small call misses the cache once.
+	headerSig     = 16
 	headerPrevSig = headerSig + SignatureLen
+	headerText    = 64 // the failure's text, up to maxFailureText
 	// A Bcast value, or a small AllreduceSlice operand, of up to
 	// Arena.inlineBytes travels in the header.
 	headerInline = 1024
@@ -319,6 +322,9 @@ func kindName(k byte) string {
 // this rank's call (lengths too when withCount), and returns the mismatch.
 func (a *Arena) headerMismatch(q int, withCount bool) *failure {
 	h := a.header(q)
+	if q == a.rank || bytes.Equal(h[headerSig:headerSig+SignatureLen], a.header(a.rank)[headerSig:headerSig+SignatureLen]) {
+		return nil // the same call (the usual case: no decoding)
+	}
 	theirs, ok := ParseSignature(h[headerSig:])
 	if !ok {
 		return localFailure(a.rank, fmt.Errorf("%w: rank %d is in %s, this rank in %s", ErrProtocol, q, kindName(h[headerKind]), a.sig.Kind))
@@ -342,9 +348,14 @@ func (a *Arena) previousMismatch() *failure {
 	if a.lastSig.Kind == 0 {
 		return nil
 	}
+	mineBytes := a.header(a.rank)[headerPrevSig : headerPrevSig+SignatureLen]
 	for q := range a.size {
-		theirs, ok := ParseSignature(a.header(q)[headerPrevSig:])
-		if !ok || q == a.rank || theirs.Seq != a.lastSig.Seq {
+		h := a.header(q)
+		if q == a.rank || bytes.Equal(h[headerPrevSig:headerPrevSig+SignatureLen], mineBytes) {
+			continue
+		}
+		theirs, ok := ParseSignature(h[headerPrevSig:])
+		if !ok || theirs.Seq != a.lastSig.Seq {
 			continue
 		}
 		mine := a.lastSig

@@ -28,7 +28,7 @@ import (
 // the size; the decoded value is then a view of that memory. Its error is
 // this rank's alone: the rank still keeps step with the others, but reads
 // nothing.
-func shmBcast[T any](a *Arena, sig Signature, check func() error, codec Codec[T], v T, root int, into func(count int) ([]byte, error)) (T, error) {
+func shmBcast[T any](a *Arena, sig Signature, check CallConn, codec Codec[T], v T, root int, into func(count int) ([]byte, error)) (T, error) {
 	name := "Bcast"
 	if into != nil {
 		name = "BcastInto"
@@ -193,7 +193,7 @@ func (a *Arena) endStep(step uint32, f *failure, alg algorithm) error {
 
 // shmBarrier is Barrier through the arena: every rank posts its arrival
 // and waits for the others'.
-func shmBarrier(a *Arena, sig Signature, check func() error) error {
+func shmBarrier(a *Arena, sig Signature, check CallConn) error {
 	_, err := inArena(a, "Barrier", sig, check, func() (struct{}, error) {
 		if err := a.waitAll(reducedKind, a.doneBefore(false)); err != nil {
 			return struct{}{}, err
@@ -205,10 +205,8 @@ func shmBarrier(a *Arena, sig Signature, check func() error) error {
 			return struct{}{}, err
 		}
 		var f *failure
-		for q := range a.size {
-			if f == nil {
-				f = a.headerMismatch(q, false)
-			}
+		for q := 0; q < a.size && f == nil; q++ {
+			f = a.headerMismatch(q, false)
 		}
 		if f == nil {
 			f = a.previousMismatch()

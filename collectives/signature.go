@@ -102,12 +102,10 @@ func begin(c Conn, s Signature) (Signature, error) {
 	return s, nil
 }
 
-// checkCall is c's CheckCall, or nil.
-func checkCall(c Conn) func() error {
-	if cc, ok := c.(CallConn); ok {
-		return cc.CheckCall
-	}
-	return nil
+// checkCall is c as a CallConn, or nil.
+func checkCall(c Conn) CallConn {
+	cc, _ := c.(CallConn)
+	return cc
 }
 
 // SignatureLen is the size of an encoded Signature.

@@ -43,7 +43,12 @@ func (k *collConn) BeginCall(s collectives.Signature) (collectives.Signature, er
 	s.Put(k.desc[:])
 	e := k.c.e
 	e.mu.Lock()
-	err := e.match.beginColl(k.c.ctx+1, k.seq, s, k.c.rank, k.c.local)
+	w := k.c.shared.watch
+	if w == nil {
+		w = e.match.newWatch(k.c.ctx+1, k.c.rank, k.c.local)
+		k.c.shared.watch = w
+	}
+	err := w.begin(k.seq, s)
 	start := !e.match.watchdog && e.t != nil
 	e.match.watchdog = e.match.watchdog || start
 	e.mu.Unlock()

@@ -168,32 +168,38 @@ func (m *matcher) watch(ctx uint32) *collWatch {
 	return m.colls[ctx]
 }
 
-// beginColl records that this rank begins call sig (wire sequence seq) on
-// collective context ctx, and returns the mismatch already known, or
-// found among the messages of this call that came early.
-func (m *matcher) beginColl(ctx, seq uint32, sig collectives.Signature, rank int, local []int) error {
-	w := m.colls[ctx]
-	if w == nil {
-		if m.colls == nil {
-			m.colls = map[uint32]*collWatch{}
-		}
-		w = &collWatch{rank: rank, local: local, seq: (seq - 1) & wireSeqMask}
-		m.colls[ctx] = w
-		// Messages that came before this rank's first call: judge them now.
-		for _, sq := range m.unexpected.bySource {
-			for _, msg := range sq.msgs[sq.head:] {
-				switch {
-				case msg.env.ctx != ctx:
-				case msg.env.tag == alarmTag:
-					if w.broken == nil {
-						w.broken, w.fromAlarm = alarmErr(msg.body), true
-					}
-				default:
-					w.early = append(w.early, msg)
+// newWatch makes the watch of collective context ctx, for this rank
+// (rank, and local, the map from world ranks) of its communicator.
+func (m *matcher) newWatch(ctx uint32, rank int, local []int) *collWatch {
+	if w := m.colls[ctx]; w != nil {
+		return w
+	}
+	if m.colls == nil {
+		m.colls = map[uint32]*collWatch{}
+	}
+	w := &collWatch{rank: rank, local: local}
+	m.colls[ctx] = w
+	// Messages that came before this rank's first call: judge them now.
+	for _, sq := range m.unexpected.bySource {
+		for _, msg := range sq.msgs[sq.head:] {
+			switch {
+			case msg.env.ctx != ctx:
+			case msg.env.tag == alarmTag:
+				if w.broken == nil {
+					w.broken, w.fromAlarm = alarmErr(msg.body), true
 				}
+			default:
+				w.early = append(w.early, msg)
 			}
 		}
 	}
+	return w
+}
+
+// begin records that this rank begins call sig (wire sequence seq), and
+// returns the mismatch already known, or found among the messages of this
+// call that came early.
+func (w *collWatch) begin(seq uint32, sig collectives.Signature) error {
 	if w.sig.Kind != 0 {
 		w.history[w.seq%watchHistory] = w.sig
 	}
