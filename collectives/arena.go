@@ -274,12 +274,15 @@ func (a *Arena) waitRanks(kind, only int, target uint32) error {
 // watch runs while a wait sleeps: it ends the wait with the mismatch the
 // Conn learned of (another rank's alarm), or with the one this rank finds
 // in the header of a rank that has arrived for this step in another call
-// (which may never come to the step this rank waits for).
+// (which may never come to the step this rank waits for). Only a CallConn
+// numbers calls, so only with one can a header tell that it is of this
+// call, not of the next.
 func (a *Arena) watch(kind int, target uint32) error {
-	if a.check != nil {
-		if err := a.check.CheckCall(); err != nil {
-			return err
-		}
+	if a.check == nil {
+		return nil
+	}
+	if err := a.check.CheckCall(); err != nil {
+		return err
 	}
 	if kind != arrivedKind {
 		return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync/atomic"
 )
 
 // ErrCollectiveMismatch: ranks of one group entered different collectives
@@ -60,12 +61,42 @@ type Elem struct {
 // ElemOf is the Elem of T.
 func ElemOf[T any]() Elem {
 	t := reflect.TypeFor[T]()
+	if known := elems.Load(); known != nil {
+		for _, k := range *known {
+			if k.t == t {
+				return k.elem
+			}
+		}
+	}
 	h := uint32(2166136261) // FNV-1a of the type's name
 	for _, b := range []byte(t.String()) {
 		h = (h ^ uint32(b)) * 16777619
 	}
-	return Elem{Kind: t.Kind(), Hash: h}
+	e := Elem{Kind: t.Kind(), Hash: h}
+	for {
+		old := elems.Load()
+		var next []knownElem
+		if old != nil {
+			next = append(next, (*old)[:min(len(*old), maxKnownElems-1)]...)
+		}
+		next = append([]knownElem{{t, e}}, next...)
+		if elems.CompareAndSwap(old, &next) {
+			return e
+		}
+	}
 }
+
+// elems caches ElemOf for the types a program's collectives use (the
+// lookup by name costs more than the whole signature check otherwise): a
+// short list, replaced whole on each addition, read without a lock.
+var elems atomic.Pointer[[]knownElem]
+
+type knownElem struct {
+	t    reflect.Type
+	elem Elem
+}
+
+const maxKnownElems = 32
 
 // Signature is what the ranks of one collective call must agree on: the
 // collective, its root, its element type and, where every rank must pass

@@ -1,6 +1,7 @@
 package mpi
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -16,8 +17,13 @@ type collConn struct {
 	c    *Comm
 	op   string
 	seq  uint32
-	sig  collectives.Signature
-	desc [collectives.SignatureLen]byte // sig, encoded (zeros before BeginCall)
+	desc [collectives.SignatureLen]byte // the call's signature, encoded (zeros before BeginCall)
+}
+
+// sig is the call's signature (the zero Signature before BeginCall).
+func (k *collConn) sig() collectives.Signature {
+	s, _ := collectives.ParseSignature(k.desc[:])
+	return s
 }
 
 // collConn starts a collective call named op on c.
@@ -39,7 +45,6 @@ func (k *collConn) wireTag(tag int) int {
 // with every message of the call, and the matcher judges arrivals by it.
 func (k *collConn) BeginCall(s collectives.Signature) (collectives.Signature, error) {
 	s.Seq = k.seq
-	k.sig = s
 	s.Put(k.desc[:])
 	e := k.c.e
 	e.mu.Lock()
@@ -169,8 +174,11 @@ func (k *collConn) finishRecv(r *recvOp, source int) ([]byte, error) {
 		}
 		head, body = body[:collectives.SignatureLen], body[collectives.SignatureLen:]
 	}
-	if theirs, ok := collectives.ParseSignature(head); ok && k.sig.Kind != 0 && !k.sig.Matches(theirs) {
-		return nil, k.c.wrapErr(k.op, noPeer, noTag, collectives.Mismatch(k.c.rank, k.sig, source, theirs))
+	if bytes.Equal(head, k.desc[:]) {
+		return body, nil // the same call (the usual case: no decoding)
+	}
+	if theirs, ok := collectives.ParseSignature(head); ok && k.sig().Kind != 0 && !k.sig().Matches(theirs) {
+		return nil, k.c.wrapErr(k.op, noPeer, noTag, collectives.Mismatch(k.c.rank, k.sig(), source, theirs))
 	}
 	return body, nil
 }

@@ -211,3 +211,16 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// TestMismatchSplitAgainstBarrier: Split runs a collective exchange of its
+// own, checked like the others.
+func TestMismatchSplitAgainstBarrier(t *testing.T) {
+	errs := runMismatched(t, 3, func(c *Comm) error {
+		if c.Rank() == 1 {
+			_, err := c.Split(0, 0)
+			return thenBarrier(c, err)
+		}
+		return thenBarrier(c, c.Barrier())
+	})
+	expectMismatch(t, errs, "Split or Dup", "Barrier")
+}
