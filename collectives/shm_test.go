@@ -599,37 +599,52 @@ func TestShmMismatchedCollectives(t *testing.T) {
 
 // TestShmMismatchBarrierAgainstBcast: rank 0 in Barrier waits for an
 // arrival that ranks in Bcast never post; it finds the root's header, of
-// another call, while it waits. The Bcast ranks complete their call (the
-// mpi layer's alarm tells them later).
+// another call, while it waits. The root completes its call (the mpi
+// layer's alarm tells it later); rank 2, waiting for the root, may find
+// rank 0's header first. The Bcast ranks return only once rank 0 has (a
+// rank that fails closes its transport).
 func TestShmMismatchBarrierAgainstBcast(t *testing.T) {
+	rank0 := make(chan struct{})
 	errs := runShared(t, 3, testSlotBytes, testResultBytes, func(c Conn) error {
 		if c.Rank() == 0 {
+			defer close(rank0)
 			return Barrier(c)
 		}
 		_, err := Bcast[string](c, str{}, "x", 1)
+		<-rank0
 		return err
 	})
 	want := "collectives: collective mismatch: rank 0 called Barrier while rank 1 called Bcast(root 1)"
 	if errs[0] == nil || errs[0].Error() != want || !errors.Is(errs[0], ErrCollectiveMismatch) {
 		t.Errorf("rank 0: %v, want %q", errs[0], want)
 	}
-	for r := 1; r < 3; r++ {
-		if errs[r] != nil {
-			t.Errorf("rank %d: %v", r, errs[r])
-		}
+	if errs[1] != nil {
+		t.Errorf("rank 1 (the root): %v", errs[1])
+	}
+	if want := "collectives: collective mismatch: rank 2 called Bcast(root 1) while rank 0 called Barrier"; errs[2] != nil && errs[2].Error() != want {
+		t.Errorf("rank 2: %v, want nil or %q", errs[2], want)
 	}
 }
 
 // TestShmMismatchRoots: two ranks that each broadcast as root read no
 // header but their own; the next call that reads every header (a Barrier)
-// finds the two calls, on every rank.
+// finds the two calls, on every rank. (Rank 2 starts once its root has
+// posted, so that it does not wait and find rank 0's header meanwhile.)
 func TestShmMismatchRoots(t *testing.T) {
+	posted := make(chan struct{})
 	errs := runShared(t, 3, testSlotBytes, testResultBytes, func(c Conn) error {
 		root := 1
-		if c.Rank() == 0 {
+		switch c.Rank() {
+		case 0:
 			root = 0
+		case 2:
+			<-posted
 		}
-		if _, err := Bcast[string](c, str{}, "x", root); err != nil {
+		_, err := Bcast[string](c, str{}, "x", root)
+		if c.Rank() == 1 {
+			close(posted)
+		}
+		if err != nil {
 			return err
 		}
 		return Barrier(c)
