@@ -231,3 +231,28 @@ func ExampleAllreduceSlice_lengthMismatch() {
 	// true true
 	// mpi: rank 0 AllreduceSlice: rank 1 failed: collectives: collective mismatch: rank 0 called AllreduceSlice(2 elements) while rank 2 called AllreduceSlice(3 elements)
 }
+
+// Ranks in different collectives fail instead of hanging: rank 0 calls
+// Barrier while the others broadcast from rank 1. Rank 1, the root, sends
+// and returns; it learns of the mismatch in its next collective call.
+func ExampleErrCollectiveMismatch() {
+	errs := make([]error, 3)
+	runWorld(3, func(world *mpi.Comm) {
+		var err error
+		if world.Rank() == 0 {
+			err = world.Barrier()
+		} else if _, err = mpi.Bcast(world, "hello", 1); err == nil {
+			err = world.Barrier()
+		}
+		errs[world.Rank()] = err
+	})
+	for _, err := range errs {
+		fmt.Println(errors.Is(err, mpi.ErrCollectiveMismatch))
+	}
+	fmt.Println(errs[0])
+	// Output:
+	// true
+	// true
+	// true
+	// mpi: rank 0 Barrier: collective mismatch: rank 0 called Barrier while rank 1 called Bcast(root 1)
+}
