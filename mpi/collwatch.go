@@ -65,6 +65,7 @@ type collWatch struct {
 	early     []*message
 	waiting   *recvOp // the collective receive posted at the last watchdog tick
 	pinged    *recvOp // the one whose peer was pinged
+	alarm     error   // an alarm that came before the first call, for begin
 	broken    error   // the mismatch, once known
 	fromAlarm bool    // broken came in another rank's alarm
 	alarmed   bool    // this rank has sent its alarm, or need not
@@ -185,8 +186,8 @@ func (m *matcher) newWatch(ctx uint32, rank int, local []int) *collWatch {
 			switch {
 			case msg.env.ctx != ctx:
 			case msg.env.tag == alarmTag:
-				if w.broken == nil {
-					w.broken, w.fromAlarm = alarmErr(msg.body), true
+				if w.alarm == nil {
+					w.alarm = alarmErr(msg.body)
 				}
 			default:
 				w.early = append(w.early, msg)
@@ -214,6 +215,10 @@ func (w *collWatch) begin(seq uint32, sig collectives.Signature) error {
 			w.broken = err
 		}
 		early[i] = nil
+	}
+	if w.broken == nil && w.alarm != nil {
+		// What this rank found itself, above, names its own call.
+		w.broken, w.fromAlarm = w.alarm, true
 	}
 	return w.broken
 }
