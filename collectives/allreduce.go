@@ -20,13 +20,17 @@ const (
 // bit-identical result.
 func Allreduce[T any](c Conn, codec Codec[T], v T, op Op[T]) (T, error) {
 	me := c.Rank()
-	red := reduction[T]{me: me, codec: codec, comb: valueOp[T]{op.Fn}}
+	var zero T
+	sig, err := begin(c, Signature{Kind: KindAllreduce, Root: -1, Elem: ElemOf[T](), Count: -1})
+	if err != nil {
+		return zero, err
+	}
+	red := reduction[T]{me: me, codec: codec, comb: valueOp[T]{op.Fn}, sig: sig}
 	mine := partial[T]{v: v, low: me, alg: algRecursiveDoubling}
 	if op.Fn == nil {
 		mine.fail = nilOpFailure(me, "Allreduce")
 	}
 	res, err := recursiveDoubling(c, allreduceTagRD, mine, red.exchangeOps())
-	var zero T
 	switch {
 	case err != nil:
 		return zero, err
@@ -67,6 +71,14 @@ func AllreduceSliceInto[E any](c Conn, codec Codec[[]E], v, out []E, op Op[E]) e
 // allreduceSlice is AllreduceSlice, into out when into is set.
 func allreduceSlice[E any](c Conn, codec Codec[[]E], v, out []E, into bool, op Op[E]) ([]E, error) {
 	p, me := c.Size(), c.Rank()
+	// Lengths are not part of the signature the Conn checks: the ranks
+	// compare them in the call (agree, merge), where every rank learns of a
+	// difference, so the group stays usable.
+	sig, err := begin(c, Signature{Kind: KindAllreduceSlice, Root: -1, Elem: ElemOf[E](), Count: -1})
+	if err != nil {
+		return nil, err
+	}
+	sig.Count = len(v)
 	mine := partial[[]E]{v: v, count: len(v), low: me}
 	var arena *Arena
 	if isRaw(codec) {
@@ -99,13 +111,13 @@ func allreduceSlice[E any](c Conn, codec Codec[[]E], v, out []E, into bool, op O
 	if arena != nil {
 		// The ranks agree through shared memory, and reduce there when
 		// they chose to.
-		res, err := shmAllreduce(arena, v, out, op, alg, mine.fail)
+		res, err := shmAllreduce(arena, sig, checkCall(c), v, out, op, alg, mine.fail)
 		if !errors.Is(err, errUseMessages) {
 			return res, err
 		}
 		agreed = true
 	}
-	red := reduction[[]E]{me: me, codec: codec, comb: sliceOp[E]{op.Fn}}
+	red := reduction[[]E]{me: me, codec: codec, comb: sliceOp[E]{op.Fn}, sig: sig}
 	if alg == algRing || alg == algRabenseifner {
 		if agreed {
 			if alg == algRing {

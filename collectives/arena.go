@@ -48,8 +48,13 @@ type Arena struct {
 	// the one before it.
 	lastEnd, prevEnd uint32
 	op               string // the collective in progress, for deadlock reports
-	broken           error  // a call failed midway: the counters are out of step
-	long             bool   // the call in progress moves longCallBytes or more per rank
+	// sig is the call in progress, lastSig this rank's call through the
+	// arena before it (both published in the call's header), check the
+	// call's CallConn.CheckCall (or nil), run while a wait sleeps.
+	sig, lastSig Signature
+	check        CallConn
+	broken       error // a call failed midway: the counters are out of step
+	long         bool  // the call in progress moves longCallBytes or more per rank
 }
 
 // ArenaHooks connect an Arena's waits to the rest of the runtime.
@@ -250,6 +255,9 @@ func (a *Arena) waitRanks(kind, only int, target uint32) error {
 			now := time.Now()
 			if now.Sub(lastCheck) >= arenaSleep {
 				lastCheck = now
+				if err := a.watch(kind, target); err != nil {
+					return err
+				}
 				if a.hooks.Check != nil {
 					if err := a.hooks.Check(); err != nil && !a.allReached(kind, only, target) {
 						return err
@@ -259,6 +267,38 @@ func (a *Arena) waitRanks(kind, only int, target uint32) error {
 					leave = a.hooks.Blocked(a.op, func() bool { return !a.allReached(kind, only, target) })
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// watch runs while a wait sleeps: it ends the wait with the mismatch the
+// Conn learned of (another rank's alarm), or with the one this rank finds
+// in the header of a rank that has arrived for this step in another call
+// (which may never come to the step this rank waits for). Only a CallConn
+// numbers calls, so only with one can a header tell that it is of this
+// call, not of the next.
+func (a *Arena) watch(kind int, target uint32) error {
+	if a.check == nil {
+		return nil
+	}
+	if err := a.check.CheckCall(); err != nil {
+		return err
+	}
+	if kind != arrivedKind {
+		return nil
+	}
+	for q := range a.size {
+		// The counter, loaded after the header was written and posted,
+		// makes the header visible.
+		if word, _ := a.counter(arrivedKind, q); q == a.rank || !reached(word.Load(), target) {
+			continue
+		}
+		theirs, ok := ParseSignature(a.header(q)[headerSig:])
+		mine := a.sig
+		mine.Count, theirs.Count = -1, -1 // lengths are compared by the call itself
+		if ok && theirs.Seq == mine.Seq && !mine.Matches(theirs) {
+			return Mismatch(a.rank, a.sig, q, theirs)
 		}
 	}
 	return nil

@@ -10,13 +10,17 @@ package collectives
 // arrival and waits for the others'.
 func Barrier(c Conn) error {
 	p, me := c.Size(), c.Rank()
+	sig, err := begin(c, Signature{Kind: KindBarrier, Root: -1, Count: -1})
+	if err != nil {
+		return err
+	}
 	a := arenaOf(c)
 	alg, err := chooseShared("Barrier", p, 0, a != nil)
 	if err != nil {
 		return err
 	}
 	if alg == algShm {
-		return shmBarrier(a)
+		return shmBarrier(a, sig, checkCall(c))
 	}
 	for round, d := 0, 1; d < p; round, d = round+1, d*2 {
 		if _, err := c.Sendrecv(nil, (me+d)%p, round, (me-d+p)%p, round); err != nil {

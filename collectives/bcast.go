@@ -26,11 +26,15 @@ func Bcast[T any](c Conn, codec Codec[T], v T, root int) (T, error) {
 	if err := checkRoot(c, root); err != nil {
 		return zero, err
 	}
+	sig, err := begin(c, Signature{Kind: KindBcast, Root: root, Elem: ElemOf[T](), Count: -1})
+	if err != nil {
+		return zero, err
+	}
 	if c.Size() == 1 {
 		return v, nil
 	}
 	if a := arenaOf(c); a != nil {
-		out, err := shmBcast(a, codec, v, root, nil)
+		out, err := shmBcast(a, sig, checkCall(c), codec, v, root, nil)
 		if !errors.Is(err, errUseMessages) {
 			return out, err
 		}
@@ -49,6 +53,10 @@ func BcastInto[E any](c Conn, codec Codec[[]E], buf []E, root int) error {
 	if err := checkRoot(c, root); err != nil {
 		return err
 	}
+	sig, err := begin(c, Signature{Kind: KindBcast, Root: root, Elem: ElemOf[[]E](), Count: -1})
+	if err != nil {
+		return err
+	}
 	if c.Size() == 1 {
 		return nil
 	}
@@ -61,7 +69,7 @@ func BcastInto[E any](c Conn, codec Codec[[]E], buf []E, root int) error {
 			// Raw: the payload is buf's own bytes.
 			return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(buf))), count), nil
 		}
-		_, err := shmBcast(a, codec, buf, root, into)
+		_, err := shmBcast(a, sig, checkCall(c), codec, buf, root, into)
 		if !errors.Is(err, errUseMessages) {
 			return err
 		}

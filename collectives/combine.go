@@ -59,6 +59,7 @@ type reduction[T any] struct {
 	me    int
 	codec Codec[T]
 	comb  combiner[T]
+	sig   Signature // the call, to describe a mismatch of lengths
 }
 
 // encode returns p's message. When encoding fails, p becomes this rank's
@@ -110,8 +111,9 @@ func (r reduction[T]) merge(lower, upper partial[T]) partial[T] {
 		return partial[T]{fail: f}
 	}
 	if lower.count != upper.count {
-		return partial[T]{fail: localFailure(r.me, fmt.Errorf("%w: rank %d has %d elements, rank %d has %d",
-			ErrLengthMismatch, lower.low, lower.count, upper.low, upper.count))}
+		ls, us := r.sig, r.sig
+		ls.Count, us.Count = lower.count, upper.count
+		return partial[T]{fail: localFailure(r.me, Mismatch(lower.low, ls, upper.low, us))}
 	}
 	if lower.alg != upper.alg {
 		return partial[T]{fail: localFailure(r.me, fmt.Errorf("%w: rank %d chose %s, rank %d chose %s (is GORUN_COLL_* the same everywhere?)",

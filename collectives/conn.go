@@ -42,7 +42,9 @@ type RawCodec interface {
 	Raw() bool
 }
 
-// MaxTag bounds the step tags an algorithm may use on a Conn.
+// MaxTag bounds the step tags an algorithm may use on a Conn. The mpi
+// package keeps the last one, MaxTag-1, for messages of its own (it tells
+// a peer which call a rank has long been waiting in).
 const MaxTag = 1 << 12
 
 // Codec turns values of T into payloads and back. The mpi package supplies

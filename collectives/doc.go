@@ -52,4 +52,19 @@
 // waited for it return an error too (a *RemoteError wrapping ErrPeerFailed
 // and the failed rank's sentinel). Communication errors (a lost peer) are
 // returned as the Conn reports them.
+//
+// # Mismatched calls
+//
+// Each collective starts by telling its Conn the call's Signature (the
+// collective, root, element type, and length where every rank must pass
+// the same: ReduceSlice) when the Conn is a CallConn; the mpi package's
+// Conn stamps every message with it and fails a call that meets another
+// (see ErrCollectiveMismatch). Through an Arena the signature, and that of
+// the rank's previous call through it, go in the call header: a Barrier or
+// AllreduceSlice compares every rank's, a Bcast the root's, and a rank
+// waiting for another's arrival looks, while it sleeps, for a rank that
+// arrived in another call. AllreduceSlice compares lengths itself (every
+// rank fails alike, with ErrCollectiveMismatch and ErrLengthMismatch).
+// Operators cannot be compared, only their element types; parts of
+// Gather, Allgather, Scatter and Alltoall may legally differ in length.
 package collectives

@@ -62,15 +62,19 @@ const (
 	codeParts
 	codeAlgorithm
 	codeProtocol
+	codeMismatch       // ErrCollectiveMismatch
+	codeMismatchLength // ErrCollectiveMismatch and ErrLengthMismatch
 )
 
 var codeSentinels = [...]error{
-	codeRoot:      ErrRoot,
-	codeNilOp:     ErrNilOp,
-	codeLength:    ErrLengthMismatch,
-	codeParts:     ErrParts,
-	codeAlgorithm: ErrAlgorithm,
-	codeProtocol:  ErrProtocol,
+	codeRoot:           ErrRoot,
+	codeNilOp:          ErrNilOp,
+	codeLength:         ErrLengthMismatch,
+	codeParts:          ErrParts,
+	codeAlgorithm:      ErrAlgorithm,
+	codeProtocol:       ErrProtocol,
+	codeMismatch:       ErrCollectiveMismatch,
+	codeMismatchLength: &mismatchError{text: "slice lengths differ between ranks", length: true},
 }
 
 // failure is the first failure a call has seen: this rank's own (local is
@@ -89,10 +93,17 @@ const maxFailureText = 512
 
 func localFailure(rank int, err error) *failure {
 	code := codeOther
-	for c, s := range codeSentinels {
-		if s != nil && errors.Is(err, s) {
-			code = byte(c)
-			break
+	switch {
+	case errors.Is(err, ErrCollectiveMismatch) && errors.Is(err, ErrLengthMismatch):
+		code = codeMismatchLength
+	case errors.Is(err, ErrCollectiveMismatch):
+		code = codeMismatch
+	default:
+		for c, s := range codeSentinels {
+			if s != nil && errors.Is(err, s) {
+				code = byte(c)
+				break
+			}
 		}
 	}
 	msg := err.Error()

@@ -22,6 +22,9 @@ func Gather[T any](c Conn, codec Codec[T], part T, root int) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := begin(c, Signature{Kind: KindGather, Root: root, Elem: ElemOf[T](), Count: -1}); err != nil {
+		return nil, err
+	}
 	var f *failure
 	own, err := codec.Encode(part)
 	if err != nil {

@@ -19,7 +19,8 @@ const (
 // ranks that only sent their operand cannot know of it.
 func Reduce[T any](c Conn, codec Codec[T], v T, op Op[T], root int) (T, error) {
 	var zero T
-	red := reduction[T]{me: c.Rank(), codec: codec, comb: valueOp[T]{op.Fn}}
+	red := reduction[T]{me: c.Rank(), codec: codec, comb: valueOp[T]{op.Fn},
+		sig: Signature{Kind: KindReduce, Root: root, Elem: ElemOf[T](), Count: -1}}
 	res, err := reduceTree(c, red, v, op.Fn == nil, op.Commutative, root, "Reduce")
 	switch {
 	case err != nil:
@@ -38,7 +39,8 @@ func Reduce[T any](c Conn, codec Codec[T], v T, op Op[T], root int) (T, error) {
 // and on every rank that received a mismatched operand. The result never
 // aliases v.
 func ReduceSlice[E any](c Conn, codec Codec[[]E], v []E, op Op[E], root int) ([]E, error) {
-	red := reduction[[]E]{me: c.Rank(), codec: codec, comb: sliceOp[E]{op.Fn}}
+	red := reduction[[]E]{me: c.Rank(), codec: codec, comb: sliceOp[E]{op.Fn},
+		sig: Signature{Kind: KindReduceSlice, Root: root, Elem: ElemOf[E](), Count: len(v)}}
 	res, err := reduceTree(c, red, v, op.Fn == nil, op.Commutative, root, "ReduceSlice")
 	switch {
 	case err != nil:
@@ -62,6 +64,10 @@ func reduceTree[T any](c Conn, red reduction[T], v T, nilOp, commutative bool, r
 		return partial[T]{}, err
 	}
 	if _, err := choose("Reduce", p, 0); err != nil {
+		return partial[T]{}, err
+	}
+	var err error
+	if red.sig, err = begin(c, red.sig); err != nil {
 		return partial[T]{}, err
 	}
 	mine := partial[T]{v: v, count: red.comb.count(v), low: me, alg: algBinomial}

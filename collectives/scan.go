@@ -16,7 +16,11 @@ func Scan[T any](c Conn, codec Codec[T], v T, op Op[T]) (T, error) {
 	if _, err := choose("Scan", p, 0); err != nil {
 		return zero, err
 	}
-	red := reduction[T]{me: me, codec: codec, comb: valueOp[T]{op.Fn}}
+	sig, err := begin(c, Signature{Kind: KindScan, Root: -1, Elem: ElemOf[T](), Count: -1})
+	if err != nil {
+		return zero, err
+	}
+	red := reduction[T]{me: me, codec: codec, comb: valueOp[T]{op.Fn}, sig: sig}
 	block := partial[T]{v: v, low: me, alg: algRecursiveDoubling}
 	if op.Fn == nil {
 		block.fail = nilOpFailure(me, "Scan")

@@ -23,6 +23,9 @@ func Scatter[T any](c Conn, codec Codec[T], parts []T, root int) (T, error) {
 	if err != nil {
 		return zero, err
 	}
+	if _, err := begin(c, Signature{Kind: KindScatter, Root: root, Elem: ElemOf[T](), Count: -1}); err != nil {
+		return zero, err
+	}
 	if me == root {
 		return scatterRoot(c, codec, parts, root, alg)
 	}

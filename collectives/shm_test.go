@@ -25,13 +25,23 @@ type rawFloat64s struct{ float64s }
 
 func (rawFloat64s) Raw() bool { return true }
 
-// sharedConn is a test rank with an arena.
+// sharedConn is a test rank with an arena. It numbers its calls, as the
+// mpi package's Conn does (a CallConn that knows of no mismatch).
 type sharedConn struct {
 	*testConn
 	arena *Arena
+	calls *uint32
 }
 
 func (c sharedConn) Arena() *Arena { return c.arena }
+
+func (c sharedConn) BeginCall(s Signature) (Signature, error) {
+	*c.calls++
+	s.Seq = *c.calls
+	return s, nil
+}
+
+func (c sharedConn) CheckCall() error { return nil }
 
 // Small arena sizes for tests: vectors of a few thousand elements then take
 // several segments, and past 2048 float64s the result area no longer holds
@@ -93,7 +103,7 @@ func runSharedOn(t *testing.T, np, slotBytes, resultBytes int, seeNet func(*comm
 		}
 		a.inlineBytes = testInlineBytes
 		arenas[r] = a
-		return sharedConn{c, a}
+		return sharedConn{c, a, new(uint32)}
 	}, body)
 }
 
@@ -274,7 +284,7 @@ func TestShmAllreduceDeadPeer(t *testing.T) {
 		if c.Rank() == dead {
 			return errors.New("died")
 		}
-		_, err := shmAllreduce(a, make([]float64, 3000), nil, sumF, algShm, nil)
+		_, err := shmAllreduce(a, Signature{Kind: KindAllreduceSlice, Root: -1, Count: -1}, nil, make([]float64, 3000), nil, sumF, algShm, nil)
 		if err == nil {
 			return errors.New("no error with a dead peer")
 		}
@@ -570,7 +580,7 @@ func TestShmBarrier(t *testing.T) {
 }
 
 // TestShmMismatchedCollectives: ranks that call different collectives get
-// errors, not each other's data.
+// errors naming both calls, not each other's data.
 func TestShmMismatchedCollectives(t *testing.T) {
 	errs := runShared(t, 2, testSlotBytes, testResultBytes, func(c Conn) error {
 		if c.Rank() == 0 {
@@ -580,9 +590,87 @@ func TestShmMismatchedCollectives(t *testing.T) {
 		return err
 	})
 	for r, err := range errs {
-		if !errors.Is(err, ErrProtocol) {
-			t.Errorf("rank %d: got %v, want ErrProtocol", r, err)
+		if !errors.Is(err, ErrCollectiveMismatch) || !strings.Contains(fmt.Sprint(err), "called Barrier while") &&
+			!strings.Contains(fmt.Sprint(err), "while rank 0 called Barrier") {
+			t.Errorf("rank %d: got %v, want ErrCollectiveMismatch naming both calls", r, err)
 		}
+	}
+}
+
+// TestShmMismatchBarrierAgainstBcast: rank 0 in Barrier waits for an
+// arrival that ranks in Bcast never post; it finds the root's header, of
+// another call, while it waits. The root completes its call (the mpi
+// layer's alarm tells it later); rank 2, waiting for the root, may find
+// rank 0's header first. The Bcast ranks return only once rank 0 has (a
+// rank that fails closes its transport).
+func TestShmMismatchBarrierAgainstBcast(t *testing.T) {
+	rank0 := make(chan struct{})
+	errs := runShared(t, 3, testSlotBytes, testResultBytes, func(c Conn) error {
+		if c.Rank() == 0 {
+			defer close(rank0)
+			return Barrier(c)
+		}
+		_, err := Bcast[string](c, str{}, "x", 1)
+		<-rank0
+		return err
+	})
+	want := "collectives: collective mismatch: rank 0 called Barrier while rank 1 called Bcast(root 1)"
+	if errs[0] == nil || errs[0].Error() != want || !errors.Is(errs[0], ErrCollectiveMismatch) {
+		t.Errorf("rank 0: %v, want %q", errs[0], want)
+	}
+	if errs[1] != nil {
+		t.Errorf("rank 1 (the root): %v", errs[1])
+	}
+	if want := "collectives: collective mismatch: rank 2 called Bcast(root 1) while rank 0 called Barrier"; errs[2] != nil && errs[2].Error() != want {
+		t.Errorf("rank 2: %v, want nil or %q", errs[2], want)
+	}
+}
+
+// TestShmMismatchRoots: two ranks that each broadcast as root read no
+// header but their own; the next call that reads every header (a Barrier)
+// finds the two calls, on every rank. (Rank 2 starts once its root has
+// posted, so that it does not wait and find rank 0's header meanwhile.)
+func TestShmMismatchRoots(t *testing.T) {
+	posted := make(chan struct{})
+	errs := runShared(t, 3, testSlotBytes, testResultBytes, func(c Conn) error {
+		root := 1
+		switch c.Rank() {
+		case 0:
+			root = 0
+		case 2:
+			<-posted
+		}
+		_, err := Bcast[string](c, str{}, "x", root)
+		if c.Rank() == 1 {
+			close(posted)
+		}
+		if err != nil {
+			return err
+		}
+		return Barrier(c)
+	})
+	for r, err := range errs {
+		if !errors.Is(err, ErrCollectiveMismatch) || !strings.Contains(fmt.Sprint(err), "called Bcast(root 0)") ||
+			!strings.Contains(fmt.Sprint(err), "called Bcast(root 1)") || !strings.Contains(fmt.Sprint(err), "call before") {
+			t.Errorf("rank %d: %v, want a mismatch of Bcast(root 0) and Bcast(root 1) in the call before", r, err)
+		}
+	}
+}
+
+// TestShmMismatchElementTypes: a rank that reads the root's header finds
+// that it broadcasts another type.
+func TestShmMismatchElementTypes(t *testing.T) {
+	errs := runShared(t, 2, testSlotBytes, testResultBytes, func(c Conn) error {
+		if c.Rank() == 0 {
+			_, err := Bcast[string](c, str{}, "x", 0)
+			return err
+		}
+		_, err := Bcast[[]float64](c, float64s{}, nil, 0)
+		return err
+	})
+	want := "collectives: collective mismatch: rank 1 called Bcast(root 0, of slice) while rank 0 called Bcast(root 0, of string)"
+	if errs[0] != nil || errs[1] == nil || errs[1].Error() != want {
+		t.Errorf("got %v, want nil and %q", errs, want)
 	}
 }
 

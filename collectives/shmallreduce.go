@@ -1,6 +1,7 @@
 package collectives
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -59,21 +60,24 @@ var errUseMessages = errors.New("collectives: agreed on a message algorithm")
 //
 // The result goes into into when it is not nil (it has v's length, checked
 // by the caller, and may be v itself), else into a new slice.
-func shmAllreduce[E any](a *Arena, v, into []E, op Op[E], alg algorithm, own *failure) ([]E, error) {
-	return inArena(a, "AllreduceSlice", func() ([]E, error) {
+func shmAllreduce[E any](a *Arena, sig Signature, check CallConn, v, into []E, op Op[E], alg algorithm, own *failure) ([]E, error) {
+	return inArena(a, "AllreduceSlice", sig, check, func() ([]E, error) {
 		return shmAllreduceLocked(a, v, into, op, alg, own)
 	})
 }
 
-// inArena runs one collective call named op on a: one call at a time, the
-// name kept for deadlock reports. A failure every rank found alike in the
-// headers (callError) leaves the arena in step; any other error (a peer
-// lost midway) leaves it out of step, unused from then on.
-func inArena[R any](a *Arena, op string, call func() (R, error)) (R, error) {
+// inArena runs one collective call named op, of signature sig, on a: one
+// call at a time, the name kept for deadlock reports, check (the Conn's
+// CheckCall, or nil) run while a wait sleeps. A failure every rank found
+// alike in the headers (callError) leaves the arena in step; any other
+// error (a peer lost midway, a mismatch this rank alone found) leaves it
+// out of step, unused from then on.
+func inArena[R any](a *Arena, op string, sig Signature, check CallConn, call func() (R, error)) (R, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.op = op
+	a.op, a.sig, a.check = op, sig, check
 	out, err := call()
+	a.lastSig, a.check = sig, nil
 	a.long = false
 	a.calls++
 	a.prevEnd, a.lastEnd = a.lastEnd, a.steps
@@ -86,6 +90,9 @@ func inArena[R any](a *Arena, op string, call func() (R, error)) (R, error) {
 		return zero, agreed.err
 	}
 	a.broken = err
+	if errors.Is(err, ErrCollectiveMismatch) {
+		return zero, err
+	}
 	return zero, fmt.Errorf("%s in shared memory: %w", op, err)
 }
 
@@ -279,7 +286,13 @@ const (
 	headerTextLen = 10 // uint16
 	headerKind    = 12 // the collective: kindAllreduce, ...
 	headerPieces  = 13 // Bcast: 1 if the value is posted in pieces
-	headerText    = 16 // the failure's text, up to maxFailureText
+	// The call's Signature, and that of the rank's call through the arena
+	// before it (zeros if none), for the mismatch checks: in the header's
+	// first cache line, with the fields above, so that a rank reading
+	// another's header for a small call misses the cache once.
+	headerSig     = 16
+	headerPrevSig = headerSig + SignatureLen
+	headerText    = 64 // the failure's text, up to maxFailureText
 	// A Bcast value, or a small AllreduceSlice operand, of up to
 	// Arena.inlineBytes travels in the header.
 	headerInline = 1024
@@ -305,6 +318,57 @@ func kindName(k byte) string {
 	return fmt.Sprintf("no collective known (%d)", k)
 }
 
+// headerMismatch compares rank q's header, published for this call, with
+// this rank's call (lengths too when withCount), and returns the mismatch.
+func (a *Arena) headerMismatch(q int, withCount bool) *failure {
+	h := a.header(q)
+	if q == a.rank || bytes.Equal(h[headerSig:headerSig+SignatureLen], a.header(a.rank)[headerSig:headerSig+SignatureLen]) {
+		return nil // the same call (the usual case: no decoding)
+	}
+	theirs, ok := ParseSignature(h[headerSig:])
+	if !ok {
+		return localFailure(a.rank, fmt.Errorf("%w: rank %d is in %s, this rank in %s", ErrProtocol, q, kindName(h[headerKind]), a.sig.Kind))
+	}
+	mine := a.sig
+	if !withCount {
+		mine.Count, theirs.Count = -1, -1
+	}
+	if theirs.Seq != mine.Seq || !mine.Matches(theirs) {
+		return localFailure(a.rank, Mismatch(a.rank, a.sig, q, theirs))
+	}
+	return nil
+}
+
+// previousMismatch compares every rank's previous call through the arena,
+// as its header for this call says, with this rank's: a call in which the
+// ranks only read the root's header (a Bcast) cannot find that two ranks
+// were roots, but the next call that reads every header does. Every rank
+// of the call finds the same.
+func (a *Arena) previousMismatch() *failure {
+	if a.lastSig.Kind == 0 {
+		return nil
+	}
+	mineBytes := a.header(a.rank)[headerPrevSig : headerPrevSig+SignatureLen]
+	for q := range a.size {
+		h := a.header(q)
+		if q == a.rank || bytes.Equal(h[headerPrevSig:headerPrevSig+SignatureLen], mineBytes) {
+			continue
+		}
+		theirs, ok := ParseSignature(h[headerPrevSig:])
+		if !ok || theirs.Seq != a.lastSig.Seq {
+			continue
+		}
+		mine := a.lastSig
+		mine.Count, theirs.Count = -1, -1
+		if !mine.Matches(theirs) {
+			m := Mismatch(a.rank, a.lastSig, q, theirs).(*mismatchError)
+			m.text += " (in the collective call before this one)"
+			return localFailure(a.rank, m)
+		}
+	}
+	return nil
+}
+
 // headerFailure is the failure rank q published in its header h.
 func headerFailure(q int, h []byte) *failure {
 	n := int(binary.LittleEndian.Uint16(h[headerTextLen:]))
@@ -325,6 +389,12 @@ func (a *Arena) writeHeader(kind byte, count int, alg algorithm, own *failure) {
 	h[headerAlg] = byte(alg)
 	h[headerCode] = 0
 	h[headerPieces] = 0
+	a.sig.Put(h[headerSig:])
+	if a.lastSig.Kind != 0 {
+		a.lastSig.Put(h[headerPrevSig:])
+	} else {
+		clear(h[headerPrevSig : headerPrevSig+SignatureLen])
+	}
 	if own != nil {
 		h[headerCode] = 1 + own.code
 		n := copy(h[headerText:], own.msg[:min(len(own.msg), maxFailureText)])
@@ -344,16 +414,21 @@ func (a *Arena) agree(count int, alg algorithm, own *failure) *failure {
 			}
 			return headerFailure(q, h)
 		}
-		if k := h[headerKind]; k != kindAllreduce {
-			return localFailure(a.rank, fmt.Errorf("%w: rank %d is in %s, this rank in AllreduceSlice", ErrProtocol, q, kindName(k)))
+		if f := a.headerMismatch(q, false); f != nil {
+			return f
 		}
+	}
+	if f := a.previousMismatch(); f != nil {
+		return f
 	}
 	h0 := a.header(0)
 	n0, alg0 := int(binary.LittleEndian.Uint64(h0[headerCount:])), algorithm(h0[headerAlg])
 	for q := 1; q < a.size; q++ {
 		h := a.header(q)
 		if n := int(binary.LittleEndian.Uint64(h[headerCount:])); n != n0 {
-			return localFailure(a.rank, fmt.Errorf("%w: rank 0 has %d elements, rank %d has %d", ErrLengthMismatch, n0, q, n))
+			s0, sq := a.sig, a.sig
+			s0.Count, sq.Count = n0, n
+			return localFailure(a.rank, Mismatch(0, s0, q, sq))
 		}
 		if alg := algorithm(h[headerAlg]); alg != alg0 {
 			return localFailure(a.rank, fmt.Errorf("%w: rank 0 chose %s, rank %d chose %s (is GORUN_COLL_* the same everywhere?)",

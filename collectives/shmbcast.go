@@ -28,12 +28,12 @@ import (
 // the size; the decoded value is then a view of that memory. Its error is
 // this rank's alone: the rank still keeps step with the others, but reads
 // nothing.
-func shmBcast[T any](a *Arena, codec Codec[T], v T, root int, into func(count int) ([]byte, error)) (T, error) {
+func shmBcast[T any](a *Arena, sig Signature, check CallConn, codec Codec[T], v T, root int, into func(count int) ([]byte, error)) (T, error) {
 	name := "Bcast"
 	if into != nil {
 		name = "BcastInto"
 	}
-	return inArena(a, fmt.Sprintf("%s(root %d)", name, root), func() (T, error) {
+	return inArena(a, fmt.Sprintf("%s(root %d)", name, root), sig, check, func() (T, error) {
 		return shmBcastLocked(a, codec, v, root, into)
 	})
 }
@@ -106,8 +106,11 @@ func shmBcastLocked[T any](a *Arena, codec Codec[T], v T, root int, into func(co
 	switch {
 	case h[headerCode] != 0:
 		f = headerFailure(root, h)
-	case h[headerKind] != kindBcast:
-		f = localFailure(me, fmt.Errorf("%w: rank %d (the root) is in %s, this rank in Bcast", ErrProtocol, root, kindName(h[headerKind])))
+	default:
+		f = a.headerMismatch(root, false)
+	}
+	switch {
+	case f != nil:
 	case alg == algShm && count > len(slot):
 		f = localFailure(me, fmt.Errorf("%w: broadcast of %d bytes announced in a slot of %d", ErrProtocol, count, len(slot)))
 	}
@@ -190,8 +193,8 @@ func (a *Arena) endStep(step uint32, f *failure, alg algorithm) error {
 
 // shmBarrier is Barrier through the arena: every rank posts its arrival
 // and waits for the others'.
-func shmBarrier(a *Arena) error {
-	_, err := inArena(a, "Barrier", func() (struct{}, error) {
+func shmBarrier(a *Arena, sig Signature, check CallConn) error {
+	_, err := inArena(a, "Barrier", sig, check, func() (struct{}, error) {
 		if err := a.waitAll(reducedKind, a.doneBefore(false)); err != nil {
 			return struct{}{}, err
 		}
@@ -202,10 +205,11 @@ func shmBarrier(a *Arena) error {
 			return struct{}{}, err
 		}
 		var f *failure
-		for q := range a.size {
-			if k := a.header(q)[headerKind]; k != kindBarrier && f == nil {
-				f = localFailure(a.rank, fmt.Errorf("%w: rank %d is in %s, this rank in Barrier", ErrProtocol, q, kindName(k)))
-			}
+		for q := 0; q < a.size && f == nil; q++ {
+			f = a.headerMismatch(q, false)
+		}
+		if f == nil {
+			f = a.previousMismatch()
 		}
 		return struct{}{}, a.endStep(step, f, algShm)
 	})

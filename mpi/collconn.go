@@ -1,6 +1,8 @@
 package mpi
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 
 	"github.com/gorun-mpi/gorun/collectives"
@@ -10,11 +12,19 @@ import (
 // collConn is one collective call's point-to-point service: messages on the
 // communicator's collective context (never matched by user receives), with
 // tags that carry the call's sequence number, so back-to-back collectives
-// cannot mix.
+// cannot mix, and a descriptor that carries the call's signature, so that
+// ranks in different calls find out (collwatch.go).
 type collConn struct {
-	c   *Comm
-	op  string
-	seq uint32
+	c    *Comm
+	op   string
+	seq  uint32
+	desc [collectives.SignatureLen]byte // the call's signature, encoded (zeros before BeginCall)
+}
+
+// sig is the call's signature (the zero Signature before BeginCall).
+func (k *collConn) sig() collectives.Signature {
+	s, _ := collectives.ParseSignature(k.desc[:])
+	return s
 }
 
 // collConn starts a collective call named op on c.
@@ -31,6 +41,32 @@ func (c *Comm) collConn(op string) (collectives.Conn, error) {
 func (k *collConn) wireTag(tag int) int {
 	return int(k.seq&(1<<19-1))<<12 | tag&(collectives.MaxTag-1)
 }
+
+// BeginCall records the call's signature (collectives.CallConn): it goes
+// with every message of the call, and the matcher judges arrivals by it.
+func (k *collConn) BeginCall(s collectives.Signature) (collectives.Signature, error) {
+	s.Seq = k.seq
+	s.Put(k.desc[:])
+	e := k.c.e
+	e.mu.Lock()
+	w := k.c.shared.watch
+	if w == nil {
+		w = e.match.newWatch(k.c.ctx+1, k.c.rank, k.c.local)
+		k.c.shared.watch = w
+	}
+	err := w.begin(k.seq, s)
+	start := !e.match.watchdog && e.t != nil
+	e.match.watchdog = e.match.watchdog || start
+	e.mu.Unlock()
+	if start {
+		go e.watchColls()
+	}
+	return s, err
+}
+
+// CheckCall returns the mismatch this rank has learned of since the call
+// began (collectives.CallConn).
+func (k *collConn) CheckCall() error { return k.c.collBroken() }
 
 func (k *collConn) Rank() int { return k.c.rank }
 func (k *collConn) Size() int { return len(k.c.group) }
@@ -49,8 +85,23 @@ func (k *collConn) Send(payload []byte, dest, tag int) error {
 	if err := k.checkPeer(dest, tag); err != nil {
 		return k.c.wrapErr(k.op, dest, noTag, err)
 	}
-	err := k.c.e.send(k.c.goctx, k.c.ctx+1, k.c.group[dest], k.wireTag(tag), nil, payload, false, k.describe("send to", dest))
-	return k.c.wrapErr(k.op, dest, noTag, err)
+	err := k.c.e.send(k.c.goctx, k.c.ctx+1, k.c.group[dest], k.wireTag(tag), k.desc[:], payload, false, k.describe("send to", dest))
+	return k.commErr(dest, err)
+}
+
+// commErr wraps a communication error with peer, or, when this rank has
+// learned of a mismatch meanwhile (the peer may have failed or finished
+// because of it), returns the mismatch instead.
+func (k *collConn) commErr(peer int, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, ErrPeerLost) {
+		if broken := k.c.collBroken(); broken != nil {
+			return k.c.wrapErr(k.op, noPeer, noTag, broken)
+		}
+	}
+	return k.c.wrapErr(k.op, peer, noTag, err)
 }
 
 func (k *collConn) Recv(source, tag int) ([]byte, error) {
@@ -106,12 +157,31 @@ func (k *collConn) finishRecv(r *recvOp, source int) ([]byte, error) {
 		err = r.err
 	}
 	if err != nil {
-		return nil, k.c.wrapErr(k.op, source, noTag, err)
+		return nil, k.commErr(source, err)
 	}
-	if r.msg.rndv {
-		return joinMessage(r.msg.head, r.msg.body), nil
+	msg := r.msg
+	if msg.env.tag != r.tag || msg.env.source != r.source {
+		// Evidence of a mismatch, or an alarm, that the matcher gave this
+		// receive to wake it.
+		if err := k.c.collBroken(); err != nil {
+			return nil, k.c.wrapErr(k.op, noPeer, noTag, err)
+		}
+		return nil, k.c.wrapErr(k.op, source, noTag, fmt.Errorf("%w: a collective message of tag %d from world rank %d", collectives.ErrProtocol, msg.env.tag, msg.env.source))
 	}
-	return r.msg.body, nil
+	head, body := msg.head, msg.body
+	if !msg.rndv {
+		if len(body) < collectives.SignatureLen {
+			return nil, k.c.wrapErr(k.op, source, noTag, fmt.Errorf("%w: a collective message of %d bytes", collectives.ErrProtocol, len(body)))
+		}
+		head, body = body[:collectives.SignatureLen], body[collectives.SignatureLen:]
+	}
+	if bytes.Equal(head, k.desc[:]) {
+		return body, nil // the same call (the usual case: no decoding)
+	}
+	if theirs, ok := collectives.ParseSignature(head); ok && k.sig().Kind != 0 && !k.sig().Matches(theirs) {
+		return nil, k.c.wrapErr(k.op, noPeer, noTag, collectives.Mismatch(k.c.rank, k.sig(), source, theirs))
+	}
+	return body, nil
 }
 
 func (k *collConn) describe(dir string, peer int) callInfo {

@@ -1,6 +1,8 @@
 package mpi
 
 import (
+	"errors"
+
 	"github.com/gorun-mpi/gorun/collectives"
 )
 
@@ -24,7 +26,9 @@ var (
 )
 
 // collective runs one collective call named op on c with body, wrapping its
-// error as *Error.
+// error as *Error. A mismatch breaks c's collectives (see collwatch.go),
+// except a difference of lengths in AllreduceSlice, which every rank finds
+// in the call itself.
 func collective[R any](c *Comm, op string, body func(conn collectives.Conn) (R, error)) (R, error) {
 	var zero R
 	conn, err := c.collConn(op)
@@ -33,9 +37,22 @@ func collective[R any](c *Comm, op string, body func(conn collectives.Conn) (R, 
 	}
 	out, err := body(conn)
 	if err != nil {
+		if errors.Is(err, ErrCollectiveMismatch) &&
+			!(conn.(*collConn).sig().Kind == collectives.KindAllreduceSlice && errors.Is(err, ErrLengthMismatch)) {
+			c.breakColl(mismatchCause(err))
+		}
 		return zero, c.wrapErr(op, noPeer, noTag, err)
 	}
 	return out, nil
+}
+
+// mismatchCause is the mismatch inside err, without the call that met it.
+func mismatchCause(err error) error {
+	var mpiErr *Error
+	if errors.As(err, &mpiErr) {
+		return mpiErr.Err
+	}
+	return err
 }
 
 func opOf[T any](fn func(a, b T) T) collectives.Op[T] {
@@ -96,7 +113,9 @@ func Scatter[T any](c *Comm, data []T, root int) ([]T, error) {
 }
 
 // Gather returns, on root, every rank's part joined in rank order; the
-// other ranks get nil. Parts may differ in length.
+// other ranks get nil. Parts may differ in length (so lengths are not
+// compared between ranks; the collective, root and element type are, see
+// ErrCollectiveMismatch).
 func Gather[T any](c *Comm, part []T, root int) ([]T, error) {
 	return collective(c, "Gather", func(conn collectives.Conn) ([]T, error) {
 		parts, err := collectives.Gather(conn, sliceCodec[T](), part, root)
@@ -108,7 +127,7 @@ func Gather[T any](c *Comm, part []T, root int) ([]T, error) {
 }
 
 // Allgather returns, on every rank, every rank's part joined in rank order.
-// Parts may differ in length.
+// Parts may differ in length (they are not compared between ranks).
 func Allgather[T any](c *Comm, part []T) ([]T, error) {
 	return collective(c, "Allgather", func(conn collectives.Conn) ([]T, error) {
 		parts, err := collectives.Allgather(conn, sliceCodec[T](), part)
@@ -151,7 +170,9 @@ func Alltoall[T any](c *Comm, parts [][]T) ([][]T, error) {
 // Reduce returns v0 op v1 op ... op v(Size-1) on root and the zero value of
 // T elsewhere. op is applied in rank order, lower ranks on the left, so it
 // need not be commutative; the built-in operators (Sum, Prod, Max, Min) may
-// be applied in any order.
+// be applied in any order. Every rank must pass the same root and an op of
+// the same type T (ErrCollectiveMismatch otherwise); that op itself is the
+// same function everywhere cannot be checked.
 func Reduce[T any](c *Comm, v T, op func(a, b T) T, root int) (T, error) {
 	return collective(c, "Reduce", func(conn collectives.Conn) (T, error) {
 		return collectives.Reduce(conn, valueCodec[T](), v, opOf(op), root)
@@ -168,8 +189,9 @@ func Allreduce[T any](c *Comm, v T, op func(a, b T) T) (T, error) {
 
 // ReduceSlice combines the ranks' slices element by element with op, as
 // Reduce does, and returns the result on root (nil elsewhere). Every rank
-// must pass a slice of the same length: otherwise root, and every rank that
-// can tell, gets an error wrapping ErrLengthMismatch.
+// must pass a slice of the same length: otherwise every rank gets an error
+// wrapping ErrCollectiveMismatch and ErrLengthMismatch (a rank that only
+// sends its slice, in its next collective call on c).
 func ReduceSlice[T any](c *Comm, v []T, op func(a, b T) T, root int) ([]T, error) {
 	return collective(c, "ReduceSlice", func(conn collectives.Conn) ([]T, error) {
 		return collectives.ReduceSlice(conn, sliceCodec[T](), v, opOf(op), root)
@@ -179,7 +201,8 @@ func ReduceSlice[T any](c *Comm, v []T, op func(a, b T) T, root int) ([]T, error
 // AllreduceSlice combines the ranks' slices element by element with op and
 // returns the result on every rank, bit for bit the same everywhere. Every
 // rank must pass a slice of the same length: otherwise every rank gets an
-// error wrapping ErrLengthMismatch. On the world communicator of a job on
+// error wrapping ErrLengthMismatch and ErrCollectiveMismatch, and c stays
+// usable. On the world communicator of a job on
 // gorun's local transport, slices of numbers go through memory the ranks
 // share: each rank combines its share of the vector from every rank's
 // operand, in rank order, and copies the whole result out. Elsewhere, large

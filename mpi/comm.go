@@ -42,6 +42,7 @@ type Comm struct {
 type commShared struct {
 	collSeq atomic.Uint32 // collective calls made so far
 	world   *worldState   // the world this communicator belongs to
+	watch   *collWatch    // its collective context's watch, once made; guarded by the engine's mu
 }
 
 func newComm(e *engine, ctx uint32, group []int, world *worldState) *Comm {

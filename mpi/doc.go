@@ -39,4 +39,38 @@
 // Calls return *Error values naming the rank, the call, the peer and the tag,
 // wrapping sentinels such as ErrPeerLost, ErrTypeMismatch and ErrRank for
 // errors.Is. Nothing panics on bad input.
+//
+// # Mismatched collectives
+//
+// Every rank of a communicator must call the same collectives in the same
+// order, with the same root, element type and, for ReduceSlice,
+// AllreduceSlice and AllreduceSliceInto, slice length. Ranks that do not
+// fail with an error wrapping ErrCollectiveMismatch that names both calls:
+//
+//	mpi: rank 0 Barrier: collective mismatch: rank 0 called Barrier while rank 1 called Bcast(root 1)
+//
+// Each collective message carries its call's signature (24 bytes: the
+// collective, root, element type, length where it must agree, and the
+// call's number on the communicator), and shared-memory calls publish it in
+// their headers; a rank compares what it receives with its own call. The
+// rank that finds a mismatch tells the others, so no rank is left waiting,
+// and a rank that has waited long in a collective (100 ms) tells the peer
+// it waits for which call it is in, which finds ranks that all wait for
+// each other (rank 0 in Reduce, rank 1 in Allreduce). A rank whose part of
+// the call completed without hearing from the rank that differs (the root
+// of a Bcast sends and returns, a Reduce leaf only sends) learns of it in
+// its next collective call on the communicator, which fails; after a
+// mismatch every collective call on the communicator fails (point-to-point
+// calls still work), except after a difference of lengths in
+// AllreduceSlice, which every rank finds in the call itself.
+//
+// Not detected: operators that differ between ranks (a function cannot be
+// compared; only its element type is), values that differ, Gather,
+// Allgather, Scatter and Alltoall parts of different lengths (which are
+// legal), BcastInto buffers of different lengths (only the ranks whose
+// buffer differs from the root's fail, with ErrLengthMismatch), and a rank whose process ends
+// before the others hear from it, or that never makes another collective
+// call on the communicator (it returns no error). Element types are
+// compared by name: two types of the same name from different packages
+// look alike.
 package mpi

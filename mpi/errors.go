@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/gorun-mpi/gorun/collectives"
 )
 
 // Sentinel errors. Calls return them wrapped in an *Error that names the
@@ -32,6 +34,22 @@ var (
 	ErrNilComm = errors.New("mpi: nil communicator")
 	// ErrInit: Init could not join the job.
 	ErrInit = errors.New("mpi: cannot join the job")
+	// ErrCollectiveMismatch: ranks of a communicator entered different
+	// collectives at the same point of their sequence of collective calls,
+	// or the same collective with different roots or element types, or
+	// ReduceSlice, AllreduceSlice or AllreduceSliceInto with slices of
+	// different lengths. The error names both calls, e.g. "mpi: rank 0
+	// Barrier: collective mismatch: rank 0 called Barrier while rank 1
+	// called Bcast(root 1)". Every rank of the call fails: in the call
+	// itself, or, where its part of the call could complete without hearing
+	// from the rank that differs (the root of a Bcast sends and returns), in
+	// its next collective call on the communicator. After a mismatch, every
+	// collective call on the communicator fails with it (point-to-point
+	// calls still work), except after a difference of lengths in
+	// AllreduceSlice or AllreduceSliceInto, which every rank finds in the
+	// call and which leaves the communicator usable. See the package
+	// documentation for what cannot be detected.
+	ErrCollectiveMismatch = collectives.ErrCollectiveMismatch
 )
 
 // Error describes a failed call: which rank made it, which call, with which
@@ -73,7 +91,7 @@ func (e *Error) Error() string {
 		b.WriteString("(" + strings.Join(args, ", ") + ")")
 	}
 	b.WriteString(": ")
-	b.WriteString(strings.TrimPrefix(e.Err.Error(), "mpi: "))
+	b.WriteString(strings.TrimPrefix(strings.TrimPrefix(e.Err.Error(), "mpi: "), "collectives: "))
 	return b.String()
 }
 

@@ -222,12 +222,40 @@ func ExampleAllreduceSlice_lengthMismatch() {
 		_, errs[world.Rank()] = mpi.AllreduceSlice(world, v, mpi.Sum)
 	})
 	for _, err := range errs {
-		fmt.Println(errors.Is(err, mpi.ErrLengthMismatch))
+		fmt.Println(errors.Is(err, mpi.ErrLengthMismatch), errors.Is(err, mpi.ErrCollectiveMismatch))
 	}
 	fmt.Println(errs[0])
 	// Output:
-	// true
-	// true
-	// true
-	// mpi: rank 0 AllreduceSlice: collectives: rank 1 failed: collectives: slice lengths differ between ranks: rank 0 has 2 elements, rank 2 has 3
+	// true true
+	// true true
+	// true true
+	// mpi: rank 0 AllreduceSlice: rank 1 failed: collectives: collective mismatch: rank 0 called AllreduceSlice(2 elements) while rank 2 called AllreduceSlice(3 elements)
+}
+
+// Ranks in different collectives fail instead of hanging: rank 0 calls
+// Barrier while the others broadcast from rank 1. Rank 1, the root, may
+// send and return; it then learns of the mismatch in its next collective
+// call. Rank 0's error reads, depending on which rank found it first,
+//
+//	mpi: rank 0 Barrier: collective mismatch: rank 0 called Barrier while rank 1 called Bcast(root 1)
+//
+// or the same with the two calls the other way round.
+func ExampleErrCollectiveMismatch() {
+	errs := make([]error, 3)
+	runWorld(3, func(world *mpi.Comm) {
+		var err error
+		if world.Rank() == 0 {
+			err = world.Barrier()
+		} else if _, err = mpi.Bcast(world, "hello", 1); err == nil {
+			err = world.Barrier()
+		}
+		errs[world.Rank()] = err
+	})
+	text := errs[0].Error()
+	fmt.Println(errors.Is(errs[0], mpi.ErrCollectiveMismatch), errs[1] != nil, errs[2] != nil)
+	fmt.Println(strings.HasPrefix(text, "mpi: rank 0 Barrier: collective mismatch: "),
+		strings.Contains(text, "rank 0 called Barrier"), strings.Contains(text, "rank 1 called Bcast(root 1)"))
+	// Output:
+	// true true true
+	// true true true
 }

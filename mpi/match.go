@@ -64,6 +64,12 @@ func (r *recvOp) accepts(env envelope) bool {
 type matcher struct {
 	posted     []*recvOp
 	unexpected unexpectedQueue
+	// colls watches the collective contexts this rank has begun calls on,
+	// for mismatched calls (see collwatch.go).
+	colls map[uint32]*collWatch
+	// watchdog: the goroutine that pings the peers of long collective
+	// waits runs (see engine.watchColls).
+	watchdog bool
 }
 
 // unexpectedQueue holds arrived, unmatched messages in one FIFO per source,
@@ -168,6 +174,11 @@ func (m *matcher) arrive(msg *message) *recvOp {
 			return r
 		}
 	}
+	if w := m.watch(msg.env.ctx); w != nil {
+		if r := m.collArrive(w, msg); r != nil {
+			return r
+		}
+	}
 	m.unexpected.push(msg)
 	return nil
 }
@@ -176,6 +187,9 @@ func (m *matcher) arrive(msg *message) *recvOp {
 // takes (removed from the unexpected queue), or nil after queueing r as
 // posted.
 func (m *matcher) post(r *recvOp) *message {
+	if msg := m.brokenMessage(r); msg != nil {
+		return msg
+	}
 	if sq, i := m.unexpected.find(r); sq != nil {
 		return m.unexpected.take(sq, i)
 	}

@@ -2,8 +2,11 @@ package mpi
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/gorun-mpi/gorun/collectives"
 )
 
 // Split divides c into disjoint communicators, one per color: the ranks
@@ -35,10 +38,18 @@ type member struct {
 // gathers each rank's (color, key, lowest free context), chooses one context
 // above every rank's (so no rank can already use it), and sends the result
 // back.
-func (c *Comm) derive(op string, color, key int) (*Comm, error) {
+func (c *Comm) derive(op string, color, key int) (_ *Comm, err error) {
 	conn, err := c.collConn(op)
 	if err != nil {
 		return nil, err
+	}
+	defer func() {
+		if errors.Is(err, ErrCollectiveMismatch) {
+			c.breakColl(mismatchCause(err))
+		}
+	}()
+	if _, err := conn.(*collConn).BeginCall(collectives.Signature{Kind: collectives.KindSplit, Root: -1, Count: -1}); err != nil {
+		return nil, c.wrapErr(op, noPeer, noTag, err)
 	}
 	c.e.mu.Lock()
 	mine := member{color: color, key: key, rank: c.rank, nextCtx: c.e.nextCtx}

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -67,4 +68,50 @@ func TestForcedAlgorithms(t *testing.T) {
 			t.Errorf("exit status %d; want a failure naming the bad value and the valid ones\n%s", res.code, res.stdout)
 		}
 	})
+}
+
+// TestCollectiveMismatch runs tests/progs/collectives' mismatch modes on
+// both transports, on the world (shared memory on the local transport), on
+// a communicator from Split and on the world bound to a context (both by
+// messages): every rank must report an error wrapping
+// mpi.ErrCollectiveMismatch that names both calls, and gorun must exit
+// non-zero naming a rank.
+func TestCollectiveMismatch(t *testing.T) {
+	modes := []struct {
+		mode  string
+		calls []string // what every rank's error names
+	}{
+		{"barrier-bcast", []string{"called Barrier", "called Bcast(root 1)"}},
+		{"bcast-roots", []string{"called Bcast(root 0)", "called Bcast(root 1)"}},
+		{"allreduce-lengths", []string{"called AllreduceSlice(10 elements)", "called AllreduceSlice(11 elements)"}},
+		{"reduce-allreduce", []string{"called Reduce(root 0)", "called Allreduce"}},
+	}
+	const np = 3
+	for _, tr := range transports {
+		for _, comm := range []string{"world", "split", "context"} {
+			for _, m := range modes {
+				t.Run(fmt.Sprintf("%s/%s/%s", tr.name, comm, m.mode), func(t *testing.T) {
+					res := runGorun(t, job{np: np, prog: "collectives", flags: tr.flags, args: []string{"mismatch", m.mode, comm}})
+					if res.code != 3 || !regexp.MustCompile(`(?m)^gorun: rank \d \(pid \d+\) exited with status 3$`).MatchString(res.stderr) {
+						t.Errorf("exit status %d, want 3 with gorun's line naming the rank\nstderr:\n%s", res.code, res.stderr)
+					}
+					for r := range np {
+						line := regexp.MustCompile(fmt.Sprintf(`(?m)^rank %d mismatch: (.*)$`, r)).FindStringSubmatch(res.stdout)
+						if line == nil {
+							t.Errorf("rank %d did not report\nstdout:\n%s", r, res.stdout)
+							continue
+						}
+						ok := strings.HasPrefix(line[1], "true: mpi: rank ") && strings.Contains(line[1], "collective mismatch: ")
+						for _, call := range m.calls {
+							ok = ok && strings.Contains(line[1], call)
+						}
+						if !ok {
+							t.Errorf("rank %d: %s\nwant an error wrapping mpi.ErrCollectiveMismatch naming %q", r, line[1], m.calls)
+						}
+					}
+					noProcessLeft(t, res)
+				})
+			}
+		}
+	}
 }

@@ -38,7 +38,7 @@ func TestEndingAJob(t *testing.T) {
 		{"deadlock", job{np: 2, args: []string{"-mode", "deadlock"}}, 1,
 			`^gorun: deadlock: .*rank 0 in Recv\(source 1, tag 5\); rank 1 in Recv\(source 0, tag 5\)`},
 		{"deadlock in a collective", job{np: 3, args: []string{"-mode", "collective-deadlock"}}, 1,
-			`^gorun: deadlock: .*rank 0 in AllreduceSlice in shared memory; rank 1 in Recv\(source 0, tag 5\); rank 2 in Barrier in shared memory`},
+			`^gorun: deadlock: .*rank 0 in AllreduceSlice in shared memory; rank 1 in Recv\(source 0, tag 5\); rank 2 in AllreduceSlice in shared memory`},
 		{"exit inside a collective", job{np: 4, args: []string{"-mode", "die-in-collective", "-rank", "2", "-code", "3"}}, 3,
 			`^gorun: rank 2 \(pid \d+\) exited with status 3$`},
 		{"SIGTERM to gorun", job{np: 3, args: []string{"-mode", "sleep"}, signal: syscall.SIGTERM}, 143,

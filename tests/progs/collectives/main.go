@@ -2,6 +2,9 @@
 // rank runs every collective of the mpi package, checks its result against
 // what the rules say it must be, and prints "rank R ok NAME" per check (or
 // "rank R FAIL NAME: why"). It exits 1 if any check failed.
+//
+// "collectives mismatch MODE COMM" instead has the ranks call mismatched
+// collectives (see mismatch.go) and exits 3 once every rank has reported.
 package main
 
 import (
@@ -26,6 +29,9 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	if len(os.Args) == 4 && os.Args[1] == "mismatch" {
+		os.Exit(mismatch(world, os.Args[2], os.Args[3]))
 	}
 	failed := false
 	for _, c := range checks {
