@@ -37,7 +37,11 @@ type NATSConfig struct {
 	ReadyTimeout time.Duration
 	// Heartbeat is how often a rank tells the others it is alive; 0 means
 	// DefaultNATSHeartbeat. PeerTimeout is how long a silent peer is given
-	// before it is reported lost; 0 means DefaultNATSPeerTimeout.
+	// before it is reported lost; 0 means DefaultNATSPeerTimeout, and a
+	// negative value turns the check off, for ranks whose launcher watches
+	// their processes (gorun) and ends the job when one is lost: silence is
+	// no fact (a loaded server can hold a live peer's messages back longer
+	// than any timeout), a process's exit is.
 	Heartbeat, PeerTimeout time.Duration
 	// Window is the credit window in bytes per sender and receiver: how much
 	// a sender may have in flight to one receiver before that receiver has
@@ -181,7 +185,7 @@ func NewNATS(cfg NATSConfig) (*NATS, error) {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = DefaultNATSHeartbeat
 	}
-	if cfg.PeerTimeout <= 0 {
+	if cfg.PeerTimeout == 0 {
 		cfg.PeerTimeout = DefaultNATSPeerTimeout
 	}
 	t := newNATS(cfg)

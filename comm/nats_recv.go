@@ -185,6 +185,9 @@ func (t *NATS) heartbeats() {
 		case <-tick.C:
 		}
 		t.announce(msgAlive, t.allSubj)
+		if t.cfg.PeerTimeout < 0 {
+			continue // the launcher watches the peers' processes
+		}
 		now := time.Now()
 		for _, p := range t.peers {
 			if p == nil {
