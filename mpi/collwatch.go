@@ -1,6 +1,7 @@
 package mpi
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -282,7 +283,7 @@ func (c *Comm) breakColl(err error) {
 	body := alarmBody(text)
 	for q, world := range c.group {
 		if q != c.rank {
-			_ = e.send(nil, ctx, world, alarmTag, nil, body, false, nil) // a rank gone needs no alarm
+			_ = e.send(context.Background(), ctx, world, alarmTag, nil, body, false, nil) // a rank gone needs no alarm
 		}
 	}
 }
@@ -347,7 +348,7 @@ func (e *engine) watchColls() {
 		pings := e.match.stalledColls()
 		e.mu.Unlock()
 		for _, p := range pings {
-			_ = e.send(nil, p.ctx, p.dest, p.tag, p.desc[:], nil, false, nil)
+			_ = e.send(context.Background(), p.ctx, p.dest, p.tag, p.desc[:], nil, false, nil)
 		}
 	}
 }

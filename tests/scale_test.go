@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"strings"
 	"testing"
 	"time"
 )
@@ -34,14 +33,4 @@ func TestSuitesAt64Ranks(t *testing.T) {
 			expectCollectives(t, scaleNP, res)
 		})
 	}
-}
-
-// firstLineWith returns the first line of s that contains sub.
-func firstLineWith(s, sub string) string {
-	for _, l := range lines(s) {
-		if strings.Contains(l, sub) {
-			return l
-		}
-	}
-	return ""
 }

@@ -91,7 +91,7 @@ func tinyJob(world *mpi.Comm) error {
 		return err
 	}
 	if sum != n*(n+1)/2 {
-		return fmt.Errorf("Allreduce: got %d, want %d", sum, n*(n+1)/2)
+		return fmt.Errorf("got %d from Allreduce, want %d", sum, n*(n+1)/2)
 	}
 	return mpi.Finalize()
 }
@@ -165,7 +165,7 @@ func round(world *mpi.Comm, i int) error {
 		return err
 	}
 	if want := n*(n-1)/2 + n*i; sum != want {
-		return fmt.Errorf("Allreduce: got %d, want %d", sum, want)
+		return fmt.Errorf("got %d from Allreduce, want %d", sum, want)
 	}
 
 	v := make([]float64, 1<<16)
@@ -188,7 +188,7 @@ func round(world *mpi.Comm, i int) error {
 		return err
 	}
 	if want := fmt.Sprintf("round %d from %d", i, root); b != want {
-		return fmt.Errorf("Bcast: got %q, want %q", b, want)
+		return fmt.Errorf("got %q from Bcast, want %q", b, want)
 	}
 
 	parts := make([][]int, n)
@@ -201,7 +201,7 @@ func round(world *mpi.Comm, i int) error {
 	}
 	for src, p := range recv {
 		if len(p) != 3 || p[0] != src || p[1] != me || p[2] != i {
-			return fmt.Errorf("Alltoall: from %d got %v, want [%d %d %d]", src, p, src, me, i)
+			return fmt.Errorf("got %v from rank %d in Alltoall, want [%d %d %d]", p, src, src, me, i)
 		}
 	}
 	return nil
