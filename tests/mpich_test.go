@@ -7,20 +7,9 @@ import (
 	"testing"
 )
 
-// mpichKnown are failures of tests/progs/mpich cases understood and
-// reported but not fixed yet: a case failing with this text in its output
-// is skipped with the explanation rather than failed.
-var mpichKnown = map[string]struct{ text, why string }{
-	"rqstatus": {"receive not yet complete", "on the local transport, a receive whose Ssend has returned " +
-		"may not test complete right after a Barrier (shared memory): the Ssend returns once its body is " +
-		"written to the socket, before the receiver has read it; MPI only promises eventual completion " +
-		"(MPICH's eager-sync Ssend passes this)"},
-}
-
-// TestMPICH runs the cases of tests/progs/mpich, ported from MPICH's
-// test/mpi/pt2pt, test/mpi/coll and test/mpi/comm, at -np 2, 4 and 5 on
-// each transport (-short: at -np 4 only).
-func TestMPICH(t *testing.T) {
+// mpichCases lists the cases of tests/progs/mpich.
+func mpichCases(t *testing.T) []string {
+	t.Helper()
 	out, err := exec.Command(bin("mpich"), "-list").Output()
 	if err != nil {
 		t.Fatalf("mpich -list: %v", err)
@@ -29,30 +18,57 @@ func TestMPICH(t *testing.T) {
 	if len(names) < 12 {
 		t.Fatalf("only %d cases: %v", len(names), names)
 	}
+	return names
+}
+
+// runMPICH runs the named cases in turn in one job of np ranks and checks
+// that every rank finished every case (or skipped one the world is too
+// small for). Each case is a subtest, so a failure names its case.
+func runMPICH(t *testing.T, np int, flags, env, names []string) {
+	t.Helper()
+	flags = append(append([]string{}, flags...), "--timeout", "180s")
+	res := runGorun(t, job{np: np, prog: "mpich", flags: flags, env: env, args: []string{"-case", strings.Join(names, ",")}})
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			switch {
+			case strings.Count(res.stdout, " ok "+name+"\n") == np:
+			case strings.Count(res.stdout, " skip "+name+" ") == np:
+				t.Skipf("the world is too small: %s", firstLine(res.stdout, " skip "+name+" "))
+			default:
+				t.Fatalf("not every rank finished %s (exit status %d)\nstdout:\n%s\nstderr:\n%s", name, res.code, res.stdout, res.stderr)
+			}
+		})
+	}
+	if res.code != 0 {
+		t.Fatalf("exit status %d\nstderr:\n%s", res.code, res.stderr)
+	}
+	noProcessLeft(t, res)
+}
+
+// firstLine returns the first line of s containing sub.
+func firstLine(s, sub string) string {
+	for _, l := range lines(s) {
+		if strings.Contains(l, sub) {
+			return l
+		}
+	}
+	return ""
+}
+
+// TestMPICH runs the cases of tests/progs/mpich, ported from MPICH's
+// test/mpi/pt2pt, test/mpi/coll and test/mpi/comm, at -np 2, 4 and 5 on
+// each transport (-short: at -np 4 only), all cases of a world in one job.
+func TestMPICH(t *testing.T) {
+	names := mpichCases(t)
 	nps := []int{2, 4, 5}
 	if testing.Short() {
 		nps = []int{4}
 	}
 	for _, tr := range transports {
-		for _, name := range names {
-			for _, np := range nps {
-				t.Run(fmt.Sprintf("%s/%s/np=%d", tr.name, name, np), func(t *testing.T) {
-					flags := append(append([]string{}, tr.flags...), "--timeout", "60s")
-					res := runGorun(t, job{np: np, prog: "mpich", flags: flags, args: []string{"-case", name}})
-					ok := strings.Count(res.stdout, " ok "+name+"\n")
-					if res.code == 0 && ok == np {
-						noProcessLeft(t, res)
-						return
-					}
-					if res.code == 0 && strings.Count(res.stdout, " skip "+name+" ") == np {
-						t.Skipf("%s", lines(res.stdout)[0])
-					}
-					if k, found := mpichKnown[name]; found && strings.Contains(res.stdout, k.text) {
-						t.Skipf("known issue: %s\n%s", k.why, res.stdout)
-					}
-					t.Fatalf("exit status %d, %d of %d ranks ok\nstdout:\n%s\nstderr:\n%s", res.code, ok, np, res.stdout, res.stderr)
-				})
-			}
+		for _, np := range nps {
+			t.Run(fmt.Sprintf("%s/np=%d", tr.name, np), func(t *testing.T) {
+				runMPICH(t, np, tr.flags, nil, names)
+			})
 		}
 	}
 }
@@ -77,16 +93,10 @@ func TestMPICHForcedAlgorithms(t *testing.T) {
 		forced = append(forced, force{"GORUN_COLL_BCAST=" + alg, []string{"bcast2"}})
 	}
 	for _, f := range forced {
-		for _, name := range f.cases {
-			for _, np := range []int{3, 5} {
-				t.Run(fmt.Sprintf("%s/%s/np=%d", f.env, name, np), func(t *testing.T) {
-					res := runGorun(t, job{np: np, prog: "mpich", flags: []string{"--timeout", "60s"},
-						args: []string{"-case", name}, env: []string{f.env}})
-					if ok := strings.Count(res.stdout, " ok "+name+"\n"); res.code != 0 || ok != np {
-						t.Fatalf("exit status %d, %d of %d ranks ok\nstdout:\n%s\nstderr:\n%s", res.code, ok, np, res.stdout, res.stderr)
-					}
-				})
-			}
+		for _, np := range []int{3, 5} {
+			t.Run(fmt.Sprintf("%s/np=%d", f.env, np), func(t *testing.T) {
+				runMPICH(t, np, nil, []string{f.env}, f.cases)
+			})
 		}
 	}
 }
@@ -97,20 +107,5 @@ func TestMPICHSyncSends(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: TestMPICH covers buffered sends")
 	}
-	out, err := exec.Command(bin("mpich"), "-list").Output()
-	if err != nil {
-		t.Fatalf("mpich -list: %v", err)
-	}
-	for _, name := range strings.Fields(string(out)) {
-		t.Run(name, func(t *testing.T) {
-			res := runGorun(t, job{np: 4, prog: "mpich", flags: []string{"--sync-sends", "--timeout", "60s"}, args: []string{"-case", name}})
-			if ok := strings.Count(res.stdout, " ok "+name+"\n"); res.code == 0 && ok == 4 {
-				return
-			}
-			if k, found := mpichKnown[name]; found && strings.Contains(res.stdout, k.text) {
-				t.Skipf("known issue: %s\n%s", k.why, res.stdout)
-			}
-			t.Fatalf("exit status %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
-		})
-	}
+	runMPICH(t, 4, []string{"--sync-sends"}, nil, mpichCases(t))
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/gorun-mpi/gorun/mpi"
 )
@@ -33,7 +34,7 @@ func register(name string, min int, run func(*mpi.Comm) error) {
 }
 
 func main() {
-	name := flag.String("case", "", "the case to run")
+	name := flag.String("case", "", "the case to run, or several, comma-separated, run in turn in one job")
 	list := flag.Bool("list", false, "print the case names and exit")
 	flag.Parse()
 	if *list {
@@ -47,10 +48,12 @@ func main() {
 		}
 		return
 	}
-	tc, ok := cases[*name]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "unknown case %q (-list names them)\n", *name)
-		os.Exit(2)
+	names := strings.Split(*name, ",")
+	for _, n := range names {
+		if _, ok := cases[n]; !ok {
+			fmt.Fprintf(os.Stderr, "unknown case %q (-list names them)\n", n)
+			os.Exit(2)
+		}
 	}
 	world, err := mpi.Init()
 	if err != nil {
@@ -58,18 +61,26 @@ func main() {
 		os.Exit(1)
 	}
 	me := world.Rank()
-	if world.Size() < tc.min {
-		fmt.Printf("rank %d skip %s (needs %d ranks)\n", me, *name, tc.min)
-	} else if err := tc.run(world); err != nil {
-		fmt.Printf("FAIL %s rank %d: %v\n", *name, me, err)
-		os.Exit(1)
+	for _, n := range names {
+		tc := cases[n]
+		if world.Size() < tc.min {
+			fmt.Printf("rank %d skip %s (needs %d ranks)\n", me, n, tc.min)
+			continue
+		}
+		if err := tc.run(world); err != nil {
+			fmt.Printf("FAIL %s rank %d: %v\n", n, me, err)
+			os.Exit(1)
+		}
+		// Every rank is done with this case before the next begins.
+		if err := world.Barrier(); err != nil {
+			fmt.Printf("FAIL %s rank %d: Barrier after the case: %v\n", n, me, err)
+			os.Exit(1)
+		}
+		fmt.Printf("rank %d ok %s\n", me, n)
 	}
 	if err := mpi.Finalize(); err != nil {
-		fmt.Printf("FAIL %s rank %d: Finalize: %v\n", *name, me, err)
+		fmt.Printf("FAIL rank %d: Finalize: %v\n", me, err)
 		os.Exit(1)
-	}
-	if world.Size() >= tc.min {
-		fmt.Printf("rank %d ok %s\n", me, *name)
 	}
 }
 
