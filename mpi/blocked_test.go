@@ -16,33 +16,7 @@ import (
 // A rank asleep in Recv reports itself blocked to the launcher with the call
 // and its frame counters, and reports running again once it wakes.
 func TestBlockedCallIsReportedToLauncher(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ctl.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	msgs := make(chan control.Message, 16)
-	go func() {
-		conn, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		r := control.NewReader(conn)
-		for {
-			m, err := r.Next()
-			if err != nil {
-				close(msgs)
-				return
-			}
-			msgs <- m
-		}
-	}()
-	ctl, err := control.Dial(path, 0, "secret")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ctl.Close()
+	ctl, msgs := launcherUnderTest(t)
 
 	net2 := comm.NewNetwork(2)
 	w0, err := startWorld(net2.Transport(0), 0, 2, ctl, config{eagerLimit: DefaultEagerLimit})
@@ -97,9 +71,9 @@ func TestBlockedCallIsReportedToLauncher(t *testing.T) {
 	wg.Wait()
 }
 
-// reporterUnderTest is a blockReporter talking to a test's end of a real
-// control socket. It reports when the test calls check, not on a timer.
-func reporterUnderTest(t *testing.T, peers int) (*blockReporter, []atomic.Uint64, *atomic.Int64, func() control.Message) {
+// launcherUnderTest is a rank's control connection to a test playing the
+// launcher, and the messages the rank sends on it.
+func launcherUnderTest(t *testing.T) (*control.Client, <-chan control.Message) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "ctl.sock")
 	ln, err := net.Listen("unix", path)
@@ -128,6 +102,14 @@ func reporterUnderTest(t *testing.T, peers int) (*blockReporter, []atomic.Uint64
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ctl.Close() })
+	return ctl, msgs
+}
+
+// reporterUnderTest is a blockReporter talking to a test's end of a real
+// control socket. It reports when the test calls check, not on a timer.
+func reporterUnderTest(t *testing.T, peers int) (*blockReporter, []atomic.Uint64, *atomic.Int64, func() control.Message) {
+	t.Helper()
+	ctl, msgs := launcherUnderTest(t)
 	counters := make([]atomic.Uint64, 2*peers)
 	busy := new(atomic.Int64)
 	b := makeBlockReporter(ctl, counters[:peers], counters[peers:], busy, 0) // reports when checked
