@@ -10,9 +10,10 @@ import (
 )
 
 // send delivers one message of context ctx to world rank dest. Small
-// messages go eagerly and send returns at once; sync sends and messages
-// larger than the eager limit use rendezvous: an RTS carrying desc, then,
-// once the receiver matched it and answered clear-to-send, the body. what
+// messages go eagerly and send returns at once, or, for a sync send, once
+// the receiver acknowledges the match; messages larger than the eager limit
+// use rendezvous: an RTS carrying desc, then, once the receiver matched it
+// and answered clear-to-send, the body. what
 // describes the call for deadlock reports; nil marks an internal wait that
 // must not count as the rank being blocked.
 func (e *engine) send(goctx context.Context, ctx uint32, dest, tag int, desc, body []byte, sync bool, what callInfo) error {
