@@ -396,14 +396,14 @@ func FuzzNATSMessages(f *testing.F) {
 	f.Add(natsRecords(3, eager, eager, eager))
 	f.Add(natsRecords(1, natsMessage(t0, msgAlive, 2, 0), natsMessage(t0, msgAliveAck, 1, 0), natsMessage(t0, msgCredit, 2, 1<<20)))
 	f.Add(natsRecords(3, natsMessage(t0, msgFrameStart, 1, 1, hdr(Header{Kind: tkEager}), total(1<<40), []byte("x")))) // 1 TiB claimed
-	f.Add(natsRecords(3, start, start))                                                                                  // a start inside a frame
-	f.Add(natsRecords(3, chunk))                                                                                         // a chunk of no frame
-	f.Add(natsRecords(3, start, natsMessage(t0, msgChunk, 1, 3, make([]byte, 100))))                                     // a chunk past the end
-	f.Add(natsRecords(3, start, bye))                                                                                    // goodbye inside a frame
-	f.Add(natsRecords(3, natsMessage(t0, msgFrame, 1, 1, hdr(Header{Kind: FirstReservedKind}))))                         // a kind reserved for transports
-	f.Add(natsRecords(3, natsMessage(t0, msgFrame, 1, 1, hdr(Header{Kind: 0}), []byte("?"))))                            // kind 0: carried unread
+	f.Add(natsRecords(3, start, start))                                                                                // a start inside a frame
+	f.Add(natsRecords(3, chunk))                                                                                       // a chunk of no frame
+	f.Add(natsRecords(3, start, natsMessage(t0, msgChunk, 1, 3, make([]byte, 100))))                                   // a chunk past the end
+	f.Add(natsRecords(3, start, bye))                                                                                  // goodbye inside a frame
+	f.Add(natsRecords(3, natsMessage(t0, msgFrame, 1, 1, hdr(Header{Kind: FirstReservedKind}))))                       // a kind reserved for transports
+	f.Add(natsRecords(3, natsMessage(t0, msgFrame, 1, 1, hdr(Header{Kind: 0}), []byte("?"))))                          // kind 0: carried unread
 	f.Add(natsRecords(1, natsMessage(t0, msgFrame, 1, 9, hdr(Header{Kind: tkEager}))))                                 // a sequence gap
-	f.Add(natsRecords(0, eager))                                                                                         // no authenticator
+	f.Add(natsRecords(0, eager))                                                                                       // no authenticator
 	f.Add(natsRecords(3, natsMessage(t0, msgFrame, 0, 1, hdr(Header{Kind: tkEager})), natsMessage(t0, msgFrame, 7, 1)))
 	f.Add(natsRecords(3, natsMessage(t0, msgFrame, 1, 1, hdr(Header{Kind: tkEager}))[:40]))
 	f.Fuzz(func(t *testing.T, records []byte) {
