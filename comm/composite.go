@@ -77,7 +77,7 @@ func (c *Composite) Route(rank int) int {
 }
 
 // Start starts every sub-transport, each delivering the frames of the ranks
-// routed to it to h.
+// routed to it to h. If one fails to start, every sub-transport is closed.
 func (c *Composite) Start(h Handler) error {
 	c.mu.Lock()
 	if c.started {
@@ -93,6 +93,7 @@ func (c *Composite) Start(h Handler) error {
 			handler = subProvider{sh, bp}
 		}
 		if err := s.Start(handler); err != nil {
+			c.Close()
 			return fmt.Errorf("comm: composite rank %d: sub-transport %d: %w", c.rank, i, err)
 		}
 	}

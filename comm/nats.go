@@ -60,9 +60,9 @@ const (
 	DefaultNATSPeerTimeout = 20 * time.Second
 	DefaultNATSWindow      = 8 << 20
 	// DefaultNATSEagerLimit is the eager limit the NATS transport asks for
-	// to every destination (EagerLimiter): a rendezvous costs a round trip through the server
-	// (~50 us), more than sending 256 KiB, and the credit window already
-	// keeps senders from overrunning a receiver.
+	// to every destination (EagerLimiter): a rendezvous costs a round trip
+	// through the server (~50 us), more than sending 256 KiB, and the
+	// credit window already keeps senders from overrunning a receiver.
 	DefaultNATSEagerLimit = 256 << 10
 	defaultConnectTimeout = 5 * time.Second
 )
@@ -87,11 +87,10 @@ func RedactURL(u string) string {
 	return parsed.String()
 }
 
-// NATS is a Transport through a NATS server. It implements PartsSender and
-// EagerLimiter. Every rank subscribes to one
-// inbox subject under the job's prefix; frames are NATS messages carrying
-// the job's authenticator, a per-pair sequence number (a gap is fatal) and
-// the frame header. NATS core may drop messages; this transport makes that
+// NATS is a Transport through a NATS server; it implements PartsSender and
+// EagerLimiter. Every rank subscribes to one inbox subject under the job's
+// prefix; frames are NATS messages carrying the job's authenticator, a
+// per-pair sequence number (a gap is fatal) and the frame header. NATS core may drop messages; this transport makes that
 // impossible or loud:
 //   - no rank sends to a peer before it has heard that the peer's inbox is
 //     subscribed (readiness handshake on the job's broadcast subject);

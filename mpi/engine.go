@@ -25,7 +25,6 @@ type engine struct {
 	eagerLimit []int // per destination: the largest message sent eagerly
 	spin       time.Duration
 	yield      bool           // give the core away between empty polls
-	noPull     bool           // bodies always travel through the transport
 	copyDelay  time.Duration  // tests only: see CopyDelayEnv
 	syncSends  bool           // user sends wait for their match (WithSyncSends)
 	blocked    *blockReporter // nil without a launcher
@@ -82,7 +81,7 @@ type sendOp struct {
 func newEngine(t comm.Transport, rank, size int, cfg config) *engine {
 	e := &engine{
 		t: t, rank: rank, size: size,
-		eagerLimit: make([]int, size), spin: cfg.spin, yield: cfg.yield, noPull: cfg.noPull,
+		eagerLimit: make([]int, size), spin: cfg.spin, yield: cfg.yield,
 		copyDelay: cfg.copyDelay, syncSends: cfg.syncSends,
 		sends:    make(map[uint64]*sendOp),
 		recvs:    make(map[rndvKey]*recvOp),
