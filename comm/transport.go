@@ -18,13 +18,17 @@ var (
 	ErrPeerLost = errors.New("comm: peer lost")
 	// ErrClosed: this transport was closed; nothing more can be sent.
 	ErrClosed = errors.New("comm: transport closed")
-	// ErrBadRank: a destination rank outside [0, Size).
+	// ErrBadRank: a destination rank outside [0, Size), our own rank, or
+	// a rank the transport does not serve (see UnixConfig.Peers); also a
+	// configuration's peer set that names such ranks.
 	ErrBadRank = errors.New("comm: rank out of range")
 	// ErrFrameTooLarge: a frame larger than the transport's limit, refused
 	// before anything was sent (or, on receipt, before its size was allocated).
 	ErrFrameTooLarge = errors.New("comm: frame too large")
 	// ErrBadFrame: a malformed frame or handshake (bad magic, bad secret,
-	// impossible field); the connection that carried it is dropped.
+	// impossible field, a kind reserved for transports); the connection
+	// that carried it is dropped. Send refuses a frame of a reserved kind
+	// with it, nothing sent.
 	ErrBadFrame = errors.New("comm: malformed frame")
 )
 
@@ -87,9 +91,13 @@ type Handler interface {
 }
 
 // Transport moves frames between the ranks of one job. It knows nothing of
-// tags, communicators or matching: that is the mpi layer's job.
+// tags, communicators, matching or the protocol of the layer above: it
+// carries a Header and a payload, and fills in Source on receipt. A
+// transport serves the ranks its configuration names as its peers (all the
+// others by default); a Composite serves each rank through one of several.
 type Transport interface {
-	// Rank is this process's rank; Size the number of ranks in the job.
+	// Rank is this process's rank and Size the number of ranks in the job
+	// (world ranks, whichever of them the transport serves).
 	Rank() int
 	Size() int
 	// Start begins delivering incoming frames to h. It is called once,
@@ -98,9 +106,11 @@ type Transport interface {
 	// Send writes one frame to rank dest. Frames to one destination arrive
 	// in the order Send was called (by one goroutine). Send may block for
 	// flow control; it ends early with ctx.Err() when ctx is done. Send to
-	// our own rank is not supported (the layer above loops back itself).
+	// our own rank (the layer above loops back itself) or to a rank the
+	// transport does not serve fails with ErrBadRank; a frame of a kind
+	// reserved for transports with ErrBadFrame.
 	Send(ctx context.Context, dest int, h Header, payload []byte) error
-	// Close says goodbye to every peer (they get PeerGone with
+	// Close says goodbye to every peer it serves (they get PeerGone with
 	// ErrPeerFinished after our last frame) and releases everything.
 	Close() error
 }
