@@ -16,7 +16,8 @@ import (
 // Abilities pass through by destination: Send, SendParts and TrySend go to
 // the destination's transport (TrySend reports false, nothing sent, when
 // that transport cannot try; SendParts joins the parts when it cannot
-// send them apart); Poll polls every sub-transport that can; a peer's memory
+// send them apart); the composite is a Poller only when one of its
+// sub-transports is, and Poll polls every one that can; a peer's memory
 // is readable only through a transport that can read it; EagerLimit is the
 // destination's transport's preference (0: none). Frames are delivered
 // only from the transport a source is routed to, PeerGone is reported once
@@ -34,8 +35,10 @@ type Composite struct {
 // NewComposite returns the composite of subs for rank of a job of size:
 // route[r] is the index in subs of the transport that serves rank r
 // (route[rank] is ignored). Each sub-transport must say it is rank of size.
-// The composite owns subs: its Close closes them.
-func NewComposite(rank, size int, subs []Transport, route []int) (*Composite, error) {
+// The composite owns subs: its Close closes them. The transport returned is
+// a *Composite, or, when a sub-transport can poll, a Poller wrapping one
+// (so that a caller never spins on a Poll that has nothing to poll).
+func NewComposite(rank, size int, subs []Transport, route []int) (Transport, error) {
 	if size < 1 || rank < 0 || rank >= size {
 		return nil, fmt.Errorf("comm: composite transport: rank %d of %d: %w", rank, size, ErrBadRank)
 	}
@@ -58,6 +61,11 @@ func NewComposite(rank, size int, subs []Transport, route []int) (*Composite, er
 		}
 		c.route[r] = i
 	}
+	for _, s := range subs {
+		if _, ok := s.(Poller); ok {
+			return pollingComposite{c}, nil
+		}
+	}
 	return c, nil
 }
 
@@ -66,15 +74,6 @@ func (c *Composite) Rank() int { return c.rank }
 
 // Size returns the number of ranks in the job.
 func (c *Composite) Size() int { return c.size }
-
-// Route returns the index of the sub-transport that serves rank, or -1 for
-// our own rank and ranks out of range.
-func (c *Composite) Route(rank int) int {
-	if rank < 0 || rank >= c.size {
-		return -1
-	}
-	return c.route[rank]
-}
 
 // Start starts every sub-transport, each delivering the frames of the ranks
 // routed to it to h. If one fails to start, every sub-transport is closed.
@@ -143,8 +142,11 @@ func (c *Composite) TrySend(dest int, h Header, payload []byte) (bool, error) {
 	return false, nil
 }
 
+// pollingComposite is a Composite with a sub-transport that can poll.
+type pollingComposite struct{ *Composite }
+
 // Poll polls every sub-transport that can (Poller).
-func (c *Composite) Poll() bool {
+func (c pollingComposite) Poll() bool {
 	delivered := false
 	for _, s := range c.subs {
 		if p, ok := s.(Poller); ok && p.Poll() {

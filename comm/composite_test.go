@@ -2,6 +2,7 @@ package comm_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/gorun-mpi/gorun/comm"
@@ -107,7 +108,7 @@ func TestSubTransportsServeTheirPeersOnly(t *testing.T) {
 	srv := startNATSServer(t, 64<<10)
 	us, _ := unixJob(t, n, func(c *comm.UnixConfig) { c.Peers, _ = peersOf(c.Rank, n, host) })
 	ts := natsJob(t, srv.URL(srv.admin), "peers", "s", n, func(c *comm.NATSConfig) { _, c.Peers = peersOf(c.Rank, n, host) })
-	cs := make([]*comm.Composite, n)
+	cs := make([]comm.Transport, n)
 	recs := make([]*commtest.Recorder, n)
 	for r := range n {
 		route := make([]int, n)
@@ -159,4 +160,52 @@ func TestSubTransportsServeTheirPeersOnly(t *testing.T) {
 		t.Errorf("PeerGone reported more than once for ranks %v", dups)
 	}
 	cs[0].Close()
+}
+
+// TestCompositePollsOnlyWhatCanPoll: a composite is a Poller only when a
+// sub-transport is one, so that the layer above never spins on a Poll that
+// has nothing to poll.
+func TestCompositePollsOnlyWhatCanPoll(t *testing.T) {
+	nets := []*comm.Network{comm.NewNetwork(2), comm.NewNetwork(2)}
+	c, err := comm.NewComposite(0, 2, []comm.Transport{nets[0].Transport(0), nets[1].Transport(0)}, []int{0, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.(comm.Poller); ok {
+		t.Error("a composite of transports that cannot poll is a Poller")
+	}
+	us, _ := unixJob(t, 2, nil)
+	c, err = comm.NewComposite(0, 2, []comm.Transport{nets[0].Transport(0), us[0]}, []int{0, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.(comm.Poller); !ok {
+		t.Error("a composite with a Unix transport is not a Poller")
+	}
+	c.Close()
+	us[1].Close()
+}
+
+// TestNewCompositeRefusesBadTables: a route of the wrong length, to a
+// transport that does not exist, or a sub-transport of another rank is
+// refused with a message that says so.
+func TestNewCompositeRefusesBadTables(t *testing.T) {
+	net := comm.NewNetwork(3)
+	for _, tc := range []struct {
+		name  string
+		rank  int
+		subs  []comm.Transport
+		route []int
+		says  string
+	}{
+		{"short route", 0, []comm.Transport{net.Transport(0)}, []int{0, 0}, "a route for 2 ranks in a job of 3"},
+		{"no such transport", 0, []comm.Transport{net.Transport(0)}, []int{0, 0, 1}, "rank 2 routed to transport 1 of 1"},
+		{"another rank's transport", 1, []comm.Transport{net.Transport(0)}, []int{0, 0, 0}, "sub-transport 0 is not rank 1 of 3"},
+		{"rank out of range", 3, nil, []int{0, 0, 0}, "rank 3 of 3"},
+	} {
+		_, err := comm.NewComposite(tc.rank, 3, tc.subs, tc.route)
+		if err == nil || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("%s: %v, want an error saying %q", tc.name, err, tc.says)
+		}
+	}
 }
