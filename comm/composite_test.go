@@ -17,8 +17,10 @@ var placements = map[string]func(r int) int{
 	"mixed": func(r int) int { return min(r/2, 1) },
 }
 
-// peersOf returns the ranks of n on the same host as rank, and the others.
+// peersOf returns the ranks of n on the same host as rank, and the others,
+// each a non-nil list (nil would mean every rank).
 func peersOf(rank, n int, host func(int) int) (local, remote []int) {
+	local, remote = []int{}, []int{}
 	for r := range n {
 		switch {
 		case r == rank:
@@ -38,8 +40,8 @@ func TestCompositeConformance(t *testing.T) {
 	for name, host := range placements {
 		t.Run(name, func(t *testing.T) {
 			commtest.Run(t, func(t *testing.T, n int) commtest.Job {
-				us, _ := unixJob(t, n, nil)
-				ts := natsJob(t, srv.URL(srv.admin), t.Name(), "secret", n, nil)
+				us, _ := unixJob(t, n, func(c *comm.UnixConfig) { c.Peers, _ = peersOf(c.Rank, n, host) })
+				ts := natsJob(t, srv.URL(srv.admin), t.Name(), "secret", n, func(c *comm.NATSConfig) { _, c.Peers = peersOf(c.Rank, n, host) })
 				job := commtest.Job{
 					PeerMemory: func(a, b int) bool { return host(a) == host(b) },
 					EagerLimit: func(a, b int) int {
@@ -50,8 +52,7 @@ func TestCompositeConformance(t *testing.T) {
 					},
 				}
 				for r := range n {
-					// The sub-transports of the suite's jobs serve every
-					// rank; the composite routes each to one of them.
+					// Each sub-transport serves the ranks routed to it.
 					route := make([]int, n)
 					for p := range n {
 						if host(p) != host(r) {
