@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -34,6 +35,7 @@ type inConn struct {
 	ended   bool        // the connection ended (goodbye, EOF, error, bad frame)
 	ring    *ringReader // the peer's shared-memory ring, or nil
 	next    uint32      // with a ring: the ordinal of the next data frame
+	recheck atomic.Bool // SpinEnd asks the lock's holder to settle the ring
 }
 
 // serve runs one accepted connection: the handshake, then reads until the
@@ -75,7 +77,7 @@ func (u *Unix) serve(conn *net.UnixConn) {
 	// waits for the next readiness, true ends the read.
 	raw.Read(func(fd uintptr) bool {
 		ic.mu.Lock()
-		defer ic.mu.Unlock()
+		defer ic.release()
 		ic.progress(int(fd))
 		return ic.ended
 	})
@@ -129,7 +131,7 @@ func (u *Unix) Poll() bool {
 			}
 			delivered = delivered || n > 0
 		}
-		ic.mu.Unlock()
+		ic.release()
 	}
 	return delivered
 }
@@ -151,7 +153,7 @@ func (u *Unix) SpinStart() {
 			if ic.ring != nil && !ic.ended {
 				ic.ring.sleepingPtr().Store(0)
 			}
-			ic.mu.Unlock()
+			ic.release()
 		}
 	}
 }
@@ -167,9 +169,31 @@ func (u *Unix) SpinEnd() {
 	list := u.inList
 	u.inListMu.RUnlock()
 	for _, ic := range list {
-		ic.mu.Lock()
-		ic.settle()
+		// Never wait for the lock (its holder may be delivering to a
+		// handler that waits for our caller): ask its holder to settle.
+		ic.recheck.Store(true)
+		if ic.mu.TryLock() {
+			ic.release()
+		}
+	}
+}
+
+// release unlocks ic.mu, settling the ring first when SpinEnd asked for it
+// while the lock was held, and again when it asks between our check and
+// our unlock. SpinEnd stores recheck before its TryLock; a TryLock that
+// fails saw the lock held, so the holder's unlock, and its load of recheck
+// after it, come later (Go's atomics, which sync.Mutex is made of, are
+// sequentially consistent): the holder sees the request, or the one that
+// took the lock from it does.
+func (ic *inConn) release() {
+	for {
+		if ic.recheck.Swap(false) {
+			ic.settle()
+		}
 		ic.mu.Unlock()
+		if !ic.recheck.Load() || !ic.mu.TryLock() {
+			return
+		}
 	}
 }
 
