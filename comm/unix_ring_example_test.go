@@ -11,7 +11,7 @@ import (
 // inbox is a Handler that hands frames to a channel.
 type inbox chan comm.Frame
 
-func (in inbox) Deliver(f comm.Frame)   { in <- f }
+func (in inbox) Deliver(f comm.Frame)    { in <- f }
 func (inbox) PeerGone(rank int, _ error) {}
 
 // A receiver that is about to poll in a loop says so with SpinStart, so
