@@ -34,7 +34,8 @@ type supervisor struct {
 	prog           program
 	job            jobenv.Job
 	stdout, stderr *stream
-	server         *control.Server
+	server         controlServer
+	remote         *remoteRanks // the ranks run on agents (--hosts); nil: here
 	sigs           <-chan os.Signal
 	broken         <-chan error // gorun's stdout cannot be written
 
@@ -57,7 +58,15 @@ type supervisor struct {
 	retryC    <-chan time.Time // ask about refusedFP again then
 }
 
-func newSupervisor(cfg config, prog program, job jobenv.Job, server *control.Server,
+// controlServer is the supervisor's end of the ranks' control channel:
+// *control.Server for ranks on this host, *remoteRanks through agents.
+type controlServer interface {
+	Events() <-chan control.Event
+	Send(rank int, m control.Message) error
+	Sync(rank int)
+}
+
+func newSupervisor(cfg config, prog program, job jobenv.Job, server controlServer,
 	stdout, stderr *stream, sigs <-chan os.Signal, broken <-chan error) *supervisor {
 	return &supervisor{
 		cfg: cfg, prog: prog, job: job, server: server,
@@ -72,7 +81,7 @@ func newSupervisor(cfg config, prog program, job jobenv.Job, server *control.Ser
 
 // run runs the job to its end and returns gorun's exit status.
 func (s *supervisor) run() int {
-	if s.cfg.transport == "nats" {
+	if s.cfg.transport == "nats" && s.remote == nil {
 		cleanup, err := prepareNATS(s.cfg.nats, &s.job, s.failNATS)
 		if err != nil {
 			s.stderr.line(withPrefix(err.Error()))
@@ -85,7 +94,11 @@ func (s *supervisor) run() int {
 	if s.cfg.timeout > 0 {
 		s.timeoutC = time.After(s.cfg.timeout)
 	}
-	s.spawn()
+	if s.remote != nil {
+		s.remote.start(s)
+	} else {
+		s.spawn()
+	}
 	s.loop()
 	s.finish()
 	return s.status
@@ -373,6 +386,10 @@ func (s *supervisor) beginTeardown() {
 // signalAll signals the process group of every rank started (an exited
 // rank's group may still hold its children).
 func (s *supervisor) signalAll(sig syscall.Signal) {
+	if s.remote != nil {
+		s.remote.signal(sig)
+		return
+	}
 	for _, p := range s.procs {
 		if p != nil {
 			signalGroup(p.pid, sig)
@@ -384,6 +401,13 @@ func (s *supervisor) signalAll(sig syscall.Signal) {
 // prints the failure line, if any.
 func (s *supervisor) finish() {
 	s.signalAll(syscall.SIGKILL)
+	if s.remote != nil {
+		s.remote.finish()
+		if s.cause != "" {
+			s.stderr.line(withPrefix(s.cause))
+		}
+		return
+	}
 	deadline := time.NewTimer(flushWait)
 	defer deadline.Stop()
 	expired := false
