@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -177,4 +178,125 @@ func TestMultihostSuites(t *testing.T) {
 		t.Errorf("haversine across hosts: status %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	r.noRankLeft(t, 5*time.Second)
+}
+
+// TestMultihostRankFailures: a rank failing on an agent ends the job
+// everywhere with the usual line plus its host; deadlock detection,
+// Abort, --timeout and stdin work across hosts.
+func TestMultihostRankFailures(t *testing.T) {
+	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
+	base := []string{"-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2"}
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		line   string
+		within time.Duration
+	}{
+		{"exit", []string{"-mode", "exit", "-rank", "3", "-code", "5"}, 5, "gorun: rank 3 (pid ", 2 * time.Second},
+		{"signal", []string{"-mode", "signal", "-rank", "1"}, 137, "on a) killed by signal SIGKILL", 2 * time.Second},
+		{"abort", []string{"-mode", "abort", "-rank", "2", "-code", "7"}, 7, "on b) called mpi.Abort(7): the input is wrong", 2 * time.Second},
+		{"deadlock", []string{"-mode", "deadlock"}, 1, "gorun: deadlock: every rank is blocked: rank 0 in Recv(source 1, tag 5)", 5 * time.Second},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			_, stderr, code := r.launch(t, append(append(base, bin("behave")), c.args...)...)
+			took := time.Since(start)
+			if code != c.code || !strings.Contains(stderr, c.line) {
+				t.Fatalf("status %d (want %d), stderr without %q:\n%s", code, c.code, c.line, stderr)
+			}
+			// The job starts in about a second; the failure must end it
+			// within c.within of that (the other ranks sleep a minute).
+			if took > c.within+10*time.Second {
+				t.Errorf("the job took %v to end", took)
+			}
+			r.noRankLeft(t, 5*time.Second)
+		})
+	}
+	t.Run("timeout", func(t *testing.T) {
+		_, stderr, code := r.launch(t, append(append(base, "--timeout", "2s", bin("behave")), "-mode", "sleep")...)
+		if code != 124 || !strings.Contains(stderr, "rank 3 (pid ") || !strings.Contains(stderr, "on b) was running") {
+			t.Fatalf("status %d, stderr:\n%s", code, stderr)
+		}
+	})
+	t.Run("stdin", func(t *testing.T) {
+		p := r.Start(t, "launcher", nil, "sh", "-c", `printf 'x\ny\n' | "$0" "$@"`, r.gorun, "-np", "4", "--nats", r.URL(),
+			"--hosts", "b:2,a:2", bin("behave"), "-mode", "stdin")
+		if !p.Wait(waitLimit) || p.ExitCode() != 0 {
+			t.Fatalf("status %d:\n%s", p.ExitCode(), p.Output())
+		}
+		for _, want := range []string{"rank 0 read \"x\"\n", "rank 0 read 2 lines\n", "rank 3 read 0 lines\n"} {
+			if !strings.Contains(p.Stdout(), want) {
+				t.Errorf("stdout lacks %q:\n%s", want, p.Stdout())
+			}
+		}
+	})
+}
+
+// upAndRunning starts a job of sleeping ranks on a:2,b:2 and waits until
+// every rank runs.
+func (r *hostsRig) upAndRunning(t *testing.T) *hostrig.Proc {
+	t.Helper()
+	p := r.Start(t, "launcher", nil, r.gorun, "-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", bin("behave"), "-mode", "sleep")
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(p.Stderr(), "pid ") < 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the job did not come up:\n%s", p.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return p
+}
+
+// TestMultihostHostFailures: an agent killed, the launcher killed, the
+// launcher interrupted, a host cut off the network: the job ends on every
+// side within 5 s and no rank survives.
+func TestMultihostHostFailures(t *testing.T) {
+	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
+	t.Run("agent-killed", func(t *testing.T) {
+		p := r.upAndRunning(t)
+		r.agents["b"].Kill()
+		start := time.Now()
+		if !p.Wait(5 * time.Second) {
+			t.Fatalf("the launcher still runs 5 s after agent b died:\n%s", p.Output())
+		}
+		if p.ExitCode() == 0 || !strings.Contains(p.Stderr(), "gorun: lost agent b (ranks 2-3)") {
+			t.Fatalf("status %d after %v; stderr:\n%s", p.ExitCode(), time.Since(start), p.Stderr())
+		}
+		r.noRankLeft(t, 5*time.Second)
+		r.startAgent(t, "b", 2)
+	})
+	t.Run("launcher-killed", func(t *testing.T) {
+		p := r.upAndRunning(t)
+		p.Kill()
+		r.noRankLeft(t, 5*time.Second)
+		if !r.agents["a"].WaitFor("no heartbeat from its launcher", 5*time.Second) {
+			t.Errorf("agent a does not say why it ended the job:\n%s", r.agents["a"].Output())
+		}
+	})
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			p := r.upAndRunning(t)
+			p.Signal(sig)
+			if !p.Wait(2 * time.Second) {
+				t.Fatalf("the launcher still runs 2 s after %v:\n%s", sig, p.Output())
+			}
+			if p.ExitCode() != 128+int(sig) {
+				t.Errorf("status %d, want %d:\n%s", p.ExitCode(), 128+int(sig), p.Output())
+			}
+			r.noRankLeft(t, 2*time.Second)
+		})
+	}
+	t.Run("partition", func(t *testing.T) {
+		p := r.upAndRunning(t)
+		r.LinkDown(t, "b")
+		if !p.Wait(5 * time.Second) {
+			t.Fatalf("the launcher still runs 5 s after host b was cut off:\n%s", p.Output())
+		}
+		if p.ExitCode() == 0 || !strings.Contains(p.Stderr(), "gorun: lost agent b (ranks 2-3)") {
+			t.Fatalf("status %d; stderr:\n%s", p.ExitCode(), p.Stderr())
+		}
+		r.noRankLeft(t, 5*time.Second)
+	})
 }

@@ -62,10 +62,10 @@ func Available() error {
 // Rig is a set of namespaces on a private subnet.
 type Rig struct {
 	id     string
-	server string            // the server namespace
-	hosts  map[string]string // host name -> namespace
-	ips    map[string]string // host name -> address
-	links  map[string]string // host name -> its interface in its namespace
+	server string              // the server namespace
+	hosts  map[string]string   // host name -> namespace
+	ips    map[string]string   // host name -> address
+	links  map[string]string   // host name -> its interface in its namespace
 	hidden map[string][]string // host name -> directories it does not see
 
 	mu    sync.Mutex
