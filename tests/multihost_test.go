@@ -300,3 +300,107 @@ func TestMultihostHostFailures(t *testing.T) {
 		r.noRankLeft(t, 5*time.Second)
 	})
 }
+
+// TestMultihostShipping: the program reaches each agent once (a warm cache
+// ships nothing), a corrupted cached copy is detected and replaced, and a
+// binary for another architecture is refused before anything starts.
+func TestMultihostShipping(t *testing.T) {
+	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
+	run := func() {
+		t.Helper()
+		stdout, stderr, code := r.launch(t, "-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", bin("behave"), "-mode", "hello")
+		if code != 0 || strings.Count(stdout, "hello from rank") != 4 {
+			t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+	}
+	received := func(agent string) int { return strings.Count(r.agents[agent].Output(), "received program") }
+	run()
+	run()
+	for _, name := range []string{"a", "b"} {
+		if n := received(name); n != 1 {
+			t.Errorf("agent %s received the program %d times in two jobs, want once:\n%s", name, n, r.agents[name].Output())
+		}
+	}
+
+	t.Run("corrupted-cache", func(t *testing.T) {
+		cached, _ := filepath.Glob(filepath.Join(r.caches["a"], "*"))
+		if len(cached) != 1 {
+			t.Fatalf("agent a's cache holds %v, want one program", cached)
+		}
+		if err := os.WriteFile(cached[0], []byte("#!/bin/sh\necho not the program\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		run()
+		if !strings.Contains(r.agents["a"].Output(), "is corrupt") || received("a") != 2 {
+			t.Errorf("agent a did not notice its corrupt copy and fetch the program again:\n%s", r.agents["a"].Output())
+		}
+		if received("b") != 1 {
+			t.Errorf("agent b fetched again although its copy is sound:\n%s", r.agents["b"].Output())
+		}
+	})
+
+	t.Run("arm64", func(t *testing.T) {
+		dir := t.TempDir() // on the launcher's host only: agents see it, but get nothing from it
+		arm := filepath.Join(dir, "behave-arm64")
+		build := exec.Command("go", "build", "-o", arm, "./progs/behave")
+		build.Env = append(os.Environ(), "GOARCH=arm64", "GOOS=linux")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("building for arm64: %v\n%s", err, out)
+		}
+		_, stderr, code := r.launch(t, "-np", "2", "--nats", r.URL(), "--hosts", "a:1,b:1", arm)
+		want := "built for linux/arm64, which a, b cannot run (agents: a linux/amd64"
+		if code != 126 || !strings.Contains(stderr, want) {
+			t.Fatalf("status %d (want 126), stderr without %q:\n%s", code, want, stderr)
+		}
+		if strings.Contains(stderr, " on a") || received("a") != 2 {
+			t.Errorf("something was placed or shipped:\n%s", stderr)
+		}
+	})
+}
+
+// TestMultihostPlacement: slots are reserved before anything starts, two
+// launchers never oversubscribe an agent unless asked, too few slots is an
+// error naming what was asked and what is free, --hosts auto and
+// --hostfile fill the agents' slots.
+func TestMultihostPlacement(t *testing.T) {
+	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
+	url := r.URL()
+	_, stderr, code := r.launch(t, "-np", "5", "--nats", url, "--hosts", "a:2,b:2", bin("behave"), "-mode", "hello")
+	if code != 1 || !strings.Contains(stderr, "5 ranks asked, 4 slots given (a:2, b:2)") {
+		t.Errorf("np 5 on 4 slots: status %d, stderr:\n%s", code, stderr)
+	}
+	_, stderr, code = r.launch(t, "-np", "2", "--nats", url, "--hosts", "a:2,zz:2", bin("behave"), "-mode", "hello")
+	if code != 1 || !strings.Contains(stderr, "no agent named zz answers at "+url) {
+		t.Errorf("unknown agent: status %d, stderr:\n%s", code, stderr)
+	}
+
+	busy := r.Start(t, "launcher", nil, r.gorun, "-np", "2", "--nats", url, "--hosts", "a:2", bin("behave"), "-mode", "sleep")
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(busy.Stderr(), "pid ") < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, stderr, code = r.launch(t, "-np", "2", "--nats", url, "--hosts", "a:1,b:1", bin("behave"), "-mode", "hello")
+	if code != 1 || !strings.Contains(stderr, "agent a has 0 free slots of 2; the job asks for 1") || strings.Contains(stderr, "pid ") {
+		t.Errorf("a busy agent: status %d, stderr:\n%s", code, stderr)
+	}
+	stdout, stderr, code := r.launch(t, "-np", "2", "--nats", url, "--hosts", "auto", bin("behave"), "-mode", "hello")
+	if code != 0 || !strings.Contains(stderr, "gorun: ranks 0-1 on b") || strings.Count(stdout, "hello from") != 2 {
+		t.Errorf("--hosts auto with a busy: status %d, stderr:\n%s", code, stderr)
+	}
+	stdout, stderr, code = r.launch(t, "-np", "2", "--nats", url, "--hosts", "a:1", "--oversubscribe", bin("behave"), "-mode", "hello")
+	if code != 0 || strings.Count(stdout, "hello from") != 2 {
+		t.Errorf("--oversubscribe: status %d, stderr:\n%s", code, stderr)
+	}
+	busy.Signal(syscall.SIGTERM)
+	busy.Wait(10 * time.Second)
+
+	hostfile := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(hostfile, []byte("# two agents\nb slots=1\na slots=2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code = r.launch(t, "-np", "3", "--nats", url, "--hostfile", hostfile, bin("behave"), "-mode", "hello")
+	if code != 0 || !strings.Contains(stderr, "gorun: rank 0 on b, ranks 1-2 on a") || strings.Count(stdout, "hello from") != 3 {
+		t.Errorf("--hostfile: status %d, stderr:\n%s", code, stderr)
+	}
+	r.noRankLeft(t, 5*time.Second)
+}

@@ -183,9 +183,13 @@ func (j *agentJob) supervise(server *control.Server, down <-chan *nats.Msg, exit
 	tick := time.NewTicker(heartbeatEvery / 2)
 	defer tick.Stop()
 	exited, flushed := 0, 0
+	ended := false // the launcher has heard all it needs
 	var flushC <-chan time.Time
 	lastBeat := time.Time{}
-	for exited < len(j.procs) || flushed < len(j.procs) {
+	// The job stays here until the launcher says it is over: after a rank
+	// exits, its last control messages (and the answer to a Sync) may
+	// still have to be relayed.
+	for !ended || exited < len(j.procs) || flushed < len(j.procs) {
 		select {
 		case ev := <-server.Events():
 			j.up(upMsg{Kind: upEvent, Rank: ev.Rank, Event: &ev})
@@ -212,18 +216,25 @@ func (j *agentJob) supervise(server *control.Server, down <-chan *nats.Msg, exit
 			}
 			flushC = nil
 		case m := <-down:
-			j.onDown(server, m)
+			if j.onDown(server, m) {
+				ended = true
+				j.killAll(syscall.SIGKILL) // none left, unless the launcher gave up on them
+			}
 		case why := <-j.abandonC:
 			j.agent.logf("job %s: %s: killing its ranks", j.req.Job, why)
 			j.killAll(syscall.SIGKILL)
+			ended = true
 		case now := <-tick.C:
 			if now.Sub(lastBeat) >= heartbeatEvery {
 				j.up(upMsg{Kind: upHB})
 				lastBeat = now
 			}
 			if silent := now.Sub(time.Unix(0, j.lastHB.Load())); silent > heartbeatLease {
-				j.agent.logf("job %s: no heartbeat from its launcher for %v: killing its ranks", j.req.Job, silent.Round(time.Millisecond))
+				if exited < len(j.procs) {
+					j.agent.logf("job %s: no heartbeat from its launcher for %v: killing its ranks", j.req.Job, silent.Round(time.Millisecond))
+				}
 				j.killAll(syscall.SIGKILL)
+				ended = true
 				j.lastHB.Store(now.UnixNano()) // kill again a lease later if need be
 			}
 		}
@@ -244,12 +255,12 @@ func (j *agentJob) drainEvents(server *control.Server) {
 	}
 }
 
-// onDown applies one message of the launcher.
-func (j *agentJob) onDown(server *control.Server, m *nats.Msg) {
+// onDown applies one message of the launcher; true when it ends the job.
+func (j *agentJob) onDown(server *control.Server, m *nats.Msg) bool {
 	var d downMsg
 	if err := json.Unmarshal(m.Data, &d); err != nil {
 		j.agent.logf("job %s: malformed message from the launcher: %v", j.req.Job, err)
-		return
+		return false
 	}
 	switch d.Kind {
 	case downControl:
@@ -260,7 +271,10 @@ func (j *agentJob) onDown(server *control.Server, m *nats.Msg) {
 		server.Sync(d.Rank)
 	case downSignal:
 		j.killAll(syscall.Signal(d.Signal))
+	case downEnd:
+		return true
 	}
+	return false
 }
 
 // killAll signals the process group of every rank started here.

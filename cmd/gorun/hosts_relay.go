@@ -408,6 +408,10 @@ func (r *remoteRanks) finish() {
 	case <-done:
 	case <-time.After(flushWait):
 	}
+	for h := range r.names {
+		_ = r.down(h, downMsg{Kind: downEnd})
+	}
+	_ = r.nc.FlushTimeout(time.Second)
 	if r.stop != nil {
 		r.stop()
 	}

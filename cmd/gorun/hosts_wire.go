@@ -132,6 +132,7 @@ const (
 	downControl = "ctl"    // send Msg to Rank's control connection
 	downSync    = "sync"   // control.Server.Sync(Rank)
 	downSignal  = "signal" // signal every rank of the job: Signal
+	downEnd     = "end"    // the launcher is done with the job: kill what is left, forget it
 )
 
 // downMsg is one message of the launcher to an agent.
