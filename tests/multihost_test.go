@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +66,21 @@ type hostsRig struct {
 // with that many slots, and a host "launcher".
 func newHostsRig(t *testing.T, slots map[string]int) *hostsRig {
 	t.Helper()
+	var names []string
+	for name := range slots {
+		names = append(names, name)
+	}
+	r := newBareRig(t, names...)
+	for name, n := range slots {
+		r.startAgent(t, name, n)
+	}
+	return r
+}
+
+// newBareRig makes the hosts (and "launcher") and starts the NATS server,
+// but no agent.
+func newBareRig(t *testing.T, hosts ...string) *hostsRig {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("multi-host rig skipped in -short mode")
 	}
@@ -72,16 +88,10 @@ func newHostsRig(t *testing.T, slots map[string]int) *hostsRig {
 		t.Skipf("multi-host rig unavailable: %v", err)
 	}
 	gorun, natsd := rigBinaries(t)
-	names := []string{"launcher"}
-	for name := range slots {
-		names = append(names, name)
-	}
+	names := append([]string{"launcher"}, hosts...)
 	r := &hostsRig{Rig: hostrig.New(t, names...), gorun: gorun, marker: newMarker(),
 		agents: map[string]*hostrig.Proc{}, caches: map[string]string{}}
 	r.StartNATS(t, natsd)
-	for name, n := range slots {
-		r.startAgent(t, name, n)
-	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			for name, a := range r.agents {
@@ -401,6 +411,64 @@ func TestMultihostPlacement(t *testing.T) {
 	stdout, stderr, code = r.launch(t, "-np", "3", "--nats", url, "--hostfile", hostfile, bin("behave"), "-mode", "hello")
 	if code != 0 || !strings.Contains(stderr, "gorun: rank 0 on b, ranks 1-2 on a") || strings.Count(stdout, "hello from") != 3 {
 		t.Errorf("--hostfile: status %d, stderr:\n%s", code, stderr)
+	}
+	r.noRankLeft(t, 5*time.Second)
+}
+
+// TestMultihostServeAndCredentials: "gorun agent --serve" embeds the NATS
+// server and prints how to join; agents with the cluster's secret run only
+// launches signed with it, and wrong credentials fail within 5 s.
+func TestMultihostServeAndCredentials(t *testing.T) {
+	r := newBareRig(t, "a", "b")
+	a := r.Start(t, "a", []string{"GORUN_TEST_MARKER=" + r.marker}, r.gorun, "agent", "--serve", "0.0.0.0:4333",
+		"--name", "a", "--slots", "2", "--cache", t.TempDir())
+	if !a.WaitFor("serving", 20*time.Second) {
+		t.Fatalf("agent --serve did not start:\n%s", a.Output())
+	}
+	r.agents["a"] = a
+	join := regexp.MustCompile(`GORUN_CLUSTER_SECRET=(\w+) gorun agent --nats '([^']+)'`).FindStringSubmatch(a.Output())
+	if join == nil || !strings.Contains(join[2], "@10.77.0.") {
+		t.Fatalf("agent --serve does not print a join command with its address:\n%s", a.Output())
+	}
+	secret, url := "GORUN_CLUSTER_SECRET="+join[1], join[2]
+	b := r.Start(t, "b", []string{secret, "GORUN_TEST_MARKER=" + r.marker}, r.gorun, "agent", "--nats", url,
+		"--name", "b", "--slots", "2", "--cache", t.TempDir())
+	if !b.WaitFor("serving", 20*time.Second) {
+		t.Fatalf("agent b could not join with the printed command:\n%s", b.Output())
+	}
+	r.agents["b"] = b
+
+	launch := func(env []string, url string) (*hostrig.Proc, time.Duration) {
+		start := time.Now()
+		p := r.Start(t, "launcher", env, r.gorun, "-np", "4", "--nats", url, "--hosts", "auto", bin("behave"), "-mode", "hello")
+		if !p.Wait(waitLimit) {
+			t.Fatalf("gorun still runs:\n%s", p.Output())
+		}
+		return p, time.Since(start)
+	}
+	p, _ := launch([]string{secret}, url)
+	if p.ExitCode() != 0 || strings.Count(p.Stdout(), "hello from") != 4 || !strings.Contains(p.Stderr(), "ranks 0-1 on a, ranks 2-3 on b") {
+		t.Fatalf("the walkthrough's launch failed: status %d\n%s", p.ExitCode(), p.Output())
+	}
+	for _, c := range []struct {
+		name string
+		env  []string
+		url  string
+		want string
+	}{
+		{"no-secret", nil, url, "agent a refuses: request not signed with the cluster's secret: the launcher sent no signature"},
+		{"wrong-secret", []string{"GORUN_CLUSTER_SECRET=guess"}, url, "agent a refuses: request not signed with the cluster's secret: wrong signature"},
+		{"wrong-password", []string{secret}, regexp.MustCompile(`:[0-9a-f]+@`).ReplaceAllString(url, ":guess@"), "authorization violation"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, took := launch(c.env, c.url)
+			if p.ExitCode() == 0 || !strings.Contains(strings.ToLower(p.Stderr()), strings.ToLower(c.want)) || strings.Contains(p.Stdout(), "hello") {
+				t.Fatalf("status %d, stderr without %q:\n%s", p.ExitCode(), c.want, p.Output())
+			}
+			if took > 5*time.Second {
+				t.Errorf("refusal took %v", took)
+			}
+		})
 	}
 	r.noRankLeft(t, 5*time.Second)
 }

@@ -30,6 +30,9 @@ type agentConfig struct {
 	slots int
 	name  string
 	cache string
+	serve string // --serve ADDR: embed the NATS server there
+	// secret, when set, is the cluster's: only requests signed with it run.
+	secret []byte
 }
 
 // agent is one host's gorun agent: it answers discovery, reserves slots
@@ -65,12 +68,22 @@ func runAgent(args []string) int {
 		cache = os.TempDir()
 	}
 	fs.StringVar(&cfg.cache, "cache", filepath.Join(cache, "gorun", "programs"), "`directory` of programs received")
+	fs.StringVar(&cfg.serve, "serve", "", "embed the NATS server on `ADDR` (host:port) with a generated credential and\nprint the commands other hosts and launchers use to join")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		fmt.Fprintf(os.Stderr, "gorun agent: %v\n", err)
 		return 2
+	}
+	cfg.secret = clusterSecret(os.Getenv)
+	if cfg.serve != "" {
+		stop, err := serveNATS(&cfg, os.Stdout)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "gorun agent: %v\n", err)
+			return 1
+		}
+		defer stop()
 	}
 	switch {
 	case cfg.nats.URL == "":
@@ -222,6 +235,11 @@ func (a *agent) onReserve(m *nats.Msg) {
 		_ = m.Respond(mustJSON(reserveReply{Error: "malformed reserve request"}))
 		return
 	}
+	if err := checkSigned(a.cfg.secret, reserveText(a.cfg.name, req), req.Auth, time.Now()); err != nil {
+		a.logf("refused a reservation for job %s: %v", req.Job, err)
+		_ = m.Respond(mustJSON(reserveReply{Denied: true, Error: fmt.Sprintf("agent %s refuses: %v", a.cfg.name, err)}))
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if req.Release {
@@ -244,6 +262,11 @@ func (a *agent) onLaunch(m *nats.Msg) {
 	var req launchRequest
 	if err := json.Unmarshal(m.Data, &req); err != nil || req.Job == "" || req.Ctl == "" || len(req.Ranks) == 0 {
 		_ = m.Respond(mustJSON(launchReply{Error: "malformed launch request", Status: 1}))
+		return
+	}
+	if err := checkSigned(a.cfg.secret, launchText(a.cfg.name, req), req.Auth, time.Now()); err != nil {
+		a.logf("refused to launch job %s: %v", req.Job, err)
+		_ = m.Respond(mustJSON(launchReply{Error: fmt.Sprintf("agent %s refuses: %v", a.cfg.name, err), Status: 1}))
 		return
 	}
 	a.mu.Lock()

@@ -149,6 +149,9 @@ func chooseHosts(nc *nats.Conn, cfg config, progPath string) ([]hostSlots, []age
 	return hosts, infos, nil
 }
 
+// errDenied reports an agent that refused the launcher's credentials.
+var errDenied = errors.New("nothing was started")
+
 // errWrongPlatform reports a program built for another OS or architecture
 // than an agent's.
 var errWrongPlatform = errors.New("program for another platform")
@@ -169,17 +172,22 @@ func reserve(nc *nats.Conn, jobID string, names []string, hostOf []int, oversubs
 	for _, h := range hostOf {
 		counts[h]++
 	}
+	secret := secretFromEnv()
+	signed := func(name string, r reserveRequest) []byte {
+		r.Auth = signedBy(secret, reserveText(name, r), time.Now())
+		return mustJSON(r)
+	}
 	var held []string
 	release := func() {
 		for _, name := range held {
-			_, _ = nc.Request(agentSubject(name, "reserve"), mustJSON(reserveRequest{Job: jobID, Release: true}), requestTimeout)
+			_, _ = nc.Request(agentSubject(name, "reserve"), signed(name, reserveRequest{Job: jobID, Release: true}), requestTimeout)
 		}
 	}
 	for i, name := range names {
 		if counts[i] == 0 {
 			continue
 		}
-		m, err := nc.Request(agentSubject(name, "reserve"), mustJSON(reserveRequest{Job: jobID, N: counts[i], Oversubscribe: oversubscribe}), requestTimeout)
+		m, err := nc.Request(agentSubject(name, "reserve"), signed(name, reserveRequest{Job: jobID, N: counts[i], Oversubscribe: oversubscribe}), requestTimeout)
 		if err != nil {
 			release()
 			return fmt.Errorf("reserving %d slots on agent %s: %w", counts[i], name, err)
@@ -190,6 +198,9 @@ func reserve(nc *nats.Conn, jobID string, names []string, hostOf []int, oversubs
 			why := r.Error
 			if err != nil {
 				why = "malformed answer: " + err.Error()
+			}
+			if r.Denied {
+				return fmt.Errorf("%s (%w)", why, errDenied)
 			}
 			return fmt.Errorf("%w: %s (nothing was started; --oversubscribe allows it)", errPlacement, why)
 		}

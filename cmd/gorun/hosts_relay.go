@@ -124,6 +124,7 @@ func (r *remoteRanks) start(s *supervisor) {
 	answers := make(chan answer, len(r.names))
 	spec := shipSpec{Digest: digest, Size: size, Name: s.prog.argv0, Subject: r.ctl + ".ship"}
 	placement := placementString(r.hostOf)
+	secret := secretFromEnv()
 	for h, name := range r.names {
 		var ranks []int
 		for rank, hr := range r.hostOf {
@@ -134,6 +135,7 @@ func (r *remoteRanks) start(s *supervisor) {
 		req := launchRequest{Job: r.job.JobID, Secret: r.job.Secret, Size: r.np, Host: h, Ranks: ranks,
 			Placement: placement, Ctl: r.ctl, Prog: spec, Args: s.cfg.args, Tag: s.cfg.tagOutput,
 			SyncSends: s.cfg.syncSends, Stdin: r.hostOf[0] == h}
+		req.Auth = signedBy(secret, launchText(name, req), time.Now())
 		if len(ranks) == 0 {
 			r.markHostDone(h)
 			answers <- answer{host: h}

@@ -64,6 +64,8 @@ type reserveReply struct {
 	Free  int    `json:"free"`
 	Slots int    `json:"slots"`
 	Error string `json:"error,omitempty"`
+	// Denied: the request was refused for its credentials, not for slots.
+	Denied bool `json:"denied,omitempty"`
 }
 
 // shipSpec names the program a job runs: its SHA-256, size and the subject
