@@ -165,6 +165,10 @@ func (a *agent) connect(lost chan<- string) error {
 		return fmt.Errorf("cannot reach the NATS server at %s: %w", comm.RedactURL(a.cfg.nats.URL), err)
 	}
 	a.nc = nc
+	if _, err := nc.Request(agentSubject(a.cfg.name, "info"), nil, requestTimeout); err == nil {
+		nc.Close()
+		return fmt.Errorf("an agent named %s already serves at %s: give this one another --name", a.cfg.name, comm.RedactURL(a.cfg.nats.URL))
+	}
 	for subj, h := range map[string]nats.MsgHandler{
 		agentsSubject:                       a.onDiscover,
 		agentSubject(a.cfg.name, "info"):    a.onDiscover,
