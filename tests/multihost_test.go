@@ -28,7 +28,7 @@ var (
 
 // rigBinaries builds natsd and copies gorun into a directory the agents
 // see (binDir is hidden from them).
-func rigBinaries(t *testing.T) (gorun, natsd string) {
+func rigBinaries(t testing.TB) (gorun, natsd string) {
 	t.Helper()
 	rigToolsOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "gorun-rig-")
@@ -53,6 +53,21 @@ func rigBinaries(t *testing.T) (gorun, natsd string) {
 	return filepath.Join(rigTools, "gorun"), filepath.Join(rigTools, "natsd")
 }
 
+// rigTool builds the Go package pkg into the rig's tools directory (seen
+// by every host) and returns its path.
+func rigTool(t testing.TB, name, pkg string) string {
+	t.Helper()
+	rigBinaries(t)
+	path := filepath.Join(rigTools, name)
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	if out, err := exec.Command("go", "build", "-o", path, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", pkg, err, out)
+	}
+	return path
+}
+
 // hostsRig is a rig with a NATS server, running agents and a launcher host.
 type hostsRig struct {
 	*hostrig.Rig
@@ -64,7 +79,7 @@ type hostsRig struct {
 
 // newHostsRig starts a rig whose agents are named by slots' keys, each
 // with that many slots, and a host "launcher".
-func newHostsRig(t *testing.T, slots map[string]int) *hostsRig {
+func newHostsRig(t testing.TB, slots map[string]int) *hostsRig {
 	t.Helper()
 	var names []string
 	for name := range slots {
@@ -79,7 +94,7 @@ func newHostsRig(t *testing.T, slots map[string]int) *hostsRig {
 
 // newBareRig makes the hosts (and "launcher") and starts the NATS server,
 // but no agent.
-func newBareRig(t *testing.T, hosts ...string) *hostsRig {
+func newBareRig(t testing.TB, hosts ...string) *hostsRig {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("multi-host rig skipped in -short mode")
@@ -103,7 +118,7 @@ func newBareRig(t *testing.T, hosts ...string) *hostsRig {
 }
 
 // startAgent starts (or restarts) the agent of host name.
-func (r *hostsRig) startAgent(t *testing.T, name string, slots int) *hostrig.Proc {
+func (r *hostsRig) startAgent(t testing.TB, name string, slots int) *hostrig.Proc {
 	t.Helper()
 	if r.caches[name] == "" {
 		r.Hide(name, binDir)
@@ -119,7 +134,7 @@ func (r *hostsRig) startAgent(t *testing.T, name string, slots int) *hostrig.Pro
 }
 
 // launch runs gorun on the launcher host with args, to its end.
-func (r *hostsRig) launch(t *testing.T, args ...string) (stdout, stderr string, code int) {
+func (r *hostsRig) launch(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	p := r.Start(t, "launcher", nil, r.gorun, args...)
 	if !p.Wait(waitLimit) {
@@ -145,7 +160,7 @@ func (r *hostsRig) ranksLeft() []string {
 }
 
 // noRankLeft fails unless every rank is gone within limit.
-func (r *hostsRig) noRankLeft(t *testing.T, limit time.Duration) {
+func (r *hostsRig) noRankLeft(t testing.TB, limit time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {

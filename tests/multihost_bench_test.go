@@ -1,0 +1,70 @@
+package tests
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkMultihostLaunch measures a whole job of 8 ranks on two agents
+// (4 each) with a warm program cache: from starting gorun on the launcher
+// host to its exit (discovery, reservation, launch, Init, Finalize, the
+// job's end). It reports the mean and logs p50 and p99.
+//
+//	go test -run '^$' -bench BenchmarkMultihostLaunch -benchtime 20x ./tests
+func BenchmarkMultihostLaunch(b *testing.B) {
+	r := newHostsRig(b, map[string]int{"a": 4, "b": 4})
+	args := []string{"-np", "8", "--nats", r.URL(), "--hosts", "a:4,b:4", bin("behave"), "-mode", "hello"}
+	if _, stderr, code := r.launch(b, args...); code != 0 { // warms the agents' caches
+		b.Fatalf("status %d:\n%s", code, stderr)
+	}
+	var took []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		stdout, stderr, code := r.launch(b, args...)
+		took = append(took, time.Since(start))
+		if code != 0 || strings.Count(stdout, "hello from") != 8 {
+			b.Fatalf("status %d:\n%s\n%s", code, stdout, stderr)
+		}
+	}
+	b.StopTimer()
+	var sum time.Duration
+	for _, d := range took {
+		sum += d
+	}
+	slices.Sort(took)
+	mean := sum / time.Duration(len(took))
+	b.ReportMetric(float64(mean.Microseconds())/1e3, "ms/launch")
+	b.Logf("np=8 on 2 agents, warm cache, %d launches: mean %v, p50 %v, p99 %v", len(took),
+		mean.Round(time.Millisecond), took[len(took)/2].Round(time.Millisecond), took[len(took)*99/100].Round(time.Millisecond))
+}
+
+// BenchmarkMultihostPingPong runs bench/pingpong with its two ranks on two
+// hosts, then raw nats.go request/reply between the same two hosts through
+// the same server (tests/hostrig/natsping), and logs both tables.
+//
+//	go test -run '^$' -bench BenchmarkMultihostPingPong -benchtime 1x ./tests
+func BenchmarkMultihostPingPong(b *testing.B) {
+	r := newHostsRig(b, map[string]int{"a": 1, "b": 1})
+	natsping := rigTool(b, "natsping", "./hostrig/natsping")
+	for range b.N {
+		stdout, stderr, code := r.launch(b, "-np", "2", "--nats", r.URL(), "--hosts", "a:1,b:1", "../bench/pingpong",
+			"-min", "8", "-max", "1048576")
+		if code != 0 {
+			b.Fatalf("pingpong: status %d:\n%s", code, stderr)
+		}
+		b.Logf("gorun ranks on hosts a and b:\n%s", stdout)
+		echo := r.Start(b, "b", nil, natsping, "-url", r.URL(), "-mode", "echo")
+		if !echo.WaitFor("ready", 10*time.Second) {
+			b.Fatalf("natsping echo: %s", echo.Output())
+		}
+		out, code := r.Run(b, "a", waitLimit, natsping, "-url", r.URL(), "-sizes", "8,1024,65536,1048576")
+		echo.Kill()
+		if code != 0 {
+			b.Fatalf("natsping: status %d:\n%s", code, out)
+		}
+		b.Logf("raw nats.go between hosts a and b:\n%s", out)
+	}
+}
