@@ -39,7 +39,6 @@ type agentJob struct {
 	abandonC chan string
 	ended    chan struct{}
 	lastHB   atomic.Int64 // unix nanoseconds of the launcher's last heartbeat
-	endOnce  sync.Once
 }
 
 // up sends one message to the launcher.
