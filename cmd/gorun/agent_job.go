@@ -72,6 +72,23 @@ func (j *agentJob) run(m *nats.Msg) {
 	defer close(j.ended)
 	defer j.agent.jobEnded(j.req.Job)
 	req := j.req
+	// Until the job's own loop beats, say we are alive while the program
+	// is fetched and the ranks start (this may take longer than a lease).
+	beating := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(heartbeatEvery)
+		defer tick.Stop()
+		for {
+			j.up(upMsg{Kind: upHB})
+			select {
+			case <-beating:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	stopBeating := sync.OnceFunc(func() { close(beating) })
+	defer stopBeating()
 	refuse := func(status int, format string, args ...any) {
 		msg := fmt.Sprintf(format, args...)
 		j.agent.logf("job %s: %s", req.Job, msg)
@@ -173,6 +190,7 @@ func (j *agentJob) run(m *nats.Msg) {
 		stdin.Close()
 	}
 	_ = m.Respond(mustJSON(launchReply{Pids: pids, Shipped: shipped}))
+	stopBeating()
 	j.supervise(server, down, exits, drained)
 }
 

@@ -45,8 +45,10 @@ type remoteRanks struct {
 	lastHB   []time.Time   // per host
 	hostDone []bool        // the agent ended its part of the job
 	lost     []bool
+	lostWhy  []string // per lost host: the line that says why
 	partial  map[[2]int][]byte // rank, fd -> output short of a newline
 	stop     context.CancelFunc
+	launches []context.CancelFunc // per host: gives up its launch request
 	subs     []*nats.Subscription
 }
 
@@ -79,7 +81,9 @@ func (r *remoteRanks) start(s *supervisor) {
 	r.left, r.allDone = r.np, make(chan struct{})
 	r.lastHB = make([]time.Time, len(r.names))
 	r.hostDone, r.lost = make([]bool, len(r.names)), make([]bool, len(r.names))
+	r.lostWhy = make([]string, len(r.names))
 	r.partial = map[[2]int][]byte{}
+	r.launches = make([]context.CancelFunc, len(r.names))
 	for h := range r.lastHB {
 		r.lastHB[h] = time.Now()
 	}
@@ -141,8 +145,17 @@ func (r *remoteRanks) start(s *supervisor) {
 			answers <- answer{host: h}
 			continue
 		}
+		lctx, lcancel := context.WithTimeout(ctx, launchTimeout)
+		r.mu.Lock()
+		r.launches[h] = lcancel
+		lost := r.lost[h]
+		r.mu.Unlock()
+		if lost {
+			lcancel()
+		}
 		go func() {
-			m, err := r.nc.Request(agentSubject(name, "launch"), mustJSON(req), launchTimeout)
+			defer lcancel()
+			m, err := r.nc.RequestWithContext(lctx, agentSubject(name, "launch"), mustJSON(req))
 			var a launchReply
 			if err == nil {
 				err = json.Unmarshal(m.Data, &a)
@@ -171,6 +184,11 @@ func (r *remoteRanks) start(s *supervisor) {
 		reason, status := a.reply.Error, a.reply.Status
 		if a.err != nil {
 			reason, status = fmt.Sprintf("cannot launch on agent %s: %v", r.names[a.host], a.err), 1
+			r.mu.Lock()
+			if why := r.lostWhy[a.host]; why != "" {
+				reason = why
+			}
+			r.mu.Unlock()
 		}
 		if first == nil {
 			first = &failure{reason: reason, status: max(status, 1)}
@@ -295,6 +313,10 @@ func (r *remoteRanks) loseHost(host int, reason string) {
 		return
 	}
 	r.lost[host] = true
+	r.lostWhy[host] = reason
+	if r.launches != nil && r.launches[host] != nil {
+		r.launches[host]() // its launch request, if unanswered, is answered by this
+	}
 	var ranks []int
 	for rank, h := range r.hostOf {
 		if h == host && !r.exited[rank] {
