@@ -286,7 +286,7 @@ func TestMultihostHostFailures(t *testing.T) {
 		if !p.Wait(5 * time.Second) {
 			t.Fatalf("the launcher still runs 5 s after agent b died:\n%s", p.Output())
 		}
-		if p.ExitCode() == 0 || !strings.Contains(p.Stderr(), "gorun: lost agent b (ranks 2-3)") {
+		if p.ExitCode() == 0 || !strings.Contains(p.Stderr(), "gorun: lost agent b (ranks 2-3, through NATS server "+r.URL()+"): no heartbeat for 3s") {
 			t.Fatalf("status %d after %v; stderr:\n%s", p.ExitCode(), time.Since(start), p.Stderr())
 		}
 		r.noRankLeft(t, 5*time.Second)
@@ -319,7 +319,7 @@ func TestMultihostHostFailures(t *testing.T) {
 		if !p.Wait(5 * time.Second) {
 			t.Fatalf("the launcher still runs 5 s after host b was cut off:\n%s", p.Output())
 		}
-		if p.ExitCode() == 0 || !strings.Contains(p.Stderr(), "gorun: lost agent b (ranks 2-3)") {
+		if p.ExitCode() == 0 || !strings.Contains(p.Stderr(), "gorun: lost agent b (ranks 2-3, through NATS server "+r.URL()+"): no heartbeat for 3s") {
 			t.Fatalf("status %d; stderr:\n%s", p.ExitCode(), p.Stderr())
 		}
 		r.noRankLeft(t, 5*time.Second)
@@ -484,6 +484,45 @@ func TestMultihostServeAndCredentials(t *testing.T) {
 				t.Errorf("refusal took %v", took)
 			}
 		})
+	}
+	r.noRankLeft(t, 5*time.Second)
+}
+
+// TestMultihostNATSCluster runs the suites with the launcher and each
+// agent connected to a different server of a 3-server NATS cluster
+// (routes), then loses one server mid-job: the job fails within 10 s,
+// naming it, and no rank survives.
+func TestMultihostNATSCluster(t *testing.T) {
+	r := newBareRig(t, "a", "b")
+	_, natsd := rigBinaries(t)
+	servers, urls := r.StartNATSCluster(t, natsd, 3)
+	for i, name := range []string{"a", "b"} {
+		a := r.Start(t, name, []string{"GORUN_TEST_MARKER=" + r.marker}, r.gorun, "agent", "--nats", urls[i+1],
+			"--name", name, "--slots", "2", "--cache", t.TempDir())
+		if !a.WaitFor("serving", 20*time.Second) {
+			t.Fatalf("agent %s did not start:\n%s", name, a.Output())
+		}
+		r.agents[name] = a
+	}
+	stdout, stderr, code := r.launch(t, "-np", "4", "--nats", urls[0], "--hosts", "a:2,b:2", bin("p2p"))
+	expectPointToPoint(t, 4, result{stdout: stdout, stderr: stderr, code: code, marker: newMarker()})
+	stdout, stderr, code = r.launch(t, "-np", "4", "--nats", urls[0], "--hosts", "a:2,b:2", "--map-by", "node", bin("collectives"))
+	expectCollectives(t, 4, result{stdout: stdout, stderr: stderr, code: code, marker: newMarker()})
+
+	p := r.Start(t, "launcher", nil, r.gorun, "-np", "4", "--nats", urls[0], "--hosts", "a:2,b:2", bin("behave"), "-mode", "sleep")
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(p.Stderr(), "pid ") < 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the job did not come up:\n%s", p.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	servers[2].Kill() // agent b's
+	if !p.Wait(10 * time.Second) {
+		t.Fatalf("the launcher still runs 10 s after agent b's server died:\n%s", p.Output())
+	}
+	if want := "gorun: lost agent b (ranks 2-3, through NATS server " + urls[2] + ")"; p.ExitCode() == 0 || !strings.Contains(p.Stderr(), want) {
+		t.Fatalf("status %d, stderr without %q:\n%s", p.ExitCode(), want, p.Stderr())
 	}
 	r.noRankLeft(t, 5*time.Second)
 }

@@ -209,7 +209,7 @@ func (a *agent) info() agentInfo {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return agentInfo{Name: a.cfg.name, Slots: a.cfg.slots, Free: a.freeLocked(), GOOS: runtime.GOOS,
-		GOARCH: runtime.GOARCH, Version: gorunVersion()}
+		GOARCH: runtime.GOARCH, Version: gorunVersion(), Server: a.nc.ConnectedUrlRedacted()}
 }
 
 // freeLocked is the number of slots neither running nor reserved.

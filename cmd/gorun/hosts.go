@@ -222,7 +222,7 @@ func runHosts(cfg config, prog program, job jobenv.Job, stdout, stderr *stream, 
 		return 1
 	}
 	defer nc.Close()
-	hosts, _, err := chooseHosts(nc, cfg, prog.path)
+	hosts, infos, err := chooseHosts(nc, cfg, prog.path)
 	if err != nil {
 		stderr.line("gorun: " + err.Error())
 		if errors.Is(err, errWrongPlatform) {
@@ -245,6 +245,9 @@ func runHosts(cfg config, prog program, job jobenv.Job, stdout, stderr *stream, 
 	}
 	stderr.line("gorun: " + placementSummary(hostOf, names))
 	r.nc, r.job, r.names, r.hostOf = nc, job, names, hostOf
+	for _, a := range infos {
+		r.servers = append(r.servers, a.Server)
+	}
 	r.ctl = "gorun.job." + job.JobID
 	s := newSupervisor(cfg, prog, job, r, stdout, stderr, sigs, broken)
 	s.remote = r

@@ -27,14 +27,15 @@ type chanEvents chan control.Event
 // Sync) and where ranks start, get signals and end; underneath, each call
 // is a message to or from an agent.
 type remoteRanks struct {
-	np     int
-	nc     *nats.Conn
-	job    jobenv.Job
-	ctl    string   // subject prefix of the job
-	names  []string // agents, by host index
-	hostOf []int    // host index of every rank
-	events chanEvents
-	s      *supervisor
+	np      int
+	nc      *nats.Conn
+	job     jobenv.Job
+	ctl     string   // subject prefix of the job
+	names   []string // agents, by host index
+	servers []string // the NATS server each agent is connected to
+	hostOf  []int    // host index of every rank
+	events  chanEvents
+	s       *supervisor
 
 	mu       sync.Mutex
 	started  bool
@@ -45,7 +46,7 @@ type remoteRanks struct {
 	lastHB   []time.Time   // per host
 	hostDone []bool        // the agent ended its part of the job
 	lost     []bool
-	lostWhy  []string // per lost host: the line that says why
+	lostWhy  []string          // per lost host: the line that says why
 	partial  map[[2]int][]byte // rank, fd -> output short of a newline
 	stop     context.CancelFunc
 	launches []context.CancelFunc // per host: gives up its launch request
@@ -386,6 +387,9 @@ func (r *remoteRanks) lostReason(h int, why string) string {
 		if hr == h {
 			ranks = append(ranks, rank)
 		}
+	}
+	if h < len(r.servers) && r.servers[h] != "" {
+		return fmt.Sprintf("lost agent %s (%s, through NATS server %s): %s", r.names[h], rankList(ranks), r.servers[h], why)
 	}
 	return fmt.Sprintf("lost agent %s (%s): %s", r.names[h], rankList(ranks), why)
 }

@@ -43,6 +43,7 @@ type agentInfo struct {
 	GOOS    string `json:"goos"`
 	GOARCH  string `json:"goarch"`
 	Version string `json:"version"`
+	Server  string `json:"server,omitempty"` // the NATS server it is connected to (password hidden)
 }
 
 // platform is "linux/amd64".

@@ -37,8 +37,9 @@ import (
 // Subnet is the rig's private network; the server namespace's bridge is
 // ServerIP and host i gets 10.77.0.(10+i).
 const (
-	ServerIP = "10.77.0.1"
-	natsPort = 4222
+	ServerIP    = "10.77.0.1"
+	natsPort    = 4222
+	clusterPort = 4300 // StartNATSCluster: servers on 4300, 4301...
 )
 
 // Available says why the rig cannot run here (nil: it can).
@@ -127,6 +128,41 @@ func (r *Rig) StartNATS(t testing.TB, natsd string) *Proc {
 		t.Fatalf("hostrig: natsd not ready: %s", p.Output())
 	}
 	return p
+}
+
+// StartNATSCluster runs n natsd servers in the server namespace, on ports
+// 4300+i with routes between all of them, waits until every route is up,
+// and returns each server's process and client URL.
+func (r *Rig) StartNATSCluster(t testing.TB, natsd string, n int) ([]*Proc, []string) {
+	t.Helper()
+	var routes []string
+	for i := range n {
+		routes = append(routes, fmt.Sprintf("nats-route://%s:%d", ServerIP, 6222+i))
+	}
+	var procs []*Proc
+	var urls []string
+	for i := range n {
+		var others []string
+		for k, route := range routes {
+			if k != i {
+				others = append(others, route)
+			}
+		}
+		p, err := r.start("", r.server, nil, natsd, "-name", fmt.Sprintf("s%d", i),
+			"-addr", fmt.Sprintf("%s:%d", ServerIP, clusterPort+i), "-cluster", fmt.Sprintf("%s:%d", ServerIP, 6222+i),
+			"-routes", strings.Join(others, ","), "-expect-routes", fmt.Sprint(n-1))
+		if err != nil {
+			t.Fatalf("hostrig: starting natsd %d: %v", i, err)
+		}
+		procs = append(procs, p)
+		urls = append(urls, fmt.Sprintf("nats://%s:%d", ServerIP, clusterPort+i))
+	}
+	for i, p := range procs {
+		if !p.WaitFor("routed", 30*time.Second) {
+			t.Fatalf("hostrig: natsd %d: routes not up: %s", i, p.Output())
+		}
+	}
+	return procs, urls
 }
 
 // Start runs a command on host: in its network namespace and, when

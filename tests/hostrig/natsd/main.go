@@ -21,6 +21,7 @@ func main() {
 	name := flag.String("name", "", "server name")
 	cluster := flag.String("cluster", "", "cluster listen `host:port` (empty: no cluster)")
 	routes := flag.String("routes", "", "comma-separated nats-route://host:port of the other servers")
+	expect := flag.Int("expect-routes", 0, "print \"routed\" once this many routes are up")
 	flag.Parse()
 	host, portText, err := net.SplitHostPort(*addr)
 	if err != nil {
@@ -62,6 +63,12 @@ func main() {
 		fail(fmt.Errorf("not ready after 10s"))
 	}
 	fmt.Println("ready")
+	for *expect > 0 && srv.NumRoutes() < *expect {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if *expect > 0 {
+		fmt.Println("routed")
+	}
 	select {}
 }
 
