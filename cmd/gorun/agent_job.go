@@ -169,7 +169,7 @@ func (j *agentJob) run(m *nats.Msg) {
 		if rank == 0 {
 			in = stdin
 		}
-		env := append(rankEnv(os.Environ(), rj, len(req.Ranks), runtime.NumCPU(), req.SyncSends), placementEnv+"="+req.Placement)
+		env := append(rankEnv(agentEnviron(), rj, len(req.Ranks), runtime.NumCPU(), req.SyncSends), placementEnv+"="+req.Placement)
 		p, err := startRank(rank, prog, req.Args, env, in, nil,
 			newStream(&upWriter{job: j, rank: rank, fd: 1}, nil), newStream(&upWriter{job: j, rank: rank, fd: 2}, nil),
 			req.Tag, exits)
@@ -359,4 +359,16 @@ func placementString(hostOf []int) string {
 		parts[i] = strconv.Itoa(h)
 	}
 	return strings.Join(parts, ",")
+}
+
+// agentEnviron is the agent's environment as its ranks inherit it: without
+// the cluster's secret, which is the agent's alone.
+func agentEnviron() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, clusterSecretEnv+"=") && !strings.HasPrefix(kv, placementEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
