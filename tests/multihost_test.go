@@ -465,6 +465,15 @@ func TestMultihostServeAndCredentials(t *testing.T) {
 	if p.ExitCode() != 0 || strings.Count(p.Stdout(), "hello from") != 4 || !strings.Contains(p.Stderr(), "ranks 0-1 on a, ranks 2-3 on b") {
 		t.Fatalf("the walkthrough's launch failed: status %d\n%s", p.ExitCode(), p.Output())
 	}
+	// A program that is not a Go binary ships too; ranks see the
+	// placement, not the agents' secret.
+	env := r.Start(t, "launcher", []string{secret}, r.gorun, "-np", "2", "--nats", url, "--hosts", "a:1,b:1", "/usr/bin/env")
+	if !env.Wait(waitLimit) || env.ExitCode() != 0 {
+		t.Fatalf("env on two hosts: status %d\n%s", env.ExitCode(), env.Output())
+	}
+	if strings.Count(env.Stdout(), "GORUN_PLACEMENT=0,1\n") != 2 || strings.Contains(env.Stdout(), "GORUN_CLUSTER_SECRET") {
+		t.Errorf("the ranks' environment lacks the placement or holds the cluster secret:\n%s", env.Stdout())
+	}
 	for _, c := range []struct {
 		name string
 		env  []string
