@@ -42,6 +42,9 @@ const usageHead = `gorun runs an MPI-style job: N copies (ranks) of PROGRAM, wir
 
 Usage:
   gorun -np N [flags] PROGRAM [ARGS...]
+  gorun -np N --nats URL --hosts a:4,b:4|auto [flags] PROGRAM [ARGS...]   ranks on agents
+  gorun agent --nats URL | --serve ADDR [--slots N] [--name NAME]        on each host
+  gorun agents --nats URL                                                list the agents
 
 PROGRAM is an executable file, a command found in PATH, or a Go package (a
 directory such as ./examples/ring, or an import path), which gorun builds first
