@@ -535,3 +535,28 @@ func TestMultihostNATSCluster(t *testing.T) {
 	}
 	r.noRankLeft(t, 5*time.Second)
 }
+
+// TestMultihostMixedPlatforms: a Go package is built once per platform
+// among the chosen agents. Agent b runs 386 programs (an amd64 kernel runs
+// them): its ranks run a 386 build, a's an amd64 one, in one job.
+func TestMultihostMixedPlatforms(t *testing.T) {
+	r := newBareRig(t, "a", "b")
+	for name, arch := range map[string]string{"a": "amd64", "b": "386"} {
+		a := r.Start(t, name, []string{"GORUN_TEST_MARKER=" + r.marker}, r.gorun, "agent", "--nats", r.URL(),
+			"--name", name, "--slots", "2", "--goarch", arch, "--cache", t.TempDir())
+		if !a.WaitFor("serving", 20*time.Second) {
+			t.Fatalf("agent %s did not start:\n%s", name, a.Output())
+		}
+		r.agents[name] = a
+	}
+	stdout, stderr, code := r.launch(t, "-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", "../examples/hello")
+	if code != 0 || strings.Count(stdout, "hello from rank") != 4 || !strings.Contains(stdout, "heard from 4 ranks") {
+		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	digest := regexp.MustCompile(`received program (\w+)`)
+	da, db := digest.FindStringSubmatch(r.agents["a"].Output()), digest.FindStringSubmatch(r.agents["b"].Output())
+	if da == nil || db == nil || da[1] == db[1] {
+		t.Errorf("agents a (amd64) and b (386) did not receive two different builds:\n%s\n%s", r.agents["a"].Output(), r.agents["b"].Output())
+	}
+	r.noRankLeft(t, 5*time.Second)
+}

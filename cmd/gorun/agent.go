@@ -26,11 +26,12 @@ const reservationLease = 30 * time.Second
 
 // agentConfig is "gorun agent"'s command line.
 type agentConfig struct {
-	nats  natsConfig
-	slots int
-	name  string
-	cache string
-	serve string // --serve ADDR: embed the NATS server there
+	nats   natsConfig
+	slots  int
+	name   string
+	cache  string
+	serve  string // --serve ADDR: embed the NATS server there
+	goarch string // the architecture of the programs it asks for
 	// secret, when set, is the cluster's: only requests signed with it run.
 	secret []byte
 }
@@ -68,6 +69,7 @@ func runAgent(args []string) int {
 		cache = os.TempDir()
 	}
 	fs.StringVar(&cfg.cache, "cache", filepath.Join(cache, "gorun", "programs"), "`directory` of programs received")
+	fs.StringVar(&cfg.goarch, "goarch", runtime.GOARCH, "the `GOARCH` of programs this agent runs (its own by default; an amd64 host\nalso runs 386)")
 	fs.StringVar(&cfg.serve, "serve", "", "embed the NATS server on `ADDR` (host:port) with a generated credential and\nprint the commands other hosts and launchers use to join")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -109,7 +111,7 @@ func runAgent(args []string) int {
 		return 1
 	}
 	defer a.nc.Close()
-	a.logf("agent %s serving %d slots (%s/%s) at %s", cfg.name, cfg.slots, runtime.GOOS, runtime.GOARCH, comm.RedactURL(cfg.nats.URL))
+	a.logf("agent %s serving %d slots (%s/%s) at %s", cfg.name, cfg.slots, runtime.GOOS, cfg.goarch, comm.RedactURL(cfg.nats.URL))
 	select {
 	case sig := <-sigs:
 		a.logf("%v: ending every job and stopping", sig)
@@ -209,7 +211,7 @@ func (a *agent) info() agentInfo {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return agentInfo{Name: a.cfg.name, Slots: a.cfg.slots, Free: a.freeLocked(), GOOS: runtime.GOOS,
-		GOARCH: runtime.GOARCH, Version: gorunVersion(), Server: a.nc.ConnectedUrlRedacted()}
+		GOARCH: a.cfg.goarch, Version: gorunVersion(), Server: a.nc.ConnectedUrlRedacted()}
 }
 
 // freeLocked is the number of slots neither running nor reserved.

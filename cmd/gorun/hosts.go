@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -102,7 +104,7 @@ func askAgent(nc *nats.Conn, name, url string) (agentInfo, error) {
 
 // chooseHosts resolves the host list of cfg against the agents that
 // answer, and checks that they can all run prog.
-func chooseHosts(nc *nats.Conn, cfg config, progPath string) ([]hostSlots, []agentInfo, error) {
+func chooseHosts(nc *nats.Conn, cfg config, progPath string, built bool) ([]hostSlots, []agentInfo, error) {
 	var hosts []hostSlots
 	var err error
 	switch {
@@ -133,8 +135,8 @@ func chooseHosts(nc *nats.Conn, cfg config, progPath string) ([]hostSlots, []age
 		}
 	}
 	want := programPlatform(progPath)
-	if want == "" {
-		return hosts, infos, nil
+	if want == "" || built {
+		return hosts, infos, nil // a Go package is built for each agent's platform
 	}
 	var wrong []string
 	for _, a := range infos {
@@ -209,6 +211,16 @@ func reserve(nc *nats.Conn, jobID string, names []string, hostOf []int, oversubs
 	return nil
 }
 
+// release gives back the job's reservations on every host named.
+func release(nc *nats.Conn, jobID string, names []string) {
+	secret := secretFromEnv()
+	for _, name := range names {
+		r := reserveRequest{Job: jobID, Release: true}
+		r.Auth = signedBy(secret, reserveText(name, r), time.Now())
+		_, _ = nc.Request(agentSubject(name, "reserve"), mustJSON(r), requestTimeout)
+	}
+}
+
 // runHosts runs a job through agents (--hosts, --hostfile): it places the
 // ranks, reserves the slots, and then supervises the job as locally, the
 // agents relaying their ranks' control messages, output and exits.
@@ -222,7 +234,8 @@ func runHosts(cfg config, prog program, job jobenv.Job, stdout, stderr *stream, 
 		return 1
 	}
 	defer nc.Close()
-	hosts, infos, err := chooseHosts(nc, cfg, prog.path)
+	built := strings.HasPrefix(prog.path, filepath.Join(job.Dir, "bin")+string(filepath.Separator))
+	hosts, infos, err := chooseHosts(nc, cfg, prog.path, built)
 	if err != nil {
 		stderr.line("gorun: " + err.Error())
 		if errors.Is(err, errWrongPlatform) {
@@ -245,8 +258,21 @@ func runHosts(cfg config, prog program, job jobenv.Job, stdout, stderr *stream, 
 	}
 	stderr.line("gorun: " + placementSummary(hostOf, names))
 	r.nc, r.job, r.names, r.hostOf = nc, job, names, hostOf
+	r.progs = map[string]program{runtime.GOOS + "/" + runtime.GOARCH: prog}
 	for _, a := range infos {
 		r.servers = append(r.servers, a.Server)
+		r.platforms = append(r.platforms, a.platform())
+		if _, ok := r.progs[a.platform()]; ok || !built {
+			r.progs[a.platform()] = prog
+			continue
+		}
+		cross, err := buildFor(cfg.program, job.Dir, a.GOOS, a.GOARCH, os.Stderr)
+		if err != nil {
+			release(nc, job.JobID, names)
+			stderr.line("gorun: " + err.Error())
+			return 1
+		}
+		r.progs[a.platform()] = cross
 	}
 	r.ctl = "gorun.job." + job.JobID
 	s := newSupervisor(cfg, prog, job, r, stdout, stderr, sigs, broken)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,15 +28,17 @@ type chanEvents chan control.Event
 // Sync) and where ranks start, get signals and end; underneath, each call
 // is a message to or from an agent.
 type remoteRanks struct {
-	np      int
-	nc      *nats.Conn
-	job     jobenv.Job
-	ctl     string   // subject prefix of the job
-	names   []string // agents, by host index
-	servers []string // the NATS server each agent is connected to
-	hostOf  []int    // host index of every rank
-	events  chanEvents
-	s       *supervisor
+	np        int
+	nc        *nats.Conn
+	job       jobenv.Job
+	ctl       string             // subject prefix of the job
+	names     []string           // agents, by host index
+	servers   []string           // the NATS server each agent is connected to
+	platforms []string           // each agent's GOOS/GOARCH
+	progs     map[string]program // the program for each platform
+	hostOf    []int              // host index of every rank
+	events    chanEvents
+	s         *supervisor
 
 	mu       sync.Mutex
 	started  bool
@@ -106,17 +109,27 @@ func (r *remoteRanks) start(s *supervisor) {
 	}
 	_ = up.SetPendingLimits(-1, -1)
 	r.subs = append(r.subs, up)
-	digest, size, err := fileDigest(s.prog.path)
-	if err != nil {
-		fail(fmt.Errorf("cannot read the program to ship it: %w", err), 126)
-		return
+	specs := map[string]shipSpec{} // by platform
+	served := map[string]bool{}    // by digest
+	for platform, prog := range r.progs {
+		digest, size, err := fileDigest(prog.path)
+		if err != nil {
+			fail(fmt.Errorf("cannot read the program to ship it: %w", err), 126)
+			return
+		}
+		subject := r.ctl + ".ship." + digest[:16]
+		specs[platform] = shipSpec{Digest: digest, Size: size, Name: s.prog.argv0, Subject: subject}
+		if served[digest] {
+			continue
+		}
+		served[digest] = true
+		stopShip, err := serveProgram(r.nc, subject, prog.path)
+		if err != nil {
+			fail(err, 1)
+			return
+		}
+		defer stopShip()
 	}
-	stopShip, err := serveProgram(r.nc, r.ctl+".ship", s.prog.path)
-	if err != nil {
-		fail(err, 1)
-		return
-	}
-	defer stopShip()
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
 	go r.heartbeats(ctx)
@@ -127,7 +140,6 @@ func (r *remoteRanks) start(s *supervisor) {
 		err   error
 	}
 	answers := make(chan answer, len(r.names))
-	spec := shipSpec{Digest: digest, Size: size, Name: s.prog.argv0, Subject: r.ctl + ".ship"}
 	placement := placementString(r.hostOf)
 	secret := secretFromEnv()
 	for h, name := range r.names {
@@ -138,7 +150,7 @@ func (r *remoteRanks) start(s *supervisor) {
 			}
 		}
 		req := launchRequest{Job: r.job.JobID, Secret: r.job.Secret, Size: r.np, Host: h, Ranks: ranks,
-			Placement: placement, Ctl: r.ctl, Prog: spec, Args: s.cfg.args, Tag: s.cfg.tagOutput,
+			Placement: placement, Ctl: r.ctl, Prog: specs[r.platformOf(h)], Args: s.cfg.args, Tag: s.cfg.tagOutput,
 			SyncSends: s.cfg.syncSends, Stdin: r.hostOf[0] == h}
 		req.Auth = signedBy(secret, launchText(name, req), time.Now())
 		if len(ranks) == 0 {
@@ -206,6 +218,16 @@ func (r *remoteRanks) start(s *supervisor) {
 	if r.hostOf[0] >= 0 {
 		go r.forwardStdin(ctx, os.Stdin)
 	}
+}
+
+// platformOf is host h's GOOS/GOARCH (the launcher's own if unknown).
+func (r *remoteRanks) platformOf(h int) string {
+	if h < len(r.platforms) {
+		if _, ok := r.progs[r.platforms[h]]; ok {
+			return r.platforms[h]
+		}
+	}
+	return runtime.GOOS + "/" + runtime.GOARCH
 }
 
 // onUp handles one message of an agent.
