@@ -96,6 +96,12 @@ func newHostsRig(t testing.TB, slots map[string]int) *hostsRig {
 // but no agent.
 func newBareRig(t testing.TB, hosts ...string) *hostsRig {
 	t.Helper()
+	return newBareRigWith(t, nil, hosts...)
+}
+
+// newBareRigWith is newBareRig with extra natsd flags.
+func newBareRigWith(t testing.TB, natsFlags []string, hosts ...string) *hostsRig {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("multi-host rig skipped in -short mode")
 	}
@@ -106,7 +112,7 @@ func newBareRig(t testing.TB, hosts ...string) *hostsRig {
 	names := append([]string{"launcher"}, hosts...)
 	r := &hostsRig{Rig: hostrig.New(t, names...), gorun: gorun, marker: newMarker(),
 		agents: map[string]*hostrig.Proc{}, caches: map[string]string{}}
-	r.StartNATS(t, natsd)
+	r.StartNATS(t, natsd, natsFlags...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			for name, a := range r.agents {
@@ -559,4 +565,25 @@ func TestMultihostMixedPlatforms(t *testing.T) {
 		t.Errorf("agents a (amd64) and b (386) did not receive two different builds:\n%s\n%s", r.agents["a"].Output(), r.agents["b"].Output())
 	}
 	r.noRankLeft(t, 5*time.Second)
+}
+
+// TestMultihostShippingJetStream: with JetStream on the server, the
+// program goes through its object store, and the agents' warm caches
+// fetch nothing for a second job.
+func TestMultihostShippingJetStream(t *testing.T) {
+	r := newBareRigWith(t, []string{"-js", t.TempDir()}, "a", "b")
+	r.startAgent(t, "a", 2)
+	r.startAgent(t, "b", 2)
+	for range 2 {
+		stdout, stderr, code := r.launch(t, "-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", bin("behave"), "-mode", "hello")
+		if code != 0 || strings.Count(stdout, "hello from rank") != 4 || strings.Contains(stderr, "shipping the program without it") {
+			t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+	}
+	for _, name := range []string{"a", "b"} {
+		log := r.agents[name].Output()
+		if strings.Count(log, "received program") != 1 || !strings.Contains(log, "from JetStream object store gorun-programs") {
+			t.Errorf("agent %s did not receive the program once, from the object store:\n%s", name, log)
+		}
+	}
 }

@@ -118,8 +118,12 @@ func (r *remoteRanks) start(s *supervisor) {
 			return
 		}
 		subject := r.ctl + ".ship." + digest[:16]
-		specs[platform] = shipSpec{Digest: digest, Size: size, Name: s.prog.argv0, Subject: subject}
-		if served[digest] {
+		bucket, err := storeProgram(r.nc, prog.path, digest, size)
+		if err != nil {
+			s.stderr.line(withPrefix(fmt.Sprintf("gorun: %v; shipping the program without it", err)))
+		}
+		specs[platform] = shipSpec{Digest: digest, Size: size, Name: s.prog.argv0, Subject: subject, Bucket: bucket}
+		if served[digest] || bucket != "" {
 			continue
 		}
 		served[digest] = true

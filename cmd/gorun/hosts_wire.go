@@ -76,6 +76,7 @@ type shipSpec struct {
 	Size    int64  `json:"size"`
 	Name    string `json:"name"` // argv[0]
 	Subject string `json:"subject"`
+	Bucket  string `json:"bucket,omitempty"` // the JetStream object store holding it, if any
 }
 
 // launchRequest asks an agent to start some ranks of a job.

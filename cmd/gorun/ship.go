@@ -99,25 +99,11 @@ func (a *agent) fetchProgram(spec shipSpec) (program, int64, error) {
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	h := sha256.New()
-	chunk := min(shipChunk, int(a.nc.MaxPayload())-1024)
-	var got int64
-	for got < spec.Size {
-		n := int(min(int64(chunk), spec.Size-got))
-		reply, err := a.nc.Request(spec.Subject, mustJSON(shipRequest{Offset: got, N: n}), shipTimeout)
-		if err != nil {
-			return program{}, got, fmt.Errorf("fetching the program from the launcher at byte %d of %d: %w", got, spec.Size, err)
-		}
-		if len(reply.Data) == 0 {
-			return program{}, got, fmt.Errorf("fetching the program: the launcher sent nothing at byte %d of %d", got, spec.Size)
-		}
-		h.Write(reply.Data)
-		if _, err := tmp.Write(reply.Data); err != nil {
-			return program{}, got, fmt.Errorf("cannot cache the program: %w", err)
-		}
-		got += int64(len(reply.Data))
+	got, digest, err := a.fetchBytes(spec, tmp)
+	if err != nil {
+		return program{}, got, err
 	}
-	if digest := hex.EncodeToString(h.Sum(nil)); digest != spec.Digest {
+	if digest != spec.Digest {
 		return program{}, got, fmt.Errorf("%w: announced %s, received %s; refusing to run it", errDigest, spec.Digest, digest)
 	}
 	if err := tmp.Chmod(0o755); err != nil {
@@ -129,8 +115,40 @@ func (a *agent) fetchProgram(spec shipSpec) (program, int64, error) {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return program{}, got, fmt.Errorf("cannot cache the program: %w", err)
 	}
-	a.logf("received program %s (%d bytes)", spec.Digest, got)
+	from := "from the launcher"
+	if spec.Bucket != "" {
+		from = "from JetStream object store " + spec.Bucket
+	}
+	a.logf("received program %s (%d bytes) %s", spec.Digest, got, from)
 	return prog, got, nil
+}
+
+// fetchBytes writes the program into w, from the object store when it has
+// one, else in chunks from the launcher; it returns the size and SHA-256
+// of what it wrote.
+func (a *agent) fetchBytes(spec shipSpec, w io.Writer) (int64, string, error) {
+	if spec.Bucket != "" {
+		return a.fetchObject(spec, w)
+	}
+	h := sha256.New()
+	chunk := min(shipChunk, int(a.nc.MaxPayload())-1024)
+	var got int64
+	for got < spec.Size {
+		n := int(min(int64(chunk), spec.Size-got))
+		reply, err := a.nc.Request(spec.Subject, mustJSON(shipRequest{Offset: got, N: n}), shipTimeout)
+		if err != nil {
+			return got, "", fmt.Errorf("fetching the program from the launcher at byte %d of %d: %w", got, spec.Size, err)
+		}
+		if len(reply.Data) == 0 {
+			return got, "", fmt.Errorf("fetching the program: the launcher sent nothing at byte %d of %d", got, spec.Size)
+		}
+		h.Write(reply.Data)
+		if _, err := w.Write(reply.Data); err != nil {
+			return got, "", fmt.Errorf("cannot cache the program: %w", err)
+		}
+		got += int64(len(reply.Data))
+	}
+	return got, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // programPlatform is the GOOS/GOARCH a binary was built for: from its Go

@@ -117,10 +117,12 @@ func (r *Rig) Hide(host string, dirs ...string) { r.hidden[host] = append(r.hidd
 func (r *Rig) URL() string { return fmt.Sprintf("nats://%s:%d", ServerIP, natsPort) }
 
 // StartNATS runs natsd (tests/hostrig/natsd, built) in the server
-// namespace and waits until it accepts clients.
-func (r *Rig) StartNATS(t testing.TB, natsd string) *Proc {
+// namespace, with extra flags (e.g. -js DIR), and waits until it accepts
+// clients.
+func (r *Rig) StartNATS(t testing.TB, natsd string, flags ...string) *Proc {
 	t.Helper()
-	p, err := r.start("", r.server, nil, natsd, "-addr", fmt.Sprintf("%s:%d", ServerIP, natsPort))
+	args := append([]string{"-addr", fmt.Sprintf("%s:%d", ServerIP, natsPort)}, flags...)
+	p, err := r.start("", r.server, nil, natsd, args...)
 	if err != nil {
 		t.Fatalf("hostrig: starting natsd: %v", err)
 	}

@@ -21,6 +21,7 @@ func main() {
 	name := flag.String("name", "", "server name")
 	cluster := flag.String("cluster", "", "cluster listen `host:port` (empty: no cluster)")
 	routes := flag.String("routes", "", "comma-separated nats-route://host:port of the other servers")
+	jsDir := flag.String("js", "", "enable JetStream, storing in this `directory`")
 	expect := flag.Int("expect-routes", 0, "print \"routed\" once this many routes are up")
 	flag.Parse()
 	host, portText, err := net.SplitHostPort(*addr)
@@ -33,6 +34,9 @@ func main() {
 	}
 	opts := &server.Options{ServerName: *name, Host: host, Port: port, NoSigs: true, NoLog: true,
 		MaxPending: 256 << 20, WriteDeadline: 30 * time.Second}
+	if *jsDir != "" {
+		opts.JetStream, opts.StoreDir = true, *jsDir
+	}
 	if *cluster != "" {
 		ch, cp, err := net.SplitHostPort(*cluster)
 		if err != nil {
