@@ -281,6 +281,14 @@ func (a *agent) onLaunch(m *nats.Msg) {
 		_ = m.Respond(mustJSON(launchReply{Error: "job " + req.Job + " already runs here", Status: 1}))
 		return
 	}
+	if held, ok := a.reserved[req.Job]; !ok || held.n < len(req.Ranks) {
+		if free := a.freeLocked() + held.n; free < len(req.Ranks) {
+			a.mu.Unlock()
+			_ = m.Respond(mustJSON(launchReply{Status: 1, Error: fmt.Sprintf(
+				"agent %s: job %s asks for %d slots without a reservation, and %d are free", a.cfg.name, req.Job, len(req.Ranks), max(free, 0))}))
+			return
+		}
+	}
 	delete(a.reserved, req.Job)
 	j := &agentJob{agent: a, req: req}
 	a.running[req.Job] = j
