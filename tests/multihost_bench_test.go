@@ -68,3 +68,29 @@ func BenchmarkMultihostPingPong(b *testing.B) {
 		b.Logf("raw nats.go between hosts a and b:\n%s", out)
 	}
 }
+
+// BenchmarkMultihostHaversine runs examples/haversine (8,000,000 requests)
+// on 2 hosts x 2 ranks and on 1 host x 2 ranks through the agents, and
+// logs the seconds each run reports.
+//
+//	go test -run '^$' -bench BenchmarkMultihostHaversine -benchtime 1x ./tests
+func BenchmarkMultihostHaversine(b *testing.B) {
+	r := newHostsRig(b, map[string]int{"a": 2, "b": 2})
+	for range b.N {
+		for _, hosts := range []string{"a:2,b:2", "a:2"} {
+			np := "4"
+			if hosts == "a:2" {
+				np = "2"
+			}
+			stdout, stderr, code := r.launch(b, "-np", np, "--nats", r.URL(), "--hosts", hosts, "../examples/haversine", "-n", "8000000")
+			if code != 0 {
+				b.Fatalf("haversine on %s: status %d:\n%s", hosts, code, stderr)
+			}
+			for _, l := range lines(stdout) {
+				if strings.HasPrefix(l, "total_km=") {
+					b.Logf("--hosts %s: %s", hosts, l)
+				}
+			}
+		}
+	}
+}
