@@ -74,6 +74,7 @@ type hostsRig struct {
 	gorun  string
 	marker string // in every agent's environment, so in every rank's
 	agents map[string]*hostrig.Proc
+	nats   *hostrig.Proc // the rig's NATS server
 	caches map[string]string
 }
 
@@ -112,7 +113,7 @@ func newBareRigWith(t testing.TB, natsFlags []string, hosts ...string) *hostsRig
 	names := append([]string{"launcher"}, hosts...)
 	r := &hostsRig{Rig: hostrig.New(t, names...), gorun: gorun, marker: newMarker(),
 		agents: map[string]*hostrig.Proc{}, caches: map[string]string{}}
-	r.StartNATS(t, natsd, natsFlags...)
+	r.nats = r.StartNATS(t, natsd, natsFlags...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			for name, a := range r.agents {
@@ -585,5 +586,37 @@ func TestMultihostShippingJetStream(t *testing.T) {
 		if strings.Count(log, "received program") != 1 || !strings.Contains(log, "from JetStream object store gorun-programs") {
 			t.Errorf("agent %s did not receive the program once, from the object store:\n%s", name, log)
 		}
+	}
+}
+
+// TestMultihostSameHostTrafficSkipsNATS: ranks on the same host talk
+// through the local transport; a 1 MiB ping-pong between two ranks on
+// one agent (512 MiB each way in all) must not cross the NATS server.
+func TestMultihostSameHostTrafficSkipsNATS(t *testing.T) {
+	if _, err := os.Stat("../comm/composite.go"); err != nil {
+		t.Skip("needs the composite transport (GORUN_PLACEMENT routing same-host ranks through Unix sockets), not in this tree yet")
+	}
+	r := newHostsRig(t, map[string]int{"a": 2})
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", dir, "../bench/pingpong")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building pingpong: %v\n%s", err, out)
+	}
+	pingpong := func() {
+		t.Helper()
+		stdout, stderr, code := r.launch(t, "-np", "2", "--nats", r.URL(), "--hosts", "a:2", filepath.Join(dir, "pingpong"),
+			"-min", "1048576", "-max", "1048576")
+		if code != 0 || !strings.Contains(stdout, "1048576") {
+			t.Fatalf("pingpong: status %d:\n%s\n%s", code, stdout, stderr)
+		}
+	}
+	pingpong() // ships the program: the second job's traffic is the job's alone
+	_, before := hostrig.NATSStats(t, r.nats)
+	pingpong()
+	_, after := hostrig.NATSStats(t, r.nats)
+	if through := after - before; through > 1<<20 {
+		t.Errorf("%d bytes crossed the NATS server for a job whose two ranks share a host (pingpong moved 512 MiB)", through)
+	} else {
+		t.Logf("%d bytes crossed the NATS server (launch, control relay, output, heartbeats)", through)
 	}
 }

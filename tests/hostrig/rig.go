@@ -116,6 +116,27 @@ func (r *Rig) Hide(host string, dirs ...string) { r.hidden[host] = append(r.hidd
 // URL is the NATS server's URL as the hosts reach it.
 func (r *Rig) URL() string { return fmt.Sprintf("nats://%s:%d", ServerIP, natsPort) }
 
+// NATSStats asks natsd p (SIGUSR1) for the messages and bytes it has
+// received so far.
+func NATSStats(t testing.TB, p *Proc) (msgs, bytes int64) {
+	t.Helper()
+	before := strings.Count(p.Output(), "stats ")
+	p.Signal(syscall.SIGUSR1)
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(p.Output(), "stats ") == before {
+		if time.Now().After(deadline) {
+			t.Fatalf("hostrig: natsd does not report its counters:\n%s", p.Output())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := p.Output()
+	last := out[strings.LastIndex(out, "stats "):]
+	if _, err := fmt.Sscanf(last, "stats in_msgs=%d in_bytes=%d", &msgs, &bytes); err != nil {
+		t.Fatalf("hostrig: natsd's counters %q: %v", last, err)
+	}
+	return msgs, bytes
+}
+
 // StartNATS runs natsd (tests/hostrig/natsd, built) in the server
 // namespace, with extra flags (e.g. -js DIR), and waits until it accepts
 // clients.

@@ -1,6 +1,7 @@
 // Command natsd runs a NATS server (nats-server/v2, as gorun embeds it) for
 // the multi-host test rig: it listens on -addr, optionally joins a cluster,
-// prints "ready" once it accepts clients, and runs until killed.
+// prints "ready" once it accepts clients, and runs until killed. On
+// SIGUSR1 it prints its counters: "stats in_msgs=N in_bytes=N".
 package main
 
 import (
@@ -9,8 +10,10 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -73,7 +76,16 @@ func main() {
 	if *expect > 0 {
 		fmt.Println("routed")
 	}
-	select {}
+	// SIGUSR1 asks for the server's message counters.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	for range usr1 {
+		v, err := srv.Varz(nil)
+		if err != nil {
+			fail(err)
+		}
+		fmt.Printf("stats in_msgs=%d in_bytes=%d\n", v.InMsgs, v.InBytes)
+	}
 }
 
 func fail(err error) {
