@@ -256,6 +256,10 @@ func runHosts(cfg config, prog program, job jobenv.Job, stdout, stderr *stream, 
 		stderr.line("gorun: " + err.Error())
 		return 1
 	}
+	if status, ok := interruptedDuringSetup(sigs, stderr); ok {
+		release(nc, job.JobID, names)
+		return status
+	}
 	stderr.line("gorun: " + placementSummary(hostOf, names))
 	r.nc, r.job, r.names, r.hostOf = nc, job, names, hostOf
 	r.progs = map[string]program{runtime.GOOS + "/" + runtime.GOARCH: prog}
