@@ -252,16 +252,8 @@ func runHosts(cfg config, prog program, job jobenv.Job, stdout, stderr *stream, 
 	for i, h := range hosts {
 		names[i] = h.name
 	}
-	if err := reserve(nc, job.JobID, names, hostOf, cfg.hosts.oversubscribe); err != nil {
-		stderr.line("gorun: " + err.Error())
-		return 1
-	}
-	if status, ok := interruptedDuringSetup(sigs, stderr); ok {
-		release(nc, job.JobID, names)
-		return status
-	}
-	stderr.line("gorun: " + placementSummary(hostOf, names))
-	r.nc, r.job, r.names, r.hostOf = nc, job, names, hostOf
+	// A Go package is built for every platform among the agents before
+	// any slot is reserved (a build may outlast a reservation).
 	r.progs = map[string]program{runtime.GOOS + "/" + runtime.GOARCH: prog}
 	for _, a := range infos {
 		r.servers = append(r.servers, a.Server)
@@ -272,12 +264,21 @@ func runHosts(cfg config, prog program, job jobenv.Job, stdout, stderr *stream, 
 		}
 		cross, err := buildFor(cfg.program, job.Dir, a.GOOS, a.GOARCH, os.Stderr)
 		if err != nil {
-			release(nc, job.JobID, names)
 			stderr.line("gorun: " + err.Error())
 			return 1
 		}
 		r.progs[a.platform()] = cross
 	}
+	if err := reserve(nc, job.JobID, names, hostOf, cfg.hosts.oversubscribe); err != nil {
+		stderr.line("gorun: " + err.Error())
+		return 1
+	}
+	if status, ok := interruptedDuringSetup(sigs, stderr); ok {
+		release(nc, job.JobID, names)
+		return status
+	}
+	stderr.line("gorun: " + placementSummary(hostOf, names))
+	r.nc, r.job, r.names, r.hostOf = nc, job, names, hostOf
 	r.ctl = "gorun.job." + job.JobID
 	s := newSupervisor(cfg, prog, job, r, stdout, stderr, sigs, broken)
 	s.remote = r
