@@ -42,7 +42,11 @@ func rigBinaries(t testing.TB) (gorun, natsd string) {
 			t.Logf("%s", out)
 			return
 		}
-		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "gorun"), "../cmd/gorun").CombinedOutput(); err != nil {
+		args := []string{"build", "-o", filepath.Join(dir, "gorun")}
+		if os.Getenv("GORUN_RIG_RACE") == "1" {
+			args = append(args, "-race") // the launcher and agents under the race detector
+		}
+		if out, err := exec.Command("go", append(args, "../cmd/gorun")...).CombinedOutput(); err != nil {
 			rigToolsErr = err
 			t.Logf("%s", out)
 		}

@@ -36,9 +36,9 @@ type agentJob struct {
 	req   launchRequest
 
 	procs    []*proc
-	abandonC chan string
-	ended    chan struct{}
-	lastHB   atomic.Int64 // unix nanoseconds of the launcher's last heartbeat
+	abandonC chan string   // made with the job: why to kill its ranks now
+	ended    chan struct{} // made with the job: closed when its ranks are gone
+	lastHB   atomic.Int64  // unix nanoseconds of the launcher's last heartbeat
 }
 
 // up sends one message to the launcher.
@@ -67,8 +67,6 @@ func (j *agentJob) waitEnded(d time.Duration) {
 // ranks' parent-death signal fires when that thread ends.
 func (j *agentJob) run(m *nats.Msg) {
 	runtime.LockOSThread()
-	j.abandonC = make(chan string, 1)
-	j.ended = make(chan struct{})
 	defer close(j.ended)
 	defer j.agent.jobEnded(j.req.Job)
 	req := j.req
