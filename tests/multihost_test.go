@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -622,5 +623,52 @@ func TestMultihostSameHostTrafficSkipsNATS(t *testing.T) {
 		t.Errorf("%d bytes crossed the NATS server for a job whose two ranks share a host (pingpong moved 512 MiB)", through)
 	} else {
 		t.Logf("%d bytes crossed the NATS server (launch, control relay, output, heartbeats)", through)
+	}
+}
+
+// TestMultihostOutput: output crosses hosts in whole lines, tagged by
+// rank: many lines from every rank, and 1 MiB lines (several messages
+// each) that must arrive whole and unmixed.
+func TestMultihostOutput(t *testing.T) {
+	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
+	base := []string{"-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", "--tag-output", bin("behave")}
+	stdout, stderr, code := r.launch(t, append(base, "-mode", "lines", "-n", "5000")...)
+	if code != 0 {
+		t.Fatalf("lines: status %d:\n%s", code, stderr)
+	}
+	for rank := range 4 {
+		prefix := fmt.Sprintf("[%d] rank %d line ", rank, rank)
+		n := 0
+		for _, l := range lines(stdout) {
+			if strings.HasPrefix(l, prefix) {
+				var i int
+				fmt.Sscanf(l[len(prefix):], "%d", &i)
+				if want := strings.Repeat("x", 50+i%200); !strings.HasSuffix(l, " "+want) || i != n {
+					t.Fatalf("rank %d: line %d out of order or torn: %.80q", rank, n, l)
+				}
+				n++
+			}
+		}
+		if n != 5000 {
+			t.Errorf("rank %d: %d lines of 5000 arrived", rank, n)
+		}
+	}
+	stdout, stderr, code = r.launch(t, append(base, "-mode", "longline")...)
+	if code != 0 {
+		t.Fatalf("longline: status %d:\n%s", code, stderr)
+	}
+	got := 0
+	for _, l := range lines(stdout) {
+		var rank int
+		if _, err := fmt.Sscanf(l, "[%d]", &rank); err != nil {
+			continue
+		}
+		if want := fmt.Sprintf("[%d] %d:%s", rank, rank, strings.Repeat(string(rune('a'+rank)), 1<<20)); l != want {
+			t.Errorf("rank %d's 1 MiB line arrived torn or mixed (%d bytes)", rank, len(l))
+		}
+		got++
+	}
+	if got != 4 {
+		t.Errorf("%d long lines arrived, want 4", got)
 	}
 }
