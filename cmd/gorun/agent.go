@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -62,8 +63,7 @@ func runAgent(args []string) int {
 	fs.StringVar(&cfg.nats.Creds, "nats-creds", "", "NATS credentials `file`")
 	fs.StringVar(&cfg.nats.CA, "nats-ca", "", "CA `file` for the NATS server's TLS certificate")
 	fs.IntVar(&cfg.slots, "slots", runtime.NumCPU(), "ranks this host runs at once")
-	host, _ := os.Hostname()
-	fs.StringVar(&cfg.name, "name", host, "this agent's name, as launchers' --hosts give it")
+	fs.StringVar(&cfg.name, "name", defaultAgentName(), "this agent's name, as launchers' --hosts give it")
 	cache, _ := os.UserCacheDir()
 	if cache == "" {
 		cache = os.TempDir()
@@ -122,6 +122,23 @@ func runAgent(args []string) int {
 		a.endAll("the agent lost the NATS server")
 		return 1
 	}
+}
+
+// defaultAgentName is the host's name up to its first dot, with any
+// character a name may not hold replaced by '-'.
+func defaultAgentName() string {
+	host, _ := os.Hostname()
+	host, _, _ = strings.Cut(host, ".")
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '-'
+	}, host)
+	if name == "" {
+		return "agent"
+	}
+	return name
 }
 
 // validName reports whether name can be a subject token.
