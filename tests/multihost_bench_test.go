@@ -1,10 +1,14 @@
 package tests
 
 import (
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorun-mpi/gorun/tests/hostrig"
 )
 
 // BenchmarkMultihostLaunch measures a whole job of 8 ranks on two agents
@@ -92,5 +96,35 @@ func BenchmarkMultihostHaversine(b *testing.B) {
 				}
 			}
 		}
+	}
+}
+
+// BenchmarkMultihostAllreduceBytes counts the bytes that cross the NATS
+// server per 8 MiB AllreduceSlice at 2 hosts x 2 ranks: bench/collbench
+// makes 12 such calls (2 warm-up, 10 timed) and 500 barriers; the count
+// is taken with a warm program cache (nothing shipped).
+//
+//	go test -run '^$' -bench BenchmarkMultihostAllreduceBytes -benchtime 1x ./tests
+func BenchmarkMultihostAllreduceBytes(b *testing.B) {
+	r := newHostsRig(b, map[string]int{"a": 2, "b": 2})
+	dir := b.TempDir()
+	if out, err := exec.Command("go", "build", "-o", dir, "../bench/collbench").CombinedOutput(); err != nil {
+		b.Fatalf("building collbench: %v\n%s", err, out)
+	}
+	args := []string{"-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", filepath.Join(dir, "collbench"),
+		"-ops", "allreduce", "-sizes", "8388608", "-iters", "100"}
+	if _, stderr, code := r.launch(b, args...); code != 0 { // warms the caches
+		b.Fatalf("collbench: status %d:\n%s", code, stderr)
+	}
+	for range b.N {
+		_, before := hostrig.NATSStats(b, r.nats)
+		stdout, stderr, code := r.launch(b, args...)
+		if code != 0 {
+			b.Fatalf("collbench: status %d:\n%s", code, stderr)
+		}
+		_, after := hostrig.NATSStats(b, r.nats)
+		per := float64(after-before) / 12
+		b.ReportMetric(per/(8<<20), "x8MiB/allreduce")
+		b.Logf("%d bytes through the NATS server: %.2f x 8 MiB per AllreduceSlice\n%s", after-before, per/(8<<20), stdout)
 	}
 }
