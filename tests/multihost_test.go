@@ -598,9 +598,6 @@ func TestMultihostShippingJetStream(t *testing.T) {
 // through the local transport; a 1 MiB ping-pong between two ranks on
 // one agent (512 MiB each way in all) must not cross the NATS server.
 func TestMultihostSameHostTrafficSkipsNATS(t *testing.T) {
-	if _, err := os.Stat("../comm/composite.go"); err != nil {
-		t.Skip("needs the composite transport (GORUN_PLACEMENT routing same-host ranks through Unix sockets), not in this tree yet")
-	}
 	r := newHostsRig(t, map[string]int{"a": 2})
 	dir := t.TempDir()
 	build := exec.Command("go", "build", "-o", dir, "../bench/pingpong")

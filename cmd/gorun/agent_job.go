@@ -19,10 +19,6 @@ import (
 	"github.com/gorun-mpi/gorun/internal/jobenv"
 )
 
-// placementEnv tells every rank the host index of every world rank
-// ("0,0,1,1"): ranks on the same host may talk through the local transport.
-const placementEnv = "GORUN_PLACEMENT"
-
 // outChunk is the most output bytes one message carries, well within any
 // server's max_payload.
 const outChunk = 256 << 10
@@ -118,6 +114,13 @@ func (j *agentJob) run(m *nats.Msg) {
 			*f.into = abs
 		}
 	}
+	// Ranks with this agent's host index reach each other through Unix
+	// sockets in dir (the job's private directory here), the others
+	// through NATS.
+	if job.Placement, err = jobenv.ParsePlacement(req.Placement, req.Size); err != nil {
+		refuse(1, "%v", err)
+		return
+	}
 	server, err := control.Listen(job.Control, job.Secret, req.Size)
 	if err != nil {
 		refuse(1, "%v", err)
@@ -167,7 +170,7 @@ func (j *agentJob) run(m *nats.Msg) {
 		if rank == 0 {
 			in = stdin
 		}
-		env := append(rankEnv(agentEnviron(), rj, len(req.Ranks), runtime.NumCPU(), req.SyncSends), placementEnv+"="+req.Placement)
+		env := rankEnv(agentEnviron(), rj, len(req.Ranks), runtime.NumCPU(), req.SyncSends)
 		p, err := startRank(rank, prog, req.Args, env, in, nil,
 			newStream(&upWriter{job: j, rank: rank, fd: 1}, nil), newStream(&upWriter{job: j, rank: rank, fd: 2}, nil),
 			req.Tag, exits)
@@ -350,21 +353,12 @@ func stdinWriter(w *os.File) nats.MsgHandler {
 	}
 }
 
-// placementString is the GORUN_PLACEMENT value for hosts[rank].
-func placementString(hostOf []int) string {
-	parts := make([]string, len(hostOf))
-	for i, h := range hostOf {
-		parts[i] = strconv.Itoa(h)
-	}
-	return strings.Join(parts, ",")
-}
-
 // agentEnviron is the agent's environment as its ranks inherit it: without
 // the cluster's secret, which is the agent's alone.
 func agentEnviron() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, clusterSecretEnv+"=") && !strings.HasPrefix(kv, placementEnv+"=") {
+		if !strings.HasPrefix(kv, clusterSecretEnv+"=") {
 			env = append(env, kv)
 		}
 	}

@@ -144,7 +144,7 @@ func (r *remoteRanks) start(s *supervisor) {
 		err   error
 	}
 	answers := make(chan answer, len(r.names))
-	placement := placementString(r.hostOf)
+	placement := jobenv.FormatPlacement(r.hostOf)
 	secret := secretFromEnv()
 	for h, name := range r.names {
 		var ranks []int
