@@ -290,7 +290,9 @@ func (r *hostsRig) upAndRunning(t *testing.T) *hostrig.Proc {
 // launcher interrupted, a host cut off the network: the job ends on every
 // side within 5 s and no rank survives.
 func TestMultihostHostFailures(t *testing.T) {
-	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
+	r := newBareRig(t, "a", "b", "c")
+	r.startAgent(t, "a", 2)
+	r.startAgent(t, "b", 2)
 	t.Run("agent-killed", func(t *testing.T) {
 		p := r.upAndRunning(t)
 		r.agents["b"].Kill()
@@ -332,6 +334,25 @@ func TestMultihostHostFailures(t *testing.T) {
 			t.Fatalf("the launcher still runs 5 s after host b was cut off:\n%s", p.Output())
 		}
 		if p.ExitCode() == 0 || !strings.Contains(p.Stderr(), "gorun: lost agent b (ranks 2-3, through NATS server "+r.URL()+"): no heartbeat for 3s") {
+			t.Fatalf("status %d; stderr:\n%s", p.ExitCode(), p.Stderr())
+		}
+		r.noRankLeft(t, 5*time.Second)
+	})
+	t.Run("launcher-partitioned", func(t *testing.T) {
+		r.startAgent(t, "c", 2) // b is cut off: a and c run the job
+		p := r.Start(t, "launcher", nil, r.gorun, "-np", "4", "--nats", r.URL(), "--hosts", "a:2,c:2", bin("behave"), "-mode", "sleep")
+		deadline := time.Now().Add(30 * time.Second)
+		for strings.Count(p.Stderr(), "pid ") < 4 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the job did not come up:\n%s", p.Output())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		r.LinkDown(t, "launcher")
+		if !p.Wait(5 * time.Second) {
+			t.Fatalf("the launcher still runs 5 s after it was cut off:\n%s", p.Output())
+		}
+		if p.ExitCode() == 0 || !strings.Contains(p.Stderr(), "gorun: lost agent") {
 			t.Fatalf("status %d; stderr:\n%s", p.ExitCode(), p.Stderr())
 		}
 		r.noRankLeft(t, 5*time.Second)

@@ -447,7 +447,8 @@ func (r *remoteRanks) signal(sig syscall.Signal) {
 			_ = r.down(h, downMsg{Kind: downSignal, Signal: int(sig)})
 		}
 	}
-	_ = r.nc.FlushTimeout(time.Second)
+	// No flush waits for the server's answer here: a launcher cut off the
+	// network would wait in vain (nats.go writes what is published at once).
 }
 
 // finish waits (at most flushWait) for the ranks' last output, and stops.
@@ -463,9 +464,13 @@ func (r *remoteRanks) finish() {
 	case <-time.After(flushWait):
 	}
 	for h := range r.names {
-		_ = r.down(h, downMsg{Kind: downEnd})
+		r.mu.Lock()
+		lost := r.lost[h]
+		r.mu.Unlock()
+		if !lost {
+			_ = r.down(h, downMsg{Kind: downEnd}) // runHosts's Close flushes it out
+		}
 	}
-	_ = r.nc.FlushTimeout(time.Second)
 	if r.stop != nil {
 		r.stop()
 	}
