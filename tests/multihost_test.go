@@ -337,9 +337,18 @@ func TestMultihostHostFailures(t *testing.T) {
 			t.Fatalf("status %d; stderr:\n%s", p.ExitCode(), p.Stderr())
 		}
 		r.noRankLeft(t, 5*time.Second)
+		// Back on the network, the agent rejoins and runs jobs again.
+		r.LinkUp(t, "b")
+		if !r.agents["b"].WaitFor("reconnected to", 30*time.Second) {
+			t.Fatalf("agent b did not reconnect:\n%s", r.agents["b"].Output())
+		}
+		stdout, stderr, code := r.launch(t, "-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", bin("behave"), "-mode", "hello")
+		if code != 0 || strings.Count(stdout, "hello from") != 4 {
+			t.Fatalf("a job after agent b rejoined: status %d:\n%s", code, stderr)
+		}
 	})
 	t.Run("launcher-partitioned", func(t *testing.T) {
-		r.startAgent(t, "c", 2) // b is cut off: a and c run the job
+		r.startAgent(t, "c", 2)
 		p := r.Start(t, "launcher", nil, r.gorun, "-np", "4", "--nats", r.URL(), "--hosts", "a:2,c:2", bin("behave"), "-mode", "sleep")
 		deadline := time.Now().Add(30 * time.Second)
 		for strings.Count(p.Stderr(), "pid ") < 4 {

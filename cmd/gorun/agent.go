@@ -166,7 +166,10 @@ func (a *agent) connect(lost chan<- string) error {
 	opts := []nats.Option{
 		nats.Name("gorun agent " + a.cfg.name),
 		nats.Timeout(natsReachTimeout),
-		nats.NoReconnect(),
+		// The agent outlives a lost connection (it reconnects, to any
+		// server of the cluster, every second, for ever); its jobs do not.
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(heartbeatEvery),
 		nats.PingInterval(heartbeatEvery),
 		nats.MaxPingsOutstanding(3),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -174,8 +177,10 @@ func (a *agent) connect(lost chan<- string) error {
 			if err != nil {
 				why = err.Error()
 			}
-			report(why)
+			a.logf("lost the NATS server (%s): ending every job, reconnecting", why)
+			a.cutAll()
 		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { a.logf("reconnected to %s", nc.ConnectedUrlRedacted()) }),
 		nats.ClosedHandler(func(*nats.Conn) { report("connection closed") }),
 	}
 	opts = append(opts, natsAuthOptions(a.cfg.nats)...)
@@ -320,6 +325,18 @@ func (a *agent) jobEnded(job string) {
 	a.mu.Lock()
 	delete(a.running, job)
 	a.mu.Unlock()
+}
+
+// cutAll ends every job after the connection to the server was lost: its
+// ranks are killed and nothing more of it is sent (its launcher, which
+// hears nothing, names this agent and its server as lost).
+func (a *agent) cutAll() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, j := range a.running {
+		j.cut.Store(true)
+		j.abandon("the agent lost the NATS server")
+	}
 }
 
 // endAll kills the ranks of every job and waits (briefly) for them.

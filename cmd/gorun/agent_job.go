@@ -35,10 +35,14 @@ type agentJob struct {
 	abandonC chan string   // made with the job: why to kill its ranks now
 	ended    chan struct{} // made with the job: closed when its ranks are gone
 	lastHB   atomic.Int64  // unix nanoseconds of the launcher's last heartbeat
+	cut      atomic.Bool   // the connection was lost meanwhile: send nothing more
 }
 
 // up sends one message to the launcher.
 func (j *agentJob) up(m upMsg) {
+	if j.cut.Load() {
+		return
+	}
 	_ = j.agent.nc.Publish(j.req.Ctl+".up."+strconv.Itoa(j.req.Host), mustJSON(m))
 }
 

@@ -260,6 +260,12 @@ func (r *Rig) LinkDown(t testing.TB, host string) {
 	r.must(t, "ip", "-n", r.hosts[host], "link", "set", r.links[host], "down")
 }
 
+// LinkUp puts host back on the network.
+func (r *Rig) LinkUp(t testing.TB, host string) {
+	t.Helper()
+	r.must(t, "ip", "-n", r.hosts[host], "link", "set", r.links[host], "up")
+}
+
 // Namespace is host's network namespace name.
 func (r *Rig) Namespace(host string) string { return r.hosts[host] }
 
