@@ -337,7 +337,11 @@ func TestMultihostHostFailures(t *testing.T) {
 			t.Fatalf("status %d; stderr:\n%s", p.ExitCode(), p.Stderr())
 		}
 		r.noRankLeft(t, 5*time.Second)
-		// Back on the network, the agent rejoins and runs jobs again.
+		// Once it has seen its connection go (pings unanswered), and back
+		// on the network, the agent rejoins and runs jobs again.
+		if !r.agents["b"].WaitFor("lost the NATS server", 15*time.Second) {
+			t.Fatalf("agent b did not notice it was cut off:\n%s", r.agents["b"].Output())
+		}
 		r.LinkUp(t, "b")
 		if !r.agents["b"].WaitFor("reconnected to", 30*time.Second) {
 			t.Fatalf("agent b did not reconnect:\n%s", r.agents["b"].Output())
