@@ -67,25 +67,41 @@ func runTable(res *results, im impl, round int, bench string, np int, timeout ti
 		return
 	}
 	n := 0
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 7 || strings.HasPrefix(f[0], "#") || f[0] == "op" {
-			continue
-		}
-		var nums [6]float64
-		bad := false
-		for i := range nums {
-			v, err := strconv.ParseFloat(f[i+1], 64)
-			nums[i], bad = v, bad || err != nil
-		}
-		if bad {
-			continue
-		}
-		res.add(key{bench, np, f[0], int(nums[0])}, im.name, round, row{int(nums[1]), nums[2], nums[3], nums[4], nums[5]})
+	for _, t := range parseTable(out) {
+		res.add(key{bench, np, t.op, t.bytes}, im.name, round, t.row)
 		n++
 	}
 	fmt.Printf("  %-12s %-8s np=%d  %3d rows  %5.1fs\n", im.name, bench, np, n, time.Since(start).Seconds())
+}
+
+// tableRow is a parsed line of bench/ops's table.
+type tableRow struct {
+	op    string
+	bytes int
+	row
+}
+
+// parseTable reads the rows of bench/ops's table (or a twin's) from its
+// output; comment, header and other lines are skipped.
+func parseTable(out string) []tableRow {
+	var rows []tableRow
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 7 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		var nums [6]float64
+		ok := true
+		for i := range nums {
+			v, err := strconv.ParseFloat(f[i+1], 64)
+			nums[i], ok = v, ok && err == nil
+		}
+		if ok {
+			rows = append(rows, tableRow{f[0], int(nums[0]), row{int(nums[1]), nums[2], nums[3], nums[4], nums[5]}})
+		}
+	}
+	return rows
 }
 
 // runJob runs one job, bounded by timeout (the whole process group is
