@@ -50,7 +50,7 @@ func TestSummarizeTableRowsAndJobs(t *testing.T) {
 	table := key{"pingpong", 2, "pingpong", 8}
 	res.add(table, "gorun", 1, row{iters: 100, mean: 2, osuMean: 4, p50: 1, p99: 9})
 	res.add(table, "gorun", 2, row{iters: 100, mean: 4, osuMean: 6, p50: 3, p99: 30})
-	res.add(table, "gorun", 3, row{iters: 100, mean: 6, osuMean: 8, p50: 2, p99: 20})
+	res.add(table, "gorun", 3, row{iters: 100, mean: 60, osuMean: 80, p50: 2, p99: 20}) // a disturbed round
 	s := res.summarize(table, "gorun")
 	if s.mean != 4 || s.osuMean != 6 || s.p50 != 2 || s.p99 != 20 {
 		t.Errorf("table summary %+v: want mean 4, OSU 6, p50 2 and p99 20 (medians over rounds)", s)

@@ -96,7 +96,7 @@ func markdown(cfg config, impls []impl, skipped []string, res *results, m machin
 		"- **mean**: a loop of back-to-back calls, its time divided by the calls;\n"+
 		"- **OSU mean**: the same number of calls with a barrier before each, only the call timed (as the OSU micro-benchmarks);\n"+
 		"- **p50, p99**: percentiles of the individual calls of the back-to-back loop.\n\n"+
-		"Each is the largest over the ranks, then the mean (p50, p99: the median) over the rounds. Ping-pong times are one "+
+		"Each is the largest over the ranks, then the median over the rounds. Ping-pong times are one "+
 		"way (half a round trip). Calls per loop: `-budget`/size within `-miniters`..`-maxiters` (%s). Sizes are bytes of "+
 		"float64 (allreduce, bcast), each rank's part (gather), each block sent to each rank (alltoall, as OSU counts). "+
 		"gorun's `allreduce` is `AllreduceSlice` (a new result per call) and `allreduce_into` `AllreduceSliceInto` (the "+

@@ -54,36 +54,43 @@ type summary struct {
 	mean, osuMean, p50, p99 float64
 }
 
-// summarize: the mean over every sample of the mean (and OSU mean); p50
-// and p99 are, for a table row (one sample per round), the median over the
-// rounds of each round's percentile, and for jobs (several samples) the
-// percentiles of all the jobs' times.
+// summarize: for a table row (one per round) each figure is the median
+// over the rounds, so that a round the machine disturbed does not pull the
+// mean above the percentiles of the others; for jobs (several per round)
+// the mean over every job and the percentiles of all the jobs' times.
 func (r *results) summarize(k key, implName string) summary {
 	rounds := r.rows[k][implName]
 	var all []row
-	var p50s, p99s []float64
+	tableRows := true
 	for _, rs := range rounds {
 		all = append(all, rs...)
-		if len(rs) == 1 && rs[0].iters > 0 {
-			p50s, p99s = append(p50s, rs[0].p50), append(p99s, rs[0].p99)
-		}
+		tableRows = tableRows && len(rs) == 1 && rs[0].iters > 0
 	}
 	if len(all) == 0 {
 		return summary{}
 	}
 	s := summary{ok: true, samples: len(all)}
+	if tableRows {
+		field := func(f func(row) float64) float64 {
+			v := make([]float64, len(all))
+			for i, x := range all {
+				v[i] = f(x)
+			}
+			return median(v)
+		}
+		s.mean = field(func(x row) float64 { return x.mean })
+		s.osuMean = field(func(x row) float64 { return x.osuMean })
+		s.p50 = field(func(x row) float64 { return x.p50 })
+		s.p99 = field(func(x row) float64 { return x.p99 })
+		return s
+	}
 	means := make([]float64, len(all))
 	for i, x := range all {
 		s.mean += x.mean / float64(len(all))
-		s.osuMean += x.osuMean / float64(len(all))
 		means[i] = x.mean
 	}
-	if len(p50s) == len(rounds) {
-		s.p50, s.p99 = median(p50s), median(p99s)
-	} else {
-		slices.Sort(means)
-		s.p50, s.p99 = percentile(means, 50), percentile(means, 99)
-	}
+	slices.Sort(means)
+	s.p50, s.p99 = percentile(means, 50), percentile(means, 99)
 	return s
 }
 
