@@ -50,7 +50,8 @@ func summaryRows() []summaryRow {
 		pp("ping-pong 16 MiB, one way", 16<<20, true),
 		coll("Barrier", 2, "barrier", 0),
 		coll("Barrier", 4, "barrier", 0),
-		coll("AllreduceSlice 8 B", 2, "allreduce", 8),
+		coll("Allreduce of one float64", 2, "allreduce_value", 8),
+		coll("Allreduce of one float64", 4, "allreduce_value", 8),
 		coll("AllreduceSlice 8 B", 4, "allreduce", 8),
 		coll("AllreduceSlice 8 MiB", 2, "allreduce", 8<<20),
 		coll("AllreduceSlice 8 MiB", 4, "allreduce", 8<<20),
@@ -99,10 +100,10 @@ func markdown(cfg config, impls []impl, skipped []string, res *results, m machin
 		"Each is the largest over the ranks, then the median over the rounds. Ping-pong times are one "+
 		"way (half a round trip). Calls per loop: `-budget`/size within `-miniters`..`-maxiters` (%s). Sizes are bytes of "+
 		"float64 (allreduce, bcast), each rank's part (gather), each block sent to each rank (alltoall, as OSU counts). "+
-		"gorun's `allreduce` is `AllreduceSlice` (a new result per call) and `allreduce_into` `AllreduceSliceInto` (the "+
+		"gorun's `allreduce_value` is `Allreduce` of one float64 (8 B only), `allreduce` is `AllreduceSlice` (a new result per call) and `allreduce_into` `AllreduceSliceInto` (the "+
 		"caller's buffer); `bcast` is `Bcast` (a new slice per call) and `bcast_into` `BcastInto`; `gather` and `alltoall` "+
 		"are `Gather` and `Alltoall` (gorun has no form that writes into the caller's buffer). MPI's calls always write "+
-		"into the caller's buffer, so a peer's plain and `_into` rows are one measurement.\n\n", strings.Join(cfg.iterFlags, " "))
+		"into the caller's buffer, so a peer's plain and `_into` rows (and its 8-byte `allreduce` and `allreduce_value`) are one measurement.\n\n", strings.Join(cfg.iterFlags, " "))
 	w("Init+Finalize is the wall time of a whole job of %d ranks that only joins and leaves (`bench/initfinalize`, its C "+
 		"twin, `python3 -c \"from mpi4py import MPI\"`), launcher included, %d jobs per implementation and round. "+
 		"The haversine workload (`shared/WORKLOADS.md`, %d requests, np=%d) is `examples/haversine`'s static split and its "+

@@ -24,13 +24,15 @@
 // Sizes are bytes: the message of a ping-pong, the vector of float64 of
 // allreduce and bcast, each rank's part of gather, and each block (one per
 // destination) of alltoall, as the OSU benchmarks count them. The
-// operations are mpi.AllreduceSlice ("allreduce"; a new result per call),
+// operations are mpi.Allreduce of one float64 ("allreduce_value", at 8 B
+// only), mpi.AllreduceSlice ("allreduce"; a new result per call),
 // mpi.AllreduceSliceInto ("allreduce_into"; the caller's buffer, as
 // MPI_Allreduce), mpi.Bcast ("bcast"; a new slice per call on every rank
 // but the root), mpi.BcastInto ("bcast_into"), Comm.Barrier ("barrier"),
 // mpi.Gather ("gather") and mpi.Alltoall ("alltoall"). The C and Python
-// twins print the plain operations' figures under the _into names too,
-// since MPI's calls always write into the caller's buffer.
+// twins print the plain operations' figures under the _into names too
+// (and an 8-byte allreduce's under allreduce_value), since MPI's calls
+// always write into the caller's buffer.
 package main
 
 import (
@@ -63,7 +65,7 @@ func main() {
 
 // collOps are the collective operations measured by default, in the order
 // of the table.
-var collOps = []string{"barrier", "allreduce", "allreduce_into", "bcast", "bcast_into", "gather", "alltoall"}
+var collOps = []string{"barrier", "allreduce_value", "allreduce", "allreduce_into", "bcast", "bcast_into", "gather", "alltoall"}
 
 // plan is what to measure and how many calls to make.
 type plan struct {

@@ -14,7 +14,7 @@ from mpi4py import MPI
 
 
 def main():
-    args = dict(kind="coll", sizes="", ops="barrier,allreduce,allreduce_into,bcast,bcast_into,gather,alltoall",
+    args = dict(kind="coll", sizes="", ops="barrier,allreduce_value,allreduce,allreduce_into,bcast,bcast_into,gather,alltoall",
                 budget=str(128 << 20), miniters="20", maxiters="1000")
     argv = sys.argv[1:]
     for i in range(0, len(argv) - 1, 2):
@@ -60,7 +60,10 @@ def main():
         worst = np.empty(4)
         comm.Allreduce(mine, worst, op=MPI.MAX)
         if rank == 0:
-            for full in [name, name + "_into"] if twice else [name]:
+            names = [name, name + "_into"] if twice else [name]
+            if name == "allreduce" and nbytes == 8:
+                names.append("allreduce_value")  # one value: the same call
+            for full in names:
                 print("%-16s %10d %7d %12.3f %12.3f %12.3f %12.3f" % (full, nbytes, n, *worst), flush=True)
 
     if rank == 0:
@@ -89,7 +92,7 @@ def main():
             blocks = np.tile(v, size)
             received = np.empty(count * size)
             n = iters(nbytes)
-            if "allreduce" in ops or "allreduce_into" in ops:
+            if "allreduce" in ops or "allreduce_into" in ops or "allreduce_value" in ops:
                 report("allreduce", lambda: comm.Allreduce(v, out, op=MPI.SUM), nbytes, n, twice=True)
             if "bcast" in ops or "bcast_into" in ops:
                 report("bcast", lambda: comm.Bcast(v, root=0), nbytes, n, twice=True)
