@@ -17,6 +17,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/gorun-mpi/gorun/internal/trace"
 )
 
 // Message types sent by a rank.
@@ -61,6 +63,10 @@ type Message struct {
 	// few), so that gorun can explain a deadlock.
 	Waits     []Wait      `json:"waits,omitempty"`
 	Unmatched []Unmatched `json:"unmatched,omitempty"`
+	// Clock, Trace and Dropped carry gorun --trace (see trace.go).
+	Clock   int64          `json:"clock,omitempty"`
+	Trace   []trace.Record `json:"trace,omitempty"`
+	Dropped uint64         `json:"dropped,omitempty"`
 }
 
 // Peer values of a Wait that name no single rank.
