@@ -22,6 +22,7 @@ import (
 type tracer struct {
 	base     time.Time // the clock's start, with its monotonic reading
 	baseUnix int64     // base as Unix nanoseconds
+	host     string    // this host's boot id (trace.HostID)
 
 	mu       sync.Mutex
 	limit    int
@@ -52,7 +53,7 @@ func newTracerFromEnv() (*tracer, error) {
 		return nil, fmt.Errorf("%w: %s=%q is not a positive number of calls", ErrInit, jobenv.Trace, v)
 	}
 	now := time.Now()
-	return &tracer{base: now, baseUnix: now.UnixNano(), limit: limit,
+	return &tracer{base: now, baseUnix: now.UnixNano(), host: trace.HostID(), limit: limit,
 		open: map[*span]struct{}{}, sendSeq: map[seqKey]uint64{}}, nil
 }
 
@@ -207,7 +208,11 @@ func (t *tracer) handOver(ctl *control.Client) error {
 func (t *tracer) answerLauncher(ctl *control.Client, m control.Message) {
 	switch m.Type {
 	case control.TypeClock:
-		_ = ctl.Send(control.Message{Type: control.TypeClockReply, Round: m.Round, Clock: t.now()})
+		host := ""
+		if t != nil {
+			host = t.host
+		}
+		_ = ctl.Send(control.Message{Type: control.TypeClockReply, Round: m.Round, Clock: t.now(), Host: host})
 	case control.TypeTraceFlush:
 		if t != nil {
 			_ = t.handOver(ctl)

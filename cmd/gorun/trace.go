@@ -26,6 +26,7 @@ const (
 // A nil *traceCollector is tracing off.
 type traceCollector struct {
 	path   string
+	host   string // this host's boot id (trace.HostID)
 	limit  int
 	start  time.Time // gorun's trace clock: Unix time at start plus monotonic time since
 	ranks  []rankTrace
@@ -42,6 +43,7 @@ type rankTrace struct {
 	ended   bool // TypeTraceEnd arrived: the records are complete
 	dropped uint64
 	hello   bool
+	host    string // the boot id of the rank's host, from its clock answers
 }
 
 // newTraceCollector checks the trace file's name (.json or .html) and that
@@ -68,7 +70,7 @@ func newTraceCollector(path string, np int, getenv func(string) string) (*traceC
 		return nil, fmt.Errorf("%w: --trace: cannot write the trace: %v", errUsage, err)
 	}
 	f.Close()
-	return &traceCollector{path: path, limit: limit, start: time.Now(), ranks: make([]rankTrace, np)}, nil
+	return &traceCollector{path: path, host: trace.HostID(), limit: limit, start: time.Now(), ranks: make([]rankTrace, np)}, nil
 }
 
 // env is the variable that turns recording on in every rank (and off when
@@ -99,6 +101,7 @@ func (t *traceCollector) onEvent(server *control.Server, ev control.Event) bool 
 	case control.TypeClockReply:
 		if int(ev.Msg.Round) == len(r.samples)+1 && r.sentAt != 0 {
 			r.samples = append(r.samples, trace.Sample{Sent: r.sentAt, Remote: ev.Msg.Clock, Received: t.now()})
+			r.host = ev.Msg.Host
 			if len(r.samples) < clockSamples {
 				t.askClock(server, ev.Rank)
 			}
@@ -179,9 +182,7 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 	ranks := make([]trace.Rank, len(t.ranks))
 	for i, r := range t.ranks {
 		ranks[i] = trace.Rank{Records: r.records, Dropped: r.dropped}
-		if off, _, err := trace.Offset(r.samples); err == nil {
-			ranks[i].Offset = off
-		}
+		ranks[i].Offset, ranks[i].Clock = t.offset(r)
 		switch {
 		case !r.hello:
 			ranks[i].Missing = "never joined the job (no mpi.Init)"
@@ -238,4 +239,23 @@ func (s *supervisor) writeTrace() {
 			s.status = 1
 		}
 	}
+}
+
+// offset is how far rank r's clock is ahead of gorun's, and how that was
+// found: 0 for a rank on gorun's host (one kernel, one clock: the
+// exchanges' estimate, given for comparison, can only add error), the
+// estimate from the exchange with the shortest round trip otherwise.
+func (t *traceCollector) offset(r rankTrace) (int64, string) {
+	off, bound, err := trace.Offset(r.samples)
+	measured := "no clock exchange answered"
+	if err == nil {
+		measured = fmt.Sprintf("measured %+.1f us ± %.1f us over %d exchanges", float64(off)/1e3, float64(bound)/1e3, len(r.samples))
+	}
+	switch {
+	case t.host != "" && r.host == t.host:
+		return 0, "same host as gorun, one clock: offset 0 (" + measured + ")"
+	case err != nil:
+		return 0, "offset unknown, taken as 0: " + measured
+	}
+	return off, "offset " + measured
 }

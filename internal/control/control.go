@@ -65,6 +65,7 @@ type Message struct {
 	Unmatched []Unmatched `json:"unmatched,omitempty"`
 	// Clock, Trace and Dropped carry gorun --trace (see trace.go).
 	Clock   int64          `json:"clock,omitempty"`
+	Host    string         `json:"host,omitempty"`
 	Trace   []trace.Record `json:"trace,omitempty"`
 	Dropped uint64         `json:"dropped,omitempty"`
 }

@@ -115,7 +115,17 @@ func WriteJSON(w io.Writer, tl *Timeline) error {
 			return err
 		}
 	}
-	bw.WriteString("\n]}\n")
+	clocks := map[string]string{}
+	for _, lane := range tl.Lanes {
+		clocks[fmt.Sprintf("rank %d", lane.Rank)] = lane.Clock
+	}
+	other, err := json.Marshal(map[string]any{"clocks": clocks})
+	if err != nil {
+		return fmt.Errorf("trace: encode clocks: %w", err)
+	}
+	bw.WriteString("\n],\n\"otherData\":")
+	bw.Write(other)
+	bw.WriteString("}\n")
 	return bw.Flush()
 }
 

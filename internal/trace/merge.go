@@ -15,6 +15,9 @@ type Rank struct {
 	// rank handed over its whole trace), e.g. "exited without handing over
 	// its trace".
 	Missing string
+	// Clock says how Offset was found, e.g. "same host as gorun: one
+	// clock" or "measured: +12.5 us ± 40 us".
+	Clock string
 }
 
 // Timeline is a job's merged trace: one lane per rank, on one clock whose
@@ -32,6 +35,7 @@ type Lane struct {
 	Calls   []Record // Start and End on the timeline's clock
 	Dropped uint64
 	Missing string
+	Clock   string
 }
 
 // Flow is one message: the call that sent it and the call that received
@@ -89,7 +93,7 @@ func Merge(ranks []Rank) *Timeline {
 			}
 			return calls[a].End > calls[b].End
 		})
-		tl.Lanes[i] = Lane{Rank: i, Calls: calls, Dropped: r.Dropped, Missing: r.Missing}
+		tl.Lanes[i] = Lane{Rank: i, Calls: calls, Dropped: r.Dropped, Missing: r.Missing, Clock: r.Clock}
 	}
 	tl.Flows = matchMessages(tl.Lanes)
 	return tl

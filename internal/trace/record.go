@@ -6,13 +6,13 @@ package trace
 // Times are nanoseconds on the rank's own clock (see Clock in package mpi:
 // the Unix time at the rank's start plus the monotonic time since).
 type Record struct {
-	Op    string `json:"op"`              // the call: Send, Recv, Wait, Bcast, ...
-	Flags Flags  `json:"f,omitempty"`     // HasSend, HasRecv, Failed, Unfinished
-	Comm  uint32 `json:"c"`               // the communicator's point-to-point context
-	Start int64  `json:"s"`               // when the call began
-	End   int64  `json:"e"`               // when it returned (Unfinished: when the trace was taken)
-	Err   string `json:"err,omitempty"`   // why it failed (Failed)
-	Note  string `json:"note,omitempty"`  // what else the call said (e.g. "root 0", "found")
+	Op    string `json:"op"`             // the call: Send, Recv, Wait, Bcast, ...
+	Flags Flags  `json:"f,omitempty"`    // HasSend, HasRecv, Failed, Unfinished
+	Comm  uint32 `json:"c"`              // the communicator's point-to-point context
+	Start int64  `json:"s"`              // when the call began
+	End   int64  `json:"e"`              // when it returned (Unfinished: when the trace was taken)
+	Err   string `json:"err,omitempty"`  // why it failed (Failed)
+	Note  string `json:"note,omitempty"` // what else the call said (e.g. "root 0", "found")
 
 	// The send part: destination as a world rank and as the rank in the
 	// communicator, tag, payload bytes, and the send's number among this
