@@ -64,7 +64,7 @@ func WriteHTML(w io.Writer, tl *Timeline, title string) error {
 	for _, f := range tl.Flows {
 		from := tl.Lanes[f.From.Rank].Calls[f.From.Call]
 		to := tl.Lanes[f.To.Rank].Calls[f.To.Call]
-		label := fmt.Sprintf("message: rank %d → rank %d, tag %d, %s", f.From.Rank, f.To.Rank, from.SendTag, bytes(from.SendSize))
+		label := fmt.Sprintf("message: rank %d → rank %d, tag %d, %s", f.From.Rank, f.To.Rank, from.SendTag, byteCount(from.SendSize))
 		data.Flows = append(data.Flows, []any{f.From.Rank, from.Start, f.To.Rank, flowEnd(to), label})
 	}
 	js, err := json.Marshal(data) // escapes <, > and &: safe inside <script>

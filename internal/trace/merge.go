@@ -148,13 +148,13 @@ func matchMessages(lanes []Lane) []Flow {
 func Label(c Record) string {
 	var parts string
 	if c.Flags.Has(HasSend) {
-		parts = fmt.Sprintf("dest %d, tag %d, %s", c.DestLocal, c.SendTag, bytes(c.SendSize))
+		parts = fmt.Sprintf("dest %d, tag %d, %s", c.DestLocal, c.SendTag, byteCount(c.SendSize))
 	}
 	if c.Flags.Has(HasRecv) {
 		if parts != "" {
 			parts += "; "
 		}
-		parts += fmt.Sprintf("source %d, tag %d, %s", c.SourceLocal, c.RecvTag, bytes(c.RecvSize))
+		parts += fmt.Sprintf("source %d, tag %d, %s", c.SourceLocal, c.RecvTag, byteCount(c.RecvSize))
 	}
 	if c.Note != "" {
 		if parts != "" {
@@ -175,7 +175,7 @@ func Label(c Record) string {
 	return s
 }
 
-func bytes(n int) string {
+func byteCount(n int) string {
 	switch {
 	case n >= 1<<20 && n%(1<<20) == 0:
 		return fmt.Sprintf("%d MiB", n>>20)
