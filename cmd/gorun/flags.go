@@ -73,6 +73,8 @@ Environment:
   GORUN_YIELD gorun sets it to 1 when N exceeds the number of CPUs (unless
               already set): a polling rank yields its core between polls
   GOMAXPROCS  gorun gives each rank max(1, CPUs/N) unless already set
+  GORUN_TRACE_LIMIT  with --trace: the most calls each rank records
+              (default 100000; later calls are counted, not recorded)
   Ranks also get GORUN_RANK, GORUN_SIZE, GORUN_JOB_ID, GORUN_SECRET,
   GORUN_DIR, GORUN_CONTROL, GORUN_TRANSPORT (and GORUN_NATS_* for nats).
 `
