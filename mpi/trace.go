@@ -193,12 +193,15 @@ func (t *tracer) handOver(ctl *control.Client) error {
 	dropped := t.dropped
 	t.records, t.open = nil, nil
 	t.mu.Unlock()
-	for len(recs) > 0 {
-		n := min(len(recs), control.TraceChunk)
-		if err := ctl.Send(control.Message{Type: control.TypeTrace, Trace: recs[:n]}); err != nil {
-			return err
+	var chunk []byte
+	for i, r := range recs {
+		chunk = trace.AppendRecord(chunk, r)
+		if len(chunk) >= control.TraceChunk || i == len(recs)-1 {
+			if err := ctl.Send(control.Message{Type: control.TypeTrace, Trace: chunk}); err != nil {
+				return err
+			}
+			chunk = chunk[:0]
 		}
-		recs = recs[n:]
 	}
 	return ctl.Send(control.Message{Type: control.TypeTraceEnd, Dropped: dropped})
 }

@@ -44,6 +44,7 @@ type rankTrace struct {
 	dropped uint64
 	hello   bool
 	host    string // the boot id of the rank's host, from its clock answers
+	broken  string // why a part of its records did not decode, if one did not
 }
 
 // newTraceCollector checks the trace file's name (.json or .html) and that
@@ -109,8 +110,11 @@ func (t *traceCollector) onEvent(server *control.Server, ev control.Event) bool 
 	case control.TypeTrace:
 		// A rank records at most its limit plus the receives it had
 		// posted when full; ignore anything beyond twice that.
-		if !r.ended && len(r.records)+len(ev.Msg.Trace) <= 2*t.limit+control.TraceChunk {
-			r.records = append(r.records, ev.Msg.Trace...)
+		if !r.ended && len(r.records) <= 2*t.limit {
+			var err error
+			if r.records, err = trace.DecodeRecords(r.records, ev.Msg.Trace); err != nil && r.broken == "" {
+				r.broken = err.Error()
+			}
 		}
 	case control.TypeTraceEnd:
 		r.ended, r.dropped = true, ev.Msg.Dropped
@@ -188,6 +192,9 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 			ranks[i].Missing = "never joined the job (no mpi.Init)"
 		case !r.ended:
 			ranks[i].Missing = "ended without handing over its trace: the calls it made are missing"
+		}
+		if r.broken != "" && ranks[i].Missing == "" {
+			ranks[i].Missing = "handed over records that did not decode (" + r.broken + "): some calls are missing"
 		}
 		if ranks[i].Missing != "" {
 			warnings = append(warnings, fmt.Sprintf("trace: rank %d %s", i, ranks[i].Missing))

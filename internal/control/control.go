@@ -17,8 +17,6 @@ import (
 	"os"
 	"sync"
 	"time"
-
-	"github.com/gorun-mpi/gorun/internal/trace"
 )
 
 // Message types sent by a rank.
@@ -64,10 +62,10 @@ type Message struct {
 	Waits     []Wait      `json:"waits,omitempty"`
 	Unmatched []Unmatched `json:"unmatched,omitempty"`
 	// Clock, Trace and Dropped carry gorun --trace (see trace.go).
-	Clock   int64          `json:"clock,omitempty"`
-	Host    string         `json:"host,omitempty"`
-	Trace   []trace.Record `json:"trace,omitempty"`
-	Dropped uint64         `json:"dropped,omitempty"`
+	Clock   int64  `json:"clock,omitempty"`
+	Host    string `json:"host,omitempty"`
+	Trace   []byte `json:"trace,omitempty"` // records, as trace.AppendRecord writes them
+	Dropped uint64 `json:"dropped,omitempty"`
 }
 
 // Peer values of a Wait that name no single rank.

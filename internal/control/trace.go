@@ -6,8 +6,9 @@ package control
 // Clock, and the boot id of its host (trace.HostID) in Host: a rank on
 // gorun's own host reads the very clock gorun reads. A rank hands over its trace at Finalize, or when the launcher asks
 // with TypeTraceFlush (the job is ending early): zero or more TypeTrace
-// messages, each with up to TraceChunk records, then one TypeTraceEnd with
-// the number of calls it did not record (Dropped).
+// messages, each with records in Trace (as trace.AppendRecord writes them,
+// at most TraceChunk bytes of them), then one TypeTraceEnd with the number
+// of calls it did not record (Dropped).
 const (
 	TypeClock      = "clock"       // launcher → rank: answer with your clock
 	TypeClockReply = "clock-reply" // rank → launcher: Round, Clock, Host
@@ -16,7 +17,7 @@ const (
 	TypeTraceEnd   = "trace-end"   // rank → launcher: the trace is complete; Dropped
 )
 
-// TraceChunk is the most records one TypeTrace message carries: a message
-// stays well under MaxMessage (a record takes at most about 400 bytes of
-// JSON, its error text aside).
-const TraceChunk = 4096
+// TraceChunk is about the most bytes of records one TypeTrace message
+// carries (a record ends a chunk once it holds this many; records are
+// under 10 KiB each): in base64, a message stays under MaxMessage.
+const TraceChunk = 1 << 20

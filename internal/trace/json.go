@@ -28,92 +28,79 @@ func Category(c Record) string {
 	return "collective"
 }
 
-// jsonEvent is one Chrome trace event.
-type jsonEvent struct {
-	Name string         `json:"name"`
-	Cat  string         `json:"cat,omitempty"`
-	Ph   string         `json:"ph"`
-	Ts   json.Number    `json:"ts"`
-	Dur  json.Number    `json:"dur,omitempty"`
-	Pid  int            `json:"pid"`
-	Tid  int            `json:"tid"`
-	ID   int            `json:"id,omitempty"`
-	Bp   string         `json:"bp,omitempty"`
-	S    string         `json:"s,omitempty"`
-	Args map[string]any `json:"args,omitempty"`
-}
-
 // JSONPid is the process every rank's track belongs to in WriteJSON's
-// output, and JSONTid(rank) the track (thread) of a rank.
+// output.
 const JSONPid = 1
 
 // JSONTid is the track id of rank in WriteJSON's output.
 func JSONTid(rank int) int { return rank + 1 }
 
-// micros writes ns as microseconds with nanosecond precision, the unit of
-// the trace-event format.
-func micros(ns int64) json.Number {
-	return json.Number(strconv.FormatFloat(float64(ns)/1e3, 'f', 3, 64))
-}
-
 // WriteJSON writes tl in the Chrome trace-event format that Perfetto
 // (ui.perfetto.dev) and chrome://tracing open: one track per rank, named
 // "rank N", a complete event ("ph":"X") per call with its details in args,
 // and a flow ("ph":"s" on the send, "ph":"f" on the receive, both bound to
-// the enclosing call) per message.
+// the enclosing call) per message. otherData.clocks says how each rank's
+// clock was aligned.
 func WriteJSON(w io.Writer, tl *Timeline) error {
-	bw := bufio.NewWriter(w)
+	bw := bufio.NewWriterSize(w, 1<<16)
+	o := object{b: make([]byte, 0, 1024)}
 	first := true
-	emit := func(e jsonEvent) error {
-		b, err := json.Marshal(e)
-		if err != nil {
-			return fmt.Errorf("trace: encode event: %w", err)
-		}
+	// event starts an event with its phase, name, track and time.
+	event := func(ph, name string, tid int, ts int64) {
+		o.b = append(o.b[:0], '{')
+		o.str("ph", ph)
+		o.str("name", name)
+		o.num("pid", JSONPid)
+		o.num("tid", int64(tid))
+		o.micros("ts", ts)
+	}
+	emit := func() {
 		if !first {
 			bw.WriteString(",\n")
 		}
 		first = false
-		_, err = bw.Write(b)
-		return err
+		o.b = append(o.b, '}')
+		bw.Write(o.b)
 	}
 	bw.WriteString(`{"displayTimeUnit":"ns","traceEvents":[` + "\n")
-	if err := emit(jsonEvent{Name: "process_name", Ph: "M", Ts: "0", Pid: JSONPid, Args: map[string]any{"name": "gorun job"}}); err != nil {
-		return err
-	}
+	event("M", "process_name", 0, 0)
+	o.raw("args", `{"name":"gorun job"}`)
+	emit()
 	for _, lane := range tl.Lanes {
 		tid := JSONTid(lane.Rank)
-		meta := []jsonEvent{
-			{Name: "thread_name", Ph: "M", Ts: "0", Pid: JSONPid, Tid: tid, Args: map[string]any{"name": fmt.Sprintf("rank %d", lane.Rank)}},
-			{Name: "thread_sort_index", Ph: "M", Ts: "0", Pid: JSONPid, Tid: tid, Args: map[string]any{"sort_index": lane.Rank}},
-		}
-		for _, e := range meta {
-			if err := emit(e); err != nil {
-				return err
-			}
-		}
+		event("M", "thread_name", tid, 0)
+		o.raw("args", `{"name":"rank `+strconv.Itoa(lane.Rank)+`"}`)
+		emit()
+		event("M", "thread_sort_index", tid, 0)
+		o.raw("args", `{"sort_index":`+strconv.Itoa(lane.Rank)+`}`)
+		emit()
 		for _, c := range lane.Calls {
-			if err := emit(jsonEvent{Name: c.Op, Cat: Category(c), Ph: "X", Ts: micros(c.Start), Dur: micros(max(c.End-c.Start, 1)),
-				Pid: JSONPid, Tid: tid, Args: callArgs(c)}); err != nil {
-				return err
-			}
+			event("X", c.Op, tid, c.Start)
+			o.str("cat", Category(c))
+			o.micros("dur", max(c.End-c.Start, 1))
+			o.key("args")
+			appendCallArgs(&o, c)
+			emit()
 		}
 		for _, note := range laneNotes(lane) {
-			if err := emit(jsonEvent{Name: note, Cat: "gorun", Ph: "i", S: "t", Ts: micros(laneEnd(lane)), Pid: JSONPid, Tid: tid}); err != nil {
-				return err
-			}
+			event("i", note, tid, laneEnd(lane))
+			o.str("cat", "gorun")
+			o.str("s", "t")
+			emit()
 		}
 	}
 	for _, f := range tl.Flows {
 		from := tl.Lanes[f.From.Rank].Calls[f.From.Call]
 		to := tl.Lanes[f.To.Rank].Calls[f.To.Call]
-		if err := emit(jsonEvent{Name: "message", Cat: "message", Ph: "s", ID: f.ID, Ts: micros(from.Start),
-			Pid: JSONPid, Tid: JSONTid(f.From.Rank)}); err != nil {
-			return err
-		}
-		if err := emit(jsonEvent{Name: "message", Cat: "message", Ph: "f", Bp: "e", ID: f.ID, Ts: micros(flowEnd(to)),
-			Pid: JSONPid, Tid: JSONTid(f.To.Rank)}); err != nil {
-			return err
-		}
+		event("s", "message", JSONTid(f.From.Rank), from.Start)
+		o.str("cat", "message")
+		o.num("id", int64(f.ID))
+		emit()
+		event("f", "message", JSONTid(f.To.Rank), flowEnd(to))
+		o.str("cat", "message")
+		o.num("id", int64(f.ID))
+		o.str("bp", "e")
+		emit()
 	}
 	clocks := map[string]string{}
 	for _, lane := range tl.Lanes {
@@ -126,7 +113,10 @@ func WriteJSON(w io.Writer, tl *Timeline) error {
 	bw.WriteString("\n],\n\"otherData\":")
 	bw.Write(other)
 	bw.WriteString("}\n")
-	return bw.Flush()
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("trace: write: %w", err)
+	}
+	return nil
 }
 
 // flowEnd is where a message's arrow ends in the receiving call: when the
@@ -155,26 +145,33 @@ func laneNotes(lane Lane) []string {
 	return notes
 }
 
-// callArgs are a call's details, shown when it is selected.
-func callArgs(c Record) map[string]any {
-	args := map[string]any{"call": Label(c)}
+// appendCallArgs writes a call's details, shown when it is selected, as
+// the object o continues with.
+func appendCallArgs(o *object, c Record) {
+	o.b = append(o.b, '{')
+	o.str("call", Label(c))
 	if c.Comm != 0 {
-		args["communicator"] = c.Comm
+		o.num("communicator", int64(c.Comm))
 	}
 	if c.Flags.Has(HasSend) {
-		args["dest"], args["send_tag"], args["send_bytes"], args["send_seq"] = c.DestLocal, c.SendTag, c.SendSize, c.SendSeq
+		o.num("dest", int64(c.DestLocal))
+		o.num("send_tag", int64(c.SendTag))
+		o.num("send_bytes", int64(c.SendSize))
+		o.unum("send_seq", c.SendSeq)
 	}
 	if c.Flags.Has(HasRecv) {
-		args["source"], args["recv_tag"], args["recv_bytes"] = c.SourceLocal, c.RecvTag, c.RecvSize
+		o.num("source", int64(c.SourceLocal))
+		o.num("recv_tag", int64(c.RecvTag))
+		o.num("recv_bytes", int64(c.RecvSize))
 	}
 	if c.Note != "" {
-		args["note"] = c.Note
+		o.str("note", c.Note)
 	}
 	if c.Flags.Has(Unfinished) {
-		args["unfinished"] = true
+		o.raw("unfinished", "true")
 	}
 	if c.Flags.Has(Failed) {
-		args["error"] = c.Err
+		o.str("error", c.Err)
 	}
-	return args
+	o.b = append(o.b, '}')
 }

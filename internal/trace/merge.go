@@ -3,6 +3,7 @@ package trace
 import (
 	"fmt"
 	"sort"
+	"strconv"
 )
 
 // Rank is what the launcher has of one rank: its records and how to put
@@ -146,33 +147,48 @@ func matchMessages(lanes []Lane) []Flow {
 // Label describes a call as a person reads it, e.g.
 // "Send(dest 1, tag 0, 8 B)" or "Sendrecv(dest 1, tag 0, 8 B; source 3, tag 0, 8 B)".
 func Label(c Record) string {
-	var parts string
+	b := make([]byte, 0, 64)
+	b = append(b, c.Op...)
+	b = append(b, '(')
+	sep := func() {
+		if b[len(b)-1] != '(' {
+			b = append(b, "; "...)
+		}
+	}
 	if c.Flags.Has(HasSend) {
-		parts = fmt.Sprintf("dest %d, tag %d, %s", c.DestLocal, c.SendTag, byteCount(c.SendSize))
+		b = append(b, "dest "...)
+		b = strconv.AppendInt(b, int64(c.DestLocal), 10)
+		b = append(b, ", tag "...)
+		b = strconv.AppendInt(b, int64(c.SendTag), 10)
+		b = append(b, ", "...)
+		b = append(b, byteCount(c.SendSize)...)
 	}
 	if c.Flags.Has(HasRecv) {
-		if parts != "" {
-			parts += "; "
-		}
-		parts += fmt.Sprintf("source %d, tag %d, %s", c.SourceLocal, c.RecvTag, byteCount(c.RecvSize))
+		sep()
+		b = append(b, "source "...)
+		b = strconv.AppendInt(b, int64(c.SourceLocal), 10)
+		b = append(b, ", tag "...)
+		b = strconv.AppendInt(b, int64(c.RecvTag), 10)
+		b = append(b, ", "...)
+		b = append(b, byteCount(c.RecvSize)...)
 	}
 	if c.Note != "" {
-		if parts != "" {
-			parts += "; "
-		}
-		parts += c.Note
+		sep()
+		b = append(b, c.Note...)
 	}
-	s := c.Op + "(" + parts + ")"
+	b = append(b, ')')
 	if c.Comm != 0 {
-		s += fmt.Sprintf(" on communicator %d", c.Comm)
+		b = append(b, " on communicator "...)
+		b = strconv.AppendUint(b, uint64(c.Comm), 10)
 	}
 	if c.Flags.Has(Unfinished) {
-		s += ": had not returned"
+		b = append(b, ": had not returned"...)
 	}
 	if c.Flags.Has(Failed) {
-		s += ": " + c.Err
+		b = append(b, ": "...)
+		b = append(b, c.Err...)
 	}
-	return s
+	return string(b)
 }
 
 func byteCount(n int) string {
@@ -182,5 +198,5 @@ func byteCount(n int) string {
 	case n >= 1<<10 && n%(1<<10) == 0:
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
-	return fmt.Sprintf("%d B", n)
+	return strconv.Itoa(n) + " B"
 }
