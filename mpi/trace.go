@@ -26,7 +26,7 @@ type tracer struct {
 
 	mu       sync.Mutex
 	limit    int
-	records  []trace.Record
+	records  recordList
 	open     map[*span]struct{} // calls begun and not ended, admitted or not
 	admitted int                // open calls that will be recorded
 	dropped  uint64
@@ -86,7 +86,7 @@ func (t *tracer) begin(op string, comm uint32, force bool) *span {
 	if t.handed {
 		return nil
 	}
-	sp.admitted = force || len(t.records)+t.admitted < t.limit
+	sp.admitted = force || t.records.n+t.admitted < t.limit
 	if sp.admitted {
 		t.admitted++
 	}
@@ -118,7 +118,34 @@ func (sp *span) end(err error) {
 		sp.rec.Flags |= trace.Failed
 		sp.rec.Err = shortError(err)
 	}
-	t.records = append(t.records, sp.rec)
+	t.records.add(sp.rec)
+}
+
+// recordList holds records in blocks of recordBlock, so that recording
+// never copies what it holds already.
+type recordList struct {
+	blocks [][]trace.Record
+	n      int
+}
+
+const recordBlock = 1024
+
+func (l *recordList) add(r trace.Record) {
+	if len(l.blocks) == 0 || len(l.blocks[len(l.blocks)-1]) == recordBlock {
+		l.blocks = append(l.blocks, make([]trace.Record, 0, recordBlock))
+	}
+	last := &l.blocks[len(l.blocks)-1]
+	*last = append(*last, r)
+	l.n++
+}
+
+// all returns the records in the order they were added.
+func (l *recordList) all() []trace.Record {
+	out := make([]trace.Record, 0, l.n)
+	for _, b := range l.blocks {
+		out = append(out, b...)
+	}
+	return out
 }
 
 // endErr is end for a deferred call with a named error result.
@@ -179,7 +206,7 @@ func (t *tracer) handOver(ctl *control.Client) error {
 		return nil
 	}
 	t.handed = true
-	recs, now := t.records, t.now()
+	recs, now := t.records.all(), t.now()
 	for sp := range t.open {
 		if sp.admitted {
 			r := sp.rec
@@ -191,7 +218,7 @@ func (t *tracer) handOver(ctl *control.Client) error {
 		}
 	}
 	dropped := t.dropped
-	t.records, t.open = nil, nil
+	t.records, t.open = recordList{}, nil
 	t.mu.Unlock()
 	var chunk []byte
 	for i, r := range recs {
