@@ -72,9 +72,22 @@ type span struct {
 	t        *tracer
 	rec      trace.Record
 	admitted bool
-	// What a receive in progress waits for, said when the trace is taken
-	// before it returns.
-	want string
+	// What a receive in progress waits for, said (want) when the trace is
+	// taken before it returns: formatted only then, since most calls
+	// return first.
+	wanted     bool
+	wantPrefix string // e.g. "Irecv " for a Wait
+	wantWord   string // "source", or "dest" for a send
+	wantSource int
+	wantTag    int
+}
+
+// want describes what the unfinished call waited for.
+func (sp *span) want() string {
+	if !sp.wanted {
+		return ""
+	}
+	return sp.wantPrefix + wantText(sp.wantWord, sp.wantSource, sp.wantTag)
 }
 
 // begin starts recording a call named op on communicator context comm.
@@ -212,7 +225,7 @@ func (t *tracer) handOver(ctl *control.Client) error {
 			r := sp.rec
 			r.End, r.Flags = now, r.Flags|trace.Unfinished
 			if r.Note == "" {
-				r.Note = sp.want
+				r.Note = sp.want()
 			}
 			recs = append(recs, r)
 		}

@@ -26,12 +26,12 @@ func (c *Comm) traceBegin(op string) *span {
 func (c *Comm) traceRecv(op string, source, tag int) *span {
 	sp := c.traceBegin(op)
 	if sp != nil {
-		sp.want = wantText(source, tag)
+		sp.wanted, sp.wantWord, sp.wantSource, sp.wantTag = true, "source", source, tag
 	}
 	return sp
 }
 
-func wantText(source, tag int) string {
+func wantText(word string, source, tag int) string {
 	s, t := fmt.Sprint(source), fmt.Sprint(tag)
 	if source == AnySource {
 		s = "any"
@@ -39,7 +39,7 @@ func wantText(source, tag int) string {
 	if tag == AnyTag {
 		t = "any"
 	}
-	return "source " + s + ", tag " + t
+	return word + " " + s + ", tag " + t
 }
 
 // tracePosted numbers a receive r as it is posted; sp is the call that
@@ -62,7 +62,7 @@ func (r *Request) traceWait() *span {
 	}
 	sp := t.begin("Wait", r.c.ctx, r.traceForce)
 	if sp != nil {
-		sp.want = r.op + " " + r.peerWord() + " " + fmt.Sprint(r.peer) + ", tag " + fmt.Sprint(r.tag)
+		sp.wanted, sp.wantPrefix, sp.wantWord, sp.wantSource, sp.wantTag = true, r.op+" ", r.peerWord(), r.peer, r.tag
 	}
 	return sp
 }

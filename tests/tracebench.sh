@@ -7,7 +7,8 @@
 #    off, and from this tree with --trace. Prints each run's mean, p50 and
 #    p99 one-way latency, then the mean of each over the runs.
 # 2. The examples: each run with and without --trace FILE.json, alternately,
-#    ROUNDS times; prints the mean wall time of each.
+#    ROUNDS times; prints the mean and median wall time of each (a shared
+#    machine's outliers move the means).
 #
 # Run it from the repository's root: bash tests/tracebench.sh 10 7b71c8f
 set -euo pipefail
@@ -39,13 +40,18 @@ for ex in "${examples[@]}"; do
 	go build -o "$work/ex-$ex" "./examples/$ex"
 done
 for ex in "${examples[@]}"; do
-	off=0 on=0
+	: >"$work/$ex.times"
 	for i in $(seq "$rounds"); do
 		t0=$(date +%s%N); "$work/gorun" -np 4 "$work/ex-$ex" >/dev/null; t1=$(date +%s%N)
 		"$work/gorun" -np 4 --trace "$work/$ex.json" "$work/ex-$ex" >/dev/null; t2=$(date +%s%N)
-		off=$((off + t1 - t0)) on=$((on + t2 - t1))
+		echo "$((t1 - t0)) $((t2 - t1))" >>"$work/$ex.times"
 	done
 	calls=$(grep -c '"ph":"X"' "$work/$ex.json" || true)
-	awk -v ex="$ex" -v off="$off" -v on="$on" -v r="$rounds" -v calls="$calls" \
-		'BEGIN {printf "%-18s off %8.1f ms  on %8.1f ms  (%+.1f%%, %d calls traced)\n", ex, off/r/1e6, on/r/1e6, (on-off)/off*100, calls}'
+	# mean and median of each column
+	sort -n -k1,1 "$work/$ex.times" | awk '{a[NR]=$1; s+=$1} END {print s/NR, (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}' >"$work/off"
+	sort -n -k2,2 "$work/$ex.times" | awk '{a[NR]=$2; s+=$2} END {print s/NR, (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}' >"$work/on"
+	read -r offMean offMed <"$work/off"
+	read -r onMean onMed <"$work/on"
+	awk -v ex="$ex" -v a="$offMean" -v b="$onMean" -v c="$offMed" -v d="$onMed" -v calls="$calls" \
+		'BEGIN {printf "%-18s mean off %7.1f on %7.1f ms (%+5.1f%%)   median off %7.1f on %7.1f ms (%+5.1f%%)   %d calls traced\n", ex, a/1e6, b/1e6, (b-a)/a*100, c/1e6, d/1e6, (d-c)/c*100, calls}'
 done

@@ -8,11 +8,13 @@
 // # Usage
 //
 // A rank records Records (package mpi does it when GORUN_TRACE is set) and
-// hands them to gorun over the control channel; gorun measures each rank's
-// clock against its own (Sample, Offset), then:
+// hands them to gorun over the control channel in a compact binary form
+// (AppendRecord, DecodeRecords); gorun measures each rank's clock against
+// its own (Sample, Offset; a rank with gorun's HostID reads gorun's very
+// clock), then:
 //
 //	tl := trace.Merge([]trace.Rank{{Records: r0, Offset: o0}, {Records: r1, Offset: o1}})
-//	err := trace.WriteJSON(f, tl) // or trace.WriteHTML(f, tl)
+//	err := trace.WriteJSON(f, tl) // or trace.WriteHTML(f, tl, title)
 //
 // # Matching a send to its receive
 //
