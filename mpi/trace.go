@@ -172,13 +172,19 @@ func (sp *span) sends(c *Comm, dest, tag, size int) {
 		return
 	}
 	world := c.group[dest]
-	sp.t.mu.Lock()
+	sp.t.mu.Lock() // handOver may read sp.rec meanwhile
+	defer sp.t.mu.Unlock()
 	key := seqKey{dest: world, comm: c.ctx, tag: tag}
 	sp.t.sendSeq[key]++
-	seq := sp.t.sendSeq[key]
-	sp.t.mu.Unlock()
 	sp.rec.Flags |= trace.HasSend
-	sp.rec.Dest, sp.rec.DestLocal, sp.rec.SendTag, sp.rec.SendSize, sp.rec.SendSeq = world, dest, tag, size, seq
+	sp.rec.Dest, sp.rec.DestLocal, sp.rec.SendTag, sp.rec.SendSize, sp.rec.SendSeq = world, dest, tag, size, sp.t.sendSeq[key]
+}
+
+// set changes the record of a call in progress (handOver may read it meanwhile).
+func (sp *span) set(change func(r *trace.Record)) {
+	sp.t.mu.Lock()
+	defer sp.t.mu.Unlock()
+	change(&sp.rec)
 }
 
 // post numbers a receive as it is posted (0 when tracing is off).
@@ -200,12 +206,15 @@ func (sp *span) received(req *Request, err error) {
 	}
 	if req != nil && req.recv != nil && req.comp != nil && req.comp.isDone() && req.comp.err == nil && req.recv.msg != nil {
 		msg := req.recv.msg
-		sp.rec.Flags |= trace.HasRecv
-		sp.rec.Source, sp.rec.SourceLocal, sp.rec.RecvTag = msg.env.source, req.c.local[msg.env.source], msg.env.tag
-		sp.rec.RecvSize, sp.rec.RecvPost = req.status.Size, req.tracePost
-		if sp.rec.RecvSize == 0 {
-			sp.rec.RecvSize = bodySize(msg)
+		size := req.status.Size
+		if size == 0 {
+			size = bodySize(msg)
 		}
+		sp.set(func(r *trace.Record) {
+			r.Flags |= trace.HasRecv
+			r.Source, r.SourceLocal, r.RecvTag = msg.env.source, req.c.local[msg.env.source], msg.env.tag
+			r.RecvSize, r.RecvPost = size, req.tracePost
+		})
 	}
 	sp.end(err)
 }

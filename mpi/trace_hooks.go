@@ -1,6 +1,10 @@
 package mpi
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/gorun-mpi/gorun/internal/trace"
+)
 
 // The hooks the public calls make for gorun --trace. Each costs a nil check
 // when tracing is off.
@@ -84,7 +88,7 @@ func (r *Request) traceTested(start int64) {
 		return
 	}
 	if sp := t.begin("Test", r.c.ctx, r.traceForce); sp != nil {
-		sp.rec.Start = start
+		sp.set(func(rec *trace.Record) { rec.Start = start })
 		sp.received(r, r.err)
 	}
 }
@@ -96,7 +100,7 @@ func (c *Comm) traceFound(op string, start int64, st Status, err error) {
 		return
 	}
 	if sp := t.begin(op, c.ctx, false); sp != nil {
-		sp.rec.Start = start
+		sp.set(func(rec *trace.Record) { rec.Start = start })
 		sp.probed(st, err)
 	}
 }
@@ -108,7 +112,7 @@ func traceRequests(op string, reqs []*Request) *span {
 			if t := r.c.tracer(); t != nil {
 				sp := t.begin(op, 0, false)
 				if sp != nil {
-					sp.rec.Note = fmt.Sprintf("%d requests", len(reqs))
+					sp.set(func(rec *trace.Record) { rec.Note = fmt.Sprintf("%d requests", len(reqs)) })
 				}
 				return sp
 			}
@@ -124,7 +128,8 @@ func (sp *span) probed(st Status, err error) {
 		return
 	}
 	if err == nil {
-		sp.rec.Note = fmt.Sprintf("found: source %d, tag %d, %d B", st.Source, st.Tag, st.Size)
+		note := fmt.Sprintf("found: source %d, tag %d, %d B", st.Source, st.Tag, st.Size)
+		sp.set(func(rec *trace.Record) { rec.Note = note })
 	}
 	sp.end(err)
 }
