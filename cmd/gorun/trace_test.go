@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gorun-mpi/gorun/internal/jobenv"
+	"github.com/gorun-mpi/gorun/internal/trace"
 )
 
 func TestTraceFlagChecksTheFileFirst(t *testing.T) {
@@ -49,5 +50,21 @@ func TestTraceFlagChecksTheFileFirst(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "t.txt")); err == nil {
 		t.Fatal("a refused trace file was created")
+	}
+}
+
+// TestTraceOffsetOnAndOffHost: a rank on gorun's host gets offset 0 (one
+// clock), one elsewhere the estimate from its clock exchanges.
+func TestTraceOffsetOnAndOffHost(t *testing.T) {
+	tc := &traceCollector{host: "boot-a"}
+	samples := []trace.Sample{{Sent: 100, Remote: 5150, Received: 200}, {Sent: 300, Remote: 5330, Received: 340}}
+	if off, how := tc.offset(rankTrace{host: "boot-a", samples: samples}); off != 0 || !strings.Contains(how, "same host") {
+		t.Fatalf("same host: offset %d (%s), want 0", off, how)
+	}
+	if off, how := tc.offset(rankTrace{host: "boot-b", samples: samples}); off != 5010 || !strings.Contains(how, "±") {
+		t.Fatalf("another host: offset %d (%s), want 5010 from the shortest exchange", off, how)
+	}
+	if off, how := tc.offset(rankTrace{host: "boot-b"}); off != 0 || !strings.Contains(how, "unknown") {
+		t.Fatalf("no exchange: offset %d (%s)", off, how)
 	}
 }
