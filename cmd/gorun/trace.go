@@ -25,14 +25,13 @@ const (
 // and writes the merged timeline. It runs on the supervisor's goroutine.
 // A nil *traceCollector is tracing off.
 type traceCollector struct {
-	path   string
-	host   string // this host's boot id (trace.HostID)
-	limit  int
-	start  time.Time // gorun's trace clock: Unix time at start plus monotonic time since
-	ranks  []rankTrace
-	asked  map[int]bool // ranks asked to hand over their records now
-	waitC  <-chan time.Time
-	waited bool // asked ranks answered, or traceFlushWait passed
+	path  string
+	host  string // this host's boot id (trace.HostID)
+	limit int
+	start time.Time // gorun's trace clock: Unix time at start plus monotonic time since
+	ranks []rankTrace
+	asked map[int]bool // ranks asked to hand over their records now
+	waitC <-chan time.Time
 }
 
 // rankTrace is what the collector has of one rank.
