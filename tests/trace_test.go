@@ -257,8 +257,14 @@ func TestTraceJSON(t *testing.T) {
 // TestTraceOfADeadlock: a job gorun ends as deadlocked still gets its trace,
 // with each rank's call in progress marked as unfinished.
 func TestTraceOfADeadlock(t *testing.T) {
+	for _, transport := range []string{"local", "nats"} {
+		t.Run(transport, func(t *testing.T) { traceOfADeadlock(t, transport) })
+	}
+}
+
+func traceOfADeadlock(t *testing.T, transport string) {
 	path := filepath.Join(t.TempDir(), "t.json")
-	res := runGorun(t, job{np: 2, flags: []string{"--trace", path}, prog: "../examples/deadlock", args: []string{"-mode", "recv-first"}})
+	res := runGorun(t, job{np: 2, flags: []string{"--transport", transport, "--trace", path}, prog: "../examples/deadlock", args: []string{"-mode", "recv-first"}})
 	if res.code != 1 || !strings.Contains(res.stderr, "deadlock") {
 		t.Fatalf("exit %d, want 1 with a deadlock report\nstderr:\n%s", res.code, res.stderr)
 	}
