@@ -149,7 +149,9 @@ func laneNotes(lane Lane) []string {
 // the object o continues with.
 func appendCallArgs(o *object, c Record) {
 	o.b = append(o.b, '{')
-	o.str("call", Label(c))
+	o.key("call")
+	o.label = AppendLabel(o.label[:0], c)
+	o.b = appendString(o.b, string(o.label)) // no copy: the conversion does not escape
 	if c.Comm != 0 {
 		o.num("communicator", int64(c.Comm))
 	}

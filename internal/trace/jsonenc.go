@@ -52,7 +52,10 @@ func appendMicros(b []byte, ns int64) []byte {
 }
 
 // object builds one JSON object, field by field.
-type object struct{ b []byte }
+type object struct {
+	b     []byte
+	label []byte // scratch for a call's label
+}
 
 func (o *object) key(k string) {
 	if o.b[len(o.b)-1] != '{' {

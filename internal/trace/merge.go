@@ -147,11 +147,16 @@ func matchMessages(lanes []Lane) []Flow {
 // Label describes a call as a person reads it, e.g.
 // "Send(dest 1, tag 0, 8 B)" or "Sendrecv(dest 1, tag 0, 8 B; source 3, tag 0, 8 B)".
 func Label(c Record) string {
-	b := make([]byte, 0, 64)
+	return string(AppendLabel(make([]byte, 0, 64), c))
+}
+
+// AppendLabel appends Label(c) to b.
+func AppendLabel(b []byte, c Record) []byte {
+	start := len(b)
 	b = append(b, c.Op...)
 	b = append(b, '(')
 	sep := func() {
-		if b[len(b)-1] != '(' {
+		if len(b) > start && b[len(b)-1] != '(' {
 			b = append(b, "; "...)
 		}
 	}
@@ -188,7 +193,7 @@ func Label(c Record) string {
 		b = append(b, ": "...)
 		b = append(b, c.Err...)
 	}
-	return string(b)
+	return b
 }
 
 func byteCount(n int) string {
