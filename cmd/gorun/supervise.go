@@ -55,6 +55,9 @@ type supervisor struct {
 	roundFP   string           // the candidate it confirms; "" when none is open
 	refusedFP string           // a candidate a rank said no to
 	retryC    <-chan time.Time // ask about refusedFP again then
+
+	trace    *traceCollector // --trace; nil when off
+	flushing bool            // ending: waiting for the ranks' traces before SIGTERM
 }
 
 func newSupervisor(cfg config, prog program, job jobenv.Job, server *control.Server,
@@ -72,7 +75,11 @@ func newSupervisor(cfg config, prog program, job jobenv.Job, server *control.Ser
 
 // run runs the job to its end and returns gorun's exit status.
 func (s *supervisor) run() int {
-	if s.cfg.transport == "nats" {
+	if err := applyTestPlacement(s.cfg.np, &s.job); err != nil {
+		s.stderr.line(withPrefix(err.Error()))
+		return 2
+	}
+	if s.cfg.transport == "nats" || s.job.Placement != nil {
 		cleanup, err := prepareNATS(s.cfg.nats, &s.job, s.failNATS)
 		if err != nil {
 			s.stderr.line(withPrefix(err.Error()))
@@ -88,6 +95,7 @@ func (s *supervisor) run() int {
 	s.spawn()
 	s.loop()
 	s.finish()
+	s.writeTrace()
 	return s.status
 }
 
@@ -120,7 +128,7 @@ func (s *supervisor) spawn() {
 				s.stderr.line(withPrefix(fmt.Sprintf("gorun: rank %d runs unbound: %v", rank, err)))
 			}
 		}
-		p, err := startRank(rank, s.prog, s.cfg.args, rankEnv(base, job, s.cfg.np, cpus, s.cfg.syncSends),
+		p, err := startRank(rank, s.prog, s.cfg.args, append(rankEnv(base, job, s.cfg.np, cpus, s.cfg.syncSends), s.trace.env()...),
 			in, shared, s.stdout, s.stderr, s.cfg.tagOutput, s.exits)
 		if err != nil {
 			s.fail(failure{reason: err.Error(), status: startStatus(err)})
@@ -162,7 +170,7 @@ func (s *supervisor) cpuBinding() (shares [][]int, restore func()) {
 // than one rank. Where it cannot be made (no memfd on this system), the job
 // runs without it: every rank then uses messages alone.
 func (s *supervisor) sharedMemory() *os.File {
-	if s.cfg.transport != "local" || s.cfg.np < 2 {
+	if s.cfg.transport != "local" || s.cfg.np < 2 || jobenv.SpansHosts(s.job.Placement) {
 		return nil
 	}
 	f, err := shm.Create("gorun-"+s.job.JobID, int64(collectives.ArenaSize(s.cfg.np)))
@@ -215,6 +223,8 @@ func (s *supervisor) loop() {
 			s.killC = nil
 			s.signalAll(syscall.SIGKILL)
 			s.giveUpC = time.After(giveUpAfter)
+		case <-s.trace.flushTimeout():
+			s.endFlush()
 		case <-s.giveUpC:
 			s.stderr.line("gorun: some ranks did not die even of SIGKILL; giving up waiting for them")
 			return
@@ -222,11 +232,17 @@ func (s *supervisor) loop() {
 		if !s.ending {
 			s.checkDeadlock()
 		}
+		if s.flushing && s.trace.flushed() {
+			s.endFlush()
+		}
 	}
 }
 
 // onEvent applies one control-channel event.
 func (s *supervisor) onEvent(ev control.Event) {
+	if s.trace.onEvent(s.server, ev) {
+		return
+	}
 	switch {
 	case ev.Synced:
 		s.apply(s.st.synced(ev.Rank))
@@ -366,6 +382,15 @@ func (s *supervisor) onConfirmed(m control.Message) {
 func (s *supervisor) beginTeardown() {
 	s.ending = true
 	s.timeoutC, s.retryC = nil, nil
+	if s.trace.askFlush(s.server, s.st.live()) {
+		s.flushing = true // the ranks hand over their traces first (endFlush)
+		return
+	}
+	s.terminate()
+}
+
+// terminate sends every rank SIGTERM, and arms the SIGKILL that follows.
+func (s *supervisor) terminate() {
 	s.signalAll(syscall.SIGTERM)
 	s.killC = time.After(killGrace)
 }
