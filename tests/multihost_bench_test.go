@@ -53,8 +53,14 @@ func BenchmarkMultihostLaunch(b *testing.B) {
 func BenchmarkMultihostPingPong(b *testing.B) {
 	r := newHostsRig(b, map[string]int{"a": 1, "b": 1})
 	natsping := rigTool(b, "natsping", "./hostrig/natsping")
+	dir := b.TempDir()
+	build := exec.Command("go", "build", "-o", dir, ".")
+	build.Dir = "../bench/pingpong" // a module of its own
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("building pingpong: %v\n%s", err, out)
+	}
 	for range b.N {
-		stdout, stderr, code := r.launch(b, "-np", "2", "--nats", r.URL(), "--hosts", "a:1,b:1", "../bench/pingpong",
+		stdout, stderr, code := r.launch(b, "-np", "2", "--nats", r.URL(), "--hosts", "a:1,b:1", filepath.Join(dir, "pingpong"),
 			"-min", "8", "-max", "1048576")
 		if code != 0 {
 			b.Fatalf("pingpong: status %d:\n%s", code, stderr)
@@ -108,7 +114,9 @@ func BenchmarkMultihostHaversine(b *testing.B) {
 func BenchmarkMultihostAllreduceBytes(b *testing.B) {
 	r := newHostsRig(b, map[string]int{"a": 2, "b": 2})
 	dir := b.TempDir()
-	if out, err := exec.Command("go", "build", "-o", dir, "../bench/collbench").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-o", dir, ".")
+	build.Dir = "../bench/collbench" // a module of its own
+	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("building collbench: %v\n%s", err, out)
 	}
 	args := []string{"-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", filepath.Join(dir, "collbench"),

@@ -634,7 +634,8 @@ func TestMultihostShippingJetStream(t *testing.T) {
 func TestMultihostSameHostTrafficSkipsNATS(t *testing.T) {
 	r := newHostsRig(t, map[string]int{"a": 2})
 	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", dir, "../bench/pingpong")
+	build := exec.Command("go", "build", "-o", dir, ".")
+	build.Dir = "../bench/pingpong" // a module of its own
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building pingpong: %v\n%s", err, out)
 	}
