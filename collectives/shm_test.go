@@ -168,7 +168,7 @@ func TestShmAllreduceIsTheDefault(t *testing.T) {
 // messages, with the right result; a mismatch found in the headers fails
 // every rank and leaves the arena usable.
 func TestShmAgreementForMessageAlgorithms(t *testing.T) {
-	for _, alg := range []string{"ring", "rabenseifner", "recursive_doubling"} {
+	for _, alg := range messageAlgorithms("GORUN_COLL_ALLREDUCE") {
 		t.Run(alg, func(t *testing.T) {
 			t.Setenv("GORUN_COLL_ALLREDUCE", alg)
 			for _, np := range []int{2, 3, 5} {

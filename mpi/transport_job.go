@@ -2,6 +2,7 @@ package mpi
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
@@ -11,10 +12,10 @@ import (
 // (GORUN_TRANSPORT): Unix sockets in the job directory, or NATS.
 func jobTransport(job jobenv.Job) (comm.Transport, error) {
 	switch job.Transport {
-	case "", "local":
+	case "", jobenv.TransportLocal:
 		return comm.NewUnix(comm.UnixConfig{Rank: job.Rank, Size: job.Size, Dir: job.Dir, Secret: job.Secret})
-	case "nats":
+	case jobenv.TransportNATS:
 		return newNATSTransport(job)
 	}
-	return nil, fmt.Errorf("unknown transport %q in %s (want local or nats)", job.Transport, jobenv.Transport)
+	return nil, fmt.Errorf("unknown transport %q in %s (want %s)", job.Transport, jobenv.Transport, strings.Join(jobenv.Transports(), " or "))
 }

@@ -3,8 +3,11 @@ package tests
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gorun-mpi/gorun/collectives"
 )
 
 // collectiveChecks are the checks tests/progs/collectives prints per rank.
@@ -44,17 +47,13 @@ func TestCollectives(t *testing.T) {
 // TestForcedAlgorithms runs the same checks with each algorithm forced by
 // its GORUN_COLL_* variable, at -np 4 and at -np 5 (not a power of two).
 func TestForcedAlgorithms(t *testing.T) {
-	forced := []string{
-		"GORUN_COLL_BCAST=binomial", "GORUN_COLL_BCAST=scatter_allgather",
-		"GORUN_COLL_ALLREDUCE=recursive_doubling", "GORUN_COLL_ALLREDUCE=ring", "GORUN_COLL_ALLREDUCE=rabenseifner",
-		"GORUN_COLL_ALLREDUCE=shm",
-		"GORUN_COLL_ALLGATHER=recursive_doubling", "GORUN_COLL_ALLGATHER=ring",
-		"GORUN_COLL_GATHER=binomial", "GORUN_COLL_GATHER=linear",
-		"GORUN_COLL_SCATTER=binomial", "GORUN_COLL_SCATTER=linear",
-		"GORUN_COLL_REDUCE=binomial", "GORUN_COLL_ALLTOALL=pairwise",
-		"GORUN_COLL_SCAN=recursive_doubling", "GORUN_COLL_BARRIER=dissemination",
-		"GORUN_COLL_BCAST=shm", "GORUN_COLL_BARRIER=shm",
+	var forced []string
+	for env, algs := range collectives.Algorithms() {
+		for _, alg := range algs {
+			forced = append(forced, env+"="+alg)
+		}
 	}
+	slices.Sort(forced)
 	for _, env := range forced {
 		for _, np := range []int{4, 5} {
 			t.Run(fmt.Sprintf("%s/np=%d", env, np), func(t *testing.T) {

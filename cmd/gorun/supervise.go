@@ -72,7 +72,7 @@ func newSupervisor(cfg config, prog program, job jobenv.Job, server *control.Ser
 
 // run runs the job to its end and returns gorun's exit status.
 func (s *supervisor) run() int {
-	if s.cfg.transport == "nats" {
+	if s.cfg.transport == jobenv.TransportNATS {
 		cleanup, err := prepareNATS(s.cfg.nats, &s.job, s.failNATS)
 		if err != nil {
 			s.stderr.line(withPrefix(err.Error()))
@@ -162,7 +162,7 @@ func (s *supervisor) cpuBinding() (shares [][]int, restore func()) {
 // than one rank. Where it cannot be made (no memfd on this system), the job
 // runs without it: every rank then uses messages alone.
 func (s *supervisor) sharedMemory() *os.File {
-	if s.cfg.transport != "local" || s.cfg.np < 2 {
+	if s.cfg.transport != jobenv.TransportLocal || s.cfg.np < 2 {
 		return nil
 	}
 	f, err := shm.Create("gorun-"+s.job.JobID, int64(collectives.ArenaSize(s.cfg.np)))
