@@ -91,8 +91,7 @@ func allreduceSlice[E any](c Conn, codec Codec[[]E], v, out []E, into bool, op O
 	case op.Fn == nil:
 		mine.fail = nilOpFailure(me, "AllreduceSlice")
 	case into && len(out) != len(v):
-		mine.fail = localFailure(me, fmt.Errorf("%w: the result slice has %d elements, the operand %d",
-			ErrLengthMismatch, len(out), len(v)))
+		mine.fail = localFailure(me, failf(ErrLengthMismatch, "the result slice has %d elements, the operand %d", len(out), len(v)))
 	}
 	if (alg == algRing || alg == algRabenseifner) && !op.Commutative {
 		alg = algRecursiveDoubling // only built-in operators may be reordered
@@ -230,10 +229,10 @@ func isRaw[T any](codec Codec[T]) bool {
 func decodeChunk[E any](codec Codec[[]E], payload []byte, want, from int) ([]E, error) {
 	in, err := codec.Decode(payload)
 	if err != nil {
-		return nil, fmt.Errorf("%w: decoding a chunk from rank %d: %w", ErrProtocol, from, err)
+		return nil, failf(ErrProtocol, "decoding a chunk from rank %d: %w", from, err)
 	}
 	if len(in) != want {
-		return nil, fmt.Errorf("%w: chunk of %d elements from rank %d, want %d", ErrProtocol, len(in), from, want)
+		return nil, failf(ErrProtocol, "chunk of %d elements from rank %d, want %d", len(in), from, want)
 	}
 	return in, nil
 }

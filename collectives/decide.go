@@ -159,7 +159,7 @@ func choose(coll string, ranks, bytes int) (algorithm, error) {
 func chooseShared(coll string, ranks, bytes int, shared bool) (algorithm, error) {
 	pol, ok := policies[coll]
 	if !ok {
-		return 0, fmt.Errorf("%w: no policy for collective %q", ErrAlgorithm, coll)
+		return 0, failf(ErrAlgorithm, "no policy for collective %q", coll)
 	}
 	if name := strings.TrimSpace(os.Getenv(pol.env)); name != "" {
 		var valid []string
@@ -172,7 +172,7 @@ func chooseShared(coll string, ranks, bytes int, shared bool) (algorithm, error)
 			}
 			valid = append(valid, a.String())
 		}
-		return 0, fmt.Errorf("%w: %s=%q; valid choices: %s", ErrAlgorithm, pol.env, name, strings.Join(valid, ", "))
+		return 0, failf(ErrAlgorithm, "%s=%q; valid choices: %s", pol.env, name, strings.Join(valid, ", "))
 	}
 	return tableChoice(pol, ranks, bytes, shared), nil
 }

@@ -614,14 +614,14 @@ func TestShmMismatchBarrierAgainstBcast(t *testing.T) {
 		<-rank0
 		return err
 	})
-	want := "collectives: collective mismatch: rank 0 called Barrier while rank 1 called Bcast(root 1)"
+	want := "collective mismatch: rank 0 called Barrier while rank 1 called Bcast(root 1)"
 	if errs[0] == nil || errs[0].Error() != want || !errors.Is(errs[0], ErrCollectiveMismatch) {
 		t.Errorf("rank 0: %v, want %q", errs[0], want)
 	}
 	if errs[1] != nil {
 		t.Errorf("rank 1 (the root): %v", errs[1])
 	}
-	if want := "collectives: collective mismatch: rank 2 called Bcast(root 1) while rank 0 called Barrier"; errs[2] != nil && errs[2].Error() != want {
+	if want := "collective mismatch: rank 2 called Bcast(root 1) while rank 0 called Barrier"; errs[2] != nil && errs[2].Error() != want {
 		t.Errorf("rank 2: %v, want nil or %q", errs[2], want)
 	}
 }
@@ -668,7 +668,7 @@ func TestShmMismatchElementTypes(t *testing.T) {
 		_, err := Bcast[[]float64](c, float64s{}, nil, 0)
 		return err
 	})
-	want := "collectives: collective mismatch: rank 1 called Bcast(root 0, of slice) while rank 0 called Bcast(root 0, of string)"
+	want := "collective mismatch: rank 1 called Bcast(root 0, of slice) while rank 0 called Bcast(root 0, of string)"
 	if errs[0] != nil || errs[1] == nil || errs[1].Error() != want {
 		t.Errorf("got %v, want nil and %q", errs, want)
 	}

@@ -327,7 +327,7 @@ func (a *Arena) headerMismatch(q int, withCount bool) *failure {
 	}
 	theirs, ok := ParseSignature(h[headerSig:])
 	if !ok {
-		return localFailure(a.rank, fmt.Errorf("%w: rank %d is in %s, this rank in %s", ErrProtocol, q, kindName(h[headerKind]), a.sig.Kind))
+		return localFailure(a.rank, failf(ErrProtocol, "rank %d is in %s, this rank in %s", q, kindName(h[headerKind]), a.sig.Kind))
 	}
 	mine := a.sig
 	if !withCount {
@@ -431,8 +431,7 @@ func (a *Arena) agree(count int, alg algorithm, own *failure) *failure {
 			return localFailure(a.rank, Mismatch(0, s0, q, sq))
 		}
 		if alg := algorithm(h[headerAlg]); alg != alg0 {
-			return localFailure(a.rank, fmt.Errorf("%w: rank 0 chose %s, rank %d chose %s (is GORUN_COLL_* the same everywhere?)",
-				ErrAlgorithm, alg0, q, alg))
+			return localFailure(a.rank, failf(ErrAlgorithm, "rank 0 chose %s, rank %d chose %s (is GORUN_COLL_* the same everywhere?)", alg0, q, alg))
 		}
 	}
 	return nil

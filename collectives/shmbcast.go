@@ -112,7 +112,7 @@ func shmBcastLocked[T any](a *Arena, codec Codec[T], v T, root int, into func(co
 	switch {
 	case f != nil:
 	case alg == algShm && count > len(slot):
-		f = localFailure(me, fmt.Errorf("%w: broadcast of %d bytes announced in a slot of %d", ErrProtocol, count, len(slot)))
+		f = localFailure(me, failf(ErrProtocol, "broadcast of %d bytes announced in a slot of %d", count, len(slot)))
 	}
 	if f != nil || alg != algShm {
 		return zero, a.endStep(first+1, f, alg)

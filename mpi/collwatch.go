@@ -302,7 +302,7 @@ func (c *Comm) collBroken() error {
 // lengths differ), then the error's text.
 func alarmBody(err error) []byte {
 	flag := byte(0)
-	if errors.Is(err, ErrLengthMismatch) {
+	if errors.Is(err, collectives.ErrLengthMismatch) {
 		flag = 1
 	}
 	return append([]byte{flag}, err.Error()...)
@@ -311,7 +311,7 @@ func alarmBody(err error) []byte {
 // alarmErr decodes an alarm's body.
 func alarmErr(body []byte) error {
 	if len(body) == 0 {
-		return &alarmError{text: "collectives: collective mismatch (an alarm without text)"}
+		return &alarmError{text: "collective mismatch (an alarm without text)"}
 	}
 	return &alarmError{text: string(body[1:]), length: body[0] == 1}
 }
@@ -324,13 +324,15 @@ type alarmError struct {
 
 func (e *alarmError) Error() string { return e.text }
 
-// Unwrap returns ErrCollectiveMismatch, and ErrLengthMismatch when only the
-// lengths differed.
+// Unwrap returns collectives.ErrCollectiveMismatch, and
+// collectives.ErrLengthMismatch when only the lengths differed, as the
+// mismatch the other rank found wraps them (the mpi sentinels match them
+// once the error is in an *Error).
 func (e *alarmError) Unwrap() []error {
 	if e.length {
-		return []error{ErrCollectiveMismatch, ErrLengthMismatch}
+		return []error{collectives.ErrCollectiveMismatch, collectives.ErrLengthMismatch}
 	}
-	return []error{ErrCollectiveMismatch}
+	return []error{collectives.ErrCollectiveMismatch}
 }
 
 // watchColls is the watchdog: every collPingAfter it pings the peer of

@@ -44,7 +44,7 @@ func (c *Comm) derive(op string, color, key int) (_ *Comm, err error) {
 		return nil, err
 	}
 	defer func() {
-		if errors.Is(err, ErrCollectiveMismatch) {
+		if errors.Is(err, collectives.ErrCollectiveMismatch) {
 			c.breakColl(mismatchCause(err))
 		}
 	}()
