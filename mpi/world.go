@@ -177,11 +177,16 @@ func Finalize() error {
 	return world.Finalize()
 }
 
-// Finalize finalizes the world c belongs to (see the package function
-// Finalize). It is how a world built with WithTransport ends.
+// Finalize on the world communicator finalizes the world (see the package
+// function Finalize); it is how a world built with WithTransport ends. On a
+// communicator made by Split or Dup it frees that communicator only (as
+// MPI_Comm_free does): see free.
 func (c *Comm) Finalize() error {
 	if c == nil {
 		return ErrNilComm
+	}
+	if c.ctx != 0 {
+		return c.free()
 	}
 	w := c.shared.world
 	w.once.Do(func() { w.err = w.finalize() })
