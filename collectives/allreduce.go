@@ -43,7 +43,7 @@ func Allreduce[T any](c Conn, codec Codec[T], v T, op Op[T]) (T, error) {
 // AllreduceSlice combines the ranks' slices element by element with op and
 // gives every rank the result, bit-identical everywhere. Every rank must pass
 // a slice of the same length; otherwise every rank gets an error wrapping
-// ErrLengthMismatch. Ranks that share an Arena (slices of numbers) agree and
+// ErrLengthMismatch. Ranks that share an arena (slices of numbers) agree and
 // reduce through it (shmAllreduce). Otherwise small slices, and any slice
 // with a non-commutative operator, use recursive doubling (rank order
 // kept); large slices with a commutative operator use a ring reduce-scatter
@@ -80,7 +80,7 @@ func allreduceSlice[E any](c Conn, codec Codec[[]E], v, out []E, into bool, op O
 	}
 	sig.Count = len(v)
 	mine := partial[[]E]{v: v, count: len(v), low: me}
-	var arena *Arena
+	var arena *arena
 	if isRaw(codec) {
 		arena = arenaOf(c)
 	}

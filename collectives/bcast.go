@@ -13,7 +13,7 @@ const (
 	bcastTagRing    = 2 // scatter_allgather: the ring allgather
 )
 
-// Bcast gives every rank root's v. Ranks that share an Arena go through it
+// Bcast gives every rank root's v. Ranks that share an arena go through it
 // (shmBcast). Otherwise only the root knows the value's size, so the root
 // chooses the algorithm and its first message, sent down a binomial tree,
 // tells the others: for a small value that message is the value itself; for
@@ -45,7 +45,7 @@ func Bcast[T any](c Conn, codec Codec[T], v T, root int) (T, error) {
 // BcastInto copies root's buf into every other rank's buf, as MPI_Bcast
 // fills the caller's buffer. Each buf must have the root's length: a rank
 // whose buf has another gets an error wrapping ErrLengthMismatch (only the
-// ranks that can tell: the root cannot). Through an Arena, a large vector
+// ranks that can tell: the root cannot). Through an arena, a large vector
 // of numbers goes in pieces straight into buf, the others copying out one
 // piece while the root copies in the next, and nothing is allocated;
 // otherwise the value goes as Bcast sends it and is copied into buf.

@@ -8,17 +8,17 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorun-mpi/gorun/collectives"
 	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
+	"github.com/gorun-mpi/gorun/internal/shmcoll"
 )
 
 // worldState is one world: its engine, and its link to the launcher.
 type worldState struct {
 	e     *engine
-	ctl   *control.Client    // nil without gorun or with WithTransport
-	arena *collectives.Arena // shared memory of the ranks on this host; nil if none
+	ctl   *control.Client // nil without gorun or with WithTransport
+	arena *shmcoll.Region // shared memory of the ranks on this host; nil if none
 	once  sync.Once
 	err   error
 }

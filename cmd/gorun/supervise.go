@@ -9,10 +9,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gorun-mpi/gorun/collectives"
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
 	"github.com/gorun-mpi/gorun/internal/shm"
+	"github.com/gorun-mpi/gorun/internal/shmcoll"
 )
 
 // Timing of the job's end. A failed job is down within killGrace plus the
@@ -165,7 +165,7 @@ func (s *supervisor) sharedMemory() *os.File {
 	if s.cfg.transport != jobenv.TransportLocal || s.cfg.np < 2 {
 		return nil
 	}
-	f, err := shm.Create("gorun-"+s.job.JobID, int64(collectives.ArenaSize(s.cfg.np)))
+	f, err := shm.Create("gorun-"+s.job.JobID, int64(shmcoll.Size(s.cfg.np)))
 	if err != nil {
 		if !errors.Is(err, shm.ErrUnsupported) {
 			s.stderr.line(withPrefix(fmt.Sprintf("gorun: no shared memory for collectives (using messages): %v", err)))
