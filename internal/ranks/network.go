@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/internal/natsserver"
@@ -101,9 +102,13 @@ func (j *Job) startNATS(n int) error {
 // left as it is) and removes what the job needed: the socket directory,
 // the NATS server.
 func (j *Job) Close() {
+	// All at once: a transport's Close may say goodbye to the others, and
+	// one that never started would keep it waiting.
+	var wg sync.WaitGroup
 	for _, tr := range j.Transports {
-		tr.Close()
+		wg.Go(func() { tr.Close() })
 	}
+	wg.Wait()
 	for i := len(j.cleanup) - 1; i >= 0; i-- {
 		j.cleanup[i]()
 	}

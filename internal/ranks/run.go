@@ -29,6 +29,9 @@ type Limits struct {
 	// to make its blocked call return (mpitest finalizes the rank's world,
 	// which fails its pending calls). Nil: nothing is stopped.
 	Stop func(rank int)
+	// API is the package whose call a hung rank is reported blocked in:
+	// the import path and a dot; "" means package mpi's.
+	API string
 	// Grace is how long Run waits for stopped ranks to return; 0 means
 	// DefaultGrace. A rank still running then is left behind (its goroutine
 	// cannot be killed) and its error says so.
@@ -46,6 +49,9 @@ const DefaultGrace = 10 * time.Second
 func Run(n int, lim Limits, body func(rank int) error) []error {
 	if lim.Grace <= 0 {
 		lim.Grace = DefaultGrace
+	}
+	if lim.API == "" {
+		lim.API = mpiAPI
 	}
 	results := make([]error, n) // written by rank r before done[r] closes
 	done := make([]chan struct{}, n)
@@ -94,7 +100,7 @@ func Run(n int, lim Limits, body func(rank int) error) []error {
 			case <-done[q]:
 			default:
 				hung = append(hung, q)
-				call, trace := describeBlocked(stacks, ids[q])
+				call, trace := describeBlocked(stacks, ids[q], lim.API)
 				errs[q] = fmt.Errorf("%w: still running after %v, blocked in %s", ErrHung, lim.Timeout, call)
 				traces[q] = trace
 			}

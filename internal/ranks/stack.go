@@ -8,8 +8,9 @@ import (
 	"strings"
 )
 
-// apiPackage is the package whose calls a hung rank is reported blocked in.
-const apiPackage = "github.com/gorun-mpi/gorun/mpi."
+// mpiAPI is the package whose calls a hung rank is reported blocked in,
+// unless Limits.API names another.
+const mpiAPI = "github.com/gorun-mpi/gorun/mpi."
 
 // goroutineID is the calling goroutine's number, as stack traces show it.
 func goroutineID() int64 {
@@ -39,10 +40,10 @@ func allStacks() string {
 type frame struct{ fn, at string }
 
 // describeBlocked says what goroutine id was doing in stacks: the outermost
-// mpi call it was in (the call the rank's code made) and where that call
+// call of package api it was in (the call the rank's code made) and where that call
 // was made, or the innermost function outside the runtime, with the
 // goroutine's state; and the goroutine's whole trace.
-func describeBlocked(stacks string, id int64) (call, trace string) {
+func describeBlocked(stacks string, id int64, api string) (call, trace string) {
 	header := fmt.Sprintf("goroutine %d [", id)
 	for _, block := range strings.Split(stacks, "\n\n") {
 		if !strings.HasPrefix(block, header) {
@@ -55,17 +56,21 @@ func describeBlocked(stacks string, id int64) (call, trace string) {
 			at, _, _ := strings.Cut(strings.TrimSpace(lines[i+1]), " +0x")
 			frames = append(frames, frame{fn: lines[i], at: at})
 		}
-		return fmt.Sprintf("%s (%s)", blockedCall(frames), state), block
+		return fmt.Sprintf("%s (%s)", blockedCall(frames, api), state), block
 	}
 	return "an unknown call (its goroutine is not in the stack traces)", ""
 }
 
-// blockedCall names the mpi call among frames (innermost first) that the
-// rank's own code made, with the place of the call; without one, the
-// innermost frame outside the Go runtime.
-func blockedCall(frames []frame) string {
+// blockedCall names the call of package api among frames (innermost
+// first) that the rank's own code made, with the place of the call; without
+// one, the innermost frame outside the Go runtime.
+func blockedCall(frames []frame, api string) string {
 	inAPI := func(f frame) bool {
-		return strings.HasPrefix(f.fn, apiPackage) && !strings.HasSuffix(f.at, "_test.go")
+		file := f.at
+		if i := strings.LastIndexByte(file, ':'); i >= 0 {
+			file = file[:i]
+		}
+		return strings.HasPrefix(f.fn, api) && !strings.HasSuffix(file, "_test.go")
 	}
 	for i, f := range frames {
 		if !inAPI(f) {

@@ -197,3 +197,18 @@ func TestDoJoinsErrorsNamingRanks(t *testing.T) {
 		t.Errorf("Do over an unknown network: %v", err)
 	}
 }
+
+// TestInitFailureIsReportedPerRank: when mpi.Init fails (here on a bad
+// GORUN_EAGER_LIMIT), each rank's error says so, and the job's transports,
+// never started, are closed at once.
+func TestInitFailureIsReportedPerRank(t *testing.T) {
+	t.Setenv("GORUN_EAGER_LIMIT", "lots")
+	start := time.Now()
+	err := mpitest.Do(3, func(*mpi.Comm) error { return errors.New("the body ran") }, mpitest.Transport(mpitest.Unix))
+	if !errors.Is(err, mpi.ErrInit) || strings.Contains(err.Error(), "the body ran") || !strings.Contains(err.Error(), "rank 2: ") {
+		t.Errorf("Do with a bad environment: %v, want every rank's ErrInit", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the failed job took %v to end", took)
+	}
+}
