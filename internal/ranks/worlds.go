@@ -42,7 +42,7 @@ func RunWorlds[W World](job *Job, lim Limits, open func(tr comm.Transport) (W, e
 		mu.Unlock()
 		defer func() {
 			if ferr := w.Finalize(); ferr != nil && err == nil {
-				err = fmt.Errorf("Finalize: %w", ferr)
+				err = fmt.Errorf("finalizing the world: %w", ferr)
 			}
 		}()
 		return body(rank, w)
