@@ -17,11 +17,12 @@ import (
 // the test binary's deadline).
 const jobTimeout = 2 * time.Minute
 
-// runRanks runs body on n ranks over the in-memory transport and fails the
-// test with every rank's error. Each world is finalized after its body.
+// runRanks runs body on n ranks over the in-memory transport (or the
+// network GORUN_MPITEST_NETWORK names) and fails the test with every rank's
+// error. Each world is finalized after its body.
 func runRanks(t *testing.T, n int, body func(c *Comm) error, opts ...Option) {
 	t.Helper()
-	for r, err := range runOver(t, ranks.InMemory, n, body, opts...) {
+	for r, err := range runOver(t, ranks.DefaultNetwork(), n, body, opts...) {
 		if err != nil {
 			t.Errorf("rank %d: %v", r, err)
 		}

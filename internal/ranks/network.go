@@ -18,6 +18,20 @@ const (
 	NATS     = "nats"  // comm.NewNATS: through a NATS server embedded in this process, on loopback
 )
 
+// NetworkEnv names the environment variable that chooses DefaultNetwork:
+// GORUN_MPITEST_NETWORK=unix go test ./mpi/... runs every test that does
+// not choose its network over Unix sockets.
+const NetworkEnv = "GORUN_MPITEST_NETWORK"
+
+// DefaultNetwork is the network of jobs that do not choose one: the value
+// of NetworkEnv, or InMemory.
+func DefaultNetwork() string {
+	if n := os.Getenv(NetworkEnv); n != "" {
+		return n
+	}
+	return InMemory
+}
+
 // Networks lists every network Start accepts, InMemory first.
 func Networks() []string { return []string{InMemory, Unix, NATS} }
 

@@ -46,7 +46,13 @@ type config struct {
 	init    []mpi.Option
 }
 
-// Transport runs the ranks over network (default InMemory).
+// NetworkEnv is the environment variable that sets the default network:
+// GORUN_MPITEST_NETWORK=unix go test ./... runs every test that does not
+// choose its network over Unix sockets.
+const NetworkEnv = ranks.NetworkEnv
+
+// Transport runs the ranks over network (default InMemory, or the network
+// NetworkEnv names).
 func Transport(network Network) Option {
 	return func(c *config) { c.network = network }
 }
@@ -65,7 +71,7 @@ func InitOptions(opts ...mpi.Option) Option {
 }
 
 func configure(opts []Option) config {
-	cfg := config{network: InMemory, timeout: DefaultTimeout}
+	cfg := config{network: Network(ranks.DefaultNetwork()), timeout: DefaultTimeout}
 	for _, opt := range opts {
 		opt(&cfg)
 	}
