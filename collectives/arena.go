@@ -85,9 +85,9 @@ type memoryConn interface {
 }
 
 // arenaFor is the arena of region, made on first use.
-func arenaFor(region *shmcoll.Region) *arena {
-	return region.Attach(func() any { return newArena(region) }).(*arena)
-}
+func arenaFor(region *shmcoll.Region) *arena { return region.Attach(newArenaState).(*arena) }
+
+func newArenaState(region *shmcoll.Region) any { return newArena(region) }
 
 // newArena lays an arena over region.
 func newArena(region *shmcoll.Region) *arena {

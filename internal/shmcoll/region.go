@@ -17,6 +17,7 @@ package shmcoll
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -82,7 +83,7 @@ type Region struct {
 	hooks                  Hooks
 
 	once  sync.Once
-	state any
+	state atomic.Pointer[any]
 }
 
 // New makes rank's region, for a group of size ranks, over mem: memory
@@ -125,10 +126,17 @@ func (r *Region) ResultBytes() int { return r.resultBytes }
 // Hooks are the hooks the region was made with.
 func (r *Region) Hooks() Hooks { return r.hooks }
 
-// Attach returns the state kept with the region, made by newState on the
-// first call: the collectives keep their arena's progress (calls and steps
-// done, the call in progress) there, one per region.
-func (r *Region) Attach(newState func() any) any {
-	r.once.Do(func() { r.state = newState() })
-	return r.state
+// Attach returns the state kept with the region, made by newState(r) on
+// the first call: the collectives keep their arena's progress (calls and
+// steps done, the call in progress) there, one per region. Later calls cost
+// an atomic load.
+func (r *Region) Attach(newState func(*Region) any) any {
+	if s := r.state.Load(); s != nil {
+		return *s
+	}
+	r.once.Do(func() {
+		s := newState(r)
+		r.state.Store(&s)
+	})
+	return *r.state.Load()
 }
