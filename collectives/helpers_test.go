@@ -44,6 +44,13 @@ type testMsg struct {
 	payload []byte
 }
 
+// The frame kinds of this test connection's small protocol (the transport
+// carries any kind of the layer above unread).
+const (
+	kindEager comm.Kind = 1
+	kindCTS   comm.Kind = 3
+)
+
 func newTestConn(t comm.Transport, syncSend bool) *testConn {
 	return &testConn{t: t, sync: syncSend, boxes: map[boxKey][]testMsg{},
 		acked: map[uint64]bool{}, gone: map[int]error{}, changed: make(chan struct{})}
@@ -59,10 +66,10 @@ func (c *testConn) Deliver(f comm.Frame) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch f.Kind {
-	case comm.KindEager:
+	case kindEager:
 		k := boxKey{int(f.Source), int(f.Tag)}
 		c.boxes[k] = append(c.boxes[k], testMsg{id: f.Seq, payload: f.Payload})
-	case comm.KindCTS:
+	case kindCTS:
 		c.acked[f.Seq] = true
 	}
 	c.notify()
@@ -109,9 +116,9 @@ func (c *testConn) Send(payload []byte, dest, tag int) error {
 	c.nextID++
 	id := c.nextID
 	c.mu.Unlock()
-	h := comm.Header{Kind: comm.KindEager, Tag: int32(tag), Seq: id}
+	h := comm.Header{Kind: kindEager, Tag: int32(tag), Seq: id}
 	if dest == c.Rank() {
-		c.Deliver(comm.Frame{Header: comm.Header{Kind: comm.KindEager, Source: int32(dest), Tag: int32(tag)},
+		c.Deliver(comm.Frame{Header: comm.Header{Kind: kindEager, Source: int32(dest), Tag: int32(tag)},
 			Payload: append([]byte(nil), payload...)})
 		return nil
 	}
@@ -145,7 +152,7 @@ func (c *testConn) Recv(source, tag int) ([]byte, error) {
 		return nil, err
 	}
 	if c.sync && source != c.Rank() {
-		if err := c.t.Send(context.Background(), source, comm.Header{Kind: comm.KindCTS, Seq: msg.id}, nil); err != nil {
+		if err := c.t.Send(context.Background(), source, comm.Header{Kind: kindCTS, Seq: msg.id}, nil); err != nil {
 			return nil, err
 		}
 	}

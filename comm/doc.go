@@ -1,18 +1,37 @@
 // Package comm moves frames between the ranks of a gorun job. It knows
-// nothing of tags, communicators or matching: a Transport sends a frame to a
-// rank, delivers received frames to a Handler in order per source, reports
-// peers that finished or died, and closes. Matching lives once, above it, in
-// package mpi.
+// nothing of tags, communicators, matching or any protocol above it: a
+// Transport sends a frame (a Header whose fields the layer above owns, and a
+// payload) to a rank, delivers received frames to a Handler in order per
+// source with Source filled in from the authenticated connection, reports
+// peers that finished or died, and closes. Matching and the message protocol
+// live once, above it, in package mpi.
 //
 // Implementations: Unix domain sockets for ranks on one host (NewUnix), NATS
-// for ranks anywhere (NewNATS), and an in-memory Network for unit tests of the
-// layers above. Optional abilities, such as polling for progress on the
-// caller's goroutine (Poller), are small interfaces found by type assertion.
+// for ranks anywhere (NewNATS), a Composite that routes each peer to one of
+// several transports (NewComposite: same-host peers through Unix sockets,
+// the others through NATS), and an in-memory Network for unit tests of the
+// layers above. Each serves the ranks its configuration names as its peers.
+//
+// Optional abilities are small interfaces found by type assertion: Poller
+// (progress on the caller's goroutine), TrySender (a send that never
+// waits), PartsSender (a payload in two parts), PeerMemoryReader (copying
+// out of a same-host peer's memory), EagerLimiter (a preferred eager limit
+// per destination), and, on the Handler's side, BufferProvider (the memory
+// a large payload is read into). comm/commtest checks every transport
+// against the contract, abilities included.
 //
 // # Usage
 //
-//	t := net.Transport(rank) // or comm.NewUnix(cfg)
+//	t := net.Transport(rank) // or comm.NewUnix(cfg), comm.NewNATS(cfg)
 //	t.Start(handler)         // frames arrive at handler.Deliver
-//	t.Send(ctx, dest, comm.Header{Kind: comm.KindEager, Tag: 7}, payload)
+//	t.Send(ctx, dest, comm.Header{Kind: 1, Tag: 7}, payload)
 //	t.Close()                // peers see PeerGone(rank, ErrPeerFinished)
+//
+// # Adding a transport
+//
+// A transport is a type with the Transport methods (and whichever optional
+// abilities it can offer) in its own files under comm/, a conformance test
+// that runs commtest.Run with a factory of connected instances, and one
+// registration in mpi/transport_job.go, which builds the transport a job
+// names in its environment.
 package comm

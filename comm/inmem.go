@@ -10,7 +10,9 @@ import (
 // each other through queues in this process. It exists for fast unit tests of
 // the layers above the transport; it keeps the transport contract (order per
 // source, PeerGone after the last frame, the same sentinel errors) and can
-// simulate a crashed rank with Crash.
+// simulate a crashed rank with Crash. Its transports implement TrySender
+// (an in-memory send never waits) and ask a BufferProvider for the memory of
+// large payloads as every transport does.
 type Network struct {
 	nodes []*inmemNode
 }
@@ -102,7 +104,14 @@ func (t *inmemNode) deliver(h Handler) {
 		if gone[item.frame.Source] {
 			continue
 		}
-		h.Deliver(item.frame)
+		f := item.frame
+		if bp, ok := h.(BufferProvider); ok && len(f.Payload) >= BufferThreshold {
+			if b := bp.BufferFor(f.Header, len(f.Payload)); len(b) == len(f.Payload) {
+				copy(b, f.Payload)
+				f.Payload = b
+			}
+		}
+		h.Deliver(f)
 	}
 }
 
@@ -129,13 +138,20 @@ func (t *inmemNode) Send(ctx context.Context, dest int, h Header, payload []byte
 	if peerClosed { // as the real transports say of a peer that closed
 		return fmt.Errorf("comm: inmem rank %d: send to %d: %w", t.rank, dest, ErrPeerFinished)
 	}
-	h.Source = int32(t.rank)
-	if h.Kind != KindRTS && h.Kind != KindRTSLocal {
-		h.Size = uint64(len(payload))
+	if err := checkKind(h.Kind); err != nil {
+		return fmt.Errorf("comm: inmem rank %d: send to %d: %w", t.rank, dest, err)
 	}
-	f := Frame{Header: h, Payload: append([]byte(nil), payload...)}
-	peer.inbox.push(inmemItem{frame: f})
+	h.Source = int32(t.rank)
+	peer.inbox.push(inmemItem{frame: Frame{Header: h, Payload: append([]byte(nil), payload...)}})
 	return nil
+}
+
+// TrySend sends at once: an in-memory send never waits (TrySender).
+func (t *inmemNode) TrySend(dest int, h Header, payload []byte) (bool, error) {
+	if err := t.Send(context.Background(), dest, h, payload); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 func (t *inmemNode) Close() error {

@@ -7,6 +7,10 @@ import (
 	"github.com/gorun-mpi/gorun/comm/commtest"
 )
 
+// kindData is the frame kind these tests send: the transports carry any
+// kind of the layer above unread.
+const kindData comm.Kind = 1
+
 func TestInmemConformance(t *testing.T) {
 	commtest.Run(t, func(t *testing.T, n int) commtest.Job {
 		net := comm.NewNetwork(n)

@@ -48,6 +48,10 @@ type NATSConfig struct {
 	// consumed it. 0 means DefaultNATSWindow (raised to hold two of the
 	// server's largest messages).
 	Window uint64
+	// Peers lists the ranks this transport serves; nil means every other
+	// rank of the job. Frames to other ranks are refused with ErrBadRank,
+	// frames from them are dropped, and Close says goodbye only to Peers.
+	Peers []int
 }
 
 // Defaults of NATSConfig.
@@ -56,9 +60,9 @@ const (
 	DefaultNATSPeerTimeout = 20 * time.Second
 	DefaultNATSWindow      = 8 << 20
 	// DefaultNATSEagerLimit is the eager limit the NATS transport asks for
-	// (EagerLimiter): a rendezvous costs a round trip through the server
-	// (~50 us), more than sending 256 KiB, and the credit window already
-	// keeps senders from overrunning a receiver.
+	// to every destination (EagerLimiter): a rendezvous costs a round trip
+	// through the server (~50 us), more than sending 256 KiB, and the
+	// credit window already keeps senders from overrunning a receiver.
 	DefaultNATSEagerLimit = 256 << 10
 	defaultConnectTimeout = 5 * time.Second
 )
@@ -83,10 +87,10 @@ func RedactURL(u string) string {
 	return parsed.String()
 }
 
-// NATS is a Transport through a NATS server. Every rank subscribes to one
-// inbox subject under the job's prefix; frames are NATS messages carrying
-// the job's authenticator, a per-pair sequence number (a gap is fatal) and
-// the frame header. NATS core may drop messages; this transport makes that
+// NATS is a Transport through a NATS server; it implements PartsSender and
+// EagerLimiter. Every rank subscribes to one inbox subject under the job's
+// prefix; frames are NATS messages carrying the job's authenticator, a
+// per-pair sequence number (a gap is fatal) and the frame header. NATS core may drop messages; this transport makes that
 // impossible or loud:
 //   - no rank sends to a peer before it has heard that the peer's inbox is
 //     subscribed (readiness handshake on the job's broadcast subject);
@@ -173,6 +177,9 @@ func NewNATS(cfg NATSConfig) (*NATS, error) {
 	if cfg.Size < 1 || cfg.Rank < 0 || cfg.Rank >= cfg.Size {
 		return nil, fmt.Errorf("comm: nats transport: rank %d of %d: %w", cfg.Rank, cfg.Size, ErrBadRank)
 	}
+	if _, err := peerSet(cfg.Rank, cfg.Size, cfg.Peers); err != nil {
+		return nil, fmt.Errorf("comm: nats transport: %w", err)
+	}
 	if cfg.MaxFrame == 0 {
 		cfg.MaxFrame = DefaultMaxFrame
 	}
@@ -195,9 +202,10 @@ func NewNATS(cfg NATSConfig) (*NATS, error) {
 	return t, nil
 }
 
-// newNATS returns the transport's state for cfg (defaults applied), not yet
-// connected.
+// newNATS returns the transport's state for cfg (defaults applied, peers
+// checked), not yet connected.
 func newNATS(cfg NATSConfig) *NATS {
+	peer, _ := peerSet(cfg.Rank, cfg.Size, cfg.Peers)
 	t := &NATS{
 		cfg:     cfg,
 		prefix:  NATSPrefix(cfg.JobID, cfg.Secret),
@@ -214,7 +222,7 @@ func newNATS(cfg NATSConfig) *NATS {
 	now := time.Now()
 	for r := range cfg.Size {
 		t.inboxes[r] = t.prefix + ".r" + strconv.Itoa(r)
-		if r != cfg.Rank {
+		if peer[r] {
 			t.peers[r] = &natsPeer{rank: r, ready: make(chan struct{}), credit: make(chan struct{}, 1), expect: 1, goneCh: make(chan struct{})}
 			t.peers[r].lastSeen.Store(now.UnixNano())
 		}
@@ -272,8 +280,9 @@ func (t *NATS) Rank() int { return t.cfg.Rank }
 // Size returns the number of ranks in the job.
 func (t *NATS) Size() int { return t.cfg.Size }
 
-// EagerLimit returns DefaultNATSEagerLimit (see EagerLimiter).
-func (t *NATS) EagerLimit() int { return DefaultNATSEagerLimit }
+// EagerLimit returns DefaultNATSEagerLimit for every destination (see
+// EagerLimiter).
+func (t *NATS) EagerLimit(int) int { return DefaultNATSEagerLimit }
 
 // Window returns the credit window in bytes per sender and receiver, as
 // raised to hold two of the server's largest messages.

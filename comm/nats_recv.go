@@ -30,6 +30,9 @@ func (t *NATS) onMsg(m *nats.Msg) {
 		return
 	}
 	p := t.peers[src]
+	if p == nil {
+		return // a rank of the job that another transport serves
+	}
 	p.lastSeen.Store(time.Now().UnixNano())
 	switch typ {
 	case msgAlive:
@@ -95,18 +98,13 @@ func (t *NATS) receive(p *natsPeer, typ byte, data []byte) error {
 			return fmt.Errorf("rank %d started a frame before finishing the last: %w", p.rank, ErrBadFrame)
 		}
 		h := getFrameHeader(data, p.rank)
-		if !deliverable(h.Kind) {
-			return fmt.Errorf("a frame of kind %d from rank %d: %w", h.Kind, p.rank, ErrBadFrame)
+		if h.Kind >= FirstReservedKind {
+			return fmt.Errorf("a frame of kind %#x from rank %d: %w", h.Kind, p.rank, ErrBadFrame)
 		}
 		payload := data[natsFrameHeaderLen:]
-		if h.Kind != KindRTS && h.Kind != KindRTSLocal {
-			h.Size = uint64(len(payload))
-		}
-		if h.Kind == KindRndvData {
-			if buf := t.bufferFor(h); buf != nil {
-				copy(buf, payload)
-				payload = buf
-			}
+		if buf := t.bufferFor(h, len(payload)); buf != nil {
+			copy(buf, payload)
+			payload = buf
 		}
 		t.handler.Deliver(Frame{Header: h, Payload: payload})
 	case msgFrameStart:
@@ -117,8 +115,8 @@ func (t *NATS) receive(p *natsPeer, typ byte, data []byte) error {
 			return fmt.Errorf("rank %d started a frame before finishing the last: %w", p.rank, ErrBadFrame)
 		}
 		h := getFrameHeader(data, p.rank)
-		if !deliverable(h.Kind) {
-			return fmt.Errorf("a frame of kind %d from rank %d: %w", h.Kind, p.rank, ErrBadFrame)
+		if h.Kind >= FirstReservedKind {
+			return fmt.Errorf("a frame of kind %#x from rank %d: %w", h.Kind, p.rank, ErrBadFrame)
 		}
 		total := binary.LittleEndian.Uint64(data[natsFrameHeaderLen:natsStartHeaderLen])
 		if total > t.cfg.MaxFrame {
@@ -128,13 +126,7 @@ func (t *NATS) receive(p *natsPeer, typ byte, data []byte) error {
 		if uint64(len(first)) >= total {
 			return fmt.Errorf("rank %d sent a chunked frame that fits in one message: %w", p.rank, ErrBadFrame)
 		}
-		if h.Kind != KindRTS && h.Kind != KindRTSLocal {
-			h.Size = total
-		}
-		var buf []byte
-		if h.Kind == KindRndvData {
-			buf = t.bufferFor(h)
-		}
+		buf := t.bufferFor(h, int(total))
 		if buf == nil {
 			buf = make([]byte, total)
 		}
@@ -154,14 +146,15 @@ func (t *NATS) receive(p *natsPeer, typ byte, data []byte) error {
 	return nil
 }
 
-// bufferFor asks the handler for the memory of a rendezvous body.
-func (t *NATS) bufferFor(h Header) []byte {
+// bufferFor asks the handler for the memory of a payload of length bytes,
+// when it is at least BufferThreshold long (see BufferProvider).
+func (t *NATS) bufferFor(h Header, length int) []byte {
 	bp, ok := t.handler.(BufferProvider)
-	if !ok {
+	if !ok || length < BufferThreshold {
 		return nil
 	}
-	buf := bp.BufferFor(h)
-	if uint64(len(buf)) != h.Size {
+	buf := bp.BufferFor(h, length)
+	if len(buf) != length {
 		return nil
 	}
 	return buf

@@ -18,8 +18,11 @@ func (t *NATS) Send(ctx context.Context, dest int, h Header, payload []byte) err
 // without joining them first (see PartsSender).
 func (t *NATS) SendParts(ctx context.Context, dest int, h Header, head, body []byte) error {
 	size := len(head) + len(body)
-	if dest < 0 || dest >= t.cfg.Size || dest == t.cfg.Rank {
-		return fmt.Errorf("comm: nats rank %d: send to rank %d of %d: %w", t.cfg.Rank, dest, t.cfg.Size, ErrBadRank)
+	if dest < 0 || dest >= t.cfg.Size || t.peers[dest] == nil {
+		return fmt.Errorf("comm: nats rank %d: send to rank %d, not a peer of this transport (job of %d): %w", t.cfg.Rank, dest, t.cfg.Size, ErrBadRank)
+	}
+	if err := checkKind(h.Kind); err != nil {
+		return fmt.Errorf("comm: nats rank %d: send to rank %d: %w", t.cfg.Rank, dest, err)
 	}
 	if uint64(size) > t.cfg.MaxFrame {
 		return fmt.Errorf("comm: nats rank %d: %d-byte frame to rank %d exceeds %d: %w", t.cfg.Rank, size, dest, t.cfg.MaxFrame, ErrFrameTooLarge)
@@ -36,9 +39,6 @@ func (t *NATS) SendParts(ctx context.Context, dest int, h Header, head, body []b
 	}
 	p.sendMu.Lock()
 	defer p.sendMu.Unlock()
-	if h.Kind != KindRTS && h.Kind != KindRTSLocal {
-		h.Size = uint64(size)
-	}
 	// The first message carries the header and as much payload as fits;
 	// a large frame's first message also says how long the payload is.
 	first, typ, headLen := size, msgFrame, natsFrameHeaderLen

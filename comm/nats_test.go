@@ -80,7 +80,10 @@ func TestNATSConformance(t *testing.T) {
 	srv := startNATSServer(t, 64<<10)
 	commtest.Run(t, func(t *testing.T, n int) commtest.Job {
 		ts := natsJob(t, srv.URL(srv.admin), t.Name(), "secret", n, nil)
-		job := commtest.Job{Crash: func(r int) { comm.CrashNATS(ts[r]) }}
+		job := commtest.Job{
+			Crash:      func(r int) { comm.CrashNATS(ts[r]) },
+			EagerLimit: func(int, int) int { return comm.DefaultNATSEagerLimit },
+		}
 		for _, tr := range ts {
 			job.Transports = append(job.Transports, tr)
 		}
@@ -96,54 +99,17 @@ func TestNATSChunkedFramesArriveWhole(t *testing.T) {
 	for i, n := range sizes {
 		payload := bytes.Repeat([]byte{byte(i + 1)}, n)
 		binary.LittleEndian.PutUint64(payload, uint64(n))
-		if err := ts[0].Send(testCtx(t), 1, comm.Header{Kind: comm.KindEager, Tag: int32(i)}, payload); err != nil {
+		if err := ts[0].Send(testCtx(t), 1, comm.Header{Kind: kindData, Tag: int32(i)}, payload); err != nil {
 			t.Fatal(err)
 		}
 	}
 	recs[1].WaitFor(t, "every frame", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) == len(sizes) })
 	for i, f := range recs[1].Frames() {
-		if int(f.Tag) != i || len(f.Payload) != sizes[i] || f.Size != uint64(sizes[i]) || f.Source != 0 {
-			t.Fatalf("frame %d: tag %d, %d bytes (size %d) from %d; want tag %d, %d bytes from 0", i, f.Tag, len(f.Payload), f.Size, f.Source, i, sizes[i])
+		if int(f.Tag) != i || len(f.Payload) != sizes[i] || f.Source != 0 {
+			t.Fatalf("frame %d: tag %d, %d bytes from %d; want tag %d, %d bytes from 0", i, f.Tag, len(f.Payload), f.Source, i, sizes[i])
 		}
 		if binary.LittleEndian.Uint64(f.Payload) != uint64(sizes[i]) || f.Payload[len(f.Payload)-1] != byte(i+1) {
 			t.Fatalf("frame %d: payload corrupted", i)
-		}
-	}
-}
-
-// bufferRecorder supplies the memory of rendezvous bodies.
-type bufferRecorder struct {
-	*commtest.Recorder
-	buf []byte
-}
-
-func (b *bufferRecorder) BufferFor(h comm.Header) []byte {
-	if h.Kind == comm.KindRndvData && h.Size <= uint64(len(b.buf)) {
-		return b.buf[:h.Size]
-	}
-	return nil
-}
-
-func TestNATSRendezvousBodyLandsInProvidedBuffer(t *testing.T) {
-	srv := startNATSServer(t, 32<<10)
-	ts := natsJob(t, srv.URL(srv.admin), "provided", "s", 2, nil)
-	rec := &bufferRecorder{Recorder: commtest.NewRecorder(), buf: make([]byte, 1<<20)}
-	if err := ts[1].Start(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := ts[0].Start(commtest.NewRecorder()); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []int{1000, 300 << 10} { // one message, then chunks
-		body := bytes.Repeat([]byte{7}, n)
-		if err := ts[0].Send(testCtx(t), 1, comm.Header{Kind: comm.KindRndvData, Seq: uint64(n)}, body); err != nil {
-			t.Fatal(err)
-		}
-		rec.WaitFor(t, "the body", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) > 0 && fr[len(fr)-1].Seq == uint64(n) })
-		fr := rec.Frames()
-		got := fr[len(fr)-1].Payload
-		if len(got) != n || &got[0] != &rec.buf[0] || got[n-1] != 7 {
-			t.Fatalf("%d-byte body: %d bytes, in the provided buffer: %v", n, len(got), len(got) > 0 && &got[0] == &rec.buf[0])
 		}
 	}
 }
@@ -227,7 +193,7 @@ func TestNATSFloodOfASleepingReceiver(t *testing.T) {
 					ctx := context.Background()
 					for i := range perSender {
 						payload[0] = byte(i)
-						if err := ts[s].Send(ctx, 0, comm.Header{Kind: comm.KindEager, Seq: uint64(i)}, payload); err != nil {
+						if err := ts[s].Send(ctx, 0, comm.Header{Kind: kindData, Seq: uint64(i)}, payload); err != nil {
 							errs <- err
 							return
 						}
@@ -284,7 +250,7 @@ func TestNATSTwoJobsOnOneServer(t *testing.T) {
 				defer wg.Done()
 				for i := range n {
 					payload := []byte(fmt.Sprintf("job %d rank %d msg %d", j, r, i))
-					if err := ts[r].Send(testCtx(t), 0, comm.Header{Kind: comm.KindEager, Seq: uint64(i)}, payload); err != nil {
+					if err := ts[r].Send(testCtx(t), 0, comm.Header{Kind: kindData, Seq: uint64(i)}, payload); err != nil {
 						t.Error(err)
 						return
 					}
@@ -344,7 +310,7 @@ func TestNATSForgedFramesAreRejected(t *testing.T) {
 	nc.Publish(ts[1].Prefix()+".r1", forged)
 	nc.Publish(ts[1].Prefix()+".r1", []byte("short"))
 	nc.Flush()
-	if err := ts[0].Send(testCtx(t), 1, comm.Header{Kind: comm.KindEager}, []byte("genuine")); err != nil {
+	if err := ts[0].Send(testCtx(t), 1, comm.Header{Kind: kindData}, []byte("genuine")); err != nil {
 		t.Fatal(err)
 	}
 	recs[1].WaitFor(t, "the genuine frame", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) >= 1 })
@@ -364,7 +330,7 @@ func TestNATSServerLostMidJob(t *testing.T) {
 	srv := startNATSServer(t, 0)
 	ts := natsJob(t, srv.URL(srv.admin), "lost", "s", 3, nil)
 	recs := startNATS(t, ts)
-	if err := ts[0].Send(testCtx(t), 1, comm.Header{Kind: comm.KindEager}, []byte("x")); err != nil {
+	if err := ts[0].Send(testCtx(t), 1, comm.Header{Kind: kindData}, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	recs[1].WaitFor(t, "a frame", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) == 1 })
@@ -385,7 +351,7 @@ func TestNATSServerLostMidJob(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("noticed after %v", took)
 	}
-	err := ts[2].Send(testCtx(t), 0, comm.Header{Kind: comm.KindEager}, []byte("y"))
+	err := ts[2].Send(testCtx(t), 0, comm.Header{Kind: kindData}, []byte("y"))
 	if !errors.Is(err, comm.ErrPeerLost) {
 		t.Errorf("send after the server died: %v, want ErrPeerLost", err)
 	}
@@ -437,10 +403,10 @@ func TestNATSSendPartsEqualsJoinedPayload(t *testing.T) {
 	head := []byte("descriptor")
 	body := pattern(100 << 10) // spans several chunks
 	want := append(append([]byte{}, head...), body...)
-	if err := ts[0].SendParts(testCtx(t), 1, comm.Header{Kind: comm.KindEager}, head, body); err != nil {
+	if err := ts[0].SendParts(testCtx(t), 1, comm.Header{Kind: kindData}, head, body); err != nil {
 		t.Fatal(err)
 	}
-	if err := ts[0].SendParts(testCtx(t), 1, comm.Header{Kind: comm.KindEager}, head, body[:5]); err != nil {
+	if err := ts[0].SendParts(testCtx(t), 1, comm.Header{Kind: kindData}, head, body[:5]); err != nil {
 		t.Fatal(err)
 	}
 	recs[1].WaitFor(t, "both frames", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) == 2 })
@@ -476,7 +442,7 @@ func TestNATSSenderOutOfCreditLearnsOfACrash(t *testing.T) {
 	go func() {
 		payload := make([]byte, 1024)
 		for i := 0; ; i++ {
-			if err := ts[0].Send(context.Background(), 1, comm.Header{Kind: comm.KindEager, Seq: uint64(i)}, payload); err != nil {
+			if err := ts[0].Send(context.Background(), 1, comm.Header{Kind: kindData, Seq: uint64(i)}, payload); err != nil {
 				errc <- err
 				return
 			}

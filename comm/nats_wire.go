@@ -10,15 +10,18 @@ import "encoding/binary"
 //	[21:29)  pair sequence (msgFrame, msgFrameStart, msgChunk, msgGoodbye)
 //	         or cumulative credit (msgCredit); unused otherwise
 //	msgFrame and msgFrameStart continue with the frame header:
-//	[29]     kind, [30:34) context, [34:38) tag, [38:46) seq, [46:54) size
+//	[29]     kind, [30:34) context, [34:38) tag, [38:46) seq
 //	msgFrame continues with the payload. msgFrameStart continues with
-//	[54:62) the payload's total length, then its first chunk; msgChunk
+//	[46:54) the payload's total length, then its first chunk; msgChunk
 //	carries the next chunk right after the 29-byte header.
+//
+// The frame's kind travels unread; the transport's own messages (credit,
+// goodbye, liveness) are message types, not frame kinds.
 const (
 	authLen            = 16
 	natsCtlHeaderLen   = 29
-	natsFrameHeaderLen = 54
-	natsStartHeaderLen = 62
+	natsFrameHeaderLen = 46
+	natsStartHeaderLen = 54
 	// msgOverhead is what one message costs a receiver beyond its bytes,
 	// counted against the credit window.
 	msgOverhead = 128
@@ -49,7 +52,6 @@ func putFrameHeader(b []byte, h Header) {
 	binary.LittleEndian.PutUint32(b[30:34], h.Context)
 	binary.LittleEndian.PutUint32(b[34:38], uint32(h.Tag))
 	binary.LittleEndian.PutUint64(b[38:46], h.Seq)
-	binary.LittleEndian.PutUint64(b[46:54], h.Size)
 }
 
 // getFrameHeader reads the frame header of a msgFrame or msgFrameStart.
@@ -60,13 +62,5 @@ func getFrameHeader(b []byte, source int) Header {
 		Source:  int32(source),
 		Tag:     int32(binary.LittleEndian.Uint32(b[34:38])),
 		Seq:     binary.LittleEndian.Uint64(b[38:46]),
-		Size:    binary.LittleEndian.Uint64(b[46:54]),
 	}
-}
-
-// deliverable reports whether a received frame of kind k may be handed to
-// the layer above: a kind it knows, other than the transport's own goodbye
-// (which travels as msgGoodbye here, never as a frame).
-func deliverable(k Kind) bool {
-	return k >= KindEager && k <= KindRTSLocal && k != KindGoodbye
 }

@@ -3,6 +3,7 @@ package comm
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // Sentinel errors shared by every transport. Implementations wrap them with
@@ -17,13 +18,17 @@ var (
 	ErrPeerLost = errors.New("comm: peer lost")
 	// ErrClosed: this transport was closed; nothing more can be sent.
 	ErrClosed = errors.New("comm: transport closed")
-	// ErrBadRank: a destination rank outside [0, Size).
+	// ErrBadRank: a destination rank outside [0, Size), our own rank, or
+	// a rank the transport does not serve (see UnixConfig.Peers); also a
+	// configuration's peer set that names such ranks.
 	ErrBadRank = errors.New("comm: rank out of range")
 	// ErrFrameTooLarge: a frame larger than the transport's limit, refused
 	// before anything was sent (or, on receipt, before its size was allocated).
 	ErrFrameTooLarge = errors.New("comm: frame too large")
 	// ErrBadFrame: a malformed frame or handshake (bad magic, bad secret,
-	// impossible field); the connection that carried it is dropped.
+	// impossible field, a kind reserved for transports); the connection
+	// that carried it is dropped. Send refuses a frame of a reserved kind
+	// with it, nothing sent.
 	ErrBadFrame = errors.New("comm: malformed frame")
 )
 
@@ -32,35 +37,28 @@ var (
 // size is allocated.
 const DefaultMaxFrame = 1 << 30
 
-// Kind tells the layer above what a frame is for. The transport carries it
-// without interpreting it, except KindGoodbye, which transports use for their
-// own clean-close handshake and never deliver.
+// Kind is a frame's kind. Kinds below FirstReservedKind belong to the layer
+// above: a transport carries them without reading them, and the layer above
+// gives them their meaning (package mpi defines its protocol's kinds).
+// Kinds from FirstReservedKind up are reserved for transports' own frames
+// (goodbyes, flow control): a transport never delivers them, and Send
+// refuses them with ErrBadFrame.
 type Kind uint8
 
-// Frame kinds used by the mpi layer. The values are part of the wire format.
-const (
-	KindEager     Kind = 1 // a whole message: envelope and payload
-	KindRTS       Kind = 2 // rendezvous request to send: Header.Size announces the data's size; the payload is a small descriptor
-	KindCTS       Kind = 3 // rendezvous clear to send: Header.Seq names the RTS
-	KindRndvData  Kind = 4 // rendezvous payload: Header.Seq names the RTS
-	KindControl   Kind = 5 // reserved for the layer above
-	KindGoodbye   Kind = 6 // transport-internal clean close
-	KindTransport Kind = 7 // transport-internal (flow control, handshakes)
-	// KindRTSLocal is an RTS whose body the receiver may copy straight out
-	// of the sender's memory (same host, see PeerProcess): its payload is
-	// the descriptor followed by the body's address and length (16 bytes).
-	KindRTSLocal Kind = 8
-)
+// FirstReservedKind is the first kind reserved for transports themselves.
+const FirstReservedKind Kind = 0xF0
 
-// Header is the fixed part of every frame. The transport fills in Source on
-// receipt from the authenticated connection, never trusting the sender's claim.
+// Header is the fixed part of every frame. Every field but Source belongs to
+// the layer above and travels unread. The transport fills in Source on
+// receipt from the authenticated connection, never trusting the sender's
+// claim. A frame's length is the length of its payload: no field announces
+// another size.
 type Header struct {
 	Kind    Kind
-	Context uint32 // communicator context
-	Source  int32  // sending rank (world rank)
-	Tag     int32
-	Seq     uint64 // message sequence or rendezvous id, owned by the layer above
-	Size    uint64 // announced payload size (RTS); for other kinds len(Payload)
+	Context uint32 // owned by the layer above (mpi: the communicator)
+	Source  int32  // sending rank (world rank), filled in by the transport
+	Tag     int32  // owned by the layer above
+	Seq     uint64 // owned by the layer above
 }
 
 // Frame is one header and its payload. A delivered frame's Payload belongs to
@@ -68,6 +66,14 @@ type Header struct {
 type Frame struct {
 	Header
 	Payload []byte
+}
+
+// checkKind refuses a kind reserved for transports.
+func checkKind(k Kind) error {
+	if k >= FirstReservedKind {
+		return fmt.Errorf("kind %#x is reserved for transports (at or above %#x): %w", k, FirstReservedKind, ErrBadFrame)
+	}
+	return nil
 }
 
 // Handler receives what a transport reads. The transport calls Deliver for
@@ -85,9 +91,13 @@ type Handler interface {
 }
 
 // Transport moves frames between the ranks of one job. It knows nothing of
-// tags, communicators or matching: that is the mpi layer's job.
+// tags, communicators, matching or the protocol of the layer above: it
+// carries a Header and a payload, and fills in Source on receipt. A
+// transport serves the ranks its configuration names as its peers (all the
+// others by default); a Composite serves each rank through one of several.
 type Transport interface {
-	// Rank is this process's rank; Size the number of ranks in the job.
+	// Rank is this process's rank and Size the number of ranks in the job
+	// (world ranks, whichever of them the transport serves).
 	Rank() int
 	Size() int
 	// Start begins delivering incoming frames to h. It is called once,
@@ -96,9 +106,11 @@ type Transport interface {
 	// Send writes one frame to rank dest. Frames to one destination arrive
 	// in the order Send was called (by one goroutine). Send may block for
 	// flow control; it ends early with ctx.Err() when ctx is done. Send to
-	// our own rank is not supported (the layer above loops back itself).
+	// our own rank (the layer above loops back itself) or to a rank the
+	// transport does not serve fails with ErrBadRank; a frame of a kind
+	// reserved for transports with ErrBadFrame.
 	Send(ctx context.Context, dest int, h Header, payload []byte) error
-	// Close says goodbye to every peer (they get PeerGone with
+	// Close says goodbye to every peer it serves (they get PeerGone with
 	// ErrPeerFinished after our last frame) and releases everything.
 	Close() error
 }
@@ -111,22 +123,36 @@ type Poller interface {
 	Poll() bool
 }
 
+// BufferThreshold is the frame length from which every transport asks a
+// Handler that is a BufferProvider for the memory the payload is read into.
+// Shorter frames are read into memory the transport allocates.
+const BufferThreshold = 16 << 10
+
 // BufferProvider is an optional ability of a Handler: it supplies the
-// memory a large frame's payload is read into, so a rendezvous body can land
-// straight in the receiver's buffer instead of a fresh allocation. BufferFor
-// returns a slice of exactly h.Size bytes, or nil to let the transport
-// allocate. It is called like Deliver (in order per source, with the same
-// restrictions), before the frame's payload is read; the frame is then
-// delivered with that slice as its Payload.
+// memory a large frame's payload is read into, so that, for example, a
+// large message body lands straight in the receiver's buffer instead of a
+// fresh allocation. Every transport calls BufferFor for every frame whose
+// payload is at least BufferThreshold bytes long, with the frame's header
+// (Source filled in) and its length, before the payload is read, in order
+// per source and with Deliver's restrictions. BufferFor returns a slice of
+// exactly length bytes, or nil to let the transport allocate; the frame is
+// then delivered with that slice as its Payload.
 type BufferProvider interface {
-	BufferFor(h Header) []byte
+	BufferFor(h Header, length int) []byte
 }
 
-// PeerProcess is an optional ability of transports whose peers run on this
-// host: PeerPID returns the process id of rank, as the kernel reported it
-// for the connection rank dialed to us, or 0 when unknown.
-type PeerProcess interface {
-	PeerPID(rank int) int
+// PeerMemoryReader is an optional ability of transports whose peers may run
+// on this host: copying straight out of a peer process's memory (Linux's
+// process_vm_readv), so a large body crosses memory once instead of twice
+// through a socket. CanReadPeerMemory reports whether ReadPeerMemory may
+// work for rank (it is on this host, reached through this transport, and
+// the system allows it); both ends of a pair agree on it. ReadPeerMemory
+// copies len(dst) bytes at address addr of rank's process into dst, or
+// fails, having copied nothing that counts, when that is not possible
+// (the peer has not connected yet, the system refuses).
+type PeerMemoryReader interface {
+	CanReadPeerMemory(rank int) bool
+	ReadPeerMemory(rank int, addr uint64, dst []byte) error
 }
 
 // TrySender is an optional ability: sending a small frame only if it can be
@@ -141,10 +167,11 @@ type TrySender interface {
 
 // EagerLimiter is an optional ability: a transport that prefers its own
 // eager limit (the largest message the layer above sends without waiting
-// for the receiver), because its rendezvous is dearer or cheaper than a
-// socket's. An eager limit the user sets still wins.
+// for the receiver) to dest, because its rendezvous is dearer or cheaper
+// than a socket's. 0 means no preference. An eager limit the user sets
+// still wins.
 type EagerLimiter interface {
-	EagerLimit() int
+	EagerLimit(dest int) int
 }
 
 // PartsSender is an optional ability: sending a frame whose payload is two

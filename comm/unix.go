@@ -20,6 +20,11 @@ type UnixConfig struct {
 	Dir string
 	// Secret is the per-job secret every connection's handshake presents.
 	Secret string
+	// Peers lists the ranks this transport serves (they share Dir); nil
+	// means every other rank of the job. Frames to other ranks are refused
+	// with ErrBadRank, their connections are refused, and Close says
+	// goodbye only to Peers.
+	Peers []int
 	// MaxFrame is the largest payload accepted; 0 means DefaultMaxFrame.
 	MaxFrame uint64
 	// DialTimeout bounds the wait for a peer that has not started
@@ -41,11 +46,13 @@ const closeGrace = 5 * time.Second
 // Unix is a Transport over Unix domain sockets in one directory: a lazily
 // connected full mesh of one-directional connections (rank a sends to b only
 // on the connection a dialed to b, so the order per pair is the stream's).
-// It implements Poller: a waiting receiver can read ready frames on its own
-// goroutine instead of paying a sleep and wake-up per message.
+// It implements Poller (a waiting receiver can read ready frames on its own
+// goroutine instead of paying a sleep and wake-up per message), TrySender,
+// PartsSender and, on Linux, PeerMemoryReader.
 type Unix struct {
 	cfg      UnixConfig
 	listener *net.UnixListener
+	peer     []bool // index = rank: served by this transport
 
 	out []outConn // per destination, index = rank
 
@@ -70,6 +77,10 @@ func NewUnix(cfg UnixConfig) (*Unix, error) {
 	if len(cfg.Secret) > maxSecretLen {
 		return nil, fmt.Errorf("comm: unix transport: secret longer than %d bytes", maxSecretLen)
 	}
+	peer, err := peerSet(cfg.Rank, cfg.Size, cfg.Peers)
+	if err != nil {
+		return nil, fmt.Errorf("comm: unix transport: %w", err)
+	}
 	if cfg.MaxFrame == 0 {
 		cfg.MaxFrame = DefaultMaxFrame
 	}
@@ -89,6 +100,7 @@ func NewUnix(cfg UnixConfig) (*Unix, error) {
 	u := &Unix{
 		cfg:      cfg,
 		listener: ln,
+		peer:     peer,
 		out:      make([]outConn, cfg.Size),
 		in:       make([]*inConn, cfg.Size),
 		pending:  make(map[*net.UnixConn]struct{}),
@@ -181,15 +193,35 @@ func (u *Unix) donePending(conn *net.UnixConn) {
 	u.mu.Unlock()
 }
 
-// PeerPID returns the process id of rank as the kernel reported it for the
-// connection rank dialed to us, or 0 if it has not connected (PeerProcess).
-func (u *Unix) PeerPID(rank int) int {
+// isPeer reports whether rank is served by this transport.
+func (u *Unix) isPeer(rank int) bool {
+	return rank >= 0 && rank < len(u.peer) && u.peer[rank]
+}
+
+// CanReadPeerMemory reports whether ReadPeerMemory may work for rank: a
+// peer of this transport, on a system that can read another process's
+// memory (PeerMemoryReader).
+func (u *Unix) CanReadPeerMemory(rank int) bool {
+	return canReadProcesses && u.isPeer(rank)
+}
+
+// ReadPeerMemory copies len(dst) bytes at addr in rank's process into dst,
+// the process being the one the kernel reported for the connection rank
+// dialed to us (PeerMemoryReader). It fails when rank has not connected.
+func (u *Unix) ReadPeerMemory(rank int, addr uint64, dst []byte) error {
+	pid := 0
 	u.mu.Lock()
-	defer u.mu.Unlock()
-	if rank < 0 || rank >= len(u.in) || u.in[rank] == nil {
-		return 0
+	if u.isPeer(rank) && u.in[rank] != nil {
+		pid = u.in[rank].pid
 	}
-	return u.in[rank].pid
+	u.mu.Unlock()
+	if pid <= 0 {
+		return fmt.Errorf("comm: unix rank %d: the process of rank %d is unknown (it has not connected to us)", u.cfg.Rank, rank)
+	}
+	if err := readProcess(pid, addr, dst); err != nil {
+		return fmt.Errorf("comm: unix rank %d: reading rank %d's memory: %w", u.cfg.Rank, rank, err)
+	}
+	return nil
 }
 
 // peerGone reports rank gone to the handler, once.
@@ -261,7 +293,7 @@ func (u *Unix) Close() error {
 func (u *Unix) sayGoodbyes() {
 	var wg sync.WaitGroup
 	for dest := range u.out {
-		if dest == u.cfg.Rank {
+		if !u.isPeer(dest) {
 			continue
 		}
 		wg.Add(1)
@@ -278,7 +310,7 @@ func (u *Unix) sayGoodbyes() {
 			}
 			if oc.conn != nil && oc.err == nil {
 				var hdr [frameHeaderLen]byte
-				encodeHeader(hdr[:], Header{Kind: KindGoodbye}, 0)
+				encodeHeader(hdr[:], Header{Kind: unixGoodbye}, 0)
 				oc.conn.SetWriteDeadline(time.Now().Add(closeGrace))
 				oc.conn.Write(hdr[:])
 			}

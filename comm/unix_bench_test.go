@@ -45,7 +45,7 @@ func BenchmarkUnixPingPong(b *testing.B) {
 			}
 			ctx := context.Background()
 			msg := make([]byte, size)
-			h := comm.Header{Kind: comm.KindEager}
+			h := comm.Header{Kind: kindData}
 			done := make(chan error)
 			go func() {
 				for i := 0; i < b.N; i++ {

@@ -11,7 +11,7 @@ import (
 // the secret's length (uint16) and the secret. The acceptor answers one byte,
 // handshakeOK, or closes the connection.
 //
-// Frame: a 40-byte header, then the payload.
+// Frame: a 32-byte header, then the payload.
 //
 //	[0]      kind
 //	[1:4]    zero
@@ -19,16 +19,20 @@ import (
 //	[8:12]   tag (int32)
 //	[12:16]  zero
 //	[16:24]  seq
-//	[24:32]  announced size (RTS; otherwise equal to the payload length)
-//	[32:40]  payload length
+//	[24:32]  payload length
 //
-// The source is not on the wire: it is the rank the connection authenticated
-// as, so a peer cannot claim another rank's identity.
+// The kinds of the layer above travel unread; of the kinds reserved for
+// transports only unixGoodbye is used. The source is not on the wire: it is
+// the rank the connection authenticated as, so a peer cannot claim another
+// rank's identity.
 const (
-	frameHeaderLen = 40
-	handshakeMagic = "GORUNv1\x00"
+	frameHeaderLen = 32
+	handshakeMagic = "GORUNv2\x00"
 	handshakeOK    = 'K'
 	maxSecretLen   = 1024
+	// unixGoodbye is the frame a rank sends last on a connection when it
+	// closes cleanly; it is never delivered.
+	unixGoodbye = FirstReservedKind + 0x0F
 )
 
 // encodeHeader writes h and the payload length into b[:frameHeaderLen].
@@ -39,17 +43,13 @@ func encodeHeader(b []byte, h Header, payloadLen int) {
 	binary.LittleEndian.PutUint32(b[8:], uint32(h.Tag))
 	binary.LittleEndian.PutUint32(b[12:], 0)
 	binary.LittleEndian.PutUint64(b[16:], h.Seq)
-	size := h.Size
-	if h.Kind != KindRTS && h.Kind != KindRTSLocal {
-		size = uint64(payloadLen)
-	}
-	binary.LittleEndian.PutUint64(b[24:], size)
-	binary.LittleEndian.PutUint64(b[32:], uint64(payloadLen))
+	binary.LittleEndian.PutUint64(b[24:], uint64(payloadLen))
 }
 
 // decodeHeader parses a frame header from b[:frameHeaderLen], checking what
-// can be checked before the payload is read: a known kind, zero padding, and
-// a payload length within maxFrame. It allocates nothing.
+// can be checked before the payload is read: a kind of the layer above or
+// the goodbye, zero padding, and a payload length within maxFrame. It
+// allocates nothing.
 func decodeHeader(b []byte, source int, maxFrame uint64) (Header, uint64, error) {
 	h := Header{
 		Kind:    Kind(b[0]),
@@ -57,18 +57,14 @@ func decodeHeader(b []byte, source int, maxFrame uint64) (Header, uint64, error)
 		Source:  int32(source),
 		Tag:     int32(binary.LittleEndian.Uint32(b[8:])),
 		Seq:     binary.LittleEndian.Uint64(b[16:]),
-		Size:    binary.LittleEndian.Uint64(b[24:]),
 	}
-	length := binary.LittleEndian.Uint64(b[32:])
-	if h.Kind < KindEager || h.Kind > KindRTSLocal || b[1]|b[2]|b[3] != 0 ||
+	length := binary.LittleEndian.Uint64(b[24:])
+	if (h.Kind >= FirstReservedKind && h.Kind != unixGoodbye) || b[1]|b[2]|b[3] != 0 ||
 		binary.LittleEndian.Uint32(b[12:]) != 0 {
 		return h, 0, fmt.Errorf("frame header % x: %w", b[:frameHeaderLen], ErrBadFrame)
 	}
 	if length > maxFrame {
 		return h, 0, fmt.Errorf("frame of %d bytes, limit %d: %w", length, maxFrame, ErrFrameTooLarge)
-	}
-	if h.Kind != KindRTS && h.Kind != KindRTSLocal && h.Size != length {
-		return h, 0, fmt.Errorf("frame announces %d bytes but carries %d: %w", h.Size, length, ErrBadFrame)
 	}
 	return h, length, nil
 }

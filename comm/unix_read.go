@@ -21,7 +21,7 @@ type inConn struct {
 	conn *net.UnixConn
 	raw  syscall.RawConn
 	src  int
-	pid  int // the peer's process id (SO_PEERCRED), or 0
+	pid  int // the peer's process id (SO_PEERCRED), or 0: see ReadPeerMemory
 
 	mu      sync.Mutex
 	buf     []byte // buf[r:w] holds bytes read but not yet parsed
@@ -81,7 +81,7 @@ func (u *Unix) serve(conn *net.UnixConn) {
 func (u *Unix) register(ic *inConn) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.closed || u.in[ic.src] != nil || u.gone[ic.src] {
+	if u.closed || !u.isPeer(ic.src) || u.in[ic.src] != nil || u.gone[ic.src] {
 		return false
 	}
 	u.in[ic.src] = ic
@@ -188,18 +188,18 @@ func (ic *inConn) parse() bool {
 		ic.r += frameHeaderLen
 		avail = avail[frameHeaderLen:]
 		ic.hdr, ic.inFrame = h, true
-		if h.Kind == KindGoodbye {
+		if h.Kind == unixGoodbye {
 			ic.inFrame = false
 			ic.end(fmt.Errorf("comm: rank %d finished: %w", ic.src, ErrPeerFinished))
 			return false
 		}
-		if length > uint64(len(ic.buf)) {
-			// Larger than the buffer: allocate it now that the length is
-			// known to be within MaxFrame, move what has arrived, and read
-			// the rest in place.
+		if length >= BufferThreshold || length > uint64(len(ic.buf)) {
+			// A large frame: ask the handler for its memory, or allocate
+			// it now that the length is known to be within MaxFrame; move
+			// what has arrived, and read the rest in place.
 			ic.payload = nil
-			if bp, ok := ic.u.handler.(BufferProvider); ok {
-				if b := bp.BufferFor(h); uint64(len(b)) == length {
+			if bp, ok := ic.u.handler.(BufferProvider); ok && length >= BufferThreshold {
+				if b := bp.BufferFor(h, int(length)); uint64(len(b)) == length {
 					ic.payload = b
 				}
 			}

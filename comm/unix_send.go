@@ -34,8 +34,11 @@ func (u *Unix) Send(ctx context.Context, dest int, h Header, payload []byte) err
 // together without joining them first (see PartsSender).
 func (u *Unix) SendParts(ctx context.Context, dest int, h Header, head, body []byte) error {
 	size := len(head) + len(body)
-	if dest < 0 || dest >= u.cfg.Size || dest == u.cfg.Rank {
-		return fmt.Errorf("comm: unix rank %d: send to %d of %d: %w", u.cfg.Rank, dest, u.cfg.Size, ErrBadRank)
+	if !u.isPeer(dest) {
+		return fmt.Errorf("comm: unix rank %d: send to %d, not a peer of this transport (job of %d): %w", u.cfg.Rank, dest, u.cfg.Size, ErrBadRank)
+	}
+	if err := checkKind(h.Kind); err != nil {
+		return fmt.Errorf("comm: unix rank %d: send to %d: %w", u.cfg.Rank, dest, err)
 	}
 	if uint64(size) > u.cfg.MaxFrame {
 		return fmt.Errorf("comm: unix rank %d: frame of %d bytes to rank %d, limit %d: %w",
@@ -119,7 +122,7 @@ func (oc *outConn) write(h Header, head, body []byte) (int64, error) {
 // at once: the connection is free and the socket has room. It implements
 // TrySender.
 func (u *Unix) TrySend(dest int, h Header, payload []byte) (bool, error) {
-	if dest < 0 || dest >= u.cfg.Size || dest == u.cfg.Rank || len(payload) > copyLimit {
+	if !u.isPeer(dest) || h.Kind >= FirstReservedKind || len(payload) > copyLimit {
 		return false, nil
 	}
 	oc := &u.out[dest]

@@ -43,7 +43,10 @@ func unixJob(t testing.TB, n int, tweak func(*comm.UnixConfig)) ([]*comm.Unix, s
 func TestUnixConformance(t *testing.T) {
 	commtest.Run(t, func(t *testing.T, n int) commtest.Job {
 		us, _ := unixJob(t, n, nil)
-		job := commtest.Job{Crash: func(r int) { comm.CrashUnix(us[r]) }}
+		job := commtest.Job{
+			Crash:      func(r int) { comm.CrashUnix(us[r]) },
+			PeerMemory: func(int, int) bool { return true },
+		}
 		for _, u := range us {
 			job.Transports = append(job.Transports, u)
 		}
@@ -74,7 +77,7 @@ func TestUnixWrongSecretIsRejected(t *testing.T) {
 	}
 	defer intruder.Close()
 	intruder.Start(commtest.NewRecorder())
-	err = intruder.Send(context.Background(), 0, comm.Header{Kind: comm.KindEager}, []byte("forged"))
+	err = intruder.Send(context.Background(), 0, comm.Header{Kind: kindData}, []byte("forged"))
 	if !errors.Is(err, comm.ErrBadFrame) {
 		t.Fatalf("send with the wrong secret: %v, want ErrBadFrame", err)
 	}
@@ -92,7 +95,7 @@ func rawDial(t *testing.T, dir, secret string) net.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg := []byte("GORUNv1\x00")
+	msg := []byte("GORUNv2\x00")
 	msg = binary.LittleEndian.AppendUint32(msg, 1)
 	msg = binary.LittleEndian.AppendUint16(msg, uint16(len(secret)))
 	msg = append(msg, secret...)
@@ -112,14 +115,13 @@ func TestUnixOversizedAndGarbageFramesAreRejected(t *testing.T) {
 		want   error
 	}{
 		{"claims 2^62 bytes", func(h []byte) {
-			h[0] = byte(comm.KindEager)
+			h[0] = byte(kindData)
 			binary.LittleEndian.PutUint64(h[24:], 1<<62)
-			binary.LittleEndian.PutUint64(h[32:], 1<<62)
 		}, comm.ErrFrameTooLarge},
-		{"unknown kind", func(h []byte) { h[0] = 200 }, comm.ErrBadFrame},
-		{"size disagrees with length", func(h []byte) {
-			h[0] = byte(comm.KindEager)
-			binary.LittleEndian.PutUint64(h[24:], 5)
+		{"a kind reserved for transports", func(h []byte) { h[0] = byte(comm.FirstReservedKind) }, comm.ErrBadFrame},
+		{"padding not zero", func(h []byte) {
+			h[0] = byte(kindData)
+			h[2] = 5
 		}, comm.ErrBadFrame},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,7 +130,7 @@ func TestUnixOversizedAndGarbageFramesAreRejected(t *testing.T) {
 			secret := comm.UnixSecret(us[0])
 			conn := rawDial(t, dir, secret)
 			defer conn.Close()
-			h := make([]byte, 40)
+			h := make([]byte, 32)
 			tc.header(h)
 			conn.Write(h)
 			recs[0].WaitFor(t, "rank 1 gone", func(_ []comm.Frame, gone map[int]error) bool { _, ok := gone[1]; return ok })
@@ -148,13 +150,13 @@ func TestUnixPollDeliversWithoutTheReader(t *testing.T) {
 	recs := startAll(t, us)
 	ctx := context.Background()
 	// Connect first, so the frames below travel on an established stream.
-	if err := us[1].Send(ctx, 0, comm.Header{Kind: comm.KindEager, Seq: 0}, []byte("hello")); err != nil {
+	if err := us[1].Send(ctx, 0, comm.Header{Kind: kindData, Seq: 0}, []byte("hello")); err != nil {
 		t.Fatal(err)
 	}
 	recs[0].WaitFor(t, "first frame", func(f []comm.Frame, _ map[int]error) bool { return len(f) == 1 })
 	delivered := 0
 	for i := 1; i <= 1000; i++ {
-		if err := us[1].Send(ctx, 0, comm.Header{Kind: comm.KindEager, Seq: uint64(i)}, []byte("x")); err != nil {
+		if err := us[1].Send(ctx, 0, comm.Header{Kind: kindData, Seq: uint64(i)}, []byte("x")); err != nil {
 			t.Fatal(err)
 		}
 		if us[0].Poll() {
@@ -175,7 +177,7 @@ func TestUnixPollDeliversWithoutTheReader(t *testing.T) {
 func TestUnixPeerThatNeverCameUp(t *testing.T) {
 	us, _ := unixJob(t, 1, func(c *comm.UnixConfig) { c.Size = 2; c.DialTimeout = 300 * time.Millisecond })
 	startAll(t, us)
-	err := us[0].Send(context.Background(), 1, comm.Header{Kind: comm.KindEager}, nil)
+	err := us[0].Send(context.Background(), 1, comm.Header{Kind: kindData}, nil)
 	if !errors.Is(err, comm.ErrPeerLost) {
 		t.Fatalf("send to a rank that never listened: %v, want ErrPeerLost", err)
 	}
@@ -188,7 +190,7 @@ func TestUnixFinishedPeerFailsFast(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	err := us[0].Send(context.Background(), 1, comm.Header{Kind: comm.KindEager}, nil)
+	err := us[0].Send(context.Background(), 1, comm.Header{Kind: kindData}, nil)
 	if !errors.Is(err, comm.ErrPeerFinished) {
 		t.Fatalf("send to a finished rank: %v, want ErrPeerFinished", err)
 	}
@@ -202,7 +204,7 @@ func TestUnixSendHonoursContext(t *testing.T) {
 	startAll(t, us)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	err := us[0].Send(ctx, 1, comm.Header{Kind: comm.KindEager}, nil)
+	err := us[0].Send(ctx, 1, comm.Header{Kind: kindData}, nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("send to a rank not yet up, with a 100ms context: %v", err)
 	}
@@ -222,7 +224,7 @@ func TestUnixSocketIsPrivate(t *testing.T) {
 func TestUnixFrameLimitOnSend(t *testing.T) {
 	us, _ := unixJob(t, 2, func(c *comm.UnixConfig) { c.MaxFrame = 1000 })
 	startAll(t, us)
-	err := us[0].Send(context.Background(), 1, comm.Header{Kind: comm.KindEager}, make([]byte, 1001))
+	err := us[0].Send(context.Background(), 1, comm.Header{Kind: kindData}, make([]byte, 1001))
 	if !errors.Is(err, comm.ErrFrameTooLarge) {
 		t.Fatalf("send over the limit: %v, want ErrFrameTooLarge", err)
 	}
@@ -242,11 +244,11 @@ func TestUnixSilentConnectionDoesNotHoldClose(t *testing.T) {
 		}
 		defer conn.Close()
 		if i%2 == 1 {
-			conn.Write([]byte("GORUNv1")) // half a magic, then nothing
+			conn.Write([]byte("GORUNv2")) // half a magic, then nothing
 		}
 		silent = append(silent, conn)
 	}
-	if err := us[1].Send(context.Background(), 0, comm.Header{Kind: comm.KindEager}, []byte("real")); err != nil {
+	if err := us[1].Send(context.Background(), 0, comm.Header{Kind: kindData}, []byte("real")); err != nil {
 		t.Fatal(err)
 	}
 	recs[0].WaitFor(t, "the real frame", func(f []comm.Frame, _ map[int]error) bool { return len(f) == 1 })

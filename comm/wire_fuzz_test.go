@@ -55,11 +55,11 @@ func (r *recorder) PeerGone(rank int, err error) {
 // as the mpi layer does.
 type provider struct{ recorder }
 
-func (p *provider) BufferFor(h Header) []byte {
-	if h.Kind != KindRndvData || h.Size > fuzzMaxFrame {
+func (p *provider) BufferFor(h Header, length int) []byte {
+	if length > fuzzMaxFrame {
 		return nil
 	}
-	return make([]byte, h.Size)
+	return make([]byte, length)
 }
 
 // frameBytes is a Unix-transport frame: header and payload.
@@ -73,24 +73,22 @@ func frameBytes(h Header, payload []byte) []byte {
 // frames of every kind, then hostile ones.
 func unixStreamSeeds() [][]byte {
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
-	eager := frameBytes(Header{Kind: KindEager, Context: 1, Tag: 3, Seq: 1}, []byte("hello"))
-	rts := frameBytes(Header{Kind: KindRTS, Tag: 4, Seq: 2, Size: 1 << 40}, []byte{2, 8, 0, 0, 0, 0, 0, 0})
-	big := frameBytes(Header{Kind: KindRndvData, Seq: 2}, bytes.Repeat([]byte{7}, 20000))
-	bye := frameBytes(Header{Kind: KindGoodbye}, nil)
-	lie := frameBytes(Header{Kind: KindEager}, nil)
-	binary.LittleEndian.PutUint64(lie[24:], 1<<40)
-	binary.LittleEndian.PutUint64(lie[32:], 1<<40) // 1 TiB claimed
-	short := frameBytes(Header{Kind: KindEager}, []byte("abc"))
-	binary.LittleEndian.PutUint64(short[24:], 100)
-	binary.LittleEndian.PutUint64(short[32:], 100) // truncated payload
+	eager := frameBytes(Header{Kind: tkEager, Context: 1, Tag: 3, Seq: 1}, []byte("hello"))
+	rts := frameBytes(Header{Kind: tkRTS, Tag: 4, Seq: 2}, []byte{2, 8, 0, 0, 0, 0, 0, 0})
+	big := frameBytes(Header{Kind: tkData, Seq: 2}, bytes.Repeat([]byte{7}, 20000))
+	bye := frameBytes(Header{Kind: unixGoodbye}, nil)
+	lie := frameBytes(Header{Kind: tkEager}, nil)
+	binary.LittleEndian.PutUint64(lie[24:], 1<<40) // 1 TiB claimed
+	short := frameBytes(Header{Kind: tkEager}, []byte("abc"))
+	binary.LittleEndian.PutUint64(short[24:], 100) // truncated payload
 	return [][]byte{
 		cat(eager, rts, big, bye),
-		cat(eager, eager, frameBytes(Header{Kind: KindCTS, Seq: 9}, nil), frameBytes(Header{Kind: KindRTSLocal, Size: 5}, make([]byte, 24))),
+		cat(eager, eager, frameBytes(Header{Kind: tkCTS, Seq: 9}, nil), frameBytes(Header{Kind: tkRTS, Seq: 5}, make([]byte, 24))),
 		cat(eager, lie),
 		cat(short),
 		cat(eager[:30]),
-		cat(eager, []byte{0xff, 1, 2, 3}, make([]byte, 36)),
-		cat(frameBytes(Header{Kind: KindTransport}, nil), frameBytes(Header{Kind: KindControl, Tag: -1}, []byte{1})),
+		cat(eager, []byte{0xff, 1, 2, 3}, make([]byte, 28)),
+		cat(frameBytes(Header{Kind: FirstReservedKind}, nil), frameBytes(Header{Kind: tkControl, Tag: -1}, []byte{1})),
 	}
 }
 
@@ -187,7 +185,7 @@ func parseStream(b []byte) (frames []Frame, finished bool) {
 			return frames, false
 		}
 		b = b[frameHeaderLen:]
-		if h.Kind == KindGoodbye {
+		if h.Kind == unixGoodbye {
 			return frames, true
 		}
 		if uint64(len(b)) < n {
@@ -241,9 +239,8 @@ func readStream(t *testing.T, h Handler, stream []byte, chunk, bufLen int) {
 // refused, with the default limit, before anything of its size is
 // allocated.
 func TestUnixLyingLengthAllocatesNothing(t *testing.T) {
-	lie := frameBytes(Header{Kind: KindEager}, nil)
+	lie := frameBytes(Header{Kind: tkEager}, nil)
 	binary.LittleEndian.PutUint64(lie[24:], 1<<40)
-	binary.LittleEndian.PutUint64(lie[32:], 1<<40)
 	rec := &recorder{}
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -381,35 +378,34 @@ func natsRecords(flags byte, msgs ...[]byte) []byte {
 
 // FuzzNATSMessages feeds a sequence of messages to the NATS transport's
 // receive path (onMsg), as the server would deliver them to rank 0's inbox.
-// Whatever they hold: no panic; delivered frames have a known kind (never
-// the transport's own goodbye), a source of the job other than ours, a size
-// matching the payload unless an RTS announces one, and a payload within
-// the frame limit; PeerGone comes at most once per rank and no frame of a
+// Whatever they hold: no panic; delivered frames have a kind of the layer
+// above (never one reserved for transports), a source of the job other than
+// ours, and a payload within the frame limit; PeerGone comes at most once per rank and no frame of a
 // rank follows it; and nothing is allocated beyond the frame limit,
 // whatever a length field claims.
 func FuzzNATSMessages(f *testing.F) {
 	t0 := newNATS(natsFuzzConfig)
 	hdr := natsFrameHeader
 	total := func(n uint64) []byte { return binary.LittleEndian.AppendUint64(nil, n) }
-	eager := natsMessage(t0, msgFrame, 1, 1, hdr(Header{Kind: KindEager, Tag: 5, Seq: 1}), []byte("hi"))
-	rts := natsMessage(t0, msgFrame, 2, 1, hdr(Header{Kind: KindRTS, Seq: 7, Size: 1 << 40}), []byte{2, 8, 0, 0, 0, 0, 0, 0})
-	start := natsMessage(t0, msgFrameStart, 1, 2, hdr(Header{Kind: KindRndvData, Seq: 7}), total(10), []byte("abcd"))
+	eager := natsMessage(t0, msgFrame, 1, 1, hdr(Header{Kind: tkEager, Tag: 5, Seq: 1}), []byte("hi"))
+	rts := natsMessage(t0, msgFrame, 2, 1, hdr(Header{Kind: tkRTS, Seq: 7}), []byte{2, 8, 0, 0, 0, 0, 0, 0})
+	start := natsMessage(t0, msgFrameStart, 1, 2, hdr(Header{Kind: tkData, Seq: 7}), total(10), []byte("abcd"))
 	chunk := natsMessage(t0, msgChunk, 1, 3, []byte("efghij"))
 	bye := natsMessage(t0, msgGoodbye, 1, 4)
 	f.Add(natsRecords(1, eager, rts, start, chunk, bye))
 	f.Add(natsRecords(3, eager, eager, eager))
 	f.Add(natsRecords(1, natsMessage(t0, msgAlive, 2, 0), natsMessage(t0, msgAliveAck, 1, 0), natsMessage(t0, msgCredit, 2, 1<<20)))
-	f.Add(natsRecords(3, natsMessage(t0, msgFrameStart, 1, 1, hdr(Header{Kind: KindEager}), total(1<<40), []byte("x")))) // 1 TiB claimed
-	f.Add(natsRecords(3, start, start))                                                                                  // a start inside a frame
-	f.Add(natsRecords(3, chunk))                                                                                         // a chunk of no frame
-	f.Add(natsRecords(3, start, natsMessage(t0, msgChunk, 1, 3, make([]byte, 100))))                                     // a chunk past the end
-	f.Add(natsRecords(3, start, bye))                                                                                    // goodbye inside a frame
-	f.Add(natsRecords(3, natsMessage(t0, msgFrame, 1, 1, hdr(Header{Kind: KindGoodbye}))))                               // the transport's own kind
-	f.Add(natsRecords(3, natsMessage(t0, msgFrame, 1, 1, hdr(Header{Kind: 0}), []byte("?"))))                            // an unknown kind
-	f.Add(natsRecords(1, natsMessage(t0, msgFrame, 1, 9, hdr(Header{Kind: KindEager}))))                                 // a sequence gap
-	f.Add(natsRecords(0, eager))                                                                                         // no authenticator
-	f.Add(natsRecords(3, natsMessage(t0, msgFrame, 0, 1, hdr(Header{Kind: KindEager})), natsMessage(t0, msgFrame, 7, 1)))
-	f.Add(natsRecords(3, natsMessage(t0, msgFrame, 1, 1, hdr(Header{Kind: KindEager}))[:40]))
+	f.Add(natsRecords(3, natsMessage(t0, msgFrameStart, 1, 1, hdr(Header{Kind: tkEager}), total(1<<40), []byte("x")))) // 1 TiB claimed
+	f.Add(natsRecords(3, start, start))                                                                                // a start inside a frame
+	f.Add(natsRecords(3, chunk))                                                                                       // a chunk of no frame
+	f.Add(natsRecords(3, start, natsMessage(t0, msgChunk, 1, 3, make([]byte, 100))))                                   // a chunk past the end
+	f.Add(natsRecords(3, start, bye))                                                                                  // goodbye inside a frame
+	f.Add(natsRecords(3, natsMessage(t0, msgFrame, 1, 1, hdr(Header{Kind: FirstReservedKind}))))                       // a kind reserved for transports
+	f.Add(natsRecords(3, natsMessage(t0, msgFrame, 1, 1, hdr(Header{Kind: 0}), []byte("?"))))                          // kind 0: carried unread
+	f.Add(natsRecords(1, natsMessage(t0, msgFrame, 1, 9, hdr(Header{Kind: tkEager}))))                                 // a sequence gap
+	f.Add(natsRecords(0, eager))                                                                                       // no authenticator
+	f.Add(natsRecords(3, natsMessage(t0, msgFrame, 0, 1, hdr(Header{Kind: tkEager})), natsMessage(t0, msgFrame, 7, 1)))
+	f.Add(natsRecords(3, natsMessage(t0, msgFrame, 1, 1, hdr(Header{Kind: tkEager}))[:40]))
 	f.Fuzz(func(t *testing.T, records []byte) {
 		tr := newNATS(natsFuzzConfig)
 		rec := &provider{}
@@ -450,14 +446,12 @@ func FuzzNATSMessages(f *testing.F) {
 		}
 		for _, fr := range rec.frames {
 			switch {
-			case fr.Kind < KindEager || fr.Kind > KindRTSLocal || fr.Kind == KindGoodbye:
-				t.Fatalf("delivered a frame of kind %d", fr.Kind)
+			case fr.Kind >= FirstReservedKind:
+				t.Fatalf("delivered a frame of reserved kind %#x", fr.Kind)
 			case fr.Source < 1 || fr.Source > 2:
 				t.Fatalf("delivered a frame from rank %d", fr.Source)
 			case len(fr.Payload) > fuzzMaxFrame:
 				t.Fatalf("delivered a %d-byte payload, limit %d", len(fr.Payload), fuzzMaxFrame)
-			case fr.Kind != KindRTS && fr.Kind != KindRTSLocal && fr.Size != uint64(len(fr.Payload)):
-				t.Fatalf("delivered a frame of size %d with %d bytes", fr.Size, len(fr.Payload))
 			}
 		}
 	})
@@ -472,7 +466,7 @@ func TestNATSLyingLengthAllocatesNothing(t *testing.T) {
 	tr := newNATS(cfg)
 	rec := &recorder{}
 	tr.handler = rec
-	msg := natsMessage(tr, msgFrameStart, 1, 1, natsFrameHeader(Header{Kind: KindEager}), binary.LittleEndian.AppendUint64(nil, 1<<40), []byte("x"))
+	msg := natsMessage(tr, msgFrameStart, 1, 1, natsFrameHeader(Header{Kind: tkEager}), binary.LittleEndian.AppendUint64(nil, 1<<40), []byte("x"))
 	before := allocated()
 	tr.onMsg(&nats.Msg{Data: msg})
 	if grew := allocated() - before; grew > 64<<10 {

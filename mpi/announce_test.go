@@ -2,7 +2,6 @@ package mpi
 
 import (
 	"context"
-	"encoding/binary"
 	"testing"
 	"time"
 
@@ -24,16 +23,16 @@ func TestHugeAnnouncementIsDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer peer.Close()
-	local := binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64([]byte{fmtRaw, 0}, 0x1000), 1<<62)
-	for _, h := range []comm.Header{
-		{Kind: comm.KindRTSLocal, Seq: 1, Size: 1 << 62},
-		{Kind: comm.KindRTS, Seq: 2, Size: 1 << 63},
+	for _, a := range []struct {
+		h       comm.Header
+		payload []byte
+	}{
+		{comm.Header{Kind: kindRTSLocal, Seq: 1}, encodeRTS(1<<62, 0x1000, []byte{fmtRaw, 0})},
+		{comm.Header{Kind: kindRTS, Seq: 2}, encodeRTS(1<<63, 0, []byte{fmtRaw, 0})},
+		{comm.Header{Kind: kindRTS, Seq: 3}, []byte{1, 2, 3}},                  // too short for a size
+		{comm.Header{Kind: kindRTSLocal, Seq: 4}, encodeRTS(10, 0, []byte{1})}, // no address
 	} {
-		payload := local
-		if h.Kind == comm.KindRTS {
-			payload = []byte{fmtRaw, 0}
-		}
-		if err := peer.Send(context.Background(), 0, h, payload); err != nil {
+		if err := peer.Send(context.Background(), 0, a.h, a.payload); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -41,7 +40,7 @@ func TestHugeAnnouncementIsDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := peer.Send(context.Background(), 0, comm.Header{Kind: comm.KindEager}, joinMessage(desc, body)); err != nil {
+	if err := peer.Send(context.Background(), 0, comm.Header{Kind: kindEager}, joinMessage(desc, body)); err != nil {
 		t.Fatal(err)
 	}
 	var got []byte

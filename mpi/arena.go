@@ -18,7 +18,8 @@ import (
 // use messages only, on every rank alike.
 func openArena(e *engine, job jobenv.Job) (*shmcoll.Region, error) {
 	text := os.Getenv(jobenv.Shm)
-	if text == "" {
+	if text == "" || jobenv.SpansHosts(job.Placement) {
+		// A placement over several hosts: the arena assumes one host.
 		return nil, nil
 	}
 	fd, err := strconv.Atoi(text)

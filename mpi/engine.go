@@ -18,13 +18,13 @@ import (
 // rendezvous tables, and the transport that feeds it. It implements
 // comm.Handler. Every communicator of the process shares it.
 type engine struct {
-	t          comm.Transport // nil in a world of size 1
-	poller     comm.Poller    // nil when the transport cannot poll
+	t          comm.Transport        // nil in a world of size 1
+	poller     comm.Poller           // nil when the transport cannot poll
+	reader     comm.PeerMemoryReader // nil when no peer's memory can be read
 	rank, size int
-	eagerLimit int
+	eagerLimit []int // per destination: the largest message sent eagerly
 	spin       time.Duration
 	yield      bool           // give the core away between empty polls
-	noPull     bool           // bodies always travel through the transport
 	copyDelay  time.Duration  // tests only: see CopyDelayEnv
 	syncSends  bool           // user sends wait for their match (WithSyncSends)
 	blocked    *blockReporter // nil without a launcher
@@ -65,7 +65,7 @@ type sendOp struct {
 	id   uint64
 	dest int
 	body []byte
-	// pulled: the receiver copied the body out of our memory (KindRTSLocal)
+	// pulled: the receiver copied the body out of our memory (kindRTSLocal)
 	// and no body is to be sent.
 	pulled bool
 	// eager: a small sync send that went whole; the clear-to-send only
@@ -81,7 +81,7 @@ type sendOp struct {
 func newEngine(t comm.Transport, rank, size int, cfg config) *engine {
 	e := &engine{
 		t: t, rank: rank, size: size,
-		eagerLimit: cfg.eagerLimit, spin: cfg.spin, yield: cfg.yield, noPull: cfg.noPull,
+		eagerLimit: make([]int, size), spin: cfg.spin, yield: cfg.yield,
 		copyDelay: cfg.copyDelay, syncSends: cfg.syncSends,
 		sends:    make(map[uint64]*sendOp),
 		recvs:    make(map[rndvKey]*recvOp),
@@ -91,11 +91,20 @@ func newEngine(t comm.Transport, rank, size int, cfg config) *engine {
 		sent:     make([]atomic.Uint64, size),
 		received: make([]atomic.Uint64, size),
 	}
-	if el, ok := t.(comm.EagerLimiter); ok && !cfg.eagerSet {
-		e.eagerLimit = el.EagerLimit()
+	el, prefers := t.(comm.EagerLimiter)
+	for dest := range e.eagerLimit {
+		e.eagerLimit[dest] = cfg.eagerLimit
+		if prefers && !cfg.eagerSet && dest != rank {
+			if limit := el.EagerLimit(dest); limit > 0 {
+				e.eagerLimit[dest] = limit
+			}
+		}
 	}
 	if p, ok := t.(comm.Poller); ok {
 		e.poller = p
+	}
+	if r, ok := t.(comm.PeerMemoryReader); ok && !cfg.noPull {
+		e.reader = r
 	}
 	return e
 }
@@ -110,23 +119,20 @@ func (e *engine) Deliver(f comm.Frame) {
 	// because of this frame, happen before the count moves.
 	defer e.received[src].Add(1)
 	env := envelope{ctx: f.Context, source: src, tag: int(f.Tag)}
-	if (f.Kind == comm.KindRTS || f.Kind == comm.KindRTSLocal) && f.Size > MaxMessageSize {
-		return // no gorun rank announces this: the sender refuses it first
-	}
 	switch f.Kind {
-	case comm.KindEager:
+	case kindEager:
 		e.arrive(&message{env: env, body: f.Payload, size: len(f.Payload), ackID: f.Seq})
-	case comm.KindRTS:
-		e.arrive(&message{env: env, head: f.Payload, size: int(f.Size), rndv: true, id: f.Seq})
-	case comm.KindRTSLocal:
-		desc, remote, ok := splitLocalRTS(f.Payload, f.Size)
-		if !ok {
-			return // malformed: the sender is not a gorun rank of this build
+	case kindRTS, kindRTSLocal:
+		size, remote, desc, ok := decodeRTS(f.Kind, f.Payload)
+		if !ok || size > MaxMessageSize {
+			// Malformed, or more than any gorun rank announces (the
+			// sender refuses it first): not a gorun rank of this build.
+			return
 		}
-		e.arrive(&message{env: env, head: desc, size: int(f.Size), rndv: true, id: f.Seq, remote: remote})
-	case comm.KindCTS:
+		e.arrive(&message{env: env, head: desc, size: int(size), rndv: true, id: f.Seq, remote: remote})
+	case kindCTS:
 		e.onClearToSend(f.Seq, f.Tag == ctsPulled)
-	case comm.KindRndvData:
+	case kindRndvData:
 		e.slowCopy()
 		e.mu.Lock()
 		r := e.recvs[rndvKey{src, f.Seq}]
@@ -142,24 +148,30 @@ func (e *engine) Deliver(f comm.Frame) {
 // BufferFor implements comm.BufferProvider: a rendezvous body of raw
 // numeric elements whose receive target is a slice of the same kind with
 // room enough is read straight into the target's memory.
-func (e *engine) BufferFor(h comm.Header) []byte {
-	if h.Kind != comm.KindRndvData {
+func (e *engine) BufferFor(h comm.Header, length int) []byte {
+	if h.Kind != kindRndvData {
 		return nil
 	}
+	return e.bodyTarget(int(h.Source), h.Seq, length)
+}
+
+// bodyTarget returns the receive target's memory for the body of length
+// bytes of rendezvous id from source, when it can take it, else nil.
+func (e *engine) bodyTarget(source int, id uint64, length int) []byte {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	r := e.recvs[rndvKey{int(h.Source), h.Seq}]
-	if r == nil || r.into == nil || uint64(len(r.into)) < h.Size || r.msg == nil {
+	r := e.recvs[rndvKey{source, id}]
+	if r == nil || r.into == nil || len(r.into) < length || r.msg == nil {
 		return nil
 	}
 	if r.intoBytes {
-		return r.into[:h.Size]
+		return r.into[:length]
 	}
 	desc := r.msg.head
 	if len(desc) < 2 || desc[0] != fmtRaw || !sameRawKind(r.intoKind, reflect.Kind(desc[1])) {
 		return nil
 	}
-	return r.into[:h.Size]
+	return r.into[:length]
 }
 
 // arrive hands an incoming message to the matcher.
@@ -216,7 +228,7 @@ func (e *engine) matched(r *recvOp, msg *message) {
 	case msg.rndv:
 		// Answer at once when the transport can without blocking: a
 		// goroutine hop costs a thread wake-up on each rendezvous.
-		if e.trySendFrame(msg.env.source, comm.Header{Kind: comm.KindCTS, Seq: msg.id}) {
+		if e.trySendFrame(msg.env.source, comm.Header{Kind: kindCTS, Seq: msg.id}) {
 			return
 		}
 		e.countSend(msg.env.source) // before Deliver returns: see countSend
@@ -239,14 +251,14 @@ func (e *engine) matched(r *recvOp, msg *message) {
 // acknowledge tells the sender of a small sync message that a receive took
 // it: a clear-to-send with no body to follow.
 func (e *engine) acknowledge(source int, id uint64) {
-	if e.trySendFrame(source, comm.Header{Kind: comm.KindCTS, Seq: id}) {
+	if e.trySendFrame(source, comm.Header{Kind: kindCTS, Seq: id}) {
 		return
 	}
 	e.countSend(source) // before Deliver returns: see countSend
 	e.async.Add(1)
 	go func() {
 		defer e.async.Done()
-		if e.t.Send(context.Background(), source, comm.Header{Kind: comm.KindCTS, Seq: id}, nil) != nil {
+		if e.t.Send(context.Background(), source, comm.Header{Kind: kindCTS, Seq: id}, nil) != nil {
 			e.uncountSend(source)
 		}
 	}()
@@ -256,7 +268,7 @@ func (e *engine) acknowledge(source int, id uint64) {
 // on its own goroutine: the transport's reader must never block on a write.
 // The frame was counted as sent by whoever started the goroutine.
 func (e *engine) clearToSend(source int, id uint64) {
-	err := e.t.Send(context.Background(), source, comm.Header{Kind: comm.KindCTS, Seq: id}, nil)
+	err := e.t.Send(context.Background(), source, comm.Header{Kind: kindCTS, Seq: id}, nil)
 	if err != nil {
 		e.uncountSend(source)
 		e.mu.Lock()

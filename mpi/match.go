@@ -29,7 +29,7 @@ type message struct {
 	size int    // payload bytes announced (rendezvous) or held (eager)
 	rndv bool   // body follows after a clear-to-send
 	id   uint64 // rendezvous id chosen by the sender
-	// remote, for a KindRTSLocal, locates the body in the sender's memory.
+	// remote, for a kindRTSLocal, locates the body in the sender's memory.
 	remote remoteBody
 	// selfAck, for a synchronous send to oneself, is called when the
 	// message is matched.

@@ -15,10 +15,12 @@ import (
 // 64 KiB array goes by rendezvous in both, and on this host its body is
 // then copied once, straight out of the sender's memory, which beats two
 // copies through a socket. A transport may
-// prefer another limit (comm.EagerLimiter; NATS, where a rendezvous costs a
-// round trip through the server, uses comm.DefaultNATSEagerLimit). Change it
-// with WithEagerLimit or the GORUN_EAGER_LIMIT environment variable (bytes),
-// which override the transport's preference.
+// prefer another limit per destination (comm.EagerLimiter; NATS, where a
+// rendezvous costs a round trip through the server, uses
+// comm.DefaultNATSEagerLimit, and with a placement over several hosts that
+// limit applies to the ranks reached through NATS only). Change it with
+// WithEagerLimit or the GORUN_EAGER_LIMIT environment variable (bytes),
+// which override the transport's preference for every destination.
 const DefaultEagerLimit = 64 << 10
 
 // DefaultSpin is how long a blocking call polls the transport before it

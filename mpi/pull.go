@@ -2,82 +2,42 @@ package mpi
 
 import (
 	"context"
-	"encoding/binary"
 	"unsafe"
 
 	"github.com/gorun-mpi/gorun/comm"
 )
 
 // Single-copy rendezvous for ranks on one host. A sender whose transport
-// knows its peers' processes (comm.PeerProcess) announces a large body with
-// a KindRTSLocal carrying the body's address; the receiver, once matched,
-// copies the body straight out of the sender's memory into its target
-// (process_vm_readv, as Open MPI's CMA does) and answers with a
-// clear-to-send marked ctsPulled, which completes the send. The body crosses
-// memory once instead of twice through a socket. When the copy is not
-// possible (another OS, no permission), the receiver answers a plain
+// can read the receiver's memory (comm.PeerMemoryReader, both ways)
+// announces a large body with a kindRTSLocal carrying the body's address;
+// the receiver, once matched, copies the body straight out of the sender's
+// memory into its target (process_vm_readv, as Open MPI's CMA does) and
+// answers with a clear-to-send marked ctsPulled, which completes the send.
+// The body crosses memory once instead of twice through a socket. When the
+// copy is not possible (no permission), the receiver answers a plain
 // clear-to-send and the body travels as usual.
-
-// ctsPulled marks, in a clear-to-send's Tag, that the receiver already
-// copied the body.
-const ctsPulled = 1
 
 // minPull is the smallest body worth a cross-process copy rather than a
 // socket write.
 const minPull = 64 << 10
 
-// remoteBody locates a body in the sender's memory.
-type remoteBody struct {
-	addr uint64
-	size uint64
+// canBePulled reports whether body may be offered to dest for a direct copy.
+func (e *engine) canBePulled(dest int, body []byte) bool {
+	return len(body) >= minPull && e.reader != nil && e.reader.CanReadPeerMemory(dest)
 }
 
-// canBePulled reports whether body may be offered for a direct copy.
-func (e *engine) canBePulled(body []byte) bool {
-	if len(body) < minPull || !canReadProcesses || e.noPull {
-		return false
-	}
-	_, ok := e.t.(comm.PeerProcess)
-	return ok
+// bodyAddress is the address of body's memory, for a kindRTSLocal.
+func bodyAddress(body []byte) uint64 {
+	return uint64(uintptr(unsafe.Pointer(unsafe.SliceData(body))))
 }
 
-// localRTS builds a KindRTSLocal payload: the descriptor, then the body's
-// address and length.
-func localRTS(desc, body []byte) []byte {
-	out := make([]byte, 0, len(desc)+16)
-	out = append(out, desc...)
-	out = binary.LittleEndian.AppendUint64(out, uint64(uintptr(unsafe.Pointer(unsafe.SliceData(body)))))
-	return binary.LittleEndian.AppendUint64(out, uint64(len(body)))
-}
-
-// splitLocalRTS parses a KindRTSLocal payload announcing size bytes.
-func splitLocalRTS(payload []byte, size uint64) ([]byte, remoteBody, bool) {
-	if len(payload) < 16 {
-		return nil, remoteBody{}, false
-	}
-	n := len(payload) - 16
-	r := remoteBody{
-		addr: binary.LittleEndian.Uint64(payload[n:]),
-		size: binary.LittleEndian.Uint64(payload[n+8:]),
-	}
-	if r.addr == 0 || r.size != size {
-		return nil, remoteBody{}, false
-	}
-	return payload[:n:n], r, true
-}
-
-// pullBody copies a matched KindRTSLocal body out of the sender's memory,
+// pullBody copies a matched kindRTSLocal body out of the sender's memory,
 // finishes r and tells the sender. It reports false, having changed
 // nothing, when the copy cannot be made; the caller then answers a plain
 // clear-to-send.
 func (e *engine) pullBody(r *recvOp, msg *message) bool {
 	src := msg.env.source
-	pp, ok := e.t.(comm.PeerProcess)
-	if !ok {
-		return false
-	}
-	pid := pp.PeerPID(src)
-	if pid <= 0 {
+	if e.reader == nil || !e.reader.CanReadPeerMemory(src) {
 		return false
 	}
 	key := rndvKey{src, msg.id}
@@ -86,8 +46,8 @@ func (e *engine) pullBody(r *recvOp, msg *message) bool {
 	e.busy.Add(1)
 	defer e.busy.Add(-1)
 	e.slowCopy()
-	buf := e.pullTarget(r, msg)
-	if err := readProcess(pid, msg.remote.addr, buf); err != nil {
+	buf := e.pullTarget(msg)
+	if err := e.reader.ReadPeerMemory(src, msg.remote.addr, buf); err != nil {
 		return false
 	}
 	e.mu.Lock()
@@ -97,7 +57,7 @@ func (e *engine) pullBody(r *recvOp, msg *message) bool {
 	if !ours {
 		return true // the sender died meanwhile and r already failed
 	}
-	cts := comm.Header{Kind: comm.KindCTS, Seq: msg.id, Tag: ctsPulled}
+	cts := comm.Header{Kind: kindCTS, Seq: msg.id, Tag: ctsPulled}
 	if !e.trySendFrame(src, cts) {
 		e.countSend(src) // before the copy stops being busy: see countSend
 		e.async.Add(1)
@@ -116,9 +76,8 @@ func (e *engine) pullBody(r *recvOp, msg *message) bool {
 
 // pullTarget is the memory a pulled body goes to: the receive target's own
 // slice when it can take the body (as BufferFor decides), else a new one.
-func (e *engine) pullTarget(r *recvOp, msg *message) []byte {
-	h := comm.Header{Kind: comm.KindRndvData, Source: int32(msg.env.source), Seq: msg.id, Size: uint64(msg.size)}
-	if b := e.BufferFor(h); b != nil {
+func (e *engine) pullTarget(msg *message) []byte {
+	if b := e.bodyTarget(msg.env.source, msg.id, msg.size); b != nil {
 		return b
 	}
 	return make([]byte, msg.size)

@@ -40,12 +40,12 @@ func (e *engine) startSend(goctx context.Context, ctx uint32, dest, tag int, des
 	if uint64(len(body)) > MaxMessageSize {
 		return nil, fmt.Errorf("%w: %d bytes, more than mpi.MaxMessageSize (%d)", ErrTooLarge, len(body), uint64(MaxMessageSize))
 	}
-	small := len(desc)+len(body) <= e.eagerLimit
+	small := len(desc)+len(body) <= e.eagerLimit[dest]
 	if small && sync {
 		return e.startSyncEager(goctx, ctx, dest, tag, desc, body, detached)
 	}
 	if small {
-		h := comm.Header{Kind: comm.KindEager, Context: ctx, Tag: int32(tag)}
+		h := comm.Header{Kind: kindEager, Context: ctx, Tag: int32(tag)}
 		e.countSend(dest)
 		var err error
 		if ps, ok := e.t.(comm.PartsSender); ok {
@@ -66,14 +66,15 @@ func (e *engine) startSend(goctx context.Context, ctx uint32, dest, tag int, des
 	if !e.yield {
 		op.expectTransfer(len(body))
 	}
-	h := comm.Header{Kind: comm.KindRTS, Context: ctx, Tag: int32(tag), Seq: op.id, Size: uint64(len(body))}
-	rts := desc
-	if (goctx == nil || detached) && e.canBePulled(body) {
+	h := comm.Header{Kind: kindRTS, Context: ctx, Tag: int32(tag), Seq: op.id}
+	var addr uint64
+	if (goctx == nil || detached) && e.canBePulled(dest, body) {
 		// Nothing hands body back to the caller before the receiver
 		// answers (a blocking send is not cancellable, a detached one
 		// completes only then): it may copy body straight out of our memory.
-		h.Kind, rts = comm.KindRTSLocal, localRTS(desc, body)
+		h.Kind, addr = kindRTSLocal, bodyAddress(body)
 	}
+	rts := encodeRTS(uint64(len(body)), addr, desc)
 	if err := e.sendFrame(goctx, dest, h, rts); err != nil {
 		return nil, e.unregister(op, dest, err)
 	}
@@ -90,7 +91,7 @@ func (e *engine) startSyncEager(goctx context.Context, ctx uint32, dest, tag int
 		return nil, err
 	}
 	op.eager = true
-	h := comm.Header{Kind: comm.KindEager, Context: ctx, Tag: int32(tag), Seq: op.id}
+	h := comm.Header{Kind: kindEager, Context: ctx, Tag: int32(tag), Seq: op.id}
 	if err := e.sendFrame(goctx, dest, h, joinMessage(desc, body)); err != nil {
 		return nil, e.unregister(op, dest, err)
 	}
@@ -162,7 +163,7 @@ func (e *engine) finishSend(goctx context.Context, op *sendOp, what callInfo) er
 // ignores cancellation: a half-sent body would break the stream. counted
 // says the frame was counted as sent already.
 func (e *engine) sendBody(dest int, id uint64, body []byte, counted bool) error {
-	h := comm.Header{Kind: comm.KindRndvData, Seq: id}
+	h := comm.Header{Kind: kindRndvData, Seq: id}
 	if !counted {
 		e.countSend(dest)
 	}

@@ -27,7 +27,7 @@ const hostileNP = 4
 // magic, the claimed rank, the secret's length as announced, and the
 // bytes actually sent as the secret.
 func rankHello(rank uint32, announced uint16, secret string) []byte {
-	b := append([]byte("GORUNv1\x00"), 0, 0, 0, 0, 0, 0)
+	b := append([]byte("GORUNv2\x00"), 0, 0, 0, 0, 0, 0)
 	binary.LittleEndian.PutUint32(b[8:], rank)
 	binary.LittleEndian.PutUint16(b[12:], announced)
 	return append(b, secret...)
@@ -36,10 +36,9 @@ func rankHello(rank uint32, announced uint16, secret string) []byte {
 // frameHeader is a Unix-transport frame header (an eager frame) whose
 // length field says length.
 func frameHeader(length uint64) []byte {
-	b := make([]byte, 40)
+	b := make([]byte, 32)
 	b[0] = 1
 	binary.LittleEndian.PutUint64(b[24:], length)
-	binary.LittleEndian.PutUint64(b[32:], length)
 	return b
 }
 
@@ -83,7 +82,7 @@ func rankAttacks(rank int) []attack {
 		{name: "hello announcing a 64 KiB secret", send: append(rankHello(other, 65535, ""), randomBytes(1, 2048)...)},
 		{name: "wrong hello then a frame of 2^62 bytes", send: append(rankHello(other, uint16(len(wrong)), wrong), frameHeader(1<<62)...)},
 		{name: "hello whose secret never comes", send: rankHello(other, 1000, "abcd"), hold: true},
-		{name: "half a hello", send: []byte("GORUNv1"), hold: true},
+		{name: "half a hello", send: []byte("GORUNv2"), hold: true},
 		{name: "silent connection", hold: true},
 		{name: "100 silent connections", hold: true, conns: 100},
 	}

@@ -72,7 +72,11 @@ func newSupervisor(cfg config, prog program, job jobenv.Job, server *control.Ser
 
 // run runs the job to its end and returns gorun's exit status.
 func (s *supervisor) run() int {
-	if s.cfg.transport == jobenv.TransportNATS {
+	if err := applyTestPlacement(s.cfg.np, &s.job); err != nil {
+		s.stderr.line(withPrefix(err.Error()))
+		return 2
+	}
+	if s.cfg.transport == jobenv.TransportNATS || s.job.Placement != nil {
 		cleanup, err := prepareNATS(s.cfg.nats, &s.job, s.failNATS)
 		if err != nil {
 			s.stderr.line(withPrefix(err.Error()))
@@ -162,7 +166,7 @@ func (s *supervisor) cpuBinding() (shares [][]int, restore func()) {
 // than one rank. Where it cannot be made (no memfd on this system), the job
 // runs without it: every rank then uses messages alone.
 func (s *supervisor) sharedMemory() *os.File {
-	if s.cfg.transport != jobenv.TransportLocal || s.cfg.np < 2 {
+	if s.cfg.transport != jobenv.TransportLocal || s.cfg.np < 2 || jobenv.SpansHosts(s.job.Placement) {
 		return nil
 	}
 	f, err := shm.Create("gorun-"+s.job.JobID, int64(shmcoll.Size(s.cfg.np)))

@@ -1,6 +1,9 @@
 // Package commtest is the conformance suite every comm.Transport passes:
-// order per source, payloads of every size intact, header fields carried,
-// concurrent senders, the sentinel errors, clean close and crash reports.
+// order per source, payloads of every size intact, header fields carried
+// unread, concurrent senders, the sentinel errors, clean close and crash
+// reports, and every optional ability the transport offers: buffer
+// provision (BufferProvider), TrySender, Poller, PartsSender,
+// PeerMemoryReader and EagerLimiter (abilities.go).
 //
 // A transport's test file runs it with a Factory that builds a job of n
 // connected transports of its kind:
@@ -30,6 +33,13 @@ type Job struct {
 	// without a goodbye. Kinds that cannot simulate it leave it nil and
 	// the crash subtest is skipped.
 	Crash func(rank int)
+	// PeerMemory, when not nil, says for which pairs of ranks the
+	// transports can read each other's memory (PeerMemoryReader) on a
+	// system that allows it (Linux); nil means no pair.
+	PeerMemory func(a, b int) bool
+	// EagerLimit, when not nil, is the eager limit rank src's transport
+	// must report for dest (EagerLimiter; 0: no preference).
+	EagerLimit func(src, dest int) int
 }
 
 // Factory builds a job of n ranks. It registers whatever cleanup it needs
@@ -50,35 +60,13 @@ func Run(t *testing.T, f Factory) {
 	t.Run("CloseWithoutTraffic", func(t *testing.T) { testCloseWithoutTraffic(t, f) })
 	t.Run("SendAfterClose", func(t *testing.T) { testSendAfterClose(t, f) })
 	t.Run("Crash", func(t *testing.T) { testCrash(t, f) })
+	t.Run("ReservedKinds", func(t *testing.T) { testReservedKinds(t, f) })
+	t.Run("BufferProvider", func(t *testing.T) { testBufferProvider(t, f) })
+	t.Run("TrySend", func(t *testing.T) { testTrySend(t, f) })
+	t.Run("Poll", func(t *testing.T) { testPoll(t, f) })
 	t.Run("SendParts", func(t *testing.T) { testSendParts(t, f) })
-}
-
-// testSendParts: a transport that can send a payload in two parts delivers
-// exactly head followed by body, for small and large payloads.
-func testSendParts(t *testing.T, f Factory) {
-	job, recs := started(t, f, 2)
-	ps, ok := job.Transports[0].(comm.PartsSender)
-	if !ok {
-		t.Skip("this transport kind has no SendParts")
-	}
-	cases := []struct{ head, body []byte }{
-		{[]byte("h"), []byte("body")},
-		{nil, pattern(10, 1)},
-		{[]byte("descriptor"), pattern(300<<10, 2)},
-		{pattern(40<<10, 3), nil},
-	}
-	for i, c := range cases {
-		if err := ps.SendParts(ctxWait(t), 1, eager(i), c.head, c.body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	recs[1].WaitFor(t, "every frame", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) == len(cases) })
-	for i, fr := range recs[1].Frames() {
-		want := append(append([]byte{}, cases[i].head...), cases[i].body...)
-		if !bytes.Equal(fr.Payload, want) || fr.Size != uint64(len(want)) {
-			t.Errorf("frame %d: %d bytes, want head+body of %d", i, len(fr.Payload), len(want))
-		}
-	}
+	t.Run("PeerMemory", func(t *testing.T) { testPeerMemory(t, f) })
+	t.Run("EagerLimit", func(t *testing.T) { testEagerLimit(t, f) })
 }
 
 // Recorder is a comm.Handler that records what it is given, for tests.
@@ -133,6 +121,13 @@ func (r *Recorder) WaitFor(t testing.TB, what string, cond func(frames []comm.Fr
 	}
 }
 
+// Duplicates returns the ranks reported gone more than once.
+func (r *Recorder) Duplicates() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]int(nil), r.dups...)
+}
+
 // Frames returns a copy of the frames recorded so far.
 func (r *Recorder) Frames() []comm.Frame {
 	r.mu.Lock()
@@ -152,6 +147,13 @@ func (r *Recorder) Gone(rank int) (error, bool) {
 // Recorder, and closes them all when the test ends.
 func started(t *testing.T, f Factory, n int) (Job, []*Recorder) {
 	t.Helper()
+	return startedWith(t, f, n, nil)
+}
+
+// startedWith is started with the handler of each rank made by handler
+// from its Recorder (nil: the Recorder itself).
+func startedWith(t *testing.T, f Factory, n int, handler func(rank int, rec *Recorder) comm.Handler) (Job, []*Recorder) {
+	t.Helper()
 	job := f(t, n)
 	if len(job.Transports) != n {
 		t.Fatalf("factory made %d transports, want %d", len(job.Transports), n)
@@ -162,7 +164,11 @@ func started(t *testing.T, f Factory, n int) (Job, []*Recorder) {
 			t.Fatalf("transport %d says rank %d of %d", r, tr.Rank(), tr.Size())
 		}
 		recs[r] = NewRecorder()
-		if err := tr.Start(recs[r]); err != nil {
+		var h comm.Handler = recs[r]
+		if handler != nil {
+			h = handler(r, recs[r])
+		}
+		if err := tr.Start(h); err != nil {
 			t.Fatalf("rank %d Start: %v", r, err)
 		}
 	}
@@ -187,8 +193,12 @@ func ctxWait(t *testing.T) context.Context {
 	return ctx
 }
 
+// kindData is the kind the suite's ordinary frames carry: any kind of the
+// layer above would do.
+const kindData comm.Kind = 1
+
 func eager(seq int) comm.Header {
-	return comm.Header{Kind: comm.KindEager, Seq: uint64(seq)}
+	return comm.Header{Kind: kindData, Seq: uint64(seq)}
 }
 
 func testOrder(t *testing.T, f Factory) {
@@ -231,9 +241,6 @@ func testPayloadSizes(t *testing.T, f Factory) {
 		if !bytes.Equal(fr.Payload, pattern(sizes[i], byte(i))) {
 			t.Fatalf("payload of %d bytes arrived with %d bytes, or altered", sizes[i], len(fr.Payload))
 		}
-		if fr.Size != uint64(sizes[i]) {
-			t.Fatalf("payload of %d bytes: Header.Size %d", sizes[i], fr.Size)
-		}
 	}
 }
 
@@ -241,11 +248,11 @@ func testHeaderFields(t *testing.T, f Factory) {
 	job, recs := started(t, f, 3)
 	ctx := ctxWait(t)
 	sent := []comm.Header{
-		{Kind: comm.KindEager, Context: 7, Tag: 42, Seq: 1 << 40},
-		{Kind: comm.KindRTS, Context: 1<<32 - 1, Tag: 1<<31 - 1, Seq: 9, Size: 1 << 33},
-		{Kind: comm.KindCTS, Context: 3, Tag: -1, Seq: 9},
-		{Kind: comm.KindRndvData, Context: 3, Tag: 5, Seq: 9},
-		{Kind: comm.KindControl, Context: 0, Tag: 0, Seq: 0},
+		{Kind: 1, Context: 7, Tag: 42, Seq: 1 << 40},
+		{Kind: 2, Context: 1<<32 - 1, Tag: 1<<31 - 1, Seq: 9},
+		{Kind: 0, Context: 3, Tag: -1, Seq: 1<<64 - 1},
+		{Kind: comm.FirstReservedKind - 1, Context: 3, Tag: 5, Seq: 9},
+		{Kind: 5, Context: 0, Tag: -1 << 31, Seq: 0},
 	}
 	payloads := [][]byte{[]byte("eager"), []byte("descriptor"), nil, pattern(3000, 1), []byte("c")}
 	for i, h := range sent {
@@ -258,9 +265,6 @@ func testHeaderFields(t *testing.T, f Factory) {
 	for i, fr := range recs[1].Frames() {
 		want := sent[i]
 		want.Source = 2
-		if want.Kind != comm.KindRTS {
-			want.Size = uint64(len(payloads[i]))
-		}
 		if fr.Header != want {
 			t.Errorf("frame %d: header %+v, want %+v", i, fr.Header, want)
 		}

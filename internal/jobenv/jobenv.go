@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 )
 
 // Environment variable names set by gorun for every rank.
@@ -25,6 +26,14 @@ const (
 	Yield     = "GORUN_YIELD"      // "1": ranks outnumber cores; a polling rank yields its core between polls
 	Shm       = "GORUN_SHM_FD"     // inherited descriptor of the job's shared memory file (local transport)
 	SyncSends = "GORUN_SYNC_SENDS" // "1" (gorun --sync-sends): every Send behaves as Ssend
+	// Placement is the job's placement: the host index of every world rank,
+	// comma-separated, in rank order (e.g. "0,0,1,1": ranks 0 and 1 on one
+	// host, 2 and 3 on another). A rank reaches the ranks with its own host
+	// index through the local transport (Unix sockets in Dir) and the others
+	// through NATS (NatsURL); the shared-memory collectives are off when
+	// the placement spans more than one host index, as they assume one
+	// host. Empty: every rank uses Transport. See ParsePlacement.
+	Placement = "GORUN_PLACEMENT"
 )
 
 // Transport names: the values of GORUN_TRANSPORT and of gorun's
@@ -51,6 +60,8 @@ type Job struct {
 	NatsURL    string
 	NatsCreds  string
 	NatsCA     string
+	// Placement is the host index of every rank (GORUN_PLACEMENT), or nil.
+	Placement []int
 }
 
 // Lookup reads the job description from the environment. ok is false when
@@ -84,7 +95,49 @@ func Lookup() (job Job, ok bool, err error) {
 	job.NatsURL = os.Getenv(NatsURL)
 	job.NatsCreds = os.Getenv(NatsCreds)
 	job.NatsCA = os.Getenv(NatsCA)
+	if text := os.Getenv(Placement); text != "" {
+		if job.Placement, err = ParsePlacement(text, job.Size); err != nil {
+			return Job{}, true, err
+		}
+	}
 	return job, true, nil
+}
+
+// ParsePlacement parses a placement (see Placement): size non-negative
+// host indices, comma-separated.
+func ParsePlacement(text string, size int) ([]int, error) {
+	fields := strings.Split(text, ",")
+	if len(fields) != size {
+		return nil, fmt.Errorf("jobenv: %s=%q names %d ranks, the job has %d", Placement, text, len(fields), size)
+	}
+	hosts := make([]int, size)
+	for r, f := range fields {
+		h, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || h < 0 {
+			return nil, fmt.Errorf("jobenv: %s=%q: rank %d's host index %q is not a non-negative number", Placement, text, r, f)
+		}
+		hosts[r] = h
+	}
+	return hosts, nil
+}
+
+// FormatPlacement is the text of a placement, as ParsePlacement reads it.
+func FormatPlacement(hosts []int) string {
+	parts := make([]string, len(hosts))
+	for r, h := range hosts {
+		parts[r] = strconv.Itoa(h)
+	}
+	return strings.Join(parts, ",")
+}
+
+// SpansHosts reports whether a placement puts ranks on more than one host.
+func SpansHosts(hosts []int) bool {
+	for _, h := range hosts {
+		if h != hosts[0] {
+			return true
+		}
+	}
+	return false
 }
 
 // Environ returns the variables for one rank of job, as "NAME=value" pairs to
@@ -107,6 +160,9 @@ func (j Job) Environ() []string {
 	}
 	if j.NatsCA != "" {
 		env = append(env, NatsCA+"="+j.NatsCA)
+	}
+	if j.Placement != nil {
+		env = append(env, Placement+"="+FormatPlacement(j.Placement))
 	}
 	return env
 }

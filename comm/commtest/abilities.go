@@ -1,0 +1,353 @@
+package commtest
+
+import (
+	"bytes"
+	"errors"
+	"runtime"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"github.com/gorun-mpi/gorun/comm"
+)
+
+// testReservedKinds: a kind reserved for transports is refused with
+// ErrBadFrame, nothing sent, and the connection still works.
+func testReservedKinds(t *testing.T, f Factory) {
+	job, recs := started(t, f, 2)
+	ctx := ctxWait(t)
+	for _, k := range []comm.Kind{comm.FirstReservedKind, 0xFF} {
+		err := job.Transports[0].Send(ctx, 1, comm.Header{Kind: k}, []byte("x"))
+		if !errors.Is(err, comm.ErrBadFrame) {
+			t.Errorf("send of reserved kind %#x: %v, want ErrBadFrame", k, err)
+		}
+	}
+	if err := job.Transports[0].Send(ctx, 1, eager(7), []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	recs[1].WaitFor(t, "the frame", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) >= 1 })
+	if fr := recs[1].Frames(); len(fr) != 1 || fr[0].Seq != 7 {
+		t.Errorf("got %d frames (first seq %d), want only the frame of seq 7", len(fr), fr[0].Seq)
+	}
+}
+
+// provider is a Recorder that supplies the memory of large payloads for
+// frames of even Seq, and records every request.
+type provider struct {
+	*Recorder
+	mu    sync.Mutex
+	asked []bufferRequest
+	given map[uint64][]byte // by Seq
+}
+
+type bufferRequest struct {
+	h      comm.Header
+	length int
+}
+
+func (p *provider) BufferFor(h comm.Header, length int) []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.asked = append(p.asked, bufferRequest{h, length})
+	if h.Seq%2 != 0 {
+		return nil
+	}
+	b := make([]byte, length)
+	p.given[h.Seq] = b
+	return b
+}
+
+// testBufferProvider: every transport asks a providing Handler for the
+// memory of exactly the frames at least comm.BufferThreshold long, with
+// their header and length, and delivers the payload in that memory; when
+// the Handler gives none, it allocates.
+func testBufferProvider(t *testing.T, f Factory) {
+	provs := make([]*provider, 2)
+	job, recs := startedWith(t, f, 2, func(r int, rec *Recorder) comm.Handler {
+		provs[r] = &provider{Recorder: rec, given: map[uint64][]byte{}}
+		return provs[r]
+	})
+	ctx := ctxWait(t)
+	sizes := []int{0, 100, comm.BufferThreshold - 1, comm.BufferThreshold, comm.BufferThreshold + 1, 1 << 20, 1 << 20, 9 << 20}
+	for i, size := range sizes {
+		h := comm.Header{Kind: comm.Kind(i + 1), Context: uint32(i), Tag: int32(-i), Seq: uint64(i)}
+		if err := job.Transports[1].Send(ctx, 0, h, pattern(size, byte(i))); err != nil {
+			t.Fatalf("send %d bytes: %v", size, err)
+		}
+	}
+	recs[0].WaitFor(t, "every frame", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) >= len(sizes) })
+	p := provs[0]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var want []bufferRequest
+	for i, size := range sizes {
+		if size >= comm.BufferThreshold {
+			want = append(want, bufferRequest{comm.Header{Kind: comm.Kind(i + 1), Context: uint32(i), Source: 1, Tag: int32(-i), Seq: uint64(i)}, size})
+		}
+	}
+	if len(p.asked) != len(want) {
+		t.Fatalf("BufferFor asked %d times (%+v), want %d times: for each frame of at least %d bytes", len(p.asked), p.asked, len(want), comm.BufferThreshold)
+	}
+	for i := range want {
+		if p.asked[i] != want[i] {
+			t.Errorf("BufferFor request %d: %+v, want %+v", i, p.asked[i], want[i])
+		}
+	}
+	for i, fr := range recs[0].Frames() {
+		if !bytes.Equal(fr.Payload, pattern(sizes[i], byte(i))) {
+			t.Errorf("frame %d of %d bytes: payload altered (%d bytes)", i, sizes[i], len(fr.Payload))
+		}
+		if b, ok := p.given[fr.Seq]; ok && (len(b) == 0 || len(fr.Payload) == 0 || &b[0] != &fr.Payload[0]) {
+			t.Errorf("frame %d of %d bytes: not delivered in the memory BufferFor gave", i, sizes[i])
+		}
+	}
+}
+
+// testTrySend: a frame TrySend reports sent arrives, in order with the
+// frames sent by Send; one it reports not sent never arrives. Where the
+// transport can try at all, it succeeds on an idle connection.
+func testTrySend(t *testing.T, f Factory) {
+	const n = 3
+	job, recs := started(t, f, n)
+	ts, ok := job.Transports[0].(comm.TrySender)
+	if !ok {
+		t.Skip("this transport kind has no TrySend")
+	}
+	ctx := ctxWait(t)
+	successes := 0
+	for dest := 1; dest < n; dest++ {
+		// A Send first: a transport may try only on an established path.
+		if err := job.Transports[0].Send(ctx, dest, eager(0), []byte("first")); err != nil {
+			t.Fatal(err)
+		}
+		want := []uint64{0}
+		for i := 1; i <= 200; i++ {
+			sent, err := ts.TrySend(dest, eager(i), []byte{byte(i)})
+			if err != nil {
+				t.Fatalf("TrySend to %d: %v", dest, err)
+			}
+			if sent {
+				want = append(want, uint64(i))
+				successes++
+			} else if i%10 == 0 {
+				if err := job.Transports[0].Send(ctx, dest, eager(i), []byte{byte(i)}); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, uint64(i))
+			}
+		}
+		if err := job.Transports[0].Send(ctx, dest, eager(1000), nil); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, 1000)
+		recs[dest].WaitFor(t, "the last frame", func(fr []comm.Frame, _ map[int]error) bool {
+			return len(fr) > 0 && fr[len(fr)-1].Seq == 1000
+		})
+		var got []uint64
+		for _, fr := range recs[dest].Frames() {
+			got = append(got, fr.Seq)
+		}
+		if !equal(got, want) {
+			t.Errorf("to rank %d: frames %v arrived, want %v (sent ones, in order)", dest, got, want)
+		}
+	}
+	if sent, err := ts.TrySend(0, eager(0), nil); sent {
+		t.Errorf("TrySend to ourselves reported sent (err %v)", err)
+	}
+	if sent, err := ts.TrySend(n, eager(0), nil); sent {
+		t.Errorf("TrySend to rank %d of %d reported sent (err %v)", n, n, err)
+	}
+	if successes == 0 {
+		t.Errorf("TrySend never succeeded on idle connections to %d ranks", n-1)
+	}
+}
+
+func equal(a, b []uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// testPoll: Poll, called on another goroutine while frames stream in,
+// delivers on its caller's goroutine (when it reports true, frames were
+// delivered before it returned) and never breaks the order per source or
+// delivers a frame twice.
+func testPoll(t *testing.T, f Factory) {
+	job, recs := started(t, f, 2)
+	p, ok := job.Transports[1].(comm.Poller)
+	if !ok {
+		t.Skip("this transport kind cannot poll")
+	}
+	const n = 3000
+	done := make(chan struct{})
+	lies := make(chan int, 1)
+	go func() {
+		defer close(done)
+		for {
+			before := len(recs[1].Frames())
+			if p.Poll() && len(recs[1].Frames()) == before {
+				select {
+				case lies <- before:
+				default:
+				}
+			}
+			if before >= n {
+				return
+			}
+		}
+	}()
+	ctx := ctxWait(t)
+	for i := 0; i < n; i++ {
+		size := 10
+		if i%100 == 0 {
+			size = 40 << 10
+		}
+		if err := job.Transports[0].Send(ctx, 1, eager(i), pattern(size, byte(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs[1].WaitFor(t, "every frame", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) >= n })
+	<-done
+	select {
+	case at := <-lies:
+		t.Errorf("Poll reported a delivery but delivered nothing (at %d frames)", at)
+	default:
+	}
+	frames := recs[1].Frames()
+	if len(frames) != n {
+		t.Fatalf("%d frames delivered, want %d", len(frames), n)
+	}
+	for i, fr := range frames {
+		if fr.Seq != uint64(i) {
+			t.Fatalf("frame %d has seq %d: order broken", i, fr.Seq)
+		}
+	}
+}
+
+// testSendParts: a transport that can send a payload in two parts delivers
+// exactly head followed by body, for small and large payloads, to every
+// destination.
+func testSendParts(t *testing.T, f Factory) {
+	const n = 3
+	job, recs := started(t, f, n)
+	ps, ok := job.Transports[0].(comm.PartsSender)
+	if !ok {
+		t.Skip("this transport kind has no SendParts")
+	}
+	cases := []struct{ head, body []byte }{
+		{[]byte("h"), []byte("body")},
+		{nil, pattern(10, 1)},
+		{[]byte("descriptor"), pattern(300<<10, 2)},
+		{pattern(40<<10, 3), nil},
+		{pattern(3, 4), pattern(2<<20, 5)},
+	}
+	for dest := 1; dest < n; dest++ {
+		for i, c := range cases {
+			if err := ps.SendParts(ctxWait(t), dest, eager(i), c.head, c.body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		recs[dest].WaitFor(t, "every frame", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) == len(cases) })
+		for i, fr := range recs[dest].Frames() {
+			want := append(append([]byte{}, cases[i].head...), cases[i].body...)
+			if !bytes.Equal(fr.Payload, want) || fr.Seq != uint64(i) {
+				t.Errorf("to %d, frame %d: %d bytes, seq %d, want head+body of %d", dest, i, len(fr.Payload), fr.Seq, len(want))
+			}
+		}
+	}
+	if err := ps.SendParts(ctxWait(t), n, eager(0), nil, nil); !errors.Is(err, comm.ErrBadRank) {
+		t.Errorf("SendParts to rank %d of %d: %v, want ErrBadRank", n, n, err)
+	}
+}
+
+// testPeerMemory: CanReadPeerMemory holds exactly for the pairs the job
+// says (on Linux), both ways; ReadPeerMemory then copies the bytes at an
+// address of the peer's process (here: this test process), and fails for
+// every other rank.
+func testPeerMemory(t *testing.T, f Factory) {
+	const n = 3
+	job, recs := started(t, f, n)
+	if _, ok := job.Transports[0].(comm.PeerMemoryReader); !ok {
+		t.Skip("this transport kind cannot read peers' memory")
+	}
+	ctx := ctxWait(t)
+	// Every rank sends to every other first, so each knows its peers'
+	// processes.
+	for a := range n {
+		for b := range n {
+			if a != b {
+				if err := job.Transports[a].Send(ctx, b, eager(a), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	for r := range n {
+		recs[r].WaitFor(t, "a frame from each peer", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) >= n-1 })
+	}
+	src := pattern(100<<10, 9)
+	addr := uint64(uintptr(unsafe.Pointer(&src[0])))
+	readable := 0
+	for a := range n {
+		pm := job.Transports[a].(comm.PeerMemoryReader)
+		if pm.CanReadPeerMemory(a) || pm.CanReadPeerMemory(-1) || pm.CanReadPeerMemory(n) {
+			t.Errorf("rank %d: CanReadPeerMemory holds for itself or a rank out of range", a)
+		}
+		for b := range n {
+			if a == b {
+				continue
+			}
+			want := job.PeerMemory != nil && job.PeerMemory(a, b) && runtime.GOOS == "linux"
+			if got := pm.CanReadPeerMemory(b); got != want {
+				t.Errorf("rank %d: CanReadPeerMemory(%d) = %v, want %v", a, b, got, want)
+			}
+			dst := make([]byte, len(src))
+			err := pm.ReadPeerMemory(b, addr, dst)
+			switch {
+			case want && err != nil:
+				t.Errorf("rank %d: ReadPeerMemory(%d): %v", a, b, err)
+			case want && !bytes.Equal(dst, src):
+				t.Errorf("rank %d: ReadPeerMemory(%d) copied other bytes", a, b)
+			case want:
+				readable++
+			case err == nil:
+				t.Errorf("rank %d: ReadPeerMemory(%d) succeeded where CanReadPeerMemory is false", a, b)
+			}
+		}
+	}
+	runtime.KeepAlive(src)
+	if err := job.Transports[0].(comm.PeerMemoryReader).ReadPeerMemory(0, addr, make([]byte, 1)); err == nil {
+		t.Error("rank 0 read its own memory as a peer's")
+	}
+	t.Logf("%d ordered pairs read each other's memory", readable)
+}
+
+// testEagerLimit: each transport's preferred eager limit per destination
+// is the one its kind documents (Job.EagerLimit).
+func testEagerLimit(t *testing.T, f Factory) {
+	const n = 3
+	job, _ := started(t, f, n)
+	if _, ok := job.Transports[0].(comm.EagerLimiter); !ok {
+		t.Skip("this transport kind states no eager limit")
+	}
+	if job.EagerLimit == nil {
+		t.Fatal("the transport states eager limits but the job says none: set Job.EagerLimit")
+	}
+	for a := range n {
+		el := job.Transports[a].(comm.EagerLimiter)
+		for b := range n {
+			if a == b {
+				continue
+			}
+			if got, want := el.EagerLimit(b), job.EagerLimit(a, b); got != want {
+				t.Errorf("rank %d: EagerLimit(%d) = %d, want %d", a, b, got, want)
+			}
+		}
+	}
+}

@@ -1,4 +1,0 @@
-package mpi
-
-// sysProcessVMReadv is process_vm_readv's system call number.
-const sysProcessVMReadv = 310
