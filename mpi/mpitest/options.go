@@ -21,6 +21,14 @@ const (
 	// NATS connects them through a NATS server started in the test process
 	// on a loopback port, as gorun --transport nats does.
 	NATS Network = ranks.NATS
+	// Composite gives each rank a composite transport (comm.NewComposite)
+	// of two in-memory networks: its peers of the same parity (a pretend
+	// host, rank%2) through one, the others through the other.
+	Composite Network = ranks.Composite
+	// Placed gives each rank the composite gorun builds for a job placed
+	// on two hosts: peers of the same parity through Unix sockets, the
+	// others through NATS.
+	Placed Network = ranks.Placed
 )
 
 // Networks lists every network, InMemory first: loop over it to run a test
