@@ -1,8 +1,13 @@
 // Package mpitest runs the ranks of an MPI program inside one test process,
 // as net/http/httptest runs a server inside a test: each rank is a
 // goroutine with its own world communicator, connected to the others over
-// the in-memory transport (the default), real Unix sockets, or NATS through
-// a server embedded in the test process.
+// the in-memory transport (the default), real Unix sockets, NATS through a
+// server embedded in the test process, or a composite of two transports
+// (Composite, Placed). Loop over Networks to run a test on each; the
+// environment variable GORUN_MPITEST_NETWORK changes the default. One
+// difference from a job under gorun remains: the ranks share no memory, so
+// the collectives always go by messages (gorun's local transport gives the
+// world communicator's AllreduceSlice, Bcast and Barrier shared memory).
 //
 // Every rank's failure fails the test and names the rank; a rank that
 // panics is reported with its stack, and its world is finalized so that
