@@ -1,6 +1,7 @@
 // Package ranks is the core of the project's in-process test harness: it
 // makes N connected comm.Transports over one network (in memory, Unix
-// sockets in a private directory, or NATS through an embedded server), and
+// sockets in a private directory, NATS through an embedded server, or a
+// composite of two of them, as gorun builds for a placement), and
 // runs one body per rank on its own goroutine, catching panics and
 // runtime.Goexit (t.FailNow) and ending ranks that hang with what they were
 // blocked in.
