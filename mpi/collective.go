@@ -10,7 +10,9 @@ import (
 // error as *Error. A mismatch breaks c's collectives (see collwatch.go),
 // except a difference of lengths in AllreduceSlice, which every rank finds
 // in the call itself.
-func collective[R any](c *Comm, op string, body func(conn collectives.Conn) (R, error)) (R, error) {
+func collective[R any](c *Comm, op string, body func(conn collectives.Conn) (R, error)) (_ R, err error) {
+	sp := c.traceBegin(op)
+	defer sp.endErr(&err)
 	var zero R
 	conn, err := c.collConn(op)
 	if err != nil {

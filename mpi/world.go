@@ -19,6 +19,7 @@ type worldState struct {
 	e     *engine
 	ctl   *control.Client // nil without gorun or with WithTransport
 	arena *shmcoll.Region // shared memory of the ranks on this host; nil if none
+	trace *tracer         // gorun --trace; nil when off
 	once  sync.Once
 	err   error
 }
@@ -59,6 +60,10 @@ func Init(opts ...Option) (*Comm, error) {
 		process.world = world
 		return world, err
 	}
+	tr, err := newTracerFromEnv()
+	if err != nil {
+		return nil, err
+	}
 	var ctl *control.Client
 	var reporting atomic.Pointer[engine] // set once the world's engine exists
 	if job.Control != "" {
@@ -72,6 +77,7 @@ func Init(opts ...Option) (*Comm, error) {
 					e.blocked.confirm(m.Round)
 				}
 			}
+			tr.answerLauncher(ctl, m)
 		}, func() {
 			fmt.Fprintf(os.Stderr, "mpi: rank %d: the gorun launcher is gone; exiting\n", rank)
 			os.Exit(1)
@@ -89,6 +95,7 @@ func Init(opts ...Option) (*Comm, error) {
 		return nil, err
 	}
 	reporting.Store(world.e)
+	world.shared.world.trace = tr
 	if job.Size > 1 {
 		arena, err := openArena(world.e, job)
 		if err != nil {
@@ -226,6 +233,11 @@ func (w *worldState) finalize() error {
 		e.async.Wait()
 		if cerr := e.t.Close(); cerr != nil {
 			err = fmt.Errorf("mpi: rank %d Finalize: %w", e.rank, cerr)
+		}
+	}
+	if w.ctl != nil && w.trace != nil {
+		if cerr := w.trace.handOver(w.ctl); cerr != nil && err == nil {
+			err = fmt.Errorf("mpi: rank %d Finalize: trace: %w", e.rank, cerr)
 		}
 	}
 	if w.ctl != nil {

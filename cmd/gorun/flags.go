@@ -27,6 +27,7 @@ type config struct {
 	timeout   time.Duration
 	tagOutput bool
 	syncSends bool   // every Send behaves as Ssend (GORUN_SYNC_SENDS=1 for the ranks)
+	traceFile string // --trace: where the merged trace goes (.json or .html); "" = off
 	transport string // jobenv.TransportLocal or jobenv.TransportNATS
 	bindTo    string // bindCore or bindNone
 	nats      natsConfig
@@ -75,6 +76,8 @@ Environment:
   GORUN_YIELD gorun sets it to 1 when N exceeds the number of CPUs (unless
               already set): a polling rank yields its core between polls
   GOMAXPROCS  gorun gives each rank max(1, CPUs/N) unless already set
+  GORUN_TRACE_LIMIT  with --trace: the most calls each rank records
+              (default 100000; later calls are counted, not recorded)
   Ranks also get GORUN_RANK, GORUN_SIZE, GORUN_JOB_ID, GORUN_SECRET,
   GORUN_DIR, GORUN_CONTROL, GORUN_TRANSPORT (and GORUN_NATS_* for nats).
 `
@@ -88,6 +91,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.DurationVar(&cfg.timeout, "timeout", 0, "end the whole job after this `duration` (e.g. 30s, 5m); exit 124")
 	fs.BoolVar(&cfg.tagOutput, "tag-output", false, "prefix each output line with \"[rank] \"")
 	fs.BoolVar(&cfg.syncSends, "sync-sends", false, "every Send, Isend and Sendrecv waits for its receive to match, as Ssend does:\na program that works only thanks to buffering deadlocks every time")
+	fs.StringVar(&cfg.traceFile, "trace", "", "record every rank's mpi calls and write them, clocks aligned, to `FILE`:\nFILE.json for ui.perfetto.dev or chrome://tracing, FILE.html for a page of its own")
 	fs.StringVar(&cfg.transport, "transport", jobenv.TransportLocal, "how ranks talk: local (Unix sockets on this host) or nats")
 	fs.StringVar(&cfg.bindTo, "bind-to", bindCore, "core: bind each rank to its share of the CPUs (as mpirun --bind-to core);\nnone: let the kernel place ranks")
 	fs.StringVar(&cfg.nats.URL, "nats", "", "NATS server `URL` (implies --transport nats); user:pass or token may be\nin the URL; with --transport nats and no URL, gorun embeds a server")

@@ -97,13 +97,19 @@ func run(args []string) int {
 		stderr.line("gorun: " + err.Error())
 		return 1
 	}
+	tracer, err := newTraceCollector(cfg.traceFile, cfg.np, os.Getenv)
+	if err != nil {
+		return usageFailure(err)
+	}
 	server, err := control.Listen(job.Control, job.Secret, cfg.np)
 	if err != nil {
 		stderr.line("gorun: " + err.Error())
 		return 1
 	}
 	defer server.Close()
-	return newSupervisor(cfg, prog, job, server, stdout, stderr, sigs, broken).run()
+	sup := newSupervisor(cfg, prog, job, server, stdout, stderr, sigs, broken)
+	sup.trace = tracer
+	return sup.run()
 }
 
 // interruptedDuringSetup reports a signal that arrived before any rank

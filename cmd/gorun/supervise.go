@@ -55,6 +55,9 @@ type supervisor struct {
 	roundFP   string           // the candidate it confirms; "" when none is open
 	refusedFP string           // a candidate a rank said no to
 	retryC    <-chan time.Time // ask about refusedFP again then
+
+	trace    *traceCollector // --trace; nil when off
+	flushing bool            // ending: waiting for the ranks' traces before SIGTERM
 }
 
 func newSupervisor(cfg config, prog program, job jobenv.Job, server *control.Server,
@@ -92,6 +95,7 @@ func (s *supervisor) run() int {
 	s.spawn()
 	s.loop()
 	s.finish()
+	s.writeTrace()
 	return s.status
 }
 
@@ -124,7 +128,7 @@ func (s *supervisor) spawn() {
 				s.stderr.line(withPrefix(fmt.Sprintf("gorun: rank %d runs unbound: %v", rank, err)))
 			}
 		}
-		p, err := startRank(rank, s.prog, s.cfg.args, rankEnv(base, job, s.cfg.np, cpus, s.cfg.syncSends),
+		p, err := startRank(rank, s.prog, s.cfg.args, append(rankEnv(base, job, s.cfg.np, cpus, s.cfg.syncSends), s.trace.env()...),
 			in, shared, s.stdout, s.stderr, s.cfg.tagOutput, s.exits)
 		if err != nil {
 			s.fail(failure{reason: err.Error(), status: startStatus(err)})
@@ -219,6 +223,8 @@ func (s *supervisor) loop() {
 			s.killC = nil
 			s.signalAll(syscall.SIGKILL)
 			s.giveUpC = time.After(giveUpAfter)
+		case <-s.trace.flushTimeout():
+			s.endFlush()
 		case <-s.giveUpC:
 			s.stderr.line("gorun: some ranks did not die even of SIGKILL; giving up waiting for them")
 			return
@@ -226,11 +232,17 @@ func (s *supervisor) loop() {
 		if !s.ending {
 			s.checkDeadlock()
 		}
+		if s.flushing && s.trace.flushed() {
+			s.endFlush()
+		}
 	}
 }
 
 // onEvent applies one control-channel event.
 func (s *supervisor) onEvent(ev control.Event) {
+	if s.trace.onEvent(s.server, ev) {
+		return
+	}
 	switch {
 	case ev.Synced:
 		s.apply(s.st.synced(ev.Rank))
@@ -370,6 +382,15 @@ func (s *supervisor) onConfirmed(m control.Message) {
 func (s *supervisor) beginTeardown() {
 	s.ending = true
 	s.timeoutC, s.retryC = nil, nil
+	if s.trace.askFlush(s.server, s.st.live()) {
+		s.flushing = true // the ranks hand over their traces first (endFlush)
+		return
+	}
+	s.terminate()
+}
+
+// terminate sends every rank SIGTERM, and arms the SIGKILL that follows.
+func (s *supervisor) terminate() {
 	s.signalAll(syscall.SIGTERM)
 	s.killC = time.After(killGrace)
 }
