@@ -104,7 +104,7 @@ func (j *agentJob) run(m *nats.Msg) {
 	}
 	defer os.RemoveAll(dir)
 	job := jobenv.Job{Size: req.Size, JobID: req.Job, Secret: req.Secret, Dir: dir,
-		Control: filepath.Join(dir, controlSocket), Transport: "nats", NatsURL: j.agent.cfg.nats.URL}
+		Control: filepath.Join(dir, controlSocket), Transport: jobenv.TransportNATS, NatsURL: j.agent.cfg.nats.URL}
 	for _, f := range []struct {
 		path string
 		into *string

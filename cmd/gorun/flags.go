@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/gorun-mpi/gorun/internal/jobenv"
 )
 
 // natsConfig is what the user asked of the NATS transport; prepareNATS
@@ -25,7 +28,7 @@ type config struct {
 	tagOutput bool
 	syncSends bool   // every Send behaves as Ssend (GORUN_SYNC_SENDS=1 for the ranks)
 	traceFile string // --trace: where the merged trace goes (.json or .html); "" = off
-	transport string // "local" or "nats"
+	transport string // jobenv.TransportLocal or jobenv.TransportNATS
 	bindTo    string // bindCore or bindNone
 	nats      natsConfig
 	hosts     hostsConfig // --hosts and friends: ranks run on agents
@@ -93,7 +96,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.BoolVar(&cfg.tagOutput, "tag-output", false, "prefix each output line with \"[rank] \"")
 	fs.BoolVar(&cfg.syncSends, "sync-sends", false, "every Send, Isend and Sendrecv waits for its receive to match, as Ssend does:\na program that works only thanks to buffering deadlocks every time")
 	fs.StringVar(&cfg.traceFile, "trace", "", "record every rank's mpi calls and write them, clocks aligned, to `FILE`:\nFILE.json for ui.perfetto.dev or chrome://tracing, FILE.html for a page of its own")
-	fs.StringVar(&cfg.transport, "transport", "local", "how ranks talk: local (Unix sockets on this host) or nats")
+	fs.StringVar(&cfg.transport, "transport", jobenv.TransportLocal, "how ranks talk: local (Unix sockets on this host) or nats")
 	fs.StringVar(&cfg.bindTo, "bind-to", bindCore, "core: bind each rank to its share of the CPUs (as mpirun --bind-to core);\nnone: let the kernel place ranks")
 	fs.StringVar(&cfg.nats.URL, "nats", "", "NATS server `URL` (implies --transport nats); user:pass or token may be\nin the URL; with --transport nats and no URL, gorun embeds a server")
 	fs.StringVar(&cfg.nats.Creds, "nats-creds", "", "NATS credentials `file`")
@@ -134,19 +137,19 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	if cfg.bindTo != bindCore && cfg.bindTo != bindNone {
 		return cfg, fmt.Errorf("%w: --bind-to %q: want core or none", errUsage, cfg.bindTo)
 	}
-	if cfg.transport != "local" && cfg.transport != "nats" {
-		return cfg, fmt.Errorf("%w: --transport %q: want local or nats", errUsage, cfg.transport)
+	if !slices.Contains(jobenv.Transports(), cfg.transport) {
+		return cfg, fmt.Errorf("%w: --transport %q: want %s", errUsage, cfg.transport, strings.Join(jobenv.Transports(), " or "))
 	}
 	if set["nats"] {
-		if set["transport"] && cfg.transport != "nats" {
+		if set["transport"] && cfg.transport != jobenv.TransportNATS {
 			return cfg, fmt.Errorf("%w: --nats needs --transport nats, not %s", errUsage, cfg.transport)
 		}
 		if cfg.nats.URL == "" {
 			return cfg, fmt.Errorf("%w: --nats: empty URL", errUsage)
 		}
-		cfg.transport = "nats"
+		cfg.transport = jobenv.TransportNATS
 	}
-	if cfg.transport != "nats" {
+	if cfg.transport != jobenv.TransportNATS {
 		for _, name := range []string{"nats-creds", "nats-ca"} {
 			if set[name] {
 				return cfg, fmt.Errorf("%w: --%s needs --transport nats or --nats URL", errUsage, name)

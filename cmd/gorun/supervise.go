@@ -9,10 +9,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gorun-mpi/gorun/collectives"
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
 	"github.com/gorun-mpi/gorun/internal/shm"
+	"github.com/gorun-mpi/gorun/internal/shmcoll"
 )
 
 // Timing of the job's end. A failed job is down within killGrace plus the
@@ -88,7 +88,7 @@ func (s *supervisor) run() int {
 		s.stderr.line(withPrefix(err.Error()))
 		return 2
 	}
-	if (s.cfg.transport == "nats" || s.job.Placement != nil) && s.remote == nil {
+	if (s.cfg.transport == jobenv.TransportNATS || s.job.Placement != nil) && s.remote == nil {
 		cleanup, err := prepareNATS(s.cfg.nats, &s.job, s.failNATS)
 		if err != nil {
 			s.stderr.line(withPrefix(err.Error()))
@@ -183,10 +183,10 @@ func (s *supervisor) cpuBinding() (shares [][]int, restore func()) {
 // than one rank. Where it cannot be made (no memfd on this system), the job
 // runs without it: every rank then uses messages alone.
 func (s *supervisor) sharedMemory() *os.File {
-	if s.cfg.transport != "local" || s.cfg.np < 2 || jobenv.SpansHosts(s.job.Placement) {
+	if s.cfg.transport != jobenv.TransportLocal || s.cfg.np < 2 || jobenv.SpansHosts(s.job.Placement) {
 		return nil
 	}
-	f, err := shm.Create("gorun-"+s.job.JobID, int64(collectives.ArenaSize(s.cfg.np)))
+	f, err := shm.Create("gorun-"+s.job.JobID, int64(shmcoll.Size(s.cfg.np)))
 	if err != nil {
 		if !errors.Is(err, shm.ErrUnsupported) {
 			s.stderr.line(withPrefix(fmt.Sprintf("gorun: no shared memory for collectives (using messages): %v", err)))
