@@ -23,6 +23,14 @@ func (c *Comm) Ssend(v any, dest, tag int) error {
 }
 
 func (c *Comm) send(op string, v any, dest, tag int, sync bool) error {
+	sp := c.traceBegin(op)
+	err := c.sendIn(sp, op, v, dest, tag, sync)
+	sp.end(err)
+	return err
+}
+
+// sendIn is send, recorded (when tracing) in the call sp.
+func (c *Comm) sendIn(sp *span, op string, v any, dest, tag int, sync bool) error {
 	if err := c.usable(); err != nil {
 		return c.wrapErr(op, dest, tag, err)
 	}
@@ -36,6 +44,7 @@ func (c *Comm) send(op string, v any, dest, tag int, sync bool) error {
 	if err != nil {
 		return c.wrapErr(op, dest, tag, err)
 	}
+	sp.sends(c, dest, tag, len(body))
 	err = c.e.send(c.goctx, c.ctx, c.group[dest], tag, desc, body, sync || c.e.syncSends, c.describeCall(op, "dest", dest, tag, false))
 	return c.wrapErr(op, dest, tag, err)
 }
@@ -45,19 +54,26 @@ func (c *Comm) send(op string, v any, dest, tag int, sync bool) error {
 // cannot be decoded into *ptr, the error (wrapping ErrTypeMismatch) names
 // both types; the message is consumed and later ones are unaffected.
 func (c *Comm) Recv(ptr any, source, tag int) (Status, error) {
+	sp := c.traceRecv("Recv", source, tag)
 	req := c.irecv("Recv", ptr, source, tag)
-	return req.Wait()
+	req.tracePosted(sp)
+	st, err := req.Wait()
+	sp.received(req, err)
+	return st, err
 }
 
 // Sendrecv sends v to dest and receives from source into ptr at the same
 // time, so that two ranks exchanging messages cannot deadlock whatever the
 // messages' sizes.
-func (c *Comm) Sendrecv(v any, dest, sendTag int, ptr any, source, recvTag int) (Status, error) {
+func (c *Comm) Sendrecv(v any, dest, sendTag int, ptr any, source, recvTag int) (st Status, err error) {
+	sp := c.traceRecv("Sendrecv", source, recvTag)
 	recv := c.irecv("Sendrecv", ptr, source, recvTag)
+	recv.tracePosted(sp)
+	defer func() { sp.received(recv, err) }()
 	if recv.err != nil && recv.settled {
 		return Status{}, recv.err
 	}
-	if err := c.send("Sendrecv", v, dest, sendTag, false); err != nil {
+	if err := c.sendIn(sp, "Sendrecv", v, dest, sendTag, false); err != nil {
 		if c.e.cancelRecv(recv.recv) {
 			return Status{}, err
 		}
@@ -70,10 +86,12 @@ func (c *Comm) Sendrecv(v any, dest, sendTag int, ptr any, source, recvTag int) 
 // Probe waits until a message from source with tag can be received and
 // describes it without receiving it. A Recv with the same source and tag
 // that follows gets this message.
-func (c *Comm) Probe(source, tag int) (Status, error) {
+func (c *Comm) Probe(source, tag int) (st Status, err error) {
 	if err := c.checkRecvArgs(source, tag); err != nil {
 		return Status{}, c.wrapErr("Probe", source, tag, err)
 	}
+	sp := c.traceRecv("Probe", source, tag)
+	defer func() { sp.probed(st, err) }()
 	for {
 		seen := c.e.arrivals()
 		st, found, err := c.iprobe(source, tag)
@@ -92,10 +110,14 @@ func (c *Comm) Iprobe(source, tag int) (Status, bool, error) {
 	if err := c.checkRecvArgs(source, tag); err != nil {
 		return Status{}, false, c.wrapErr("Iprobe", source, tag, err)
 	}
+	start := c.traceNow()
 	if c.e.poller != nil {
 		c.e.poller.Poll()
 	}
 	st, found, err := c.iprobe(source, tag)
+	if found {
+		c.traceFound("Iprobe", start, st, err)
+	}
 	return st, found, c.wrapErr("Iprobe", source, tag, err)
 }
 

@@ -21,6 +21,10 @@ type Request struct {
 	recv  *recvOp // receives: the posted receive
 	ptr   any     // receives: where the message goes
 	goctx context.Context
+	// gorun --trace: the receive's posting number, and whether its
+	// completion is recorded whatever the buffer holds (see tracer).
+	tracePost  uint64
+	traceForce bool
 
 	mu      sync.Mutex
 	settled bool
@@ -31,9 +35,12 @@ type Request struct {
 // Isend starts sending v to dest with tag and returns at once. v must not
 // change until the request completes. Errors are reported by Wait or Test.
 func (c *Comm) Isend(v any, dest, tag int) *Request {
+	sp := c.traceBegin("Isend")
+	defer func() { sp.end(nil) }()
 	req := &Request{c: c, op: "Isend", peer: dest, tag: tag}
 	fail := func(err error) *Request { // settles req; err may be nil (done)
 		req.settled, req.err = true, c.wrapErr("Isend", dest, tag, err)
+		sp.end(req.err)
 		return req
 	}
 	if err := c.usable(); err != nil {
@@ -50,6 +57,7 @@ func (c *Comm) Isend(v any, dest, tag int) *Request {
 		return fail(err)
 	}
 	req.goctx = c.goctx
+	sp.sends(c, dest, tag, len(body))
 	worldDest := c.group[dest]
 	if worldDest == c.e.rank {
 		ack, err := c.e.startSelf(c.ctx, tag, desc, body, c.e.syncSends)
@@ -73,7 +81,11 @@ func (c *Comm) Isend(v any, dest, tag int) *Request {
 // Irecv starts receiving from source with tag into ptr and returns at once.
 // *ptr is set when the request completes.
 func (c *Comm) Irecv(ptr any, source, tag int) *Request {
-	return c.irecv("Irecv", ptr, source, tag)
+	sp := c.traceRecv("Irecv", source, tag)
+	req := c.irecv("Irecv", ptr, source, tag)
+	req.tracePosted(sp)
+	sp.end(req.err)
+	return req
 }
 
 func (c *Comm) irecv(op string, ptr any, source, tag int) *Request {
@@ -109,6 +121,8 @@ func (r *Request) Wait() (Status, error) {
 	if r.settled {
 		return r.status, r.err
 	}
+	sp := r.traceWait()
+	defer func() { sp.received(r, r.err) }()
 	what := r.c.describeCall(r.op, r.peerWord(), r.peer, r.tag, r.recv != nil)
 	if err := r.c.e.await(r.goctx, r.comp, what); err != nil && isContextErr(err) && !r.comp.isDone() {
 		if r.recv == nil || r.c.e.cancelRecv(r.recv) {
@@ -133,6 +147,7 @@ func (r *Request) Test() (Status, bool, error) {
 	if r.settled {
 		return r.status, true, r.err
 	}
+	start := r.c.traceNow()
 	if !r.comp.isDone() && r.c.e.poller != nil {
 		r.c.e.poller.Poll()
 	}
@@ -140,6 +155,7 @@ func (r *Request) Test() (Status, bool, error) {
 		return Status{}, false, nil
 	}
 	r.settle()
+	r.traceTested(start)
 	return r.status, true, r.err
 }
 
@@ -178,7 +194,9 @@ func (r *Request) peerWord() string {
 
 // WaitAll waits for every request and returns the errors of those that
 // failed, joined (nil when all succeeded).
-func WaitAll(reqs ...*Request) error {
+func WaitAll(reqs ...*Request) (err error) {
+	sp := traceRequests("WaitAll", reqs)
+	defer sp.endErr(&err)
 	var errs []error
 	for _, r := range reqs {
 		if _, err := r.Wait(); err != nil {
@@ -191,7 +209,9 @@ func WaitAll(reqs ...*Request) error {
 // WaitAny waits until one of the requests completes and returns its index,
 // status and error. Nil requests are skipped; with no non-nil request it
 // returns -1.
-func WaitAny(reqs ...*Request) (int, Status, error) {
+func WaitAny(reqs ...*Request) (index int, st Status, err error) {
+	sp := traceRequests("WaitAny", reqs)
+	defer sp.endErr(&err)
 	live := 0
 	for i, r := range reqs {
 		if r == nil {

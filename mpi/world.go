@@ -8,17 +8,18 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorun-mpi/gorun/collectives"
 	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
+	"github.com/gorun-mpi/gorun/internal/shmcoll"
 )
 
 // worldState is one world: its engine, and its link to the launcher.
 type worldState struct {
 	e     *engine
-	ctl   *control.Client    // nil without gorun or with WithTransport
-	arena *collectives.Arena // shared memory of the ranks on this host; nil if none
+	ctl   *control.Client // nil without gorun or with WithTransport
+	arena *shmcoll.Region // shared memory of the ranks on this host; nil if none
+	trace *tracer         // gorun --trace; nil when off
 	once  sync.Once
 	err   error
 }
@@ -59,6 +60,10 @@ func Init(opts ...Option) (*Comm, error) {
 		process.world = world
 		return world, err
 	}
+	tr, err := newTracerFromEnv()
+	if err != nil {
+		return nil, err
+	}
 	var ctl *control.Client
 	var reporting atomic.Pointer[engine] // set once the world's engine exists
 	if job.Control != "" {
@@ -72,6 +77,7 @@ func Init(opts ...Option) (*Comm, error) {
 					e.blocked.confirm(m.Round)
 				}
 			}
+			tr.answerLauncher(ctl, m)
 		}, func() {
 			fmt.Fprintf(os.Stderr, "mpi: rank %d: the gorun launcher is gone; exiting\n", rank)
 			os.Exit(1)
@@ -89,6 +95,7 @@ func Init(opts ...Option) (*Comm, error) {
 		return nil, err
 	}
 	reporting.Store(world.e)
+	world.shared.world.trace = tr
 	if job.Size > 1 {
 		arena, err := openArena(world.e, job)
 		if err != nil {
@@ -177,11 +184,16 @@ func Finalize() error {
 	return world.Finalize()
 }
 
-// Finalize finalizes the world c belongs to (see the package function
-// Finalize). It is how a world built with WithTransport ends.
+// Finalize on the world communicator finalizes the world (see the package
+// function Finalize); it is how a world built with WithTransport ends. On a
+// communicator made by Split or Dup it frees that communicator only (as
+// MPI_Comm_free does): see free.
 func (c *Comm) Finalize() error {
 	if c == nil {
 		return ErrNilComm
+	}
+	if c.ctx != 0 {
+		return c.free()
 	}
 	w := c.shared.world
 	w.once.Do(func() { w.err = w.finalize() })
@@ -221,6 +233,11 @@ func (w *worldState) finalize() error {
 		e.async.Wait()
 		if cerr := e.t.Close(); cerr != nil {
 			err = fmt.Errorf("mpi: rank %d Finalize: %w", e.rank, cerr)
+		}
+	}
+	if w.ctl != nil && w.trace != nil {
+		if cerr := w.trace.handOver(w.ctl); cerr != nil && err == nil {
+			err = fmt.Errorf("mpi: rank %d Finalize: trace: %w", e.rank, cerr)
 		}
 	}
 	if w.ctl != nil {

@@ -42,6 +42,14 @@ func main() {
 
 // run is gorun: it returns the exit status, having removed what it made.
 func run(args []string) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "agent":
+			return runAgent(args[1:])
+		case "agents":
+			return runAgents(args[1:])
+		}
+	}
 	cfg, err := parseFlags(args, os.Getenv)
 	if errors.Is(err, errHelp) {
 		printUsage(os.Stdout)
@@ -97,13 +105,22 @@ func run(args []string) int {
 		stderr.line("gorun: " + err.Error())
 		return 1
 	}
+	if cfg.hosts.enabled() {
+		return runHosts(cfg, prog, job, stdout, stderr, sigs, broken)
+	}
+	tracer, err := newTraceCollector(cfg.traceFile, cfg.np, os.Getenv)
+	if err != nil {
+		return usageFailure(err)
+	}
 	server, err := control.Listen(job.Control, job.Secret, cfg.np)
 	if err != nil {
 		stderr.line("gorun: " + err.Error())
 		return 1
 	}
 	defer server.Close()
-	return newSupervisor(cfg, prog, job, server, stdout, stderr, sigs, broken).run()
+	sup := newSupervisor(cfg, prog, job, server, stdout, stderr, sigs, broken)
+	sup.trace = tracer
+	return sup.run()
 }
 
 // interruptedDuringSetup reports a signal that arrived before any rank

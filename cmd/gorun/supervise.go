@@ -9,10 +9,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gorun-mpi/gorun/collectives"
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
 	"github.com/gorun-mpi/gorun/internal/shm"
+	"github.com/gorun-mpi/gorun/internal/shmcoll"
 )
 
 // Timing of the job's end. A failed job is down within killGrace plus the
@@ -34,7 +34,8 @@ type supervisor struct {
 	prog           program
 	job            jobenv.Job
 	stdout, stderr *stream
-	server         *control.Server
+	server         controlServer
+	remote         *remoteRanks // the ranks run on agents (--hosts); nil: here
 	sigs           <-chan os.Signal
 	broken         <-chan error // gorun's stdout cannot be written
 
@@ -55,9 +56,20 @@ type supervisor struct {
 	roundFP   string           // the candidate it confirms; "" when none is open
 	refusedFP string           // a candidate a rank said no to
 	retryC    <-chan time.Time // ask about refusedFP again then
+
+	trace    *traceCollector // --trace; nil when off
+	flushing bool            // ending: waiting for the ranks' traces before SIGTERM
 }
 
-func newSupervisor(cfg config, prog program, job jobenv.Job, server *control.Server,
+// controlServer is the supervisor's end of the ranks' control channel:
+// *control.Server for ranks on this host, *remoteRanks through agents.
+type controlServer interface {
+	Events() <-chan control.Event
+	Send(rank int, m control.Message) error
+	Sync(rank int)
+}
+
+func newSupervisor(cfg config, prog program, job jobenv.Job, server controlServer,
 	stdout, stderr *stream, sigs <-chan os.Signal, broken <-chan error) *supervisor {
 	return &supervisor{
 		cfg: cfg, prog: prog, job: job, server: server,
@@ -76,7 +88,7 @@ func (s *supervisor) run() int {
 		s.stderr.line(withPrefix(err.Error()))
 		return 2
 	}
-	if s.cfg.transport == "nats" || s.job.Placement != nil {
+	if (s.cfg.transport == jobenv.TransportNATS || s.job.Placement != nil) && s.remote == nil {
 		cleanup, err := prepareNATS(s.cfg.nats, &s.job, s.failNATS)
 		if err != nil {
 			s.stderr.line(withPrefix(err.Error()))
@@ -89,9 +101,14 @@ func (s *supervisor) run() int {
 	if s.cfg.timeout > 0 {
 		s.timeoutC = time.After(s.cfg.timeout)
 	}
-	s.spawn()
+	if s.remote != nil {
+		s.remote.start(s)
+	} else {
+		s.spawn()
+	}
 	s.loop()
 	s.finish()
+	s.writeTrace()
 	return s.status
 }
 
@@ -124,7 +141,7 @@ func (s *supervisor) spawn() {
 				s.stderr.line(withPrefix(fmt.Sprintf("gorun: rank %d runs unbound: %v", rank, err)))
 			}
 		}
-		p, err := startRank(rank, s.prog, s.cfg.args, rankEnv(base, job, s.cfg.np, cpus, s.cfg.syncSends),
+		p, err := startRank(rank, s.prog, s.cfg.args, append(rankEnv(base, job, s.cfg.np, cpus, s.cfg.syncSends), s.trace.env()...),
 			in, shared, s.stdout, s.stderr, s.cfg.tagOutput, s.exits)
 		if err != nil {
 			s.fail(failure{reason: err.Error(), status: startStatus(err)})
@@ -166,10 +183,10 @@ func (s *supervisor) cpuBinding() (shares [][]int, restore func()) {
 // than one rank. Where it cannot be made (no memfd on this system), the job
 // runs without it: every rank then uses messages alone.
 func (s *supervisor) sharedMemory() *os.File {
-	if s.cfg.transport != "local" || s.cfg.np < 2 || jobenv.SpansHosts(s.job.Placement) {
+	if s.cfg.transport != jobenv.TransportLocal || s.cfg.np < 2 || jobenv.SpansHosts(s.job.Placement) {
 		return nil
 	}
-	f, err := shm.Create("gorun-"+s.job.JobID, int64(collectives.ArenaSize(s.cfg.np)))
+	f, err := shm.Create("gorun-"+s.job.JobID, int64(shmcoll.Size(s.cfg.np)))
 	if err != nil {
 		if !errors.Is(err, shm.ErrUnsupported) {
 			s.stderr.line(withPrefix(fmt.Sprintf("gorun: no shared memory for collectives (using messages): %v", err)))
@@ -219,6 +236,8 @@ func (s *supervisor) loop() {
 			s.killC = nil
 			s.signalAll(syscall.SIGKILL)
 			s.giveUpC = time.After(giveUpAfter)
+		case <-s.trace.flushTimeout():
+			s.endFlush()
 		case <-s.giveUpC:
 			s.stderr.line("gorun: some ranks did not die even of SIGKILL; giving up waiting for them")
 			return
@@ -226,11 +245,17 @@ func (s *supervisor) loop() {
 		if !s.ending {
 			s.checkDeadlock()
 		}
+		if s.flushing && s.trace.flushed() {
+			s.endFlush()
+		}
 	}
 }
 
 // onEvent applies one control-channel event.
 func (s *supervisor) onEvent(ev control.Event) {
+	if s.trace.onEvent(s.server, ev) {
+		return
+	}
 	switch {
 	case ev.Synced:
 		s.apply(s.st.synced(ev.Rank))
@@ -370,6 +395,15 @@ func (s *supervisor) onConfirmed(m control.Message) {
 func (s *supervisor) beginTeardown() {
 	s.ending = true
 	s.timeoutC, s.retryC = nil, nil
+	if s.trace.askFlush(s.server, s.st.live()) {
+		s.flushing = true // the ranks hand over their traces first (endFlush)
+		return
+	}
+	s.terminate()
+}
+
+// terminate sends every rank SIGTERM, and arms the SIGKILL that follows.
+func (s *supervisor) terminate() {
 	s.signalAll(syscall.SIGTERM)
 	s.killC = time.After(killGrace)
 }
@@ -377,6 +411,10 @@ func (s *supervisor) beginTeardown() {
 // signalAll signals the process group of every rank started (an exited
 // rank's group may still hold its children).
 func (s *supervisor) signalAll(sig syscall.Signal) {
+	if s.remote != nil {
+		s.remote.signal(sig)
+		return
+	}
 	for _, p := range s.procs {
 		if p != nil {
 			signalGroup(p.pid, sig)
@@ -388,6 +426,13 @@ func (s *supervisor) signalAll(sig syscall.Signal) {
 // prints the failure line, if any.
 func (s *supervisor) finish() {
 	s.signalAll(syscall.SIGKILL)
+	if s.remote != nil {
+		s.remote.finish()
+		if s.cause != "" {
+			s.stderr.line(withPrefix(s.cause))
+		}
+		return
+	}
 	deadline := time.NewTimer(flushWait)
 	defer deadline.Stop()
 	expired := false

@@ -61,6 +61,11 @@ type Message struct {
 	// few), so that gorun can explain a deadlock.
 	Waits     []Wait      `json:"waits,omitempty"`
 	Unmatched []Unmatched `json:"unmatched,omitempty"`
+	// Clock, Trace and Dropped carry gorun --trace (see trace.go).
+	Clock   int64  `json:"clock,omitempty"`
+	Host    string `json:"host,omitempty"`
+	Trace   []byte `json:"trace,omitempty"` // records, as trace.AppendRecord writes them
+	Dropped uint64 `json:"dropped,omitempty"`
 }
 
 // Peer values of a Wait that name no single rank.

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorun-mpi/gorun/internal/control"
+	"github.com/gorun-mpi/gorun/internal/jobenv"
+	"github.com/gorun-mpi/gorun/internal/trace"
+)
+
+// Clock alignment and the wait for the ranks' records.
+const (
+	clockSamples = 8 // clock exchanges per rank; the shortest round trip counts
+	// traceFlushWait bounds how long a job ending early waits for its
+	// ranks' records before SIGTERM: with killGrace after it, the job is
+	// still down within the 2 s the API promises (ranks answer in
+	// milliseconds; one that does not loses its records).
+	traceFlushWait = 500 * time.Millisecond
+)
+
+// traceCollector is gorun --trace on the launcher's side: it measures each
+// rank's clock against gorun's when the rank says hello, gathers the records
+// each rank hands over (at Finalize, or when asked as the job ends early),
+// and writes the merged timeline. It runs on the supervisor's goroutine.
+// A nil *traceCollector is tracing off.
+type traceCollector struct {
+	path  string
+	host  string // this host's boot id (trace.HostID)
+	limit int
+	start time.Time // gorun's trace clock: Unix time at start plus monotonic time since
+	ranks []rankTrace
+	asked map[int]bool // ranks asked to hand over their records now
+	waitC <-chan time.Time
+}
+
+// rankTrace is what the collector has of one rank.
+type rankTrace struct {
+	samples []trace.Sample
+	sentAt  int64 // when the clock question in flight left
+	records []trace.Record
+	ended   bool // TypeTraceEnd arrived: the records are complete
+	dropped uint64
+	hello   bool
+	host    string // the boot id of the rank's host, from its clock answers
+	broken  string // why a part of its records did not decode, if one did not
+}
+
+// newTraceCollector checks the trace file's name (.json or .html) and that
+// it can be written, before anything starts.
+func newTraceCollector(path string, np int, getenv func(string) string) (*traceCollector, error) {
+	if path == "" {
+		return nil, nil
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".json", ".html":
+	default:
+		return nil, fmt.Errorf("%w: --trace %s: the file must end in .json (Perfetto, chrome://tracing) or .html (a page of its own)", errUsage, path)
+	}
+	limit := jobenv.DefaultTraceLimit
+	if v := getenv(jobenv.TraceLimit); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%w: %s=%q is not a positive number of calls", errUsage, jobenv.TraceLimit, v)
+		}
+		limit = n
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --trace: cannot write the trace: %v", errUsage, err)
+	}
+	f.Close()
+	return &traceCollector{path: path, host: trace.HostID(), limit: limit, start: time.Now(), ranks: make([]rankTrace, np)}, nil
+}
+
+// env is the variable that turns recording on in every rank (and off when
+// tracing is off, whatever gorun's own environment says).
+func (t *traceCollector) env() []string {
+	if t == nil {
+		return []string{jobenv.Trace + "="}
+	}
+	return []string{jobenv.Trace + "=" + strconv.Itoa(t.limit)}
+}
+
+func (t *traceCollector) now() int64 {
+	return t.start.UnixNano() + int64(time.Since(t.start))
+}
+
+// onEvent takes the control events of tracing, returning true for those
+// that are its alone; a hello starts the rank's clock exchanges.
+func (t *traceCollector) onEvent(server controlServer, ev control.Event) bool {
+	if t == nil || ev.Closed || ev.Synced || ev.Rank < 0 || ev.Rank >= len(t.ranks) {
+		return false
+	}
+	r := &t.ranks[ev.Rank]
+	switch ev.Msg.Type {
+	case control.TypeHello:
+		r.hello = true
+		t.askClock(server, ev.Rank)
+		return false
+	case control.TypeClockReply:
+		if int(ev.Msg.Round) == len(r.samples)+1 && r.sentAt != 0 {
+			r.samples = append(r.samples, trace.Sample{Sent: r.sentAt, Remote: ev.Msg.Clock, Received: t.now()})
+			r.host = ev.Msg.Host
+			if len(r.samples) < clockSamples {
+				t.askClock(server, ev.Rank)
+			}
+		}
+	case control.TypeTrace:
+		// A rank records at most its limit plus the receives it had
+		// posted when full; ignore anything beyond twice that.
+		if !r.ended && len(r.records) <= 2*t.limit {
+			var err error
+			if r.records, err = trace.DecodeRecords(r.records, ev.Msg.Trace); err != nil && r.broken == "" {
+				r.broken = err.Error()
+			}
+		}
+	case control.TypeTraceEnd:
+		r.ended, r.dropped = true, ev.Msg.Dropped
+	default:
+		return false
+	}
+	return true
+}
+
+func (t *traceCollector) askClock(server controlServer, rank int) {
+	r := &t.ranks[rank]
+	r.sentAt = t.now()
+	if err := server.Send(rank, control.Message{Type: control.TypeClock, Round: uint64(len(r.samples) + 1)}); err != nil {
+		r.sentAt = 0
+	}
+}
+
+// askFlush asks the live ranks that have not handed over their records to
+// do so now: the job is ending early. It returns false when there is
+// nothing to wait for; otherwise the supervisor waits until flushed()
+// (every asked rank answered) or flushTimeout() fires.
+func (t *traceCollector) askFlush(server controlServer, live []int) bool {
+	if t == nil {
+		return false
+	}
+	t.asked = map[int]bool{}
+	for _, rank := range live {
+		if r := &t.ranks[rank]; r.hello && !r.ended {
+			if server.Send(rank, control.Message{Type: control.TypeTraceFlush}) == nil {
+				t.asked[rank] = true
+			}
+		}
+	}
+	if len(t.asked) == 0 {
+		return false
+	}
+	t.waitC = time.After(traceFlushWait)
+	return true
+}
+
+// flushed reports whether every rank asked by askFlush has answered.
+func (t *traceCollector) flushed() bool {
+	if t == nil || t.asked == nil {
+		return true
+	}
+	for rank := range t.asked {
+		if !t.ranks[rank].ended {
+			return false
+		}
+	}
+	return true
+}
+
+// flushTimeout fires when the wait for the asked ranks is over.
+func (t *traceCollector) flushTimeout() <-chan time.Time {
+	if t == nil {
+		return nil
+	}
+	return t.waitC
+}
+
+// write merges what the ranks handed over and writes the trace file; it
+// returns a line for gorun to print about what the trace lacks, if
+// anything.
+func (t *traceCollector) write(title string) (warnings []string, err error) {
+	if t == nil {
+		return nil, nil
+	}
+	ranks := make([]trace.Rank, len(t.ranks))
+	for i, r := range t.ranks {
+		ranks[i] = trace.Rank{Records: r.records, Dropped: r.dropped}
+		ranks[i].Offset, ranks[i].Clock = t.offset(r)
+		switch {
+		case !r.hello:
+			ranks[i].Missing = "never joined the job (no mpi.Init)"
+		case !r.ended:
+			ranks[i].Missing = "ended without handing over its trace: the calls it made are missing"
+		}
+		if r.broken != "" && ranks[i].Missing == "" {
+			ranks[i].Missing = "handed over records that did not decode (" + r.broken + "): some calls are missing"
+		}
+		if ranks[i].Missing != "" {
+			warnings = append(warnings, fmt.Sprintf("trace: rank %d %s", i, ranks[i].Missing))
+		}
+		if r.dropped > 0 {
+			warnings = append(warnings, fmt.Sprintf("trace: rank %d recorded its first %d calls only (%d more were not recorded; raise %s)",
+				i, len(r.records), r.dropped, jobenv.TraceLimit))
+		}
+	}
+	tl := trace.Merge(ranks)
+	f, err := os.Create(t.path)
+	if err != nil {
+		return warnings, fmt.Errorf("trace: %w", err)
+	}
+	if strings.ToLower(filepath.Ext(t.path)) == ".html" {
+		err = trace.WriteHTML(f, tl, title)
+	} else {
+		err = trace.WriteJSON(f, tl)
+	}
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("trace: %w", cerr)
+	}
+	return warnings, err
+}
+
+// endFlush ends the wait for the ranks' traces of a job ending early.
+func (s *supervisor) endFlush() {
+	if !s.flushing {
+		return
+	}
+	s.flushing = false
+	s.terminate()
+}
+
+// writeTrace writes the --trace file once the job is over, saying what it
+// lacks; a trace that cannot be written fails a job that succeeded.
+func (s *supervisor) writeTrace() {
+	if s.trace == nil {
+		return
+	}
+	title := fmt.Sprintf("gorun -np %d %s %s (exit status %d)", s.cfg.np, s.cfg.program, strings.Join(s.cfg.args, " "), s.status)
+	warnings, err := s.trace.write(title)
+	for _, w := range warnings {
+		s.stderr.line("gorun: " + w)
+	}
+	if err != nil {
+		s.stderr.line("gorun: cannot write the trace: " + err.Error())
+		if s.status == 0 {
+			s.status = 1
+		}
+	}
+}
+
+// offset is how far rank r's clock is ahead of gorun's, and how that was
+// found: 0 for a rank on gorun's host (one kernel, one clock: the
+// exchanges' estimate, given for comparison, can only add error), the
+// estimate from the exchange with the shortest round trip otherwise.
+func (t *traceCollector) offset(r rankTrace) (int64, string) {
+	off, bound, err := trace.Offset(r.samples)
+	measured := "no clock exchange answered"
+	if err == nil {
+		measured = fmt.Sprintf("measured %+.1f us ± %.1f us over %d exchanges", float64(off)/1e3, float64(bound)/1e3, len(r.samples))
+	}
+	switch {
+	case t.host != "" && r.host == t.host:
+		return 0, "same host as gorun, one clock: offset 0 (" + measured + ")"
+	case err != nil:
+		return 0, "offset unknown, taken as 0: " + measured
+	}
+	return off, "offset " + measured
+}

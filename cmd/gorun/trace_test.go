@@ -1,0 +1,70 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gorun-mpi/gorun/internal/jobenv"
+	"github.com/gorun-mpi/gorun/internal/trace"
+)
+
+func TestTraceFlagChecksTheFileFirst(t *testing.T) {
+	dir := t.TempDir()
+	none := func(string) string { return "" }
+	for _, name := range []string{"t.json", "t.HTML"} {
+		tc, err := newTraceCollector(filepath.Join(dir, name), 2, none)
+		if err != nil || tc == nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if env := tc.env(); len(env) != 1 || env[0] != jobenv.Trace+"=100000" {
+			t.Fatalf("%s: ranks get %v", name, env)
+		}
+	}
+	for _, c := range []struct{ path, why string }{
+		{filepath.Join(dir, "t.txt"), ".json"},
+		{filepath.Join(dir, "no", "such", "dir", "t.json"), "cannot write"},
+	} {
+		_, err := newTraceCollector(c.path, 2, none)
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), c.why) {
+			t.Fatalf("--trace %s: %v, want a usage error saying %q", c.path, err, c.why)
+		}
+	}
+	_, err := newTraceCollector(filepath.Join(dir, "t.json"), 2, func(k string) string {
+		if k == jobenv.TraceLimit {
+			return "lots"
+		}
+		return ""
+	})
+	if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), jobenv.TraceLimit) {
+		t.Fatalf("a bad %s: %v", jobenv.TraceLimit, err)
+	}
+	if tc, err := newTraceCollector("", 2, none); tc != nil || err != nil {
+		t.Fatalf("no --trace: %v, %v", tc, err)
+	}
+	var off *traceCollector
+	if env := off.env(); len(env) != 1 || env[0] != jobenv.Trace+"=" {
+		t.Fatalf("tracing off: ranks get %v, want %s cleared", env, jobenv.Trace)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "t.txt")); err == nil {
+		t.Fatal("a refused trace file was created")
+	}
+}
+
+// TestTraceOffsetOnAndOffHost: a rank on gorun's host gets offset 0 (one
+// clock), one elsewhere the estimate from its clock exchanges.
+func TestTraceOffsetOnAndOffHost(t *testing.T) {
+	tc := &traceCollector{host: "boot-a"}
+	samples := []trace.Sample{{Sent: 100, Remote: 5150, Received: 200}, {Sent: 300, Remote: 5330, Received: 340}}
+	if off, how := tc.offset(rankTrace{host: "boot-a", samples: samples}); off != 0 || !strings.Contains(how, "same host") {
+		t.Fatalf("same host: offset %d (%s), want 0", off, how)
+	}
+	if off, how := tc.offset(rankTrace{host: "boot-b", samples: samples}); off != 5010 || !strings.Contains(how, "±") {
+		t.Fatalf("another host: offset %d (%s), want 5010 from the shortest exchange", off, how)
+	}
+	if off, how := tc.offset(rankTrace{host: "boot-b"}); off != 0 || !strings.Contains(how, "unknown") {
+		t.Fatalf("no exchange: offset %d (%s)", off, how)
+	}
+}

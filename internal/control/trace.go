@@ -1,0 +1,23 @@
+package control
+
+// Messages of gorun --trace. The launcher measures each rank's clock
+// against its own as NTP does: it sends TypeClock (Round numbers the
+// exchange) and the rank answers TypeClockReply with its trace clock in
+// Clock, and the boot id of its host (trace.HostID) in Host: a rank on
+// gorun's own host reads the very clock gorun reads. A rank hands over its trace at Finalize, or when the launcher asks
+// with TypeTraceFlush (the job is ending early): zero or more TypeTrace
+// messages, each with records in Trace (as trace.AppendRecord writes them,
+// at most TraceChunk bytes of them), then one TypeTraceEnd with the number
+// of calls it did not record (Dropped).
+const (
+	TypeClock      = "clock"       // launcher → rank: answer with your clock
+	TypeClockReply = "clock-reply" // rank → launcher: Round, Clock, Host
+	TypeTraceFlush = "trace-flush" // launcher → rank: hand over your trace now
+	TypeTrace      = "trace"       // rank → launcher: Trace, a part of the rank's records
+	TypeTraceEnd   = "trace-end"   // rank → launcher: the trace is complete; Dropped
+)
+
+// TraceChunk is about the most bytes of records one TypeTrace message
+// carries (a record ends a chunk once it holds this many; records are
+// under 10 KiB each): in base64, a message stays under MaxMessage.
+const TraceChunk = 1 << 20

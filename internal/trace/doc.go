@@ -1,0 +1,29 @@
+// Package trace is gorun --trace: the records every rank keeps of its mpi
+// calls (Record), the estimate of each rank's clock offset from the
+// launcher's (Offset), their merge into one timeline with an arrow from each
+// send to the receive that took its message (Merge), and the two files a
+// timeline is written as: Chrome/Perfetto trace-event JSON (WriteJSON) and a
+// self-contained HTML page (WriteHTML).
+//
+// # Usage
+//
+// A rank records Records (package mpi does it when GORUN_TRACE is set) and
+// hands them to gorun over the control channel in a compact binary form
+// (AppendRecord, DecodeRecords); gorun measures each rank's clock against
+// its own (Sample, Offset; a rank with gorun's HostID reads gorun's very
+// clock), then:
+//
+//	tl := trace.Merge([]trace.Rank{{Records: r0, Offset: o0}, {Records: r1, Offset: o1}})
+//	err := trace.WriteJSON(f, tl) // or trace.WriteHTML(f, tl, title)
+//
+// # Matching a send to its receive
+//
+// No message carries an id. MPI's non-overtaking rule makes one
+// unnecessary: among the messages one rank sends to another on one
+// communicator with one tag, the n-th sent is the n-th received. A send's
+// record carries n (SendSeq, counted by the sender per destination,
+// communicator and tag); a receive's record carries the order in which it
+// was posted (RecvPost) and the envelope of the message it took (its
+// Status), and the receives that took messages of one envelope took them in
+// the order they were posted. Merge pairs them up from these facts alone.
+package trace

@@ -1,0 +1,207 @@
+package trace
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+)
+
+// Rank is what the launcher has of one rank: its records and how to put
+// them on the launcher's clock.
+type Rank struct {
+	Records []Record
+	Offset  int64  // the rank's clock minus the launcher's (see Offset), in ns
+	Dropped uint64 // calls the rank did not record: its buffer was full
+	// Missing says why the records are absent or end early ("" when the
+	// rank handed over its whole trace), e.g. "exited without handing over
+	// its trace".
+	Missing string
+	// Clock says how Offset was found, e.g. "same host as gorun: one
+	// clock" or "measured: +12.5 us ± 40 us".
+	Clock string
+}
+
+// Timeline is a job's merged trace: one lane per rank, on one clock whose
+// zero is the earliest call, and the messages between them.
+type Timeline struct {
+	Lanes []Lane
+	Flows []Flow
+	End   int64 // the latest time of any call, in ns
+}
+
+// Lane is one rank's calls, sorted by start (a call before the calls
+// nested in it, as WaitAny's Tests are).
+type Lane struct {
+	Rank    int
+	Calls   []Record // Start and End on the timeline's clock
+	Dropped uint64
+	Missing string
+	Clock   string
+}
+
+// Flow is one message: the call that sent it and the call that received
+// it, as indexes into their lanes' Calls.
+type Flow struct {
+	ID       int
+	From, To CallRef
+}
+
+// CallRef names one call of a Timeline.
+type CallRef struct{ Rank, Call int }
+
+// envelope is what non-overtaking order is defined over.
+type envelope struct {
+	src, dst int
+	comm     uint32
+	tag      int
+}
+
+type sendKey struct {
+	envelope
+	seq uint64
+}
+
+// Merge puts every rank's records on one clock (the launcher's, shifted so
+// that the earliest call starts at 0) and joins each receive to the send
+// whose message it took: the n-th receive, in posting order, of the
+// messages from one rank with one tag on one communicator took the n-th such
+// message sent (MPI's non-overtaking order). A receive whose send was not
+// recorded (the sender's buffer was full, or the sender died) gets no flow.
+func Merge(ranks []Rank) *Timeline {
+	tl := &Timeline{Lanes: make([]Lane, len(ranks))}
+	origin, any := int64(0), false
+	for _, r := range ranks {
+		for _, rec := range r.Records {
+			if t := rec.Start - r.Offset; !any || t < origin {
+				origin, any = t, true
+			}
+		}
+	}
+	for i, r := range ranks {
+		calls := make([]Record, len(r.Records))
+		for j, rec := range r.Records {
+			rec.Start -= r.Offset + origin
+			rec.End -= r.Offset + origin
+			if rec.End < rec.Start {
+				rec.End = rec.Start
+			}
+			tl.End = max(tl.End, rec.End)
+			calls[j] = rec
+		}
+		sort.SliceStable(calls, func(a, b int) bool {
+			if calls[a].Start != calls[b].Start {
+				return calls[a].Start < calls[b].Start
+			}
+			return calls[a].End > calls[b].End
+		})
+		tl.Lanes[i] = Lane{Rank: i, Calls: calls, Dropped: r.Dropped, Missing: r.Missing, Clock: r.Clock}
+	}
+	tl.Flows = matchMessages(tl.Lanes)
+	return tl
+}
+
+// matchMessages pairs sends and receives (see Merge).
+func matchMessages(lanes []Lane) []Flow {
+	sends := map[sendKey]CallRef{}
+	type posted struct {
+		post uint64
+		ref  CallRef
+	}
+	recvs := map[envelope][]posted{}
+	for _, lane := range lanes {
+		for j, c := range lane.Calls {
+			ref := CallRef{Rank: lane.Rank, Call: j}
+			if c.Flags.Has(HasSend) {
+				sends[sendKey{envelope{lane.Rank, c.Dest, c.Comm, c.SendTag}, c.SendSeq}] = ref
+			}
+			if c.Flags.Has(HasRecv) {
+				env := envelope{c.Source, lane.Rank, c.Comm, c.RecvTag}
+				recvs[env] = append(recvs[env], posted{c.RecvPost, ref})
+			}
+		}
+	}
+	var flows []Flow
+	for env, list := range recvs {
+		sort.Slice(list, func(a, b int) bool { return list[a].post < list[b].post })
+		for n, p := range list {
+			from, ok := sends[sendKey{env, uint64(n + 1)}]
+			if !ok {
+				continue
+			}
+			flows = append(flows, Flow{From: from, To: p.ref})
+		}
+	}
+	sort.Slice(flows, func(a, b int) bool {
+		fa, fb := flows[a], flows[b]
+		if fa.From.Rank != fb.From.Rank {
+			return fa.From.Rank < fb.From.Rank
+		}
+		return fa.From.Call < fb.From.Call
+	})
+	for i := range flows {
+		flows[i].ID = i + 1
+	}
+	return flows
+}
+
+// Label describes a call as a person reads it, e.g.
+// "Send(dest 1, tag 0, 8 B)" or "Sendrecv(dest 1, tag 0, 8 B; source 3, tag 0, 8 B)".
+func Label(c Record) string {
+	return string(AppendLabel(make([]byte, 0, 64), c))
+}
+
+// AppendLabel appends Label(c) to b.
+func AppendLabel(b []byte, c Record) []byte {
+	start := len(b)
+	b = append(b, c.Op...)
+	b = append(b, '(')
+	sep := func() {
+		if len(b) > start && b[len(b)-1] != '(' {
+			b = append(b, "; "...)
+		}
+	}
+	if c.Flags.Has(HasSend) {
+		b = append(b, "dest "...)
+		b = strconv.AppendInt(b, int64(c.DestLocal), 10)
+		b = append(b, ", tag "...)
+		b = strconv.AppendInt(b, int64(c.SendTag), 10)
+		b = append(b, ", "...)
+		b = append(b, byteCount(c.SendSize)...)
+	}
+	if c.Flags.Has(HasRecv) {
+		sep()
+		b = append(b, "source "...)
+		b = strconv.AppendInt(b, int64(c.SourceLocal), 10)
+		b = append(b, ", tag "...)
+		b = strconv.AppendInt(b, int64(c.RecvTag), 10)
+		b = append(b, ", "...)
+		b = append(b, byteCount(c.RecvSize)...)
+	}
+	if c.Note != "" {
+		sep()
+		b = append(b, c.Note...)
+	}
+	b = append(b, ')')
+	if c.Comm != 0 {
+		b = append(b, " on communicator "...)
+		b = strconv.AppendUint(b, uint64(c.Comm), 10)
+	}
+	if c.Flags.Has(Unfinished) {
+		b = append(b, ": had not returned"...)
+	}
+	if c.Flags.Has(Failed) {
+		b = append(b, ": "...)
+		b = append(b, c.Err...)
+	}
+	return b
+}
+
+func byteCount(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return strconv.Itoa(n) + " B"
+}

@@ -1,0 +1,135 @@
+package mpi
+
+import (
+	"fmt"
+
+	"github.com/gorun-mpi/gorun/internal/trace"
+)
+
+// The hooks the public calls make for gorun --trace. Each costs a nil check
+// when tracing is off.
+
+// tracer returns c's world's tracer, nil when tracing is off.
+func (c *Comm) tracer() *tracer {
+	if c == nil || c.shared == nil || c.shared.world == nil {
+		return nil
+	}
+	return c.shared.world.trace
+}
+
+// traceBegin starts recording a call named op on c.
+func (c *Comm) traceBegin(op string) *span {
+	t := c.tracer()
+	if t == nil {
+		return nil
+	}
+	return t.begin(op, c.ctx, false)
+}
+
+// traceRecv starts recording a receive (or probe) named op from source with tag.
+func (c *Comm) traceRecv(op string, source, tag int) *span {
+	sp := c.traceBegin(op)
+	if sp != nil {
+		sp.wanted, sp.wantWord, sp.wantSource, sp.wantTag = true, "source", source, tag
+	}
+	return sp
+}
+
+func wantText(word string, source, tag int) string {
+	s, t := fmt.Sprint(source), fmt.Sprint(tag)
+	if source == AnySource {
+		s = "any"
+	}
+	if tag == AnyTag {
+		t = "any"
+	}
+	return word + " " + s + ", tag " + t
+}
+
+// tracePosted numbers a receive r as it is posted; sp is the call that
+// posted it (its completion is recorded even once the buffer is full when
+// sp was recorded).
+func (r *Request) tracePosted(sp *span) {
+	if sp == nil {
+		return
+	}
+	r.tracePost = sp.t.post()
+	r.traceForce = sp.admitted
+}
+
+// traceWait starts recording a Wait called on r by the user (Recv and
+// Sendrecv record themselves).
+func (r *Request) traceWait() *span {
+	t := r.c.tracer()
+	if t == nil || r.op == "Recv" || r.op == "Sendrecv" {
+		return nil
+	}
+	sp := t.begin("Wait", r.c.ctx, r.traceForce)
+	if sp != nil {
+		sp.wanted, sp.wantPrefix, sp.wantWord, sp.wantSource, sp.wantTag = true, r.op+" ", r.peerWord(), r.peer, r.tag
+	}
+	return sp
+}
+
+// traceNow reads the trace clock, 0 when tracing is off: the start of a
+// call that is recorded only if it turns out to complete something (Test,
+// Iprobe), so that polling loops do not fill the buffer.
+func (c *Comm) traceNow() int64 {
+	if t := c.tracer(); t != nil {
+		return t.now()
+	}
+	return 0
+}
+
+// traceTested records a Test, begun at start, that completed r.
+func (r *Request) traceTested(start int64) {
+	t := r.c.tracer()
+	if t == nil {
+		return
+	}
+	if sp := t.begin("Test", r.c.ctx, r.traceForce); sp != nil {
+		sp.set(func(rec *trace.Record) { rec.Start = start })
+		sp.received(r, r.err)
+	}
+}
+
+// traceFound records a Probe or Iprobe (begun at start) that found st.
+func (c *Comm) traceFound(op string, start int64, st Status, err error) {
+	t := c.tracer()
+	if t == nil {
+		return
+	}
+	if sp := t.begin(op, c.ctx, false); sp != nil {
+		sp.set(func(rec *trace.Record) { rec.Start = start })
+		sp.probed(st, err)
+	}
+}
+
+// traceRequests starts recording WaitAll or WaitAny over reqs.
+func traceRequests(op string, reqs []*Request) *span {
+	for _, r := range reqs {
+		if r != nil && r.c != nil {
+			if t := r.c.tracer(); t != nil {
+				sp := t.begin(op, 0, false)
+				if sp != nil {
+					sp.set(func(rec *trace.Record) { rec.Note = fmt.Sprintf("%d requests", len(reqs)) })
+				}
+				return sp
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// probed ends a Probe's record with what it found.
+func (sp *span) probed(st Status, err error) {
+	if sp == nil {
+		return
+	}
+	if err == nil {
+		note := fmt.Sprintf("found: source %d, tag %d, %d B", st.Source, st.Tag, st.Size)
+		sp.set(func(rec *trace.Record) { rec.Note = note })
+	}
+	sp.end(err)
+}

@@ -1,0 +1,188 @@
+package mpi
+
+import (
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gorun-mpi/gorun/internal/control"
+	"github.com/gorun-mpi/gorun/internal/trace"
+)
+
+func newTestTracer(limit int) *tracer {
+	now := time.Now()
+	return &tracer{base: now, baseUnix: now.UnixNano(), limit: limit, open: map[*span]struct{}{}, sendSeq: map[seqKey]uint64{}}
+}
+
+func ops(recs []trace.Record) []string {
+	var out []string
+	for _, r := range recs {
+		out = append(out, r.Op)
+	}
+	return out
+}
+
+// TestTraceHooksRecordEveryCallAndJoinEveryMessage runs two ranks through
+// the point-to-point calls, with messages of distinct sizes, and checks
+// what each recorded and that merging joins each send to its receive.
+func TestTraceHooksRecordEveryCallAndJoinEveryMessage(t *testing.T) {
+	tracers := []*tracer{newTestTracer(100), newTestTracer(100)}
+	runRanks(t, 2, func(c *Comm) error {
+		c.shared.world.trace = tracers[c.Rank()]
+		if c.Rank() == 0 {
+			if err := c.Send([]byte("a"), 1, 1); err != nil {
+				return err
+			}
+			req := c.Isend([]byte("ccc"), 1, 2)
+			if err := c.Ssend([]byte("bb"), 1, 1); err != nil {
+				return err
+			}
+			if _, err := req.Wait(); err != nil {
+				return err
+			}
+			var got []byte
+			_, err := c.Sendrecv([]byte("dddd"), 1, 3, &got, 1, 3)
+			if err == nil {
+				err = c.Barrier()
+			}
+			return err
+		}
+		var a, b, cc, got []byte
+		first := c.Irecv(&a, 0, 1)
+		if _, err := c.Recv(&cc, AnySource, 2); err != nil {
+			return err
+		}
+		if _, err := mpi_WaitAll(first, c.Irecv(&b, 0, 1)); err != nil {
+			return err
+		}
+		if string(a) != "a" || string(b) != "bb" {
+			t.Errorf("rank 1 got %q then %q", a, b)
+		}
+		if _, err := c.Probe(0, 3); err != nil {
+			return err
+		}
+		if _, err := c.Sendrecv([]byte("eeeee"), 0, 3, &got, 0, 3); err != nil {
+			return err
+		}
+		return c.Barrier()
+	})
+	want := [][]string{
+		{"Send", "Isend", "Ssend", "Sendrecv", "Barrier"}, // the eager Isend was done: its Wait waited for nothing,
+		{"Irecv", "Recv", "Irecv", "Wait", "Wait", "WaitAll", "Probe", "Sendrecv", "Barrier"},
+	}
+	ranks := make([]trace.Rank, 2)
+	for r, tr := range tracers {
+		if got := ops(tr.records.all()); !slices.Equal(got, want[r]) {
+			t.Errorf("rank %d recorded %v, want %v", r, got, want[r])
+		}
+		ranks[r] = trace.Rank{Records: tr.records.all()}
+	}
+	tl := trace.Merge(ranks)
+	if len(tl.Flows) != 5 {
+		t.Fatalf("%d messages joined, want 5", len(tl.Flows))
+	}
+	for _, f := range tl.Flows {
+		from, to := tl.Lanes[f.From.Rank].Calls[f.From.Call], tl.Lanes[f.To.Rank].Calls[f.To.Call]
+		if from.SendSize != to.RecvSize || from.SendTag != to.RecvTag {
+			t.Errorf("%s joined to %s", trace.Label(from), trace.Label(to))
+		}
+	}
+}
+
+// mpi_WaitAll is WaitAll returning a Status-shaped pair, for brevity above.
+func mpi_WaitAll(reqs ...*Request) (struct{}, error) { return struct{}{}, WaitAll(reqs...) }
+
+// TestTraceBufferFull: once a rank's limit is reached further calls are
+// counted, not recorded, except the completion of a receive whose posting
+// was recorded (so the recorded receives are the first ones posted).
+func TestTraceBufferFull(t *testing.T) {
+	tracers := []*tracer{newTestTracer(100), newTestTracer(2)}
+	runRanks(t, 2, func(c *Comm) error {
+		c.shared.world.trace = tracers[c.Rank()]
+		if c.Rank() == 0 {
+			for i := 0; i < 4; i++ {
+				if err := c.Send(i, 1, 0); err != nil {
+					return err
+				}
+			}
+			return c.Send(9, 1, 1)
+		}
+		var v, w int
+		req := c.Irecv(&v, 0, 1) // recorded: 1 of 2
+		for i := 0; i < 4; i++ {
+			if _, err := c.Recv(&w, 0, 0); err != nil { // the first is recorded, the others not
+				return err
+			}
+		}
+		_, err := req.Wait() // recorded: its Irecv was
+		return err
+	})
+	got := tracers[1]
+	if names := ops(got.records.all()); !slices.Equal(names, []string{"Irecv", "Recv", "Wait"}) {
+		t.Fatalf("recorded %v, want Irecv, Recv, Wait", names)
+	}
+	if got.dropped != 3 {
+		t.Fatalf("%d calls counted as dropped, want 3", got.dropped)
+	}
+	if w := got.records.all()[2]; !w.Flags.Has(trace.HasRecv) || w.RecvTag != 1 {
+		t.Fatalf("the Wait recorded no message of tag 1: %+v", w)
+	}
+}
+
+// TestTraceHandOver sends the records over a real control connection: the
+// calls recorded, then the call in progress as unfinished, then the end
+// with the count of dropped calls; nothing is recorded afterwards.
+func TestTraceHandOver(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.sock")
+	server, err := control.Listen(path, "secret", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	client, err := control.Dial(path, 0, "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	tr := newTestTracer(1)
+	tr.begin("Barrier", 0, false).end(nil)
+	tr.begin("Bcast", 0, false).end(nil) // dropped: the limit is 1
+	open := tr.begin("Recv", 0, true)
+	open.wanted, open.wantWord, open.wantSource, open.wantTag = true, "source", 1, 5
+	if err := tr.handOver(client); err != nil {
+		t.Fatal(err)
+	}
+	if sp := tr.begin("Send", 0, false); sp != nil {
+		t.Fatal("a call was recorded after the hand-over")
+	}
+	open.end(nil) // the call returns later: nothing happens
+	var recs []trace.Record
+	for {
+		ev := <-server.Events()
+		if ev.Msg.Type == control.TypeTrace {
+			if recs, err = trace.DecodeRecords(recs, ev.Msg.Trace); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ev.Msg.Type == control.TypeTraceEnd {
+			if ev.Msg.Dropped != 1 {
+				t.Fatalf("dropped %d, want 1", ev.Msg.Dropped)
+			}
+			break
+		}
+	}
+	if len(recs) != 2 || recs[0].Op != "Barrier" || recs[1].Op != "Recv" || !recs[1].Flags.Has(trace.Unfinished) ||
+		recs[1].Note != "source 1, tag 5" || recs[1].End < recs[1].Start {
+		t.Fatalf("handed over %+v", recs)
+	}
+}
+
+// BenchmarkTraceCall is what recording one call costs a rank: a begin and
+// an end (compare ping-pong's one-way latency).
+func BenchmarkTraceCall(b *testing.B) {
+	tr := newTestTracer(b.N + 1)
+	for i := 0; i < b.N; i++ {
+		tr.begin("Send", 0, false).end(nil)
+	}
+}
