@@ -31,6 +31,7 @@ type config struct {
 	transport string // jobenv.TransportLocal or jobenv.TransportNATS
 	bindTo    string // bindCore or bindNone
 	nats      natsConfig
+	hosts     hostsConfig // --hosts and friends: ranks run on agents
 	program   string
 	args      []string
 }
@@ -45,6 +46,9 @@ const usageHead = `gorun runs an MPI-style job: N copies (ranks) of PROGRAM, wir
 
 Usage:
   gorun -np N [flags] PROGRAM [ARGS...]
+  gorun -np N --nats URL --hosts a:4,b:4|auto [flags] PROGRAM [ARGS...]   ranks on agents
+  gorun agent --nats URL | --serve ADDR [--slots N] [--name NAME]        on each host
+  gorun agents --nats URL                                                list the agents
 
 PROGRAM is an executable file, a command found in PATH, or a Go package (a
 directory such as ./examples/ring, or an import path), which gorun builds first
@@ -97,6 +101,10 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.StringVar(&cfg.nats.URL, "nats", "", "NATS server `URL` (implies --transport nats); user:pass or token may be\nin the URL; with --transport nats and no URL, gorun embeds a server")
 	fs.StringVar(&cfg.nats.Creds, "nats-creds", "", "NATS credentials `file`")
 	fs.StringVar(&cfg.nats.CA, "nats-ca", "", "CA `file` for the NATS server's TLS certificate")
+	fs.StringVar(&cfg.hosts.list, "hosts", "", "run the ranks on these agents (needs --nats): `list` a:4,b:4 (name:slots), or auto\n(every answering agent's free slots)")
+	fs.StringVar(&cfg.hosts.file, "hostfile", "", "like --hosts, from a `file` of \"name slots=N\" lines")
+	fs.StringVar(&cfg.hosts.mapBy, "map-by", mapBySlot, "with --hosts: slot (fill each host in turn) or node (one rank per host in turn)")
+	fs.BoolVar(&cfg.hosts.oversubscribe, "oversubscribe", false, "with --hosts: run more ranks on an agent than it has free slots")
 	return fs
 }
 
@@ -149,6 +157,9 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 		}
 	} else if cfg.nats.URL == "" {
 		cfg.nats.URL = getenv("NATS_URL")
+	}
+	if err := checkHostsFlags(cfg, set); err != nil {
+		return cfg, err
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {

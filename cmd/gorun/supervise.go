@@ -34,7 +34,8 @@ type supervisor struct {
 	prog           program
 	job            jobenv.Job
 	stdout, stderr *stream
-	server         *control.Server
+	server         controlServer
+	remote         *remoteRanks // the ranks run on agents (--hosts); nil: here
 	sigs           <-chan os.Signal
 	broken         <-chan error // gorun's stdout cannot be written
 
@@ -60,7 +61,15 @@ type supervisor struct {
 	flushing bool            // ending: waiting for the ranks' traces before SIGTERM
 }
 
-func newSupervisor(cfg config, prog program, job jobenv.Job, server *control.Server,
+// controlServer is the supervisor's end of the ranks' control channel:
+// *control.Server for ranks on this host, *remoteRanks through agents.
+type controlServer interface {
+	Events() <-chan control.Event
+	Send(rank int, m control.Message) error
+	Sync(rank int)
+}
+
+func newSupervisor(cfg config, prog program, job jobenv.Job, server controlServer,
 	stdout, stderr *stream, sigs <-chan os.Signal, broken <-chan error) *supervisor {
 	return &supervisor{
 		cfg: cfg, prog: prog, job: job, server: server,
@@ -79,7 +88,7 @@ func (s *supervisor) run() int {
 		s.stderr.line(withPrefix(err.Error()))
 		return 2
 	}
-	if s.cfg.transport == jobenv.TransportNATS || s.job.Placement != nil {
+	if (s.cfg.transport == jobenv.TransportNATS || s.job.Placement != nil) && s.remote == nil {
 		cleanup, err := prepareNATS(s.cfg.nats, &s.job, s.failNATS)
 		if err != nil {
 			s.stderr.line(withPrefix(err.Error()))
@@ -92,7 +101,11 @@ func (s *supervisor) run() int {
 	if s.cfg.timeout > 0 {
 		s.timeoutC = time.After(s.cfg.timeout)
 	}
-	s.spawn()
+	if s.remote != nil {
+		s.remote.start(s)
+	} else {
+		s.spawn()
+	}
 	s.loop()
 	s.finish()
 	s.writeTrace()
@@ -398,6 +411,10 @@ func (s *supervisor) terminate() {
 // signalAll signals the process group of every rank started (an exited
 // rank's group may still hold its children).
 func (s *supervisor) signalAll(sig syscall.Signal) {
+	if s.remote != nil {
+		s.remote.signal(sig)
+		return
+	}
 	for _, p := range s.procs {
 		if p != nil {
 			signalGroup(p.pid, sig)
@@ -409,6 +426,13 @@ func (s *supervisor) signalAll(sig syscall.Signal) {
 // prints the failure line, if any.
 func (s *supervisor) finish() {
 	s.signalAll(syscall.SIGKILL)
+	if s.remote != nil {
+		s.remote.finish()
+		if s.cause != "" {
+			s.stderr.line(withPrefix(s.cause))
+		}
+		return
+	}
 	deadline := time.NewTimer(flushWait)
 	defer deadline.Stop()
 	expired := false
