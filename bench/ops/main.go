@@ -7,6 +7,9 @@
 //	go run ./cmd/gorun -np 2 ./bench/ops -kind pingpong
 //	go run ./cmd/gorun -np 4 ./bench/ops -kind coll -sizes 8,8192,1048576,8388608
 //
+// -cpuprofile FILE and -memprofile FILE write each rank's CPU and
+// allocation profiles to FILE.RANK, for go tool pprof.
+//
 // For every operation and size it makes warm-up calls, then two loops of
 // the same number of calls:
 //
