@@ -1,8 +1,9 @@
 package trace
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 )
 
@@ -88,55 +89,92 @@ func Merge(ranks []Rank) *Timeline {
 			tl.End = max(tl.End, rec.End)
 			calls[j] = rec
 		}
-		sort.SliceStable(calls, func(a, b int) bool {
-			if calls[a].Start != calls[b].Start {
-				return calls[a].Start < calls[b].Start
-			}
-			return calls[a].End > calls[b].End
-		})
+		// A rank's records come mostly in the order the calls began:
+		// checking costs a pass, sorting moves every record.
+		if !slices.IsSortedFunc(calls, byStart) {
+			slices.SortStableFunc(calls, byStart)
+		}
 		tl.Lanes[i] = Lane{Rank: i, Calls: calls, Dropped: r.Dropped, Missing: r.Missing, Clock: r.Clock}
 	}
 	tl.Flows = matchMessages(tl.Lanes)
 	return tl
 }
 
+// byStart orders calls by start, a call before those nested in it.
+func byStart(a, b Record) int {
+	if a.Start != b.Start {
+		return cmp.Compare(a.Start, b.Start)
+	}
+	return cmp.Compare(b.End, a.End)
+}
+
+// envelopeCalls are the sends and receives of one envelope: sends by
+// their number (sends[n-1] sent the n-th message), receives as found.
+type envelopeCalls struct {
+	sends []CallRef // Rank -1: the n-th send was not recorded
+	recvs []postedRecv
+}
+
+type postedRecv struct {
+	post uint64
+	ref  CallRef
+}
+
 // matchMessages pairs sends and receives (see Merge).
 func matchMessages(lanes []Lane) []Flow {
-	sends := map[sendKey]CallRef{}
-	type posted struct {
-		post uint64
-		ref  CallRef
+	envs := map[envelope]*envelopeCalls{}
+	// A lane's calls mostly repeat the envelope of the call before.
+	var lastEnv envelope
+	var last *envelopeCalls
+	find := func(env envelope) *envelopeCalls {
+		if last != nil && env == lastEnv {
+			return last
+		}
+		ec := envs[env]
+		if ec == nil {
+			ec = &envelopeCalls{}
+			envs[env] = ec
+		}
+		lastEnv, last = env, ec
+		return ec
 	}
-	recvs := map[envelope][]posted{}
 	for _, lane := range lanes {
 		for j, c := range lane.Calls {
 			ref := CallRef{Rank: lane.Rank, Call: j}
-			if c.Flags.Has(HasSend) {
-				sends[sendKey{envelope{lane.Rank, c.Dest, c.Comm, c.SendTag}, c.SendSeq}] = ref
+			if c.Flags.Has(HasSend) && c.SendSeq > 0 && c.SendSeq <= uint64(len(lane.Calls)) {
+				ec := find(envelope{lane.Rank, c.Dest, c.Comm, c.SendTag})
+				n := int(c.SendSeq)
+				for len(ec.sends) < n {
+					ec.sends = append(ec.sends, CallRef{Rank: -1})
+				}
+				ec.sends[n-1] = ref
 			}
 			if c.Flags.Has(HasRecv) {
-				env := envelope{c.Source, lane.Rank, c.Comm, c.RecvTag}
-				recvs[env] = append(recvs[env], posted{c.RecvPost, ref})
+				ec := find(envelope{c.Source, lane.Rank, c.Comm, c.RecvTag})
+				ec.recvs = append(ec.recvs, postedRecv{c.RecvPost, ref})
 			}
 		}
 	}
 	var flows []Flow
-	for env, list := range recvs {
-		sort.Slice(list, func(a, b int) bool { return list[a].post < list[b].post })
-		for n, p := range list {
-			from, ok := sends[sendKey{env, uint64(n + 1)}]
-			if !ok {
-				continue
+	for _, ec := range envs {
+		byPost := func(a, b postedRecv) int { return cmp.Compare(a.post, b.post) }
+		if !slices.IsSortedFunc(ec.recvs, byPost) {
+			slices.SortFunc(ec.recvs, byPost)
+		}
+		for n, p := range ec.recvs {
+			if n >= len(ec.sends) {
+				break
 			}
-			flows = append(flows, Flow{From: from, To: p.ref})
+			if from := ec.sends[n]; from.Rank >= 0 {
+				flows = append(flows, Flow{From: from, To: p.ref})
+			}
 		}
 	}
-	sort.Slice(flows, func(a, b int) bool {
-		fa, fb := flows[a], flows[b]
-		if fa.From.Rank != fb.From.Rank {
-			return fa.From.Rank < fb.From.Rank
+	slices.SortFunc(flows, func(a, b Flow) int {
+		if a.From.Rank != b.From.Rank {
+			return cmp.Compare(a.From.Rank, b.From.Rank)
 		}
-		return fa.From.Call < fb.From.Call
+		return cmp.Compare(a.From.Call, b.From.Call)
 	})
 	for i := range flows {
 		flows[i].ID = i + 1
