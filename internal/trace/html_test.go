@@ -28,7 +28,7 @@ func referenceHTML(tl *Timeline, title string) string {
 		Flows      [][]any           `json:"flows"`
 	}{Title: title, End: tl.End, Categories: categories, Colors: categoryColors,
 		Layout: map[string]int{"top": HTMLTop, "lane": HTMLLaneHeight, "gap": HTMLLaneGap, "label": HTMLLabelWidth},
-		Lanes: []lane{}, Flows: [][]any{}}
+		Lanes:  []lane{}, Flows: [][]any{}}
 	for _, l := range tl.Lanes {
 		hl := lane{Rank: l.Rank, Color: hexColor(LaneColor(l.Rank)), Calls: [][]any{}, Notes: laneNotes(l)}
 		if hl.Notes == nil {
