@@ -36,7 +36,7 @@ type tracer struct {
 	used    int      // slots taken: calls recorded, ended or not
 	dropped uint64
 	sendSeq map[seqKey]*uint64 // sends so far per destination, communicator and tag
-	lastKey seqKey            // the last key of sendSeq counted, and its count
+	lastKey seqKey             // the last key of sendSeq counted, and its count
 	lastSeq *uint64
 	posts   uint64 // receives posted so far
 	handed  bool   // the records went to gorun

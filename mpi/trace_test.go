@@ -83,7 +83,7 @@ func TestTraceHooksRecordEveryCallAndJoinEveryMessage(t *testing.T) {
 		return c.Barrier()
 	})
 	want := [][]string{
-		{"Send", "Isend", "Ssend", "Sendrecv", "Barrier"}, // the eager Isend was done: its Wait waited for nothing,
+		{"Send", "Isend", "Ssend", "Sendrecv", "Barrier"},                                     // the eager Isend was done: its Wait waited for nothing,
 		{"Irecv", "Recv", "Irecv", "WaitAll", "Wait", "Wait", "Probe", "Sendrecv", "Barrier"}, // in the order they began
 	}
 	ranks := make([]trace.Rank, 2)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -115,6 +116,9 @@ func (t *traceCollector) onEvent(server *control.Server, ev control.Event) bool 
 		// posted when full; ignore anything beyond twice that.
 		if !r.ended && len(r.records) <= 2*t.limit {
 			var err error
+			// Room for the chunk's records at once (a record takes 12 bytes
+			// or more), not a growth by doubling of 150-byte records.
+			r.records = slices.Grow(r.records, len(ev.Msg.Trace)/12)
 			if r.records, err = trace.DecodeRecords(r.records, ev.Msg.Trace); err != nil && r.broken == "" {
 				r.broken = err.Error()
 			}

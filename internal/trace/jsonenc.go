@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"bufio"
 	"strconv"
 	"unicode/utf8"
 )
@@ -73,10 +74,14 @@ func appendMicros(b []byte, ns int64) []byte {
 	return append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
 }
 
-// object builds one JSON object, field by field.
+// object builds JSON objects, field by field, into b, which WriteJSON
+// passes on to w.
 type object struct {
+	w     *bufio.Writer
 	b     []byte
 	label []byte // scratch for a call's label
+	tid   int    // the track of the last event, and its fields from "pid" to "ts"
+	track []byte
 }
 
 func (o *object) key(k string) {

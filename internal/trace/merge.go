@@ -68,6 +68,8 @@ type sendKey struct {
 // messages from one rank with one tag on one communicator took the n-th such
 // message sent (MPI's non-overtaking order). A receive whose send was not
 // recorded (the sender's buffer was full, or the sender died) gets no flow.
+// The lanes take over the ranks' Records: Merge changes them in place
+// (their times, their order).
 func Merge(ranks []Rank) *Timeline {
 	tl := &Timeline{Lanes: make([]Lane, len(ranks))}
 	origin, any := int64(0), false
@@ -79,15 +81,15 @@ func Merge(ranks []Rank) *Timeline {
 		}
 	}
 	for i, r := range ranks {
-		calls := make([]Record, len(r.Records))
-		for j, rec := range r.Records {
+		calls := r.Records // taken over: a trace's records are many
+		for j := range calls {
+			rec := &calls[j]
 			rec.Start -= r.Offset + origin
 			rec.End -= r.Offset + origin
 			if rec.End < rec.Start {
 				rec.End = rec.Start
 			}
 			tl.End = max(tl.End, rec.End)
-			calls[j] = rec
 		}
 		// A rank's records come mostly in the order the calls began:
 		// checking costs a pass, sorting moves every record.
