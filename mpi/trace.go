@@ -83,27 +83,40 @@ type span struct {
 	rec      trace.Record
 	admitted bool // in the slab: recorded (else only counted in dropped)
 	ended    bool
-	// What a receive in progress waits for, said (want) when the trace is
-	// taken before it returns: formatted only then, since most calls
-	// return first.
-	wanted     bool
-	wantPrefix string // e.g. "Irecv " for a Wait
-	wantWord   string // "source", or "dest" for a send
-	wantSource int
-	wantTag    int
+	wait     waitFor
+}
+
+// waitFor is what a receive (or a Wait) in progress waits for, said when
+// the trace is taken before it returns: formatted only then, since most
+// calls return first.
+type waitFor struct {
+	wanted bool
+	prefix string // the call waited on, e.g. "Irecv" for a Wait
+	word   string // "source", or "dest" for a send
+	source int
+	tag    int
 }
 
 // want describes what the unfinished call waited for.
 func (sp *span) want() string {
-	if !sp.wanted {
+	w := sp.wait
+	if !w.wanted {
 		return ""
 	}
-	return sp.wantPrefix + wantText(sp.wantWord, sp.wantSource, sp.wantTag)
+	if w.prefix != "" {
+		return w.prefix + " " + wantText(w.word, w.source, w.tag)
+	}
+	return wantText(w.word, w.source, w.tag)
 }
 
 // begin starts recording a call named op on communicator context comm.
 // It returns nil once the records were handed over.
 func (t *tracer) begin(op string, comm uint32, force bool) *span {
+	return t.beginWaiting(op, comm, force, waitFor{})
+}
+
+// beginWaiting is begin for a call that waits as w says.
+func (t *tracer) beginWaiting(op string, comm uint32, force bool, w waitFor) *span {
 	t.mu.Lock()
 	if t.handed {
 		t.mu.Unlock()
@@ -116,7 +129,7 @@ func (t *tracer) begin(op string, comm uint32, force bool) *span {
 	} else {
 		sp = &span{t: t} // counted, not kept
 	}
-	sp.rec.Op, sp.rec.Comm, sp.rec.Start = op, comm, t.now()
+	sp.rec.Op, sp.rec.Comm, sp.rec.Start, sp.wait = op, comm, t.now(), w
 	t.mu.Unlock()
 	return sp
 }

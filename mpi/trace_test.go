@@ -163,8 +163,7 @@ func TestTraceHandOver(t *testing.T) {
 	tr := newTestTracer(1)
 	tr.begin("Barrier", 0, false).end(nil)
 	tr.begin("Bcast", 0, false).end(nil) // dropped: the limit is 1
-	open := tr.begin("Recv", 0, true)
-	open.wanted, open.wantWord, open.wantSource, open.wantTag = true, "source", 1, 5
+	open := tr.beginWaiting("Recv", 0, true, waitFor{wanted: true, word: "source", source: 1, tag: 5})
 	if err := tr.handOver(client); err != nil {
 		t.Fatal(err)
 	}

@@ -10,9 +10,11 @@
 # 2. The examples (gorun -np 4, each example and gorun built from each
 #    tree): six variants run alternately ROUNDS times: base and this tree,
 #    each without --trace, with --trace F.json and with --trace F.html.
-#    Prints the mean and median wall time of each, and the ratio of each
-#    traced variant to the untraced one of the same tree. The machine may
-#    be shared: alternating puts every variant under the same load.
+#    Prints the mean and median wall time of each, the ratio of each
+#    traced variant to the untraced one of the same tree, and the mean CPU
+#    time (user+sys of gorun and its ranks, which load moves less than wall
+#    time). The machine may be shared: alternating puts every variant
+#    under the same load.
 #
 # Run it from the repository's root: bash tests/tracebench.sh 10 main
 # TRACEBENCH_PARTS="examples" (or "pingpong") runs one part only;
@@ -24,13 +26,13 @@ parts=${TRACEBENCH_PARTS:-pingpong examples}
 examples=(${TRACEBENCH_EXAMPLES:-ring pi pool-map scalar-matrix pipeline producer-consumer bank taskfarm haversine})
 root=$(pwd)
 work=$(mktemp -d)
-trap 'git -C "$root" worktree remove --force "$work/base" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+trap 'git -C "$root" worktree remove --force "$work/src-base" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
-git worktree add --detach "$work/base" "$base" >/dev/null 2>&1
-mkdir -p "$work/base/tests/progs/tracebench"
-cp tests/progs/tracebench/main.go "$work/base/tests/progs/tracebench/"
+git worktree add --detach "$work/src-base" "$base" >/dev/null 2>&1
+mkdir -p "$work/src-base/tests/progs/tracebench"
+cp tests/progs/tracebench/main.go "$work/src-base/tests/progs/tracebench/"
 for tree in base new; do
-	dir="$work/base"
+	dir="$work/src-base"
 	[ "$tree" = new ] && dir="$root"
 	(
 		cd "$dir"
@@ -63,16 +65,17 @@ if [[ " $parts " == *" examples "* ]]; then
 	echo "# ratio = traced / untraced of the same tree (mean, p50)"
 	variants=(base-off base-json base-html new-off new-json new-html)
 	for ex in "${examples[@]}"; do
-		for v in "${variants[@]}"; do : >"$work/$ex.$v"; done
+		for v in "${variants[@]}"; do : >"$work/$ex.$v"; : >"$work/$ex.$v.cpu"; done
 		for i in $(seq "$rounds"); do
 			for v in "${variants[@]}"; do
 				tree=${v%-*} kind=${v#*-}
 				args=()
 				[ "$kind" != off ] && args=(--trace "$work/$ex.$tree.$kind")
 				t0=$(date +%s%N)
-				"$work/$tree/gorun" -np 4 "${args[@]}" "$work/$tree/ex-$ex" >/dev/null
+				/usr/bin/time -f "%U %S" -o "$work/cpu" "$work/$tree/gorun" -np 4 "${args[@]}" "$work/$tree/ex-$ex" >/dev/null
 				t1=$(date +%s%N)
 				echo "$((t1 - t0))" >>"$work/$ex.$v"
+				awk '{print ($1 + $2) * 1e9}' "$work/cpu" >>"$work/$ex.$v.cpu"
 			done
 		done
 		calls=$(grep -c '"ph":"X"' "$work/$ex.new.json" || true)
@@ -85,6 +88,11 @@ if [[ " $parts " == *" examples "* ]]; then
 				line+=$(awk -v k="$kind" -v m="$m" -v p="$p" -v om="$offMean" -v op="$offMed" \
 					'BEGIN {printf "  | %s mean %6.1f p50 %6.1f (x%.2f, x%.2f)", k, m/1e6, p/1e6, m/om, p/op}')
 			done
+			read -r cOff _ < <(stats "$work/$ex.$tree-off.cpu")
+			read -r cJSON _ < <(stats "$work/$ex.$tree-json.cpu")
+			read -r cHTML _ < <(stats "$work/$ex.$tree-html.cpu")
+			line+=$(awk -v a="$cOff" -v b="$cJSON" -v c="$cHTML" \
+				'BEGIN {printf "  | cpu ms off %.0f json %.0f html %.0f", a/1e6, b/1e6, c/1e6}')
 			echo "$line"
 		done
 	done
