@@ -145,7 +145,16 @@ func (t *tracer) slot() *span {
 }
 
 // end records the call, unless it was not admitted (the buffer was full).
-func (sp *span) end(err error) {
+func (sp *span) end(err error) { sp.endTaking(err, nil) }
+
+// recvPart is the message a receive took.
+type recvPart struct {
+	source, sourceLocal, tag, size int
+	post                           uint64
+}
+
+// endTaking is end for a call that took the message got (nil: none).
+func (sp *span) endTaking(err error, got *recvPart) {
 	if sp == nil {
 		return
 	}
@@ -161,10 +170,15 @@ func (sp *span) end(err error) {
 		t.dropped++
 		return
 	}
-	sp.rec.End = end
+	r := &sp.rec
+	r.End = end
+	if got != nil {
+		r.Flags |= trace.HasRecv
+		r.Source, r.SourceLocal, r.RecvTag, r.RecvSize, r.RecvPost = got.source, got.sourceLocal, got.tag, got.size, got.post
+	}
 	if err != nil {
-		sp.rec.Flags |= trace.Failed
-		sp.rec.Err = shortError(err)
+		r.Flags |= trace.Failed
+		r.Err = shortError(err)
 	}
 }
 
@@ -232,13 +246,9 @@ func (sp *span) received(req *Request, err error) {
 		if size == 0 {
 			size = bodySize(msg)
 		}
-		source := req.c.local[msg.env.source]
-		sp.t.mu.Lock() // handOver may read sp.rec meanwhile
-		r := &sp.rec
-		r.Flags |= trace.HasRecv
-		r.Source, r.SourceLocal, r.RecvTag = msg.env.source, source, msg.env.tag
-		r.RecvSize, r.RecvPost = size, req.tracePost
-		sp.t.mu.Unlock()
+		sp.endTaking(err, &recvPart{source: msg.env.source, sourceLocal: req.c.local[msg.env.source], tag: msg.env.tag,
+			size: size, post: req.tracePost})
+		return
 	}
 	sp.end(err)
 }

@@ -64,7 +64,6 @@ func WriteHTML(w io.Writer, tl *Timeline, title string) error {
 	bw.WriteString(head)
 	bw.Write(fixed[:len(fixed)-1]) // without its closing brace
 	b := make([]byte, 0, 4096)
-	var label []byte
 	b = append(b, `,"lanes":[`...)
 	for i, lane := range tl.Lanes {
 		if i > 0 {
@@ -86,8 +85,9 @@ func WriteHTML(w io.Writer, tl *Timeline, title string) error {
 			b = append(b, ',')
 			b = strconv.AppendInt(b, int64(categoryIndex[Category(c)]), 10)
 			b = append(b, ',')
-			label = AppendLabel(label[:0], c)
-			b = appendHTMLString(b, string(label))
+			b = append(b, '"')
+			b = appendLabel(b, c, appendHTMLText)
+			b = append(b, '"')
 			if c.Flags&(Failed|Unfinished) != 0 {
 				b = append(b, ",1]"...)
 			} else {
@@ -129,7 +129,7 @@ func WriteHTML(w io.Writer, tl *Timeline, title string) error {
 		b = append(b, `, tag `...)
 		b = strconv.AppendInt(b, int64(from.SendTag), 10)
 		b = append(b, `, `...)
-		b = append(b, byteCount(from.SendSize)...) // digits and letters: nothing to escape
+		b = appendByteCount(b, from.SendSize) // digits and letters: nothing to escape
 		b = append(b, `"]`...)
 		if len(b) > 32<<10 {
 			bw.Write(b)

@@ -179,8 +179,9 @@ func laneNotes(lane Lane) []string {
 func appendCallArgs(o *object, c Record) {
 	o.b = append(o.b, '{')
 	o.key("call")
-	o.label = AppendLabel(o.label[:0], c)
-	o.b = appendString(o.b, string(o.label)) // no copy: the conversion does not escape
+	o.b = append(o.b, '"')
+	o.b = appendLabel(o.b, c, appendJSONText)
+	o.b = append(o.b, '"')
 	if c.Comm != 0 {
 		o.num("communicator", int64(c.Comm))
 	}

@@ -23,6 +23,17 @@ func appendHTMLString(b []byte, s string) []byte { return appendJSONString(b, s,
 
 func appendJSONString(b []byte, s string, html bool) []byte {
 	b = append(b, '"')
+	b = appendEscaped(b, s, html)
+	return append(b, '"')
+}
+
+// appendJSONText and appendHTMLText append s inside a JSON string (of a
+// file, of a page's script).
+func appendJSONText(b []byte, s string) []byte { return appendEscaped(b, s, false) }
+func appendHTMLText(b []byte, s string) []byte { return appendEscaped(b, s, true) }
+
+// appendEscaped appends s as the inside of a JSON string.
+func appendEscaped(b []byte, s string, html bool) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
@@ -60,7 +71,7 @@ func appendJSONString(b []byte, s string, html bool) []byte {
 		}
 		i += size
 	}
-	return append(b, '"')
+	return b
 }
 
 // appendMicros appends ns as microseconds with three decimals.
@@ -79,8 +90,7 @@ func appendMicros(b []byte, ns int64) []byte {
 type object struct {
 	w     *bufio.Writer
 	b     []byte
-	label []byte // scratch for a call's label
-	tid   int    // the track of the last event, and its fields from "pid" to "ts"
+	tid   int // the track of the last event, and its fields from "pid" to "ts"
 	track []byte
 }
 

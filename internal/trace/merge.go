@@ -2,7 +2,6 @@ package trace
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"strconv"
 )
@@ -191,22 +190,30 @@ func Label(c Record) string {
 }
 
 // AppendLabel appends Label(c) to b.
-func AppendLabel(b []byte, c Record) []byte {
-	start := len(b)
-	b = append(b, c.Op...)
+func AppendLabel(b []byte, c Record) []byte { return appendLabel(b, c, appendText) }
+
+func appendText(b []byte, s string) []byte { return append(b, s...) }
+
+// appendLabel appends Label(c) to b, its texts (the call's name, note and
+// error) through text: as they are, or escaped for a JSON string.
+func appendLabel(b []byte, c Record, text func(b []byte, s string) []byte) []byte {
+	b = text(b, c.Op)
 	b = append(b, '(')
+	parts := false
 	sep := func() {
-		if len(b) > start && b[len(b)-1] != '(' {
+		if parts {
 			b = append(b, "; "...)
 		}
+		parts = true
 	}
 	if c.Flags.Has(HasSend) {
+		sep()
 		b = append(b, "dest "...)
 		b = strconv.AppendInt(b, int64(c.DestLocal), 10)
 		b = append(b, ", tag "...)
 		b = strconv.AppendInt(b, int64(c.SendTag), 10)
 		b = append(b, ", "...)
-		b = append(b, byteCount(c.SendSize)...)
+		b = appendByteCount(b, c.SendSize)
 	}
 	if c.Flags.Has(HasRecv) {
 		sep()
@@ -215,11 +222,11 @@ func AppendLabel(b []byte, c Record) []byte {
 		b = append(b, ", tag "...)
 		b = strconv.AppendInt(b, int64(c.RecvTag), 10)
 		b = append(b, ", "...)
-		b = append(b, byteCount(c.RecvSize)...)
+		b = appendByteCount(b, c.RecvSize)
 	}
 	if c.Note != "" {
 		sep()
-		b = append(b, c.Note...)
+		b = text(b, c.Note)
 	}
 	b = append(b, ')')
 	if c.Comm != 0 {
@@ -231,17 +238,20 @@ func AppendLabel(b []byte, c Record) []byte {
 	}
 	if c.Flags.Has(Failed) {
 		b = append(b, ": "...)
-		b = append(b, c.Err...)
+		b = text(b, c.Err)
 	}
 	return b
 }
 
-func byteCount(n int) string {
+func byteCount(n int) string { return string(appendByteCount(nil, n)) }
+
+// appendByteCount appends n bytes as a person reads them: 8 B, 4 KiB, 2 MiB.
+func appendByteCount(b []byte, n int) []byte {
 	switch {
 	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
+		return append(strconv.AppendInt(b, int64(n>>20), 10), " MiB"...)
 	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
+		return append(strconv.AppendInt(b, int64(n>>10), 10), " KiB"...)
 	}
-	return strconv.Itoa(n) + " B"
+	return append(strconv.AppendInt(b, int64(n), 10), " B"...)
 }
