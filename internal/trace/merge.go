@@ -56,11 +56,6 @@ type envelope struct {
 	tag      int
 }
 
-type sendKey struct {
-	envelope
-	seq uint64
-}
-
 // Merge puts every rank's records on one clock (the launcher's, shifted so
 // that the earliest call starts at 0) and joins each receive to the send
 // whose message it took: the n-th receive, in posting order, of the
