@@ -78,7 +78,7 @@ func allgatherRing(c Conn, own []byte, f *failure) ([][]byte, error) {
 	for i, m := range msgs {
 		h, body, rf := readFrame(me, m)
 		if rf == nil && (algorithm(h.alg) != algRing || int(h.rank) != i) {
-			rf = localFailure(me, fmt.Errorf("%w: ring allgather message of rank %d (%s) in the place of rank %d", ErrProtocol, h.rank, algorithm(h.alg), i))
+			rf = localFailure(me, failf(ErrProtocol, "ring allgather message of rank %d (%s) in the place of rank %d", h.rank, algorithm(h.alg), i))
 		}
 		f = firstFailure(f, rf)
 		parts[i] = body
@@ -113,7 +113,7 @@ func allgatherRD(c Conn, own []byte, f *failure) ([][]byte, error) {
 				return gatherBlock{fail: rf}
 			}
 			if algorithm(h.alg) != algRecursiveDoubling || h.count > uint64(p) {
-				return gatherBlock{fail: localFailure(me, fmt.Errorf("%w: allgather bundle of %d parts by %s", ErrProtocol, h.count, algorithm(h.alg)))}
+				return gatherBlock{fail: localFailure(me, failf(ErrProtocol, "allgather bundle of %d parts by %s", h.count, algorithm(h.alg)))}
 			}
 			parts, err := unbundle(h, body, int(h.count))
 			if err != nil {
@@ -126,8 +126,7 @@ func allgatherRD(c Conn, own []byte, f *failure) ([][]byte, error) {
 				return gatherBlock{fail: rf}
 			}
 			if lower.low+len(lower.parts) != upper.low {
-				return gatherBlock{fail: localFailure(me, fmt.Errorf("%w: allgather blocks from rank %d (%d parts) and rank %d do not meet",
-					ErrProtocol, lower.low, len(lower.parts), upper.low))}
+				return gatherBlock{fail: localFailure(me, failf(ErrProtocol, "allgather blocks from rank %d (%d parts) and rank %d do not meet", lower.low, len(lower.parts), upper.low))}
 			}
 			return gatherBlock{low: lower.low, parts: append(lower.parts[:len(lower.parts):len(lower.parts)], upper.parts...)}
 		},
@@ -139,7 +138,7 @@ func allgatherRD(c Conn, own []byte, f *failure) ([][]byte, error) {
 	case res.fail != nil:
 		return nil, prefer(res.fail, f).err()
 	case res.low != 0 || len(res.parts) != p:
-		return nil, fmt.Errorf("%w: allgather ended with %d parts from rank %d", ErrProtocol, len(res.parts), res.low)
+		return nil, failf(ErrProtocol, "allgather ended with %d parts from rank %d", len(res.parts), res.low)
 	}
 	return res.parts, nil
 }

@@ -43,7 +43,7 @@ func Allreduce[T any](c Conn, codec Codec[T], v T, op Op[T]) (T, error) {
 // AllreduceSlice combines the ranks' slices element by element with op and
 // gives every rank the result, bit-identical everywhere. Every rank must pass
 // a slice of the same length; otherwise every rank gets an error wrapping
-// ErrLengthMismatch. Ranks that share an Arena (slices of numbers) agree and
+// ErrLengthMismatch. Ranks that share an arena (slices of numbers) agree and
 // reduce through it (shmAllreduce). Otherwise small slices, and any slice
 // with a non-commutative operator, use recursive doubling (rank order
 // kept); large slices with a commutative operator use a ring reduce-scatter
@@ -80,7 +80,7 @@ func allreduceSlice[E any](c Conn, codec Codec[[]E], v, out []E, into bool, op O
 	}
 	sig.Count = len(v)
 	mine := partial[[]E]{v: v, count: len(v), low: me}
-	var arena *Arena
+	var arena *arena
 	if isRaw(codec) {
 		arena = arenaOf(c)
 	}
@@ -91,8 +91,7 @@ func allreduceSlice[E any](c Conn, codec Codec[[]E], v, out []E, into bool, op O
 	case op.Fn == nil:
 		mine.fail = nilOpFailure(me, "AllreduceSlice")
 	case into && len(out) != len(v):
-		mine.fail = localFailure(me, fmt.Errorf("%w: the result slice has %d elements, the operand %d",
-			ErrLengthMismatch, len(out), len(v)))
+		mine.fail = localFailure(me, failf(ErrLengthMismatch, "the result slice has %d elements, the operand %d", len(out), len(v)))
 	}
 	if (alg == algRing || alg == algRabenseifner) && !op.Commutative {
 		alg = algRecursiveDoubling // only built-in operators may be reordered
@@ -230,10 +229,10 @@ func isRaw[T any](codec Codec[T]) bool {
 func decodeChunk[E any](codec Codec[[]E], payload []byte, want, from int) ([]E, error) {
 	in, err := codec.Decode(payload)
 	if err != nil {
-		return nil, fmt.Errorf("%w: decoding a chunk from rank %d: %w", ErrProtocol, from, err)
+		return nil, failf(ErrProtocol, "decoding a chunk from rank %d: %w", from, err)
 	}
 	if len(in) != want {
-		return nil, fmt.Errorf("%w: chunk of %d elements from rank %d, want %d", ErrProtocol, len(in), from, want)
+		return nil, failf(ErrProtocol, "chunk of %d elements from rank %d, want %d", len(in), from, want)
 	}
 	return in, nil
 }

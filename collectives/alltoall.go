@@ -25,7 +25,7 @@ func Alltoall[T any](c Conn, codec Codec[T], parts []T) ([]T, error) {
 	var f *failure
 	enc := make([][]byte, p)
 	if len(parts) != p {
-		f = localFailure(me, fmt.Errorf("%w: %d parts for %d ranks", ErrParts, len(parts), p))
+		f = localFailure(me, failf(ErrParts, "%d parts for %d ranks", len(parts), p))
 	} else {
 		for j := range enc {
 			if j == me {

@@ -1,28 +1,30 @@
 package collectives
 
 import (
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
 
 	"github.com/gorun-mpi/gorun/internal/shm"
+	"github.com/gorun-mpi/gorun/internal/shmcoll"
 )
 
-// An Arena is memory that every rank of a group on one host maps, through
+// An arena is memory that every rank of a group on one host maps, through
 // which a collective moves data without messages: each rank copies its
 // operand in, reduces its share of the vector straight from the others'
-// copies, and copies the result out (see shmAllreduce). gorun creates one
-// for every job on its local transport; the mpi package lends it to the
-// world communicator's collectives.
+// copies, and copies the result out (see shmAllreduce). gorun creates the
+// memory for every job on its local transport; the mpi package lays a
+// shmcoll.Region over it and lends it to the world communicator's
+// collectives (memoryConn), and the arena, the collectives' state for that
+// region, is kept in the region (shmcoll.Region.Attach).
 //
-// Layout: for each rank, two counters (operands copied in, share reduced),
-// each on a cache line of its own with a count of sleepers; two sets of call
-// headers, one per rank in each (its vector's length, its choice of
-// algorithm, its failure if any, a small value), which the ranks compare
-// before they touch each other's data; then one slot per rank for a segment
-// of its operand; then the result area.
+// Layout (shmcoll): for each rank, two counters (operands copied in, share
+// reduced), each on a cache line of its own with a count of sleepers; two
+// sets of call headers, one per rank in each (its vector's length, its
+// choice of algorithm, its failure if any, a small value), which the ranks
+// compare before they touch each other's data; then one slot per rank for
+// a segment of its operand; then the result area.
 //
 // A call writes the header set the call before it did not, so a call that
 // writes nothing but headers (a Barrier, a small Bcast or AllreduceSlice)
@@ -30,7 +32,7 @@ import (
 // in a run of collectives it always is: it does not wait for the slowest
 // rank to leave the previous call. A call that writes slots or the result
 // area waits for every rank to be done with the previous call.
-type Arena struct {
+type arena struct {
 	mem         []byte
 	rank, size  int
 	slotBytes   int // per rank: the largest segment of an operand
@@ -39,7 +41,7 @@ type Arena struct {
 	inlineBytes int // values up to this size travel in the call header
 	slots       int // offset of rank 0's slot
 	result      int // offset of the result area
-	hooks       ArenaHooks
+	hooks       shmcoll.Hooks
 
 	mu    sync.Mutex // one call at a time (collectives on one communicator are ordered anyway)
 	steps uint32     // segments done so far: the same count on every rank
@@ -57,33 +59,10 @@ type Arena struct {
 	long         bool  // the call in progress moves longCallBytes or more per rank
 }
 
-// ArenaHooks connect an Arena's waits to the rest of the runtime.
-type ArenaHooks struct {
-	// Check is called every few milliseconds while a rank waits for the
-	// others; an error (a peer lost, a context ended) ends the call.
-	Check func() error
-	// Blocked is called when a wait in the collective named op has slept a
-	// while (for deadlock reports), with pending, which reads the counters
-	// the wait waits for and reports whether they still hold it back; it
-	// returns the function that ends the report.
-	Blocked func(op string, pending func() bool) (leave func())
-	// Spin is how long a wait polls before it sleeps; Yield gives the core
-	// away between polls (ranks outnumber cores).
-	Spin  time.Duration
-	Yield bool
-}
-
-// Arena sizes: a line per counter, and the slot and result areas. Slots
-// shrink in large jobs so that the arena stays within about 64 MiB plus
-// the result area; tmpfs allocates only the pages a job writes.
+// Sizes of the arena's parts (shmcoll's layout).
 const (
-	arenaLine        = 128
-	arenaHeader      = 16 << 10 // a call header: see writeHeader
-	arenaAlign       = 4096
-	arenaResultBytes = 16 << 20
-	arenaSlotMax     = 8 << 20
-	arenaSlotMin     = 1 << 20
-	arenaSlotsTotal  = 64 << 20
+	arenaLine   = shmcoll.Line
+	arenaHeader = shmcoll.CallHeader
 )
 
 // Counters of a rank: kinds of progress.
@@ -93,67 +72,42 @@ const (
 	arenaKinds
 )
 
-// arenaSlotBytes is the slot size of each rank in a group of size ranks.
-func arenaSlotBytes(size int) int {
-	s := arenaSlotsTotal / max(size, 1)
-	s = min(max(s, arenaSlotMin), arenaSlotMax)
-	return s &^ (arenaAlign - 1)
+// The layout keeps a line for each kind of counter of each rank.
+var _ [shmcoll.CountersPerRank - arenaKinds]struct{}
+var _ [arenaKinds - shmcoll.CountersPerRank]struct{}
+
+// memoryConn is an optional ability of a Conn: memory every rank of the
+// group maps (ranks on one host; package mpi offers it on the world
+// communicator of a job on gorun's local transport). SharedMemory returns
+// nil when there is none.
+type memoryConn interface {
+	SharedMemory() *shmcoll.Region
 }
 
-// arenaHeaderBytes is the arena's counters and call headers: two sets of
-// headers, used by alternate calls (see Arena.header).
-func arenaHeaderBytes(size int) int {
-	h := size*arenaKinds*arenaLine + 2*size*arenaHeader
-	return (h + arenaAlign - 1) &^ (arenaAlign - 1)
+// arenaFor is the arena of region, made on first use.
+func arenaFor(region *shmcoll.Region) *arena { return region.Attach(newArenaState).(*arena) }
+
+func newArenaState(region *shmcoll.Region) any { return newArena(region) }
+
+// newArena lays an arena over region.
+func newArena(region *shmcoll.Region) *arena {
+	a := &arena{mem: region.Mem(), rank: region.Rank(), size: region.Size(), slotBytes: region.SlotBytes(),
+		resultBytes: region.ResultBytes(), pieceBytes: bcastPieceBytes,
+		inlineBytes: arenaHeader - headerInline, hooks: region.Hooks()}
+	a.slots = shmcoll.HeaderBytes(a.size)
+	a.result = a.slots + a.size*a.slotBytes
+	return a
 }
-
-// ArenaSize is the number of bytes an arena for a group of size ranks
-// needs (gorun sizes the job's shared memory file with it).
-func ArenaSize(size int) int {
-	return arenaHeaderBytes(size) + size*arenaSlotBytes(size) + arenaResultBytes
-}
-
-// NewArena lays an arena for rank of a group of size ranks over mem, which
-// every rank of the group maps and which starts zeroed.
-func NewArena(mem []byte, rank, size int, hooks ArenaHooks) (*Arena, error) {
-	return newArena(mem, rank, size, arenaSlotBytes(size), arenaResultBytes, hooks)
-}
-
-// newArena is NewArena with the slot and result sizes given (tests use
-// small ones to reach every path with small vectors).
-func newArena(mem []byte, rank, size, slotBytes, resultBytes int, hooks ArenaHooks) (*Arena, error) {
-	if size < 1 || rank < 0 || rank >= size {
-		return nil, fmt.Errorf("collectives: arena for rank %d of %d", rank, size)
-	}
-	if need := arenaHeaderBytes(size) + size*slotBytes + resultBytes; len(mem) < need {
-		return nil, fmt.Errorf("collectives: arena of %d bytes for %d ranks, want %d", len(mem), size, need)
-	}
-	if uintptr(unsafe.Pointer(unsafe.SliceData(mem)))%arenaAlign != 0 {
-		return nil, fmt.Errorf("collectives: arena memory is not page-aligned")
-	}
-	a := &Arena{mem: mem, rank: rank, size: size, slotBytes: slotBytes,
-		resultBytes: resultBytes, pieceBytes: bcastPieceBytes,
-		inlineBytes: arenaHeader - headerInline, hooks: hooks}
-	a.slots = arenaHeaderBytes(size)
-	a.result = a.slots + size*a.slotBytes
-	return a, nil
-}
-
-// Rank and Size are those of the group the arena was made for.
-func (a *Arena) Rank() int { return a.rank }
-
-// Size is the number of ranks sharing the arena.
-func (a *Arena) Size() int { return a.size }
 
 // counter is rank's progress counter of kind; waiters counts the ranks
 // asleep on it.
-func (a *Arena) counter(kind, rank int) (word, waiters *atomic.Uint32) {
+func (a *arena) counter(kind, rank int) (word, waiters *atomic.Uint32) {
 	off := (rank*arenaKinds + kind) * arenaLine
 	return (*atomic.Uint32)(unsafe.Pointer(&a.mem[off])), (*atomic.Uint32)(unsafe.Pointer(&a.mem[off+64]))
 }
 
 // post publishes this rank's progress of kind and wakes its sleepers.
-func (a *Arena) post(kind int, value uint32) {
+func (a *arena) post(kind int, value uint32) {
 	word, waiters := a.counter(kind, a.rank)
 	word.Store(value)
 	if waiters.Load() != 0 {
@@ -165,7 +119,7 @@ func (a *Arena) post(kind int, value uint32) {
 // reached target. A peer that finished cleanly did so after posting what
 // the others wait for: its absence fails a wait only if a counter still
 // lags.
-func (a *Arena) allReached(kind, only int, target uint32) bool {
+func (a *arena) allReached(kind, only int, target uint32) bool {
 	for q := 0; q < a.size; q++ {
 		if q == a.rank || (only >= 0 && q != only) {
 			continue
@@ -207,14 +161,14 @@ const (
 // share cores; not at all in a long call when they do), then sleeps on
 // the laggard's counter; every arenaSleep it runs hooks.Check, whose error
 // ends the wait.
-func (a *Arena) waitAll(kind int, target uint32) error { return a.waitRanks(kind, -1, target) }
+func (a *arena) waitAll(kind int, target uint32) error { return a.waitRanks(kind, -1, target) }
 
 // waitOne is waitAll for rank q's counter alone.
-func (a *Arena) waitOne(kind, q int, target uint32) error { return a.waitRanks(kind, q, target) }
+func (a *arena) waitOne(kind, q int, target uint32) error { return a.waitRanks(kind, q, target) }
 
 // waitRanks waits for rank only's counter, or every other rank's when
 // only < 0.
-func (a *Arena) waitRanks(kind, only int, target uint32) error {
+func (a *arena) waitRanks(kind, only int, target uint32) error {
 	var start, lastCheck time.Time
 	var leave func()
 	spinning := true
@@ -278,7 +232,7 @@ func (a *Arena) waitRanks(kind, only int, target uint32) error {
 // (which may never come to the step this rank waits for). Only a CallConn
 // numbers calls, so only with one can a header tell that it is of this
 // call, not of the next.
-func (a *Arena) watch(kind int, target uint32) error {
+func (a *arena) watch(kind int, target uint32) error {
 	if a.check == nil {
 		return nil
 	}

@@ -13,7 +13,7 @@ const (
 	bcastTagRing    = 2 // scatter_allgather: the ring allgather
 )
 
-// Bcast gives every rank root's v. Ranks that share an Arena go through it
+// Bcast gives every rank root's v. Ranks that share an arena go through it
 // (shmBcast). Otherwise only the root knows the value's size, so the root
 // chooses the algorithm and its first message, sent down a binomial tree,
 // tells the others: for a small value that message is the value itself; for
@@ -45,7 +45,7 @@ func Bcast[T any](c Conn, codec Codec[T], v T, root int) (T, error) {
 // BcastInto copies root's buf into every other rank's buf, as MPI_Bcast
 // fills the caller's buffer. Each buf must have the root's length: a rank
 // whose buf has another gets an error wrapping ErrLengthMismatch (only the
-// ranks that can tell: the root cannot). Through an Arena, a large vector
+// ranks that can tell: the root cannot). Through an arena, a large vector
 // of numbers goes in pieces straight into buf, the others copying out one
 // piece while the root copies in the next, and nothing is allocated;
 // otherwise the value goes as Bcast sends it and is copied into buf.
@@ -88,7 +88,7 @@ func BcastInto[E any](c Conn, codec Codec[[]E], buf []E, root int) error {
 // lengthMismatch is BcastInto's error on a rank whose buffer has mine
 // elements where the root broadcasts roots.
 func lengthMismatch(roots, mine int) error {
-	return fmt.Errorf("%w: the root broadcasts %d elements, this rank's buffer has %d", ErrLengthMismatch, roots, mine)
+	return failf(ErrLengthMismatch, "the root broadcasts %d elements, this rank's buffer has %d", roots, mine)
 }
 
 // bcastMessages is Bcast by messages: the binomial tree, or the scatter
@@ -118,18 +118,18 @@ func bcastMessages[T any](c Conn, codec Codec[T], v T, root int) (T, error) {
 	switch algorithm(h.alg) {
 	case algBinomial:
 		if uint64(len(body)) != h.count {
-			return zero, fmt.Errorf("%w: broadcast value of %d bytes announced as %d", ErrProtocol, len(body), h.count)
+			return zero, failf(ErrProtocol, "broadcast value of %d bytes announced as %d", len(body), h.count)
 		}
 	case algScatterAllgather:
 		if h.count > uint64(maxBcastBytes) {
-			return zero, fmt.Errorf("%w: broadcast of %d bytes announced", ErrProtocol, h.count)
+			return zero, failf(ErrProtocol, "broadcast of %d bytes announced", h.count)
 		}
 		body = make([]byte, int(h.count))
 		if err := scatterAllgather(c, root, body); err != nil {
 			return zero, err
 		}
 	default:
-		return zero, fmt.Errorf("%w: broadcast announced with algorithm %s", ErrProtocol, algorithm(h.alg))
+		return zero, failf(ErrProtocol, "broadcast announced with algorithm %s", algorithm(h.alg))
 	}
 	out, err := codec.Decode(body)
 	if err != nil {
@@ -207,7 +207,7 @@ func scatterAllgather(c Conn, root int, buf []byte) error {
 			return err
 		}
 		if len(got) != hi-lo {
-			return fmt.Errorf("%w: broadcast scatter of %d bytes, want %d", ErrProtocol, len(got), hi-lo)
+			return failf(ErrProtocol, "broadcast scatter of %d bytes, want %d", len(got), hi-lo)
 		}
 		copy(buf[lo:hi], got)
 	}
@@ -239,7 +239,7 @@ func scatterAllgather(c Conn, root int, buf []byte) error {
 			continue
 		}
 		if len(got) != rhi-rlo {
-			return fmt.Errorf("%w: broadcast chunk of %d bytes, want %d", ErrProtocol, len(got), rhi-rlo)
+			return failf(ErrProtocol, "broadcast chunk of %d bytes, want %d", len(got), rhi-rlo)
 		}
 		copy(buf[rlo:rhi], got)
 	}

@@ -16,7 +16,7 @@ func pattern(n, seed int) []byte {
 }
 
 func TestBcastMatchesReference(t *testing.T) {
-	withAlgs(t, "GORUN_COLL_BCAST", []string{"binomial", "scatter_allgather"}, func(t *testing.T) {
+	withAlgs(t, "GORUN_COLL_BCAST", func(t *testing.T) {
 		for _, m := range modes {
 			for _, np := range groupSizes {
 				for _, n := range []int{0, 1, 5, 1000, 600 << 10} {
@@ -53,7 +53,7 @@ func TestBcastErrors(t *testing.T) {
 			})
 			everyRankFails(t, fmt.Sprintf("np=%d root=%d", np, root), errs, ErrRoot)
 		}
-		for _, alg := range []string{"binomial", "scatter_allgather"} {
+		for _, alg := range messageAlgorithms("GORUN_COLL_BCAST") {
 			if np == 1 {
 				break // nothing is encoded for a group of one
 			}

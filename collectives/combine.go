@@ -96,10 +96,10 @@ func (r reduction[T]) decode(payload []byte) partial[T] {
 	}
 	v, err := r.codec.Decode(body)
 	if err != nil {
-		return partial[T]{fail: localFailure(r.me, fmt.Errorf("%w: decoding the operand of ranks from %d: %w", ErrProtocol, p.low, err))}
+		return partial[T]{fail: localFailure(r.me, failf(ErrProtocol, "decoding the operand of ranks from %d: %w", p.low, err))}
 	}
 	if n := r.comb.count(v); n != p.count {
-		return partial[T]{fail: localFailure(r.me, fmt.Errorf("%w: %d elements announced, %d decoded", ErrProtocol, p.count, n))}
+		return partial[T]{fail: localFailure(r.me, failf(ErrProtocol, "%d elements announced, %d decoded", p.count, n))}
 	}
 	p.v = v
 	return p
@@ -116,8 +116,7 @@ func (r reduction[T]) merge(lower, upper partial[T]) partial[T] {
 		return partial[T]{fail: localFailure(r.me, Mismatch(lower.low, ls, upper.low, us))}
 	}
 	if lower.alg != upper.alg {
-		return partial[T]{fail: localFailure(r.me, fmt.Errorf("%w: rank %d chose %s, rank %d chose %s (is GORUN_COLL_* the same everywhere?)",
-			ErrAlgorithm, lower.low, lower.alg, upper.low, upper.alg))}
+		return partial[T]{fail: localFailure(r.me, failf(ErrAlgorithm, "rank %d chose %s, rank %d chose %s (is GORUN_COLL_* the same everywhere?)", lower.low, lower.alg, upper.low, upper.alg))}
 	}
 	out := partial[T]{count: lower.count, low: min(lower.low, upper.low), alg: lower.alg}
 	if r.codec != nil {
@@ -134,5 +133,5 @@ func (r reduction[T]) exchangeOps() exchangeOps[partial[T]] {
 
 // nilOpFailure is the failure of a rank called with a nil operator.
 func nilOpFailure(me int, coll string) *failure {
-	return localFailure(me, fmt.Errorf("%w: %s needs an operator", ErrNilOp, coll))
+	return localFailure(me, failf(ErrNilOp, "%s needs an operator", coll))
 }

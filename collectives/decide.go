@@ -44,7 +44,7 @@ func (a algorithm) String() string {
 // rule selects alg for calls on at least minRanks ranks moving at least
 // minBytes bytes (the payload of one rank: the broadcast value, or one
 // rank's slice in a reduction). A rule marked shared applies only where the
-// ranks share an Arena (one host, the local transport, the world
+// ranks share an arena (one host, the local transport, the world
 // communicator, numbers).
 type rule struct {
 	minRanks, minBytes int
@@ -86,7 +86,7 @@ type policy struct {
 //     at np=8, but slower at np=3 and 5, and for 1 MiB at np=2 and 4). The
 //     ring and Rabenseifner need a commutative operator (the built-in ones);
 //     user operators always get recursive doubling, which keeps rank order.
-//   - Shared memory (rules marked shared; ranks with an Arena: the world
+//   - Shared memory (rules marked shared; ranks with an arena: the world
 //     communicator of a job on gorun's local transport): AllreduceSlice of
 //     numbers, Bcast and Barrier go through the arena at every size and
 //     rank count, since it won everywhere (collbench, medians of 2 runs,
@@ -159,7 +159,7 @@ func choose(coll string, ranks, bytes int) (algorithm, error) {
 func chooseShared(coll string, ranks, bytes int, shared bool) (algorithm, error) {
 	pol, ok := policies[coll]
 	if !ok {
-		return 0, fmt.Errorf("%w: no policy for collective %q", ErrAlgorithm, coll)
+		return 0, failf(ErrAlgorithm, "no policy for collective %q", coll)
 	}
 	if name := strings.TrimSpace(os.Getenv(pol.env)); name != "" {
 		var valid []string
@@ -172,7 +172,7 @@ func chooseShared(coll string, ranks, bytes int, shared bool) (algorithm, error)
 			}
 			valid = append(valid, a.String())
 		}
-		return 0, fmt.Errorf("%w: %s=%q; valid choices: %s", ErrAlgorithm, pol.env, name, strings.Join(valid, ", "))
+		return 0, failf(ErrAlgorithm, "%s=%q; valid choices: %s", pol.env, name, strings.Join(valid, ", "))
 	}
 	return tableChoice(pol, ranks, bytes, shared), nil
 }

@@ -8,7 +8,7 @@
 // tree; linear), allgather.go (recursive doubling; ring), alltoall.go
 // (pairwise exchange), reduce.go (binomial tree), allreduce.go (recursive
 // doubling; ring reduce-scatter + allgather), scan.go (recursive doubling),
-// barrier.go (dissemination). Ranks on one host may also share an Arena
+// barrier.go (dissemination). Ranks on one host may also share an arena
 // (arena.go): AllreduceSlice, Bcast and Barrier then go through memory
 // instead of messages (shmallreduce.go, shmbcast.go). tree.go holds the
 // topologies, recdbl.go the recursive doubling pattern, and decide.go the
@@ -59,7 +59,7 @@
 // collective, root, element type, and length where every rank must pass
 // the same: ReduceSlice) when the Conn is a CallConn; the mpi package's
 // Conn stamps every message with it and fails a call that meets another
-// (see ErrCollectiveMismatch). Through an Arena the signature, and that of
+// (see ErrCollectiveMismatch). Through an arena the signature, and that of
 // the rank's previous call through it, go in the call header: a Barrier or
 // AllreduceSlice compares every rank's, a Bcast the root's, and a rank
 // waiting for another's arrival looks, while it sleeps, for a rank that

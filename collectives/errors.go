@@ -3,11 +3,14 @@ package collectives
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors. The collectives wrap them with the details (which rank,
-// which sizes), so callers match them with errors.Is; package mpi re-exports
-// them.
+// which sizes), so callers match them with errors.Is. The errors the
+// collectives return read without this package's name ("root 7 out of range
+// [0, 4)", "nil operator: Allreduce needs an operator"): package mpi puts
+// them in its own errors, whose sentinels match these.
 var (
 	// ErrRoot: a root rank outside [0, Size).
 	ErrRoot = errors.New("collectives: root out of range")
@@ -39,10 +42,40 @@ type RemoteError struct {
 	Msg   string // that rank's error text
 }
 
-// Error reads like "collectives: rank 2 failed: collectives: nil operator".
+// Error reads like "rank 2 failed: nil operator: Allreduce needs an operator".
 func (e *RemoteError) Error() string {
-	return fmt.Sprintf("collectives: rank %d failed: %s", e.Rank, e.Msg)
+	return fmt.Sprintf("rank %d failed: %s", e.Rank, e.Msg)
 }
+
+// detailError is a failure of a kind (a sentinel) with its details.
+type detailError struct {
+	kind   error
+	detail error
+}
+
+// failf returns an error wrapping kind (and any error the format wraps
+// with %w) that reads "<kind without the package name>: <details>", e.g.
+// "malformed collective message: chunk of 3 elements from rank 1, want 4".
+func failf(kind error, format string, args ...any) error {
+	return &detailError{kind: kind, detail: fmt.Errorf(format, args...)}
+}
+
+func (e *detailError) Error() string {
+	return strings.TrimPrefix(e.kind.Error(), "collectives: ") + ": " + e.detail.Error()
+}
+
+// Unwrap returns the kind and the detail, for errors.Is.
+func (e *detailError) Unwrap() []error { return []error{e.kind, e.detail} }
+
+// rootError is a root outside the group.
+type rootError struct{ root, size int }
+
+func (e *rootError) Error() string {
+	return fmt.Sprintf("root %d out of range [0, %d)", e.root, e.size)
+}
+
+// Unwrap returns ErrRoot.
+func (e *rootError) Unwrap() error { return ErrRoot }
 
 // Unwrap returns ErrPeerFailed and the failed rank's sentinel, if known.
 func (e *RemoteError) Unwrap() []error {
@@ -142,7 +175,7 @@ func firstFailure(a, b *failure) *failure {
 // checkRoot reports a root outside the group.
 func checkRoot(c Conn, root int) error {
 	if root < 0 || root >= c.Size() {
-		return fmt.Errorf("%w: root %d, group of %d ranks", ErrRoot, root, c.Size())
+		return &rootError{root: root, size: c.Size()}
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package collectives
 
 import (
 	"encoding/binary"
-	"fmt"
 )
 
 // Collective messages that may have to carry a failure start with a 16-byte
@@ -54,7 +53,7 @@ func frame(h header, body []byte) []byte {
 // comes back as a failure.
 func parseFrame(payload []byte) (header, []byte, *failure, error) {
 	if len(payload) < headerLen {
-		return header{}, nil, nil, fmt.Errorf("%w: %d bytes, shorter than a header", ErrProtocol, len(payload))
+		return header{}, nil, nil, failf(ErrProtocol, "%d bytes, shorter than a header", len(payload))
 	}
 	h := header{
 		status: payload[0],
@@ -69,11 +68,11 @@ func parseFrame(payload []byte) (header, []byte, *failure, error) {
 		return h, body, nil, nil
 	case statusFailed:
 		if h.count != uint64(len(body)) {
-			return h, nil, nil, fmt.Errorf("%w: failure text of %d bytes announced as %d", ErrProtocol, len(body), h.count)
+			return h, nil, nil, failf(ErrProtocol, "failure text of %d bytes announced as %d", len(body), h.count)
 		}
 		return h, nil, &failure{rank: int(h.rank), code: h.alg, msg: string(body)}, nil
 	}
-	return h, nil, nil, fmt.Errorf("%w: status byte %d", ErrProtocol, h.status)
+	return h, nil, nil, failf(ErrProtocol, "status byte %d", h.status)
 }
 
 // failureFrame encodes f for the other ranks.
@@ -113,22 +112,22 @@ func bundle(h header, parts [][]byte) []byte {
 // against what is really there. The parts alias body.
 func unbundle(h header, body []byte, want int) ([][]byte, error) {
 	if h.count != uint64(want) {
-		return nil, fmt.Errorf("%w: bundle of %d parts where %d were expected", ErrProtocol, h.count, want)
+		return nil, failf(ErrProtocol, "bundle of %d parts where %d were expected", h.count, want)
 	}
 	if uint64(len(body)) < 8*uint64(want) {
-		return nil, fmt.Errorf("%w: bundle of %d bytes too short for %d lengths", ErrProtocol, len(body), want)
+		return nil, failf(ErrProtocol, "bundle of %d bytes too short for %d lengths", len(body), want)
 	}
 	data := body[8*want:]
 	parts := make([][]byte, want)
 	for i := range parts {
 		n := binary.LittleEndian.Uint64(body[8*i:])
 		if n > uint64(len(data)) {
-			return nil, fmt.Errorf("%w: bundle part %d of %d bytes exceeds the %d left", ErrProtocol, i, n, len(data))
+			return nil, failf(ErrProtocol, "bundle part %d of %d bytes exceeds the %d left", i, n, len(data))
 		}
 		parts[i], data = data[:n:n], data[n:]
 	}
 	if len(data) != 0 {
-		return nil, fmt.Errorf("%w: %d stray bytes after a bundle", ErrProtocol, len(data))
+		return nil, failf(ErrProtocol, "%d stray bytes after a bundle", len(data))
 	}
 	return parts, nil
 }

@@ -107,7 +107,7 @@ func gatheredParts(me int, got []byte, alg algorithm, want int) ([][]byte, *fail
 		return nil, f
 	}
 	if algorithm(h.alg) != alg {
-		return nil, localFailure(me, fmt.Errorf("%w: rank %d gathered by %s, this rank by %s", ErrAlgorithm, h.rank, algorithm(h.alg), alg))
+		return nil, localFailure(me, failf(ErrAlgorithm, "rank %d gathered by %s, this rank by %s", h.rank, algorithm(h.alg), alg))
 	}
 	parts, err := unbundle(h, body, want)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorun-mpi/gorun/comm"
+	"github.com/gorun-mpi/gorun/internal/ranks"
 )
 
 // waitLimit bounds every wait in these tests: a collective that hangs fails
@@ -197,25 +198,24 @@ func runOnNetworkWrapped(t *testing.T, net *comm.Network, n int, syncSend bool,
 			t.Fatal(err)
 		}
 	}
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for r := range n {
-		wg.Go(func() {
-			errs[r] = body(conns[r])
-			if errs[r] != nil {
-				net.Transport(r).Close()
-			}
-		})
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(2 * waitLimit):
-		t.Fatalf("np=%d: ranks did not return within %v", n, 2*waitLimit)
-	}
+	// internal/ranks runs the bodies: a panic is reported with its stack,
+	// and ranks still running after the limit with the call they are in
+	// (their transports closed, so that they return).
+	errs := ranks.Run(n, ranks.Limits{Timeout: 2 * waitLimit, API: "github.com/gorun-mpi/gorun/collectives.",
+		Stop: func(r int) { net.Transport(r).Close() }}, func(r int) error {
+		err := body(conns[r])
+		if err != nil {
+			net.Transport(r).Close()
+		}
+		return err
+	})
 	for r := range n {
 		net.Transport(r).Close()
+	}
+	for r, err := range errs {
+		if errors.Is(err, ranks.ErrHung) || errors.Is(err, ranks.ErrPanic) {
+			t.Fatalf("np=%d rank %d: %v", n, r, err)
+		}
 	}
 	return errs
 }

@@ -40,7 +40,7 @@ func Scatter[T any](c Conn, codec Codec[T], parts []T, root int) (T, error) {
 	}
 	h, body, f := readFrame(me, got)
 	if f == nil && algorithm(h.alg) != alg {
-		f = localFailure(me, fmt.Errorf("%w: rank %d scattered by %s, this rank expected %s", ErrAlgorithm, root, algorithm(h.alg), alg))
+		f = localFailure(me, failf(ErrAlgorithm, "rank %d scattered by %s, this rank expected %s", root, algorithm(h.alg), alg))
 	}
 	var mine []byte
 	if alg == algBinomial {
@@ -76,7 +76,7 @@ func scatterRoot[T any](c Conn, codec Codec[T], parts []T, root int, alg algorit
 	var f *failure
 	enc := make([][]byte, p) // by virtual rank
 	if len(parts) != p {
-		f = localFailure(me, fmt.Errorf("%w: %d parts for %d ranks", ErrParts, len(parts), p))
+		f = localFailure(me, failf(ErrParts, "%d parts for %d ranks", len(parts), p))
 	} else {
 		for i := range enc {
 			b, err := codec.Encode(parts[fromVirtual(i, root, p)])

@@ -11,7 +11,7 @@ import (
 func rankPart(r, n int) []byte { return pattern(n*(r%3+1)/2, r) }
 
 func TestScatterMatchesReference(t *testing.T) {
-	withAlgs(t, "GORUN_COLL_SCATTER", []string{"binomial", "linear"}, func(t *testing.T) {
+	withAlgs(t, "GORUN_COLL_SCATTER", func(t *testing.T) {
 		for _, m := range modes {
 			for _, np := range groupSizes {
 				for _, n := range []int{0, 1, 9, 5000} {
@@ -41,7 +41,7 @@ func TestScatterMatchesReference(t *testing.T) {
 }
 
 func TestScatterErrors(t *testing.T) {
-	withAlgs(t, "GORUN_COLL_SCATTER", []string{"binomial", "linear"}, func(t *testing.T) {
+	withAlgs(t, "GORUN_COLL_SCATTER", func(t *testing.T) {
 		for _, np := range groupSizes {
 			errs := runRanks(t, np, true, func(c Conn) error {
 				_, err := Scatter(c, bytesCodec{}, make([][]byte, np), np)
@@ -71,7 +71,7 @@ func TestScatterErrors(t *testing.T) {
 }
 
 func TestGatherMatchesReference(t *testing.T) {
-	withAlgs(t, "GORUN_COLL_GATHER", []string{"binomial", "linear"}, func(t *testing.T) {
+	withAlgs(t, "GORUN_COLL_GATHER", func(t *testing.T) {
 		for _, m := range modes {
 			for _, np := range groupSizes {
 				for _, n := range []int{0, 1, 9, 5000} {
@@ -106,7 +106,7 @@ func TestGatherMatchesReference(t *testing.T) {
 }
 
 func TestGatherErrors(t *testing.T) {
-	withAlgs(t, "GORUN_COLL_GATHER", []string{"binomial", "linear"}, func(t *testing.T) {
+	withAlgs(t, "GORUN_COLL_GATHER", func(t *testing.T) {
 		for _, np := range groupSizes {
 			errs := runRanks(t, np, true, func(c Conn) error {
 				_, err := Gather(c, str{}, "x", -1)
@@ -133,7 +133,7 @@ func TestGatherErrors(t *testing.T) {
 }
 
 func TestAllgatherMatchesReference(t *testing.T) {
-	withAlgs(t, "GORUN_COLL_ALLGATHER", []string{"recursive_doubling", "ring"}, func(t *testing.T) {
+	withAlgs(t, "GORUN_COLL_ALLGATHER", func(t *testing.T) {
 		for _, m := range modes {
 			for _, np := range groupSizes {
 				for _, n := range []int{0, 1, 9, 5000} {
@@ -160,7 +160,7 @@ func TestAllgatherMatchesReference(t *testing.T) {
 }
 
 func TestAllgatherFailureReachesEveryRank(t *testing.T) {
-	withAlgs(t, "GORUN_COLL_ALLGATHER", []string{"recursive_doubling", "ring"}, func(t *testing.T) {
+	withAlgs(t, "GORUN_COLL_ALLGATHER", func(t *testing.T) {
 		for _, np := range groupSizes[1:] {
 			for _, bad := range []int{0, np - 1, np / 2} {
 				errs := runRanks(t, np, true, func(c Conn) error {

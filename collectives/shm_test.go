@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/internal/shm"
+	"github.com/gorun-mpi/gorun/internal/shmcoll"
 )
 
 // rawFloat64s is float64s marked raw, as the mpi layer's codec of numbers
@@ -29,11 +30,11 @@ func (rawFloat64s) Raw() bool { return true }
 // mpi package's Conn does (a CallConn that knows of no mismatch).
 type sharedConn struct {
 	*testConn
-	arena *Arena
-	calls *uint32
+	region *shmcoll.Region
+	calls  *uint32
 }
 
-func (c sharedConn) Arena() *Arena { return c.arena }
+func (c sharedConn) SharedMemory() *shmcoll.Region { return c.region }
 
 func (c sharedConn) BeginCall(s Signature) (Signature, error) {
 	*c.calls++
@@ -63,13 +64,13 @@ func runShared(t *testing.T, np, slotBytes, resultBytes int, body func(c Conn) e
 // runSharedOn is runShared that first shows the network to seeNet.
 func runSharedOn(t *testing.T, np, slotBytes, resultBytes int, seeNet func(*comm.Network), body func(c Conn) error) []error {
 	t.Helper()
-	size := arenaHeaderBytes(np) + np*slotBytes + resultBytes
+	size := shmcoll.HeaderBytes(np) + np*slotBytes + resultBytes
 	f, err := shm.Create("gorun-test", int64(size))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	arenas := make([]*Arena, np)
+	arenas := make([]*arena, np)
 	regions := make([]*shm.Region, np)
 	var conns []*testConn
 	for r := range np {
@@ -96,14 +97,15 @@ func runSharedOn(t *testing.T, np, slotBytes, resultBytes int, seeNet func(*comm
 			}
 			return nil
 		}
-		a, err := newArena(regions[r].Bytes(), r, np, slotBytes, resultBytes,
-			ArenaHooks{Check: check, Spin: 20 * time.Microsecond, Yield: np > 2})
+		region, err := shmcoll.NewSized(regions[r].Bytes(), r, np, slotBytes, resultBytes,
+			shmcoll.Hooks{Check: check, Spin: 20 * time.Microsecond, Yield: np > 2})
 		if err != nil {
 			t.Fatal(err)
 		}
+		a := arenaFor(region)
 		a.inlineBytes = testInlineBytes
 		arenas[r] = a
-		return sharedConn{c, a, new(uint32)}
+		return sharedConn{c, region, new(uint32)}
 	}, body)
 }
 
@@ -141,7 +143,7 @@ func TestShmAllreduceIsTheDefault(t *testing.T) {
 	t.Setenv("GORUN_COLL_ALLREDUCE", "")
 	const np = 3
 	errs := runShared(t, np, 64<<10, 128<<10, func(c Conn) error {
-		a := c.(SharedConn).Arena()
+		a := arenaFor(c.(sharedConn).region)
 		for _, n := range []int{1, 1 << 14} {
 			before := a.steps
 			if _, err := AllreduceSlice(c, rawFloat64s{}, make([]float64, n), sumF); err != nil {
@@ -168,13 +170,13 @@ func TestShmAllreduceIsTheDefault(t *testing.T) {
 // messages, with the right result; a mismatch found in the headers fails
 // every rank and leaves the arena usable.
 func TestShmAgreementForMessageAlgorithms(t *testing.T) {
-	for _, alg := range []string{"ring", "rabenseifner", "recursive_doubling"} {
+	for _, alg := range messageAlgorithms("GORUN_COLL_ALLREDUCE") {
 		t.Run(alg, func(t *testing.T) {
 			t.Setenv("GORUN_COLL_ALLREDUCE", alg)
 			for _, np := range []int{2, 3, 5} {
 				const n = 5000
 				errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
-					a := c.(SharedConn).Arena()
+					a := arenaFor(c.(sharedConn).region)
 					v := rankOperand(c.Rank(), n)
 					got, err := AllreduceSlice(c, rawFloat64s{}, v, sumF)
 					if err != nil {
@@ -280,7 +282,7 @@ func TestShmAllreduceDeadPeer(t *testing.T) {
 	const np, dead = 4, 2
 	start := time.Now()
 	errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
-		a := c.(SharedConn).Arena()
+		a := arenaFor(c.(sharedConn).region)
 		if c.Rank() == dead {
 			return errors.New("died")
 		}
@@ -311,7 +313,7 @@ func TestShmLongCall(t *testing.T) {
 	t.Setenv("GORUN_COLL_ALLREDUCE", "")
 	const np = 3
 	errs := runShared(t, np, 1<<20, 4<<20, func(c Conn) error {
-		a := c.(SharedConn).Arena()
+		a := arenaFor(c.(sharedConn).region)
 		var seen []bool
 		check := a.hooks.Check
 		a.hooks.Check = func() error {
@@ -356,7 +358,7 @@ const testPieceBytes = 1000
 // per piece when it goes in pieces (an arena whose ranks have cores of
 // their own, or BcastInto), one otherwise, and one when it fits the call
 // header or goes by messages.
-func bcastSteps(a *Arena, n int, into bool) uint32 {
+func bcastSteps(a *arena, n int, into bool) uint32 {
 	if n <= a.inlineBytes || n > a.slotBytes || os.Getenv("GORUN_COLL_BCAST") != "" || (a.hooks.Yield && !into) {
 		return 1
 	}
@@ -372,7 +374,7 @@ func TestShmBcast(t *testing.T) {
 		t.Setenv("GORUN_COLL_BCAST", forced)
 		for _, np := range []int{2, 3, 5, 8} {
 			errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
-				a := c.(SharedConn).Arena()
+				a := arenaFor(c.(sharedConn).region)
 				a.pieceBytes = testPieceBytes
 				for _, n := range []int{0, 1, 1000, 2500, testSlotBytes, testSlotBytes + 1, 3 * testSlotBytes} {
 					for _, root := range []int{0, np - 1, np / 2} {
@@ -477,9 +479,9 @@ func TestBcastInto(t *testing.T) {
 		for _, np := range []int{2, 3, 5, 8} {
 			label := fmt.Sprintf("shared=%v np=%d", shared, np)
 			body := func(c Conn) error {
-				var a *Arena
-				if sc, ok := c.(SharedConn); ok {
-					a = sc.Arena()
+				var a *arena
+				if sc, ok := c.(sharedConn); ok {
+					a = arenaFor(sc.region)
 					a.pieceBytes = testPieceBytes
 				}
 				for _, n := range []int{0, 1, 100, 125, 300, testSlotBytes / 8, testSlotBytes/8 + 1, 1000} {
@@ -614,14 +616,14 @@ func TestShmMismatchBarrierAgainstBcast(t *testing.T) {
 		<-rank0
 		return err
 	})
-	want := "collectives: collective mismatch: rank 0 called Barrier while rank 1 called Bcast(root 1)"
+	want := "collective mismatch: rank 0 called Barrier while rank 1 called Bcast(root 1)"
 	if errs[0] == nil || errs[0].Error() != want || !errors.Is(errs[0], ErrCollectiveMismatch) {
 		t.Errorf("rank 0: %v, want %q", errs[0], want)
 	}
 	if errs[1] != nil {
 		t.Errorf("rank 1 (the root): %v", errs[1])
 	}
-	if want := "collectives: collective mismatch: rank 2 called Bcast(root 1) while rank 0 called Barrier"; errs[2] != nil && errs[2].Error() != want {
+	if want := "collective mismatch: rank 2 called Bcast(root 1) while rank 0 called Barrier"; errs[2] != nil && errs[2].Error() != want {
 		t.Errorf("rank 2: %v, want nil or %q", errs[2], want)
 	}
 }
@@ -668,7 +670,7 @@ func TestShmMismatchElementTypes(t *testing.T) {
 		_, err := Bcast[[]float64](c, float64s{}, nil, 0)
 		return err
 	})
-	want := "collectives: collective mismatch: rank 1 called Bcast(root 0, of slice) while rank 0 called Bcast(root 0, of string)"
+	want := "collective mismatch: rank 1 called Bcast(root 0, of slice) while rank 0 called Bcast(root 0, of string)"
 	if errs[0] != nil || errs[1] == nil || errs[1].Error() != want {
 		t.Errorf("got %v, want nil and %q", errs, want)
 	}

@@ -9,23 +9,18 @@ import (
 	"unsafe"
 )
 
-// SharedConn is an optional ability of a Conn: an Arena every rank of the
-// group maps (ranks on one host). Arena returns nil when there is none.
-type SharedConn interface {
-	Arena() *Arena
-}
-
 // arenaOf returns c's arena when it can serve this call: the same group,
 // and no earlier failure left its counters out of step.
-func arenaOf(c Conn) *Arena {
-	sc, ok := c.(SharedConn)
+func arenaOf(c Conn) *arena {
+	mc, ok := c.(memoryConn)
 	if !ok {
 		return nil
 	}
-	a := sc.Arena()
-	if a == nil || a.size != c.Size() || a.rank != c.Rank() {
+	region := mc.SharedMemory()
+	if region == nil || region.Size() != c.Size() || region.Rank() != c.Rank() {
 		return nil
 	}
+	a := arenaFor(region)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.broken != nil {
@@ -60,7 +55,7 @@ var errUseMessages = errors.New("collectives: agreed on a message algorithm")
 //
 // The result goes into into when it is not nil (it has v's length, checked
 // by the caller, and may be v itself), else into a new slice.
-func shmAllreduce[E any](a *Arena, sig Signature, check CallConn, v, into []E, op Op[E], alg algorithm, own *failure) ([]E, error) {
+func shmAllreduce[E any](a *arena, sig Signature, check CallConn, v, into []E, op Op[E], alg algorithm, own *failure) ([]E, error) {
 	return inArena(a, "AllreduceSlice", sig, check, func() ([]E, error) {
 		return shmAllreduceLocked(a, v, into, op, alg, own)
 	})
@@ -72,7 +67,7 @@ func shmAllreduce[E any](a *Arena, sig Signature, check CallConn, v, into []E, o
 // alike in the headers (callError) leaves the arena in step; any other
 // error (a peer lost midway, a mismatch this rank alone found) leaves it
 // out of step, unused from then on.
-func inArena[R any](a *Arena, op string, sig Signature, check CallConn, call func() (R, error)) (R, error) {
+func inArena[R any](a *arena, op string, sig Signature, check CallConn, call func() (R, error)) (R, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.op, a.sig, a.check = op, sig, check
@@ -104,7 +99,7 @@ func (e callError) Error() string { return e.err.Error() }
 // shmSmallBytes: vectors up to this size are folded whole by every rank.
 const shmSmallBytes = 32 << 10
 
-func shmAllreduceLocked[E any](a *Arena, v, into []E, op Op[E], alg algorithm, own *failure) ([]E, error) {
+func shmAllreduceLocked[E any](a *arena, v, into []E, op Op[E], alg algorithm, own *failure) ([]E, error) {
 	p, me := a.size, a.rank
 	n := len(v)
 	es := int(unsafe.Sizeof(*new(E)))
@@ -165,7 +160,7 @@ func shmAllreduceLocked[E any](a *Arena, v, into []E, op Op[E], alg algorithm, o
 
 // shmPartitioned is the large-vector part of shmAllreduce, entered with the
 // first segment's operands in place and agreed on.
-func shmPartitioned[E any](a *Arena, v, into []E, op Op[E], operands [][]E, mlo, mhi int) ([]E, error) {
+func shmPartitioned[E any](a *arena, v, into []E, op Op[E], operands [][]E, mlo, mhi int) ([]E, error) {
 	p, me := a.size, a.rank
 	n := len(v)
 	es := int(unsafe.Sizeof(*new(E)))
@@ -237,7 +232,7 @@ func shmPartitioned[E any](a *Arena, v, into []E, op Op[E], operands [][]E, mlo,
 
 // arenaView is count elements of E at byte offset off of the arena (E is a
 // fixed-size number: the codec is raw).
-func arenaView[E any](a *Arena, off, count int) []E { return viewOf[E](a.mem, off, count) }
+func arenaView[E any](a *arena, off, count int) []E { return viewOf[E](a.mem, off, count) }
 
 // viewOf is count elements of E (a fixed-size number) at byte offset off
 // of mem.
@@ -320,14 +315,14 @@ func kindName(k byte) string {
 
 // headerMismatch compares rank q's header, published for this call, with
 // this rank's call (lengths too when withCount), and returns the mismatch.
-func (a *Arena) headerMismatch(q int, withCount bool) *failure {
+func (a *arena) headerMismatch(q int, withCount bool) *failure {
 	h := a.header(q)
 	if q == a.rank || bytes.Equal(h[headerSig:headerSig+SignatureLen], a.header(a.rank)[headerSig:headerSig+SignatureLen]) {
 		return nil // the same call (the usual case: no decoding)
 	}
 	theirs, ok := ParseSignature(h[headerSig:])
 	if !ok {
-		return localFailure(a.rank, fmt.Errorf("%w: rank %d is in %s, this rank in %s", ErrProtocol, q, kindName(h[headerKind]), a.sig.Kind))
+		return localFailure(a.rank, failf(ErrProtocol, "rank %d is in %s, this rank in %s", q, kindName(h[headerKind]), a.sig.Kind))
 	}
 	mine := a.sig
 	if !withCount {
@@ -344,7 +339,7 @@ func (a *Arena) headerMismatch(q int, withCount bool) *failure {
 // ranks only read the root's header (a Bcast) cannot find that two ranks
 // were roots, but the next call that reads every header does. Every rank
 // of the call finds the same.
-func (a *Arena) previousMismatch() *failure {
+func (a *arena) previousMismatch() *failure {
 	if a.lastSig.Kind == 0 {
 		return nil
 	}
@@ -376,13 +371,13 @@ func headerFailure(q int, h []byte) *failure {
 }
 
 // header is rank's header in the current call's set.
-func (a *Arena) header(rank int) []byte {
+func (a *arena) header(rank int) []byte {
 	off := a.size*arenaKinds*arenaLine + (int(a.calls&1)*a.size+rank)*arenaHeader
 	return a.mem[off : off+arenaHeader]
 }
 
 // writeHeader publishes this rank's call header; post makes it visible.
-func (a *Arena) writeHeader(kind byte, count int, alg algorithm, own *failure) {
+func (a *arena) writeHeader(kind byte, count int, alg algorithm, own *failure) {
 	h := a.header(a.rank)
 	h[headerKind] = kind
 	binary.LittleEndian.PutUint64(h[headerCount:], uint64(count))
@@ -405,7 +400,7 @@ func (a *Arena) writeHeader(kind byte, count int, alg algorithm, own *failure) {
 // agree reads every rank's header and returns the failure of the call,
 // the same on every rank: the lowest rank's own failure, else a length
 // or algorithm that differs from rank 0's.
-func (a *Arena) agree(count int, alg algorithm, own *failure) *failure {
+func (a *arena) agree(count int, alg algorithm, own *failure) *failure {
 	for q := range a.size {
 		h := a.header(q)
 		if h[headerCode] != 0 {
@@ -431,8 +426,7 @@ func (a *Arena) agree(count int, alg algorithm, own *failure) *failure {
 			return localFailure(a.rank, Mismatch(0, s0, q, sq))
 		}
 		if alg := algorithm(h[headerAlg]); alg != alg0 {
-			return localFailure(a.rank, fmt.Errorf("%w: rank 0 chose %s, rank %d chose %s (is GORUN_COLL_* the same everywhere?)",
-				ErrAlgorithm, alg0, q, alg))
+			return localFailure(a.rank, failf(ErrAlgorithm, "rank 0 chose %s, rank %d chose %s (is GORUN_COLL_* the same everywhere?)", alg0, q, alg))
 		}
 	}
 	return nil

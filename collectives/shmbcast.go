@@ -28,7 +28,7 @@ import (
 // the size; the decoded value is then a view of that memory. Its error is
 // this rank's alone: the rank still keeps step with the others, but reads
 // nothing.
-func shmBcast[T any](a *Arena, sig Signature, check CallConn, codec Codec[T], v T, root int, into func(count int) ([]byte, error)) (T, error) {
+func shmBcast[T any](a *arena, sig Signature, check CallConn, codec Codec[T], v T, root int, into func(count int) ([]byte, error)) (T, error) {
 	name := "Bcast"
 	if into != nil {
 		name = "BcastInto"
@@ -45,14 +45,14 @@ const bcastPieceBytes = cachedCopyBytes
 // bcastPieces is how a broadcast of count bytes goes through the arena:
 // in n pieces (and steps) of size bytes, the last one shorter. It is one
 // piece, even of no bytes, unless inPieces.
-func (a *Arena) bcastPieces(count int, inPieces bool) (n, size int) {
+func (a *arena) bcastPieces(count int, inPieces bool) (n, size int) {
 	if !inPieces || count <= a.pieceBytes {
 		return 1, max(count, 1)
 	}
 	return (count + a.pieceBytes - 1) / a.pieceBytes, a.pieceBytes
 }
 
-func shmBcastLocked[T any](a *Arena, codec Codec[T], v T, root int, into func(count int) ([]byte, error)) (T, error) {
+func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(count int) ([]byte, error)) (T, error) {
 	var zero T
 	p, me := a.size, a.rank
 	first := a.steps
@@ -112,7 +112,7 @@ func shmBcastLocked[T any](a *Arena, codec Codec[T], v T, root int, into func(co
 	switch {
 	case f != nil:
 	case alg == algShm && count > len(slot):
-		f = localFailure(me, fmt.Errorf("%w: broadcast of %d bytes announced in a slot of %d", ErrProtocol, count, len(slot)))
+		f = localFailure(me, failf(ErrProtocol, "broadcast of %d bytes announced in a slot of %d", count, len(slot)))
 	}
 	if f != nil || alg != algShm {
 		return zero, a.endStep(first+1, f, alg)
@@ -169,7 +169,7 @@ func shmBcastLocked[T any](a *Arena, codec Codec[T], v T, root int, into func(co
 // one writes into the arena: the previous call's last, when the call
 // writes a slot or the result area; else the last of the call before it,
 // whose header set this call reuses.
-func (a *Arena) doneBefore(usesSlots bool) uint32 {
+func (a *arena) doneBefore(usesSlots bool) uint32 {
 	if usesSlots {
 		return a.steps
 	}
@@ -179,7 +179,7 @@ func (a *Arena) doneBefore(usesSlots bool) uint32 {
 // endStep posts that this rank is done with step's slots and headers, and
 // returns the call's outcome: f's error, errUseMessages when the ranks
 // chose an algorithm other than algShm, or nil.
-func (a *Arena) endStep(step uint32, f *failure, alg algorithm) error {
+func (a *arena) endStep(step uint32, f *failure, alg algorithm) error {
 	a.post(reducedKind, step)
 	a.steps = step
 	switch {
@@ -193,7 +193,7 @@ func (a *Arena) endStep(step uint32, f *failure, alg algorithm) error {
 
 // shmBarrier is Barrier through the arena: every rank posts its arrival
 // and waits for the others'.
-func shmBarrier(a *Arena, sig Signature, check CallConn) error {
+func shmBarrier(a *arena, sig Signature, check CallConn) error {
 	_, err := inArena(a, "Barrier", sig, check, func() (struct{}, error) {
 		if err := a.waitAll(reducedKind, a.doneBefore(false)); err != nil {
 			return struct{}{}, err

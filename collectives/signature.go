@@ -246,14 +246,14 @@ func Mismatch(me int, mine Signature, peer int, theirs Signature) error {
 	}
 }
 
-// mismatchError reads "collectives: collective mismatch: rank 0 called
-// Barrier while rank 1 called Bcast(root 1)".
+// mismatchError reads "collective mismatch: rank 0 called Barrier while
+// rank 1 called Bcast(root 1)".
 type mismatchError struct {
 	text   string
 	length bool // only the lengths differ
 }
 
-func (e *mismatchError) Error() string { return ErrCollectiveMismatch.Error() + ": " + e.text }
+func (e *mismatchError) Error() string { return "collective mismatch: " + e.text }
 
 // Unwrap returns ErrCollectiveMismatch, and ErrLengthMismatch when only
 // the lengths differ.

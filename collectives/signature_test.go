@@ -37,13 +37,13 @@ func TestSignatureMatchesAndMismatch(t *testing.T) {
 		text  string // Mismatch(0, a, 1, b)
 	}{
 		{bcast(1), bcast(1), true, ""},
-		{barrier, bcast(1), false, "collectives: collective mismatch: rank 0 called Barrier while rank 1 called Bcast(root 1)"},
-		{bcast(0), bcast(1), false, "collectives: collective mismatch: rank 0 called Bcast(root 0) while rank 1 called Bcast(root 1)"},
+		{barrier, bcast(1), false, "collective mismatch: rank 0 called Barrier while rank 1 called Bcast(root 1)"},
+		{bcast(0), bcast(1), false, "collective mismatch: rank 0 called Bcast(root 0) while rank 1 called Bcast(root 1)"},
 		{Signature{Kind: KindAllreduce, Root: -1, Elem: ElemOf[int](), Count: -1},
 			Signature{Kind: KindAllreduce, Root: -1, Elem: ElemOf[float64](), Count: -1}, false,
-			"collectives: collective mismatch: rank 0 called Allreduce(of int) while rank 1 called Allreduce(of float64)"},
+			"collective mismatch: rank 0 called Allreduce(of int) while rank 1 called Allreduce(of float64)"},
 		{slice(4), slice(5), false,
-			"collectives: collective mismatch: rank 0 called ReduceSlice(root 0, 4 elements) while rank 1 called ReduceSlice(root 0, 5 elements)"},
+			"collective mismatch: rank 0 called ReduceSlice(root 0, 4 elements) while rank 1 called ReduceSlice(root 0, 5 elements)"},
 		{slice(4), slice(-1), true, ""},
 	}
 	for _, c := range cases {

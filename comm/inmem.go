@@ -37,7 +37,7 @@ func (n *Network) Crash(rank int) {
 	node := n.nodes[rank]
 	node.mu.Lock()
 	already := node.closed
-	node.closed = true
+	node.closed, node.crashed = true, true
 	node.mu.Unlock()
 	if already {
 		return
@@ -66,6 +66,7 @@ type inmemNode struct {
 
 	mu      sync.Mutex
 	closed  bool
+	crashed bool // closed by Network.Crash, not by Close
 	started bool
 	done    chan struct{}
 }
@@ -129,10 +130,13 @@ func (t *inmemNode) Send(ctx context.Context, dest int, h Header, payload []byte
 	}
 	peer := t.net.nodes[dest]
 	peer.mu.Lock()
-	peerClosed := peer.closed
+	peerClosed, peerCrashed := peer.closed, peer.crashed
 	peer.mu.Unlock()
-	if peerClosed {
+	if peerCrashed {
 		return fmt.Errorf("comm: inmem rank %d: send to %d: %w", t.rank, dest, ErrPeerLost)
+	}
+	if peerClosed { // as the real transports say of a peer that closed
+		return fmt.Errorf("comm: inmem rank %d: send to %d: %w", t.rank, dest, ErrPeerFinished)
 	}
 	if err := checkKind(h.Kind); err != nil {
 		return fmt.Errorf("comm: inmem rank %d: send to %d: %w", t.rank, dest, err)

@@ -36,6 +36,9 @@ func (u *Unix) dial(ctx context.Context, dest int, forClose bool) (*net.UnixConn
 		if err == nil {
 			if herr := u.handshake(conn, deadline); herr != nil {
 				conn.Close()
+				if u.peerFinished(dest) { // it closed while we shook hands
+					return nil, fmt.Errorf("comm: rank %d cannot reach rank %d: %w", u.cfg.Rank, dest, ErrPeerFinished)
+				}
 				return nil, fmt.Errorf("comm: rank %d handshake with rank %d at %s: %w", u.cfg.Rank, dest, path, herr)
 			}
 			return conn, nil

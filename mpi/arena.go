@@ -5,18 +5,18 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/gorun-mpi/gorun/collectives"
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
 	"github.com/gorun-mpi/gorun/internal/shm"
+	"github.com/gorun-mpi/gorun/internal/shmcoll"
 )
 
 // openArena maps the shared memory gorun hands every rank of a job on its
 // local transport (the file descriptor in GORUN_SHM_FD) and lays the
-// world's collective arena over it. It returns nil, nil when gorun gave
-// none (another transport, or a system without memfd): the collectives then
+// world's shared-memory region for the collectives over it. It returns
+// nil, nil when gorun gave none (another transport, or a system without memfd): the collectives then
 // use messages only, on every rank alike.
-func openArena(e *engine, job jobenv.Job) (*collectives.Arena, error) {
+func openArena(e *engine, job jobenv.Job) (*shmcoll.Region, error) {
 	text := os.Getenv(jobenv.Shm)
 	if text == "" || jobenv.SpansHosts(job.Placement) {
 		// A placement over several hosts: the arena assumes one host.
@@ -26,12 +26,12 @@ func openArena(e *engine, job jobenv.Job) (*collectives.Arena, error) {
 	if err != nil || fd < 3 {
 		return nil, fmt.Errorf("%s=%q is not a file descriptor", jobenv.Shm, text)
 	}
-	want := collectives.ArenaSize(job.Size)
+	want := shmcoll.Size(job.Size)
 	region, err := shm.Map(os.NewFile(uintptr(fd), "gorun shared memory"), want)
 	if err != nil {
 		return nil, err
 	}
-	return collectives.NewArena(region.Bytes(), job.Rank, job.Size, collectives.ArenaHooks{
+	return shmcoll.New(region.Bytes(), job.Rank, job.Size, shmcoll.Hooks{
 		Check:   e.worldAlive,
 		Blocked: e.blockedInArena,
 		Spin:    e.spin,
@@ -68,12 +68,12 @@ func (e *engine) blockedInArena(op string, pending func() bool) (leave func()) {
 	return func() { e.blocked.leave(call) }
 }
 
-// Arena lends the world's shared memory to collectives on the world
-// communicator itself (collectives.SharedConn). Other communicators, and
+// SharedMemory lends the world's shared memory to collectives on the world
+// communicator itself (an optional ability of collectives.Conn). Other communicators, and
 // calls bound to a Go context, use messages: the arena's progress counters
 // are one sequence per job, and a wait in shared memory does not watch a
 // context.
-func (k *collConn) Arena() *collectives.Arena {
+func (k *collConn) SharedMemory() *shmcoll.Region {
 	if k.c.ctx != 0 || k.c.goctx != nil {
 		return nil
 	}

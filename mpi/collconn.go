@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/gorun-mpi/gorun/collectives"
+	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/internal/control"
 )
 
@@ -97,11 +98,35 @@ func (k *collConn) commErr(peer int, err error) error {
 		return nil
 	}
 	if errors.Is(err, ErrPeerLost) {
+		if errors.Is(err, comm.ErrPeerFinished) {
+			k.awaitGoodbye(peer)
+		}
 		if broken := k.c.collBroken(); broken != nil {
 			return k.c.wrapErr(k.op, noPeer, noTag, broken)
 		}
 	}
 	return k.c.wrapErr(k.op, peer, noTag, err)
+}
+
+// goodbyeTag is a collective wire tag no message carries: a receive posted
+// with it ends only when its peer is gone (or with a mismatch alarm).
+const goodbyeTag = -3
+
+// awaitGoodbye waits until this rank has handled everything peer sent
+// before it finished: peer's goodbye, which follows them on the same path,
+// fails a receive posted for it. A send can learn that peer finished (its
+// socket is closing) before the frames peer sent last, such as the alarm of
+// a collective mismatch that made it finish, have been handled here; the
+// error of the call is then the mismatch, as on the ranks that heard the
+// alarm in time, not a lost peer. A finished peer always says goodbye, so
+// the wait ends; a call bound to a Go context also ends with it.
+func (k *collConn) awaitGoodbye(peer int) {
+	r := k.c.e.postRecv(k.c.ctx+1, k.c.group[peer], goodbyeTag)
+	if err := k.c.e.await(k.c.goctx, &r.completion, k.describe("goodbye of", peer)); err != nil && !r.isDone() {
+		if !k.c.e.cancelRecv(r) {
+			<-r.done
+		}
+	}
 }
 
 func (k *collConn) Recv(source, tag int) ([]byte, error) {

@@ -6,25 +6,6 @@ import (
 	"github.com/gorun-mpi/gorun/collectives"
 )
 
-// Errors of the collectives, for errors.Is. A rank whose collective call
-// fails because another rank's did gets an error wrapping ErrPeerFailed and
-// that rank's cause.
-var (
-	// ErrRoot: a root rank outside the communicator.
-	ErrRoot = collectives.ErrRoot
-	// ErrNilOp: a reduction with a nil operator.
-	ErrNilOp = collectives.ErrNilOp
-	// ErrLengthMismatch: ReduceSlice, AllreduceSlice, AllreduceSliceInto
-	// or BcastInto with slices of different lengths on different ranks.
-	ErrLengthMismatch = collectives.ErrLengthMismatch
-	// ErrParts: Alltoall with a number of parts other than Size.
-	ErrParts = collectives.ErrParts
-	// ErrAlgorithm: an unknown algorithm in a GORUN_COLL_* variable.
-	ErrAlgorithm = collectives.ErrAlgorithm
-	// ErrPeerFailed: another rank failed in the same collective call.
-	ErrPeerFailed = collectives.ErrPeerFailed
-)
-
 // collective runs one collective call named op on c with body, wrapping its
 // error as *Error. A mismatch breaks c's collectives (see collwatch.go),
 // except a difference of lengths in AllreduceSlice, which every rank finds
@@ -39,8 +20,8 @@ func collective[R any](c *Comm, op string, body func(conn collectives.Conn) (R, 
 	}
 	out, err := body(conn)
 	if err != nil {
-		if errors.Is(err, ErrCollectiveMismatch) &&
-			!(conn.(*collConn).sig().Kind == collectives.KindAllreduceSlice && errors.Is(err, ErrLengthMismatch)) {
+		if errors.Is(err, collectives.ErrCollectiveMismatch) &&
+			!(conn.(*collConn).sig().Kind == collectives.KindAllreduceSlice && errors.Is(err, collectives.ErrLengthMismatch)) {
 			c.breakColl(mismatchCause(err))
 		}
 		return zero, c.wrapErr(op, noPeer, noTag, err)

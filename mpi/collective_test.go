@@ -6,9 +6,11 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gorun-mpi/gorun/collectives"
+	"sync/atomic"
 )
 
 type point struct {
@@ -178,7 +180,7 @@ func TestCollectivesKeepOutOfUserTraffic(t *testing.T) {
 }
 
 func TestAllreduceBitwiseAgreementThroughMPI(t *testing.T) {
-	for _, alg := range []string{"recursive_doubling", "ring"} {
+	for _, alg := range collectives.Algorithms()["GORUN_COLL_ALLREDUCE"] {
 		t.Setenv("GORUN_COLL_ALLREDUCE", alg)
 		results := make([][]float64, 5)
 		runRanks(t, 5, func(c *Comm) error {

@@ -63,13 +63,12 @@ type collWatch struct {
 	history [watchHistory]collectives.Signature
 	// early holds messages of calls this rank had not begun when they
 	// arrived; BeginCall checks them.
-	early     []*message
-	waiting   *recvOp // the collective receive posted at the last watchdog tick
-	pinged    *recvOp // the one whose peer was pinged
-	alarm     error   // an alarm that came before the first call, for begin
-	broken    error   // the mismatch, once known
-	fromAlarm bool    // broken came in another rank's alarm
-	alarmed   bool    // this rank has sent its alarm, or need not
+	early   []*message
+	waiting *recvOp // the collective receive posted at the last watchdog tick
+	pinged  *recvOp // the one whose peer was pinged
+	alarm   error   // an alarm that came before the first call, for begin
+	broken  error   // the mismatch, once known
+	alarmed bool    // this rank has sent its alarm
 }
 
 // isCollCtx reports whether ctx may carry collectives (communicators use
@@ -120,7 +119,7 @@ func (m *matcher) collArrive(w *collWatch, msg *message) *recvOp {
 	switch {
 	case msg.env.tag == alarmTag:
 		if w.broken == nil {
-			w.broken, w.fromAlarm = alarmErr(msg.body), true
+			w.broken = alarmErr(msg.body)
 		}
 	case w.broken != nil:
 		return drainOp(msg)
@@ -219,7 +218,7 @@ func (w *collWatch) begin(seq uint32, sig collectives.Signature) error {
 	}
 	if w.broken == nil && w.alarm != nil {
 		// What this rank found itself, above, names its own call.
-		w.broken, w.fromAlarm = w.alarm, true
+		w.broken = w.alarm
 	}
 	return w.broken
 }
@@ -248,7 +247,11 @@ func (m *matcher) takeColl(ctx uint32) []*message {
 
 // breakColl records err, a collective mismatch of c, as c's collectives'
 // fate on this rank, drops the messages queued for them, and sends the
-// other ranks an alarm unless this rank learned of it from one.
+// other ranks an alarm, once, even when this rank learned of the mismatch
+// from another's alarm: a rank's alarm to a peer goes before its goodbye on
+// the same path, so a peer still waiting for this rank learns of the
+// mismatch before it learns that this rank finished (the alarm of the rank
+// that found it may come later, by another path).
 func (c *Comm) breakColl(err error) {
 	ctx := c.ctx + 1
 	e := c.e
@@ -261,7 +264,7 @@ func (c *Comm) breakColl(err error) {
 	if w.broken == nil {
 		w.broken = err
 	}
-	alarm := !w.alarmed && !w.fromAlarm
+	alarm := !w.alarmed
 	w.alarmed = true
 	text := w.broken
 	taken := e.match.takeColl(ctx)
@@ -302,7 +305,7 @@ func (c *Comm) collBroken() error {
 // lengths differ), then the error's text.
 func alarmBody(err error) []byte {
 	flag := byte(0)
-	if errors.Is(err, ErrLengthMismatch) {
+	if errors.Is(err, collectives.ErrLengthMismatch) {
 		flag = 1
 	}
 	return append([]byte{flag}, err.Error()...)
@@ -311,7 +314,7 @@ func alarmBody(err error) []byte {
 // alarmErr decodes an alarm's body.
 func alarmErr(body []byte) error {
 	if len(body) == 0 {
-		return &alarmError{text: "collectives: collective mismatch (an alarm without text)"}
+		return &alarmError{text: "collective mismatch (an alarm without text)"}
 	}
 	return &alarmError{text: string(body[1:]), length: body[0] == 1}
 }
@@ -324,13 +327,15 @@ type alarmError struct {
 
 func (e *alarmError) Error() string { return e.text }
 
-// Unwrap returns ErrCollectiveMismatch, and ErrLengthMismatch when only the
-// lengths differed.
+// Unwrap returns collectives.ErrCollectiveMismatch, and
+// collectives.ErrLengthMismatch when only the lengths differed, as the
+// mismatch the other rank found wraps them (the mpi sentinels match them
+// once the error is in an *Error).
 func (e *alarmError) Unwrap() []error {
 	if e.length {
-		return []error{ErrCollectiveMismatch, ErrLengthMismatch}
+		return []error{collectives.ErrCollectiveMismatch, collectives.ErrLengthMismatch}
 	}
-	return []error{ErrCollectiveMismatch}
+	return []error{collectives.ErrCollectiveMismatch}
 }
 
 // watchColls is the watchdog: every collPingAfter it pings the peer of

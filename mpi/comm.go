@@ -42,6 +42,7 @@ type Comm struct {
 type commShared struct {
 	collSeq atomic.Uint32 // collective calls made so far
 	world   *worldState   // the world this communicator belongs to
+	freed   atomic.Bool   // Finalize was called on this communicator (not the world)
 	watch   *collWatch    // its collective context's watch, once made; guarded by the engine's mu
 }
 
@@ -97,6 +98,9 @@ func (c *Comm) usable() error {
 	}
 	c.e.mu.Lock()
 	defer c.e.mu.Unlock()
+	if c.e.closed == nil && c.shared.freed.Load() {
+		return errCommFreed
+	}
 	return c.e.closed
 }
 

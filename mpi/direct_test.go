@@ -3,50 +3,9 @@ package mpi
 import (
 	"errors"
 	"math"
-	"os"
 	"runtime"
-	"sync"
 	"testing"
-	"time"
-
-	"github.com/gorun-mpi/gorun/comm"
 )
-
-// runRanksUnix runs body on n ranks in this process over real Unix-socket
-// transports.
-func runRanksUnix(t *testing.T, n int, body func(c *Comm) error, opts ...Option) {
-	t.Helper()
-	dir := t.TempDir()
-	os.Chmod(dir, 0o700)
-	worlds := make([]*Comm, n)
-	for r := range worlds {
-		tr, err := comm.NewUnix(comm.UnixConfig{Rank: r, Size: n, Dir: dir, Secret: "test"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if worlds[r], err = Init(append([]Option{WithTransport(tr)}, opts...)...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for r, w := range worlds {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[r] = body(w)
-			if err := w.Finalize(); err != nil && errs[r] == nil {
-				errs[r] = err
-			}
-		}()
-	}
-	waitGroupOrFail(t, &wg, 60*time.Second)
-	for r, err := range errs {
-		if err != nil {
-			t.Errorf("rank %d: %v", r, err)
-		}
-	}
-}
 
 // TestRendezvousBodyLandsInTheReceiversBuffer checks that a large numeric
 // message is read straight into the receive target's memory when it has

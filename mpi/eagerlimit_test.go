@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gorun-mpi/gorun/comm"
+	"github.com/gorun-mpi/gorun/internal/ranks"
 )
 
 // limitedTransport is an in-memory transport that prefers an eager limit
@@ -46,35 +47,23 @@ func TestEagerLimitPerDestination(t *testing.T) {
 			net := comm.NewNetwork(3)
 			// 1000 bytes: above rank 1's preferred 100, below the default.
 			lt := &limitedTransport{Transport: net.Transport(0), limits: map[int]int{1: 100}, kinds: map[int][]comm.Kind{}}
-			transports := []comm.Transport{lt, net.Transport(1), net.Transport(2)}
-			errs := make([]error, 3)
-			var wg sync.WaitGroup
-			for r, tr := range transports {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					world, err := Init(append([]Option{WithTransport(tr)}, tc.opts...)...)
-					if err != nil {
-						errs[r] = err
-						return
-					}
-					defer world.Finalize()
-					if r == 0 {
-						for dest := 1; dest < 3; dest++ {
-							if err := world.Send(make([]byte, 1000), dest, 0); err != nil {
-								errs[r] = err
-								return
-							}
-						}
-						return
-					}
-					var got []byte
-					if _, err := world.Recv(&got, 0, 0); err != nil || len(got) != 1000 {
-						errs[r] = err
-					}
-				}()
+			job := &ranks.Job{Transports: []comm.Transport{lt, net.Transport(1), net.Transport(2)}}
+			open := func(tr comm.Transport) (*Comm, error) {
+				return Init(append([]Option{WithTransport(tr)}, tc.opts...)...)
 			}
-			wg.Wait()
+			errs := ranks.RunWorlds(job, ranks.Limits{Timeout: ranks.TimeoutFor(t, jobTimeout)}, open, func(r int, world *Comm) error {
+				if r == 0 {
+					for dest := 1; dest < 3; dest++ {
+						if err := world.Send(make([]byte, 1000), dest, 0); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+				var got []byte
+				_, err := world.Recv(&got, 0, 0)
+				return expect(err == nil && len(got) == 1000, "received %d bytes, %v", len(got), err)
+			})
 			for r, err := range errs {
 				if err != nil {
 					t.Fatalf("rank %d: %v", r, err)

@@ -49,8 +49,42 @@ var (
 	// AllreduceSlice or AllreduceSliceInto, which every rank finds in the
 	// call and which leaves the communicator usable. See the package
 	// documentation for what cannot be detected.
-	ErrCollectiveMismatch = collectives.ErrCollectiveMismatch
+	ErrCollectiveMismatch = errors.New("mpi: collective mismatch")
 )
+
+// Errors of the collectives, for errors.Is. A rank whose collective call
+// fails because another rank's did gets an error wrapping ErrPeerFailed and
+// that rank's cause.
+var (
+	// ErrRoot: a root rank outside the communicator.
+	ErrRoot = errors.New("mpi: root out of range")
+	// ErrNilOp: a reduction with a nil operator.
+	ErrNilOp = errors.New("mpi: nil operator")
+	// ErrLengthMismatch: ReduceSlice, AllreduceSlice, AllreduceSliceInto
+	// or BcastInto with slices of different lengths on different ranks.
+	ErrLengthMismatch = errors.New("mpi: slice lengths differ between ranks")
+	// ErrParts: Alltoall with a number of parts other than Size.
+	ErrParts = errors.New("mpi: wrong number of parts")
+	// ErrAlgorithm: an unknown algorithm in a GORUN_COLL_* variable.
+	ErrAlgorithm = errors.New("mpi: unknown algorithm")
+	// ErrPeerFailed: another rank failed in the same collective call.
+	ErrPeerFailed = errors.New("mpi: another rank failed in the same call")
+)
+
+// collectiveSentinels pairs each sentinel above with the one package
+// collectives wraps in its errors: an *Error whose cause wraps the second
+// matches the first (and the other way round), so errors.Is(err, ErrRoot)
+// holds for a root out of range found by the collectives, whose text never
+// shows their package.
+var collectiveSentinels = [...][2]error{
+	{ErrRoot, collectives.ErrRoot},
+	{ErrNilOp, collectives.ErrNilOp},
+	{ErrLengthMismatch, collectives.ErrLengthMismatch},
+	{ErrParts, collectives.ErrParts},
+	{ErrAlgorithm, collectives.ErrAlgorithm},
+	{ErrPeerFailed, collectives.ErrPeerFailed},
+	{ErrCollectiveMismatch, collectives.ErrCollectiveMismatch},
+}
 
 // Error describes a failed call: which rank made it, which call, with which
 // peer and tag, and why. It unwraps to the cause, so errors.Is(err,
@@ -97,6 +131,20 @@ func (e *Error) Error() string {
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
+
+// Is reports whether target is a sentinel of the collectives that the
+// cause wraps under its other name (see collectiveSentinels).
+func (e *Error) Is(target error) bool {
+	for _, pair := range collectiveSentinels {
+		switch target {
+		case pair[0]:
+			return errors.Is(e.Err, pair[1])
+		case pair[1]:
+			return errors.Is(e.Err, pair[0])
+		}
+	}
+	return false
+}
 
 // noPeer and noTag mark an Error field that does not apply. They differ
 // from AnySource/AnyTag (-1), which are meaningful.

@@ -229,7 +229,7 @@ func ExampleAllreduceSlice_lengthMismatch() {
 	// true true
 	// true true
 	// true true
-	// mpi: rank 0 AllreduceSlice: rank 1 failed: collectives: collective mismatch: rank 0 called AllreduceSlice(2 elements) while rank 2 called AllreduceSlice(3 elements)
+	// mpi: rank 0 AllreduceSlice: rank 1 failed: collective mismatch: rank 0 called AllreduceSlice(2 elements) while rank 2 called AllreduceSlice(3 elements)
 }
 
 // Ranks in different collectives fail instead of hanging: rank 0 calls

@@ -3,31 +3,22 @@ package mpi_test
 import (
 	"errors"
 	"fmt"
-	"sync"
 
-	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/mpi"
+	"github.com/gorun-mpi/gorun/mpi/mpitest"
 )
 
-// runWorld runs body on size ranks in this process over the in-memory
-// transport, as gorun runs them in separate processes.
+// runWorld runs body on size ranks in this process with mpitest (over the
+// in-memory transport), as gorun runs them in separate processes, and
+// prints the error of any rank that failed.
 func runWorld(size int, body func(world *mpi.Comm)) {
-	net := comm.NewNetwork(size)
-	var wg sync.WaitGroup
-	for r := 0; r < size; r++ {
-		wg.Add(1)
-		go func(r int) {
-			defer wg.Done()
-			world, err := mpi.Init(mpi.WithTransport(net.Transport(r)))
-			if err != nil {
-				fmt.Println(err)
-				return
-			}
-			defer world.Finalize()
-			body(world)
-		}(r)
+	err := mpitest.Do(size, func(world *mpi.Comm) error {
+		body(world)
+		return nil
+	})
+	if err != nil {
+		fmt.Println(err)
 	}
-	wg.Wait()
 }
 
 // Rank 0 sends a slice to rank 1, which receives it with its status.

@@ -2,55 +2,62 @@ package mpi
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorun-mpi/gorun/comm"
+	"github.com/gorun-mpi/gorun/internal/ranks"
 )
 
-// runRanks runs body on n ranks over the in-memory transport and fails the
-// test with every rank's error. Each world is finalized after its body.
+// The tests of package mpi run their ranks with internal/ranks, the core of
+// the public harness mpi/mpitest (which they cannot import: it imports mpi).
+// Tests that need no internals use mpitest itself, in package mpi_test.
+
+// jobTimeout bounds one job of a test (ranks.TimeoutFor keeps it within
+// the test binary's deadline).
+const jobTimeout = 2 * time.Minute
+
+// runRanks runs body on n ranks over the in-memory transport (or the
+// network GORUN_MPITEST_NETWORK names) and fails the test with every rank's
+// error. Each world is finalized after its body.
 func runRanks(t *testing.T, n int, body func(c *Comm) error, opts ...Option) {
 	t.Helper()
-	net := comm.NewNetwork(n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for r := 0; r < n; r++ {
-		wg.Add(1)
-		go func(r int) {
-			defer wg.Done()
-			world, err := Init(append([]Option{WithTransport(net.Transport(r))}, opts...)...)
-			if err != nil {
-				errs[r] = err
-				return
-			}
-			errs[r] = body(world)
-			if errs[r] != nil {
-				t.Logf("rank %d failed (the others may hang because of it): %v", r, errs[r])
-			}
-			if err := world.Finalize(); err != nil && errs[r] == nil {
-				errs[r] = err
-			}
-		}(r)
-	}
-	waitGroupOrFail(t, &wg, 60*time.Second)
-	for r, err := range errs {
+	for r, err := range runOver(t, ranks.DefaultNetwork(), n, body, opts...) {
 		if err != nil {
 			t.Errorf("rank %d: %v", r, err)
 		}
 	}
 }
 
-func waitGroupOrFail(t *testing.T, wg *sync.WaitGroup, limit time.Duration) {
+// runRanksUnix is runRanks over real Unix-socket transports.
+func runRanksUnix(t *testing.T, n int, body func(c *Comm) error, opts ...Option) {
 	t.Helper()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(limit):
-		t.Fatalf("ranks still running after %v (hang)", limit)
+	for r, err := range runOver(t, ranks.Unix, n, body, opts...) {
+		if err != nil {
+			t.Errorf("rank %d: %v", r, err)
+		}
 	}
+}
+
+// runOver runs body on n ranks over network and returns each rank's error
+// (a hung rank's names the call it was blocked in).
+func runOver(t *testing.T, network string, n int, body func(c *Comm) error, opts ...Option) []error {
+	t.Helper()
+	job, err := ranks.Start(network, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer job.Close()
+	open := func(tr comm.Transport) (*Comm, error) {
+		return Init(append([]Option{WithTransport(tr)}, opts...)...)
+	}
+	return ranks.RunWorlds(job, ranks.Limits{Timeout: ranks.TimeoutFor(t, jobTimeout)}, open, func(r int, c *Comm) error {
+		err := body(c)
+		if err != nil {
+			t.Logf("rank %d failed (the others may fail because of it): %v", r, err)
+		}
+		return err
+	})
 }
 
 func expect(cond bool, format string, args ...any) error {

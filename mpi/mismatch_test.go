@@ -3,48 +3,33 @@ package mpi
 import (
 	"context"
 	"errors"
+	"github.com/gorun-mpi/gorun/internal/ranks"
 	"strings"
-	"sync"
 	"testing"
-	"time"
-
-	"github.com/gorun-mpi/gorun/comm"
 )
 
 // runMismatched runs body on n ranks over the in-memory transport (so the
 // collectives go by messages) and returns each rank's error.
 func runMismatched(t *testing.T, n int, body func(c *Comm) error) []error {
 	t.Helper()
-	net := comm.NewNetwork(n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for r := range n {
-		wg.Go(func() {
-			world, err := Init(WithTransport(net.Transport(r)))
-			if err != nil {
-				errs[r] = err
-				return
+	return runOver(t, ranks.InMemory, n, func(world *Comm) error {
+		err := body(world)
+		// No rank finalizes before every rank is done: a peer that
+		// finished would fail the others' calls with ErrPeerLost.
+		var token int
+		if world.Rank() == 0 {
+			for q := 1; q < n; q++ {
+				world.Recv(&token, AnySource, 77)
 			}
-			errs[r] = body(world)
-			// No rank finalizes before every rank is done: a peer that
-			// finished would fail the others' calls with ErrPeerLost.
-			var token int
-			if r == 0 {
-				for q := 1; q < n; q++ {
-					world.Recv(&token, AnySource, 77)
-				}
-				for q := 1; q < n; q++ {
-					world.Send(0, q, 78)
-				}
-			} else {
-				world.Send(0, 0, 77)
-				world.Recv(&token, 0, 78)
+			for q := 1; q < n; q++ {
+				world.Send(0, q, 78)
 			}
-			world.Finalize()
-		})
-	}
-	waitGroupOrFail(t, &wg, 60*time.Second)
-	return errs
+		} else {
+			world.Send(0, 0, 77)
+			world.Recv(&token, 0, 78)
+		}
+		return err
+	})
 }
 
 // thenBarrier is err, or, when the call succeeded on this rank (its part

@@ -51,8 +51,8 @@ type config struct {
 
 // WithTransport makes Init build a world over t instead of joining the job
 // gorun started. The world is not the process's world: Finalize it with
-// its Finalize method. Tests use it with comm.NewNetwork to run several ranks
-// in one process.
+// its Finalize method. Package mpi/mpitest uses it to run several ranks of
+// a test in one process (over comm.NewNetwork, Unix sockets or NATS).
 func WithTransport(t comm.Transport) Option {
 	return func(c *config) { c.transport = t }
 }

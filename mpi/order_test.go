@@ -3,13 +3,11 @@ package mpi_test
 import (
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/internal/ordertest"
 	"github.com/gorun-mpi/gorun/mpi"
+	"github.com/gorun-mpi/gorun/mpi/mpitest"
 )
 
 // TestOrderRandomized runs internal/ordertest's seeded plan (mixed sizes,
@@ -43,34 +41,9 @@ func TestOrderRandomized(t *testing.T) {
 // runOrderPlan runs plan p on p.NP ranks over the in-memory transport.
 func runOrderPlan(t *testing.T, p *ordertest.Plan, opts ...mpi.Option) {
 	t.Helper()
-	net := comm.NewNetwork(p.NP)
-	errs := make([]error, p.NP)
-	var wg sync.WaitGroup
-	for r := 0; r < p.NP; r++ {
-		wg.Add(1)
-		go func(r int) {
-			defer wg.Done()
-			world, err := mpi.Init(append([]mpi.Option{mpi.WithTransport(net.Transport(r))}, opts...)...)
-			if err != nil {
-				errs[r] = err
-				return
-			}
-			errs[r] = ordertest.Run(world, p)
-			if err := world.Finalize(); err != nil && errs[r] == nil {
-				errs[r] = err
-			}
-		}(r)
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("seed %d np=%d: ranks still running after 60s (hang)", p.Seed, p.NP)
-	}
-	for r, err := range errs {
-		if err != nil {
-			t.Errorf("seed %d np=%d rank %d: %v", p.Seed, p.NP, r, err)
+	mpitest.Run(t, p.NP, func(t testing.TB, world *mpi.Comm) {
+		if err := ordertest.Run(world, p); err != nil {
+			t.Errorf("seed %d np=%d: %v", p.Seed, p.NP, err)
 		}
-	}
+	}, mpitest.InitOptions(opts...))
 }

@@ -28,6 +28,28 @@ func (c *Comm) Dup() (*Comm, error) {
 	return c.derive("Dup", 0, c.Rank())
 }
 
+// errCommFreed is the error of a call on a communicator freed by Finalize.
+var errCommFreed = fmt.Errorf("%w (of this communicator, made by Split or Dup; the world goes on)", ErrFinalized)
+
+// free ends c, a communicator made by Split or Dup, on this rank: later
+// calls on it, and on its WithContext views, fail with an error wrapping
+// ErrFinalized; receives pending on it fail the same way. The world and
+// every other communicator go on; sends already made on c still complete
+// when their receivers take them. Freeing it again does nothing.
+func (c *Comm) free() error {
+	if !c.shared.freed.CompareAndSwap(false, true) {
+		return nil
+	}
+	e := c.e
+	e.mu.Lock()
+	posted := e.match.takePosted(func(r *recvOp) bool { return r.ctx == c.ctx || r.ctx == c.ctx+1 })
+	e.mu.Unlock()
+	for _, r := range posted {
+		r.finish(errCommFreed)
+	}
+	return nil
+}
+
 // member is one rank's contribution to a Split.
 type member struct {
 	color, key, rank int
@@ -44,7 +66,7 @@ func (c *Comm) derive(op string, color, key int) (_ *Comm, err error) {
 		return nil, err
 	}
 	defer func() {
-		if errors.Is(err, ErrCollectiveMismatch) {
+		if errors.Is(err, collectives.ErrCollectiveMismatch) {
 			c.breakColl(mismatchCause(err))
 		}
 	}()

@@ -2,6 +2,7 @@ package mpi
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
@@ -16,12 +17,12 @@ func jobTransport(job jobenv.Job) (comm.Transport, error) {
 		return placedTransport(job)
 	}
 	switch job.Transport {
-	case "", "local":
+	case "", jobenv.TransportLocal:
 		return newUnixTransport(job, nil)
-	case "nats":
+	case jobenv.TransportNATS:
 		return newNATSTransport(job, nil)
 	}
-	return nil, fmt.Errorf("unknown transport %q in %s (want local or nats)", job.Transport, jobenv.Transport)
+	return nil, fmt.Errorf("unknown transport %q in %s (want %s)", job.Transport, jobenv.Transport, strings.Join(jobenv.Transports(), " or "))
 }
 
 // newUnixTransport joins the job through Unix sockets in its directory,

@@ -8,18 +8,18 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorun-mpi/gorun/collectives"
 	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
+	"github.com/gorun-mpi/gorun/internal/shmcoll"
 )
 
 // worldState is one world: its engine, and its link to the launcher.
 type worldState struct {
 	e     *engine
-	ctl   *control.Client    // nil without gorun or with WithTransport
-	arena *collectives.Arena // shared memory of the ranks on this host; nil if none
-	trace *tracer            // gorun --trace; nil when off
+	ctl   *control.Client // nil without gorun or with WithTransport
+	arena *shmcoll.Region // shared memory of the ranks on this host; nil if none
+	trace *tracer         // gorun --trace; nil when off
 	once  sync.Once
 	err   error
 }
@@ -184,11 +184,16 @@ func Finalize() error {
 	return world.Finalize()
 }
 
-// Finalize finalizes the world c belongs to (see the package function
-// Finalize). It is how a world built with WithTransport ends.
+// Finalize on the world communicator finalizes the world (see the package
+// function Finalize); it is how a world built with WithTransport ends. On a
+// communicator made by Split or Dup it frees that communicator only (as
+// MPI_Comm_free does): see free.
 func (c *Comm) Finalize() error {
 	if c == nil {
 		return ErrNilComm
+	}
+	if c.ctx != 0 {
+		return c.free()
 	}
 	w := c.shared.world
 	w.once.Do(func() { w.err = w.finalize() })

@@ -3,13 +3,14 @@ package tests
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorun-mpi/gorun/internal/gorunner"
 )
 
 // TestEndingAJob checks every way a job ends early: gorun's exit status,
@@ -79,24 +80,26 @@ func TestEndingAJob(t *testing.T) {
 func TestGorunKilledTakesItsRanksAlong(t *testing.T) {
 	t.Parallel()
 	marker := newMarker()
-	cmd := exec.Command(bin("gorun"), "-np", "3", bin("behave"), "-mode", "sleep")
-	cmd.Env = append(os.Environ(), "GORUN_TEST_MARKER="+marker)
-	stderr := &signalingBuffer{seen: make(chan struct{})}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
+	up := false
+	res, err := gorunner.Run(gorunner.Job{Gorun: bin("gorun"), NP: 3, Program: bin("behave"), Args: []string{"-mode", "sleep"},
+		Env: []string{"GORUN_TEST_MARKER=" + marker}, Timeout: waitLimit,
+		WhenUp: func(gorun *os.Process) {
+			deadline := time.Now().Add(30 * time.Second)
+			for !up && time.Now().Before(deadline) {
+				up = len(processesWith("GORUN_TEST_MARKER="+marker)) >= 4 // gorun and its 3 ranks
+				time.Sleep(20 * time.Millisecond)
+			}
+			gorun.Kill()
+		}})
+	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-stderr.seen:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("no rank came up; stderr so far: %q", stderr.String())
+	if !up {
+		t.Fatalf("gorun and its 3 ranks were never all running; stderr: %q", res.Stderr)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(processesWith("GORUN_TEST_MARKER="+marker)) < 4 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond) // gorun and its 3 ranks
+	if res.ExitCode != -1 {
+		t.Errorf("gorun's exit status %d after SIGKILL, want -1 (killed by a signal)", res.ExitCode)
 	}
-	cmd.Process.Kill()
-	cmd.Wait()
 	noProcessLeft(t, result{marker: marker})
 }
 

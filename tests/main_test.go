@@ -5,19 +5,17 @@ package tests
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorun-mpi/gorun/internal/gorunner"
 )
 
 // waitLimit bounds every job a test runs: generous, for a loaded 2-core
@@ -51,12 +49,9 @@ func runMain(m *testing.M) int {
 	for _, p := range progs {
 		targets[filepath.Base(p)] = "./" + p
 	}
-	for name, pkg := range targets {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
-			return 1
-		}
+	if err := gorunner.Build(dir, targets); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	return m.Run()
 }
@@ -88,84 +83,34 @@ type result struct {
 	marker         string
 }
 
-// runGorun runs j under gorun and waits for it (failing the test after
-// waitLimit). Every process of the job carries a unique marker in its
-// environment, so noProcessLeft can look for leftovers.
+// runGorun runs j under gorun (internal/gorunner, which the examples'
+// tests use too) and waits for it, failing the test after waitLimit. Every
+// process of the job carries a unique marker in its environment, so
+// noProcessLeft can look for leftovers.
 func runGorun(t *testing.T, j job) result {
 	t.Helper()
 	prog := j.prog
 	if !strings.Contains(prog, "/") {
 		prog = bin(prog)
 	}
-	args := []string{"-np", fmt.Sprint(j.np)}
-	args = append(args, j.flags...)
-	args = append(append(args, prog), j.args...)
 	limit := waitLimit
 	if j.limit > 0 {
 		limit = j.limit
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin("gorun"), args...)
 	marker := newMarker()
-	cmd.Env = append(append(os.Environ(), "GORUN_TEST_MARKER="+marker), j.env...)
-	cmd.Stdin = strings.NewReader(j.stdin)
-	var stdout bytes.Buffer
-	stderr := &signalingBuffer{seen: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = &stdout, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting gorun: %v", err)
-	}
-	if j.signal != nil || j.whenUp != nil {
-		select {
-		case <-stderr.seen:
-			time.Sleep(300 * time.Millisecond) // let every rank come up
-		case <-time.After(10 * time.Second):
-		}
-		if j.whenUp != nil {
-			j.whenUp()
-		} else {
-			cmd.Process.Signal(j.signal)
-		}
-	}
-	err := cmd.Wait()
-	res := result{stdout: stdout.String(), stderr: stderr.String(), marker: marker}
-	var exit *exec.ExitError
+	run := gorunner.Job{Gorun: bin("gorun"), NP: j.np, Flags: j.flags, Program: prog, Args: j.args,
+		Env: append([]string{"GORUN_TEST_MARKER=" + marker}, j.env...), Stdin: j.stdin, Timeout: limit}
 	switch {
-	case ctx.Err() != nil:
-		t.Fatalf("gorun %s still running after %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), limit, res.stdout, res.stderr)
-	case errors.As(err, &exit):
-		res.code = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("gorun %s: %v", strings.Join(args, " "), err)
+	case j.whenUp != nil:
+		run.WhenUp = func(*os.Process) { j.whenUp() }
+	case j.signal != nil:
+		run.WhenUp = func(gorun *os.Process) { gorun.Signal(j.signal) }
 	}
-	return res
-}
-
-// signalingBuffer is stderr that tells when the first "pid" line came. It
-// does not embed bytes.Buffer, whose ReadFrom would bypass Write.
-type signalingBuffer struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	seen   chan struct{}
-	closed bool
-}
-
-func (b *signalingBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n, err := b.buf.Write(p)
-	if !b.closed && strings.Contains(b.buf.String(), "pid ") {
-		b.closed = true
-		close(b.seen)
+	res, err := gorunner.Run(run)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return n, err
-}
-
-func (b *signalingBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return result{stdout: res.Stdout, stderr: res.Stderr, code: res.ExitCode, marker: marker}
 }
 
 func newMarker() string {
@@ -218,15 +163,7 @@ func processesWith(entry string) []string {
 }
 
 // lines returns the non-empty lines of s.
-func lines(s string) []string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
+func lines(s string) []string { return gorunner.Lines(s) }
 
 // gorunLines returns the lines gorun itself printed on stderr.
 func gorunLines(stderr string) []string {
@@ -242,21 +179,9 @@ func gorunLines(stderr string) []string {
 // runGorunRaw runs gorun with exactly args (for usage errors).
 func runGorunRaw(t *testing.T, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin("gorun"), args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res := result{stdout: stdout.String(), stderr: stderr.String()}
-	var exit *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		t.Fatalf("gorun %v still running after %v", args, waitLimit)
-	case errors.As(err, &exit):
-		res.code = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("gorun %v: %v", args, err)
+	res, err := gorunner.Run(gorunner.Job{Gorun: bin("gorun"), Raw: args, Timeout: waitLimit})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return res
+	return result{stdout: res.Stdout, stderr: res.Stderr, code: res.ExitCode}
 }

@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/gorun-mpi/gorun/collectives"
 )
 
 // mpichCases lists the cases of tests/progs/mpich.
@@ -86,10 +88,10 @@ func TestMPICHForcedAlgorithms(t *testing.T) {
 		cases []string
 	}
 	var forced []force
-	for _, alg := range []string{"recursive_doubling", "ring", "rabenseifner", "shm"} {
+	for _, alg := range collectives.Algorithms()["GORUN_COLL_ALLREDUCE"] {
 		forced = append(forced, force{"GORUN_COLL_ALLREDUCE=" + alg, []string{"allred-float", "allred3", "longuser", "coll12"}})
 	}
-	for _, alg := range []string{"binomial", "scatter_allgather", "shm"} {
+	for _, alg := range collectives.Algorithms()["GORUN_COLL_BCAST"] {
 		forced = append(forced, force{"GORUN_COLL_BCAST=" + alg, []string{"bcast2"}})
 	}
 	for _, f := range forced {

@@ -4,16 +4,24 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/gorun-mpi/gorun/internal/jobenv"
 )
 
-// transports are the gorun flags of each transport the suites run on.
-var transports = []struct {
+// transport is one of gorun's transports and the flags that choose it.
+type transport struct {
 	name  string
 	flags []string
-}{
-	{"local", nil},
-	{"nats", []string{"--transport", "nats"}},
 }
+
+// transports are the transports the suites run on: every one gorun has.
+var transports = func() []transport {
+	var out []transport
+	for _, name := range jobenv.Transports() {
+		out = append(out, transport{name, []string{"--transport", name}})
+	}
+	return out
+}()
 
 // TestPointToPoint runs every point-to-point call across real processes on
 // each transport at -np 1 to 4, and at 5 (more ranks than cores).

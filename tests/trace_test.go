@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gorun-mpi/gorun/internal/jobenv"
 	"github.com/gorun-mpi/gorun/internal/trace"
 )
 
@@ -220,7 +221,7 @@ func sentTotal(t *testing.T, stdout string, np int) int {
 // receiver's, with the same tag and size (every message of the plan has a
 // size of its own, so an arrow to the wrong receive shows).
 func TestTraceJSON(t *testing.T) {
-	for _, transport := range []string{"local", "nats"} {
+	for _, transport := range jobenv.Transports() {
 		for _, np := range []int{2, 4} {
 			seed := uint64(np*10 + len(transport))
 			t.Run(fmt.Sprintf("%s/np%d/seed%d", transport, np, seed), func(t *testing.T) {
@@ -258,7 +259,7 @@ func TestTraceJSON(t *testing.T) {
 // TestTraceOfADeadlock: a job gorun ends as deadlocked still gets its trace,
 // with each rank's call in progress marked as unfinished.
 func TestTraceOfADeadlock(t *testing.T) {
-	for _, transport := range []string{"local", "nats"} {
+	for _, transport := range jobenv.Transports() {
 		t.Run(transport, func(t *testing.T) { traceOfADeadlock(t, transport) })
 	}
 }
@@ -403,7 +404,7 @@ func near(v uint32, c uint8) bool {
 // running did (their reductions up to the one rank 1 never joined), and says that
 // the rank that died took its records with it.
 func TestTraceOfAFailedJob(t *testing.T) {
-	for _, transport := range []string{"local", "nats"} {
+	for _, transport := range jobenv.Transports() {
 		t.Run(transport, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "t.json")
 			res := runGorun(t, job{np: 3, flags: []string{"--transport", transport, "--trace", path}, prog: "behave",

@@ -25,7 +25,7 @@ iters=1000
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 go build -o "$work/gorun" ./cmd/gorun
-go build -o "$work/collbench" ./bench/collbench
+go -C bench build -o "$work/collbench" ./collbench
 mpicc -O2 -o "$work/osu_coll" bench/collbench/c/osu_coll.c
 mpirun_flags=(--oversubscribe)
 if [ "$(id -u)" = 0 ]; then

@@ -1,7 +1,7 @@
 // Command initfinalize only joins the job and leaves it: run under gorun, it
 // measures the launcher's and the runtime's fixed cost per job.
 //
-//	go build -o /tmp/initfinalize ./bench/initfinalize
+//	go -C bench build -o /tmp/initfinalize ./initfinalize
 //	go build -o /tmp/gorun ./cmd/gorun
 //	time /tmp/gorun -np 4 /tmp/initfinalize
 package main

@@ -4,8 +4,8 @@
 // publish to subscribe). Rounds alternate raw and gorun so that machine
 // noise hits both alike; it prints each round, the medians and the ratios.
 //
-//	go run ./bench/natsbench                  # embedded server
-//	go run ./bench/natsbench -url nats://...  # an external server
+//	go -C bench run ./natsbench                  # embedded server
+//	go -C bench run ./natsbench -url nats://...  # an external server
 package main
 
 import (

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/gorun-mpi/gorun/internal/jobenv"
 )
 
 // natsConfig is what the user asked of the NATS transport; prepareNATS
@@ -25,9 +28,10 @@ type config struct {
 	tagOutput bool
 	syncSends bool   // every Send behaves as Ssend (GORUN_SYNC_SENDS=1 for the ranks)
 	traceFile string // --trace: where the merged trace goes (.json or .html); "" = off
-	transport string // "local" or "nats"
+	transport string // jobenv.TransportLocal or jobenv.TransportNATS
 	bindTo    string // bindCore or bindNone
 	nats      natsConfig
+	hosts     hostsConfig // --hosts and friends: ranks run on agents
 	program   string
 	args      []string
 }
@@ -42,6 +46,9 @@ const usageHead = `gorun runs an MPI-style job: N copies (ranks) of PROGRAM, wir
 
 Usage:
   gorun -np N [flags] PROGRAM [ARGS...]
+  gorun -np N --nats URL --hosts a:4,b:4|auto [flags] PROGRAM [ARGS...]   ranks on agents
+  gorun agent --nats URL | --serve ADDR [--slots N] [--name NAME]        on each host
+  gorun agents --nats URL                                                list the agents
 
 PROGRAM is an executable file, a command found in PATH, or a Go package (a
 directory such as ./examples/ring, or an import path), which gorun builds first
@@ -89,11 +96,15 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.BoolVar(&cfg.tagOutput, "tag-output", false, "prefix each output line with \"[rank] \"")
 	fs.BoolVar(&cfg.syncSends, "sync-sends", false, "every Send, Isend and Sendrecv waits for its receive to match, as Ssend does:\na program that works only thanks to buffering deadlocks every time")
 	fs.StringVar(&cfg.traceFile, "trace", "", "record every rank's mpi calls and write them, clocks aligned, to `FILE`:\nFILE.json for ui.perfetto.dev or chrome://tracing, FILE.html for a page of its own")
-	fs.StringVar(&cfg.transport, "transport", "local", "how ranks talk: local (Unix sockets on this host) or nats")
+	fs.StringVar(&cfg.transport, "transport", jobenv.TransportLocal, "how ranks talk: local (Unix sockets on this host) or nats")
 	fs.StringVar(&cfg.bindTo, "bind-to", bindCore, "core: bind each rank to its share of the CPUs (as mpirun --bind-to core);\nnone: let the kernel place ranks")
 	fs.StringVar(&cfg.nats.URL, "nats", "", "NATS server `URL` (implies --transport nats); user:pass or token may be\nin the URL; with --transport nats and no URL, gorun embeds a server")
 	fs.StringVar(&cfg.nats.Creds, "nats-creds", "", "NATS credentials `file`")
 	fs.StringVar(&cfg.nats.CA, "nats-ca", "", "CA `file` for the NATS server's TLS certificate")
+	fs.StringVar(&cfg.hosts.list, "hosts", "", "run the ranks on these agents (needs --nats): `list` a:4,b:4 (name:slots), or auto\n(every answering agent's free slots)")
+	fs.StringVar(&cfg.hosts.file, "hostfile", "", "like --hosts, from a `file` of \"name slots=N\" lines")
+	fs.StringVar(&cfg.hosts.mapBy, "map-by", mapBySlot, "with --hosts: slot (fill each host in turn) or node (one rank per host in turn)")
+	fs.BoolVar(&cfg.hosts.oversubscribe, "oversubscribe", false, "with --hosts: run more ranks on an agent than it has free slots")
 	return fs
 }
 
@@ -126,19 +137,19 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	if cfg.bindTo != bindCore && cfg.bindTo != bindNone {
 		return cfg, fmt.Errorf("%w: --bind-to %q: want core or none", errUsage, cfg.bindTo)
 	}
-	if cfg.transport != "local" && cfg.transport != "nats" {
-		return cfg, fmt.Errorf("%w: --transport %q: want local or nats", errUsage, cfg.transport)
+	if !slices.Contains(jobenv.Transports(), cfg.transport) {
+		return cfg, fmt.Errorf("%w: --transport %q: want %s", errUsage, cfg.transport, strings.Join(jobenv.Transports(), " or "))
 	}
 	if set["nats"] {
-		if set["transport"] && cfg.transport != "nats" {
+		if set["transport"] && cfg.transport != jobenv.TransportNATS {
 			return cfg, fmt.Errorf("%w: --nats needs --transport nats, not %s", errUsage, cfg.transport)
 		}
 		if cfg.nats.URL == "" {
 			return cfg, fmt.Errorf("%w: --nats: empty URL", errUsage)
 		}
-		cfg.transport = "nats"
+		cfg.transport = jobenv.TransportNATS
 	}
-	if cfg.transport != "nats" {
+	if cfg.transport != jobenv.TransportNATS {
 		for _, name := range []string{"nats-creds", "nats-ca"} {
 			if set[name] {
 				return cfg, fmt.Errorf("%w: --%s needs --transport nats or --nats URL", errUsage, name)
@@ -146,6 +157,9 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 		}
 	} else if cfg.nats.URL == "" {
 		cfg.nats.URL = getenv("NATS_URL")
+	}
+	if err := checkHostsFlags(cfg, set); err != nil {
+		return cfg, err
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {

@@ -42,6 +42,14 @@ func main() {
 
 // run is gorun: it returns the exit status, having removed what it made.
 func run(args []string) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "agent":
+			return runAgent(args[1:])
+		case "agents":
+			return runAgents(args[1:])
+		}
+	}
 	cfg, err := parseFlags(args, os.Getenv)
 	if errors.Is(err, errHelp) {
 		printUsage(os.Stdout)
@@ -96,6 +104,9 @@ func run(args []string) int {
 	if err != nil {
 		stderr.line("gorun: " + err.Error())
 		return 1
+	}
+	if cfg.hosts.enabled() {
+		return runHosts(cfg, prog, job, stdout, stderr, sigs, broken)
 	}
 	tracer, err := newTraceCollector(cfg.traceFile, cfg.np, os.Getenv)
 	if err != nil {

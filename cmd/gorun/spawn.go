@@ -30,6 +30,7 @@ type exitEvent struct {
 	rank  int
 	state *os.ProcessState
 	err   error
+	info  *exitInfo // how a rank on another host ended, as its agent reported
 }
 
 // rankEnv is the environment of one rank: gorun's own, without any job
@@ -161,6 +162,9 @@ func signalGroup(pid int, sig syscall.Signal) {
 
 // exitOf reads how a process ended.
 func exitOf(e exitEvent) exitInfo {
+	if e.info != nil {
+		return *e.info
+	}
 	if e.state != nil {
 		if ws, ok := e.state.Sys().(syscall.WaitStatus); ok {
 			if ws.Signaled() {

@@ -21,13 +21,15 @@ type exitInfo struct {
 	code     int            // exit status, when !signaled
 	signaled bool           // killed by a signal
 	signal   syscall.Signal // which one
+	lost     string         // the rank's host was lost: why (the whole failure line)
 }
 
 // rankState is what the launcher knows of one rank.
 type rankState struct {
 	pid       int
-	hello     bool // connected to the control channel (called mpi.Init)
-	connOpen  bool // its control connection has not ended yet
+	host      string // the agent running it; "" on this host
+	hello     bool   // connected to the control channel (called mpi.Init)
+	connOpen  bool   // its control connection has not ended yet
 	finalized bool
 	aborted   bool
 	exited    bool
@@ -57,6 +59,11 @@ func newJobState(np int) *jobState {
 // started records a rank's process id.
 func (j *jobState) started(rank, pid int) { j.ranks[rank].pid = pid }
 
+// startedOn records the process id of a rank that runs on agent host.
+func (j *jobState) startedOn(rank, pid int, host string) {
+	j.ranks[rank].pid, j.ranks[rank].host = pid, host
+}
+
 // neverStarted records that ranks from rank on were not started (an
 // earlier one could not be): they count as gone.
 func (j *jobState) neverStarted(rank int) {
@@ -67,6 +74,9 @@ func (j *jobState) neverStarted(rank int) {
 
 // who names a rank in messages: "rank 2 (pid 12345)".
 func (j *jobState) who(rank int) string {
+	if h := j.ranks[rank].host; h != "" {
+		return fmt.Sprintf("rank %d (pid %d on %s)", rank, j.ranks[rank].pid, h)
+	}
 	return fmt.Sprintf("rank %d (pid %d)", rank, j.ranks[rank].pid)
 }
 
@@ -129,7 +139,7 @@ func (j *jobState) connClosed(rank int) *failure {
 func (j *jobState) exited(rank int, e exitInfo) (f *failure, wait bool) {
 	r := &j.ranks[rank]
 	r.exited, r.exit = true, e
-	if r.hello && !r.connOpen {
+	if (r.hello && !r.connOpen) || e.lost != "" {
 		return j.judge(rank), false
 	}
 	return nil, true
@@ -168,6 +178,8 @@ func (j *jobState) judge(rank int) *failure {
 	}
 	var f *failure
 	switch {
+	case r.exit.lost != "":
+		f = &failure{reason: r.exit.lost, status: 1}
 	case r.exit.signaled:
 		f = &failure{reason: fmt.Sprintf("%s killed by signal %s", j.who(rank), signalName(r.exit.signal)),
 			status: 128 + int(r.exit.signal)}

@@ -9,10 +9,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gorun-mpi/gorun/collectives"
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
 	"github.com/gorun-mpi/gorun/internal/shm"
+	"github.com/gorun-mpi/gorun/internal/shmcoll"
 )
 
 // Timing of the job's end. A failed job is down within killGrace plus the
@@ -34,7 +34,8 @@ type supervisor struct {
 	prog           program
 	job            jobenv.Job
 	stdout, stderr *stream
-	server         *control.Server
+	server         controlServer
+	remote         *remoteRanks // the ranks run on agents (--hosts); nil: here
 	sigs           <-chan os.Signal
 	broken         <-chan error // gorun's stdout cannot be written
 
@@ -60,7 +61,15 @@ type supervisor struct {
 	flushing bool            // ending: waiting for the ranks' traces before SIGTERM
 }
 
-func newSupervisor(cfg config, prog program, job jobenv.Job, server *control.Server,
+// controlServer is the supervisor's end of the ranks' control channel:
+// *control.Server for ranks on this host, *remoteRanks through agents.
+type controlServer interface {
+	Events() <-chan control.Event
+	Send(rank int, m control.Message) error
+	Sync(rank int)
+}
+
+func newSupervisor(cfg config, prog program, job jobenv.Job, server controlServer,
 	stdout, stderr *stream, sigs <-chan os.Signal, broken <-chan error) *supervisor {
 	return &supervisor{
 		cfg: cfg, prog: prog, job: job, server: server,
@@ -79,7 +88,7 @@ func (s *supervisor) run() int {
 		s.stderr.line(withPrefix(err.Error()))
 		return 2
 	}
-	if s.cfg.transport == "nats" || s.job.Placement != nil {
+	if (s.cfg.transport == jobenv.TransportNATS || s.job.Placement != nil) && s.remote == nil {
 		cleanup, err := prepareNATS(s.cfg.nats, &s.job, s.failNATS)
 		if err != nil {
 			s.stderr.line(withPrefix(err.Error()))
@@ -92,7 +101,11 @@ func (s *supervisor) run() int {
 	if s.cfg.timeout > 0 {
 		s.timeoutC = time.After(s.cfg.timeout)
 	}
-	s.spawn()
+	if s.remote != nil {
+		s.remote.start(s)
+	} else {
+		s.spawn()
+	}
 	s.loop()
 	s.finish()
 	s.writeTrace()
@@ -170,10 +183,10 @@ func (s *supervisor) cpuBinding() (shares [][]int, restore func()) {
 // than one rank. Where it cannot be made (no memfd on this system), the job
 // runs without it: every rank then uses messages alone.
 func (s *supervisor) sharedMemory() *os.File {
-	if s.cfg.transport != "local" || s.cfg.np < 2 || jobenv.SpansHosts(s.job.Placement) {
+	if s.cfg.transport != jobenv.TransportLocal || s.cfg.np < 2 || jobenv.SpansHosts(s.job.Placement) {
 		return nil
 	}
-	f, err := shm.Create("gorun-"+s.job.JobID, int64(collectives.ArenaSize(s.cfg.np)))
+	f, err := shm.Create("gorun-"+s.job.JobID, int64(shmcoll.Size(s.cfg.np)))
 	if err != nil {
 		if !errors.Is(err, shm.ErrUnsupported) {
 			s.stderr.line(withPrefix(fmt.Sprintf("gorun: no shared memory for collectives (using messages): %v", err)))
@@ -398,6 +411,10 @@ func (s *supervisor) terminate() {
 // signalAll signals the process group of every rank started (an exited
 // rank's group may still hold its children).
 func (s *supervisor) signalAll(sig syscall.Signal) {
+	if s.remote != nil {
+		s.remote.signal(sig)
+		return
+	}
 	for _, p := range s.procs {
 		if p != nil {
 			signalGroup(p.pid, sig)
@@ -409,6 +426,13 @@ func (s *supervisor) signalAll(sig syscall.Signal) {
 // prints the failure line, if any.
 func (s *supervisor) finish() {
 	s.signalAll(syscall.SIGKILL)
+	if s.remote != nil {
+		s.remote.finish()
+		if s.cause != "" {
+			s.stderr.line(withPrefix(s.cause))
+		}
+		return
+	}
 	deadline := time.NewTimer(flushWait)
 	defer deadline.Stop()
 	expired := false

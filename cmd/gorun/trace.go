@@ -113,7 +113,7 @@ func (t *traceCollector) now() int64 {
 
 // onEvent takes the control events of tracing, returning true for those
 // that are its alone; a hello starts the rank's clock exchanges.
-func (t *traceCollector) onEvent(server *control.Server, ev control.Event) bool {
+func (t *traceCollector) onEvent(server controlServer, ev control.Event) bool {
 	if t == nil || ev.Closed || ev.Synced || ev.Rank < 0 || ev.Rank >= len(t.ranks) {
 		return false
 	}
@@ -151,7 +151,7 @@ func (t *traceCollector) onEvent(server *control.Server, ev control.Event) bool 
 	return true
 }
 
-func (t *traceCollector) askClock(server *control.Server, rank int) {
+func (t *traceCollector) askClock(server controlServer, rank int) {
 	r := &t.ranks[rank]
 	r.sentAt = t.now()
 	if err := server.Send(rank, control.Message{Type: control.TypeClock, Round: uint64(len(r.samples) + 1)}); err != nil {
@@ -163,7 +163,7 @@ func (t *traceCollector) askClock(server *control.Server, rank int) {
 // do so now: the job is ending early. It returns false when there is
 // nothing to wait for; otherwise the supervisor waits until flushed()
 // (every asked rank answered) or flushTimeout() fires.
-func (t *traceCollector) askFlush(server *control.Server, live []int) bool {
+func (t *traceCollector) askFlush(server controlServer, live []int) bool {
 	if t == nil {
 		return false
 	}

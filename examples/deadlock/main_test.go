@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gorun-mpi/gorun/examples/internal/runexample"
+	"github.com/gorun-mpi/gorun/internal/jobenv"
 )
 
 func TestMain(m *testing.M) { runexample.Main(m) }
@@ -45,7 +46,7 @@ func TestSendSendWorksOnlyBelowTheEagerLimit(t *testing.T) {
 	expectDeadlock(t, res, `rank 0 in Send\(dest 1, tag 1\)`)
 	// The same small exchange deadlocks under gorun --sync-sends, on both
 	// transports: the way to find out a program relies on buffering.
-	for _, transport := range []string{"local", "nats"} {
+	for _, transport := range jobenv.Transports() {
 		res = runexample.Run(t, runexample.Options{NP: 2, Args: []string{"-mode", "send-send", "-bytes", "1024"},
 			GorunFlags: []string{"--sync-sends", "--transport", transport}})
 		expectDeadlock(t, res, `rank 0 in Send\(dest 1, tag 1\); rank 1 in Send\(dest 0, tag 1\)`)

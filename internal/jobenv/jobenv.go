@@ -18,7 +18,7 @@ const (
 	Secret    = "GORUN_SECRET"     // per-job secret (hex), checked in every handshake
 	Dir       = "GORUN_DIR"        // private 0700 directory of the job's Unix sockets
 	Control   = "GORUN_CONTROL"    // Unix socket path of the launcher's control channel
-	Transport = "GORUN_TRANSPORT"  // "local" or "nats"
+	Transport = "GORUN_TRANSPORT"  // TransportLocal or TransportNATS
 	NatsURL   = "GORUN_NATS_URL"   // NATS server URL, with credentials if any
 	NatsCreds = "GORUN_NATS_CREDS" // NATS credentials file, if any
 	NatsCA    = "GORUN_NATS_CA"    // CA file for the NATS server's TLS certificate, if any
@@ -35,6 +35,19 @@ const (
 	// host. Empty: every rank uses Transport. See ParsePlacement.
 	Placement = "GORUN_PLACEMENT"
 )
+
+// Transport names: the values of GORUN_TRANSPORT and of gorun's
+// --transport flag.
+const (
+	// TransportLocal: Unix sockets in the job's directory, and shared
+	// memory, between ranks on this host (the default).
+	TransportLocal = "local"
+	// TransportNATS: every message through a NATS server.
+	TransportNATS = "nats"
+)
+
+// Transports lists the transport names, the default first.
+func Transports() []string { return []string{TransportLocal, TransportNATS} }
 
 // Job is what a rank reads from its environment.
 type Job struct {
@@ -77,7 +90,7 @@ func Lookup() (job Job, ok bool, err error) {
 	job.Control = os.Getenv(Control)
 	job.Transport = os.Getenv(Transport)
 	if job.Transport == "" {
-		job.Transport = "local"
+		job.Transport = TransportLocal
 	}
 	job.NatsURL = os.Getenv(NatsURL)
 	job.NatsCreds = os.Getenv(NatsCreds)

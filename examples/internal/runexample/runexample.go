@@ -1,19 +1,16 @@
 // Package runexample builds gorun and an example program and runs the
-// example under gorun, the way a user would, for the examples' tests.
+// example under gorun, the way a user would, for the examples' tests. It
+// runs them with internal/gorunner, as tests/ does.
 package runexample
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorun-mpi/gorun/internal/gorunner"
 )
 
 // Timeout bounds one run: generous, for a loaded 2-core machine.
@@ -26,15 +23,7 @@ type Result struct {
 }
 
 // Lines returns the non-empty lines of Stdout.
-func (r Result) Lines() []string {
-	var out []string
-	for _, l := range strings.Split(r.Stdout, "\n") {
-		if l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
+func (r Result) Lines() []string { return gorunner.Lines(r.Stdout) }
 
 // Options says how to run an example.
 type Options struct {
@@ -74,13 +63,7 @@ func binaries(t testing.TB) (gorun, prog string) {
 			return
 		}
 		buildDir = dir
-		for _, b := range [][2]string{{"gorun", "github.com/gorun-mpi/gorun/cmd/gorun"}, {"example", "."}} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, b[0]), b[1])
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = errors.New("go build " + b[1] + ": " + err.Error() + "\n" + string(out))
-				return
-			}
-		}
+		buildErr = gorunner.Build(dir, map[string]string{"gorun": "github.com/gorun-mpi/gorun/cmd/gorun", "example": "."})
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -94,27 +77,12 @@ func binaries(t testing.TB) (gorun, prog string) {
 func Run(t testing.TB, opts Options) Result {
 	t.Helper()
 	gorun, prog := binaries(t)
-	args := append([]string{"-np", strconv.Itoa(opts.NP)}, opts.GorunFlags...)
-	args = append(append(args, prog), opts.Args...)
-	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, gorun, args...)
-	cmd.Env = append(cmd.Environ(), opts.Env...)
-	cmd.Stdin = strings.NewReader(opts.Stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res := Result{Stdout: stdout.String(), Stderr: stderr.String()}
-	var exit *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		t.Fatalf("gorun %s: still running after %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), Timeout, res.Stdout, res.Stderr)
-	case errors.As(err, &exit):
-		res.ExitCode = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("gorun %s: %v", strings.Join(args, " "), err)
+	res, err := gorunner.Run(gorunner.Job{Gorun: gorun, NP: opts.NP, Flags: opts.GorunFlags, Program: prog,
+		Args: opts.Args, Env: opts.Env, Stdin: opts.Stdin, Timeout: Timeout})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return res
+	return Result{Stdout: res.Stdout, Stderr: res.Stderr, ExitCode: res.ExitCode}
 }
 
 // MustSucceed runs like Run and fails the test unless gorun exits 0.

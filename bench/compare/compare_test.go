@@ -1,0 +1,87 @@
+package main
+
+import (
+	"math"
+	"testing"
+)
+
+func TestParseTableReadsRowsAndSkipsTheRest(t *testing.T) {
+	out := `# gorun ops coll, 4 ranks; microseconds, largest over the ranks
+op                    bytes   iters      mean_us  osu_mean_us       p50_us       p99_us
+barrier                   0     100       31.365        9.051       14.859      123.673
+allreduce_into         8192     100       18.140       26.777       12.672       74.877
+a warning line from a launcher
+`
+	rows := parseTable(out)
+	if len(rows) != 2 {
+		t.Fatalf("parsed %d rows, want 2: %+v", len(rows), rows)
+	}
+	want := tableRow{"allreduce_into", 8192, row{100, 18.140, 26.777, 12.672, 74.877}}
+	if rows[1] != want {
+		t.Errorf("second row %+v, want %+v", rows[1], want)
+	}
+	if rows[0].op != "barrier" || rows[0].bytes != 0 || rows[0].p99 != 123.673 {
+		t.Errorf("first row %+v", rows[0])
+	}
+}
+
+func TestRatioIsTheMedianOfSameRoundRatios(t *testing.T) {
+	res := newResults()
+	k := key{"coll", 4, "allreduce", 8}
+	// gorun / peer per round: 2/1, 3/1, 30/3 -> ratios 2, 3, 10; median 3,
+	// while the ratio of the means would be 35/5 = 7.
+	for round, pair := range [][2]float64{{2, 1}, {3, 1}, {30, 3}} {
+		res.add(k, "gorun", round, row{iters: 10, mean: pair[0]})
+		res.add(k, "openmpi", round, row{iters: 10, mean: pair[1]})
+	}
+	// A round the peer missed does not count.
+	res.add(k, "gorun", 7, row{iters: 10, mean: 1000})
+	got, ok := res.ratio(k, "openmpi")
+	if !ok || got != 3 {
+		t.Errorf("ratio = %v, %v; want 3, true", got, ok)
+	}
+	if _, ok := res.ratio(k, "mpi4py"); ok {
+		t.Error("a ratio to a peer that never ran")
+	}
+}
+
+func TestSummarizeTableRowsAndJobs(t *testing.T) {
+	res := newResults()
+	table := key{"pingpong", 2, "pingpong", 8}
+	res.add(table, "gorun", 1, row{iters: 100, mean: 2, osuMean: 4, p50: 1, p99: 9})
+	res.add(table, "gorun", 2, row{iters: 100, mean: 4, osuMean: 6, p50: 3, p99: 30})
+	res.add(table, "gorun", 3, row{iters: 100, mean: 60, osuMean: 80, p50: 2, p99: 20}) // a disturbed round
+	s := res.summarize(table, "gorun")
+	if s.mean != 4 || s.osuMean != 6 || s.p50 != 2 || s.p99 != 20 {
+		t.Errorf("table summary %+v: want mean 4, OSU 6, p50 2 and p99 20 (medians over rounds)", s)
+	}
+
+	jobs := key{"initfinalize", 4, "init+finalize", 0}
+	for i := 1; i <= 100; i++ { // 1..100 ms over two rounds
+		res.add(jobs, "gorun", i%2, row{mean: float64(i)})
+	}
+	s = res.summarize(jobs, "gorun")
+	if math.Abs(s.mean-50.5) > 1e-9 || s.p50 != 50 || s.p99 != 99 {
+		t.Errorf("job summary %+v: want mean 50.5, p50 50, p99 99 over all jobs", s)
+	}
+	if res.summarize(jobs, "openmpi").ok {
+		t.Error("a summary of an implementation that never ran")
+	}
+}
+
+func TestByteTicksLabelPowersOfTwoInBinaryUnits(t *testing.T) {
+	labels := map[float64]string{}
+	for _, tick := range (byteTicks{}).Ticks(8, 16<<20) {
+		if tick.Label != "" {
+			labels[tick.Value] = tick.Label
+		}
+	}
+	for v, want := range map[float64]string{16: "16 B", 1 << 10: "1 KiB", 64 << 10: "64 KiB", 16 << 20: "16 MiB"} {
+		if labels[v] != want {
+			t.Errorf("tick at %v labelled %q, want %q", v, labels[v], want)
+		}
+	}
+	if _, ok := labels[32]; ok {
+		t.Error("a wide axis labels every power of 2; want every other one")
+	}
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"strings"
+)
+
+// benchModule is the bench module's path.
+const benchModule = "github.com/gorun-mpi/gorun/bench"
+
+func containsModule(gomod string) bool {
+	return strings.Contains(gomod, "module "+benchModule+"\n")
+}
+
+// config is what a run measures.
+type config struct {
+	name          string
+	rounds        int
+	pingSizes     []int
+	collNPs       []int
+	collSizes     map[int][]int // per np
+	iterFlags     []string      // bench/ops's -budget, -miniters, -maxiters
+	launches      int           // Init+Finalize jobs per implementation and round
+	launchNP      int
+	haversineNP   int
+	haversineN    int
+	perRunTimeout string
+}
+
+// powersOfTwo returns lo, 2lo, 4lo, ... up to hi.
+func powersOfTwo(lo, hi int) []int {
+	var s []int
+	for n := lo; n <= hi; n *= 2 {
+		s = append(s, n)
+	}
+	return s
+}
+
+func fullConfig() config {
+	return config{
+		name:      "full",
+		rounds:    3,
+		pingSizes: powersOfTwo(8, 16<<20),
+		collNPs:   []int{2, 4, 8},
+		collSizes: map[int][]int{
+			2: {8, 8 << 10, 1 << 20, 8 << 20},
+			4: {8, 8 << 10, 1 << 20, 8 << 20},
+			8: {8, 8 << 10, 1 << 20},
+		},
+		iterFlags:     []string{"-budget", "67108864", "-miniters", "10", "-maxiters", "1000"},
+		launches:      5,
+		launchNP:      4,
+		haversineNP:   4,
+		haversineN:    8_000_000,
+		perRunTimeout: "5m",
+	}
+}
+
+func quickConfig() config {
+	return config{
+		name:      "quick",
+		rounds:    2,
+		pingSizes: []int{8, 512, 64 << 10, 1 << 20, 16 << 20},
+		collNPs:   []int{2, 4},
+		collSizes: map[int][]int{
+			2: {8, 8 << 10, 1 << 20},
+			4: {8, 8 << 10, 1 << 20},
+		},
+		iterFlags:     []string{"-budget", "8388608", "-miniters", "5", "-maxiters", "100"},
+		launches:      2,
+		launchNP:      4,
+		haversineNP:   4,
+		haversineN:    800_000,
+		perRunTimeout: "2m",
+	}
+}
+
+// sizesFlag is sizes as bench/ops's -sizes.
+func sizesFlag(sizes []int) string {
+	s := make([]string, len(sizes))
+	for i, n := range sizes {
+		s[i] = itoa(n)
+	}
+	return strings.Join(s, ",")
+}

@@ -1,0 +1,65 @@
+/* The C MPI twin of examples/haversine's static split (the workload of
+ * shared/WORKLOADS.md): rank 0 generates the N requests, sends each rank its
+ * share of whole requests (lengths differ by at most one request, longer
+ * first, as mpi.Scatter cuts), every rank sums its distances and
+ * MPI_Reduce adds the sums on rank 0, which prints the line the Go program
+ * prints last: total_km=... requests=N ranks=P seconds=S (S from start to
+ * total, as in Go).
+ *
+ *   mpicc -O2 -o /tmp/haversine bench/haversine/haversine.c -lm
+ *   mpirun -np 4 /tmp/haversine -n 8000000 */
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double rad(double deg) { return deg * M_PI / 180; }
+
+static double haversine(double lat1, double lon1, double lat2, double lon2) {
+    double dlat = rad(lat2 - lat1), dlon = rad(lon2 - lon1);
+    double a = pow(sin(dlat / 2), 2) + cos(rad(lat1)) * cos(rad(lat2)) * pow(sin(dlon / 2), 2);
+    return 6372.8 * 2 * asin(sqrt(a));
+}
+
+int main(int argc, char **argv) {
+    long n = 80000;
+    int rank, np;
+    MPI_Init(&argc, &argv);
+    double start = MPI_Wtime();
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &np);
+    for (int i = 1; i + 1 < argc; i += 2)
+        if (!strcmp(argv[i], "-n")) n = atol(argv[i + 1]);
+    long *counts = malloc(sizeof(long) * np);
+    for (int r = 0; r < np; r++) counts[r] = n / np + (r < n % np);
+    double *mine;
+    if (rank == 0) {
+        double *coords = malloc(sizeof(double) * 4 * (n > 0 ? n : 1));
+        for (long i = 0; i < n; i++) {
+            coords[4 * i] = (double)((i * 7919) % 180001) / 1000.0 - 90;
+            coords[4 * i + 1] = (double)((i * 104729) % 360001) / 1000.0 - 180;
+            coords[4 * i + 2] = (double)((i * 1299709) % 180001) / 1000.0 - 90;
+            coords[4 * i + 3] = (double)((i * 15485863) % 360001) / 1000.0 - 180;
+        }
+        long offset = counts[0] * 4;
+        for (int r = 1; r < np; r++) {
+            MPI_Send(coords + offset, (int)(counts[r] * 4), MPI_DOUBLE, r, 1, MPI_COMM_WORLD);
+            offset += counts[r] * 4;
+        }
+        mine = coords;
+    } else {
+        mine = malloc(sizeof(double) * 4 * (counts[rank] > 0 ? counts[rank] : 1));
+        MPI_Recv(mine, (int)(counts[rank] * 4), MPI_DOUBLE, 0, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    }
+    double local = 0, total = 0;
+    for (long i = 0; i < counts[rank]; i++)
+        local += haversine(mine[4 * i], mine[4 * i + 1], mine[4 * i + 2], mine[4 * i + 3]);
+    MPI_Reduce(&local, &total, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+    if (rank == 0)
+        printf("total_km=%.6f requests=%ld ranks=%d seconds=%.3f\n", total, n, np, MPI_Wtime() - start);
+    free(mine);
+    free(counts);
+    MPI_Finalize();
+    return 0;
+}

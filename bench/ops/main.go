@@ -1,0 +1,104 @@
+// Command ops times what an MPI program pays for point-to-point and
+// collective calls, in one table that its twins (c/ops.c for C MPI,
+// py/ops.py for mpi4py's buffer API) print identically, so that
+// bench/compare can run all of them on the same work and compare them
+// line for line.
+//
+//	go run ./cmd/gorun -np 2 ./bench/ops -kind pingpong
+//	go run ./cmd/gorun -np 4 ./bench/ops -kind coll -sizes 8,8192,1048576,8388608
+//
+// For every operation and size it makes warm-up calls, then two loops of
+// the same number of calls:
+//
+//   - back to back: the calls follow each other with nothing in between,
+//     as in a program's loop; mean_us is the loop's time divided by the
+//     calls (tails and garbage collection included), p50_us and p99_us are
+//     percentiles of the individual calls' times in that loop;
+//   - OSU style: a barrier before each call lines the ranks up and only
+//     the call is timed; osu_mean_us is the mean of those times.
+//
+// Each figure is the largest over the ranks (the slowest rank is what the
+// job waits for). For pingpong, times are one way (half a round trip
+// between ranks 0 and 1) and the other ranks only join the barriers.
+//
+// Sizes are bytes: the message of a ping-pong, the vector of float64 of
+// allreduce and bcast, each rank's part of gather, and each block (one per
+// destination) of alltoall, as the OSU benchmarks count them. The
+// operations are mpi.Allreduce of one float64 ("allreduce_value", at 8 B
+// only), mpi.AllreduceSlice ("allreduce"; a new result per call),
+// mpi.AllreduceSliceInto ("allreduce_into"; the caller's buffer, as
+// MPI_Allreduce), mpi.Bcast ("bcast"; a new slice per call on every rank
+// but the root), mpi.BcastInto ("bcast_into"), Comm.Barrier ("barrier"),
+// mpi.Gather ("gather") and mpi.Alltoall ("alltoall"). The C and Python
+// twins print the plain operations' figures under the _into names too
+// (and an 8-byte allreduce's under allreduce_value), since MPI's calls
+// always write into the caller's buffer.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+func main() {
+	kind := flag.String("kind", "coll", "pingpong or coll")
+	sizesFlag := flag.String("sizes", "", "comma-separated sizes in bytes (default: 8..16777216 by powers of 2 for pingpong; 8,8192,1048576,8388608 for coll)")
+	opsFlag := flag.String("ops", strings.Join(collOps, ","), "comma-separated collective operations (coll only)")
+	budget := flag.Int("budget", 128<<20, "bytes per size and loop: calls = budget/size, within -miniters..-maxiters")
+	minIters := flag.Int("miniters", 20, "fewest calls per loop")
+	maxIters := flag.Int("maxiters", 1000, "most calls per loop")
+	flag.Parse()
+
+	sizes, err := parseSizes(*sizesFlag, *kind)
+	if err == nil {
+		p := plan{sizes: sizes, ops: strings.Split(*opsFlag, ","), budget: *budget, minIters: *minIters, maxIters: *maxIters}
+		err = run(*kind, p)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ops:", err)
+		os.Exit(1)
+	}
+}
+
+// collOps are the collective operations measured by default, in the order
+// of the table.
+var collOps = []string{"barrier", "allreduce_value", "allreduce", "allreduce_into", "bcast", "bcast_into", "gather", "alltoall"}
+
+// plan is what to measure and how many calls to make.
+type plan struct {
+	sizes              []int
+	ops                []string
+	budget             int
+	minIters, maxIters int
+}
+
+// iters is the number of calls per loop for a size.
+func (p plan) iters(size int) int {
+	return min(max(p.budget/max(size, 1), p.minIters), p.maxIters)
+}
+
+// parseSizes reads -sizes, or gives kind's default sizes.
+func parseSizes(s, kind string) ([]int, error) {
+	if s == "" {
+		if kind == "pingpong" {
+			var sizes []int
+			for n := 8; n <= 16<<20; n *= 2 {
+				sizes = append(sizes, n)
+			}
+			return sizes, nil
+		}
+		return []int{8, 8 << 10, 1 << 20, 8 << 20}, nil
+	}
+	var sizes []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 8 || n%8 != 0 {
+			return nil, fmt.Errorf("-sizes: %q is not a size in bytes (a multiple of 8, at least 8)", f)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes, nil
+}

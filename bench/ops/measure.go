@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gorun-mpi/gorun/mpi"
+)
+
+// figures are one row of the table, in microseconds.
+type figures struct {
+	mean, osuMean, p50, p99 float64
+}
+
+// measure makes warm-up calls, then times n calls back to back and n calls
+// each after a barrier (see the package doc), and returns the figures,
+// largest over the ranks, on every rank. scale divides every time (2 for a
+// round trip's one-way time).
+func measure(world *mpi.Comm, call func() error, n int, scale float64) (figures, error) {
+	for range max(n/10, 2) {
+		if err := call(); err != nil {
+			return figures{}, err
+		}
+	}
+	each := make([]float64, n)
+	if err := world.Barrier(); err != nil {
+		return figures{}, err
+	}
+	loopStart := time.Now()
+	for i := range each {
+		start := time.Now()
+		if err := call(); err != nil {
+			return figures{}, err
+		}
+		each[i] = micros(time.Since(start)) / scale
+	}
+	mean := micros(time.Since(loopStart)) / float64(n) / scale
+
+	osuTotal := 0.0
+	for range n {
+		if err := world.Barrier(); err != nil {
+			return figures{}, err
+		}
+		start := time.Now()
+		if err := call(); err != nil {
+			return figures{}, err
+		}
+		osuTotal += micros(time.Since(start)) / scale
+	}
+
+	slices.Sort(each)
+	mine := []float64{mean, osuTotal / float64(n), percentile(each, 50), percentile(each, 99)}
+	worst := make([]float64, len(mine))
+	if err := mpi.AllreduceSliceInto(world, mine, worst, mpi.Max); err != nil {
+		return figures{}, fmt.Errorf("combining the ranks' figures: %w", err)
+	}
+	return figures{worst[0], worst[1], worst[2], worst[3]}, nil
+}
+
+// percentile is the nearest-rank percentile of sorted values: the
+// smallest value that at least p percent of the values do not exceed.
+func percentile(sorted []float64, p int) float64 {
+	k := (len(sorted)*p + 99) / 100
+	return sorted[max(k-1, 0)]
+}
+
+func micros(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }

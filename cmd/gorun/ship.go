@@ -1,0 +1,184 @@
+package main
+
+import (
+	"crypto/sha256"
+	"debug/buildinfo"
+	"debug/elf"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Program shipping: the launcher serves its program's bytes on a job
+// subject; an agent that does not hold the program (named by its SHA-256)
+// in its cache fetches it in chunks, checks the digest, and keeps it.
+
+// shipChunk is the most program bytes one reply carries; a server's
+// max_payload may lower it.
+const shipChunk = 512 << 10
+
+// shipTimeout bounds the wait for one chunk.
+const shipTimeout = 10 * time.Second
+
+// errDigest reports program bytes whose SHA-256 is not the one announced.
+var errDigest = errors.New("program digest mismatch")
+
+// fileDigest is the hex SHA-256 of the file at path and its size.
+func fileDigest(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// serveProgram answers the agents' chunk requests for the file at path on
+// subject. The returned function stops serving.
+func serveProgram(nc *nats.Conn, subject, path string) (stop func(), err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the program to ship it: %w", err)
+	}
+	sub, err := nc.Subscribe(subject, func(m *nats.Msg) {
+		var req shipRequest
+		if err := json.Unmarshal(m.Data, &req); err != nil || req.Offset < 0 || req.N <= 0 || req.N > shipChunk {
+			_ = m.Respond(nil)
+			return
+		}
+		buf := make([]byte, req.N)
+		n, err := f.ReadAt(buf, req.Offset)
+		if err != nil && !errors.Is(err, io.EOF) {
+			_ = m.Respond(nil)
+			return
+		}
+		_ = m.Respond(buf[:n])
+	})
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cannot serve the program: %w", err)
+	}
+	return func() {
+		_ = sub.Unsubscribe()
+		f.Close()
+	}, nil
+}
+
+// fetchProgram returns the program spec names, from the agent's cache or
+// fetched from the launcher, its digest checked either way, and how many
+// bytes were fetched (0: the cache had it).
+func (a *agent) fetchProgram(spec shipSpec) (program, int64, error) {
+	if len(spec.Digest) != 64 || strings.Trim(spec.Digest, "0123456789abcdef") != "" {
+		return program{}, 0, fmt.Errorf("bad program digest %q", spec.Digest)
+	}
+	path := filepath.Join(a.cfg.cache, spec.Digest)
+	prog := program{path: path, argv0: spec.Name}
+	if digest, _, err := fileDigest(path); err == nil {
+		if digest == spec.Digest {
+			return prog, 0, nil
+		}
+		a.logf("cached program %s is corrupt (its SHA-256 is %s): fetching it again", spec.Digest, digest)
+		os.Remove(path)
+	}
+	tmp, err := os.CreateTemp(a.cfg.cache, "fetch-*")
+	if err != nil {
+		return program{}, 0, fmt.Errorf("cannot cache the program: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	got, digest, err := a.fetchBytes(spec, tmp)
+	if err != nil {
+		return program{}, got, err
+	}
+	if digest != spec.Digest {
+		return program{}, got, fmt.Errorf("%w: announced %s, received %s; refusing to run it", errDigest, spec.Digest, digest)
+	}
+	if err := tmp.Chmod(0o755); err != nil {
+		return program{}, got, fmt.Errorf("cannot cache the program: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return program{}, got, fmt.Errorf("cannot cache the program: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return program{}, got, fmt.Errorf("cannot cache the program: %w", err)
+	}
+	from := "from the launcher"
+	if spec.Bucket != "" {
+		from = "from JetStream object store " + spec.Bucket
+	}
+	a.logf("received program %s (%d bytes) %s", spec.Digest, got, from)
+	return prog, got, nil
+}
+
+// fetchBytes writes the program into w, from the object store when it has
+// one, else in chunks from the launcher; it returns the size and SHA-256
+// of what it wrote.
+func (a *agent) fetchBytes(spec shipSpec, w io.Writer) (int64, string, error) {
+	if spec.Bucket != "" {
+		return a.fetchObject(spec, w)
+	}
+	h := sha256.New()
+	chunk := min(shipChunk, int(a.nc.MaxPayload())-1024)
+	var got int64
+	for got < spec.Size {
+		n := int(min(int64(chunk), spec.Size-got))
+		reply, err := a.nc.Request(spec.Subject, mustJSON(shipRequest{Offset: got, N: n}), shipTimeout)
+		if err != nil {
+			return got, "", fmt.Errorf("fetching the program from the launcher at byte %d of %d: %w", got, spec.Size, err)
+		}
+		if len(reply.Data) == 0 {
+			return got, "", fmt.Errorf("fetching the program: the launcher sent nothing at byte %d of %d", got, spec.Size)
+		}
+		h.Write(reply.Data)
+		if _, err := w.Write(reply.Data); err != nil {
+			return got, "", fmt.Errorf("cannot cache the program: %w", err)
+		}
+		got += int64(len(reply.Data))
+	}
+	return got, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// programPlatform is the GOOS/GOARCH a binary was built for: from its Go
+// build information, else from its ELF header ("" when neither says).
+func programPlatform(path string) string {
+	if bi, err := buildinfo.ReadFile(path); err == nil {
+		var goos, goarch string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "GOOS":
+				goos = s.Value
+			case "GOARCH":
+				goarch = s.Value
+			}
+		}
+		if goos != "" && goarch != "" {
+			return goos + "/" + goarch
+		}
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	arch, ok := map[elf.Machine]string{
+		elf.EM_X86_64: "amd64", elf.EM_386: "386", elf.EM_AARCH64: "arm64", elf.EM_ARM: "arm",
+		elf.EM_RISCV: "riscv64", elf.EM_PPC64: "ppc64le", elf.EM_S390: "s390x", elf.EM_LOONGARCH: "loong64",
+	}[f.Machine]
+	if !ok {
+		return ""
+	}
+	return "linux/" + arch
+}

@@ -1,0 +1,52 @@
+package gorunner
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// These tests stand a shell in for gorun: Run only starts a program with
+// arguments and watches it.
+
+func TestRunReturnsOutputAndStatus(t *testing.T) {
+	res, err := Run(Job{Gorun: "/bin/sh", Raw: []string{"-c", "cat; echo err >&2; echo $GORUNNER_TEST; exit 3"},
+		Stdin: "in\n", Env: []string{"GORUNNER_TEST=env"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stdout != "in\nenv\n" || res.Stderr != "err\n" || res.ExitCode != 3 {
+		t.Errorf("got %+v, want stdout %q, stderr %q, status 3", res, "in\nenv\n", "err\n")
+	}
+}
+
+func TestRunEndsAJobPastItsTime(t *testing.T) {
+	start := time.Now()
+	_, err := Run(Job{Gorun: "/bin/sleep", Raw: []string{"60"}, Timeout: 200 * time.Millisecond})
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("%v, want ErrTimeout", err)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("the job ran %v", took)
+	}
+}
+
+func TestWhenUpRunsOnceThePidLineCame(t *testing.T) {
+	res, err := Run(Job{Gorun: "/bin/sh", Raw: []string{"-c", `echo "rank 0 (pid $$)" >&2; exec sleep 60`},
+		WhenUp: func(p *os.Process) { p.Kill() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != -1 {
+		t.Errorf("exit status %d, want -1 (killed from WhenUp)", res.ExitCode)
+	}
+}
+
+func TestBuildNamesThePackageThatFails(t *testing.T) {
+	err := Build(t.TempDir(), map[string]string{"x": "./no/such/package"})
+	if err == nil || !strings.Contains(err.Error(), "go build ./no/such/package") {
+		t.Errorf("Build of a missing package: %v", err)
+	}
+}

@@ -1,0 +1,142 @@
+// Package shmcoll is the shared memory of the collectives: the layout of
+// the arena through which the ranks of one host move a collective's data
+// without messages, its size (gorun sizes the job's memory file with
+// Size), and the Region that package mpi makes over that memory and lends
+// to package collectives, which keeps its arena's state in it (Attach).
+// The algorithms that use the arena live in package collectives
+// (shmallreduce.go, shmbcast.go, arena.go); only mpi and cmd/gorun use
+// this package.
+//
+// # Usage
+//
+//	size := shmcoll.Size(np)                             // gorun: the job's memory file
+//	region, err := shmcoll.New(mem, rank, np, hooks)     // a rank: over the mapped file
+//	// then a collectives.Conn lends it: SharedMemory() *shmcoll.Region
+package shmcoll
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// Layout of an arena for a group of n ranks: for each rank, CountersPerRank
+// progress counters, each on a line of its own (Line bytes); two sets of
+// call headers of CallHeader bytes per rank; then one slot of SlotBytes(n)
+// per rank; then the result area (ResultBytes). Sections start on Align.
+const (
+	Line            = 128
+	CountersPerRank = 2
+	CallHeader      = 16 << 10
+	Align           = 4096
+	ResultBytes     = 16 << 20
+	slotMax         = 8 << 20
+	slotMin         = 1 << 20
+	slotsTotal      = 64 << 20
+)
+
+// SlotBytes is each rank's slot in a group of n ranks: slots shrink in
+// large jobs so that the arena stays within about 64 MiB plus the result
+// area (tmpfs allocates only the pages a job writes).
+func SlotBytes(n int) int {
+	s := slotsTotal / max(n, 1)
+	s = min(max(s, slotMin), slotMax)
+	return s &^ (Align - 1)
+}
+
+// HeaderBytes is the counters and the two sets of call headers of a group
+// of n ranks.
+func HeaderBytes(n int) int {
+	h := n*CountersPerRank*Line + 2*n*CallHeader
+	return (h + Align - 1) &^ (Align - 1)
+}
+
+// Size is the number of bytes an arena for a group of n ranks needs.
+func Size(n int) int { return sizeOf(n, SlotBytes(n), ResultBytes) }
+
+func sizeOf(n, slotBytes, resultBytes int) int { return HeaderBytes(n) + n*slotBytes + resultBytes }
+
+// Hooks connect the arena's waits to the rest of the runtime.
+type Hooks struct {
+	// Check is called every few milliseconds while a rank waits for the
+	// others; an error (a peer lost, a context ended) ends the call.
+	Check func() error
+	// Blocked is called when a wait in the collective named op has slept a
+	// while (for deadlock reports), with pending, which reads the counters
+	// the wait waits for and reports whether they still hold it back; it
+	// returns the function that ends the report.
+	Blocked func(op string, pending func() bool) (leave func())
+	// Spin is how long a wait polls before it sleeps; Yield gives the core
+	// away between polls (ranks outnumber cores).
+	Spin  time.Duration
+	Yield bool
+}
+
+// Region is one rank's view of the memory every rank of a group on one
+// host maps, laid out as above, with the hooks its waits call.
+type Region struct {
+	mem                    []byte
+	rank, size             int
+	slotBytes, resultBytes int
+	hooks                  Hooks
+
+	once  sync.Once
+	state atomic.Pointer[any]
+}
+
+// New makes rank's region, for a group of size ranks, over mem: memory
+// every rank of the group maps, page-aligned, zeroed at first, of at least
+// Size(size) bytes.
+func New(mem []byte, rank, size int, hooks Hooks) (*Region, error) {
+	return NewSized(mem, rank, size, SlotBytes(size), ResultBytes, hooks)
+}
+
+// NewSized is New with the slot and result sizes given (tests use small
+// ones to reach every path with small vectors).
+func NewSized(mem []byte, rank, size, slotBytes, resultBytes int, hooks Hooks) (*Region, error) {
+	if size < 1 || rank < 0 || rank >= size {
+		return nil, fmt.Errorf("shmcoll: region for rank %d of %d", rank, size)
+	}
+	if need := sizeOf(size, slotBytes, resultBytes); len(mem) < need {
+		return nil, fmt.Errorf("shmcoll: %d bytes of shared memory for %d ranks, want %d", len(mem), size, need)
+	}
+	if uintptr(unsafe.Pointer(unsafe.SliceData(mem)))%Align != 0 {
+		return nil, fmt.Errorf("shmcoll: shared memory is not page-aligned")
+	}
+	return &Region{mem: mem, rank: rank, size: size, slotBytes: slotBytes, resultBytes: resultBytes, hooks: hooks}, nil
+}
+
+// Mem is the shared memory.
+func (r *Region) Mem() []byte { return r.mem }
+
+// Rank is this rank in the group.
+func (r *Region) Rank() int { return r.rank }
+
+// Size is the number of ranks in the group.
+func (r *Region) Size() int { return r.size }
+
+// SlotBytes is each rank's slot; ResultBytes the result area.
+func (r *Region) SlotBytes() int { return r.slotBytes }
+
+// ResultBytes is the size of the result area.
+func (r *Region) ResultBytes() int { return r.resultBytes }
+
+// Hooks are the hooks the region was made with.
+func (r *Region) Hooks() Hooks { return r.hooks }
+
+// Attach returns the state kept with the region, made by newState(r) on
+// the first call: the collectives keep their arena's progress (calls and
+// steps done, the call in progress) there, one per region. Later calls cost
+// an atomic load.
+func (r *Region) Attach(newState func(*Region) any) any {
+	if s := r.state.Load(); s != nil {
+		return *s
+	}
+	r.once.Do(func() {
+		s := newState(r)
+		r.state.Store(&s)
+	})
+	return *r.state.Load()
+}

@@ -1,0 +1,138 @@
+package tests
+
+import (
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorun-mpi/gorun/tests/hostrig"
+)
+
+// BenchmarkMultihostLaunch measures a whole job of 8 ranks on two agents
+// (4 each) with a warm program cache: from starting gorun on the launcher
+// host to its exit (discovery, reservation, launch, Init, Finalize, the
+// job's end). It reports the mean and logs p50 and p99.
+//
+//	go test -run '^$' -bench BenchmarkMultihostLaunch -benchtime 20x ./tests
+func BenchmarkMultihostLaunch(b *testing.B) {
+	r := newHostsRig(b, map[string]int{"a": 4, "b": 4})
+	args := []string{"-np", "8", "--nats", r.URL(), "--hosts", "a:4,b:4", bin("behave"), "-mode", "hello"}
+	if _, stderr, code := r.launch(b, args...); code != 0 { // warms the agents' caches
+		b.Fatalf("status %d:\n%s", code, stderr)
+	}
+	var took []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		stdout, stderr, code := r.launch(b, args...)
+		took = append(took, time.Since(start))
+		if code != 0 || strings.Count(stdout, "hello from") != 8 {
+			b.Fatalf("status %d:\n%s\n%s", code, stdout, stderr)
+		}
+	}
+	b.StopTimer()
+	var sum time.Duration
+	for _, d := range took {
+		sum += d
+	}
+	slices.Sort(took)
+	mean := sum / time.Duration(len(took))
+	b.ReportMetric(float64(mean.Microseconds())/1e3, "ms/launch")
+	b.Logf("np=8 on 2 agents, warm cache, %d launches: mean %v, p50 %v, p99 %v", len(took),
+		mean.Round(time.Millisecond), took[len(took)/2].Round(time.Millisecond), took[len(took)*99/100].Round(time.Millisecond))
+}
+
+// BenchmarkMultihostPingPong runs bench/pingpong with its two ranks on two
+// hosts, then raw nats.go request/reply between the same two hosts through
+// the same server (tests/hostrig/natsping), and logs both tables.
+//
+//	go test -run '^$' -bench BenchmarkMultihostPingPong -benchtime 1x ./tests
+func BenchmarkMultihostPingPong(b *testing.B) {
+	r := newHostsRig(b, map[string]int{"a": 1, "b": 1})
+	natsping := rigTool(b, "natsping", "./hostrig/natsping")
+	dir := b.TempDir()
+	build := exec.Command("go", "build", "-o", dir, ".")
+	build.Dir = "../bench/pingpong" // a module of its own
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("building pingpong: %v\n%s", err, out)
+	}
+	for range b.N {
+		stdout, stderr, code := r.launch(b, "-np", "2", "--nats", r.URL(), "--hosts", "a:1,b:1", filepath.Join(dir, "pingpong"),
+			"-min", "8", "-max", "1048576")
+		if code != 0 {
+			b.Fatalf("pingpong: status %d:\n%s", code, stderr)
+		}
+		b.Logf("gorun ranks on hosts a and b:\n%s", stdout)
+		echo := r.Start(b, "b", nil, natsping, "-url", r.URL(), "-mode", "echo")
+		if !echo.WaitFor("ready", 10*time.Second) {
+			b.Fatalf("natsping echo: %s", echo.Output())
+		}
+		out, code := r.Run(b, "a", waitLimit, natsping, "-url", r.URL(), "-sizes", "8,1024,65536,1048576")
+		echo.Kill()
+		if code != 0 {
+			b.Fatalf("natsping: status %d:\n%s", code, out)
+		}
+		b.Logf("raw nats.go between hosts a and b:\n%s", out)
+	}
+}
+
+// BenchmarkMultihostHaversine runs examples/haversine (8,000,000 requests)
+// on 2 hosts x 2 ranks and on 1 host x 2 ranks through the agents, and
+// logs the seconds each run reports.
+//
+//	go test -run '^$' -bench BenchmarkMultihostHaversine -benchtime 1x ./tests
+func BenchmarkMultihostHaversine(b *testing.B) {
+	r := newHostsRig(b, map[string]int{"a": 2, "b": 2})
+	for range b.N {
+		for _, hosts := range []string{"a:2,b:2", "a:2"} {
+			np := "4"
+			if hosts == "a:2" {
+				np = "2"
+			}
+			stdout, stderr, code := r.launch(b, "-np", np, "--nats", r.URL(), "--hosts", hosts, "../examples/haversine", "-n", "8000000")
+			if code != 0 {
+				b.Fatalf("haversine on %s: status %d:\n%s", hosts, code, stderr)
+			}
+			for _, l := range lines(stdout) {
+				if strings.HasPrefix(l, "total_km=") {
+					b.Logf("--hosts %s: %s", hosts, l)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkMultihostAllreduceBytes counts the bytes that cross the NATS
+// server per 8 MiB AllreduceSlice at 2 hosts x 2 ranks: bench/collbench
+// makes 12 such calls (2 warm-up, 10 timed) and 500 barriers; the count
+// is taken with a warm program cache (nothing shipped).
+//
+//	go test -run '^$' -bench BenchmarkMultihostAllreduceBytes -benchtime 1x ./tests
+func BenchmarkMultihostAllreduceBytes(b *testing.B) {
+	r := newHostsRig(b, map[string]int{"a": 2, "b": 2})
+	dir := b.TempDir()
+	build := exec.Command("go", "build", "-o", dir, ".")
+	build.Dir = "../bench/collbench" // a module of its own
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("building collbench: %v\n%s", err, out)
+	}
+	args := []string{"-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", filepath.Join(dir, "collbench"),
+		"-ops", "allreduce", "-sizes", "8388608", "-iters", "100"}
+	if _, stderr, code := r.launch(b, args...); code != 0 { // warms the caches
+		b.Fatalf("collbench: status %d:\n%s", code, stderr)
+	}
+	for range b.N {
+		_, before := hostrig.NATSStats(b, r.nats)
+		stdout, stderr, code := r.launch(b, args...)
+		if code != 0 {
+			b.Fatalf("collbench: status %d:\n%s", code, stderr)
+		}
+		_, after := hostrig.NATSStats(b, r.nats)
+		per := float64(after-before) / 12
+		b.ReportMetric(per/(8<<20), "x8MiB/allreduce")
+		b.Logf("%d bytes through the NATS server: %.2f x 8 MiB per AllreduceSlice\n%s", after-before, per/(8<<20), stdout)
+	}
+}

@@ -1,0 +1,706 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorun-mpi/gorun/tests/hostrig"
+)
+
+// The multi-host tests run real agents in network namespaces ("hosts")
+// joined through a NATS server in a namespace of its own; the launcher runs
+// on a host of its own, and the test programs (binDir) are hidden from the
+// agents, so they reach them only by gorun's program shipping.
+
+var (
+	rigToolsOnce sync.Once
+	rigTools     string // gorun and natsd, visible on every host
+	rigToolsErr  error
+)
+
+// rigBinaries builds natsd and copies gorun into a directory the agents
+// see (binDir is hidden from them).
+func rigBinaries(t testing.TB) (gorun, natsd string) {
+	t.Helper()
+	rigToolsOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "gorun-rig-")
+		if err != nil {
+			rigToolsErr = err
+			return
+		}
+		rigTools = dir
+		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "natsd"), "./hostrig/natsd").CombinedOutput(); err != nil {
+			rigToolsErr = err
+			t.Logf("%s", out)
+			return
+		}
+		args := []string{"build", "-o", filepath.Join(dir, "gorun")}
+		if os.Getenv("GORUN_RIG_RACE") == "1" {
+			args = append(args, "-race") // the launcher and agents under the race detector
+		}
+		if out, err := exec.Command("go", append(args, "../cmd/gorun")...).CombinedOutput(); err != nil {
+			rigToolsErr = err
+			t.Logf("%s", out)
+		}
+	})
+	if rigToolsErr != nil {
+		t.Fatalf("building the rig's tools: %v", rigToolsErr)
+	}
+	return filepath.Join(rigTools, "gorun"), filepath.Join(rigTools, "natsd")
+}
+
+// rigTool builds the Go package pkg into the rig's tools directory (seen
+// by every host) and returns its path.
+func rigTool(t testing.TB, name, pkg string) string {
+	t.Helper()
+	rigBinaries(t)
+	path := filepath.Join(rigTools, name)
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	if out, err := exec.Command("go", "build", "-o", path, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", pkg, err, out)
+	}
+	return path
+}
+
+// hostsRig is a rig with a NATS server, running agents and a launcher host.
+type hostsRig struct {
+	*hostrig.Rig
+	gorun  string
+	marker string // in every agent's environment, so in every rank's
+	agents map[string]*hostrig.Proc
+	nats   *hostrig.Proc // the rig's NATS server
+	caches map[string]string
+}
+
+// newHostsRig starts a rig whose agents are named by slots' keys, each
+// with that many slots, and a host "launcher".
+func newHostsRig(t testing.TB, slots map[string]int) *hostsRig {
+	t.Helper()
+	var names []string
+	for name := range slots {
+		names = append(names, name)
+	}
+	r := newBareRig(t, names...)
+	for name, n := range slots {
+		r.startAgent(t, name, n)
+	}
+	return r
+}
+
+// newBareRig makes the hosts (and "launcher") and starts the NATS server,
+// but no agent.
+func newBareRig(t testing.TB, hosts ...string) *hostsRig {
+	t.Helper()
+	return newBareRigWith(t, nil, hosts...)
+}
+
+// newBareRigWith is newBareRig with extra natsd flags.
+func newBareRigWith(t testing.TB, natsFlags []string, hosts ...string) *hostsRig {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("multi-host rig skipped in -short mode")
+	}
+	if err := hostrig.Available(); err != nil {
+		t.Skipf("multi-host rig unavailable: %v", err)
+	}
+	gorun, natsd := rigBinaries(t)
+	names := append([]string{"launcher"}, hosts...)
+	r := &hostsRig{Rig: hostrig.New(t, names...), gorun: gorun, marker: newMarker(),
+		agents: map[string]*hostrig.Proc{}, caches: map[string]string{}}
+	r.nats = r.StartNATS(t, natsd, natsFlags...)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for name, a := range r.agents {
+				t.Logf("agent %s log:\n%s", name, a.Output())
+			}
+		}
+	})
+	return r
+}
+
+// startAgent starts (or restarts) the agent of host name.
+func (r *hostsRig) startAgent(t testing.TB, name string, slots int) *hostrig.Proc {
+	t.Helper()
+	if r.caches[name] == "" {
+		r.Hide(name, binDir)
+		r.caches[name] = t.TempDir()
+	}
+	a := r.Start(t, name, []string{"GORUN_TEST_MARKER=" + r.marker}, r.gorun, "agent", "--nats", r.URL(),
+		"--name", name, "--slots", itoa(slots), "--cache", r.caches[name])
+	if !a.WaitFor("serving", 20*time.Second) {
+		t.Fatalf("agent %s did not start:\n%s", name, a.Output())
+	}
+	r.agents[name] = a
+	return a
+}
+
+// launch runs gorun on the launcher host with args, to its end.
+func (r *hostsRig) launch(t testing.TB, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	p := r.Start(t, "launcher", nil, r.gorun, args...)
+	if !p.Wait(waitLimit) {
+		p.Kill()
+		t.Fatalf("gorun %s still running after %v:\n%s", strings.Join(args, " "), waitLimit, p.Output())
+	}
+	return p.Stdout(), p.Stderr(), p.ExitCode()
+}
+
+// ranksLeft lists the processes of ranks (not agents) still alive.
+func (r *hostsRig) ranksLeft() []string {
+	agentPids := map[string]bool{}
+	for _, a := range r.agents {
+		agentPids[itoa(a.Pid())] = true
+	}
+	var left []string
+	for _, pid := range processesWith("GORUN_TEST_MARKER=" + r.marker) {
+		if !agentPids[pid] {
+			left = append(left, pid)
+		}
+	}
+	return left
+}
+
+// noRankLeft fails unless every rank is gone within limit.
+func (r *hostsRig) noRankLeft(t testing.TB, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		left := r.ranksLeft()
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ranks still running %v after the job ended: %v", limit, left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestMultihostSuites runs the point-to-point and collective suites and
+// examples/haversine with ranks on two agents, the programs existing only
+// on the launcher's host.
+func TestMultihostSuites(t *testing.T) {
+	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
+	if out, _ := r.Run(t, "a", 10*time.Second, "ls", binDir); strings.Contains(out, "p2p") {
+		t.Fatalf("the test programs are visible on agent host a:\n%s", out)
+	}
+	url := r.URL()
+	stdout, stderr, code := r.launch(t, "-np", "4", "--nats", url, "--hosts", "a:2,b:2", bin("p2p"))
+	if !strings.Contains(stderr, "gorun: ranks 0-1 on a, ranks 2-3 on b") {
+		t.Errorf("no placement summary line:\n%s", stderr)
+	}
+	expectPointToPoint(t, 4, result{stdout: stdout, stderr: stderr, code: code, marker: newMarker()})
+
+	stdout, stderr, code = r.launch(t, "-np", "4", "--nats", url, "--hosts", "a:2,b:2", "--map-by", "node", bin("collectives"))
+	if !strings.Contains(stderr, "gorun: ranks 0,2 on a, ranks 1,3 on b") {
+		t.Errorf("--map-by node: no or wrong placement summary line:\n%s", stderr)
+	}
+	expectCollectives(t, 4, result{stdout: stdout, stderr: stderr, code: code, marker: newMarker()})
+
+	stdout, stderr, code = r.launch(t, "-np", "4", "--nats", url, "--hosts", "auto", "../examples/haversine", "-n", "20000")
+	if code != 0 || !strings.Contains(stdout, "requests=20000 ranks=4") {
+		t.Errorf("haversine across hosts: status %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	r.noRankLeft(t, 5*time.Second)
+}
+
+// TestMultihostRankFailures: a rank failing on an agent ends the job
+// everywhere with the usual line plus its host; deadlock detection,
+// Abort, --timeout and stdin work across hosts.
+func TestMultihostRankFailures(t *testing.T) {
+	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
+	base := []string{"-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2"}
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		line   string
+		within time.Duration
+	}{
+		{"exit", []string{"-mode", "exit", "-rank", "3", "-code", "5"}, 5, "gorun: rank 3 (pid ", 2 * time.Second},
+		{"signal", []string{"-mode", "signal", "-rank", "1"}, 137, "on a) killed by signal SIGKILL", 2 * time.Second},
+		{"abort", []string{"-mode", "abort", "-rank", "2", "-code", "7"}, 7, "on b) called mpi.Abort(7): the input is wrong", 2 * time.Second},
+		{"deadlock", []string{"-mode", "deadlock"}, 1, "gorun: deadlock: every rank is blocked: rank 0 in Recv(source 1, tag 5)", 5 * time.Second},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			_, stderr, code := r.launch(t, append(append(base, bin("behave")), c.args...)...)
+			took := time.Since(start)
+			if code != c.code || !strings.Contains(stderr, c.line) {
+				t.Fatalf("status %d (want %d), stderr without %q:\n%s", code, c.code, c.line, stderr)
+			}
+			// The job starts in about a second; the failure must end it
+			// within c.within of that (the other ranks sleep a minute).
+			if took > c.within+10*time.Second {
+				t.Errorf("the job took %v to end", took)
+			}
+			r.noRankLeft(t, 5*time.Second)
+		})
+	}
+	t.Run("timeout", func(t *testing.T) {
+		_, stderr, code := r.launch(t, append(append(base, "--timeout", "2s", bin("behave")), "-mode", "sleep")...)
+		if code != 124 || !strings.Contains(stderr, "rank 3 (pid ") || !strings.Contains(stderr, "on b) was running") {
+			t.Fatalf("status %d, stderr:\n%s", code, stderr)
+		}
+	})
+	t.Run("stdin", func(t *testing.T) {
+		p := r.Start(t, "launcher", nil, "sh", "-c", `printf 'x\ny\n' | "$0" "$@"`, r.gorun, "-np", "4", "--nats", r.URL(),
+			"--hosts", "b:2,a:2", bin("behave"), "-mode", "stdin")
+		if !p.Wait(waitLimit) || p.ExitCode() != 0 {
+			t.Fatalf("status %d:\n%s", p.ExitCode(), p.Output())
+		}
+		for _, want := range []string{"rank 0 read \"x\"\n", "rank 0 read 2 lines\n", "rank 3 read 0 lines\n"} {
+			if !strings.Contains(p.Stdout(), want) {
+				t.Errorf("stdout lacks %q:\n%s", want, p.Stdout())
+			}
+		}
+	})
+}
+
+// upAndRunning starts a job of sleeping ranks on a:2,b:2 and waits until
+// every rank runs.
+func (r *hostsRig) upAndRunning(t *testing.T) *hostrig.Proc {
+	t.Helper()
+	p := r.Start(t, "launcher", nil, r.gorun, "-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", bin("behave"), "-mode", "sleep")
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(p.Stderr(), "pid ") < 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the job did not come up:\n%s", p.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return p
+}
+
+// TestMultihostHostFailures: an agent killed, the launcher killed, the
+// launcher interrupted, a host cut off the network: the job ends on every
+// side within 5 s and no rank survives.
+func TestMultihostHostFailures(t *testing.T) {
+	r := newBareRig(t, "a", "b", "c")
+	r.startAgent(t, "a", 2)
+	r.startAgent(t, "b", 2)
+	t.Run("agent-killed", func(t *testing.T) {
+		p := r.upAndRunning(t)
+		r.agents["b"].Kill()
+		start := time.Now()
+		if !p.Wait(5 * time.Second) {
+			t.Fatalf("the launcher still runs 5 s after agent b died:\n%s", p.Output())
+		}
+		if p.ExitCode() == 0 || !strings.Contains(p.Stderr(), "gorun: lost agent b (ranks 2-3, through NATS server "+r.URL()+"): no heartbeat for 3s") {
+			t.Fatalf("status %d after %v; stderr:\n%s", p.ExitCode(), time.Since(start), p.Stderr())
+		}
+		r.noRankLeft(t, 5*time.Second)
+		r.startAgent(t, "b", 2)
+	})
+	t.Run("launcher-killed", func(t *testing.T) {
+		p := r.upAndRunning(t)
+		p.Kill()
+		r.noRankLeft(t, 5*time.Second)
+		if !r.agents["a"].WaitFor("no heartbeat from its launcher", 5*time.Second) {
+			t.Errorf("agent a does not say why it ended the job:\n%s", r.agents["a"].Output())
+		}
+	})
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			p := r.upAndRunning(t)
+			p.Signal(sig)
+			if !p.Wait(2 * time.Second) {
+				t.Fatalf("the launcher still runs 2 s after %v:\n%s", sig, p.Output())
+			}
+			if p.ExitCode() != 128+int(sig) {
+				t.Errorf("status %d, want %d:\n%s", p.ExitCode(), 128+int(sig), p.Output())
+			}
+			r.noRankLeft(t, 2*time.Second)
+		})
+	}
+	t.Run("partition", func(t *testing.T) {
+		p := r.upAndRunning(t)
+		r.LinkDown(t, "b")
+		if !p.Wait(5 * time.Second) {
+			t.Fatalf("the launcher still runs 5 s after host b was cut off:\n%s", p.Output())
+		}
+		if p.ExitCode() == 0 || !strings.Contains(p.Stderr(), "gorun: lost agent b (ranks 2-3, through NATS server "+r.URL()+"): no heartbeat for 3s") {
+			t.Fatalf("status %d; stderr:\n%s", p.ExitCode(), p.Stderr())
+		}
+		r.noRankLeft(t, 5*time.Second)
+		// Once it has seen its connection go (pings unanswered), and back
+		// on the network, the agent rejoins and runs jobs again.
+		if !r.agents["b"].WaitFor("lost the NATS server", 15*time.Second) {
+			t.Fatalf("agent b did not notice it was cut off:\n%s", r.agents["b"].Output())
+		}
+		r.LinkUp(t, "b")
+		if !r.agents["b"].WaitFor("reconnected to", 30*time.Second) {
+			t.Fatalf("agent b did not reconnect:\n%s", r.agents["b"].Output())
+		}
+		stdout, stderr, code := r.launch(t, "-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", bin("behave"), "-mode", "hello")
+		if code != 0 || strings.Count(stdout, "hello from") != 4 {
+			t.Fatalf("a job after agent b rejoined: status %d:\n%s", code, stderr)
+		}
+	})
+	t.Run("launcher-partitioned", func(t *testing.T) {
+		r.startAgent(t, "c", 2)
+		p := r.Start(t, "launcher", nil, r.gorun, "-np", "4", "--nats", r.URL(), "--hosts", "a:2,c:2", bin("behave"), "-mode", "sleep")
+		deadline := time.Now().Add(30 * time.Second)
+		for strings.Count(p.Stderr(), "pid ") < 4 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the job did not come up:\n%s", p.Output())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		r.LinkDown(t, "launcher")
+		if !p.Wait(5 * time.Second) {
+			t.Fatalf("the launcher still runs 5 s after it was cut off:\n%s", p.Output())
+		}
+		if p.ExitCode() == 0 || !strings.Contains(p.Stderr(), "gorun: lost agent") {
+			t.Fatalf("status %d; stderr:\n%s", p.ExitCode(), p.Stderr())
+		}
+		r.noRankLeft(t, 5*time.Second)
+	})
+}
+
+// TestMultihostShipping: the program reaches each agent once (a warm cache
+// ships nothing), a corrupted cached copy is detected and replaced, and a
+// binary for another architecture is refused before anything starts.
+func TestMultihostShipping(t *testing.T) {
+	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
+	run := func() {
+		t.Helper()
+		stdout, stderr, code := r.launch(t, "-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", bin("behave"), "-mode", "hello")
+		if code != 0 || strings.Count(stdout, "hello from rank") != 4 {
+			t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+	}
+	received := func(agent string) int { return strings.Count(r.agents[agent].Output(), "received program") }
+	run()
+	run()
+	for _, name := range []string{"a", "b"} {
+		if n := received(name); n != 1 {
+			t.Errorf("agent %s received the program %d times in two jobs, want once:\n%s", name, n, r.agents[name].Output())
+		}
+	}
+
+	t.Run("corrupted-cache", func(t *testing.T) {
+		cached, _ := filepath.Glob(filepath.Join(r.caches["a"], "*"))
+		if len(cached) != 1 {
+			t.Fatalf("agent a's cache holds %v, want one program", cached)
+		}
+		if err := os.WriteFile(cached[0], []byte("#!/bin/sh\necho not the program\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		run()
+		if !strings.Contains(r.agents["a"].Output(), "is corrupt") || received("a") != 2 {
+			t.Errorf("agent a did not notice its corrupt copy and fetch the program again:\n%s", r.agents["a"].Output())
+		}
+		if received("b") != 1 {
+			t.Errorf("agent b fetched again although its copy is sound:\n%s", r.agents["b"].Output())
+		}
+	})
+
+	t.Run("arm64", func(t *testing.T) {
+		dir := t.TempDir() // on the launcher's host only: agents see it, but get nothing from it
+		arm := filepath.Join(dir, "behave-arm64")
+		build := exec.Command("go", "build", "-o", arm, "./progs/behave")
+		build.Env = append(os.Environ(), "GOARCH=arm64", "GOOS=linux")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("building for arm64: %v\n%s", err, out)
+		}
+		_, stderr, code := r.launch(t, "-np", "2", "--nats", r.URL(), "--hosts", "a:1,b:1", arm)
+		want := "built for linux/arm64, which a, b cannot run (agents: a linux/amd64"
+		if code != 126 || !strings.Contains(stderr, want) {
+			t.Fatalf("status %d (want 126), stderr without %q:\n%s", code, want, stderr)
+		}
+		if strings.Contains(stderr, " on a") || received("a") != 2 {
+			t.Errorf("something was placed or shipped:\n%s", stderr)
+		}
+	})
+}
+
+// TestMultihostPlacement: slots are reserved before anything starts, two
+// launchers never oversubscribe an agent unless asked, too few slots is an
+// error naming what was asked and what is free, --hosts auto and
+// --hostfile fill the agents' slots.
+func TestMultihostPlacement(t *testing.T) {
+	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
+	url := r.URL()
+	_, stderr, code := r.launch(t, "-np", "5", "--nats", url, "--hosts", "a:2,b:2", bin("behave"), "-mode", "hello")
+	if code != 1 || !strings.Contains(stderr, "5 ranks asked, 4 slots given (a:2, b:2)") {
+		t.Errorf("np 5 on 4 slots: status %d, stderr:\n%s", code, stderr)
+	}
+	_, stderr, code = r.launch(t, "-np", "2", "--nats", url, "--hosts", "a:2,zz:2", bin("behave"), "-mode", "hello")
+	if code != 1 || !strings.Contains(stderr, "no agent named zz answers at "+url) {
+		t.Errorf("unknown agent: status %d, stderr:\n%s", code, stderr)
+	}
+
+	busy := r.Start(t, "launcher", nil, r.gorun, "-np", "2", "--nats", url, "--hosts", "a:2", bin("behave"), "-mode", "sleep")
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(busy.Stderr(), "pid ") < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, stderr, code = r.launch(t, "-np", "2", "--nats", url, "--hosts", "a:1,b:1", bin("behave"), "-mode", "hello")
+	if code != 1 || !strings.Contains(stderr, "agent a has 0 free slots of 2; the job asks for 1") || strings.Contains(stderr, "pid ") {
+		t.Errorf("a busy agent: status %d, stderr:\n%s", code, stderr)
+	}
+	stdout, stderr, code := r.launch(t, "-np", "2", "--nats", url, "--hosts", "auto", bin("behave"), "-mode", "hello")
+	if code != 0 || !strings.Contains(stderr, "gorun: ranks 0-1 on b") || strings.Count(stdout, "hello from") != 2 {
+		t.Errorf("--hosts auto with a busy: status %d, stderr:\n%s", code, stderr)
+	}
+	stdout, stderr, code = r.launch(t, "-np", "2", "--nats", url, "--hosts", "a:1", "--oversubscribe", bin("behave"), "-mode", "hello")
+	if code != 0 || strings.Count(stdout, "hello from") != 2 {
+		t.Errorf("--oversubscribe: status %d, stderr:\n%s", code, stderr)
+	}
+	busy.Signal(syscall.SIGTERM)
+	busy.Wait(10 * time.Second)
+
+	hostfile := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(hostfile, []byte("# two agents\nb slots=1\na slots=2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code = r.launch(t, "-np", "3", "--nats", url, "--hostfile", hostfile, bin("behave"), "-mode", "hello")
+	if code != 0 || !strings.Contains(stderr, "gorun: rank 0 on b, ranks 1-2 on a") || strings.Count(stdout, "hello from") != 3 {
+		t.Errorf("--hostfile: status %d, stderr:\n%s", code, stderr)
+	}
+	r.noRankLeft(t, 5*time.Second)
+}
+
+// TestMultihostServeAndCredentials: "gorun agent --serve" embeds the NATS
+// server and prints how to join; agents with the cluster's secret run only
+// launches signed with it, and wrong credentials fail within 5 s.
+func TestMultihostServeAndCredentials(t *testing.T) {
+	r := newBareRig(t, "a", "b")
+	a := r.Start(t, "a", []string{"GORUN_TEST_MARKER=" + r.marker}, r.gorun, "agent", "--serve", "0.0.0.0:4333",
+		"--name", "a", "--slots", "2", "--cache", t.TempDir())
+	if !a.WaitFor("serving", 20*time.Second) {
+		t.Fatalf("agent --serve did not start:\n%s", a.Output())
+	}
+	r.agents["a"] = a
+	join := regexp.MustCompile(`GORUN_CLUSTER_SECRET=(\w+) gorun agent --nats '([^']+)'`).FindStringSubmatch(a.Output())
+	if join == nil || !strings.Contains(join[2], "@10.77.0.") {
+		t.Fatalf("agent --serve does not print a join command with its address:\n%s", a.Output())
+	}
+	secret, url := "GORUN_CLUSTER_SECRET="+join[1], join[2]
+	b := r.Start(t, "b", []string{secret, "GORUN_TEST_MARKER=" + r.marker}, r.gorun, "agent", "--nats", url,
+		"--name", "b", "--slots", "2", "--cache", t.TempDir())
+	if !b.WaitFor("serving", 20*time.Second) {
+		t.Fatalf("agent b could not join with the printed command:\n%s", b.Output())
+	}
+	r.agents["b"] = b
+
+	launch := func(env []string, url string) (*hostrig.Proc, time.Duration) {
+		start := time.Now()
+		p := r.Start(t, "launcher", env, r.gorun, "-np", "4", "--nats", url, "--hosts", "auto", bin("behave"), "-mode", "hello")
+		if !p.Wait(waitLimit) {
+			t.Fatalf("gorun still runs:\n%s", p.Output())
+		}
+		return p, time.Since(start)
+	}
+	p, _ := launch([]string{secret}, url)
+	if p.ExitCode() != 0 || strings.Count(p.Stdout(), "hello from") != 4 || !strings.Contains(p.Stderr(), "ranks 0-1 on a, ranks 2-3 on b") {
+		t.Fatalf("the walkthrough's launch failed: status %d\n%s", p.ExitCode(), p.Output())
+	}
+	// A program that is not a Go binary ships too; ranks see the
+	// placement, not the agents' secret.
+	env := r.Start(t, "launcher", []string{secret}, r.gorun, "-np", "2", "--nats", url, "--hosts", "a:1,b:1", "/usr/bin/env")
+	if !env.Wait(waitLimit) || env.ExitCode() != 0 {
+		t.Fatalf("env on two hosts: status %d\n%s", env.ExitCode(), env.Output())
+	}
+	if strings.Count(env.Stdout(), "GORUN_PLACEMENT=0,1\n") != 2 || strings.Contains(env.Stdout(), "GORUN_CLUSTER_SECRET") {
+		t.Errorf("the ranks' environment lacks the placement or holds the cluster secret:\n%s", env.Stdout())
+	}
+	for _, c := range []struct {
+		name string
+		env  []string
+		url  string
+		want string
+	}{
+		{"no-secret", nil, url, "agent a refuses: request not signed with the cluster's secret: the launcher sent no signature"},
+		{"wrong-secret", []string{"GORUN_CLUSTER_SECRET=guess"}, url, "agent a refuses: request not signed with the cluster's secret: wrong signature"},
+		{"wrong-password", []string{secret}, regexp.MustCompile(`:[0-9a-f]+@`).ReplaceAllString(url, ":guess@"), "authorization violation"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, took := launch(c.env, c.url)
+			if p.ExitCode() == 0 || !strings.Contains(strings.ToLower(p.Stderr()), strings.ToLower(c.want)) || strings.Contains(p.Stdout(), "hello") {
+				t.Fatalf("status %d, stderr without %q:\n%s", p.ExitCode(), c.want, p.Output())
+			}
+			if took > 5*time.Second {
+				t.Errorf("refusal took %v", took)
+			}
+		})
+	}
+	r.noRankLeft(t, 5*time.Second)
+}
+
+// TestMultihostNATSCluster runs the suites with the launcher and each
+// agent connected to a different server of a 3-server NATS cluster
+// (routes), then loses one server mid-job: the job fails within 10 s,
+// naming it, and no rank survives.
+func TestMultihostNATSCluster(t *testing.T) {
+	r := newBareRig(t, "a", "b")
+	_, natsd := rigBinaries(t)
+	servers, urls := r.StartNATSCluster(t, natsd, 3)
+	for i, name := range []string{"a", "b"} {
+		a := r.Start(t, name, []string{"GORUN_TEST_MARKER=" + r.marker}, r.gorun, "agent", "--nats", urls[i+1],
+			"--name", name, "--slots", "2", "--cache", t.TempDir())
+		if !a.WaitFor("serving", 20*time.Second) {
+			t.Fatalf("agent %s did not start:\n%s", name, a.Output())
+		}
+		r.agents[name] = a
+	}
+	stdout, stderr, code := r.launch(t, "-np", "4", "--nats", urls[0], "--hosts", "a:2,b:2", bin("p2p"))
+	expectPointToPoint(t, 4, result{stdout: stdout, stderr: stderr, code: code, marker: newMarker()})
+	stdout, stderr, code = r.launch(t, "-np", "4", "--nats", urls[0], "--hosts", "a:2,b:2", "--map-by", "node", bin("collectives"))
+	expectCollectives(t, 4, result{stdout: stdout, stderr: stderr, code: code, marker: newMarker()})
+
+	p := r.Start(t, "launcher", nil, r.gorun, "-np", "4", "--nats", urls[0], "--hosts", "a:2,b:2", bin("behave"), "-mode", "sleep")
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(p.Stderr(), "pid ") < 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the job did not come up:\n%s", p.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	servers[2].Kill() // agent b's
+	if !p.Wait(10 * time.Second) {
+		t.Fatalf("the launcher still runs 10 s after agent b's server died:\n%s", p.Output())
+	}
+	if want := "gorun: lost agent b (ranks 2-3, through NATS server " + urls[2] + ")"; p.ExitCode() == 0 || !strings.Contains(p.Stderr(), want) {
+		t.Fatalf("status %d, stderr without %q:\n%s", p.ExitCode(), want, p.Stderr())
+	}
+	r.noRankLeft(t, 5*time.Second)
+}
+
+// TestMultihostMixedPlatforms: a Go package is built once per platform
+// among the chosen agents. Agent b runs 386 programs (an amd64 kernel runs
+// them): its ranks run a 386 build, a's an amd64 one, in one job.
+func TestMultihostMixedPlatforms(t *testing.T) {
+	r := newBareRig(t, "a", "b")
+	for name, arch := range map[string]string{"a": "amd64", "b": "386"} {
+		a := r.Start(t, name, []string{"GORUN_TEST_MARKER=" + r.marker}, r.gorun, "agent", "--nats", r.URL(),
+			"--name", name, "--slots", "2", "--goarch", arch, "--cache", t.TempDir())
+		if !a.WaitFor("serving", 20*time.Second) {
+			t.Fatalf("agent %s did not start:\n%s", name, a.Output())
+		}
+		r.agents[name] = a
+	}
+	stdout, stderr, code := r.launch(t, "-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", "../examples/hello")
+	if code != 0 || strings.Count(stdout, "hello from rank") != 4 || !strings.Contains(stdout, "heard from 4 ranks") {
+		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	digest := regexp.MustCompile(`received program (\w+)`)
+	da, db := digest.FindStringSubmatch(r.agents["a"].Output()), digest.FindStringSubmatch(r.agents["b"].Output())
+	if da == nil || db == nil || da[1] == db[1] {
+		t.Errorf("agents a (amd64) and b (386) did not receive two different builds:\n%s\n%s", r.agents["a"].Output(), r.agents["b"].Output())
+	}
+	r.noRankLeft(t, 5*time.Second)
+}
+
+// TestMultihostShippingJetStream: with JetStream on the server, the
+// program goes through its object store, and the agents' warm caches
+// fetch nothing for a second job.
+func TestMultihostShippingJetStream(t *testing.T) {
+	r := newBareRigWith(t, []string{"-js", t.TempDir()}, "a", "b")
+	r.startAgent(t, "a", 2)
+	r.startAgent(t, "b", 2)
+	for range 2 {
+		stdout, stderr, code := r.launch(t, "-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", bin("behave"), "-mode", "hello")
+		if code != 0 || strings.Count(stdout, "hello from rank") != 4 || strings.Contains(stderr, "shipping the program without it") {
+			t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+	}
+	for _, name := range []string{"a", "b"} {
+		log := r.agents[name].Output()
+		if strings.Count(log, "received program") != 1 || !strings.Contains(log, "from JetStream object store gorun-programs") {
+			t.Errorf("agent %s did not receive the program once, from the object store:\n%s", name, log)
+		}
+	}
+}
+
+// TestMultihostSameHostTrafficSkipsNATS: ranks on the same host talk
+// through the local transport; a 1 MiB ping-pong between two ranks on
+// one agent (512 MiB each way in all) must not cross the NATS server.
+func TestMultihostSameHostTrafficSkipsNATS(t *testing.T) {
+	r := newHostsRig(t, map[string]int{"a": 2})
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", dir, ".")
+	build.Dir = "../bench/pingpong" // a module of its own
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building pingpong: %v\n%s", err, out)
+	}
+	pingpong := func() {
+		t.Helper()
+		stdout, stderr, code := r.launch(t, "-np", "2", "--nats", r.URL(), "--hosts", "a:2", filepath.Join(dir, "pingpong"),
+			"-min", "1048576", "-max", "1048576")
+		if code != 0 || !strings.Contains(stdout, "1048576") {
+			t.Fatalf("pingpong: status %d:\n%s\n%s", code, stdout, stderr)
+		}
+	}
+	pingpong() // ships the program: the second job's traffic is the job's alone
+	_, before := hostrig.NATSStats(t, r.nats)
+	pingpong()
+	_, after := hostrig.NATSStats(t, r.nats)
+	if through := after - before; through > 1<<20 {
+		t.Errorf("%d bytes crossed the NATS server for a job whose two ranks share a host (pingpong moved 512 MiB)", through)
+	} else {
+		t.Logf("%d bytes crossed the NATS server (launch, control relay, output, heartbeats)", through)
+	}
+}
+
+// TestMultihostOutput: output crosses hosts in whole lines, tagged by
+// rank: many lines from every rank, and 1 MiB lines (several messages
+// each) that must arrive whole and unmixed.
+func TestMultihostOutput(t *testing.T) {
+	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
+	base := []string{"-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", "--tag-output", bin("behave")}
+	stdout, stderr, code := r.launch(t, append(base, "-mode", "lines", "-n", "5000")...)
+	if code != 0 {
+		t.Fatalf("lines: status %d:\n%s", code, stderr)
+	}
+	for rank := range 4 {
+		prefix := fmt.Sprintf("[%d] rank %d line ", rank, rank)
+		n := 0
+		for _, l := range lines(stdout) {
+			if strings.HasPrefix(l, prefix) {
+				var i int
+				fmt.Sscanf(l[len(prefix):], "%d", &i)
+				if want := strings.Repeat("x", 50+i%200); !strings.HasSuffix(l, " "+want) || i != n {
+					t.Fatalf("rank %d: line %d out of order or torn: %.80q", rank, n, l)
+				}
+				n++
+			}
+		}
+		if n != 5000 {
+			t.Errorf("rank %d: %d lines of 5000 arrived", rank, n)
+		}
+	}
+	stdout, stderr, code = r.launch(t, append(base, "-mode", "longline")...)
+	if code != 0 {
+		t.Fatalf("longline: status %d:\n%s", code, stderr)
+	}
+	got := 0
+	for _, l := range lines(stdout) {
+		var rank int
+		if _, err := fmt.Sscanf(l, "[%d]", &rank); err != nil {
+			continue
+		}
+		if want := fmt.Sprintf("[%d] %d:%s", rank, rank, strings.Repeat(string(rune('a'+rank)), 1<<20)); l != want {
+			t.Errorf("rank %d's 1 MiB line arrived torn or mixed (%d bytes)", rank, len(l))
+		}
+		got++
+	}
+	if got != 4 {
+		t.Errorf("%d long lines arrived, want 4", got)
+	}
+}
