@@ -3,9 +3,11 @@ package commtest
 import (
 	"bytes"
 	"errors"
+	"math/rand/v2"
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/gorun-mpi/gorun/comm"
@@ -348,6 +350,89 @@ func testEagerLimit(t *testing.T, f Factory) {
 			if got, want := el.EagerLimit(b), job.EagerLimit(a, b); got != want {
 				t.Errorf("rank %d: EagerLimit(%d) = %d, want %d", a, b, got, want)
 			}
+		}
+	}
+}
+
+// testSpinner: a transport whose peers skip wake-ups while the layer above
+// spins (SpinStart ... SpinEnd around Poll calls) delivers every frame, in
+// order and once, whether the receiver is spinning or asleep when it is
+// sent, and, once the receiver stops spinning, without any further Poll:
+// what was published while it spun is not left unseen. The receiver's
+// phases and the sender's pauses come from a seeded plan.
+func testSpinner(t *testing.T, f Factory) {
+	job, recs := started(t, f, 2)
+	sp, ok := job.Transports[1].(comm.Spinner)
+	p, polls := job.Transports[1].(comm.Poller)
+	if !ok || !polls {
+		t.Skip("this transport kind is not a polling Spinner")
+	}
+	const n = 2000
+	rng := rand.New(rand.NewPCG(7, 11))
+	phases := make([]int, 64) // polls per spinning phase; 0: asleep for a moment
+	for i := range phases {
+		if rng.IntN(2) == 0 {
+			phases[i] = 1 + rng.IntN(400)
+		}
+	}
+	stop := make(chan struct{})
+	spun := make(chan struct{})
+	go func() {
+		defer close(spun)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if polls := phases[i%len(phases)]; polls > 0 {
+				sp.SpinStart()
+				for j := 0; j < polls; j++ {
+					p.Poll()
+				}
+				sp.SpinEnd()
+			} else {
+				time.Sleep(50 * time.Microsecond)
+			}
+		}
+	}()
+	ctx := ctxWait(t)
+	for i := 0; i < n; i++ {
+		size := 1 + rng.IntN(64)
+		if i%97 == 0 {
+			size = 70 << 10 // beyond any ring: through the socket, in order
+		}
+		if err := job.Transports[0].Send(ctx, 1, eager(i), pattern(size, byte(i))); err != nil {
+			t.Fatal(err)
+		}
+		if rng.IntN(50) == 0 {
+			time.Sleep(time.Duration(rng.IntN(200)) * time.Microsecond)
+		}
+	}
+	close(stop)
+	<-spun
+	// Last, the race SpinEnd must win: frames published while the
+	// receiver spins (so its peer skips the wake-up), and no Poll after
+	// them before it stops spinning.
+	const tail = 5
+	recs[1].WaitFor(t, "the frames so far", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) >= n })
+	sp.SpinStart()
+	p.Poll()
+	for i := n; i < n+tail; i++ {
+		if err := job.Transports[0].Send(ctx, 1, eager(i), pattern(8, byte(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sp.SpinEnd()
+	// Nobody polls any more: the rest must arrive by itself.
+	recs[1].WaitFor(t, "every frame without polling", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) >= n+tail })
+	frames := recs[1].Frames()
+	if len(frames) != n+tail {
+		t.Fatalf("%d frames delivered, want %d", len(frames), n+tail)
+	}
+	for i, fr := range frames {
+		if fr.Seq != uint64(i) {
+			t.Fatalf("frame %d has seq %d: order broken", i, fr.Seq)
 		}
 	}
 }

@@ -67,6 +67,7 @@ func Run(t *testing.T, f Factory) {
 	t.Run("SendParts", func(t *testing.T) { testSendParts(t, f) })
 	t.Run("PeerMemory", func(t *testing.T) { testPeerMemory(t, f) })
 	t.Run("EagerLimit", func(t *testing.T) { testEagerLimit(t, f) })
+	t.Run("Spinner", func(t *testing.T) { testSpinner(t, f) })
 }
 
 // Recorder is a comm.Handler that records what it is given, for tests.
