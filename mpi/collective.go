@@ -51,7 +51,7 @@ func opOf[T any](fn func(a, b T) T) collectives.Op[T] {
 // bytes.
 func Bcast[T any](c *Comm, v T, root int) (T, error) {
 	return collective(c, "Bcast", func(conn collectives.Conn) (T, error) {
-		return collectives.Bcast(conn, valueCodecFor[T](), v, root)
+		return hierBcast(conn, valueCodecFor[T](), v, root)
 	})
 }
 
@@ -158,7 +158,7 @@ func Alltoall[T any](c *Comm, parts [][]T) ([][]T, error) {
 // same function everywhere cannot be checked.
 func Reduce[T any](c *Comm, v T, op func(a, b T) T, root int) (T, error) {
 	return collective(c, "Reduce", func(conn collectives.Conn) (T, error) {
-		return collectives.Reduce(conn, valueCodec[T](), v, opOf(op), root)
+		return hierReduce(conn, valueCodec[T](), v, opOf(op), root)
 	})
 }
 
@@ -166,7 +166,7 @@ func Reduce[T any](c *Comm, v T, op func(a, b T) T, root int) (T, error) {
 // the same everywhere. op is applied in rank order, lower ranks on the left.
 func Allreduce[T any](c *Comm, v T, op func(a, b T) T) (T, error) {
 	return collective(c, "Allreduce", func(conn collectives.Conn) (T, error) {
-		return collectives.Allreduce(conn, valueCodec[T](), v, opOf(op))
+		return hierAllreduce(conn, valueCodec[T](), v, opOf(op))
 	})
 }
 
@@ -177,7 +177,7 @@ func Allreduce[T any](c *Comm, v T, op func(a, b T) T) (T, error) {
 // sends its slice, in its next collective call on c).
 func ReduceSlice[T any](c *Comm, v []T, op func(a, b T) T, root int) ([]T, error) {
 	return collective(c, "ReduceSlice", func(conn collectives.Conn) ([]T, error) {
-		return collectives.ReduceSlice(conn, sliceCodec[T](), v, opOf(op), root)
+		return hierReduceSlice(conn, sliceCodec[T](), v, opOf(op), root)
 	})
 }
 
@@ -196,7 +196,7 @@ func ReduceSlice[T any](c *Comm, v []T, op func(a, b T) T, root int) ([]T, error
 // the garbage collection it brings), about a fifth of the time at 8 MiB.
 func AllreduceSlice[T any](c *Comm, v []T, op func(a, b T) T) ([]T, error) {
 	return collective(c, "AllreduceSlice", func(conn collectives.Conn) ([]T, error) {
-		return collectives.AllreduceSlice(conn, sliceCodec[T](), v, opOf(op))
+		return hierAllreduceSlice(conn, sliceCodec[T](), v, nil, false, opOf(op))
 	})
 }
 
@@ -207,7 +207,8 @@ func AllreduceSlice[T any](c *Comm, v []T, op func(a, b T) T) ([]T, error) {
 // ErrLengthMismatch) and may be v itself, as with MPI_IN_PLACE.
 func AllreduceSliceInto[T any](c *Comm, v, out []T, op func(a, b T) T) error {
 	_, err := collective(c, "AllreduceSliceInto", func(conn collectives.Conn) (struct{}, error) {
-		return struct{}{}, collectives.AllreduceSliceInto(conn, sliceCodec[T](), v, out, opOf(op))
+		_, err := hierAllreduceSlice(conn, sliceCodec[T](), v, out, true, opOf(op))
+		return struct{}{}, err
 	})
 	return err
 }
@@ -225,7 +226,7 @@ func Scan[T any](c *Comm, v T, op func(a, b T) T) (T, error) {
 // log2(Size) rounds of small messages).
 func (c *Comm) Barrier() error {
 	_, err := collective(c, "Barrier", func(conn collectives.Conn) (struct{}, error) {
-		return struct{}{}, collectives.Barrier(conn)
+		return struct{}{}, hierBarrier(conn)
 	})
 	return err
 }
