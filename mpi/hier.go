@@ -76,10 +76,12 @@ func newHierarchy(placement, group []int) *hierarchy {
 // hierFor returns conn's hierarchy when a call with op of that
 // commutativity may run in phases: a non-commutative operator needs hosts
 // whose ranks are consecutive, so that combining per host, then across
-// hosts in host order, keeps rank order.
-func hierFor(conn collectives.Conn, commutative bool) (*collConn, *hierarchy) {
+// hosts in host order, keeps rank order. A call with a nil operator runs
+// flat (hasOp false), where every rank learns of it and the communicator
+// stays usable.
+func hierFor(conn collectives.Conn, commutative, hasOp bool) (*collConn, *hierarchy) {
 	k, ok := conn.(*collConn)
-	if !ok {
+	if !ok || !hasOp {
 		return nil, nil
 	}
 	h := k.c.hierarchy()

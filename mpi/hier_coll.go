@@ -14,7 +14,7 @@ import (
 // hierAllreduce is collectives.Allreduce: a reduction to each host's
 // lowest rank, an allreduce among those, and a broadcast on each host.
 func hierAllreduce[T any](conn collectives.Conn, codec collectives.Codec[T], v T, op collectives.Op[T]) (T, error) {
-	k, h := hierFor(conn, op.Commutative)
+	k, h := hierFor(conn, op.Commutative, op.Fn != nil)
 	if h == nil {
 		return collectives.Allreduce(conn, codec, v, op)
 	}
@@ -40,7 +40,7 @@ func allreducePhases[T any](k *collConn, h *hierarchy, codec collectives.Codec[T
 // representative (root on root's host), then among the representatives to
 // root.
 func hierReduce[T any](conn collectives.Conn, codec collectives.Codec[T], v T, op collectives.Op[T], root int) (T, error) {
-	k, h := hierFor(conn, op.Commutative)
+	k, h := hierFor(conn, op.Commutative, op.Fn != nil)
 	if h == nil || root < 0 || root >= conn.Size() {
 		return collectives.Reduce(conn, codec, v, op, root)
 	}
@@ -58,7 +58,7 @@ func hierReduce[T any](conn collectives.Conn, codec collectives.Codec[T], v T, o
 // message carries the call's signature, with its length: a rank whose
 // slice has another length makes a mismatch, as in a flat call.
 func hierReduceSlice[E any](conn collectives.Conn, codec collectives.Codec[[]E], v []E, op collectives.Op[E], root int) ([]E, error) {
-	k, h := hierFor(conn, op.Commutative)
+	k, h := hierFor(conn, op.Commutative, op.Fn != nil)
 	if h == nil || root < 0 || root >= conn.Size() {
 		return collectives.ReduceSlice(conn, codec, v, op, root)
 	}
@@ -96,7 +96,7 @@ func reducePhases[R any](k *collConn, h *hierarchy, root int,
 // hierBcast is collectives.Bcast: among one representative per host (root
 // on its own), then on each host from its representative.
 func hierBcast[T any](conn collectives.Conn, codec collectives.Codec[T], v T, root int) (T, error) {
-	k, h := hierFor(conn, true)
+	k, h := hierFor(conn, true, true)
 	if h == nil || root < 0 || root >= conn.Size() {
 		return collectives.Bcast(conn, codec, v, root)
 	}
@@ -118,7 +118,7 @@ func hierBcast[T any](conn collectives.Conn, codec collectives.Codec[T], v T, ro
 // host, then on each host again (a rank leaves once its host's first rank
 // has seen every host arrive).
 func hierBarrier(conn collectives.Conn) error {
-	k, h := hierFor(conn, true)
+	k, h := hierFor(conn, true, true)
 	if h == nil {
 		return collectives.Barrier(conn)
 	}
@@ -145,7 +145,7 @@ func hierBarrier(conn collectives.Conn) error {
 // each broadcasts the result on its host. A vector crosses between two
 // hosts about twice per host pair's representatives, not once per rank.
 func hierAllreduceSlice[E any](conn collectives.Conn, codec collectives.Codec[[]E], v, out []E, into bool, op collectives.Op[E]) ([]E, error) {
-	k, h := hierFor(conn, op.Commutative)
+	k, h := hierFor(conn, op.Commutative, op.Fn != nil)
 	if h == nil {
 		if into {
 			return out, collectives.AllreduceSliceInto(conn, codec, v, out, op)
@@ -208,7 +208,11 @@ func (e agreedErr) Unwrap() error { return e.error }
 type lengthsError struct{ rank, n, lo, hi int }
 
 func (e *lengthsError) Error() string {
-	return fmt.Sprintf("collective mismatch: AllreduceSlice with slices of %d to %d elements on different ranks (rank %d passed %d)", e.lo, e.hi, e.rank, e.n)
+	other := e.lo
+	if other == e.n {
+		other = e.hi
+	}
+	return fmt.Sprintf("collective mismatch: rank %d called AllreduceSlice(%d elements) while another rank called AllreduceSlice(%d elements)", e.rank, e.n, other)
 }
 
 // Unwrap returns ErrCollectiveMismatch and ErrLengthMismatch.

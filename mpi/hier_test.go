@@ -276,3 +276,19 @@ func TestHierReduceSliceLengthMismatch(t *testing.T) {
 		return expect(errors.Is(err, ErrCollectiveMismatch), "ReduceSlice with one length 5: %v, want ErrCollectiveMismatch", err)
 	}, withPlacement([]int{0, 0, 0, 1, 1, 1}))
 }
+
+// TestHierNilOperator: a nil operator fails the call on every rank (the
+// call runs flat) and the communicator stays usable.
+func TestHierNilOperator(t *testing.T) {
+	const np = 4
+	runRanks(t, np, func(c *Comm) error {
+		if _, err := Reduce[int](c, 1, nil, 0); err == nil {
+			return errors.New("Reduce with a nil operator: no error")
+		}
+		if _, err := AllreduceSlice[int](c, []int{1}, nil); err == nil {
+			return errors.New("AllreduceSlice with a nil operator: no error")
+		}
+		got, err := Allreduce(c, 1, Sum[int])
+		return expect(err == nil && got == np, "Allreduce after: %d, %v", got, err)
+	}, withPlacement([]int{0, 0, 1, 1}))
+}
