@@ -101,11 +101,7 @@ func Scatter[T any](c *Comm, data []T, root int) ([]T, error) {
 // ErrCollectiveMismatch).
 func Gather[T any](c *Comm, part []T, root int) ([]T, error) {
 	return collective(c, "Gather", func(conn collectives.Conn) ([]T, error) {
-		parts, err := collectives.Gather(conn, sliceCodec[T](), part, root)
-		if err != nil || parts == nil {
-			return nil, err
-		}
-		return join(parts), nil
+		return hierGather(conn, sliceCodec[T](), part, root)
 	})
 }
 
@@ -113,11 +109,7 @@ func Gather[T any](c *Comm, part []T, root int) ([]T, error) {
 // Parts may differ in length (they are not compared between ranks).
 func Allgather[T any](c *Comm, part []T) ([]T, error) {
 	return collective(c, "Allgather", func(conn collectives.Conn) ([]T, error) {
-		parts, err := collectives.Allgather(conn, sliceCodec[T](), part)
-		if err != nil {
-			return nil, err
-		}
-		return join(parts), nil
+		return hierAllgather(conn, sliceCodec[T](), part)
 	})
 }
 

@@ -1,6 +1,7 @@
 package mpi
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/gorun-mpi/gorun/collectives"
@@ -228,4 +229,128 @@ func (s *subConn) index(r int) int {
 		}
 	}
 	return -1
+}
+
+// hierAllgather is collectives.Allgather, joined (every rank's part in
+// rank order): each host gathers its ranks' parts to its lowest rank,
+// those exchange their hosts' bundles, and each broadcasts the joined
+// result on its host. Rank order does not need consecutive hosts: a
+// bundle's parts are put back at their ranks.
+func hierAllgather[T any](conn collectives.Conn, codec collectives.Codec[[]T], part []T) ([]T, error) {
+	k, h := hierFor(conn, true, true)
+	if h == nil {
+		parts, err := collectives.Allgather(conn, codec, part)
+		if err != nil {
+			return nil, err
+		}
+		return join(parts), nil
+	}
+	sig := collectives.Signature{Kind: collectives.KindAllgather, Root: -1, Elem: collectives.ElemOf[[]T](), Count: -1}
+	return hierCall(k, sig, func() ([]T, error) {
+		joined, err := gatherPhases(k, h, codec, part, -1)
+		if err != nil {
+			return nil, err
+		}
+		return collectives.Bcast(h.local(k, phaseDown), codec, joined, 0)
+	})
+}
+
+// hierGather is collectives.Gather, joined: each host gathers to its
+// representative (root on root's host), the representatives to root.
+func hierGather[T any](conn collectives.Conn, codec collectives.Codec[[]T], part []T, root int) ([]T, error) {
+	k, h := hierFor(conn, true, true)
+	if h == nil || root < 0 || root >= conn.Size() {
+		parts, err := collectives.Gather(conn, codec, part, root)
+		if err != nil || parts == nil {
+			return nil, err
+		}
+		return join(parts), nil
+	}
+	sig := collectives.Signature{Kind: collectives.KindGather, Root: root, Elem: collectives.ElemOf[[]T](), Count: -1}
+	return hierCall(k, sig, func() ([]T, error) {
+		joined, err := gatherPhases(k, h, codec, part, root)
+		if err != nil || k.c.rank != root {
+			return nil, err
+		}
+		return joined, nil
+	})
+}
+
+// gatherPhases gathers every rank's part, joined in rank order, to root
+// (root < 0: to every host's lowest rank); others get nil.
+func gatherPhases[T any](k *collConn, h *hierarchy, codec collectives.Codec[[]T], part []T, root int) ([]T, error) {
+	reps := h.reps(root)
+	mine := h.local(k, phaseUp)
+	parts, err := collectives.Gather(mine, codec, part, mine.index(reps[h.host[k.c.rank]]))
+	if err != nil {
+		return nil, err
+	}
+	across := h.across(k, reps)
+	if across == nil {
+		return nil, nil
+	}
+	bundle, err := encodeBundle(codec, parts)
+	if err != nil {
+		return nil, err
+	}
+	var bundles [][]byte
+	if root < 0 {
+		bundles, err = collectives.Allgather(across, bytesCodec{}, bundle)
+	} else {
+		bundles, err = collectives.Gather(across, bytesCodec{}, bundle, h.host[root])
+	}
+	if err != nil || bundles == nil {
+		return nil, err
+	}
+	byRank := make([][]T, len(h.host))
+	for i, b := range bundles {
+		ps, err := decodeBundle(codec, b, len(h.hosts[i]))
+		if err != nil {
+			return nil, err
+		}
+		for j, r := range h.hosts[i] {
+			byRank[r] = ps[j]
+		}
+	}
+	return join(byRank), nil
+}
+
+// bytesCodec moves payloads as they are.
+type bytesCodec struct{}
+
+func (bytesCodec) Encode(v []byte) ([]byte, error)       { return v, nil }
+func (bytesCodec) Decode(payload []byte) ([]byte, error) { return payload, nil }
+
+// encodeBundle frames parts, each encoded by codec, with their lengths.
+func encodeBundle[T any](codec collectives.Codec[[]T], parts [][]T) ([]byte, error) {
+	var out []byte
+	for _, p := range parts {
+		enc, err := codec.Encode(p)
+		if err != nil {
+			return nil, err
+		}
+		out = binary.AppendUvarint(out, uint64(len(enc)))
+		out = append(out, enc...)
+	}
+	return out, nil
+}
+
+// decodeBundle is encodeBundle's inverse, for a bundle of n parts.
+func decodeBundle[T any](codec collectives.Codec[[]T], b []byte, n int) ([][]T, error) {
+	parts := make([][]T, n)
+	for i := range parts {
+		size, used := binary.Uvarint(b)
+		if used <= 0 || size > uint64(len(b)-used) {
+			return nil, fmt.Errorf("%w: a hierarchical gather's bundle is cut short at part %d of %d", collectives.ErrProtocol, i, n)
+		}
+		p, err := codec.Decode(b[used : used+int(size)])
+		if err != nil {
+			return nil, err
+		}
+		parts[i], b = p, b[used+int(size):]
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("%w: a hierarchical gather's bundle has %d bytes after its %d parts", collectives.ErrProtocol, len(b), n)
+	}
+	return parts, nil
 }

@@ -202,6 +202,28 @@ func checkHierCalls(c *Comm, seed uint64) error {
 	if err := c.Barrier(); err != nil {
 		return fmt.Errorf("Barrier: %w", err)
 	}
+	var joined []int64
+	for r := range p {
+		joined = append(joined, vec(r)[:min(r%4, n)]...)
+	}
+	ag, err := Allgather(c, vec(me)[:min(me%4, n)])
+	if err != nil || !slices.Equal(ag, joined) {
+		return fmt.Errorf("Allgather = %v, %v; want %v", ag, err, joined)
+	}
+	g, err := Gather(c, vec(me)[:min(me%4, n)], root)
+	if err != nil || (me == root && !slices.Equal(g, joined)) || (me != root && g != nil) {
+		return fmt.Errorf("Gather(root %d) = %v, %v; want %v", root, g, err, joined)
+	}
+	gs, err := Allgather(c, strs(me))
+	if want := slices.Concat(func() [][]string {
+		var all [][]string
+		for r := range p {
+			all = append(all, strs(r))
+		}
+		return all
+	}()...); err != nil || !slices.Equal(gs, want) {
+		return fmt.Errorf("Allgather of strings = %q, %v; want %q", gs, err, want)
+	}
 	return nil
 }
 
