@@ -140,9 +140,17 @@ const (
 	arenaSleep        = 10 * time.Millisecond
 	arenaBlockedAfter = 200 * time.Millisecond
 	// arenaYieldPolls: polls, each giving the core away, before a rank
-	// that shares its core sleeps (more were slower: the polls preempt
-	// the ranks with work).
-	arenaYieldPolls = 8
+	// that shares its core sleeps. A sleep costs a futex wake-up, which
+	// on a busy machine comes late and makes the tail: at 8 polls, means
+	// of back-to-back calls at np=4 on 2 shared cores (bench/ops, three
+	// alternated runs, load 10) were Allreduce 8 B 11-30 us (p99 98-411),
+	// Bcast 8 B 11-28 us (p99 115-148), AllreduceSliceInto 256 KiB 207-215
+	// us, BcastInto 256 KiB 113-627 us; at 64 polls 8-12 us (p99 62-74),
+	// 3.6-6.7 us (p99 45-57), 138-157 us and 39-64 us. At np=8 the means
+	// held or improved (AllreduceSliceInto 8 B 61-65 against 41-42 us,
+	// Bcast 256 KiB 600 against 365-379 us; Allreduce 8 B 95-97 against
+	// 87-106 us), the p50 of small calls rising (20 to 32 us).
+	arenaYieldPolls = 64
 	// longCallBytes: in an AllreduceSlice moving this much per rank, a
 	// rank that shares its core sleeps at once instead of polling: its wait
 	// is long, and each poll takes the core from a rank with work.

@@ -156,6 +156,26 @@ func (c pollingComposite) Poll() bool {
 	return delivered
 }
 
+// SpinStart tells every sub-transport that is a Spinner that the layer
+// above starts polling, so their peers skip the wake-ups meanwhile.
+func (c pollingComposite) SpinStart() {
+	for _, s := range c.subs {
+		if sp, ok := s.(Spinner); ok {
+			sp.SpinStart()
+		}
+	}
+}
+
+// SpinEnd tells every sub-transport that is a Spinner that polling
+// stopped.
+func (c pollingComposite) SpinEnd() {
+	for _, s := range c.subs {
+		if sp, ok := s.(Spinner); ok {
+			sp.SpinEnd()
+		}
+	}
+}
+
 // reader returns rank's transport as a PeerMemoryReader, if it is one.
 func (c *Composite) reader(rank int) (PeerMemoryReader, bool) {
 	if rank < 0 || rank >= c.size || rank == c.rank {

@@ -187,6 +187,39 @@ func TestCompositePollsOnlyWhatCanPoll(t *testing.T) {
 	us[1].Close()
 }
 
+// spinCounter is an in-memory transport that polls and counts the
+// SpinStart and SpinEnd calls it gets.
+type spinCounter struct {
+	comm.Transport
+	starts, ends int
+}
+
+func (s *spinCounter) Poll() bool { return false }
+func (s *spinCounter) SpinStart() { s.starts++ }
+func (s *spinCounter) SpinEnd()   { s.ends++ }
+
+// TestCompositeForwardsSpins: a composite passes SpinStart and SpinEnd to
+// every sub-transport that is a Spinner (the Unix transport's rings need
+// them to skip wake-ups while the layer above polls), and only to those.
+func TestCompositeForwardsSpins(t *testing.T) {
+	nets := []*comm.Network{comm.NewNetwork(2), comm.NewNetwork(2)}
+	spinning := &spinCounter{Transport: nets[0].Transport(0)}
+	c, err := comm.NewComposite(0, 2, []comm.Transport{spinning, nets[1].Transport(0)}, []int{0, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, ok := c.(comm.Spinner)
+	if !ok {
+		t.Fatal("a composite with a Spinner sub-transport is not a Spinner")
+	}
+	sp.SpinStart()
+	sp.SpinStart()
+	sp.SpinEnd()
+	if spinning.starts != 2 || spinning.ends != 1 {
+		t.Errorf("sub-transport got %d SpinStart and %d SpinEnd, want 2 and 1", spinning.starts, spinning.ends)
+	}
+}
+
 // TestNewCompositeRefusesBadTables: a route of the wrong length, to a
 // transport that does not exist, or a sub-transport of another rank is
 // refused with a message that says so.

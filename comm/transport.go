@@ -180,3 +180,15 @@ type EagerLimiter interface {
 type PartsSender interface {
 	SendParts(ctx context.Context, dest int, h Header, head, body []byte) error
 }
+
+// Spinner is an optional ability of a Poller whose peers must wake it
+// while nobody polls (the Unix transport's shared-memory rings): the layer
+// above calls SpinStart before a loop of Poll calls and SpinEnd when the
+// loop stops, before it sleeps, so that peers skip the wake-ups while it
+// polls. Calls nest and may come from several goroutines; every SpinStart
+// must be followed by one SpinEnd. Frames arrive whether or not the layer
+// above calls them.
+type Spinner interface {
+	SpinStart()
+	SpinEnd()
+}

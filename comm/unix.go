@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +31,14 @@ type UnixConfig struct {
 	// DialTimeout bounds the wait for a peer that has not started
 	// listening yet; 0 means DefaultDialTimeout.
 	DialTimeout time.Duration
+	// NoRings turns the shared-memory rings off: every frame goes by the
+	// socket (mpi sets it when GORUN_SHM_RINGS=0). Rings are used only on
+	// Linux, and only between two ends that both want them.
+	NoRings bool
+	// RingSize is the data area of the ring each connection's dialer
+	// creates, a power of two from 4 KiB to 64 MiB; frames up to a quarter
+	// of it travel through the ring. 0 means DefaultRingSize.
+	RingSize int
 }
 
 // DefaultDialTimeout is how long a Unix transport waits for a peer's socket
@@ -47,8 +56,10 @@ const closeGrace = 5 * time.Second
 // connected full mesh of one-directional connections (rank a sends to b only
 // on the connection a dialed to b, so the order per pair is the stream's).
 // It implements Poller (a waiting receiver can read ready frames on its own
-// goroutine instead of paying a sleep and wake-up per message), TrySender,
-// PartsSender and, on Linux, PeerMemoryReader.
+// goroutine instead of paying a sleep and wake-up per message), Spinner,
+// TrySender, PartsSender and, on Linux, PeerMemoryReader. On Linux, frames
+// up to a quarter of UnixConfig.RingSize travel through a shared-memory
+// ring per connection instead of the socket (see unix_ring.go).
 type Unix struct {
 	cfg      UnixConfig
 	listener *net.UnixListener
@@ -66,6 +77,7 @@ type Unix struct {
 	readers  sync.WaitGroup
 	inList   []*inConn // snapshot of in for Poll, replaced on change
 	inListMu sync.RWMutex
+	spinners atomic.Int32 // callers between SpinStart and SpinEnd
 }
 
 // NewUnix listens at jobenv.SocketPath(cfg.Dir, cfg.Rank) and returns the
@@ -86,6 +98,15 @@ func NewUnix(cfg UnixConfig) (*Unix, error) {
 	}
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.RingSize == 0 {
+		cfg.RingSize = DefaultRingSize
+	}
+	if cfg.RingSize < minRingSize || cfg.RingSize > maxRingSize || cfg.RingSize&(cfg.RingSize-1) != 0 {
+		return nil, fmt.Errorf("comm: unix transport: ring size %d, want a power of two from %d to %d", cfg.RingSize, minRingSize, maxRingSize)
+	}
+	if !ringsSupported {
+		cfg.NoRings = true
 	}
 	path := socketPath(cfg.Dir, cfg.Rank)
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
@@ -284,6 +305,14 @@ func (u *Unix) Close() error {
 	case <-time.After(closeGrace):
 		errs = append(errs, fmt.Errorf("comm: rank %d: readers still running %v after Close", u.cfg.Rank, closeGrace))
 	}
+	for _, ic := range in {
+		if ic != nil {
+			ic.mu.Lock()
+			ic.ended = true
+			ic.dropRing()
+			ic.mu.Unlock()
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -306,17 +335,22 @@ func (u *Unix) sayGoodbyes() {
 			oc.mu.Lock()
 			defer oc.mu.Unlock()
 			if oc.conn == nil && oc.err == nil && !gone && !u.peerFinished(dest) {
-				oc.conn, oc.err = u.dial(context.Background(), dest, true)
+				oc.conn, oc.ring, oc.err = u.dial(context.Background(), dest, true)
+				oc.ordered = oc.ring != nil
 			}
 			if oc.conn != nil && oc.err == nil {
+				// The goodbye's ordinal is the number of data frames sent:
+				// the reader delivers all of them before it.
 				var hdr [frameHeaderLen]byte
 				encodeHeader(hdr[:], Header{Kind: unixGoodbye}, 0)
+				putOrdinal(hdr[:], oc.ordinal())
 				oc.conn.SetWriteDeadline(time.Now().Add(closeGrace))
 				oc.conn.Write(hdr[:])
 			}
 			if oc.conn != nil {
 				oc.conn.Close()
 			}
+			oc.dropRing()
 			oc.err = fmt.Errorf("comm: unix rank %d: %w", u.cfg.Rank, ErrClosed)
 		}(dest)
 	}

@@ -24,8 +24,9 @@ const socketBuffer = 4 << 20
 // dial connects to dest and performs the handshake. It retries while dest's
 // socket does not exist yet (the peer has not started), for up to the dial
 // timeout; ctx ends it early. A dial for a Send ends with ErrClosed once Close
-// has begun; Close's own dials, which carry its goodbyes, pass forClose.
-func (u *Unix) dial(ctx context.Context, dest int, forClose bool) (*net.UnixConn, error) {
+// has begun; Close's own dials, which carry its goodbyes, pass forClose
+// (and make no ring). The ring is nil when the connection has none.
+func (u *Unix) dial(ctx context.Context, dest int, forClose bool) (*net.UnixConn, *ringWriter, error) {
 	path := socketPath(u.cfg.Dir, dest)
 	start := time.Now()
 	deadline := start.Add(u.cfg.DialTimeout)
@@ -34,17 +35,18 @@ func (u *Unix) dial(ctx context.Context, dest int, forClose bool) (*net.UnixConn
 	for {
 		conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
 		if err == nil {
-			if herr := u.handshake(conn, deadline); herr != nil {
+			ring, herr := u.handshake(conn, deadline, !forClose && !u.cfg.NoRings)
+			if herr != nil {
 				conn.Close()
 				if u.peerFinished(dest) { // it closed while we shook hands
-					return nil, fmt.Errorf("comm: rank %d cannot reach rank %d: %w", u.cfg.Rank, dest, ErrPeerFinished)
+					return nil, nil, fmt.Errorf("comm: rank %d cannot reach rank %d: %w", u.cfg.Rank, dest, ErrPeerFinished)
 				}
-				return nil, fmt.Errorf("comm: rank %d handshake with rank %d at %s: %w", u.cfg.Rank, dest, path, herr)
+				return nil, nil, fmt.Errorf("comm: rank %d handshake with rank %d at %s: %w", u.cfg.Rank, dest, path, herr)
 			}
-			return conn, nil
+			return conn, ring, nil
 		}
 		if u.peerFinished(dest) {
-			return nil, fmt.Errorf("comm: rank %d cannot reach rank %d: %w", u.cfg.Rank, dest, ErrPeerFinished)
+			return nil, nil, fmt.Errorf("comm: rank %d cannot reach rank %d: %w", u.cfg.Rank, dest, ErrPeerFinished)
 		}
 		now := time.Now()
 		if errors.Is(err, syscall.ECONNREFUSED) {
@@ -52,22 +54,22 @@ func (u *Unix) dial(ctx context.Context, dest int, forClose bool) (*net.UnixConn
 				refusedSince = now
 			}
 			if now.Sub(refusedSince) > refusedGrace {
-				return nil, fmt.Errorf("comm: rank %d: rank %d refuses connections at %s (its process has died?): %w", u.cfg.Rank, dest, path, ErrPeerLost)
+				return nil, nil, fmt.Errorf("comm: rank %d: rank %d refuses connections at %s (its process has died?): %w", u.cfg.Rank, dest, path, ErrPeerLost)
 			}
 		}
 		if now.After(deadline) {
-			return nil, fmt.Errorf("comm: rank %d: rank %d never came up within %v (%v): %w", u.cfg.Rank, dest, u.cfg.DialTimeout, err, ErrPeerLost)
+			return nil, nil, fmt.Errorf("comm: rank %d: rank %d never came up within %v (%v): %w", u.cfg.Rank, dest, u.cfg.DialTimeout, err, ErrPeerLost)
 		}
 		if !forClose {
 			select {
 			case <-u.closing: // a Send racing Close
-				return nil, fmt.Errorf("comm: unix rank %d: %w", u.cfg.Rank, ErrClosed)
+				return nil, nil, fmt.Errorf("comm: unix rank %d: %w", u.cfg.Rank, ErrClosed)
 			default:
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 20*time.Millisecond)
@@ -75,8 +77,9 @@ func (u *Unix) dial(ctx context.Context, dest int, forClose bool) (*net.UnixConn
 }
 
 // handshake presents our rank and the job secret on a dialed connection and
-// waits for the acceptor's answer.
-func (u *Unix) handshake(conn *net.UnixConn, deadline time.Time) error {
+// waits for the acceptor's answer. With withRing, it creates a ring and
+// passes it along; the ring is returned when the acceptor took it.
+func (u *Unix) handshake(conn *net.UnixConn, deadline time.Time, withRing bool) (*ringWriter, error) {
 	conn.SetWriteBuffer(socketBuffer)
 	conn.SetDeadline(deadline)
 	defer conn.SetDeadline(time.Time{})
@@ -85,52 +88,114 @@ func (u *Unix) handshake(conn *net.UnixConn, deadline time.Time) error {
 	msg = binary.LittleEndian.AppendUint32(msg, uint32(u.cfg.Rank))
 	msg = binary.LittleEndian.AppendUint16(msg, uint16(len(u.cfg.Secret)))
 	msg = append(msg, u.cfg.Secret...)
-	if _, err := conn.Write(msg); err != nil {
-		return err
+	var ring *ringWriter
+	if withRing {
+		// A ring that cannot be made is no error: the socket carries all.
+		if fd, mem, err := createRing(u.cfg.RingSize); err == nil {
+			rm, err := newRingMem(mem)
+			if err == nil {
+				ring = &ringWriter{ringMem: rm}
+			} else {
+				unmapRing(mem)
+			}
+			if ring != nil {
+				err = writeWithFD(conn, msg, fd)
+			}
+			closeFD(fd)
+			if ring != nil {
+				if err != nil {
+					ring.unmap()
+					return nil, err
+				}
+				msg = nil
+			}
+		}
+	}
+	if msg != nil {
+		if _, err := conn.Write(msg); err != nil {
+			return nil, err
+		}
 	}
 	var ack [1]byte
 	if _, err := io.ReadFull(conn, ack[:]); err != nil {
+		ring.unmap()
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			// Connected (into its listen queue) but never answered: the
 			// peer is not accepting, e.g. out of descriptors.
-			return fmt.Errorf("no answer to the handshake by the dial deadline: %w", ErrPeerLost)
+			return nil, fmt.Errorf("no answer to the handshake by the dial deadline: %w", ErrPeerLost)
 		}
-		return fmt.Errorf("refused (wrong job secret?): %w", ErrBadFrame)
+		return nil, fmt.Errorf("refused (wrong job secret?): %w", ErrBadFrame)
 	}
-	if ack[0] != handshakeOK {
-		return fmt.Errorf("answer %q: %w", ack[0], ErrBadFrame)
+	switch {
+	case ack[0] == handshakeRing && ring != nil:
+		return ring, nil
+	case ack[0] == handshakeOK:
+		ring.unmap() // the acceptor wants no ring
+		return nil, nil
 	}
-	return nil
+	ring.unmap()
+	return nil, fmt.Errorf("answer %q: %w", ack[0], ErrBadFrame)
 }
 
 // acceptHandshake reads and checks a connecting peer's handshake and
-// returns its rank; the caller answers handshakeOK once it has registered
-// the connection. It never allocates more than maxSecretLen.
-func (u *Unix) acceptHandshake(conn *net.UnixConn) (int, error) {
+// returns its rank and the descriptor of the ring it passed (-1: none);
+// the caller answers once it has registered the connection. It never
+// allocates more than maxSecretLen. Descriptors passed beyond the first,
+// or with a handshake that fails, are closed.
+func (u *Unix) acceptHandshake(conn *net.UnixConn) (rank, ringFD int, err error) {
 	conn.SetDeadline(time.Now().Add(handshakeTimeout))
 	defer conn.SetDeadline(time.Time{})
 	var fixed [len(handshakeMagic) + 6]byte
-	if _, err := io.ReadFull(conn, fixed[:]); err != nil {
-		return -1, fmt.Errorf("reading handshake: %v: %w", err, ErrBadFrame)
+	var fds []int
+	ringFD = -1
+	defer func() {
+		if err != nil && ringFD >= 0 {
+			closeFD(ringFD)
+			ringFD = -1
+		}
+	}()
+	var oob [oobSpace]byte
+	for got := 0; got < len(fixed); {
+		n, oobn, _, _, rerr := conn.ReadMsgUnix(fixed[got:], oob[:])
+		fds = append(fds, receivedFDs(oob[:oobn])...)
+		got += n
+		if rerr != nil || n == 0 && got < len(fixed) {
+			closeFDs(fds)
+			if rerr == nil {
+				rerr = io.ErrUnexpectedEOF
+			}
+			return -1, -1, fmt.Errorf("reading handshake: %v: %w", rerr, ErrBadFrame)
+		}
+	}
+	if len(fds) > 0 {
+		ringFD = fds[0]
+		closeFDs(fds[1:])
 	}
 	if string(fixed[:len(handshakeMagic)]) != handshakeMagic {
-		return -1, fmt.Errorf("bad handshake magic %q: %w", fixed[:len(handshakeMagic)], ErrBadFrame)
+		return -1, -1, fmt.Errorf("bad handshake magic %q: %w", fixed[:len(handshakeMagic)], ErrBadFrame)
 	}
-	rank := int(binary.LittleEndian.Uint32(fixed[len(handshakeMagic):]))
+	rank = int(binary.LittleEndian.Uint32(fixed[len(handshakeMagic):]))
 	secretLen := int(binary.LittleEndian.Uint16(fixed[len(handshakeMagic)+4:]))
 	if rank < 0 || rank >= u.cfg.Size || rank == u.cfg.Rank { // < 0: a 32-bit int
-		return -1, fmt.Errorf("handshake from rank %d, job of %d: %w", rank, u.cfg.Size, ErrBadFrame)
+		return -1, -1, fmt.Errorf("handshake from rank %d, job of %d: %w", rank, u.cfg.Size, ErrBadFrame)
 	}
 	if secretLen > maxSecretLen {
-		return -1, fmt.Errorf("handshake secret of %d bytes: %w", secretLen, ErrBadFrame)
+		return -1, -1, fmt.Errorf("handshake secret of %d bytes: %w", secretLen, ErrBadFrame)
 	}
 	secret := make([]byte, secretLen)
 	if _, err := io.ReadFull(conn, secret); err != nil {
-		return -1, fmt.Errorf("reading handshake: %v: %w", err, ErrBadFrame)
+		return -1, -1, fmt.Errorf("reading handshake: %v: %w", err, ErrBadFrame)
 	}
 	if subtle.ConstantTimeCompare(secret, []byte(u.cfg.Secret)) != 1 {
-		return -1, fmt.Errorf("handshake from rank %d with the wrong job secret: %w", rank, ErrBadFrame)
+		return -1, -1, fmt.Errorf("handshake from rank %d with the wrong job secret: %w", rank, ErrBadFrame)
 	}
-	return rank, nil
+	return rank, ringFD, nil
+}
+
+// closeFDs closes descriptors received and not wanted.
+func closeFDs(fds []int) {
+	for _, fd := range fds {
+		closeFD(fd)
+	}
 }

@@ -17,12 +17,14 @@ import (
 //	[1:4]    zero
 //	[4:8]    context
 //	[8:12]   tag (int32)
-//	[12:16]  zero
+//	[12:16]  ordinal: zero, or on a connection with a shared-memory ring
+//	         the frame's place among the data frames of the connection
+//	         (see unix_ring.go)
 //	[16:24]  seq
 //	[24:32]  payload length
 //
 // The kinds of the layer above travel unread; of the kinds reserved for
-// transports only unixGoodbye is used. The source is not on the wire: it is
+// transports only unixGoodbye and unixWake are used. The source is not on the wire: it is
 // the rank the connection authenticated as, so a peer cannot claim another
 // rank's identity.
 const (
@@ -33,6 +35,11 @@ const (
 	// unixGoodbye is the frame a rank sends last on a connection when it
 	// closes cleanly; it is never delivered.
 	unixGoodbye = FirstReservedKind + 0x0F
+	// unixWake wakes a reader that sleeps while its shared-memory ring
+	// has records; it is never delivered.
+	unixWake = FirstReservedKind + 0x0E
+	// handshakeRing answers a handshake that passed a ring: accepted.
+	handshakeRing = 'R'
 )
 
 // encodeHeader writes h and the payload length into b[:frameHeaderLen].
@@ -46,11 +53,26 @@ func encodeHeader(b []byte, h Header, payloadLen int) {
 	binary.LittleEndian.PutUint64(b[24:], uint64(payloadLen))
 }
 
+// putOrdinal writes a frame's ordinal into its encoded header b.
+func putOrdinal(b []byte, ord uint32) {
+	binary.LittleEndian.PutUint32(b[12:], ord)
+}
+
 // decodeHeader parses a frame header from b[:frameHeaderLen], checking what
 // can be checked before the payload is read: a kind of the layer above or
-// the goodbye, zero padding, and a payload length within maxFrame. It
-// allocates nothing.
+// the goodbye, zero padding, a zero ordinal, and a payload length within
+// maxFrame. It allocates nothing.
 func decodeHeader(b []byte, source int, maxFrame uint64) (Header, uint64, error) {
+	h, length, ord, err := decodeFrameHeader(b, source, maxFrame)
+	if err == nil && (ord != 0 || h.Kind == unixWake) {
+		return h, 0, fmt.Errorf("frame header % x: %w", b[:frameHeaderLen], ErrBadFrame)
+	}
+	return h, length, err
+}
+
+// decodeFrameHeader is decodeHeader for a connection with a ring: it
+// returns the ordinal, and accepts the wake-up kind too.
+func decodeFrameHeader(b []byte, source int, maxFrame uint64) (Header, uint64, uint32, error) {
 	h := Header{
 		Kind:    Kind(b[0]),
 		Context: binary.LittleEndian.Uint32(b[4:]),
@@ -58,13 +80,13 @@ func decodeHeader(b []byte, source int, maxFrame uint64) (Header, uint64, error)
 		Tag:     int32(binary.LittleEndian.Uint32(b[8:])),
 		Seq:     binary.LittleEndian.Uint64(b[16:]),
 	}
+	ord := binary.LittleEndian.Uint32(b[12:])
 	length := binary.LittleEndian.Uint64(b[24:])
-	if (h.Kind >= FirstReservedKind && h.Kind != unixGoodbye) || b[1]|b[2]|b[3] != 0 ||
-		binary.LittleEndian.Uint32(b[12:]) != 0 {
-		return h, 0, fmt.Errorf("frame header % x: %w", b[:frameHeaderLen], ErrBadFrame)
+	if (h.Kind >= FirstReservedKind && h.Kind != unixGoodbye && h.Kind != unixWake) || b[1]|b[2]|b[3] != 0 {
+		return h, 0, 0, fmt.Errorf("frame header % x: %w", b[:frameHeaderLen], ErrBadFrame)
 	}
 	if length > maxFrame {
-		return h, 0, fmt.Errorf("frame of %d bytes, limit %d: %w", length, maxFrame, ErrFrameTooLarge)
+		return h, 0, 0, fmt.Errorf("frame of %d bytes, limit %d: %w", length, maxFrame, ErrFrameTooLarge)
 	}
-	return h, length, nil
+	return h, length, ord, nil
 }

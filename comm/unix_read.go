@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -28,33 +29,47 @@ type inConn struct {
 	r, w    int
 	hdr     Header // the header of the frame being read, when inFrame
 	inFrame bool
-	want    int    // the payload length of the frame being read
-	payload []byte // the large payload being read in place
-	got     int    // bytes of the large payload read so far
-	ended   bool   // the connection ended (goodbye, EOF, error, bad frame)
+	want    int         // the payload length of the frame being read
+	payload []byte      // the large payload being read in place
+	got     int         // bytes of the large payload read so far
+	ended   bool        // the connection ended (goodbye, EOF, error, bad frame)
+	ring    *ringReader // the peer's shared-memory ring, or nil
+	next    uint32      // with a ring: the ordinal of the next data frame
+	recheck atomic.Bool // SpinEnd asks the lock's holder to settle the ring
 }
 
 // serve runs one accepted connection: the handshake, then reads until the
 // connection ends.
 func (u *Unix) serve(conn *net.UnixConn) {
-	src, err := u.acceptHandshake(conn)
+	src, ringFD, err := u.acceptHandshake(conn)
 	u.donePending(conn)
 	if err != nil {
 		conn.Close()
 		return
 	}
+	var ring *ringReader
+	if ringFD >= 0 {
+		ring = u.acceptRing(ringFD)
+		closeFD(ringFD)
+	}
 	raw, err := conn.SyscallConn()
 	if err != nil {
+		ring.unmap()
 		conn.Close()
 		return
 	}
 	conn.SetReadBuffer(socketBuffer)
-	ic := &inConn{u: u, conn: conn, raw: raw, src: src, pid: peerPID(raw), buf: make([]byte, readBufferLen)}
+	ic := &inConn{u: u, conn: conn, raw: raw, src: src, pid: peerPID(raw), buf: make([]byte, readBufferLen), ring: ring}
 	if !u.register(ic) {
+		ring.unmap()
 		conn.Close()
 		return
 	}
-	if _, err := conn.Write([]byte{handshakeOK}); err != nil {
+	answer := byte(handshakeOK)
+	if ring != nil {
+		answer = handshakeRing
+	}
+	if _, err := conn.Write([]byte{answer}); err != nil {
 		ic.end(fmt.Errorf("comm: rank %d: connection from rank %d broke during the handshake: %w", u.cfg.Rank, src, ErrPeerLost))
 		return
 	}
@@ -62,7 +77,7 @@ func (u *Unix) serve(conn *net.UnixConn) {
 	// waits for the next readiness, true ends the read.
 	raw.Read(func(fd uintptr) bool {
 		ic.mu.Lock()
-		defer ic.mu.Unlock()
+		defer ic.release()
 		ic.progress(int(fd))
 		return ic.ended
 	})
@@ -92,7 +107,9 @@ func (u *Unix) register(ic *inConn) bool {
 }
 
 // Poll reads and delivers, on the caller's goroutine, whatever frames have
-// arrived on every connection whose reader is idle, without blocking.
+// arrived on every connection whose reader is idle, without blocking. On a
+// connection with a ring it reads the socket only when the writer said a
+// frame went that way (the background reader handles the rest).
 func (u *Unix) Poll() bool {
 	u.inListMu.RLock()
 	list := u.inList
@@ -103,21 +120,165 @@ func (u *Unix) Poll() bool {
 			continue
 		}
 		if !ic.ended {
-			// Control, unlike Read, does not take the descriptor's read
-			// lock, which the background reader holds while it waits.
-			var n int
-			ic.raw.Control(func(fd uintptr) { n = ic.progress(int(fd)) })
+			n := ic.drainRing()
+			if ic.ring == nil || ic.ring.socketDue(ic.next) {
+				// Control, unlike Read, does not take the descriptor's
+				// read lock, which the background reader holds while it
+				// waits.
+				ic.raw.Control(func(fd uintptr) { n += ic.progress(int(fd)) })
+			} else {
+				n += ic.settle()
+			}
 			delivered = delivered || n > 0
 		}
-		ic.mu.Unlock()
+		ic.release()
 	}
 	return delivered
 }
 
+// SpinStart tells the transport a caller is about to poll in a loop
+// (Spinner): until the matching SpinEnd, peers writing to our rings need
+// not wake us through the socket.
+func (u *Unix) SpinStart() {
+	if u.spinners.Add(1) != 1 {
+		return
+	}
+	u.inListMu.RLock()
+	list := u.inList
+	u.inListMu.RUnlock()
+	for _, ic := range list {
+		// A busy connection keeps asking for wake-ups: that only costs
+		// its writer a frame.
+		if ic.mu.TryLock() {
+			if ic.ring != nil && !ic.ended {
+				ic.ring.sleepingPtr().Store(0)
+			}
+			ic.release()
+		}
+	}
+}
+
+// SpinEnd ends what SpinStart began: when no caller polls any more, every
+// ring asks for wake-ups again, and what was published before is
+// delivered now (see unix_ring.go for why nothing is left behind).
+func (u *Unix) SpinEnd() {
+	if u.spinners.Add(-1) != 0 {
+		return
+	}
+	u.inListMu.RLock()
+	list := u.inList
+	u.inListMu.RUnlock()
+	for _, ic := range list {
+		// Never wait for the lock (its holder may be delivering to a
+		// handler that waits for our caller): ask its holder to settle.
+		ic.recheck.Store(true)
+		if ic.mu.TryLock() {
+			ic.release()
+		}
+	}
+}
+
+// release unlocks ic.mu, settling the ring first when SpinEnd asked for it
+// while the lock was held, and again when it asks between our check and
+// our unlock. SpinEnd stores recheck before its TryLock; a TryLock that
+// fails saw the lock held, so the holder's unlock, and its load of recheck
+// after it, come later (Go's atomics, which sync.Mutex is made of, are
+// sequentially consistent): the holder sees the request, or the one that
+// took the lock from it does.
+func (ic *inConn) release() {
+	for {
+		if ic.recheck.Swap(false) {
+			ic.settle()
+		}
+		ic.mu.Unlock()
+		if !ic.recheck.Load() || !ic.mu.TryLock() {
+			return
+		}
+	}
+}
+
+// acceptRing maps the ring a connecting peer passed, or returns nil when
+// this transport wants no rings or the ring is unfit (the peer then sends
+// everything by the socket).
+func (u *Unix) acceptRing(fd int) *ringReader {
+	if u.cfg.NoRings {
+		return nil
+	}
+	mem, err := mapPeerRing(fd)
+	if err != nil {
+		return nil
+	}
+	rm, err := newRingMem(mem)
+	if err != nil {
+		unmapRing(mem)
+		return nil
+	}
+	r := &ringReader{ringMem: rm, maxSize: min(rm.maxLen, u.cfg.MaxFrame)}
+	r.tail = r.tailPtr().Load()
+	if r.tail != 0 || r.headPtr().Load() != 0 {
+		unmapRing(mem) // a fresh ring is empty
+		return nil
+	}
+	r.sleepingPtr().Store(1) // nobody polls it yet
+	return r
+}
+
+// drainRing delivers the ring's records in order, up to the next frame
+// that travels by the socket. It returns how many it delivered. ic.mu is
+// held.
+func (ic *inConn) drainRing() int {
+	if ic.ring == nil {
+		return 0
+	}
+	bp, _ := ic.u.handler.(BufferProvider)
+	n := 0
+	for !ic.ended {
+		f, ok, err := ic.ring.take(ic.next, ic.src, bp)
+		if err != nil {
+			ic.end(fmt.Errorf("comm: rank %d: from rank %d: %w", ic.u.cfg.Rank, ic.src, errors.Join(err, ErrPeerLost)))
+			return n
+		}
+		if !ok {
+			return n
+		}
+		ic.next++
+		ic.u.handler.Deliver(f)
+		n++
+	}
+	return n
+}
+
+// settle is what a reader does before it stops looking at the ring: unless
+// a caller spins on Poll, ask for a wake-up, then drain what was published
+// before the request was visible. ic.mu is held.
+func (ic *inConn) settle() int {
+	if ic.ring == nil || ic.ended {
+		return 0
+	}
+	if ic.u.spinners.Load() == 0 {
+		ic.ring.sleepingPtr().Store(1)
+	}
+	return ic.drainRing()
+}
+
+// dropRing releases the ring's mapping. ic.mu is held and nothing reads
+// the ring any more.
+func (ic *inConn) dropRing() {
+	ic.ring.unmap()
+	ic.ring = nil
+}
+
 // progress reads without blocking until the socket has nothing more, and
-// delivers every complete frame. It returns how many frames it delivered.
-// ic.mu is held.
+// delivers every complete frame, the ring's too. It returns how many
+// frames it delivered. ic.mu is held.
 func (ic *inConn) progress(fd int) int {
+	n := ic.drainRing()
+	n += ic.readSocket(fd)
+	return n + ic.settle()
+}
+
+// readSocket is progress on the socket alone.
+func (ic *inConn) readSocket(fd int) int {
 	delivered := 0
 	for !ic.ended {
 		if ic.inFrame && ic.payload != nil {
@@ -163,9 +324,11 @@ func (ic *inConn) afterRead(n int, err error) bool {
 	case err == syscall.EAGAIN:
 		return false
 	case err != nil:
+		ic.drainRing() // PeerGone comes after every frame that arrived
 		ic.end(fmt.Errorf("comm: rank %d: connection from rank %d broke: %v: %w", ic.u.cfg.Rank, ic.src, err, ErrPeerLost))
 		return false
 	case n == 0:
+		ic.drainRing()
 		ic.end(fmt.Errorf("comm: rank %d: rank %d's connection closed without a goodbye (its process ended?): %w", ic.u.cfg.Rank, ic.src, ErrPeerLost))
 		return false
 	}
@@ -180,13 +343,19 @@ func (ic *inConn) parse() bool {
 		if len(avail) < frameHeaderLen {
 			return false
 		}
-		h, length, err := decodeHeader(avail, ic.src, ic.u.cfg.MaxFrame)
+		h, length, ord, err := decodeFrameHeader(avail, ic.src, ic.u.cfg.MaxFrame)
+		if err == nil {
+			err = ic.checkOrdinal(h, length, ord)
+		}
 		if err != nil {
 			ic.end(fmt.Errorf("comm: rank %d: from rank %d: %w", ic.u.cfg.Rank, ic.src, errors.Join(err, ErrPeerLost)))
 			return false
 		}
 		ic.r += frameHeaderLen
 		avail = avail[frameHeaderLen:]
+		if h.Kind == unixWake {
+			return ic.parse() // nothing to deliver: the ring was drained
+		}
 		ic.hdr, ic.inFrame = h, true
 		if h.Kind == unixGoodbye {
 			ic.inFrame = false
@@ -228,10 +397,37 @@ func (ic *inConn) parse() bool {
 	return true
 }
 
+// checkOrdinal checks a socket frame's ordinal and, on a connection with a
+// ring, delivers the ring's records that come before the frame. A
+// connection without a ring carries only zero ordinals and no wake-ups.
+func (ic *inConn) checkOrdinal(h Header, length uint64, ord uint32) error {
+	if ic.ring == nil {
+		if ord != 0 || h.Kind == unixWake {
+			return fmt.Errorf("frame of kind %#x with ordinal %d on a connection without a ring: %w", h.Kind, ord, ErrBadFrame)
+		}
+		return nil
+	}
+	if h.Kind == unixWake {
+		if ord != 0 || length != 0 {
+			return fmt.Errorf("wake-up with ordinal %d and %d bytes: %w", ord, length, ErrBadFrame)
+		}
+		return nil
+	}
+	ic.drainRing()
+	if ic.ended {
+		return fmt.Errorf("ring broken: %w", ErrBadFrame)
+	}
+	if ord != ic.next {
+		return fmt.Errorf("socket frame with ordinal %d, %d expected (the ring holds no frame before it): %w", ord, ic.next, ErrBadFrame)
+	}
+	return nil
+}
+
 // deliver hands the current frame to the handler and resets the frame state.
 func (ic *inConn) deliver(payload []byte) {
 	f := Frame{Header: ic.hdr, Payload: payload}
 	ic.inFrame, ic.payload, ic.got, ic.want = false, nil, 0, 0
+	ic.next++
 	ic.u.handler.Deliver(f)
 }
 

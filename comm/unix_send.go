@@ -20,8 +20,13 @@ const copyLimit = 32 << 10
 type outConn struct {
 	mu   sync.Mutex
 	conn *net.UnixConn
-	err  error  // sticky: once set, every Send to this destination fails
-	buf  []byte // header plus small payload, reused under mu
+	err  error       // sticky: once set, every Send to this destination fails
+	buf  []byte      // header plus small payload, reused under mu
+	ring *ringWriter // the connection's shared-memory ring, or nil
+	// ordered: the connection was made with a ring, so its frames carry
+	// ordinals (even after the ring was dropped); ord is the next one.
+	ordered bool
+	ord     uint32
 }
 
 // Send writes one frame to dest, dialing it first if this is the first frame
@@ -59,14 +64,17 @@ func (u *Unix) SendParts(ctx context.Context, dest int, h Header, head, body []b
 	default:
 	}
 	if oc.conn == nil {
-		conn, err := u.dial(ctx, dest, false)
+		conn, ring, err := u.dial(ctx, dest, false)
 		if err != nil {
 			if !errors.Is(err, ErrClosed) && ctx.Err() == nil {
 				oc.err = err
 			}
 			return err
 		}
-		oc.conn = conn
+		oc.conn, oc.ring, oc.ordered = conn, ring, ring != nil
+	}
+	if sent, err := oc.putRing(u, dest, h, head, body); sent || err != nil {
+		return err
 	}
 	if done := ctx.Done(); done != nil {
 		stop := context.AfterFunc(ctx, func() { oc.conn.SetWriteDeadline(time.Unix(1, 0)) })
@@ -76,8 +84,10 @@ func (u *Unix) SendParts(ctx context.Context, dest int, h Header, head, body []b
 			}
 		}()
 	}
-	n, err := oc.write(h, head, body)
+	oc.spill()
+	n, err := oc.write(h, oc.ordinal(), head, body)
 	if err == nil {
+		oc.ord++
 		return nil
 	}
 	if ctx.Err() != nil && n == 0 {
@@ -97,9 +107,91 @@ func (u *Unix) SendParts(ctx context.Context, dest int, h Header, head, body []b
 	return oc.err
 }
 
-// write sends the header and the payload (head followed by body) and
-// returns how many bytes went out.
-func (oc *outConn) write(h Header, head, body []byte) (int64, error) {
+// putRing sends the frame through the ring when the connection has one,
+// the frame fits and the ring has room, and wakes the reader when it asked
+// for it. sent is false when the frame must go by the socket. oc.mu is
+// held.
+func (oc *outConn) putRing(u *Unix, dest int, h Header, head, body []byte) (sent bool, err error) {
+	if oc.ring == nil {
+		return false, nil
+	}
+	sent, err = oc.ring.put(h, oc.ord, head, body)
+	if err != nil {
+		// The reader scribbled on the ring: from now on the socket
+		// carries everything (the ordinals go on, so the order holds).
+		oc.ring.unmap()
+		oc.ring = nil
+		return false, nil
+	}
+	if !sent {
+		return false, nil
+	}
+	oc.ord++
+	if oc.ring.claimWake() {
+		if err := oc.wake(); err != nil {
+			oc.conn.Close()
+			oc.err = fmt.Errorf("comm: unix rank %d: waking rank %d: %v: %w", u.cfg.Rank, dest, err, ErrPeerLost)
+			if u.peerFinished(dest) {
+				oc.err = fmt.Errorf("comm: unix rank %d: send to rank %d: %w", u.cfg.Rank, dest, ErrPeerFinished)
+			}
+			return true, oc.err
+		}
+	}
+	return true, nil
+}
+
+// wake sends a wake-up frame without waiting for room: when the socket is
+// full, its reader has bytes to read and drains the ring when it does. A
+// wake-up partly written is finished, so the stream stays whole.
+func (oc *outConn) wake() error {
+	var hdr [frameHeaderLen]byte
+	encodeHeader(hdr[:], Header{Kind: unixWake}, 0)
+	raw, err := oc.conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var n int
+	var werr error
+	for {
+		if cerr := raw.Control(func(fd uintptr) { n, werr = syscall.Write(int(fd), hdr[:]) }); cerr != nil {
+			return cerr
+		}
+		if werr != syscall.EINTR {
+			break
+		}
+	}
+	switch {
+	case werr == syscall.EAGAIN:
+		return nil
+	case werr != nil:
+		return werr
+	case n < len(hdr):
+		_, err := oc.conn.Write(hdr[n:])
+		return err
+	}
+	return nil
+}
+
+// ordinal is the ordinal the next data frame carries on the socket: 0 on
+// a connection made without a ring.
+func (oc *outConn) ordinal() uint32 {
+	if oc.ordered {
+		return oc.ord
+	}
+	return 0
+}
+
+// spill tells the reader, through the ring, that the next data frame goes
+// by the socket, so a polling reader looks there. oc.mu is held.
+func (oc *outConn) spill() {
+	if oc.ring != nil {
+		oc.ring.spilledPtr().Store(oc.ord + 1)
+	}
+}
+
+// write sends the header (with ordinal ord) and the payload (head
+// followed by body) and returns how many bytes went out.
+func (oc *outConn) write(h Header, ord uint32, head, body []byte) (int64, error) {
 	size := len(head) + len(body)
 	if size <= copyLimit {
 		need := frameHeaderLen + size
@@ -108,12 +200,14 @@ func (oc *outConn) write(h Header, head, body []byte) (int64, error) {
 		}
 		b := oc.buf[:need]
 		encodeHeader(b, h, size)
+		putOrdinal(b, ord)
 		copy(b[copy(b[frameHeaderLen:], head)+frameHeaderLen:], body)
 		n, err := oc.conn.Write(b)
 		return int64(n), err
 	}
 	var hdr [frameHeaderLen]byte
 	encodeHeader(hdr[:], h, size)
+	putOrdinal(hdr[:], ord)
 	bufs := net.Buffers{hdr[:], head, body}
 	return bufs.WriteTo(oc.conn)
 }
@@ -133,6 +227,9 @@ func (u *Unix) TrySend(dest int, h Header, payload []byte) (bool, error) {
 	if oc.conn == nil || oc.err != nil {
 		return false, nil
 	}
+	if sent, err := oc.putRing(u, dest, h, payload, nil); sent || err != nil {
+		return sent, err
+	}
 	raw, err := oc.conn.SyscallConn()
 	if err != nil {
 		return false, nil
@@ -143,7 +240,9 @@ func (u *Unix) TrySend(dest int, h Header, payload []byte) (bool, error) {
 	}
 	b := oc.buf[:need]
 	encodeHeader(b, h, len(payload))
+	putOrdinal(b, oc.ordinal())
 	copy(b[frameHeaderLen:], payload)
+	oc.spill()
 	var n int
 	var werr error
 	if cerr := raw.Control(func(fd uintptr) { n, werr = syscall.Write(int(fd), b) }); cerr != nil {
@@ -162,5 +261,12 @@ func (u *Unix) TrySend(dest int, h Header, payload []byte) (bool, error) {
 			return false, oc.err
 		}
 	}
+	oc.ord++
 	return true, nil
+}
+
+// dropRing releases the connection's ring. oc.mu is held.
+func (oc *outConn) dropRing() {
+	oc.ring.unmap()
+	oc.ring = nil
 }

@@ -40,18 +40,32 @@ func unixJob(t testing.TB, n int, tweak func(*comm.UnixConfig)) ([]*comm.Unix, s
 	return us, dir
 }
 
+// TestUnixConformance runs the conformance suite over the Unix transport
+// with its shared-memory rings (the default), without them, and with rings
+// so small that frames keep alternating between the ring and the socket.
 func TestUnixConformance(t *testing.T) {
-	commtest.Run(t, func(t *testing.T, n int) commtest.Job {
-		us, _ := unixJob(t, n, nil)
-		job := commtest.Job{
-			Crash:      func(r int) { comm.CrashUnix(us[r]) },
-			PeerMemory: func(int, int) bool { return true },
-		}
-		for _, u := range us {
-			job.Transports = append(job.Transports, u)
-		}
-		return job
-	})
+	for _, c := range []struct {
+		name  string
+		tweak func(*comm.UnixConfig)
+	}{
+		{"rings", nil},
+		{"norings", func(c *comm.UnixConfig) { c.NoRings = true }},
+		{"tinyrings", func(c *comm.UnixConfig) { c.RingSize = 4 << 10 }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			commtest.Run(t, func(t *testing.T, n int) commtest.Job {
+				us, _ := unixJob(t, n, c.tweak)
+				job := commtest.Job{
+					Crash:      func(r int) { comm.CrashUnix(us[r]) },
+					PeerMemory: func(int, int) bool { return true },
+				}
+				for _, u := range us {
+					job.Transports = append(job.Transports, u)
+				}
+				return job
+			})
+		})
+	}
 }
 
 // startAll starts every transport with a recorder and closes them at the end.

@@ -306,7 +306,10 @@ func FuzzUnixHandshake(f *testing.F) {
 			dialer.Close()
 		}()
 		u := &Unix{cfg: UnixConfig{Rank: 0, Size: 3, Secret: secret}}
-		rank, err := u.acceptHandshake(acceptor)
+		rank, ringFD, err := u.acceptHandshake(acceptor)
+		if ringFD != -1 {
+			t.Fatalf("acceptHandshake returned ring descriptor %d; none was passed", ringFD)
+		}
 		acceptor.Close() // a writer blocked on a full buffer gives up
 		<-wrote
 		want, ok := -1, false

@@ -49,6 +49,12 @@ func opOf[T any](fn func(a, b T) T) collectives.Op[T] {
 // (and for values larger than the root's share of that memory) small values
 // go down a binomial tree. A slice of fixed-size numbers travels as its raw
 // bytes.
+//
+// Every rank but the root gets a new value each call, which it may keep:
+// in a loop, a large slice costs Go an allocation and the garbage
+// collection it brings each time. Use BcastInto a buffer you keep there
+// (8 MiB of float64 at np=4 on 2 cores, means of back-to-back calls,
+// bench/ops: Bcast 4.2 ms, BcastInto 2.2 ms).
 func Bcast[T any](c *Comm, v T, root int) (T, error) {
 	return collective(c, "Bcast", func(conn collectives.Conn) (T, error) {
 		return hierBcast(conn, valueCodecFor[T](), v, root)
@@ -98,7 +104,9 @@ func Scatter[T any](c *Comm, data []T, root int) ([]T, error) {
 // Gather returns, on root, every rank's part joined in rank order; the
 // other ranks get nil. Parts may differ in length (so lengths are not
 // compared between ranks; the collective, root and element type are, see
-// ErrCollectiveMismatch).
+// ErrCollectiveMismatch). The result is a new slice each call, which the
+// caller may keep (there is no form into a buffer yet): in a loop of
+// large gathers, expect an allocation and its garbage collection per call.
 func Gather[T any](c *Comm, part []T, root int) ([]T, error) {
 	return collective(c, "Gather", func(conn collectives.Conn) ([]T, error) {
 		return hierGather(conn, sliceCodec[T](), part, root)
@@ -106,7 +114,10 @@ func Gather[T any](c *Comm, part []T, root int) ([]T, error) {
 }
 
 // Allgather returns, on every rank, every rank's part joined in rank order.
-// Parts may differ in length (they are not compared between ranks).
+// Parts may differ in length (they are not compared between ranks). The
+// result is a new slice each call, which the caller may keep (there is no
+// form into a buffer yet): in a loop of large gathers, expect an
+// allocation and its garbage collection per call.
 func Allgather[T any](c *Comm, part []T) ([]T, error) {
 	return collective(c, "Allgather", func(conn collectives.Conn) ([]T, error) {
 		return hierAllgather(conn, sliceCodec[T](), part)
@@ -156,6 +167,10 @@ func Reduce[T any](c *Comm, v T, op func(a, b T) T, root int) (T, error) {
 
 // Allreduce returns v0 op v1 op ... op v(Size-1) on every rank, bit for bit
 // the same everywhere. op is applied in rank order, lower ranks on the left.
+// On the world communicator of a job on gorun's local transport a value
+// of a fixed-size number type (an int, a float64, ...) travels through
+// memory the ranks share, as a small AllreduceSlice does; other values,
+// and values on other communicators, go by recursive doubling.
 func Allreduce[T any](c *Comm, v T, op func(a, b T) T) (T, error) {
 	return collective(c, "Allreduce", func(conn collectives.Conn) (T, error) {
 		return hierAllreduce(conn, valueCodec[T](), v, opOf(op))
@@ -166,7 +181,10 @@ func Allreduce[T any](c *Comm, v T, op func(a, b T) T) (T, error) {
 // Reduce does, and returns the result on root (nil elsewhere). Every rank
 // must pass a slice of the same length: otherwise every rank gets an error
 // wrapping ErrCollectiveMismatch and ErrLengthMismatch (a rank that only
-// sends its slice, in its next collective call on c).
+// sends its slice, in its next collective call on c). The root's result is
+// a new slice each call, which it may keep; in a loop of large reductions
+// where every rank may have the result, AllreduceSliceInto a buffer you
+// keep allocates nothing (there is no ReduceSlice form into a buffer yet).
 func ReduceSlice[T any](c *Comm, v []T, op func(a, b T) T, root int) ([]T, error) {
 	return collective(c, "ReduceSlice", func(conn collectives.Conn) ([]T, error) {
 		return hierReduceSlice(conn, sliceCodec[T](), v, opOf(op), root)
@@ -183,9 +201,13 @@ func ReduceSlice[T any](c *Comm, v []T, op func(a, b T) T, root int) ([]T, error
 // operand, in rank order, and copies the whole result out. Elsewhere, large
 // slices with a built-in operator go round a ring in chunks (reduce-scatter,
 // then allgather) and others by recursive doubling; numeric slices travel as
-// raw bytes. The result is a new slice each call: for large vectors in a
-// loop, AllreduceSliceInto a buffer you keep saves Go that allocation (and
-// the garbage collection it brings), about a fifth of the time at 8 MiB.
+// raw bytes.
+//
+// The result is a new slice each call, which the caller may keep: in a
+// loop, use AllreduceSliceInto a buffer you keep, which saves Go that
+// allocation and the garbage collection it brings (8 MiB of float64 at
+// np=4 on 2 cores, means of back-to-back calls, bench/ops, two runs:
+// AllreduceSlice 12.0 and 8.8 ms, AllreduceSliceInto 6.1 and 7.0 ms).
 func AllreduceSlice[T any](c *Comm, v []T, op func(a, b T) T) ([]T, error) {
 	return collective(c, "AllreduceSlice", func(conn collectives.Conn) ([]T, error) {
 		return hierAllreduceSlice(conn, sliceCodec[T](), v, nil, false, opOf(op))

@@ -19,21 +19,31 @@ import (
 // every arrow gorun draws stays exact). The records go to gorun at
 // Finalize, or when gorun asks because the job is ending early (handOver);
 // calls made after that are not recorded.
+//
+// A recorded call is a span in a slab: blocks of spanBlock spans, each
+// allocated once and never moved, filled in the order the calls begin. A
+// call takes its slot when it begins and fills it in when it ends, so that
+// recording allocates nothing per call and the calls still open when the
+// trace is taken are the slots not yet ended.
 type tracer struct {
 	base     time.Time // the clock's start, with its monotonic reading
 	baseUnix int64     // base as Unix nanoseconds
 	host     string    // this host's boot id (trace.HostID)
 
-	mu       sync.Mutex
-	limit    int
-	records  recordList
-	open     map[*span]struct{} // calls begun and not ended, admitted or not
-	admitted int                // open calls that will be recorded
-	dropped  uint64
-	sendSeq  map[seqKey]uint64 // sends so far per destination, communicator and tag
-	posts    uint64            // receives posted so far
-	handed   bool              // the records went to gorun
+	mu      sync.Mutex
+	limit   int
+	blocks  [][]span // the slab; the last block may have room
+	used    int      // slots taken: calls recorded, ended or not
+	dropped uint64
+	sendSeq map[seqKey]*uint64 // sends so far per destination, communicator and tag
+	lastKey seqKey             // the last key of sendSeq counted, and its count
+	lastSeq *uint64
+	posts   uint64 // receives posted so far
+	handed  bool   // the records went to gorun
 }
+
+// spanBlock is how many spans a block of the slab holds.
+const spanBlock = 512
 
 type seqKey struct {
 	dest int
@@ -54,7 +64,7 @@ func newTracerFromEnv() (*tracer, error) {
 	}
 	now := time.Now()
 	return &tracer{base: now, baseUnix: now.UnixNano(), host: trace.HostID(), limit: limit,
-		open: map[*span]struct{}{}, sendSeq: map[seqKey]uint64{}}, nil
+		sendSeq: map[seqKey]*uint64{}}, nil
 }
 
 // now is the trace clock: the Unix time at the tracer's start plus the
@@ -71,45 +81,80 @@ func (t *tracer) now() int64 {
 type span struct {
 	t        *tracer
 	rec      trace.Record
-	admitted bool
-	// What a receive in progress waits for, said (want) when the trace is
-	// taken before it returns: formatted only then, since most calls
-	// return first.
-	wanted     bool
-	wantPrefix string // e.g. "Irecv " for a Wait
-	wantWord   string // "source", or "dest" for a send
-	wantSource int
-	wantTag    int
+	admitted bool // in the slab: recorded (else only counted in dropped)
+	ended    bool
+	wait     waitFor
+}
+
+// waitFor is what a receive (or a Wait) in progress waits for, said when
+// the trace is taken before it returns: formatted only then, since most
+// calls return first.
+type waitFor struct {
+	wanted bool
+	prefix string // the call waited on, e.g. "Irecv" for a Wait
+	word   string // "source", or "dest" for a send
+	source int
+	tag    int
 }
 
 // want describes what the unfinished call waited for.
 func (sp *span) want() string {
-	if !sp.wanted {
+	w := sp.wait
+	if !w.wanted {
 		return ""
 	}
-	return sp.wantPrefix + wantText(sp.wantWord, sp.wantSource, sp.wantTag)
+	if w.prefix != "" {
+		return w.prefix + " " + wantText(w.word, w.source, w.tag)
+	}
+	return wantText(w.word, w.source, w.tag)
 }
 
 // begin starts recording a call named op on communicator context comm.
 // It returns nil once the records were handed over.
 func (t *tracer) begin(op string, comm uint32, force bool) *span {
-	sp := &span{t: t, rec: trace.Record{Op: op, Comm: comm}}
+	return t.beginWaiting(op, comm, force, waitFor{})
+}
+
+// beginWaiting is begin for a call that waits as w says.
+func (t *tracer) beginWaiting(op string, comm uint32, force bool, w waitFor) *span {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.handed {
+		t.mu.Unlock()
 		return nil
 	}
-	sp.admitted = force || t.records.n+t.admitted < t.limit
-	if sp.admitted {
-		t.admitted++
+	var sp *span
+	if force || t.used < t.limit {
+		sp = t.slot()
+		*sp = span{t: t, admitted: true}
+	} else {
+		sp = &span{t: t} // counted, not kept
 	}
-	t.open[sp] = struct{}{}
-	sp.rec.Start = t.now()
+	sp.rec.Op, sp.rec.Comm, sp.rec.Start, sp.wait = op, comm, t.now(), w
+	t.mu.Unlock()
 	return sp
 }
 
+// slot takes the slab's next span.
+func (t *tracer) slot() *span {
+	i := t.used % spanBlock
+	if i == 0 {
+		t.blocks = append(t.blocks, make([]span, spanBlock))
+	}
+	t.used++
+	return &t.blocks[len(t.blocks)-1][i]
+}
+
 // end records the call, unless it was not admitted (the buffer was full).
-func (sp *span) end(err error) {
+func (sp *span) end(err error) { sp.endTaking(err, nil) }
+
+// recvPart is the message a receive took.
+type recvPart struct {
+	source, sourceLocal, tag, size int
+	post                           uint64
+}
+
+// endTaking is end for a call that took the message got (nil: none).
+func (sp *span) endTaking(err error, got *recvPart) {
 	if sp == nil {
 		return
 	}
@@ -117,48 +162,24 @@ func (sp *span) end(err error) {
 	end := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, open := t.open[sp]; !open {
+	if sp.ended || t.handed {
 		return // ended already, or handed over unfinished
 	}
-	delete(t.open, sp)
+	sp.ended = true
 	if !sp.admitted {
 		t.dropped++
 		return
 	}
-	t.admitted--
-	sp.rec.End = end
+	r := &sp.rec
+	r.End = end
+	if got != nil {
+		r.Flags |= trace.HasRecv
+		r.Source, r.SourceLocal, r.RecvTag, r.RecvSize, r.RecvPost = got.source, got.sourceLocal, got.tag, got.size, got.post
+	}
 	if err != nil {
-		sp.rec.Flags |= trace.Failed
-		sp.rec.Err = shortError(err)
+		r.Flags |= trace.Failed
+		r.Err = shortError(err)
 	}
-	t.records.add(sp.rec)
-}
-
-// recordList holds records in blocks of recordBlock, so that recording
-// never copies what it holds already.
-type recordList struct {
-	blocks [][]trace.Record
-	n      int
-}
-
-const recordBlock = 1024
-
-func (l *recordList) add(r trace.Record) {
-	if len(l.blocks) == 0 || len(l.blocks[len(l.blocks)-1]) == recordBlock {
-		l.blocks = append(l.blocks, make([]trace.Record, 0, recordBlock))
-	}
-	last := &l.blocks[len(l.blocks)-1]
-	*last = append(*last, r)
-	l.n++
-}
-
-// all returns the records in the order they were added.
-func (l *recordList) all() []trace.Record {
-	out := make([]trace.Record, 0, l.n)
-	for _, b := range l.blocks {
-		out = append(out, b...)
-	}
-	return out
 }
 
 // endErr is end for a deferred call with a named error result.
@@ -174,10 +195,25 @@ func (sp *span) sends(c *Comm, dest, tag, size int) {
 	world := c.group[dest]
 	sp.t.mu.Lock() // handOver may read sp.rec meanwhile
 	defer sp.t.mu.Unlock()
-	key := seqKey{dest: world, comm: c.ctx, tag: tag}
-	sp.t.sendSeq[key]++
 	sp.rec.Flags |= trace.HasSend
-	sp.rec.Dest, sp.rec.DestLocal, sp.rec.SendTag, sp.rec.SendSize, sp.rec.SendSeq = world, dest, tag, size, sp.t.sendSeq[key]
+	sp.rec.Dest, sp.rec.DestLocal, sp.rec.SendTag, sp.rec.SendSize = world, dest, tag, size
+	sp.rec.SendSeq = sp.t.nextSend(seqKey{dest: world, comm: c.ctx, tag: tag})
+}
+
+// nextSend numbers a send to key's destination, communicator and tag; a
+// rank mostly sends with the key of its last send, which costs no map
+// lookup. The caller holds t.mu.
+func (t *tracer) nextSend(key seqKey) uint64 {
+	if t.lastSeq == nil || key != t.lastKey {
+		n := t.sendSeq[key]
+		if n == nil {
+			n = new(uint64)
+			t.sendSeq[key] = n
+		}
+		t.lastKey, t.lastSeq = key, n
+	}
+	*t.lastSeq++
+	return *t.lastSeq
 }
 
 // set changes the record of a call in progress (handOver may read it meanwhile).
@@ -210,17 +246,16 @@ func (sp *span) received(req *Request, err error) {
 		if size == 0 {
 			size = bodySize(msg)
 		}
-		sp.set(func(r *trace.Record) {
-			r.Flags |= trace.HasRecv
-			r.Source, r.SourceLocal, r.RecvTag = msg.env.source, req.c.local[msg.env.source], msg.env.tag
-			r.RecvSize, r.RecvPost = size, req.tracePost
-		})
+		sp.endTaking(err, &recvPart{source: msg.env.source, sourceLocal: req.c.local[msg.env.source], tag: msg.env.tag,
+			size: size, post: req.tracePost})
+		return
 	}
 	sp.end(err)
 }
 
 // handOver sends the records to gorun (at most once): every call recorded,
-// and the calls in progress, marked Unfinished and ending now.
+// those still in progress marked Unfinished and ending now, in chunks of
+// at most about control.TraceChunk bytes.
 func (t *tracer) handOver(ctl *control.Client) error {
 	t.mu.Lock()
 	if t.handed {
@@ -228,28 +263,35 @@ func (t *tracer) handOver(ctl *control.Client) error {
 		return nil
 	}
 	t.handed = true
-	recs, now := t.records.all(), t.now()
-	for sp := range t.open {
-		if sp.admitted {
-			r := sp.rec
-			r.End, r.Flags = now, r.Flags|trace.Unfinished
-			if r.Note == "" {
-				r.Note = sp.want()
+	now := t.now()
+	var chunks [][]byte
+	var enc trace.Encoder
+	for k, block := range t.blocks {
+		for i := range min(spanBlock, t.used-k*spanBlock) {
+			sp := &block[i]
+			r := &sp.rec
+			if !sp.ended {
+				r.End, r.Flags = now, r.Flags|trace.Unfinished
+				if r.Note == "" {
+					r.Note = sp.want()
+				}
 			}
-			recs = append(recs, r)
+			enc.Add(r)
+			if enc.Len() >= control.TraceChunk {
+				chunks = append(chunks, enc.Bytes())
+				enc = trace.Encoder{}
+			}
 		}
 	}
+	if enc.Len() > 0 {
+		chunks = append(chunks, enc.Bytes())
+	}
 	dropped := t.dropped
-	t.records, t.open = recordList{}, nil
+	t.blocks = nil
 	t.mu.Unlock()
-	var chunk []byte
-	for i, r := range recs {
-		chunk = trace.AppendRecord(chunk, r)
-		if len(chunk) >= control.TraceChunk || i == len(recs)-1 {
-			if err := ctl.Send(control.Message{Type: control.TypeTrace, Trace: chunk}); err != nil {
-				return err
-			}
-			chunk = chunk[:0]
+	for _, chunk := range chunks {
+		if err := ctl.Send(control.Message{Type: control.TypeTrace, Trace: chunk}); err != nil {
+			return err
 		}
 	}
 	return ctl.Send(control.Message{Type: control.TypeTraceEnd, Dropped: dropped})

@@ -28,11 +28,11 @@ func (c *Comm) traceBegin(op string) *span {
 
 // traceRecv starts recording a receive (or probe) named op from source with tag.
 func (c *Comm) traceRecv(op string, source, tag int) *span {
-	sp := c.traceBegin(op)
-	if sp != nil {
-		sp.wanted, sp.wantWord, sp.wantSource, sp.wantTag = true, "source", source, tag
+	t := c.tracer()
+	if t == nil {
+		return nil
 	}
-	return sp
+	return t.beginWaiting(op, c.ctx, false, waitFor{wanted: true, word: "source", source: source, tag: tag})
 }
 
 func wantText(word string, source, tag int) string {
@@ -64,11 +64,7 @@ func (r *Request) traceWait() *span {
 	if t == nil || r.op == "Recv" || r.op == "Sendrecv" {
 		return nil
 	}
-	sp := t.begin("Wait", r.c.ctx, r.traceForce)
-	if sp != nil {
-		sp.wanted, sp.wantPrefix, sp.wantWord, sp.wantSource, sp.wantTag = true, r.op+" ", r.peerWord(), r.peer, r.tag
-	}
-	return sp
+	return t.beginWaiting("Wait", r.c.ctx, r.traceForce, waitFor{wanted: true, prefix: r.op, word: r.peerWord(), source: r.peer, tag: r.tag})
 }
 
 // traceNow reads the trace clock, 0 when tracing is off: the start of a

@@ -12,7 +12,22 @@ import (
 
 func newTestTracer(limit int) *tracer {
 	now := time.Now()
-	return &tracer{base: now, baseUnix: now.UnixNano(), limit: limit, open: map[*span]struct{}{}, sendSeq: map[seqKey]uint64{}}
+	return &tracer{base: now, baseUnix: now.UnixNano(), limit: limit, sendSeq: map[seqKey]*uint64{}}
+}
+
+// recorded returns the calls t recorded that ended, in the order they began.
+func (t *tracer) recorded() []trace.Record {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []trace.Record
+	for k, block := range t.blocks {
+		for i := range min(spanBlock, t.used-k*spanBlock) {
+			if block[i].ended {
+				out = append(out, block[i].rec)
+			}
+		}
+	}
+	return out
 }
 
 func ops(recs []trace.Record) []string {
@@ -68,15 +83,15 @@ func TestTraceHooksRecordEveryCallAndJoinEveryMessage(t *testing.T) {
 		return c.Barrier()
 	})
 	want := [][]string{
-		{"Send", "Isend", "Ssend", "Sendrecv", "Barrier"}, // the eager Isend was done: its Wait waited for nothing,
-		{"Irecv", "Recv", "Irecv", "Wait", "Wait", "WaitAll", "Probe", "Sendrecv", "Barrier"},
+		{"Send", "Isend", "Ssend", "Sendrecv", "Barrier"},                                     // the eager Isend was done: its Wait waited for nothing,
+		{"Irecv", "Recv", "Irecv", "WaitAll", "Wait", "Wait", "Probe", "Sendrecv", "Barrier"}, // in the order they began
 	}
 	ranks := make([]trace.Rank, 2)
 	for r, tr := range tracers {
-		if got := ops(tr.records.all()); !slices.Equal(got, want[r]) {
+		if got := ops(tr.recorded()); !slices.Equal(got, want[r]) {
 			t.Errorf("rank %d recorded %v, want %v", r, got, want[r])
 		}
-		ranks[r] = trace.Rank{Records: tr.records.all()}
+		ranks[r] = trace.Rank{Records: tr.recorded()}
 	}
 	tl := trace.Merge(ranks)
 	if len(tl.Flows) != 5 {
@@ -119,13 +134,13 @@ func TestTraceBufferFull(t *testing.T) {
 		return err
 	})
 	got := tracers[1]
-	if names := ops(got.records.all()); !slices.Equal(names, []string{"Irecv", "Recv", "Wait"}) {
+	if names := ops(got.recorded()); !slices.Equal(names, []string{"Irecv", "Recv", "Wait"}) {
 		t.Fatalf("recorded %v, want Irecv, Recv, Wait", names)
 	}
 	if got.dropped != 3 {
 		t.Fatalf("%d calls counted as dropped, want 3", got.dropped)
 	}
-	if w := got.records.all()[2]; !w.Flags.Has(trace.HasRecv) || w.RecvTag != 1 {
+	if w := got.recorded()[2]; !w.Flags.Has(trace.HasRecv) || w.RecvTag != 1 {
 		t.Fatalf("the Wait recorded no message of tag 1: %+v", w)
 	}
 }
@@ -148,8 +163,7 @@ func TestTraceHandOver(t *testing.T) {
 	tr := newTestTracer(1)
 	tr.begin("Barrier", 0, false).end(nil)
 	tr.begin("Bcast", 0, false).end(nil) // dropped: the limit is 1
-	open := tr.begin("Recv", 0, true)
-	open.wanted, open.wantWord, open.wantSource, open.wantTag = true, "source", 1, 5
+	open := tr.beginWaiting("Recv", 0, true, waitFor{wanted: true, word: "source", source: 1, tag: 5})
 	if err := tr.handOver(client); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package mpi
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/gorun-mpi/gorun/comm"
@@ -28,7 +29,8 @@ func jobTransport(job jobenv.Job) (comm.Transport, error) {
 // newUnixTransport joins the job through Unix sockets in its directory,
 // serving peers (nil: every rank).
 func newUnixTransport(job jobenv.Job, peers []int) (comm.Transport, error) {
-	return comm.NewUnix(comm.UnixConfig{Rank: job.Rank, Size: job.Size, Dir: job.Dir, Secret: job.Secret, Peers: peers})
+	return comm.NewUnix(comm.UnixConfig{Rank: job.Rank, Size: job.Size, Dir: job.Dir, Secret: job.Secret, Peers: peers,
+		NoRings: os.Getenv("GORUN_SHM_RINGS") == "0"})
 }
 
 // placedTransport routes the ranks with our host index through the local

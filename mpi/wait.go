@@ -25,28 +25,8 @@ func (e *engine) awaitUntil(goctx context.Context, c *completion, what callInfo,
 	if c.isDone() {
 		return c.err
 	}
-	if e.spin > 0 && e.poller != nil {
-		start := time.Now()
-		for i := 1; ; i++ {
-			if !e.poller.Poll() && e.yield {
-				yieldCore()
-			}
-			if c.isDone() {
-				return c.err
-			}
-			if i%8 != 0 {
-				continue
-			}
-			elapsed := time.Since(start)
-			if elapsed > e.spin+time.Duration(c.transfer.Load()) {
-				break
-			}
-			if elapsed > e.spin {
-				// Polling through a transfer: let the rank's other
-				// goroutines (one may be doing the copy) have the P.
-				runtime.Gosched()
-			}
-		}
+	if e.spin > 0 && e.poller != nil && e.spinPoll(c) {
+		return c.err
 	}
 	if what != nil && e.blocked != nil {
 		token := e.blocked.enter(what, func() bool {
@@ -66,5 +46,36 @@ func (e *engine) awaitUntil(goctx context.Context, c *completion, what callInfo,
 			return c.err
 		}
 		return goctx.Err()
+	}
+}
+
+// spinPoll polls the transport until c is done (true) or the spin time is
+// over (false), telling a transport that is a comm.Spinner when it starts
+// and stops polling.
+func (e *engine) spinPoll(c *completion) bool {
+	if e.spinner != nil {
+		e.spinner.SpinStart()
+		defer e.spinner.SpinEnd()
+	}
+	start := time.Now()
+	for i := 1; ; i++ {
+		if !e.poller.Poll() && e.yield {
+			yieldCore()
+		}
+		if c.isDone() {
+			return true
+		}
+		if i%8 != 0 {
+			continue
+		}
+		elapsed := time.Since(start)
+		if elapsed > e.spin+time.Duration(c.transfer.Load()) {
+			return false
+		}
+		if elapsed > e.spin {
+			// Polling through a transfer: let the rank's other
+			// goroutines (one may be doing the copy) have the P.
+			runtime.Gosched()
+		}
 	}
 }

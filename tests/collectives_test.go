@@ -90,6 +90,7 @@ func TestCollectiveMismatch(t *testing.T) {
 		{"bcast-roots", []string{"called Bcast(root 0)", "called Bcast(root 1)"}},
 		{"allreduce-lengths", []string{"called AllreduceSlice(10 elements)", "called AllreduceSlice(11 elements)"}},
 		{"reduce-allreduce", []string{"called Reduce(root 0)", "called Allreduce"}},
+		{"allreduce-types", []string{"called Allreduce(of float64)", "called Allreduce(of string)"}},
 	}
 	const np = 3
 	for _, tr := range transports {

@@ -1,57 +1,99 @@
 #!/usr/bin/env bash
-# tracebench.sh ROUNDS [BASE_COMMIT]: what gorun --trace costs.
+# tracebench.sh ROUNDS [BASE_COMMIT]: what gorun --trace costs, measured
+# against BASE_COMMIT (default: main) on the same machine at the same time.
 #
 # 1. Ping-pong 8 B (tests/progs/tracebench, 20000 round trips per run):
 #    three variants run alternately ROUNDS times: gorun and the program
-#    built from BASE_COMMIT (default: main), from this tree with tracing
-#    off, and from this tree with --trace. Prints each run's mean, p50 and
-#    p99 one-way latency, then the mean of each over the runs.
-# 2. The examples: each run with and without --trace FILE.json, alternately,
-#    ROUNDS times; prints the mean and median wall time of each (a shared
-#    machine's outliers move the means).
+#    built from BASE_COMMIT, from this tree with tracing off, and from this
+#    tree with --trace. Prints each run's mean, p50 and p99 one-way
+#    latency, then the mean of each over the runs.
+# 2. The examples (gorun -np 4, each example and gorun built from each
+#    tree): six variants run alternately ROUNDS times: base and this tree,
+#    each without --trace, with --trace F.json and with --trace F.html.
+#    Prints the mean and median wall time of each, the ratio of each
+#    traced variant to the untraced one of the same tree, and the mean CPU
+#    time (user+sys of gorun and its ranks, which load moves less than wall
+#    time). The machine may be shared: alternating puts every variant
+#    under the same load.
 #
-# Run it from the repository's root: bash tests/tracebench.sh 10 7b71c8f
+# Run it from the repository's root: bash tests/tracebench.sh 10 main
+# TRACEBENCH_PARTS="examples" (or "pingpong") runs one part only;
+# TRACEBENCH_EXAMPLES="bank ring" picks the examples.
 set -euo pipefail
 rounds=${1:-10}
 base=${2:-main}
+parts=${TRACEBENCH_PARTS:-pingpong examples}
+examples=(${TRACEBENCH_EXAMPLES:-ring pi pool-map scalar-matrix pipeline producer-consumer bank taskfarm haversine})
 root=$(pwd)
 work=$(mktemp -d)
-trap 'git -C "$root" worktree remove --force "$work/base" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+trap 'git -C "$root" worktree remove --force "$work/src-base" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
-git worktree add --detach "$work/base" "$base" >/dev/null 2>&1
-mkdir -p "$work/base/tests/progs/tracebench"
-cp tests/progs/tracebench/main.go "$work/base/tests/progs/tracebench/"
-(cd "$work/base" && go build -o "$work/gorun-base" ./cmd/gorun && go build -o "$work/bench-base" ./tests/progs/tracebench)
-go build -o "$work/gorun" ./cmd/gorun
-go build -o "$work/bench" ./tests/progs/tracebench
-
-echo "# ping-pong 8 B, one-way latency in us (mean p50 p99), $rounds alternated runs of 20000 round trips"
-for i in $(seq "$rounds"); do
-	echo "base $("$work/gorun-base" -np 2 "$work/bench-base" -size 8 -iters 20000)"
-	echo "off  $("$work/gorun" -np 2 "$work/bench" -size 8 -iters 20000)"
-	echo "on   $("$work/gorun" -np 2 --trace "$work/t.json" "$work/bench" -size 8 -iters 20000)"
-done | tee "$work/pingpong.txt"
-awk '{n[$1]++; m[$1]+=$7; p[$1]+=$9; q[$1]+=$11}
-	END {for (v in n) printf "%-4s mean of %d runs: mean %.3f us, p50 %.3f us, p99 %.3f us\n", v, n[v], m[v]/n[v], p[v]/n[v], q[v]/n[v]}' "$work/pingpong.txt" | sort
-
-echo "# examples: wall time of a whole job (gorun -np 4), ms, $rounds alternated runs"
-examples=(ring pi pool-map scalar-matrix pipeline producer-consumer bank taskfarm haversine)
-for ex in "${examples[@]}"; do
-	go build -o "$work/ex-$ex" "./examples/$ex"
+git worktree add --detach "$work/src-base" "$base" >/dev/null 2>&1
+mkdir -p "$work/src-base/tests/progs/tracebench"
+cp tests/progs/tracebench/main.go "$work/src-base/tests/progs/tracebench/"
+for tree in base new; do
+	dir="$work/src-base"
+	[ "$tree" = new ] && dir="$root"
+	(
+		cd "$dir"
+		go build -o "$work/$tree/gorun" ./cmd/gorun
+		go build -o "$work/$tree/bench" ./tests/progs/tracebench
+		for ex in "${examples[@]}"; do
+			go build -o "$work/$tree/ex-$ex" "./examples/$ex"
+		done
+	)
 done
-for ex in "${examples[@]}"; do
-	: >"$work/$ex.times"
+
+# stats FILE: mean and median of the numbers in FILE, one a line.
+stats() {
+	sort -n "$1" | awk '{a[NR]=$1; s+=$1} END {print s/NR, (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'
+}
+
+if [[ " $parts " == *" pingpong "* ]]; then
+	echo "# ping-pong 8 B, one-way latency in us (mean p50 p99), $rounds alternated runs of 20000 round trips"
 	for i in $(seq "$rounds"); do
-		t0=$(date +%s%N); "$work/gorun" -np 4 "$work/ex-$ex" >/dev/null; t1=$(date +%s%N)
-		"$work/gorun" -np 4 --trace "$work/$ex.json" "$work/ex-$ex" >/dev/null; t2=$(date +%s%N)
-		echo "$((t1 - t0)) $((t2 - t1))" >>"$work/$ex.times"
+		echo "base $("$work/base/gorun" -np 2 "$work/base/bench" -size 8 -iters 20000)"
+		echo "off  $("$work/new/gorun" -np 2 "$work/new/bench" -size 8 -iters 20000)"
+		echo "on   $("$work/new/gorun" -np 2 --trace "$work/t.json" "$work/new/bench" -size 8 -iters 20000)"
+	done | tee "$work/pingpong.txt"
+	awk '{n[$1]++; m[$1]+=$7; p[$1]+=$9; q[$1]+=$11}
+		END {for (v in n) printf "%-4s mean of %d runs: mean %.3f us, p50 %.3f us, p99 %.3f us\n", v, n[v], m[v]/n[v], p[v]/n[v], q[v]/n[v]}' "$work/pingpong.txt" | sort
+fi
+
+if [[ " $parts " == *" examples "* ]]; then
+	echo "# examples: wall time of a whole job (gorun -np 4) in ms, $rounds alternated runs of each variant;"
+	echo "# ratio = traced / untraced of the same tree (mean, p50)"
+	variants=(base-off base-json base-html new-off new-json new-html)
+	for ex in "${examples[@]}"; do
+		for v in "${variants[@]}"; do : >"$work/$ex.$v"; : >"$work/$ex.$v.cpu"; done
+		for i in $(seq "$rounds"); do
+			for v in "${variants[@]}"; do
+				tree=${v%-*} kind=${v#*-}
+				args=()
+				[ "$kind" != off ] && args=(--trace "$work/$ex.$tree.$kind")
+				t0=$(date +%s%N)
+				/usr/bin/time -f "%U %S" -o "$work/cpu" "$work/$tree/gorun" -np 4 "${args[@]}" "$work/$tree/ex-$ex" >/dev/null
+				t1=$(date +%s%N)
+				echo "$((t1 - t0))" >>"$work/$ex.$v"
+				awk '{print ($1 + $2) * 1e9}' "$work/cpu" >>"$work/$ex.$v.cpu"
+			done
+		done
+		calls=$(grep -c '"ph":"X"' "$work/$ex.new.json" || true)
+		for tree in base new; do
+			read -r offMean offMed < <(stats "$work/$ex.$tree-off")
+			line=$(awk -v ex="$ex" -v tree="$tree" -v calls="$calls" -v m="$offMean" -v p="$offMed" \
+				'BEGIN {printf "%-18s %-4s %6d calls  off mean %6.1f p50 %6.1f", ex, tree, calls, m/1e6, p/1e6}')
+			for kind in json html; do
+				read -r m p < <(stats "$work/$ex.$tree-$kind")
+				line+=$(awk -v k="$kind" -v m="$m" -v p="$p" -v om="$offMean" -v op="$offMed" \
+					'BEGIN {printf "  | %s mean %6.1f p50 %6.1f (x%.2f, x%.2f)", k, m/1e6, p/1e6, m/om, p/op}')
+			done
+			read -r cOff _ < <(stats "$work/$ex.$tree-off.cpu")
+			read -r cJSON _ < <(stats "$work/$ex.$tree-json.cpu")
+			read -r cHTML _ < <(stats "$work/$ex.$tree-html.cpu")
+			line+=$(awk -v a="$cOff" -v b="$cJSON" -v c="$cHTML" \
+				'BEGIN {printf "  | cpu ms off %.0f json %.0f html %.0f", a/1e6, b/1e6, c/1e6}')
+			echo "$line"
+		done
 	done
-	calls=$(grep -c '"ph":"X"' "$work/$ex.json" || true)
-	# mean and median of each column
-	sort -n -k1,1 "$work/$ex.times" | awk '{a[NR]=$1; s+=$1} END {print s/NR, (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}' >"$work/off"
-	sort -n -k2,2 "$work/$ex.times" | awk '{a[NR]=$2; s+=$2} END {print s/NR, (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}' >"$work/on"
-	read -r offMean offMed <"$work/off"
-	read -r onMean onMed <"$work/on"
-	awk -v ex="$ex" -v a="$offMean" -v b="$onMean" -v c="$offMed" -v d="$onMed" -v calls="$calls" \
-		'BEGIN {printf "%-18s mean off %7.1f on %7.1f ms (%+5.1f%%)   median off %7.1f on %7.1f ms (%+5.1f%%)   %d calls traced\n", ex, a/1e6, b/1e6, (b-a)/a*100, c/1e6, d/1e6, (d-c)/c*100, calls}'
-done
+fi

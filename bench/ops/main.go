@@ -7,6 +7,9 @@
 //	go run ./cmd/gorun -np 2 ./bench/ops -kind pingpong
 //	go run ./cmd/gorun -np 4 ./bench/ops -kind coll -sizes 8,8192,1048576,8388608
 //
+// -cpuprofile FILE and -memprofile FILE write each rank's CPU and
+// allocation profiles to FILE.RANK, for go tool pprof.
+//
 // For every operation and size it makes warm-up calls, then two loops of
 // the same number of calls:
 //
@@ -50,11 +53,14 @@ func main() {
 	budget := flag.Int("budget", 128<<20, "bytes per size and loop: calls = budget/size, within -miniters..-maxiters")
 	minIters := flag.Int("miniters", 20, "fewest calls per loop")
 	maxIters := flag.Int("maxiters", 1000, "most calls per loop")
+	cpuProfile := flag.String("cpuprofile", "", "write each rank's CPU profile to this file, the rank appended (pprof)")
+	memProfile := flag.String("memprofile", "", "write each rank's allocation profile to this file, the rank appended (pprof)")
 	flag.Parse()
 
 	sizes, err := parseSizes(*sizesFlag, *kind)
 	if err == nil {
-		p := plan{sizes: sizes, ops: strings.Split(*opsFlag, ","), budget: *budget, minIters: *minIters, maxIters: *maxIters}
+		p := plan{sizes: sizes, ops: strings.Split(*opsFlag, ","), budget: *budget, minIters: *minIters, maxIters: *maxIters,
+			cpuProfile: *cpuProfile, memProfile: *memProfile}
 		err = run(*kind, p)
 	}
 	if err != nil {
@@ -73,6 +79,8 @@ type plan struct {
 	ops                []string
 	budget             int
 	minIters, maxIters int
+	// cpuProfile and memProfile name the profiles to write ("" for none).
+	cpuProfile, memProfile string
 }
 
 // iters is the number of calls per loop for a size.

@@ -17,6 +17,11 @@ func run(kind string, p plan) error {
 		return err
 	}
 	defer mpi.Finalize()
+	stop, err := startProfiles(p, world.Rank())
+	if err != nil {
+		return err
+	}
+	defer stop()
 	if world.Rank() == 0 {
 		fmt.Printf("# gorun ops %s, %d ranks; microseconds, largest over the ranks\n", kind, world.Size())
 		fmt.Printf("%-16s %10s %7s %12s %12s %12s %12s\n", "op", "bytes", "iters", "mean_us", "osu_mean_us", "p50_us", "p99_us")

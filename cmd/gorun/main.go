@@ -112,6 +112,7 @@ func run(args []string) int {
 	if err != nil {
 		return usageFailure(err)
 	}
+	tracer.relaxGC(os.Getenv)
 	server, err := control.Listen(job.Control, job.Secret, cfg.np)
 	if err != nil {
 		stderr.line("gorun: " + err.Error())

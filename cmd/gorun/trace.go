@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -77,6 +79,25 @@ func newTraceCollector(path string, np int, getenv func(string) string) (*traceC
 	return &traceCollector{path: path, host: trace.HostID(), limit: limit, start: time.Now(), ranks: make([]rankTrace, np)}, nil
 }
 
+// traceMemoryLimit is the heap size at which gorun --trace collects
+// garbage (see relaxGC).
+const traceMemoryLimit = 512 << 20
+
+// relaxGC makes gorun, when it traces a job, collect garbage only once its
+// heap nears traceMemoryLimit, unless GOGC or GOMEMLIMIT say otherwise (it
+// changes the process's settings): taking the records over, merging them
+// and writing the file allocate as they go, and collecting at the default
+// pace cost about 8 ms of CPU for the bank example's 12,000 calls, a third
+// of what tracing added (measured, alternated runs). Past the limit, which
+// is soft, garbage is collected as usual.
+func (t *traceCollector) relaxGC(getenv func(string) string) {
+	if t == nil || getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(traceMemoryLimit)
+	debug.SetGCPercent(-1)
+}
+
 // env is the variable that turns recording on in every rank (and off when
 // tracing is off, whatever gorun's own environment says).
 func (t *traceCollector) env() []string {
@@ -115,6 +136,9 @@ func (t *traceCollector) onEvent(server controlServer, ev control.Event) bool {
 		// posted when full; ignore anything beyond twice that.
 		if !r.ended && len(r.records) <= 2*t.limit {
 			var err error
+			// Room for the chunk's records at once (a record takes 12 bytes
+			// or more), not a growth by doubling of 150-byte records.
+			r.records = slices.Grow(r.records, len(ev.Msg.Trace)/12)
 			if r.records, err = trace.DecodeRecords(r.records, ev.Msg.Trace); err != nil && r.broken == "" {
 				r.broken = err.Error()
 			}

@@ -30,10 +30,4 @@ func BenchmarkTraceChunk(b *testing.B) {
 	}
 }
 
-func encode(recs []trace.Record) []byte {
-	var b []byte
-	for _, r := range recs {
-		b = trace.AppendRecord(b, r)
-	}
-	return b
-}
+func encode(recs []trace.Record) []byte { return trace.EncodeRecords(recs) }

@@ -9,7 +9,7 @@
 //
 // A rank records Records (package mpi does it when GORUN_TRACE is set) and
 // hands them to gorun over the control channel in a compact binary form
-// (AppendRecord, DecodeRecords); gorun measures each rank's clock against
+// (Encoder, DecodeRecords); gorun measures each rank's clock against
 // its own (Sample, Offset; a rank with gorun's HostID reads gorun's very
 // clock), then:
 //

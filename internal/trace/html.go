@@ -1,10 +1,12 @@
 package trace
 
 import (
+	"bufio"
 	_ "embed"
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -14,25 +16,34 @@ var timelinePage string
 // categories in the order the HTML legend shows them.
 var categories = []string{"send", "recv", "sendrecv", "wait", "probe", "collective"}
 
-// htmlData is what the page's script draws. Calls and flows are arrays,
-// not objects, to keep large traces small:
+// categoryIndex is the position of each category in categories.
+var categoryIndex = func() map[string]int {
+	index := map[string]int{}
+	for i, c := range categories {
+		index[c] = i
+	}
+	return index
+}()
+
+// The page's script draws one JSON object, DATA:
+//
+//	{"title", "end", "categories", "colors", "layout",
+//	 "lanes": [{"rank", "color", "calls", "notes"}], "flows"}
+//
+// Calls and flows are arrays, not objects, to keep large traces small:
 // call [start, end, category index, label, failed or unfinished (0/1)],
-// flow [from rank, from time, to rank, to time, label].
-type htmlData struct {
+// flow [from rank, from time, to rank, to time, label]. WriteHTML writes it
+// field by field (as encoding/json would, escaping <, > and & so that it is
+// safe inside <script>): a trace holds up to hundreds of thousands of
+// calls, and reflection made the page cost several times the JSON file.
+
+// htmlHead is DATA's first fields, which encoding/json writes.
+type htmlHead struct {
 	Title      string            `json:"title"`
 	End        int64             `json:"end"`
 	Categories []string          `json:"categories"`
 	Colors     map[string]string `json:"colors"`
 	Layout     map[string]int    `json:"layout"`
-	Lanes      []htmlLane        `json:"lanes"`
-	Flows      [][]any           `json:"flows"`
-}
-
-type htmlLane struct {
-	Rank  int      `json:"rank"`
-	Color string   `json:"color"`
-	Calls [][]any  `json:"calls"`
-	Notes []string `json:"notes"`
 }
 
 // WriteHTML writes tl as one self-contained HTML page (inline script and
@@ -40,39 +51,95 @@ type htmlLane struct {
 // coloured by Category, an arrow per message from the send to the receive;
 // hovering over a box or an arrow shows its details. title heads the page.
 func WriteHTML(w io.Writer, tl *Timeline, title string) error {
-	index := map[string]int{}
-	for i, c := range categories {
-		index[c] = i
+	head, tail, ok := strings.Cut(timelinePage, "/*DATA*/")
+	if !ok {
+		return fmt.Errorf("trace: the timeline page has no /*DATA*/ to fill")
 	}
-	data := htmlData{Title: title, End: tl.End, Categories: categories, Colors: categoryColors,
-		Layout: map[string]int{"top": HTMLTop, "lane": HTMLLaneHeight, "gap": HTMLLaneGap, "label": HTMLLabelWidth}}
-	for _, lane := range tl.Lanes {
-		hl := htmlLane{Rank: lane.Rank, Color: hexColor(LaneColor(lane.Rank)), Calls: [][]any{}, Notes: laneNotes(lane)}
-		if hl.Notes == nil {
-			hl.Notes = []string{}
-		}
-		for _, c := range lane.Calls {
-			bad := 0
-			if c.Flags&(Failed|Unfinished) != 0 {
-				bad = 1
-			}
-			hl.Calls = append(hl.Calls, []any{c.Start, c.End, index[Category(c)], Label(c), bad})
-		}
-		data.Lanes = append(data.Lanes, hl)
-	}
-	data.Flows = [][]any{}
-	for _, f := range tl.Flows {
-		from := tl.Lanes[f.From.Rank].Calls[f.From.Call]
-		to := tl.Lanes[f.To.Rank].Calls[f.To.Call]
-		label := fmt.Sprintf("message: rank %d → rank %d, tag %d, %s", f.From.Rank, f.To.Rank, from.SendTag, byteCount(from.SendSize))
-		data.Flows = append(data.Flows, []any{f.From.Rank, from.Start, f.To.Rank, flowEnd(to), label})
-	}
-	js, err := json.Marshal(data) // escapes <, > and &: safe inside <script>
+	fixed, err := json.Marshal(htmlHead{Title: title, End: tl.End, Categories: categories, Colors: categoryColors,
+		Layout: map[string]int{"top": HTMLTop, "lane": HTMLLaneHeight, "gap": HTMLLaneGap, "label": HTMLLabelWidth}})
 	if err != nil {
 		return fmt.Errorf("trace: encode the timeline: %w", err)
 	}
-	page := strings.Replace(timelinePage, "/*DATA*/", string(js), 1)
-	if _, err := io.WriteString(w, page); err != nil {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	bw.WriteString(head)
+	bw.Write(fixed[:len(fixed)-1]) // without its closing brace
+	b := make([]byte, 0, 4096)
+	b = append(b, `,"lanes":[`...)
+	for i, lane := range tl.Lanes {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"rank":`...)
+		b = strconv.AppendInt(b, int64(lane.Rank), 10)
+		b = append(b, `,"color":`...)
+		b = appendHTMLString(b, hexColor(LaneColor(lane.Rank)))
+		b = append(b, `,"calls":[`...)
+		for j, c := range lane.Calls {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '[')
+			b = strconv.AppendInt(b, c.Start, 10)
+			b = append(b, ',')
+			b = strconv.AppendInt(b, c.End, 10)
+			b = append(b, ',')
+			b = strconv.AppendInt(b, int64(categoryIndex[Category(c)]), 10)
+			b = append(b, ',')
+			b = append(b, '"')
+			b = appendLabel(b, c, appendHTMLText)
+			b = append(b, '"')
+			if c.Flags&(Failed|Unfinished) != 0 {
+				b = append(b, ",1]"...)
+			} else {
+				b = append(b, ",0]"...)
+			}
+			if len(b) > 32<<10 {
+				bw.Write(b)
+				b = b[:0]
+			}
+		}
+		b = append(b, `],"notes":[`...)
+		for j, note := range laneNotes(lane) {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = appendHTMLString(b, note)
+		}
+		b = append(b, "]}"...)
+	}
+	b = append(b, `],"flows":[`...)
+	for i, f := range tl.Flows {
+		from := tl.Lanes[f.From.Rank].Calls[f.From.Call]
+		to := tl.Lanes[f.To.Rank].Calls[f.To.Call]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = strconv.AppendInt(b, int64(f.From.Rank), 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, from.Start, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(f.To.Rank), 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, flowEnd(to), 10)
+		b = append(b, `,"message: rank `...)
+		b = strconv.AppendInt(b, int64(f.From.Rank), 10)
+		b = append(b, ` → rank `...)
+		b = strconv.AppendInt(b, int64(f.To.Rank), 10)
+		b = append(b, `, tag `...)
+		b = strconv.AppendInt(b, int64(from.SendTag), 10)
+		b = append(b, `, `...)
+		b = appendByteCount(b, from.SendSize) // digits and letters: nothing to escape
+		b = append(b, `"]`...)
+		if len(b) > 32<<10 {
+			bw.Write(b)
+			b = b[:0]
+		}
+	}
+	b = append(b, "]}"...)
+	bw.Write(b)
+	bw.WriteString(tail)
+	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("trace: write the timeline: %w", err)
 	}
 	return nil

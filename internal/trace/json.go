@@ -42,66 +42,6 @@ func JSONTid(rank int) int { return rank + 1 }
 // the enclosing call) per message. otherData.clocks says how each rank's
 // clock was aligned.
 func WriteJSON(w io.Writer, tl *Timeline) error {
-	bw := bufio.NewWriterSize(w, 1<<16)
-	o := object{b: make([]byte, 0, 1024)}
-	first := true
-	// event starts an event with its phase, name, track and time.
-	event := func(ph, name string, tid int, ts int64) {
-		o.b = append(o.b[:0], '{')
-		o.str("ph", ph)
-		o.str("name", name)
-		o.num("pid", JSONPid)
-		o.num("tid", int64(tid))
-		o.micros("ts", ts)
-	}
-	emit := func() {
-		if !first {
-			bw.WriteString(",\n")
-		}
-		first = false
-		o.b = append(o.b, '}')
-		bw.Write(o.b)
-	}
-	bw.WriteString(`{"displayTimeUnit":"ns","traceEvents":[` + "\n")
-	event("M", "process_name", 0, 0)
-	o.raw("args", `{"name":"gorun job"}`)
-	emit()
-	for _, lane := range tl.Lanes {
-		tid := JSONTid(lane.Rank)
-		event("M", "thread_name", tid, 0)
-		o.raw("args", `{"name":"rank `+strconv.Itoa(lane.Rank)+`"}`)
-		emit()
-		event("M", "thread_sort_index", tid, 0)
-		o.raw("args", `{"sort_index":`+strconv.Itoa(lane.Rank)+`}`)
-		emit()
-		for _, c := range lane.Calls {
-			event("X", c.Op, tid, c.Start)
-			o.str("cat", Category(c))
-			o.micros("dur", max(c.End-c.Start, 1))
-			o.key("args")
-			appendCallArgs(&o, c)
-			emit()
-		}
-		for _, note := range laneNotes(lane) {
-			event("i", note, tid, laneEnd(lane))
-			o.str("cat", "gorun")
-			o.str("s", "t")
-			emit()
-		}
-	}
-	for _, f := range tl.Flows {
-		from := tl.Lanes[f.From.Rank].Calls[f.From.Call]
-		to := tl.Lanes[f.To.Rank].Calls[f.To.Call]
-		event("s", "message", JSONTid(f.From.Rank), from.Start)
-		o.str("cat", "message")
-		o.num("id", int64(f.ID))
-		emit()
-		event("f", "message", JSONTid(f.To.Rank), flowEnd(to))
-		o.str("cat", "message")
-		o.num("id", int64(f.ID))
-		o.str("bp", "e")
-		emit()
-	}
 	clocks := map[string]string{}
 	for _, lane := range tl.Lanes {
 		clocks[fmt.Sprintf("rank %d", lane.Rank)] = lane.Clock
@@ -110,13 +50,102 @@ func WriteJSON(w io.Writer, tl *Timeline) error {
 	if err != nil {
 		return fmt.Errorf("trace: encode clocks: %w", err)
 	}
-	bw.WriteString("\n],\n\"otherData\":")
-	bw.Write(other)
-	bw.WriteString("}\n")
-	if err := bw.Flush(); err != nil {
+	o := object{w: bufio.NewWriterSize(w, 1<<16), b: make([]byte, 0, 1<<15)}
+	o.w.WriteString(`{"displayTimeUnit":"ns","traceEvents":[` + "\n")
+	o.event("M", "process_name", 0, 0)
+	o.b = o.b[2:] // the first event: no comma before it
+	o.raw("args", `{"name":"gorun job"}`)
+	o.end()
+	for _, lane := range tl.Lanes {
+		o.laneEvents(lane)
+	}
+	o.flowEvents(tl, tl.Flows)
+	o.flush()
+	o.w.WriteString("\n],\n\"otherData\":")
+	o.w.Write(other)
+	o.w.WriteString("}\n")
+	if err := o.w.Flush(); err != nil {
 		return fmt.Errorf("trace: write: %w", err)
 	}
 	return nil
+}
+
+// event starts an event, after a comma and a newline, with its phase,
+// name, track and time.
+func (o *object) event(ph, name string, tid int, ts int64) {
+	o.b = append(o.b, `,
+{"ph":`...)
+	o.b = appendString(o.b, ph)
+	o.b = append(o.b, `,"name":`...)
+	o.b = appendString(o.b, name)
+	if tid != o.tid || o.track == nil {
+		o.tid = tid
+		o.track = append(o.track[:0], `,"pid":`...)
+		o.track = strconv.AppendInt(o.track, JSONPid, 10)
+		o.track = append(o.track, `,"tid":`...)
+		o.track = strconv.AppendInt(o.track, int64(tid), 10)
+		o.track = append(o.track, `,"ts":`...)
+	}
+	o.b = append(o.b, o.track...)
+	o.b = appendMicros(o.b, ts)
+}
+
+// end ends an event, and passes what o holds on to its writer once it is
+// a few pages.
+func (o *object) end() {
+	o.b = append(o.b, '}')
+	if len(o.b) >= 1<<14 {
+		o.flush()
+	}
+}
+
+func (o *object) flush() {
+	o.w.Write(o.b)
+	o.b = o.b[:0]
+}
+
+// laneEvents writes a lane's events, each after a comma: its track's name
+// and order, its calls, and what it lacks.
+func (o *object) laneEvents(lane Lane) {
+	tid := JSONTid(lane.Rank)
+	o.event("M", "thread_name", tid, 0)
+	o.raw("args", `{"name":"rank `+strconv.Itoa(lane.Rank)+`"}`)
+	o.end()
+	o.event("M", "thread_sort_index", tid, 0)
+	o.raw("args", `{"sort_index":`+strconv.Itoa(lane.Rank)+`}`)
+	o.end()
+	for i := range lane.Calls {
+		c := &lane.Calls[i]
+		o.event("X", c.Op, tid, c.Start)
+		o.str("cat", Category(*c))
+		o.micros("dur", max(c.End-c.Start, 1))
+		o.key("args")
+		appendCallArgs(o, *c)
+		o.end()
+	}
+	for _, note := range laneNotes(lane) {
+		o.event("i", note, tid, laneEnd(lane))
+		o.str("cat", "gorun")
+		o.str("s", "t")
+		o.end()
+	}
+}
+
+// flowEvents writes the two events of each of flows, each after a comma.
+func (o *object) flowEvents(tl *Timeline, flows []Flow) {
+	for _, f := range flows {
+		from := &tl.Lanes[f.From.Rank].Calls[f.From.Call]
+		to := &tl.Lanes[f.To.Rank].Calls[f.To.Call]
+		o.event("s", "message", JSONTid(f.From.Rank), from.Start)
+		o.str("cat", "message")
+		o.num("id", int64(f.ID))
+		o.end()
+		o.event("f", "message", JSONTid(f.To.Rank), flowEnd(*to))
+		o.str("cat", "message")
+		o.num("id", int64(f.ID))
+		o.str("bp", "e")
+		o.end()
+	}
 }
 
 // flowEnd is where a message's arrow ends in the receiving call: when the
@@ -150,8 +179,9 @@ func laneNotes(lane Lane) []string {
 func appendCallArgs(o *object, c Record) {
 	o.b = append(o.b, '{')
 	o.key("call")
-	o.label = AppendLabel(o.label[:0], c)
-	o.b = appendString(o.b, string(o.label)) // no copy: the conversion does not escape
+	o.b = append(o.b, '"')
+	o.b = appendLabel(o.b, c, appendJSONText)
+	o.b = append(o.b, '"')
 	if c.Comm != 0 {
 		o.num("communicator", int64(c.Comm))
 	}

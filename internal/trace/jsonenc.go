@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"bufio"
 	"strconv"
 	"unicode/utf8"
 )
@@ -13,12 +14,42 @@ const hexDigits = "0123456789abcdef"
 
 // appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD,
 // as encoding/json does.
-func appendString(b []byte, s string) []byte {
+func appendString(b []byte, s string) []byte { return appendJSONString(b, s, false) }
+
+// appendHTMLString is appendString for a page's script, escaping as
+// encoding/json does by default: <, > and & (and U+2028, U+2029) as \u
+// sequences, so that no "</script>" can end the script early.
+func appendHTMLString(b []byte, s string) []byte { return appendJSONString(b, s, true) }
+
+func appendJSONString(b []byte, s string, html bool) []byte {
 	b = append(b, '"')
+	b = appendEscaped(b, s, html)
+	return append(b, '"')
+}
+
+// appendJSONText and appendHTMLText append s inside a JSON string (of a
+// file, of a page's script).
+func appendJSONText(b []byte, s string) []byte { return appendEscaped(b, s, false) }
+func appendHTMLText(b []byte, s string) []byte { return appendEscaped(b, s, true) }
+
+// appendEscaped appends s as the inside of a JSON string.
+func appendEscaped(b []byte, s string, html bool) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {
+			case html && (c == '<' || c == '>' || c == '&'):
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			case c == '\n' && html:
+				b = append(b, '\\', 'n')
+			case c == '\r' && html:
+				b = append(b, '\\', 'r')
+			case c == '\t' && html:
+				b = append(b, '\\', 't')
+			case c == '\b' && html:
+				b = append(b, '\\', 'b')
+			case c == '\f' && html:
+				b = append(b, '\\', 'f')
 			case c == '"' || c == '\\':
 				b = append(b, '\\', c)
 			case c < 0x20:
@@ -30,14 +61,17 @@ func appendString(b []byte, s string) []byte {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
+		switch {
+		case r == utf8.RuneError && size == 1:
 			b = append(b, `\ufffd`...)
-		} else {
+		case html && (r == '\u2028' || r == '\u2029'):
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
 			b = append(b, s[i:i+size]...)
 		}
 		i += size
 	}
-	return append(b, '"')
+	return b
 }
 
 // appendMicros appends ns as microseconds with three decimals.
@@ -51,10 +85,13 @@ func appendMicros(b []byte, ns int64) []byte {
 	return append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
 }
 
-// object builds one JSON object, field by field.
+// object builds JSON objects, field by field, into b, which WriteJSON
+// passes on to w.
 type object struct {
+	w     *bufio.Writer
 	b     []byte
-	label []byte // scratch for a call's label
+	tid   int // the track of the last event, and its fields from "pid" to "ts"
+	track []byte
 }
 
 func (o *object) key(k string) {

@@ -1,8 +1,8 @@
 package trace
 
 import (
-	"fmt"
-	"sort"
+	"cmp"
+	"slices"
 	"strconv"
 )
 
@@ -56,17 +56,14 @@ type envelope struct {
 	tag      int
 }
 
-type sendKey struct {
-	envelope
-	seq uint64
-}
-
 // Merge puts every rank's records on one clock (the launcher's, shifted so
 // that the earliest call starts at 0) and joins each receive to the send
 // whose message it took: the n-th receive, in posting order, of the
 // messages from one rank with one tag on one communicator took the n-th such
 // message sent (MPI's non-overtaking order). A receive whose send was not
 // recorded (the sender's buffer was full, or the sender died) gets no flow.
+// The lanes take over the ranks' Records: Merge changes them in place
+// (their times, their order).
 func Merge(ranks []Rank) *Timeline {
 	tl := &Timeline{Lanes: make([]Lane, len(ranks))}
 	origin, any := int64(0), false
@@ -78,65 +75,102 @@ func Merge(ranks []Rank) *Timeline {
 		}
 	}
 	for i, r := range ranks {
-		calls := make([]Record, len(r.Records))
-		for j, rec := range r.Records {
+		calls := r.Records // taken over: a trace's records are many
+		for j := range calls {
+			rec := &calls[j]
 			rec.Start -= r.Offset + origin
 			rec.End -= r.Offset + origin
 			if rec.End < rec.Start {
 				rec.End = rec.Start
 			}
 			tl.End = max(tl.End, rec.End)
-			calls[j] = rec
 		}
-		sort.SliceStable(calls, func(a, b int) bool {
-			if calls[a].Start != calls[b].Start {
-				return calls[a].Start < calls[b].Start
-			}
-			return calls[a].End > calls[b].End
-		})
+		// A rank's records come mostly in the order the calls began:
+		// checking costs a pass, sorting moves every record.
+		if !slices.IsSortedFunc(calls, byStart) {
+			slices.SortStableFunc(calls, byStart)
+		}
 		tl.Lanes[i] = Lane{Rank: i, Calls: calls, Dropped: r.Dropped, Missing: r.Missing, Clock: r.Clock}
 	}
 	tl.Flows = matchMessages(tl.Lanes)
 	return tl
 }
 
+// byStart orders calls by start, a call before those nested in it.
+func byStart(a, b Record) int {
+	if a.Start != b.Start {
+		return cmp.Compare(a.Start, b.Start)
+	}
+	return cmp.Compare(b.End, a.End)
+}
+
+// envelopeCalls are the sends and receives of one envelope: sends by
+// their number (sends[n-1] sent the n-th message), receives as found.
+type envelopeCalls struct {
+	sends []CallRef // Rank -1: the n-th send was not recorded
+	recvs []postedRecv
+}
+
+type postedRecv struct {
+	post uint64
+	ref  CallRef
+}
+
 // matchMessages pairs sends and receives (see Merge).
 func matchMessages(lanes []Lane) []Flow {
-	sends := map[sendKey]CallRef{}
-	type posted struct {
-		post uint64
-		ref  CallRef
+	envs := map[envelope]*envelopeCalls{}
+	// A lane's calls mostly repeat the envelope of the call before.
+	var lastEnv envelope
+	var last *envelopeCalls
+	find := func(env envelope) *envelopeCalls {
+		if last != nil && env == lastEnv {
+			return last
+		}
+		ec := envs[env]
+		if ec == nil {
+			ec = &envelopeCalls{}
+			envs[env] = ec
+		}
+		lastEnv, last = env, ec
+		return ec
 	}
-	recvs := map[envelope][]posted{}
 	for _, lane := range lanes {
 		for j, c := range lane.Calls {
 			ref := CallRef{Rank: lane.Rank, Call: j}
-			if c.Flags.Has(HasSend) {
-				sends[sendKey{envelope{lane.Rank, c.Dest, c.Comm, c.SendTag}, c.SendSeq}] = ref
+			if c.Flags.Has(HasSend) && c.SendSeq > 0 && c.SendSeq <= uint64(len(lane.Calls)) {
+				ec := find(envelope{lane.Rank, c.Dest, c.Comm, c.SendTag})
+				n := int(c.SendSeq)
+				for len(ec.sends) < n {
+					ec.sends = append(ec.sends, CallRef{Rank: -1})
+				}
+				ec.sends[n-1] = ref
 			}
 			if c.Flags.Has(HasRecv) {
-				env := envelope{c.Source, lane.Rank, c.Comm, c.RecvTag}
-				recvs[env] = append(recvs[env], posted{c.RecvPost, ref})
+				ec := find(envelope{c.Source, lane.Rank, c.Comm, c.RecvTag})
+				ec.recvs = append(ec.recvs, postedRecv{c.RecvPost, ref})
 			}
 		}
 	}
 	var flows []Flow
-	for env, list := range recvs {
-		sort.Slice(list, func(a, b int) bool { return list[a].post < list[b].post })
-		for n, p := range list {
-			from, ok := sends[sendKey{env, uint64(n + 1)}]
-			if !ok {
-				continue
+	for _, ec := range envs {
+		byPost := func(a, b postedRecv) int { return cmp.Compare(a.post, b.post) }
+		if !slices.IsSortedFunc(ec.recvs, byPost) {
+			slices.SortFunc(ec.recvs, byPost)
+		}
+		for n, p := range ec.recvs {
+			if n >= len(ec.sends) {
+				break
 			}
-			flows = append(flows, Flow{From: from, To: p.ref})
+			if from := ec.sends[n]; from.Rank >= 0 {
+				flows = append(flows, Flow{From: from, To: p.ref})
+			}
 		}
 	}
-	sort.Slice(flows, func(a, b int) bool {
-		fa, fb := flows[a], flows[b]
-		if fa.From.Rank != fb.From.Rank {
-			return fa.From.Rank < fb.From.Rank
+	slices.SortFunc(flows, func(a, b Flow) int {
+		if a.From.Rank != b.From.Rank {
+			return cmp.Compare(a.From.Rank, b.From.Rank)
 		}
-		return fa.From.Call < fb.From.Call
+		return cmp.Compare(a.From.Call, b.From.Call)
 	})
 	for i := range flows {
 		flows[i].ID = i + 1
@@ -151,22 +185,30 @@ func Label(c Record) string {
 }
 
 // AppendLabel appends Label(c) to b.
-func AppendLabel(b []byte, c Record) []byte {
-	start := len(b)
-	b = append(b, c.Op...)
+func AppendLabel(b []byte, c Record) []byte { return appendLabel(b, c, appendText) }
+
+func appendText(b []byte, s string) []byte { return append(b, s...) }
+
+// appendLabel appends Label(c) to b, its texts (the call's name, note and
+// error) through text: as they are, or escaped for a JSON string.
+func appendLabel(b []byte, c Record, text func(b []byte, s string) []byte) []byte {
+	b = text(b, c.Op)
 	b = append(b, '(')
+	parts := false
 	sep := func() {
-		if len(b) > start && b[len(b)-1] != '(' {
+		if parts {
 			b = append(b, "; "...)
 		}
+		parts = true
 	}
 	if c.Flags.Has(HasSend) {
+		sep()
 		b = append(b, "dest "...)
 		b = strconv.AppendInt(b, int64(c.DestLocal), 10)
 		b = append(b, ", tag "...)
 		b = strconv.AppendInt(b, int64(c.SendTag), 10)
 		b = append(b, ", "...)
-		b = append(b, byteCount(c.SendSize)...)
+		b = appendByteCount(b, c.SendSize)
 	}
 	if c.Flags.Has(HasRecv) {
 		sep()
@@ -175,11 +217,11 @@ func AppendLabel(b []byte, c Record) []byte {
 		b = append(b, ", tag "...)
 		b = strconv.AppendInt(b, int64(c.RecvTag), 10)
 		b = append(b, ", "...)
-		b = append(b, byteCount(c.RecvSize)...)
+		b = appendByteCount(b, c.RecvSize)
 	}
 	if c.Note != "" {
 		sep()
-		b = append(b, c.Note...)
+		b = text(b, c.Note)
 	}
 	b = append(b, ')')
 	if c.Comm != 0 {
@@ -191,17 +233,20 @@ func AppendLabel(b []byte, c Record) []byte {
 	}
 	if c.Flags.Has(Failed) {
 		b = append(b, ": "...)
-		b = append(b, c.Err...)
+		b = text(b, c.Err)
 	}
 	return b
 }
 
-func byteCount(n int) string {
+func byteCount(n int) string { return string(appendByteCount(nil, n)) }
+
+// appendByteCount appends n bytes as a person reads them: 8 B, 4 KiB, 2 MiB.
+func appendByteCount(b []byte, n int) []byte {
 	switch {
 	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
+		return append(strconv.AppendInt(b, int64(n>>20), 10), " MiB"...)
 	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
+		return append(strconv.AppendInt(b, int64(n>>10), 10), " KiB"...)
 	}
-	return strconv.Itoa(n) + " B"
+	return append(strconv.AppendInt(b, int64(n), 10), " B"...)
 }

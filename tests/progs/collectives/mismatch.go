@@ -19,6 +19,8 @@ import (
 //	bcast-roots        rank 0 Bcast from root 0, the others from root 1
 //	allreduce-lengths  AllreduceSlice, the last rank with one element more
 //	reduce-allreduce   rank 0 Reduce to root 0, the others Allreduce
+//	allreduce-types    Allreduce of a string on rank 1, of a number on the
+//	                   others (shared memory against messages on the world)
 //
 // A rank whose call returns without error makes another collective call on
 // the communicator (a Barrier), which must fail. Each rank prints
@@ -64,6 +66,12 @@ func mismatch(world *mpi.Comm, mode, comm string) int {
 			_, err = mpi.Reduce(c, 1, mpi.Sum, 0)
 		} else {
 			_, err = mpi.Allreduce(c, 1, mpi.Sum)
+		}
+	case "allreduce-types":
+		if me == 1 {
+			_, err = mpi.Allreduce(c, "x", func(a, b string) string { return a + b })
+		} else {
+			_, err = mpi.Allreduce(c, 1.5, mpi.Sum)
 		}
 	default:
 		fmt.Fprintln(os.Stderr, "unknown mismatch mode", mode)

@@ -1,0 +1,264 @@
+package comm
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Shared-memory rings between same-host peers.
+//
+// A connection's dialer (the only writer of that direction) creates a ring
+// in a sealed memfd, passes it with the handshake (SCM_RIGHTS), and from
+// then on writes frames up to the ring's record limit into it instead of
+// the socket; bigger frames, and frames that find the ring full, still go
+// by the socket. The socket carries wake-ups, the goodbye and EOF, which
+// stays the only source of truth for a peer's end.
+//
+// Order between the two paths: every data frame of a ring connection gets
+// an ordinal (0, 1, 2, ... mod 2^32), in the record header or the socket
+// frame header. The reader delivers only the frame whose ordinal is next:
+// a ring record with a later ordinal waits in the ring until the socket
+// frame before it was delivered, and a socket frame's header makes the
+// reader drain the ring up to it first (its records were published before
+// the socket frame was written, so they are visible by then; a socket frame
+// whose predecessors are not in the ring is a broken peer).
+//
+// Layout of a ring's memory (little-endian; the mapping is page aligned):
+//
+//	[0:8)       head: bytes published by the writer (only the writer stores it)
+//	[64:72)     tail: bytes consumed by the reader (only the reader stores it)
+//	[128:132)   sleeping: 1 when the reader wants a wake-up frame on the socket
+//	            for the next record; the writer swaps it to 0 and sends one
+//	[192:196)   spilled: 1 + the ordinal of the last data frame the writer
+//	            sent by the socket (0: none), a hint that lets a polling
+//	            reader skip the socket's system call when nothing is due there
+//	[4096:)     the data area, a power of two of bytes
+//
+// head and tail grow without wrapping (uint64 byte counts); a position's
+// offset in the data area is pos mod the area's size. A record starts at a
+// multiple of ringAlign: a frame header (unix_frame.go's, with the ordinal
+// at [12:16]), then the payload, padded to ringAlign; the payload may wrap
+// around the area's end, the header never does.
+//
+// Wake-ups. The reader polls the ring whenever it polls (Poll, and its
+// background reader whenever the socket is readable). While nobody polls,
+// a record would sit unseen, so the reader sets sleeping before it stops
+// looking, and the writer, after publishing a record, wakes it through the
+// socket when it finds sleeping set. The classic argument (Dekker's):
+// writer: store head, then load sleeping; reader: store sleeping, then load
+// head. Go's atomics are sequentially consistent, so at least one of the
+// two sees the other's store: either the writer sees sleeping and wakes the
+// reader, or the reader, re-checking the ring after storing sleeping, sees
+// the record. The reader clears sleeping only while a caller spins on Poll
+// (Spinner), and stores it again (then re-checks) when the last spinner
+// stops; clearing it at any other time is never done, setting it spuriously
+// only costs a wake-up frame.
+//
+// The peer at the other end may scribble on the shared memory: every
+// position and length read from it is checked before use, each side keeps
+// its own copy of the counter it owns, and payloads are copied out before
+// they are delivered. The memfd is sealed against shrinking, so a peer
+// cannot make our accesses fault.
+const (
+	ringHeadOff     = 0
+	ringTailOff     = 64
+	ringSleepingOff = 128
+	ringSpilledOff  = 192
+	ringCtrlLen     = 4096
+	ringAlign       = 32
+
+	// DefaultRingSize is the data area of each direction's ring unless
+	// UnixConfig.RingSize says otherwise.
+	DefaultRingSize = 256 << 10
+	minRingSize     = 4 << 10
+	maxRingSize     = 64 << 20
+
+	// oobSpace is the room for the control message that passes a ring's
+	// descriptor (a few more are refused by the kernel's truncation).
+	oobSpace = 64
+)
+
+// errRingBroken: the peer broke the ring's rules (a position or a length
+// that cannot be).
+var errRingBroken = errors.New("shared-memory ring broken by the peer")
+
+// ringMem is a ring's mapping, seen from either side.
+type ringMem struct {
+	mem  []byte // the whole mapping
+	data []byte // the data area, mem[ringCtrlLen:]
+	mask uint64 // len(data)-1
+	// maxLen is the largest payload a record may carry: a quarter of the
+	// data area, so that a full ring still takes a few.
+	maxLen uint64
+}
+
+// newRingMem checks a mapping's size and wraps it.
+func newRingMem(mem []byte) (ringMem, error) {
+	size := len(mem) - ringCtrlLen
+	if size < minRingSize || size > maxRingSize || size&(size-1) != 0 {
+		return ringMem{}, fmt.Errorf("ring of %d bytes: the data area must be a power of two in [%d, %d]: %w",
+			len(mem), minRingSize, maxRingSize, ErrBadFrame)
+	}
+	return ringMem{mem: mem, data: mem[ringCtrlLen:], mask: uint64(size - 1), maxLen: uint64(size / 4)}, nil
+}
+
+func (m *ringMem) headPtr() *atomic.Uint64 {
+	return (*atomic.Uint64)(unsafe.Pointer(&m.mem[ringHeadOff]))
+}
+
+func (m *ringMem) tailPtr() *atomic.Uint64 {
+	return (*atomic.Uint64)(unsafe.Pointer(&m.mem[ringTailOff]))
+}
+
+func (m *ringMem) sleepingPtr() *atomic.Uint32 {
+	return (*atomic.Uint32)(unsafe.Pointer(&m.mem[ringSleepingOff]))
+}
+
+func (m *ringMem) spilledPtr() *atomic.Uint32 {
+	return (*atomic.Uint32)(unsafe.Pointer(&m.mem[ringSpilledOff]))
+}
+
+// ringRecordLen is the room a record with a payload of n bytes takes.
+func ringRecordLen(n uint64) uint64 {
+	return frameHeaderLen + (n+ringAlign-1)&^(ringAlign-1)
+}
+
+// copyIn writes b at position pos of the data area, wrapping, and returns
+// the position after it.
+func (m *ringMem) copyIn(pos uint64, b []byte) uint64 {
+	for len(b) > 0 {
+		n := copy(m.data[pos&m.mask:], b)
+		b = b[n:]
+		pos += uint64(n)
+	}
+	return pos
+}
+
+// copyOut fills b from position pos of the data area, wrapping.
+func (m *ringMem) copyOut(pos uint64, b []byte) {
+	for len(b) > 0 {
+		n := copy(b, m.data[pos&m.mask:])
+		b = b[n:]
+		pos += uint64(n)
+	}
+}
+
+// ringWriter is the dialer's side of a ring. It is used under its
+// outConn's lock.
+type ringWriter struct {
+	ringMem
+	head uint64 // what we published; the shared copy is only ever stored
+}
+
+// put writes one record if the ring has room for it now: sent is false
+// when it has not (the frame then goes by the socket). An error means the
+// reader broke the ring (a tail that cannot be); nothing was written.
+func (w *ringWriter) put(h Header, ord uint32, head, body []byte) (sent bool, err error) {
+	size := uint64(len(head) + len(body))
+	if size > w.maxLen {
+		return false, nil
+	}
+	tail := w.tailPtr().Load()
+	used := w.head - tail
+	if used > uint64(len(w.data)) || tail%ringAlign != 0 {
+		return false, fmt.Errorf("tail %d, head %d: %w", tail, w.head, errRingBroken)
+	}
+	need := ringRecordLen(size)
+	if uint64(len(w.data))-used < need {
+		return false, nil
+	}
+	off := w.head & w.mask
+	rec := w.data[off : off+frameHeaderLen]
+	encodeHeader(rec, h, int(size))
+	putOrdinal(rec, ord)
+	w.copyIn(w.copyIn(w.head+frameHeaderLen, head), body)
+	w.head += need
+	w.headPtr().Store(w.head) // publish
+	return true, nil
+}
+
+// claimWake reports whether the reader asked to be woken, taking the
+// request: the caller must then send it a wake-up frame.
+func (w *ringWriter) claimWake() bool {
+	s := w.sleepingPtr()
+	return s.Load() == 1 && s.CompareAndSwap(1, 0)
+}
+
+// ringReader is the acceptor's side of a ring. It is used under its
+// inConn's lock.
+type ringReader struct {
+	ringMem
+	tail    uint64 // what we consumed; the shared copy is only ever stored
+	maxSize uint64 // the largest payload accepted: min(maxLen, MaxFrame)
+}
+
+// take reads the record at the tail when one is published and carries
+// ordinal ord: its header (Source set to source) and its payload, read
+// into memory from bp when the payload is large and bp is not nil (see
+// BufferProvider), else a fresh slice. ok is false when no record for ord
+// is there yet. An error means the writer broke the ring.
+func (r *ringReader) take(ord uint32, source int, bp BufferProvider) (f Frame, ok bool, err error) {
+	head := r.headPtr().Load()
+	avail := head - r.tail
+	if avail == 0 {
+		return Frame{}, false, nil
+	}
+	if avail > uint64(len(r.data)) || avail%ringAlign != 0 {
+		return Frame{}, false, fmt.Errorf("head %d, tail %d: %w", head, r.tail, errRingBroken)
+	}
+	var hb [frameHeaderLen]byte
+	off := r.tail & r.mask
+	copy(hb[:], r.data[off:off+frameHeaderLen])
+	h, length, rord, err := decodeFrameHeader(hb[:], source, r.maxSize)
+	if err != nil {
+		return Frame{}, false, fmt.Errorf("record at %d: %w", r.tail, errors.Join(err, errRingBroken))
+	}
+	if h.Kind >= FirstReservedKind {
+		return Frame{}, false, fmt.Errorf("record at %d of kind %#x, reserved: %w", r.tail, h.Kind, errRingBroken)
+	}
+	need := ringRecordLen(length)
+	if need > avail {
+		return Frame{}, false, fmt.Errorf("record at %d of %d bytes, %d published: %w", r.tail, need, avail, errRingBroken)
+	}
+	if rord != ord {
+		return Frame{}, false, nil // the frame due comes by the socket
+	}
+	var payload []byte
+	if bp != nil && length >= BufferThreshold {
+		if b := bp.BufferFor(h, int(length)); uint64(len(b)) == length {
+			payload = b
+		}
+	}
+	if payload == nil {
+		payload = make([]byte, length)
+	}
+	r.copyOut(r.tail+frameHeaderLen, payload)
+	r.tail += need
+	r.tailPtr().Store(r.tail) // the writer may reuse the room now
+	return Frame{Header: h, Payload: payload}, true, nil
+}
+
+// socketDue reports whether the writer said a data frame with an ordinal
+// at or after next went by the socket (the hint in spilled).
+func (r *ringReader) socketDue(next uint32) bool {
+	s := r.spilledPtr().Load()
+	return s != 0 && int32(s-1-next) >= 0
+}
+
+// unmap releases the writer's mapping; a nil ring has none.
+func (w *ringWriter) unmap() {
+	if w != nil && w.mem != nil {
+		unmapRing(w.mem)
+		w.mem, w.data = nil, nil
+	}
+}
+
+// unmap releases the reader's mapping; a nil ring has none.
+func (r *ringReader) unmap() {
+	if r != nil && r.mem != nil {
+		unmapRing(r.mem)
+		r.mem, r.data = nil, nil
+	}
+}
