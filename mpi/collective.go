@@ -57,7 +57,7 @@ func opOf[T any](fn func(a, b T) T) collectives.Op[T] {
 // bench/ops: Bcast 4.2 ms, BcastInto 2.2 ms).
 func Bcast[T any](c *Comm, v T, root int) (T, error) {
 	return collective(c, "Bcast", func(conn collectives.Conn) (T, error) {
-		return collectives.Bcast(conn, valueCodecFor[T](), v, root)
+		return hierBcast(conn, valueCodecFor[T](), v, root)
 	})
 }
 
@@ -109,11 +109,7 @@ func Scatter[T any](c *Comm, data []T, root int) ([]T, error) {
 // large gathers, expect an allocation and its garbage collection per call.
 func Gather[T any](c *Comm, part []T, root int) ([]T, error) {
 	return collective(c, "Gather", func(conn collectives.Conn) ([]T, error) {
-		parts, err := collectives.Gather(conn, sliceCodec[T](), part, root)
-		if err != nil || parts == nil {
-			return nil, err
-		}
-		return join(parts), nil
+		return hierGather(conn, sliceCodec[T](), part, root)
 	})
 }
 
@@ -124,11 +120,7 @@ func Gather[T any](c *Comm, part []T, root int) ([]T, error) {
 // allocation and its garbage collection per call.
 func Allgather[T any](c *Comm, part []T) ([]T, error) {
 	return collective(c, "Allgather", func(conn collectives.Conn) ([]T, error) {
-		parts, err := collectives.Allgather(conn, sliceCodec[T](), part)
-		if err != nil {
-			return nil, err
-		}
-		return join(parts), nil
+		return hierAllgather(conn, sliceCodec[T](), part)
 	})
 }
 
@@ -169,7 +161,7 @@ func Alltoall[T any](c *Comm, parts [][]T) ([][]T, error) {
 // same function everywhere cannot be checked.
 func Reduce[T any](c *Comm, v T, op func(a, b T) T, root int) (T, error) {
 	return collective(c, "Reduce", func(conn collectives.Conn) (T, error) {
-		return collectives.Reduce(conn, valueCodec[T](), v, opOf(op), root)
+		return hierReduce(conn, valueCodec[T](), v, opOf(op), root)
 	})
 }
 
@@ -181,7 +173,7 @@ func Reduce[T any](c *Comm, v T, op func(a, b T) T, root int) (T, error) {
 // and values on other communicators, go by recursive doubling.
 func Allreduce[T any](c *Comm, v T, op func(a, b T) T) (T, error) {
 	return collective(c, "Allreduce", func(conn collectives.Conn) (T, error) {
-		return collectives.Allreduce(conn, valueCodec[T](), v, opOf(op))
+		return hierAllreduce(conn, valueCodec[T](), v, opOf(op))
 	})
 }
 
@@ -195,7 +187,7 @@ func Allreduce[T any](c *Comm, v T, op func(a, b T) T) (T, error) {
 // keep allocates nothing (there is no ReduceSlice form into a buffer yet).
 func ReduceSlice[T any](c *Comm, v []T, op func(a, b T) T, root int) ([]T, error) {
 	return collective(c, "ReduceSlice", func(conn collectives.Conn) ([]T, error) {
-		return collectives.ReduceSlice(conn, sliceCodec[T](), v, opOf(op), root)
+		return hierReduceSlice(conn, sliceCodec[T](), v, opOf(op), root)
 	})
 }
 
@@ -218,7 +210,7 @@ func ReduceSlice[T any](c *Comm, v []T, op func(a, b T) T, root int) ([]T, error
 // AllreduceSlice 12.0 and 8.8 ms, AllreduceSliceInto 6.1 and 7.0 ms).
 func AllreduceSlice[T any](c *Comm, v []T, op func(a, b T) T) ([]T, error) {
 	return collective(c, "AllreduceSlice", func(conn collectives.Conn) ([]T, error) {
-		return collectives.AllreduceSlice(conn, sliceCodec[T](), v, opOf(op))
+		return hierAllreduceSlice(conn, sliceCodec[T](), v, nil, false, opOf(op))
 	})
 }
 
@@ -229,7 +221,8 @@ func AllreduceSlice[T any](c *Comm, v []T, op func(a, b T) T) ([]T, error) {
 // ErrLengthMismatch) and may be v itself, as with MPI_IN_PLACE.
 func AllreduceSliceInto[T any](c *Comm, v, out []T, op func(a, b T) T) error {
 	_, err := collective(c, "AllreduceSliceInto", func(conn collectives.Conn) (struct{}, error) {
-		return struct{}{}, collectives.AllreduceSliceInto(conn, sliceCodec[T](), v, out, opOf(op))
+		_, err := hierAllreduceSlice(conn, sliceCodec[T](), v, out, true, opOf(op))
+		return struct{}{}, err
 	})
 	return err
 }
@@ -247,7 +240,7 @@ func Scan[T any](c *Comm, v T, op func(a, b T) T) (T, error) {
 // log2(Size) rounds of small messages).
 func (c *Comm) Barrier() error {
 	_, err := collective(c, "Barrier", func(conn collectives.Conn) (struct{}, error) {
-		return struct{}{}, collectives.Barrier(conn)
+		return struct{}{}, hierBarrier(conn)
 	})
 	return err
 }

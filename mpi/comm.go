@@ -42,6 +42,7 @@ type Comm struct {
 type commShared struct {
 	collSeq atomic.Uint32 // collective calls made so far
 	world   *worldState   // the world this communicator belongs to
+	hier    hierState     // its ranks' hosts, for the hierarchical collectives (hier.go)
 	freed   atomic.Bool   // Finalize was called on this communicator (not the world)
 	watch   *collWatch    // its collective context's watch, once made; guarded by the engine's mu
 }

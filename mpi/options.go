@@ -39,6 +39,7 @@ type Option func(*config)
 
 type config struct {
 	transport  comm.Transport
+	placement  []int // host index per world rank (GORUN_PLACEMENT; tests: withPlacement)
 	eagerLimit int
 	eagerSet   bool // set by the user: the transport's preference does not apply
 	spin       time.Duration

@@ -16,12 +16,13 @@ import (
 
 // worldState is one world: its engine, and its link to the launcher.
 type worldState struct {
-	e     *engine
-	ctl   *control.Client // nil without gorun or with WithTransport
-	arena *shmcoll.Region // shared memory of the ranks on this host; nil if none
-	trace *tracer         // gorun --trace; nil when off
-	once  sync.Once
-	err   error
+	e         *engine
+	ctl       *control.Client // nil without gorun or with WithTransport
+	arena     *shmcoll.Region // shared memory of the ranks on this host; nil if none
+	trace     *tracer         // gorun --trace; nil when off
+	placement []int           // host index per world rank; nil: one host
+	once      sync.Once
+	err       error
 }
 
 // process holds the process's own world, joined by Init.
@@ -83,6 +84,7 @@ func Init(opts ...Option) (*Comm, error) {
 			os.Exit(1)
 		})
 	}
+	cfg.placement = job.Placement
 	t, err := jobTransport(job)
 	if err != nil {
 		if ctl != nil {
@@ -123,7 +125,7 @@ func startWorld(t comm.Transport, rank, size int, ctl *control.Client, cfg confi
 	for i := range group {
 		group[i] = i
 	}
-	return newComm(e, 0, group, &worldState{e: e, ctl: ctl}), nil
+	return newComm(e, 0, group, &worldState{e: e, ctl: ctl, placement: cfg.placement}), nil
 }
 
 // configure applies the environment (GORUN_EAGER_LIMIT, GORUN_SPIN), then

@@ -1,0 +1,74 @@
+package tests
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// hierPlacements are placements of one-host jobs on pretend hosts (the
+// launcher's GORUN_TEST_PLACEMENT) under which the collectives run
+// hierarchically: hosts in blocks of ranks (rank order kept for any
+// operator), unequal blocks, three hosts, and interleaved hosts (where
+// non-commutative operators fall back to the flat algorithms).
+var hierPlacements = []string{"0,0,1,1", "0,0,0,1,1", "1,1,0,0,0,2", "0,1,0,1,0", "0,0,1,1,1,2,2,0"}
+
+// TestPlacementHierCollectives runs the collective suite (every
+// collective, rank order of non-commutative operators, bitwise agreement
+// of float reductions, Split and Dup, errors on bad input) on placements
+// over several pretend hosts: same-host pairs through Unix sockets, the
+// others through NATS, collectives in phases per host.
+func TestPlacementHierCollectives(t *testing.T) {
+	for _, placement := range hierPlacements {
+		np := strings.Count(placement, ",") + 1
+		t.Run(placement, func(t *testing.T) {
+			expectCollectives(t, np, runGorun(t, job{np: np, prog: "collectives", env: []string{placementEnv + "=" + placement}}))
+		})
+	}
+}
+
+// TestPlacementHierMismatch: under a placement over two pretend hosts,
+// every rank of a mismatched collective still reports an error wrapping
+// mpi.ErrCollectiveMismatch naming both calls (each phase's messages carry
+// the call's signature).
+func TestPlacementHierMismatch(t *testing.T) {
+	modes := []struct {
+		mode  string
+		calls []string
+	}{
+		{"barrier-bcast", []string{"called Barrier", "called Bcast(root 1)"}},
+		{"bcast-roots", []string{"called Bcast(root 0)", "called Bcast(root 1)"}},
+		{"allreduce-lengths", []string{"called AllreduceSlice(10 elements)", "called AllreduceSlice(11 elements)"}},
+		{"reduce-allreduce", []string{"called Reduce(root 0)", "called Allreduce"}},
+	}
+	const np = 3
+	for _, placement := range []string{"0,0,1", "0,1,1"} {
+		for _, comm := range []string{"world", "split", "context"} {
+			for _, m := range modes {
+				t.Run(fmt.Sprintf("%s/%s/%s", placement, comm, m.mode), func(t *testing.T) {
+					res := runGorun(t, job{np: np, prog: "collectives", args: []string{"mismatch", m.mode, comm},
+						env: []string{placementEnv + "=" + placement}})
+					if res.code != 3 {
+						t.Errorf("exit status %d, want 3\nstderr:\n%s", res.code, res.stderr)
+					}
+					for r := range np {
+						line := regexp.MustCompile(fmt.Sprintf(`(?m)^rank %d mismatch: (.*)$`, r)).FindStringSubmatch(res.stdout)
+						if line == nil {
+							t.Errorf("rank %d did not report\nstdout:\n%s", r, res.stdout)
+							continue
+						}
+						ok := strings.HasPrefix(line[1], "true: mpi: rank ") && strings.Contains(line[1], "collective mismatch: ")
+						for _, call := range m.calls {
+							ok = ok && strings.Contains(line[1], call)
+						}
+						if !ok {
+							t.Errorf("rank %d: %s\nwant an error wrapping mpi.ErrCollectiveMismatch naming %q", r, line[1], m.calls)
+						}
+					}
+					noProcessLeft(t, res)
+				})
+			}
+		}
+	}
+}
