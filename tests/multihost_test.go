@@ -704,3 +704,70 @@ func TestMultihostOutput(t *testing.T) {
 		t.Errorf("%d long lines arrived, want 4", got)
 	}
 }
+
+// TestMultihostNATSClusterOthersFinish: two jobs at once in a 3-server
+// cluster. Job X's agent b uses server s2; job Y's agents (c on s0, d on
+// s1) and launcher (s0) never touch it. s2 dies: X fails within 10 s
+// naming it, and Y, whose ranks still talk across hosts afterwards (rank
+// 0 reads the launcher's stdin, then every rank finalizes), finishes with
+// status 0 and all its output.
+func TestMultihostNATSClusterOthersFinish(t *testing.T) {
+	r := newBareRig(t, "a", "b", "c", "d")
+	_, natsd := rigBinaries(t)
+	servers, urls := r.StartNATSCluster(t, natsd, 3)
+	for name, server := range map[string]int{"a": 1, "b": 2, "c": 0, "d": 1} {
+		a := r.Start(t, name, []string{"GORUN_TEST_MARKER=" + r.marker}, r.gorun, "agent", "--nats", urls[server],
+			"--name", name, "--slots", "2", "--cache", t.TempDir())
+		if !a.WaitFor("serving", 20*time.Second) {
+			t.Fatalf("agent %s did not start:\n%s", name, a.Output())
+		}
+		r.agents[name] = a
+	}
+	up := func(p *hostrig.Proc) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for strings.Count(p.Stderr(), "pid ") < 4 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the job did not come up:\n%s", p.Output())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	x := r.Start(t, "launcher", nil, r.gorun, "-np", "4", "--nats", urls[0], "--hosts", "a:2,b:2", bin("behave"), "-mode", "sleep")
+	y, in := r.StartWithStdin(t, "launcher", nil, r.gorun, "-np", "4", "--nats", urls[0], "--hosts", "c:2,d:2", bin("behave"), "-mode", "stdin")
+	up(x)
+	up(y)
+	servers[2].Kill() // agent b's
+	if !x.Wait(10 * time.Second) {
+		t.Fatalf("job X still runs 10 s after agent b's server died:\n%s", x.Output())
+	}
+	if want := "gorun: lost agent b (ranks 2-3, through NATS server " + urls[2] + ")"; x.ExitCode() == 0 || !strings.Contains(x.Stderr(), want) {
+		t.Fatalf("job X: status %d, stderr without %q:\n%s", x.ExitCode(), want, x.Stderr())
+	}
+	select {
+	case <-y.Done():
+		t.Fatalf("job Y ended with job X (status %d):\n%s", y.ExitCode(), y.Output())
+	default:
+	}
+	const n = 100
+	for i := range n {
+		fmt.Fprintf(in, "line %d\n", i)
+	}
+	in.Close()
+	if !y.Wait(waitLimit) {
+		t.Fatalf("job Y still runs after its stdin closed:\n%s", y.Output())
+	}
+	stdout := y.Stdout()
+	if y.ExitCode() != 0 {
+		t.Fatalf("job Y: status %d:\n%s", y.ExitCode(), y.Output())
+	}
+	for i := range n {
+		if !strings.Contains(stdout, fmt.Sprintf("rank 0 read %q\n", fmt.Sprintf("line %d", i))) {
+			t.Fatalf("job Y: rank 0 did not print line %d:\n%s", i, stdout)
+		}
+	}
+	if !strings.Contains(stdout, fmt.Sprintf("rank 0 read %d lines\n", n)) || strings.Count(stdout, "read 0 lines\n") != 3 {
+		t.Fatalf("job Y: incomplete output:\n%s", stdout)
+	}
+	r.noRankLeft(t, 5*time.Second)
+}
