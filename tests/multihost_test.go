@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"crypto/rand"
 	"fmt"
 	"os"
 	"os/exec"
@@ -770,4 +771,80 @@ func TestMultihostNATSClusterOthersFinish(t *testing.T) {
 		t.Fatalf("job Y: incomplete output:\n%s", stdout)
 	}
 	r.noRankLeft(t, 5*time.Second)
+}
+
+// TestMultihostSignalWhileShipping: SIGINT or SIGTERM while a 100 MB
+// program ships to the agents ends the launcher within 2 s with 130 or
+// 143; the agents give the job up (their slots free again) and no rank
+// runs anywhere.
+func TestMultihostSignalWhileShipping(t *testing.T) {
+	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			// A fresh program each time (a warm cache would ship nothing):
+			// behave padded to 100 MB with a random tail.
+			big := paddedProgram(t, bin("behave"), 100<<20)
+			p := r.Start(t, "launcher", nil, r.gorun, "-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", big, "-mode", "sleep")
+			if !shippingStarted(60*time.Second, r.caches["a"], r.caches["b"]) {
+				t.Fatalf("no agent began fetching the program:\n%s", p.Output())
+			}
+			p.Signal(sig)
+			if !p.Wait(2 * time.Second) {
+				t.Fatalf("the launcher still runs 2 s after %v mid-shipping:\n%s", sig, p.Output())
+			}
+			if p.ExitCode() != 128+int(sig) || !strings.Contains(p.Stderr(), "gorun: interrupted") {
+				t.Fatalf("status %d, want %d:\n%s", p.ExitCode(), 128+int(sig), p.Output())
+			}
+			allFree := regexp.MustCompile(`(?m)^a\s+2\s+2\s`)
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				out, _ := r.Run(t, "launcher", 10*time.Second, r.gorun, "agents", "--nats", r.URL())
+				if allFree.MatchString(out) && regexp.MustCompile(`(?m)^b\s+2\s+2\s`).MatchString(out) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the agents still hold the interrupted job's slots:\n%s", out)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			r.noRankLeft(t, 2*time.Second)
+		})
+	}
+}
+
+// paddedProgram copies the binary src, padded to size bytes with random
+// bytes (ignored by the loader), into a temporary file.
+func paddedProgram(t *testing.T, src string, size int64) string {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := make([]byte, size-int64(len(data)))
+	if _, err := rand.Read(pad[:4096]); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "behave-big")
+	if err := os.WriteFile(path, append(data, pad...), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// shippingStarted waits until a fetch is under way (a partial program file
+// with some bytes) in one of the agents' caches.
+func shippingStarted(limit time.Duration, caches ...string) bool {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		for _, dir := range caches {
+			parts, _ := filepath.Glob(filepath.Join(dir, "fetch-*"))
+			for _, part := range parts {
+				if fi, err := os.Stat(part); err == nil && fi.Size() > 0 {
+					return true
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
 }

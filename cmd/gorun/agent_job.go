@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -92,7 +93,34 @@ func (j *agentJob) run(m *nats.Msg) {
 		j.agent.logf("job %s: %s", req.Job, msg)
 		_ = m.Respond(mustJSON(launchReply{Error: fmt.Sprintf("agent %s: %s", j.agent.cfg.name, msg), Status: status}))
 	}
-	prog, shipped, err := j.agent.fetchProgram(req.Prog)
+	// Listen to the launcher before fetching the program: a launcher
+	// interrupted meanwhile says so here (downEnd), and whatever starts
+	// is ended at once.
+	down := make(chan *nats.Msg, 1024)
+	downSub, err := j.agent.nc.ChanSubscribe(req.Ctl+".down."+strconv.Itoa(req.Host), down)
+	if err != nil {
+		refuse(1, "cannot subscribe to the job's subjects: %v", err)
+		return
+	}
+	defer downSub.Unsubscribe()
+	fetchCtx, stopFetch := context.WithCancel(context.Background())
+	endSub, err := j.agent.nc.Subscribe(req.Ctl+".down."+strconv.Itoa(req.Host), func(m *nats.Msg) {
+		var d downMsg
+		if json.Unmarshal(m.Data, &d) == nil && d.Kind == downEnd {
+			stopFetch() // the launcher gave the job up while we fetched
+		}
+	})
+	if err != nil {
+		stopFetch()
+		refuse(1, "cannot subscribe to the job's subjects: %v", err)
+		return
+	}
+	prog, shipped, err := j.agent.fetchProgram(fetchCtx, req.Prog)
+	_ = endSub.Unsubscribe()
+	if err == nil && fetchCtx.Err() != nil {
+		err = fmt.Errorf("the launcher gave the job up")
+	}
+	stopFetch()
 	if err != nil {
 		refuse(126, "%v", err)
 		return
@@ -132,13 +160,6 @@ func (j *agentJob) run(m *nats.Msg) {
 	}
 	defer server.Close()
 
-	down := make(chan *nats.Msg, 1024)
-	downSub, err := j.agent.nc.ChanSubscribe(req.Ctl+".down."+strconv.Itoa(req.Host), down)
-	if err != nil {
-		refuse(1, "cannot subscribe to the job's subjects: %v", err)
-		return
-	}
-	defer downSub.Unsubscribe()
 	j.lastHB.Store(time.Now().UnixNano())
 	hbSub, err := j.agent.nc.Subscribe(req.Ctl+".hb", func(*nats.Msg) { j.lastHB.Store(time.Now().UnixNano()) })
 	if err != nil {

@@ -184,8 +184,19 @@ func (r *remoteRanks) start(s *supervisor) {
 		}()
 	}
 	var first *failure
-	for range r.names {
-		a := <-answers
+	answered := make([]bool, len(r.names))
+	for pending := len(r.names); pending > 0; {
+		var a answer
+		select {
+		case a = <-answers:
+			pending--
+			answered[a.host] = true
+		case sig := <-s.sigs:
+			if r.interruptLaunch(s, sig, answered) {
+				return
+			}
+			continue
+		}
 		var ranks []int
 		for rank, hr := range r.hostOf {
 			if hr == a.host {
