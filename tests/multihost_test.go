@@ -1,8 +1,10 @@
 package tests
 
 import (
+	"bufio"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -847,4 +849,82 @@ func shippingStarted(limit time.Duration, caches ...string) bool {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return false
+}
+
+// TestMultihostOutputFlowControl: two ranks on two hosts each write about
+// 26 MB of lines as fast as they can to a launcher whose stdout is a pipe
+// read slowly (3 MB/s, slower than they write). The agents hold back
+// (credit per host) instead of flooding the launcher: the job ends with
+// status 0, every line arrives whole and in order per rank, the launcher's
+// memory stays bounded, and the NATS server saw no slow consumer. (Without
+// flow control the launcher queues the output, its agents' heartbeats wait
+// behind it, and it ends the job as "lost agent".)
+func TestMultihostOutputFlowControl(t *testing.T) {
+	r := newHostsRig(t, map[string]int{"a": 1, "b": 1})
+	const n = 150000 // lines per rank, 175 bytes on average
+	p, out := r.StartWithStdout(t, "launcher", nil, r.gorun, "-np", "2", "--nats", r.URL(), "--hosts", "a:1,b:1",
+		"--tag-output", bin("behave"), "-mode", "lines", "-n", itoa(n))
+	slow := &slowReader{r: out, chunk: 32 << 10, pause: 10 * time.Millisecond}
+	var peak int64 // the launcher's peak resident memory, kB
+	next := [2]int{}
+	var total int64
+	sc := bufio.NewScanner(slow)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		l := sc.Text()
+		total += int64(len(l)) + 1
+		var rank, i int
+		if _, err := fmt.Sscanf(l, "[%d] rank %d line %d", &rank, &rank, &i); err != nil || rank < 0 || rank > 1 {
+			t.Fatalf("a line that no rank wrote: %.100q", l)
+		}
+		want := fmt.Sprintf("[%d] rank %d line %d %s", rank, rank, next[rank], strings.Repeat("x", 50+next[rank]%200))
+		if l != want {
+			t.Fatalf("rank %d: line %d torn or out of order: %.100q", rank, next[rank], l)
+		}
+		next[rank]++
+		if next[rank]%10000 == 0 {
+			peak = max(peak, peakRSS(p.Pid()))
+		}
+	}
+	if !p.Wait(waitLimit) {
+		t.Fatalf("the launcher still runs after its stdout ended:\n%s", p.Output())
+	}
+	if p.ExitCode() != 0 || next != [2]int{n, n} {
+		t.Fatalf("status %d, lines %v of %d each (%d bytes); stderr:\n%s", p.ExitCode(), next, n, total, p.Stderr())
+	}
+	if slowConsumers := hostrig.NATSSlowConsumers(t, r.nats); slowConsumers != 0 {
+		t.Errorf("the NATS server saw %d slow consumers", slowConsumers)
+	}
+	t.Logf("%d bytes of output read; the launcher's peak RSS: %d kB", total, peak)
+	if peak > 100<<10 {
+		t.Errorf("the launcher grew to %d kB: its output is not held back", peak)
+	}
+	r.noRankLeft(t, 5*time.Second)
+}
+
+// peakRSS is process pid's peak resident memory in kB (0 if unknown).
+func peakRSS(pid int) int64 {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	var kb int64
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
+		}
+	}
+	return kb
+}
+
+// slowReader reads at most chunk bytes at a time, pausing before each read.
+type slowReader struct {
+	r     io.Reader
+	chunk int
+	pause time.Duration
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	time.Sleep(s.pause)
+	return s.r.Read(p[:min(len(p), s.chunk)])
 }

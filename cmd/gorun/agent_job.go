@@ -37,6 +37,7 @@ type agentJob struct {
 	ended    chan struct{} // made with the job: closed when its ranks are gone
 	lastHB   atomic.Int64  // unix nanoseconds of the launcher's last heartbeat
 	cut      atomic.Bool   // the connection was lost meanwhile: send nothing more
+	flow     *upFlow       // credit for output to the launcher
 }
 
 // up sends one message to the launcher.
@@ -167,6 +168,14 @@ func (j *agentJob) run(m *nats.Msg) {
 		return
 	}
 	defer hbSub.Unsubscribe()
+	j.flow = newUpFlow()
+	defer j.flow.close()
+	creditSub, err := j.agent.nc.Subscribe(req.Ctl+".credit."+strconv.Itoa(req.Host), j.flow.onCredit)
+	if err != nil {
+		refuse(1, "cannot subscribe to the job's subjects: %v", err)
+		return
+	}
+	defer creditSub.Unsubscribe()
 	var stdin *os.File
 	if req.Stdin {
 		r, w, err := os.Pipe()
@@ -253,6 +262,11 @@ func (j *agentJob) supervise(server *control.Server, down <-chan *nats.Msg, exit
 			j.up(upMsg{Kind: upDrained, Rank: rank})
 			flushed++
 		case <-flushC:
+			if j.flow.behind() {
+				// Output waits for the launcher, not for leftover processes.
+				flushC = time.After(flushWait)
+				break
+			}
 			// A rank's children hold its pipes: stop forwarding.
 			for _, p := range j.procs {
 				p.closePipes()
@@ -280,6 +294,9 @@ func (j *agentJob) supervise(server *control.Server, down <-chan *nats.Msg, exit
 				ended = true
 				j.lastHB.Store(now.UnixNano()) // kill again a lease later if need be
 			}
+		}
+		if ended {
+			j.flow.close() // the launcher reads no more output
 		}
 	}
 	j.up(upMsg{Kind: upDone})
@@ -350,6 +367,9 @@ type upWriter struct {
 func (w *upWriter) Write(p []byte) (int, error) {
 	for rest := p; len(rest) > 0; {
 		n := min(len(rest), outChunk)
+		if !w.job.flow.acquire(n) {
+			return len(p), nil // the launcher is done with the job, or gone
+		}
 		w.job.up(upMsg{Kind: upOut, Rank: w.rank, Fd: w.fd, Data: rest[:n]})
 		rest = rest[n:]
 	}

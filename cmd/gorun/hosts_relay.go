@@ -40,20 +40,22 @@ type remoteRanks struct {
 	events    chanEvents
 	s         *supervisor
 
-	mu       sync.Mutex
-	started  bool
-	exited   []bool
-	drained  []bool
-	left     int           // ranks not drained yet
-	allDone  chan struct{} // closed when left reaches 0
-	lastHB   []time.Time   // per host
-	hostDone []bool        // the agent ended its part of the job
-	lost     []bool
-	lostWhy  []string          // per lost host: the line that says why
-	partial  map[[2]int][]byte // rank, fd -> output short of a newline
-	stop     context.CancelFunc
-	launches []context.CancelFunc // per host: gives up its launch request
-	subs     []*nats.Subscription
+	mu         sync.Mutex
+	started    bool
+	exited     []bool
+	drained    []bool
+	left       int           // ranks not drained yet
+	allDone    chan struct{} // closed when left reaches 0
+	lastHB     []time.Time   // per host
+	hostDone   []bool        // the agent ended its part of the job
+	lost       []bool
+	lostWhy    []string          // per lost host: the line that says why
+	partial    map[[2]int][]byte // rank, fd -> output short of a newline
+	stop       context.CancelFunc
+	launches   []context.CancelFunc // per host: gives up its launch request
+	subs       []*nats.Subscription
+	outq       []*outQueue // per host: output waiting to be written (hosts_flow.go)
+	outWritten outCounter
 }
 
 // Events, Send and Sync make remoteRanks the supervisor's control server.
@@ -102,6 +104,7 @@ func (r *remoteRanks) start(s *supervisor) {
 		close(r.allDone)
 		r.mu.Unlock()
 	}
+	r.startOutput()
 	up, err := r.nc.Subscribe(r.ctl+".up.*", r.onUp)
 	if err != nil {
 		fail(fmt.Errorf("cannot subscribe to the job's subjects: %w", err), 1)
@@ -278,10 +281,8 @@ func (r *remoteRanks) onUp(m *nats.Msg) {
 			}
 			r.exit(u.Rank, info)
 		}
-	case upOut:
-		r.output(u.Rank, u.Fd, u.Data)
-	case upDrained:
-		r.markDrained(u.Rank)
+	case upOut, upDrained:
+		r.outq[host].push(u) // after the output before it
 	case upDone:
 		r.markHostDone(host)
 	}
@@ -470,10 +471,7 @@ func (r *remoteRanks) finish() {
 	if !started {
 		return
 	}
-	select {
-	case <-done:
-	case <-time.After(flushWait):
-	}
+	r.awaitOutput(done)
 	for h := range r.names {
 		r.mu.Lock()
 		lost := r.lost[h]
@@ -488,6 +486,7 @@ func (r *remoteRanks) finish() {
 	for _, sub := range r.subs {
 		_ = sub.Unsubscribe()
 	}
+	r.stopOutput()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for key, rest := range r.partial {
