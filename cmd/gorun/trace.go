@@ -101,10 +101,25 @@ func (t *traceCollector) relaxGC(getenv func(string) string) {
 // env is the variable that turns recording on in every rank (and off when
 // tracing is off, whatever gorun's own environment says).
 func (t *traceCollector) env() []string {
+	return traceEnv(t.recordLimit())
+}
+
+// recordLimit is the most calls each rank records; 0 when tracing is off.
+func (t *traceCollector) recordLimit() int {
 	if t == nil {
+		return 0
+	}
+	return t.limit
+}
+
+// traceEnv is the environment that has a rank record at most limit calls,
+// or none when limit is 0 (whatever the environment of gorun, or of the
+// agent that starts the rank, says).
+func traceEnv(limit int) []string {
+	if limit <= 0 {
 		return []string{jobenv.Trace + "="}
 	}
-	return []string{jobenv.Trace + "=" + strconv.Itoa(t.limit)}
+	return []string{jobenv.Trace + "=" + strconv.Itoa(limit)}
 }
 
 func (t *traceCollector) now() int64 {
