@@ -29,7 +29,9 @@ const (
 // rank's clock against gorun's when the rank says hello, gathers the records
 // each rank hands over (at Finalize, or when asked as the job ends early),
 // and writes the merged timeline. It runs on the supervisor's goroutine.
-// A nil *traceCollector is tracing off.
+// A nil *traceCollector is tracing off. With --hosts its messages to and
+// from a rank go through the rank's agent (hosts_trace.go), which makes
+// the clock exchanges' round trips, and so their error bounds, longer.
 type traceCollector struct {
 	path  string
 	host  string // this host's boot id (trace.HostID)
@@ -294,6 +296,11 @@ func (s *supervisor) writeTrace() {
 // found: 0 for a rank on gorun's host (one kernel, one clock: the
 // exchanges' estimate, given for comparison, can only add error), the
 // estimate from the exchange with the shortest round trip otherwise.
+// "Gorun's host" is a fact, not a name: the rank reported the boot id
+// gorun reads. A rank on an agent on another machine reports another
+// one (boot ids are drawn at random at each boot), so it gets the
+// estimate; one on an agent in a container or network namespace of
+// gorun's own kernel reads the very clock gorun reads, and gets 0.
 func (t *traceCollector) offset(r rankTrace) (int64, string) {
 	off, bound, err := trace.Offset(r.samples)
 	measured := "no clock exchange answered"
