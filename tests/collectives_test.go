@@ -101,23 +101,31 @@ func TestCollectiveMismatch(t *testing.T) {
 					if res.code != 3 || !regexp.MustCompile(`(?m)^gorun: rank \d \(pid \d+\) exited with status 3$`).MatchString(res.stderr) {
 						t.Errorf("exit status %d, want 3 with gorun's line naming the rank\nstderr:\n%s", res.code, res.stderr)
 					}
-					for r := range np {
-						line := regexp.MustCompile(fmt.Sprintf(`(?m)^rank %d mismatch: (.*)$`, r)).FindStringSubmatch(res.stdout)
-						if line == nil {
-							t.Errorf("rank %d did not report\nstdout:\n%s", r, res.stdout)
-							continue
-						}
-						ok := strings.HasPrefix(line[1], "true: mpi: rank ") && strings.Contains(line[1], "collective mismatch: ")
-						for _, call := range m.calls {
-							ok = ok && strings.Contains(line[1], call)
-						}
-						if !ok {
-							t.Errorf("rank %d: %s\nwant an error wrapping mpi.ErrCollectiveMismatch naming %q", r, line[1], m.calls)
-						}
-					}
+					checkMismatchReports(t, res, np, m.calls)
 					noProcessLeft(t, res)
 				})
 			}
+		}
+	}
+}
+
+// checkMismatchReports checks that each of np ranks of a job of
+// tests/progs/collectives in mismatch mode printed an error wrapping
+// mpi.ErrCollectiveMismatch that names every one of calls.
+func checkMismatchReports(t *testing.T, res result, np int, calls []string) {
+	t.Helper()
+	for r := range np {
+		line := regexp.MustCompile(fmt.Sprintf(`(?m)^rank %d mismatch: (.*)$`, r)).FindStringSubmatch(res.stdout)
+		if line == nil {
+			t.Errorf("rank %d did not report\nstdout:\n%s", r, res.stdout)
+			continue
+		}
+		ok := strings.HasPrefix(line[1], "true: mpi: rank ") && strings.Contains(line[1], "collective mismatch: ")
+		for _, call := range calls {
+			ok = ok && strings.Contains(line[1], call)
+		}
+		if !ok {
+			t.Errorf("rank %d: %s\nwant an error wrapping mpi.ErrCollectiveMismatch naming %q", r, line[1], calls)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package tests
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"testing"
 )
@@ -52,20 +51,7 @@ func TestPlacementHierMismatch(t *testing.T) {
 					if res.code != 3 {
 						t.Errorf("exit status %d, want 3\nstderr:\n%s", res.code, res.stderr)
 					}
-					for r := range np {
-						line := regexp.MustCompile(fmt.Sprintf(`(?m)^rank %d mismatch: (.*)$`, r)).FindStringSubmatch(res.stdout)
-						if line == nil {
-							t.Errorf("rank %d did not report\nstdout:\n%s", r, res.stdout)
-							continue
-						}
-						ok := strings.HasPrefix(line[1], "true: mpi: rank ") && strings.Contains(line[1], "collective mismatch: ")
-						for _, call := range m.calls {
-							ok = ok && strings.Contains(line[1], call)
-						}
-						if !ok {
-							t.Errorf("rank %d: %s\nwant an error wrapping mpi.ErrCollectiveMismatch naming %q", r, line[1], m.calls)
-						}
-					}
+					checkMismatchReports(t, res, np, m.calls)
 					noProcessLeft(t, res)
 				})
 			}

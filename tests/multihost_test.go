@@ -3,8 +3,10 @@ package tests
 import (
 	"bufio"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -927,4 +929,107 @@ type slowReader struct {
 func (s *slowReader) Read(p []byte) (int, error) {
 	time.Sleep(s.pause)
 	return s.r.Read(p[:min(len(p), s.chunk)])
+}
+
+// TestMultihostTrace: gorun --trace with ranks on two agents, its clock
+// exchanges and the ranks' records going through the agents' relay.
+//
+//   - The seeded plan of tests/progs/trace on a:2,b:2: a track per rank and
+//     an arrow per message sent, from its send to the receive that took it,
+//     with the same tag and size, the send first (TestTraceJSON's checker).
+//     Every rank's clock was measured through the relay; in the rig every
+//     host runs on one kernel, so gorun finds gorun's own boot id and takes
+//     the offset as 0, and the measurement, which the trace records next to
+//     it, must lie within its error bound of that true 0. Were a rank's
+//     offset estimated, the send-first check allows the two ranks' bounds.
+//   - A deadlocked job gets its trace, every rank's Recv unfinished.
+//   - Records too many for one NATS message (a ping-pong's 80,000 calls)
+//     arrive whole.
+func TestMultihostTrace(t *testing.T) {
+	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
+	t.Run("plan", func(t *testing.T) {
+		const np, seed = 4, 41
+		path := filepath.Join(t.TempDir(), "t.json")
+		stdout, stderr, code := r.launch(t, "-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", "--trace", path,
+			bin("trace"), "-seed", itoa(seed), "-rounds", "12")
+		if code != 0 || strings.Contains(stderr, "gorun: trace") {
+			t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		bound := traceClockBounds(t, path, np)
+		tracks, calls, events := readTrace(t, path, np)
+		flows := checkFlowsWithin(t, tracks, calls, events, bound)
+		if want := sentTotal(t, stdout, np); flows != want {
+			t.Fatalf("%d arrows for %d messages sent (seed %d)", flows, want, seed)
+		}
+	})
+	t.Run("deadlock", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "t.json")
+		_, stderr, code := r.launch(t, "-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", "--trace", path, bin("behave"), "-mode", "deadlock")
+		if code != 1 || !strings.Contains(stderr, "gorun: deadlock: every rank is blocked") || strings.Contains(stderr, "gorun: trace") {
+			t.Fatalf("status %d, want 1 with a deadlock report and the whole trace:\n%s", code, stderr)
+		}
+		checkDeadlockTrace(t, path, 4)
+		r.noRankLeft(t, 5*time.Second)
+	})
+	t.Run("many-records", func(t *testing.T) {
+		const iters = 36000 // and a tenth more to warm up: 2 calls each
+		path := filepath.Join(t.TempDir(), "t.json")
+		_, stderr, code := r.launch(t, "-np", "2", "--nats", r.URL(), "--hosts", "a:2", "--trace", path, bin("tracebench"), "-iters", itoa(iters))
+		if code != 0 || strings.Contains(stderr, "gorun: trace") {
+			t.Fatalf("status %d:\n%s", code, stderr)
+		}
+		_, calls, _ := readTrace(t, path, 2)
+		for rank := range 2 {
+			if n, want := len(calls[rank]), 2*(iters+iters/10); n != want {
+				t.Errorf("rank %d: %d calls in the trace, want %d", rank, n, want)
+			}
+		}
+	})
+}
+
+// traceClockBounds reads how gorun aligned each rank's clock
+// (otherData.clocks) and returns, per rank, the error bound of its offset
+// in microseconds: 0 for a rank on gorun's kernel, where it also checks
+// that the clock exchanges, made anyway, measured 0 within their bound.
+// Every rank must have been measured by clockSamples exchanges.
+func traceClockBounds(t *testing.T, path string, np int) map[int]float64 {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		OtherData struct {
+			Clocks map[string]string `json:"clocks"`
+		} `json:"otherData"`
+	}
+	if err := json.Unmarshal(data, &file); err != nil {
+		t.Fatal(err)
+	}
+	measured := regexp.MustCompile(`measured ([-+][0-9.]+) us ± ([0-9.]+) us over 8 exchanges`)
+	bound := map[int]float64{}
+	for rank := range np {
+		how := file.OtherData.Clocks[fmt.Sprintf("rank %d", rank)]
+		m := measured.FindStringSubmatch(how)
+		if m == nil {
+			t.Fatalf("rank %d's clock: %q, want 8 exchanges measured", rank, how)
+		}
+		off, _ := strconv.ParseFloat(m[1], 64)
+		b, _ := strconv.ParseFloat(m[2], 64)
+		switch {
+		case strings.HasPrefix(how, "same host as gorun, one clock: offset 0 "):
+			// One kernel's clock: the true offset is 0 (up to the
+			// microsecond the texts round to and the reading of the
+			// wall and monotonic clocks at each process's start).
+			if math.Abs(off) > b+1 {
+				t.Errorf("rank %d: the exchanges through the relay measured %v us ± %v us on one clock, whose offset is 0", rank, off, b)
+			}
+		case strings.HasPrefix(how, "offset measured "):
+			bound[rank] = b
+		default:
+			t.Fatalf("rank %d's clock: %q", rank, how)
+		}
+		t.Logf("rank %d: %s", rank, how)
+	}
+	return bound
 }

@@ -119,6 +119,15 @@ func argInt(e traceEvent, name string) (int, bool) {
 // one. It returns the number of flows.
 func checkFlows(t *testing.T, tracks map[int]int, calls map[int][]traceEvent, events []traceEvent) int {
 	t.Helper()
+	return checkFlowsWithin(t, tracks, calls, events, nil)
+}
+
+// checkFlowsWithin is checkFlows for ranks whose clocks gorun aligned to
+// within bound[rank] microseconds (as the trace's otherData.clocks says):
+// a send may then seem to start after its receive returned by as much as
+// the two ranks' bounds together, no more.
+func checkFlowsWithin(t *testing.T, tracks map[int]int, calls map[int][]traceEvent, events []traceEvent, bound map[int]float64) int {
+	t.Helper()
 	rankOf := map[int]int{}
 	for r, tid := range tracks {
 		rankOf[tid] = r
@@ -178,8 +187,9 @@ func checkFlows(t *testing.T, tracks map[int]int, calls map[int][]traceEvent, ev
 			t.Fatalf("flow %d joins %v on rank %d to %v on rank %d: dest, source, tag or size differ",
 				id, send.Args["call"], s.rank, recv.Args["call"], f.rank)
 		}
-		if s.ev.Ts > f.ev.Ts {
-			t.Fatalf("flow %d: the send (%v, rank %d) starts after its receive returned (%v, rank %d)", id, s.ev.Ts, s.rank, f.ev.Ts, f.rank)
+		if s.ev.Ts > f.ev.Ts+bound[s.rank]+bound[f.rank] {
+			t.Fatalf("flow %d: the send (%v, rank %d) starts after its receive returned (%v, rank %d), clocks aligned within %v us and %v us",
+				id, s.ev.Ts, s.rank, f.ev.Ts, f.rank, bound[s.rank], bound[f.rank])
 		}
 		sendUsed[callKey{s.rank, send.Ts}]++
 		recvUsed[callKey{f.rank, recv.Ts}]++
@@ -270,8 +280,16 @@ func traceOfADeadlock(t *testing.T, transport string) {
 	if res.code != 1 || !strings.Contains(res.stderr, "deadlock") {
 		t.Fatalf("exit %d, want 1 with a deadlock report\nstderr:\n%s", res.code, res.stderr)
 	}
-	_, calls, _ := readTrace(t, path, 2)
-	for r := 0; r < 2; r++ {
+	checkDeadlockTrace(t, path, 2)
+	noProcessLeft(t, res)
+}
+
+// checkDeadlockTrace checks the trace of a job of np ranks that each
+// deadlocked in a Recv: every rank has calls, the last an unfinished Recv.
+func checkDeadlockTrace(t *testing.T, path string, np int) {
+	t.Helper()
+	_, calls, _ := readTrace(t, path, np)
+	for r := 0; r < np; r++ {
 		list := calls[r]
 		if len(list) == 0 {
 			t.Fatalf("rank %d has no calls in the trace of a deadlock", r)
@@ -281,7 +299,6 @@ func traceOfADeadlock(t *testing.T, transport string) {
 			t.Fatalf("rank %d's last call is %s %v, want an unfinished Recv", r, last.Name, last.Args)
 		}
 	}
-	noProcessLeft(t, res)
 }
 
 // chromium finds a headless Chromium, or skips the test.

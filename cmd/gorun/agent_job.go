@@ -48,6 +48,14 @@ func (j *agentJob) up(m upMsg) {
 	_ = j.agent.nc.Publish(j.req.Ctl+".up."+strconv.Itoa(j.req.Host), mustJSON(m))
 }
 
+// upEvent relays a control event of a rank to the launcher (the records
+// of gorun --trace in pieces if need be: see tracePieces).
+func (j *agentJob) upEvent(ev control.Event) {
+	for _, m := range tracePieces(ev, j.agent.nc.MaxPayload()) {
+		j.up(m)
+	}
+}
+
 // abandon kills the job's ranks: the launcher is gone or the agent stops.
 func (j *agentJob) abandon(why string) {
 	select {
@@ -204,7 +212,7 @@ func (j *agentJob) run(m *nats.Msg) {
 		if rank == 0 {
 			in = stdin
 		}
-		env := rankEnv(agentEnviron(), rj, len(req.Ranks), runtime.NumCPU(), req.SyncSends)
+		env := append(rankEnv(agentEnviron(), rj, len(req.Ranks), runtime.NumCPU(), req.SyncSends), traceEnv(req.Trace)...)
 		p, err := startRank(rank, prog, req.Args, env, in, nil,
 			newStream(&upWriter{job: j, rank: rank, fd: 1}, nil), newStream(&upWriter{job: j, rank: rank, fd: 2}, nil),
 			req.Tag, exits)
@@ -244,7 +252,7 @@ func (j *agentJob) supervise(server *control.Server, down <-chan *nats.Msg, exit
 	for !ended || exited < len(j.procs) || flushed < len(j.procs) {
 		select {
 		case ev := <-server.Events():
-			j.up(upMsg{Kind: upEvent, Rank: ev.Rank, Event: &ev})
+			j.upEvent(ev)
 		case e := <-exits:
 			// What the rank said before it exited goes first.
 			j.drainEvents(server)
@@ -308,7 +316,7 @@ func (j *agentJob) drainEvents(server *control.Server) {
 	for {
 		select {
 		case ev := <-server.Events():
-			j.up(upMsg{Kind: upEvent, Rank: ev.Rank, Event: &ev})
+			j.upEvent(ev)
 		default:
 			return
 		}

@@ -224,7 +224,7 @@ func release(nc *nats.Conn, jobID string, names []string) {
 // runHosts runs a job through agents (--hosts, --hostfile): it places the
 // ranks, reserves the slots, and then supervises the job as locally, the
 // agents relaying their ranks' control messages, output and exits.
-func runHosts(cfg config, prog program, job jobenv.Job, stdout, stderr *stream, sigs <-chan os.Signal, broken <-chan error) int {
+func runHosts(cfg config, prog program, job jobenv.Job, tracer *traceCollector, stdout, stderr *stream, sigs <-chan os.Signal, broken <-chan error) int {
 	r := &remoteRanks{np: cfg.np, events: make(chanEvents, 4*cfg.np+64)}
 	nc, err := dialLauncherNATS(cfg.nats, "gorun "+job.JobID+" launcher", func(why string) {
 		r.loseAll(fmt.Sprintf("lost the NATS server at %s: %s", comm.RedactURL(cfg.nats.URL), why))
@@ -281,6 +281,6 @@ func runHosts(cfg config, prog program, job jobenv.Job, stdout, stderr *stream, 
 	r.nc, r.job, r.names, r.hostOf = nc, job, names, hostOf
 	r.ctl = "gorun.job." + job.JobID
 	s := newSupervisor(cfg, prog, job, r, stdout, stderr, sigs, broken)
-	s.remote = r
+	s.remote, s.trace = r, tracer
 	return s.run()
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -75,7 +76,16 @@ func reserveText(agent string, r reserveRequest) string {
 func launchText(agent string, r launchRequest) string {
 	return strings.Join([]string{"launch", agent, r.Job, r.Secret, fmt.Sprint(r.Size, r.Host, r.Ranks), r.Placement, r.Ctl,
 		r.Prog.Digest, fmt.Sprint(r.Prog.Size), r.Prog.Name, r.Prog.Subject, strings.Join(r.Args, "\x00"),
-		fmt.Sprint(r.Tag, r.SyncSends, r.Stdin)}, "\n")
+		fmt.Sprint(r.Tag, r.SyncSends, r.Stdin)}, "\n") + traceText(r.Trace)
+}
+
+// traceText is the part of launchText for gorun --trace: none when off, so
+// that the signature of a launch without tracing is what it always was.
+func traceText(limit int) string {
+	if limit == 0 {
+		return ""
+	}
+	return "\ntrace " + strconv.Itoa(limit)
 }
 
 // secretFromEnv is the launcher's cluster secret.

@@ -18,9 +18,6 @@ func checkHostsFlags(cfg config, set map[string]bool) error {
 		}
 		return nil
 	}
-	if set["trace"] {
-		return fmt.Errorf("%w: --trace does not work with --hosts or --hostfile yet", errUsage)
-	}
 	if cfg.nats.URL == "" {
 		return fmt.Errorf("%w: --hosts and --hostfile need --nats URL (or NATS_URL), the server the agents joined", errUsage)
 	}

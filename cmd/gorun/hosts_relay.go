@@ -38,6 +38,7 @@ type remoteRanks struct {
 	progs     map[string]program // the program for each platform
 	hostOf    []int              // host index of every rank
 	events    chanEvents
+	joiner    traceJoiner // the pieces of records relayed so far (used by onUp alone)
 	s         *supervisor
 
 	mu         sync.Mutex
@@ -158,7 +159,7 @@ func (r *remoteRanks) start(s *supervisor) {
 		}
 		req := launchRequest{Job: r.job.JobID, Secret: r.job.Secret, Size: r.np, Host: h, Ranks: ranks,
 			Placement: placement, Ctl: r.ctl, Prog: specs[r.platformOf(h)], Args: s.cfg.args, Tag: s.cfg.tagOutput,
-			SyncSends: s.cfg.syncSends, Stdin: r.hostOf[0] == h}
+			SyncSends: s.cfg.syncSends, Stdin: r.hostOf[0] == h, Trace: s.trace.recordLimit()}
 		req.Auth = signedBy(secret, launchText(name, req), time.Now())
 		if len(ranks) == 0 {
 			r.markHostDone(h)
@@ -271,7 +272,7 @@ func (r *remoteRanks) onUp(m *nats.Msg) {
 	switch u.Kind {
 	case upEvent:
 		if u.Event != nil && u.Event.Rank == u.Rank {
-			r.events <- *u.Event
+			r.joiner.join(u, func(ev control.Event) { r.events <- ev })
 		}
 	case upExit:
 		if u.Exit != nil {

@@ -93,6 +93,7 @@ type launchRequest struct {
 	Tag       bool     `json:"tag,omitempty"`
 	SyncSends bool     `json:"sync_sends,omitempty"`
 	Stdin     bool     `json:"stdin,omitempty"` // rank 0 is here and reads the launcher's stdin
+	Trace     int      `json:"trace,omitempty"` // gorun --trace: the most calls each rank records; 0: off
 	Auth      string   `json:"auth,omitempty"`
 }
 
@@ -116,10 +117,17 @@ const (
 )
 
 // upMsg is one message of an agent to the launcher.
+//
+// A rank's control messages go up as they are (upEvent), except a
+// control.TypeTrace whose records would not fit a NATS message: its Trace
+// goes in pieces of at most relayTraceChunk bytes, each an upEvent of its
+// own with More set on all but the last, which the launcher joins back into
+// the one message the rank sent (see traceJoiner).
 type upMsg struct {
 	Kind  string         `json:"kind"`
 	Rank  int            `json:"rank"`
 	Event *control.Event `json:"event,omitempty"`
+	More  bool           `json:"more,omitempty"` // the Event's Trace continues in the next upEvent
 	Exit  *wireExit      `json:"exit,omitempty"`
 	Fd    int            `json:"fd,omitempty"`
 	Data  []byte         `json:"data,omitempty"`

@@ -105,14 +105,14 @@ func run(args []string) int {
 		stderr.line("gorun: " + err.Error())
 		return 1
 	}
-	if cfg.hosts.enabled() {
-		return runHosts(cfg, prog, job, stdout, stderr, sigs, broken)
-	}
 	tracer, err := newTraceCollector(cfg.traceFile, cfg.np, os.Getenv)
 	if err != nil {
 		return usageFailure(err)
 	}
 	tracer.relaxGC(os.Getenv)
+	if cfg.hosts.enabled() {
+		return runHosts(cfg, prog, job, tracer, stdout, stderr, sigs, broken)
+	}
 	server, err := control.Listen(job.Control, job.Secret, cfg.np)
 	if err != nil {
 		stderr.line("gorun: " + err.Error())

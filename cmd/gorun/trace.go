@@ -29,7 +29,9 @@ const (
 // rank's clock against gorun's when the rank says hello, gathers the records
 // each rank hands over (at Finalize, or when asked as the job ends early),
 // and writes the merged timeline. It runs on the supervisor's goroutine.
-// A nil *traceCollector is tracing off.
+// A nil *traceCollector is tracing off. With --hosts its messages to and
+// from a rank go through the rank's agent (hosts_trace.go), which makes
+// the clock exchanges' round trips, and so their error bounds, longer.
 type traceCollector struct {
 	path  string
 	host  string // this host's boot id (trace.HostID)
@@ -101,10 +103,25 @@ func (t *traceCollector) relaxGC(getenv func(string) string) {
 // env is the variable that turns recording on in every rank (and off when
 // tracing is off, whatever gorun's own environment says).
 func (t *traceCollector) env() []string {
+	return traceEnv(t.recordLimit())
+}
+
+// recordLimit is the most calls each rank records; 0 when tracing is off.
+func (t *traceCollector) recordLimit() int {
 	if t == nil {
+		return 0
+	}
+	return t.limit
+}
+
+// traceEnv is the environment that has a rank record at most limit calls,
+// or none when limit is 0 (whatever the environment of gorun, or of the
+// agent that starts the rank, says).
+func traceEnv(limit int) []string {
+	if limit <= 0 {
 		return []string{jobenv.Trace + "="}
 	}
-	return []string{jobenv.Trace + "=" + strconv.Itoa(t.limit)}
+	return []string{jobenv.Trace + "=" + strconv.Itoa(limit)}
 }
 
 func (t *traceCollector) now() int64 {
@@ -279,6 +296,11 @@ func (s *supervisor) writeTrace() {
 // found: 0 for a rank on gorun's host (one kernel, one clock: the
 // exchanges' estimate, given for comparison, can only add error), the
 // estimate from the exchange with the shortest round trip otherwise.
+// "Gorun's host" is a fact, not a name: the rank reported the boot id
+// gorun reads. A rank on an agent on another machine reports another
+// one (boot ids are drawn at random at each boot), so it gets the
+// estimate; one on an agent in a container or network namespace of
+// gorun's own kernel reads the very clock gorun reads, and gets 0.
 func (t *traceCollector) offset(r rankTrace) (int64, string) {
 	off, bound, err := trace.Offset(r.samples)
 	measured := "no clock exchange answered"

@@ -4,7 +4,9 @@ package control
 // against its own as NTP does: it sends TypeClock (Round numbers the
 // exchange) and the rank answers TypeClockReply with its trace clock in
 // Clock, and the boot id of its host (trace.HostID) in Host: a rank on
-// gorun's own host reads the very clock gorun reads. A rank hands over its trace at Finalize, or when the launcher asks
+// gorun's own host reads the very clock gorun reads. Across hosts an agent
+// relays these messages both ways like any other, so an exchange's round
+// trip includes the relay's. A rank hands over its trace at Finalize, or when the launcher asks
 // with TypeTraceFlush (the job is ending early): zero or more TypeTrace
 // messages, each with records in Trace (as trace.AppendRecord writes them,
 // at most TraceChunk bytes of them), then one TypeTraceEnd with the number
