@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -112,24 +111,7 @@ func (j *agentJob) run(m *nats.Msg) {
 		return
 	}
 	defer downSub.Unsubscribe()
-	fetchCtx, stopFetch := context.WithCancel(context.Background())
-	endSub, err := j.agent.nc.Subscribe(req.Ctl+".down."+strconv.Itoa(req.Host), func(m *nats.Msg) {
-		var d downMsg
-		if json.Unmarshal(m.Data, &d) == nil && d.Kind == downEnd {
-			stopFetch() // the launcher gave the job up while we fetched
-		}
-	})
-	if err != nil {
-		stopFetch()
-		refuse(1, "cannot subscribe to the job's subjects: %v", err)
-		return
-	}
-	prog, shipped, err := j.agent.fetchProgram(fetchCtx, req.Prog)
-	_ = endSub.Unsubscribe()
-	if err == nil && fetchCtx.Err() != nil {
-		err = fmt.Errorf("the launcher gave the job up")
-	}
-	stopFetch()
+	prog, shipped, err := j.fetchProgram()
 	if err != nil {
 		refuse(126, "%v", err)
 		return

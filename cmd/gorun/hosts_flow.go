@@ -55,11 +55,11 @@ func (q *outQueue) close() {
 
 // startOutput starts a writer of output for every agent of the job.
 func (r *remoteRanks) startOutput() {
-	r.outq = make([]*outQueue, len(r.names))
+	r.out.queues = make([]*outQueue, len(r.names))
 	for h := range r.names {
 		q := &outQueue{done: make(chan struct{})}
 		q.cond = sync.NewCond(&q.mu)
-		r.outq[h] = q
+		r.out.queues[h] = q
 		go r.writeOutput(h, q)
 	}
 }
@@ -79,7 +79,7 @@ func (r *remoteRanks) writeOutput(h int, q *outQueue) {
 		case upOut:
 			r.output(m.Rank, m.Fd, m.Data)
 			written += int64(len(m.Data))
-			r.outWritten.Add(int64(len(m.Data)))
+			r.out.written.Add(int64(len(m.Data)))
 		case upDrained:
 			r.markDrained(m.Rank)
 		}
@@ -92,10 +92,10 @@ func (r *remoteRanks) writeOutput(h int, q *outQueue) {
 
 // stopOutput stops every writer and waits for them.
 func (r *remoteRanks) stopOutput() {
-	for _, q := range r.outq {
+	for _, q := range r.out.queues {
 		q.close()
 	}
-	for _, q := range r.outq {
+	for _, q := range r.out.queues {
 		<-q.done
 	}
 }
@@ -106,17 +106,21 @@ func (r *remoteRanks) stopOutput() {
 // agent's ranks count as drained.)
 func (r *remoteRanks) awaitOutput(done <-chan struct{}) {
 	for {
-		before := r.outWritten.Load()
+		before := r.out.written.Load()
 		select {
 		case <-done:
 			return
 		case <-time.After(flushWait):
 		}
-		if r.outWritten.Load() == before {
+		if r.out.written.Load() == before {
 			return
 		}
 	}
 }
 
-// outCounter counts the output bytes the launcher has written out.
-type outCounter = atomic.Int64
+// outFlow is the launcher's side of the agents' output: a queue per
+// agent, and how many bytes it has written out in all.
+type outFlow struct {
+	queues  []*outQueue
+	written atomic.Int64
+}

@@ -41,22 +41,21 @@ type remoteRanks struct {
 	joiner    traceJoiner // the pieces of records relayed so far (used by onUp alone)
 	s         *supervisor
 
-	mu         sync.Mutex
-	started    bool
-	exited     []bool
-	drained    []bool
-	left       int           // ranks not drained yet
-	allDone    chan struct{} // closed when left reaches 0
-	lastHB     []time.Time   // per host
-	hostDone   []bool        // the agent ended its part of the job
-	lost       []bool
-	lostWhy    []string          // per lost host: the line that says why
-	partial    map[[2]int][]byte // rank, fd -> output short of a newline
-	stop       context.CancelFunc
-	launches   []context.CancelFunc // per host: gives up its launch request
-	subs       []*nats.Subscription
-	outq       []*outQueue // per host: output waiting to be written (hosts_flow.go)
-	outWritten outCounter
+	mu       sync.Mutex
+	started  bool
+	exited   []bool
+	drained  []bool
+	left     int           // ranks not drained yet
+	allDone  chan struct{} // closed when left reaches 0
+	lastHB   []time.Time   // per host
+	hostDone []bool        // the agent ended its part of the job
+	lost     []bool
+	lostWhy  []string          // per lost host: the line that says why
+	partial  map[[2]int][]byte // rank, fd -> output short of a newline
+	stop     context.CancelFunc
+	launches []context.CancelFunc // per host: gives up its launch request
+	subs     []*nats.Subscription
+	out      outFlow // the agents' output on its way out (hosts_flow.go)
 }
 
 // Events, Send and Sync make remoteRanks the supervisor's control server.
@@ -283,7 +282,7 @@ func (r *remoteRanks) onUp(m *nats.Msg) {
 			r.exit(u.Rank, info)
 		}
 	case upOut, upDrained:
-		r.outq[host].push(u) // after the output before it
+		r.out.queues[host].push(u) // after the output before it
 	case upDone:
 		r.markHostDone(host)
 	}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -184,4 +185,26 @@ func programPlatform(path string) string {
 		return ""
 	}
 	return "linux/" + arch
+}
+
+// fetchProgram fetches the job's program, giving up when the launcher ends
+// the job meanwhile (an interrupted launcher sends downEnd).
+func (j *agentJob) fetchProgram() (program, int64, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	end, err := j.agent.nc.Subscribe(j.req.Ctl+".down."+strconv.Itoa(j.req.Host), func(m *nats.Msg) {
+		var d downMsg
+		if json.Unmarshal(m.Data, &d) == nil && d.Kind == downEnd {
+			cancel()
+		}
+	})
+	if err != nil {
+		return program{}, 0, fmt.Errorf("cannot subscribe to the job's subjects: %w", err)
+	}
+	defer end.Unsubscribe()
+	prog, shipped, err := j.agent.fetchProgram(ctx, j.req.Prog)
+	if err == nil && ctx.Err() != nil {
+		err = errors.New("the launcher gave the job up while the program was fetched")
+	}
+	return prog, shipped, err
 }
