@@ -1,8 +1,11 @@
 package tests
 
 import (
+	"bufio"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -705,6 +708,227 @@ func TestMultihostOutput(t *testing.T) {
 	if got != 4 {
 		t.Errorf("%d long lines arrived, want 4", got)
 	}
+}
+
+// TestMultihostNATSClusterOthersFinish: two jobs at once in a 3-server
+// cluster. Job X's agent b uses server s2; job Y's agents (c on s0, d on
+// s1) and launcher (s0) never touch it. s2 dies: X fails within 10 s
+// naming it, and Y, whose ranks still talk across hosts afterwards (rank
+// 0 reads the launcher's stdin, then every rank finalizes), finishes with
+// status 0 and all its output.
+func TestMultihostNATSClusterOthersFinish(t *testing.T) {
+	r := newBareRig(t, "a", "b", "c", "d")
+	_, natsd := rigBinaries(t)
+	servers, urls := r.StartNATSCluster(t, natsd, 3)
+	for name, server := range map[string]int{"a": 1, "b": 2, "c": 0, "d": 1} {
+		a := r.Start(t, name, []string{"GORUN_TEST_MARKER=" + r.marker}, r.gorun, "agent", "--nats", urls[server],
+			"--name", name, "--slots", "2", "--cache", t.TempDir())
+		if !a.WaitFor("serving", 20*time.Second) {
+			t.Fatalf("agent %s did not start:\n%s", name, a.Output())
+		}
+		r.agents[name] = a
+	}
+	up := func(p *hostrig.Proc) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for strings.Count(p.Stderr(), "pid ") < 4 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the job did not come up:\n%s", p.Output())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	x := r.Start(t, "launcher", nil, r.gorun, "-np", "4", "--nats", urls[0], "--hosts", "a:2,b:2", bin("behave"), "-mode", "sleep")
+	y, in := r.StartWithStdin(t, "launcher", nil, r.gorun, "-np", "4", "--nats", urls[0], "--hosts", "c:2,d:2", bin("behave"), "-mode", "stdin")
+	up(x)
+	up(y)
+	servers[2].Kill() // agent b's
+	if !x.Wait(10 * time.Second) {
+		t.Fatalf("job X still runs 10 s after agent b's server died:\n%s", x.Output())
+	}
+	if want := "gorun: lost agent b (ranks 2-3, through NATS server " + urls[2] + ")"; x.ExitCode() == 0 || !strings.Contains(x.Stderr(), want) {
+		t.Fatalf("job X: status %d, stderr without %q:\n%s", x.ExitCode(), want, x.Stderr())
+	}
+	select {
+	case <-y.Done():
+		t.Fatalf("job Y ended with job X (status %d):\n%s", y.ExitCode(), y.Output())
+	default:
+	}
+	const n = 100
+	for i := range n {
+		fmt.Fprintf(in, "line %d\n", i)
+	}
+	in.Close()
+	if !y.Wait(waitLimit) {
+		t.Fatalf("job Y still runs after its stdin closed:\n%s", y.Output())
+	}
+	stdout := y.Stdout()
+	if y.ExitCode() != 0 {
+		t.Fatalf("job Y: status %d:\n%s", y.ExitCode(), y.Output())
+	}
+	for i := range n {
+		if !strings.Contains(stdout, fmt.Sprintf("rank 0 read %q\n", fmt.Sprintf("line %d", i))) {
+			t.Fatalf("job Y: rank 0 did not print line %d:\n%s", i, stdout)
+		}
+	}
+	if !strings.Contains(stdout, fmt.Sprintf("rank 0 read %d lines\n", n)) || strings.Count(stdout, "read 0 lines\n") != 3 {
+		t.Fatalf("job Y: incomplete output:\n%s", stdout)
+	}
+	r.noRankLeft(t, 5*time.Second)
+}
+
+// TestMultihostSignalWhileShipping: SIGINT or SIGTERM while a 100 MB
+// program ships to the agents ends the launcher within 2 s with 130 or
+// 143; the agents give the job up (their slots free again) and no rank
+// runs anywhere.
+func TestMultihostSignalWhileShipping(t *testing.T) {
+	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			// A fresh program each time (a warm cache would ship nothing):
+			// behave padded to 100 MB with a random tail.
+			big := paddedProgram(t, bin("behave"), 100<<20)
+			p := r.Start(t, "launcher", nil, r.gorun, "-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", big, "-mode", "sleep")
+			if !shippingStarted(60*time.Second, r.caches["a"], r.caches["b"]) {
+				t.Fatalf("no agent began fetching the program:\n%s", p.Output())
+			}
+			p.Signal(sig)
+			if !p.Wait(2 * time.Second) {
+				t.Fatalf("the launcher still runs 2 s after %v mid-shipping:\n%s", sig, p.Output())
+			}
+			if p.ExitCode() != 128+int(sig) || !strings.Contains(p.Stderr(), "gorun: interrupted") {
+				t.Fatalf("status %d, want %d:\n%s", p.ExitCode(), 128+int(sig), p.Output())
+			}
+			allFree := regexp.MustCompile(`(?m)^a\s+2\s+2\s`)
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				out, _ := r.Run(t, "launcher", 10*time.Second, r.gorun, "agents", "--nats", r.URL())
+				if allFree.MatchString(out) && regexp.MustCompile(`(?m)^b\s+2\s+2\s`).MatchString(out) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the agents still hold the interrupted job's slots:\n%s", out)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			r.noRankLeft(t, 2*time.Second)
+		})
+	}
+}
+
+// paddedProgram copies the binary src, padded to size bytes with random
+// bytes (ignored by the loader), into a temporary file.
+func paddedProgram(t *testing.T, src string, size int64) string {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := make([]byte, size-int64(len(data)))
+	if _, err := rand.Read(pad[:4096]); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "behave-big")
+	if err := os.WriteFile(path, append(data, pad...), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// shippingStarted waits until a fetch is under way (a partial program file
+// with some bytes) in one of the agents' caches.
+func shippingStarted(limit time.Duration, caches ...string) bool {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		for _, dir := range caches {
+			parts, _ := filepath.Glob(filepath.Join(dir, "fetch-*"))
+			for _, part := range parts {
+				if fi, err := os.Stat(part); err == nil && fi.Size() > 0 {
+					return true
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
+
+// TestMultihostOutputFlowControl: two ranks on two hosts each write about
+// 26 MB of lines as fast as they can to a launcher whose stdout is a pipe
+// read slowly (3 MB/s, slower than they write). The agents hold back
+// (credit per host) instead of flooding the launcher: the job ends with
+// status 0, every line arrives whole and in order per rank, the launcher's
+// memory stays bounded, and the NATS server saw no slow consumer. (Without
+// flow control the launcher queues the output, its agents' heartbeats wait
+// behind it, and it ends the job as "lost agent".)
+func TestMultihostOutputFlowControl(t *testing.T) {
+	r := newHostsRig(t, map[string]int{"a": 1, "b": 1})
+	const n = 150000 // lines per rank, 175 bytes on average
+	p, out := r.StartWithStdout(t, "launcher", nil, r.gorun, "-np", "2", "--nats", r.URL(), "--hosts", "a:1,b:1",
+		"--tag-output", bin("behave"), "-mode", "lines", "-n", itoa(n))
+	slow := &slowReader{r: out, chunk: 32 << 10, pause: 10 * time.Millisecond}
+	var peak int64 // the launcher's peak resident memory, kB
+	next := [2]int{}
+	var total int64
+	sc := bufio.NewScanner(slow)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		l := sc.Text()
+		total += int64(len(l)) + 1
+		var rank, i int
+		if _, err := fmt.Sscanf(l, "[%d] rank %d line %d", &rank, &rank, &i); err != nil || rank < 0 || rank > 1 {
+			t.Fatalf("a line that no rank wrote: %.100q", l)
+		}
+		want := fmt.Sprintf("[%d] rank %d line %d %s", rank, rank, next[rank], strings.Repeat("x", 50+next[rank]%200))
+		if l != want {
+			t.Fatalf("rank %d: line %d torn or out of order: %.100q", rank, next[rank], l)
+		}
+		next[rank]++
+		if next[rank]%10000 == 0 {
+			peak = max(peak, peakRSS(p.Pid()))
+		}
+	}
+	if !p.Wait(waitLimit) {
+		t.Fatalf("the launcher still runs after its stdout ended:\n%s", p.Output())
+	}
+	if p.ExitCode() != 0 || next != [2]int{n, n} {
+		t.Fatalf("status %d, lines %v of %d each (%d bytes); stderr:\n%s", p.ExitCode(), next, n, total, p.Stderr())
+	}
+	if slowConsumers := hostrig.NATSSlowConsumers(t, r.nats); slowConsumers != 0 {
+		t.Errorf("the NATS server saw %d slow consumers", slowConsumers)
+	}
+	t.Logf("%d bytes of output read; the launcher's peak RSS: %d kB", total, peak)
+	if peak > 100<<10 {
+		t.Errorf("the launcher grew to %d kB: its output is not held back", peak)
+	}
+	r.noRankLeft(t, 5*time.Second)
+}
+
+// peakRSS is process pid's peak resident memory in kB (0 if unknown).
+func peakRSS(pid int) int64 {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	var kb int64
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
+		}
+	}
+	return kb
+}
+
+// slowReader reads at most chunk bytes at a time, pausing before each read.
+type slowReader struct {
+	r     io.Reader
+	chunk int
+	pause time.Duration
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	time.Sleep(s.pause)
+	return s.r.Read(p[:min(len(p), s.chunk)])
 }
 
 // TestMultihostTrace: gorun --trace with ranks on two agents, its clock

@@ -36,6 +36,7 @@ type agentJob struct {
 	ended    chan struct{} // made with the job: closed when its ranks are gone
 	lastHB   atomic.Int64  // unix nanoseconds of the launcher's last heartbeat
 	cut      atomic.Bool   // the connection was lost meanwhile: send nothing more
+	flow     *upFlow       // credit for output to the launcher
 }
 
 // up sends one message to the launcher.
@@ -100,7 +101,17 @@ func (j *agentJob) run(m *nats.Msg) {
 		j.agent.logf("job %s: %s", req.Job, msg)
 		_ = m.Respond(mustJSON(launchReply{Error: fmt.Sprintf("agent %s: %s", j.agent.cfg.name, msg), Status: status}))
 	}
-	prog, shipped, err := j.agent.fetchProgram(req.Prog)
+	// Listen to the launcher before fetching the program: a launcher
+	// interrupted meanwhile says so here (downEnd), and whatever starts
+	// is ended at once.
+	down := make(chan *nats.Msg, 1024)
+	downSub, err := j.agent.nc.ChanSubscribe(req.Ctl+".down."+strconv.Itoa(req.Host), down)
+	if err != nil {
+		refuse(1, "cannot subscribe to the job's subjects: %v", err)
+		return
+	}
+	defer downSub.Unsubscribe()
+	prog, shipped, err := j.fetchProgram()
 	if err != nil {
 		refuse(126, "%v", err)
 		return
@@ -140,13 +151,6 @@ func (j *agentJob) run(m *nats.Msg) {
 	}
 	defer server.Close()
 
-	down := make(chan *nats.Msg, 1024)
-	downSub, err := j.agent.nc.ChanSubscribe(req.Ctl+".down."+strconv.Itoa(req.Host), down)
-	if err != nil {
-		refuse(1, "cannot subscribe to the job's subjects: %v", err)
-		return
-	}
-	defer downSub.Unsubscribe()
 	j.lastHB.Store(time.Now().UnixNano())
 	hbSub, err := j.agent.nc.Subscribe(req.Ctl+".hb", func(*nats.Msg) { j.lastHB.Store(time.Now().UnixNano()) })
 	if err != nil {
@@ -154,6 +158,14 @@ func (j *agentJob) run(m *nats.Msg) {
 		return
 	}
 	defer hbSub.Unsubscribe()
+	j.flow = newUpFlow()
+	defer j.flow.close()
+	creditSub, err := j.agent.nc.Subscribe(req.Ctl+".credit."+strconv.Itoa(req.Host), j.flow.onCredit)
+	if err != nil {
+		refuse(1, "cannot subscribe to the job's subjects: %v", err)
+		return
+	}
+	defer creditSub.Unsubscribe()
 	var stdin *os.File
 	if req.Stdin {
 		r, w, err := os.Pipe()
@@ -240,6 +252,11 @@ func (j *agentJob) supervise(server *control.Server, down <-chan *nats.Msg, exit
 			j.up(upMsg{Kind: upDrained, Rank: rank})
 			flushed++
 		case <-flushC:
+			if j.flow.behind() {
+				// Output waits for the launcher, not for leftover processes.
+				flushC = time.After(flushWait)
+				break
+			}
 			// A rank's children hold its pipes: stop forwarding.
 			for _, p := range j.procs {
 				p.closePipes()
@@ -267,6 +284,9 @@ func (j *agentJob) supervise(server *control.Server, down <-chan *nats.Msg, exit
 				ended = true
 				j.lastHB.Store(now.UnixNano()) // kill again a lease later if need be
 			}
+		}
+		if ended {
+			j.flow.close() // the launcher reads no more output
 		}
 	}
 	j.up(upMsg{Kind: upDone})
@@ -337,6 +357,9 @@ type upWriter struct {
 func (w *upWriter) Write(p []byte) (int, error) {
 	for rest := p; len(rest) > 0; {
 		n := min(len(rest), outChunk)
+		if !w.job.flow.acquire(n) {
+			return len(p), nil // the launcher is done with the job, or gone
+		}
 		w.job.up(upMsg{Kind: upOut, Rank: w.rank, Fd: w.fd, Data: rest[:n]})
 		rest = rest[n:]
 	}

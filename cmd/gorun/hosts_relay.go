@@ -55,6 +55,7 @@ type remoteRanks struct {
 	stop     context.CancelFunc
 	launches []context.CancelFunc // per host: gives up its launch request
 	subs     []*nats.Subscription
+	out      outFlow // the agents' output on its way out (hosts_flow.go)
 }
 
 // Events, Send and Sync make remoteRanks the supervisor's control server.
@@ -103,6 +104,7 @@ func (r *remoteRanks) start(s *supervisor) {
 		close(r.allDone)
 		r.mu.Unlock()
 	}
+	r.startOutput()
 	up, err := r.nc.Subscribe(r.ctl+".up.*", r.onUp)
 	if err != nil {
 		fail(fmt.Errorf("cannot subscribe to the job's subjects: %w", err), 1)
@@ -185,8 +187,19 @@ func (r *remoteRanks) start(s *supervisor) {
 		}()
 	}
 	var first *failure
-	for range r.names {
-		a := <-answers
+	answered := make([]bool, len(r.names))
+	for pending := len(r.names); pending > 0; {
+		var a answer
+		select {
+		case a = <-answers:
+			pending--
+			answered[a.host] = true
+		case sig := <-s.sigs:
+			if r.interruptLaunch(s, sig, answered) {
+				return
+			}
+			continue
+		}
 		var ranks []int
 		for rank, hr := range r.hostOf {
 			if hr == a.host {
@@ -268,10 +281,8 @@ func (r *remoteRanks) onUp(m *nats.Msg) {
 			}
 			r.exit(u.Rank, info)
 		}
-	case upOut:
-		r.output(u.Rank, u.Fd, u.Data)
-	case upDrained:
-		r.markDrained(u.Rank)
+	case upOut, upDrained:
+		r.out.queues[host].push(u) // after the output before it
 	case upDone:
 		r.markHostDone(host)
 	}
@@ -460,10 +471,7 @@ func (r *remoteRanks) finish() {
 	if !started {
 		return
 	}
-	select {
-	case <-done:
-	case <-time.After(flushWait):
-	}
+	r.awaitOutput(done)
 	for h := range r.names {
 		r.mu.Lock()
 		lost := r.lost[h]
@@ -478,6 +486,7 @@ func (r *remoteRanks) finish() {
 	for _, sub := range r.subs {
 		_ = sub.Unsubscribe()
 	}
+	r.stopOutput()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for key, rest := range r.partial {

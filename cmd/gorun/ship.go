@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"debug/buildinfo"
 	"debug/elf"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,7 +82,7 @@ func serveProgram(nc *nats.Conn, subject, path string) (stop func(), err error) 
 // fetchProgram returns the program spec names, from the agent's cache or
 // fetched from the launcher, its digest checked either way, and how many
 // bytes were fetched (0: the cache had it).
-func (a *agent) fetchProgram(spec shipSpec) (program, int64, error) {
+func (a *agent) fetchProgram(ctx context.Context, spec shipSpec) (program, int64, error) {
 	if len(spec.Digest) != 64 || strings.Trim(spec.Digest, "0123456789abcdef") != "" {
 		return program{}, 0, fmt.Errorf("bad program digest %q", spec.Digest)
 	}
@@ -99,7 +101,7 @@ func (a *agent) fetchProgram(spec shipSpec) (program, int64, error) {
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	got, digest, err := a.fetchBytes(spec, tmp)
+	got, digest, err := a.fetchBytes(ctx, spec, tmp)
 	if err != nil {
 		return program{}, got, err
 	}
@@ -126,16 +128,18 @@ func (a *agent) fetchProgram(spec shipSpec) (program, int64, error) {
 // fetchBytes writes the program into w, from the object store when it has
 // one, else in chunks from the launcher; it returns the size and SHA-256
 // of what it wrote.
-func (a *agent) fetchBytes(spec shipSpec, w io.Writer) (int64, string, error) {
+func (a *agent) fetchBytes(ctx context.Context, spec shipSpec, w io.Writer) (int64, string, error) {
 	if spec.Bucket != "" {
-		return a.fetchObject(spec, w)
+		return a.fetchObject(ctx, spec, w)
 	}
 	h := sha256.New()
 	chunk := min(shipChunk, int(a.nc.MaxPayload())-1024)
 	var got int64
 	for got < spec.Size {
 		n := int(min(int64(chunk), spec.Size-got))
-		reply, err := a.nc.Request(spec.Subject, mustJSON(shipRequest{Offset: got, N: n}), shipTimeout)
+		rctx, cancel := context.WithTimeout(ctx, shipTimeout)
+		reply, err := a.nc.RequestWithContext(rctx, spec.Subject, mustJSON(shipRequest{Offset: got, N: n}))
+		cancel()
 		if err != nil {
 			return got, "", fmt.Errorf("fetching the program from the launcher at byte %d of %d: %w", got, spec.Size, err)
 		}
@@ -181,4 +185,26 @@ func programPlatform(path string) string {
 		return ""
 	}
 	return "linux/" + arch
+}
+
+// fetchProgram fetches the job's program, giving up when the launcher ends
+// the job meanwhile (an interrupted launcher sends downEnd).
+func (j *agentJob) fetchProgram() (program, int64, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	end, err := j.agent.nc.Subscribe(j.req.Ctl+".down."+strconv.Itoa(j.req.Host), func(m *nats.Msg) {
+		var d downMsg
+		if json.Unmarshal(m.Data, &d) == nil && d.Kind == downEnd {
+			cancel()
+		}
+	})
+	if err != nil {
+		return program{}, 0, fmt.Errorf("cannot subscribe to the job's subjects: %w", err)
+	}
+	defer end.Unsubscribe()
+	prog, shipped, err := j.agent.fetchProgram(ctx, j.req.Prog)
+	if err == nil && ctx.Err() != nil {
+		err = errors.New("the launcher gave the job up while the program was fetched")
+	}
+	return prog, shipped, err
 }

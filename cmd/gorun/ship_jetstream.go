@@ -58,12 +58,12 @@ func storeProgram(nc *nats.Conn, path, digest string, size int64) (string, error
 
 // fetchObject copies the program named spec.Digest from the object store
 // into w, returning its size and SHA-256.
-func (a *agent) fetchObject(spec shipSpec, w io.Writer) (int64, string, error) {
+func (a *agent) fetchObject(ctx context.Context, spec shipSpec, w io.Writer) (int64, string, error) {
 	js, err := jetstream.New(a.nc)
 	if err != nil {
 		return 0, "", err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), objectTimeout)
+	ctx, cancel := context.WithTimeout(ctx, objectTimeout)
 	defer cancel()
 	store, err := js.ObjectStore(ctx, spec.Bucket)
 	if err != nil {

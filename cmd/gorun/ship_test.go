@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -46,24 +47,24 @@ func TestFetchProgram(t *testing.T) {
 	os.Mkdir(a.cfg.cache, 0o700)
 
 	wrong := strings.Repeat("0", 64)
-	if _, _, err := a.fetchProgram(shipSpec{Digest: wrong, Size: size, Name: "prog", Subject: "ship.test"}); !errors.Is(err, errDigest) {
+	if _, _, err := a.fetchProgram(context.Background(), shipSpec{Digest: wrong, Size: size, Name: "prog", Subject: "ship.test"}); !errors.Is(err, errDigest) {
 		t.Fatalf("a wrong digest: got %v, want errDigest", err)
 	}
 	if left, _ := os.ReadDir(a.cfg.cache); len(left) != 0 {
 		t.Fatalf("the refused program was kept: %v", left)
 	}
 	spec := shipSpec{Digest: digest, Size: size, Name: "prog", Subject: "ship.test"}
-	prog, shipped, err := a.fetchProgram(spec)
+	prog, shipped, err := a.fetchProgram(context.Background(), spec)
 	if err != nil || shipped != size {
 		t.Fatalf("first fetch: shipped %d of %d: %v", shipped, size, err)
 	}
 	if got, _ := os.ReadFile(prog.path); string(got) != string(body) {
 		t.Fatal("the cached program differs from the original")
 	}
-	if _, shipped, err := a.fetchProgram(spec); err != nil || shipped != 0 {
+	if _, shipped, err := a.fetchProgram(context.Background(), spec); err != nil || shipped != 0 {
 		t.Fatalf("second fetch: shipped %d bytes (want 0, from the cache): %v", shipped, err)
 	}
-	if _, _, err := a.fetchProgram(shipSpec{Digest: "../../etc/passwd", Size: 1, Subject: "ship.test"}); err == nil {
+	if _, _, err := a.fetchProgram(context.Background(), shipSpec{Digest: "../../etc/passwd", Size: 1, Subject: "ship.test"}); err == nil {
 		t.Fatal("a digest that is a path was accepted")
 	}
 }

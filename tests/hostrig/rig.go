@@ -137,13 +137,31 @@ func NATSStats(t testing.TB, p *Proc) (msgs, bytes int64) {
 	return msgs, bytes
 }
 
+// NATSSlowConsumers asks natsd p (SIGUSR1) how many slow consumers it has
+// seen (clients it cut off for not reading fast enough).
+func NATSSlowConsumers(t testing.TB, p *Proc) int64 {
+	t.Helper()
+	NATSStats(t, p)
+	out := p.Output()
+	last := out[strings.LastIndex(out, "stats "):]
+	i := strings.Index(last, "slow_consumers=")
+	if i < 0 {
+		t.Fatalf("hostrig: natsd does not count slow consumers: %q", last)
+	}
+	var n int64
+	if _, err := fmt.Sscanf(last[i:], "slow_consumers=%d", &n); err != nil {
+		t.Fatalf("hostrig: natsd's counters %q: %v", last, err)
+	}
+	return n
+}
+
 // StartNATS runs natsd (tests/hostrig/natsd, built) in the server
 // namespace, with extra flags (e.g. -js DIR), and waits until it accepts
 // clients.
 func (r *Rig) StartNATS(t testing.TB, natsd string, flags ...string) *Proc {
 	t.Helper()
 	args := append([]string{"-addr", fmt.Sprintf("%s:%d", ServerIP, natsPort)}, flags...)
-	p, err := r.start("", r.server, nil, natsd, args...)
+	p, err := r.start("", r.server, nil, nil, natsd, args...)
 	if err != nil {
 		t.Fatalf("hostrig: starting natsd: %v", err)
 	}
@@ -171,7 +189,7 @@ func (r *Rig) StartNATSCluster(t testing.TB, natsd string, n int) ([]*Proc, []st
 				others = append(others, route)
 			}
 		}
-		p, err := r.start("", r.server, nil, natsd, "-name", fmt.Sprintf("s%d", i),
+		p, err := r.start("", r.server, nil, nil, natsd, "-name", fmt.Sprintf("s%d", i),
 			"-addr", fmt.Sprintf("%s:%d", ServerIP, clusterPort+i), "-cluster", fmt.Sprintf("%s:%d", ServerIP, 6222+i),
 			"-routes", strings.Join(others, ","), "-expect-routes", fmt.Sprint(n-1))
 		if err != nil {
@@ -196,14 +214,62 @@ func (r *Rig) Start(t testing.TB, host string, env []string, name string, args .
 	if !ok {
 		t.Fatalf("hostrig: no host %q", host)
 	}
-	p, err := r.start(host, ns, env, name, args...)
+	p, err := r.start(host, ns, env, nil, name, args...)
 	if err != nil {
 		t.Fatalf("hostrig: starting %s on %s: %v", name, host, err)
 	}
 	return p
 }
 
-func (r *Rig) start(host, ns string, env []string, name string, args ...string) (*Proc, error) {
+// StartWithStdin is Start with the command's stdin a pipe: what the test
+// writes to the returned writer, until it closes it.
+func (r *Rig) StartWithStdin(t testing.TB, host string, env []string, name string, args ...string) (*Proc, io.WriteCloser) {
+	t.Helper()
+	ns, ok := r.hosts[host]
+	if !ok {
+		t.Fatalf("hostrig: no host %q", host)
+	}
+	in, w, err := os.Pipe()
+	if err != nil {
+		t.Fatalf("hostrig: %v", err)
+	}
+	p, err := r.start(host, ns, env, in, name, args...)
+	in.Close() // the command's now
+	if err != nil {
+		w.Close()
+		t.Fatalf("hostrig: starting %s on %s: %v", name, host, err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return p, w
+}
+
+// StartWithStdout is Start with the command's stdout the returned pipe,
+// for the test to read at its own pace (Proc.Stdout stays empty).
+func (r *Rig) StartWithStdout(t testing.TB, host string, env []string, name string, args ...string) (*Proc, *os.File) {
+	t.Helper()
+	ns, ok := r.hosts[host]
+	if !ok {
+		t.Fatalf("hostrig: no host %q", host)
+	}
+	rd, w, err := os.Pipe()
+	if err != nil {
+		t.Fatalf("hostrig: %v", err)
+	}
+	p, err := r.startWith(host, ns, env, nil, w, name, args...)
+	w.Close() // the command's now
+	if err != nil {
+		rd.Close()
+		t.Fatalf("hostrig: starting %s on %s: %v", name, host, err)
+	}
+	t.Cleanup(func() { rd.Close() })
+	return p, rd
+}
+
+func (r *Rig) start(host, ns string, env []string, stdin *os.File, name string, args ...string) (*Proc, error) {
+	return r.startWith(host, ns, env, stdin, nil, name, args...)
+}
+
+func (r *Rig) startWith(host, ns string, env []string, stdin, stdout *os.File, name string, args ...string) (*Proc, error) {
 	argv := []string{"netns", "exec", ns}
 	if len(r.hidden[host]) > 0 {
 		script := ""
@@ -221,6 +287,12 @@ func (r *Rig) start(host, ns string, env []string, name string, args ...string) 
 	or, ow := io.Pipe()
 	er, ew := io.Pipe()
 	cmd.Stdout, cmd.Stderr = ow, ew
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

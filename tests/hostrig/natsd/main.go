@@ -1,7 +1,7 @@
 // Command natsd runs a NATS server (nats-server/v2, as gorun embeds it) for
 // the multi-host test rig: it listens on -addr, optionally joins a cluster,
 // prints "ready" once it accepts clients, and runs until killed. On
-// SIGUSR1 it prints its counters: "stats in_msgs=N in_bytes=N".
+// SIGUSR1 it prints its counters: "stats in_msgs=N in_bytes=N slow_consumers=N".
 package main
 
 import (
@@ -84,7 +84,7 @@ func main() {
 		if err != nil {
 			fail(err)
 		}
-		fmt.Printf("stats in_msgs=%d in_bytes=%d\n", v.InMsgs, v.InBytes)
+		fmt.Printf("stats in_msgs=%d in_bytes=%d slow_consumers=%d\n", v.InMsgs, v.InBytes, v.SlowConsumers)
 	}
 }
 
