@@ -308,23 +308,41 @@ func TestShmAllreduceDeadPeer(t *testing.T) {
 // TestShmLongCall: a call moving longCallBytes or more per rank is marked
 // long while its ranks wait (ranks sharing cores then sleep at once instead
 // of polling), a smaller one is not, and the mark ends with the call. Rank
-// 0 comes late, so that the others wait long enough to run Check.
+// 0 enters each call only once every other rank has run Check in it, so the
+// others are known to have waited (however slowly a loaded machine lets
+// them reach Check).
 func TestShmLongCall(t *testing.T) {
 	t.Setenv("GORUN_COLL_ALLREDUCE", "")
 	const np = 3
+	sizes := []int{longCallBytes/8 + 1000, 1000} // float64s: two segments, then one
+	checked := make([]chan struct{}, len(sizes)) // one signal per waiting rank and call
+	for i := range checked {
+		checked[i] = make(chan struct{}, np)
+	}
 	errs := runShared(t, np, 1<<20, 4<<20, func(c Conn) error {
 		a := arenaFor(c.(sharedConn).region)
 		var seen []bool
+		round := 0
 		check := a.hooks.Check
 		a.hooks.Check = func() error {
+			if len(seen) == 0 && c.Rank() != 0 {
+				checked[round] <- struct{}{}
+			}
 			seen = append(seen, a.long)
 			return check()
 		}
-		for _, n := range []int{longCallBytes/8 + 1000, 1000} { // float64s: two segments, then one
+		for i, n := range sizes {
+			round = i
 			v := rankOperand(c.Rank(), n)
 			seen = nil
 			if c.Rank() == 0 {
-				time.Sleep(5 * arenaSleep)
+				for range np - 1 {
+					select {
+					case <-checked[i]:
+					case <-time.After(time.Minute):
+						return fmt.Errorf("%d elements: the other ranks never ran Check while rank 0 stayed away", n)
+					}
+				}
 			}
 			got, err := AllreduceSlice(c, rawFloat64s{}, v, sumF)
 			if err != nil {
@@ -334,9 +352,6 @@ func TestShmLongCall(t *testing.T) {
 				return err
 			}
 			long := n*8 >= longCallBytes
-			if c.Rank() != 0 && len(seen) == 0 {
-				return fmt.Errorf("%d elements: rank 0 was late, yet this rank never waited long enough to check", n)
-			}
 			for _, mark := range seen {
 				if mark != long {
 					return fmt.Errorf("%d elements: waited with the call marked long=%v, want %v", n, mark, long)

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,13 +25,6 @@ const waitLimit = 90 * time.Second
 var binDir string
 
 func TestMain(m *testing.M) {
-	// The package runs hundreds of real jobs: on 2 loaded cores it can
-	// take more than go test's default 10 minutes. Each job is bounded on
-	// its own (waitLimit), so a longer overall limit hides no hang.
-	flag.Parse()
-	if f := flag.Lookup("test.timeout"); f != nil && f.Value.String() == (10*time.Minute).String() {
-		_ = flag.Set("test.timeout", (30 * time.Minute).String())
-	}
 	os.Exit(runMain(m))
 }
 
