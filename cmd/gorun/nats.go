@@ -6,8 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
 	"github.com/gorun-mpi/gorun/internal/natsserver"
@@ -52,28 +50,11 @@ func prepareNATS(cfg natsConfig, job *jobenv.Job, fail func(reason string, statu
 			fail(fmt.Sprintf("gorun: lost the NATS server at %s: %s", comm.RedactURL(cfg.URL), why), 1)
 		}
 	}
-	opts := []nats.Option{
-		nats.Name("gorun " + job.JobID + " launcher"),
-		nats.Timeout(natsReachTimeout),
-		nats.NoReconnect(),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			why := "connection closed"
-			if err != nil {
-				why = err.Error()
-			}
-			lost(why)
-		}),
-		nats.ClosedHandler(func(*nats.Conn) { lost("connection closed") }),
-	}
-	if job.NatsCreds != "" {
-		opts = append(opts, nats.UserCredentials(job.NatsCreds))
-	}
-	if job.NatsCA != "" {
-		opts = append(opts, nats.RootCAs(job.NatsCA))
-	}
-	nc, err := nats.Connect(cfg.URL, opts...)
+	dial := cfg
+	dial.Creds, dial.CA = job.NatsCreds, job.NatsCA // made absolute above
+	nc, err := dialLauncherNATS(dial, "gorun "+job.JobID+" launcher", lost)
 	if err != nil {
-		return nil, fmt.Errorf("gorun: cannot reach the NATS server at %s: %w", comm.RedactURL(cfg.URL), err)
+		return nil, fmt.Errorf("gorun: %w", err)
 	}
 	return func() {
 		ending.Store(true)
