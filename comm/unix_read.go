@@ -173,6 +173,12 @@ func (u *Unix) SpinEnd() {
 	if u.spinners.Add(-1) != 0 {
 		return
 	}
+	u.settleAll()
+}
+
+// settleAll has every ring ask for wake-ups again, and delivers what was
+// published before (see unix_ring.go for why nothing is left behind).
+func (u *Unix) settleAll() {
 	u.inListMu.RLock()
 	list := u.inList
 	u.inListMu.RUnlock()
