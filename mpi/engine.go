@@ -30,6 +30,7 @@ type engine struct {
 	copyDelay  time.Duration  // tests only: see CopyDelayEnv
 	syncSends  bool           // user sends wait for their match (WithSyncSends)
 	blocked    *blockReporter // nil without a launcher
+	ops        opCache        // the built-in operators' collectives.Op
 
 	mu       sync.Mutex
 	match    matcher
