@@ -67,8 +67,8 @@ func (e *engine) spinPoll(c *completion) (done bool) {
 	}
 	start := time.Now()
 	for i := 1; ; i++ {
-		if !e.poller.Poll() && e.yield {
-			yieldCore()
+		if !e.poller.Poll() && e.yield && !yieldBriefly() {
+			return c.isDone() // the core went to a process with work: sleep
 		}
 		if c.isDone() {
 			return true
