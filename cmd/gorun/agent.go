@@ -292,7 +292,7 @@ func (a *agent) onLaunch(m *nats.Msg) {
 		_ = m.Respond(mustJSON(launchReply{Error: "malformed launch request", Status: 1}))
 		return
 	}
-	if err := checkSigned(a.cfg.secret, launchText(a.cfg.name, req), req.Auth, time.Now()); err != nil {
+	if err := openLaunch(a.cfg.secret, a.cfg.name, &req, time.Now()); err != nil {
 		a.logf("refused to launch job %s: %v", req.Job, err)
 		_ = m.Respond(mustJSON(launchReply{Error: fmt.Sprintf("agent %s refuses: %v", a.cfg.name, err), Status: 1}))
 		return

@@ -50,6 +50,7 @@ func (j *agentJob) up(m upMsg) {
 // upEvent relays a control event of a rank to the launcher (the records
 // of gorun --trace in pieces if need be: see tracePieces).
 func (j *agentJob) upEvent(ev control.Event) {
+	ev.Msg.Secret = "" // a hello's: checked here, and not for the NATS account's eyes
 	for _, m := range tracePieces(ev, j.agent.nc.MaxPayload()) {
 		j.up(m)
 	}

@@ -159,7 +159,10 @@ func (r *remoteRanks) start(s *supervisor) {
 		req := launchRequest{Job: r.job.JobID, Secret: r.job.Secret, Size: r.np, Host: h, Ranks: ranks,
 			Placement: placement, Ctl: r.ctl, Prog: specs[r.platformOf(h)], Args: s.cfg.args, Tag: s.cfg.tagOutput,
 			SyncSends: s.cfg.syncSends, Stdin: r.hostOf[0] == h, Trace: s.trace.recordLimit()}
-		req.Auth = signedBy(secret, launchText(name, req), time.Now())
+		if err := authorizeLaunch(secret, name, &req, time.Now()); err != nil {
+			fail(err, 1)
+			return
+		}
 		if len(ranks) == 0 {
 			r.markHostDone(h)
 			answers <- answer{host: h}
