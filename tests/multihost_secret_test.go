@@ -1,0 +1,119 @@
+package tests
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorun-mpi/gorun/tests/hostrig"
+)
+
+// TestMultihostSecretNeverInClear: a client of the NATS account that
+// subscribes to everything during a two-host launch (an eavesdropper, or
+// another job's rank: both hold the account's credentials) never sees the
+// job's secret, the cluster's secret or the program's arguments: the
+// launch requests carry them sealed for the agents, and nothing the agents
+// relay (the ranks' hellos among it) carries them.
+func TestMultihostSecretNeverInClear(t *testing.T) {
+	r := newBareRig(t, "a", "b")
+	cluster := "GORUN_CLUSTER_SECRET=" + newMarker() + newMarker()
+	for _, name := range []string{"a", "b"} {
+		r.Hide(name, binDir)
+		r.caches[name] = t.TempDir()
+		a := r.Start(t, name, []string{cluster, "GORUN_TEST_MARKER=" + r.marker}, r.gorun, "agent", "--nats", r.URL(),
+			"--name", name, "--slots", "2", "--cache", r.caches[name])
+		if !a.WaitFor("serving", 20*time.Second) {
+			t.Fatalf("agent %s did not start:\n%s", name, a.Output())
+		}
+		r.agents[name] = a
+	}
+	spyOut := filepath.Join(t.TempDir(), "seen")
+	spy := r.Start(t, "launcher", nil, rigTool(t, "natsspy", "./hostrig/natsspy"), "-nats", r.URL(), "-out", spyOut)
+	if !spy.WaitFor("ready", 20*time.Second) {
+		t.Fatalf("natsspy did not start:\n%s", spy.Output())
+	}
+
+	// The program tells its secret reversed (which is not the secret), and
+	// then joins the job as an MPI program (its hello carries the secret
+	// to its agent).
+	behave := rigTool(t, "behave", "./progs/behave")
+	script := filepath.Join(t.TempDir(), "tell")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nprintf 'reversed %s\\n' \"$(printf %s \"$GORUN_SECRET\" | rev)\"\nexec "+
+		behave+" -mode hello \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	canary := "canary-" + newMarker()
+	p := r.Start(t, "launcher", []string{cluster}, r.gorun, "-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", script, canary)
+	if !p.Wait(waitLimit) {
+		t.Fatalf("gorun still runs:\n%s", p.Output())
+	}
+	if p.ExitCode() != 0 || strings.Count(p.Stdout(), "hello from") != 4 {
+		t.Fatalf("the job failed: status %d\n%s", p.ExitCode(), p.Output())
+	}
+	told := regexp.MustCompile(`(?m)^reversed (\S+)$`).FindAllStringSubmatch(p.Stdout(), -1)
+	if len(told) != 4 {
+		t.Fatalf("%d ranks told their secret, want 4:\n%s", len(told), p.Stdout())
+	}
+	secret := []rune(told[0][1])
+	slices.Reverse(secret)
+	for _, m := range told[1:] {
+		if m[1] != told[0][1] {
+			t.Fatalf("the ranks know different secrets:\n%s", p.Stdout())
+		}
+	}
+
+	seen := spySync(t, spy, spyOut)
+	for _, want := range []string{"gorun.agent.a.launch", "gorun.agent.b.launch", ".up.0", ".up.1"} {
+		if !bytes.Contains(seen, []byte(want)) {
+			t.Fatalf("the eavesdropper missed the job's traffic (no %q in %d bytes): the test proves nothing", want, len(seen))
+		}
+	}
+	for what, s := range map[string]string{
+		"the job's secret":     string(secret),
+		"the cluster's secret": strings.TrimPrefix(cluster, "GORUN_CLUSTER_SECRET="),
+		"the program argument": canary,
+	} {
+		for _, form := range clearForms(s) {
+			if i := bytes.Index(seen, []byte(form)); i >= 0 {
+				t.Errorf("a client of the NATS account read %s (%q) in clear: ...%s...", what, form, seen[max(i-300, 0):min(i+100, len(seen))])
+			}
+		}
+	}
+	r.noRankLeft(t, 5*time.Second)
+}
+
+// clearForms are the ways s shows in a message as it is or in JSON: the
+// bytes themselves, and base64 (a []byte field) at each alignment.
+func clearForms(s string) []string {
+	forms := []string{s}
+	for skip := range 3 {
+		enc := base64.StdEncoding.EncodeToString([]byte(s[skip:]))
+		// The last group may hold bits of what follows s.
+		forms = append(forms, enc[:len(enc)-4])
+	}
+	return forms
+}
+
+// spySync waits until natsspy has written every message the server had
+// routed, and returns them.
+func spySync(t *testing.T, spy *hostrig.Proc, out string) []byte {
+	t.Helper()
+	n := strings.Count(spy.Output(), "synced") + 1
+	spy.Signal(syscall.SIGUSR1)
+	if !spy.WaitFor(fmt.Sprintf("synced %d ", n), 20*time.Second) {
+		t.Fatalf("natsspy does not sync:\n%s", spy.Output())
+	}
+	seen, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seen
+}
