@@ -182,6 +182,7 @@ func (a *agent) connect(lost chan<- string) error {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { a.logf("reconnected to %s", nc.ConnectedUrlRedacted()) }),
 		nats.ClosedHandler(func(*nats.Conn) { report("connection closed") }),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) { a.onAsyncError(sub, err) }),
 	}
 	opts = append(opts, natsAuthOptions(a.cfg.nats)...)
 	nc, err := nats.Connect(a.cfg.nats.URL, opts...)
@@ -209,6 +210,31 @@ func (a *agent) connect(lost chan<- string) error {
 		return fmt.Errorf("NATS server at %s: %w", comm.RedactURL(a.cfg.nats.URL), err)
 	}
 	return nil
+}
+
+// onAsyncError handles an error the server reports after the fact: a
+// message of a job refused (a permissions violation on its subjects) or
+// messages of the launcher dropped (a slow consumer on a job's
+// subscription). Either loses what the job's verdict may rest on, so the
+// job ends (sendFailed); other errors are logged.
+func (a *agent) onAsyncError(sub *nats.Subscription, err error) {
+	a.logf("NATS server: %v", err)
+	a.mu.Lock()
+	var hit []*agentJob
+	for _, j := range a.running {
+		prefix := j.req.Ctl + "."
+		if sub != nil && strings.HasPrefix(sub.Subject, prefix) || strings.Contains(err.Error(), prefix) {
+			hit = append(hit, j)
+		}
+	}
+	a.mu.Unlock()
+	for _, j := range hit {
+		if sub != nil {
+			j.fail(fmt.Sprintf("agent %s lost messages of the launcher on %s: %v", a.cfg.name, sub.Subject, err))
+		} else {
+			j.fail(fmt.Sprintf("agent %s: the NATS server refused a message of the job: %v", a.cfg.name, err))
+		}
+	}
 }
 
 // natsAuthOptions are the connection options for a credentials file and CA.

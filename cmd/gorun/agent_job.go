@@ -36,15 +36,8 @@ type agentJob struct {
 	ended    chan struct{} // made with the job: closed when its ranks are gone
 	lastHB   atomic.Int64  // unix nanoseconds of the launcher's last heartbeat
 	cut      atomic.Bool   // the connection was lost meanwhile: send nothing more
+	failed   atomic.Bool   // a message to the launcher could not be sent: send nothing more (agent_send.go)
 	flow     *upFlow       // credit for output to the launcher
-}
-
-// up sends one message to the launcher.
-func (j *agentJob) up(m upMsg) {
-	if j.cut.Load() {
-		return
-	}
-	_ = j.agent.nc.Publish(j.req.Ctl+".up."+strconv.Itoa(j.req.Host), mustJSON(m))
 }
 
 // upEvent relays a control event of a rank to the launcher (the records
@@ -175,7 +168,7 @@ func (j *agentJob) run(m *nats.Msg) {
 			return
 		}
 		defer r.Close()
-		stdinSub, err := j.agent.nc.Subscribe(req.Ctl+".stdin", stdinWriter(w))
+		stdinSub, err := j.agent.nc.Subscribe(req.Ctl+".stdin", stdinWriter(j, w))
 		if err != nil {
 			refuse(1, "cannot subscribe to the job's subjects: %v", err)
 			return
@@ -215,7 +208,7 @@ func (j *agentJob) run(m *nats.Msg) {
 	if stdin != nil {
 		stdin.Close()
 	}
-	_ = m.Respond(mustJSON(launchReply{Pids: pids, Shipped: shipped}))
+	j.respond(m, "the answer to its launch request", mustJSON(launchReply{Pids: pids, Shipped: shipped}))
 	stopBeating()
 	j.supervise(server, down, exits, drained)
 }
@@ -357,11 +350,10 @@ type upWriter struct {
 
 func (w *upWriter) Write(p []byte) (int, error) {
 	for rest := p; len(rest) > 0; {
-		n := min(len(rest), outChunk)
-		if !w.job.flow.acquire(n) {
-			return len(p), nil // the launcher is done with the job, or gone
+		n := min(len(rest), outChunk, relayPiece(w.job.agent.nc.MaxPayload()))
+		if !w.job.flow.acquire(n) || !w.job.up(upMsg{Kind: upOut, Rank: w.rank, Fd: w.fd, Data: rest[:n]}) {
+			return len(p), nil // the launcher is done with the job, or gone, or the job failed
 		}
-		w.job.up(upMsg{Kind: upOut, Rank: w.rank, Fd: w.fd, Data: rest[:n]})
 		rest = rest[n:]
 	}
 	return len(p), nil
@@ -369,7 +361,7 @@ func (w *upWriter) Write(p []byte) (int, error) {
 
 // stdinWriter writes the launcher's stdin chunks to rank 0's pipe, and
 // acknowledges each once written (the launcher sends the next only then).
-func stdinWriter(w *os.File) nats.MsgHandler {
+func stdinWriter(j *agentJob, w *os.File) nats.MsgHandler {
 	var once sync.Once
 	return func(m *nats.Msg) {
 		var c stdinChunk
@@ -385,7 +377,7 @@ func stdinWriter(w *os.File) nats.MsgHandler {
 		if c.EOF {
 			once.Do(func() { w.Close() })
 		}
-		_ = m.Respond([]byte(ok))
+		j.respond(m, "the acknowledgement of rank 0's stdin", []byte(ok))
 	}
 }
 

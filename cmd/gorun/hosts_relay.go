@@ -66,9 +66,13 @@ func (r *remoteRanks) Send(rank int, m control.Message) error {
 	return r.down(r.hostOf[rank], downMsg{Kind: downControl, Rank: rank, Msg: &m})
 }
 
-// Sync asks rank's agent to sync its control server on rank.
+// Sync asks rank's agent to sync its control server on rank. The answer
+// (a Synced event) is what the supervisor waits for: if the question
+// cannot go, the job ends instead of waiting for ever.
 func (r *remoteRanks) Sync(rank int) {
-	_ = r.down(r.hostOf[rank], downMsg{Kind: downSync, Rank: rank})
+	if err := r.down(r.hostOf[rank], downMsg{Kind: downSync, Rank: rank}); err != nil {
+		r.loseHost(r.hostOf[rank], r.lostReason(r.hostOf[rank], "cannot send it a control message: "+err.Error()))
+	}
 }
 
 func (r *remoteRanks) down(host int, m downMsg) error {
@@ -261,7 +265,8 @@ func (r *remoteRanks) onUp(m *nats.Msg) {
 	if err := json.Unmarshal(m.Data, &u); err != nil {
 		return
 	}
-	if u.Kind != upHB && (u.Rank < 0 || u.Rank >= r.np || r.hostOf[u.Rank] != host) {
+	hostWide := u.Kind == upHB || u.Kind == upDone || u.Kind == upFail
+	if !hostWide && (u.Rank < 0 || u.Rank >= r.np || r.hostOf[u.Rank] != host) {
 		return // an agent speaks only for its own ranks
 	}
 	r.mu.Lock()
@@ -288,6 +293,10 @@ func (r *remoteRanks) onUp(m *nats.Msg) {
 		r.out.queues[host].push(u) // after the output before it
 	case upDone:
 		r.markHostDone(host)
+	case upFail:
+		// The agent could not send something the verdict may rest on,
+		// and kills its ranks: the job ends with its line.
+		r.loseHost(host, r.lostReason(host, strings.TrimPrefix(u.Error, "agent "+r.names[host]+" ")))
 	}
 }
 
@@ -403,7 +412,11 @@ func (r *remoteRanks) heartbeats(ctx context.Context) {
 			return
 		case now := <-tick.C:
 			if now.Sub(last) >= heartbeatEvery {
-				_ = r.nc.Publish(r.ctl+".hb", nil)
+				if err := r.nc.Publish(r.ctl+".hb", nil); err != nil {
+					// Without it every agent ends the job (a lease): say why here.
+					r.loseAll(fmt.Sprintf("cannot send the job's heartbeat to its agents: %v", err))
+					return
+				}
 				last = now
 			}
 			r.mu.Lock()
@@ -443,6 +456,11 @@ func (r *remoteRanks) forwardStdin(ctx context.Context, in io.Reader) {
 		c := stdinChunk{Data: buf[:n], EOF: err != nil}
 		if n > 0 || c.EOF {
 			if _, rerr := r.nc.RequestWithContext(ctx, r.ctl+".stdin", mustJSON(c)); rerr != nil {
+				if ctx.Err() == nil {
+					// Rank 0 would wait for this chunk, or its end, for ever.
+					h := r.hostOf[0]
+					r.loseHost(h, r.lostReason(h, "cannot send stdin to rank 0: "+rerr.Error()))
+				}
 				return
 			}
 		}
@@ -480,7 +498,9 @@ func (r *remoteRanks) finish() {
 		lost := r.lost[h]
 		r.mu.Unlock()
 		if !lost {
-			_ = r.down(h, downMsg{Kind: downEnd}) // runHosts's Close flushes it out
+			// runHosts's Close flushes it out; an agent that misses it
+			// ends the job at its lease, when our heartbeats stop.
+			_ = r.down(h, downMsg{Kind: downEnd})
 		}
 	}
 	if r.stop != nil {

@@ -117,6 +117,7 @@ const (
 	upDrained = "drained" // a rank's output pipes reached their end
 	upHB      = "hb"      // the agent is alive
 	upDone    = "done"    // the agent ended the job's last rank
+	upFail    = "fail"    // the agent could not send a message (Error says which, and why) and ends the job
 )
 
 // upMsg is one message of an agent to the launcher.
@@ -134,6 +135,7 @@ type upMsg struct {
 	Exit  *wireExit      `json:"exit,omitempty"`
 	Fd    int            `json:"fd,omitempty"`
 	Data  []byte         `json:"data,omitempty"`
+	Error string         `json:"error,omitempty"` // upFail: the line that ends the job
 }
 
 // wireExit is exitInfo on the wire.
