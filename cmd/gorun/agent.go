@@ -47,6 +47,10 @@ type agent struct {
 	mu       sync.Mutex
 	reserved map[string]reservation // job -> slots held for it
 	running  map[string]*agentJob   // job -> its ranks here
+	// launched remembers each job launched here for as long as its signed
+	// request could be replayed (requestMaxAge): a copy of a launch
+	// request, sent again by whoever read it on the server, is refused.
+	launched map[string]time.Time
 }
 
 // reservation is slots held for a job until its launch.
@@ -337,6 +341,11 @@ func (a *agent) onLaunch(m *nats.Msg) {
 			return
 		}
 	}
+	if a.replayedLocked(req.Job, time.Now()) {
+		a.mu.Unlock()
+		_ = m.Respond(mustJSON(launchReply{Error: fmt.Sprintf("agent %s refuses: job %s was launched here already (a replayed request?)", a.cfg.name, req.Job), Status: 1}))
+		return
+	}
 	delete(a.reserved, req.Job)
 	j := &agentJob{agent: a, req: req, abandonC: make(chan string, 1), ended: make(chan struct{})}
 	a.running[req.Job] = j
@@ -344,6 +353,24 @@ func (a *agent) onLaunch(m *nats.Msg) {
 	// The job's ranks are started and supervised by a goroutine locked
 	// to its thread: their parent-death signal fires when it ends.
 	go j.run(m)
+}
+
+// replayedLocked reports whether job was launched here within the age of
+// a valid request, and else remembers it as launched now.
+func (a *agent) replayedLocked(job string, now time.Time) bool {
+	if a.launched == nil {
+		a.launched = map[string]time.Time{}
+	}
+	for id, at := range a.launched {
+		if now.Sub(at) > 2*requestMaxAge { // clock skew included
+			delete(a.launched, id)
+		}
+	}
+	if _, seen := a.launched[job]; seen {
+		return true
+	}
+	a.launched[job] = now
+	return false
 }
 
 // jobEnded forgets a job whose ranks are all gone.

@@ -124,3 +124,23 @@ func randomInt(t *testing.T, n int64) int64 {
 	}
 	return v.Int64()
 }
+
+// TestLaunchReplayRefused: an agent launches a job once; the same job's
+// request again (a copy read on the server) is refused for as long as its
+// signature is valid, and the memory of it lapses after.
+func TestLaunchReplayRefused(t *testing.T) {
+	a := &agent{}
+	now := time.Now()
+	if a.replayedLocked("j1", now) {
+		t.Fatal("a first launch counted as a replay")
+	}
+	if !a.replayedLocked("j1", now.Add(requestMaxAge)) {
+		t.Error("a second launch of j1 within a request's age was not refused")
+	}
+	if a.replayedLocked("j2", now) {
+		t.Error("another job counted as a replay")
+	}
+	if a.replayedLocked("j1", now.Add(2*requestMaxAge+time.Second)) || len(a.launched) != 1 {
+		t.Errorf("the memory of old launches does not lapse: %v", a.launched)
+	}
+}
