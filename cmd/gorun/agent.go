@@ -347,7 +347,7 @@ func (a *agent) onLaunch(m *nats.Msg) {
 		return
 	}
 	delete(a.reserved, req.Job)
-	j := &agentJob{agent: a, req: req, abandonC: make(chan string, 1), ended: make(chan struct{})}
+	j := &agentJob{agent: a, req: req, relay: newRelayAuth(req.Job, req.Secret), abandonC: make(chan string, 1), ended: make(chan struct{})}
 	a.running[req.Job] = j
 	a.mu.Unlock()
 	// The job's ranks are started and supervised by a goroutine locked

@@ -37,6 +37,7 @@ type agentJob struct {
 	lastHB   atomic.Int64  // unix nanoseconds of the launcher's last heartbeat
 	cut      atomic.Bool   // the connection was lost meanwhile: send nothing more
 	failed   atomic.Bool   // a message to the launcher could not be sent: send nothing more (agent_send.go)
+	relay    *relayAuth    // seals and opens the job's relay messages (relay_auth.go)
 	flow     *upFlow       // credit for output to the launcher
 }
 
@@ -146,7 +147,7 @@ func (j *agentJob) run(m *nats.Msg) {
 	defer server.Close()
 
 	j.lastHB.Store(time.Now().UnixNano())
-	hbSub, err := j.agent.nc.Subscribe(req.Ctl+".hb", func(*nats.Msg) { j.lastHB.Store(time.Now().UnixNano()) })
+	hbSub, err := j.agent.nc.Subscribe(req.Ctl+".hb", j.onHeartbeat)
 	if err != nil {
 		refuse(1, "cannot subscribe to the job's subjects: %v", err)
 		return
@@ -154,7 +155,7 @@ func (j *agentJob) run(m *nats.Msg) {
 	defer hbSub.Unsubscribe()
 	j.flow = newUpFlow()
 	defer j.flow.close()
-	creditSub, err := j.agent.nc.Subscribe(req.Ctl+".credit."+strconv.Itoa(req.Host), j.flow.onCredit)
+	creditSub, err := j.agent.nc.Subscribe(req.Ctl+".credit."+strconv.Itoa(req.Host), j.onCredit)
 	if err != nil {
 		refuse(1, "cannot subscribe to the job's subjects: %v", err)
 		return
@@ -301,8 +302,12 @@ func (j *agentJob) drainEvents(server *control.Server) {
 
 // onDown applies one message of the launcher; true when it ends the job.
 func (j *agentJob) onDown(server *control.Server, m *nats.Msg) bool {
+	body := j.fromLauncher(m)
+	if body == nil {
+		return false
+	}
 	var d downMsg
-	if err := json.Unmarshal(m.Data, &d); err != nil {
+	if err := json.Unmarshal(body, &d); err != nil {
 		j.agent.logf("job %s: malformed message from the launcher: %v", j.req.Job, err)
 		return false
 	}
@@ -364,8 +369,12 @@ func (w *upWriter) Write(p []byte) (int, error) {
 func stdinWriter(j *agentJob, w *os.File) nats.MsgHandler {
 	var once sync.Once
 	return func(m *nats.Msg) {
+		body := j.fromLauncher(m)
+		if body == nil {
+			return
+		}
 		var c stdinChunk
-		if err := json.Unmarshal(m.Data, &c); err != nil {
+		if err := json.Unmarshal(body, &c); err != nil {
 			return
 		}
 		ok := "ok"

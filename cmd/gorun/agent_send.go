@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -26,7 +27,7 @@ func (j *agentJob) up(m upMsg) bool {
 	if j.cut.Load() || j.failed.Load() {
 		return false
 	}
-	err := j.agent.nc.Publish(j.upSubject(), mustJSON(m))
+	err := j.relay.publish(j.agent.nc, j.upSubject(), mustJSON(m))
 	if err == nil {
 		return true
 	}
@@ -50,7 +51,7 @@ func (j *agentJob) fail(why string) {
 		return
 	}
 	j.agent.logf("job %s: %s: ending the job", j.req.Job, why)
-	if err := j.agent.nc.Publish(j.upSubject(), mustJSON(upMsg{Kind: upFail, Error: why})); err == nil {
+	if err := j.relay.publish(j.agent.nc, j.upSubject(), mustJSON(upMsg{Kind: upFail, Error: why})); err == nil {
 		_ = j.agent.nc.Flush() // if it fails too, the launcher hears our silence
 	}
 	j.abandon(why)
@@ -102,4 +103,30 @@ func byteSize(n int) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// fromLauncher opens a message of the launcher on one of the job's
+// subjects (relay_auth.go); nil for one the launcher did not send (forged,
+// or replayed), which is logged and dropped.
+func (j *agentJob) fromLauncher(m *nats.Msg) []byte {
+	body, err := j.relay.open(m.Subject, m.Data)
+	if err != nil {
+		j.agent.logf("job %s: dropped a message: %v", j.req.Job, err)
+		return nil
+	}
+	return body
+}
+
+// onHeartbeat renews the launcher's lease.
+func (j *agentJob) onHeartbeat(m *nats.Msg) {
+	if j.fromLauncher(m) != nil {
+		j.lastHB.Store(time.Now().UnixNano())
+	}
+}
+
+// onCredit applies the launcher's credit for the job's output.
+func (j *agentJob) onCredit(m *nats.Msg) {
+	if body := j.fromLauncher(m); body != nil {
+		j.flow.credit(body)
+	}
 }

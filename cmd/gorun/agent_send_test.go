@@ -44,8 +44,9 @@ func TestRefusedUpEndsTheJob(t *testing.T) {
 	}
 
 	a := &agent{cfg: agentConfig{name: "b"}, nc: agentNC, logw: io.Discard}
-	j := &agentJob{agent: a, req: launchRequest{Job: "j1", Ctl: "gorun.job.j1", Host: 1, Ranks: []int{2, 3}},
-		abandonC: make(chan string, 1)}
+	j := &agentJob{agent: a, req: launchRequest{Job: "j1", Secret: "s", Ctl: "gorun.job.j1", Host: 1, Ranks: []int{2, 3}},
+		relay: newRelayAuth("j1", "s"), abandonC: make(chan string, 1)}
+	launcherRelay := newRelayAuth("j1", "s")
 	if !j.up(upMsg{Kind: upHB}) {
 		t.Fatal("a heartbeat was refused")
 	}
@@ -56,7 +57,7 @@ func TestRefusedUpEndsTheJob(t *testing.T) {
 	}
 
 	// A marker on the agent's connection comes after all it sent before.
-	if err := agentNC.Publish(j.upSubject(), mustJSON(upMsg{Kind: "marker"})); err != nil {
+	if err := j.relay.publish(agentNC, j.upSubject(), mustJSON(upMsg{Kind: "marker"})); err != nil {
 		t.Fatal(err)
 	}
 	var got []upMsg
@@ -65,8 +66,12 @@ func TestRefusedUpEndsTheJob(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the marker did not come back: %v", err)
 		}
+		body, err := launcherRelay.open(m.Subject, m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var u upMsg
-		if err := json.Unmarshal(m.Data, &u); err != nil {
+		if err := json.Unmarshal(body, &u); err != nil {
 			t.Fatal(err)
 		}
 		if u.Kind == "marker" {
@@ -94,10 +99,11 @@ func TestRefusedUpEndsTheJob(t *testing.T) {
 
 	// The launcher's side: the host's ranks end with the agent's line.
 	s := &supervisor{exits: make(chan exitEvent, 4)}
-	r := &remoteRanks{np: 4, names: []string{"a", "b"}, hostOf: []int{0, 0, 1, 1}, s: s}
+	r := &remoteRanks{np: 4, names: []string{"a", "b"}, hostOf: []int{0, 0, 1, 1}, s: s, relay: newRelayAuth("j1", "s")}
 	r.exited, r.drained, r.left, r.allDone = make([]bool, 4), make([]bool, 4), 4, make(chan struct{})
 	r.lastHB, r.hostDone, r.lost, r.lostWhy = make([]time.Time, 2), make([]bool, 2), make([]bool, 2), make([]string, 2)
-	r.onUp(&nats.Msg{Subject: "gorun.job.j1.up.1", Data: mustJSON(got[1])})
+	fail, _ := j.relay.sealLocked("gorun.job.j1.up.1", mustJSON(got[1]))
+	r.onUp(&nats.Msg{Subject: "gorun.job.j1.up.1", Data: fail})
 	wantLine := "lost agent b (ranks 2-3): could not send rank 3's control message \"blocked\""
 	for _, rank := range []int{2, 3} {
 		select {

@@ -55,7 +55,8 @@ type remoteRanks struct {
 	stop     context.CancelFunc
 	launches []context.CancelFunc // per host: gives up its launch request
 	subs     []*nats.Subscription
-	out      outFlow // the agents' output on its way out (hosts_flow.go)
+	out      outFlow    // the agents' output on its way out (hosts_flow.go)
+	relay    *relayAuth // seals and opens the job's relay messages (relay_auth.go), from start
 }
 
 // Events, Send and Sync make remoteRanks the supervisor's control server.
@@ -76,7 +77,7 @@ func (r *remoteRanks) Sync(rank int) {
 }
 
 func (r *remoteRanks) down(host int, m downMsg) error {
-	if err := r.nc.Publish(r.ctl+".down."+strconv.Itoa(host), mustJSON(m)); err != nil {
+	if err := r.relay.publish(r.nc, r.ctl+".down."+strconv.Itoa(host), mustJSON(m)); err != nil {
 		return fmt.Errorf("relaying to agent %s: %w", r.names[host], err)
 	}
 	return nil
@@ -85,6 +86,7 @@ func (r *remoteRanks) down(host int, m downMsg) error {
 // start launches the ranks on their agents, from the supervisor's goroutine.
 func (r *remoteRanks) start(s *supervisor) {
 	r.s = s
+	r.relay = newRelayAuth(r.job.JobID, r.job.Secret)
 	r.mu.Lock()
 	r.started = true
 	r.exited, r.drained = make([]bool, r.np), make([]bool, r.np)
@@ -261,8 +263,12 @@ func (r *remoteRanks) onUp(m *nats.Msg) {
 	if err != nil || host < 0 || host >= len(r.names) {
 		return
 	}
+	body, err := r.relay.open(m.Subject, m.Data)
+	if err != nil {
+		return // not the agent's: forged, or replayed
+	}
 	var u upMsg
-	if err := json.Unmarshal(m.Data, &u); err != nil {
+	if err := json.Unmarshal(body, &u); err != nil {
 		return
 	}
 	hostWide := u.Kind == upHB || u.Kind == upDone || u.Kind == upFail
@@ -412,7 +418,7 @@ func (r *remoteRanks) heartbeats(ctx context.Context) {
 			return
 		case now := <-tick.C:
 			if now.Sub(last) >= heartbeatEvery {
-				if err := r.nc.Publish(r.ctl+".hb", nil); err != nil {
+				if err := r.relay.publish(r.nc, r.ctl+".hb", nil); err != nil {
 					// Without it every agent ends the job (a lease): say why here.
 					r.loseAll(fmt.Sprintf("cannot send the job's heartbeat to its agents: %v", err))
 					return
@@ -455,7 +461,7 @@ func (r *remoteRanks) forwardStdin(ctx context.Context, in io.Reader) {
 		n, err := in.Read(buf)
 		c := stdinChunk{Data: buf[:n], EOF: err != nil}
 		if n > 0 || c.EOF {
-			if _, rerr := r.nc.RequestWithContext(ctx, r.ctl+".stdin", mustJSON(c)); rerr != nil {
+			if _, rerr := r.relay.request(ctx, r.nc, r.ctl+".stdin", mustJSON(c)); rerr != nil {
 				if ctx.Err() == nil {
 					// Rank 0 would wait for this chunk, or its end, for ever.
 					h := r.hostOf[0]
