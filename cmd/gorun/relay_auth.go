@@ -103,8 +103,18 @@ func (a *relayAuth) request(ctx context.Context, nc *nats.Conn, subject string, 
 
 // open checks msg, received on subject, and returns its body: an error
 // for a message not sealed with the job's key, or numbered at or below
-// one already accepted on subject.
+// one already accepted on subject. It counts msg as accepted.
 func (a *relayAuth) open(subject string, msg []byte) ([]byte, error) {
+	return a.check(subject, msg, true)
+}
+
+// peek is open for a second reader of the subject, which the subject's
+// main reader (open) will see after it: it accepts nothing.
+func (a *relayAuth) peek(subject string, msg []byte) ([]byte, error) {
+	return a.check(subject, msg, false)
+}
+
+func (a *relayAuth) check(subject string, msg []byte, accept bool) ([]byte, error) {
 	if len(msg) < relayHeaderLen {
 		return nil, fmt.Errorf("%w on %s: %d bytes", errRelayForged, subject, len(msg))
 	}
@@ -118,6 +128,8 @@ func (a *relayAuth) open(subject string, msg []byte) ([]byte, error) {
 	if last := a.seen[subject]; seq <= last {
 		return nil, fmt.Errorf("%w on %s: number %d after %d", errRelayReplayed, subject, seq, last)
 	}
-	a.seen[subject] = seq
+	if accept {
+		a.seen[subject] = seq
+	}
 	return body, nil
 }

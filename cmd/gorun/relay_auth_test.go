@@ -15,10 +15,17 @@ func TestRelayAuth(t *testing.T) {
 	commit()
 	m2, commit := launcher.sealLocked(down, []byte(`{"kind":"end"}`))
 	commit()
+	// A second reader peeks without taking the message from the first.
+	if body, err := agent.peek(down, m1); err != nil || string(body) != `{"kind":"signal","signal":9}` {
+		t.Fatalf("peek(first) = %q, %v", body, err)
+	}
+	if _, err := agent.peek(down, otherJobMsg(t)); !errors.Is(err, errRelayForged) {
+		t.Fatalf("peek(forged) = %v", err)
+	}
 	if body, err := agent.open(down, m1); err != nil || string(body) != `{"kind":"signal","signal":9}` {
 		t.Fatalf("open(first) = %q, %v", body, err)
 	}
-	other, _ := newRelayAuth("j2", "other secret").sealLocked(down, []byte(`{"kind":"end"}`))
+	other := otherJobMsg(t)
 	edited := append([]byte(nil), m2...)
 	edited[len(edited)-3] ^= 1
 	for name, c := range map[string]struct {
@@ -51,4 +58,11 @@ func TestRelayAuth(t *testing.T) {
 	if body, err := agent.open(down, m3); err != nil || string(body) != "next" {
 		t.Fatalf("open(after an uncommitted number) = %q, %v", body, err)
 	}
+}
+
+// otherJobMsg is a message of another job.
+func otherJobMsg(t *testing.T) []byte {
+	t.Helper()
+	m, _ := newRelayAuth("j2", "other secret").sealLocked("gorun.job.j1.down.0", []byte(`{"kind":"end"}`))
+	return m
 }
