@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -116,4 +117,45 @@ func spySync(t *testing.T, spy *hostrig.Proc, out string) []byte {
 		t.Fatal(err)
 	}
 	return seen
+}
+
+// TestMultihostRelayForgery: a client of the NATS account that replays
+// every relay message of a running job it has read (its stdin among them)
+// and forges others (SIGKILL for every rank, exit status 7 for each rank)
+// changes nothing: the agents and the launcher drop them, and the job ends
+// as it would have, rank 0 having read its two lines of stdin once each.
+func TestMultihostRelayForgery(t *testing.T) {
+	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
+	spy := r.Start(t, "launcher", nil, rigTool(t, "natsspy", "./hostrig/natsspy"), "-nats", r.URL(), "-out", filepath.Join(t.TempDir(), "seen"))
+	if !spy.WaitFor("ready", 20*time.Second) {
+		t.Fatalf("natsspy did not start:\n%s", spy.Output())
+	}
+	p, stdin := r.StartWithStdin(t, "launcher", nil, r.gorun, "-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", bin("behave"), "-mode", "stdin")
+	if _, err := io.WriteString(stdin, "first\n"); err != nil {
+		t.Fatal(err)
+	}
+	if !p.WaitFor(`rank 0 read "first"`, waitLimit) {
+		t.Fatalf("rank 0 did not read its first line:\n%s", p.Output())
+	}
+	spy.Signal(syscall.SIGUSR2)
+	if !spy.WaitFor("forged ", 20*time.Second) {
+		t.Fatalf("natsspy did not attack:\n%s", spy.Output())
+	}
+	// The server had every forged message before this line.
+	if _, err := io.WriteString(stdin, "second\n"); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Close()
+	if !p.Wait(waitLimit) {
+		t.Fatalf("gorun still runs:\n%s", p.Output())
+	}
+	if p.ExitCode() != 0 || !strings.Contains(p.Stdout(), "rank 0 read 2 lines") || strings.Contains(p.Stdout(), "forged") {
+		t.Fatalf("the forged or replayed messages changed the job: status %d\n%s", p.ExitCode(), p.Output())
+	}
+	for name, a := range r.agents {
+		if !strings.Contains(a.Output(), "dropped a message") {
+			t.Errorf("agent %s dropped nothing: the attack did not reach it, and the test proves nothing:\n%s", name, a.Output())
+		}
+	}
+	r.noRankLeft(t, 5*time.Second)
 }

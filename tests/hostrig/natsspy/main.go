@@ -6,6 +6,13 @@
 // messages seen)
 // once the marker comes back, so every message the server had routed
 // before the signal is in the file.
+//
+// On SIGUSR2 it attacks the jobs whose relay it has seen (gorun.job.ID.*):
+// it publishes again every relay message it has seen (replays), and forged
+// ones as a client of the account could write them: SIGKILL for the
+// ranks of hosts 0 and 1, an exit status of 7 for ranks 0 to 3, a line of
+// stdin ("forged"). It prints "forged N" (N: messages sent) once the server
+// has them.
 package main
 
 import (
@@ -15,6 +22,8 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/nats-io/nats.go"
@@ -36,6 +45,8 @@ func main() {
 		fail(err)
 	}
 	seen := 0
+	var relayMu sync.Mutex
+	var relay []*nats.Msg // the jobs' relay messages seen
 	// One handler goroutine writes, so w needs no lock.
 	sub, err := nc.Subscribe(">", func(m *nats.Msg) {
 		if m.Subject == markerSubject {
@@ -46,6 +57,11 @@ func main() {
 			return
 		}
 		seen++
+		if strings.HasPrefix(m.Subject, "gorun.job.") {
+			relayMu.Lock()
+			relay = append(relay, &nats.Msg{Subject: m.Subject, Data: append([]byte(nil), m.Data...)})
+			relayMu.Unlock()
+		}
 		fmt.Fprintf(w, "%s %s %d\n", m.Subject, m.Reply, len(m.Data))
 		for k, vs := range m.Header {
 			for _, v := range vs {
@@ -65,14 +81,54 @@ func main() {
 		fail(err)
 	}
 	fmt.Println("ready")
-	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
-	for n := 1; ; n++ {
-		<-usr1
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGUSR2)
+	for n := 1; ; {
+		if <-sigs == syscall.SIGUSR2 {
+			relayMu.Lock()
+			seen := relay
+			relayMu.Unlock()
+			fmt.Printf("forged %d\n", attack(nc, seen))
+			continue
+		}
 		if err := nc.Publish(markerSubject, []byte(strconv.Itoa(n))); err != nil {
 			fail(err)
 		}
+		n++
 	}
+}
+
+// attack replays the relay messages seen and forges some of its own for
+// every job among them (see the package comment); it returns how many it
+// sent, once the server has them all.
+func attack(nc *nats.Conn, seen []*nats.Msg) int {
+	sent := 0
+	publish := func(subject string, data []byte) {
+		if err := nc.Publish(subject, data); err != nil {
+			fail(err)
+		}
+		sent++
+	}
+	jobs := map[string]bool{}
+	for _, m := range seen {
+		publish(m.Subject, m.Data)
+		if tokens := strings.SplitN(m.Subject, ".", 4); len(tokens) == 4 {
+			jobs[strings.Join(tokens[:3], ".")] = true
+		}
+	}
+	for ctl := range jobs {
+		for host := range 2 {
+			publish(fmt.Sprintf("%s.down.%d", ctl, host), []byte(`{"kind":"signal","signal":9}`))
+			for rank := range 4 {
+				publish(fmt.Sprintf("%s.up.%d", ctl, host), []byte(fmt.Sprintf(`{"kind":"exit","rank":%d,"exit":{"code":7}}`, rank)))
+			}
+		}
+		publish(ctl+".stdin", []byte(`{"data":"Zm9yZ2VkCg=="}`))
+	}
+	if err := nc.Flush(); err != nil {
+		fail(err)
+	}
+	return sent
 }
 
 func fail(err error) {
