@@ -8,7 +8,8 @@ import (
 )
 
 // The conversation between a launcher and its agents, over NATS. Every
-// message is one JSON object.
+// message is one JSON object; those of a job (<job ctl>.*, but ship) are
+// sealed by relay_auth.go (numbered and authenticated).
 //
 //	agentsSubject                      discovery: every agent replies agentInfo
 //	agentSubject(name, "reserve")      reserveRequest -> reserveReply
