@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -42,12 +41,13 @@ func TestMultihostSecretNeverInClear(t *testing.T) {
 		t.Fatalf("natsspy did not start:\n%s", spy.Output())
 	}
 
-	// The program tells its secret reversed (which is not the secret), and
-	// then joins the job as an MPI program (its hello carries the secret
-	// to its agent).
+	// The program tells its secret with each hex digit moved 8 places
+	// (which is not the secret), and then joins the job as an MPI program
+	// (its hello carries the secret to its agent).
+	const digits, moved = "0123456789abcdef", "89abcdef01234567"
 	behave := rigTool(t, "behave", "./progs/behave")
 	script := filepath.Join(t.TempDir(), "tell")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\nprintf 'reversed %s\\n' \"$(printf %s \"$GORUN_SECRET\" | rev)\"\nexec "+
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nprintf 'moved %s\\n' \"$(printf %s \"$GORUN_SECRET\" | tr "+digits+" "+moved+")\"\nexec "+
 		behave+" -mode hello \"$@\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -59,12 +59,11 @@ func TestMultihostSecretNeverInClear(t *testing.T) {
 	if p.ExitCode() != 0 || strings.Count(p.Stdout(), "hello from") != 4 {
 		t.Fatalf("the job failed: status %d\n%s", p.ExitCode(), p.Output())
 	}
-	told := regexp.MustCompile(`(?m)^reversed (\S+)$`).FindAllStringSubmatch(p.Stdout(), -1)
+	told := regexp.MustCompile(`(?m)^moved ([0-9a-f]{64})$`).FindAllStringSubmatch(p.Stdout(), -1)
 	if len(told) != 4 {
-		t.Fatalf("%d ranks told their secret, want 4:\n%s", len(told), p.Stdout())
+		t.Fatalf("%d ranks told their secret (64 hex digits), want 4:\n%s", len(told), p.Stdout())
 	}
-	secret := []rune(told[0][1])
-	slices.Reverse(secret)
+	secret := strings.Map(func(c rune) rune { return rune(digits[strings.IndexRune(moved, c)]) }, told[0][1])
 	for _, m := range told[1:] {
 		if m[1] != told[0][1] {
 			t.Fatalf("the ranks know different secrets:\n%s", p.Stdout())
@@ -78,7 +77,7 @@ func TestMultihostSecretNeverInClear(t *testing.T) {
 		}
 	}
 	for what, s := range map[string]string{
-		"the job's secret":     string(secret),
+		"the job's secret":     secret,
 		"the cluster's secret": strings.TrimPrefix(cluster, "GORUN_CLUSTER_SECRET="),
 		"the program argument": canary,
 	} {
