@@ -46,8 +46,12 @@ func openArena(e *engine, job jobenv.Job) (region *shmcoll.Region, host bool, er
 	if err != nil {
 		return nil, host, err
 	}
+	check := e.worldAlive
+	if host {
+		check = e.hostAlive(names)
+	}
 	region, err = shmcoll.New(mapped.Bytes(), rank, size, shmcoll.Hooks{
-		Check:   e.worldAlive,
+		Check:   check,
 		Blocked: e.blockedInArena,
 		Spin:    e.spin,
 		Yield:   e.yield,
@@ -58,14 +62,35 @@ func openArena(e *engine, job jobenv.Job) (region *shmcoll.Region, host bool, er
 
 // worldAlive reports why a collective waiting in shared memory cannot
 // complete: a rank is gone, or this one finalized.
-func (e *engine) worldAlive() error {
+func (e *engine) worldAlive() error { return e.ranksAlive(nil) }
+
+// hostAlive is worldAlive for the shared memory of one host's ranks (world
+// ranks): only those ranks can hold a wait there back. A rank elsewhere
+// that is lost fails the call where this host's ranks wait for it by
+// messages (one of them, the host's representative), which breaks the
+// call for the others; one that finished is no reason to fail.
+func (e *engine) hostAlive(ranks []int) func() error {
+	return func() error { return e.ranksAlive(ranks) }
+}
+
+// ranksAlive reports why a wait on ranks (nil: every rank) cannot
+// complete: one of them is gone, or this rank finalized.
+func (e *engine) ranksAlive(ranks []int) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed != nil {
 		return e.closed
 	}
-	for _, err := range e.gone {
-		if err != nil {
+	if ranks == nil {
+		for _, err := range e.gone {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, r := range ranks {
+		if err := e.gone[r]; err != nil {
 			return err
 		}
 	}

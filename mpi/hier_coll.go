@@ -184,14 +184,7 @@ func hierAllreduceSlice[E any](conn collectives.Conn, codec collectives.Codec[[]
 			badOut = 1
 		}
 		up := h.shared(k, phaseUp)
-		var agreed [3]int
-		var err error
-		if up != nil {
-			agreed, err = agreeShared(k, h, up, len(v), badOut)
-		} else {
-			agreed, err = allreducePhases(k, h, valueCodec[[3]int](), [3]int{len(v), len(v), badOut},
-				collectives.Op[[3]int]{Fn: lengthRange, Commutative: true})
-		}
+		agreed, err := agreeLengths(k, h, up, len(v), badOut)
 		switch {
 		case err != nil:
 			return nil, err
@@ -228,11 +221,6 @@ func hierAllreduceSlice[E any](conn collectives.Conn, codec collectives.Codec[[]
 		}
 		return collectives.Bcast(local, codec, part, 0)
 	})
-}
-
-// lengthRange combines {min length, max length, any bad out}.
-func lengthRange(a, b [3]int) [3]int {
-	return [3]int{min(a[0], b[0]), max(a[1], b[1]), max(a[2], b[2])}
 }
 
 // agreedErr is an error every rank of the call found alike (it breaks

@@ -98,15 +98,39 @@ func allreduceSliceShared[E any](k *collConn, h *hierarchy, up *hostConn, codec 
 	return collectives.BcastInto(h.shared(k, phaseDown), codec, out, 0)
 }
 
-// agreeShared is hierAllreduceSlice's agreement on lengths through the
-// host's shared memory: {min length, max length, any bad out} of every
-// rank, as allreducePhases finds them with lengthRange.
-func agreeShared(k *collConn, h *hierarchy, up *hostConn, n, badOut int) ([3]int, error) {
-	// Element-wise maximum of {n, -n, badOut}: max, -min, any.
+// agreeLengths is hierAllreduceSlice's agreement on lengths: {min
+// length, max length, any bad out} of every rank, an element-wise maximum
+// of {n, -n, badOut}. Each host's phases go through its shared memory
+// where it has some (up, not nil), by messages where not; the phase across
+// hosts is the same either way, so hosts with and without shared memory
+// (one with a single rank) agree.
+func agreeLengths(k *collConn, h *hierarchy, up *hostConn, n, badOut int) ([3]int, error) {
 	buf := []int64{int64(n), -int64(n), int64(badOut)}
 	codec := sliceCodec[int64]()
 	op := collectives.Op[int64]{Fn: func(a, b int64) int64 { return max(a, b) }, Commutative: true}
-	if err := allreduceSliceShared(k, h, up, codec, buf, buf, op); err != nil {
+	var err error
+	if up != nil {
+		err = collectives.AllreduceSliceInto(up, codec, buf, buf, op)
+	} else {
+		var part []int64
+		if part, err = collectives.ReduceSlice(h.local(k, phaseUp), codec, buf, op, 0); part != nil {
+			buf = part
+		}
+	}
+	if err != nil {
+		return [3]int{}, err
+	}
+	if across := h.across(k, h.reps(-1)); across != nil {
+		if err := collectives.AllreduceSliceInto(across, codec, buf, buf, op); err != nil {
+			return [3]int{}, err
+		}
+	}
+	if up != nil {
+		err = collectives.BcastInto(h.shared(k, phaseDown), codec, buf, 0)
+	} else {
+		err = collectives.BcastInto(h.local(k, phaseDown), codec, buf, 0)
+	}
+	if err != nil {
 		return [3]int{}, err
 	}
 	return [3]int{int(-buf[1]), int(buf[0]), int(buf[2])}, nil
