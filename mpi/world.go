@@ -208,6 +208,7 @@ func (c *Comm) Finalize() error {
 }
 
 func (w *worldState) finalize() error {
+	w.reportFrames()
 	e := w.e
 	closed := ErrFinalized // every call wraps it in an *Error naming the rank
 	e.mu.Lock()
