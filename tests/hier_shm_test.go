@@ -90,3 +90,41 @@ func TestPlacementHierSharedMemory(t *testing.T) {
 		})
 	}
 }
+
+// TestPlacementHierSharedMemoryEnds: under a placement over pretend hosts,
+// a rank that exits between two AllreduceSlice calls leaves its host's
+// ranks waiting for it in their shared memory: the job still ends at once
+// with gorun's usual line naming it, and no process is left; and ranks
+// blocked in a host's shared memory for ranks that never come make a
+// deadlock report that says so.
+func TestPlacementHierSharedMemoryEnds(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		placement string
+		args      []string
+		status    int
+		line      string
+	}{
+		{"a host's second rank exits", "0,0,1,1", []string{"-mode", "die-in-collective", "-rank", "1", "-code", "3"}, 3,
+			`^gorun: rank 1 \(pid \d+\) exited with status 3$`},
+		{"a host's last rank exits", "1,1,0,0,0", []string{"-mode", "die-in-collective", "-rank", "4", "-code", "5"}, 5,
+			`^gorun: rank 4 \(pid \d+\) exited with status 5$`},
+		{"a representative exits", "0,0,1,1", []string{"-mode", "die-in-collective", "-rank", "2", "-code", "3"}, 3,
+			`^gorun: rank 2 \(pid \d+\) exited with status 3$`},
+		{"deadlock", "0,0,1,1", []string{"-mode", "collective-deadlock"}, 1,
+			`^gorun: deadlock: .*rank 0 in AllreduceSlice in shared memory; rank 1 in Recv\(source 0, tag 5\); rank 2 in AllreduceSlice in shared memory; rank 3 in Recv\(source 0, tag 5\)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			np := strings.Count(tc.placement, ",") + 1
+			res := runGorun(t, job{np: np, prog: "behave", args: tc.args, env: []string{placementEnv + "=" + tc.placement}})
+			if res.code != tc.status {
+				t.Errorf("exit status %d, want %d\nstderr:\n%s", res.code, tc.status, res.stderr)
+			}
+			g := gorunLines(res.stderr)
+			if len(g) == 0 || !regexp.MustCompile(tc.line).MatchString(g[0]) {
+				t.Errorf("gorun said %q, want a line matching %s", g, tc.line)
+			}
+			noProcessLeft(t, res)
+		})
+	}
+}
