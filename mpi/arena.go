@@ -46,18 +46,44 @@ func openArena(e *engine, job jobenv.Job) (region *shmcoll.Region, host bool, er
 	if err != nil {
 		return nil, host, err
 	}
+	region, err = newRegion(e, mapped.Bytes(), rank, size, names)
+	return region, host, err
+}
+
+// newRegion lays the region of rank, in a group of size ranks, over mem:
+// the world's (names nil), or that of the host whose world ranks are names.
+func newRegion(e *engine, mem []byte, rank, size int, names []int) (*shmcoll.Region, error) {
 	check := e.worldAlive
-	if host {
+	if names != nil {
 		check = e.hostAlive(names)
 	}
-	region, err = shmcoll.New(mapped.Bytes(), rank, size, shmcoll.Hooks{
+	return shmcoll.New(mem, rank, size, shmcoll.Hooks{
 		Check:   check,
 		Blocked: e.blockedInArena,
 		Spin:    e.spin,
 		Yield:   e.yield,
 		Names:   names,
 	})
-	return region, host, err
+}
+
+// useHostMemory gives a world built over a transport (WithTransport) with
+// a placement over several hosts the shared memory of rank's host, which
+// memory returns (tests: withHostMemory), as gorun gives a job's ranks on
+// each host theirs.
+func (w *worldState) useHostMemory(memory func(host, bytes int) []byte, rank int) error {
+	if !jobenv.SpansHosts(w.placement) {
+		return nil
+	}
+	names := jobenv.HostRanks(w.placement, rank)
+	if len(names) < 2 {
+		return nil
+	}
+	region, err := newRegion(w.e, memory(w.placement[rank], shmcoll.Size(len(names))), slices.Index(names, rank), len(names), names)
+	if err != nil {
+		return err
+	}
+	w.hostArena = region
+	return nil
 }
 
 // worldAlive reports why a collective waiting in shared memory cannot

@@ -43,7 +43,11 @@ func Init(opts ...Option) (*Comm, error) {
 		return nil, err
 	}
 	if cfg.transport != nil {
-		return startWorld(cfg.transport, cfg.transport.Rank(), cfg.transport.Size(), nil, cfg)
+		world, err := startWorld(cfg.transport, cfg.transport.Rank(), cfg.transport.Size(), nil, cfg)
+		if err == nil && cfg.hostMemory != nil {
+			err = world.shared.world.useHostMemory(cfg.hostMemory, world.rank)
+		}
+		return world, err
 	}
 	process.mu.Lock()
 	defer process.mu.Unlock()
