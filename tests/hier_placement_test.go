@@ -44,6 +44,8 @@ func TestPlacementHierMismatch(t *testing.T) {
 		{"bcast-roots", []string{"called Bcast(root 0)", "called Bcast(root 1)"}},
 		{"allreduce-lengths", []string{"called AllreduceSlice(10 elements)", "called AllreduceSlice(11 elements)"}},
 		{"reduce-allreduce", []string{"called Reduce(root 0)", "called Allreduce"}},
+		// A rank of a host by messages, the others in its shared memory.
+		{"allreduce-types", []string{"called Allreduce(of float64)", "called Allreduce(of string)"}},
 	}
 	const np = 3
 	for _, placement := range []string{"0,0,1", "0,1,1"} {
