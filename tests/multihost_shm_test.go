@@ -30,8 +30,10 @@ func (r *hostsRig) startAgentWith(t testing.TB, name string, slots int, env ...s
 // ranks in blocks (--map-by slot) and interleaved (--map-by node), the
 // ranks of a host send each other no frame more in 12 rounds of
 // collectives than in 2, results checked in every round; the collective
-// suite passes; and a rank that exits while its host's ranks wait for it
-// in their shared memory ends the job with the usual line, no rank left.
+// suite passes; ranks blocked in their host's shared memory are reported
+// there in a deadlock; and a rank that exits while its host's ranks wait
+// for it in their shared memory ends the job with the usual line, no rank
+// left.
 func TestMultihostHostSharedMemory(t *testing.T) {
 	r := newBareRig(t, "a", "b")
 	r.startAgentWith(t, "a", 2, jobenv.TestFrames+"=1")
@@ -64,6 +66,16 @@ func TestMultihostHostSharedMemory(t *testing.T) {
 	t.Run("suite", func(t *testing.T) {
 		stdout, stderr, code := r.launch(t, append(base, bin("collectives"))...)
 		expectCollectives(t, 4, result{stdout: stdout, stderr: stderr, code: code, marker: newMarker()})
+	})
+
+	t.Run("deadlock", func(t *testing.T) {
+		_, stderr, code := r.launch(t, append(base, bin("behave"), "-mode", "collective-deadlock")...)
+		want := "gorun: deadlock: every rank is blocked: rank 0 in AllreduceSlice in shared memory; rank 1 in Recv(source 0, tag 5); " +
+			"rank 2 in AllreduceSlice in shared memory; rank 3 in Recv(source 0, tag 5)"
+		if code != 1 || !strings.Contains(stderr, want) {
+			t.Fatalf("status %d (want 1), stderr without %q:\n%s", code, want, stderr)
+		}
+		r.noRankLeft(t, 5*time.Second)
 	})
 
 	t.Run("exit while waiting", func(t *testing.T) {
