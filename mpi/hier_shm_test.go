@@ -3,6 +3,7 @@ package mpi
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"unsafe"
@@ -58,6 +59,9 @@ func TestHierCollectivesHostMemory(t *testing.T) {
 						return fmt.Errorf("world: %w", err)
 					}
 					if err := sendsNothingOnHost(world, h); err != nil {
+						return err
+					}
+					if err := checkOrderedNumbers(world); err != nil {
 						return err
 					}
 					dup, err := world.Dup()
@@ -118,6 +122,43 @@ func sendsNothingOnHost(world *Comm, h *hierarchy) error {
 		if n := e.sent[r].Load() - before[r]; n != 0 && r != me {
 			return fmt.Errorf("sent %d frames to rank %d, of this host, in collectives whose phases on a host go through its memory", n, r)
 		}
+	}
+	return nil
+}
+
+// checkOrderedNumbers reduces numbers with an associative, non-commutative
+// operator (composition of affine maps t -> a*t + b modulo 2^32, a and b
+// packed in a uint64), which the phases on a host fold in their shared
+// memory, and compares with the fold in rank order.
+func checkOrderedNumbers(world *Comm) error {
+	p, me := world.Size(), world.Rank()
+	op := func(x, y uint64) uint64 {
+		a1, b1, a2, b2 := uint32(x>>32), uint32(x), uint32(y>>32), uint32(y)
+		return uint64(a1*a2)<<32 | uint64(a2*b1+b2)
+	}
+	val := func(r, i int) uint64 { return uint64(2*r+3+i)<<32 | uint64(r*7919+i) }
+	const n = 3000
+	v := make([]uint64, n)
+	want := make([]uint64, n)
+	for i := range v {
+		v[i] = val(me, i)
+		want[i] = val(0, i)
+		for r := 1; r < p; r++ {
+			want[i] = op(want[i], val(r, i))
+		}
+	}
+	got, err := Allreduce(world, v[5], op)
+	if err != nil || got != want[5] {
+		return fmt.Errorf("Allreduce(affine maps) = %#x, %v; want %#x", got, err, want[5])
+	}
+	slice, err := AllreduceSlice(world, v, op)
+	if err != nil || !slices.Equal(slice, want) {
+		return fmt.Errorf("AllreduceSlice(affine maps): %v, equal %v", err, slices.Equal(slice, want))
+	}
+	root := p - 1
+	red, err := ReduceSlice(world, v, op, root)
+	if err != nil || (me == root && !slices.Equal(red, want)) {
+		return fmt.Errorf("ReduceSlice(affine maps, root %d): %v", root, err)
 	}
 	return nil
 }
