@@ -1,7 +1,8 @@
 // Command natsbench measures gorun's NATS transport against raw nats.go on
 // the same server, in one run: 8-byte one-way latency (raw: request/reply
-// round trip / 2) and streaming bandwidth with 64 KiB messages (raw:
-// publish to subscribe). Rounds alternate raw and gorun so that machine
+// round trip / 2), streaming bandwidth with 64 KiB messages (raw: publish
+// to subscribe) and 1 MiB ping-pong bandwidth (raw: request/reply of 1 MiB,
+// the reply echoing it; size over half the round trip). Rounds alternate raw and gorun so that machine
 // noise hits both alike; it prints each round, the medians and the ratios.
 //
 //	go -C bench run ./natsbench                  # embedded server
@@ -31,6 +32,7 @@ func main() {
 	rounds := flag.Int("rounds", 5, "measurement rounds")
 	pings := flag.Int("pings", 5000, "round trips per latency round")
 	msgs := flag.Int("msgs", 2000, "64 KiB messages per bandwidth round")
+	bigPings := flag.Int("bigpings", 200, "1 MiB round trips per ping-pong round")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this `file`")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -44,14 +46,14 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*url, *rounds, *pings, *msgs); err != nil {
+	if err := run(*url, *rounds, *pings, *msgs, *bigPings); err != nil {
 		fmt.Fprintln(os.Stderr, "natsbench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(url string, rounds, pings, msgs int) error {
+func run(url string, rounds, pings, msgs, bigPings int) error {
 	if url == "" {
 		user := natsserver.NewUser("")
 		srv, err := natsserver.Start(natsserver.Config{Users: []natsserver.User{user}})
@@ -73,8 +75,8 @@ func run(url string, rounds, pings, msgs int) error {
 		}
 		wg.Wait()
 	}()
-	var rawLat, gorunLat, rawBW, gorunBW []float64
-	fmt.Printf("%-6s %14s %14s %14s %14s\n", "round", "raw_lat_us", "gorun_lat_us", "raw_MB/s", "gorun_MB/s")
+	var rawLat, gorunLat, rawBW, gorunBW, rawPP, gorunPP []float64
+	fmt.Printf("%-6s %14s %14s %14s %14s %14s %14s\n", "round", "raw_lat_us", "gorun_lat_us", "raw_MB/s", "gorun_MB/s", "raw_1MiB_MB/s", "gorun_1MiB_MB/s")
 	for r := range rounds {
 		rl, err := rawLatency(url, pings)
 		if err != nil {
@@ -92,12 +94,23 @@ func run(url string, rounds, pings, msgs int) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%-6d %14.2f %14.2f %14.0f %14.0f\n", r+1, rl, gl, rb, gb)
+		rp, err := rawPingPong(url, pingSize, bigPings)
+		if err != nil {
+			return err
+		}
+		gp, err := gorunPingPong(worlds, pingSize, bigPings)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%-6d %14.2f %14.2f %14.0f %14.0f %14.0f %14.0f\n", r+1, rl, gl, rb, gb, rp, gp)
 		rawLat, gorunLat, rawBW, gorunBW = append(rawLat, rl), append(gorunLat, gl), append(rawBW, rb), append(gorunBW, gb)
+		rawPP, gorunPP = append(rawPP, rp), append(gorunPP, gp)
 	}
 	ml, mg, mrb, mgb := median(rawLat), median(gorunLat), median(rawBW), median(gorunBW)
+	mrp, mgp := median(rawPP), median(gorunPP)
 	fmt.Printf("median 8 B one-way latency: raw nats.go request/reply/2 %.2f us, gorun %.2f us, ratio %.2f (target <= 1.2)\n", ml, mg, mg/ml)
 	fmt.Printf("median 64 KiB streaming: raw nats.go pub/sub %.0f MB/s, gorun %.0f MB/s, ratio %.2f (target >= 0.8)\n", mrb, mgb, mgb/mrb)
+	fmt.Printf("median 1 MiB ping-pong: raw nats.go request/reply %.0f MB/s, gorun %.0f MB/s, ratio %.2f (target >= 0.8)\n", mrp, mgp, mgp/mrp)
 	return nil
 }
 
