@@ -81,7 +81,7 @@ func natsMarkdown(r natsResult, work, benchDir string) string {
 		"between two connections, through one embedded server; rounds alternate raw and gorun. 8 B latency is one way " +
 		"(raw: request/reply round trip / 2; gorun: Send/Recv ping-pong / 2); 64 KiB streaming is raw publish to a " +
 		"subscriber against gorun Isend in windows of 64; 1 MiB ping-pong is raw request/reply echoing 1 MiB against " +
-		"gorun Send/Recv of 1 MiB into reused buffers, size over half the round trip. Ratios are the median over the " +
+		"gorun Send/Recv of 1 MiB (each side passing the same buffer every time), size over half the round trip. Ratios are the median over the " +
 		"rounds of gorun's figure over raw's from the same round (issue 16's targets: latency ≤ 1.2x, bandwidth ≥ 0.8x). " +
 		"Between hosts, over the netns rig: `go test -run '^$' -bench BenchmarkMultihostPingPong -benchtime 1x -v ./tests`.\n\n")
 	if len(r.command) > 0 {
