@@ -1,0 +1,276 @@
+package collectives
+
+import (
+	"encoding/binary"
+	"unsafe"
+)
+
+// Collectives that move blocks between ranks through the arena, named in
+// call headers as those of shmallreduce.go are.
+const (
+	kindGather = kindBarrier + 1 + iota
+	kindAllgather
+	kindAlltoall
+)
+
+// exchange is one Gather, Allgather or Alltoall through the arena, as seen
+// by one rank: the raw bytes it sends and where it wants what it receives.
+type exchange struct {
+	kind byte
+	root int // kindGather: the one rank that receives
+	// send is what this rank sends: its part (gather, allgather), or its
+	// block for each rank (alltoall).
+	send [][]byte
+	// recvInto returns the memory for the bytes this rank receives from
+	// each rank (lens, by rank; this rank's own entry included), laid one
+	// after the other in rank order. An error is this rank's alone: it
+	// keeps step with the others but copies nothing.
+	recvInto func(lens []int) ([]byte, error)
+	own      *failure
+}
+
+// reads reports whether rank r receives anything in x.
+func (x *exchange) reads(r int) bool { return x.kind != kindGather || r == x.root }
+
+// maxExchangeRanks is the largest group whose Alltoall block lengths fit a
+// call header (a uint64 per rank after headerInline).
+const maxExchangeRanks = (arenaHeader - headerInline) / 8
+
+// shmExchange runs x through the arena, in rounds when the blocks do not
+// fit the slots at once.
+//
+// Each rank's slot holds, in each round, the next piece of what it sends:
+// its part (gather, allgather), or a piece of each of its blocks in p
+// equal sub-slots (alltoall). In the first round every rank also publishes
+// its header (lengths, failure, signature) and waits for every other's:
+// from them each rank learns what it receives, how many rounds the call
+// takes (the same number everywhere) and whether any rank failed, which
+// ends the call on every rank alike. In each round the readers (the root of
+// a gather; every rank otherwise) wait for every writer's piece and copy it
+// straight into their result, and a writer overwrites its slot in the next
+// round only once every reader is done with it. Bytes a rank sends to
+// itself are copied from its operand into its result, never through the
+// slot.
+//
+// Against messages (the binomial gather re-frames each subtree's bundle at
+// every level; each pairwise Alltoall step is a rendezvous) each byte is
+// copied twice, by plain loads and stores, and the writers copy in
+// parallel.
+func shmExchange(a *arena, op string, sig Signature, check CallConn, x *exchange) error {
+	_, err := inArena(a, op, sig, check, func() (struct{}, error) {
+		return struct{}{}, shmExchangeLocked(a, x)
+	})
+	return err
+}
+
+func shmExchangeLocked(a *arena, x *exchange) error {
+	p, me := a.size, a.rank
+	// sub is the piece of each block a round moves.
+	sub := a.slotBytes
+	if x.kind == kindAlltoall {
+		sub = (a.slotBytes / p) &^ (arenaLine - 1)
+	}
+	total := 0
+	for _, b := range x.send {
+		total += len(b)
+	}
+	a.long = total >= longCallBytes
+	if err := a.waitAll(reducedKind, a.doneBefore(true)); err != nil {
+		return err
+	}
+	first := a.steps
+	writeRound := func(k int) {
+		if x.own != nil {
+			return
+		}
+		slot := a.mem[a.slots+me*a.slotBytes : a.slots+(me+1)*a.slotBytes]
+		switch x.kind {
+		case kindGather, kindAllgather:
+			if x.kind == kindGather && me == x.root {
+				return
+			}
+			b := x.send[0]
+			lo := min(k*sub, len(b))
+			copyCached(slot, b[lo:min(lo+sub, len(b))])
+		case kindAlltoall:
+			for j, b := range x.send {
+				if j != me {
+					lo := min(k*sub, len(b))
+					copyCached(slot[j*sub:], b[lo:min(lo+sub, len(b))])
+				}
+			}
+		}
+	}
+	writeRound(0)
+	a.writeHeader(x.kind, total, algShm, x.own)
+	if x.kind == kindAlltoall && x.own == nil {
+		h := a.header(me)
+		for j, b := range x.send {
+			binary.LittleEndian.PutUint64(h[headerInline+8*j:], uint64(len(b)))
+		}
+	}
+	a.post(arrivedKind, first+1)
+	if err := a.waitAll(arrivedKind, first+1); err != nil {
+		return err
+	}
+	if f := a.agreeExchange(x.own); f != nil {
+		return a.endStep(first+1, f, algShm)
+	}
+
+	// What this rank receives from each rank, and the rounds the largest
+	// block takes.
+	lens := make([]int, p)
+	rounds := 1
+	for q := range p {
+		h := a.header(q)
+		if x.kind != kindAlltoall {
+			// One part, read by every reader.
+			lens[q] = int(binary.LittleEndian.Uint64(h[headerCount:]))
+			if x.kind != kindGather || q != x.root {
+				rounds = max(rounds, (lens[q]+sub-1)/sub)
+			}
+			continue
+		}
+		for j := range p {
+			n := int(binary.LittleEndian.Uint64(h[headerInline+8*j:]))
+			if j == me {
+				lens[q] = n
+			}
+			if j != q {
+				rounds = max(rounds, (n+sub-1)/sub)
+			}
+		}
+	}
+	var out []byte
+	var local error
+	if x.reads(me) {
+		out, local = x.recvInto(lens)
+	}
+	at := make([]int, p) // where rank q's bytes start in out
+	for q := 1; q < p; q++ {
+		at[q] = at[q-1] + lens[q-1]
+	}
+	if x.reads(me) && local == nil {
+		// This rank's own bytes: straight from its operand.
+		own := x.send[0]
+		if x.kind == kindAlltoall {
+			own = x.send[me]
+		}
+		copy(out[at[me]:at[me]+lens[me]], own)
+	}
+	for k := range rounds {
+		step := first + uint32(k) + 1
+		if k > 0 {
+			// Every reader is done with this rank's slot.
+			if !(x.kind == kindGather && me == x.root) {
+				if err := a.waitAll(reducedKind, step-1); err != nil {
+					return err
+				}
+			}
+			writeRound(k)
+			a.post(arrivedKind, step)
+		}
+		if x.reads(me) {
+			if k > 0 {
+				if err := a.waitAll(arrivedKind, step); err != nil {
+					return err
+				}
+			}
+			if local == nil {
+				off := 0
+				if x.kind == kindAlltoall {
+					off = me * sub
+				}
+				for q := range p {
+					lo := min(k*sub, lens[q])
+					n := min(lo+sub, lens[q]) - lo
+					if q == me || n == 0 {
+						continue
+					}
+					src := a.slots + q*a.slotBytes + off
+					copy(out[at[q]+lo:at[q]+lo+n], a.mem[src:src+n])
+				}
+			}
+		}
+		a.post(reducedKind, step)
+	}
+	a.steps = first + uint32(rounds)
+	if local != nil {
+		return callError{local}
+	}
+	return nil
+}
+
+// agreeExchange reads every rank's header for an exchange and returns the
+// failure of the call, the same on every rank: the lowest rank's own
+// failure, else a mismatch of the calls (lengths included, where both
+// calls fix one).
+func (a *arena) agreeExchange(own *failure) *failure {
+	for q := range a.size {
+		h := a.header(q)
+		if h[headerCode] != 0 {
+			if q == a.rank {
+				return own
+			}
+			return headerFailure(q, h)
+		}
+		if f := a.headerMismatch(q, true); f != nil {
+			return f
+		}
+	}
+	return a.previousMismatch()
+}
+
+// bytesOf is the memory of s (of fixed-size numbers) as bytes.
+func bytesOf[E any](s []E) []byte {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s)*int(unsafe.Sizeof(s[0])))
+}
+
+// elemsOf is b, whose length is a multiple of E's size and which is
+// aligned for E, as a slice of E.
+func elemsOf[E any](b []byte) []E {
+	es := int(unsafe.Sizeof(*new(E)))
+	if len(b) == 0 {
+		return []E{}
+	}
+	return unsafe.Slice((*E)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/es)
+}
+
+// exchangeArena is c's arena when a raw slice exchange of kind coll can go
+// through it (GORUN_COLL_<coll> may force messages), else nil.
+func exchangeArena[E any](c Conn, codec Codec[[]E], coll string) (*arena, error) {
+	if !isRaw(codec) || c.Size() < 2 || c.Size() > maxExchangeRanks {
+		return nil, nil
+	}
+	a := arenaOf(c)
+	if a == nil {
+		return nil, nil
+	}
+	alg, err := chooseShared(coll, c.Size(), 0, true)
+	if err != nil {
+		return nil, err
+	}
+	if alg != algShm {
+		return nil, nil
+	}
+	return a, nil
+}
+
+// wantLen is the error of a rank whose buffer has the wrong length.
+func wantLen(call, what string, got, want int, why string) error {
+	return failf(ErrLengthMismatch, "%s: %s has %d elements, want %d (%s)", call, what, got, want, why)
+}
+
+// exchangeKindName names the exchanges' header kinds (kindName).
+func exchangeKindName(k byte) string {
+	switch k {
+	case kindGather:
+		return "Gather"
+	case kindAllgather:
+		return "Allgather"
+	}
+	return "Alltoall"
+}
