@@ -28,7 +28,7 @@ func GatherInto[E any](c Conn, codec Codec[[]E], part, out []E, root int) error 
 	}
 	var own *failure
 	if me == root && len(out) != p*len(part) {
-		own = localFailure(me, wantLen("GatherInto", "out", len(out), p*len(part),
+		own = localFailure(me, wantLen("out", len(out), p*len(part),
 			fmt.Sprintf("%d ranks of %d elements", p, len(part))))
 	}
 	a, err := exchangeArena(c, codec, "Gather")
@@ -51,7 +51,7 @@ func GatherInto[E any](c Conn, codec Codec[[]E], part, out []E, root int) error 
 		return shmExchange(a, fmt.Sprintf("GatherInto(root %d)", root), sig, checkCall(c), &exchange{
 			kind: kindGather, root: root, send: [][]byte{bytesOf(part)}, own: own,
 			recvInto: func(lens []int) ([]byte, error) {
-				if err := equalParts(lens, n*elemSize[E](), "GatherInto"); err != nil {
+				if err := equalParts(lens, n*elemSize[E]()); err != nil {
 					return nil, err
 				}
 				return bytesOf(out), nil
@@ -71,7 +71,7 @@ func GatherInto[E any](c Conn, codec Codec[[]E], part, out []E, root int) error 
 			copy(out[q*n:], part)
 			continue
 		}
-		if err := decodeInto(codec, b, out[q*n:(q+1)*n], q, "GatherInto"); err != nil {
+		if err := decodeInto(codec, b, out[q*n:(q+1)*n], q); err != nil {
 			return err
 		}
 	}
@@ -114,7 +114,7 @@ func AllgatherInto[E any](c Conn, codec Codec[[]E], part, out []E) error {
 	p, me := c.Size(), c.Rank()
 	var own *failure
 	if len(out) != p*len(part) {
-		own = localFailure(me, wantLen("AllgatherInto", "out", len(out), p*len(part),
+		own = localFailure(me, wantLen("out", len(out), p*len(part),
 			fmt.Sprintf("%d ranks of %d elements", p, len(part))))
 	}
 	a, err := exchangeArena(c, codec, "Allgather")
@@ -137,7 +137,7 @@ func AllgatherInto[E any](c Conn, codec Codec[[]E], part, out []E) error {
 		return shmExchange(a, "AllgatherInto", sig, checkCall(c), &exchange{
 			kind: kindAllgather, root: -1, send: [][]byte{bytesOf(part)}, own: own,
 			recvInto: func(lens []int) ([]byte, error) {
-				if err := equalParts(lens, n*elemSize[E](), "AllgatherInto"); err != nil {
+				if err := equalParts(lens, n*elemSize[E]()); err != nil {
 					return nil, err
 				}
 				return bytesOf(out), nil
@@ -153,7 +153,7 @@ func AllgatherInto[E any](c Conn, codec Codec[[]E], part, out []E) error {
 			copy(out[q*n:], part)
 			continue
 		}
-		if err := decodeInto(codec, b, out[q*n:(q+1)*n], q, "AllgatherInto"); err != nil {
+		if err := decodeInto(codec, b, out[q*n:(q+1)*n], q); err != nil {
 			return err
 		}
 	}
@@ -218,9 +218,9 @@ func AlltoallInto[E any](c Conn, codec Codec[[]E], send, recv []E) error {
 	var own *failure
 	switch {
 	case len(send)%p != 0:
-		own = localFailure(me, failf(ErrLengthMismatch, "AlltoallInto: send has %d elements, not %d blocks of equal length", len(send), p))
+		own = localFailure(me, failf(ErrLengthMismatch, "send has %d elements, not %d blocks of equal length", len(send), p))
 	case len(recv) != len(send):
-		own = localFailure(me, wantLen("AlltoallInto", "recv", len(recv), len(send), "send's length"))
+		own = localFailure(me, wantLen("recv", len(recv), len(send), "send's length"))
 	}
 	n := len(send) / p
 	count := n
@@ -255,7 +255,7 @@ func AlltoallInto[E any](c Conn, codec Codec[[]E], send, recv []E) error {
 		return shmExchange(a, "AlltoallInto", sig, checkCall(c), &exchange{
 			kind: kindAlltoall, root: -1, send: blocks, own: own,
 			recvInto: func(in []int) ([]byte, error) {
-				if err := equalParts(in, n*elemSize[E](), "AlltoallInto"); err != nil {
+				if err := equalParts(in, n*elemSize[E]()); err != nil {
 					return nil, err
 				}
 				return bytesOf(recv), nil
@@ -275,7 +275,7 @@ func AlltoallInto[E any](c Conn, codec Codec[[]E], send, recv []E) error {
 		}
 	}
 	err = alltoallPairwise(c, enc, own, func(src int, body []byte) error {
-		return decodeInto(codec, body, recv[src*n:(src+1)*n], src, "AlltoallInto")
+		return decodeInto(codec, body, recv[src*n:(src+1)*n], src)
 	})
 	if err != nil {
 		return err
@@ -347,7 +347,7 @@ func ScatterInto[E any](c Conn, codec Codec[[]E], data, out []E, root int) error
 	var parts [][]E
 	if me == root {
 		if len(data) != p*n {
-			own = localFailure(me, wantLen("ScatterInto", "data", len(data), p*n,
+			own = localFailure(me, wantLen("data", len(data), p*n,
 				fmt.Sprintf("%d ranks of out's %d elements", p, n)))
 		} else {
 			parts = make([][]E, p)
@@ -361,30 +361,30 @@ func ScatterInto[E any](c Conn, codec Codec[[]E], data, out []E, root int) error
 		return err
 	}
 	if len(got) != n {
-		return wantLen("ScatterInto", "out", n, len(got), "the root's block")
+		return wantLen("out", n, len(got), "the root's block")
 	}
 	copy(out, got)
 	return nil
 }
 
 // decodeInto decodes the block from rank q into dst, which it must fill.
-func decodeInto[E any](codec Codec[[]E], b []byte, dst []E, q int, call string) error {
+func decodeInto[E any](codec Codec[[]E], b []byte, dst []E, q int) error {
 	v, err := codec.Decode(b)
 	if err != nil {
 		return fmt.Errorf("decoding the block of rank %d: %w", q, err)
 	}
 	if len(v) != len(dst) {
-		return failf(ErrLengthMismatch, "%s: rank %d sent %d elements, this rank expects %d", call, q, len(v), len(dst))
+		return failf(ErrLengthMismatch, "rank %d sent %d elements, this rank expects %d", q, len(v), len(dst))
 	}
 	copy(dst, v)
 	return nil
 }
 
 // equalParts checks that every rank sends want bytes.
-func equalParts(lens []int, want int, call string) error {
+func equalParts(lens []int, want int) error {
 	for q, n := range lens {
 		if n != want {
-			return failf(ErrLengthMismatch, "%s: rank %d sends %d bytes, this rank expects %d", call, q, n, want)
+			return failf(ErrLengthMismatch, "rank %d sends %d bytes, this rank expects %d", q, n, want)
 		}
 	}
 	return nil

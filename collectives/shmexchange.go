@@ -260,8 +260,8 @@ func exchangeArena[E any](c Conn, codec Codec[[]E], coll string) (*arena, error)
 }
 
 // wantLen is the error of a rank whose buffer has the wrong length.
-func wantLen(call, what string, got, want int, why string) error {
-	return failf(ErrLengthMismatch, "%s: %s has %d elements, want %d (%s)", call, what, got, want, why)
+func wantLen(what string, got, want int, why string) error {
+	return failf(ErrLengthMismatch, "%s has %d elements, want %d (%s)", what, got, want, why)
 }
 
 // exchangeKindName names the exchanges' header kinds (kindName).
