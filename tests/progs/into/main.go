@@ -77,7 +77,9 @@ const slotPast = 1<<20 + 3
 func value(k, src, dest, i int) int { return k*1_000_003 + src*10_007 + dest*101 + i }
 
 // digest hashes what a rank received, in order.
-type digest struct{ h interface{ Write([]byte) (int, error) } }
+type digest struct {
+	h interface{ Write([]byte) (int, error) }
+}
 
 func run(world *mpi.Comm, seed uint64) error {
 	rng := rand.New(rand.NewPCG(seed, 7))
