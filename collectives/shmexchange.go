@@ -75,33 +75,30 @@ func shmExchangeLocked(a *arena, x *exchange) error {
 		total += len(b)
 	}
 	a.long = total >= longCallBytes
-	if err := a.waitAll(reducedKind, a.doneBefore(true)); err != nil {
-		return err
-	}
-	first := a.steps
+	writes := x.own == nil && !(x.kind == kindGather && me == x.root)
 	writeRound := func(k int) {
-		if x.own != nil {
-			return
-		}
 		slot := a.mem[a.slots+me*a.slotBytes : a.slots+(me+1)*a.slotBytes]
-		switch x.kind {
-		case kindGather, kindAllgather:
-			if x.kind == kindGather && me == x.root {
-				return
-			}
+		if x.kind != kindAlltoall {
 			b := x.send[0]
 			lo := min(k*sub, len(b))
 			copyCached(slot, b[lo:min(lo+sub, len(b))])
-		case kindAlltoall:
-			for j, b := range x.send {
-				if j != me {
-					lo := min(k*sub, len(b))
-					copyCached(slot[j*sub:], b[lo:min(lo+sub, len(b))])
-				}
+			return
+		}
+		for j, b := range x.send {
+			if j != me {
+				lo := min(k*sub, len(b))
+				copyCached(slot[j*sub:], b[lo:min(lo+sub, len(b))])
 			}
 		}
 	}
-	writeRound(0)
+	// The header first (its set is free once every rank is done with the
+	// call before last), so that the others can read it while this rank
+	// copies its first piece in (its slot is free once every rank is done
+	// with the last call).
+	if err := a.waitAll(reducedKind, a.doneBefore(false)); err != nil {
+		return err
+	}
+	first := a.steps
 	a.writeHeader(x.kind, total, algShm, x.own)
 	if x.kind == kindAlltoall && x.own == nil {
 		h := a.header(me)
@@ -110,11 +107,18 @@ func shmExchangeLocked(a *arena, x *exchange) error {
 		}
 	}
 	a.post(arrivedKind, first+1)
+	if writes {
+		if err := a.waitAll(reducedKind, first); err != nil {
+			return err
+		}
+		writeRound(0)
+	}
+	a.post(arrivedKind, first+2)
 	if err := a.waitAll(arrivedKind, first+1); err != nil {
 		return err
 	}
 	if f := a.agreeExchange(x.own); f != nil {
-		return a.endStep(first+1, f, algShm)
+		return a.endStep(first+2, f, algShm)
 	}
 
 	// What this rank receives from each rank, and the rounds the largest
@@ -158,35 +162,36 @@ func shmExchangeLocked(a *arena, x *exchange) error {
 		}
 		copy(out[at[me]:at[me]+lens[me]], own)
 	}
+	off := 0 // where a reader's piece is in each slot
+	if x.kind == kindAlltoall {
+		off = me * sub
+	}
 	for k := range rounds {
-		step := first + uint32(k) + 1
-		if k > 0 {
+		step := first + 2 + uint32(k)
+		if k > 0 && writes {
 			// Every reader is done with this rank's slot.
-			if !(x.kind == kindGather && me == x.root) {
-				if err := a.waitAll(reducedKind, step-1); err != nil {
-					return err
-				}
+			if err := a.waitAll(reducedKind, step-1); err != nil {
+				return err
 			}
 			writeRound(k)
+		}
+		if k > 0 {
 			a.post(arrivedKind, step)
 		}
 		if x.reads(me) {
-			if k > 0 {
-				if err := a.waitAll(arrivedKind, step); err != nil {
+			// Each rank's piece as soon as it is there, starting after
+			// this rank, so that the readers spread over the slots.
+			for i := 1; i < p; i++ {
+				q := (me + i) % p
+				lo := min(k*sub, lens[q])
+				n := min(lo+sub, lens[q]) - lo
+				if n == 0 {
+					continue
+				}
+				if err := a.waitOne(arrivedKind, q, step); err != nil {
 					return err
 				}
-			}
-			if local == nil {
-				off := 0
-				if x.kind == kindAlltoall {
-					off = me * sub
-				}
-				for q := range p {
-					lo := min(k*sub, lens[q])
-					n := min(lo+sub, lens[q]) - lo
-					if q == me || n == 0 {
-						continue
-					}
+				if local == nil {
 					src := a.slots + q*a.slotBytes + off
 					copy(out[at[q]+lo:at[q]+lo+n], a.mem[src:src+n])
 				}
@@ -194,7 +199,7 @@ func shmExchangeLocked(a *arena, x *exchange) error {
 		}
 		a.post(reducedKind, step)
 	}
-	a.steps = first + uint32(rounds)
+	a.steps = first + 1 + uint32(rounds)
 	if local != nil {
 		return callError{local}
 	}
