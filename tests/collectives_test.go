@@ -93,6 +93,8 @@ func TestCollectiveMismatch(t *testing.T) {
 		{"allreduce-lengths", []string{"called AllreduceSlice(10 elements)", "called AllreduceSlice(11 elements)"}},
 		{"reduce-allreduce", []string{"called Reduce(root 0)", "called Allreduce"}},
 		{"allreduce-types", []string{"called Allreduce(of float64)", "called Allreduce(of string)"}},
+		{"gatherinto-lengths", []string{"called Gather(root 0, 10 elements)", "called Gather(root 0, 11 elements)"}},
+		{"alltoallinto-lengths", []string{"called Alltoall(10 elements)", "called Alltoall(11 elements)"}},
 	}
 	const np = 3
 	for _, tr := range transports {
