@@ -234,16 +234,6 @@ func bytesOf[E any](s []E) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s)*int(unsafe.Sizeof(s[0])))
 }
 
-// elemsOf is b, whose length is a multiple of E's size and which is
-// aligned for E, as a slice of E.
-func elemsOf[E any](b []byte) []E {
-	es := int(unsafe.Sizeof(*new(E)))
-	if len(b) == 0 {
-		return []E{}
-	}
-	return unsafe.Slice((*E)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/es)
-}
-
 // exchangeArena is c's arena when a raw slice exchange of kind coll can go
 // through it (GORUN_COLL_<coll> may force messages), else nil.
 func exchangeArena[E any](c Conn, codec Codec[[]E], coll string) (*arena, error) {
