@@ -41,16 +41,17 @@ const maxExchangeRanks = (arenaHeader - headerInline) / 8
 //
 // Each rank's slot holds, in each round, the next piece of what it sends:
 // its part (gather, allgather), or a piece of each of its blocks in p
-// equal sub-slots (alltoall). In the first round every rank also publishes
-// its header (lengths, failure, signature) and waits for every other's:
-// from them each rank learns what it receives, how many rounds the call
-// takes (the same number everywhere) and whether any rank failed, which
-// ends the call on every rank alike. In each round the readers (the root of
-// a gather; every rank otherwise) wait for every writer's piece and copy it
-// straight into their result, and a writer overwrites its slot in the next
-// round only once every reader is done with it. Bytes a rank sends to
-// itself are copied from its operand into its result, never through the
-// slot.
+// equal sub-slots (alltoall). A call takes one step for the headers, then
+// one per round. Every rank first publishes its header (lengths, failure,
+// signature), then copies its first piece in, and reads every other's
+// header: from them each rank learns what it receives, how many rounds the
+// call takes (the same number everywhere) and whether any rank failed,
+// which ends the call on every rank alike. In each round the readers (the
+// root of a gather; every rank otherwise) copy each writer's piece
+// straight into their result as soon as that writer has posted it, and a
+// writer overwrites its slot in the next round only once every reader is
+// done with it. Bytes a rank sends to itself are copied from its operand
+// into its result, never through the slot.
 //
 // Against messages each byte is copied twice, by plain loads and stores,
 // the writers in parallel, and nothing is allocated. By messages, a CPU
@@ -62,26 +63,26 @@ const maxExchangeRanks = (arenaHeader - headerInline) / 8
 // back-to-back calls at np=4 on 2 cores, bench/ops, two alternated runs
 // each (load 11-16, so the tails are the machine's), mean/p50/p99 in ms:
 //
-//	                     by messages (before)         through the arena
+//	                     by messages (main)              through the arena
 //	Gather 1 MiB         2.95/2.93/5.90, 2.79/2.47/10.2  1.30/1.04/6.24, 1.34/1.07/7.46
-//	GatherInto 1 MiB     -                            0.81/0.73/3.14, 0.66/0.67/1.66 (pipelined reads)
+//	GatherInto 1 MiB     -                               0.81/0.73/3.14, 1.43/0.81/7.66
 //	Alltoall 1 MiB       5.52/5.41/12.4, 5.03/4.77/10.6  2.88/2.85/5.87, 2.96/2.81/6.99
-//	AlltoallInto 1 MiB   -                            1.60/1.57/4.09, 1.62/1.52/4.96
-//	Gather 8 MiB         39.5, 35.5 (means)           GatherInto 9.4, 4.9 (two rounds)
-//	Alltoall 8 MiB       74.7, 55.7                   AlltoallInto 21.1, 23.7 (four rounds)
+//	AlltoallInto 1 MiB   -                               1.60/1.57/4.09, 1.62/1.52/4.96
+//	Gather 8 MiB         39.5, 35.5 (means)              GatherInto 9.4, 4.9 (two rounds)
+//	Alltoall 8 MiB       74.7, 55.7                      AlltoallInto 21.1, 23.7 (four rounds)
 //
-// Open MPI 4.1 on the same machine minutes later: Gather 1 MiB 0.59-1.13
-// ms, Alltoall 1 MiB 1.32-1.60 ms (its quieter runs). The figures that
-// moved the design: posting the header before the first piece and reading
-// each writer's piece as soon as it is there (rather than after every
-// rank's) took GatherInto 1 MiB from 0.95-1.89 to 0.66-0.73 ms in
-// alternated runs; by messages, the same GatherInto and AlltoallInto took
-// 3.2-3.4 and 5.7-7.0 ms (GORUN_COLL_GATHER=linear, GORUN_COLL_ALLTOALL=
-// pairwise, load 30).
+// Reading each writer's piece as soon as it is posted, the header going
+// first (rather than copying out once every rank had copied in), took
+// GatherInto 1 MiB from 0.81-1.89 ms (four runs) to 0.63-0.73 ms (five
+// runs, p99 1.3-3.3 ms), AlltoallInto 1 MiB staying at 1.6-2.1 ms. Open
+// MPI 4.1 on the same machine minutes later: Gather 1 MiB 0.59-1.13 ms,
+// Alltoall 1 MiB 1.32-1.60 ms (its quieter runs). By messages, the same
+// GatherInto and AlltoallInto took 3.2-3.4 and 5.7-7.0 ms
+// (GORUN_COLL_GATHER=linear, GORUN_COLL_ALLTOALL=pairwise, load 30).
 //
-// Tried and not done: reading each writer's blocks straight from its
-// memory (process_vm_readv, as the messages' large bodies are pulled),
-// which would halve Alltoall's copying; it needs the ranks to agree on a
+// Not done: reading each writer's blocks straight from its memory
+// (process_vm_readv, as the messages' large bodies are pulled), which
+// would halve Alltoall's copying; it needs the ranks to agree on a
 // fallback when a read is refused (Yama's ptrace_scope), since the data
 // would then be in no slot.
 func shmExchange(a *arena, op string, sig Signature, check CallConn, x *exchange) error {
