@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 )
 
 // exchangeRunners run a body on np ranks through the arena (small slots,
@@ -239,3 +240,51 @@ func TestScatterInto(t *testing.T) {
 
 // head is the start of s, for messages.
 func head(s []float64) []float64 { return s[:min(len(s), 4)] }
+
+// TestShmExchangeDeadPeer: a rank that dies between two exchanges through
+// the arena makes the others' next one fail (the arena's waits check on
+// the job), not hang, and the arena is no longer offered.
+func TestShmExchangeDeadPeer(t *testing.T) {
+	const np, dead, n = 4, 2, 1500
+	for _, kind := range []string{"GatherInto", "AllgatherInto", "AlltoallInto"} {
+		start := time.Now()
+		errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
+			part := blockOf(0, c.Rank(), -1, n)
+			out := make([]float64, np*n)
+			if err := AllgatherInto(c, rawFloat64s{}, part, out); err != nil {
+				return fmt.Errorf("the first call: %w", err)
+			}
+			if c.Rank() == dead {
+				return errors.New("died")
+			}
+			var err error
+			switch kind {
+			case "GatherInto":
+				err = GatherInto(c, rawFloat64s{}, part, out, 0)
+			case "AllgatherInto":
+				err = AllgatherInto(c, rawFloat64s{}, part, out)
+			default:
+				err = AlltoallInto(c, rawFloat64s{}, out, make([]float64, len(out)))
+			}
+			switch {
+			case kind == "GatherInto" && c.Rank() != 0:
+				// Only the root waits for rank 2's part; the others may
+				// finish (or meet the death first).
+				return nil
+			case err == nil:
+				return fmt.Errorf("%s: no error with a dead peer", kind)
+			case arenaOf(c) != nil:
+				return fmt.Errorf("%s: the arena is still offered after a failed call", kind)
+			}
+			return nil
+		})
+		for r, err := range errs {
+			if r != dead && err != nil {
+				t.Errorf("%s: rank %d: %v", kind, r, err)
+			}
+		}
+		if d := time.Since(start); d > waitLimit {
+			t.Errorf("%s: the survivors took %v to notice", kind, d)
+		}
+	}
+}
