@@ -9,7 +9,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-	"unsafe"
 )
 
 // exchangeRunners run a body on np ranks through the arena (small slots,
@@ -287,77 +286,5 @@ func TestShmExchangeDeadPeer(t *testing.T) {
 		if d := time.Since(start); d > waitLimit {
 			t.Errorf("%s: the survivors took %v to notice", kind, d)
 		}
-	}
-}
-
-// readingConn is a sharedConn that can read the other ranks' memory (the
-// ranks of a test share one process, so an address is read in place), or
-// is refused when refuse says so.
-type readingConn struct {
-	sharedConn
-	refuse func(rank int) bool
-	reads  *int
-}
-
-func (c readingConn) CanReadPeerMemory(int) bool { return true }
-
-func (c readingConn) ReadPeerMemory(rank int, addr uint64, dst []byte) error {
-	if c.refuse(rank) {
-		return errors.New("refused")
-	}
-	*c.reads++
-	src := *(*unsafe.Pointer)(unsafe.Pointer(&addr)) // the address as a pointer (a test in one process)
-	copy(dst, unsafe.Slice((*byte)(src), len(dst)))
-	return nil
-}
-
-// TestShmAlltoallDirect: AlltoallInto and AlltoallSlices with large
-// blocks read them straight from the senders' memory (one read per peer),
-// and give the same results when a rank's reads are refused (every rank
-// then goes through the slots).
-func TestShmAlltoallDirect(t *testing.T) {
-	const np = 3
-	n := directMinBytes/8 + 5
-	for _, refused := range []int{-1, 1} {
-		errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
-			reads := 0
-			rc := readingConn{c.(sharedConn), func(int) bool { return c.Rank() == refused }, &reads}
-			me := c.Rank()
-			for k := range 2 {
-				var send, want []float64
-				for q := range np {
-					send = append(send, blockOf(k, me, q, n)...)
-					want = append(want, blockOf(k, q, me, n)...)
-				}
-				recv := make([]float64, len(send))
-				if err := AlltoallInto(rc, rawFloat64s{}, send, recv); err != nil {
-					return err
-				}
-				if !slices.Equal(recv, want) {
-					return fmt.Errorf("AlltoallInto call %d (rank %d refused): wrong result", k, refused)
-				}
-				parts := make([][]float64, np)
-				for q := range parts {
-					parts[q] = blockOf(k, me, q, n+q)
-				}
-				got, err := AlltoallSlices(rc, rawFloat64s{}, parts)
-				if err != nil {
-					return err
-				}
-				for q := range np {
-					if !slices.Equal(got[q], blockOf(k, q, me, n+me)) {
-						return fmt.Errorf("AlltoallSlices call %d from rank %d (rank %d refused): wrong result", k, q, refused)
-					}
-				}
-			}
-			switch {
-			case me == refused && reads != 0:
-				return fmt.Errorf("%d reads succeeded on the refused rank", reads)
-			case me != refused && reads != 4*(np-1):
-				return fmt.Errorf("%d direct reads, want %d", reads, 4*(np-1))
-			}
-			return nil
-		})
-		mustAll(t, fmt.Sprintf("refused %d", refused), errs)
 	}
 }
