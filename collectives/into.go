@@ -253,7 +253,7 @@ func AlltoallInto[E any](c Conn, codec Codec[[]E], send, recv []E) error {
 			}
 		}
 		return shmExchange(a, "AlltoallInto", sig, checkCall(c), &exchange{
-			kind: kindAlltoall, root: -1, send: blocks, own: own, reader: readerOf(c),
+			kind: kindAlltoall, root: -1, send: blocks, own: own,
 			recvInto: func(in []int) ([]byte, error) {
 				if err := equalParts(in, n*elemSize[E]()); err != nil {
 					return nil, err
@@ -302,7 +302,7 @@ func AlltoallSlices[E any](c Conn, codec Codec[[]E], parts [][]E) ([][]E, error)
 	if err != nil {
 		return nil, err
 	}
-	x := &exchange{kind: kindAlltoall, root: -1, reader: readerOf(c)}
+	x := &exchange{kind: kindAlltoall, root: -1}
 	if len(parts) != p {
 		x.own = localFailure(me, failf(ErrParts, "%d parts for %d ranks", len(parts), p))
 	} else {
@@ -412,12 +412,6 @@ func joinParts[E any](parts [][]E) []E {
 		out = append(out, p...)
 	}
 	return out
-}
-
-// readerOf is c's ability to read another rank's memory, or nil.
-func readerOf(c Conn) peerReader {
-	r, _ := c.(peerReader)
-	return r
 }
 
 // elemSize is the size of an E in bytes.

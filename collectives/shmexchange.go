@@ -2,7 +2,6 @@ package collectives
 
 import (
 	"encoding/binary"
-	"runtime"
 	"unsafe"
 )
 
@@ -28,94 +27,6 @@ type exchange struct {
 	// keeps step with the others but copies nothing.
 	recvInto func(lens []int) ([]byte, error)
 	own      *failure
-	// reader, when not nil, copies from another rank's memory: an
-	// Alltoall whose blocks are large then reads each block straight from
-	// its sender (readDirect).
-	reader peerReader
-}
-
-// peerReader is an optional ability of a Conn: copying from the memory of
-// another rank's process (process_vm_readv; package mpi offers it where
-// its transport can).
-type peerReader interface {
-	CanReadPeerMemory(rank int) bool
-	ReadPeerMemory(rank int, addr uint64, dst []byte) error
-}
-
-// Header bytes of an exchange's direct reads.
-const (
-	headerDirect       = 14 // 1: the rank's blocks may be read from its memory
-	headerDirectFailed = 15 // 1: a read this rank made was refused
-)
-
-// directMinBytes is the smallest block read straight from its sender's
-// memory: below it, a system call per block costs more than the copy it
-// saves.
-const directMinBytes = 64 << 10
-
-// canReadDirect reports whether this rank offers its blocks for direct
-// reads: an Alltoall whose blocks are all large, with block addresses that
-// fit the header, by a rank that can read every other's memory.
-func (x *exchange) canReadDirect(a *arena) bool {
-	p := a.size
-	if x.kind != kindAlltoall || x.reader == nil || x.own != nil || headerInline+16*p > arenaHeader {
-		return false
-	}
-	for j, b := range x.send {
-		if j != a.rank && len(b) < directMinBytes {
-			return false
-		}
-	}
-	for q := range p {
-		if q != a.rank && !x.reader.CanReadPeerMemory(q) {
-			return false
-		}
-	}
-	return true
-}
-
-// readDirect is an Alltoall's single copy: this rank reads the block each
-// rank has for it straight from that rank's memory (at the address its
-// header gives) into out, marks in its header whether a read was refused,
-// and waits for every rank to be done reading, so that no rank returns
-// (and may change its blocks) while another reads them. It reports false
-// when any rank's read was refused: the call then goes through the slots,
-// on every rank alike.
-func (a *arena) readDirect(x *exchange, out []byte, at, lens []int, local error) (bool, error) {
-	p, me := a.size, a.rank
-	step := a.steps + 2
-	failed := false
-	if local == nil {
-		for i := 1; i < p && !failed; i++ {
-			q := (me + i) % p
-			addr := binary.LittleEndian.Uint64(a.header(q)[headerInline+8*(p+me):])
-			if lens[q] > 0 && x.reader.ReadPeerMemory(q, addr, out[at[q]:at[q]+lens[q]]) != nil {
-				failed = true
-			}
-		}
-	}
-	a.header(me)[headerDirectFailed] = boolByte(failed)
-	a.post(reducedKind, step)
-	if err := a.waitAll(reducedKind, step); err != nil {
-		return false, err
-	}
-	for q := range p {
-		if a.header(q)[headerDirectFailed] != 0 {
-			return false, nil
-		}
-	}
-	a.steps = step
-	return true, nil
-}
-
-// sliceAddress is the address of b's memory.
-func sliceAddress(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) }
-
-func boolByte(b bool) byte {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // reads reports whether rank r receives anything in x.
@@ -224,46 +135,19 @@ func shmExchangeLocked(a *arena, x *exchange) error {
 			binary.LittleEndian.PutUint64(h[headerInline+8*j:], uint64(len(b)))
 		}
 	}
-	offerDirect := x.canReadDirect(a)
-	if offerDirect {
-		h := a.header(me)
-		for j, b := range x.send {
-			binary.LittleEndian.PutUint64(h[headerInline+8*(p+j):], sliceAddress(b))
-		}
-	}
-	a.header(me)[headerDirect] = boolByte(offerDirect)
-	a.header(me)[headerDirectFailed] = 0
 	a.post(arrivedKind, first+1)
-	copyFirst := func() error {
-		if writes {
-			if err := a.waitAll(reducedKind, first); err != nil {
-				return err
-			}
-			writeRound(0)
-		}
-		a.post(arrivedKind, first+2)
-		return nil
-	}
-	if !offerDirect {
-		// Not all ranks can read it straight from here: copy in now.
-		if err := copyFirst(); err != nil {
+	if writes {
+		if err := a.waitAll(reducedKind, first); err != nil {
 			return err
 		}
+		writeRound(0)
 	}
+	a.post(arrivedKind, first+2)
 	if err := a.waitAll(arrivedKind, first+1); err != nil {
 		return err
 	}
 	if f := a.agreeExchange(x.own); f != nil {
 		return a.endStep(first+2, f, algShm)
-	}
-	direct := true
-	for q := range p {
-		direct = direct && a.header(q)[headerDirect] != 0
-	}
-	if offerDirect && !direct {
-		if err := copyFirst(); err != nil {
-			return err
-		}
 	}
 
 	// What this rank receives from each rank, and the rounds the largest
@@ -307,29 +191,12 @@ func shmExchangeLocked(a *arena, x *exchange) error {
 		}
 		copy(out[at[me]:at[me]+lens[me]], own)
 	}
-	base := first + 2 // the step of the first round's pieces
-	if direct {
-		read, err := a.readDirect(x, out, at, lens, local)
-		if err != nil || read {
-			runtime.KeepAlive(x.send)
-			if err == nil && local != nil {
-				err = callError{local}
-			}
-			return err
-		}
-		// A read was refused: every rank sends through its slot instead.
-		base = first + 3
-		if writes {
-			writeRound(0)
-		}
-		a.post(arrivedKind, base)
-	}
 	off := 0 // where a reader's piece is in each slot
 	if x.kind == kindAlltoall {
 		off = me * sub
 	}
 	for k := range rounds {
-		step := base + uint32(k)
+		step := first + 2 + uint32(k)
 		if k > 0 && writes {
 			// Every reader is done with this rank's slot.
 			if err := a.waitAll(reducedKind, step-1); err != nil {
@@ -361,7 +228,7 @@ func shmExchangeLocked(a *arena, x *exchange) error {
 		}
 		a.post(reducedKind, step)
 	}
-	a.steps = base + uint32(rounds) - 1
+	a.steps = first + 1 + uint32(rounds)
 	if local != nil {
 		return callError{local}
 	}
