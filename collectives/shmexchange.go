@@ -80,11 +80,19 @@ const maxExchangeRanks = (arenaHeader - headerInline) / 8
 // GatherInto and AlltoallInto took 3.2-3.4 and 5.7-7.0 ms
 // (GORUN_COLL_GATHER=linear, GORUN_COLL_ALLTOALL=pairwise, load 30).
 //
-// Not done: reading each writer's blocks straight from its memory
-// (process_vm_readv, as the messages' large bodies are pulled), which
-// would halve Alltoall's copying; it needs the ranks to agree on a
-// fallback when a read is refused (Yama's ptrace_scope), since the data
-// would then be in no slot.
+// Tried and dropped: an Alltoall of blocks of 64 KiB or more reading each
+// block straight from its sender's memory (process_vm_readv, as the
+// messages' large bodies are pulled: one copy instead of two, each rank
+// offering its block addresses in its header, every rank falling back to
+// the slots when any read was refused, and every rank waiting until all
+// had read before returning). Alternated with this code at np=4 (three
+// runs each, load 23-28), AlltoallInto 1 MiB took 2.14, 1.87, 3.65 ms
+// against 2.13, 1.72, 1.81 ms through the slots, and 8 MiB 22.8, 20.9,
+// 27.2 ms against 24.0, 22.2, 34.9 ms: no gain that stands out of the
+// noise for a protocol with a fallback and a final wait for the slowest
+// reader, so the slots stay the one path (commits "a large AlltoallInto
+// through shared memory reads each block straight from its sender's
+// memory" and its revert on branch h-into).
 func shmExchange(a *arena, op string, sig Signature, check CallConn, x *exchange) error {
 	_, err := inArena(a, op, sig, check, func() (struct{}, error) {
 		return struct{}{}, shmExchangeLocked(a, x)
