@@ -110,7 +110,10 @@ func Scatter[T any](c *Comm, data []T, root int) ([]T, error) {
 // local transport, slices of numbers go through shared memory. The result
 // is a new slice each call, which the caller may keep: in a loop of large
 // gathers, use GatherInto a buffer you keep, which saves Go that
-// allocation and the garbage collection it brings.
+// allocation and the garbage collection it brings (float64 at np=4 on 2
+// cores, means of back-to-back calls, bench/ops, three runs: 1 MiB parts,
+// Gather 0.74-0.94 ms, GatherInto 0.60-0.69 ms; 8 MiB, 12.5-22.4 and
+// 3.5-4.0 ms).
 func Gather[T any](c *Comm, part []T, root int) ([]T, error) {
 	return collective(c, "Gather", func(conn collectives.Conn) ([]T, error) {
 		return hierGather(conn, sliceCodec[T](), part, root)
@@ -148,7 +151,9 @@ func join[T any](parts [][]T) []T {
 // parts. On the world communicator of a job on gorun's local transport,
 // slices of numbers go through shared memory. The result is new slices
 // each call: in a loop, with blocks of equal length, use AlltoallInto
-// buffers you keep.
+// buffers you keep (float64 at np=4 on 2 cores, means of back-to-back
+// calls, bench/ops, three runs: 1 MiB blocks, Alltoall 2.5-3.1 ms,
+// AlltoallInto 1.6-2.4 ms; 8 MiB, 36-91 and 22-24 ms).
 func Alltoall[T any](c *Comm, parts [][]T) ([][]T, error) {
 	return collective(c, "Alltoall", func(conn collectives.Conn) ([][]T, error) {
 		return collectives.AlltoallSlices(conn, sliceCodec[T](), parts)
