@@ -158,8 +158,9 @@ func (u *Unix) Start(h Handler) error {
 		return fmt.Errorf("comm: unix rank %d: %w", u.cfg.Rank, ErrClosed)
 	}
 	u.handler = h
-	u.readers.Add(1)
+	u.readers.Add(2)
 	go u.acceptLoop()
+	go u.readGoodbyeMarkers()
 	return nil
 }
 

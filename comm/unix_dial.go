@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -32,8 +35,20 @@ func (u *Unix) dial(ctx context.Context, dest int, forClose bool) (*net.UnixConn
 	deadline := start.Add(u.cfg.DialTimeout)
 	var refusedSince time.Time
 	backoff := 100 * time.Microsecond
+	marked := false // forClose: our goodbye marker for dest is written
 	for {
 		conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+		if err != nil && forClose && notListening(err) {
+			// A goodbye need not wait for a peer that is not listening:
+			// the marker tells it when it starts (see leaveGoodbye).
+			if marked {
+				return nil, nil, fmt.Errorf("comm: rank %d: rank %d is not listening; it finds our goodbye marker: %w", u.cfg.Rank, dest, errGoodbyeLeft)
+			}
+			if u.leaveGoodbye(dest) == nil {
+				marked = true
+				continue // once more: it may have started listening before the marker was there
+			}
+		}
 		if err == nil {
 			ring, herr := u.handshake(conn, deadline, !forClose && !u.cfg.NoRings)
 			if herr != nil {
@@ -73,6 +88,55 @@ func (u *Unix) dial(ctx context.Context, dest int, forClose bool) (*net.UnixConn
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 20*time.Millisecond)
+	}
+}
+
+// errGoodbyeLeft ends a goodbye dial to a peer that is not listening: the
+// goodbye was left as a marker instead.
+var errGoodbyeLeft = errors.New("comm: goodbye left as a marker")
+
+// notListening reports whether a dial failed because nobody listens on the
+// socket yet (or any more): it does not exist, or refuses connections.
+func notListening(err error) bool {
+	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// goodbyePath names the marker rank from leaves for rank to when from
+// finishes without ever having sent to to, while to was not listening.
+func goodbyePath(dir string, from, to int) string {
+	return filepath.Join(dir, "r"+strconv.Itoa(from)+"-to-r"+strconv.Itoa(to)+".bye")
+}
+
+// leaveGoodbye leaves our goodbye to dest as a marker file, for a peer that
+// is not listening yet: Close then need not wait for it to start. It is
+// called with dest's outgoing connection locked and never made, once Close
+// has begun, so that nothing was or will be sent to dest: the marker says
+// all there is. The order makes it sound: we write the marker and then
+// dial once more; dest listens and then (Start) looks for markers. Either
+// our second dial finds it listening (the goodbye goes by the socket as
+// usual), or it started listening after that dial failed, which was after
+// the marker was written, so it sees the marker. Seeing both is harmless:
+// a peer is reported gone once.
+func (u *Unix) leaveGoodbye(dest int) error {
+	f, err := os.OpenFile(goodbyePath(u.cfg.Dir, u.cfg.Rank, dest), os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// readGoodbyeMarkers reports gone (finished) every peer that left us a
+// goodbye marker before we listened (see leaveGoodbye). Start runs it
+// once; we are listening by then.
+func (u *Unix) readGoodbyeMarkers() {
+	defer u.readers.Done()
+	for src := range u.peer {
+		if !u.isPeer(src) {
+			continue
+		}
+		if _, err := os.Stat(goodbyePath(u.cfg.Dir, src, u.cfg.Rank)); err == nil {
+			u.peerGone(src, fmt.Errorf("comm: rank %d finished before we listened: %w", src, ErrPeerFinished))
+		}
 	}
 }
 

@@ -88,8 +88,16 @@ func run(args []string) int {
 		return 1
 	}
 	stamps.Mark("job directory made")
-	removeStaleJobDirs(filepath.Dir(dir))
-	stamps.Mark("stale job directories scanned")
+	// Leftovers of killed goruns are removed beside the launch, not before
+	// it: the scan reads every gorun-N directory of the temporary
+	// directory, a millisecond or more that the job need not wait for.
+	staleDone := make(chan struct{})
+	go func() {
+		defer close(staleDone)
+		removeStaleJobDirs(filepath.Dir(dir))
+		stamps.Mark("stale job directories scanned")
+	}()
+	defer func() { <-staleDone }()
 
 	bin := filepath.Join(dir, "bin")
 	if err := os.Mkdir(bin, 0o700); err != nil {
