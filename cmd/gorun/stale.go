@@ -84,7 +84,13 @@ func staleJobDir(dir string) bool {
 	if err != nil || pid <= 0 || pid == os.Getpid() || processExists(pid) {
 		return false
 	}
-	conn, err := net.Dial("unix", filepath.Join(dir, controlSocket))
+	sock := filepath.Join(dir, controlSocket)
+	if fi, err := os.Lstat(sock); err != nil || fi.Mode().Type() != os.ModeSocket {
+		// Killed before it listened (or not ours): no dial needed to
+		// tell, and most leftovers are of this kind.
+		return false
+	}
+	conn, err := net.Dial("unix", sock)
 	if err == nil {
 		conn.Close()
 		return false
