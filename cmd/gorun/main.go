@@ -99,11 +99,8 @@ func run(args []string) int {
 	}()
 	defer func() { <-staleDone }()
 
+	// The directory for a program gorun builds is made only to build one.
 	bin := filepath.Join(dir, "bin")
-	if err := os.Mkdir(bin, 0o700); err != nil {
-		stderr.line(fmt.Sprintf("gorun: cannot make a directory for the program: %v", err))
-		return 1
-	}
 	prog, err := resolveProgram(cfg.program, bin, os.Stderr)
 	if err != nil {
 		if status, ok := interruptedDuringSetup(sigs, stderr); ok {
