@@ -1,6 +1,7 @@
 package comm
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/binary"
@@ -35,18 +36,18 @@ func (u *Unix) dial(ctx context.Context, dest int, forClose bool) (*net.UnixConn
 	deadline := start.Add(u.cfg.DialTimeout)
 	var refusedSince time.Time
 	backoff := 100 * time.Microsecond
-	marked := false // forClose: our goodbye marker for dest is written
+	marked := false // forClose: our goodbye line for dest is written
 	for {
 		conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
 		if err != nil && forClose && notListening(err) {
 			// A goodbye need not wait for a peer that is not listening:
-			// the marker tells it when it starts (see leaveGoodbye).
+			// our goodbye line tells it when it starts (see leaveGoodbye).
 			if marked {
-				return nil, nil, fmt.Errorf("comm: rank %d: rank %d is not listening; it finds our goodbye marker: %w", u.cfg.Rank, dest, errGoodbyeLeft)
+				return nil, nil, fmt.Errorf("comm: rank %d: rank %d is not listening; it reads our goodbye line when it starts: %w", u.cfg.Rank, dest, errGoodbyeLeft)
 			}
 			if u.leaveGoodbye(dest) == nil {
 				marked = true
-				continue // once more: it may have started listening before the marker was there
+				continue // once more: it may have started listening before the line was there
 			}
 		}
 		if err == nil {
@@ -92,8 +93,8 @@ func (u *Unix) dial(ctx context.Context, dest int, forClose bool) (*net.UnixConn
 }
 
 // errGoodbyeLeft ends a goodbye dial to a peer that is not listening: the
-// goodbye was left as a marker instead.
-var errGoodbyeLeft = errors.New("comm: goodbye left as a marker")
+// goodbye was left as a line of the goodbyes file instead.
+var errGoodbyeLeft = errors.New("comm: goodbye left in the goodbyes file")
 
 // notListening reports whether a dial failed because nobody listens on the
 // socket yet (or any more): it does not exist, or refuses connections.
@@ -101,42 +102,61 @@ func notListening(err error) bool {
 	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
-// goodbyePath names the marker rank from leaves for rank to when from
-// finishes without ever having sent to to, while to was not listening.
-func goodbyePath(dir string, from, to int) string {
-	return filepath.Join(dir, "r"+strconv.Itoa(from)+"-to-r"+strconv.Itoa(to)+".bye")
-}
+// goodbyesFile names the file, in the job's directory, where ranks leave
+// goodbyes for peers that were not listening (see leaveGoodbye): one line
+// "from>to" per goodbye, appended. One file for the whole job keeps it to
+// one inode however many ranks finish before others start.
+const goodbyesFile = "goodbyes"
 
-// leaveGoodbye leaves our goodbye to dest as a marker file, for a peer that
-// is not listening yet: Close then need not wait for it to start. It is
-// called with dest's outgoing connection locked and never made, once Close
-// has begun, so that nothing was or will be sent to dest: the marker says
-// all there is. The order makes it sound: we write the marker and then
-// dial once more; dest listens and then (Start) looks for markers. Either
-// our second dial finds it listening (the goodbye goes by the socket as
-// usual), or it started listening after that dial failed, which was after
-// the marker was written, so it sees the marker. Seeing both is harmless:
-// a peer is reported gone once.
+// leaveGoodbye leaves our goodbye to dest as a line of the goodbyes file,
+// for a peer that is not listening yet: Close then need not wait for it to
+// start. It is called with dest's outgoing connection locked and never
+// made, once Close has begun, so that nothing was or will be sent to dest:
+// the line says all there is. The order makes it sound: we append the line
+// and then dial once more; dest listens and then (Start) reads the file.
+// Either our second dial finds it listening (the goodbye goes by the
+// socket as usual), or it started listening after that dial failed, which
+// was after the line was written, so it reads the line. Seeing both is
+// harmless: a peer is reported gone once.
 func (u *Unix) leaveGoodbye(dest int) error {
-	f, err := os.OpenFile(goodbyePath(u.cfg.Dir, u.cfg.Rank, dest), os.O_CREATE|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(filepath.Join(u.cfg.Dir, goodbyesFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	return f.Close()
+	// One write per line: appends do not interleave within it.
+	_, err = f.Write([]byte(strconv.Itoa(u.cfg.Rank) + ">" + strconv.Itoa(dest) + "\n"))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // readGoodbyeMarkers reports gone (finished) every peer that left us a
-// goodbye marker before we listened (see leaveGoodbye). Start runs it
-// once; we are listening by then.
+// goodbye line before we listened (see leaveGoodbye). Start runs it once;
+// we are listening by then. A last line without its newline is a write
+// still under way: its writer dials us after it, and finds us listening.
 func (u *Unix) readGoodbyeMarkers() {
 	defer u.readers.Done()
-	for src := range u.peer {
-		if !u.isPeer(src) {
+	data, err := os.ReadFile(filepath.Join(u.cfg.Dir, goodbyesFile))
+	if err != nil {
+		return // none left (or unreadable: then every goodbye came by socket)
+	}
+	for len(data) > 0 {
+		line, rest, complete := bytes.Cut(data, []byte("\n"))
+		data = rest
+		if !complete {
+			break
+		}
+		fromText, toText, ok := bytes.Cut(line, []byte(">"))
+		if !ok {
 			continue
 		}
-		if _, err := os.Stat(goodbyePath(u.cfg.Dir, src, u.cfg.Rank)); err == nil {
-			u.peerGone(src, fmt.Errorf("comm: rank %d finished before we listened: %w", src, ErrPeerFinished))
+		from, err1 := strconv.Atoi(string(fromText))
+		to, err2 := strconv.Atoi(string(toText))
+		if err1 != nil || err2 != nil || to != u.cfg.Rank || !u.isPeer(from) {
+			continue
 		}
+		u.peerGone(from, fmt.Errorf("comm: rank %d finished before we listened: %w", from, ErrPeerFinished))
 	}
 }
 
