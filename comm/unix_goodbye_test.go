@@ -35,8 +35,8 @@ func goodbyeDir(t *testing.T) string {
 }
 
 // TestUnixCloseDoesNotWaitForAPeerNotListening: rank 0 finishes before rank
-// 1 has even made its transport. Its Close leaves the goodbye as a marker
-// instead of waiting (the dial timeout is an hour), and rank 1, made
+// 1 has even made its transport. Its Close leaves the goodbye in the job
+// directory instead of waiting (the dial timeout is an hour), and rank 1, made
 // afterwards, learns that rank 0 finished.
 func TestUnixCloseDoesNotWaitForAPeerNotListening(t *testing.T) {
 	dir := goodbyeDir(t)
