@@ -63,7 +63,7 @@ func Init(opts ...Option) (*Comm, error) {
 		process.world = world
 		return world, err
 	}
-	stamps := launchtrace.New("rank "+strconv.Itoa(job.Rank), os.Getenv)
+	stamps := launchtrace.New("rank "+strconv.Itoa(job.Rank), os.Getenv, os.Stderr)
 	stamps.Mark("Init")
 	tr, err := newTracerFromEnv()
 	if err != nil {

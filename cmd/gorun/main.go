@@ -51,7 +51,7 @@ func run(args []string) int {
 			return runAgents(args[1:])
 		}
 	}
-	stamps := launchtrace.New("gorun", os.Getenv)
+	stamps := launchtrace.New("gorun", os.Getenv, os.Stderr)
 	stamps.Mark("main")
 	cfg, err := parseFlags(args, os.Getenv)
 	if errors.Is(err, errHelp) {

@@ -12,7 +12,7 @@ package launchtrace
 
 import (
 	"fmt"
-	"os"
+	"io"
 	"time"
 )
 
@@ -22,15 +22,16 @@ const Env = "GORUN_LAUNCH_TRACE"
 // Stamps writes the marks of one process. A nil *Stamps marks nothing.
 type Stamps struct {
 	who string
+	w   io.Writer
 }
 
-// New returns the stamps of who ("gorun", "rank 3"), or nil when getenv(Env)
-// is not "1".
-func New(who string, getenv func(string) string) *Stamps {
+// New returns the stamps of who ("gorun", "rank 3"), written to w (standard
+// error), or nil when getenv(Env) is not "1".
+func New(who string, getenv func(string) string, w io.Writer) *Stamps {
 	if getenv(Env) != "1" {
 		return nil
 	}
-	return &Stamps{who: who}
+	return &Stamps{who: who, w: w}
 }
 
 // Mark writes one line for step, stamped with the time now.
@@ -38,7 +39,7 @@ func (s *Stamps) Mark(step string) {
 	if s == nil {
 		return
 	}
-	fmt.Fprintf(os.Stderr, "launch-trace %d %s %s\n", time.Now().UnixMicro(), s.who, step)
+	fmt.Fprintf(s.w, "launch-trace %d %s %s\n", time.Now().UnixMicro(), s.who, step)
 }
 
 // Markf is Mark with a formatted step.
