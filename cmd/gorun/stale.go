@@ -76,18 +76,18 @@ func staleJobDir(dir string) bool {
 	if syscall.Lstat(dir, &st) != nil || int(st.Uid) != os.Getuid() {
 		return false
 	}
+	// The cheapest test first: most leftovers were killed before they
+	// listened (no socket), and those are kept whatever their pid file says.
+	sock := filepath.Join(dir, controlSocket)
+	if fi, err := os.Lstat(sock); err != nil || fi.Mode().Type() != os.ModeSocket {
+		return false
+	}
 	b, err := os.ReadFile(filepath.Join(dir, pidFile))
 	if err != nil {
 		return false
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || pid <= 0 || pid == os.Getpid() || processExists(pid) {
-		return false
-	}
-	sock := filepath.Join(dir, controlSocket)
-	if fi, err := os.Lstat(sock); err != nil || fi.Mode().Type() != os.ModeSocket {
-		// Killed before it listened (or not ours): no dial needed to
-		// tell, and most leftovers are of this kind.
 		return false
 	}
 	conn, err := net.Dial("unix", sock)
