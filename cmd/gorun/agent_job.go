@@ -179,6 +179,10 @@ func (j *agentJob) run(m *nats.Msg) {
 		stdin = r
 	}
 
+	// The ranks here share memory for their collectives' phases on this
+	// host.
+	shared := newHostMemory("gorun-"+req.Job, req.Ranks, job.Placement, func(line string) { j.agent.logf("job %s: %s", req.Job, line) })
+	defer shared.close()
 	exits := make(chan exitEvent, len(req.Ranks))
 	drained := make(chan int, len(req.Ranks))
 	var pids []int
@@ -190,7 +194,7 @@ func (j *agentJob) run(m *nats.Msg) {
 			in = stdin
 		}
 		env := append(rankEnv(agentEnviron(), rj, len(req.Ranks), runtime.NumCPU(), req.SyncSends), traceEnv(req.Trace)...)
-		p, err := startRank(rank, prog, req.Args, env, in, nil,
+		p, err := startRank(rank, prog, req.Args, env, in, shared.of(rank),
 			newStream(&upWriter{job: j, rank: rank, fd: 1}, nil), newStream(&upWriter{job: j, rank: rank, fd: 2}, nil),
 			req.Tag, exits)
 		if err != nil {
