@@ -9,7 +9,7 @@ import (
 // unitOf is the unit a benchmark's figures are in.
 func unitOf(bench string) float64 {
 	switch bench {
-	case "initfinalize":
+	case "initfinalize", launchBench:
 		return 1e-3
 	case "haversine":
 		return 1
@@ -64,6 +64,7 @@ func summaryRows() []summaryRow {
 		coll("Alltoall 1 MiB", 4, "alltoall", 1<<20),
 		coll("AlltoallInto 1 MiB", 4, "alltoall_into", 1<<20),
 		{"Init+Finalize, np=4, whole job", key{"initfinalize", 4, "init+finalize", 0}, false},
+		launchSummaryRow(),
 		{"haversine, np=4", key{"haversine", 4, "haversine", 0}, false},
 	}
 }
@@ -124,6 +125,9 @@ func markdown(cfg config, impls []impl, skipped []string, res *results, m machin
 	}
 	for _, im := range impls {
 		show(im.command(cfg.launchNP, initFinalizeProgram))
+	}
+	for _, argv := range launchCommands(impls) {
+		show(argv)
 	}
 	for _, im := range impls {
 		show(im.command(cfg.haversineNP, haversineProgram, "-n", itoa(cfg.haversineN)))
@@ -187,6 +191,7 @@ func markdown(cfg config, impls []impl, skipped []string, res *results, m machin
 
 	w("## Init+Finalize, np=%d, whole job\n\n", cfg.launchNP)
 	detail(&b, res, impls, "initfinalize", cfg.launchNP)
+	launchSection(&b, cfg, res, impls)
 	w("## Haversine, np=%d, %d requests\n\n", cfg.haversineNP, cfg.haversineN)
 	detail(&b, res, impls, "haversine", cfg.haversineNP)
 
