@@ -167,8 +167,9 @@ func (u *Unix) Start(h Handler) error {
 		return fmt.Errorf("comm: unix rank %d: %w", u.cfg.Rank, ErrClosed)
 	}
 	u.handler = h
-	u.readers.Add(1)
+	u.readers.Add(2)
 	go u.acceptLoop()
+	go u.readGoodbyeMarkers()
 	return nil
 }
 
@@ -274,8 +275,10 @@ func (u *Unix) peerFinished(rank int) bool {
 }
 
 // Close says goodbye to every peer, including those never connected to (so
-// a peer waiting on us learns we finished), leaves the finished marker,
-// stops listening and releases every connection. It is idempotent.
+// a peer waiting on us learns we finished; one not listening yet finds the
+// goodbye in the job directory when it starts, see leaveGoodbye), leaves
+// the finished marker, stops listening and releases every connection. It
+// is idempotent.
 func (u *Unix) Close() error {
 	u.mu.Lock()
 	if u.closed {

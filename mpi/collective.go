@@ -78,7 +78,9 @@ func BcastInto[T any](c *Comm, buf []T, root int) error {
 
 // Scatter cuts root's data into Size contiguous parts whose lengths differ
 // by at most one, the longer parts first, and returns part i on rank i
-// (data is ignored off the root). The result never aliases data.
+// (data is ignored off the root). The result never aliases data. With
+// parts of equal length, ScatterInto a buffer you keep saves the result's
+// allocation.
 func Scatter[T any](c *Comm, data []T, root int) ([]T, error) {
 	return collective(c, "Scatter", func(conn collectives.Conn) ([]T, error) {
 		var parts [][]T
@@ -104,9 +106,14 @@ func Scatter[T any](c *Comm, data []T, root int) ([]T, error) {
 // Gather returns, on root, every rank's part joined in rank order; the
 // other ranks get nil. Parts may differ in length (so lengths are not
 // compared between ranks; the collective, root and element type are, see
-// ErrCollectiveMismatch). The result is a new slice each call, which the
-// caller may keep (there is no form into a buffer yet): in a loop of
-// large gathers, expect an allocation and its garbage collection per call.
+// ErrCollectiveMismatch). On the world communicator of a job on gorun's
+// local transport, slices of numbers go through shared memory. The result
+// is a new slice each call, which the caller may keep: in a loop of large
+// gathers, use GatherInto a buffer you keep, which saves Go that
+// allocation and the garbage collection it brings (float64 at np=4 on 2
+// cores, means of back-to-back calls, bench/ops, three runs: 1 MiB parts,
+// Gather 0.74-0.94 ms, GatherInto 0.60-0.69 ms; 8 MiB, 12.5-22.4 and
+// 3.5-4.0 ms).
 func Gather[T any](c *Comm, part []T, root int) ([]T, error) {
 	return collective(c, "Gather", func(conn collectives.Conn) ([]T, error) {
 		return hierGather(conn, sliceCodec[T](), part, root)
@@ -114,10 +121,11 @@ func Gather[T any](c *Comm, part []T, root int) ([]T, error) {
 }
 
 // Allgather returns, on every rank, every rank's part joined in rank order.
-// Parts may differ in length (they are not compared between ranks). The
-// result is a new slice each call, which the caller may keep (there is no
-// form into a buffer yet): in a loop of large gathers, expect an
-// allocation and its garbage collection per call.
+// Parts may differ in length (they are not compared between ranks). On the
+// world communicator of a job on gorun's local transport, slices of
+// numbers go through shared memory. The result is a new slice each call,
+// which the caller may keep: in a loop, use AllgatherInto a buffer you
+// keep.
 func Allgather[T any](c *Comm, part []T) ([]T, error) {
 	return collective(c, "Allgather", func(conn collectives.Conn) ([]T, error) {
 		return hierAllgather(conn, sliceCodec[T](), part)
@@ -140,16 +148,15 @@ func join[T any](parts [][]T) []T {
 // Alltoall sends parts[j] to rank j and returns, at index i, the part rank i
 // sent to this rank. parts must have Size entries on every rank; otherwise
 // every rank gets an error wrapping ErrParts. The result never aliases
-// parts.
+// parts. On the world communicator of a job on gorun's local transport,
+// slices of numbers go through shared memory. The result is new slices
+// each call: in a loop, with blocks of equal length, use AlltoallInto
+// buffers you keep (float64 at np=4 on 2 cores, means of back-to-back
+// calls, bench/ops, three runs: 1 MiB blocks, Alltoall 2.5-3.1 ms,
+// AlltoallInto 1.6-2.4 ms; 8 MiB, 36-91 and 22-24 ms).
 func Alltoall[T any](c *Comm, parts [][]T) ([][]T, error) {
 	return collective(c, "Alltoall", func(conn collectives.Conn) ([][]T, error) {
-		out, err := collectives.Alltoall(conn, sliceCodec[T](), parts)
-		if err != nil {
-			return nil, err
-		}
-		me := conn.Rank()
-		out[me] = append(make([]T, 0, len(out[me])), out[me]...)
-		return out, nil
+		return collectives.AlltoallSlices(conn, sliceCodec[T](), parts)
 	})
 }
 
@@ -182,9 +189,9 @@ func Allreduce[T any](c *Comm, v T, op func(a, b T) T) (T, error) {
 // must pass a slice of the same length: otherwise every rank gets an error
 // wrapping ErrCollectiveMismatch and ErrLengthMismatch (a rank that only
 // sends its slice, in its next collective call on c). The root's result is
-// a new slice each call, which it may keep; in a loop of large reductions
-// where every rank may have the result, AllreduceSliceInto a buffer you
-// keep allocates nothing (there is no ReduceSlice form into a buffer yet).
+// a new slice each call, which it may keep; in a loop, ReduceSliceInto a
+// buffer you keep saves it (and where every rank may have the result,
+// AllreduceSliceInto through shared memory allocates nothing).
 func ReduceSlice[T any](c *Comm, v []T, op func(a, b T) T, root int) ([]T, error) {
 	return collective(c, "ReduceSlice", func(conn collectives.Conn) ([]T, error) {
 		return hierReduceSlice(conn, sliceCodec[T](), v, opFor(&c.e.ops, op), root)

@@ -34,7 +34,9 @@
 // mpi.AllreduceSliceInto ("allreduce_into"; the caller's buffer, as
 // MPI_Allreduce), mpi.Bcast ("bcast"; a new slice per call on every rank
 // but the root), mpi.BcastInto ("bcast_into"), Comm.Barrier ("barrier"),
-// mpi.Gather ("gather") and mpi.Alltoall ("alltoall"). The C and Python
+// mpi.Gather ("gather"), mpi.GatherInto ("gather_into"; the root's buffer,
+// as MPI_Gather), mpi.Alltoall ("alltoall"; [][]float64 in and out) and
+// mpi.AlltoallInto ("alltoall_into"; flat buffers, as MPI_Alltoall). The C and Python
 // twins print the plain operations' figures under the _into names too
 // (and an 8-byte allreduce's under allreduce_value), since MPI's calls
 // always write into the caller's buffer.
@@ -74,7 +76,7 @@ func main() {
 
 // collOps are the collective operations measured by default, in the order
 // of the table.
-var collOps = []string{"barrier", "allreduce_value", "allreduce", "allreduce_into", "bcast", "bcast_into", "gather", "alltoall"}
+var collOps = []string{"barrier", "allreduce_value", "allreduce", "allreduce_into", "bcast", "bcast_into", "gather", "gather_into", "alltoall", "alltoall_into"}
 
 // plan is what to measure and how many calls to make.
 type plan struct {

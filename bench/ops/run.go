@@ -100,6 +100,11 @@ func collectives(world *mpi.Comm, p plan) error {
 		for j := range blocks {
 			blocks[j] = slices.Clone(v)
 		}
+		// gathered and sendFlat, recvFlat: the buffers of GatherInto (read
+		// on rank 0 only) and AlltoallInto, kept across calls.
+		gathered := make([]float64, np*len(v))
+		sendFlat := slices.Concat(blocks...)
+		recvFlat := make([]float64, len(sendFlat))
 		calls := map[string]func() error{
 			"allreduce":       func() error { _, err := mpi.AllreduceSlice(world, v, mpi.Sum); return err },
 			"allreduce_into":  func() error { return mpi.AllreduceSliceInto(world, v, out, mpi.Sum) },
@@ -107,7 +112,9 @@ func collectives(world *mpi.Comm, p plan) error {
 			"bcast":           func() error { _, err := mpi.Bcast(world, v, 0); return err },
 			"bcast_into":      func() error { return mpi.BcastInto(world, out, 0) },
 			"gather":          func() error { _, err := mpi.Gather(world, v, 0); return err },
+			"gather_into":     func() error { return mpi.GatherInto(world, v, gathered, 0) },
 			"alltoall":        func() error { _, err := mpi.Alltoall(world, blocks); return err },
+			"alltoall_into":   func() error { return mpi.AlltoallInto(world, sendFlat, recvFlat) },
 		}
 		for _, op := range p.ops {
 			call, ok := calls[op]

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -11,8 +10,7 @@ import (
 
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
-	"github.com/gorun-mpi/gorun/internal/shm"
-	"github.com/gorun-mpi/gorun/internal/shmcoll"
+	"github.com/gorun-mpi/gorun/internal/launchtrace"
 )
 
 // Timing of the job's end. A failed job is down within killGrace plus the
@@ -57,8 +55,9 @@ type supervisor struct {
 	refusedFP string           // a candidate a rank said no to
 	retryC    <-chan time.Time // ask about refusedFP again then
 
-	trace    *traceCollector // --trace; nil when off
-	flushing bool            // ending: waiting for the ranks' traces before SIGTERM
+	trace    *traceCollector     // --trace; nil when off
+	stamps   *launchtrace.Stamps // GORUN_LAUNCH_TRACE; nil when off
+	flushing bool                // ending: waiting for the ranks' traces before SIGTERM
 }
 
 // controlServer is the supervisor's end of the ranks' control channel:
@@ -106,8 +105,11 @@ func (s *supervisor) run() int {
 	} else {
 		s.spawn()
 	}
+	s.stamps.Mark("ranks started")
 	s.loop()
+	s.stamps.Mark("every rank judged")
 	s.finish()
+	s.stamps.Mark("output drained")
 	s.writeTrace()
 	return s.status
 }
@@ -124,11 +126,11 @@ func (s *supervisor) spawn() {
 	base := os.Environ()
 	cpus := runtime.NumCPU()
 	shared := s.sharedMemory()
-	if shared != nil {
-		defer shared.Close() // the ranks hold it now
-	}
+	defer shared.close() // the ranks hold it now
+	s.stamps.Mark("shared memory made")
 	shares, restore := s.cpuBinding()
 	defer restore()
+	s.stamps.Mark("binding decided")
 	for rank := range s.procs {
 		job := s.job
 		job.Rank, job.Size = rank, s.cfg.np
@@ -142,7 +144,7 @@ func (s *supervisor) spawn() {
 			}
 		}
 		p, err := startRank(rank, s.prog, s.cfg.args, append(rankEnv(base, job, s.cfg.np, cpus, s.cfg.syncSends), s.trace.env()...),
-			in, shared, s.stdout, s.stderr, s.cfg.tagOutput, s.exits)
+			in, shared.of(rank), s.stdout, s.stderr, s.cfg.tagOutput, s.exits)
 		if err != nil {
 			s.fail(failure{reason: err.Error(), status: startStatus(err)})
 			s.st.neverStarted(rank)
@@ -150,6 +152,7 @@ func (s *supervisor) spawn() {
 		}
 		s.procs[rank] = p
 		s.st.started(rank, p.pid)
+		s.stamps.Markf("rank %d started", rank)
 	}
 }
 
@@ -177,23 +180,25 @@ func (s *supervisor) cpuBinding() (shares [][]int, restore func()) {
 	}
 }
 
-// sharedMemory creates the job's shared memory file, through which the
-// ranks' collectives on the world move data without messages: only on the
-// local transport, where every rank is on this host, and only with more
-// than one rank. Where it cannot be made (no memfd on this system), the job
-// runs without it: every rank then uses messages alone.
-func (s *supervisor) sharedMemory() *os.File {
-	if s.cfg.transport != jobenv.TransportLocal || s.cfg.np < 2 || jobenv.SpansHosts(s.job.Placement) {
-		return nil
+// sharedMemory creates the job's shared memory, through which the ranks'
+// collectives on the world move data without messages: only on the local
+// transport, and only with more than one rank. Under a simulated
+// placement over several hosts (GORUN_TEST_PLACEMENT) each simulated host
+// gets its own, as each agent makes one for its ranks of a job over
+// several hosts (hostMemory).
+func (s *supervisor) sharedMemory() hostMemory {
+	if s.cfg.transport != jobenv.TransportLocal || s.cfg.np < 2 {
+		return hostMemory{}
 	}
-	f, err := shm.Create("gorun-"+s.job.JobID, int64(shmcoll.Size(s.cfg.np)))
-	if err != nil {
-		if !errors.Is(err, shm.ErrUnsupported) {
-			s.stderr.line(withPrefix(fmt.Sprintf("gorun: no shared memory for collectives (using messages): %v", err)))
-		}
-		return nil
+	ranks := make([]int, s.cfg.np)
+	for r := range ranks {
+		ranks[r] = r
 	}
-	return f
+	var placement []int
+	if jobenv.SpansHosts(s.job.Placement) {
+		placement = s.job.Placement
+	}
+	return newHostMemory("gorun-"+s.job.JobID, ranks, placement, func(line string) { s.stderr.line(withPrefix(line)) })
 }
 
 // loop handles events until every rank is gone and judged.
@@ -201,6 +206,7 @@ func (s *supervisor) loop() {
 	for !(s.st.allExited() && (s.ending || s.st.done())) {
 		select {
 		case e := <-s.exits:
+			s.stamps.Markf("rank %d exit seen", e.rank)
 			// What the rank told us before it exited may be queued
 			// already: hear it first.
 			s.drainEvents()
@@ -253,6 +259,9 @@ func (s *supervisor) loop() {
 
 // onEvent applies one control-channel event.
 func (s *supervisor) onEvent(ev control.Event) {
+	if s.stamps != nil {
+		s.stamps.Markf("rank %d control: %s", ev.Rank, eventName(ev))
+	}
 	if s.trace.onEvent(s.server, ev) {
 		return
 	}
@@ -478,4 +487,15 @@ func withPrefix(msg string) string {
 		return msg
 	}
 	return "gorun: " + msg
+}
+
+// eventName names a control event for launch stamps.
+func eventName(ev control.Event) string {
+	switch {
+	case ev.Synced:
+		return "synced"
+	case ev.Closed:
+		return "closed"
+	}
+	return ev.Msg.Type
 }
