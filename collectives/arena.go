@@ -177,10 +177,10 @@ const (
 // to a process with work (not a rank polling by turns, whose turn is a
 // poll), so the rank sleeps instead of yielding again: a sleeper is woken
 // ahead of a running hog, a yielder waits behind it. np=4 on 2 cores,
-// machine load 7, 4 alternated runs of 20000 back-to-back calls against
-// yielding 64 times whatever it takes (with the other changes of the same
-// commit): Allreduce 8 B 6.2 -> 5.4 us, Barrier 7.2 -> 6.1, Bcast 8 B 3.8 ->
-// 3.6.
+// machine load 7, 4 alternated runs of 20000 back-to-back calls, main
+// (yielding 64 times whatever it takes) against branch h-tail (this rule,
+// comm's lingering and mpi's operator cache together): Allreduce 8 B 6.2
+// -> 5.4 us, Barrier 7.2 -> 6.1, Bcast 8 B 3.8 -> 3.6.
 const arenaYieldLong = 50 * time.Microsecond
 
 // yieldBriefly yields the core and reports whether the core came back

@@ -9,6 +9,6 @@ import "syscall"
 // 8 B 6.2 -> 4.0 us per call), but with other processes running a yield
 // that lasts a whole time slice of theirs then holds the P and the rank
 // comes back late (np=4, machine load 7: 6.1 -> 10.3 us, calls over 1 ms
-// 2 -> 34 per 20000; two yes hogs: 4.7 -> 19 ms), where the runtime's
+// 2 -> 34 per 20000; three yes hogs: 4.7 -> 19 ms), where the runtime's
 // hand-off of the P makes the thread sleep and be woken ahead of them.
 func yieldCore() { syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0) }
