@@ -39,8 +39,8 @@ func mismatchCause(err error) error {
 }
 
 func opOf[T any](fn func(a, b T) T) collectives.Op[T] {
-	loops := loopsOf(fn)
-	return collectives.Op[T]{Fn: fn, Commutative: isBuiltinOp(fn), Kernel: loops.kernel, Fold: loops.fold}
+	loops, name := loopsAndName(fn)
+	return collectives.Op[T]{Fn: fn, Commutative: name != "", Kernel: loops.kernel, Fold: loops.fold}
 }
 
 // Bcast returns root's v on every rank (v is ignored elsewhere). On the
@@ -168,7 +168,7 @@ func Alltoall[T any](c *Comm, parts [][]T) ([][]T, error) {
 // same function everywhere cannot be checked.
 func Reduce[T any](c *Comm, v T, op func(a, b T) T, root int) (T, error) {
 	return collective(c, "Reduce", func(conn collectives.Conn) (T, error) {
-		return hierReduce(conn, valueCodec[T](), v, opOf(op), root)
+		return hierReduce(conn, valueCodec[T](), v, opFor(&c.e.ops, op), root)
 	})
 }
 
@@ -180,7 +180,7 @@ func Reduce[T any](c *Comm, v T, op func(a, b T) T, root int) (T, error) {
 // and values on other communicators, go by recursive doubling.
 func Allreduce[T any](c *Comm, v T, op func(a, b T) T) (T, error) {
 	return collective(c, "Allreduce", func(conn collectives.Conn) (T, error) {
-		return hierAllreduce(conn, valueCodec[T](), v, opOf(op))
+		return hierAllreduce(conn, valueCodec[T](), v, opFor(&c.e.ops, op))
 	})
 }
 
@@ -194,7 +194,7 @@ func Allreduce[T any](c *Comm, v T, op func(a, b T) T) (T, error) {
 // AllreduceSliceInto through shared memory allocates nothing).
 func ReduceSlice[T any](c *Comm, v []T, op func(a, b T) T, root int) ([]T, error) {
 	return collective(c, "ReduceSlice", func(conn collectives.Conn) ([]T, error) {
-		return hierReduceSlice(conn, sliceCodec[T](), v, opOf(op), root)
+		return hierReduceSlice(conn, sliceCodec[T](), v, opFor(&c.e.ops, op), root)
 	})
 }
 
@@ -217,7 +217,7 @@ func ReduceSlice[T any](c *Comm, v []T, op func(a, b T) T, root int) ([]T, error
 // AllreduceSlice 12.0 and 8.8 ms, AllreduceSliceInto 6.1 and 7.0 ms).
 func AllreduceSlice[T any](c *Comm, v []T, op func(a, b T) T) ([]T, error) {
 	return collective(c, "AllreduceSlice", func(conn collectives.Conn) ([]T, error) {
-		return hierAllreduceSlice(conn, sliceCodec[T](), v, nil, false, opOf(op))
+		return hierAllreduceSlice(conn, sliceCodec[T](), v, nil, false, opFor(&c.e.ops, op))
 	})
 }
 
@@ -228,7 +228,7 @@ func AllreduceSlice[T any](c *Comm, v []T, op func(a, b T) T) ([]T, error) {
 // ErrLengthMismatch) and may be v itself, as with MPI_IN_PLACE.
 func AllreduceSliceInto[T any](c *Comm, v, out []T, op func(a, b T) T) error {
 	_, err := collective(c, "AllreduceSliceInto", func(conn collectives.Conn) (struct{}, error) {
-		_, err := hierAllreduceSlice(conn, sliceCodec[T](), v, out, true, opOf(op))
+		_, err := hierAllreduceSlice(conn, sliceCodec[T](), v, out, true, opFor(&c.e.ops, op))
 		return struct{}{}, err
 	})
 	return err
@@ -238,7 +238,7 @@ func AllreduceSliceInto[T any](c *Comm, v, out []T, op func(a, b T) T) error {
 // applied in rank order.
 func Scan[T any](c *Comm, v T, op func(a, b T) T) (T, error) {
 	return collective(c, "Scan", func(conn collectives.Conn) (T, error) {
-		return collectives.Scan(conn, valueCodec[T](), v, opOf(op))
+		return collectives.Scan(conn, valueCodec[T](), v, opFor(&c.e.ops, op))
 	})
 }
 
