@@ -30,9 +30,10 @@ import (
 // call that writes nothing but headers (a Barrier, a small Bcast or
 // AllreduceSlice) need only wait until every rank is done with the call
 // HeaderSets back: it does not wait for the slowest rank to leave the
-// previous call, and a root of small Bcasts in a row runs ahead of the
-// others by up to HeaderSets-1 calls instead of waking them every call. A call that writes slots or the result
-// area waits for every rank to be done with the previous call.
+// previous call, and a root of small Bcasts in a row finishes up to
+// HeaderSets calls ahead of the others instead of waiting for them every
+// call. A call that writes slots or the result area waits for every rank
+// to be done with the previous call.
 type arena struct {
 	mem         []byte
 	rank, size  int

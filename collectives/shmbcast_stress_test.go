@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gorun-mpi/gorun/internal/shmcoll"
 )
 
 // TestShmBcastBarrierRace: ranks race through many back-to-back Bcasts
@@ -81,4 +84,45 @@ func raceValue(i, root, n int) []byte {
 		binary.LittleEndian.PutUint64(v[off:], uint64(i)<<32|uint64(root)<<16|uint64(off))
 	}
 	return v
+}
+
+// TestShmSmallBcastRunsAhead: a root of small Bcasts in a row finishes
+// HeaderSets of them before the others start the first (each takes a
+// header set of its own), and the next one, which reuses the first call's
+// set, only once every rank has entered the first call.
+func TestShmSmallBcastRunsAhead(t *testing.T) {
+	t.Setenv("GORUN_COLL_BCAST", "")
+	const np, ahead = 3, shmcoll.HeaderSets
+	released := make(chan struct{})
+	var entered atomic.Int32
+	errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
+		if c.Rank() == 0 {
+			for i := range ahead + 1 {
+				if i == ahead {
+					close(released)
+				}
+				if _, err := Bcast(c, str{}, fmt.Sprint("call ", i), 0); err != nil {
+					return err
+				}
+			}
+			if n := entered.Load(); n != np-1 {
+				return fmt.Errorf("the root reused the first call's header set with %d ranks yet to enter it", np-1-n)
+			}
+			return nil
+		}
+		select {
+		case <-released:
+		case <-time.After(waitLimit):
+			return fmt.Errorf("the root waited for this rank within its first %d small broadcasts", ahead)
+		}
+		entered.Add(1)
+		for i := range ahead + 1 {
+			got, err := Bcast(c, str{}, "", 0)
+			if want := fmt.Sprint("call ", i); err != nil || got != want {
+				return fmt.Errorf("got %q, %v; want %q", got, err, want)
+			}
+		}
+		return nil
+	})
+	mustAll(t, "small bcasts ahead", errs)
 }
