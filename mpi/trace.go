@@ -37,9 +37,9 @@ type tracer struct {
 	mu      sync.Mutex
 	limit   int
 	buf     *trace.Buffer
-	mem     []byte   // the buffer's memory
-	shared  bool     // mem is gorun's shared memory: nothing to hand over
-	spans   [][]span // this side of the buffer's slots, spanBlock a block, by index
+	mem     []byte             // the buffer's memory
+	shared  bool               // mem is gorun's shared memory: nothing to hand over
+	spans   [][]span           // this side of the buffer's slots, spanBlock a block, by index
 	sendSeq map[seqKey]*uint64 // sends so far per destination, communicator and tag
 	lastKey seqKey             // the last key of sendSeq counted, and its count
 	lastSeq *uint64
@@ -221,8 +221,20 @@ func (sp *span) endTaking(err error, got *recvPart) {
 	s.State = trace.SlotEnded
 }
 
-// endErr is end for a deferred call with a named error result.
-func (sp *span) endErr(err *error) { sp.end(*err) }
+// endErr is end for a deferred call with a named error result. A call
+// that panics (a user's operator in a reduction) did not return: its
+// record stays open, noted with the panic, and the panic goes on (to
+// gorun, a rank that dies of it died inside the call).
+func (sp *span) endErr(err *error) {
+	if sp == nil {
+		return
+	}
+	if p := recover(); p != nil {
+		sp.setNote(fmt.Sprintf("panicked: %v", p))
+		panic(p)
+	}
+	sp.end(*err)
+}
 
 // sends records that the call sends a message of size payload bytes to
 // dest (a rank of c) with tag, and numbers it among the sends to that rank

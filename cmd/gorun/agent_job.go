@@ -195,7 +195,7 @@ func (j *agentJob) run(m *nats.Msg) {
 			in = stdin
 		}
 		env := append(rankEnv(agentEnviron(), rj, len(req.Ranks), runtime.NumCPU(), req.SyncSends), traceEnv(req.Trace)...)
-		p, err := startRank(rank, prog, req.Args, env, in, nil,
+		p, err := startRank(rank, prog, req.Args, env, in, nil, nil,
 			newStream(&upWriter{job: j, rank: rank, fd: 1}, nil), newStream(&upWriter{job: j, rank: rank, fd: 2}, nil),
 			req.Tag, exits)
 		if err != nil {

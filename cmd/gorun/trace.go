@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
+	"github.com/gorun-mpi/gorun/internal/shm"
 	"github.com/gorun-mpi/gorun/internal/trace"
 )
 
@@ -40,6 +42,7 @@ type traceCollector struct {
 	ranks []rankTrace
 	asked map[int]bool // ranks asked to hand over their records now
 	waitC <-chan time.Time
+	noShm string // why the ranks record into their own memory, if one does
 }
 
 // rankTrace is what the collector has of one rank.
@@ -52,6 +55,75 @@ type rankTrace struct {
 	hello   bool
 	host    string // the boot id of the rank's host, from its clock answers
 	broken  string // why a part of its records did not decode, if one did not
+	// buffer is the shared memory the rank records into (trace.Buffer),
+	// mapped until read: once the rank has exited, or when the trace is
+	// written. Nil for a rank on another host (its records come over the
+	// control channel) or once read.
+	buffer *shm.Region
+	// fromBuffer: records and dropped were read from the buffer.
+	fromBuffer bool
+}
+
+// newBuffer makes the shared memory file rank records into, for its
+// descriptor (startRank); nil when tracing is off or there is none (the
+// rank then hands its records over at Finalize).
+func (t *traceCollector) newBuffer(rank int) *os.File {
+	if t == nil {
+		return nil
+	}
+	f, err := shm.Create(fmt.Sprintf("gorun-trace-%d", rank), int64(trace.BufferSize(jobenv.TraceSlots(t.limit))))
+	if err != nil {
+		if t.noShm == "" {
+			t.noShm = err.Error()
+		}
+		return nil
+	}
+	return f
+}
+
+// started maps the buffer of a rank started with it and closes gorun's
+// descriptor of it (f may be nil).
+func (t *traceCollector) started(rank int, f *os.File) {
+	if t == nil || f == nil {
+		return
+	}
+	region, err := shm.Map(f, trace.BufferSize(jobenv.TraceSlots(t.limit)))
+	if err != nil {
+		if t.noShm == "" {
+			t.noShm = err.Error()
+		}
+		return
+	}
+	t.ranks[rank].buffer = region
+}
+
+// exited reads the records of a rank that has exited from its buffer,
+// while the others still run. A call it had not returned from was open
+// when it died: the record ends now.
+func (t *traceCollector) exited(rank int) {
+	if t == nil || rank < 0 || rank >= len(t.ranks) {
+		return
+	}
+	t.readBuffer(&t.ranks[rank])
+}
+
+// readBuffer takes r's records from its buffer, if it has one the rank
+// recorded into, and unmaps it. Calls still open end now (on the rank's
+// clock).
+func (t *traceCollector) readBuffer(r *rankTrace) {
+	if r.buffer == nil {
+		return
+	}
+	defer func() { r.buffer.Close(); r.buffer = nil }()
+	off, _ := t.offset(*r)
+	recs, dropped, err := trace.ReadBuffer(r.records, r.buffer.Bytes(), t.now()+off)
+	if errors.Is(err, trace.ErrNotFormatted) {
+		return // its records come over the control channel, if at all
+	}
+	r.records, r.dropped, r.fromBuffer = recs, dropped, true
+	if err != nil && r.broken == "" {
+		r.broken = err.Error()
+	}
 }
 
 // newTraceCollector checks the trace file's name (.json or .html) and that
@@ -116,12 +188,13 @@ func (t *traceCollector) recordLimit() int {
 
 // traceEnv is the environment that has a rank record at most limit calls,
 // or none when limit is 0 (whatever the environment of gorun, or of the
-// agent that starts the rank, says).
+// agent that starts the rank, says), into memory of its own unless
+// startRank gives it a buffer (jobenv.TraceFD, set after this).
 func traceEnv(limit int) []string {
 	if limit <= 0 {
-		return []string{jobenv.Trace + "="}
+		return []string{jobenv.Trace + "=", jobenv.TraceFD + "="}
 	}
-	return []string{jobenv.Trace + "=" + strconv.Itoa(limit)}
+	return []string{jobenv.Trace + "=" + strconv.Itoa(limit), jobenv.TraceFD + "="}
 }
 
 func (t *traceCollector) now() int64 {
@@ -149,6 +222,9 @@ func (t *traceCollector) onEvent(server controlServer, ev control.Event) bool {
 			}
 		}
 	case control.TypeTrace:
+		if r.fromBuffer {
+			break // its buffer said all (a rank of another version)
+		}
 		// A rank records at most its limit plus the receives it had
 		// posted when full; ignore anything beyond twice that.
 		if !r.ended && len(r.records) <= 2*t.limit {
@@ -186,7 +262,7 @@ func (t *traceCollector) askFlush(server controlServer, live []int) bool {
 	}
 	t.asked = map[int]bool{}
 	for _, rank := range live {
-		if r := &t.ranks[rank]; r.hello && !r.ended {
+		if r := &t.ranks[rank]; r.hello && !r.ended && r.buffer == nil {
 			if server.Send(rank, control.Message{Type: control.TypeTraceFlush}) == nil {
 				t.asked[rank] = true
 			}
@@ -228,17 +304,19 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 		return nil, nil
 	}
 	ranks := make([]trace.Rank, len(t.ranks))
-	for i, r := range t.ranks {
+	for i := range t.ranks {
+		t.readBuffer(&t.ranks[i]) // a rank gorun gave up waiting for
+		r := t.ranks[i]
 		ranks[i] = trace.Rank{Records: r.records, Dropped: r.dropped}
 		ranks[i].Offset, ranks[i].Clock = t.offset(r)
 		switch {
 		case !r.hello:
 			ranks[i].Missing = "never joined the job (no mpi.Init)"
-		case !r.ended:
+		case !r.ended && !r.fromBuffer:
 			ranks[i].Missing = "ended without handing over its trace: the calls it made are missing"
 		}
 		if r.broken != "" && ranks[i].Missing == "" {
-			ranks[i].Missing = "handed over records that did not decode (" + r.broken + "): some calls are missing"
+			ranks[i].Missing = "left records that did not decode (" + r.broken + "): some calls are missing"
 		}
 		if ranks[i].Missing != "" {
 			warnings = append(warnings, fmt.Sprintf("trace: rank %d %s", i, ranks[i].Missing))
@@ -247,6 +325,9 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 			warnings = append(warnings, fmt.Sprintf("trace: rank %d recorded its first %d calls only (%d more were not recorded; raise %s)",
 				i, len(r.records), r.dropped, jobenv.TraceLimit))
 		}
+	}
+	if t.noShm != "" {
+		warnings = append(warnings, "trace: no shared memory for the ranks' records ("+t.noShm+"): a rank hands them over at Finalize, and those of a rank that dies are lost")
 	}
 	tl := trace.Merge(ranks)
 	f, err := os.Create(t.path)
