@@ -140,8 +140,8 @@ func newTraceCollector(path string, np int, getenv func(string) string) (*traceC
 	limit := jobenv.DefaultTraceLimit
 	if v := getenv(jobenv.TraceLimit); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("%w: %s=%q is not a positive number of calls", errUsage, jobenv.TraceLimit, v)
+		if err != nil || n < 1 || n > jobenv.MaxTraceLimit {
+			return nil, fmt.Errorf("%w: %s=%q is not a number of calls from 1 to %d", errUsage, jobenv.TraceLimit, v, jobenv.MaxTraceLimit)
 		}
 		limit = n
 	}

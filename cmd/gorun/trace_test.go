@@ -19,7 +19,7 @@ func TestTraceFlagChecksTheFileFirst(t *testing.T) {
 		if err != nil || tc == nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if env := tc.env(); len(env) != 1 || env[0] != jobenv.Trace+"=100000" {
+		if env := tc.env(); len(env) != 2 || env[0] != jobenv.Trace+"=100000" || env[1] != jobenv.TraceFD+"=" {
 			t.Fatalf("%s: ranks get %v", name, env)
 		}
 	}
@@ -45,8 +45,8 @@ func TestTraceFlagChecksTheFileFirst(t *testing.T) {
 		t.Fatalf("no --trace: %v, %v", tc, err)
 	}
 	var off *traceCollector
-	if env := off.env(); len(env) != 1 || env[0] != jobenv.Trace+"=" {
-		t.Fatalf("tracing off: ranks get %v, want %s cleared", env, jobenv.Trace)
+	if env := off.env(); len(env) != 2 || env[0] != jobenv.Trace+"=" || env[1] != jobenv.TraceFD+"=" {
+		t.Fatalf("tracing off: ranks get %v, want %s and %s cleared", env, jobenv.Trace, jobenv.TraceFD)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "t.txt")); err == nil {
 		t.Fatal("a refused trace file was created")
