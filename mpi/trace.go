@@ -211,8 +211,8 @@ func (sp *span) endTaking(err error, got *recvPart) {
 	}
 	s.End = end
 	if got != nil {
-		s.Flags |= trace.HasRecv
 		s.Source, s.SourceLocal, s.RecvTag, s.RecvSize, s.RecvPost = int64(got.source), int64(got.sourceLocal), int64(got.tag), int64(got.size), got.post
+		s.Flags |= trace.HasRecv // after the facts it announces: the rank may die in between
 	}
 	if err != nil {
 		s.Flags |= trace.Failed
@@ -248,8 +248,8 @@ func (sp *span) sends(c *Comm, dest, tag, size int) {
 	defer sp.t.mu.Unlock()
 	seq := sp.t.nextSend(seqKey{dest: world, comm: c.ctx, tag: tag})
 	if s := sp.s; s != nil && !sp.t.handed {
-		s.Flags |= trace.HasSend
 		s.Dest, s.DestLocal, s.SendTag, s.SendSize, s.SendSeq = int64(world), int64(dest), int64(tag), int64(size), seq
+		s.Flags |= trace.HasSend // after the facts it announces: the rank may die in between
 	}
 }
 

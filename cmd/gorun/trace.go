@@ -20,17 +20,21 @@ import (
 // Clock alignment and the wait for the ranks' records.
 const (
 	clockSamples = 8 // clock exchanges per rank; the shortest round trip counts
-	// traceFlushWait bounds how long a job ending early waits for its
-	// ranks' records before SIGTERM: with killGrace after it, the job is
+	// traceFlushWait bounds how long a job ending early waits for the
+	// records of its ranks on agents' hosts before SIGTERM (ranks on
+	// gorun's host leave theirs in shared memory: no wait): with killGrace after it, the job is
 	// still down within the 2 s the API promises (ranks answer in
 	// milliseconds; one that does not loses its records).
 	traceFlushWait = 500 * time.Millisecond
 )
 
 // traceCollector is gorun --trace on the launcher's side: it measures each
-// rank's clock against gorun's when the rank says hello, gathers the records
-// each rank hands over (at Finalize, or when asked as the job ends early),
-// and writes the merged timeline. It runs on the supervisor's goroutine.
+// rank's clock against gorun's when the rank says hello, gathers the
+// records of each rank, and writes the merged timeline. A rank it starts
+// records into a shared memory buffer it made (newBuffer), which it reads
+// as soon as the rank has exited (exited), while the others still run; a
+// rank on an agent's host hands its records over at Finalize, or when
+// asked as the job ends early (askFlush). It runs on the supervisor's goroutine.
 // A nil *traceCollector is tracing off. With --hosts its messages to and
 // from a rank go through the rank's agent (hosts_trace.go), which makes
 // the clock exchanges' round trips, and so their error bounds, longer.

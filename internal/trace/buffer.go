@@ -308,7 +308,10 @@ func slotRecord(s *Slot, text []byte, openEnd int64) (Record, string) {
 		r.Source, r.SourceLocal, r.RecvTag, r.RecvSize, r.RecvPost = int(s.Source), int(s.SourceLocal), int(s.RecvTag), int(s.RecvSize), s.RecvPost
 	}
 	if s.State == SlotBegun {
-		r.Flags |= Unfinished
+		// A call that had not returned took no message (the rank may
+		// have died while it wrote one down).
+		r.Flags = r.Flags&^HasRecv | Unfinished
+		r.Source, r.SourceLocal, r.RecvTag, r.RecvSize, r.RecvPost = 0, 0, 0, 0, 0
 		r.End = max(openEnd, r.Start)
 		if r.Note == "" {
 			r.Note = waitText(s)
