@@ -11,9 +11,9 @@
 #    tree): six variants run alternately ROUNDS times: base and this tree,
 #    each without --trace, with --trace F.json and with --trace F.html.
 #    Prints the mean and median wall time of each, the ratio of each
-#    traced variant to the untraced one of the same tree, and the mean CPU
-#    time (user+sys of gorun and its ranks, which load moves less than wall
-#    time). The machine may be shared: alternating puts every variant
+#    traced variant to the untraced one of the same tree, and the mean and
+#    median CPU time (user+sys of gorun and its ranks, which load moves less
+#    than wall time). The machine may be shared: alternating puts every variant
 #    under the same load.
 #
 # Run it from the repository's root: bash tests/tracebench.sh 10 main
@@ -88,11 +88,11 @@ if [[ " $parts " == *" examples "* ]]; then
 				line+=$(awk -v k="$kind" -v m="$m" -v p="$p" -v om="$offMean" -v op="$offMed" \
 					'BEGIN {printf "  | %s mean %6.1f p50 %6.1f (x%.2f, x%.2f)", k, m/1e6, p/1e6, m/om, p/op}')
 			done
-			read -r cOff _ < <(stats "$work/$ex.$tree-off.cpu")
-			read -r cJSON _ < <(stats "$work/$ex.$tree-json.cpu")
-			read -r cHTML _ < <(stats "$work/$ex.$tree-html.cpu")
-			line+=$(awk -v a="$cOff" -v b="$cJSON" -v c="$cHTML" \
-				'BEGIN {printf "  | cpu ms off %.0f json %.0f html %.0f", a/1e6, b/1e6, c/1e6}')
+			read -r cOff cOffMed < <(stats "$work/$ex.$tree-off.cpu")
+			read -r cJSON cJSONMed < <(stats "$work/$ex.$tree-json.cpu")
+			read -r cHTML cHTMLMed < <(stats "$work/$ex.$tree-html.cpu")
+			line+=$(awk -v a="$cOff" -v b="$cJSON" -v c="$cHTML" -v am="$cOffMed" -v bm="$cJSONMed" -v cm="$cHTMLMed" \
+				'BEGIN {printf "  | cpu ms (mean/p50) off %.0f/%.0f json %.0f/%.0f html %.0f/%.0f", a/1e6, am/1e6, b/1e6, bm/1e6, c/1e6, cm/1e6}')
 			echo "$line"
 		done
 	done
