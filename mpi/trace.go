@@ -39,6 +39,7 @@ type tracer struct {
 	buf     *trace.Buffer
 	mem     []byte             // the buffer's memory
 	shared  bool               // mem is gorun's shared memory: nothing to hand over
+	release func()             // gives mem back (memory of this process's own)
 	spans   [][]span           // this side of the buffer's slots, spanBlock a block, by index
 	sendSeq map[seqKey]*uint64 // sends so far per destination, communicator and tag
 	lastKey seqKey             // the last key of sendSeq counted, and its count
@@ -86,17 +87,32 @@ func newTracerFromEnv() (*tracer, error) {
 // newTracer returns a tracer of at most limit calls recording into mem,
 // gorun's shared memory, or into memory of its own when mem is nil.
 func newTracer(limit int, mem []byte) (*tracer, error) {
-	shared := mem != nil
+	shared, release := mem != nil, func() {}
 	if !shared {
-		mem = make([]byte, trace.BufferSize(jobenv.TraceSlots(limit)))
+		mem, release = ownMemory(trace.BufferSize(jobenv.TraceSlots(limit)))
 	}
 	buf, err := trace.NewBuffer(mem, jobenv.TraceSlots(limit))
 	if err != nil {
+		release()
 		return nil, fmt.Errorf("%w: %w", ErrInit, err)
 	}
 	now := time.Now()
 	return &tracer{base: now, baseUnix: now.UnixNano(), host: trace.HostID(), limit: limit,
-		buf: buf, mem: mem, shared: shared, sendSeq: map[seqKey]*uint64{}}, nil
+		buf: buf, mem: mem, shared: shared, release: release, sendSeq: map[seqKey]*uint64{}}, nil
+}
+
+// ownMemory is size bytes for a buffer of this process's own: a memory
+// file of its own where there are such (pages are allocated as they are
+// written, and the Go heap, which the garbage collector paces itself by,
+// stays the program's), Go memory elsewhere.
+// release gives the memory back once the records are handed over.
+func ownMemory(size int) (mem []byte, release func()) {
+	if f, err := shm.Create("gorun-trace", int64(size)); err == nil {
+		if region, err := shm.Map(f, size); err == nil {
+			return region.Bytes(), func() { region.Close() }
+		}
+	}
+	return make([]byte, size), func() {}
 }
 
 // now is the trace clock: the Unix time at the tracer's start plus the
@@ -338,6 +354,7 @@ func (t *tracer) handOver(ctl *control.Client) error {
 		return nil
 	}
 	recs, dropped, err := trace.ReadBuffer(nil, t.mem, now)
+	t.release()
 	t.spans, t.mem, t.buf = nil, nil, nil
 	t.mu.Unlock()
 	if err != nil {
