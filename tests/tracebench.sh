@@ -13,7 +13,8 @@
 #    Prints the mean and median wall time of each, the ratio of each
 #    traced variant to the untraced one of the same tree, and the mean and
 #    median CPU time (user+sys of gorun and its ranks, which load moves less
-#    than wall time). The machine may be shared: alternating puts every variant
+#    than wall time; perf stat's task-clock where perf runs, else GNU time's
+#    10 ms ticks). The machine may be shared: alternating puts every variant
 #    under the same load.
 #
 # Run it from the repository's root: bash tests/tracebench.sh 10 main
@@ -44,6 +45,25 @@ for tree in base new; do
 	)
 done
 
+# cputime FILE CMD...: runs CMD, writing to FILE the CPU time (user+sys)
+# it and its children took, in ns: from perf stat's task-clock where perf
+# runs (to the microsecond), else from GNU time (to 10 ms).
+if perf stat -x, -e task-clock -o /dev/null true 2>/dev/null; then
+	cputime() {
+		local out=$1
+		shift
+		perf stat -x, -e task-clock -o "$out.raw" "$@" || return
+		awk -F, '/task-clock/ {printf "%.0f\n", $1 * 1e6}' "$out.raw" >"$out"
+	}
+else
+	cputime() {
+		local out=$1
+		shift
+		/usr/bin/time -f "%U %S" -o "$out.raw" "$@" || return
+		awk '{printf "%.0f\n", ($1 + $2) * 1e9}' "$out.raw" >"$out"
+	}
+fi
+
 # stats FILE: mean and median of the numbers in FILE, one a line.
 stats() {
 	sort -n "$1" | awk '{a[NR]=$1; s+=$1} END {print s/NR, (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'
@@ -72,13 +92,13 @@ if [[ " $parts " == *" examples "* ]]; then
 				args=()
 				[ "$kind" != off ] && args=(--trace "$work/$ex.$tree.$kind")
 				t0=$(date +%s%N)
-				if ! /usr/bin/time -f "%U %S" -o "$work/cpu" "$work/$tree/gorun" -np 4 "${args[@]}" "$work/$tree/ex-$ex" >/dev/null; then
+				if ! cputime "$work/cpu" "$work/$tree/gorun" -np 4 "${args[@]}" "$work/$tree/ex-$ex" >/dev/null; then
 					echo "# a run of $ex $v failed (left out of the figures)" >&2
 					continue
 				fi
 				t1=$(date +%s%N)
 				echo "$((t1 - t0))" >>"$work/$ex.$v"
-				awk '{print ($1 + $2) * 1e9}' "$work/cpu" >>"$work/$ex.$v.cpu"
+				cat "$work/cpu" >>"$work/$ex.$v.cpu"
 			done
 		done
 		calls=$(grep -c '"ph":"X"' "$work/$ex.new.json" || true)
