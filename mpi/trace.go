@@ -46,6 +46,10 @@ type tracer struct {
 	lastSeq *uint64
 	posts   uint64 // receives posted so far
 	handed  bool   // the buffer is closed: the records went, or are left, to gorun
+	// clockDone is closed when gorun has asked its last clock question
+	// (control.TypeClockDone); clockOver says it was.
+	clockDone chan struct{}
+	clockOver bool
 }
 
 // spanBlock is how many spans a block of the slab holds.
@@ -98,7 +102,7 @@ func newTracer(limit int, mem []byte) (*tracer, error) {
 	}
 	now := time.Now()
 	return &tracer{base: now, baseUnix: now.UnixNano(), host: trace.HostID(), limit: limit,
-		buf: buf, mem: mem, shared: shared, release: release, sendSeq: map[seqKey]*uint64{}}, nil
+		buf: buf, mem: mem, shared: shared, release: release, sendSeq: map[seqKey]*uint64{}, clockDone: make(chan struct{})}, nil
 }
 
 // ownMemory is size bytes for a buffer of this process's own: a memory
@@ -340,7 +344,21 @@ func (sp *span) received(req *Request, err error) {
 // process's memory goes to gorun over ctl: every call recorded, those
 // still in progress marked Unfinished and ending now, in chunks of at most
 // about control.TraceChunk bytes, then the count of calls not recorded.
+//
+// At Finalize a rank that hands its records over first waits until gorun
+// has measured its clock (clockDone): a short job would otherwise exit
+// before the exchanges, and its records could not be put on gorun's clock.
+// The wait ends with gorun's connection too (the rank then exits).
 func (t *tracer) handOver(ctl *control.Client) error {
+	if !t.shared {
+		<-t.clockDone
+	}
+	return t.handOverNow(ctl)
+}
+
+// handOverNow is handOver without the wait for the clock: when gorun asks
+// for the records (the clock answers come on the goroutine that asks).
+func (t *tracer) handOverNow(ctl *control.Client) error {
 	t.mu.Lock()
 	if t.handed {
 		t.mu.Unlock()
@@ -374,7 +392,7 @@ func (t *tracer) handOver(ctl *control.Client) error {
 }
 
 // answerLauncher handles gorun --trace's messages to the rank: clock
-// questions and the request to hand the trace over now.
+// questions, their end, and the request to hand the trace over now.
 func (t *tracer) answerLauncher(ctl *control.Client, m control.Message) {
 	switch m.Type {
 	case control.TypeClock:
@@ -383,9 +401,18 @@ func (t *tracer) answerLauncher(ctl *control.Client, m control.Message) {
 			host = t.host
 		}
 		_ = ctl.Send(control.Message{Type: control.TypeClockReply, Round: m.Round, Clock: t.now(), Host: host})
+	case control.TypeClockDone:
+		if t != nil {
+			t.mu.Lock()
+			if !t.clockOver {
+				t.clockOver = true
+				close(t.clockDone)
+			}
+			t.mu.Unlock()
+		}
 	case control.TypeTraceFlush:
 		if t != nil {
-			_ = t.handOver(ctl)
+			_ = t.handOverNow(ctl)
 		}
 	}
 }

@@ -223,6 +223,8 @@ func (t *traceCollector) onEvent(server controlServer, ev control.Event) bool {
 			r.host = ev.Msg.Host
 			if len(r.samples) < clockSamples {
 				t.askClock(server, ev.Rank)
+			} else {
+				_ = server.Send(ev.Rank, control.Message{Type: control.TypeClockDone})
 			}
 		}
 	case control.TypeTrace:
@@ -253,6 +255,10 @@ func (t *traceCollector) askClock(server controlServer, rank int) {
 	r.sentAt = t.now()
 	if err := server.Send(rank, control.Message{Type: control.TypeClock, Round: uint64(len(r.samples) + 1)}); err != nil {
 		r.sentAt = 0
+		// No more questions: do not keep the rank waiting for them at
+		// Finalize (if this cannot reach it either, its connection is
+		// gone, and so is its wait).
+		_ = server.Send(rank, control.Message{Type: control.TypeClockDone})
 	}
 }
 

@@ -12,10 +12,15 @@ package control
 // with TypeTraceFlush (the job is ending early): zero or more TypeTrace
 // messages, each with records in Trace (as trace.Encoder writes them,
 // at most TraceChunk bytes of them), then one TypeTraceEnd with the number
-// of calls it did not record (Dropped).
+// of calls it did not record (Dropped). After its last clock question the
+// launcher says TypeClockDone; a rank that hands over its records at
+// Finalize waits for it first, so that a short job's clocks are measured
+// before its ranks exit (the wait ends with the connection too: a rank
+// whose launcher is gone exits).
 const (
 	TypeClock      = "clock"       // launcher → rank: answer with your clock
 	TypeClockReply = "clock-reply" // rank → launcher: Round, Clock, Host
+	TypeClockDone  = "clock-done"  // launcher → rank: no more clock questions
 	TypeTraceFlush = "trace-flush" // launcher → rank: hand over your trace now
 	TypeTrace      = "trace"       // rank → launcher: Trace, a part of the rank's records
 	TypeTraceEnd   = "trace-end"   // rank → launcher: the trace is complete; Dropped
