@@ -106,6 +106,15 @@ func (a *arena) counter(kind, rank int) (word, waiters *atomic.Uint32) {
 	return (*atomic.Uint32)(unsafe.Pointer(&a.mem[off])), (*atomic.Uint32)(unsafe.Pointer(&a.mem[off+64]))
 }
 
+// name is the rank that errors give rank q of the arena's group: its rank
+// in the communicator whose call this is (shmcoll.Hooks.Names).
+func (a *arena) name(q int) int {
+	if a.hooks.Names == nil {
+		return q
+	}
+	return a.hooks.Names[q]
+}
+
 // post publishes this rank's progress of kind and wakes its sleepers.
 func (a *arena) post(kind int, value uint32) {
 	word, waiters := a.counter(kind, a.rank)
@@ -260,7 +269,7 @@ func (a *arena) watch(kind int, target uint32) error {
 		mine := a.sig
 		mine.Count, theirs.Count = -1, -1 // lengths are compared by the call itself
 		if ok && theirs.Seq == mine.Seq && !mine.Matches(theirs) {
-			return Mismatch(a.rank, a.sig, q, theirs)
+			return Mismatch(a.name(a.rank), a.sig, a.name(q), theirs)
 		}
 	}
 	return nil

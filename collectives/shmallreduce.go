@@ -322,14 +322,14 @@ func (a *arena) headerMismatch(q int, withCount bool) *failure {
 	}
 	theirs, ok := ParseSignature(h[headerSig:])
 	if !ok {
-		return localFailure(a.rank, failf(ErrProtocol, "rank %d is in %s, this rank in %s", q, kindName(h[headerKind]), a.sig.Kind))
+		return localFailure(a.name(a.rank), failf(ErrProtocol, "rank %d is in %s, this rank in %s", a.name(q), kindName(h[headerKind]), a.sig.Kind))
 	}
 	mine := a.sig
 	if !withCount {
 		mine.Count, theirs.Count = -1, -1
 	}
 	if theirs.Seq != mine.Seq || !mine.Matches(theirs) {
-		return localFailure(a.rank, Mismatch(a.rank, a.sig, q, theirs))
+		return localFailure(a.name(a.rank), Mismatch(a.name(a.rank), a.sig, a.name(q), theirs))
 	}
 	return nil
 }
@@ -356,9 +356,9 @@ func (a *arena) previousMismatch() *failure {
 		mine := a.lastSig
 		mine.Count, theirs.Count = -1, -1
 		if !mine.Matches(theirs) {
-			m := Mismatch(a.rank, a.lastSig, q, theirs).(*mismatchError)
+			m := Mismatch(a.name(a.rank), a.lastSig, a.name(q), theirs).(*mismatchError)
 			m.text += " (in the collective call before this one)"
-			return localFailure(a.rank, m)
+			return localFailure(a.name(a.rank), m)
 		}
 	}
 	return nil
@@ -407,7 +407,7 @@ func (a *arena) agree(count int, alg algorithm, own *failure) *failure {
 			if q == a.rank {
 				return own
 			}
-			return headerFailure(q, h)
+			return headerFailure(a.name(q), h)
 		}
 		if f := a.headerMismatch(q, false); f != nil {
 			return f
@@ -423,10 +423,10 @@ func (a *arena) agree(count int, alg algorithm, own *failure) *failure {
 		if n := int(binary.LittleEndian.Uint64(h[headerCount:])); n != n0 {
 			s0, sq := a.sig, a.sig
 			s0.Count, sq.Count = n0, n
-			return localFailure(a.rank, Mismatch(0, s0, q, sq))
+			return localFailure(a.name(a.rank), Mismatch(a.name(0), s0, a.name(q), sq))
 		}
 		if alg := algorithm(h[headerAlg]); alg != alg0 {
-			return localFailure(a.rank, failf(ErrAlgorithm, "rank 0 chose %s, rank %d chose %s (is GORUN_COLL_* the same everywhere?)", alg0, q, alg))
+			return localFailure(a.name(a.rank), failf(ErrAlgorithm, "rank %d chose %s, rank %d chose %s (is GORUN_COLL_* the same everywhere?)", a.name(0), alg0, a.name(q), alg))
 		}
 	}
 	return nil

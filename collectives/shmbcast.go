@@ -62,9 +62,9 @@ func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(co
 		var f *failure
 		alg := algShm
 		if err != nil {
-			f = localFailure(me, fmt.Errorf("encoding the broadcast value: %w", err))
+			f = localFailure(a.name(me), fmt.Errorf("encoding the broadcast value: %w", err))
 		} else if alg, err = chooseShared("Bcast", p, len(payload), true); err != nil {
-			f = localFailure(me, err)
+			f = localFailure(a.name(me), err)
 		} else if alg == algShm && len(payload) > len(slot) {
 			alg = tableChoice(policies["Bcast"], p, len(payload), false)
 		}
@@ -105,14 +105,14 @@ func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(co
 	var f *failure
 	switch {
 	case h[headerCode] != 0:
-		f = headerFailure(root, h)
+		f = headerFailure(a.name(root), h)
 	default:
 		f = a.headerMismatch(root, false)
 	}
 	switch {
 	case f != nil:
 	case alg == algShm && count > len(slot):
-		f = localFailure(me, failf(ErrProtocol, "broadcast of %d bytes announced in a slot of %d", count, len(slot)))
+		f = localFailure(a.name(me), failf(ErrProtocol, "broadcast of %d bytes announced in a slot of %d", count, len(slot)))
 	}
 	if f != nil || alg != algShm {
 		return zero, a.endStep(first+1, f, alg)

@@ -12,7 +12,8 @@ import (
 
 // hierarchy is how a communicator's ranks sit on the hosts of a job placed
 // over several (GORUN_PLACEMENT): the collectives that pay for it run in
-// phases, among the ranks of each host (the local transport), among one
+// phases, among the ranks of each host (the local transport; on the world
+// communicator, the host's shared memory: hier_shm.go), among one
 // representative per host (NATS), then among each host's ranks again, so a
 // vector crosses between hosts once per host instead of once per rank.
 type hierarchy struct {

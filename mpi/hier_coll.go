@@ -20,7 +20,12 @@ func hierAllreduce[T any](conn collectives.Conn, codec collectives.Codec[T], v T
 		return collectives.Allreduce(conn, codec, v, op)
 	}
 	sig := collectives.Signature{Kind: collectives.KindAllreduce, Root: -1, Elem: collectives.ElemOf[T](), Count: -1}
-	return hierCall(k, sig, func() (T, error) { return allreducePhases(k, h, codec, v, op) })
+	return hierCall(k, sig, func() (T, error) {
+		if up := h.shared(k, phaseUp); up != nil && fixedNumber[T]() {
+			return allreduceShared(k, h, up, codec, v, op)
+		}
+		return allreducePhases(k, h, codec, v, op)
+	})
 }
 
 // allreducePhases are hierAllreduce's phases, for a call already begun.
@@ -47,7 +52,12 @@ func hierReduce[T any](conn collectives.Conn, codec collectives.Codec[T], v T, o
 	}
 	sig := collectives.Signature{Kind: collectives.KindReduce, Root: root, Elem: collectives.ElemOf[T](), Count: -1}
 	return hierCall(k, sig, func() (T, error) {
+		up := h.shared(k, phaseUp)
 		return reducePhases(k, h, root, func(local *subConn, to int) (T, error) {
+			if up != nil && fixedNumber[T]() {
+				// Every rank of the host gets its part, in shared memory.
+				return collectives.Allreduce(up, codec, v, op)
+			}
 			return collectives.Reduce(local, codec, v, op, to)
 		}, func(across *subConn, part T, to int) (T, error) {
 			return collectives.Reduce(across, codec, part, op, to)
@@ -65,7 +75,13 @@ func hierReduceSlice[E any](conn collectives.Conn, codec collectives.Codec[[]E],
 	}
 	sig := collectives.Signature{Kind: collectives.KindReduceSlice, Root: root, Elem: collectives.ElemOf[E](), Count: len(v)}
 	return hierCall(k, sig, func() ([]E, error) {
+		up := h.shared(k, phaseUp)
 		return reducePhases(k, h, root, func(local *subConn, to int) ([]E, error) {
+			if up != nil && rawCodec(codec) {
+				// Every rank of the host gets its part, in shared memory
+				// (which also compares the host's lengths).
+				return collectives.AllreduceSlice(up, codec, v, op)
+			}
 			return collectives.ReduceSlice(local, codec, v, op, to)
 		}, func(across *subConn, part []E, to int) ([]E, error) {
 			return collectives.ReduceSlice(across, codec, part, op, to)
@@ -110,6 +126,9 @@ func hierBcast[T any](conn collectives.Conn, codec collectives.Codec[T], v T, ro
 				return v, err
 			}
 		}
+		if down := h.shared(k, phaseDown); down != nil {
+			return collectives.Bcast(down, codec, v, down.index(reps[h.host[k.c.rank]]))
+		}
 		local := h.local(k, phaseDown)
 		return collectives.Bcast(local, codec, v, local.index(reps[h.host[k.c.rank]]))
 	})
@@ -125,7 +144,11 @@ func hierBarrier(conn collectives.Conn) error {
 	}
 	sig := collectives.Signature{Kind: collectives.KindBarrier, Root: -1, Count: -1}
 	_, err := hierCall(k, sig, func() (struct{}, error) {
-		if err := collectives.Barrier(h.local(k, phaseUp)); err != nil {
+		up, down := collectives.Conn(h.local(k, phaseUp)), collectives.Conn(h.local(k, phaseDown))
+		if shared := h.shared(k, phaseUp); shared != nil {
+			up, down = shared, h.shared(k, phaseDown)
+		}
+		if err := collectives.Barrier(up); err != nil {
 			return struct{}{}, err
 		}
 		if across := h.across(k, h.reps(-1)); across != nil {
@@ -133,7 +156,7 @@ func hierBarrier(conn collectives.Conn) error {
 				return struct{}{}, err
 			}
 		}
-		return struct{}{}, collectives.Barrier(h.local(k, phaseDown))
+		return struct{}{}, collectives.Barrier(down)
 	})
 	return err
 }
@@ -160,8 +183,8 @@ func hierAllreduceSlice[E any](conn collectives.Conn, codec collectives.Codec[[]
 		if into && len(out) != len(v) {
 			badOut = 1
 		}
-		agreed, err := allreducePhases(k, h, valueCodec[[3]int](), [3]int{len(v), len(v), badOut},
-			collectives.Op[[3]int]{Fn: lengthRange, Commutative: true})
+		up := h.shared(k, phaseUp)
+		agreed, err := agreeLengths(k, h, up, len(v), badOut)
 		switch {
 		case err != nil:
 			return nil, err
@@ -170,6 +193,12 @@ func hierAllreduceSlice[E any](conn collectives.Conn, codec collectives.Codec[[]
 		case agreed[2] != 0:
 			return nil, agreedErr{fmt.Errorf("%w: AllreduceSliceInto: a rank's out does not have its v's length (here out has %d elements, v %d)",
 				collectives.ErrLengthMismatch, len(out), len(v))}
+		}
+		if up != nil && rawCodec(codec) {
+			if !into {
+				out = make([]E, len(v))
+			}
+			return out, allreduceSliceShared(k, h, up, codec, v, out, op)
 		}
 		part, err := collectives.ReduceSlice(h.local(k, phaseUp), codec, v, op, 0)
 		if err != nil {
@@ -192,11 +221,6 @@ func hierAllreduceSlice[E any](conn collectives.Conn, codec collectives.Codec[[]
 		}
 		return collectives.Bcast(local, codec, part, 0)
 	})
-}
-
-// lengthRange combines {min length, max length, any bad out}.
-func lengthRange(a, b [3]int) [3]int {
-	return [3]int{min(a[0], b[0]), max(a[1], b[1]), max(a[2], b[2])}
 }
 
 // agreedErr is an error every rank of the call found alike (it breaks
@@ -251,6 +275,9 @@ func hierAllgather[T any](conn collectives.Conn, codec collectives.Codec[[]T], p
 		joined, err := gatherPhases(k, h, codec, part, -1)
 		if err != nil {
 			return nil, err
+		}
+		if down := h.shared(k, phaseDown); down != nil {
+			return collectives.Bcast(down, codec, joined, 0)
 		}
 		return collectives.Bcast(h.local(k, phaseDown), codec, joined, 0)
 	})

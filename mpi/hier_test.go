@@ -233,8 +233,13 @@ func checkHierCalls(c *Comm, seed uint64) error {
 func TestHierBarrierWaitsForAll(t *testing.T) {
 	const np, rounds = 6, 20
 	var mu sync.Mutex
-	entered := make([]int, rounds)
-	runRanks(t, np, func(c *Comm) error {
+	var entered []int // per round: the ranks that entered
+	runPlaced(t, np, []int{0, 1, 0, 1, 1, 0}, func(c *Comm) error {
+		mu.Lock()
+		if entered == nil || entered[rounds-1] == np { // a new run
+			entered = make([]int, rounds)
+		}
+		mu.Unlock()
 		for i := range rounds {
 			mu.Lock()
 			entered[i]++
@@ -250,7 +255,7 @@ func TestHierBarrierWaitsForAll(t *testing.T) {
 			}
 		}
 		return nil
-	}, withPlacement([]int{0, 1, 0, 1, 1, 0}))
+	})
 }
 
 // TestHierAllreduceSliceLengths: slices of different lengths fail the
@@ -258,7 +263,7 @@ func TestHierBarrierWaitsForAll(t *testing.T) {
 // bad out with ErrLengthMismatch, and the communicator stays usable.
 func TestHierAllreduceSliceLengths(t *testing.T) {
 	const np = 5
-	runRanks(t, np, func(c *Comm) error {
+	runPlaced(t, np, []int{0, 0, 1, 1, 1}, func(c *Comm) error {
 		v := make([]float64, 10)
 		if c.Rank() == 3 {
 			v = make([]float64, 11)
@@ -277,7 +282,7 @@ func TestHierAllreduceSliceLengths(t *testing.T) {
 		}
 		got, err := Allreduce(c, c.Rank(), Sum[int])
 		return expect(err == nil && got == np*(np-1)/2, "Allreduce after: %d, %v", got, err)
-	}, withPlacement([]int{0, 0, 1, 1, 1}))
+	})
 }
 
 // TestHierReduceSliceLengthMismatch: a ReduceSlice with another length on
@@ -285,7 +290,7 @@ func TestHierAllreduceSliceLengths(t *testing.T) {
 // nobody hangs.
 func TestHierReduceSliceLengthMismatch(t *testing.T) {
 	const np = 6
-	runRanks(t, np, func(c *Comm) error {
+	runPlaced(t, np, []int{0, 0, 0, 1, 1, 1}, func(c *Comm) error {
 		v := make([]int, 4)
 		if c.Rank() == 4 {
 			v = make([]int, 5)
@@ -296,14 +301,14 @@ func TestHierReduceSliceLengthMismatch(t *testing.T) {
 			err = c.Barrier()
 		}
 		return expect(errors.Is(err, ErrCollectiveMismatch), "ReduceSlice with one length 5: %v, want ErrCollectiveMismatch", err)
-	}, withPlacement([]int{0, 0, 0, 1, 1, 1}))
+	})
 }
 
 // TestHierNilOperator: a nil operator fails the call on every rank (the
 // call runs flat) and the communicator stays usable.
 func TestHierNilOperator(t *testing.T) {
 	const np = 4
-	runRanks(t, np, func(c *Comm) error {
+	runPlaced(t, np, []int{0, 0, 1, 1}, func(c *Comm) error {
 		if _, err := Reduce[int](c, 1, nil, 0); err == nil {
 			return errors.New("Reduce with a nil operator: no error")
 		}
@@ -312,5 +317,14 @@ func TestHierNilOperator(t *testing.T) {
 		}
 		got, err := Allreduce(c, 1, Sum[int])
 		return expect(err == nil && got == np, "Allreduce after: %d, %v", got, err)
-	}, withPlacement([]int{0, 0, 1, 1}))
+	})
+}
+
+// runPlaced runs body on np ranks placed on hosts by placement twice: the
+// phases on a host by messages, then through each host's shared memory
+// (withHostMemory).
+func runPlaced(t *testing.T, np int, placement []int, body func(c *Comm) error) {
+	t.Helper()
+	t.Run("messages", func(t *testing.T) { runRanks(t, np, body, withPlacement(placement)) })
+	t.Run("host memory", func(t *testing.T) { runRanks(t, np, body, withPlacement(placement), withHostMemory()) })
 }

@@ -48,6 +48,9 @@ type config struct {
 	noPull     bool          // never copy bodies out of peers' memory (GORUN_SINGLE_COPY=0)
 	copyDelay  time.Duration // tests only: every body copy takes this much longer
 	syncSends  bool          // every user send waits for its match (gorun --sync-sends)
+	// hostMemory, tests only (withHostMemory): the shared memory of each
+	// host of placement, for a world over a transport.
+	hostMemory func(host, bytes int) []byte
 }
 
 // WithTransport makes Init build a world over t instead of joining the job

@@ -18,7 +18,8 @@ import (
 type worldState struct {
 	e         *engine
 	ctl       *control.Client // nil without gorun or with WithTransport
-	arena     *shmcoll.Region // shared memory of the ranks on this host; nil if none
+	arena     *shmcoll.Region // shared memory of the world's ranks, all on this host; nil if none
+	hostArena *shmcoll.Region // in a job over several hosts: shared memory of this host's ranks; nil if none
 	trace     *tracer         // gorun --trace; nil when off
 	placement []int           // host index per world rank; nil: one host
 	once      sync.Once
@@ -42,7 +43,11 @@ func Init(opts ...Option) (*Comm, error) {
 		return nil, err
 	}
 	if cfg.transport != nil {
-		return startWorld(cfg.transport, cfg.transport.Rank(), cfg.transport.Size(), nil, cfg)
+		world, err := startWorld(cfg.transport, cfg.transport.Rank(), cfg.transport.Size(), nil, cfg)
+		if err == nil && cfg.hostMemory != nil {
+			err = world.shared.world.useHostMemory(cfg.hostMemory, world.rank)
+		}
+		return world, err
 	}
 	process.mu.Lock()
 	defer process.mu.Unlock()
@@ -99,12 +104,16 @@ func Init(opts ...Option) (*Comm, error) {
 	reporting.Store(world.e)
 	world.shared.world.trace = tr
 	if job.Size > 1 {
-		arena, err := openArena(world.e, job)
+		arena, host, err := openArena(world.e, job)
 		if err != nil {
 			world.Finalize()
 			return nil, fmt.Errorf("%w: rank %d: shared memory from gorun: %w", ErrInit, job.Rank, err)
 		}
-		world.shared.world.arena = arena
+		if host {
+			world.shared.world.hostArena = arena
+		} else {
+			world.shared.world.arena = arena
+		}
 	}
 	process.world = world
 	return world, nil
@@ -203,6 +212,7 @@ func (c *Comm) Finalize() error {
 }
 
 func (w *worldState) finalize() error {
+	w.reportFrames()
 	e := w.e
 	closed := ErrFinalized // every call wraps it in an *Error naming the rank
 	e.mu.Lock()

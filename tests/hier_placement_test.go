@@ -17,7 +17,10 @@ var hierPlacements = []string{"0,0,1,1", "0,0,0,1,1", "1,1,0,0,0,2", "0,1,0,1,0"
 // collective, rank order of non-commutative operators, bitwise agreement
 // of float reductions, Split and Dup, errors on bad input) on placements
 // over several pretend hosts: same-host pairs through Unix sockets, the
-// others through NATS, collectives in phases per host.
+// others through NATS, collectives in phases per host, the phases on a
+// host of those on the world through the shared memory gorun makes for
+// each pretend host (TestPlacementHierSharedMemory proves they send no
+// messages there), those on Split and Dup communicators by messages.
 func TestPlacementHierCollectives(t *testing.T) {
 	for _, placement := range hierPlacements {
 		np := strings.Count(placement, ",") + 1
@@ -29,8 +32,9 @@ func TestPlacementHierCollectives(t *testing.T) {
 
 // TestPlacementHierMismatch: under a placement over two pretend hosts,
 // every rank of a mismatched collective still reports an error wrapping
-// mpi.ErrCollectiveMismatch naming both calls (each phase's messages carry
-// the call's signature).
+// mpi.ErrCollectiveMismatch naming both calls (each phase's messages
+// carry the call's signature, as do the call headers in a host's shared
+// memory, through which the phases on a host of calls on the world go).
 func TestPlacementHierMismatch(t *testing.T) {
 	modes := []struct {
 		mode  string
@@ -40,6 +44,8 @@ func TestPlacementHierMismatch(t *testing.T) {
 		{"bcast-roots", []string{"called Bcast(root 0)", "called Bcast(root 1)"}},
 		{"allreduce-lengths", []string{"called AllreduceSlice(10 elements)", "called AllreduceSlice(11 elements)"}},
 		{"reduce-allreduce", []string{"called Reduce(root 0)", "called Allreduce"}},
+		// A rank of a host by messages, the others in its shared memory.
+		{"allreduce-types", []string{"called Allreduce(of float64)", "called Allreduce(of string)"}},
 	}
 	const np = 3
 	for _, placement := range []string{"0,0,1", "0,1,1"} {

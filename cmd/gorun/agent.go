@@ -47,6 +47,10 @@ type agent struct {
 	mu       sync.Mutex
 	reserved map[string]reservation // job -> slots held for it
 	running  map[string]*agentJob   // job -> its ranks here
+	// launched remembers each job launched here for as long as its signed
+	// request could be replayed (requestMaxAge): a copy of a launch
+	// request, sent again by whoever read it on the server, is refused.
+	launched map[string]time.Time
 }
 
 // reservation is slots held for a job until its launch.
@@ -182,6 +186,7 @@ func (a *agent) connect(lost chan<- string) error {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { a.logf("reconnected to %s", nc.ConnectedUrlRedacted()) }),
 		nats.ClosedHandler(func(*nats.Conn) { report("connection closed") }),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) { a.onAsyncError(sub, err) }),
 	}
 	opts = append(opts, natsAuthOptions(a.cfg.nats)...)
 	nc, err := nats.Connect(a.cfg.nats.URL, opts...)
@@ -209,6 +214,31 @@ func (a *agent) connect(lost chan<- string) error {
 		return fmt.Errorf("NATS server at %s: %w", comm.RedactURL(a.cfg.nats.URL), err)
 	}
 	return nil
+}
+
+// onAsyncError handles an error the server reports after the fact: a
+// message of a job refused (a permissions violation on its subjects) or
+// messages of the launcher dropped (a slow consumer on a job's
+// subscription). Either loses what the job's verdict may rest on, so the
+// job ends (sendFailed); other errors are logged.
+func (a *agent) onAsyncError(sub *nats.Subscription, err error) {
+	a.logf("NATS server: %v", err)
+	a.mu.Lock()
+	var hit []*agentJob
+	for _, j := range a.running {
+		prefix := j.req.Ctl + "."
+		if sub != nil && strings.HasPrefix(sub.Subject, prefix) || strings.Contains(err.Error(), prefix) {
+			hit = append(hit, j)
+		}
+	}
+	a.mu.Unlock()
+	for _, j := range hit {
+		if sub != nil {
+			j.fail(fmt.Sprintf("agent %s lost messages of the launcher on %s: %v", a.cfg.name, sub.Subject, err))
+		} else {
+			j.fail(fmt.Sprintf("agent %s: the NATS server refused a message of the job: %v", a.cfg.name, err))
+		}
+	}
 }
 
 // natsAuthOptions are the connection options for a credentials file and CA.
@@ -292,7 +322,7 @@ func (a *agent) onLaunch(m *nats.Msg) {
 		_ = m.Respond(mustJSON(launchReply{Error: "malformed launch request", Status: 1}))
 		return
 	}
-	if err := checkSigned(a.cfg.secret, launchText(a.cfg.name, req), req.Auth, time.Now()); err != nil {
+	if err := openLaunch(a.cfg.secret, a.cfg.name, &req, time.Now()); err != nil {
 		a.logf("refused to launch job %s: %v", req.Job, err)
 		_ = m.Respond(mustJSON(launchReply{Error: fmt.Sprintf("agent %s refuses: %v", a.cfg.name, err), Status: 1}))
 		return
@@ -311,13 +341,36 @@ func (a *agent) onLaunch(m *nats.Msg) {
 			return
 		}
 	}
+	if a.replayedLocked(req.Job, time.Now()) {
+		a.mu.Unlock()
+		_ = m.Respond(mustJSON(launchReply{Error: fmt.Sprintf("agent %s refuses: job %s was launched here already (a replayed request?)", a.cfg.name, req.Job), Status: 1}))
+		return
+	}
 	delete(a.reserved, req.Job)
-	j := &agentJob{agent: a, req: req, abandonC: make(chan string, 1), ended: make(chan struct{})}
+	j := &agentJob{agent: a, req: req, relay: newRelayAuth(req.Job, req.Secret), abandonC: make(chan string, 1), ended: make(chan struct{})}
 	a.running[req.Job] = j
 	a.mu.Unlock()
 	// The job's ranks are started and supervised by a goroutine locked
 	// to its thread: their parent-death signal fires when it ends.
 	go j.run(m)
+}
+
+// replayedLocked reports whether job was launched here within the age of
+// a valid request, and else remembers it as launched now.
+func (a *agent) replayedLocked(job string, now time.Time) bool {
+	if a.launched == nil {
+		a.launched = map[string]time.Time{}
+	}
+	for id, at := range a.launched {
+		if now.Sub(at) > 2*requestMaxAge { // clock skew included
+			delete(a.launched, id)
+		}
+	}
+	if _, seen := a.launched[job]; seen {
+		return true
+	}
+	a.launched[job] = now
+	return false
 }
 
 // jobEnded forgets a job whose ranks are all gone.

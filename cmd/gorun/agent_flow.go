@@ -3,8 +3,6 @@ package main
 import (
 	"strconv"
 	"sync"
-
-	"github.com/nats-io/nats.go"
 )
 
 // outWindow is how many bytes of a job's output an agent sends ahead of
@@ -49,10 +47,10 @@ func (f *upFlow) acquire(n int) bool {
 	return true
 }
 
-// onCredit applies a launcher's credit message: the total of this host's
+// credit applies a launcher's credit message: the total of this host's
 // output bytes it has written, in decimal.
-func (f *upFlow) onCredit(m *nats.Msg) {
-	n, err := strconv.ParseInt(string(m.Data), 10, 64)
+func (f *upFlow) credit(msg []byte) {
+	n, err := strconv.ParseInt(string(msg), 10, 64)
 	if err != nil {
 		return
 	}

@@ -3,8 +3,6 @@ package main
 import (
 	"runtime"
 	"testing"
-
-	"github.com/nats-io/nats.go"
 )
 
 // TestUpFlowCredit: a writer waits once a window of output is unacked,
@@ -24,11 +22,11 @@ func TestUpFlowCredit(t *testing.T) {
 		t.Fatal("acquire went past the window")
 	default:
 	}
-	f.onCredit(&nats.Msg{Data: []byte("1")}) // one byte written: one fits
+	f.credit([]byte("1")) // one byte written: one fits
 	if !<-got {
 		t.Fatal("acquire refused after credit")
 	}
-	f.onCredit(&nats.Msg{Data: []byte("garbage")})
+	f.credit([]byte("garbage"))
 	go func() { got <- f.acquire(10) }()
 	for !f.behind() {
 		runtime.Gosched()
@@ -48,7 +46,7 @@ func TestUpFlowLargeMessage(t *testing.T) {
 	if !f.acquire(2 * outWindow) {
 		t.Fatal("a message larger than the window never goes")
 	}
-	f.onCredit(&nats.Msg{Data: []byte("8388608")})
+	f.credit([]byte("8388608"))
 	if !f.acquire(2 * outWindow) {
 		t.Fatal("refused after full credit")
 	}

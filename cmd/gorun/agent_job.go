@@ -36,20 +36,15 @@ type agentJob struct {
 	ended    chan struct{} // made with the job: closed when its ranks are gone
 	lastHB   atomic.Int64  // unix nanoseconds of the launcher's last heartbeat
 	cut      atomic.Bool   // the connection was lost meanwhile: send nothing more
+	failed   atomic.Bool   // a message to the launcher could not be sent: send nothing more (agent_send.go)
+	relay    *relayAuth    // seals and opens the job's relay messages (relay_auth.go)
 	flow     *upFlow       // credit for output to the launcher
-}
-
-// up sends one message to the launcher.
-func (j *agentJob) up(m upMsg) {
-	if j.cut.Load() {
-		return
-	}
-	_ = j.agent.nc.Publish(j.req.Ctl+".up."+strconv.Itoa(j.req.Host), mustJSON(m))
 }
 
 // upEvent relays a control event of a rank to the launcher (the records
 // of gorun --trace in pieces if need be: see tracePieces).
 func (j *agentJob) upEvent(ev control.Event) {
+	ev.Msg.Secret = "" // a hello's: checked here, and not for the NATS account's eyes
 	for _, m := range tracePieces(ev, j.agent.nc.MaxPayload()) {
 		j.up(m)
 	}
@@ -152,7 +147,7 @@ func (j *agentJob) run(m *nats.Msg) {
 	defer server.Close()
 
 	j.lastHB.Store(time.Now().UnixNano())
-	hbSub, err := j.agent.nc.Subscribe(req.Ctl+".hb", func(*nats.Msg) { j.lastHB.Store(time.Now().UnixNano()) })
+	hbSub, err := j.agent.nc.Subscribe(req.Ctl+".hb", j.onHeartbeat)
 	if err != nil {
 		refuse(1, "cannot subscribe to the job's subjects: %v", err)
 		return
@@ -160,7 +155,7 @@ func (j *agentJob) run(m *nats.Msg) {
 	defer hbSub.Unsubscribe()
 	j.flow = newUpFlow()
 	defer j.flow.close()
-	creditSub, err := j.agent.nc.Subscribe(req.Ctl+".credit."+strconv.Itoa(req.Host), j.flow.onCredit)
+	creditSub, err := j.agent.nc.Subscribe(req.Ctl+".credit."+strconv.Itoa(req.Host), j.onCredit)
 	if err != nil {
 		refuse(1, "cannot subscribe to the job's subjects: %v", err)
 		return
@@ -174,7 +169,7 @@ func (j *agentJob) run(m *nats.Msg) {
 			return
 		}
 		defer r.Close()
-		stdinSub, err := j.agent.nc.Subscribe(req.Ctl+".stdin", stdinWriter(w))
+		stdinSub, err := j.agent.nc.Subscribe(req.Ctl+".stdin", stdinWriter(j, w))
 		if err != nil {
 			refuse(1, "cannot subscribe to the job's subjects: %v", err)
 			return
@@ -184,6 +179,10 @@ func (j *agentJob) run(m *nats.Msg) {
 		stdin = r
 	}
 
+	// The ranks here share memory for their collectives' phases on this
+	// host.
+	shared := newHostMemory("gorun-"+req.Job, req.Ranks, job.Placement, func(line string) { j.agent.logf("job %s: %s", req.Job, line) })
+	defer shared.close()
 	exits := make(chan exitEvent, len(req.Ranks))
 	drained := make(chan int, len(req.Ranks))
 	var pids []int
@@ -195,7 +194,7 @@ func (j *agentJob) run(m *nats.Msg) {
 			in = stdin
 		}
 		env := append(rankEnv(agentEnviron(), rj, len(req.Ranks), runtime.NumCPU(), req.SyncSends), traceEnv(req.Trace)...)
-		p, err := startRank(rank, prog, req.Args, env, in, nil, nil,
+		p, err := startRank(rank, prog, req.Args, env, in, shared.of(rank), nil,
 			newStream(&upWriter{job: j, rank: rank, fd: 1}, nil), newStream(&upWriter{job: j, rank: rank, fd: 2}, nil),
 			req.Tag, exits)
 		if err != nil {
@@ -214,7 +213,7 @@ func (j *agentJob) run(m *nats.Msg) {
 	if stdin != nil {
 		stdin.Close()
 	}
-	_ = m.Respond(mustJSON(launchReply{Pids: pids, Shipped: shipped}))
+	j.respond(m, "the answer to its launch request", mustJSON(launchReply{Pids: pids, Shipped: shipped}))
 	stopBeating()
 	j.supervise(server, down, exits, drained)
 }
@@ -307,8 +306,12 @@ func (j *agentJob) drainEvents(server *control.Server) {
 
 // onDown applies one message of the launcher; true when it ends the job.
 func (j *agentJob) onDown(server *control.Server, m *nats.Msg) bool {
+	body := j.fromLauncher(m)
+	if body == nil {
+		return false
+	}
 	var d downMsg
-	if err := json.Unmarshal(m.Data, &d); err != nil {
+	if err := json.Unmarshal(body, &d); err != nil {
 		j.agent.logf("job %s: malformed message from the launcher: %v", j.req.Job, err)
 		return false
 	}
@@ -356,11 +359,10 @@ type upWriter struct {
 
 func (w *upWriter) Write(p []byte) (int, error) {
 	for rest := p; len(rest) > 0; {
-		n := min(len(rest), outChunk)
-		if !w.job.flow.acquire(n) {
-			return len(p), nil // the launcher is done with the job, or gone
+		n := min(len(rest), outChunk, relayPiece(w.job.agent.nc.MaxPayload()))
+		if !w.job.flow.acquire(n) || !w.job.up(upMsg{Kind: upOut, Rank: w.rank, Fd: w.fd, Data: rest[:n]}) {
+			return len(p), nil // the launcher is done with the job, or gone, or the job failed
 		}
-		w.job.up(upMsg{Kind: upOut, Rank: w.rank, Fd: w.fd, Data: rest[:n]})
 		rest = rest[n:]
 	}
 	return len(p), nil
@@ -368,11 +370,15 @@ func (w *upWriter) Write(p []byte) (int, error) {
 
 // stdinWriter writes the launcher's stdin chunks to rank 0's pipe, and
 // acknowledges each once written (the launcher sends the next only then).
-func stdinWriter(w *os.File) nats.MsgHandler {
+func stdinWriter(j *agentJob, w *os.File) nats.MsgHandler {
 	var once sync.Once
 	return func(m *nats.Msg) {
+		body := j.fromLauncher(m)
+		if body == nil {
+			return
+		}
 		var c stdinChunk
-		if err := json.Unmarshal(m.Data, &c); err != nil {
+		if err := json.Unmarshal(body, &c); err != nil {
 			return
 		}
 		ok := "ok"
@@ -384,7 +390,7 @@ func stdinWriter(w *os.File) nats.MsgHandler {
 		if c.EOF {
 			once.Do(func() { w.Close() })
 		}
-		_ = m.Respond([]byte(ok))
+		j.respond(m, "the acknowledgement of rank 0's stdin", []byte(ok))
 	}
 }
 

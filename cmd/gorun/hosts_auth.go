@@ -76,7 +76,16 @@ func reserveText(agent string, r reserveRequest) string {
 func launchText(agent string, r launchRequest) string {
 	return strings.Join([]string{"launch", agent, r.Job, r.Secret, fmt.Sprint(r.Size, r.Host, r.Ranks), r.Placement, r.Ctl,
 		r.Prog.Digest, fmt.Sprint(r.Prog.Size), r.Prog.Name, r.Prog.Subject, strings.Join(r.Args, "\x00"),
-		fmt.Sprint(r.Tag, r.SyncSends, r.Stdin)}, "\n") + traceText(r.Trace)
+		fmt.Sprint(r.Tag, r.SyncSends, r.Stdin)}, "\n") + traceText(r.Trace) + sealedText(r.Sealed)
+}
+
+// sealedText is the part of launchText for the sealed secrets: none when
+// the request has none.
+func sealedText(sealed string) string {
+	if sealed == "" {
+		return ""
+	}
+	return "\nsealed " + sealed
 }
 
 // traceText is the part of launchText for gorun --trace: none when off, so

@@ -84,7 +84,11 @@ func (r *remoteRanks) writeOutput(h int, q *outQueue) {
 			r.markDrained(m.Rank)
 		}
 		if written > credited && (caughtUp || written-credited >= outWindow/4) {
-			_ = r.nc.Publish(subject, []byte(strconv.FormatInt(written, 10)))
+			if err := r.relay.publish(r.nc, subject, []byte(strconv.FormatInt(written, 10))); err != nil {
+				// Without credit the agent stops reading its ranks' output.
+				r.loseHost(h, r.lostReason(h, "cannot send it output credit: "+err.Error()))
+				return
+			}
 			credited = written
 		}
 	}

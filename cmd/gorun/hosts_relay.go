@@ -55,7 +55,8 @@ type remoteRanks struct {
 	stop     context.CancelFunc
 	launches []context.CancelFunc // per host: gives up its launch request
 	subs     []*nats.Subscription
-	out      outFlow // the agents' output on its way out (hosts_flow.go)
+	out      outFlow    // the agents' output on its way out (hosts_flow.go)
+	relay    *relayAuth // seals and opens the job's relay messages (relay_auth.go), from start
 }
 
 // Events, Send and Sync make remoteRanks the supervisor's control server.
@@ -66,13 +67,17 @@ func (r *remoteRanks) Send(rank int, m control.Message) error {
 	return r.down(r.hostOf[rank], downMsg{Kind: downControl, Rank: rank, Msg: &m})
 }
 
-// Sync asks rank's agent to sync its control server on rank.
+// Sync asks rank's agent to sync its control server on rank. The answer
+// (a Synced event) is what the supervisor waits for: if the question
+// cannot go, the job ends instead of waiting for ever.
 func (r *remoteRanks) Sync(rank int) {
-	_ = r.down(r.hostOf[rank], downMsg{Kind: downSync, Rank: rank})
+	if err := r.down(r.hostOf[rank], downMsg{Kind: downSync, Rank: rank}); err != nil {
+		r.loseHost(r.hostOf[rank], r.lostReason(r.hostOf[rank], "cannot send it a control message: "+err.Error()))
+	}
 }
 
 func (r *remoteRanks) down(host int, m downMsg) error {
-	if err := r.nc.Publish(r.ctl+".down."+strconv.Itoa(host), mustJSON(m)); err != nil {
+	if err := r.relay.publish(r.nc, r.ctl+".down."+strconv.Itoa(host), mustJSON(m)); err != nil {
 		return fmt.Errorf("relaying to agent %s: %w", r.names[host], err)
 	}
 	return nil
@@ -81,6 +86,7 @@ func (r *remoteRanks) down(host int, m downMsg) error {
 // start launches the ranks on their agents, from the supervisor's goroutine.
 func (r *remoteRanks) start(s *supervisor) {
 	r.s = s
+	r.relay = newRelayAuth(r.job.JobID, r.job.Secret)
 	r.mu.Lock()
 	r.started = true
 	r.exited, r.drained = make([]bool, r.np), make([]bool, r.np)
@@ -159,7 +165,10 @@ func (r *remoteRanks) start(s *supervisor) {
 		req := launchRequest{Job: r.job.JobID, Secret: r.job.Secret, Size: r.np, Host: h, Ranks: ranks,
 			Placement: placement, Ctl: r.ctl, Prog: specs[r.platformOf(h)], Args: s.cfg.args, Tag: s.cfg.tagOutput,
 			SyncSends: s.cfg.syncSends, Stdin: r.hostOf[0] == h, Trace: s.trace.recordLimit()}
-		req.Auth = signedBy(secret, launchText(name, req), time.Now())
+		if err := authorizeLaunch(secret, name, &req, time.Now()); err != nil {
+			fail(err, 1)
+			return
+		}
 		if len(ranks) == 0 {
 			r.markHostDone(h)
 			answers <- answer{host: h}
@@ -254,11 +263,16 @@ func (r *remoteRanks) onUp(m *nats.Msg) {
 	if err != nil || host < 0 || host >= len(r.names) {
 		return
 	}
+	body, err := r.relay.open(m.Subject, m.Data)
+	if err != nil {
+		return // not the agent's: forged, or replayed
+	}
 	var u upMsg
-	if err := json.Unmarshal(m.Data, &u); err != nil {
+	if err := json.Unmarshal(body, &u); err != nil {
 		return
 	}
-	if u.Kind != upHB && (u.Rank < 0 || u.Rank >= r.np || r.hostOf[u.Rank] != host) {
+	hostWide := u.Kind == upHB || u.Kind == upDone || u.Kind == upFail
+	if !hostWide && (u.Rank < 0 || u.Rank >= r.np || r.hostOf[u.Rank] != host) {
 		return // an agent speaks only for its own ranks
 	}
 	r.mu.Lock()
@@ -285,6 +299,10 @@ func (r *remoteRanks) onUp(m *nats.Msg) {
 		r.out.queues[host].push(u) // after the output before it
 	case upDone:
 		r.markHostDone(host)
+	case upFail:
+		// The agent could not send something the verdict may rest on,
+		// and kills its ranks: the job ends with its line.
+		r.loseHost(host, r.lostReason(host, strings.TrimPrefix(u.Error, "agent "+r.names[host]+" ")))
 	}
 }
 
@@ -400,7 +418,11 @@ func (r *remoteRanks) heartbeats(ctx context.Context) {
 			return
 		case now := <-tick.C:
 			if now.Sub(last) >= heartbeatEvery {
-				_ = r.nc.Publish(r.ctl+".hb", nil)
+				if err := r.relay.publish(r.nc, r.ctl+".hb", nil); err != nil {
+					// Without it every agent ends the job (a lease): say why here.
+					r.loseAll(fmt.Sprintf("cannot send the job's heartbeat to its agents: %v", err))
+					return
+				}
 				last = now
 			}
 			r.mu.Lock()
@@ -439,7 +461,12 @@ func (r *remoteRanks) forwardStdin(ctx context.Context, in io.Reader) {
 		n, err := in.Read(buf)
 		c := stdinChunk{Data: buf[:n], EOF: err != nil}
 		if n > 0 || c.EOF {
-			if _, rerr := r.nc.RequestWithContext(ctx, r.ctl+".stdin", mustJSON(c)); rerr != nil {
+			if _, rerr := r.relay.request(ctx, r.nc, r.ctl+".stdin", mustJSON(c)); rerr != nil {
+				if ctx.Err() == nil {
+					// Rank 0 would wait for this chunk, or its end, for ever.
+					h := r.hostOf[0]
+					r.loseHost(h, r.lostReason(h, "cannot send stdin to rank 0: "+rerr.Error()))
+				}
 				return
 			}
 		}
@@ -477,7 +504,9 @@ func (r *remoteRanks) finish() {
 		lost := r.lost[h]
 		r.mu.Unlock()
 		if !lost {
-			_ = r.down(h, downMsg{Kind: downEnd}) // runHosts's Close flushes it out
+			// runHosts's Close flushes it out; an agent that misses it
+			// ends the job at its lease, when our heartbeats stop.
+			_ = r.down(h, downMsg{Kind: downEnd})
 		}
 	}
 	if r.stop != nil {

@@ -8,7 +8,8 @@ import (
 )
 
 // The conversation between a launcher and its agents, over NATS. Every
-// message is one JSON object.
+// message is one JSON object; those of a job (<job ctl>.*, but ship) are
+// sealed by relay_auth.go (numbered and authenticated).
 //
 //	agentsSubject                      discovery: every agent replies agentInfo
 //	agentSubject(name, "reserve")      reserveRequest -> reserveReply
@@ -82,19 +83,22 @@ type shipSpec struct {
 // launchRequest asks an agent to start some ranks of a job.
 type launchRequest struct {
 	Job       string   `json:"job"`
-	Secret    string   `json:"secret"`
+	Secret    string   `json:"secret,omitempty"` // in clear only without a cluster secret
 	Size      int      `json:"size"`
 	Host      int      `json:"host"`      // this agent's index in the job's placement
 	Ranks     []int    `json:"ranks"`     // world ranks to start here
 	Placement string   `json:"placement"` // host index of every world rank, "0,0,1,1"
 	Ctl       string   `json:"ctl"`       // subject prefix of the job's conversation
 	Prog      shipSpec `json:"prog"`
-	Args      []string `json:"args"`
+	Args      []string `json:"args,omitempty"` // in clear only without a cluster secret
 	Tag       bool     `json:"tag,omitempty"`
 	SyncSends bool     `json:"sync_sends,omitempty"`
 	Stdin     bool     `json:"stdin,omitempty"` // rank 0 is here and reads the launcher's stdin
 	Trace     int      `json:"trace,omitempty"` // gorun --trace: the most calls each rank records; 0: off
-	Auth      string   `json:"auth,omitempty"`
+	// Sealed holds Secret and Args, sealed for the agent with the cluster's
+	// secret (see hosts_seal.go); they are empty in clear then.
+	Sealed string `json:"sealed,omitempty"`
+	Auth   string `json:"auth,omitempty"`
 }
 
 // launchReply answers a launchRequest: the pids of the ranks started, in
@@ -114,6 +118,7 @@ const (
 	upDrained = "drained" // a rank's output pipes reached their end
 	upHB      = "hb"      // the agent is alive
 	upDone    = "done"    // the agent ended the job's last rank
+	upFail    = "fail"    // the agent could not send a message (Error says which, and why) and ends the job
 )
 
 // upMsg is one message of an agent to the launcher.
@@ -131,6 +136,7 @@ type upMsg struct {
 	Exit  *wireExit      `json:"exit,omitempty"`
 	Fd    int            `json:"fd,omitempty"`
 	Data  []byte         `json:"data,omitempty"`
+	Error string         `json:"error,omitempty"` // upFail: the line that ends the job
 }
 
 // wireExit is exitInfo on the wire.

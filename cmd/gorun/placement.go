@@ -12,8 +12,9 @@ import (
 // of a job on this one host as if they ran on several. gorun then starts
 // both the local socket directory and a NATS server (its embedded one, or
 // --nats URL), so ranks with different host indices talk through NATS and
-// the others through Unix sockets; the shared-memory collectives are off
-// when the placement spans more than one host index.
+// the others through Unix sockets; each host index gets shared memory of
+// its own for the phases of the collectives among its ranks, as each
+// agent makes one for its ranks (hostMemory).
 const testPlacementEnv = "GORUN_TEST_PLACEMENT"
 
 // applyTestPlacement sets job's placement from GORUN_TEST_PLACEMENT, if set.

@@ -194,7 +194,7 @@ func (j *agentJob) fetchProgram() (program, int64, error) {
 	defer cancel()
 	end, err := j.agent.nc.Subscribe(j.req.Ctl+".down."+strconv.Itoa(j.req.Host), func(m *nats.Msg) {
 		var d downMsg
-		if json.Unmarshal(m.Data, &d) == nil && d.Kind == downEnd {
+		if body, err := j.relay.peek(m.Subject, m.Data); err == nil && json.Unmarshal(body, &d) == nil && d.Kind == downEnd {
 			cancel()
 		}
 	})

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -11,8 +10,6 @@ import (
 
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
-	"github.com/gorun-mpi/gorun/internal/shm"
-	"github.com/gorun-mpi/gorun/internal/shmcoll"
 )
 
 // Timing of the job's end. A failed job is down within killGrace plus the
@@ -124,9 +121,7 @@ func (s *supervisor) spawn() {
 	base := os.Environ()
 	cpus := runtime.NumCPU()
 	shared := s.sharedMemory()
-	if shared != nil {
-		defer shared.Close() // the ranks hold it now
-	}
+	defer shared.close() // the ranks hold it now
 	shares, restore := s.cpuBinding()
 	defer restore()
 	for rank := range s.procs {
@@ -143,7 +138,7 @@ func (s *supervisor) spawn() {
 		}
 		traceBuf := s.trace.newBuffer(rank)
 		p, err := startRank(rank, s.prog, s.cfg.args, append(rankEnv(base, job, s.cfg.np, cpus, s.cfg.syncSends), s.trace.env()...),
-			in, shared, traceBuf, s.stdout, s.stderr, s.cfg.tagOutput, s.exits)
+			in, shared.of(rank), traceBuf, s.stdout, s.stderr, s.cfg.tagOutput, s.exits)
 		s.trace.started(rank, traceBuf)
 		if err != nil {
 			s.fail(failure{reason: err.Error(), status: startStatus(err)})
@@ -179,23 +174,25 @@ func (s *supervisor) cpuBinding() (shares [][]int, restore func()) {
 	}
 }
 
-// sharedMemory creates the job's shared memory file, through which the
-// ranks' collectives on the world move data without messages: only on the
-// local transport, where every rank is on this host, and only with more
-// than one rank. Where it cannot be made (no memfd on this system), the job
-// runs without it: every rank then uses messages alone.
-func (s *supervisor) sharedMemory() *os.File {
-	if s.cfg.transport != jobenv.TransportLocal || s.cfg.np < 2 || jobenv.SpansHosts(s.job.Placement) {
-		return nil
+// sharedMemory creates the job's shared memory, through which the ranks'
+// collectives on the world move data without messages: only on the local
+// transport, and only with more than one rank. Under a simulated
+// placement over several hosts (GORUN_TEST_PLACEMENT) each simulated host
+// gets its own, as each agent makes one for its ranks of a job over
+// several hosts (hostMemory).
+func (s *supervisor) sharedMemory() hostMemory {
+	if s.cfg.transport != jobenv.TransportLocal || s.cfg.np < 2 {
+		return hostMemory{}
 	}
-	f, err := shm.Create("gorun-"+s.job.JobID, int64(shmcoll.Size(s.cfg.np)))
-	if err != nil {
-		if !errors.Is(err, shm.ErrUnsupported) {
-			s.stderr.line(withPrefix(fmt.Sprintf("gorun: no shared memory for collectives (using messages): %v", err)))
-		}
-		return nil
+	ranks := make([]int, s.cfg.np)
+	for r := range ranks {
+		ranks[r] = r
 	}
-	return f
+	var placement []int
+	if jobenv.SpansHosts(s.job.Placement) {
+		placement = s.job.Placement
+	}
+	return newHostMemory("gorun-"+s.job.JobID, ranks, placement, func(line string) { s.stderr.line(withPrefix(line)) })
 }
 
 // loop handles events until every rank is gone and judged.

@@ -140,6 +140,19 @@ func SpansHosts(hosts []int) bool {
 	return false
 }
 
+// HostRanks returns the ranks that placement puts on rank's host, in
+// ascending order: the group whose shared memory gorun makes on that host,
+// in which rank's index is its place in this list.
+func HostRanks(hosts []int, rank int) []int {
+	var out []int
+	for r, h := range hosts {
+		if h == hosts[rank] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // Environ returns the variables for one rank of job, as "NAME=value" pairs to
 // append to a child's environment.
 func (j Job) Environ() []string {

@@ -56,3 +56,12 @@ func TestEnvironCarriesPlacement(t *testing.T) {
 		}
 	}
 }
+
+func TestHostRanks(t *testing.T) {
+	hosts := []int{1, 0, 1, 2, 0, 1}
+	for rank, want := range [][]int{{0, 2, 5}, {1, 4}, {0, 2, 5}, {3}, {1, 4}, {0, 2, 5}} {
+		if got := HostRanks(hosts, rank); !slices.Equal(got, want) {
+			t.Errorf("HostRanks(%v, %d) = %v, want %v", hosts, rank, got, want)
+		}
+	}
+}

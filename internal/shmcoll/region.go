@@ -72,6 +72,11 @@ type Hooks struct {
 	// away between polls (ranks outnumber cores).
 	Spin  time.Duration
 	Yield bool
+	// Names, when set, is the rank each rank of the group has in the
+	// communicator the errors speak of: a group of one host's ranks in a
+	// job over several hosts names rank q of the group Names[q] (its world
+	// rank). Unset, rank q is q.
+	Names []int
 }
 
 // Region is one rank's view of the memory every rank of a group on one
@@ -102,6 +107,9 @@ func NewSized(mem []byte, rank, size, slotBytes, resultBytes int, hooks Hooks) (
 	if need := sizeOf(size, slotBytes, resultBytes); len(mem) < need {
 		return nil, fmt.Errorf("shmcoll: %d bytes of shared memory for %d ranks, want %d", len(mem), size, need)
 	}
+	if hooks.Names != nil && len(hooks.Names) != size {
+		return nil, fmt.Errorf("shmcoll: %d rank names for a group of %d", len(hooks.Names), size)
+	}
 	if uintptr(unsafe.Pointer(unsafe.SliceData(mem)))%Align != 0 {
 		return nil, fmt.Errorf("shmcoll: shared memory is not page-aligned")
 	}
@@ -122,6 +130,14 @@ func (r *Region) SlotBytes() int { return r.slotBytes }
 
 // ResultBytes is the size of the result area.
 func (r *Region) ResultBytes() int { return r.resultBytes }
+
+// Name is the rank that errors give rank q of the group (Hooks.Names).
+func (r *Region) Name(q int) int {
+	if r.hooks.Names == nil || q < 0 || q >= len(r.hooks.Names) {
+		return q
+	}
+	return r.hooks.Names[q]
+}
 
 // Hooks are the hooks the region was made with.
 func (r *Region) Hooks() Hooks { return r.hooks }

@@ -1,5 +1,6 @@
 // Command natsd runs a NATS server (nats-server/v2, as gorun embeds it) for
-// the multi-host test rig: it listens on -addr, optionally joins a cluster,
+// the multi-host test rig: it listens on -addr, optionally joins a cluster
+// or limits its messages' size (-max-payload),
 // prints "ready" once it accepts clients, and runs until killed. On
 // SIGUSR1 it prints its counters: "stats in_msgs=N in_bytes=N slow_consumers=N".
 package main
@@ -26,6 +27,7 @@ func main() {
 	routes := flag.String("routes", "", "comma-separated nats-route://host:port of the other servers")
 	jsDir := flag.String("js", "", "enable JetStream, storing in this `directory`")
 	expect := flag.Int("expect-routes", 0, "print \"routed\" once this many routes are up")
+	maxPayload := flag.Int("max-payload", 0, "the largest message in `bytes` (0: the server's default, 1 MiB)")
 	flag.Parse()
 	host, portText, err := net.SplitHostPort(*addr)
 	if err != nil {
@@ -37,6 +39,9 @@ func main() {
 	}
 	opts := &server.Options{ServerName: *name, Host: host, Port: port, NoSigs: true, NoLog: true,
 		MaxPending: 256 << 20, WriteDeadline: 30 * time.Second}
+	if *maxPayload > 0 {
+		opts.MaxPayload = int32(*maxPayload)
+	}
 	if *jsDir != "" {
 		opts.JetStream, opts.StoreDir = true, *jsDir
 	}

@@ -4,7 +4,9 @@
 // "rank R FAIL NAME: why"). It exits 1 if any check failed.
 //
 // "collectives mismatch MODE COMM" instead has the ranks call mismatched
-// collectives (see mismatch.go) and exits 3 once every rank has reported.
+// collectives (see mismatch.go) and exits 3 once every rank has reported;
+// "collectives rounds N" runs N rounds of the collectives that go through
+// shared memory on a host (rounds.go).
 package main
 
 import (
@@ -32,6 +34,19 @@ func main() {
 	}
 	if len(os.Args) == 4 && os.Args[1] == "mismatch" {
 		os.Exit(mismatch(world, os.Args[2], os.Args[3]))
+	}
+	if len(os.Args) == 3 && os.Args[1] == "rounds" {
+		n, err := strconv.Atoi(os.Args[2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		status := rounds(world, n)
+		if err := mpi.Finalize(); err != nil {
+			fmt.Fprintln(os.Stderr, "collectives: failed", err)
+			status = 1
+		}
+		os.Exit(status)
 	}
 	failed := false
 	for _, c := range checks {
