@@ -345,20 +345,24 @@ func (sp *span) received(req *Request, err error) {
 // still in progress marked Unfinished and ending now, in chunks of at most
 // about control.TraceChunk bytes, then the count of calls not recorded.
 //
-// At Finalize a rank that hands its records over first waits until gorun
-// has measured its clock (clockDone): a short job would otherwise exit
-// before the exchanges, and its records could not be put on gorun's clock.
-// The wait ends with gorun's connection too (the rank then exits).
+// At Finalize a rank first waits until gorun has measured its clock
+// (clockDone): a short job would otherwise exit before the exchanges, and
+// its records could not be put on gorun's clock. The wait ends with
+// gorun's connection too (the rank then exits).
 func (t *tracer) handOver(ctl *control.Client) error {
-	if !t.shared {
-		<-t.clockDone
-	}
-	return t.handOverNow(ctl)
+	<-t.clockDone
+	return t.close(ctl, false)
 }
 
-// handOverNow is handOver without the wait for the clock: when gorun asks
-// for the records (the clock answers come on the goroutine that asks).
-func (t *tracer) handOverNow(ctl *control.Client) error {
+// handOverNow is handOver without the wait for the clock, when gorun asks
+// for the records (the clock answers come on the goroutine that asks): it
+// sends them over ctl even from a shared buffer, marked as handed over so
+// that whoever reads the memory (an agent) does not send them again.
+func (t *tracer) handOverNow(ctl *control.Client) error { return t.close(ctl, true) }
+
+// close closes the buffer, sending the records over ctl when asked to or
+// when the buffer is this process's own.
+func (t *tracer) close(ctl *control.Client, send bool) error {
 	t.mu.Lock()
 	if t.handed {
 		t.mu.Unlock()
@@ -366,12 +370,16 @@ func (t *tracer) handOverNow(ctl *control.Client) error {
 	}
 	t.handed = true
 	now := t.now()
-	t.buf.Close(now)
-	if t.shared {
+	if t.shared && !send {
+		t.buf.Close(now)
 		t.mu.Unlock()
 		return nil
 	}
+	t.buf.Close(now) // the records read below end their open calls now
 	recs, dropped, err := trace.ReadBuffer(nil, t.mem, now)
+	if t.shared {
+		t.buf.HandedOver(now)
+	}
 	t.release()
 	t.spans, t.mem, t.buf = nil, nil, nil
 	t.mu.Unlock()

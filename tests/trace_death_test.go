@@ -64,11 +64,36 @@ func traceOfARankThatDies(t *testing.T, transport, how string) {
 		}()
 	}
 	res := runGorun(t, job{np: np, flags: []string{"--transport", transport, "--trace", path}, prog: "tracedeath", args: args})
-	if res.code == 0 {
-		t.Fatalf("exit 0 though rank 1 died\nstderr:\n%s", res.stderr)
+	checkDeathTrace(t, path, res.code, res.stderr, how, np, rounds)
+	noProcessLeft(t, res)
+}
+
+// TestMultihostTraceOfARankThatDies: across hosts (a:1,b:1), rank 1 dies
+// inside its Allreduce on b; b's agent reads the records it left in the
+// buffer the agent gave it and relays them, so the trace holds them, the
+// Allreduce unfinished, as on one host.
+func TestMultihostTraceOfARankThatDies(t *testing.T) {
+	r := newHostsRig(t, map[string]int{"a": 1, "b": 1})
+	for _, how := range []string{"panic", "exit"} {
+		t.Run(how, func(t *testing.T) {
+			const np, rounds = 2, 3
+			path := filepath.Join(t.TempDir(), "t.json")
+			_, stderr, code := r.launch(t, "-np", "2", "--nats", r.URL(), "--hosts", "a:1,b:1", "--trace", path,
+				bin("tracedeath"), "-how", how, "-victim", "1", "-rounds", strconv.Itoa(rounds))
+			checkDeathTrace(t, path, code, stderr, how, np, rounds)
+		})
 	}
-	if strings.Contains(res.stderr, "without handing over its trace") {
-		t.Fatalf("gorun lost the dead rank's records:\n%s", res.stderr)
+}
+
+// checkDeathTrace checks the trace of a tracedeath job of np ranks whose
+// rank 1 died inside its Allreduce after rounds rounds of the ring.
+func checkDeathTrace(t *testing.T, path string, code int, stderr, how string, np, rounds int) {
+	t.Helper()
+	if code == 0 {
+		t.Fatalf("exit 0 though rank 1 died\nstderr:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "without handing over its trace") {
+		t.Fatalf("gorun lost the dead rank's records:\n%s", stderr)
 	}
 	tracks, calls, events := readTrace(t, path, np)
 	checkFlows(t, tracks, calls, events)
@@ -79,7 +104,7 @@ func traceOfARankThatDies(t *testing.T, transport, how string) {
 	}
 	want := append(strings.Fields(strings.Repeat("Sendrecv ", rounds)), "Barrier", "Allreduce")
 	if strings.Join(names, " ") != strings.Join(want, " ") {
-		t.Fatalf("rank 1 recorded %v, want %v\nstderr:\n%s", names, want, res.stderr)
+		t.Fatalf("rank 1 recorded %v, want %v\nstderr:\n%s", names, want, stderr)
 	}
 	for i, c := range list {
 		if unfinished := c.Args["unfinished"] == true; unfinished != (i == len(list)-1) {
@@ -90,15 +115,14 @@ func traceOfARankThatDies(t *testing.T, transport, how string) {
 	if how == "panic" && !strings.Contains(fmt.Sprint(last.Args["call"]), "panicked: tracedeath: dying inside Allreduce") {
 		t.Fatalf("rank 1's last call does not say it panicked: %v", last.Args)
 	}
-	// Every Sendrecv of rank 1 exchanged a message each way with rank 0.
+	// Every rank's Sendrecv sent a message round the ring each round.
 	arrows := 0
 	for _, e := range events {
 		if e.Ph == "s" {
 			arrows++
 		}
 	}
-	if arrows != 2*rounds {
-		t.Fatalf("%d arrows, want %d (a message each way per round)", arrows, 2*rounds)
+	if arrows != np*rounds {
+		t.Fatalf("%d arrows, want %d (a message from each rank per round)", arrows, np*rounds)
 	}
-	noProcessLeft(t, res)
 }

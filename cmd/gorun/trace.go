@@ -119,6 +119,9 @@ func (t *traceCollector) readBuffer(r *rankTrace) {
 		return
 	}
 	defer func() { r.buffer.Close(); r.buffer = nil }()
+	if trace.HandedOver(r.buffer.Bytes()) {
+		return // they came over the control channel
+	}
 	off, _ := t.offset(*r)
 	recs, dropped, err := trace.ReadBuffer(r.records, r.buffer.Bytes(), t.now()+off)
 	if errors.Is(err, trace.ErrNotFormatted) {

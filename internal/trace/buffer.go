@@ -146,7 +146,33 @@ func (b *Buffer) Drop() { b.h.dropped++ }
 // Close marks the buffer as ended at now: calls still open were open then.
 func (b *Buffer) Close(now int64) {
 	b.h.closedAt = now
-	b.h.closed = 1
+	b.h.closed = closedHere
+}
+
+// HandedOver marks the buffer as ended at now with its records sent to
+// gorun another way (the control channel): the reader of the memory
+// leaves them (see HandedOver).
+func (b *Buffer) HandedOver(now int64) {
+	b.h.closedAt = now
+	b.h.closed = closedHandedOver
+}
+
+// The values of header.closed.
+const (
+	closedHere       = 1
+	closedHandedOver = 2
+)
+
+// HandedOver reports whether the buffer in mem says its records went to
+// gorun another way (Buffer.HandedOver), so that reading them from the
+// memory would count them twice.
+func HandedOver(mem []byte) bool {
+	if len(mem) < headerSize {
+		return false
+	}
+	var h header
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&h)), headerSize), mem)
+	return h.magic == bufferMagic && h.closed == closedHandedOver
 }
 
 // SetName stores op as the name of s's call (for a call with no code).
