@@ -22,13 +22,14 @@ import (
 // The records go into a trace.Buffer as the calls are made: a call takes
 // its slot when it begins and fills it in when it ends, so that recording
 // allocates nothing per call and the calls still open are the slots not
-// yet ended. Under gorun the buffer lies in a shared memory file gorun made
-// for this rank (jobenv.TraceFD): gorun reads it once the rank has exited,
-// however it exited, and Finalize only marks it closed. Without that file
-// (a rank that an agent started on another host) the buffer is this
-// process's own memory, and the records go to gorun over the control
-// channel at Finalize, or when gorun asks because the job is ending early
-// (handOver). Calls made after either are not recorded.
+// yet ended. Under gorun the buffer lies in a shared memory file that gorun
+// (or the agent that started this rank on another host) made for it
+// (jobenv.TraceFD): gorun (or the agent) reads it once the rank has
+// exited, however it exited, and Finalize only marks it closed. Without
+// that file the buffer is this process's own memory, and the records go to
+// gorun over the control channel at Finalize. Either way they go over the
+// control channel when gorun asks because the job is ending early
+// (handOverNow). Calls made after either are not recorded.
 type tracer struct {
 	base     time.Time // the clock's start, with its monotonic reading
 	baseUnix int64     // base as Unix nanoseconds

@@ -32,9 +32,10 @@ const (
 // rank's clock against gorun's when the rank says hello, gathers the
 // records of each rank, and writes the merged timeline. A rank it starts
 // records into a shared memory buffer it made (newBuffer), which it reads
-// as soon as the rank has exited (exited), while the others still run; a
-// rank on an agent's host hands its records over at Finalize, or when
-// asked as the job ends early (askFlush). It runs on the supervisor's goroutine.
+// as soon as the rank has exited (exited), while the others still run; the
+// records of a rank on an agent's host come over the control channel, from
+// its agent once it has exited (agentTraces), or from the rank when asked
+// as the job ends early (askFlush). It runs on the supervisor's goroutine.
 // A nil *traceCollector is tracing off. With --hosts its messages to and
 // from a rank go through the rank's agent (hosts_trace.go), which makes
 // the clock exchanges' round trips, and so their error bounds, longer.

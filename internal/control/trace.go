@@ -6,10 +6,11 @@ package control
 // Clock, and the boot id of its host (trace.HostID) in Host: a rank on
 // gorun's own host reads the very clock gorun reads. Across hosts an agent
 // relays these messages both ways like any other, so an exchange's round
-// trip includes the relay's. A rank that records into its own memory (one
-// with no shared buffer from gorun, jobenv.TraceFD: a rank on an agent's
-// host) hands over its trace at Finalize, or when the launcher asks
-// with TypeTraceFlush (the job is ending early): zero or more TypeTrace
+// trip includes the relay's. A rank hands over its trace when the launcher
+// asks with TypeTraceFlush (the job is ending early: only ranks on agents'
+// hosts are asked), and at Finalize if it records into its own memory
+// (without a shared buffer, jobenv.TraceFD; an agent relays what a rank
+// left in its buffer in the same messages): zero or more TypeTrace
 // messages, each with records in Trace (as trace.Encoder writes them,
 // at most TraceChunk bytes of them), then one TypeTraceEnd with the number
 // of calls it did not record (Dropped). After its last clock question the

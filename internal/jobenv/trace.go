@@ -6,10 +6,11 @@ package jobenv
 const Trace = "GORUN_TRACE"
 
 // TraceFD, when set with Trace, is the descriptor of the shared memory file
-// gorun made for the rank's records (a trace.Buffer of TraceSlots slots):
-// the rank records into it and gorun reads it once the rank has exited.
-// Unset (a rank an agent started on another host), the rank records into
-// its own memory and hands its records to gorun over the control channel.
+// gorun (or the agent that started the rank) made for the rank's records (a
+// trace.Buffer of TraceSlots slots): the rank records into it and gorun (or
+// the agent) reads it once the rank has exited. Unset, the rank records
+// into its own memory and hands its records to gorun over the control
+// channel at Finalize.
 const TraceFD = "GORUN_TRACE_FD"
 
 // TraceLimit, read by gorun, overrides DefaultTraceLimit.

@@ -12,10 +12,10 @@
 // they end. On gorun's host the buffer lies in a shared memory file gorun
 // made for the rank, and gorun reads it (ReadBuffer, which checks
 // everything it reads) once the rank has exited, however it exited: the
-// records of a rank that died are there, its last call open. A rank an
-// agent started on another host records into its own memory and hands the
-// records to gorun over the control channel in a compact binary form
-// (Encoder, DecodeRecords). gorun measures each rank's clock against its
+// records of a rank that died are there, its last call open. On another
+// host the rank's agent makes and reads the buffer, and relays the records
+// to gorun over the control channel in a compact binary form (Encoder,
+// DecodeRecords), as a rank without a buffer hands its own over. gorun measures each rank's clock against its
 // own (Sample, Offset; a rank with gorun's HostID reads gorun's very
 // clock), then:
 //
