@@ -222,15 +222,19 @@ func (t *traceCollector) onEvent(server controlServer, ev control.Event) bool {
 		t.askClock(server, ev.Rank)
 		return false
 	case control.TypeClockReply:
+		// Every answer leads to the next question or to clock-done, for
+		// which the rank waits at Finalize: an answer out of turn ends
+		// the exchanges rather than leave the rank waiting.
 		if int(ev.Msg.Round) == len(r.samples)+1 && r.sentAt != 0 {
 			r.samples = append(r.samples, trace.Sample{Sent: r.sentAt, Remote: ev.Msg.Clock, Received: t.now()})
 			r.host = ev.Msg.Host
 			if len(r.samples) < clockSamples {
 				t.askClock(server, ev.Rank)
-			} else {
-				_ = server.Send(ev.Rank, control.Message{Type: control.TypeClockDone})
+				break
 			}
 		}
+		r.sentAt = 0
+		_ = server.Send(ev.Rank, control.Message{Type: control.TypeClockDone})
 	case control.TypeTrace:
 		if r.fromBuffer {
 			break // its buffer said all (a rank of another version)
