@@ -56,19 +56,11 @@ func WriteJSON(w io.Writer, tl *Timeline) error {
 	o.b = o.b[2:] // the first event: no comma before it
 	o.raw("args", `{"name":"gorun job"}`)
 	o.end()
-	o.flush()
-	parts := encodeParts(len(tl.Lanes)+1, func(i int) []byte {
-		part := object{b: make([]byte, 0, 1<<16)}
-		if i < len(tl.Lanes) {
-			part.laneEvents(tl.Lanes[i])
-		} else {
-			part.flowEvents(tl, tl.Flows)
-		}
-		return part.b
-	})
-	for _, part := range parts {
-		o.w.Write(part)
+	for _, lane := range tl.Lanes {
+		o.laneEvents(lane)
 	}
+	o.flowEvents(tl, tl.Flows)
+	o.flush()
 	o.w.WriteString("\n],\n\"otherData\":")
 	o.w.Write(other)
 	o.w.WriteString("}\n")
@@ -98,11 +90,11 @@ func (o *object) event(ph, name string, tid int, ts int64) {
 	o.b = appendMicros(o.b, ts)
 }
 
-// end ends an event, and passes what o holds on to its writer, if it has
-// one, once it is a few pages.
+// end ends an event, and passes what o holds on to its writer once it is
+// a few pages.
 func (o *object) end() {
 	o.b = append(o.b, '}')
-	if len(o.b) >= 1<<14 && o.w != nil {
+	if len(o.b) >= 1<<14 {
 		o.flush()
 	}
 }
