@@ -39,8 +39,30 @@ func Alltoall[T any](c Conn, codec Codec[T], parts []T) ([]T, error) {
 			enc[j] = b
 		}
 	}
-	own := f // this rank's failure goes to every rank; others' stay here
 	out := make([]T, p)
+	err := alltoallPairwise(c, enc, f, func(src int, body []byte) error {
+		v, err := codec.Decode(body)
+		if err != nil {
+			return fmt.Errorf("decoding the part from rank %d: %w", src, err)
+		}
+		out[src] = v
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out[me] = parts[me]
+	return out, nil
+}
+
+// alltoallPairwise sends enc[j] to rank j and hands take, in turn, each
+// body received (from rank src), by pairwise exchange. own is this rank's
+// failure, sent to every rank in place of data; a failure received, or
+// take's error, is kept and returned once every exchange is done, so that
+// no rank waits for one that left early.
+func alltoallPairwise(c Conn, enc [][]byte, own *failure, take func(src int, body []byte) error) error {
+	p, me := c.Size(), c.Rank()
+	f := own
 	for k := 1; k < p; k++ {
 		dest, src := (me+k)%p, (me-k+p)%p
 		var msg []byte
@@ -51,7 +73,7 @@ func Alltoall[T any](c Conn, codec Codec[T], parts []T) ([]T, error) {
 		}
 		got, err := c.Sendrecv(msg, dest, alltoallTag, src, alltoallTag)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		_, body, rf := readFrame(me, got)
 		if rf != nil {
@@ -61,16 +83,12 @@ func Alltoall[T any](c Conn, codec Codec[T], parts []T) ([]T, error) {
 		if f != nil {
 			continue
 		}
-		v, err := codec.Decode(body)
-		if err != nil {
-			f = localFailure(me, fmt.Errorf("decoding the part from rank %d: %w", src, err))
-			continue
+		if err := take(src, body); err != nil {
+			f = localFailure(me, err)
 		}
-		out[src] = v
 	}
 	if f != nil {
-		return nil, f.err()
+		return f.err()
 	}
-	out[me] = parts[me]
-	return out, nil
+	return nil
 }

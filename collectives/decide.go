@@ -102,7 +102,11 @@ type policy struct {
 //     into a slice Go need not zero (8 MiB at np=2: 1.10 in pieces against
 //     1.50 ms whole; at np=4 on 2 cores, whole 2.13 ms, in pieces 2.87).
 //   - Allgather, Gather, Scatter: no rank knows the total size (parts may
-//     differ in length), so the choice is by rank count alone.
+//     differ in length), so the choice is by rank count alone. Gather,
+//     Allgather and Alltoall of numbers go through the arena where there is
+//     one (shmExchange): each rank copies its blocks into its slot and the
+//     readers copy them out, in rounds when they do not fit (bench/ops,
+//     np=4 on 2 cores: see shmexchange.go for the figures).
 //   - Reduce, ReduceSlice: binomial tree. Alltoall: pairwise exchange.
 //     Scan: recursive doubling. Barrier: dissemination.
 var policies = map[string]policy{
@@ -121,11 +125,11 @@ var policies = map[string]policy{
 			{alg: algRecursiveDoubling},
 		}},
 	"Allgather": {env: "GORUN_COLL_ALLGATHER",
-		algs:  []algorithm{algRecursiveDoubling, algRing},
-		rules: []rule{{alg: algRecursiveDoubling}}},
+		algs:  []algorithm{algRecursiveDoubling, algRing, algShm},
+		rules: []rule{{minRanks: 2, shared: true, alg: algShm}, {alg: algRecursiveDoubling}}},
 	"Gather": {env: "GORUN_COLL_GATHER",
-		algs:  []algorithm{algBinomial, algLinear},
-		rules: []rule{{alg: algBinomial}}},
+		algs:  []algorithm{algBinomial, algLinear, algShm},
+		rules: []rule{{minRanks: 2, shared: true, alg: algShm}, {alg: algBinomial}}},
 	"Scatter": {env: "GORUN_COLL_SCATTER",
 		algs:  []algorithm{algBinomial, algLinear},
 		rules: []rule{{alg: algBinomial}}},
@@ -133,8 +137,8 @@ var policies = map[string]policy{
 		algs:  []algorithm{algBinomial},
 		rules: []rule{{alg: algBinomial}}},
 	"Alltoall": {env: "GORUN_COLL_ALLTOALL",
-		algs:  []algorithm{algPairwise},
-		rules: []rule{{alg: algPairwise}}},
+		algs:  []algorithm{algPairwise, algShm},
+		rules: []rule{{minRanks: 2, shared: true, alg: algShm}, {alg: algPairwise}}},
 	"Scan": {env: "GORUN_COLL_SCAN",
 		algs:  []algorithm{algRecursiveDoubling},
 		rules: []rule{{alg: algRecursiveDoubling}}},

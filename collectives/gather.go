@@ -25,20 +25,47 @@ func Gather[T any](c Conn, codec Codec[T], part T, root int) ([]T, error) {
 	if _, err := begin(c, Signature{Kind: KindGather, Root: root, Elem: ElemOf[T](), Count: -1}); err != nil {
 		return nil, err
 	}
-	var f *failure
-	own, err := codec.Encode(part)
-	if err != nil {
-		f = localFailure(me, fmt.Errorf("encoding the part of rank %d: %w", me, err))
+	parts, err := gatherEncoded(c, codec, part, root, alg, nil)
+	if err != nil || parts == nil {
+		return nil, err
+	}
+	out := make([]T, p)
+	for q, b := range parts {
+		if q == me {
+			continue
+		}
+		v, err := codec.Decode(b)
+		if err != nil {
+			return nil, fmt.Errorf("decoding the part of rank %d: %w", q, err)
+		}
+		out[q] = v
+	}
+	out[root] = part
+	return out, nil
+}
+
+// gatherEncoded gathers every rank's encoded part on root, by rank (root's
+// own entry is its encoded part); the other ranks get nil. own is this
+// rank's failure, if any, which reaches the root in place of its part.
+func gatherEncoded[T any](c Conn, codec Codec[T], part T, root int, alg algorithm, own *failure) ([][]byte, error) {
+	p, me := c.Size(), c.Rank()
+	f := own
+	var mine []byte
+	if f == nil {
+		var err error
+		if mine, err = codec.Encode(part); err != nil {
+			f = localFailure(me, fmt.Errorf("encoding the part of rank %d: %w", me, err))
+		}
 	}
 	vr := toVirtual(me, root, p)
 	h := header{alg: byte(alg), rank: uint32(me)}
 	var parts [][]byte // by virtual rank, from vr on
 	if alg == algLinear {
 		if me != root {
-			return nil, sendGathered(c, root, h, [][]byte{own}, f)
+			return nil, sendGathered(c, root, h, [][]byte{mine}, f)
 		}
 		parts = make([][]byte, p)
-		parts[0] = own
+		parts[0] = mine
 		for i := 1; i < p; i++ {
 			got, err := c.Recv(fromVirtual(i, root, p), gatherTag)
 			if err != nil {
@@ -51,7 +78,7 @@ func Gather[T any](c Conn, codec Codec[T], part T, root int) ([]T, error) {
 			}
 		}
 	} else {
-		parts = [][]byte{own}
+		parts = [][]byte{mine}
 		for mask := 1; mask < p; mask <<= 1 {
 			if vr&mask != 0 {
 				return nil, sendGathered(c, fromVirtual(vr-mask, root, p), h, parts, f)
@@ -71,16 +98,11 @@ func Gather[T any](c Conn, codec Codec[T], part T, root int) ([]T, error) {
 	if f != nil {
 		return nil, f.err()
 	}
-	out := make([]T, p)
+	byRank := make([][]byte, p)
 	for i, b := range parts {
-		v, err := codec.Decode(b)
-		if err != nil {
-			return nil, fmt.Errorf("decoding the part of rank %d: %w", fromVirtual(i, root, p), err)
-		}
-		out[fromVirtual(i, root, p)] = v
+		byRank[fromVirtual(i, root, p)] = b
 	}
-	out[root] = part
-	return out, nil
+	return byRank, nil
 }
 
 // sendGathered sends parts (or the failure f) up to dest and reports f.

@@ -14,6 +14,12 @@ const scatterTag = 0
 // for the root); GORUN_COLL_SCATTER=linear sends each part straight from the
 // root instead.
 func Scatter[T any](c Conn, codec Codec[T], parts []T, root int) (T, error) {
+	return scatter(c, codec, parts, root, nil, -1)
+}
+
+// scatter is Scatter with this rank's failure own (the root's reaches every
+// rank) and the length count every rank's part must have (-1: any).
+func scatter[T any](c Conn, codec Codec[T], parts []T, root int, own *failure, count int) (T, error) {
 	var zero T
 	p, me := c.Size(), c.Rank()
 	if err := checkRoot(c, root); err != nil {
@@ -23,11 +29,11 @@ func Scatter[T any](c Conn, codec Codec[T], parts []T, root int) (T, error) {
 	if err != nil {
 		return zero, err
 	}
-	if _, err := begin(c, Signature{Kind: KindScatter, Root: root, Elem: ElemOf[T](), Count: -1}); err != nil {
+	if _, err := begin(c, Signature{Kind: KindScatter, Root: root, Elem: ElemOf[T](), Count: count}); err != nil {
 		return zero, err
 	}
 	if me == root {
-		return scatterRoot(c, codec, parts, root, alg)
+		return scatterRoot(c, codec, parts, root, alg, own)
 	}
 	from := root
 	vr := toVirtual(me, root, p)
@@ -70,14 +76,16 @@ func Scatter[T any](c Conn, codec Codec[T], parts []T, root int) (T, error) {
 	return v, nil
 }
 
-func scatterRoot[T any](c Conn, codec Codec[T], parts []T, root int, alg algorithm) (T, error) {
+func scatterRoot[T any](c Conn, codec Codec[T], parts []T, root int, alg algorithm, own *failure) (T, error) {
 	var zero T
 	p, me := c.Size(), c.Rank()
-	var f *failure
+	f := own
 	enc := make([][]byte, p) // by virtual rank
-	if len(parts) != p {
+	switch {
+	case f != nil:
+	case len(parts) != p:
 		f = localFailure(me, failf(ErrParts, "%d parts for %d ranks", len(parts), p))
-	} else {
+	default:
 		for i := range enc {
 			b, err := codec.Encode(parts[fromVirtual(i, root, p)])
 			if err != nil {

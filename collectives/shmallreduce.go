@@ -309,6 +309,8 @@ func kindName(k byte) string {
 		return "Bcast"
 	case kindBarrier:
 		return "Barrier"
+	case kindGather, kindAllgather, kindAlltoall:
+		return exchangeKindName(k)
 	}
 	return fmt.Sprintf("no collective known (%d)", k)
 }

@@ -176,6 +176,19 @@ func (c pollingComposite) SpinEnd() {
 	}
 }
 
+// SpinLinger tells every sub-transport that is a Spinner that polling
+// stopped for now (Lingerer), as SpinEnd for those that cannot linger.
+func (c pollingComposite) SpinLinger() {
+	for _, s := range c.subs {
+		switch sp := s.(type) {
+		case Lingerer:
+			sp.SpinLinger()
+		case Spinner:
+			sp.SpinEnd()
+		}
+	}
+}
+
 // reader returns rank's transport as a PeerMemoryReader, if it is one.
 func (c *Composite) reader(rank int) (PeerMemoryReader, bool) {
 	if rank < 0 || rank >= c.size || rank == c.rank {

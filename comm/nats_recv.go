@@ -128,7 +128,13 @@ func (t *NATS) receive(p *natsPeer, typ byte, data []byte) error {
 		}
 		buf := t.bufferFor(h, int(total))
 		if buf == nil {
-			buf = make([]byte, total)
+			// A new buffer that starts with first: only the part the
+			// chunks will fill is zeroed (make would zero it all; a 1 MiB
+			// frame is a message of nearly 1 MiB and a chunk of a few
+			// bytes).
+			buf = append(first[:len(first):len(first)], make([]byte, int(total)-len(first))...)
+			p.asm = &assembly{f: Frame{Header: h, Payload: buf[:total:total]}, off: len(first)}
+			return nil
 		}
 		p.asm = &assembly{f: Frame{Header: h, Payload: buf}, off: copy(buf, first)}
 	case msgChunk:

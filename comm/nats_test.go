@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -96,9 +97,15 @@ func TestNATSChunkedFramesArriveWhole(t *testing.T) {
 	ts := natsJob(t, srv.URL(srv.admin), "chunks", "s", 2, nil)
 	recs := startNATS(t, ts)
 	sizes := []int{32<<10 - 100, 32 << 10, 32<<10 + 1, 1 << 20, 5<<20 + 7}
+	rng := rand.New(rand.NewPCG(uint64(len(sizes)), 16))
+	var sent [][]byte
 	for i, n := range sizes {
-		payload := bytes.Repeat([]byte{byte(i + 1)}, n)
-		binary.LittleEndian.PutUint64(payload, uint64(n))
+		// Random bytes: a chunk written at the wrong place shows.
+		payload := make([]byte, n)
+		for j := range payload {
+			payload[j] = byte(rng.Uint32())
+		}
+		sent = append(sent, payload)
 		if err := ts[0].Send(testCtx(t), 1, comm.Header{Kind: kindData, Tag: int32(i)}, payload); err != nil {
 			t.Fatal(err)
 		}
@@ -108,7 +115,7 @@ func TestNATSChunkedFramesArriveWhole(t *testing.T) {
 		if int(f.Tag) != i || len(f.Payload) != sizes[i] || f.Source != 0 {
 			t.Fatalf("frame %d: tag %d, %d bytes from %d; want tag %d, %d bytes from 0", i, f.Tag, len(f.Payload), f.Source, i, sizes[i])
 		}
-		if binary.LittleEndian.Uint64(f.Payload) != uint64(sizes[i]) || f.Payload[len(f.Payload)-1] != byte(i+1) {
+		if !bytes.Equal(f.Payload, sent[i]) {
 			t.Fatalf("frame %d: payload corrupted", i)
 		}
 	}

@@ -192,3 +192,13 @@ type Spinner interface {
 	SpinStart()
 	SpinEnd()
 }
+
+// Lingerer is an optional ability of a Spinner: SpinLinger ends a
+// SpinStart as SpinEnd does, for a caller that got what it polled for and
+// will likely poll again soon (the next call of a loop). The transport may
+// leave its peers' wake-ups off for a short while; frames that arrive
+// meanwhile are delivered at the next poll or, when nobody polls, once
+// that while is over. A caller about to sleep calls SpinEnd instead.
+type Lingerer interface {
+	SpinLinger()
+}

@@ -56,7 +56,7 @@ const closeGrace = 5 * time.Second
 // connected full mesh of one-directional connections (rank a sends to b only
 // on the connection a dialed to b, so the order per pair is the stream's).
 // It implements Poller (a waiting receiver can read ready frames on its own
-// goroutine instead of paying a sleep and wake-up per message), Spinner,
+// goroutine instead of paying a sleep and wake-up per message), Spinner, Lingerer,
 // TrySender, PartsSender and, on Linux, PeerMemoryReader. On Linux, frames
 // up to a quarter of UnixConfig.RingSize travel through a shared-memory
 // ring per connection instead of the socket (see unix_ring.go).
@@ -78,6 +78,12 @@ type Unix struct {
 	inList   []*inConn // snapshot of in for Poll, replaced on change
 	inListMu sync.RWMutex
 	spinners atomic.Int32 // callers between SpinStart and SpinEnd
+	// The linger timer (see unix_ring_linger.go): born is the transport's
+	// start, the origin of lingerSince.
+	born          time.Time
+	lingerTimer   *time.Timer
+	lingerPending atomic.Bool
+	lingerSince   atomic.Int64
 }
 
 // NewUnix listens at jobenv.SocketPath(cfg.Dir, cfg.Rank) and returns the
@@ -127,7 +133,10 @@ func NewUnix(cfg UnixConfig) (*Unix, error) {
 		pending:  make(map[*net.UnixConn]struct{}),
 		gone:     make([]bool, cfg.Size),
 		closing:  make(chan struct{}),
+		born:     time.Now(),
 	}
+	u.lingerTimer = time.AfterFunc(time.Hour, u.lingerDone)
+	u.lingerTimer.Stop()
 	return u, nil
 }
 
@@ -158,8 +167,9 @@ func (u *Unix) Start(h Handler) error {
 		return fmt.Errorf("comm: unix rank %d: %w", u.cfg.Rank, ErrClosed)
 	}
 	u.handler = h
-	u.readers.Add(1)
+	u.readers.Add(2)
 	go u.acceptLoop()
+	go u.readGoodbyeMarkers()
 	return nil
 }
 
@@ -265,8 +275,10 @@ func (u *Unix) peerFinished(rank int) bool {
 }
 
 // Close says goodbye to every peer, including those never connected to (so
-// a peer waiting on us learns we finished), leaves the finished marker,
-// stops listening and releases every connection. It is idempotent.
+// a peer waiting on us learns we finished; one not listening yet finds the
+// goodbye in the job directory when it starts, see leaveGoodbye), leaves
+// the finished marker, stops listening and releases every connection. It
+// is idempotent.
 func (u *Unix) Close() error {
 	u.mu.Lock()
 	if u.closed {
@@ -276,6 +288,7 @@ func (u *Unix) Close() error {
 	u.closed = true
 	close(u.closing)
 	u.mu.Unlock()
+	u.lingerTimer.Stop()
 
 	var errs []error
 	if f, err := os.OpenFile(donePath(u.cfg.Dir, u.cfg.Rank), os.O_CREATE|os.O_WRONLY, 0o600); err != nil {

@@ -1,6 +1,7 @@
 package comm
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/binary"
@@ -8,6 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -32,8 +36,20 @@ func (u *Unix) dial(ctx context.Context, dest int, forClose bool) (*net.UnixConn
 	deadline := start.Add(u.cfg.DialTimeout)
 	var refusedSince time.Time
 	backoff := 100 * time.Microsecond
+	marked := false // forClose: our goodbye line for dest is written
 	for {
 		conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+		if err != nil && forClose && notListening(err) {
+			// A goodbye need not wait for a peer that is not listening:
+			// our goodbye line tells it when it starts (see leaveGoodbye).
+			if marked {
+				return nil, nil, fmt.Errorf("comm: rank %d: rank %d is not listening; it reads our goodbye line when it starts: %w", u.cfg.Rank, dest, errGoodbyeLeft)
+			}
+			if u.leaveGoodbye(dest) == nil {
+				marked = true
+				continue // once more: it may have started listening before the line was there
+			}
+		}
 		if err == nil {
 			ring, herr := u.handshake(conn, deadline, !forClose && !u.cfg.NoRings)
 			if herr != nil {
@@ -73,6 +89,74 @@ func (u *Unix) dial(ctx context.Context, dest int, forClose bool) (*net.UnixConn
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 20*time.Millisecond)
+	}
+}
+
+// errGoodbyeLeft ends a goodbye dial to a peer that is not listening: the
+// goodbye was left as a line of the goodbyes file instead.
+var errGoodbyeLeft = errors.New("comm: goodbye left in the goodbyes file")
+
+// notListening reports whether a dial failed because nobody listens on the
+// socket yet (or any more): it does not exist, or refuses connections.
+func notListening(err error) bool {
+	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// goodbyesFile names the file, in the job's directory, where ranks leave
+// goodbyes for peers that were not listening (see leaveGoodbye): one line
+// "from>to" per goodbye, appended. One file for the whole job keeps it to
+// one inode however many ranks finish before others start.
+const goodbyesFile = "goodbyes"
+
+// leaveGoodbye leaves our goodbye to dest as a line of the goodbyes file,
+// for a peer that is not listening yet: Close then need not wait for it to
+// start. It is called with dest's outgoing connection locked and never
+// made, once Close has begun, so that nothing was or will be sent to dest:
+// the line says all there is. The order makes it sound: we append the line
+// and then dial once more; dest listens and then (Start) reads the file.
+// Either our second dial finds it listening (the goodbye goes by the
+// socket as usual), or it started listening after that dial failed, which
+// was after the line was written, so it reads the line. Seeing both is
+// harmless: a peer is reported gone once.
+func (u *Unix) leaveGoodbye(dest int) error {
+	f, err := os.OpenFile(filepath.Join(u.cfg.Dir, goodbyesFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	// One write per line: appends do not interleave within it.
+	_, err = f.Write([]byte(strconv.Itoa(u.cfg.Rank) + ">" + strconv.Itoa(dest) + "\n"))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// readGoodbyeMarkers reports gone (finished) every peer that left us a
+// goodbye line before we listened (see leaveGoodbye). Start runs it once;
+// we are listening by then. A last line without its newline is a write
+// still under way: its writer dials us after it, and finds us listening.
+func (u *Unix) readGoodbyeMarkers() {
+	defer u.readers.Done()
+	data, err := os.ReadFile(filepath.Join(u.cfg.Dir, goodbyesFile))
+	if err != nil {
+		return // none left (or unreadable: then every goodbye came by socket)
+	}
+	for len(data) > 0 {
+		line, rest, complete := bytes.Cut(data, []byte("\n"))
+		data = rest
+		if !complete {
+			break
+		}
+		fromText, toText, ok := bytes.Cut(line, []byte(">"))
+		if !ok {
+			continue
+		}
+		from, err1 := strconv.Atoi(string(fromText))
+		to, err2 := strconv.Atoi(string(toText))
+		if err1 != nil || err2 != nil || to != u.cfg.Rank || !u.isPeer(from) {
+			continue
+		}
+		u.peerGone(from, fmt.Errorf("comm: rank %d finished before we listened: %w", from, ErrPeerFinished))
 	}
 }
 

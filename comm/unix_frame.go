@@ -65,7 +65,7 @@ func putOrdinal(b []byte, ord uint32) {
 func decodeHeader(b []byte, source int, maxFrame uint64) (Header, uint64, error) {
 	h, length, ord, err := decodeFrameHeader(b, source, maxFrame)
 	if err == nil && (ord != 0 || h.Kind == unixWake) {
-		return h, 0, fmt.Errorf("frame header % x: %w", b[:frameHeaderLen], ErrBadFrame)
+		return h, 0, fmt.Errorf("frame header % x: %w", [frameHeaderLen]byte(b), ErrBadFrame)
 	}
 	return h, length, err
 }
@@ -83,7 +83,7 @@ func decodeFrameHeader(b []byte, source int, maxFrame uint64) (Header, uint64, u
 	ord := binary.LittleEndian.Uint32(b[12:])
 	length := binary.LittleEndian.Uint64(b[24:])
 	if (h.Kind >= FirstReservedKind && h.Kind != unixGoodbye && h.Kind != unixWake) || b[1]|b[2]|b[3] != 0 {
-		return h, 0, 0, fmt.Errorf("frame header % x: %w", b[:frameHeaderLen], ErrBadFrame)
+		return h, 0, 0, fmt.Errorf("frame header % x: %w", [frameHeaderLen]byte(b), ErrBadFrame)
 	}
 	if length > maxFrame {
 		return h, 0, 0, fmt.Errorf("frame of %d bytes, limit %d: %w", length, maxFrame, ErrFrameTooLarge)

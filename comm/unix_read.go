@@ -36,6 +36,11 @@ type inConn struct {
 	ring    *ringReader // the peer's shared-memory ring, or nil
 	next    uint32      // with a ring: the ordinal of the next data frame
 	recheck atomic.Bool // SpinEnd asks the lock's holder to settle the ring
+	// pollSocket is the function Poll hands raw.Control, made once so that
+	// a poll allocates nothing; it adds what it delivered to polled. Both
+	// are used under mu.
+	pollSocket func(fd uintptr)
+	polled     int
 }
 
 // serve runs one accepted connection: the handshake, then reads until the
@@ -60,6 +65,7 @@ func (u *Unix) serve(conn *net.UnixConn) {
 	}
 	conn.SetReadBuffer(socketBuffer)
 	ic := &inConn{u: u, conn: conn, raw: raw, src: src, pid: peerPID(raw), buf: make([]byte, readBufferLen), ring: ring}
+	ic.pollSocket = func(fd uintptr) { ic.polled += ic.progress(int(fd)) }
 	if !u.register(ic) {
 		ring.unmap()
 		conn.Close()
@@ -125,7 +131,9 @@ func (u *Unix) Poll() bool {
 				// Control, unlike Read, does not take the descriptor's
 				// read lock, which the background reader holds while it
 				// waits.
-				ic.raw.Control(func(fd uintptr) { n += ic.progress(int(fd)) })
+				ic.polled = 0
+				ic.raw.Control(ic.pollSocket)
+				n += ic.polled
 			} else {
 				n += ic.settle()
 			}
@@ -165,6 +173,12 @@ func (u *Unix) SpinEnd() {
 	if u.spinners.Add(-1) != 0 {
 		return
 	}
+	u.settleAll()
+}
+
+// settleAll has every ring ask for wake-ups again, and delivers what was
+// published before (see unix_ring.go for why nothing is left behind).
+func (u *Unix) settleAll() {
 	u.inListMu.RLock()
 	list := u.inList
 	u.inListMu.RUnlock()

@@ -53,8 +53,10 @@ import (
 // reader, or the reader, re-checking the ring after storing sleeping, sees
 // the record. The reader clears sleeping only while a caller spins on Poll
 // (Spinner), and stores it again (then re-checks) when the last spinner
-// stops; clearing it at any other time is never done, setting it spuriously
-// only costs a wake-up frame.
+// stops by SpinEnd, or, when it stopped by SpinLinger, once the linger
+// timer finds nobody polling (unix_ring_linger.go); clearing it at any
+// other time is never done, setting it spuriously only costs a wake-up
+// frame.
 //
 // The peer at the other end may scribble on the shared memory: every
 // position and length read from it is checked before use, each side keeps

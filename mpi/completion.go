@@ -19,17 +19,17 @@ type completion struct {
 }
 
 // Polling through a large transfer: the expected copy rate, and the
-// longest transfer a waiter polls through.
+// longest a waiter polls through one transfer (a longer one is polled
+// that long, then slept through).
 const (
 	transferBytesPerMicrosecond = 4 << 10 // 4 GB/s
-	maxTransferSpin             = time.Millisecond
+	maxTransferSpin             = 10 * time.Millisecond
 )
 
 // expectTransfer records that c moves size bytes.
 func (c *completion) expectTransfer(size int) {
-	if d := time.Duration(size/transferBytesPerMicrosecond) * time.Microsecond; d <= maxTransferSpin {
-		c.transfer.Store(int64(d))
-	}
+	d := time.Duration(size/transferBytesPerMicrosecond) * time.Microsecond
+	c.transfer.Store(int64(min(d, maxTransferSpin)))
 }
 
 func (c *completion) init() { c.done = make(chan struct{}) }

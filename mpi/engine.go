@@ -21,6 +21,7 @@ type engine struct {
 	t          comm.Transport        // nil in a world of size 1
 	poller     comm.Poller           // nil when the transport cannot poll
 	spinner    comm.Spinner          // nil when the transport needs no word of polling
+	lingerer   comm.Lingerer         // nil when the transport cannot linger after polling
 	reader     comm.PeerMemoryReader // nil when no peer's memory can be read
 	rank, size int
 	eagerLimit []int // per destination: the largest message sent eagerly
@@ -29,6 +30,7 @@ type engine struct {
 	copyDelay  time.Duration  // tests only: see CopyDelayEnv
 	syncSends  bool           // user sends wait for their match (WithSyncSends)
 	blocked    *blockReporter // nil without a launcher
+	ops        opCache        // the built-in operators' collectives.Op
 
 	mu       sync.Mutex
 	match    matcher
@@ -104,6 +106,7 @@ func newEngine(t comm.Transport, rank, size int, cfg config) *engine {
 	if p, ok := t.(comm.Poller); ok {
 		e.poller = p
 		e.spinner, _ = t.(comm.Spinner)
+		e.lingerer, _ = t.(comm.Lingerer)
 	}
 	if r, ok := t.(comm.PeerMemoryReader); ok && !cfg.noPull {
 		e.reader = r

@@ -259,3 +259,108 @@ func ExampleErrCollectiveMismatch() {
 	// true true true
 	// true true true
 }
+
+// Every rank's block of two, gathered in rank order into the root's
+// buffer, which a loop would keep from call to call.
+func ExampleGatherInto() {
+	var got []int
+	runWorld(3, func(world *mpi.Comm) {
+		r := world.Rank()
+		var out []int
+		if r == 0 {
+			out = make([]int, 2*world.Size())
+		}
+		if err := mpi.GatherInto(world, []int{r, 10 * r}, out, 0); err != nil {
+			fmt.Println(err)
+		}
+		if r == 0 {
+			got = out
+		}
+	})
+	fmt.Println(got)
+	// Output: [0 0 1 10 2 20]
+}
+
+// Every rank gets every rank's block, in rank order, in its own buffer.
+func ExampleAllgatherInto() {
+	outs := make([][]float64, 3)
+	runWorld(3, func(world *mpi.Comm) {
+		out := make([]float64, world.Size())
+		if err := mpi.AllgatherInto(world, []float64{float64(world.Rank()) / 2}, out); err != nil {
+			fmt.Println(err)
+		}
+		outs[world.Rank()] = out
+	})
+	fmt.Println(outs)
+	// Output: [[0 0.5 1] [0 0.5 1] [0 0.5 1]]
+}
+
+// Rank i sends 10*i+j to rank j: a transpose, in flat buffers of one
+// block per rank, as MPI_Alltoall.
+func ExampleAlltoallInto() {
+	recvs := make([][]int, 3)
+	runWorld(3, func(world *mpi.Comm) {
+		p, r := world.Size(), world.Rank()
+		send, recv := make([]int, p), make([]int, p)
+		for j := range send {
+			send[j] = 10*r + j
+		}
+		if err := mpi.AlltoallInto(world, send, recv); err != nil {
+			fmt.Println(err)
+		}
+		recvs[r] = recv
+	})
+	fmt.Println(recvs)
+	// Output: [[0 10 20] [1 11 21] [2 12 22]]
+}
+
+// The root's data cut into one block of two per rank.
+func ExampleScatterInto() {
+	outs := make([][]string, 3)
+	runWorld(3, func(world *mpi.Comm) {
+		var data []string
+		if world.Rank() == 1 {
+			data = []string{"a", "b", "c", "d", "e", "f"}
+		}
+		out := make([]string, 2)
+		if err := mpi.ScatterInto(world, data, out, 1); err != nil {
+			fmt.Println(err)
+		}
+		outs[world.Rank()] = out
+	})
+	fmt.Println(outs)
+	// Output: [[a b] [c d] [e f]]
+}
+
+// A buffer of the wrong length is an error naming the rank, the call and
+// the lengths, matchable with errors.Is.
+func ExampleGatherInto_wrongLength() {
+	runWorld(2, func(world *mpi.Comm) {
+		out := make([]int, 3) // 2 ranks of 2 elements need 4
+		err := mpi.GatherInto(world, []int{1, 2}, out, 0)
+		if world.Rank() == 0 {
+			fmt.Println(err)
+			fmt.Println(errors.Is(err, mpi.ErrLengthMismatch))
+		}
+	})
+	// Output:
+	// mpi: rank 0 GatherInto: slice lengths differ between ranks: out has 3 elements, want 4 (2 ranks of 2 elements)
+	// true
+}
+
+// Element-wise maxima, into the root's buffer.
+func ExampleReduceSliceInto() {
+	var got []int
+	runWorld(3, func(world *mpi.Comm) {
+		r := world.Rank()
+		out := make([]int, 3)
+		if err := mpi.ReduceSliceInto(world, []int{r, 5 - r, 7}, out, mpi.Max, 2); err != nil {
+			fmt.Println(err)
+		}
+		if r == 2 {
+			got = out
+		}
+	})
+	fmt.Println(got)
+	// Output: [2 5 7]
+}

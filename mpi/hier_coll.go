@@ -264,11 +264,7 @@ func (s *subConn) index(r int) int {
 func hierAllgather[T any](conn collectives.Conn, codec collectives.Codec[[]T], part []T) ([]T, error) {
 	k, h := hierFor(conn, true, true)
 	if h == nil {
-		parts, err := collectives.Allgather(conn, codec, part)
-		if err != nil {
-			return nil, err
-		}
-		return join(parts), nil
+		return collectives.AllgatherJoined(conn, codec, part)
 	}
 	sig := collectives.Signature{Kind: collectives.KindAllgather, Root: -1, Elem: collectives.ElemOf[[]T](), Count: -1}
 	return hierCall(k, sig, func() ([]T, error) {
@@ -288,11 +284,7 @@ func hierAllgather[T any](conn collectives.Conn, codec collectives.Codec[[]T], p
 func hierGather[T any](conn collectives.Conn, codec collectives.Codec[[]T], part []T, root int) ([]T, error) {
 	k, h := hierFor(conn, true, true)
 	if h == nil || root < 0 || root >= conn.Size() {
-		parts, err := collectives.Gather(conn, codec, part, root)
-		if err != nil || parts == nil {
-			return nil, err
-		}
-		return join(parts), nil
+		return collectives.GatherJoined(conn, codec, part, root)
 	}
 	sig := collectives.Signature{Kind: collectives.KindGather, Root: root, Elem: collectives.ElemOf[[]T](), Count: -1}
 	return hierCall(k, sig, func() ([]T, error) {

@@ -71,39 +71,73 @@ type builtinLoops[T any] struct {
 // built-in operators on Go's number types, and no loops for any other
 // function (nor for types defined on numbers, which fall back to op).
 func loopsOf[T any](op func(a, b T) T) builtinLoops[T] {
-	name := builtinName(op)
-	if name == "" {
-		return builtinLoops[T]{}
-	}
+	loops, _ := loopsAndName(op)
+	return loops
+}
+
+// loopsAndName is loopsOf, and builtinName of op.
+func loopsAndName[T any](op func(a, b T) T) (builtinLoops[T], string) {
 	var l any
+	var name string
 	switch any(*new(T)).(type) {
 	case float64:
-		l = numLoops[float64](name)
+		l, name = numLoopsOf(op, Sum[float64], Prod[float64], Max[float64], Min[float64])
 	case float32:
-		l = numLoops[float32](name)
+		l, name = numLoopsOf(op, Sum[float32], Prod[float32], Max[float32], Min[float32])
 	case int:
-		l = numLoops[int](name)
+		l, name = numLoopsOf(op, Sum[int], Prod[int], Max[int], Min[int])
 	case int64:
-		l = numLoops[int64](name)
+		l, name = numLoopsOf(op, Sum[int64], Prod[int64], Max[int64], Min[int64])
 	case int32:
-		l = numLoops[int32](name)
+		l, name = numLoopsOf(op, Sum[int32], Prod[int32], Max[int32], Min[int32])
 	case int16:
-		l = numLoops[int16](name)
+		l, name = numLoopsOf(op, Sum[int16], Prod[int16], Max[int16], Min[int16])
 	case int8:
-		l = numLoops[int8](name)
+		l, name = numLoopsOf(op, Sum[int8], Prod[int8], Max[int8], Min[int8])
 	case uint:
-		l = numLoops[uint](name)
+		l, name = numLoopsOf(op, Sum[uint], Prod[uint], Max[uint], Min[uint])
 	case uint64:
-		l = numLoops[uint64](name)
+		l, name = numLoopsOf(op, Sum[uint64], Prod[uint64], Max[uint64], Min[uint64])
 	case uint32:
-		l = numLoops[uint32](name)
+		l, name = numLoopsOf(op, Sum[uint32], Prod[uint32], Max[uint32], Min[uint32])
 	case uint16:
-		l = numLoops[uint16](name)
+		l, name = numLoopsOf(op, Sum[uint16], Prod[uint16], Max[uint16], Min[uint16])
 	case uint8:
-		l = numLoops[uint8](name)
+		l, name = numLoopsOf(op, Sum[uint8], Prod[uint8], Max[uint8], Min[uint8])
+	default:
+		name = builtinName(op) // types defined on numbers: no loops
 	}
 	loops, _ := l.(builtinLoops[T])
-	return loops
+	return loops, name
+}
+
+// numLoopsOf returns the loops and the name of op when it is a built-in
+// operator on T, given the built-ins' instantiations on T. It first
+// compares op with those (cheap: no lookup of the function's name, which
+// costs about as much as a small collective), then falls back to
+// builtinName. The instantiations come from the caller, written with a
+// concrete T: inside a generic function, Sum[T] would be a new closure.
+func numLoopsOf[T Number](op any, sum, prod, mx, mn func(a, b T) T) (builtinLoops[T], string) {
+	name := ""
+	if f, ok := op.(func(a, b T) T); ok && f != nil {
+		switch reflect.ValueOf(f).Pointer() {
+		case reflect.ValueOf(sum).Pointer():
+			name = "Sum"
+		case reflect.ValueOf(prod).Pointer():
+			name = "Prod"
+		case reflect.ValueOf(mx).Pointer():
+			name = "Max"
+		case reflect.ValueOf(mn).Pointer():
+			name = "Min"
+		}
+	}
+	if name == "" {
+		name = builtinName(op)
+	}
+	if name == "" {
+		return builtinLoops[T]{}, ""
+	}
+	return numLoops[T](name), name
 }
 
 // numLoops are the loops of the built-in operator name on T.

@@ -51,16 +51,24 @@ func (e *engine) awaitUntil(goctx context.Context, c *completion, what callInfo,
 
 // spinPoll polls the transport until c is done (true) or the spin time is
 // over (false), telling a transport that is a comm.Spinner when it starts
-// and stops polling.
-func (e *engine) spinPoll(c *completion) bool {
+// and stops polling: by SpinLinger when c is done (the caller will likely
+// wait again soon, and peers need not wake this rank in between), by
+// SpinEnd when the caller is about to sleep.
+func (e *engine) spinPoll(c *completion) (done bool) {
 	if e.spinner != nil {
 		e.spinner.SpinStart()
-		defer e.spinner.SpinEnd()
+		defer func() {
+			if done && e.lingerer != nil {
+				e.lingerer.SpinLinger()
+			} else {
+				e.spinner.SpinEnd()
+			}
+		}()
 	}
 	start := time.Now()
 	for i := 1; ; i++ {
-		if !e.poller.Poll() && e.yield {
-			yieldCore()
+		if !e.poller.Poll() && e.yield && !yieldBriefly() {
+			return c.isDone() // the core went to a process with work: sleep
 		}
 		if c.isDone() {
 			return true

@@ -11,17 +11,19 @@ import (
 	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
+	"github.com/gorun-mpi/gorun/internal/launchtrace"
 	"github.com/gorun-mpi/gorun/internal/shmcoll"
 )
 
 // worldState is one world: its engine, and its link to the launcher.
 type worldState struct {
 	e         *engine
-	ctl       *control.Client // nil without gorun or with WithTransport
-	arena     *shmcoll.Region // shared memory of the world's ranks, all on this host; nil if none
-	hostArena *shmcoll.Region // in a job over several hosts: shared memory of this host's ranks; nil if none
-	trace     *tracer         // gorun --trace; nil when off
-	placement []int           // host index per world rank; nil: one host
+	ctl       *control.Client     // nil without gorun or with WithTransport
+	arena     *shmcoll.Region     // shared memory of the world's ranks, all on this host; nil if none
+	hostArena *shmcoll.Region     // in a job over several hosts: shared memory of this host's ranks; nil if none
+	trace     *tracer             // gorun --trace; nil when off
+	placement []int               // host index per world rank; nil: one host
+	stamps    *launchtrace.Stamps // GORUN_LAUNCH_TRACE; nil when off
 	once      sync.Once
 	err       error
 }
@@ -66,6 +68,8 @@ func Init(opts ...Option) (*Comm, error) {
 		process.world = world
 		return world, err
 	}
+	stamps := launchtrace.New("rank "+strconv.Itoa(job.Rank), os.Getenv, os.Stderr)
+	stamps.Mark("Init")
 	tr, err := newTracerFromEnv()
 	if err != nil {
 		return nil, err
@@ -88,6 +92,7 @@ func Init(opts ...Option) (*Comm, error) {
 			fmt.Fprintf(os.Stderr, "mpi: rank %d: the gorun launcher is gone; exiting\n", rank)
 			os.Exit(1)
 		})
+		stamps.Mark("hello sent")
 	}
 	cfg.placement = job.Placement
 	t, err := jobTransport(job)
@@ -97,10 +102,13 @@ func Init(opts ...Option) (*Comm, error) {
 		}
 		return nil, fmt.Errorf("%w: rank %d: %w", ErrInit, job.Rank, err)
 	}
+	stamps.Mark("listening")
 	world, err := startWorld(t, job.Rank, job.Size, ctl, cfg)
 	if err != nil {
 		return nil, err
 	}
+	world.shared.world.stamps = stamps
+	stamps.Mark("world started")
 	reporting.Store(world.e)
 	world.shared.world.trace = tr
 	if job.Size > 1 {
@@ -115,6 +123,7 @@ func Init(opts ...Option) (*Comm, error) {
 			world.shared.world.arena = arena
 		}
 	}
+	stamps.Mark("Init done")
 	process.world = world
 	return world, nil
 }
@@ -212,6 +221,8 @@ func (c *Comm) Finalize() error {
 }
 
 func (w *worldState) finalize() error {
+	w.stamps.Mark("Finalize")
+	defer w.stamps.Mark("Finalize done")
 	w.reportFrames()
 	e := w.e
 	closed := ErrFinalized // every call wraps it in an *Error naming the rank
@@ -246,6 +257,7 @@ func (w *worldState) finalize() error {
 		if cerr := e.t.Close(); cerr != nil {
 			err = fmt.Errorf("mpi: rank %d Finalize: %w", e.rank, cerr)
 		}
+		w.stamps.Mark("transport closed (goodbyes said)")
 	}
 	if w.ctl != nil && w.trace != nil {
 		if cerr := w.trace.handOver(w.ctl); cerr != nil && err == nil {

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorun-mpi/gorun/collectives"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
@@ -91,6 +93,8 @@ func TestCollectiveMismatch(t *testing.T) {
 		{"allreduce-lengths", []string{"called AllreduceSlice(10 elements)", "called AllreduceSlice(11 elements)"}},
 		{"reduce-allreduce", []string{"called Reduce(root 0)", "called Allreduce"}},
 		{"allreduce-types", []string{"called Allreduce(of float64)", "called Allreduce(of string)"}},
+		{"gatherinto-lengths", []string{"called Gather(root 0, 10 elements)", "called Gather(root 0, 11 elements)"}},
+		{"alltoallinto-lengths", []string{"called Alltoall(10 elements)", "called Alltoall(11 elements)"}},
 	}
 	const np = 3
 	for _, tr := range transports {
@@ -126,6 +130,61 @@ func checkMismatchReports(t *testing.T, res result, np int, calls []string) {
 		}
 		if !ok {
 			t.Errorf("rank %d: %s\nwant an error wrapping mpi.ErrCollectiveMismatch naming %q", r, line[1], calls)
+		}
+	}
+}
+
+// TestIntoForms runs tests/progs/into: a seeded random plan of GatherInto,
+// AllgatherInto, AlltoallInto, ScatterInto, ReduceSliceInto and the slice
+// forms of Gather, Allgather and Alltoall (float64, int32, byte, string;
+// empty, odd and past-a-slot lengths; random roots), each rank checking
+// every result, at -np 1 to 5 on the local transport (shared memory, and
+// messages forced by GORUN_COLL_*) and over NATS. The digests of what each
+// rank received must be the same on every path. Then its "wrong" mode: a
+// buffer of the wrong length fails its rank with ErrLengthMismatch and
+// hangs no one.
+func TestIntoForms(t *testing.T) {
+	seed := uint64(time.Now().UnixNano() % 1_000_000)
+	t.Logf("seed %d", seed)
+	messages := []string{"GORUN_COLL_GATHER=linear", "GORUN_COLL_ALLGATHER=ring", "GORUN_COLL_ALLTOALL=pairwise"}
+	paths := []struct {
+		name  string
+		flags []string
+		env   []string
+	}{
+		{"local-shm", []string{"--transport", jobenv.TransportLocal}, nil},
+		{"local-messages", []string{"--transport", jobenv.TransportLocal}, messages},
+		{"nats", []string{"--transport", jobenv.TransportNATS}, nil},
+	}
+	digestLine := regexp.MustCompile(`(?m)^rank \d+ digest [0-9a-f]+$`)
+	for np := 1; np <= 5; np++ {
+		s := strconv.FormatUint(seed+uint64(np), 10)
+		var first string
+		for _, path := range paths {
+			t.Run(fmt.Sprintf("np=%d/%s", np, path.name), func(t *testing.T) {
+				res := runGorun(t, job{np: np, prog: "into", flags: path.flags, env: path.env, args: []string{s}})
+				if res.code != 0 || strings.Count(res.stdout, " ok into\n") != np {
+					t.Fatalf("seed %s: exit status %d\nstdout:\n%s\nstderr:\n%s", s, res.code, res.stdout, res.stderr)
+				}
+				digests := digestLine.FindAllString(res.stdout, -1)
+				slices.Sort(digests)
+				got := strings.Join(digests, "\n")
+				if first == "" {
+					first = got
+				} else if got != first {
+					t.Errorf("seed %s: digests differ from %s's:\n%s\nwant\n%s", s, paths[0].name, got, first)
+				}
+				noProcessLeft(t, res)
+			})
+		}
+		for _, tr := range transports {
+			t.Run(fmt.Sprintf("np=%d/%s/wrong", np, tr.name), func(t *testing.T) {
+				res := runGorun(t, job{np: np, prog: "into", flags: tr.flags, args: []string{"wrong", s}})
+				if res.code != 0 || strings.Count(res.stdout, " ok wrong\n") != np {
+					t.Fatalf("seed %s: exit status %d\nstdout:\n%s\nstderr:\n%s", s, res.code, res.stdout, res.stderr)
+				}
+				noProcessLeft(t, res)
+			})
 		}
 	}
 }

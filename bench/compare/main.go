@@ -9,7 +9,10 @@
 //     coll and its twins);
 //   - Init+Finalize, the whole job at np 4 (bench/initfinalize and twins);
 //   - the haversine workload at np 4 (examples/haversine's static split,
-//     bench/haversine's C and Python twins).
+//     bench/haversine's C and Python twins);
+//   - gorun's NATS transport against raw nats.go through one server on
+//     loopback (bench/natsbench: 8 B latency, 64 KiB streaming, 1 MiB
+//     ping-pong; nats.go).
 //
 // Runs alternate: each round runs gorun and then each peer on the same
 // piece of work, seconds apart, and a ratio is the median over the rounds
@@ -83,6 +86,7 @@ func run(quick bool, out string, rounds int, python string) error {
 	if err := measureAll(cfg, impls, res); err != nil {
 		return err
 	}
+	natsRes := measureNATS(cfg, benchDir, work)
 	env.loadAfter = loadAverage()
 	env.elapsed = time.Since(started)
 
@@ -93,7 +97,8 @@ func run(quick bool, out string, rounds int, python string) error {
 	if err != nil {
 		return err
 	}
-	doc := markdown(cfg, impls, skipped, res, env, plots, plotDir, filepath.Dir(markdownPath), work, benchDir)
+	doc := markdown(cfg, impls, skipped, res, env, plots, plotDir, filepath.Dir(markdownPath), work, benchDir) +
+		natsMarkdown(natsRes, work, benchDir)
 	if err := os.WriteFile(markdownPath, []byte(doc), 0o644); err != nil {
 		return err
 	}

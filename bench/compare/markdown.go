@@ -9,7 +9,7 @@ import (
 // unitOf is the unit a benchmark's figures are in.
 func unitOf(bench string) float64 {
 	switch bench {
-	case "initfinalize":
+	case "initfinalize", launchBench:
 		return 1e-3
 	case "haversine":
 		return 1
@@ -60,8 +60,11 @@ func summaryRows() []summaryRow {
 		coll("Bcast 8 MiB", 4, "bcast", 8<<20),
 		coll("BcastInto 8 MiB", 4, "bcast_into", 8<<20),
 		coll("Gather 1 MiB", 4, "gather", 1<<20),
+		coll("GatherInto 1 MiB", 4, "gather_into", 1<<20),
 		coll("Alltoall 1 MiB", 4, "alltoall", 1<<20),
+		coll("AlltoallInto 1 MiB", 4, "alltoall_into", 1<<20),
 		{"Init+Finalize, np=4, whole job", key{"initfinalize", 4, "init+finalize", 0}, false},
+		launchSummaryRow(),
 		{"haversine, np=4", key{"haversine", 4, "haversine", 0}, false},
 	}
 }
@@ -101,8 +104,8 @@ func markdown(cfg config, impls []impl, skipped []string, res *results, m machin
 		"way (half a round trip). Calls per loop: `-budget`/size within `-miniters`..`-maxiters` (%s). Sizes are bytes of "+
 		"float64 (allreduce, bcast), each rank's part (gather), each block sent to each rank (alltoall, as OSU counts). "+
 		"gorun's `allreduce_value` is `Allreduce` of one float64 (8 B only), `allreduce` is `AllreduceSlice` (a new result per call) and `allreduce_into` `AllreduceSliceInto` (the "+
-		"caller's buffer); `bcast` is `Bcast` (a new slice per call) and `bcast_into` `BcastInto`; `gather` and `alltoall` "+
-		"are `Gather` and `Alltoall` (gorun has no form that writes into the caller's buffer). MPI's calls always write "+
+		"caller's buffer); `bcast` is `Bcast` (a new slice per call) and `bcast_into` `BcastInto`; `gather` is `Gather` (a new slice on the root per call) and `gather_into` `GatherInto` (the root's buffer); "+
+		"`alltoall` is `Alltoall` ([][]float64 in, new slices out) and `alltoall_into` `AlltoallInto` (flat buffers). MPI's calls always write "+
 		"into the caller's buffer, so a peer's plain and `_into` rows (and its 8-byte `allreduce` and `allreduce_value`) are one measurement.\n\n", strings.Join(cfg.iterFlags, " "))
 	w("Init+Finalize is the wall time of a whole job of %d ranks that only joins and leaves (`bench/initfinalize`, its C "+
 		"twin, `python3 -c \"from mpi4py import MPI\"`), launcher included, %d jobs per implementation and round. "+
@@ -122,6 +125,9 @@ func markdown(cfg config, impls []impl, skipped []string, res *results, m machin
 	}
 	for _, im := range impls {
 		show(im.command(cfg.launchNP, initFinalizeProgram))
+	}
+	for _, argv := range launchCommands(impls) {
+		show(argv)
 	}
 	for _, im := range impls {
 		show(im.command(cfg.haversineNP, haversineProgram, "-n", itoa(cfg.haversineN)))
@@ -185,6 +191,7 @@ func markdown(cfg config, impls []impl, skipped []string, res *results, m machin
 
 	w("## Init+Finalize, np=%d, whole job\n\n", cfg.launchNP)
 	detail(&b, res, impls, "initfinalize", cfg.launchNP)
+	launchSection(&b, cfg, res, impls)
 	w("## Haversine, np=%d, %d requests\n\n", cfg.haversineNP, cfg.haversineN)
 	detail(&b, res, impls, "haversine", cfg.haversineNP)
 

@@ -42,6 +42,7 @@ func measureAll(cfg config, impls []impl, res *results) error {
 			}
 		}
 		fmt.Printf("  init+finalize: %d jobs of np=%d per implementation, alternating  %5.1fs\n", cfg.launches, cfg.launchNP, time.Since(launchStart).Seconds())
+		measureLaunches(cfg, impls, res, round, timeout)
 		for _, im := range impls {
 			start := time.Now()
 			out, ok := runJob(res, im.name, timeout, im.command(cfg.haversineNP, haversineProgram, "-n", itoa(cfg.haversineN)))

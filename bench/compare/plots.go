@@ -94,7 +94,7 @@ func drawPlots(cfg config, impls []impl, res *results, dir string) ([]plotFile, 
 					label = "gorun " + plainName[op]
 				}
 				lines = append(lines, sizeSeries(res, np, op, label, i, false, cfg.collSizes[np]))
-				if im.name == "gorun" && (op == "allreduce" || op == "bcast") {
+				if im.name == "gorun" && intoName[op] != "" {
 					lines = append(lines, sizeSeries(res, np, op+"_into", "gorun "+intoName[op], i, true, cfg.collSizes[np]))
 				}
 			}
@@ -113,7 +113,7 @@ func drawPlots(cfg config, impls []impl, res *results, dir string) ([]plotFile, 
 
 var (
 	opTitle     = map[string]string{"allreduce": "Allreduce (sum of float64)", "bcast": "Bcast", "gather": "Gather", "alltoall": "Alltoall"}
-	intoName    = map[string]string{"allreduce": "AllreduceSliceInto", "bcast": "BcastInto"}
+	intoName    = map[string]string{"allreduce": "AllreduceSliceInto", "bcast": "BcastInto", "gather": "GatherInto", "alltoall": "AlltoallInto"}
 	plainName   = map[string]string{"allreduce": "AllreduceSlice", "bcast": "Bcast", "gather": "Gather", "alltoall": "Alltoall"}
 	sizeMeaning = map[string]string{
 		"allreduce": "vector size", "bcast": "message size",

@@ -1,15 +1,18 @@
 // Command natsbench measures gorun's NATS transport against raw nats.go on
 // the same server, in one run: 8-byte one-way latency (raw: request/reply
-// round trip / 2) and streaming bandwidth with 64 KiB messages (raw:
-// publish to subscribe). Rounds alternate raw and gorun so that machine
+// round trip / 2), streaming bandwidth with 64 KiB messages (raw: publish
+// to subscribe) and 1 MiB ping-pong bandwidth (raw: request/reply of 1 MiB,
+// the reply echoing it; size over half the round trip). Rounds alternate raw and gorun so that machine
 // noise hits both alike; it prints each round, the medians and the ratios.
 //
 //	go -C bench run ./natsbench                  # embedded server
 //	go -C bench run ./natsbench -url nats://...  # an external server
+//	go -C bench run ./natsbench -json            # for bench/compare
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,7 +34,9 @@ func main() {
 	rounds := flag.Int("rounds", 5, "measurement rounds")
 	pings := flag.Int("pings", 5000, "round trips per latency round")
 	msgs := flag.Int("msgs", 2000, "64 KiB messages per bandwidth round")
+	bigPings := flag.Int("bigpings", 200, "1 MiB round trips per ping-pong round")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this `file`")
+	asJSON := flag.Bool("json", false, "print the rounds and medians as one JSON object (see report) instead of a table")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -44,14 +49,14 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*url, *rounds, *pings, *msgs); err != nil {
+	if err := run(*url, *rounds, *pings, *msgs, *bigPings, *asJSON); err != nil {
 		fmt.Fprintln(os.Stderr, "natsbench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(url string, rounds, pings, msgs int) error {
+func run(url string, rounds, pings, msgs, bigPings int, asJSON bool) error {
 	if url == "" {
 		user := natsserver.NewUser("")
 		srv, err := natsserver.Start(natsserver.Config{Users: []natsserver.User{user}})
@@ -73,31 +78,41 @@ func run(url string, rounds, pings, msgs int) error {
 		}
 		wg.Wait()
 	}()
-	var rawLat, gorunLat, rawBW, gorunBW []float64
-	fmt.Printf("%-6s %14s %14s %14s %14s\n", "round", "raw_lat_us", "gorun_lat_us", "raw_MB/s", "gorun_MB/s")
-	for r := range rounds {
-		rl, err := rawLatency(url, pings)
-		if err != nil {
-			return err
-		}
-		gl, err := gorunLatency(worlds, pings)
-		if err != nil {
-			return err
-		}
-		rb, err := rawBandwidth(url, msgs)
-		if err != nil {
-			return err
-		}
-		gb, err := gorunBandwidth(worlds, msgs)
-		if err != nil {
-			return err
-		}
-		fmt.Printf("%-6d %14.2f %14.2f %14.0f %14.0f\n", r+1, rl, gl, rb, gb)
-		rawLat, gorunLat, rawBW, gorunBW = append(rawLat, rl), append(gorunLat, gl), append(rawBW, rb), append(gorunBW, gb)
+	var all []round
+	if !asJSON {
+		fmt.Printf("%-6s %14s %14s %14s %14s %14s %14s\n", "round", "raw_lat_us", "gorun_lat_us", "raw_MB/s", "gorun_MB/s", "raw_1MiB_MB/s", "gorun_1MiB_MB/s")
 	}
-	ml, mg, mrb, mgb := median(rawLat), median(gorunLat), median(rawBW), median(gorunBW)
-	fmt.Printf("median 8 B one-way latency: raw nats.go request/reply/2 %.2f us, gorun %.2f us, ratio %.2f (target <= 1.2)\n", ml, mg, mg/ml)
-	fmt.Printf("median 64 KiB streaming: raw nats.go pub/sub %.0f MB/s, gorun %.0f MB/s, ratio %.2f (target >= 0.8)\n", mrb, mgb, mgb/mrb)
+	for r := range rounds {
+		var x round
+		steps := []func() error{
+			func() (err error) { x.RawLatency, err = rawLatency(url, pings); return err },
+			func() (err error) { x.GorunLatency, err = gorunLatency(worlds, pings); return err },
+			func() (err error) { x.RawStream, err = rawBandwidth(url, msgs); return err },
+			func() (err error) { x.GorunStream, err = gorunBandwidth(worlds, msgs); return err },
+			func() (err error) { x.RawPingPong, err = rawPingPong(url, pingSize, bigPings); return err },
+			func() (err error) { x.GorunPingPong, err = gorunPingPong(worlds, pingSize, bigPings); return err },
+		}
+		for _, step := range steps {
+			if err := step(); err != nil {
+				return err
+			}
+		}
+		all = append(all, x)
+		if !asJSON {
+			fmt.Printf("%-6d %14.2f %14.2f %14.0f %14.0f %14.0f %14.0f\n", r+1,
+				x.RawLatency, x.GorunLatency, x.RawStream, x.GorunStream, x.RawPingPong, x.GorunPingPong)
+		}
+	}
+	med := medians(all)
+	if asJSON {
+		return json.NewEncoder(os.Stdout).Encode(report{Rounds: all, Median: med})
+	}
+	fmt.Printf("median 8 B one-way latency: raw nats.go request/reply/2 %.2f us, gorun %.2f us, ratio %.2f (target <= 1.2)\n",
+		med.RawLatency, med.GorunLatency, med.GorunLatency/med.RawLatency)
+	fmt.Printf("median 64 KiB streaming: raw nats.go pub/sub %.0f MB/s, gorun %.0f MB/s, ratio %.2f (target >= 0.8)\n",
+		med.RawStream, med.GorunStream, med.GorunStream/med.RawStream)
+	fmt.Printf("median 1 MiB ping-pong: raw nats.go request/reply %.0f MB/s, gorun %.0f MB/s, ratio %.2f (target >= 0.8)\n",
+		med.RawPingPong, med.GorunPingPong, med.GorunPingPong/med.RawPingPong)
 	return nil
 }
 
@@ -281,6 +296,9 @@ func gorunBandwidth(w [2]*mpi.Comm, n int) (float64, error) {
 }
 
 func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return s[len(s)/2]

@@ -8,7 +8,9 @@
 //	go run ./cmd/gorun -np 4 ./bench/ops -kind coll -sizes 8,8192,1048576,8388608
 //
 // -cpuprofile FILE and -memprofile FILE write each rank's CPU and
-// allocation profiles to FILE.RANK, for go tool pprof.
+// allocation profiles to FILE.RANK, for go tool pprof. -stats prints, per
+// rank and loop, a histogram of the back-to-back calls' times and the
+// garbage collections, allocations and context switches per 1000 calls.
 //
 // For every operation and size it makes warm-up calls, then two loops of
 // the same number of calls:
@@ -32,7 +34,9 @@
 // mpi.AllreduceSliceInto ("allreduce_into"; the caller's buffer, as
 // MPI_Allreduce), mpi.Bcast ("bcast"; a new slice per call on every rank
 // but the root), mpi.BcastInto ("bcast_into"), Comm.Barrier ("barrier"),
-// mpi.Gather ("gather") and mpi.Alltoall ("alltoall"). The C and Python
+// mpi.Gather ("gather"), mpi.GatherInto ("gather_into"; the root's buffer,
+// as MPI_Gather), mpi.Alltoall ("alltoall"; [][]float64 in and out) and
+// mpi.AlltoallInto ("alltoall_into"; flat buffers, as MPI_Alltoall). The C and Python
 // twins print the plain operations' figures under the _into names too
 // (and an 8-byte allreduce's under allreduce_value), since MPI's calls
 // always write into the caller's buffer.
@@ -55,12 +59,13 @@ func main() {
 	maxIters := flag.Int("maxiters", 1000, "most calls per loop")
 	cpuProfile := flag.String("cpuprofile", "", "write each rank's CPU profile to this file, the rank appended (pprof)")
 	memProfile := flag.String("memprofile", "", "write each rank's allocation profile to this file, the rank appended (pprof)")
+	stats := flag.Bool("stats", false, "print each rank's histogram of back-to-back call times, GCs, allocations and context switches to stderr")
 	flag.Parse()
 
 	sizes, err := parseSizes(*sizesFlag, *kind)
 	if err == nil {
 		p := plan{sizes: sizes, ops: strings.Split(*opsFlag, ","), budget: *budget, minIters: *minIters, maxIters: *maxIters,
-			cpuProfile: *cpuProfile, memProfile: *memProfile}
+			cpuProfile: *cpuProfile, memProfile: *memProfile, stats: *stats}
 		err = run(*kind, p)
 	}
 	if err != nil {
@@ -71,7 +76,7 @@ func main() {
 
 // collOps are the collective operations measured by default, in the order
 // of the table.
-var collOps = []string{"barrier", "allreduce_value", "allreduce", "allreduce_into", "bcast", "bcast_into", "gather", "alltoall"}
+var collOps = []string{"barrier", "allreduce_value", "allreduce", "allreduce_into", "bcast", "bcast_into", "gather", "gather_into", "alltoall", "alltoall_into"}
 
 // plan is what to measure and how many calls to make.
 type plan struct {
@@ -81,6 +86,8 @@ type plan struct {
 	minIters, maxIters int
 	// cpuProfile and memProfile name the profiles to write ("" for none).
 	cpuProfile, memProfile string
+	// stats: print each back-to-back loop's histogram and counters.
+	stats bool
 }
 
 // iters is the number of calls per loop for a size.

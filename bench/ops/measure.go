@@ -16,8 +16,9 @@ type figures struct {
 // measure makes warm-up calls, then times n calls back to back and n calls
 // each after a barrier (see the package doc), and returns the figures,
 // largest over the ranks, on every rank. scale divides every time (2 for a
-// round trip's one-way time).
-func measure(world *mpi.Comm, call func() error, n int, scale float64) (figures, error) {
+// round trip's one-way time). stats, when not nil, is called before the
+// back-to-back loop and the function it returns after it (-stats).
+func measure(world *mpi.Comm, call func() error, n int, scale float64, stats func(each []float64) func()) (figures, error) {
 	for range max(n/10, 2) {
 		if err := call(); err != nil {
 			return figures{}, err
@@ -26,6 +27,10 @@ func measure(world *mpi.Comm, call func() error, n int, scale float64) (figures,
 	each := make([]float64, n)
 	if err := world.Barrier(); err != nil {
 		return figures{}, err
+	}
+	var statsDone func()
+	if stats != nil {
+		statsDone = stats(each)
 	}
 	loopStart := time.Now()
 	for i := range each {
@@ -36,6 +41,9 @@ func measure(world *mpi.Comm, call func() error, n int, scale float64) (figures,
 		each[i] = micros(time.Since(start)) / scale
 	}
 	mean := micros(time.Since(loopStart)) / float64(n) / scale
+	if statsDone != nil {
+		statsDone()
+	}
 
 	osuTotal := 0.0
 	for range n {

@@ -36,8 +36,15 @@ func run(kind string, p plan) error {
 }
 
 // report measures one row and rank 0 prints it.
-func report(world *mpi.Comm, op string, size, n int, scale float64, call func() error) error {
-	f, err := measure(world, call, n, scale)
+func report(world *mpi.Comm, p plan, op string, size, n int, scale float64, call func() error) error {
+	var stats func(each []float64) func()
+	if p.stats {
+		stats = func(each []float64) func() {
+			s := startStats()
+			return func() { s.report(op, size, world.Rank(), each) }
+		}
+	}
+	f, err := measure(world, call, n, scale, stats)
 	if err != nil {
 		return fmt.Errorf("%s, %d bytes: %w", op, size, err)
 	}
@@ -68,7 +75,7 @@ func pingpong(world *mpi.Comm, p plan) error {
 			}
 			return err
 		}
-		if err := report(world, "pingpong", size, p.iters(size), 2, roundTrip); err != nil {
+		if err := report(world, p, "pingpong", size, p.iters(size), 2, roundTrip); err != nil {
 			return err
 		}
 	}
@@ -79,7 +86,7 @@ func pingpong(world *mpi.Comm, p plan) error {
 func collectives(world *mpi.Comm, p plan) error {
 	np := world.Size()
 	if slices.Contains(p.ops, "barrier") {
-		if err := report(world, "barrier", 0, p.maxIters, 1, world.Barrier); err != nil {
+		if err := report(world, p, "barrier", 0, p.maxIters, 1, world.Barrier); err != nil {
 			return err
 		}
 	}
@@ -93,6 +100,11 @@ func collectives(world *mpi.Comm, p plan) error {
 		for j := range blocks {
 			blocks[j] = slices.Clone(v)
 		}
+		// gathered and sendFlat, recvFlat: the buffers of GatherInto (read
+		// on rank 0 only) and AlltoallInto, kept across calls.
+		gathered := make([]float64, np*len(v))
+		sendFlat := slices.Concat(blocks...)
+		recvFlat := make([]float64, len(sendFlat))
 		calls := map[string]func() error{
 			"allreduce":       func() error { _, err := mpi.AllreduceSlice(world, v, mpi.Sum); return err },
 			"allreduce_into":  func() error { return mpi.AllreduceSliceInto(world, v, out, mpi.Sum) },
@@ -100,7 +112,9 @@ func collectives(world *mpi.Comm, p plan) error {
 			"bcast":           func() error { _, err := mpi.Bcast(world, v, 0); return err },
 			"bcast_into":      func() error { return mpi.BcastInto(world, out, 0) },
 			"gather":          func() error { _, err := mpi.Gather(world, v, 0); return err },
+			"gather_into":     func() error { return mpi.GatherInto(world, v, gathered, 0) },
 			"alltoall":        func() error { _, err := mpi.Alltoall(world, blocks); return err },
+			"alltoall_into":   func() error { return mpi.AlltoallInto(world, sendFlat, recvFlat) },
 		}
 		for _, op := range p.ops {
 			call, ok := calls[op]
@@ -110,7 +124,7 @@ func collectives(world *mpi.Comm, p plan) error {
 			if !ok {
 				return fmt.Errorf("-ops: unknown operation %q", op)
 			}
-			if err := report(world, op, size, p.iters(size), 1, call); err != nil {
+			if err := report(world, p, op, size, p.iters(size), 1, call); err != nil {
 				return err
 			}
 		}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
+	"github.com/gorun-mpi/gorun/internal/launchtrace"
 )
 
 // controlSocket names the launcher's control socket in the job's directory.
@@ -50,6 +51,8 @@ func run(args []string) int {
 			return runAgents(args[1:])
 		}
 	}
+	stamps := launchtrace.New("gorun", os.Getenv, os.Stderr)
+	stamps.Mark("main")
 	cfg, err := parseFlags(args, os.Getenv)
 	if errors.Is(err, errHelp) {
 		printUsage(os.Stdout)
@@ -76,18 +79,28 @@ func run(args []string) int {
 		stderr.line("gorun: " + err.Error())
 		return 1
 	}
-	defer os.RemoveAll(dir)
+	defer func() {
+		os.RemoveAll(dir)
+		stamps.Mark("job directory removed")
+	}()
 	if err := markJobDir(dir); err != nil {
 		stderr.line("gorun: " + err.Error())
 		return 1
 	}
-	removeStaleJobDirs(filepath.Dir(dir))
+	stamps.Mark("job directory made")
+	// Leftovers of killed goruns are removed beside the launch, not before
+	// it: the scan reads every gorun-N directory of the temporary
+	// directory, a millisecond or more that the job need not wait for.
+	staleDone := make(chan struct{})
+	go func() {
+		defer close(staleDone)
+		removeStaleJobDirs(filepath.Dir(dir))
+		stamps.Mark("stale job directories scanned")
+	}()
+	defer func() { <-staleDone }()
 
+	// The directory for a program gorun builds is made only to build one.
 	bin := filepath.Join(dir, "bin")
-	if err := os.Mkdir(bin, 0o700); err != nil {
-		stderr.line(fmt.Sprintf("gorun: cannot make a directory for the program: %v", err))
-		return 1
-	}
 	prog, err := resolveProgram(cfg.program, bin, os.Stderr)
 	if err != nil {
 		if status, ok := interruptedDuringSetup(sigs, stderr); ok {
@@ -99,6 +112,7 @@ func run(args []string) int {
 	if status, ok := interruptedDuringSetup(sigs, stderr); ok {
 		return status
 	}
+	stamps.Mark("program resolved")
 
 	job, err := newJob(dir, cfg)
 	if err != nil {
@@ -119,8 +133,11 @@ func run(args []string) int {
 		return 1
 	}
 	defer server.Close()
+	stamps.Mark("control server listening")
+	defer stamps.Mark("control server closed")
 	sup := newSupervisor(cfg, prog, job, server, stdout, stderr, sigs, broken)
 	sup.trace = tracer
+	sup.stamps = stamps
 	return sup.run()
 }
 

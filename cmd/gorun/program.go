@@ -26,9 +26,10 @@ type program struct {
 }
 
 // resolveProgram finds what to run for name. A Go package (a directory, or an
-// import path that is not a file or command) is built into binDir with the
-// go command, whose output goes to buildOut. The rules follow a shell's and
-// "go run"'s: a name with a slash is a path; a bare name is looked up in PATH.
+// import path that is not a file or command) is built into binDir (made when
+// needed) with the go command, whose output goes to buildOut. The rules
+// follow a shell's and "go run"'s: a name with a slash is a path; a bare
+// name is looked up in PATH.
 func resolveProgram(name, binDir string, buildOut io.Writer) (program, error) {
 	if strings.ContainsRune(name, '/') || name == "." || name == ".." {
 		info, err := os.Stat(name)
@@ -95,6 +96,9 @@ func buildPackage(pkg, dir, binDir string, out io.Writer) (program, error) {
 		return program{}, fmt.Errorf("cannot build %s: the go command is not in PATH: %w", pkg, errBuild)
 	}
 	name := buildName(pkg, dir)
+	if err := os.MkdirAll(binDir, 0o700); err != nil {
+		return program{}, fmt.Errorf("cannot make a directory for the program: %w", err)
+	}
 	target := filepath.Join(binDir, name)
 	cmd := exec.Command(goCmd, "build", "-o", target)
 	if dir != "" {

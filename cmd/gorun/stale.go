@@ -76,6 +76,12 @@ func staleJobDir(dir string) bool {
 	if syscall.Lstat(dir, &st) != nil || int(st.Uid) != os.Getuid() {
 		return false
 	}
+	// The cheapest test first: most leftovers were killed before they
+	// listened (no socket), and those are kept whatever their pid file says.
+	sock := filepath.Join(dir, controlSocket)
+	if fi, err := os.Lstat(sock); err != nil || fi.Mode().Type() != os.ModeSocket {
+		return false
+	}
 	b, err := os.ReadFile(filepath.Join(dir, pidFile))
 	if err != nil {
 		return false
@@ -84,7 +90,7 @@ func staleJobDir(dir string) bool {
 	if err != nil || pid <= 0 || pid == os.Getpid() || processExists(pid) {
 		return false
 	}
-	conn, err := net.Dial("unix", filepath.Join(dir, controlSocket))
+	conn, err := net.Dial("unix", sock)
 	if err == nil {
 		conn.Close()
 		return false

@@ -57,6 +57,7 @@ func TestRemoveStaleJobDirs(t *testing.T) {
 		fakeJobDir(t, parent, "gorun-3", dead, true),          // something listens
 		fakeJobDir(t, parent, "gorun-4", 0, false),            // no pid file
 		fakeJobDir(t, parent, "gorun-tests-5", dead, false),   // not a job directory
+		unlistenedJobDir(t, parent, "gorun-6", dead),          // killed before it listened
 	}
 	removed := removeStaleJobDirs(parent)
 	if len(removed) != 1 || removed[0] != stale {
@@ -70,4 +71,18 @@ func TestRemoveStaleJobDirs(t *testing.T) {
 			t.Errorf("%s was removed: %v", dir, err)
 		}
 	}
+}
+
+// unlistenedJobDir makes parent/name as a gorun killed before it listened
+// leaves it: a pid file naming pid, no control socket.
+func unlistenedJobDir(t *testing.T, parent, name string, pid int) string {
+	t.Helper()
+	dir := filepath.Join(parent, name)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, pidFile), []byte(strconv.Itoa(pid)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

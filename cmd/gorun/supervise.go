@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
+	"github.com/gorun-mpi/gorun/internal/launchtrace"
 )
 
 // Timing of the job's end. A failed job is down within killGrace plus the
@@ -54,8 +55,9 @@ type supervisor struct {
 	refusedFP string           // a candidate a rank said no to
 	retryC    <-chan time.Time // ask about refusedFP again then
 
-	trace    *traceCollector // --trace; nil when off
-	flushing bool            // ending: waiting for the ranks' traces before SIGTERM
+	trace    *traceCollector     // --trace; nil when off
+	stamps   *launchtrace.Stamps // GORUN_LAUNCH_TRACE; nil when off
+	flushing bool                // ending: waiting for the ranks' traces before SIGTERM
 }
 
 // controlServer is the supervisor's end of the ranks' control channel:
@@ -103,8 +105,11 @@ func (s *supervisor) run() int {
 	} else {
 		s.spawn()
 	}
+	s.stamps.Mark("ranks started")
 	s.loop()
+	s.stamps.Mark("every rank judged")
 	s.finish()
+	s.stamps.Mark("output drained")
 	s.writeTrace()
 	return s.status
 }
@@ -122,8 +127,10 @@ func (s *supervisor) spawn() {
 	cpus := runtime.NumCPU()
 	shared := s.sharedMemory()
 	defer shared.close() // the ranks hold it now
+	s.stamps.Mark("shared memory made")
 	shares, restore := s.cpuBinding()
 	defer restore()
+	s.stamps.Mark("binding decided")
 	for rank := range s.procs {
 		job := s.job
 		job.Rank, job.Size = rank, s.cfg.np
@@ -147,6 +154,7 @@ func (s *supervisor) spawn() {
 		}
 		s.procs[rank] = p
 		s.st.started(rank, p.pid)
+		s.stamps.Markf("rank %d started", rank)
 	}
 }
 
@@ -200,6 +208,7 @@ func (s *supervisor) loop() {
 	for !(s.st.allExited() && (s.ending || s.st.done())) {
 		select {
 		case e := <-s.exits:
+			s.stamps.Markf("rank %d exit seen", e.rank)
 			// What the rank told us before it exited may be queued
 			// already: hear it first.
 			s.drainEvents()
@@ -253,6 +262,9 @@ func (s *supervisor) loop() {
 
 // onEvent applies one control-channel event.
 func (s *supervisor) onEvent(ev control.Event) {
+	if s.stamps != nil {
+		s.stamps.Markf("rank %d control: %s", ev.Rank, eventName(ev))
+	}
 	if s.trace.onEvent(s.server, ev) {
 		return
 	}
@@ -478,4 +490,15 @@ func withPrefix(msg string) string {
 		return msg
 	}
 	return "gorun: " + msg
+}
+
+// eventName names a control event for launch stamps.
+func eventName(ev control.Event) string {
+	switch {
+	case ev.Synced:
+		return "synced"
+	case ev.Closed:
+		return "closed"
+	}
+	return ev.Msg.Type
 }

@@ -50,6 +50,8 @@ func Wake(word *atomic.Uint32) {
 }
 
 // Yield gives this thread's core to another runnable thread (sched_yield).
+// A system call Go's scheduler knows of, not a raw one: see mpi's
+// yieldCore for the figures.
 func Yield() { syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0) }
 
 // Futex operations (linux/futex.h); the shared, not _PRIVATE, variants.

@@ -98,7 +98,7 @@ static int has(const char *list, const char *op) {
 
 int main(int argc, char **argv) {
     const char *kind = "coll", *sizes = NULL;
-    const char *ops = "barrier,allreduce_value,allreduce,allreduce_into,bcast,bcast_into,gather,alltoall";
+    const char *ops = "barrier,allreduce_value,allreduce,allreduce_into,bcast,bcast_into,gather,gather_into,alltoall,alltoall_into";
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &np);
@@ -157,8 +157,8 @@ int main(int argc, char **argv) {
             int n = iters(s);
             if (has(ops, "allreduce") || has(ops, "allreduce_into") || has(ops, "allreduce_value")) report("allreduce", 2, s, n, 1, 1);
             if (has(ops, "bcast") || has(ops, "bcast_into")) report("bcast", 3, s, n, 1, 1);
-            if (has(ops, "gather")) report("gather", 4, s, n, 1, 0);
-            if (has(ops, "alltoall")) report("alltoall", 5, s, n, 1, 0);
+            if (has(ops, "gather") || has(ops, "gather_into")) report("gather", 4, s, n, 1, 1);
+            if (has(ops, "alltoall") || has(ops, "alltoall_into")) report("alltoall", 5, s, n, 1, 1);
         }
     }
     MPI_Finalize();

@@ -14,7 +14,7 @@ from mpi4py import MPI
 
 
 def main():
-    args = dict(kind="coll", sizes="", ops="barrier,allreduce_value,allreduce,allreduce_into,bcast,bcast_into,gather,alltoall",
+    args = dict(kind="coll", sizes="", ops="barrier,allreduce_value,allreduce,allreduce_into,bcast,bcast_into,gather,gather_into,alltoall,alltoall_into",
                 budget=str(128 << 20), miniters="20", maxiters="1000")
     argv = sys.argv[1:]
     for i in range(0, len(argv) - 1, 2):
@@ -96,10 +96,10 @@ def main():
                 report("allreduce", lambda: comm.Allreduce(v, out, op=MPI.SUM), nbytes, n, twice=True)
             if "bcast" in ops or "bcast_into" in ops:
                 report("bcast", lambda: comm.Bcast(v, root=0), nbytes, n, twice=True)
-            if "gather" in ops:
-                report("gather", lambda: comm.Gather(v, gathered, root=0), nbytes, n)
-            if "alltoall" in ops:
-                report("alltoall", lambda: comm.Alltoall(blocks, received), nbytes, n)
+            if "gather" in ops or "gather_into" in ops:
+                report("gather", lambda: comm.Gather(v, gathered, root=0), nbytes, n, twice=True)
+            if "alltoall" in ops or "alltoall_into" in ops:
+                report("alltoall", lambda: comm.Alltoall(blocks, received), nbytes, n, twice=True)
 
 
 main()

@@ -21,6 +21,10 @@ import (
 //	reduce-allreduce   rank 0 Reduce to root 0, the others Allreduce
 //	allreduce-types    Allreduce of a string on rank 1, of a number on the
 //	                   others (shared memory against messages on the world)
+//	gatherinto-lengths GatherInto to root 0, the last rank's part with one
+//	                   element more
+//	alltoallinto-lengths AlltoallInto, the last rank's blocks one element
+//	                   longer
 //
 // A rank whose call returns without error makes another collective call on
 // the communicator (a Barrier), which must fail. Each rank prints
@@ -73,6 +77,19 @@ func mismatch(world *mpi.Comm, mode, comm string) int {
 		} else {
 			_, err = mpi.Allreduce(c, 1.5, mpi.Sum)
 		}
+	case "gatherinto-lengths":
+		part := make([]float64, 10)
+		if me == last {
+			part = append(part, 1)
+		}
+		err = mpi.GatherInto(c, part, make([]float64, 10*c.Size()), 0)
+	case "alltoallinto-lengths":
+		n := 10
+		if me == last {
+			n++
+		}
+		send := make([]float64, n*c.Size())
+		err = mpi.AlltoallInto(c, send, make([]float64, len(send)))
 	default:
 		fmt.Fprintln(os.Stderr, "unknown mismatch mode", mode)
 		return 2

@@ -32,7 +32,7 @@ import (
 
 func main() {
 	mode := flag.String("mode", "recv-first", "see the package doc")
-	kib := flag.Int("kib", 1024, "message size in KiB (send-send, ring)")
+	kib := flag.Int("kib", 2048, "message size in KiB (send-send, ring)")
 	rounds := flag.Int("rounds", 3, "rounds (ring)")
 	seconds := flag.Float64("seconds", 10, "how long rank 0 computes (compute)")
 	flag.Parse()
