@@ -9,22 +9,27 @@ import (
 
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
+	"github.com/gorun-mpi/gorun/internal/shm"
 	"github.com/gorun-mpi/gorun/internal/trace"
 )
 
-// tracer records a rank's mpi calls for gorun --trace, in memory only: at
-// most limit calls, after which further calls are counted, not recorded
-// (except the completions of receives whose posting was recorded, so that
-// the recorded receives of each envelope are the first ones posted and
-// every arrow gorun draws stays exact). The records go to gorun at
-// Finalize, or when gorun asks because the job is ending early (handOver);
-// calls made after that are not recorded.
+// tracer records a rank's mpi calls for gorun --trace: at most limit
+// calls, after which further calls are counted, not recorded (except the
+// completions of receives whose posting was recorded, so that the recorded
+// receives of each envelope are the first ones posted and every arrow gorun
+// draws stays exact).
 //
-// A recorded call is a span in a slab: blocks of spanBlock spans, each
-// allocated once and never moved, filled in the order the calls begin. A
-// call takes its slot when it begins and fills it in when it ends, so that
-// recording allocates nothing per call and the calls still open when the
-// trace is taken are the slots not yet ended.
+// The records go into a trace.Buffer as the calls are made: a call takes
+// its slot when it begins and fills it in when it ends, so that recording
+// allocates nothing per call and the calls still open are the slots not
+// yet ended. Under gorun the buffer lies in a shared memory file that gorun
+// (or the agent that started this rank on another host) made for it
+// (jobenv.TraceFD): gorun (or the agent) reads it once the rank has
+// exited, however it exited, and Finalize only marks it closed. Without
+// that file the buffer is this process's own memory, and the records go to
+// gorun over the control channel at Finalize. Either way they go over the
+// control channel when gorun asks because the job is ending early
+// (handOverNow). Calls made after either are not recorded.
 type tracer struct {
 	base     time.Time // the clock's start, with its monotonic reading
 	baseUnix int64     // base as Unix nanoseconds
@@ -32,14 +37,20 @@ type tracer struct {
 
 	mu      sync.Mutex
 	limit   int
-	blocks  [][]span // the slab; the last block may have room
-	used    int      // slots taken: calls recorded, ended or not
-	dropped uint64
+	buf     *trace.Buffer
+	mem     []byte             // the buffer's memory
+	shared  bool               // mem is gorun's shared memory: nothing to hand over
+	release func()             // gives mem back (memory of this process's own)
+	spans   [][]span           // this side of the buffer's slots, spanBlock a block, by index
 	sendSeq map[seqKey]*uint64 // sends so far per destination, communicator and tag
 	lastKey seqKey             // the last key of sendSeq counted, and its count
 	lastSeq *uint64
 	posts   uint64 // receives posted so far
-	handed  bool   // the records went to gorun
+	handed  bool   // the buffer is closed: the records went, or are left, to gorun
+	// clockDone is closed when gorun has asked its last clock question
+	// (control.TypeClockDone); clockOver says it was.
+	clockDone chan struct{}
+	clockOver bool
 }
 
 // spanBlock is how many spans a block of the slab holds.
@@ -52,19 +63,61 @@ type seqKey struct {
 }
 
 // newTracerFromEnv returns the tracer gorun --trace asks for with
-// GORUN_TRACE, or nil.
+// GORUN_TRACE, recording into the shared memory GORUN_TRACE_FD names if
+// set; or nil.
 func newTracerFromEnv() (*tracer, error) {
 	v := os.Getenv(jobenv.Trace)
 	if v == "" {
 		return nil, nil
 	}
 	limit, err := strconv.Atoi(v)
-	if err != nil || limit < 1 {
-		return nil, fmt.Errorf("%w: %s=%q is not a positive number of calls", ErrInit, jobenv.Trace, v)
+	if err != nil || limit < 1 || limit > jobenv.MaxTraceLimit {
+		return nil, fmt.Errorf("%w: %s=%q is not a number of calls from 1 to %d", ErrInit, jobenv.Trace, v, jobenv.MaxTraceLimit)
+	}
+	var mem []byte
+	if fdText := os.Getenv(jobenv.TraceFD); fdText != "" {
+		fd, err := strconv.Atoi(fdText)
+		if err != nil || fd < 3 {
+			return nil, fmt.Errorf("%w: %s=%q is not a descriptor", ErrInit, jobenv.TraceFD, fdText)
+		}
+		region, err := shm.Map(os.NewFile(uintptr(fd), "gorun-trace"), trace.BufferSize(jobenv.TraceSlots(limit)))
+		if err != nil {
+			return nil, fmt.Errorf("%w: the trace buffer from gorun (%s=%d): %w", ErrInit, jobenv.TraceFD, fd, err)
+		}
+		mem = region.Bytes() // mapped for the process's life: gorun reads it after
+	}
+	return newTracer(limit, mem)
+}
+
+// newTracer returns a tracer of at most limit calls recording into mem,
+// gorun's shared memory, or into memory of its own when mem is nil.
+func newTracer(limit int, mem []byte) (*tracer, error) {
+	shared, release := mem != nil, func() {}
+	if !shared {
+		mem, release = ownMemory(trace.BufferSize(jobenv.TraceSlots(limit)))
+	}
+	buf, err := trace.NewBuffer(mem, jobenv.TraceSlots(limit))
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("%w: %w", ErrInit, err)
 	}
 	now := time.Now()
 	return &tracer{base: now, baseUnix: now.UnixNano(), host: trace.HostID(), limit: limit,
-		sendSeq: map[seqKey]*uint64{}}, nil
+		buf: buf, mem: mem, shared: shared, release: release, sendSeq: map[seqKey]*uint64{}, clockDone: make(chan struct{})}, nil
+}
+
+// ownMemory is size bytes for a buffer of this process's own: a memory
+// file of its own where there are such (pages are allocated as they are
+// written, and the Go heap, which the garbage collector paces itself by,
+// stays the program's), Go memory elsewhere.
+// release gives the memory back once the records are handed over.
+func ownMemory(size int) (mem []byte, release func()) {
+	if f, err := shm.Create("gorun-trace", int64(size)); err == nil {
+		if region, err := shm.Map(f, size); err == nil {
+			return region.Bytes(), func() { region.Close() }
+		}
+	}
+	return make([]byte, size), func() {}
 }
 
 // now is the trace clock: the Unix time at the tracer's start plus the
@@ -77,40 +130,31 @@ func (t *tracer) now() int64 {
 	return t.baseUnix + int64(time.Since(t.base))
 }
 
-// span is one call being recorded.
+// span is one call being recorded: its slot in the buffer, or none when
+// the call is only counted (the limit was reached).
 type span struct {
-	t        *tracer
-	rec      trace.Record
-	admitted bool // in the slab: recorded (else only counted in dropped)
-	ended    bool
-	wait     waitFor
+	t     *tracer
+	s     *trace.Slot
+	ended bool
 }
 
-// waitFor is what a receive (or a Wait) in progress waits for, said when
-// the trace is taken before it returns: formatted only then, since most
-// calls return first.
+// waitFor is what a receive (or a Wait) in progress waits for, which gorun
+// says of a call that had not returned: the call waited on (for a Wait),
+// the peer and the tag (see trace.Slot's Wait fields).
 type waitFor struct {
-	wanted bool
-	prefix string // the call waited on, e.g. "Irecv" for a Wait
-	word   string // "source", or "dest" for a send
-	source int
-	tag    int
+	op         string // the call waited on, e.g. "Irecv" for a Wait; "" if none
+	dest       bool   // the peer is a destination (a send), not a source
+	peer, tag  int
+	wantedPeer bool // there is something to say
 }
 
-// want describes what the unfinished call waited for.
-func (sp *span) want() string {
-	w := sp.wait
-	if !w.wanted {
-		return ""
-	}
-	if w.prefix != "" {
-		return w.prefix + " " + wantText(w.word, w.source, w.tag)
-	}
-	return wantText(w.word, w.source, w.tag)
+// waitSource is what a receive from source with tag waits for.
+func waitSource(source, tag int) waitFor {
+	return waitFor{wantedPeer: true, peer: source, tag: tag}
 }
 
 // begin starts recording a call named op on communicator context comm.
-// It returns nil once the records were handed over.
+// It returns nil once the buffer is closed.
 func (t *tracer) begin(op string, comm uint32, force bool) *span {
 	return t.beginWaiting(op, comm, force, waitFor{})
 }
@@ -118,30 +162,45 @@ func (t *tracer) begin(op string, comm uint32, force bool) *span {
 // beginWaiting is begin for a call that waits as w says.
 func (t *tracer) beginWaiting(op string, comm uint32, force bool, w waitFor) *span {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.handed {
-		t.mu.Unlock()
 		return nil
 	}
-	var sp *span
-	if force || t.used < t.limit {
-		sp = t.slot()
-		*sp = span{t: t, admitted: true}
-	} else {
-		sp = &span{t: t} // counted, not kept
+	if force || t.buf.Used() < t.limit {
+		if s, i := t.buf.Take(); s != nil {
+			sp := t.span(i)
+			*sp = span{t: t, s: s}
+			if s.Op = trace.OpCode(op); s.Op == 0 {
+				t.buf.SetName(s, op)
+			}
+			s.Comm, s.Start = comm, t.now()
+			if w.wantedPeer {
+				s.WaitOp = trace.OpCode(w.op)
+				s.WaitWord, s.WaitPeer, s.WaitTag = trace.WaitSource, int64(w.peer), int64(w.tag)
+				if w.dest {
+					s.WaitWord = trace.WaitDest
+				}
+				if w.peer == AnySource {
+					s.WaitWord |= trace.WaitAnyPeer
+				}
+				if w.tag == AnyTag {
+					s.WaitWord |= trace.WaitAnyTag
+				}
+			}
+			s.State = trace.SlotBegun
+			return sp
+		}
 	}
-	sp.rec.Op, sp.rec.Comm, sp.rec.Start, sp.wait = op, comm, t.now(), w
-	t.mu.Unlock()
-	return sp
+	return &span{t: t} // counted, not kept
 }
 
-// slot takes the slab's next span.
-func (t *tracer) slot() *span {
-	i := t.used % spanBlock
-	if i == 0 {
-		t.blocks = append(t.blocks, make([]span, spanBlock))
+// span is the span of slot i, in the slab of blocks allocated once each.
+func (t *tracer) span(i int) *span {
+	k := i / spanBlock
+	for len(t.spans) <= k {
+		t.spans = append(t.spans, make([]span, spanBlock))
 	}
-	t.used++
-	return &t.blocks[len(t.blocks)-1][i]
+	return &t.spans[k][i%spanBlock]
 }
 
 // end records the call, unless it was not admitted (the buffer was full).
@@ -163,27 +222,40 @@ func (sp *span) endTaking(err error, got *recvPart) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if sp.ended || t.handed {
-		return // ended already, or handed over unfinished
+		return // ended already, or left open in a closed buffer
 	}
 	sp.ended = true
-	if !sp.admitted {
-		t.dropped++
+	s := sp.s
+	if s == nil {
+		t.buf.Drop()
 		return
 	}
-	r := &sp.rec
-	r.End = end
+	s.End = end
 	if got != nil {
-		r.Flags |= trace.HasRecv
-		r.Source, r.SourceLocal, r.RecvTag, r.RecvSize, r.RecvPost = got.source, got.sourceLocal, got.tag, got.size, got.post
+		s.Source, s.SourceLocal, s.RecvTag, s.RecvSize, s.RecvPost = int64(got.source), int64(got.sourceLocal), int64(got.tag), int64(got.size), got.post
+		s.Flags |= trace.HasRecv // after the facts it announces: the rank may die in between
 	}
 	if err != nil {
-		r.Flags |= trace.Failed
-		r.Err = shortError(err)
+		s.Flags |= trace.Failed
+		t.buf.SetErr(s, shortError(err))
 	}
+	s.State = trace.SlotEnded
 }
 
-// endErr is end for a deferred call with a named error result.
-func (sp *span) endErr(err *error) { sp.end(*err) }
+// endErr is end for a deferred call with a named error result. A call
+// that panics (a user's operator in a reduction) did not return: its
+// record stays open, noted with the panic, and the panic goes on (to
+// gorun, a rank that dies of it died inside the call).
+func (sp *span) endErr(err *error) {
+	if sp == nil {
+		return
+	}
+	if p := recover(); p != nil {
+		sp.setNote(fmt.Sprintf("panicked: %v", p))
+		panic(p)
+	}
+	sp.end(*err)
+}
 
 // sends records that the call sends a message of size payload bytes to
 // dest (a rank of c) with tag, and numbers it among the sends to that rank
@@ -193,11 +265,13 @@ func (sp *span) sends(c *Comm, dest, tag, size int) {
 		return
 	}
 	world := c.group[dest]
-	sp.t.mu.Lock() // handOver may read sp.rec meanwhile
+	sp.t.mu.Lock() // handOver may read the slot meanwhile
 	defer sp.t.mu.Unlock()
-	sp.rec.Flags |= trace.HasSend
-	sp.rec.Dest, sp.rec.DestLocal, sp.rec.SendTag, sp.rec.SendSize = world, dest, tag, size
-	sp.rec.SendSeq = sp.t.nextSend(seqKey{dest: world, comm: c.ctx, tag: tag})
+	seq := sp.t.nextSend(seqKey{dest: world, comm: c.ctx, tag: tag})
+	if s := sp.s; s != nil && !sp.t.handed {
+		s.Dest, s.DestLocal, s.SendTag, s.SendSize, s.SendSeq = int64(world), int64(dest), int64(tag), int64(size), seq
+		s.Flags |= trace.HasSend // after the facts it announces: the rank may die in between
+	}
 }
 
 // nextSend numbers a send to key's destination, communicator and tag; a
@@ -216,11 +290,23 @@ func (t *tracer) nextSend(key seqKey) uint64 {
 	return *t.lastSeq
 }
 
-// set changes the record of a call in progress (handOver may read it meanwhile).
-func (sp *span) set(change func(r *trace.Record)) {
+// setNote sets the note of a call in progress.
+func (sp *span) setNote(note string) {
 	sp.t.mu.Lock()
 	defer sp.t.mu.Unlock()
-	change(&sp.rec)
+	if sp.s != nil && !sp.t.handed {
+		sp.t.buf.SetNote(sp.s, note)
+	}
+}
+
+// setStart sets when a call in progress began (one recorded only once it
+// turned out to complete something).
+func (sp *span) setStart(start int64) {
+	sp.t.mu.Lock()
+	defer sp.t.mu.Unlock()
+	if sp.s != nil && !sp.t.handed {
+		sp.s.Start = start
+	}
 }
 
 // post numbers a receive as it is posted (0 when tracing is off).
@@ -253,10 +339,31 @@ func (sp *span) received(req *Request, err error) {
 	sp.end(err)
 }
 
-// handOver sends the records to gorun (at most once): every call recorded,
-// those still in progress marked Unfinished and ending now, in chunks of
-// at most about control.TraceChunk bytes.
+// handOver closes the buffer (at most once): calls still in progress
+// stay open, as gorun will mark them, and nothing more is recorded. A
+// buffer in gorun's shared memory is then gorun's to read; one in this
+// process's memory goes to gorun over ctl: every call recorded, those
+// still in progress marked Unfinished and ending now, in chunks of at most
+// about control.TraceChunk bytes, then the count of calls not recorded.
+//
+// At Finalize a rank first waits until gorun has measured its clock
+// (clockDone): a short job would otherwise exit before the exchanges, and
+// its records could not be put on gorun's clock. The wait ends with
+// gorun's connection too (the rank then exits).
 func (t *tracer) handOver(ctl *control.Client) error {
+	<-t.clockDone
+	return t.close(ctl, false)
+}
+
+// handOverNow is handOver without the wait for the clock, when gorun asks
+// for the records (the clock answers come on the goroutine that asks): it
+// sends them over ctl even from a shared buffer, marked as handed over so
+// that whoever reads the memory (an agent) does not send them again.
+func (t *tracer) handOverNow(ctl *control.Client) error { return t.close(ctl, true) }
+
+// close closes the buffer, sending the records over ctl when asked to or
+// when the buffer is this process's own.
+func (t *tracer) close(ctl *control.Client, send bool) error {
 	t.mu.Lock()
 	if t.handed {
 		t.mu.Unlock()
@@ -264,41 +371,37 @@ func (t *tracer) handOver(ctl *control.Client) error {
 	}
 	t.handed = true
 	now := t.now()
-	var chunks [][]byte
-	var enc trace.Encoder
-	for k, block := range t.blocks {
-		for i := range min(spanBlock, t.used-k*spanBlock) {
-			sp := &block[i]
-			r := &sp.rec
-			if !sp.ended {
-				r.End, r.Flags = now, r.Flags|trace.Unfinished
-				if r.Note == "" {
-					r.Note = sp.want()
-				}
-			}
-			enc.Add(r)
-			if enc.Len() >= control.TraceChunk {
-				chunks = append(chunks, enc.Bytes())
-				enc = trace.Encoder{}
-			}
-		}
+	if t.shared && !send {
+		t.buf.Close(now)
+		t.mu.Unlock()
+		return nil
 	}
-	if enc.Len() > 0 {
-		chunks = append(chunks, enc.Bytes())
+	t.buf.Close(now) // the records read below end their open calls now
+	recs, dropped, err := trace.ReadBuffer(nil, t.mem, now)
+	if t.shared {
+		t.buf.HandedOver(now)
 	}
-	dropped := t.dropped
-	t.blocks = nil
+	t.release()
+	t.spans, t.mem, t.buf = nil, nil, nil
 	t.mu.Unlock()
-	for _, chunk := range chunks {
-		if err := ctl.Send(control.Message{Type: control.TypeTrace, Trace: chunk}); err != nil {
-			return err
+	if err != nil {
+		return err // this process wrote it: a bug, said rather than hidden
+	}
+	var enc trace.Encoder
+	for i := range recs {
+		enc.Add(&recs[i])
+		if enc.Len() >= control.TraceChunk || i == len(recs)-1 {
+			if err := ctl.Send(control.Message{Type: control.TypeTrace, Trace: enc.Bytes()}); err != nil {
+				return err
+			}
+			enc.Reset()
 		}
 	}
 	return ctl.Send(control.Message{Type: control.TypeTraceEnd, Dropped: dropped})
 }
 
 // answerLauncher handles gorun --trace's messages to the rank: clock
-// questions and the request to hand the trace over now.
+// questions, their end, and the request to hand the trace over now.
 func (t *tracer) answerLauncher(ctl *control.Client, m control.Message) {
 	switch m.Type {
 	case control.TypeClock:
@@ -307,9 +410,18 @@ func (t *tracer) answerLauncher(ctl *control.Client, m control.Message) {
 			host = t.host
 		}
 		_ = ctl.Send(control.Message{Type: control.TypeClockReply, Round: m.Round, Clock: t.now(), Host: host})
+	case control.TypeClockDone:
+		if t != nil {
+			t.mu.Lock()
+			if !t.clockOver {
+				t.clockOver = true
+				close(t.clockDone)
+			}
+			t.mu.Unlock()
+		}
 	case control.TypeTraceFlush:
 		if t != nil {
-			_ = t.handOver(ctl)
+			_ = t.handOverNow(ctl)
 		}
 	}
 }

@@ -2,8 +2,6 @@ package mpi
 
 import (
 	"fmt"
-
-	"github.com/gorun-mpi/gorun/internal/trace"
 )
 
 // The hooks the public calls make for gorun --trace. Each costs a nil check
@@ -32,18 +30,7 @@ func (c *Comm) traceRecv(op string, source, tag int) *span {
 	if t == nil {
 		return nil
 	}
-	return t.beginWaiting(op, c.ctx, false, waitFor{wanted: true, word: "source", source: source, tag: tag})
-}
-
-func wantText(word string, source, tag int) string {
-	s, t := fmt.Sprint(source), fmt.Sprint(tag)
-	if source == AnySource {
-		s = "any"
-	}
-	if tag == AnyTag {
-		t = "any"
-	}
-	return word + " " + s + ", tag " + t
+	return t.beginWaiting(op, c.ctx, false, waitSource(source, tag))
 }
 
 // tracePosted numbers a receive r as it is posted; sp is the call that
@@ -54,7 +41,7 @@ func (r *Request) tracePosted(sp *span) {
 		return
 	}
 	r.tracePost = sp.t.post()
-	r.traceForce = sp.admitted
+	r.traceForce = sp.s != nil
 }
 
 // traceWait starts recording a Wait called on r by the user (Recv and
@@ -64,7 +51,7 @@ func (r *Request) traceWait() *span {
 	if t == nil || r.op == "Recv" || r.op == "Sendrecv" {
 		return nil
 	}
-	return t.beginWaiting("Wait", r.c.ctx, r.traceForce, waitFor{wanted: true, prefix: r.op, word: r.peerWord(), source: r.peer, tag: r.tag})
+	return t.beginWaiting("Wait", r.c.ctx, r.traceForce, waitFor{wantedPeer: true, op: r.op, dest: r.recv == nil, peer: r.peer, tag: r.tag})
 }
 
 // traceNow reads the trace clock, 0 when tracing is off: the start of a
@@ -84,7 +71,7 @@ func (r *Request) traceTested(start int64) {
 		return
 	}
 	if sp := t.begin("Test", r.c.ctx, r.traceForce); sp != nil {
-		sp.set(func(rec *trace.Record) { rec.Start = start })
+		sp.setStart(start)
 		sp.received(r, r.err)
 	}
 }
@@ -96,7 +83,7 @@ func (c *Comm) traceFound(op string, start int64, st Status, err error) {
 		return
 	}
 	if sp := t.begin(op, c.ctx, false); sp != nil {
-		sp.set(func(rec *trace.Record) { rec.Start = start })
+		sp.setStart(start)
 		sp.probed(st, err)
 	}
 }
@@ -108,7 +95,7 @@ func traceRequests(op string, reqs []*Request) *span {
 			if t := r.c.tracer(); t != nil {
 				sp := t.begin(op, 0, false)
 				if sp != nil {
-					sp.set(func(rec *trace.Record) { rec.Note = fmt.Sprintf("%d requests", len(reqs)) })
+					sp.setNote(fmt.Sprintf("%d requests", len(reqs)))
 				}
 				return sp
 			}
@@ -124,8 +111,7 @@ func (sp *span) probed(st Status, err error) {
 		return
 	}
 	if err == nil {
-		note := fmt.Sprintf("found: source %d, tag %d, %d B", st.Source, st.Tag, st.Size)
-		sp.set(func(rec *trace.Record) { rec.Note = note })
+		sp.setNote(fmt.Sprintf("found: source %d, tag %d, %d B", st.Source, st.Tag, st.Size))
 	}
 	sp.end(err)
 }

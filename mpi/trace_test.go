@@ -4,30 +4,29 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/trace"
 )
 
-func newTestTracer(limit int) *tracer {
-	now := time.Now()
-	return &tracer{base: now, baseUnix: now.UnixNano(), limit: limit, sendSeq: map[seqKey]*uint64{}}
+func newTestTracer(t testing.TB, limit int) *tracer {
+	tr, err := newTracer(limit, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
 }
 
-// recorded returns the calls t recorded that ended, in the order they began.
-func (t *tracer) recorded() []trace.Record {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var out []trace.Record
-	for k, block := range t.blocks {
-		for i := range min(spanBlock, t.used-k*spanBlock) {
-			if block[i].ended {
-				out = append(out, block[i].rec)
-			}
-		}
+// recorded returns the calls tr recorded that ended, in the order they
+// began, and the number of calls it did not record.
+func (tr *tracer) recorded(t testing.TB) ([]trace.Record, uint64) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	recs, dropped, err := trace.ReadBuffer(nil, tr.mem, tr.now())
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return slices.DeleteFunc(recs, func(r trace.Record) bool { return r.Flags.Has(trace.Unfinished) }), dropped
 }
 
 func ops(recs []trace.Record) []string {
@@ -42,7 +41,7 @@ func ops(recs []trace.Record) []string {
 // the point-to-point calls, with messages of distinct sizes, and checks
 // what each recorded and that merging joins each send to its receive.
 func TestTraceHooksRecordEveryCallAndJoinEveryMessage(t *testing.T) {
-	tracers := []*tracer{newTestTracer(100), newTestTracer(100)}
+	tracers := []*tracer{newTestTracer(t, 100), newTestTracer(t, 100)}
 	runRanks(t, 2, func(c *Comm) error {
 		c.shared.world.trace = tracers[c.Rank()]
 		if c.Rank() == 0 {
@@ -88,10 +87,11 @@ func TestTraceHooksRecordEveryCallAndJoinEveryMessage(t *testing.T) {
 	}
 	ranks := make([]trace.Rank, 2)
 	for r, tr := range tracers {
-		if got := ops(tr.recorded()); !slices.Equal(got, want[r]) {
+		recs, _ := tr.recorded(t)
+		if got := ops(recs); !slices.Equal(got, want[r]) {
 			t.Errorf("rank %d recorded %v, want %v", r, got, want[r])
 		}
-		ranks[r] = trace.Rank{Records: tr.recorded()}
+		ranks[r] = trace.Rank{Records: recs}
 	}
 	tl := trace.Merge(ranks)
 	if len(tl.Flows) != 5 {
@@ -112,7 +112,7 @@ func mpi_WaitAll(reqs ...*Request) (struct{}, error) { return struct{}{}, WaitAl
 // counted, not recorded, except the completion of a receive whose posting
 // was recorded (so the recorded receives are the first ones posted).
 func TestTraceBufferFull(t *testing.T) {
-	tracers := []*tracer{newTestTracer(100), newTestTracer(2)}
+	tracers := []*tracer{newTestTracer(t, 100), newTestTracer(t, 2)}
 	runRanks(t, 2, func(c *Comm) error {
 		c.shared.world.trace = tracers[c.Rank()]
 		if c.Rank() == 0 {
@@ -133,14 +133,14 @@ func TestTraceBufferFull(t *testing.T) {
 		_, err := req.Wait() // recorded: its Irecv was
 		return err
 	})
-	got := tracers[1]
-	if names := ops(got.recorded()); !slices.Equal(names, []string{"Irecv", "Recv", "Wait"}) {
+	got, dropped := tracers[1].recorded(t)
+	if names := ops(got); !slices.Equal(names, []string{"Irecv", "Recv", "Wait"}) {
 		t.Fatalf("recorded %v, want Irecv, Recv, Wait", names)
 	}
-	if got.dropped != 3 {
-		t.Fatalf("%d calls counted as dropped, want 3", got.dropped)
+	if dropped != 3 {
+		t.Fatalf("%d calls counted as dropped, want 3", dropped)
 	}
-	if w := got.recorded()[2]; !w.Flags.Has(trace.HasRecv) || w.RecvTag != 1 {
+	if w := got[2]; !w.Flags.Has(trace.HasRecv) || w.RecvTag != 1 {
 		t.Fatalf("the Wait recorded no message of tag 1: %+v", w)
 	}
 }
@@ -160,10 +160,11 @@ func TestTraceHandOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	tr := newTestTracer(1)
+	tr := newTestTracer(t, 1)
 	tr.begin("Barrier", 0, false).end(nil)
 	tr.begin("Bcast", 0, false).end(nil) // dropped: the limit is 1
-	open := tr.beginWaiting("Recv", 0, true, waitFor{wanted: true, word: "source", source: 1, tag: 5})
+	open := tr.beginWaiting("Recv", 0, true, waitSource(1, 5))
+	tr.answerLauncher(client, control.Message{Type: control.TypeClockDone}) // or handOver would wait for it
 	if err := tr.handOver(client); err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +196,7 @@ func TestTraceHandOver(t *testing.T) {
 // BenchmarkTraceCall is what recording one call costs a rank: a begin and
 // an end (compare ping-pong's one-way latency).
 func BenchmarkTraceCall(b *testing.B) {
-	tr := newTestTracer(b.N + 1)
+	tr := newTestTracer(b, b.N+1)
 	for i := 0; i < b.N; i++ {
 		tr.begin("Send", 0, false).end(nil)
 	}

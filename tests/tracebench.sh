@@ -11,9 +11,10 @@
 #    tree): six variants run alternately ROUNDS times: base and this tree,
 #    each without --trace, with --trace F.json and with --trace F.html.
 #    Prints the mean and median wall time of each, the ratio of each
-#    traced variant to the untraced one of the same tree, and the mean CPU
-#    time (user+sys of gorun and its ranks, which load moves less than wall
-#    time). The machine may be shared: alternating puts every variant
+#    traced variant to the untraced one of the same tree, and the mean and
+#    median CPU time (user+sys of gorun and its ranks, which load moves less
+#    than wall time; perf stat's task-clock where perf runs, else GNU time's
+#    10 ms ticks). The machine may be shared: alternating puts every variant
 #    under the same load.
 #
 # Run it from the repository's root: bash tests/tracebench.sh 10 main
@@ -44,6 +45,25 @@ for tree in base new; do
 	)
 done
 
+# cputime FILE CMD...: runs CMD, writing to FILE the CPU time (user+sys)
+# it and its children took, in ns: from perf stat's task-clock where perf
+# runs (to the microsecond), else from GNU time (to 10 ms).
+if perf stat -x, -e task-clock -o /dev/null true 2>/dev/null; then
+	cputime() {
+		local out=$1
+		shift
+		perf stat -x, -e task-clock -o "$out.raw" "$@" || return
+		awk -F, '/task-clock/ {printf "%.0f\n", $1 * 1e6}' "$out.raw" >"$out"
+	}
+else
+	cputime() {
+		local out=$1
+		shift
+		/usr/bin/time -f "%U %S" -o "$out.raw" "$@" || return
+		awk '{printf "%.0f\n", ($1 + $2) * 1e9}' "$out.raw" >"$out"
+	}
+fi
+
 # stats FILE: mean and median of the numbers in FILE, one a line.
 stats() {
 	sort -n "$1" | awk '{a[NR]=$1; s+=$1} END {print s/NR, (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'
@@ -72,10 +92,13 @@ if [[ " $parts " == *" examples "* ]]; then
 				args=()
 				[ "$kind" != off ] && args=(--trace "$work/$ex.$tree.$kind")
 				t0=$(date +%s%N)
-				/usr/bin/time -f "%U %S" -o "$work/cpu" "$work/$tree/gorun" -np 4 "${args[@]}" "$work/$tree/ex-$ex" >/dev/null
+				if ! cputime "$work/cpu" "$work/$tree/gorun" -np 4 "${args[@]}" "$work/$tree/ex-$ex" >/dev/null; then
+					echo "# a run of $ex $v failed (left out of the figures)" >&2
+					continue
+				fi
 				t1=$(date +%s%N)
 				echo "$((t1 - t0))" >>"$work/$ex.$v"
-				awk '{print ($1 + $2) * 1e9}' "$work/cpu" >>"$work/$ex.$v.cpu"
+				cat "$work/cpu" >>"$work/$ex.$v.cpu"
 			done
 		done
 		calls=$(grep -c '"ph":"X"' "$work/$ex.new.json" || true)
@@ -88,11 +111,11 @@ if [[ " $parts " == *" examples "* ]]; then
 				line+=$(awk -v k="$kind" -v m="$m" -v p="$p" -v om="$offMean" -v op="$offMed" \
 					'BEGIN {printf "  | %s mean %6.1f p50 %6.1f (x%.2f, x%.2f)", k, m/1e6, p/1e6, m/om, p/op}')
 			done
-			read -r cOff _ < <(stats "$work/$ex.$tree-off.cpu")
-			read -r cJSON _ < <(stats "$work/$ex.$tree-json.cpu")
-			read -r cHTML _ < <(stats "$work/$ex.$tree-html.cpu")
-			line+=$(awk -v a="$cOff" -v b="$cJSON" -v c="$cHTML" \
-				'BEGIN {printf "  | cpu ms off %.0f json %.0f html %.0f", a/1e6, b/1e6, c/1e6}')
+			read -r cOff cOffMed < <(stats "$work/$ex.$tree-off.cpu")
+			read -r cJSON cJSONMed < <(stats "$work/$ex.$tree-json.cpu")
+			read -r cHTML cHTMLMed < <(stats "$work/$ex.$tree-html.cpu")
+			line+=$(awk -v a="$cOff" -v b="$cJSON" -v c="$cHTML" -v am="$cOffMed" -v bm="$cJSONMed" -v cm="$cHTMLMed" \
+				'BEGIN {printf "  | cpu ms (mean/p50) off %.0f/%.0f json %.0f/%.0f html %.0f/%.0f", a/1e6, am/1e6, b/1e6, bm/1e6, c/1e6, cm/1e6}')
 			echo "$line"
 		done
 	done

@@ -39,6 +39,7 @@ type agentJob struct {
 	failed   atomic.Bool   // a message to the launcher could not be sent: send nothing more (agent_send.go)
 	relay    *relayAuth    // seals and opens the job's relay messages (relay_auth.go)
 	flow     *upFlow       // credit for output to the launcher
+	traces   *agentTraces  // gorun --trace: the ranks' record buffers (hosts_trace.go)
 }
 
 // upEvent relays a control event of a rank to the launcher (the records
@@ -183,6 +184,8 @@ func (j *agentJob) run(m *nats.Msg) {
 	// host.
 	shared := newHostMemory("gorun-"+req.Job, req.Ranks, job.Placement, func(line string) { j.agent.logf("job %s: %s", req.Job, line) })
 	defer shared.close()
+	j.traces = newAgentTraces(req.Trace) // gorun --trace: see hosts_trace.go
+	defer j.traces.close()
 	exits := make(chan exitEvent, len(req.Ranks))
 	drained := make(chan int, len(req.Ranks))
 	var pids []int
@@ -194,9 +197,11 @@ func (j *agentJob) run(m *nats.Msg) {
 			in = stdin
 		}
 		env := append(rankEnv(agentEnviron(), rj, len(req.Ranks), runtime.NumCPU(), req.SyncSends), traceEnv(req.Trace)...)
-		p, err := startRank(rank, prog, req.Args, env, in, shared.of(rank),
+		traceBuf := j.traces.newBuffer(rank)
+		p, err := startRank(rank, prog, req.Args, env, in, shared.of(rank), traceBuf,
 			newStream(&upWriter{job: j, rank: rank, fd: 1}, nil), newStream(&upWriter{job: j, rank: rank, fd: 2}, nil),
 			req.Tag, exits)
+		j.traces.started(rank, traceBuf)
 		if err != nil {
 			j.killAll(syscall.SIGKILL)
 			refuse(startStatus(err), "%v", err)
@@ -237,6 +242,9 @@ func (j *agentJob) supervise(server *control.Server, down <-chan *nats.Msg, exit
 		case e := <-exits:
 			// What the rank said before it exited goes first.
 			j.drainEvents(server)
+			for _, ev := range j.traces.exited(e.rank) { // the records it left
+				j.upEvent(ev)
+			}
 			info := exitOf(e)
 			w := &wireExit{Code: info.code}
 			if info.signaled {

@@ -1,7 +1,15 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
 	"github.com/gorun-mpi/gorun/internal/control"
+	"github.com/gorun-mpi/gorun/internal/jobenv"
+	"github.com/gorun-mpi/gorun/internal/shm"
+	"github.com/gorun-mpi/gorun/internal/trace"
 )
 
 // gorun --trace across hosts. The collector (trace.go) talks to a remote
@@ -89,4 +97,90 @@ func (j *traceJoiner) join(u upMsg, deliver func(control.Event)) {
 	delete(j.pending, u.Rank)
 	ev.Msg.Trace = held
 	deliver(ev)
+}
+
+// agentTraces are the trace buffers an agent makes for its ranks of a job
+// under gorun --trace, as gorun does for the ranks it starts: a rank
+// records into its buffer, and once it has exited, however it exited, the
+// agent reads its records and relays them to the launcher as the rank
+// would have handed them over (exited). A nil *agentTraces is tracing off.
+type agentTraces struct {
+	limit   int
+	buffers map[int]*shm.Region
+}
+
+// newAgentTraces returns the buffers of ranks that record at most limit
+// calls each; nil when limit is 0 (tracing off).
+func newAgentTraces(limit int) *agentTraces {
+	if limit <= 0 {
+		return nil
+	}
+	return &agentTraces{limit: limit, buffers: map[int]*shm.Region{}}
+}
+
+// newBuffer makes rank's buffer, for startRank; nil where there is none
+// (the rank then hands its records over at Finalize).
+func (a *agentTraces) newBuffer(rank int) *os.File {
+	if a == nil {
+		return nil
+	}
+	f, err := shm.Create(fmt.Sprintf("gorun-trace-%d", rank), int64(trace.BufferSize(jobenv.TraceSlots(a.limit))))
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+// started maps the buffer of a rank started with it and closes the
+// agent's descriptor of it (f may be nil).
+func (a *agentTraces) started(rank int, f *os.File) {
+	if a == nil || f == nil {
+		return
+	}
+	if region, err := shm.Map(f, trace.BufferSize(jobenv.TraceSlots(a.limit))); err == nil {
+		a.buffers[rank] = region
+	}
+}
+
+// exited returns the control events that carry the records of rank, which
+// has exited, to the launcher: its records in chunks, then their end; none
+// when it left none in its buffer (it handed them over itself, or never
+// recorded). Calls it had not returned from end now.
+func (a *agentTraces) exited(rank int) []control.Event {
+	if a == nil || a.buffers[rank] == nil {
+		return nil
+	}
+	region := a.buffers[rank]
+	delete(a.buffers, rank)
+	defer region.Close()
+	if trace.HandedOver(region.Bytes()) {
+		return nil
+	}
+	// The rank's clock and this agent's are this host's Unix time.
+	recs, dropped, err := trace.ReadBuffer(nil, region.Bytes(), time.Now().UnixNano())
+	if errors.Is(err, trace.ErrNotFormatted) {
+		return nil
+	}
+	var events []control.Event
+	var enc trace.Encoder
+	for i := range recs {
+		enc.Add(&recs[i])
+		if enc.Len() >= control.TraceChunk || i == len(recs)-1 {
+			chunk := append([]byte(nil), enc.Bytes()...)
+			events = append(events, control.Event{Rank: rank, Msg: control.Message{Type: control.TypeTrace, Trace: chunk}})
+			enc.Reset()
+		}
+	}
+	return append(events, control.Event{Rank: rank, Msg: control.Message{Type: control.TypeTraceEnd, Dropped: dropped}})
+}
+
+// close unmaps the buffers not read (ranks that never exited).
+func (a *agentTraces) close() {
+	if a == nil {
+		return
+	}
+	for rank, region := range a.buffers {
+		region.Close()
+		delete(a.buffers, rank)
+	}
 }

@@ -133,10 +133,10 @@ func TestLaunchSignatureCoversTracing(t *testing.T) {
 	if on == off || launchText("a", req) == on {
 		t.Fatal("the signature does not cover the trace limit")
 	}
-	if env := traceEnv(0); len(env) != 1 || env[0] != "GORUN_TRACE=" {
+	if env := traceEnv(0); len(env) != 2 || env[0] != "GORUN_TRACE=" || env[1] != "GORUN_TRACE_FD=" {
 		t.Fatalf("an agent's ranks without tracing get %v", env)
 	}
-	if env := traceEnv(100); len(env) != 1 || env[0] != "GORUN_TRACE=100" {
+	if env := traceEnv(100); len(env) != 2 || env[0] != "GORUN_TRACE=100" || env[1] != "GORUN_TRACE_FD=" {
 		t.Fatalf("an agent's ranks with tracing get %v", env)
 	}
 }

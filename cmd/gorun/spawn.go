@@ -76,10 +76,11 @@ func rankEnv(base []string, job jobenv.Job, np, cpus int, syncSends bool) []stri
 
 // startRank starts one rank of prog and the goroutines that forward its
 // output and wait for its exit. A non-nil shared file becomes the rank's
-// descriptor 3, named in its environment (jobenv.Shm). It must be called from the goroutine that
+// descriptor 3, named in its environment (jobenv.Shm); a non-nil traceBuf
+// (gorun --trace) the next, named in jobenv.TraceFD. It must be called from the goroutine that
 // stays locked to its OS thread for gorun's whole life: the parent-death
 // signal fires when the thread that spawned the child exits.
-func startRank(rank int, prog program, args, env []string, stdin, shared *os.File,
+func startRank(rank int, prog program, args, env []string, stdin, shared, traceBuf *os.File,
 	stdout, stderr *stream, tag bool, exits chan<- exitEvent) (*proc, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
@@ -108,6 +109,10 @@ func startRank(rank int, prog program, args, env []string, stdin, shared *os.Fil
 	if shared != nil {
 		cmd.ExtraFiles = []*os.File{shared}
 		cmd.Env = append(cmd.Env[:len(cmd.Env):len(cmd.Env)], jobenv.Shm+"=3")
+	}
+	if traceBuf != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, traceBuf)
+		cmd.Env = append(cmd.Env[:len(cmd.Env):len(cmd.Env)], jobenv.TraceFD+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
 	}
 	err = cmd.Start()
 	outW.Close()

@@ -143,8 +143,10 @@ func (s *supervisor) spawn() {
 				s.stderr.line(withPrefix(fmt.Sprintf("gorun: rank %d runs unbound: %v", rank, err)))
 			}
 		}
+		traceBuf := s.trace.newBuffer(rank)
 		p, err := startRank(rank, s.prog, s.cfg.args, append(rankEnv(base, job, s.cfg.np, cpus, s.cfg.syncSends), s.trace.env()...),
-			in, shared.of(rank), s.stdout, s.stderr, s.cfg.tagOutput, s.exits)
+			in, shared.of(rank), traceBuf, s.stdout, s.stderr, s.cfg.tagOutput, s.exits)
+		s.trace.started(rank, traceBuf)
 		if err != nil {
 			s.fail(failure{reason: err.Error(), status: startStatus(err)})
 			s.st.neverStarted(rank)
@@ -210,6 +212,7 @@ func (s *supervisor) loop() {
 			// What the rank told us before it exited may be queued
 			// already: hear it first.
 			s.drainEvents()
+			s.trace.exited(e.rank)
 			f, wait := s.st.exited(e.rank, exitOf(e))
 			if wait {
 				rank := e.rank

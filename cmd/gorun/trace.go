@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,23 +13,29 @@ import (
 
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
+	"github.com/gorun-mpi/gorun/internal/shm"
 	"github.com/gorun-mpi/gorun/internal/trace"
 )
 
 // Clock alignment and the wait for the ranks' records.
 const (
 	clockSamples = 8 // clock exchanges per rank; the shortest round trip counts
-	// traceFlushWait bounds how long a job ending early waits for its
-	// ranks' records before SIGTERM: with killGrace after it, the job is
+	// traceFlushWait bounds how long a job ending early waits for the
+	// records of its ranks on agents' hosts before SIGTERM (ranks on
+	// gorun's host leave theirs in shared memory: no wait): with killGrace after it, the job is
 	// still down within the 2 s the API promises (ranks answer in
 	// milliseconds; one that does not loses its records).
 	traceFlushWait = 500 * time.Millisecond
 )
 
 // traceCollector is gorun --trace on the launcher's side: it measures each
-// rank's clock against gorun's when the rank says hello, gathers the records
-// each rank hands over (at Finalize, or when asked as the job ends early),
-// and writes the merged timeline. It runs on the supervisor's goroutine.
+// rank's clock against gorun's when the rank says hello, gathers the
+// records of each rank, and writes the merged timeline. A rank it starts
+// records into a shared memory buffer it made (newBuffer), which it reads
+// as soon as the rank has exited (exited), while the others still run; the
+// records of a rank on an agent's host come over the control channel, from
+// its agent once it has exited (agentTraces), or from the rank when asked
+// as the job ends early (askFlush). It runs on the supervisor's goroutine.
 // A nil *traceCollector is tracing off. With --hosts its messages to and
 // from a rank go through the rank's agent (hosts_trace.go), which makes
 // the clock exchanges' round trips, and so their error bounds, longer.
@@ -40,6 +47,7 @@ type traceCollector struct {
 	ranks []rankTrace
 	asked map[int]bool // ranks asked to hand over their records now
 	waitC <-chan time.Time
+	noShm string // why the ranks record into their own memory, if one does
 }
 
 // rankTrace is what the collector has of one rank.
@@ -52,6 +60,78 @@ type rankTrace struct {
 	hello   bool
 	host    string // the boot id of the rank's host, from its clock answers
 	broken  string // why a part of its records did not decode, if one did not
+	// buffer is the shared memory the rank records into (trace.Buffer),
+	// mapped until read: once the rank has exited, or when the trace is
+	// written. Nil for a rank on another host (its records come over the
+	// control channel) or once read.
+	buffer *shm.Region
+	// fromBuffer: records and dropped were read from the buffer.
+	fromBuffer bool
+}
+
+// newBuffer makes the shared memory file rank records into, for its
+// descriptor (startRank); nil when tracing is off or there is none (the
+// rank then hands its records over at Finalize).
+func (t *traceCollector) newBuffer(rank int) *os.File {
+	if t == nil {
+		return nil
+	}
+	f, err := shm.Create(fmt.Sprintf("gorun-trace-%d", rank), int64(trace.BufferSize(jobenv.TraceSlots(t.limit))))
+	if err != nil {
+		if t.noShm == "" {
+			t.noShm = err.Error()
+		}
+		return nil
+	}
+	return f
+}
+
+// started maps the buffer of a rank started with it and closes gorun's
+// descriptor of it (f may be nil).
+func (t *traceCollector) started(rank int, f *os.File) {
+	if t == nil || f == nil {
+		return
+	}
+	region, err := shm.Map(f, trace.BufferSize(jobenv.TraceSlots(t.limit)))
+	if err != nil {
+		if t.noShm == "" {
+			t.noShm = err.Error()
+		}
+		return
+	}
+	t.ranks[rank].buffer = region
+}
+
+// exited reads the records of a rank that has exited from its buffer,
+// while the others still run. A call it had not returned from was open
+// when it died: the record ends now.
+func (t *traceCollector) exited(rank int) {
+	if t == nil || rank < 0 || rank >= len(t.ranks) {
+		return
+	}
+	t.readBuffer(&t.ranks[rank])
+}
+
+// readBuffer takes r's records from its buffer, if it has one the rank
+// recorded into, and unmaps it. Calls still open end now (on the rank's
+// clock).
+func (t *traceCollector) readBuffer(r *rankTrace) {
+	if r.buffer == nil {
+		return
+	}
+	defer func() { r.buffer.Close(); r.buffer = nil }()
+	if trace.HandedOver(r.buffer.Bytes()) {
+		return // they came over the control channel
+	}
+	off, _ := t.offset(*r)
+	recs, dropped, err := trace.ReadBuffer(r.records, r.buffer.Bytes(), t.now()+off)
+	if errors.Is(err, trace.ErrNotFormatted) {
+		return // its records come over the control channel, if at all
+	}
+	r.records, r.dropped, r.fromBuffer = recs, dropped, true
+	if err != nil && r.broken == "" {
+		r.broken = err.Error()
+	}
 }
 
 // newTraceCollector checks the trace file's name (.json or .html) and that
@@ -68,8 +148,8 @@ func newTraceCollector(path string, np int, getenv func(string) string) (*traceC
 	limit := jobenv.DefaultTraceLimit
 	if v := getenv(jobenv.TraceLimit); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("%w: %s=%q is not a positive number of calls", errUsage, jobenv.TraceLimit, v)
+		if err != nil || n < 1 || n > jobenv.MaxTraceLimit {
+			return nil, fmt.Errorf("%w: %s=%q is not a number of calls from 1 to %d", errUsage, jobenv.TraceLimit, v, jobenv.MaxTraceLimit)
 		}
 		limit = n
 	}
@@ -116,12 +196,13 @@ func (t *traceCollector) recordLimit() int {
 
 // traceEnv is the environment that has a rank record at most limit calls,
 // or none when limit is 0 (whatever the environment of gorun, or of the
-// agent that starts the rank, says).
+// agent that starts the rank, says), into memory of its own unless
+// startRank gives it a buffer (jobenv.TraceFD, set after this).
 func traceEnv(limit int) []string {
 	if limit <= 0 {
-		return []string{jobenv.Trace + "="}
+		return []string{jobenv.Trace + "=", jobenv.TraceFD + "="}
 	}
-	return []string{jobenv.Trace + "=" + strconv.Itoa(limit)}
+	return []string{jobenv.Trace + "=" + strconv.Itoa(limit), jobenv.TraceFD + "="}
 }
 
 func (t *traceCollector) now() int64 {
@@ -141,14 +222,23 @@ func (t *traceCollector) onEvent(server controlServer, ev control.Event) bool {
 		t.askClock(server, ev.Rank)
 		return false
 	case control.TypeClockReply:
+		// Every answer leads to the next question or to clock-done, for
+		// which the rank waits at Finalize: an answer out of turn ends
+		// the exchanges rather than leave the rank waiting.
 		if int(ev.Msg.Round) == len(r.samples)+1 && r.sentAt != 0 {
 			r.samples = append(r.samples, trace.Sample{Sent: r.sentAt, Remote: ev.Msg.Clock, Received: t.now()})
 			r.host = ev.Msg.Host
 			if len(r.samples) < clockSamples {
 				t.askClock(server, ev.Rank)
+				break
 			}
 		}
+		r.sentAt = 0
+		_ = server.Send(ev.Rank, control.Message{Type: control.TypeClockDone})
 	case control.TypeTrace:
+		if r.fromBuffer {
+			break // its buffer said all (a rank of another version)
+		}
 		// A rank records at most its limit plus the receives it had
 		// posted when full; ignore anything beyond twice that.
 		if !r.ended && len(r.records) <= 2*t.limit {
@@ -173,6 +263,10 @@ func (t *traceCollector) askClock(server controlServer, rank int) {
 	r.sentAt = t.now()
 	if err := server.Send(rank, control.Message{Type: control.TypeClock, Round: uint64(len(r.samples) + 1)}); err != nil {
 		r.sentAt = 0
+		// No more questions: do not keep the rank waiting for them at
+		// Finalize (if this cannot reach it either, its connection is
+		// gone, and so is its wait).
+		_ = server.Send(rank, control.Message{Type: control.TypeClockDone})
 	}
 }
 
@@ -186,7 +280,7 @@ func (t *traceCollector) askFlush(server controlServer, live []int) bool {
 	}
 	t.asked = map[int]bool{}
 	for _, rank := range live {
-		if r := &t.ranks[rank]; r.hello && !r.ended {
+		if r := &t.ranks[rank]; r.hello && !r.ended && r.buffer == nil {
 			if server.Send(rank, control.Message{Type: control.TypeTraceFlush}) == nil {
 				t.asked[rank] = true
 			}
@@ -228,17 +322,19 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 		return nil, nil
 	}
 	ranks := make([]trace.Rank, len(t.ranks))
-	for i, r := range t.ranks {
+	for i := range t.ranks {
+		t.readBuffer(&t.ranks[i]) // a rank gorun gave up waiting for
+		r := t.ranks[i]
 		ranks[i] = trace.Rank{Records: r.records, Dropped: r.dropped}
 		ranks[i].Offset, ranks[i].Clock = t.offset(r)
 		switch {
 		case !r.hello:
 			ranks[i].Missing = "never joined the job (no mpi.Init)"
-		case !r.ended:
+		case !r.ended && !r.fromBuffer:
 			ranks[i].Missing = "ended without handing over its trace: the calls it made are missing"
 		}
 		if r.broken != "" && ranks[i].Missing == "" {
-			ranks[i].Missing = "handed over records that did not decode (" + r.broken + "): some calls are missing"
+			ranks[i].Missing = "left records that did not decode (" + r.broken + "): some calls are missing"
 		}
 		if ranks[i].Missing != "" {
 			warnings = append(warnings, fmt.Sprintf("trace: rank %d %s", i, ranks[i].Missing))
@@ -247,6 +343,9 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 			warnings = append(warnings, fmt.Sprintf("trace: rank %d recorded its first %d calls only (%d more were not recorded; raise %s)",
 				i, len(r.records), r.dropped, jobenv.TraceLimit))
 		}
+	}
+	if t.noShm != "" {
+		warnings = append(warnings, "trace: no shared memory for the ranks' records ("+t.noShm+"): a rank hands them over at Finalize, and those of a rank that dies are lost")
 	}
 	tl := trace.Merge(ranks)
 	f, err := os.Create(t.path)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
 	"github.com/gorun-mpi/gorun/internal/trace"
 )
@@ -19,7 +20,7 @@ func TestTraceFlagChecksTheFileFirst(t *testing.T) {
 		if err != nil || tc == nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if env := tc.env(); len(env) != 1 || env[0] != jobenv.Trace+"=100000" {
+		if env := tc.env(); len(env) != 2 || env[0] != jobenv.Trace+"=100000" || env[1] != jobenv.TraceFD+"=" {
 			t.Fatalf("%s: ranks get %v", name, env)
 		}
 	}
@@ -45,8 +46,8 @@ func TestTraceFlagChecksTheFileFirst(t *testing.T) {
 		t.Fatalf("no --trace: %v, %v", tc, err)
 	}
 	var off *traceCollector
-	if env := off.env(); len(env) != 1 || env[0] != jobenv.Trace+"=" {
-		t.Fatalf("tracing off: ranks get %v, want %s cleared", env, jobenv.Trace)
+	if env := off.env(); len(env) != 2 || env[0] != jobenv.Trace+"=" || env[1] != jobenv.TraceFD+"=" {
+		t.Fatalf("tracing off: ranks get %v, want %s and %s cleared", env, jobenv.Trace, jobenv.TraceFD)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "t.txt")); err == nil {
 		t.Fatal("a refused trace file was created")
@@ -66,5 +67,43 @@ func TestTraceOffsetOnAndOffHost(t *testing.T) {
 	}
 	if off, how := tc.offset(rankTrace{host: "boot-b"}); off != 0 || !strings.Contains(how, "unknown") {
 		t.Fatalf("no exchange: offset %d (%s)", off, how)
+	}
+}
+
+// sentMessages is a controlServer that keeps what gorun sends.
+type sentMessages struct{ sent []control.Message }
+
+func (s *sentMessages) Events() <-chan control.Event { return nil }
+func (s *sentMessages) Send(rank int, m control.Message) error {
+	s.sent = append(s.sent, m)
+	return nil
+}
+func (s *sentMessages) Sync(int) {}
+
+// TestTraceClockDone: the collector asks a rank clockSamples clock
+// questions, one per answer, then says clock-done (for which the rank
+// waits at Finalize); an answer out of turn ends the exchanges at once, so
+// that no rank is left waiting.
+func TestTraceClockDone(t *testing.T) {
+	tc, err := newTraceCollector(filepath.Join(t.TempDir(), "t.json"), 2, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := &sentMessages{}
+	tc.onEvent(server, control.Event{Rank: 0, Msg: control.Message{Type: control.TypeHello}})
+	for round := 1; round <= clockSamples; round++ {
+		if last := server.sent[len(server.sent)-1]; last.Type != control.TypeClock || last.Round != uint64(round) {
+			t.Fatalf("question %d: gorun sent %+v", round, last)
+		}
+		tc.onEvent(server, control.Event{Rank: 0, Msg: control.Message{Type: control.TypeClockReply, Round: uint64(round), Clock: 5}})
+	}
+	if len(server.sent) != clockSamples+1 || server.sent[clockSamples].Type != control.TypeClockDone {
+		t.Fatalf("after %d answers gorun sent %+v, want clock-done last", clockSamples, server.sent)
+	}
+	server.sent = nil
+	tc.onEvent(server, control.Event{Rank: 1, Msg: control.Message{Type: control.TypeHello}})
+	tc.onEvent(server, control.Event{Rank: 1, Msg: control.Message{Type: control.TypeClockReply, Round: 7}})
+	if len(server.sent) != 2 || server.sent[1].Type != control.TypeClockDone {
+		t.Fatalf("after an answer out of turn gorun sent %+v, want clock-done", server.sent)
 	}
 }

@@ -6,14 +6,22 @@ package control
 // Clock, and the boot id of its host (trace.HostID) in Host: a rank on
 // gorun's own host reads the very clock gorun reads. Across hosts an agent
 // relays these messages both ways like any other, so an exchange's round
-// trip includes the relay's. A rank hands over its trace at Finalize, or when the launcher asks
-// with TypeTraceFlush (the job is ending early): zero or more TypeTrace
-// messages, each with records in Trace (as trace.AppendRecord writes them,
+// trip includes the relay's. A rank hands over its trace when the launcher
+// asks with TypeTraceFlush (the job is ending early: only ranks on agents'
+// hosts are asked), and at Finalize if it records into its own memory
+// (without a shared buffer, jobenv.TraceFD; an agent relays what a rank
+// left in its buffer in the same messages): zero or more TypeTrace
+// messages, each with records in Trace (as trace.Encoder writes them,
 // at most TraceChunk bytes of them), then one TypeTraceEnd with the number
-// of calls it did not record (Dropped).
+// of calls it did not record (Dropped). After its last clock question the
+// launcher says TypeClockDone; a rank that hands over its records at
+// Finalize waits for it first, so that a short job's clocks are measured
+// before its ranks exit (the wait ends with the connection too: a rank
+// whose launcher is gone exits).
 const (
 	TypeClock      = "clock"       // launcher → rank: answer with your clock
 	TypeClockReply = "clock-reply" // rank → launcher: Round, Clock, Host
+	TypeClockDone  = "clock-done"  // launcher → rank: no more clock questions
 	TypeTraceFlush = "trace-flush" // launcher → rank: hand over your trace now
 	TypeTrace      = "trace"       // rank → launcher: Trace, a part of the rank's records
 	TypeTraceEnd   = "trace-end"   // rank → launcher: the trace is complete; Dropped

@@ -37,3 +37,18 @@ func BenchmarkMergeAndWriteHTML(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkReadBuffer measures what gorun does to take a rank's records
+// out of its shared buffer, per call recorded (ns/op is per call).
+func BenchmarkReadBuffer(b *testing.B) {
+	buf, mem := newTestBuffer(b, b.N+1)
+	for i := 0; i < b.N; i++ {
+		put(b, buf, Record{Op: "Send", Flags: HasSend, Start: int64(i) * 1000, End: int64(i)*1000 + 100,
+			Dest: 1, DestLocal: 1, SendTag: 1, SendSize: 8, SendSeq: uint64(i + 1)}, false)
+	}
+	b.ResetTimer()
+	recs, _, err := ReadBuffer(nil, mem, 0)
+	if err != nil || len(recs) != b.N {
+		b.Fatal(len(recs), err)
+	}
+}

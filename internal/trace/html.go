@@ -63,51 +63,72 @@ func WriteHTML(w io.Writer, tl *Timeline, title string) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	bw.WriteString(head)
 	bw.Write(fixed[:len(fixed)-1]) // without its closing brace
-	b := make([]byte, 0, 4096)
-	b = append(b, `,"lanes":[`...)
-	for i, lane := range tl.Lanes {
-		if i > 0 {
-			b = append(b, ',')
+	bw.WriteString(`,"lanes":[`)
+	parts := encodeParts(len(tl.Lanes)+1, func(i int) []byte {
+		if i < len(tl.Lanes) {
+			return appendHTMLLane(make([]byte, 0, 1<<16), tl.Lanes[i])
 		}
-		b = append(b, `{"rank":`...)
-		b = strconv.AppendInt(b, int64(lane.Rank), 10)
-		b = append(b, `,"color":`...)
-		b = appendHTMLString(b, hexColor(LaneColor(lane.Rank)))
-		b = append(b, `,"calls":[`...)
-		for j, c := range lane.Calls {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, '[')
-			b = strconv.AppendInt(b, c.Start, 10)
-			b = append(b, ',')
-			b = strconv.AppendInt(b, c.End, 10)
-			b = append(b, ',')
-			b = strconv.AppendInt(b, int64(categoryIndex[Category(c)]), 10)
-			b = append(b, ',')
-			b = append(b, '"')
-			b = appendLabel(b, c, appendHTMLText)
-			b = append(b, '"')
-			if c.Flags&(Failed|Unfinished) != 0 {
-				b = append(b, ",1]"...)
-			} else {
-				b = append(b, ",0]"...)
-			}
-			if len(b) > 32<<10 {
-				bw.Write(b)
-				b = b[:0]
-			}
+		return appendHTMLFlows(make([]byte, 0, 1<<16), tl)
+	})
+	for i, part := range parts {
+		switch {
+		case i == len(tl.Lanes):
+			bw.WriteString(`],"flows":[`)
+		case i > 0:
+			bw.WriteByte(',')
 		}
-		b = append(b, `],"notes":[`...)
-		for j, note := range laneNotes(lane) {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = appendHTMLString(b, note)
-		}
-		b = append(b, "]}"...)
+		bw.Write(part)
 	}
-	b = append(b, `],"flows":[`...)
+	bw.WriteString("]}")
+	bw.WriteString(tail)
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("trace: write the timeline: %w", err)
+	}
+	return nil
+}
+
+// appendHTMLLane appends a lane as the page's script reads it: its rank,
+// colour, calls (start, end, category, label, whether it went wrong) and
+// notes.
+func appendHTMLLane(b []byte, lane Lane) []byte {
+	b = append(b, `{"rank":`...)
+	b = strconv.AppendInt(b, int64(lane.Rank), 10)
+	b = append(b, `,"color":`...)
+	b = appendHTMLString(b, hexColor(LaneColor(lane.Rank)))
+	b = append(b, `,"calls":[`...)
+	for j, c := range lane.Calls {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = strconv.AppendInt(b, c.Start, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, c.End, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(categoryIndex[Category(c)]), 10)
+		b = append(b, ',')
+		b = append(b, '"')
+		b = appendLabel(b, c, appendHTMLText)
+		b = append(b, '"')
+		if c.Flags&(Failed|Unfinished) != 0 {
+			b = append(b, ",1]"...)
+		} else {
+			b = append(b, ",0]"...)
+		}
+	}
+	b = append(b, `],"notes":[`...)
+	for j, note := range laneNotes(lane) {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = appendHTMLString(b, note)
+	}
+	return append(b, "]}"...)
+}
+
+// appendHTMLFlows appends tl's messages as the page's script reads them:
+// sender, start of the send, receiver, end of the receive, label.
+func appendHTMLFlows(b []byte, tl *Timeline) []byte {
 	for i, f := range tl.Flows {
 		from := tl.Lanes[f.From.Rank].Calls[f.From.Call]
 		to := tl.Lanes[f.To.Rank].Calls[f.To.Call]
@@ -131,16 +152,6 @@ func WriteHTML(w io.Writer, tl *Timeline, title string) error {
 		b = append(b, `, `...)
 		b = appendByteCount(b, from.SendSize) // digits and letters: nothing to escape
 		b = append(b, `"]`...)
-		if len(b) > 32<<10 {
-			bw.Write(b)
-			b = b[:0]
-		}
 	}
-	b = append(b, "]}"...)
-	bw.Write(b)
-	bw.WriteString(tail)
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("trace: write the timeline: %w", err)
-	}
-	return nil
+	return b
 }

@@ -32,9 +32,34 @@ func appendJSONString(b []byte, s string, html bool) []byte {
 func appendJSONText(b []byte, s string) []byte { return appendEscaped(b, s, false) }
 func appendHTMLText(b []byte, s string) []byte { return appendEscaped(b, s, true) }
 
-// appendEscaped appends s as the inside of a JSON string.
+// plain[html][c] says that byte c stands for itself inside a JSON string
+// (of a file, or of a page's script when html).
+var plain = func() (t [2][256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[0][c] = c != '"' && c != '\\'
+		t[1][c] = t[0][c] && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// appendEscaped appends s as the inside of a JSON string. Most texts are
+// plain ASCII: runs of bytes that stand for themselves are copied at once.
 func appendEscaped(b []byte, s string, html bool) []byte {
+	table := &plain[0]
+	if html {
+		table = &plain[1]
+	}
 	for i := 0; i < len(s); {
+		run := i
+		for run < len(s) && table[s[run]] {
+			run++
+		}
+		if run > i {
+			b = append(b, s[i:run]...)
+			if i = run; i == len(s) {
+				break
+			}
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {

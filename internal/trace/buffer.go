@@ -1,0 +1,378 @@
+package trace
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// A Buffer is where a rank records its calls as it makes them: a header,
+// an array of fixed-size Slots (one per call, taken in the order the calls
+// begin and filled in as they end) and an area for texts. Under gorun it
+// lies in a shared memory file that gorun made for the rank, so that gorun
+// reads the records straight from the memory once the rank has exited,
+// however it exited (Finalize, panic, os.Exit, SIGKILL): nothing is handed
+// over, and the calls of a rank that died are there up to its death, the
+// one it died in still open. Without that file the rank records into its
+// own memory and hands the records over at Finalize (Encoder).
+//
+// The memory is written by the rank and read by gorun, which trusts
+// nothing in it: ReadBuffer checks every count, offset and code.
+
+// bufferMagic opens a formatted buffer ("gortrc" and the layout's version).
+const bufferMagic uint64 = 0x0001_6372_7472_6f67
+
+// header is the start of a buffer.
+type header struct {
+	magic    uint64
+	slotSize uint32
+	capacity uint32 // slots
+	textCap  uint32 // bytes of the text area
+	used     uint32 // slots taken
+	textUsed uint32 // bytes of the text area taken
+	closed   uint32 // 1: the rank stopped recording (Finalize) at closedAt
+	dropped  uint64 // calls not recorded: the limit was reached
+	closedAt int64
+	_        [16]byte
+}
+
+const headerSize = int(unsafe.Sizeof(header{}))
+
+// Slot is one call in a Buffer. Its fields are the Record's, in fixed-size
+// form: the call as a code (Op, see OpCode; 0 with Name for a call of
+// no code), texts as references into the buffer's text area (SetErr,
+// SetNote), and for a call that has not returned what it waits for
+// (Wait...), which the reader turns into the Record's Note.
+type Slot struct {
+	State    uint8 // slotEmpty, SlotBegun, SlotEnded
+	Op       uint8
+	Flags    Flags
+	WaitOp   uint8 // for a Wait: the code of the call waited on, 0 if none
+	WaitWord uint8 // WaitSource or WaitDest, 0 if it waits for nothing to say
+	_        [3]byte
+	Comm     uint32
+	_        uint32
+	name     textRef
+	err      textRef
+	note     textRef
+	WaitPeer int64
+	WaitTag  int64
+	Start    int64
+	End      int64
+
+	Dest, DestLocal, SendTag, SendSize int64
+	SendSeq                            uint64
+
+	Source, SourceLocal, RecvTag, RecvSize int64
+	RecvPost                               uint64
+}
+
+// The states of a Slot.
+const (
+	slotEmpty = 0 // taken, not yet written: the rank died in between
+	SlotBegun = 1 // the call began and has not returned
+	SlotEnded = 2 // the call returned
+)
+
+// What an open call waits for (Slot.WaitWord), and bits for "any" peer or tag.
+const (
+	WaitSource  = 1
+	WaitDest    = 2
+	WaitAnyPeer = 1 << 6
+	WaitAnyTag  = 1 << 7
+)
+
+type textRef struct{ off, len uint32 }
+
+const slotSize = int(unsafe.Sizeof(Slot{}))
+
+// BufferSize is the bytes a buffer of capacity slots takes: a text area of
+// 32 bytes a slot on average (most calls have no text). Pages of a shared
+// memory file are allocated when first written, so capacity may be generous.
+func BufferSize(capacity int) int {
+	return headerSize + capacity*slotSize + textArea(capacity)
+}
+
+func textArea(capacity int) int { return capacity*32 + 4096 }
+
+// Buffer is a rank's side of a buffer: it takes slots and stores texts.
+// It is not safe for concurrent use (the rank's tracer holds a lock).
+type Buffer struct {
+	h     *header
+	slots []Slot
+	text  []byte
+}
+
+// NewBuffer formats mem, which must be BufferSize(capacity) bytes or more
+// and 8-byte aligned, as an empty buffer of capacity slots.
+func NewBuffer(mem []byte, capacity int) (*Buffer, error) {
+	if capacity < 1 || capacity > 1<<31 || len(mem) < BufferSize(capacity) {
+		return nil, fmt.Errorf("trace: a buffer of %d slots needs %d bytes, not %d", capacity, BufferSize(capacity), len(mem))
+	}
+	if uintptr(unsafe.Pointer(&mem[0]))%8 != 0 {
+		return nil, errors.New("trace: a buffer's memory must be 8-byte aligned")
+	}
+	clear(mem[:headerSize])
+	h := (*header)(unsafe.Pointer(&mem[0]))
+	b := &Buffer{
+		h:     h,
+		slots: unsafe.Slice((*Slot)(unsafe.Pointer(&mem[headerSize])), capacity),
+		text:  mem[headerSize+capacity*slotSize : BufferSize(capacity)],
+	}
+	h.slotSize, h.capacity, h.textCap = uint32(slotSize), uint32(capacity), uint32(len(b.text))
+	h.magic = bufferMagic
+	return b, nil
+}
+
+// Take returns the next slot, cleared, and its index; nil when every slot
+// is taken.
+func (b *Buffer) Take() (*Slot, int) {
+	i := int(b.h.used)
+	if i >= len(b.slots) {
+		return nil, -1
+	}
+	b.h.used++
+	s := &b.slots[i]
+	*s = Slot{}
+	return s, i
+}
+
+// Used is how many slots were taken.
+func (b *Buffer) Used() int { return int(b.h.used) }
+
+// Drop counts a call that was not recorded.
+func (b *Buffer) Drop() { b.h.dropped++ }
+
+// Close marks the buffer as ended at now: calls still open were open then.
+func (b *Buffer) Close(now int64) {
+	b.h.closedAt = now
+	b.h.closed = closedHere
+}
+
+// HandedOver marks the buffer as ended at now with its records sent to
+// gorun another way (the control channel): the reader of the memory
+// leaves them (see HandedOver).
+func (b *Buffer) HandedOver(now int64) {
+	b.h.closedAt = now
+	b.h.closed = closedHandedOver
+}
+
+// The values of header.closed.
+const (
+	closedHere       = 1
+	closedHandedOver = 2
+)
+
+// HandedOver reports whether the buffer in mem says its records went to
+// gorun another way (Buffer.HandedOver), so that reading them from the
+// memory would count them twice.
+func HandedOver(mem []byte) bool {
+	if len(mem) < headerSize {
+		return false
+	}
+	var h header
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&h)), headerSize), mem)
+	return h.magic == bufferMagic && h.closed == closedHandedOver
+}
+
+// SetName stores op as the name of s's call (for a call with no code).
+func (b *Buffer) SetName(s *Slot, op string) { s.name = b.store(op) }
+
+// SetErr stores s's error text.
+func (b *Buffer) SetErr(s *Slot, text string) { s.err = b.store(text) }
+
+// SetNote stores s's note.
+func (b *Buffer) SetNote(s *Slot, text string) { s.note = b.store(text) }
+
+// store copies text into the text area, cut at maxString bytes; a text
+// that does not fit any more is left out.
+func (b *Buffer) store(text string) textRef {
+	text = text[:min(len(text), maxString)]
+	off := int(b.h.textUsed)
+	if len(text) == 0 || off+len(text) > len(b.text) {
+		return textRef{}
+	}
+	copy(b.text[off:], text)
+	b.h.textUsed += uint32(len(text))
+	return textRef{off: uint32(off), len: uint32(len(text))}
+}
+
+// OpCode is the code of a call's name in a Slot, 0 for a name with none.
+func OpCode(op string) uint8 {
+	if i := indexOp(op); i >= 0 {
+		return uint8(i + 1)
+	}
+	return 0
+}
+
+func indexOp(op string) int {
+	for i, known := range knownOps {
+		if known == op {
+			return i
+		}
+	}
+	return -1
+}
+
+// ErrNotFormatted reports a buffer that no rank formatted: the rank never
+// began recording (it did not call mpi.Init, or recorded into its own
+// memory instead).
+var ErrNotFormatted = errors.New("trace: the rank did not record into its buffer")
+
+// ReadBuffer reads the records of a buffer written by a rank, appending
+// them to out; dropped is the number of calls it did not record. A call
+// still open was open when the rank stopped recording (Finalize) or, if it
+// never did, when it died: its record is marked Unfinished, ends at that
+// time (openEnd, on the rank's clock, for a rank that died), and its Note
+// says what it waited for. The memory is checked, not trusted: slots that
+// do not hold a record are left out and reported by an error wrapping
+// ErrMalformed, after the records that do; a buffer never formatted fails
+// with ErrNotFormatted.
+func ReadBuffer(out []Record, mem []byte, openEnd int64) (_ []Record, dropped uint64, err error) {
+	if len(mem) < headerSize {
+		return out, 0, fmt.Errorf("%w: a buffer of %d bytes, shorter than its header", ErrMalformed, len(mem))
+	}
+	if uintptr(unsafe.Pointer(&mem[0]))%8 != 0 {
+		// Not memory a rank wrote (a test's bytes): an aligned copy.
+		aligned := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(make([]uint64, (len(mem)+7)/8)))), len(mem))
+		copy(aligned, mem)
+		mem = aligned
+	}
+	h := *(*header)(unsafe.Pointer(&mem[0]))
+	if h.magic == 0 {
+		return out, 0, ErrNotFormatted
+	}
+	if h.magic != bufferMagic || h.slotSize != uint32(slotSize) {
+		return out, 0, fmt.Errorf("%w: a buffer of another layout (magic %#x, slots of %d bytes): the program was built with another version of package mpi than this gorun", ErrMalformed, h.magic, h.slotSize)
+	}
+	capacity := int(h.capacity)
+	if capacity < 1 || uint64(headerSize)+uint64(h.capacity)*uint64(slotSize)+uint64(h.textCap) > uint64(len(mem)) {
+		return out, 0, fmt.Errorf("%w: a buffer of %d slots and %d bytes of text does not fit its %d bytes", ErrMalformed, h.capacity, h.textCap, len(mem))
+	}
+	var problems []string
+	used := int(h.used)
+	if used > capacity {
+		problems = append(problems, fmt.Sprintf("%d slots used of %d", used, capacity))
+		used = capacity
+	}
+	textStart := headerSize + capacity*slotSize
+	text := mem[textStart : textStart+int(min(h.textUsed, h.textCap))]
+	end := openEnd
+	if h.closed != 0 {
+		end = h.closedAt
+	}
+	slots := unsafe.Slice((*Slot)(unsafe.Pointer(&mem[headerSize])), capacity)[:used]
+	if cap(out)-len(out) < used {
+		grown := make([]Record, len(out), len(out)+used)
+		copy(grown, out)
+		out = grown
+	}
+	bad := 0
+	for i := range slots {
+		s := slots[i] // a copy: the memory may change under a live rank
+		if s.State == slotEmpty {
+			continue
+		}
+		r, why := slotRecord(&s, text, end)
+		if why != "" {
+			if bad == 0 {
+				problems = append(problems, fmt.Sprintf("slot %d: %s", i, why))
+			}
+			bad++
+			continue
+		}
+		out = append(out, r)
+	}
+	if bad > 1 {
+		problems = append(problems, fmt.Sprintf("%d slots in all that hold no record", bad))
+	}
+	if len(problems) > 0 {
+		err = fmt.Errorf("%w: %v", ErrMalformed, problems)
+	}
+	return out, h.dropped, err
+}
+
+// slotRecord is the Record s holds, or why it holds none.
+func slotRecord(s *Slot, text []byte, openEnd int64) (Record, string) {
+	r := Record{Comm: s.Comm, Start: s.Start, End: s.End}
+	switch {
+	case s.State != SlotBegun && s.State != SlotEnded:
+		return r, fmt.Sprintf("state %d", s.State)
+	case byte(s.Flags)&^flagBits != 0:
+		return r, fmt.Sprintf("unknown flags %#x", s.Flags)
+	case int(s.Op) > len(knownOps) || int(s.WaitOp) > len(knownOps):
+		return r, fmt.Sprintf("unknown call code %d", max(s.Op, s.WaitOp))
+	}
+	var why string
+	texts := func(ref textRef) string {
+		if ref.len == 0 {
+			return ""
+		}
+		if uint64(ref.off)+uint64(ref.len) > uint64(len(text)) || ref.len > maxString {
+			why = fmt.Sprintf("a text at %d of %d bytes beyond the %d written", ref.off, ref.len, len(text))
+			return ""
+		}
+		return string(text[ref.off : ref.off+ref.len])
+	}
+	if s.Op != 0 {
+		r.Op = knownOps[s.Op-1]
+	} else if r.Op = texts(s.name); r.Op == "" && why == "" {
+		why = "a call with neither code nor name"
+	}
+	r.Err, r.Note = texts(s.err), texts(s.note)
+	if why != "" {
+		return r, why
+	}
+	r.Flags = s.Flags &^ Unfinished
+	if r.Flags.Has(Failed) && r.Err == "" {
+		r.Err = "(its text was not kept: the rank's text area was full)"
+	}
+	if r.Flags.Has(HasSend) {
+		r.Dest, r.DestLocal, r.SendTag, r.SendSize, r.SendSeq = int(s.Dest), int(s.DestLocal), int(s.SendTag), int(s.SendSize), s.SendSeq
+	}
+	if r.Flags.Has(HasRecv) {
+		r.Source, r.SourceLocal, r.RecvTag, r.RecvSize, r.RecvPost = int(s.Source), int(s.SourceLocal), int(s.RecvTag), int(s.RecvSize), s.RecvPost
+	}
+	if s.State == SlotBegun {
+		// A call that had not returned took no message (the rank may
+		// have died while it wrote one down).
+		r.Flags = r.Flags&^HasRecv | Unfinished
+		r.Source, r.SourceLocal, r.RecvTag, r.RecvSize, r.RecvPost = 0, 0, 0, 0, 0
+		r.End = max(openEnd, r.Start)
+		if r.Note == "" {
+			r.Note = waitText(s)
+		}
+	}
+	return r, ""
+}
+
+// waitText says what an open call waits for, e.g. "Irecv source 1, tag 5"
+// for a Wait on an Irecv, "source any, tag 0" for a Recv.
+func waitText(s *Slot) string {
+	var word string
+	switch s.WaitWord &^ (WaitAnyPeer | WaitAnyTag) {
+	case WaitSource:
+		word = "source"
+	case WaitDest:
+		word = "dest"
+	default:
+		return ""
+	}
+	b := make([]byte, 0, 40)
+	if s.WaitOp != 0 {
+		b = append(append(b, knownOps[s.WaitOp-1]...), ' ')
+	}
+	b = append(append(b, word...), ' ')
+	if s.WaitWord&WaitAnyPeer != 0 {
+		b = append(b, "any"...)
+	} else {
+		b = fmt.Appendf(b, "%d", s.WaitPeer)
+	}
+	b = append(b, ", tag "...)
+	if s.WaitWord&WaitAnyTag != 0 {
+		b = append(b, "any"...)
+	} else {
+		b = fmt.Appendf(b, "%d", s.WaitTag)
+	}
+	return string(b)
+}
