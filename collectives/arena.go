@@ -26,12 +26,14 @@ import (
 // compare before they touch each other's data; then one slot per rank for
 // a segment of its operand; then the result area.
 //
-// A call writes the header set the call before it did not, so a call that
-// writes nothing but headers (a Barrier, a small Bcast or AllreduceSlice)
-// need only wait until every rank is done with the call before last, which
-// in a run of collectives it always is: it does not wait for the slowest
-// rank to leave the previous call. A call that writes slots or the result
-// area waits for every rank to be done with the previous call.
+// Calls take the header sets in turn (shmcoll.HeaderSets of them), so a
+// call that writes nothing but headers (a Barrier, a small Bcast or
+// AllreduceSlice) need only wait until every rank is done with the call
+// HeaderSets back: it does not wait for the slowest rank to leave the
+// previous call, and a root of small Bcasts in a row finishes up to
+// HeaderSets calls ahead of the others instead of waiting for them every
+// call. A call that writes slots or the result area waits for every rank
+// to be done with the previous call.
 type arena struct {
 	mem         []byte
 	rank, size  int
@@ -46,10 +48,10 @@ type arena struct {
 	mu    sync.Mutex // one call at a time (collectives on one communicator are ordered anyway)
 	steps uint32     // segments done so far: the same count on every rank
 	calls uint32     // calls done so far (the same on every rank): picks the header set
-	// lastEnd and prevEnd are steps at the end of the last call and of
-	// the one before it.
-	lastEnd, prevEnd uint32
-	op               string // the collective in progress, for deadlock reports
+	// ends[c%shmcoll.HeaderSets] is steps at the end of call c: of the
+	// call HeaderSets back, whose header set the next call reuses.
+	ends [shmcoll.HeaderSets]uint32
+	op   string // the collective in progress, for deadlock reports
 	// sig is the call in progress, lastSig this rank's call through the
 	// arena before it (both published in the call's header), check the
 	// call's CallConn.CheckCall (or nil), run while a wait sleeps.
@@ -61,8 +63,9 @@ type arena struct {
 
 // Sizes of the arena's parts (shmcoll's layout).
 const (
-	arenaLine   = shmcoll.Line
-	arenaHeader = shmcoll.CallHeader
+	arenaLine       = shmcoll.Line
+	arenaHeader     = shmcoll.CallHeader
+	arenaHeaderSets = shmcoll.HeaderSets
 )
 
 // Counters of a rank: kinds of progress.
@@ -97,6 +100,13 @@ func newArena(region *shmcoll.Region) *arena {
 	a.slots = shmcoll.HeaderBytes(a.size)
 	a.result = a.slots + a.size*a.slotBytes
 	return a
+}
+
+// endCall records the end of the call in progress and moves to the next
+// header set.
+func (a *arena) endCall() {
+	a.ends[a.calls%shmcoll.HeaderSets] = a.steps
+	a.calls++
 }
 
 // counter is rank's progress counter of kind; waiters counts the ranks

@@ -74,8 +74,7 @@ func inArena[R any](a *arena, op string, sig Signature, check CallConn, call fun
 	out, err := call()
 	a.lastSig, a.check = sig, nil
 	a.long = false
-	a.calls++
-	a.prevEnd, a.lastEnd = a.lastEnd, a.steps
+	a.endCall()
 	var agreed callError
 	var zero R
 	switch {
@@ -374,7 +373,7 @@ func headerFailure(q int, h []byte) *failure {
 
 // header is rank's header in the current call's set.
 func (a *arena) header(rank int) []byte {
-	off := a.size*arenaKinds*arenaLine + (int(a.calls&1)*a.size+rank)*arenaHeader
+	off := a.size*arenaKinds*arenaLine + (int(a.calls%arenaHeaderSets)*a.size+rank)*arenaHeader
 	return a.mem[off : off+arenaHeader]
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+
+	"github.com/gorun-mpi/gorun/internal/shmcoll"
 )
 
 // shmBcast is Bcast through the arena. The root encodes the value, copies
@@ -167,13 +169,13 @@ func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(co
 
 // doneBefore is the step every other rank must have finished before this
 // one writes into the arena: the previous call's last, when the call
-// writes a slot or the result area; else the last of the call before it,
-// whose header set this call reuses.
+// writes a slot or the result area; else the last of the call
+// shmcoll.HeaderSets back, whose header set this call reuses.
 func (a *arena) doneBefore(usesSlots bool) uint32 {
 	if usesSlots {
 		return a.steps
 	}
-	return a.prevEnd
+	return a.ends[a.calls%shmcoll.HeaderSets]
 }
 
 // endStep posts that this rank is done with step's slots and headers, and

@@ -23,18 +23,22 @@ import (
 )
 
 // Layout of an arena for a group of n ranks: for each rank, CountersPerRank
-// progress counters, each on a line of its own (Line bytes); two sets of
-// call headers of CallHeader bytes per rank; then one slot of SlotBytes(n)
+// progress counters, each on a line of its own (Line bytes); HeaderSets
+// sets of call headers of CallHeader bytes per rank; then one slot of SlotBytes(n)
 // per rank; then the result area (ResultBytes). Sections start on Align.
 const (
 	Line            = 128
 	CountersPerRank = 2
 	CallHeader      = 16 << 10
-	Align           = 4096
-	ResultBytes     = 16 << 20
-	slotMax         = 8 << 20
-	slotMin         = 1 << 20
-	slotsTotal      = 64 << 20
+	// HeaderSets: calls take the sets in turn, so a call that writes only
+	// headers (a small Bcast) waits for the ranks to be done with the call
+	// HeaderSets back, not the one before (a power of two).
+	HeaderSets  = 8
+	Align       = 4096
+	ResultBytes = 16 << 20
+	slotMax     = 8 << 20
+	slotMin     = 1 << 20
+	slotsTotal  = 64 << 20
 )
 
 // SlotBytes is each rank's slot in a group of n ranks: slots shrink in
@@ -46,10 +50,10 @@ func SlotBytes(n int) int {
 	return s &^ (Align - 1)
 }
 
-// HeaderBytes is the counters and the two sets of call headers of a group
-// of n ranks.
+// HeaderBytes is the counters and the HeaderSets sets of call headers of
+// a group of n ranks.
 func HeaderBytes(n int) int {
-	h := n*CountersPerRank*Line + 2*n*CallHeader
+	h := n*CountersPerRank*Line + HeaderSets*n*CallHeader
 	return (h + Align - 1) &^ (Align - 1)
 }
 

@@ -23,12 +23,15 @@ func TestLayoutSizes(t *testing.T) {
 		if slot < slotMin || slot > slotMax {
 			t.Errorf("n=%d: slot %d outside [%d, %d]", n, slot, slotMin, slotMax)
 		}
-		if head < n*CountersPerRank*Line+2*n*CallHeader {
-			t.Errorf("n=%d: header area %d too small for the counters and two sets of call headers", n, head)
+		if head < n*CountersPerRank*Line+HeaderSets*n*CallHeader {
+			t.Errorf("n=%d: header area %d too small for the counters and %d sets of call headers", n, head, HeaderSets)
 		}
 		if got, want := Size(n), head+n*slot+ResultBytes; got != want {
 			t.Errorf("n=%d: Size %d, want %d", n, got, want)
 		}
+	}
+	if HeaderSets < 2 || HeaderSets&(HeaderSets-1) != 0 {
+		t.Errorf("HeaderSets %d: calls need two sets at least, and a power of two that divides the wrap of a uint32 call count", HeaderSets)
 	}
 	if SlotBytes(64) >= SlotBytes(4) {
 		t.Errorf("slots do not shrink in large jobs: %d at 64 ranks, %d at 4", SlotBytes(64), SlotBytes(4))
