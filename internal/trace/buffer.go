@@ -3,6 +3,7 @@ package trace
 import (
 	"errors"
 	"fmt"
+	"math"
 	"unsafe"
 )
 
@@ -95,6 +96,11 @@ func BufferSize(capacity int) int {
 
 func textArea(capacity int) int { return capacity*32 + 4096 }
 
+// maxBufferSlots is the most slots whose buffer's size fits an int (on a
+// 32-bit platform, about 11 million; the header's count, a uint32, bounds
+// it on 64-bit ones).
+const maxBufferSlots = (math.MaxInt - headerSize - 4096) / (slotSize + 32)
+
 // Buffer is a rank's side of a buffer: it takes slots and stores texts.
 // It is not safe for concurrent use (the rank's tracer holds a lock).
 type Buffer struct {
@@ -106,7 +112,7 @@ type Buffer struct {
 // NewBuffer formats mem, which must be BufferSize(capacity) bytes or more
 // and 8-byte aligned, as an empty buffer of capacity slots.
 func NewBuffer(mem []byte, capacity int) (*Buffer, error) {
-	if capacity < 1 || capacity > 1<<31 || len(mem) < BufferSize(capacity) {
+	if capacity < 1 || uint64(capacity) > 1<<31 || capacity > maxBufferSlots || len(mem) < BufferSize(capacity) {
 		return nil, fmt.Errorf("trace: a buffer of %d slots needs %d bytes, not %d", capacity, BufferSize(capacity), len(mem))
 	}
 	if uintptr(unsafe.Pointer(&mem[0]))%8 != 0 {
