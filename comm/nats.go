@@ -66,10 +66,10 @@ const (
 	// reassembly. Anything larger goes by rendezvous, whose body lands in
 	// the posted receive's buffer (BufferProvider) instead of a new
 	// allocation plus a copy. A rendezvous costs a round trip through the
-	// server, yet 1 MiB ping-pong measured (loaded machine, alternated
-	// runs) at 1088 KiB eager against 256 KiB: natsbench 0.62-0.83x raw
-	// nats.go against 0.70-0.91x; the netns rig median 3717, 3482 us
-	// against 2787, 2409 us (raw 2003-2244 us). Below it, a 128 KiB message
+	// server, yet 1 MiB ping-pong gained (natsbench, alternated runs:
+	// 0.69, 0.76, 0.72x raw nats.go at 1088 KiB against 0.81, 0.78, 0.91x;
+	// netns rig median 2552 us against 2502 us, raw 1805-1914 us). Below
+	// it, a 128 KiB message
 	// took 263 us eagerly against 856 us for 256 KiB by rendezvous on the
 	// rig. The credit window (DefaultNATSWindow, 8 MiB) bounds what
 	// unmatched eager messages hold at a receiver.
