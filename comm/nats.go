@@ -69,9 +69,8 @@ const (
 	// server, yet 1 MiB ping-pong gained (natsbench, alternated runs:
 	// 0.69, 0.76, 0.72x raw nats.go at 1088 KiB against 0.81, 0.78, 0.91x;
 	// netns rig median 2552 us against 2502 us, raw 1805-1914 us). Below
-	// it, a 128 KiB message
-	// took 263 us eagerly against 856 us for 256 KiB by rendezvous on the
-	// rig. The credit window (DefaultNATSWindow, 8 MiB) bounds what
+	// it, a 128 KiB message took 263 us eagerly against 856 us for 256 KiB
+	// by rendezvous on the rig. The credit window (DefaultNATSWindow, 8 MiB) bounds what
 	// unmatched eager messages hold at a receiver.
 	DefaultNATSEagerLimit = 1<<20 - 1<<10
 	defaultConnectTimeout = 5 * time.Second
