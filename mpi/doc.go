@@ -28,7 +28,7 @@
 // an error wrapping ErrTypeMismatch and the message is consumed. Messages from
 // one sender on one communicator with one tag arrive in the order sent.
 //
-// Messages up to the eager limit (DefaultEagerLimit, 64 KiB; 1088 KiB over
+// Messages up to the eager limit (DefaultEagerLimit, 64 KiB; 1023 KiB over
 // NATS) are sent at once and buffered by the receiver; larger ones use a
 // rendezvous: Send waits until the receiver has matched them. So two ranks that both Send a large message
 // to each other before receiving deadlock, as in MPI; use Sendrecv, or

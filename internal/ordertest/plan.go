@@ -130,7 +130,7 @@ func SplitColor(rank, np int) int {
 func SplitKey(rank, np int) int { return np - rank }
 
 // pickSize draws a payload size. The classes straddle the eager limits (64
-// KiB local, 1088 KiB NATS) and the single-copy threshold (a rendezvous body
+// KiB local, 1023 KiB NATS) and the single-copy threshold (a rendezvous body
 // of 64 KiB or more is copied straight out of the sender's memory).
 func pickSize(r *rand.Rand, noHuge bool) int {
 	switch p := r.IntN(100); {
