@@ -88,7 +88,7 @@ func GatherJoined[E any](c Conn, codec Codec[[]E], part []E, root int) ([]E, err
 		if err != nil || parts == nil {
 			return nil, err
 		}
-		return joinParts(parts), nil
+		return JoinParts(parts), nil
 	}
 	sig, err := begin(c, Signature{Kind: KindGather, Root: root, Elem: ElemOf[[]E](), Count: -1})
 	if err != nil {
@@ -169,7 +169,7 @@ func AllgatherJoined[E any](c Conn, codec Codec[[]E], part []E) ([]E, error) {
 		if err != nil {
 			return nil, err
 		}
-		return joinParts(parts), nil
+		return JoinParts(parts), nil
 	}
 	sig, err := begin(c, Signature{Kind: KindAllgather, Root: -1, Elem: ElemOf[[]E](), Count: -1})
 	if err != nil {
@@ -401,8 +401,10 @@ func joinedBuffer[E any](out *[]E, lens []int) ([]byte, error) {
 	return bytesOf(*out), nil
 }
 
-// joinParts concatenates parts into one new slice (never nil).
-func joinParts[E any](parts [][]E) []E {
+// JoinParts concatenates parts into one new slice, never nil (an empty
+// one when every part is empty): a Gather's result on its root, which the
+// other ranks tell apart by their nil.
+func JoinParts[E any](parts [][]E) []E {
 	n := 0
 	for _, p := range parts {
 		n += len(p)

@@ -132,19 +132,6 @@ func Allgather[T any](c *Comm, part []T) ([]T, error) {
 	})
 }
 
-// join concatenates parts into one new slice (never nil).
-func join[T any](parts [][]T) []T {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	out := make([]T, 0, n)
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
 // Alltoall sends parts[j] to rank j and returns, at index i, the part rank i
 // sent to this rank. parts must have Size entries on every rank; otherwise
 // every rank gets an error wrapping ErrParts. The result never aliases

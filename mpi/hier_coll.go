@@ -332,7 +332,7 @@ func gatherPhases[T any](k *collConn, h *hierarchy, codec collectives.Codec[[]T]
 			byRank[r] = ps[j]
 		}
 	}
-	return join(byRank), nil
+	return collectives.JoinParts(byRank), nil
 }
 
 // bytesCodec moves payloads as they are.
