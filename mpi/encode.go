@@ -174,6 +174,12 @@ func describe(desc []byte) string {
 // come from another process: whatever they hold, decodeInto returns an error
 // rather than panic, and allocates in proportion to len(body) (checkMsgpack).
 func decodeInto(desc, body []byte, ptr any) error {
+	return decodeWith(desc, body, ptr, nil)
+}
+
+// decodeWith is decodeInto, decoding msgpack bodies through mc when it is
+// not nil (no allocation of its own).
+func decodeWith(desc, body []byte, ptr any, mc *msgCodec) error {
 	if len(desc) >= rawDescLen && desc[0] == fmtRaw {
 		switch p := ptr.(type) {
 		case *[]byte:
@@ -206,7 +212,11 @@ func decodeInto(desc, body []byte, ptr any) error {
 		if err := checkMsgpack(body, shapeOf(target.Type())); err != nil {
 			return fmt.Errorf("%w: cannot decode %s into %s: %w", ErrTypeMismatch, describe(desc), typeName(ptr), err)
 		}
-		if err := msgpack.Unmarshal(body, ptr); err != nil {
+		unmarshal := msgpack.Unmarshal
+		if mc != nil {
+			unmarshal = mc.unmarshal
+		}
+		if err := unmarshal(body, ptr); err != nil {
 			return fmt.Errorf("%w: cannot decode %s into %s: %w", ErrTypeMismatch, describe(desc), typeName(ptr), err)
 		}
 		return nil

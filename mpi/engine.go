@@ -34,8 +34,10 @@ type engine struct {
 
 	// requests and messages are the spare structs of blocking receives
 	// and of eager arrivals (see engine.request, engine.recycleMessage),
-	// so that a message's way through the engine allocates none.
+	// so that a message's way through the engine allocates none; codecs
+	// the encoders of values that are not numeric slices.
 	requests, messages sync.Pool
+	codecs             sync.Pool // *msgCodec: see engine.codec
 
 	mu       sync.Mutex
 	match    matcher

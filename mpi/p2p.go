@@ -40,12 +40,18 @@ func (c *Comm) sendIn(sp *span, op string, v any, dest, tag int, sync bool) erro
 	if err := checkSendTag(tag); err != nil {
 		return c.wrapErr(op, dest, tag, err)
 	}
-	desc, body, err := encodeValue(v)
+	desc, body, mc, err := c.e.encode(v)
 	if err != nil {
 		return c.wrapErr(op, dest, tag, err)
 	}
 	sp.sends(c, dest, tag, len(body))
 	err = c.e.sendAt(c.goctx, c.ctx, c.group[dest], tag, desc, body, sync || c.e.syncSends, c.site(op, "dest", dest, tag, false))
+	if mc != nil && err == nil {
+		// Sent: nothing refers to the bytes any more. A send that failed
+		// may have left them to a clear-to-send's handler (a cancelled
+		// rendezvous): they stay the garbage collector's.
+		c.e.recycleCodec(mc)
+	}
 	return c.wrapErr(op, dest, tag, err)
 }
 

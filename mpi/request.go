@@ -190,8 +190,15 @@ func (r *Request) settle() {
 		}
 	}
 	r.status = r.c.status(msg, len(body))
-	if err := decodeInto(desc, body, r.ptr); err != nil {
+	var mc *msgCodec
+	if len(desc) > 0 && desc[0] == fmtMsgpack {
+		mc = r.c.e.codec()
+	}
+	if err := decodeWith(desc, body, r.ptr, mc); err != nil {
 		r.err = r.c.wrapErr(r.op, r.status.Source, r.status.Tag, err)
+	}
+	if mc != nil {
+		r.c.e.recycleCodec(mc)
 	}
 	if r.c.tracer() == nil {
 		// Nothing reads the message any more (gorun --trace's records
