@@ -297,7 +297,7 @@ func (ic *inConn) readSocket(fd int) int {
 	for !ic.ended {
 		if ic.inFrame && ic.payload != nil {
 			// A large payload: read straight into it.
-			n, err := syscall.Read(fd, ic.payload[ic.got:])
+			n, err := readNonblocking(fd, ic.payload[ic.got:])
 			if !ic.afterRead(n, err) {
 				return delivered
 			}
@@ -320,7 +320,7 @@ func (ic *inConn) readSocket(fd int) int {
 			ic.w = copy(ic.buf, ic.buf[ic.r:ic.w])
 			ic.r = 0
 		}
-		n, err := syscall.Read(fd, ic.buf[ic.w:])
+		n, err := readNonblocking(fd, ic.buf[ic.w:])
 		if !ic.afterRead(n, err) {
 			return delivered
 		}
