@@ -195,6 +195,10 @@ func (e *engine) bodyTarget(source int, id uint64, length int) []byte {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	r := e.recvs[rndvKey{source, id}]
+	if r != nil && r.target != nil {
+		r.into, r.intoKind = directTarget(r.target)
+		r.target = nil
+	}
 	if r == nil || r.into == nil || len(r.into) < length || r.msg == nil {
 		return nil
 	}

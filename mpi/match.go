@@ -50,6 +50,10 @@ type recvOp struct {
 	// directly; see engine.BufferFor.
 	into     []byte
 	intoKind reflect.Kind
+	// target, when set, is the pointer a receive decodes into, from which
+	// into is made when a rendezvous matches (see engine.bodyTarget): most
+	// messages are eager and never need it.
+	target any
 	// intoBytes: into takes any body (collective payloads, no descriptor).
 	intoBytes bool
 	completion

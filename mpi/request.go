@@ -113,7 +113,7 @@ func (c *Comm) irecvInto(req *Request, op string, ptr any, source, tag int) {
 	if c.goctx == nil {
 		// Not cancellable, so the body may be read straight into ptr's
 		// slice: nothing can hand it back to the caller mid-write.
-		r.into, r.intoKind = directTarget(ptr)
+		r.target = ptr // for directTarget, if a rendezvous matches
 	}
 	req.recv = r
 	req.comp = &r.completion
