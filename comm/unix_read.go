@@ -163,7 +163,12 @@ func (u *Unix) SpinStart() {
 		// its writer a frame.
 		if ic.mu.TryLock() {
 			if ic.ring != nil && !ic.ended {
-				ic.ring.sleepingPtr().Store(0)
+				// A store only when needed: the writer loads this word
+				// after every record, and a store takes its cache line
+				// away from the writer's core.
+				if s := ic.ring.sleepingPtr(); s.Load() != 0 {
+					s.Store(0)
+				}
 			}
 			ic.release()
 		}
