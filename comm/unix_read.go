@@ -305,7 +305,7 @@ func (ic *inConn) readSocket(fd int) int {
 	for !ic.ended {
 		if ic.inFrame && ic.payload != nil {
 			// A large payload: read straight into it.
-			n, err := readNonblocking(fd, ic.payload[ic.got:])
+			n, err := syscall.Read(fd, ic.payload[ic.got:])
 			if !ic.afterRead(n, err) {
 				return delivered
 			}
@@ -328,7 +328,7 @@ func (ic *inConn) readSocket(fd int) int {
 			ic.w = copy(ic.buf, ic.buf[ic.r:ic.w])
 			ic.r = 0
 		}
-		n, err := readNonblocking(fd, ic.buf[ic.w:])
+		n, err := syscall.Read(fd, ic.buf[ic.w:])
 		if !ic.afterRead(n, err) {
 			return delivered
 		}

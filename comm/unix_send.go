@@ -153,7 +153,7 @@ func (oc *outConn) wake() error {
 	var n int
 	var werr error
 	for {
-		if cerr := raw.Control(func(fd uintptr) { n, werr = writeNonblocking(int(fd), hdr[:]) }); cerr != nil {
+		if cerr := raw.Control(func(fd uintptr) { n, werr = syscall.Write(int(fd), hdr[:]) }); cerr != nil {
 			return cerr
 		}
 		if werr != syscall.EINTR {
@@ -245,7 +245,7 @@ func (u *Unix) TrySend(dest int, h Header, payload []byte) (bool, error) {
 	oc.spill()
 	var n int
 	var werr error
-	if cerr := raw.Control(func(fd uintptr) { n, werr = writeNonblocking(int(fd), b) }); cerr != nil {
+	if cerr := raw.Control(func(fd uintptr) { n, werr = syscall.Write(int(fd), b) }); cerr != nil {
 		return false, nil
 	}
 	switch {
