@@ -28,6 +28,18 @@ static double haversine(double lat1, double lon1, double lat2, double lon2) {
     return 6372.8 * 2 * asin(sqrt(a));
 }
 
+/* generate fills coords with requests first..first+n-1 of the generated
+ * load, four numbers per request, as the Go program's generated does. */
+static void generate(double *coords, long first, long n) {
+    for (long k = 0; k < n; k++) {
+        long i = first + k;
+        coords[4 * k] = (double)((i * 7919) % 180001) / 1000.0 - 90;
+        coords[4 * k + 1] = (double)((i * 104729) % 360001) / 1000.0 - 180;
+        coords[4 * k + 2] = (double)((i * 1299709) % 180001) / 1000.0 - 90;
+        coords[4 * k + 3] = (double)((i * 15485863) % 360001) / 1000.0 - 180;
+    }
+}
+
 int main(int argc, char **argv) {
     long n = 80000;
     int rank, np;
@@ -40,23 +52,19 @@ int main(int argc, char **argv) {
     double start = MPI_Wtime();
     long *counts = malloc(sizeof(long) * np);
     for (int r = 0; r < np; r++) counts[r] = n / np + (r < n % np);
-    double *mine;
+    long *firsts = calloc(np, sizeof(long));
+    for (int r = 1; r < np; r++) firsts[r] = firsts[r - 1] + counts[r - 1];
+    /* Rank 0 generates each share just before sending it, its own last,
+     * into one buffer as large as the largest share (MPI_Send returns once
+     * the buffer may be reused). */
+    double *mine = malloc(sizeof(double) * 4 * (counts[0] > 0 ? counts[0] : 1));
     if (rank == 0) {
-        double *coords = malloc(sizeof(double) * 4 * (n > 0 ? n : 1));
-        for (long i = 0; i < n; i++) {
-            coords[4 * i] = (double)((i * 7919) % 180001) / 1000.0 - 90;
-            coords[4 * i + 1] = (double)((i * 104729) % 360001) / 1000.0 - 180;
-            coords[4 * i + 2] = (double)((i * 1299709) % 180001) / 1000.0 - 90;
-            coords[4 * i + 3] = (double)((i * 15485863) % 360001) / 1000.0 - 180;
-        }
-        long offset = counts[0] * 4;
         for (int r = 1; r < np; r++) {
-            MPI_Send(coords + offset, (int)(counts[r] * 4), MPI_DOUBLE, r, 1, MPI_COMM_WORLD);
-            offset += counts[r] * 4;
+            generate(mine, firsts[r], counts[r]);
+            MPI_Send(mine, (int)(counts[r] * 4), MPI_DOUBLE, r, 1, MPI_COMM_WORLD);
         }
-        mine = coords;
+        generate(mine, 0, counts[0]);
     } else {
-        mine = malloc(sizeof(double) * 4 * (counts[rank] > 0 ? counts[rank] : 1));
         MPI_Recv(mine, (int)(counts[rank] * 4), MPI_DOUBLE, 0, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     }
     double local = 0, total = 0;
@@ -71,6 +79,7 @@ int main(int argc, char **argv) {
         printf("total_km=%.6f requests=%ld ranks=%d seconds=%.3f\n", total, n, np, MPI_Wtime() - start);
     free(mine);
     free(counts);
+    free(firsts);
     free(answered);
     MPI_Finalize();
     return 0;

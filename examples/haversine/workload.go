@@ -36,18 +36,25 @@ func radians(deg float64) float64 { return deg * math.Pi / 180 }
 // (C compilers turn pow(x, 2) into x*x; Go's does not).
 func square(x float64) float64 { return x * x }
 
-// generated fills coords with requests first..first+n-1 of the generated
-// load, four numbers per request (lat1, lon1, lat2, lon2), with the
-// 64-bit integer formulas of WORKLOADS.md.
-func generated(first, n int) []float64 {
-	coords := make([]float64, 0, 4*n)
-	for i := int64(first); i < int64(first+n); i++ {
-		coords = append(coords,
-			float64((i*7919)%180001)/1000.0-90,
-			float64((i*104729)%360001)/1000.0-180,
-			float64((i*1299709)%180001)/1000.0-90,
-			float64((i*15485863)%360001)/1000.0-180)
+// generate fills coords with requests first, first+1, ... of the generated
+// load, four numbers per request (lat1, lon1, lat2, lon2), with the 64-bit
+// integer formulas of WORKLOADS.md.
+func generate(coords []float64, first int) {
+	for k := range len(coords) / 4 {
+		i := int64(first + k)
+		request := coords[4*k : 4*k+4]
+		request[0] = float64((i*7919)%180001)/1000.0 - 90
+		request[1] = float64((i*104729)%360001)/1000.0 - 180
+		request[2] = float64((i*1299709)%180001)/1000.0 - 90
+		request[3] = float64((i*15485863)%360001)/1000.0 - 180
 	}
+}
+
+// generated returns requests first..first+n-1 of the generated load, laid
+// out as generate does.
+func generated(first, n int) []float64 {
+	coords := make([]float64, 4*n)
+	generate(coords, first)
 	return coords
 }
 
