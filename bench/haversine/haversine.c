@@ -1,13 +1,14 @@
 /* The C MPI twin of examples/haversine's static split (the workload of
  * shared/WORKLOADS.md), doing the same work in the same order: once every
- * rank is ready (a barrier), the clock starts; rank 0 generates the N
- * requests, sends each rank its share of whole requests (lengths differ by
- * at most one request, longer first, as mpi.Scatter cuts), every rank sums
- * its distances, rank 0 gathers how many requests each rank answered and
- * prints them, and MPI_Reduce adds the sums on rank 0, which prints the
- * line the Go program prints last: total_km=... requests=N ranks=P
- * seconds=S (S from the barrier to the total, as in Go). The Go program's
- * four named requests come before its clock starts and are left out here.
+ * rank is ready (a barrier), the clock starts; rank 0 generates each
+ * rank's share of whole requests just before sending it (lengths differ by
+ * at most one request, longer first, as mpi.Scatter cuts; its own share
+ * last, all in one buffer); every rank sums its distances; rank 0 gathers
+ * how many requests each rank answered and prints them; and MPI_Reduce
+ * adds the sums on rank 0, which prints the line the Go program prints
+ * last: total_km=... requests=N ranks=P seconds=S (S from the barrier to
+ * the total, as in Go). The Go program's four named requests come before
+ * its clock starts and are left out here.
  *
  *   mpicc -O2 -o /tmp/haversine bench/haversine/haversine.c -lm
  *   mpirun -np 4 /tmp/haversine -n 8000000
