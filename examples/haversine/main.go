@@ -5,9 +5,9 @@
 //
 // Two ways to share the work out:
 //
-//   - static (default): Scatter cuts the requests into one chunk per rank
-//     and Reduce adds up the chunks' sums - the multiprocessing.Pool.map
-//     way;
+//   - static (default): rank 0 cuts the requests into one chunk per rank
+//     and sends each rank its chunk, and Reduce adds up the chunks' sums -
+//     the multiprocessing.Pool.map way;
 //
 //   - -dynamic: rank 0 cuts the requests into chunks of -chunk requests
 //     and farm.Map hands them out to whichever worker asks next, until none
