@@ -66,13 +66,23 @@ static double sqrt_a(const double *c) { /* asin's argument: sqrt(a), in [0, 1] *
 static volatile double two = 2;
 static double pow2(double x) { return pow(x, two); }
 
+/* bench_math times f as the Go benchmarks' benchMath does: with chained,
+ * each call's argument waits for the previous call's result (it adds
+ * zero times that result), so calls cannot overlap. */
+static volatile double zero = 0;
+
 static void bench_math(const char *name, double (*f)(double), double (*arg)(const double *),
-                       const double *coords, long calls) {
+                       const double *coords, long calls, int chained) {
     double *args = malloc(sizeof(double) * REQUESTS);
     for (long i = 0; i < REQUESTS; i++) args[i] = arg(coords + 4 * i);
-    double s = 0;
+    double s = 0, last = 0, z = zero;
     struct timer t = start();
-    for (long i = 0; i < calls; i++) s += f(args[i % REQUESTS]);
+    for (long i = 0; i < calls; i++) {
+        double x = args[i % REQUESTS];
+        if (chained) x += z * last;
+        last = f(x);
+        s += last;
+    }
     report(name, t, calls);
     sink += s;
     free(args);
@@ -98,12 +108,15 @@ int main(int argc, char **argv) {
         }
         report("SumDistances", t, calls);
         /* Through a pointer, as the Go benchmarks call through a func value. */
-        bench_math("MathSin", sin, half_dlat, coords, calls);
-        bench_math("MathCos", cos, lat1_rad, coords, calls);
-        bench_math("MathAsin", asin, sqrt_a, coords, calls);
-        bench_math("MathSqrt", sqrt, sqrt_a, coords, calls);
-        bench_math("MathPow2", pow2, half_dlat, coords, calls);
-        bench_math("Square", square, half_dlat, coords, calls);
+        bench_math("MathSin", sin, half_dlat, coords, calls, 0);
+        bench_math("MathCos", cos, lat1_rad, coords, calls, 0);
+        bench_math("MathAsin", asin, sqrt_a, coords, calls, 0);
+        bench_math("MathSqrt", sqrt, sqrt_a, coords, calls, 0);
+        bench_math("MathPow2", pow2, half_dlat, coords, calls, 0);
+        bench_math("Square", square, half_dlat, coords, calls, 0);
+        bench_math("MathSinChained", sin, half_dlat, coords, calls, 1);
+        bench_math("MathCosChained", cos, lat1_rad, coords, calls, 1);
+        bench_math("MathAsinChained", asin, sqrt_a, coords, calls, 1);
     }
     free(coords);
     return sink == 42; /* keeps sink alive */

@@ -27,7 +27,10 @@ import (
 // (4 MiB of coordinates).
 const benchRequests = 1 << 17
 
-var sink float64
+var (
+	sink      float64
+	benchZero = 0.0 // a variable, so that benchZero*x is computed
+)
 
 // cpuTimer measures the CPU time of the benchmark's goroutine, locked to
 // its thread meanwhile.
@@ -72,17 +75,25 @@ func BenchmarkSumDistances(b *testing.B) {
 	t.stop(b)
 }
 
-// benchMath times f on the arguments the haversine formula gives it.
-func benchMath(b *testing.B, f func(float64) float64, arg func(request []float64) float64) {
+// benchMath times f on the arguments the haversine formula gives it. With
+// chained, each call's argument waits for the previous call's result (it
+// adds 0 times that result), so calls cannot overlap, as in the formula, where
+// asin waits for the square root, which waits for the sines and cosines.
+func benchMath(b *testing.B, f func(float64) float64, arg func(request []float64) float64, chained bool) {
 	coords := generated(0, benchRequests)
 	args := make([]float64, benchRequests)
 	for i := range args {
 		args[i] = arg(coords[4*i : 4*i+4])
 	}
 	t := startCPU(b)
-	s := 0.0
+	s, last := 0.0, 0.0
 	for i := 0; i < b.N; i++ {
-		s += f(args[i%benchRequests])
+		x := args[i%benchRequests]
+		if chained {
+			x += benchZero * last
+		}
+		last = f(x)
+		s += last
 	}
 	t.stop(b)
 	sink += s
@@ -94,11 +105,17 @@ func sqrtA(c []float64) float64 { // asin's argument: sqrt(a), in [0, 1]
 	return math.Sqrt(square(math.Sin(halfDlat(c))) + math.Cos(lat1Rad(c))*math.Cos(radians(c[2]))*square(math.Sin(radians(c[3]-c[1])/2)))
 }
 
-func BenchmarkMathSin(b *testing.B)  { benchMath(b, math.Sin, halfDlat) }
-func BenchmarkMathCos(b *testing.B)  { benchMath(b, math.Cos, lat1Rad) }
-func BenchmarkMathAsin(b *testing.B) { benchMath(b, math.Asin, sqrtA) }
-func BenchmarkMathSqrt(b *testing.B) { benchMath(b, math.Sqrt, sqrtA) }
-func BenchmarkMathPow2(b *testing.B) {
-	benchMath(b, func(x float64) float64 { return math.Pow(x, 2) }, halfDlat)
-}
-func BenchmarkSquare(b *testing.B) { benchMath(b, square, halfDlat) }
+func pow2(x float64) float64 { return math.Pow(x, 2) }
+
+// The math functions one at a time, each call independent of the others
+// (so that calls overlap, as far as the processor can) and Chained.
+
+func BenchmarkMathSin(b *testing.B)         { benchMath(b, math.Sin, halfDlat, false) }
+func BenchmarkMathCos(b *testing.B)         { benchMath(b, math.Cos, lat1Rad, false) }
+func BenchmarkMathAsin(b *testing.B)        { benchMath(b, math.Asin, sqrtA, false) }
+func BenchmarkMathSqrt(b *testing.B)        { benchMath(b, math.Sqrt, sqrtA, false) }
+func BenchmarkMathPow2(b *testing.B)        { benchMath(b, pow2, halfDlat, false) }
+func BenchmarkSquare(b *testing.B)          { benchMath(b, square, halfDlat, false) }
+func BenchmarkMathSinChained(b *testing.B)  { benchMath(b, math.Sin, halfDlat, true) }
+func BenchmarkMathCosChained(b *testing.B)  { benchMath(b, math.Cos, lat1Rad, true) }
+func BenchmarkMathAsinChained(b *testing.B) { benchMath(b, math.Asin, sqrtA, true) }
