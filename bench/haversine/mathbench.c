@@ -6,7 +6,8 @@
  *   go test -run '^$' -bench . -benchtime 4000000x -count 5 ./examples/haversine
  *
  * Each benchmark runs ROUNDS times (5) over CALLS calls (4,000,000) and
- * prints every round's ns per call, as go test -count does. */
+ * prints every round's wall and CPU time per call (ns/op, cpu-ns/op), as
+ * go test -count does with the Go benchmarks. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
