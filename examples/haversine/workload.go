@@ -32,8 +32,9 @@ func haversine(lat1, lon1, lat2, lon2 float64) float64 {
 func radians(deg float64) float64 { return deg * math.Pi / 180 }
 
 // square returns x*x. Not math.Pow(x, 2): Pow computes any power, through
-// logarithms of x's parts, and takes five times as long as sin does here
-// (C compilers turn pow(x, 2) into x*x; Go's does not).
+// the logarithm of x's parts, 19 ns a call here against 2 ns for x*x
+// (BenchmarkMathPow2, BenchmarkSquare). C compilers turn pow(x, 2) into
+// x*x; Go's does not.
 func square(x float64) float64 { return x * x }
 
 // generate fills coords with requests first, first+1, ... of the generated
