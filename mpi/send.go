@@ -231,7 +231,8 @@ func (e *engine) sendSelf(goctx context.Context, ctx uint32, tag int, desc, body
 func (e *engine) startSelf(ctx uint32, tag int, desc, body []byte, sync bool) (*completion, error) {
 	payload := make([]byte, len(desc)+len(body))
 	copy(payload[copy(payload, desc):], body)
-	msg := &message{env: envelope{ctx: ctx, source: e.rank, tag: tag}, body: payload, size: len(payload)}
+	msg := e.newMessage()
+	msg.env, msg.body, msg.size = envelope{ctx: ctx, source: e.rank, tag: tag}, payload, len(payload)
 	var ack *completion
 	if sync {
 		ack = &completion{}
