@@ -51,14 +51,23 @@ type arena struct {
 	// ends[c%shmcoll.HeaderSets] is steps at the end of call c: of the
 	// call HeaderSets back, whose header set the next call reuses.
 	ends [shmcoll.HeaderSets]uint32
-	op   string // the collective in progress, for deadlock reports
+	// op is the collective in progress, for deadlock reports, and opRoot
+	// its root (-1: none); opName puts them together when a report needs it.
+	op     string
+	opRoot int
 	// sig is the call in progress, lastSig this rank's call through the
 	// arena before it (both published in the call's header), check the
 	// call's CallConn.CheckCall (or nil), run while a wait sleeps.
 	sig, lastSig Signature
 	check        CallConn
 	broken       error // a call failed midway: the counters are out of step
-	long         bool  // the call in progress moves longCallBytes or more per rank
+	// value holds an Allreduce's value and result during the call
+	// (valueScratch), operands the operand views of an AllreduceSlice
+	// (operandScratch): kept, since calls are one at a time, so that a
+	// small call allocates nothing.
+	value    [2]uint64
+	operands any
+	long     bool // the call in progress moves longCallBytes or more per rank
 }
 
 // Sizes of the arena's parts (shmcoll's layout).
@@ -100,6 +109,24 @@ func newArena(region *shmcoll.Region) *arena {
 	a.slots = shmcoll.HeaderBytes(a.size)
 	a.result = a.slots + a.size*a.slotBytes
 	return a
+}
+
+// valueScratch is one element of E (a fixed-size number, at most 16
+// bytes) in a's private memory, for the call in progress.
+func valueScratch[E any](a *arena) []E {
+	return unsafe.Slice((*E)(unsafe.Pointer(&a.value)), 1)
+}
+
+// operandScratch returns two slices of a.size views of E, zeroed, kept
+// in a for the next call of the same element type.
+func operandScratch[E any](a *arena) (operands, parts [][]E) {
+	s, ok := a.operands.(*[][]E)
+	if !ok || len(*s) != 2*a.size {
+		views := make([][]E, 2*a.size)
+		s = &views
+		a.operands = s
+	}
+	return (*s)[:a.size:a.size], (*s)[a.size:]
 }
 
 // endCall records the end of the call in progress and moves to the next
@@ -262,7 +289,7 @@ func (a *arena) waitRanks(kind, only int, target uint32) error {
 					}
 				}
 				if leave == nil && a.hooks.Blocked != nil && now.Sub(start) >= arenaBlockedAfter {
-					leave = a.hooks.Blocked(a.op, func() bool { return !a.allReached(kind, only, target) })
+					leave = a.hooks.Blocked(a.opName(), func() bool { return !a.allReached(kind, only, target) })
 				}
 			}
 		}

@@ -99,46 +99,61 @@ func (s msgSliceCodec[E]) Decode(payload []byte) ([]E, error) {
 // (possibly a named one, e.g. type Vec []float64) as its raw bytes, with no
 // descriptor and no copy on a little-endian host, and decodes in place
 // when the bytes are aligned. Bcast uses it, so that a large numeric
-// vector is broadcast without being re-encoded at every hop.
-type rawValueCodec[T any] struct {
-	typ  reflect.Type
-	size int
-}
+// vector is broadcast without being re-encoded at every hop. It holds
+// nothing (the element type is T's), so that making one, encoding and
+// decoding allocate nothing: a Bcast in a loop allocates only the value
+// each rank but the root gets.
+type rawValueCodec[T any] struct{}
 
 // valueCodecFor returns rawValueCodec for numeric slice types and the
 // general codec for everything else.
 func valueCodecFor[T any]() collectives.Codec[T] {
-	var zero T
-	if _, _, _, raw := rawBytes(zero); raw && hostLittleEndian {
-		t := reflect.TypeFor[T]()
-		return rawValueCodec[T]{typ: t, size: int(t.Elem().Size())}
+	if rawSliceType(reflect.TypeFor[T]()) && hostLittleEndian {
+		return rawValueCodec[T]{}
 	}
 	return valueCodec[T]()
 }
 
-func (c rawValueCodec[T]) Encode(v T) ([]byte, error) {
-	b, _, _, _ := rawBytes(v)
-	if b == nil {
-		b = []byte{}
+// rawSliceType reports whether t is a slice whose elements rawBytes sends
+// as raw bytes.
+func rawSliceType(t reflect.Type) bool {
+	if t.Kind() != reflect.Slice {
+		return false
 	}
-	return b, nil
+	kind := t.Elem().Kind()
+	_, numeric := rawKinds[kind]
+	return numeric && !((kind == reflect.Int || kind == reflect.Uint) && unsafe.Sizeof(int(0)) != 8)
+}
+
+// bytesHeader views the slice v (T is a slice type) as a slice header
+// whose length and capacity count elements, not bytes.
+func bytesHeader[T any](v *T) *[]byte { return (*[]byte)(unsafe.Pointer(v)) }
+
+func (c rawValueCodec[T]) Encode(v T) ([]byte, error) {
+	h := *bytesHeader(&v)
+	if len(h) == 0 {
+		return []byte{}, nil
+	}
+	return unsafe.Slice(unsafe.SliceData(h), len(h)*int(reflect.TypeFor[T]().Elem().Size())), nil
 }
 
 func (c rawValueCodec[T]) Decode(payload []byte) (T, error) {
 	var v T
-	if len(payload)%c.size != 0 {
-		return v, fmt.Errorf("%w: %d bytes is not a whole number of %d-byte elements", ErrTypeMismatch, len(payload), c.size)
+	elem := reflect.TypeFor[T]().Elem()
+	size := int(elem.Size())
+	if len(payload)%size != 0 {
+		return v, fmt.Errorf("%w: %d bytes is not a whole number of %d-byte elements", ErrTypeMismatch, len(payload), size)
 	}
-	n := len(payload) / c.size
-	var s reflect.Value
+	n := len(payload) / size
 	switch {
 	case n == 0:
-		s = reflect.MakeSlice(c.typ, 0, 0)
-	case uintptr(unsafe.Pointer(&payload[0]))%uintptr(c.typ.Elem().Align()) == 0:
-		s = reflect.SliceAt(c.typ.Elem(), unsafe.Pointer(&payload[0]), n).Convert(c.typ)
+		*bytesHeader(&v) = []byte{} // empty, not nil, as the value sent
+	case uintptr(unsafe.Pointer(&payload[0]))%uintptr(elem.Align()) == 0:
+		*bytesHeader(&v) = unsafe.Slice(&payload[0], n)
 	default:
-		s = reflect.MakeSlice(c.typ, n, n)
+		s := reflect.MakeSlice(reflect.TypeFor[T](), n, n)
 		copy(unsafe.Slice((*byte)(s.UnsafePointer()), len(payload)), payload)
+		return s.Interface().(T), nil
 	}
-	return s.Interface().(T), nil
+	return v, nil
 }
