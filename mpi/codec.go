@@ -34,29 +34,29 @@ func (msgValueCodec[T]) Decode(payload []byte) (T, error) {
 // valueCodec returns the codec collectives use for values of T.
 func valueCodec[T any]() collectives.Codec[T] { return msgValueCodec[T]{} }
 
-// msgSliceCodec encodes slices for collectives. Slices of fixed-size numbers
+// msgSliceCodec encodes slices for collectives with msgpack; sliceCodec
+// gives slices of fixed-size numbers rawSliceCodec instead.
+type msgSliceCodec[E any] struct{}
+
+// rawSliceCodec encodes slices of fixed-size numbers for collectives: they
 // travel as their raw bytes with no descriptor and no copy (every rank of a
-// collective call uses the same element type); others use msgpack.
-type msgSliceCodec[E any] struct {
-	raw  bool
-	size int
-}
+// collective call uses the same element type). Like msgSliceCodec it holds
+// nothing, so that making one allocates nothing.
+type rawSliceCodec[E any] struct{}
 
 // sliceCodec returns the codec collectives use for []E.
 func sliceCodec[E any]() collectives.Codec[[]E] {
 	var zero []E
-	_, _, _, raw := rawBytes(zero)
-	var e E
-	return msgSliceCodec[E]{raw: raw, size: int(unsafe.Sizeof(e))}
+	if _, _, _, raw := rawBytes(zero); raw {
+		return rawSliceCodec[E]{}
+	}
+	return msgSliceCodec[E]{}
 }
 
 // Raw reports whether payloads are the slices' own memory (collectives.RawCodec).
-func (s msgSliceCodec[E]) Raw() bool { return s.raw }
+func (msgSliceCodec[E]) Raw() bool { return false }
 
-func (s msgSliceCodec[E]) Encode(v []E) ([]byte, error) {
-	if s.raw {
-		return sliceBytes(v), nil
-	}
+func (msgSliceCodec[E]) Encode(v []E) ([]byte, error) {
 	b, err := msgpack.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("%w %T: %w", ErrEncode, v, err)
@@ -64,32 +64,39 @@ func (s msgSliceCodec[E]) Encode(v []E) ([]byte, error) {
 	return b, nil
 }
 
-func (s msgSliceCodec[E]) Decode(payload []byte) ([]E, error) {
-	if !s.raw {
-		var v []E
-		if err := checkMsgpack(payload, shapeOf(reflect.TypeFor[[]E]())); err != nil {
-			return nil, fmt.Errorf("%w: cannot decode into %T: %w", ErrTypeMismatch, v, err)
-		}
-		if err := msgpack.Unmarshal(payload, &v); err != nil {
-			return nil, fmt.Errorf("%w: cannot decode into %T: %w", ErrTypeMismatch, v, err)
-		}
-		return v, nil
+func (msgSliceCodec[E]) Decode(payload []byte) ([]E, error) {
+	var v []E
+	if err := checkMsgpack(payload, shapeOf(reflect.TypeFor[[]E]())); err != nil {
+		return nil, fmt.Errorf("%w: cannot decode into %T: %w", ErrTypeMismatch, v, err)
 	}
-	if len(payload)%s.size != 0 {
-		return nil, fmt.Errorf("%w: %d bytes is not a whole number of %d-byte elements", ErrTypeMismatch, len(payload), s.size)
+	if err := msgpack.Unmarshal(payload, &v); err != nil {
+		return nil, fmt.Errorf("%w: cannot decode into %T: %w", ErrTypeMismatch, v, err)
 	}
-	n := len(payload) / s.size
+	return v, nil
+}
+
+// Raw reports whether payloads are the slices' own memory (collectives.RawCodec).
+func (rawSliceCodec[E]) Raw() bool { return true }
+
+func (rawSliceCodec[E]) Encode(v []E) ([]byte, error) { return sliceBytes(v), nil }
+
+func (rawSliceCodec[E]) Decode(payload []byte) ([]E, error) {
+	var e E
+	size := int(unsafe.Sizeof(e))
+	if len(payload)%size != 0 {
+		return nil, fmt.Errorf("%w: %d bytes is not a whole number of %d-byte elements", ErrTypeMismatch, len(payload), size)
+	}
+	n := len(payload) / size
 	if n == 0 {
 		return []E{}, nil
 	}
-	var e E
 	if hostLittleEndian && uintptr(unsafe.Pointer(&payload[0]))%unsafe.Alignof(e) == 0 {
 		return unsafe.Slice((*E)(unsafe.Pointer(&payload[0])), n), nil
 	}
 	out := make([]E, n)
 	src := payload
 	if !hostLittleEndian {
-		src = swapped(payload, s.size)
+		src = swapped(payload, size)
 	}
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), len(src)), src)
 	return out, nil
