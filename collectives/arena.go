@@ -20,8 +20,8 @@ import (
 // region, is kept in the region (shmcoll.Region.Attach).
 //
 // Layout (shmcoll): for each rank, two counters (operands copied in, share
-// reduced), each on a cache line of its own with a count of sleepers; two
-// sets of call headers, one per rank in each (its vector's length, its
+// reduced), each on a cache line of its own with a count of sleepers;
+// shmcoll.HeaderSets sets of call headers, one per rank in each (its vector's length, its
 // choice of algorithm, its failure if any, a small value), which the ranks
 // compare before they touch each other's data; then one slot per rank for
 // a segment of its operand; then the result area.
