@@ -195,7 +195,12 @@ const (
 	// 3.6-6.7 us (p99 45-57), 138-157 us and 39-64 us. At np=8 the means
 	// held or improved (AllreduceSliceInto 8 B 61-65 against 41-42 us,
 	// Bcast 256 KiB 600 against 365-379 us; Allreduce 8 B 95-97 against
-	// 87-106 us), the p50 of small calls rising (20 to 32 us).
+	// 87-106 us), the p50 of small calls rising (20 to 32 us). 512 and
+	// 4096 polls changed nothing (Barrier, Allreduce 8 B, Bcast 8 B at
+	// np=4, three alternated runs at load 15: means of calls under 1 ms
+	// and p99 within the runs' spread): few waits end in a sleep (about
+	// 3 in 1000 on each rank); the tail is yields that keep the core away
+	// 32-64 us (1.5-2% of the yields of a Barrier loop).
 	arenaYieldPolls = 64
 	// longCallBytes: in an AllreduceSlice moving this much per rank, a
 	// rank that shares its core sleeps at once instead of polling: its wait
@@ -222,6 +227,17 @@ const arenaYieldLong = 50 * time.Microsecond
 
 // yieldBriefly yields the core and reports whether the core came back
 // within arenaYieldLong.
+//
+// Tried and dropped (np=4 on 2 cores, bench/ops, alternated runs at load
+// 11-19, against this code): a raw sched_yield (no hand-off of the P to
+// sysmon during the yield): Barrier means 14-19 against 4.6-9 us, calls
+// over 1 ms up; runtime.Gosched every 256 calls, which keeps sysmon from
+// preempting the polling goroutine (and so from handing its P to a
+// spinning thread during a yield): yields of 32-64 us fell from 2% to
+// 0.8% and the Barrier p99 from 68-72 to 47-48 us, but calls over 1 ms
+// rose from 10-50 to 134-284 per loop and the means doubled (9 -> 20 us):
+// on a loaded machine the hand-off is what brings a rank back ahead of
+// the other processes.
 func yieldBriefly() bool {
 	start := time.Now()
 	shm.Yield()
