@@ -199,7 +199,7 @@ const (
 	// 4096 polls changed nothing (Barrier, Allreduce 8 B, Bcast 8 B at
 	// np=4, three alternated runs at load 15: means of calls under 1 ms
 	// and p99 within the runs' spread): few waits end in a sleep (about
-	// 3 in 1000 on each rank); the tail is yields that keep the core away
+	// 1.5 in 1000 on each rank); the tail is yields that keep the core away
 	// 32-64 us (1.5-2% of the yields of a Barrier loop).
 	arenaYieldPolls = 64
 	// longCallBytes: in an AllreduceSlice moving this much per rank, a
