@@ -120,6 +120,7 @@ type NATS struct {
 	inboxes    []string // subject of each rank's inbox
 	allSubj    string   // broadcast subject: alive messages
 	maxPayload int      // the server's largest message
+	headers    bool     // the server takes NATS headers (see natsHeaderKey)
 
 	peers []*natsPeer // index = rank; nil for ourselves
 
@@ -271,6 +272,7 @@ func (t *NATS) connect() error {
 	}
 	t.nc = nc
 	t.maxPayload = int(nc.MaxPayload())
+	t.headers = nc.HeadersSupported()
 	if t.maxPayload < 1024 {
 		nc.Close()
 		return fmt.Errorf("comm: NATS server at %s allows only %d-byte messages", RedactURL(t.cfg.URL), nc.MaxPayload())
