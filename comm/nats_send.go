@@ -45,9 +45,9 @@ func (t *NATS) SendParts(ctx context.Context, dest int, h Header, head, body []b
 	// a large frame's first message also says how long the payload is.
 	// A large frame's messages leave room for the NATS header that may
 	// carry their fixed part (see natsHeaderKey).
-	room, startRoom, chunkRoom := t.maxPayload-natsFrameHeaderLen, t.maxPayload-natsStartHeaderLen, t.maxPayload-natsCtlHeaderLen
+	room, startRoom, chunkRoom := t.maxMsg-natsFrameHeaderLen, t.maxMsg-natsStartHeaderLen, t.maxMsg-natsCtlHeaderLen
 	if t.headers && size >= natsHeaderedMin {
-		room, startRoom, chunkRoom = t.maxPayload-natsHeaderReserve, t.maxPayload-natsHeaderReserve, t.maxPayload-natsHeaderReserve
+		room, startRoom, chunkRoom = t.maxMsg-natsHeaderReserve, t.maxMsg-natsHeaderReserve, t.maxMsg-natsHeaderReserve
 	}
 	var fixed [natsStartHeaderLen]byte
 	first, typ := size, msgFrame
@@ -231,7 +231,7 @@ func (t *NATS) announce(typ byte, subject string) {
 // handler, instead of waking a goroutine to call Send.
 func (t *NATS) TrySend(dest int, h Header, payload []byte) (bool, error) {
 	if dest < 0 || dest >= t.cfg.Size || t.peers[dest] == nil || h.Kind >= FirstReservedKind ||
-		natsFrameHeaderLen+len(payload) > t.maxPayload || t.usable() != nil {
+		natsFrameHeaderLen+len(payload) > t.maxMsg || t.usable() != nil {
 		return false, nil // Send reports what is wrong, if anything
 	}
 	p := t.peers[dest]

@@ -80,7 +80,8 @@ func run(url string, rounds, pings, msgs, bigPings int, asJSON bool) error {
 	}()
 	var all []round
 	if !asJSON {
-		fmt.Printf("%-6s %14s %14s %14s %14s %14s %14s\n", "round", "raw_lat_us", "gorun_lat_us", "raw_MB/s", "gorun_MB/s", "raw_1MiB_MB/s", "gorun_1MiB_MB/s")
+		fmt.Printf("%-6s %14s %14s %14s %14s %14s %14s %14s %14s\n", "round", "raw_lat_us", "gorun_lat_us", "raw_MB/s", "gorun_MB/s",
+			"raw_1MiB_MB/s", "gorun_1MiB_MB/s", "raw_1MiB_cpu", "gorun_1MiB_cpu")
 	}
 	for r := range rounds {
 		var x round
@@ -89,8 +90,14 @@ func run(url string, rounds, pings, msgs, bigPings int, asJSON bool) error {
 			func() (err error) { x.GorunLatency, err = gorunLatency(worlds, pings); return err },
 			func() (err error) { x.RawStream, err = rawBandwidth(url, msgs); return err },
 			func() (err error) { x.GorunStream, err = gorunBandwidth(worlds, msgs); return err },
-			func() (err error) { x.RawPingPong, err = rawPingPong(url, pingSize, bigPings); return err },
-			func() (err error) { x.GorunPingPong, err = gorunPingPong(worlds, pingSize, bigPings); return err },
+			func() (err error) {
+				x.RawPingPong, x.RawPingPongCPU, err = rawPingPong(url, pingSize, bigPings)
+				return err
+			},
+			func() (err error) {
+				x.GorunPingPong, x.GorunPingPongCPU, err = gorunPingPong(worlds, pingSize, bigPings)
+				return err
+			},
 		}
 		for _, step := range steps {
 			if err := step(); err != nil {
@@ -99,8 +106,8 @@ func run(url string, rounds, pings, msgs, bigPings int, asJSON bool) error {
 		}
 		all = append(all, x)
 		if !asJSON {
-			fmt.Printf("%-6d %14.2f %14.2f %14.0f %14.0f %14.0f %14.0f\n", r+1,
-				x.RawLatency, x.GorunLatency, x.RawStream, x.GorunStream, x.RawPingPong, x.GorunPingPong)
+			fmt.Printf("%-6d %14.2f %14.2f %14.0f %14.0f %14.0f %14.0f %14.0f %14.0f\n", r+1,
+				x.RawLatency, x.GorunLatency, x.RawStream, x.GorunStream, x.RawPingPong, x.GorunPingPong, x.RawPingPongCPU, x.GorunPingPongCPU)
 		}
 	}
 	med := medians(all)
@@ -113,6 +120,8 @@ func run(url string, rounds, pings, msgs, bigPings int, asJSON bool) error {
 		med.RawStream, med.GorunStream, med.GorunStream/med.RawStream)
 	fmt.Printf("median 1 MiB ping-pong: raw nats.go request/reply %.0f MB/s, gorun %.0f MB/s, ratio %.2f (target >= 0.8)\n",
 		med.RawPingPong, med.GorunPingPong, med.GorunPingPong/med.RawPingPong)
+	fmt.Printf("median CPU time per 1 MiB round trip (both ends and the server): raw nats.go %.0f us, gorun %.0f us, ratio %.2f\n",
+		med.RawPingPongCPU, med.GorunPingPongCPU, med.GorunPingPongCPU/med.RawPingPongCPU)
 	return nil
 }
 
