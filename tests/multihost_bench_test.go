@@ -97,6 +97,38 @@ func BenchmarkMultihostPingPong(b *testing.B) {
 	}
 }
 
+// BenchmarkMultihostNATSvsRaw runs tests/hostrig/natsvs as two ranks on
+// two hosts: rank 0 alternates blocks of gorun round trips with blocks of
+// raw nats.go request/reply round trips to the same rank 1 through the
+// same server, so that the machine's other load weighs on both alike, and
+// logs the medians and their ratio for 8 B and 1 MiB; under a server with
+// NATS's default max_payload and under one with gorun's own servers' 8 MiB.
+//
+//	go test -run '^$' -bench BenchmarkMultihostNATSvsRaw -benchtime 1x ./tests
+func BenchmarkMultihostNATSvsRaw(b *testing.B) {
+	natsvs := rigTool(b, "natsvs", "./hostrig/natsvs")
+	for _, server := range []struct {
+		name  string
+		flags []string
+	}{
+		{"max_payload=1MiB", nil},
+		{"max_payload=8MiB", []string{"-max-payload", strconv.Itoa(comm.DefaultNATSMaxPayload)}},
+	} {
+		b.Run(server.name, func(b *testing.B) {
+			r := newBareRigWith(b, server.flags, "a", "b")
+			r.startAgent(b, "a", 1)
+			r.startAgent(b, "b", 1)
+			for range b.N {
+				stdout, stderr, code := r.launch(b, "-np", "2", "--nats", r.URL(), "--hosts", "a:1,b:1", natsvs, "-sizes", "8,1048576")
+				if code != 0 {
+					b.Fatalf("natsvs: status %d:\n%s", code, stderr)
+				}
+				b.Logf("ranks on hosts a and b:\n%s", stdout)
+			}
+		})
+	}
+}
+
 // BenchmarkMultihostHaversine runs examples/haversine (8,000,000 requests)
 // on 2 hosts x 2 ranks and on 1 host x 2 ranks through the agents, and
 // logs the seconds each run reports.
