@@ -5,7 +5,8 @@
 // the reply echoing it; size over half the round trip). Rounds alternate raw and gorun so that machine
 // noise hits both alike; it prints each round, the medians and the ratios.
 //
-//	go -C bench run ./natsbench                  # embedded server
+//	go -C bench run ./natsbench                  # embedded server (max_payload 8 MiB, as gorun's)
+//	go -C bench run ./natsbench -max-payload 0   # embedded server with NATS's default 1 MiB
 //	go -C bench run ./natsbench -url nats://...  # an external server
 //	go -C bench run ./natsbench -json            # for bench/compare
 package main
@@ -31,6 +32,7 @@ import (
 
 func main() {
 	url := flag.String("url", "", "NATS server URL (default: an embedded server)")
+	maxPayload := flag.Int("max-payload", comm.DefaultNATSMaxPayload, "the embedded server's max_payload in `bytes`, as gorun's own (0: NATS's default, 1 MiB)")
 	rounds := flag.Int("rounds", 5, "measurement rounds")
 	pings := flag.Int("pings", 5000, "round trips per latency round")
 	msgs := flag.Int("msgs", 2000, "64 KiB messages per bandwidth round")
@@ -49,17 +51,17 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*url, *rounds, *pings, *msgs, *bigPings, *asJSON); err != nil {
+	if err := run(*url, *maxPayload, *rounds, *pings, *msgs, *bigPings, *asJSON); err != nil {
 		fmt.Fprintln(os.Stderr, "natsbench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(url string, rounds, pings, msgs, bigPings int, asJSON bool) error {
+func run(url string, maxPayload, rounds, pings, msgs, bigPings int, asJSON bool) error {
 	if url == "" {
 		user := natsserver.NewUser("")
-		srv, err := natsserver.Start(natsserver.Config{Users: []natsserver.User{user}})
+		srv, err := natsserver.Start(natsserver.Config{Users: []natsserver.User{user}, MaxPayload: int32(maxPayload)})
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@
 // ratio gorun/raw of the medians.
 //
 //	gorun -np 2 --nats URL natsvs -sizes 8,1048576
+//	gorun -np 2 --transport nats natsvs   # through gorun's embedded server
 package main
 
 import (
@@ -22,6 +23,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/mpi"
 )
 
@@ -45,12 +47,15 @@ func run(sizeList string, blocks, bytesPerBlock int) error {
 	if world.Size() != 2 {
 		return fmt.Errorf("needs 2 ranks, has %d", world.Size())
 	}
-	nc, err := nats.Connect(os.Getenv("GORUN_NATS_URL"))
+	// Subjects and reply inboxes under the job's prefix: gorun's embedded
+	// server allows the job's user nothing else.
+	prefix := comm.NATSPrefix(os.Getenv("GORUN_JOB_ID"), os.Getenv("GORUN_SECRET"))
+	nc, err := nats.Connect(os.Getenv("GORUN_NATS_URL"), nats.CustomInboxPrefix(prefix+".natsvs-inbox"))
 	if err != nil {
 		return fmt.Errorf("raw nats.go connection: %w", err)
 	}
 	defer nc.Close()
-	subject := "natsvs." + os.Getenv("GORUN_JOB_ID")
+	subject := prefix + ".natsvs"
 	if world.Rank() == 1 {
 		if _, err := nc.Subscribe(subject, func(m *nats.Msg) { _ = m.Respond(m.Data) }); err != nil {
 			return err
