@@ -5,8 +5,8 @@
 // the reply echoing it; size over half the round trip). Rounds alternate raw and gorun so that machine
 // noise hits both alike; it prints each round, the medians and the ratios.
 //
-//	go -C bench run ./natsbench                  # embedded server (max_payload 8 MiB, as gorun's)
-//	go -C bench run ./natsbench -max-payload 0   # embedded server with NATS's default 1 MiB
+//	go -C bench run ./natsbench                  # embedded server (NATS's default max_payload, 1 MiB)
+//	go -C bench run ./natsbench -max-payload 8388608  # as gorun's own servers: 1 MiB goes eagerly
 //	go -C bench run ./natsbench -url nats://...  # an external server
 //	go -C bench run ./natsbench -json            # for bench/compare
 package main
@@ -32,7 +32,7 @@ import (
 
 func main() {
 	url := flag.String("url", "", "NATS server URL (default: an embedded server)")
-	maxPayload := flag.Int("max-payload", comm.DefaultNATSMaxPayload, "the embedded server's max_payload in `bytes`, as gorun's own (0: NATS's default, 1 MiB)")
+	maxPayload := flag.Int("max-payload", 0, "the embedded server's max_payload in `bytes` (0: NATS's default, 1 MiB; gorun's own servers: 8388608)")
 	rounds := flag.Int("rounds", 5, "measurement rounds")
 	pings := flag.Int("pings", 5000, "round trips per latency round")
 	msgs := flag.Int("msgs", 2000, "64 KiB messages per bandwidth round")
