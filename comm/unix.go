@@ -67,16 +67,17 @@ type Unix struct {
 
 	out []outConn // per destination, index = rank
 
-	mu       sync.Mutex
-	handler  Handler
-	in       []*inConn                  // per source; nil until it connects
-	pending  map[*net.UnixConn]struct{} // accepted, handshake not yet checked
-	gone     []bool                     // PeerGone already reported
-	closed   bool
-	closing  chan struct{}
-	readers  sync.WaitGroup
-	inList   []*inConn // snapshot of in for Poll, replaced on change
-	inListMu sync.RWMutex
+	mu      sync.Mutex
+	handler Handler
+	in      []*inConn                  // per source; nil until it connects
+	pending map[*net.UnixConn]struct{} // accepted, handshake not yet checked
+	gone    []bool                     // PeerGone already reported
+	closed  bool
+	closing chan struct{}
+	readers sync.WaitGroup
+	// inList is a snapshot of in for Poll, replaced (under mu) on change
+	// and read without a lock: a poll costs no lock of its own.
+	inList   atomic.Pointer[[]*inConn]
 	spinners atomic.Int32 // callers between SpinStart and SpinEnd
 	// The linger timer (see unix_ring_linger.go): born is the transport's
 	// start, the origin of lingerSince.

@@ -106,10 +106,18 @@ func (u *Unix) register(ic *inConn) bool {
 		return false
 	}
 	u.in[ic.src] = ic
-	u.inListMu.Lock()
-	u.inList = append(append([]*inConn(nil), u.inList...), ic)
-	u.inListMu.Unlock()
+	list := append(append([]*inConn(nil), u.inConns()...), ic)
+	u.inList.Store(&list)
 	return true
+}
+
+// inConns returns the connections peers dialed to us, a snapshot that is
+// never modified.
+func (u *Unix) inConns() []*inConn {
+	if p := u.inList.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Poll reads and delivers, on the caller's goroutine, whatever frames have
@@ -117,9 +125,7 @@ func (u *Unix) register(ic *inConn) bool {
 // connection with a ring it reads the socket only when the writer said a
 // frame went that way (the background reader handles the rest).
 func (u *Unix) Poll() bool {
-	u.inListMu.RLock()
-	list := u.inList
-	u.inListMu.RUnlock()
+	list := u.inConns()
 	delivered := false
 	for _, ic := range list {
 		if !ic.mu.TryLock() {
@@ -151,15 +157,18 @@ func (u *Unix) SpinStart() {
 	if u.spinners.Add(1) != 1 {
 		return
 	}
-	u.inListMu.RLock()
-	list := u.inList
-	u.inListMu.RUnlock()
+	list := u.inConns()
 	for _, ic := range list {
 		// A busy connection keeps asking for wake-ups: that only costs
 		// its writer a frame.
 		if ic.mu.TryLock() {
 			if ic.ring != nil && !ic.ended {
-				ic.ring.sleepingPtr().Store(0)
+				// A store only when needed: the writer loads this word
+				// after every record, and a store takes its cache line
+				// away from the writer's core.
+				if s := ic.ring.sleepingPtr(); s.Load() != 0 {
+					s.Store(0)
+				}
 			}
 			ic.release()
 		}
@@ -179,9 +188,7 @@ func (u *Unix) SpinEnd() {
 // settleAll has every ring ask for wake-ups again, and delivers what was
 // published before (see unix_ring.go for why nothing is left behind).
 func (u *Unix) settleAll() {
-	u.inListMu.RLock()
-	list := u.inList
-	u.inListMu.RUnlock()
+	list := u.inConns()
 	for _, ic := range list {
 		// Never wait for the lock (its holder may be delivering to a
 		// handler that waits for our caller): ask its holder to settle.
@@ -201,7 +208,8 @@ func (u *Unix) settleAll() {
 // took the lock from it does.
 func (ic *inConn) release() {
 	for {
-		if ic.recheck.Swap(false) {
+		// A load first: the swap, a locked instruction, only when asked.
+		if ic.recheck.Load() && ic.recheck.Swap(false) {
 			ic.settle()
 		}
 		ic.mu.Unlock()

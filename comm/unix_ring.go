@@ -152,6 +152,11 @@ func (m *ringMem) copyOut(pos uint64, b []byte) {
 type ringWriter struct {
 	ringMem
 	head uint64 // what we published; the shared copy is only ever stored
+	// tail is the reader's tail as last loaded: the room it shows is
+	// there for sure (the tail only grows), so the shared tail, a cache
+	// line the reader writes at every record, is loaded only when that
+	// room is not enough.
+	tail uint64
 }
 
 // put writes one record if the ring has room for it now: sent is false
@@ -162,14 +167,17 @@ func (w *ringWriter) put(h Header, ord uint32, head, body []byte) (sent bool, er
 	if size > w.maxLen {
 		return false, nil
 	}
-	tail := w.tailPtr().Load()
-	used := w.head - tail
-	if used > uint64(len(w.data)) || tail%ringAlign != 0 {
-		return false, fmt.Errorf("tail %d, head %d: %w", tail, w.head, errRingBroken)
-	}
 	need := ringRecordLen(size)
-	if uint64(len(w.data))-used < need {
-		return false, nil
+	if uint64(len(w.data))-(w.head-w.tail) < need {
+		tail := w.tailPtr().Load()
+		used := w.head - tail
+		if used > uint64(len(w.data)) || tail%ringAlign != 0 || tail-w.tail > w.head-w.tail {
+			return false, fmt.Errorf("tail %d, head %d: %w", tail, w.head, errRingBroken)
+		}
+		w.tail = tail
+		if uint64(len(w.data))-used < need {
+			return false, nil
+		}
 	}
 	off := w.head & w.mask
 	rec := w.data[off : off+frameHeaderLen]

@@ -134,7 +134,7 @@ func (k *collConn) awaitGoodbye(peer int) {
 	r := k.c.e.postRecv(k.c.ctx+1, k.c.group[peer], goodbyeTag)
 	if err := k.c.e.await(k.c.goctx, &r.completion, k.describe("goodbye of", peer)); err != nil && !r.isDone() {
 		if !k.c.e.cancelRecv(r) {
-			<-r.done
+			<-r.done()
 		}
 	}
 }
@@ -154,7 +154,7 @@ func (k *collConn) Sendrecv(payload []byte, dest, sendTag int, source, recvTag i
 	r := k.c.e.postRecv(k.c.ctx+1, k.c.group[source], k.wireTag(recvTag))
 	if err := k.Send(payload, dest, sendTag); err != nil {
 		if !k.c.e.cancelRecv(r) {
-			<-r.done
+			<-r.done()
 		}
 		return nil, err
 	}
@@ -175,7 +175,7 @@ func (k *collConn) SendrecvInto(payload []byte, dest, sendTag int, buf []byte, s
 	}
 	if err := k.Send(payload, dest, sendTag); err != nil {
 		if !k.c.e.cancelRecv(r) {
-			<-r.done
+			<-r.done()
 		}
 		return nil, err
 	}
@@ -188,7 +188,7 @@ func (k *collConn) finishRecv(r *recvOp, source int) ([]byte, error) {
 		if k.c.e.cancelRecv(r) {
 			return nil, k.c.wrapErr(k.op, source, noTag, err)
 		}
-		<-r.done
+		<-r.done()
 		err = r.err
 	}
 	if err != nil {

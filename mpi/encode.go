@@ -34,11 +34,7 @@ var hostLittleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 // slice aliases v's memory: it must be sent before v changes.
 func encodeValue(v any) (desc, body []byte, err error) {
 	if b, kind, isNil, ok := rawBytes(v); ok {
-		desc = []byte{fmtRaw, byte(kind), 0, 0, 0, 0, 0, 0}
-		if isNil {
-			desc[2] = rawNilFlag
-		}
-		return desc, b, nil
+		return rawDesc(kind, isNil), b, nil
 	}
 	body, err = msgpack.Marshal(v)
 	if err != nil {
@@ -52,6 +48,27 @@ func encodeValue(v any) (desc, body []byte, err error) {
 	desc[0], desc[1] = fmtMsgpack, byte(len(name))
 	copy(desc[2:], name)
 	return desc, body, nil
+}
+
+// rawDescs holds the descriptor of every raw kind, nil flag unset and set,
+// so that sending a numeric slice allocates no descriptor. It is filled
+// once and never written: the descriptors it hands out are read-only.
+var rawDescs = func() (t [reflect.UnsafePointer + 1][2][rawDescLen]byte) {
+	for kind := range t {
+		for isNil := range t[kind] {
+			t[kind][isNil] = [rawDescLen]byte{fmtRaw, byte(kind), byte(isNil * rawNilFlag)}
+		}
+	}
+	return t
+}()
+
+// rawDesc returns the (shared, read-only) descriptor of a raw slice of kind.
+func rawDesc(kind reflect.Kind, isNil bool) []byte {
+	i := 0
+	if isNil {
+		i = 1
+	}
+	return rawDescs[kind][i][:]
 }
 
 func typeName(v any) string {
@@ -157,6 +174,26 @@ func describe(desc []byte) string {
 // come from another process: whatever they hold, decodeInto returns an error
 // rather than panic, and allocates in proportion to len(body) (checkMsgpack).
 func decodeInto(desc, body []byte, ptr any) error {
+	return decodeWith(desc, body, ptr, nil)
+}
+
+// decodeWith is decodeInto, decoding msgpack bodies through mc when it is
+// not nil (no allocation of its own).
+func decodeWith(desc, body []byte, ptr any, mc *msgCodec) error {
+	if len(desc) >= rawDescLen && desc[0] == fmtRaw {
+		switch p := ptr.(type) {
+		case *[]byte:
+			if p != nil && reflect.Kind(desc[1]) == reflect.Uint8 {
+				*p = rawSlice(*p, body, desc[2]&rawNilFlag != 0)
+				return nil
+			}
+		case *[]float64:
+			if p != nil && reflect.Kind(desc[1]) == reflect.Float64 && len(body)%8 == 0 && hostLittleEndian {
+				*p = rawSlice(*p, body, desc[2]&rawNilFlag != 0)
+				return nil
+			}
+		}
+	}
 	rp := reflect.ValueOf(ptr)
 	if rp.Kind() != reflect.Pointer || rp.IsNil() {
 		return fmt.Errorf("%w: got %s", ErrNotPointer, typeName(ptr))
@@ -175,7 +212,11 @@ func decodeInto(desc, body []byte, ptr any) error {
 		if err := checkMsgpack(body, shapeOf(target.Type())); err != nil {
 			return fmt.Errorf("%w: cannot decode %s into %s: %w", ErrTypeMismatch, describe(desc), typeName(ptr), err)
 		}
-		if err := msgpack.Unmarshal(body, ptr); err != nil {
+		unmarshal := msgpack.Unmarshal
+		if mc != nil {
+			unmarshal = mc.unmarshal
+		}
+		if err := unmarshal(body, ptr); err != nil {
 			return fmt.Errorf("%w: cannot decode %s into %s: %w", ErrTypeMismatch, describe(desc), typeName(ptr), err)
 		}
 		return nil
@@ -224,6 +265,28 @@ func decodeRaw(desc, body []byte, target reflect.Value, ptr any) error {
 	}
 	target.Set(s)
 	return nil
+}
+
+// rawSlice is decodeRaw without reflection for a target of type []E whose
+// elements are the body's kind, on a little-endian host: the result
+// decodeRaw would store in target.
+func rawSlice[E any](target []E, body []byte, isNil bool) []E {
+	var e E
+	size := int(unsafe.Sizeof(e))
+	n := len(body) / size
+	switch {
+	case isNil && n == 0:
+		return nil
+	case n == 0:
+		return []E{}
+	case cap(target) >= n && unsafe.Pointer(unsafe.SliceData(target)) == unsafe.Pointer(&body[0]):
+		return target[:n] // the body was read straight into the target
+	case uintptr(unsafe.Pointer(&body[0]))%unsafe.Alignof(e) == 0:
+		return unsafe.Slice((*E)(unsafe.Pointer(&body[0])), n)
+	}
+	s := make([]E, n)
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(body)), body)
+	return s
 }
 
 // sameRawKind: int and int64 (uint and uint64) share a wire form.

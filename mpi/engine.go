@@ -32,6 +32,13 @@ type engine struct {
 	blocked    *blockReporter // nil without a launcher
 	ops        opCache        // the built-in operators' collectives.Op
 
+	// requests and messages are the spare structs of blocking receives
+	// and of eager arrivals (see engine.request, engine.recycleMessage),
+	// so that a message's way through the engine allocates none; codecs
+	// the encoders of values that are not numeric slices.
+	requests, messages sync.Pool
+	codecs             sync.Pool // *msgCodec: see engine.codec
+
 	mu       sync.Mutex
 	match    matcher
 	sends    map[uint64]*sendOp  // rendezvous sends awaiting clear-to-send, by id
@@ -126,7 +133,9 @@ func (e *engine) Deliver(f comm.Frame) {
 	env := envelope{ctx: f.Context, source: src, tag: int(f.Tag)}
 	switch f.Kind {
 	case kindEager:
-		e.arrive(&message{env: env, body: f.Payload, size: len(f.Payload), ackID: f.Seq})
+		msg := e.newMessage()
+		msg.env, msg.body, msg.size, msg.ackID = env, f.Payload, len(f.Payload), f.Seq
+		e.arrive(msg)
 	case kindRTS, kindRTSLocal:
 		size, remote, desc, ok := decodeRTS(f.Kind, f.Payload)
 		if !ok || size > MaxMessageSize {
@@ -150,6 +159,26 @@ func (e *engine) Deliver(f comm.Frame) {
 	}
 }
 
+// newMessage returns a zero message, a recycled one when there is one.
+func (e *engine) newMessage() *message {
+	if m, ok := e.messages.Get().(*message); ok {
+		return m
+	}
+	return &message{}
+}
+
+// recycleMessage hands back an eager message that its receive has
+// decoded: nothing refers to it any more (the matcher dropped it when the
+// receive took it, probes copy what they report under the lock). Its body
+// is not reused: the receiver's value may be that very memory.
+func (e *engine) recycleMessage(m *message) {
+	if m.rndv || m.selfAck != nil {
+		return
+	}
+	*m = message{}
+	e.messages.Put(m)
+}
+
 // BufferFor implements comm.BufferProvider: a rendezvous body of raw
 // numeric elements whose receive target is a slice of the same kind with
 // room enough is read straight into the target's memory.
@@ -166,6 +195,10 @@ func (e *engine) bodyTarget(source int, id uint64, length int) []byte {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	r := e.recvs[rndvKey{source, id}]
+	if r != nil && r.target != nil {
+		r.into, r.intoKind = directTarget(r.target)
+		r.target = nil
+	}
 	if r == nil || r.into == nil || len(r.into) < length || r.msg == nil {
 		return nil
 	}
@@ -233,14 +266,15 @@ func (e *engine) matched(r *recvOp, msg *message) {
 	case msg.rndv:
 		// Answer at once when the transport can without blocking: a
 		// goroutine hop costs a thread wake-up on each rendezvous.
-		if e.trySendFrame(msg.env.source, comm.Header{Kind: kindCTS, Seq: msg.id}) {
+		source, id := msg.env.source, msg.id
+		if e.trySendFrame(source, comm.Header{Kind: kindCTS, Seq: id}) {
 			return
 		}
-		e.countSend(msg.env.source) // before Deliver returns: see countSend
+		e.countSend(source) // before Deliver returns: see countSend
 		e.async.Add(1)
 		go func() {
 			defer e.async.Done()
-			e.clearToSend(msg.env.source, msg.id)
+			e.clearToSend(source, id)
 		}()
 	default:
 		if msg.selfAck != nil {
@@ -406,25 +440,33 @@ func (e *engine) cancelRecv(r *recvOp) bool {
 	return ok
 }
 
-// probe returns the oldest unexpected message a receive (ctx, source, tag)
-// would take, or nil; err when no such message can arrive any more.
-func (e *engine) probe(ctx uint32, source, tag int) (*message, error) {
+// probed describes a message a probe found: copied under the engine's
+// lock, since a receive may take (and recycle) the message right after.
+type probed struct {
+	env  envelope
+	size int // bytes of body, without the descriptor
+}
+
+// probe describes the oldest unexpected message a receive (ctx, source,
+// tag) would take (found is false when there is none); err when no such
+// message can arrive any more.
+func (e *engine) probe(ctx uint32, source, tag int) (p probed, found bool, err error) {
 	r := recvOp{ctx: ctx, source: source, tag: tag}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed != nil {
-		return nil, e.closed
+		return p, false, e.closed
 	}
 	if msg := e.match.peek(&r); msg != nil {
-		return msg, nil
+		return probed{env: msg.env, size: bodySize(msg)}, true, nil
 	}
 	if source != AnySource && e.gone[source] != nil {
-		return nil, e.gone[source]
+		return p, false, e.gone[source]
 	}
 	if source == AnySource && e.size > 1 && e.goneLeft == 0 {
-		return nil, fmt.Errorf("%w: every other rank has finished or died", ErrPeerLost)
+		return p, false, fmt.Errorf("%w: every other rank has finished or died", ErrPeerLost)
 	}
-	return nil, nil
+	return p, false, nil
 }
 
 // MaxMessageSize is the largest message body (in bytes) a rank sends or

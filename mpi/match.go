@@ -50,6 +50,10 @@ type recvOp struct {
 	// directly; see engine.BufferFor.
 	into     []byte
 	intoKind reflect.Kind
+	// target, when set, is the pointer a receive decodes into, from which
+	// into is made when a rendezvous matches (see engine.bodyTarget): most
+	// messages are eager and never need it.
+	target any
 	// intoBytes: into takes any body (collective payloads, no descriptor).
 	intoBytes bool
 	completion
@@ -235,8 +239,13 @@ func (m *matcher) takePosted(drop func(*recvOp) bool) []*recvOp {
 }
 
 // removeAt removes s[i]; removing the oldest (i == 0, the usual case) costs
-// nothing however long s is.
+// nothing however long s is. Removing the last one keeps s's memory for
+// the next append (a receive posted and matched in turn allocates nothing).
 func removeAt[T any](s []*T, i int) []*T {
+	if len(s) == 1 {
+		s[0] = nil
+		return s[:0]
+	}
 	if i == 0 {
 		s[0] = nil
 		return s[1:]

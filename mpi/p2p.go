@@ -40,12 +40,18 @@ func (c *Comm) sendIn(sp *span, op string, v any, dest, tag int, sync bool) erro
 	if err := checkSendTag(tag); err != nil {
 		return c.wrapErr(op, dest, tag, err)
 	}
-	desc, body, err := encodeValue(v)
+	desc, body, mc, err := c.e.encode(v)
 	if err != nil {
 		return c.wrapErr(op, dest, tag, err)
 	}
 	sp.sends(c, dest, tag, len(body))
-	err = c.e.send(c.goctx, c.ctx, c.group[dest], tag, desc, body, sync || c.e.syncSends, c.describeCall(op, "dest", dest, tag, false))
+	err = c.e.sendAt(c.goctx, c.ctx, c.group[dest], tag, desc, body, sync || c.e.syncSends, c.site(op, "dest", dest, tag, false))
+	if mc != nil && err == nil {
+		// Sent: nothing refers to the bytes any more. A send that failed
+		// may have left them to a clear-to-send's handler (a cancelled
+		// rendezvous): they stay the garbage collector's.
+		c.e.recycleCodec(mc)
+	}
 	return c.wrapErr(op, dest, tag, err)
 }
 
@@ -55,10 +61,12 @@ func (c *Comm) sendIn(sp *span, op string, v any, dest, tag int, sync bool) erro
 // both types; the message is consumed and later ones are unaffected.
 func (c *Comm) Recv(ptr any, source, tag int) (Status, error) {
 	sp := c.traceRecv("Recv", source, tag)
-	req := c.irecv("Recv", ptr, source, tag)
+	req := c.e.request()
+	c.irecvInto(req, "Recv", ptr, source, tag)
 	req.tracePosted(sp)
 	st, err := req.Wait()
 	sp.received(req, err)
+	c.e.recycle(req)
 	return st, err
 }
 
@@ -67,9 +75,13 @@ func (c *Comm) Recv(ptr any, source, tag int) (Status, error) {
 // messages' sizes.
 func (c *Comm) Sendrecv(v any, dest, sendTag int, ptr any, source, recvTag int) (st Status, err error) {
 	sp := c.traceRecv("Sendrecv", source, recvTag)
-	recv := c.irecv("Sendrecv", ptr, source, recvTag)
+	recv := c.e.request()
+	c.irecvInto(recv, "Sendrecv", ptr, source, recvTag)
 	recv.tracePosted(sp)
-	defer func() { sp.received(recv, err) }()
+	defer func() {
+		sp.received(recv, err)
+		c.e.recycle(recv)
+	}()
 	if recv.err != nil && recv.settled {
 		return Status{}, recv.err
 	}
@@ -98,7 +110,7 @@ func (c *Comm) Probe(source, tag int) (st Status, err error) {
 		if err != nil || found {
 			return st, c.wrapErr("Probe", source, tag, err)
 		}
-		if err := c.e.await(c.goctx, seen, c.describeCall("Probe", "source", source, tag, true)); err != nil {
+		if err := c.e.awaitAt(c.goctx, seen, c.site("Probe", "source", source, tag, true)); err != nil {
 			return Status{}, c.wrapErr("Probe", source, tag, err)
 		}
 	}
@@ -122,11 +134,11 @@ func (c *Comm) Iprobe(source, tag int) (Status, bool, error) {
 }
 
 func (c *Comm) iprobe(source, tag int) (Status, bool, error) {
-	msg, err := c.e.probe(c.ctx, c.worldSource(source), tag)
-	if err != nil || msg == nil {
+	p, found, err := c.e.probe(c.ctx, c.worldSource(source), tag)
+	if err != nil || !found {
 		return Status{}, false, err
 	}
-	return c.status(msg, bodySize(msg)), true, nil
+	return Status{Source: c.local[p.env.source], Tag: p.env.tag, Size: p.size}, true, nil
 }
 
 func (c *Comm) checkRecvArgs(source, tag int) error {
@@ -156,6 +168,34 @@ func checkTarget(ptr any) error {
 		return fmt.Errorf("%w: got %s", ErrNotPointer, typeName(ptr))
 	}
 	return nil
+}
+
+// callSite describes a blocking call for deadlock reports without
+// allocating: either a ready description (info), or the fields of a point
+// to point call on c, turned into one (callInfo) only when the call goes
+// to sleep. The zero callSite describes nothing (an internal wait).
+type callSite struct {
+	info     callInfo
+	c        *Comm
+	op       string
+	peerWord string
+	peer     int
+	tag      int
+	recv     bool
+}
+
+// site describes a blocking call on c. recv: the call waits for a message
+// to arrive.
+func (c *Comm) site(op, peerWord string, peer, tag int, recv bool) callSite {
+	return callSite{c: c, op: op, peerWord: peerWord, peer: peer, tag: tag, recv: recv}
+}
+
+// callInfo returns the description, nil for none.
+func (s callSite) callInfo() callInfo {
+	if s.info != nil || s.c == nil {
+		return s.info
+	}
+	return s.c.describeCall(s.op, s.peerWord, s.peer, s.tag, s.recv)
 }
 
 // describeCall describes a blocking call on c for deadlock reports,

@@ -18,7 +18,8 @@ type Request struct {
 	peer  int
 	tag   int
 	comp  *completion
-	recv  *recvOp // receives: the posted receive
+	recv  *recvOp // receives: the posted receive (own)
+	own   recvOp  // receives: the posted receive's storage
 	ptr   any     // receives: where the message goes
 	goctx context.Context
 	// gorun --trace: the receive's posting number, and whether its
@@ -89,25 +90,34 @@ func (c *Comm) Irecv(ptr any, source, tag int) *Request {
 }
 
 func (c *Comm) irecv(op string, ptr any, source, tag int) *Request {
-	req := &Request{c: c, op: op, peer: source, tag: tag, ptr: ptr}
+	req := &Request{}
+	c.irecvInto(req, op, ptr, source, tag)
+	return req
+}
+
+// irecvInto is irecv into req, a zero Request (new, or from the engine's
+// pool: see engine.request).
+func (c *Comm) irecvInto(req *Request, op string, ptr any, source, tag int) {
+	req.c, req.op, req.peer, req.tag, req.ptr = c, op, source, tag, ptr
 	err := c.checkRecvArgs(source, tag)
 	if err == nil {
 		err = checkTarget(ptr)
 	}
 	if err != nil {
 		req.settled, req.err = true, c.wrapErr(op, source, tag, err)
-		return req
+		return
 	}
 	req.goctx = c.goctx
+	r := &req.own
+	r.ctx, r.source, r.tag = c.ctx, c.worldSource(source), tag
 	if c.goctx == nil {
 		// Not cancellable, so the body may be read straight into ptr's
 		// slice: nothing can hand it back to the caller mid-write.
-		req.recv = c.e.postRecvInto(c.ctx, c.worldSource(source), tag, ptr)
-	} else {
-		req.recv = c.e.postRecv(c.ctx, c.worldSource(source), tag)
+		r.target = ptr // for directTarget, if a rendezvous matches
 	}
-	req.comp = &req.recv.completion
-	return req
+	req.recv = r
+	req.comp = &r.completion
+	c.e.post(r)
 }
 
 // Wait blocks until the request completes and returns its status (for
@@ -123,14 +133,14 @@ func (r *Request) Wait() (Status, error) {
 	}
 	sp := r.traceWait()
 	defer func() { sp.received(r, r.err) }()
-	what := r.c.describeCall(r.op, r.peerWord(), r.peer, r.tag, r.recv != nil)
-	if err := r.c.e.await(r.goctx, r.comp, what); err != nil && isContextErr(err) && !r.comp.isDone() {
+	site := r.c.site(r.op, r.peerWord(), r.peer, r.tag, r.recv != nil)
+	if err := r.c.e.awaitAt(r.goctx, r.comp, site); err != nil && isContextErr(err) && !r.comp.isDone() {
 		if r.recv == nil || r.c.e.cancelRecv(r.recv) {
 			// The operation was withdrawn (receive) or goes on unobserved (send).
 			r.settled, r.err = true, r.c.wrapErr(r.op, r.peer, r.tag, err)
 			return r.status, r.err
 		}
-		<-r.comp.done // matched already: its message is on the way
+		<-r.comp.done() // matched already: its message is on the way
 	}
 	r.settle()
 	return r.status, r.err
@@ -180,9 +190,44 @@ func (r *Request) settle() {
 		}
 	}
 	r.status = r.c.status(msg, len(body))
-	if err := decodeInto(desc, body, r.ptr); err != nil {
+	var mc *msgCodec
+	if len(desc) > 0 && desc[0] == fmtMsgpack {
+		mc = r.c.e.codec()
+	}
+	if err := decodeWith(desc, body, r.ptr, mc); err != nil {
 		r.err = r.c.wrapErr(r.op, r.status.Source, r.status.Tag, err)
 	}
+	if mc != nil {
+		r.c.e.recycleCodec(mc)
+	}
+	if r.c.tracer() == nil {
+		// Nothing reads the message any more (gorun --trace's records
+		// do, after settle): its struct serves the next arrival.
+		r.recv.msg = nil
+		r.c.e.recycleMessage(msg)
+	}
+}
+
+// request returns a zero Request for a blocking call's receive (Recv,
+// Sendrecv), which hands it back with recycle once done with it.
+func (e *engine) request() *Request {
+	if req, ok := e.requests.Get().(*Request); ok {
+		return req
+	}
+	return &Request{}
+}
+
+// recycle hands back a Request from request once its receive is over:
+// settled, or withdrawn before it matched; nothing else refers to it then
+// (finish touches nothing of a completion after marking it finished). With
+// gorun --trace on, the call's records may still refer to it: it is left
+// to the garbage collector.
+func (e *engine) recycle(req *Request) {
+	if !req.settled || req.c.tracer() != nil {
+		return
+	}
+	*req = Request{}
+	e.requests.Put(req)
 }
 
 func (r *Request) peerWord() string {
@@ -247,7 +292,7 @@ func WaitAny(reqs ...*Request) (index int, st Status, err error) {
 				once.Do(func() { any.finish(nil) })
 			case <-stop:
 			}
-		}(r.comp.done)
+		}(r.comp.done())
 	}
 	what := func() control.Wait {
 		return control.Wait{Call: fmt.Sprintf("WaitAny(%d requests)", live), Op: "WaitAny", Peer: control.AllPeers}
@@ -261,9 +306,9 @@ func WaitAny(reqs ...*Request) (index int, st Status, err error) {
 		return true
 	}
 	if e != nil {
-		_ = e.awaitUntil(context.Background(), any, what, noneDone)
+		_ = e.awaitUntil(context.Background(), any, callSite{info: what}, noneDone)
 	} else {
-		<-any.done
+		<-any.done()
 	}
 	for i, r := range reqs {
 		if r == nil {

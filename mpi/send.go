@@ -17,14 +17,19 @@ import (
 // describes the call for deadlock reports; nil marks an internal wait that
 // must not count as the rank being blocked.
 func (e *engine) send(goctx context.Context, ctx uint32, dest, tag int, desc, body []byte, sync bool, what callInfo) error {
+	return e.sendAt(goctx, ctx, dest, tag, desc, body, sync, callSite{info: what})
+}
+
+// sendAt is send for a call described by site (see callSite).
+func (e *engine) sendAt(goctx context.Context, ctx uint32, dest, tag int, desc, body []byte, sync bool, site callSite) error {
 	if dest == e.rank {
-		return e.sendSelf(goctx, ctx, tag, desc, body, sync, what)
+		return e.sendSelf(goctx, ctx, tag, desc, body, sync, site)
 	}
 	op, err := e.startSend(goctx, ctx, dest, tag, desc, body, sync, false)
 	if err != nil || op == nil {
 		return err
 	}
-	return e.finishSend(goctx, op, what)
+	return e.finishSend(goctx, op, site)
 }
 
 // startSend gives a message its place in the stream to dest: an eager
@@ -126,15 +131,15 @@ func (e *engine) unregister(op *sendOp, dest int, err error) error {
 	delete(e.sends, op.id)
 	e.mu.Unlock()
 	if !ours {
-		<-op.done
+		<-op.done()
 		return op.err
 	}
 	return e.sendError(dest, err)
 }
 
 // finishSend waits for a rendezvous send's clear-to-send and sends its body.
-func (e *engine) finishSend(goctx context.Context, op *sendOp, what callInfo) error {
-	if err := e.await(goctx, &op.completion, what); err != nil {
+func (e *engine) finishSend(goctx context.Context, op *sendOp, site callSite) error {
+	if err := e.awaitAt(goctx, &op.completion, site); err != nil {
 		if !isContextErr(err) {
 			return err
 		}
@@ -147,7 +152,7 @@ func (e *engine) finishSend(goctx context.Context, op *sendOp, what callInfo) er
 		if waiting {
 			return err // the clear-to-send's handler will send the body
 		}
-		<-op.done // the clear-to-send raced with the cancellation: finish the send
+		<-op.done() // the clear-to-send raced with the cancellation: finish the send
 		if op.err != nil {
 			return op.err
 		}
@@ -213,12 +218,12 @@ func (e *engine) trySendFrame(dest int, h comm.Header) bool {
 // sendSelf loops a message back into our own matcher. It is always
 // buffered (copied), so a send to oneself before the receive cannot block,
 // except a sync send, which waits for its match.
-func (e *engine) sendSelf(goctx context.Context, ctx uint32, tag int, desc, body []byte, sync bool, what callInfo) error {
+func (e *engine) sendSelf(goctx context.Context, ctx uint32, tag int, desc, body []byte, sync bool, site callSite) error {
 	ack, err := e.startSelf(ctx, tag, desc, body, sync)
 	if err != nil || ack == nil {
 		return err
 	}
-	return e.await(goctx, ack, what)
+	return e.awaitAt(goctx, ack, site)
 }
 
 // startSelf queues a message to ourselves; for a sync send it returns the
@@ -226,7 +231,8 @@ func (e *engine) sendSelf(goctx context.Context, ctx uint32, tag int, desc, body
 func (e *engine) startSelf(ctx uint32, tag int, desc, body []byte, sync bool) (*completion, error) {
 	payload := make([]byte, len(desc)+len(body))
 	copy(payload[copy(payload, desc):], body)
-	msg := &message{env: envelope{ctx: ctx, source: e.rank, tag: tag}, body: payload, size: len(payload)}
+	msg := e.newMessage()
+	msg.env, msg.body, msg.size = envelope{ctx: ctx, source: e.rank, tag: tag}, payload, len(payload)
 	var ack *completion
 	if sync {
 		ack = &completion{}

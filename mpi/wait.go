@@ -14,32 +14,39 @@ import (
 // would take the core from the rank doing the copy. While it sleeps, what (when not nil) is reported to the
 // launcher as the call this rank is blocked in, for deadlock detection.
 func (e *engine) await(goctx context.Context, c *completion, what callInfo) error {
-	return e.awaitUntil(goctx, c, what, nil)
+	return e.awaitUntil(goctx, c, callSite{info: what}, nil)
+}
+
+// awaitAt is await for a call described by site, whose description is made
+// only if the call goes to sleep (a poll that sees the operation finish
+// allocates nothing).
+func (e *engine) awaitAt(goctx context.Context, c *completion, site callSite) error {
+	return e.awaitUntil(goctx, c, site, nil)
 }
 
 // awaitUntil is await for a completion finished by a watcher of other
 // operations (WaitAny): pending, when not nil, tells gorun's deadlock
 // detection whether those operations still cannot finish, since the
 // watcher may not have run yet.
-func (e *engine) awaitUntil(goctx context.Context, c *completion, what callInfo, pending func() bool) error {
+func (e *engine) awaitUntil(goctx context.Context, c *completion, site callSite, pending func() bool) error {
 	if c.isDone() {
 		return c.err
 	}
 	if e.spin > 0 && e.poller != nil && e.spinPoll(c) {
 		return c.err
 	}
-	if what != nil && e.blocked != nil {
+	if what := site.callInfo(); what != nil && e.blocked != nil {
 		token := e.blocked.enter(what, func() bool {
 			return !c.isDone() && (goctx == nil || goctx.Err() == nil) && (pending == nil || pending())
 		})
 		defer e.blocked.leave(token)
 	}
 	if goctx == nil {
-		<-c.done
+		<-c.done()
 		return c.err
 	}
 	select {
-	case <-c.done:
+	case <-c.done():
 		return c.err
 	case <-goctx.Done():
 		if c.isDone() {
@@ -65,7 +72,9 @@ func (e *engine) spinPoll(c *completion) (done bool) {
 			}
 		}()
 	}
-	start := time.Now()
+	// The clock is read from the 8th poll on: most waits of a loop of
+	// small messages end before, and a read costs tens of nanoseconds.
+	var start time.Time
 	for i := 1; ; i++ {
 		if !e.poller.Poll() && e.yield && !yieldBriefly() {
 			return c.isDone() // the core went to a process with work: sleep
@@ -74,6 +83,10 @@ func (e *engine) spinPoll(c *completion) (done bool) {
 			return true
 		}
 		if i%8 != 0 {
+			continue
+		}
+		if i == 8 {
+			start = time.Now()
 			continue
 		}
 		elapsed := time.Since(start)

@@ -1,0 +1,144 @@
+package mpi
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/gorun-mpi/gorun/comm"
+	"github.com/gorun-mpi/gorun/internal/ranks"
+)
+
+// The ping-pong benchmarks run two ranks of one process over the real Unix
+// transport (shared-memory rings, sockets for wake-ups) and time b.N round
+// trips of a small message. One op is one round trip: two messages, each
+// sent by one rank and received by the other, so allocs/op counts both
+// ranks' allocations for two messages (the figure issue 17 wants at zero).
+//
+//	go test -run '^$' -bench PingPong -benchmem ./mpi
+
+func BenchmarkPingPongBytes(b *testing.B) {
+	for _, size := range []int{8, 1024} {
+		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
+			benchPingPong(b, func(c *Comm) (func() error, error) {
+				msg := make([]byte, size)
+				return func() error { return roundTrip(c, msg, &msg) }, nil
+			})
+		})
+	}
+}
+
+func BenchmarkPingPongFloat64s(b *testing.B) {
+	benchPingPong(b, func(c *Comm) (func() error, error) {
+		msg := make([]float64, 1)
+		return func() error { return roundTrip(c, msg, &msg) }, nil
+	})
+}
+
+func BenchmarkPingPongInt(b *testing.B) {
+	benchPingPong(b, func(c *Comm) (func() error, error) {
+		var v int
+		return func() error {
+			var err error
+			switch c.Rank() {
+			case 0:
+				if err = c.Send(v+1000, 1, 0); err == nil {
+					_, err = c.Recv(&v, 1, 0)
+				}
+			case 1:
+				if _, err = c.Recv(&v, 0, 0); err == nil {
+					err = c.Send(v+1, 0, 0)
+				}
+			}
+			return err
+		}, nil
+	})
+}
+
+func BenchmarkPingPongIsendIrecv(b *testing.B) {
+	benchPingPong(b, func(c *Comm) (func() error, error) {
+		msg := make([]byte, 8)
+		peer := 1 - c.Rank()
+		return func() error {
+			if c.Rank() == 0 {
+				if _, err := c.Isend(msg, peer, 0).Wait(); err != nil {
+					return err
+				}
+				_, err := c.Irecv(&msg, peer, 0).Wait()
+				return err
+			}
+			if _, err := c.Irecv(&msg, peer, 0).Wait(); err != nil {
+				return err
+			}
+			_, err := c.Isend(msg, peer, 0).Wait()
+			return err
+		}, nil
+	})
+}
+
+// roundTrip is one round trip of a blocking Send and Recv: rank 0 sends v
+// and receives into ptr, rank 1 the other way round.
+func roundTrip(c *Comm, v, ptr any) error {
+	var err error
+	switch c.Rank() {
+	case 0:
+		if err = c.Send(v, 1, 0); err == nil {
+			_, err = c.Recv(ptr, 1, 0)
+		}
+	case 1:
+		if _, err = c.Recv(ptr, 0, 0); err == nil {
+			err = c.Send(v, 0, 0)
+		}
+	}
+	return err
+}
+
+// benchPingPong runs the round trip setup makes on two ranks over Unix
+// transports, b.N times after a warm-up, timing only the loop.
+func benchPingPong(b *testing.B, setup func(c *Comm) (func() error, error)) {
+	job, err := ranks.Start(ranks.Unix, 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer job.Close()
+	var ready sync.WaitGroup
+	ready.Add(2)
+	start := make(chan struct{})
+	n := b.N
+	open := func(tr comm.Transport) (*Comm, error) { return Init(WithTransport(tr)) }
+	errs := make(chan []error, 1)
+	go func() {
+		errs <- ranks.RunWorlds(job, ranks.Limits{Timeout: ranks.TimeoutFor(b, jobTimeout)}, open, func(r int, c *Comm) error {
+			call, err := setup(c)
+			if err != nil {
+				ready.Done()
+				return err
+			}
+			for range 1000 {
+				if err := call(); err != nil {
+					ready.Done()
+					return err
+				}
+			}
+			ready.Done()
+			<-start
+			for range n {
+				if err := call(); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}()
+	ready.Wait()
+	b.ReportAllocs()
+	b.ResetTimer()
+	close(start)
+	result := <-errs
+	b.StopTimer()
+	for r, err := range result {
+		if err != nil {
+			b.Errorf("rank %d: %v", r, err)
+		}
+	}
+}
