@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
+	"github.com/gorun-mpi/gorun/internal/launchtrace"
 	"github.com/gorun-mpi/gorun/internal/shm"
 	"github.com/gorun-mpi/gorun/internal/trace"
 )
@@ -48,6 +49,8 @@ type traceCollector struct {
 	asked map[int]bool // ranks asked to hand over their records now
 	waitC <-chan time.Time
 	noShm string // why the ranks record into their own memory, if one does
+	// stamps marks the collector's steps (GORUN_LAUNCH_TRACE); nil: off.
+	stamps *launchtrace.Stamps
 }
 
 // rankTrace is what the collector has of one rank.
@@ -110,6 +113,7 @@ func (t *traceCollector) exited(rank int) {
 		return
 	}
 	t.readBuffer(&t.ranks[rank])
+	t.stamps.Markf("rank %d trace read (%d records)", rank, len(t.ranks[rank].records))
 }
 
 // readBuffer takes r's records from its buffer, if it has one the rank
@@ -158,7 +162,8 @@ func newTraceCollector(path string, np int, getenv func(string) string) (*traceC
 		return nil, fmt.Errorf("%w: --trace: cannot write the trace: %v", errUsage, err)
 	}
 	f.Close()
-	return &traceCollector{path: path, host: trace.HostID(), limit: limit, start: time.Now(), ranks: make([]rankTrace, np)}, nil
+	return &traceCollector{path: path, host: trace.HostID(), limit: limit, start: time.Now(), ranks: make([]rankTrace, np),
+		stamps: launchtrace.New("gorun", getenv, os.Stderr)}, nil
 }
 
 // traceMemoryLimit is the heap size at which gorun --trace collects
@@ -347,7 +352,9 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 	if t.noShm != "" {
 		warnings = append(warnings, "trace: no shared memory for the ranks' records ("+t.noShm+"): a rank hands them over at Finalize, and those of a rank that dies are lost")
 	}
+	t.stamps.Mark("trace: every rank's records read")
 	tl := trace.Merge(ranks)
+	t.stamps.Markf("trace: merged (%d flows)", len(tl.Flows))
 	f, err := os.Create(t.path)
 	if err != nil {
 		return warnings, fmt.Errorf("trace: %w", err)
@@ -357,9 +364,11 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 	} else {
 		err = trace.WriteJSON(f, tl)
 	}
+	t.stamps.Mark("trace: encoded and written")
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("trace: %w", cerr)
 	}
+	t.stamps.Mark("trace: file closed")
 	return warnings, err
 }
 

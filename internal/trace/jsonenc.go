@@ -1,7 +1,7 @@
 package trace
 
 import (
-	"bufio"
+	"io"
 	"strconv"
 	"unicode/utf8"
 )
@@ -111,12 +111,11 @@ func appendMicros(b []byte, ns int64) []byte {
 }
 
 // object builds JSON objects, field by field, into b, which WriteJSON
-// passes on to w.
+// passes on to w (err: the first error of w).
 type object struct {
-	w     *bufio.Writer
-	b     []byte
-	tid   int // the track of the last event, and its fields from "pid" to "ts"
-	track []byte
+	w   io.Writer
+	b   []byte
+	err error
 }
 
 func (o *object) key(k string) {
