@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -61,13 +62,16 @@ type rankTrace struct {
 	ended   bool // TypeTraceEnd arrived: the records are complete
 	dropped uint64
 	hello   bool
-	host    string // the boot id of the rank's host, from its clock answers
+	// local: gorun started the rank, on its own host, so that the rank
+	// reads gorun's clock: nothing to measure.
+	local bool
+	host  string // the boot id of the rank's host, from its clock answers
 	broken  string // why a part of its records did not decode, if one did not
-	// buffer is the shared memory the rank records into (trace.Buffer),
-	// mapped until read: once the rank has exited, or when the trace is
-	// written. Nil for a rank on another host (its records come over the
-	// control channel) or once read.
-	buffer *shm.Region
+	// buffer is the shared memory file the rank records into
+	// (trace.Buffer), open until read: once the rank has exited, or when
+	// the trace is written. Nil for a rank on another host (its records
+	// come over the control channel) or once read.
+	buffer *os.File
 	// fromBuffer: records and dropped were read from the buffer.
 	fromBuffer bool
 }
@@ -89,20 +93,17 @@ func (t *traceCollector) newBuffer(rank int) *os.File {
 	return f
 }
 
-// started maps the buffer of a rank started with it and closes gorun's
-// descriptor of it (f may be nil).
+// started notes that gorun started rank itself, on its own host, and
+// keeps the buffer it started the rank with (f may be nil), to read once
+// the rank has exited.
 func (t *traceCollector) started(rank int, f *os.File) {
-	if t == nil || f == nil {
+	if t == nil {
 		return
 	}
-	region, err := shm.Map(f, trace.BufferSize(jobenv.TraceSlots(t.limit)))
-	if err != nil {
-		if t.noShm == "" {
-			t.noShm = err.Error()
-		}
-		return
+	t.ranks[rank].local = true
+	if f != nil {
+		t.ranks[rank].buffer = f
 	}
-	t.ranks[rank].buffer = region
 }
 
 // exited reads the records of a rank that has exited from its buffer,
@@ -117,19 +118,16 @@ func (t *traceCollector) exited(rank int) {
 }
 
 // readBuffer takes r's records from its buffer, if it has one the rank
-// recorded into, and unmaps it. Calls still open end now (on the rank's
+// recorded into, and closes it. Calls still open end now (on the rank's
 // clock).
 func (t *traceCollector) readBuffer(r *rankTrace) {
 	if r.buffer == nil {
 		return
 	}
 	defer func() { r.buffer.Close(); r.buffer = nil }()
-	if trace.HandedOver(r.buffer.Bytes()) {
-		return // they came over the control channel
-	}
 	off, _ := t.offset(*r)
-	recs, dropped, err := trace.ReadBuffer(r.records, r.buffer.Bytes(), t.now()+off)
-	if errors.Is(err, trace.ErrNotFormatted) {
+	recs, dropped, err := trace.ReadBufferAt(r.records, r.buffer, int64(trace.BufferSize(jobenv.TraceSlots(t.limit))), t.now()+off)
+	if errors.Is(err, trace.ErrNotFormatted) || errors.Is(err, trace.ErrHandedOver) {
 		return // its records come over the control channel, if at all
 	}
 	r.records, r.dropped, r.fromBuffer = recs, dropped, true
@@ -224,7 +222,14 @@ func (t *traceCollector) onEvent(server controlServer, ev control.Event) bool {
 	switch ev.Msg.Type {
 	case control.TypeHello:
 		r.hello = true
-		t.askClock(server, ev.Rank)
+		if r.local {
+			// One clock: the rank need not wait at Finalize for
+			// questions (8 round trips through its control goroutine,
+			// which a busy rank answers late).
+			_ = server.Send(ev.Rank, control.Message{Type: control.TypeClockDone})
+		} else {
+			t.askClock(server, ev.Rank)
+		}
 		return false
 	case control.TypeClockReply:
 		// Every answer leads to the next question or to clock-done, for
@@ -355,7 +360,11 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 	t.stamps.Mark("trace: every rank's records read")
 	tl := trace.Merge(ranks)
 	t.stamps.Markf("trace: merged (%d flows)", len(tl.Flows))
-	f, err := os.Create(t.path)
+	// The file is written over, then cut where the trace ends, rather
+	// than emptied first: writing over an older trace's pages of cache
+	// costs less than freeing them and taking new ones (and ext4 writes a
+	// file emptied and written again out at once when it is closed).
+	f, err := os.OpenFile(t.path, os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
 		return warnings, fmt.Errorf("trace: %w", err)
 	}
@@ -365,11 +374,32 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 		err = trace.WriteJSON(f, tl)
 	}
 	t.stamps.Mark("trace: encoded and written")
+	if err == nil {
+		err = cutAtOffset(f)
+	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("trace: %w", cerr)
 	}
 	t.stamps.Mark("trace: file closed")
 	return warnings, err
+}
+
+// cutAtOffset ends the regular file f where its writing has reached,
+// cutting off what an older file held beyond (other files, e.g. a device,
+// are left as they are).
+func cutAtOffset(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return nil
+	}
+	end, err := f.Seek(0, io.SeekCurrent)
+	if err == nil {
+		err = f.Truncate(end)
+	}
+	if err != nil {
+		return fmt.Errorf("trace: %w", err)
+	}
+	return nil
 }
 
 // endFlush ends the wait for the ranks' traces of a job ending early.
@@ -401,15 +431,19 @@ func (s *supervisor) writeTrace() {
 }
 
 // offset is how far rank r's clock is ahead of gorun's, and how that was
-// found: 0 for a rank on gorun's host (one kernel, one clock: the
-// exchanges' estimate, given for comparison, can only add error), the
-// estimate from the exchange with the shortest round trip otherwise.
+// found: 0 for a rank gorun started itself, with no exchange, and for one
+// on gorun's host (one kernel, one clock: the exchanges' estimate, given
+// for comparison, can only add error), the estimate from the exchange with
+// the shortest round trip otherwise.
 // "Gorun's host" is a fact, not a name: the rank reported the boot id
 // gorun reads. A rank on an agent on another machine reports another
 // one (boot ids are drawn at random at each boot), so it gets the
 // estimate; one on an agent in a container or network namespace of
 // gorun's own kernel reads the very clock gorun reads, and gets 0.
 func (t *traceCollector) offset(r rankTrace) (int64, string) {
+	if r.local {
+		return 0, "started by gorun on its host, one clock: offset 0"
+	}
 	off, bound, err := trace.Offset(r.samples)
 	measured := "no clock exchange answered"
 	if err == nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -105,5 +106,54 @@ func TestTraceClockDone(t *testing.T) {
 	tc.onEvent(server, control.Event{Rank: 1, Msg: control.Message{Type: control.TypeClockReply, Round: 7}})
 	if len(server.sent) != 2 || server.sent[1].Type != control.TypeClockDone {
 		t.Fatalf("after an answer out of turn gorun sent %+v, want clock-done", server.sent)
+	}
+}
+
+// TestTraceWriteCutsAnOlderFile: the trace is written over an older,
+// longer file, which ends where the trace ends.
+func TestTraceWriteCutsAnOlderFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.json")
+	if err := os.WriteFile(path, []byte(strings.Repeat("an older trace\n", 100000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tc, err := newTraceCollector(path, 1, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.ranks[0].hello, tc.ranks[0].ended = true, true
+	tc.ranks[0].records = []trace.Record{{Op: "Barrier", Start: 10, End: 20}}
+	if _, err := tc.write("t"); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !json.Valid(data) || strings.Contains(string(data), "older") {
+		t.Fatalf("the file is not the trace alone (%d bytes): %.200q", len(data), data)
+	}
+}
+
+// TestTraceNoClockQuestionsForItsOwnRanks: a rank gorun started itself
+// reads gorun's clock; its hello gets clock-done at once, no question, and
+// its offset is 0.
+func TestTraceNoClockQuestionsForItsOwnRanks(t *testing.T) {
+	tc, err := newTraceCollector(filepath.Join(t.TempDir(), "t.json"), 2, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.started(1, nil)
+	server := &sentMessages{}
+	tc.onEvent(server, control.Event{Rank: 1, Msg: control.Message{Type: control.TypeHello}})
+	if len(server.sent) != 1 || server.sent[0].Type != control.TypeClockDone {
+		t.Fatalf("gorun sent its own rank %+v, want clock-done alone", server.sent)
+	}
+	if off, how := tc.offset(tc.ranks[1]); off != 0 || !strings.Contains(how, "started by gorun") {
+		t.Fatalf("its own rank's offset: %d (%s)", off, how)
+	}
+	server.sent = nil
+	tc.onEvent(server, control.Event{Rank: 0, Msg: control.Message{Type: control.TypeHello}})
+	if len(server.sent) != 1 || server.sent[0].Type != control.TypeClock {
+		t.Fatalf("gorun sent a rank started elsewhere %+v, want a clock question", server.sent)
 	}
 }

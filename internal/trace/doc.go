@@ -10,7 +10,7 @@
 // A rank records its calls (package mpi does it when GORUN_TRACE is set)
 // into a Buffer: fixed-size slots, taken as calls begin and filled in as
 // they end. On gorun's host the buffer lies in a shared memory file gorun
-// made for the rank, and gorun reads it (ReadBuffer, which checks
+// made for the rank, and gorun reads it (ReadBufferAt, which checks
 // everything it reads) once the rank has exited, however it exited: the
 // records of a rank that died are there, its last call open. On another
 // host the rank's agent makes and reads the buffer, and relays the records
