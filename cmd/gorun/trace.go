@@ -64,9 +64,9 @@ type rankTrace struct {
 	hello   bool
 	// local: gorun started the rank, on its own host, so that the rank
 	// reads gorun's clock: nothing to measure.
-	local bool
-	host  string // the boot id of the rank's host, from its clock answers
-	broken  string // why a part of its records did not decode, if one did not
+	local  bool
+	host   string // the boot id of the rank's host, from its clock answers
+	broken string // why a part of its records did not decode, if one did not
 	// buffer is the shared memory file the rank records into
 	// (trace.Buffer), open until read: once the rank has exited, or when
 	// the trace is written. Nil for a rank on another host (its records
