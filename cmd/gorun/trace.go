@@ -114,7 +114,9 @@ func (t *traceCollector) exited(rank int) {
 		return
 	}
 	t.readBuffer(&t.ranks[rank])
-	t.stamps.Markf("rank %d trace read (%d records)", rank, len(t.ranks[rank].records))
+	if t.stamps != nil {
+		t.stamps.MarkCPU(fmt.Sprintf("rank %d trace read (%d records)", rank, len(t.ranks[rank].records)))
+	}
 }
 
 // readBuffer takes r's records from its buffer, if it has one the rank
@@ -331,6 +333,7 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 	if t == nil {
 		return nil, nil
 	}
+	t.stamps.MarkCPU("trace: writing")
 	ranks := make([]trace.Rank, len(t.ranks))
 	for i := range t.ranks {
 		t.readBuffer(&t.ranks[i]) // a rank gorun gave up waiting for
@@ -357,9 +360,9 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 	if t.noShm != "" {
 		warnings = append(warnings, "trace: no shared memory for the ranks' records ("+t.noShm+"): a rank hands them over at Finalize, and those of a rank that dies are lost")
 	}
-	t.stamps.Mark("trace: every rank's records read")
+	t.stamps.MarkCPU("trace: every rank's records read")
 	tl := trace.Merge(ranks)
-	t.stamps.Markf("trace: merged (%d flows)", len(tl.Flows))
+	t.stamps.MarkCPU("trace: merged")
 	// The file is written over, then cut where the trace ends, rather
 	// than emptied first: writing over an older trace's pages of cache
 	// costs less than freeing them and taking new ones (and ext4 writes a
@@ -373,14 +376,14 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 	} else {
 		err = trace.WriteJSON(f, tl)
 	}
-	t.stamps.Mark("trace: encoded and written")
+	t.stamps.MarkCPU("trace: encoded and written")
 	if err == nil {
 		err = cutAtOffset(f)
 	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("trace: %w", cerr)
 	}
-	t.stamps.Mark("trace: file closed")
+	t.stamps.MarkCPU("trace: file closed")
 	return warnings, err
 }
 
