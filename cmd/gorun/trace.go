@@ -264,6 +264,15 @@ func (t *traceCollector) onEvent(server controlServer, ev control.Event) bool {
 		}
 	case control.TypeTraceEnd:
 		r.ended, r.dropped = true, ev.Msg.Dropped
+	case control.TypeFinalized:
+		// A rank closes its buffer before it says it finalized: its
+		// records are final, and reading them now, while it exits, takes
+		// that off the end of the job (the last rank's are many).
+		if r.buffer != nil && trace.BufferClosed(r.buffer) {
+			t.readBuffer(r)
+			t.stamps.MarkCPU(fmt.Sprintf("rank %d trace read at Finalize (%d records)", ev.Rank, len(r.records)))
+		}
+		return false
 	default:
 		return false
 	}
@@ -417,6 +426,7 @@ func (s *supervisor) endFlush() {
 // writeTrace writes the --trace file once the job is over, saying what it
 // lacks; a trace that cannot be written fails a job that succeeded.
 func (s *supervisor) writeTrace() {
+	defer s.stamps.MarkCPU("trace written, if any")
 	if s.trace == nil {
 		return
 	}

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
+	"github.com/gorun-mpi/gorun/internal/shm"
 	"github.com/gorun-mpi/gorun/internal/trace"
 )
 
@@ -155,5 +157,55 @@ func TestTraceNoClockQuestionsForItsOwnRanks(t *testing.T) {
 	tc.onEvent(server, control.Event{Rank: 0, Msg: control.Message{Type: control.TypeHello}})
 	if len(server.sent) != 1 || server.sent[0].Type != control.TypeClock {
 		t.Fatalf("gorun sent a rank started elsewhere %+v, want a clock question", server.sent)
+	}
+}
+
+// TestTraceReadAtFinalize: the records of a rank that closed its buffer
+// are read when it says it finalized, before it exits; those of one still
+// recording are left for its exit.
+func TestTraceReadAtFinalize(t *testing.T) {
+	tc, err := newTraceCollector(filepath.Join(t.TempDir(), "t.json"), 2, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := trace.BufferSize(jobenv.TraceSlots(tc.limit))
+	for rank := range 2 {
+		f, err := shm.Create("test-trace", int64(size))
+		if err != nil {
+			t.Skip(err)
+		}
+		keep, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(f.Fd())), os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		region, err := shm.Map(keep, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer region.Close()
+		buf, err := trace.NewBuffer(region.Bytes(), jobenv.TraceSlots(tc.limit))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := buf.Take()
+		s.Op, s.Start, s.End, s.State = trace.OpCode("Barrier"), 10, 20, trace.SlotEnded
+		if rank == 0 {
+			buf.Close(30)
+		}
+		tc.started(rank, f)
+	}
+	server := &sentMessages{}
+	for rank := range 2 {
+		tc.onEvent(server, control.Event{Rank: rank, Msg: control.Message{Type: control.TypeFinalized}})
+	}
+	if r := tc.ranks[0]; r.buffer != nil || !r.fromBuffer || len(r.records) != 1 || r.records[0].Op != "Barrier" {
+		t.Fatalf("rank 0 closed its buffer and finalized: read %v, records %+v", r.buffer == nil, r.records)
+	}
+	if r := tc.ranks[1]; r.buffer == nil || r.fromBuffer {
+		t.Fatal("rank 1's buffer, still open, was read at its Finalize")
+	}
+	tc.exited(1)
+	if r := tc.ranks[1]; r.buffer != nil || len(r.records) != 1 {
+		t.Fatalf("rank 1's records at its exit: %+v", r.records)
 	}
 }

@@ -233,6 +233,17 @@ func ReadBuffer(out []Record, mem []byte, openEnd int64) (_ []Record, dropped ui
 	return ReadBufferAt(out, bytes.NewReader(mem), int64(len(mem)), openEnd)
 }
 
+// BufferClosed reports whether the buffer in r says the rank stopped
+// recording (Buffer.Close, Buffer.HandedOver): its records are final, to
+// be read at once.
+func BufferClosed(r io.ReaderAt) bool {
+	var h header
+	if readAt(r, unsafe.Slice((*byte)(unsafe.Pointer(&h)), headerSize), 0) != nil {
+		return false
+	}
+	return h.magic == bufferMagic && h.closed != 0
+}
+
 // slotsAtOnce is how many slots ReadBufferAt reads with one call.
 const slotsAtOnce = 256
 

@@ -66,28 +66,39 @@ type envelope struct {
 // (their times, their order).
 func Merge(ranks []Rank) *Timeline {
 	tl := &Timeline{Lanes: make([]Lane, len(ranks))}
+	// One pass reads each rank's records (its earliest start, and whether
+	// they come in order), one writes them: a trace's records are many,
+	// each pass over them a trip through memory.
 	origin, any := int64(0), false
-	for _, r := range ranks {
-		for _, rec := range r.Records {
-			if t := rec.Start - r.Offset; !any || t < origin {
-				origin, any = t, true
+	sorted := make([]bool, len(ranks))
+	for i, r := range ranks {
+		first, ok := int64(0), len(r.Records) > 0
+		sorted[i] = true
+		for j := range r.Records {
+			rec := &r.Records[j]
+			if j == 0 || rec.Start < first {
+				first = rec.Start
 			}
+			if j > 0 && sorted[i] && byStart(r.Records[j-1], *rec) > 0 {
+				sorted[i] = false
+			}
+		}
+		if t := first - r.Offset; ok && (!any || t < origin) {
+			origin, any = t, true
 		}
 	}
 	for i, r := range ranks {
 		calls := r.Records // taken over: a trace's records are many
+		shift := r.Offset + origin
 		for j := range calls {
 			rec := &calls[j]
-			rec.Start -= r.Offset + origin
-			rec.End -= r.Offset + origin
-			if rec.End < rec.Start {
-				rec.End = rec.Start
-			}
+			rec.Start -= shift
+			rec.End = max(rec.End-shift, rec.Start)
 			tl.End = max(tl.End, rec.End)
 		}
 		// A rank's records come mostly in the order the calls began:
 		// checking costs a pass, sorting moves every record.
-		if !slices.IsSortedFunc(calls, byStart) {
+		if !sorted[i] {
 			slices.SortStableFunc(calls, byStart)
 		}
 		tl.Lanes[i] = Lane{Rank: i, Calls: calls, Dropped: r.Dropped, Missing: r.Missing, Clock: r.Clock}
