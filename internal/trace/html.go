@@ -59,7 +59,7 @@ func WriteHTML(w io.Writer, tl *Timeline, title string) error {
 	if err != nil {
 		return fmt.Errorf("trace: encode the timeline: %w", err)
 	}
-	o := object{w: w, b: make([]byte, 0, writeChunk+4<<10)}
+	o := newObject(w)
 	o.b = append(o.b, head...)
 	o.b = append(o.b, fixed[:len(fixed)-1]...) // without its closing brace
 	o.b = append(o.b, `,"lanes":[`...)
@@ -74,9 +74,8 @@ func WriteHTML(w io.Writer, tl *Timeline, title string) error {
 	o.b = appendHTMLFlows(o.b, tl, o.flushFull)
 	o.b = append(o.b, "]}"...)
 	o.b = append(o.b, tail...)
-	o.flush()
-	if o.err != nil {
-		return fmt.Errorf("trace: write the timeline: %w", o.err)
+	if err := o.close(); err != nil {
+		return fmt.Errorf("trace: write the timeline: %w", err)
 	}
 	return nil
 }

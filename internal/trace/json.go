@@ -54,7 +54,7 @@ func writeJSON(w io.Writer, tl *Timeline, shared bool) error {
 	if err != nil {
 		return fmt.Errorf("trace: encode clocks: %w", err)
 	}
-	o := object{w: w, b: make([]byte, 0, writeChunk+4<<10)}
+	o := newObject(w)
 	o.b = append(o.b, `{"displayTimeUnit":"ns","traceEvents":[`+"\n"...)
 	first := len(o.b)
 	o.event("M", "process_name", 0, 0)
@@ -69,9 +69,8 @@ func writeJSON(w io.Writer, tl *Timeline, shared bool) error {
 	o.b = append(o.b, "\n],\n\"otherData\":"...)
 	o.b = append(o.b, other...)
 	o.b = append(o.b, "}\n"...)
-	o.flush()
-	if o.err != nil {
-		return fmt.Errorf("trace: write: %w", o.err)
+	if err := o.close(); err != nil {
+		return fmt.Errorf("trace: write: %w", err)
 	}
 	return nil
 }

@@ -118,6 +118,18 @@ type object struct {
 	err error
 }
 
+// newObject returns an object that writes to w.
+func newObject(w io.Writer) object {
+	return object{w: w, b: make([]byte, 0, writeChunk+4<<10)}
+}
+
+// close writes what o still holds and returns the first error of its
+// writer.
+func (o *object) close() error {
+	o.flush()
+	return o.err
+}
+
 func (o *object) key(k string) {
 	if o.b[len(o.b)-1] != '{' {
 		o.b = append(o.b, ',')

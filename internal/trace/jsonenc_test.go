@@ -3,6 +3,7 @@ package trace
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -91,6 +92,35 @@ func TestWriteJSONSharedParts(t *testing.T) {
 		}
 		if !json.Valid(shared.Bytes()) {
 			t.Fatalf("seed %d: invalid JSON", seed)
+		}
+	}
+}
+
+// failAfter is a writer that fails once n bytes are written.
+type failAfter struct{ n int }
+
+var errDiskFull = errors.New("disk full")
+
+func (f *failAfter) Write(b []byte) (int, error) {
+	if len(b) > f.n {
+		n := f.n
+		f.n = 0
+		return n, errDiskFull
+	}
+	f.n -= len(b)
+	return len(b), nil
+}
+
+// TestWritersSayWhyTheyFailed: a trace whose writer fails midway (after a
+// chunk or two, or at once) is an error wrapping the writer's.
+func TestWritersSayWhyTheyFailed(t *testing.T) {
+	tl := bankTimeline(t, bankBuffers(t))
+	for _, after := range []int{0, 100, 3 * writeChunk} {
+		if err := WriteJSON(&failAfter{after}, tl); !errors.Is(err, errDiskFull) {
+			t.Errorf("WriteJSON failing after %d bytes: %v", after, err)
+		}
+		if err := WriteHTML(&failAfter{after}, tl, "t"); !errors.Is(err, errDiskFull) {
+			t.Errorf("WriteHTML failing after %d bytes: %v", after, err)
 		}
 	}
 }
