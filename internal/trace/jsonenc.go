@@ -144,9 +144,5 @@ func (o *object) num(k string, v int64) {
 	o.key(k)
 	o.b = strconv.AppendInt(o.b, v, 10)
 }
-func (o *object) unum(k string, v uint64) {
-	o.key(k)
-	o.b = strconv.AppendUint(o.b, v, 10)
-}
 func (o *object) micros(k string, ns int64) { o.key(k); o.b = appendMicros(o.b, ns) }
 func (o *object) raw(k, v string)           { o.key(k); o.b = append(o.b, v...) }
