@@ -109,7 +109,20 @@ type Buffer struct {
 	h     *header
 	slots []Slot
 	text  []byte
+	// The slots before ready have their pages present (populate); the
+	// next call makes the pages of step more bytes so, a step twice the
+	// last up to maxPopulate: a rank that makes few calls takes few
+	// pages, one that makes many takes them in few system calls.
+	ready, step int
+	noPopulate  bool // the kernel cannot: pages come as they are written
 }
+
+// The first and largest steps in which a Buffer makes its pages present.
+const (
+	firstPopulate = 16 << 10
+	maxPopulate   = 256 << 10
+	pageSize      = 4 << 10 // the smallest page of the platforms gorun runs on
+)
 
 // NewBuffer formats mem, which must be BufferSize(capacity) bytes or more
 // and 8-byte aligned, as an empty buffer of capacity slots.
@@ -140,9 +153,27 @@ func (b *Buffer) Take() (*Slot, int) {
 		return nil, -1
 	}
 	b.h.used++
+	if i >= b.ready && !b.noPopulate {
+		b.populateFrom(i)
+	}
 	s := &b.slots[i]
 	*s = Slot{}
 	return s, i
+}
+
+// populateFrom makes present the pages of the next step of slots from
+// slot i on.
+func (b *Buffer) populateFrom(i int) {
+	b.step = min(max(2*b.step, firstPopulate), maxPopulate)
+	first := unsafe.Pointer(&b.slots[i])
+	lead := int(uintptr(first) % pageSize) // from the start of its page
+	end := min(i*slotSize+b.step-lead, len(b.slots)*slotSize)
+	n := end - i*slotSize + lead
+	if !populate(unsafe.Add(first, -lead), (n+pageSize-1)/pageSize*pageSize) {
+		b.noPopulate = true
+		return
+	}
+	b.ready = end / slotSize
 }
 
 // Used is how many slots were taken.
