@@ -30,11 +30,13 @@ const (
 	traceFlushWait = 500 * time.Millisecond
 )
 
-// traceCollector is gorun --trace on the launcher's side: it measures each
-// rank's clock against gorun's when the rank says hello, gathers the
-// records of each rank, and writes the merged timeline. A rank it starts
-// records into a shared memory buffer it made (newBuffer), which it reads
-// as soon as the rank has exited (exited), while the others still run; the
+// traceCollector is gorun --trace on the launcher's side: it measures the
+// clock of each rank an agent started against gorun's when the rank says
+// hello (a rank gorun started reads gorun's clock), gathers the records of
+// each rank, and writes the merged timeline. A rank it starts records into
+// a shared memory buffer it made (newBuffer), which it reads as soon as
+// the rank has closed it at Finalize or exited (exited), while the others
+// still run; the
 // records of a rank on an agent's host come over the control channel, from
 // its agent once it has exited (agentTraces), or from the rank when asked
 // as the job ends early (askFlush). It runs on the supervisor's goroutine.
