@@ -48,7 +48,7 @@ func TestCompositeConformance(t *testing.T) {
 						if host(a) == host(b) {
 							return 0
 						}
-						return comm.DefaultNATSEagerLimit
+						return 64<<10 - 128 // the server's max_payload less the NATS transport's 128 bytes
 					},
 				}
 				for r := range n {

@@ -46,7 +46,7 @@ type NATSConfig struct {
 	// Window is the credit window in bytes per sender and receiver: how much
 	// a sender may have in flight to one receiver before that receiver has
 	// consumed it. 0 means DefaultNATSWindow (raised to hold two of the
-	// server's largest messages).
+	// largest messages the transport sends).
 	Window uint64
 	// Peers lists the ranks this transport serves; nil means every other
 	// rank of the job. Frames to other ranks are refused with ErrBadRank,
@@ -60,19 +60,35 @@ const (
 	DefaultNATSPeerTimeout = 20 * time.Second
 	DefaultNATSWindow      = 8 << 20
 	// DefaultNATSEagerLimit is the eager limit the NATS transport asks for
-	// to every destination (EagerLimiter): 1023 KiB, so that an eager
-	// frame fits one message under the server's default max_payload
-	// (1 MiB) and its receiver hands on the message NATS allocated, with no
-	// reassembly. Anything larger goes by rendezvous, whose body lands in
+	// to every destination (EagerLimiter) under a server of NATS's default
+	// max_payload (1 MiB): 1 MiB less 128 bytes. The limit is the largest
+	// payload of a frame that travels as one message (EagerLimit), so that
+	// its receiver hands on the message NATS allocated, with no reassembly;
+	// the servers gorun runs allow 8 MiB (DefaultNATSMaxPayload), so there
+	// the limit is NATSMaxMessage less 128 bytes and a 1 MiB message goes
+	// eagerly too. Anything larger goes by rendezvous, whose body lands in
 	// the posted receive's buffer (BufferProvider) instead of a new
-	// allocation plus a copy. A rendezvous costs a round trip through the
-	// server, yet 1 MiB ping-pong gained (natsbench, alternated runs:
-	// 0.69, 0.76, 0.72x raw nats.go at 1088 KiB against 0.81, 0.78, 0.91x;
-	// netns rig median 2552 us against 2502 us, raw 1805-1914 us). Below
-	// it, a 128 KiB message took 263 us eagerly against 856 us for 256 KiB
-	// by rendezvous on the rig. The credit window (DefaultNATSWindow, 8 MiB) bounds what
-	// unmatched eager messages hold at a receiver.
-	DefaultNATSEagerLimit = 1<<20 - 1<<10
+	// allocation plus a copy, and leaves the sender's memory with no copy
+	// of ours (natsHeaderKey). A rendezvous costs a round trip through the
+	// server: four more hops through it per message, each a wake-up of the
+	// server and of a rank, where raw NATS request/reply makes two.
+	// Below 1 MiB, a 128 KiB message took 263 us eagerly against 856 us
+	// for 256 KiB by rendezvous on the netns rig. The credit window
+	// (DefaultNATSWindow, 8 MiB) bounds what unmatched eager messages hold
+	// at a receiver.
+	DefaultNATSEagerLimit = 1<<20 - natsHeaderReserve
+	// NATSMaxMessage is the largest message the transport sends, whatever
+	// the server allows: a 1 MiB payload with its headers fits one, and a
+	// frame of many MiB still goes in pieces that the server forwards one
+	// while it reads the next, and that a credit window of 8 MiB holds
+	// four of.
+	NATSMaxMessage = 2 << 20
+	// DefaultNATSMaxPayload is the max_payload of the NATS servers gorun
+	// runs (its embedded one, gorun agent --serve): the largest message
+	// NATS's documentation recommends. An external server keeps its own
+	// limit (NATS's default is 1 MiB), which the transport reads when it
+	// connects.
+	DefaultNATSMaxPayload = 8 << 20
 	defaultConnectTimeout = 5 * time.Second
 )
 
@@ -113,13 +129,14 @@ func RedactURL(u string) string {
 // Peers that vanish without a goodbye are noticed by their missing
 // heartbeats (PeerTimeout).
 type NATS struct {
-	cfg        NATSConfig
-	nc         *nats.Conn
-	prefix     string
-	auth       [authLen]byte
-	inboxes    []string // subject of each rank's inbox
-	allSubj    string   // broadcast subject: alive messages
-	maxPayload int      // the server's largest message
+	cfg     NATSConfig
+	nc      *nats.Conn
+	prefix  string
+	auth    [authLen]byte
+	inboxes []string // subject of each rank's inbox
+	allSubj string   // broadcast subject: alive messages
+	maxMsg  int      // the largest message sent: max_payload, at most NATSMaxMessage
+	headers bool     // the server takes NATS headers (see natsHeaderKey)
 
 	peers []*natsPeer // index = rank; nil for ourselves
 
@@ -270,12 +287,13 @@ func (t *NATS) connect() error {
 		return fmt.Errorf("comm: rank %d cannot connect to the NATS server at %s: %w: %w", t.cfg.Rank, RedactURL(t.cfg.URL), ErrPeerLost, err)
 	}
 	t.nc = nc
-	t.maxPayload = int(nc.MaxPayload())
-	if t.maxPayload < 1024 {
+	if nc.MaxPayload() < 1024 {
 		nc.Close()
 		return fmt.Errorf("comm: NATS server at %s allows only %d-byte messages", RedactURL(t.cfg.URL), nc.MaxPayload())
 	}
-	minWindow := 2 * uint64(nc.MaxPayload()+msgOverhead)
+	t.maxMsg = int(min(nc.MaxPayload(), NATSMaxMessage))
+	t.headers = nc.HeadersSupported()
+	minWindow := 2 * uint64(t.maxMsg+msgOverhead)
 	if t.cfg.Window == 0 {
 		t.cfg.Window = DefaultNATSWindow
 	}
@@ -289,12 +307,14 @@ func (t *NATS) Rank() int { return t.cfg.Rank }
 // Size returns the number of ranks in the job.
 func (t *NATS) Size() int { return t.cfg.Size }
 
-// EagerLimit returns DefaultNATSEagerLimit for every destination (see
-// EagerLimiter).
-func (t *NATS) EagerLimit(int) int { return DefaultNATSEagerLimit }
+// EagerLimit returns, for every destination, the largest frame payload
+// that travels as one message: the server's max_payload, at most
+// NATSMaxMessage, less 128 bytes for the transport's headers (see
+// DefaultNATSEagerLimit and EagerLimiter).
+func (t *NATS) EagerLimit(int) int { return t.maxMsg - natsHeaderReserve }
 
 // Window returns the credit window in bytes per sender and receiver, as
-// raised to hold two of the server's largest messages.
+// raised to hold two of the largest messages the transport sends.
 func (t *NATS) Window() uint64 { return t.cfg.Window }
 
 // Prefix returns the job's subject prefix.

@@ -13,16 +13,17 @@ import (
 // subject. NATS calls it on one goroutine per subscription; t.hmu orders the
 // two and makes handler calls serial.
 func (t *NATS) onMsg(m *nats.Msg) {
-	data := m.Data
+	var buf [natsStartHeaderLen]byte
+	fixed, data, ok := splitMessage(m, &buf)
 	t.hmu.Lock()
 	defer t.hmu.Unlock()
-	if len(data) < natsCtlHeaderLen || subtle.ConstantTimeCompare(data[:authLen], t.auth[:]) != 1 {
+	if !ok || len(fixed) < natsCtlHeaderLen || subtle.ConstantTimeCompare(fixed[:authLen], t.auth[:]) != 1 {
 		t.rejected++
 		return
 	}
-	typ := data[16]
-	src := int(binary.LittleEndian.Uint32(data[17:21]))
-	value := binary.LittleEndian.Uint64(data[21:29])
+	typ := fixed[16]
+	src := int(binary.LittleEndian.Uint32(fixed[17:21]))
+	value := binary.LittleEndian.Uint64(fixed[21:29])
 	if src < 0 || src >= t.cfg.Size || src == t.cfg.Rank {
 		if !(src == t.cfg.Rank && typ == msgAlive) { // our own broadcast comes back
 			t.rejected++
@@ -77,52 +78,54 @@ func (t *NATS) onMsg(m *nats.Msg) {
 		t.peerGoneLocked(p, fmt.Errorf("comm: rank %d finished: %w", src, ErrPeerFinished))
 		return
 	}
-	if err := t.receive(p, typ, data); err != nil {
+	if err := t.receive(p, typ, fixed, data); err != nil {
 		t.dieLocked(err)
 		return
 	}
-	p.consumed += uint64(len(data)) + msgOverhead
+	p.consumed += uint64(len(fixed)+len(data)) + msgOverhead
 	if p.consumed-p.lastGrant >= t.cfg.Window/4 {
 		t.grant(p)
 	}
 }
 
-// receive handles one sequenced frame message from p (t.hmu held).
-func (t *NATS) receive(p *natsPeer, typ byte, data []byte) error {
+// receive handles one sequenced frame message from p: its fixed part
+// (shorter than its type's when the message was) and its data (t.hmu
+// held).
+func (t *NATS) receive(p *natsPeer, typ byte, fixed, data []byte) error {
 	switch typ {
 	case msgFrame:
-		if len(data) < natsFrameHeaderLen {
-			return fmt.Errorf("a %d-byte frame from rank %d: %w", len(data), p.rank, ErrBadFrame)
+		if len(fixed) < natsFrameHeaderLen {
+			return fmt.Errorf("a %d-byte frame from rank %d: %w", len(fixed)+len(data), p.rank, ErrBadFrame)
 		}
 		if p.asm != nil {
 			return fmt.Errorf("rank %d started a frame before finishing the last: %w", p.rank, ErrBadFrame)
 		}
-		h := getFrameHeader(data, p.rank)
+		h := getFrameHeader(fixed, p.rank)
 		if h.Kind >= FirstReservedKind {
 			return fmt.Errorf("a frame of kind %#x from rank %d: %w", h.Kind, p.rank, ErrBadFrame)
 		}
-		payload := data[natsFrameHeaderLen:]
+		payload := data
 		if buf := t.bufferFor(h, len(payload)); buf != nil {
 			copy(buf, payload)
 			payload = buf
 		}
 		t.handler.Deliver(Frame{Header: h, Payload: payload})
 	case msgFrameStart:
-		if len(data) < natsStartHeaderLen {
-			return fmt.Errorf("a %d-byte frame start from rank %d: %w", len(data), p.rank, ErrBadFrame)
+		if len(fixed) < natsStartHeaderLen {
+			return fmt.Errorf("a %d-byte frame start from rank %d: %w", len(fixed)+len(data), p.rank, ErrBadFrame)
 		}
 		if p.asm != nil {
 			return fmt.Errorf("rank %d started a frame before finishing the last: %w", p.rank, ErrBadFrame)
 		}
-		h := getFrameHeader(data, p.rank)
+		h := getFrameHeader(fixed, p.rank)
 		if h.Kind >= FirstReservedKind {
 			return fmt.Errorf("a frame of kind %#x from rank %d: %w", h.Kind, p.rank, ErrBadFrame)
 		}
-		total := binary.LittleEndian.Uint64(data[natsFrameHeaderLen:natsStartHeaderLen])
+		total := binary.LittleEndian.Uint64(fixed[natsFrameHeaderLen:natsStartHeaderLen])
 		if total > t.cfg.MaxFrame {
 			return fmt.Errorf("rank %d announced a %d-byte frame, over the %d-byte limit: %w", p.rank, total, t.cfg.MaxFrame, ErrFrameTooLarge)
 		}
-		first := data[natsStartHeaderLen:]
+		first := data
 		if uint64(len(first)) >= total {
 			return fmt.Errorf("rank %d sent a chunked frame that fits in one message: %w", p.rank, ErrBadFrame)
 		}
@@ -139,7 +142,7 @@ func (t *NATS) receive(p *natsPeer, typ byte, data []byte) error {
 		p.asm = &assembly{f: Frame{Header: h, Payload: buf}, off: copy(buf, first)}
 	case msgChunk:
 		a := p.asm
-		chunk := data[natsCtlHeaderLen:]
+		chunk := data
 		if a == nil || len(chunk) > len(a.f.Payload)-a.off {
 			return fmt.Errorf("rank %d sent a chunk that belongs to no frame: %w", p.rank, ErrBadFrame)
 		}

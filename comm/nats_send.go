@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // Send publishes one frame to dest's inbox, in chunks when it exceeds the
@@ -41,31 +43,72 @@ func (t *NATS) SendParts(ctx context.Context, dest int, h Header, head, body []b
 	defer p.sendMu.Unlock()
 	// The first message carries the header and as much payload as fits;
 	// a large frame's first message also says how long the payload is.
-	first, typ, headLen := size, msgFrame, natsFrameHeaderLen
-	if natsFrameHeaderLen+size > t.maxPayload {
-		first, typ, headLen = t.maxPayload-natsStartHeaderLen, msgFrameStart, natsStartHeaderLen
+	// A large frame's messages leave room for the NATS header that may
+	// carry their fixed part (see natsHeaderKey).
+	room, startRoom, chunkRoom := t.maxMsg-natsFrameHeaderLen, t.maxMsg-natsStartHeaderLen, t.maxMsg-natsCtlHeaderLen
+	if t.headers && size >= natsHeaderedMin {
+		room, startRoom, chunkRoom = t.maxMsg-natsHeaderReserve, t.maxMsg-natsHeaderReserve, t.maxMsg-natsHeaderReserve
 	}
-	msg := p.message(headLen + first)
+	var fixed [natsStartHeaderLen]byte
+	first, typ := size, msgFrame
+	if size > room {
+		first, typ = startRoom, msgFrameStart
+	}
 	p.seq++
-	t.putCtl(msg, typ, p.seq)
-	putFrameHeader(msg, h)
+	t.putCtl(fixed[:], typ, p.seq)
+	putFrameHeader(fixed[:], h)
 	if typ == msgFrameStart {
-		binary.LittleEndian.PutUint64(msg[natsFrameHeaderLen:natsStartHeaderLen], uint64(size))
+		binary.LittleEndian.PutUint64(fixed[natsFrameHeaderLen:natsStartHeaderLen], uint64(size))
 	}
-	copyRange(msg[headLen:], head, body, 0)
-	if err := t.publish(ctx, p, msg); err != nil {
+	if err := t.publishPart(ctx, p, fixed[:fixedLen(typ)], head, body, 0, first); err != nil {
 		return err
 	}
 	for off := first; off < size; {
-		n := min(size-off, t.maxPayload-natsCtlHeaderLen)
-		msg := p.message(natsCtlHeaderLen + n)
+		n := min(size-off, chunkRoom)
 		p.seq++
-		t.putCtl(msg, msgChunk, p.seq)
-		copyRange(msg[natsCtlHeaderLen:], head, body, off)
-		if err := t.publish(ctx, p, msg); err != nil {
+		t.putCtl(fixed[:], msgChunk, p.seq)
+		if err := t.publishPart(ctx, p, fixed[:natsCtlHeaderLen], head, body, off, n); err != nil {
 			return err
 		}
 		off += n
+	}
+	return nil
+}
+
+// publishPart publishes one message of a frame: its fixed part and the n
+// bytes at offset off of the payload head followed by body (p.sendMu
+// held). Data that is one piece of head or body, and large, goes as it is
+// with the fixed part in a NATS header; anything else is copied behind the
+// fixed part into p's buffer.
+func (t *NATS) publishPart(ctx context.Context, p *natsPeer, fixed, head, body []byte, off, n int) error {
+	if err := t.takeCredit(ctx, p, uint64(len(fixed)+n)+msgOverhead); err != nil {
+		return err
+	}
+	var err error
+	if data := onePiece(head, body, off, n); t.headers && n >= natsHeaderedMin && data != nil {
+		err = t.nc.PublishMsg(&nats.Msg{Subject: t.inboxes[p.rank], Header: headered(fixed), Data: data})
+	} else {
+		msg := p.message(len(fixed) + n)
+		copy(msg, fixed)
+		copyRange(msg[len(fixed):], head, body, off)
+		err = t.nc.Publish(t.inboxes[p.rank], msg)
+	}
+	if err != nil {
+		err = fmt.Errorf("comm: nats rank %d: publishing to rank %d: %w: %v", t.cfg.Rank, p.rank, ErrPeerLost, err)
+		t.die(err)
+		return err
+	}
+	return nil
+}
+
+// onePiece returns the n bytes at offset off of the payload head followed
+// by body when they lie within one of the two, else nil.
+func onePiece(head, body []byte, off, n int) []byte {
+	switch {
+	case off+n <= len(head):
+		return head[off : off+n]
+	case off >= len(head):
+		return body[off-len(head) : off-len(head)+n]
 	}
 	return nil
 }
@@ -138,10 +181,9 @@ func (t *NATS) waitFor(ctx context.Context, p *natsPeer, event <-chan struct{}, 
 	}
 }
 
-// publish sends one sequenced message to p once its credit allows
-// (p.sendMu held).
-func (t *NATS) publish(ctx context.Context, p *natsPeer, msg []byte) error {
-	cost := uint64(len(msg)) + msgOverhead
+// takeCredit waits until p's credit window has room for a message of
+// cost and takes it (p.sendMu held).
+func (t *NATS) takeCredit(ctx context.Context, p *natsPeer, cost uint64) error {
 	for {
 		p.creditMu.Lock()
 		ok := p.sent+cost <= p.granted+t.cfg.Window
@@ -154,11 +196,6 @@ func (t *NATS) publish(ctx context.Context, p *natsPeer, msg []byte) error {
 		}
 	}
 	p.sent += cost
-	if err := t.nc.Publish(t.inboxes[p.rank], msg); err != nil {
-		err = fmt.Errorf("comm: nats rank %d: publishing to rank %d: %w: %v", t.cfg.Rank, p.rank, ErrPeerLost, err)
-		t.die(err)
-		return err
-	}
 	return nil
 }
 
@@ -185,4 +222,48 @@ func (t *NATS) announce(typ byte, subject string) {
 	var msg [natsCtlHeaderLen]byte
 	t.putCtl(msg[:], typ, 0)
 	_ = t.nc.Publish(subject, msg[:])
+}
+
+// TrySend sends a frame that fits one message at once if nothing stands in
+// the way: dest has subscribed, no other send to dest holds its lock, and
+// its credit window has room (see TrySender). The layer above answers
+// from Deliver with it, as a NATS responder answers from its message
+// handler, instead of waking a goroutine to call Send.
+func (t *NATS) TrySend(dest int, h Header, payload []byte) (bool, error) {
+	if dest < 0 || dest >= t.cfg.Size || t.peers[dest] == nil || h.Kind >= FirstReservedKind ||
+		natsFrameHeaderLen+len(payload) > t.maxMsg || t.usable() != nil {
+		return false, nil // Send reports what is wrong, if anything
+	}
+	p := t.peers[dest]
+	select {
+	case <-p.ready:
+	default:
+		return false, nil
+	}
+	if p.goneError() != nil || !p.sendMu.TryLock() {
+		return false, nil
+	}
+	defer p.sendMu.Unlock()
+	cost := uint64(natsFrameHeaderLen+len(payload)) + msgOverhead
+	p.creditMu.Lock()
+	ok := p.sent+cost <= p.granted+t.cfg.Window
+	p.creditMu.Unlock()
+	if !ok {
+		return false, nil
+	}
+	p.sent += cost
+	msg := p.message(natsFrameHeaderLen + len(payload))
+	p.seq++
+	t.putCtl(msg, msgFrame, p.seq)
+	putFrameHeader(msg, h)
+	copy(msg[natsFrameHeaderLen:], payload)
+	if err := t.nc.Publish(t.inboxes[p.rank], msg); err != nil {
+		// Only a closed connection refuses a message that fits: the
+		// transport is failing. The caller may hold t.hmu (Deliver) or
+		// not, so die on a goroutine of its own.
+		err = fmt.Errorf("comm: nats rank %d: publishing to rank %d: %w: %v", t.cfg.Rank, p.rank, ErrPeerLost, err)
+		go t.die(err)
+		return false, err
+	}
+	return true, nil
 }

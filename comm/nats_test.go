@@ -77,19 +77,120 @@ func testCtx(t *testing.T) context.Context {
 }
 
 func TestNATSConformance(t *testing.T) {
-	// A small max_payload, so that the suite's larger payloads travel in chunks.
-	srv := startNATSServer(t, 64<<10)
-	commtest.Run(t, func(t *testing.T, n int) commtest.Job {
-		ts := natsJob(t, srv.URL(srv.admin), t.Name(), "secret", n, nil)
-		job := commtest.Job{
-			Crash:      func(r int) { comm.CrashNATS(ts[r]) },
-			EagerLimit: func(int, int) int { return comm.DefaultNATSEagerLimit },
+	// A small max_payload, so that the suite's larger payloads travel in
+	// chunks; and NATS's default one, where its large payloads travel as
+	// a few messages whose fixed part rides in a NATS header.
+	for _, maxPayload := range []int32{64 << 10, 1 << 20} {
+		t.Run(fmt.Sprintf("max_payload=%d", maxPayload), func(t *testing.T) {
+			srv := startNATSServer(t, maxPayload)
+			commtest.Run(t, func(t *testing.T, n int) commtest.Job {
+				ts := natsJob(t, srv.URL(srv.admin), t.Name(), "secret", n, nil)
+				job := commtest.Job{
+					Crash: func(r int) { comm.CrashNATS(ts[r]) },
+					// The server's max_payload less the 128 bytes the
+					// transport keeps for its headers.
+					EagerLimit: func(int, int) int { return int(maxPayload) - 128 },
+				}
+				for _, tr := range ts {
+					job.Transports = append(job.Transports, tr)
+				}
+				return job
+			})
+		})
+	}
+}
+
+// TestNATSEagerLimitFollowsTheServer: the eager limit is the server's
+// max_payload less 128 bytes, up to comm.NATSMaxMessage: NATS's default
+// server gives comm.DefaultNATSEagerLimit, gorun's own servers
+// (comm.DefaultNATSMaxPayload) the cap.
+func TestNATSEagerLimitFollowsTheServer(t *testing.T) {
+	for _, c := range []struct{ maxPayload, want int }{
+		{0, comm.DefaultNATSEagerLimit}, // the server's default: 1 MiB
+		{300 << 10, 300<<10 - 128},
+		{comm.DefaultNATSMaxPayload, comm.NATSMaxMessage - 128},
+	} {
+		srv := startNATSServer(t, int32(c.maxPayload))
+		tr := natsJob(t, srv.URL(srv.admin), "limit", "s", 2, nil)[0]
+		if got := tr.EagerLimit(1); got != c.want {
+			t.Errorf("max_payload %d: EagerLimit = %d, want %d", c.maxPayload, got, c.want)
 		}
-		for _, tr := range ts {
-			job.Transports = append(job.Transports, tr)
+	}
+}
+
+// TestNATSLargeFramesTravelAsTheyAre spies on a receiver's inbox under a
+// server of NATS's default max_payload: a frame of the eager limit travels
+// as one message; a larger one of a single piece (a rendezvous body) as
+// messages whose data is the payload itself, its fixed part in the NATS
+// header, then a small tail; a frame of a head and a large body (an eager
+// message's descriptor and body) as one ordinary message. Every frame
+// arrives whole.
+func TestNATSLargeFramesTravelAsTheyAre(t *testing.T) {
+	srv := startNATSServer(t, 0)
+	ts := natsJob(t, srv.URL(srv.admin), "asis", "s", 2, nil)
+	spy, err := nats.Connect(srv.URL(srv.admin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spy.Close()
+	type seen struct {
+		headered bool
+		data     int
+	}
+	wire := make(chan *nats.Msg, 1000)
+	if _, err := spy.ChanSubscribe(ts[1].Prefix()+".r1", wire); err != nil {
+		t.Fatal(err)
+	}
+	if err := spy.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	recs := startNATS(t, ts)
+	limit := ts[0].EagerLimit(1)
+	rng := rand.New(rand.NewPCG(7, 1))
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
 		}
-		return job
-	})
+		return b
+	}
+	one, body, head, big := random(limit), random(1<<20), []byte("desc"), random(limit-4)
+	sends := []struct {
+		head, body []byte
+		want       []seen
+	}{
+		{one, nil, []seen{{true, limit}}},
+		{body, nil, []seen{{true, limit}, {false, 1<<20 - limit + 29}}},
+		{head, big, []seen{{false, 46 + limit}}},
+	}
+	var wantMsgs []seen
+	for i, s := range sends {
+		if err := ts[0].SendParts(testCtx(t), 1, comm.Header{Kind: kindData, Tag: int32(i)}, s.head, s.body); err != nil {
+			t.Fatal(err)
+		}
+		wantMsgs = append(wantMsgs, s.want...)
+	}
+	recs[1].WaitFor(t, "every frame", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) == len(sends) })
+	for i, f := range recs[1].Frames() {
+		if want := append(append([]byte{}, sends[i].head...), sends[i].body...); !bytes.Equal(f.Payload, want) {
+			t.Errorf("frame %d: %d bytes arrived altered (sent %d)", i, len(f.Payload), len(want))
+		}
+	}
+	// The server queued every message to the spy before its answer to
+	// the spy's ping: once Flush returns, they are all in wire.
+	if err := spy.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var frames []seen
+	for len(wire) > 0 {
+		m := <-wire
+		if h := m.Header.Get("Gorun"); h != "" || len(m.Data) > 100 { // not a liveness message
+			frames = append(frames, seen{h != "", len(m.Data)})
+		}
+	}
+	if fmt.Sprint(frames) != fmt.Sprint(wantMsgs) {
+		t.Fatalf("messages (headered, data bytes) on the wire: %v, want %v", frames, wantMsgs)
+	}
 }
 
 func TestNATSChunkedFramesArriveWhole(t *testing.T) {

@@ -368,7 +368,9 @@ func natsFrameHeader(h Header) []byte {
 // natsRecords encodes messages as FuzzNATSMessages reads them: each one a
 // flags byte, a 16-bit big-endian length and the message without its
 // authenticator (flags bit 0 set: the harness prepends the job's; bit 1:
-// it also sets the pair sequence to the one expected).
+// it also sets the pair sequence to the one expected; bit 2: the fixed
+// part of the message travels in a NATS header; bit 3: the message's
+// bytes are the value of that header, raw).
 func natsRecords(flags byte, msgs ...[]byte) []byte {
 	var b []byte
 	for _, m := range msgs {
@@ -396,6 +398,8 @@ func FuzzNATSMessages(f *testing.F) {
 	chunk := natsMessage(t0, msgChunk, 1, 3, []byte("efghij"))
 	bye := natsMessage(t0, msgGoodbye, 1, 4)
 	f.Add(natsRecords(1, eager, rts, start, chunk, bye))
+	f.Add(natsRecords(5, eager, rts, start, chunk, bye))                  // fixed parts in NATS headers
+	f.Add(append(natsRecords(1, eager), natsRecords(9, start, chunk)...)) // headers that are not base64 of a fixed part
 	f.Add(natsRecords(3, eager, eager, eager))
 	f.Add(natsRecords(1, natsMessage(t0, msgAlive, 2, 0), natsMessage(t0, msgAliveAck, 1, 0), natsMessage(t0, msgCredit, 2, 1<<20)))
 	f.Add(natsRecords(3, natsMessage(t0, msgFrameStart, 1, 1, hdr(Header{Kind: tkEager}), total(1<<40), []byte("x")))) // 1 TiB claimed
@@ -431,7 +435,18 @@ func FuzzNATSMessages(f *testing.F) {
 					binary.LittleEndian.PutUint64(data[21:], tr.peers[src].expect)
 				}
 			}
-			tr.onMsg(&nats.Msg{Data: data})
+			msg := &nats.Msg{Data: data}
+			switch {
+			case flags&4 != 0 && len(data) >= natsCtlHeaderLen:
+				// The fixed part in the NATS header, as a large frame's
+				// pieces travel.
+				n := min(fixedLen(data[16]), len(data))
+				msg = &nats.Msg{Header: headered(data[:n]), Data: data[n:]}
+			case flags&8 != 0:
+				// Whatever a header of ours may hold.
+				msg.Header = nats.Header{natsHeaderKey: []string{string(data)}}
+			}
+			tr.onMsg(msg)
 		}
 		if grew := allocated() - before; grew > 2*fuzzMaxFrame+64*uint64(size)+1<<20 {
 			t.Fatalf("%d bytes of messages allocated %d bytes", size, grew)

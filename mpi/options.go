@@ -16,8 +16,9 @@ import (
 // then copied once, straight out of the sender's memory, which beats two
 // copies through a socket. A transport may
 // prefer another limit per destination (comm.EagerLimiter; NATS, where a
-// rendezvous costs a round trip through the server, uses
-// comm.DefaultNATSEagerLimit, and with a placement over several hosts that
+// rendezvous costs a round trip through the server, uses the largest frame
+// that fits one NATS message (comm.DefaultNATSEagerLimit under NATS's
+// default max_payload, more under gorun's own servers), and with a placement over several hosts that
 // limit applies to the ranks reached through NATS only). Change it with
 // WithEagerLimit or the GORUN_EAGER_LIMIT environment variable (bytes),
 // which override the transport's preference for every destination.

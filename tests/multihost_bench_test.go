@@ -4,10 +4,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/tests/hostrig"
 )
 
@@ -47,11 +49,14 @@ func BenchmarkMultihostLaunch(b *testing.B) {
 
 // BenchmarkMultihostPingPong runs bench/pingpong with its two ranks on two
 // hosts, then raw nats.go request/reply between the same two hosts through
-// the same server (tests/hostrig/natsping), and logs both tables.
+// the same server (tests/hostrig/natsping), and logs both tables; with
+// -benchtime Nx it alternates the two N times. It does so under a server
+// with NATS's default max_payload (1 MiB, as an external server: a 1 MiB
+// message goes by rendezvous) and under one with gorun's own servers'
+// 8 MiB (comm.DefaultNATSMaxPayload: it goes eagerly).
 //
 //	go test -run '^$' -bench BenchmarkMultihostPingPong -benchtime 1x ./tests
 func BenchmarkMultihostPingPong(b *testing.B) {
-	r := newHostsRig(b, map[string]int{"a": 1, "b": 1})
 	natsping := rigTool(b, "natsping", "./hostrig/natsping")
 	dir := b.TempDir()
 	build := exec.Command("go", "build", "-o", dir, ".")
@@ -59,23 +64,68 @@ func BenchmarkMultihostPingPong(b *testing.B) {
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("building pingpong: %v\n%s", err, out)
 	}
-	for range b.N {
-		stdout, stderr, code := r.launch(b, "-np", "2", "--nats", r.URL(), "--hosts", "a:1,b:1", filepath.Join(dir, "pingpong"),
-			"-min", "8", "-max", "1048576")
-		if code != 0 {
-			b.Fatalf("pingpong: status %d:\n%s", code, stderr)
-		}
-		b.Logf("gorun ranks on hosts a and b:\n%s", stdout)
-		echo := r.Start(b, "b", nil, natsping, "-url", r.URL(), "-mode", "echo")
-		if !echo.WaitFor("ready", 10*time.Second) {
-			b.Fatalf("natsping echo: %s", echo.Output())
-		}
-		out, code := r.Run(b, "a", waitLimit, natsping, "-url", r.URL(), "-sizes", "8,1024,65536,1048576")
-		echo.Kill()
-		if code != 0 {
-			b.Fatalf("natsping: status %d:\n%s", code, out)
-		}
-		b.Logf("raw nats.go between hosts a and b:\n%s", out)
+	for _, server := range []struct {
+		name  string
+		flags []string
+	}{
+		{"max_payload=1MiB", nil},
+		{"max_payload=8MiB", []string{"-max-payload", strconv.Itoa(comm.DefaultNATSMaxPayload)}},
+	} {
+		b.Run(server.name, func(b *testing.B) {
+			r := newBareRigWith(b, server.flags, "a", "b")
+			r.startAgent(b, "a", 1)
+			r.startAgent(b, "b", 1)
+			for range b.N {
+				stdout, stderr, code := r.launch(b, "-np", "2", "--nats", r.URL(), "--hosts", "a:1,b:1", filepath.Join(dir, "pingpong"),
+					"-min", "8", "-max", "1048576")
+				if code != 0 {
+					b.Fatalf("pingpong: status %d:\n%s", code, stderr)
+				}
+				b.Logf("gorun ranks on hosts a and b:\n%s", stdout)
+				echo := r.Start(b, "b", nil, natsping, "-url", r.URL(), "-mode", "echo")
+				if !echo.WaitFor("ready", 10*time.Second) {
+					b.Fatalf("natsping echo: %s", echo.Output())
+				}
+				out, code := r.Run(b, "a", waitLimit, natsping, "-url", r.URL(), "-sizes", "8,1024,65536,1048576")
+				echo.Kill()
+				if code != 0 {
+					b.Fatalf("natsping: status %d:\n%s", code, out)
+				}
+				b.Logf("raw nats.go between hosts a and b:\n%s", out)
+			}
+		})
+	}
+}
+
+// BenchmarkMultihostNATSvsRaw runs tests/hostrig/natsvs as two ranks on
+// two hosts: rank 0 alternates blocks of gorun round trips with blocks of
+// raw nats.go request/reply round trips to the same rank 1 through the
+// same server, so that the machine's other load weighs on both alike, and
+// logs the medians and their ratio for 8 B and 1 MiB; under a server with
+// NATS's default max_payload and under one with gorun's own servers' 8 MiB.
+//
+//	go test -run '^$' -bench BenchmarkMultihostNATSvsRaw -benchtime 1x ./tests
+func BenchmarkMultihostNATSvsRaw(b *testing.B) {
+	natsvs := rigTool(b, "natsvs", "./hostrig/natsvs")
+	for _, server := range []struct {
+		name  string
+		flags []string
+	}{
+		{"max_payload=1MiB", nil},
+		{"max_payload=8MiB", []string{"-max-payload", strconv.Itoa(comm.DefaultNATSMaxPayload)}},
+	} {
+		b.Run(server.name, func(b *testing.B) {
+			r := newBareRigWith(b, server.flags, "a", "b")
+			r.startAgent(b, "a", 1)
+			r.startAgent(b, "b", 1)
+			for range b.N {
+				stdout, stderr, code := r.launch(b, "-np", "2", "--nats", r.URL(), "--hosts", "a:1,b:1", natsvs, "-sizes", "8,1048576")
+				if code != 0 {
+					b.Fatalf("natsvs: status %d:\n%s", code, stderr)
+				}
+				b.Logf("ranks on hosts a and b:\n%s", stdout)
+			}
+		})
 	}
 }
 

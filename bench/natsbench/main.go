@@ -5,7 +5,8 @@
 // the reply echoing it; size over half the round trip). Rounds alternate raw and gorun so that machine
 // noise hits both alike; it prints each round, the medians and the ratios.
 //
-//	go -C bench run ./natsbench                  # embedded server
+//	go -C bench run ./natsbench                  # embedded server (NATS's default max_payload, 1 MiB)
+//	go -C bench run ./natsbench -max-payload 8388608  # as gorun's own servers: 1 MiB goes eagerly
 //	go -C bench run ./natsbench -url nats://...  # an external server
 //	go -C bench run ./natsbench -json            # for bench/compare
 package main
@@ -31,6 +32,7 @@ import (
 
 func main() {
 	url := flag.String("url", "", "NATS server URL (default: an embedded server)")
+	maxPayload := flag.Int("max-payload", 0, "the embedded server's max_payload in `bytes` (0: NATS's default, 1 MiB; gorun's own servers: 8388608)")
 	rounds := flag.Int("rounds", 5, "measurement rounds")
 	pings := flag.Int("pings", 5000, "round trips per latency round")
 	msgs := flag.Int("msgs", 2000, "64 KiB messages per bandwidth round")
@@ -49,17 +51,17 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*url, *rounds, *pings, *msgs, *bigPings, *asJSON); err != nil {
+	if err := run(*url, *maxPayload, *rounds, *pings, *msgs, *bigPings, *asJSON); err != nil {
 		fmt.Fprintln(os.Stderr, "natsbench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(url string, rounds, pings, msgs, bigPings int, asJSON bool) error {
+func run(url string, maxPayload, rounds, pings, msgs, bigPings int, asJSON bool) error {
 	if url == "" {
 		user := natsserver.NewUser("")
-		srv, err := natsserver.Start(natsserver.Config{Users: []natsserver.User{user}})
+		srv, err := natsserver.Start(natsserver.Config{Users: []natsserver.User{user}, MaxPayload: int32(maxPayload)})
 		if err != nil {
 			return err
 		}
@@ -80,7 +82,8 @@ func run(url string, rounds, pings, msgs, bigPings int, asJSON bool) error {
 	}()
 	var all []round
 	if !asJSON {
-		fmt.Printf("%-6s %14s %14s %14s %14s %14s %14s\n", "round", "raw_lat_us", "gorun_lat_us", "raw_MB/s", "gorun_MB/s", "raw_1MiB_MB/s", "gorun_1MiB_MB/s")
+		fmt.Printf("%-6s %14s %14s %14s %14s %14s %14s %14s %14s\n", "round", "raw_lat_us", "gorun_lat_us", "raw_MB/s", "gorun_MB/s",
+			"raw_1MiB_MB/s", "gorun_1MiB_MB/s", "raw_1MiB_cpu", "gorun_1MiB_cpu")
 	}
 	for r := range rounds {
 		var x round
@@ -89,8 +92,14 @@ func run(url string, rounds, pings, msgs, bigPings int, asJSON bool) error {
 			func() (err error) { x.GorunLatency, err = gorunLatency(worlds, pings); return err },
 			func() (err error) { x.RawStream, err = rawBandwidth(url, msgs); return err },
 			func() (err error) { x.GorunStream, err = gorunBandwidth(worlds, msgs); return err },
-			func() (err error) { x.RawPingPong, err = rawPingPong(url, pingSize, bigPings); return err },
-			func() (err error) { x.GorunPingPong, err = gorunPingPong(worlds, pingSize, bigPings); return err },
+			func() (err error) {
+				x.RawPingPong, x.RawPingPongCPU, err = rawPingPong(url, pingSize, bigPings)
+				return err
+			},
+			func() (err error) {
+				x.GorunPingPong, x.GorunPingPongCPU, err = gorunPingPong(worlds, pingSize, bigPings)
+				return err
+			},
 		}
 		for _, step := range steps {
 			if err := step(); err != nil {
@@ -99,8 +108,8 @@ func run(url string, rounds, pings, msgs, bigPings int, asJSON bool) error {
 		}
 		all = append(all, x)
 		if !asJSON {
-			fmt.Printf("%-6d %14.2f %14.2f %14.0f %14.0f %14.0f %14.0f\n", r+1,
-				x.RawLatency, x.GorunLatency, x.RawStream, x.GorunStream, x.RawPingPong, x.GorunPingPong)
+			fmt.Printf("%-6d %14.2f %14.2f %14.0f %14.0f %14.0f %14.0f %14.0f %14.0f\n", r+1,
+				x.RawLatency, x.GorunLatency, x.RawStream, x.GorunStream, x.RawPingPong, x.GorunPingPong, x.RawPingPongCPU, x.GorunPingPongCPU)
 		}
 	}
 	med := medians(all)
@@ -113,6 +122,8 @@ func run(url string, rounds, pings, msgs, bigPings int, asJSON bool) error {
 		med.RawStream, med.GorunStream, med.GorunStream/med.RawStream)
 	fmt.Printf("median 1 MiB ping-pong: raw nats.go request/reply %.0f MB/s, gorun %.0f MB/s, ratio %.2f (target >= 0.8)\n",
 		med.RawPingPong, med.GorunPingPong, med.GorunPingPong/med.RawPingPong)
+	fmt.Printf("median CPU time per 1 MiB round trip (both ends and the server): raw nats.go %.0f us, gorun %.0f us, ratio %.2f\n",
+		med.RawPingPongCPU, med.GorunPingPongCPU, med.GorunPingPongCPU/med.RawPingPongCPU)
 	return nil
 }
 

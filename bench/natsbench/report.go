@@ -10,6 +10,11 @@ type round struct {
 	GorunStream   float64 `json:"gorun_stream_mbps"`
 	RawPingPong   float64 `json:"raw_pingpong_1mib_mbps"`
 	GorunPingPong float64 `json:"gorun_pingpong_1mib_mbps"`
+	// CPU time of the whole process per 1 MiB round trip, in
+	// microseconds: both ends and the embedded server, if any. It shows
+	// what a round trip costs whatever else the machine runs.
+	RawPingPongCPU   float64 `json:"raw_pingpong_1mib_cpu_us"`
+	GorunPingPongCPU float64 `json:"gorun_pingpong_1mib_cpu_us"`
 }
 
 // report is what -json prints: every round, and the median of each figure
@@ -29,11 +34,13 @@ func medians(rounds []round) round {
 		return median(xs)
 	}
 	return round{
-		RawLatency:    pick(func(r round) float64 { return r.RawLatency }),
-		GorunLatency:  pick(func(r round) float64 { return r.GorunLatency }),
-		RawStream:     pick(func(r round) float64 { return r.RawStream }),
-		GorunStream:   pick(func(r round) float64 { return r.GorunStream }),
-		RawPingPong:   pick(func(r round) float64 { return r.RawPingPong }),
-		GorunPingPong: pick(func(r round) float64 { return r.GorunPingPong }),
+		RawLatency:       pick(func(r round) float64 { return r.RawLatency }),
+		GorunLatency:     pick(func(r round) float64 { return r.GorunLatency }),
+		RawStream:        pick(func(r round) float64 { return r.RawStream }),
+		GorunStream:      pick(func(r round) float64 { return r.GorunStream }),
+		RawPingPong:      pick(func(r round) float64 { return r.RawPingPong }),
+		GorunPingPong:    pick(func(r round) float64 { return r.GorunPingPong }),
+		RawPingPongCPU:   pick(func(r round) float64 { return r.RawPingPongCPU }),
+		GorunPingPongCPU: pick(func(r round) float64 { return r.GorunPingPongCPU }),
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/gorun-mpi/gorun/comm"
 )
 
 // serveNATS starts the NATS server of "gorun agent --serve ADDR": on ADDR,
@@ -40,7 +42,7 @@ func serveNATS(cfg *agentConfig, out io.Writer) (stop func(), err error) {
 		cfg.secret = []byte(s)
 	}
 	opts := &server.Options{Host: host, Port: port, NoLog: true, NoSigs: true,
-		MaxPending: 256 << 20, WriteDeadline: 30 * time.Second,
+		MaxPending: 256 << 20, WriteDeadline: 30 * time.Second, MaxPayload: comm.DefaultNATSMaxPayload,
 		Users: []*server.User{{Username: "gorun", Password: pass}}}
 	srv, err := server.NewServer(opts)
 	if err != nil {

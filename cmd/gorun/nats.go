@@ -23,7 +23,7 @@ const natsReachTimeout = 5 * time.Second
 func prepareNATS(cfg natsConfig, job *jobenv.Job, fail func(reason string, status int)) (cleanup func(), err error) {
 	if cfg.URL == "" {
 		user := natsserver.NewUser(comm.NATSPrefix(job.JobID, job.Secret))
-		srv, err := natsserver.Start(natsserver.Config{Users: []natsserver.User{user}})
+		srv, err := natsserver.Start(natsserver.Config{Users: []natsserver.User{user}, MaxPayload: comm.DefaultNATSMaxPayload})
 		if err != nil {
 			return nil, fmt.Errorf("gorun: %w", err)
 		}

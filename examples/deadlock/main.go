@@ -10,7 +10,7 @@
 //	            receives, the odd one receives first and then sends.
 //	send-send   both Send first, then Recv. Unsafe: it works only while the
 //	            message is small enough to be sent eagerly (64 KiB by
-//	            default, 1023 KiB over NATS); above that, Send waits for the partner's Recv,
+//	            default, about 2 MiB over NATS); above that, Send waits for the partner's Recv,
 //	            which never comes.
 //
 //	go run ./cmd/gorun -np 2 ./examples/deadlock -mode recv-first
