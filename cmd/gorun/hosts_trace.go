@@ -106,7 +106,7 @@ func (j *traceJoiner) join(u upMsg, deliver func(control.Event)) {
 // would have handed them over (exited). A nil *agentTraces is tracing off.
 type agentTraces struct {
 	limit   int
-	buffers map[int]*shm.Region
+	buffers map[int]*os.File
 }
 
 // newAgentTraces returns the buffers of ranks that record at most limit
@@ -115,7 +115,7 @@ func newAgentTraces(limit int) *agentTraces {
 	if limit <= 0 {
 		return nil
 	}
-	return &agentTraces{limit: limit, buffers: map[int]*shm.Region{}}
+	return &agentTraces{limit: limit, buffers: map[int]*os.File{}}
 }
 
 // newBuffer makes rank's buffer, for startRank; nil where there is none
@@ -131,15 +131,13 @@ func (a *agentTraces) newBuffer(rank int) *os.File {
 	return f
 }
 
-// started maps the buffer of a rank started with it and closes the
-// agent's descriptor of it (f may be nil).
+// started keeps the buffer of a rank started with it (f may be nil), to
+// read once the rank has exited.
 func (a *agentTraces) started(rank int, f *os.File) {
 	if a == nil || f == nil {
 		return
 	}
-	if region, err := shm.Map(f, trace.BufferSize(jobenv.TraceSlots(a.limit))); err == nil {
-		a.buffers[rank] = region
-	}
+	a.buffers[rank] = f
 }
 
 // exited returns the control events that carry the records of rank, which
@@ -150,15 +148,12 @@ func (a *agentTraces) exited(rank int) []control.Event {
 	if a == nil || a.buffers[rank] == nil {
 		return nil
 	}
-	region := a.buffers[rank]
+	f := a.buffers[rank]
 	delete(a.buffers, rank)
-	defer region.Close()
-	if trace.HandedOver(region.Bytes()) {
-		return nil
-	}
+	defer f.Close()
 	// The rank's clock and this agent's are this host's Unix time.
-	recs, dropped, err := trace.ReadBuffer(nil, region.Bytes(), time.Now().UnixNano())
-	if errors.Is(err, trace.ErrNotFormatted) {
+	recs, dropped, err := trace.ReadBufferAt(nil, f, int64(trace.BufferSize(jobenv.TraceSlots(a.limit))), time.Now().UnixNano())
+	if errors.Is(err, trace.ErrNotFormatted) || errors.Is(err, trace.ErrHandedOver) {
 		return nil
 	}
 	var events []control.Event
@@ -174,13 +169,13 @@ func (a *agentTraces) exited(rank int) []control.Event {
 	return append(events, control.Event{Rank: rank, Msg: control.Message{Type: control.TypeTraceEnd, Dropped: dropped}})
 }
 
-// close unmaps the buffers not read (ranks that never exited).
+// close closes the buffers not read (ranks that never exited).
 func (a *agentTraces) close() {
 	if a == nil {
 		return
 	}
-	for rank, region := range a.buffers {
-		region.Close()
+	for rank, f := range a.buffers {
+		f.Close()
 		delete(a.buffers, rank)
 	}
 }

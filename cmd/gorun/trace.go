@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
+	"github.com/gorun-mpi/gorun/internal/launchtrace"
 	"github.com/gorun-mpi/gorun/internal/shm"
 	"github.com/gorun-mpi/gorun/internal/trace"
 )
@@ -28,11 +30,13 @@ const (
 	traceFlushWait = 500 * time.Millisecond
 )
 
-// traceCollector is gorun --trace on the launcher's side: it measures each
-// rank's clock against gorun's when the rank says hello, gathers the
-// records of each rank, and writes the merged timeline. A rank it starts
-// records into a shared memory buffer it made (newBuffer), which it reads
-// as soon as the rank has exited (exited), while the others still run; the
+// traceCollector is gorun --trace on the launcher's side: it measures the
+// clock of each rank an agent started against gorun's when the rank says
+// hello (a rank gorun started reads gorun's clock), gathers the records of
+// each rank, and writes the merged timeline. A rank it starts records into
+// a shared memory buffer it made (newBuffer), which it reads as soon as
+// the rank has closed it at Finalize or exited (exited), while the others
+// still run; the
 // records of a rank on an agent's host come over the control channel, from
 // its agent once it has exited (agentTraces), or from the rank when asked
 // as the job ends early (askFlush). It runs on the supervisor's goroutine.
@@ -48,6 +52,8 @@ type traceCollector struct {
 	asked map[int]bool // ranks asked to hand over their records now
 	waitC <-chan time.Time
 	noShm string // why the ranks record into their own memory, if one does
+	// stamps marks the collector's steps (GORUN_LAUNCH_TRACE); nil: off.
+	stamps *launchtrace.Stamps
 }
 
 // rankTrace is what the collector has of one rank.
@@ -58,13 +64,16 @@ type rankTrace struct {
 	ended   bool // TypeTraceEnd arrived: the records are complete
 	dropped uint64
 	hello   bool
-	host    string // the boot id of the rank's host, from its clock answers
-	broken  string // why a part of its records did not decode, if one did not
-	// buffer is the shared memory the rank records into (trace.Buffer),
-	// mapped until read: once the rank has exited, or when the trace is
-	// written. Nil for a rank on another host (its records come over the
-	// control channel) or once read.
-	buffer *shm.Region
+	// local: gorun started the rank, on its own host, so that the rank
+	// reads gorun's clock: nothing to measure.
+	local  bool
+	host   string // the boot id of the rank's host, from its clock answers
+	broken string // why a part of its records did not decode, if one did not
+	// buffer is the shared memory file the rank records into
+	// (trace.Buffer), open until read: once the rank has exited, or when
+	// the trace is written. Nil for a rank on another host (its records
+	// come over the control channel) or once read.
+	buffer *os.File
 	// fromBuffer: records and dropped were read from the buffer.
 	fromBuffer bool
 }
@@ -86,20 +95,17 @@ func (t *traceCollector) newBuffer(rank int) *os.File {
 	return f
 }
 
-// started maps the buffer of a rank started with it and closes gorun's
-// descriptor of it (f may be nil).
+// started notes that gorun started rank itself, on its own host, and
+// keeps the buffer it started the rank with (f may be nil), to read once
+// the rank has exited.
 func (t *traceCollector) started(rank int, f *os.File) {
-	if t == nil || f == nil {
+	if t == nil {
 		return
 	}
-	region, err := shm.Map(f, trace.BufferSize(jobenv.TraceSlots(t.limit)))
-	if err != nil {
-		if t.noShm == "" {
-			t.noShm = err.Error()
-		}
-		return
+	t.ranks[rank].local = true
+	if f != nil {
+		t.ranks[rank].buffer = f
 	}
-	t.ranks[rank].buffer = region
 }
 
 // exited reads the records of a rank that has exited from its buffer,
@@ -110,22 +116,22 @@ func (t *traceCollector) exited(rank int) {
 		return
 	}
 	t.readBuffer(&t.ranks[rank])
+	if t.stamps != nil {
+		t.stamps.MarkCPU(fmt.Sprintf("rank %d trace read (%d records)", rank, len(t.ranks[rank].records)))
+	}
 }
 
 // readBuffer takes r's records from its buffer, if it has one the rank
-// recorded into, and unmaps it. Calls still open end now (on the rank's
+// recorded into, and closes it. Calls still open end now (on the rank's
 // clock).
 func (t *traceCollector) readBuffer(r *rankTrace) {
 	if r.buffer == nil {
 		return
 	}
 	defer func() { r.buffer.Close(); r.buffer = nil }()
-	if trace.HandedOver(r.buffer.Bytes()) {
-		return // they came over the control channel
-	}
 	off, _ := t.offset(*r)
-	recs, dropped, err := trace.ReadBuffer(r.records, r.buffer.Bytes(), t.now()+off)
-	if errors.Is(err, trace.ErrNotFormatted) {
+	recs, dropped, err := trace.ReadBufferAt(r.records, r.buffer, int64(trace.BufferSize(jobenv.TraceSlots(t.limit))), t.now()+off)
+	if errors.Is(err, trace.ErrNotFormatted) || errors.Is(err, trace.ErrHandedOver) {
 		return // its records come over the control channel, if at all
 	}
 	r.records, r.dropped, r.fromBuffer = recs, dropped, true
@@ -158,7 +164,8 @@ func newTraceCollector(path string, np int, getenv func(string) string) (*traceC
 		return nil, fmt.Errorf("%w: --trace: cannot write the trace: %v", errUsage, err)
 	}
 	f.Close()
-	return &traceCollector{path: path, host: trace.HostID(), limit: limit, start: time.Now(), ranks: make([]rankTrace, np)}, nil
+	return &traceCollector{path: path, host: trace.HostID(), limit: limit, start: time.Now(), ranks: make([]rankTrace, np),
+		stamps: launchtrace.New("gorun", getenv, os.Stderr)}, nil
 }
 
 // traceMemoryLimit is the heap size at which gorun --trace collects
@@ -219,7 +226,14 @@ func (t *traceCollector) onEvent(server controlServer, ev control.Event) bool {
 	switch ev.Msg.Type {
 	case control.TypeHello:
 		r.hello = true
-		t.askClock(server, ev.Rank)
+		if r.local {
+			// One clock: the rank need not wait at Finalize for
+			// questions (8 round trips through its control goroutine,
+			// which a busy rank answers late).
+			_ = server.Send(ev.Rank, control.Message{Type: control.TypeClockDone})
+		} else {
+			t.askClock(server, ev.Rank)
+		}
 		return false
 	case control.TypeClockReply:
 		// Every answer leads to the next question or to clock-done, for
@@ -252,6 +266,15 @@ func (t *traceCollector) onEvent(server controlServer, ev control.Event) bool {
 		}
 	case control.TypeTraceEnd:
 		r.ended, r.dropped = true, ev.Msg.Dropped
+	case control.TypeFinalized:
+		// A rank closes its buffer before it says it finalized: its
+		// records are final, and reading them now, while it exits, takes
+		// that off the end of the job (the last rank's are many).
+		if r.buffer != nil && trace.BufferClosed(r.buffer) {
+			t.readBuffer(r)
+			t.stamps.MarkCPU(fmt.Sprintf("rank %d trace read at Finalize (%d records)", ev.Rank, len(r.records)))
+		}
+		return false
 	default:
 		return false
 	}
@@ -321,6 +344,7 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 	if t == nil {
 		return nil, nil
 	}
+	t.stamps.MarkCPU("trace: writing")
 	ranks := make([]trace.Rank, len(t.ranks))
 	for i := range t.ranks {
 		t.readBuffer(&t.ranks[i]) // a rank gorun gave up waiting for
@@ -347,8 +371,14 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 	if t.noShm != "" {
 		warnings = append(warnings, "trace: no shared memory for the ranks' records ("+t.noShm+"): a rank hands them over at Finalize, and those of a rank that dies are lost")
 	}
+	t.stamps.MarkCPU("trace: every rank's records read")
 	tl := trace.Merge(ranks)
-	f, err := os.Create(t.path)
+	t.stamps.MarkCPU("trace: merged")
+	// The file is written over, then cut where the trace ends, rather
+	// than emptied first: writing over an older trace's pages of cache
+	// costs less than freeing them and taking new ones (and ext4 writes a
+	// file emptied and written again out at once when it is closed).
+	f, err := os.OpenFile(t.path, os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
 		return warnings, fmt.Errorf("trace: %w", err)
 	}
@@ -357,10 +387,33 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 	} else {
 		err = trace.WriteJSON(f, tl)
 	}
+	t.stamps.MarkCPU("trace: encoded and written")
+	if err == nil {
+		err = cutAtOffset(f)
+	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("trace: %w", cerr)
 	}
+	t.stamps.MarkCPU("trace: file closed")
 	return warnings, err
+}
+
+// cutAtOffset ends the regular file f where its writing has reached,
+// cutting off what an older file held beyond (other files, e.g. a device,
+// are left as they are).
+func cutAtOffset(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return nil
+	}
+	end, err := f.Seek(0, io.SeekCurrent)
+	if err == nil {
+		err = f.Truncate(end)
+	}
+	if err != nil {
+		return fmt.Errorf("trace: %w", err)
+	}
+	return nil
 }
 
 // endFlush ends the wait for the ranks' traces of a job ending early.
@@ -375,6 +428,7 @@ func (s *supervisor) endFlush() {
 // writeTrace writes the --trace file once the job is over, saying what it
 // lacks; a trace that cannot be written fails a job that succeeded.
 func (s *supervisor) writeTrace() {
+	defer s.stamps.MarkCPU("trace written, if any")
 	if s.trace == nil {
 		return
 	}
@@ -392,15 +446,19 @@ func (s *supervisor) writeTrace() {
 }
 
 // offset is how far rank r's clock is ahead of gorun's, and how that was
-// found: 0 for a rank on gorun's host (one kernel, one clock: the
-// exchanges' estimate, given for comparison, can only add error), the
-// estimate from the exchange with the shortest round trip otherwise.
+// found: 0 for a rank gorun started itself, with no exchange, and for one
+// on gorun's host (one kernel, one clock: the exchanges' estimate, given
+// for comparison, can only add error), the estimate from the exchange with
+// the shortest round trip otherwise.
 // "Gorun's host" is a fact, not a name: the rank reported the boot id
 // gorun reads. A rank on an agent on another machine reports another
 // one (boot ids are drawn at random at each boot), so it gets the
 // estimate; one on an agent in a container or network namespace of
 // gorun's own kernel reads the very clock gorun reads, and gets 0.
 func (t *traceCollector) offset(r rankTrace) (int64, string) {
+	if r.local {
+		return 0, "started by gorun on its host, one clock: offset 0"
+	}
 	off, bound, err := trace.Offset(r.samples)
 	measured := "no clock exchange answered"
 	if err == nil {

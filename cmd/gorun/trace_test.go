@@ -1,14 +1,17 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/gorun-mpi/gorun/internal/control"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
+	"github.com/gorun-mpi/gorun/internal/shm"
 	"github.com/gorun-mpi/gorun/internal/trace"
 )
 
@@ -105,5 +108,104 @@ func TestTraceClockDone(t *testing.T) {
 	tc.onEvent(server, control.Event{Rank: 1, Msg: control.Message{Type: control.TypeClockReply, Round: 7}})
 	if len(server.sent) != 2 || server.sent[1].Type != control.TypeClockDone {
 		t.Fatalf("after an answer out of turn gorun sent %+v, want clock-done", server.sent)
+	}
+}
+
+// TestTraceWriteCutsAnOlderFile: the trace is written over an older,
+// longer file, which ends where the trace ends.
+func TestTraceWriteCutsAnOlderFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.json")
+	if err := os.WriteFile(path, []byte(strings.Repeat("an older trace\n", 100000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tc, err := newTraceCollector(path, 1, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.ranks[0].hello, tc.ranks[0].ended = true, true
+	tc.ranks[0].records = []trace.Record{{Op: "Barrier", Start: 10, End: 20}}
+	if _, err := tc.write("t"); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !json.Valid(data) || strings.Contains(string(data), "older") {
+		t.Fatalf("the file is not the trace alone (%d bytes): %.200q", len(data), data)
+	}
+}
+
+// TestTraceNoClockQuestionsForItsOwnRanks: a rank gorun started itself
+// reads gorun's clock; its hello gets clock-done at once, no question, and
+// its offset is 0.
+func TestTraceNoClockQuestionsForItsOwnRanks(t *testing.T) {
+	tc, err := newTraceCollector(filepath.Join(t.TempDir(), "t.json"), 2, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.started(1, nil)
+	server := &sentMessages{}
+	tc.onEvent(server, control.Event{Rank: 1, Msg: control.Message{Type: control.TypeHello}})
+	if len(server.sent) != 1 || server.sent[0].Type != control.TypeClockDone {
+		t.Fatalf("gorun sent its own rank %+v, want clock-done alone", server.sent)
+	}
+	if off, how := tc.offset(tc.ranks[1]); off != 0 || !strings.Contains(how, "started by gorun") {
+		t.Fatalf("its own rank's offset: %d (%s)", off, how)
+	}
+	server.sent = nil
+	tc.onEvent(server, control.Event{Rank: 0, Msg: control.Message{Type: control.TypeHello}})
+	if len(server.sent) != 1 || server.sent[0].Type != control.TypeClock {
+		t.Fatalf("gorun sent a rank started elsewhere %+v, want a clock question", server.sent)
+	}
+}
+
+// TestTraceReadAtFinalize: the records of a rank that closed its buffer
+// are read when it says it finalized, before it exits; those of one still
+// recording are left for its exit.
+func TestTraceReadAtFinalize(t *testing.T) {
+	tc, err := newTraceCollector(filepath.Join(t.TempDir(), "t.json"), 2, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := trace.BufferSize(jobenv.TraceSlots(tc.limit))
+	for rank := range 2 {
+		f, err := shm.Create("test-trace", int64(size))
+		if err != nil {
+			t.Skip(err)
+		}
+		keep, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(f.Fd())), os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		region, err := shm.Map(keep, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer region.Close()
+		buf, err := trace.NewBuffer(region.Bytes(), jobenv.TraceSlots(tc.limit))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := buf.Take()
+		s.Op, s.Start, s.End, s.State = trace.OpCode("Barrier"), 10, 20, trace.SlotEnded
+		if rank == 0 {
+			buf.Close(30)
+		}
+		tc.started(rank, f)
+	}
+	server := &sentMessages{}
+	for rank := range 2 {
+		tc.onEvent(server, control.Event{Rank: rank, Msg: control.Message{Type: control.TypeFinalized}})
+	}
+	if r := tc.ranks[0]; r.buffer != nil || !r.fromBuffer || len(r.records) != 1 || r.records[0].Op != "Barrier" {
+		t.Fatalf("rank 0 closed its buffer and finalized: read %v, records %+v", r.buffer == nil, r.records)
+	}
+	if r := tc.ranks[1]; r.buffer == nil || r.fromBuffer {
+		t.Fatal("rank 1's buffer, still open, was read at its Finalize")
+	}
+	tc.exited(1)
+	if r := tc.ranks[1]; r.buffer != nil || len(r.records) != 1 {
+		t.Fatalf("rank 1's records at its exit: %+v", r.records)
 	}
 }

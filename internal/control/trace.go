@@ -1,10 +1,12 @@
 package control
 
-// Messages of gorun --trace. The launcher measures each rank's clock
-// against its own as NTP does: it sends TypeClock (Round numbers the
-// exchange) and the rank answers TypeClockReply with its trace clock in
-// Clock, and the boot id of its host (trace.HostID) in Host: a rank on
-// gorun's own host reads the very clock gorun reads. Across hosts an agent
+// Messages of gorun --trace. The launcher measures the clock of each rank
+// an agent started against its own as NTP does: it sends TypeClock (Round
+// numbers the exchange) and the rank answers TypeClockReply with its trace
+// clock in Clock, and the boot id of its host (trace.HostID) in Host: a
+// rank on gorun's own host reads the very clock gorun reads. A rank gorun
+// started itself is on gorun's host: it gets no question, only
+// TypeClockDone at its hello. Across hosts an agent
 // relays these messages both ways like any other, so an exchange's round
 // trip includes the relay's. A rank hands over its trace when the launcher
 // asks with TypeTraceFlush (the job is ending early: only ranks on agents'

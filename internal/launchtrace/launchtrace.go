@@ -13,6 +13,7 @@ package launchtrace
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 )
 
@@ -48,4 +49,13 @@ func (s *Stamps) Markf(format string, args ...any) {
 		return
 	}
 	s.Mark(fmt.Sprintf(format, args...))
+}
+
+// MarkCPU is Mark with the CPU time the process has taken so far (user
+// and system, in microseconds) after the step: "<step> (cpu 1234 us)".
+func (s *Stamps) MarkCPU(step string) {
+	if s == nil {
+		return
+	}
+	s.Mark(step + " (cpu " + strconv.FormatInt(processCPU(), 10) + " us)")
 }

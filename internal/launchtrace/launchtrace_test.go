@@ -54,3 +54,32 @@ func TestMarkWritesOneTimestampedLinePerStep(t *testing.T) {
 		last = us
 	}
 }
+
+// TestMarkCPUSaysTheProcessCPUTime: the CPU time a step says grows by
+// milliseconds as the process works that long.
+func TestMarkCPUSaysTheProcessCPUTime(t *testing.T) {
+	var out bytes.Buffer
+	s := New("gorun", func(string) string { return "1" }, &out)
+	cpu := func() int64 {
+		out.Reset()
+		s.MarkCPU("step")
+		line := strings.TrimSpace(out.String())
+		f := strings.Fields(line)
+		if len(f) != 7 || f[3] != "step" || f[4] != "(cpu" || f[6] != "us)" {
+			t.Fatalf("MarkCPU wrote %q", line)
+		}
+		n, err := strconv.ParseInt(f[5], 10, 64)
+		if err != nil || n < 0 {
+			t.Fatalf("MarkCPU wrote %q", line)
+		}
+		return n
+	}
+	before := cpu()
+	x := uint64(1)
+	for i := 0; i < 20_000_000; i++ { // a fixed amount of work: some 10 ms of CPU, however loaded the machine
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	if after := cpu(); after < before+2000 {
+		t.Fatalf("20 million multiplications (%d) took the process from %d to %d us of CPU", x, before, after)
+	}
+}

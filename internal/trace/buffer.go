@@ -1,8 +1,10 @@
 package trace
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"unsafe"
 )
@@ -107,7 +109,20 @@ type Buffer struct {
 	h     *header
 	slots []Slot
 	text  []byte
+	// The slots before ready have their pages present (populate); the
+	// next call makes the pages of step more bytes so, a step twice the
+	// last up to maxPopulate: a rank that makes few calls takes few
+	// pages, one that makes many takes them in few system calls.
+	ready, step int
+	noPopulate  bool // the kernel cannot: pages come as they are written
 }
+
+// The first and largest steps in which a Buffer makes its pages present.
+const (
+	firstPopulate = 16 << 10
+	maxPopulate   = 256 << 10
+	pageSize      = 4 << 10 // the smallest page of the platforms gorun runs on
+)
 
 // NewBuffer formats mem, which must be BufferSize(capacity) bytes or more
 // and 8-byte aligned, as an empty buffer of capacity slots.
@@ -138,9 +153,27 @@ func (b *Buffer) Take() (*Slot, int) {
 		return nil, -1
 	}
 	b.h.used++
+	if i >= b.ready && !b.noPopulate {
+		b.populateFrom(i)
+	}
 	s := &b.slots[i]
 	*s = Slot{}
 	return s, i
+}
+
+// populateFrom makes present the pages of the next step of slots from
+// slot i on.
+func (b *Buffer) populateFrom(i int) {
+	b.step = min(max(2*b.step, firstPopulate), maxPopulate)
+	first := unsafe.Pointer(&b.slots[i])
+	lead := int(uintptr(first) % pageSize) // from the start of its page
+	end := min(i*slotSize+b.step-lead, len(b.slots)*slotSize)
+	n := end - i*slotSize + lead
+	if !populate(unsafe.Add(first, -lead), (n+pageSize-1)/pageSize*pageSize) {
+		b.noPopulate = true
+		return
+	}
+	b.ready = end / slotSize
 }
 
 // Used is how many slots were taken.
@@ -168,18 +201,6 @@ const (
 	closedHere       = 1
 	closedHandedOver = 2
 )
-
-// HandedOver reports whether the buffer in mem says its records went to
-// gorun another way (Buffer.HandedOver), so that reading them from the
-// memory would count them twice.
-func HandedOver(mem []byte) bool {
-	if len(mem) < headerSize {
-		return false
-	}
-	var h header
-	copy(unsafe.Slice((*byte)(unsafe.Pointer(&h)), headerSize), mem)
-	return h.magic == bufferMagic && h.closed == closedHandedOver
-}
 
 // SetName stores op as the name of s's call (for a call with no code).
 func (b *Buffer) SetName(s *Slot, op string) { s.name = b.store(op) }
@@ -225,6 +246,10 @@ func indexOp(op string) int {
 // memory instead).
 var ErrNotFormatted = errors.New("trace: the rank did not record into its buffer")
 
+// ErrHandedOver reports a buffer whose records went to gorun another way
+// (Buffer.HandedOver): reading them from the memory would count them twice.
+var ErrHandedOver = errors.New("trace: the rank handed its records over")
+
 // ReadBuffer reads the records of a buffer written by a rank, appending
 // them to out; dropped is the number of calls it did not record. A call
 // still open was open when the rank stopped recording (Finalize) or, if it
@@ -233,61 +258,94 @@ var ErrNotFormatted = errors.New("trace: the rank did not record into its buffer
 // says what it waited for. The memory is checked, not trusted: slots that
 // do not hold a record are left out and reported by an error wrapping
 // ErrMalformed, after the records that do; a buffer never formatted fails
-// with ErrNotFormatted.
+// with ErrNotFormatted, one whose records were handed over another way with
+// ErrHandedOver.
 func ReadBuffer(out []Record, mem []byte, openEnd int64) (_ []Record, dropped uint64, err error) {
-	if len(mem) < headerSize {
-		return out, 0, fmt.Errorf("%w: a buffer of %d bytes, shorter than its header", ErrMalformed, len(mem))
+	return ReadBufferAt(out, bytes.NewReader(mem), int64(len(mem)), openEnd)
+}
+
+// BufferClosed reports whether the buffer in r says the rank stopped
+// recording (Buffer.Close, Buffer.HandedOver): its records are final, to
+// be read at once.
+func BufferClosed(r io.ReaderAt) bool {
+	var h header
+	if readAt(r, unsafe.Slice((*byte)(unsafe.Pointer(&h)), headerSize), 0) != nil {
+		return false
 	}
-	if uintptr(unsafe.Pointer(&mem[0]))%8 != 0 {
-		// Not memory a rank wrote (a test's bytes): an aligned copy.
-		aligned := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(make([]uint64, (len(mem)+7)/8)))), len(mem))
-		copy(aligned, mem)
-		mem = aligned
+	return h.magic == bufferMagic && h.closed != 0
+}
+
+// slotsAtOnce is how many slots ReadBufferAt reads with one call.
+const slotsAtOnce = 256
+
+// ReadBufferAt is ReadBuffer for a buffer of size bytes read from r, the
+// shared memory file it lies in, rather than mapped: gorun reads a rank's
+// records once, and mapping the file cost it more (a page fault for every
+// few pages read) than copying them out of it does.
+func ReadBufferAt(out []Record, r io.ReaderAt, size, openEnd int64) (_ []Record, dropped uint64, err error) {
+	if size < int64(headerSize) {
+		return out, 0, fmt.Errorf("%w: a buffer of %d bytes, shorter than its header", ErrMalformed, size)
 	}
-	h := *(*header)(unsafe.Pointer(&mem[0]))
-	if h.magic == 0 {
+	var h header
+	if err := readAt(r, unsafe.Slice((*byte)(unsafe.Pointer(&h)), headerSize), 0); err != nil {
+		return out, 0, err
+	}
+	switch {
+	case h.magic == 0:
 		return out, 0, ErrNotFormatted
-	}
-	if h.magic != bufferMagic || h.slotSize != uint32(slotSize) {
+	case h.magic != bufferMagic || h.slotSize != uint32(slotSize):
 		return out, 0, fmt.Errorf("%w: a buffer of another layout (magic %#x, slots of %d bytes): the program was built with another version of package mpi than this gorun", ErrMalformed, h.magic, h.slotSize)
+	case h.closed == closedHandedOver:
+		return out, h.dropped, ErrHandedOver
 	}
-	capacity := int(h.capacity)
-	if capacity < 1 || uint64(headerSize)+uint64(h.capacity)*uint64(slotSize)+uint64(h.textCap) > uint64(len(mem)) {
-		return out, 0, fmt.Errorf("%w: a buffer of %d slots and %d bytes of text does not fit its %d bytes", ErrMalformed, h.capacity, h.textCap, len(mem))
+	capacity := int64(h.capacity)
+	if capacity < 1 || int64(headerSize)+capacity*int64(slotSize)+int64(h.textCap) > size {
+		return out, 0, fmt.Errorf("%w: a buffer of %d slots and %d bytes of text does not fit its %d bytes", ErrMalformed, h.capacity, h.textCap, size)
 	}
 	var problems []string
 	used := int(h.used)
-	if used > capacity {
+	if int64(used) > capacity {
 		problems = append(problems, fmt.Sprintf("%d slots used of %d", used, capacity))
-		used = capacity
+		used = int(capacity)
 	}
-	textStart := headerSize + capacity*slotSize
-	text := mem[textStart : textStart+int(min(h.textUsed, h.textCap))]
+	textStart := int64(headerSize) + capacity*int64(slotSize)
+	text := make([]byte, min(h.textUsed, h.textCap))
+	if err := readAt(r, text, textStart); err != nil {
+		return out, 0, err
+	}
 	end := openEnd
 	if h.closed != 0 {
 		end = h.closedAt
 	}
-	slots := unsafe.Slice((*Slot)(unsafe.Pointer(&mem[headerSize])), capacity)[:used]
 	if cap(out)-len(out) < used {
 		grown := make([]Record, len(out), len(out)+used)
 		copy(grown, out)
 		out = grown
 	}
+	chunk := make([]Slot, min(used, slotsAtOnce))
 	bad := 0
-	for i := range slots {
-		s := slots[i] // a copy: the memory may change under a live rank
-		if s.State == slotEmpty {
-			continue
+	for first := 0; first < used; first += len(chunk) {
+		slots := chunk[:min(len(chunk), used-first)]
+		// A copy: the memory may change under a live rank.
+		if err := readAt(r, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(slots))), len(slots)*slotSize),
+			int64(headerSize)+int64(first)*int64(slotSize)); err != nil {
+			return out, h.dropped, err
 		}
-		r, why := slotRecord(&s, text, end)
-		if why != "" {
-			if bad == 0 {
-				problems = append(problems, fmt.Sprintf("slot %d: %s", i, why))
+		for i := range slots {
+			s := &slots[i]
+			if s.State == slotEmpty {
+				continue
 			}
-			bad++
-			continue
+			rec, why := slotRecord(s, text, end)
+			if why != "" {
+				if bad == 0 {
+					problems = append(problems, fmt.Sprintf("slot %d: %s", first+i, why))
+				}
+				bad++
+				continue
+			}
+			out = append(out, rec)
 		}
-		out = append(out, r)
 	}
 	if bad > 1 {
 		problems = append(problems, fmt.Sprintf("%d slots in all that hold no record", bad))
@@ -296,6 +354,20 @@ func ReadBuffer(out []Record, mem []byte, openEnd int64) (_ []Record, dropped ui
 		err = fmt.Errorf("%w: %v", ErrMalformed, problems)
 	}
 	return out, h.dropped, err
+}
+
+// readAt fills b from r at off.
+func readAt(r io.ReaderAt, b []byte, off int64) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if n, err := r.ReadAt(b, off); n < len(b) {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("trace: reading %d bytes of a buffer at %d: %w", len(b), off, err)
+	}
+	return nil
 }
 
 // slotRecord is the Record s holds, or why it holds none.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -256,4 +258,45 @@ func FuzzReadBuffer(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReadBufferAtAFile: a buffer read from the file it lies in, in
+// chunks, holds what it holds read from memory; a buffer handed over
+// fails with ErrHandedOver, one whose file is cut short with an error.
+func TestReadBufferAtAFile(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	n := 3*slotsAtOnce + 17
+	b, mem := newTestBuffer(t, n)
+	start := int64(1 << 40)
+	for range n {
+		start += rng.Int64N(3000)
+		put(t, b, randomEndedRecord(rng, start), false)
+	}
+	path := filepath.Join(t.TempDir(), "buffer")
+	if err := os.WriteFile(path, mem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want, _, err := ReadBuffer(nil, mem, 0)
+	if err != nil || len(want) != n {
+		t.Fatalf("from memory: %d records, %v", len(want), err)
+	}
+	got, _, err := ReadBufferAt(nil, f, int64(len(mem)), 0)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("from the file: %d records (%v), not the %d read from memory", len(got), err, len(want))
+	}
+	if err := f.Truncate(int64(headerSize + n/2*slotSize)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := ReadBufferAt(nil, f, int64(len(mem)), 0); err == nil || len(got) > n/2 {
+		t.Fatalf("a file cut short: %d records, %v", len(got), err)
+	}
+	b.HandedOver(start)
+	if _, _, err := ReadBuffer(nil, mem, 0); !errors.Is(err, ErrHandedOver) {
+		t.Fatalf("a buffer handed over: %v, want ErrHandedOver", err)
+	}
 }

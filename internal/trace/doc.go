@@ -10,14 +10,16 @@
 // A rank records its calls (package mpi does it when GORUN_TRACE is set)
 // into a Buffer: fixed-size slots, taken as calls begin and filled in as
 // they end. On gorun's host the buffer lies in a shared memory file gorun
-// made for the rank, and gorun reads it (ReadBuffer, which checks
-// everything it reads) once the rank has exited, however it exited: the
-// records of a rank that died are there, its last call open. On another
+// made for the rank, and gorun reads it (ReadBufferAt, which checks
+// everything it reads) once the rank has closed it at Finalize or exited,
+// however it exited: the records of a rank that died are there, its last
+// call open. On another
 // host the rank's agent makes and reads the buffer, and relays the records
 // to gorun over the control channel in a compact binary form (Encoder,
-// DecodeRecords), as a rank without a buffer hands its own over. gorun measures each rank's clock against its
-// own (Sample, Offset; a rank with gorun's HostID reads gorun's very
-// clock), then:
+// DecodeRecords), as a rank without a buffer hands its own over. A rank
+// gorun started reads gorun's clock; gorun measures the clock of each
+// other rank against its own (Sample, Offset; a rank with gorun's HostID
+// reads gorun's very clock), then:
 //
 //	tl := trace.Merge([]trace.Rank{{Records: r0, Offset: o0}, {Records: r1, Offset: o1}})
 //	err := trace.WriteJSON(f, tl) // or trace.WriteHTML(f, tl, title)

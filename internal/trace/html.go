@@ -1,7 +1,6 @@
 package trace
 
 import (
-	"bufio"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -60,28 +59,22 @@ func WriteHTML(w io.Writer, tl *Timeline, title string) error {
 	if err != nil {
 		return fmt.Errorf("trace: encode the timeline: %w", err)
 	}
-	bw := bufio.NewWriterSize(w, 1<<16)
-	bw.WriteString(head)
-	bw.Write(fixed[:len(fixed)-1]) // without its closing brace
-	bw.WriteString(`,"lanes":[`)
-	parts := encodeParts(len(tl.Lanes)+1, func(i int) []byte {
-		if i < len(tl.Lanes) {
-			return appendHTMLLane(make([]byte, 0, 1<<16), tl.Lanes[i])
+	o := newObject(w)
+	o.b = append(o.b, head...)
+	o.b = append(o.b, fixed[:len(fixed)-1]...) // without its closing brace
+	o.b = append(o.b, `,"lanes":[`...)
+	var shapes shapeCache
+	for i, lane := range tl.Lanes {
+		if i > 0 {
+			o.b = append(o.b, ',')
 		}
-		return appendHTMLFlows(make([]byte, 0, 1<<16), tl)
-	})
-	for i, part := range parts {
-		switch {
-		case i == len(tl.Lanes):
-			bw.WriteString(`],"flows":[`)
-		case i > 0:
-			bw.WriteByte(',')
-		}
-		bw.Write(part)
+		o.b = appendHTMLLane(o.b, lane, &shapes, o.flushFull)
 	}
-	bw.WriteString("]}")
-	bw.WriteString(tail)
-	if err := bw.Flush(); err != nil {
+	o.b = append(o.b, `],"flows":[`...)
+	o.b = appendHTMLFlows(o.b, tl, o.flushFull)
+	o.b = append(o.b, "]}"...)
+	o.b = append(o.b, tail...)
+	if err := o.close(); err != nil {
 		return fmt.Errorf("trace: write the timeline: %w", err)
 	}
 	return nil
@@ -89,14 +82,17 @@ func WriteHTML(w io.Writer, tl *Timeline, title string) error {
 
 // appendHTMLLane appends a lane as the page's script reads it: its rank,
 // colour, calls (start, end, category, label, whether it went wrong) and
-// notes.
-func appendHTMLLane(b []byte, lane Lane) []byte {
+// notes. The calls of a shape share what follows their times, encoded at
+// the first of them (shapes). Between calls it passes what it has so far
+// to flush, which returns what to go on appending to.
+func appendHTMLLane(b []byte, lane Lane, shapes *shapeCache, flush func([]byte) []byte) []byte {
 	b = append(b, `{"rank":`...)
 	b = strconv.AppendInt(b, int64(lane.Rank), 10)
 	b = append(b, `,"color":`...)
 	b = appendHTMLString(b, hexColor(LaneColor(lane.Rank)))
 	b = append(b, `,"calls":[`...)
-	for j, c := range lane.Calls {
+	for j := range lane.Calls {
+		c := &lane.Calls[j]
 		if j > 0 {
 			b = append(b, ',')
 		}
@@ -104,17 +100,12 @@ func appendHTMLLane(b []byte, lane Lane) []byte {
 		b = strconv.AppendInt(b, c.Start, 10)
 		b = append(b, ',')
 		b = strconv.AppendInt(b, c.End, 10)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(categoryIndex[Category(c)]), 10)
-		b = append(b, ',')
-		b = append(b, '"')
-		b = appendLabel(b, c, appendHTMLText)
-		b = append(b, '"')
-		if c.Flags&(Failed|Unfinished) != 0 {
-			b = append(b, ",1]"...)
+		if p := shapes.find(c, func(p *shapeParts) { p.html = appendHTMLCallTail(nil, c) }); p != nil && p.html != nil {
+			b = append(b, p.html...)
 		} else {
-			b = append(b, ",0]"...)
+			b = appendHTMLCallTail(b, c)
 		}
+		b = flush(b)
 	}
 	b = append(b, `],"notes":[`...)
 	for j, note := range laneNotes(lane) {
@@ -126,12 +117,32 @@ func appendHTMLLane(b []byte, lane Lane) []byte {
 	return append(b, "]}"...)
 }
 
+// appendHTMLCallTail appends what follows a call's times in the page's
+// data: its category, label and whether it went wrong.
+func appendHTMLCallTail(b []byte, c *Record) []byte {
+	b = append(b, ',')
+	b = strconv.AppendInt(b, int64(categoryIndex[Category(*c)]), 10)
+	b = append(b, ',', '"')
+	b = appendLabel(b, *c, appendHTMLText)
+	b = append(b, '"')
+	if c.Flags&(Failed|Unfinished) != 0 {
+		return append(b, ",1]"...)
+	}
+	return append(b, ",0]"...)
+}
+
 // appendHTMLFlows appends tl's messages as the page's script reads them:
-// sender, start of the send, receiver, end of the receive, label.
-func appendHTMLFlows(b []byte, tl *Timeline) []byte {
+// sender, start of the send, receiver, end of the receive, label (the
+// labels alike encoded once). Between messages it passes what it has so
+// far to flush, which returns what to go on appending to.
+func appendHTMLFlows(b []byte, tl *Timeline, flush func([]byte) []byte) []byte {
+	type message struct{ from, to, tag, size int }
+	labels := map[message][]byte{}
+	var last message
+	var lastLabel []byte
 	for i, f := range tl.Flows {
-		from := tl.Lanes[f.From.Rank].Calls[f.From.Call]
-		to := tl.Lanes[f.To.Rank].Calls[f.To.Call]
+		from := &tl.Lanes[f.From.Rank].Calls[f.From.Call]
+		to := &tl.Lanes[f.To.Rank].Calls[f.To.Call]
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -142,16 +153,34 @@ func appendHTMLFlows(b []byte, tl *Timeline) []byte {
 		b = append(b, ',')
 		b = strconv.AppendInt(b, int64(f.To.Rank), 10)
 		b = append(b, ',')
-		b = strconv.AppendInt(b, flowEnd(to), 10)
-		b = append(b, `,"message: rank `...)
-		b = strconv.AppendInt(b, int64(f.From.Rank), 10)
-		b = append(b, ` → rank `...)
-		b = strconv.AppendInt(b, int64(f.To.Rank), 10)
-		b = append(b, `, tag `...)
-		b = strconv.AppendInt(b, int64(from.SendTag), 10)
-		b = append(b, `, `...)
-		b = appendByteCount(b, from.SendSize) // digits and letters: nothing to escape
-		b = append(b, `"]`...)
+		b = strconv.AppendInt(b, flowEnd(*to), 10)
+		m := message{f.From.Rank, f.To.Rank, from.SendTag, from.SendSize}
+		if lastLabel == nil || m != last {
+			label, ok := labels[m]
+			if !ok {
+				label = appendFlowLabel(nil, m.from, m.to, m.tag, m.size)
+				if len(labels) < maxShapes {
+					labels[m] = label
+				}
+			}
+			last, lastLabel = m, label
+		}
+		b = append(b, lastLabel...)
+		b = flush(b)
 	}
 	return b
+}
+
+// appendFlowLabel appends what follows a message's times in the page's
+// data: its label.
+func appendFlowLabel(b []byte, from, to, tag, size int) []byte {
+	b = append(b, `,"message: rank `...)
+	b = strconv.AppendInt(b, int64(from), 10)
+	b = append(b, ` → rank `...)
+	b = strconv.AppendInt(b, int64(to), 10)
+	b = append(b, `, tag `...)
+	b = strconv.AppendInt(b, int64(tag), 10)
+	b = append(b, `, `...)
+	b = appendByteCount(b, size) // digits and letters: nothing to escape
+	return append(b, `"]`...)
 }

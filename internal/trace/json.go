@@ -1,7 +1,6 @@
 package trace
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -41,7 +40,12 @@ func JSONTid(rank int) int { return rank + 1 }
 // and a flow ("ph":"s" on the send, "ph":"f" on the receive, both bound to
 // the enclosing call) per message. otherData.clocks says how each rank's
 // clock was aligned.
-func WriteJSON(w io.Writer, tl *Timeline) error {
+func WriteJSON(w io.Writer, tl *Timeline) error { return writeJSON(w, tl, true) }
+
+// writeJSON is WriteJSON; shared says whether the events of calls alike
+// (see callShape) are written from the parts they share, encoded once per
+// lane, or each field by field (for tests: both write the same bytes).
+func writeJSON(w io.Writer, tl *Timeline, shared bool) error {
 	clocks := map[string]string{}
 	for _, lane := range tl.Lanes {
 		clocks[fmt.Sprintf("rank %d", lane.Rank)] = lane.Clock
@@ -50,25 +54,30 @@ func WriteJSON(w io.Writer, tl *Timeline) error {
 	if err != nil {
 		return fmt.Errorf("trace: encode clocks: %w", err)
 	}
-	o := object{w: bufio.NewWriterSize(w, 1<<16), b: make([]byte, 0, 1<<15)}
-	o.w.WriteString(`{"displayTimeUnit":"ns","traceEvents":[` + "\n")
+	o := newObject(w)
+	o.b = append(o.b, `{"displayTimeUnit":"ns","traceEvents":[`+"\n"...)
+	first := len(o.b)
 	o.event("M", "process_name", 0, 0)
-	o.b = o.b[2:] // the first event: no comma before it
+	o.b = append(o.b[:first], o.b[first+2:]...) // the first event: no comma before it
 	o.raw("args", `{"name":"gorun job"}`)
 	o.end()
+	var shapes shapeCache
 	for _, lane := range tl.Lanes {
-		o.laneEvents(lane)
+		o.laneEvents(lane, &shapes, shared)
 	}
 	o.flowEvents(tl, tl.Flows)
-	o.flush()
-	o.w.WriteString("\n],\n\"otherData\":")
-	o.w.Write(other)
-	o.w.WriteString("}\n")
-	if err := o.w.Flush(); err != nil {
+	o.b = append(o.b, "\n],\n\"otherData\":"...)
+	o.b = append(o.b, other...)
+	o.b = append(o.b, "}\n"...)
+	if err := o.close(); err != nil {
 		return fmt.Errorf("trace: write: %w", err)
 	}
 	return nil
 }
+
+// writeChunk is about how many bytes the writers pass to their io.Writer
+// at once: few system calls, and one buffer that stays in the cache.
+const writeChunk = 1 << 16
 
 // event starts an event, after a comma and a newline, with its phase,
 // name, track and time.
@@ -78,35 +87,53 @@ func (o *object) event(ph, name string, tid int, ts int64) {
 	o.b = appendString(o.b, ph)
 	o.b = append(o.b, `,"name":`...)
 	o.b = appendString(o.b, name)
-	if tid != o.tid || o.track == nil {
-		o.tid = tid
-		o.track = append(o.track[:0], `,"pid":`...)
-		o.track = strconv.AppendInt(o.track, JSONPid, 10)
-		o.track = append(o.track, `,"tid":`...)
-		o.track = strconv.AppendInt(o.track, int64(tid), 10)
-		o.track = append(o.track, `,"ts":`...)
-	}
-	o.b = append(o.b, o.track...)
+	o.b = appendTrack(o.b, tid)
 	o.b = appendMicros(o.b, ts)
 }
 
+// appendTrack appends an event's fields from "pid" to "ts", its value
+// left to follow.
+func appendTrack(b []byte, tid int) []byte {
+	b = append(b, `,"pid":`...)
+	b = strconv.AppendInt(b, JSONPid, 10)
+	b = append(b, `,"tid":`...)
+	b = strconv.AppendInt(b, int64(tid), 10)
+	return append(b, `,"ts":`...)
+}
+
 // end ends an event, and passes what o holds on to its writer once it is
-// a few pages.
+// writeChunk bytes or more.
 func (o *object) end() {
 	o.b = append(o.b, '}')
-	if len(o.b) >= 1<<14 {
+	if len(o.b) >= writeChunk {
 		o.flush()
 	}
 }
 
+// flushFull writes b, which o holds, once it is writeChunk bytes or
+// more, and returns what to go on appending to.
+func (o *object) flushFull(b []byte) []byte {
+	if len(b) < writeChunk {
+		return b
+	}
+	o.b = b
+	o.flush()
+	return o.b
+}
+
+// flush writes what o holds; after an error it writes no more.
 func (o *object) flush() {
-	o.w.Write(o.b)
+	if o.err == nil && len(o.b) > 0 {
+		_, o.err = o.w.Write(o.b)
+	}
 	o.b = o.b[:0]
 }
 
 // laneEvents writes a lane's events, each after a comma: its track's name
-// and order, its calls, and what it lacks.
-func (o *object) laneEvents(lane Lane) {
+// and order, its calls, and what it lacks. With shared, a call's event is
+// written from the parts it shares with the calls alike (shapes), the
+// parts encoded at the first of them.
+func (o *object) laneEvents(lane Lane, shapes *shapeCache, shared bool) {
 	tid := JSONTid(lane.Rank)
 	o.event("M", "thread_name", tid, 0)
 	o.raw("args", `{"name":"rank `+strconv.Itoa(lane.Rank)+`"}`)
@@ -114,13 +141,32 @@ func (o *object) laneEvents(lane Lane) {
 	o.event("M", "thread_sort_index", tid, 0)
 	o.raw("args", `{"sort_index":`+strconv.Itoa(lane.Rank)+`}`)
 	o.end()
+	shapes.reset()
 	for i := range lane.Calls {
 		c := &lane.Calls[i]
-		o.event("X", c.Op, tid, c.Start)
-		o.str("cat", Category(*c))
-		o.micros("dur", max(c.End-c.Start, 1))
-		o.key("args")
-		appendCallArgs(o, *c)
+		var parts *shapeParts
+		if shared {
+			parts = shapes.find(c, func(p *shapeParts) { p.json = jsonParts(c, tid) })
+		}
+		if parts == nil || parts.json.head == nil {
+			o.event("X", c.Op, tid, c.Start)
+			o.str("cat", Category(*c))
+			o.micros("dur", max(c.End-c.Start, 1))
+			o.key("args")
+			appendCallArgs(o, c)
+			o.end()
+			continue
+		}
+		p := &parts.json
+		o.b = append(o.b, p.head...)
+		o.b = appendMicros(o.b, c.Start)
+		o.b = append(o.b, p.mid...)
+		o.b = appendMicros(o.b, max(c.End-c.Start, 1))
+		o.b = append(o.b, p.args...)
+		if c.Flags.Has(HasSend) {
+			o.b = strconv.AppendUint(o.b, c.SendSeq, 10)
+			o.b = append(o.b, p.rest...)
+		}
 		o.end()
 	}
 	for _, note := range laneNotes(lane) {
@@ -131,19 +177,62 @@ func (o *object) laneEvents(lane Lane) {
 	}
 }
 
+// jsonShape is the JSON of a call's event, but for its times and its
+// send's number: head, start, mid, duration, args, then for a call that
+// sends, its number and rest.
+type jsonShape struct{ head, mid, args, rest []byte }
+
+// jsonParts encodes the parts of c's event on track tid that the calls
+// of its shape share.
+func jsonParts(c *Record, tid int) jsonShape {
+	var p jsonShape
+	o := object{b: make([]byte, 0, 256)}
+	o.event("X", c.Op, tid, 0)
+	o.b = o.b[:len(o.b)-len("0.000")]
+	p.head = o.b
+	o = object{b: append(make([]byte, 0, 256), '"')} // a value before: "cat" takes a comma
+	o.str("cat", Category(*c))
+	o.key("dur")
+	p.mid = o.b[1:]
+	o = object{b: append(make([]byte, 0, 256), '0')}
+	o.key("args")
+	if c.Flags.Has(HasSend) {
+		appendArgsHead(&o, c)
+		p.args = o.b[1:]
+		o = object{b: append(make([]byte, 0, 256), '0')} // the send's number before
+		appendArgsTail(&o, c)
+		p.rest = o.b[1:]
+	} else {
+		appendArgsHead(&o, c)
+		appendArgsTail(&o, c)
+		p.args = o.b[1:]
+	}
+	return p
+}
+
 // flowEvents writes the two events of each of flows, each after a comma.
 func (o *object) flowEvents(tl *Timeline, flows []Flow) {
+	// Each track's fields of a flow's start and end up to "ts".
+	heads := make([][2][]byte, len(tl.Lanes))
+	for i, lane := range tl.Lanes {
+		for k, ph := range [2]string{"s", "f"} {
+			heads[i][k] = appendTrack([]byte(`,
+{"ph":"`+ph+`","name":"message"`), JSONTid(lane.Rank))
+		}
+	}
 	for _, f := range flows {
 		from := &tl.Lanes[f.From.Rank].Calls[f.From.Call]
 		to := &tl.Lanes[f.To.Rank].Calls[f.To.Call]
-		o.event("s", "message", JSONTid(f.From.Rank), from.Start)
-		o.str("cat", "message")
-		o.num("id", int64(f.ID))
+		o.b = append(o.b, heads[f.From.Rank][0]...)
+		o.b = appendMicros(o.b, from.Start)
+		o.b = append(o.b, `,"cat":"message","id":`...)
+		o.b = strconv.AppendInt(o.b, int64(f.ID), 10)
 		o.end()
-		o.event("f", "message", JSONTid(f.To.Rank), flowEnd(*to))
-		o.str("cat", "message")
-		o.num("id", int64(f.ID))
-		o.str("bp", "e")
+		o.b = append(o.b, heads[f.To.Rank][1]...)
+		o.b = appendMicros(o.b, flowEnd(*to))
+		o.b = append(o.b, `,"cat":"message","id":`...)
+		o.b = strconv.AppendInt(o.b, int64(f.ID), 10)
+		o.b = append(o.b, `,"bp":"e"`...)
 		o.end()
 	}
 }
@@ -176,11 +265,21 @@ func laneNotes(lane Lane) []string {
 
 // appendCallArgs writes a call's details, shown when it is selected, as
 // the object o continues with.
-func appendCallArgs(o *object, c Record) {
+func appendCallArgs(o *object, c *Record) {
+	appendArgsHead(o, c)
+	if c.Flags.Has(HasSend) {
+		o.b = strconv.AppendUint(o.b, c.SendSeq, 10)
+	}
+	appendArgsTail(o, c)
+}
+
+// appendArgsHead writes a call's details up to the number of its send,
+// whose key it ends with if it sends.
+func appendArgsHead(o *object, c *Record) {
 	o.b = append(o.b, '{')
 	o.key("call")
 	o.b = append(o.b, '"')
-	o.b = appendLabel(o.b, c, appendJSONText)
+	o.b = appendLabel(o.b, *c, appendJSONText)
 	o.b = append(o.b, '"')
 	if c.Comm != 0 {
 		o.num("communicator", int64(c.Comm))
@@ -189,8 +288,12 @@ func appendCallArgs(o *object, c Record) {
 		o.num("dest", int64(c.DestLocal))
 		o.num("send_tag", int64(c.SendTag))
 		o.num("send_bytes", int64(c.SendSize))
-		o.unum("send_seq", c.SendSeq)
+		o.key("send_seq")
 	}
+}
+
+// appendArgsTail writes a call's details after the number of its send.
+func appendArgsTail(o *object, c *Record) {
 	if c.Flags.Has(HasRecv) {
 		o.num("source", int64(c.SourceLocal))
 		o.num("recv_tag", int64(c.RecvTag))

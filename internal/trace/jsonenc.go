@@ -1,7 +1,7 @@
 package trace
 
 import (
-	"bufio"
+	"io"
 	"strconv"
 	"unicode/utf8"
 )
@@ -111,12 +111,23 @@ func appendMicros(b []byte, ns int64) []byte {
 }
 
 // object builds JSON objects, field by field, into b, which WriteJSON
-// passes on to w.
+// passes on to w (err: the first error of w).
 type object struct {
-	w     *bufio.Writer
-	b     []byte
-	tid   int // the track of the last event, and its fields from "pid" to "ts"
-	track []byte
+	w   io.Writer
+	b   []byte
+	err error
+}
+
+// newObject returns an object that writes to w.
+func newObject(w io.Writer) object {
+	return object{w: w, b: make([]byte, 0, writeChunk+4<<10)}
+}
+
+// close writes what o still holds and returns the first error of its
+// writer.
+func (o *object) close() error {
+	o.flush()
+	return o.err
 }
 
 func (o *object) key(k string) {
@@ -132,10 +143,6 @@ func (o *object) str(k, v string) { o.key(k); o.b = appendString(o.b, v) }
 func (o *object) num(k string, v int64) {
 	o.key(k)
 	o.b = strconv.AppendInt(o.b, v, 10)
-}
-func (o *object) unum(k string, v uint64) {
-	o.key(k)
-	o.b = strconv.AppendUint(o.b, v, 10)
 }
 func (o *object) micros(k string, ns int64) { o.key(k); o.b = appendMicros(o.b, ns) }
 func (o *object) raw(k, v string)           { o.key(k); o.b = append(o.b, v...) }

@@ -1,7 +1,9 @@
 package trace
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -32,6 +34,93 @@ func TestAppendStringIsJSON(t *testing.T) {
 			if html && strings.ContainsAny(string(enc), "<>&") {
 				t.Fatalf("%q encoded for a page as %s", s, enc)
 			}
+		}
+	}
+}
+
+// randomTimeline is a seeded random timeline whose calls come in few
+// shapes, repeated, and whose texts hold what must be escaped.
+func randomTimeline(rng *rand.Rand) *Timeline {
+	texts := []string{"", "</script><script>alert(1)</script>", "a & b", `"quoted" \ back`, "tab\tnew\nline\r\b\f\x01",
+		"line\u2028sep\u2029", "bad \xff utf8", "é ü 漢字", "root 0"}
+	ops := []string{"Send", "Recv", "Sendrecv", "Wait", "Probe", "Bcast", "Isend", "Irecv", "Exscan"}
+	ranks := make([]Rank, 1+rng.IntN(5))
+	for r := range ranks {
+		var shapes []Record
+		for i := 1 + rng.IntN(6); i > 0; i-- {
+			shapes = append(shapes, Record{Op: ops[rng.IntN(len(ops))], Flags: Flags(rng.IntN(16)), Comm: uint32(rng.IntN(3)),
+				Err: texts[rng.IntN(len(texts))], Note: texts[rng.IntN(len(texts))],
+				Dest: rng.IntN(len(ranks)), DestLocal: rng.IntN(len(ranks)), SendTag: rng.IntN(3) - 1, SendSize: rng.IntN(3 << 20),
+				Source: rng.IntN(len(ranks)), SourceLocal: rng.IntN(len(ranks)), RecvTag: rng.IntN(3), RecvSize: rng.IntN(1 << 12)})
+		}
+		for i := rng.IntN(60); i > 0; i-- {
+			rec := shapes[rng.IntN(len(shapes))]
+			rec.Start = rng.Int64N(1e9)
+			rec.End = rec.Start + rng.Int64N(1e6)
+			rec.SendSeq, rec.RecvPost = uint64(1+rng.IntN(4)), uint64(1+rng.IntN(6))
+			ranks[r].Records = append(ranks[r].Records, rec)
+		}
+		if rng.IntN(3) == 0 {
+			ranks[r].Dropped, ranks[r].Missing = uint64(rng.IntN(9)), texts[rng.IntN(len(texts))]
+		}
+		ranks[r].Clock = texts[rng.IntN(len(texts))]
+	}
+	return Merge(ranks)
+}
+
+// TestWriteJSONSharedParts: the events written from the parts a shape's
+// calls share are byte for byte those written field by field, for seeded
+// random timelines; and the file is valid JSON.
+func TestWriteJSONSharedParts(t *testing.T) {
+	for seed := uint64(1); seed <= 200; seed++ {
+		tl := randomTimeline(rand.New(rand.NewPCG(seed, 3)))
+		var shared, plain bytes.Buffer
+		if err := writeJSON(&shared, tl, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeJSON(&plain, tl, false); err != nil {
+			t.Fatal(err)
+		}
+		if shared.String() != plain.String() {
+			got, want := shared.String(), plain.String()
+			i := 0
+			for i < len(got) && i < len(want) && got[i] == want[i] {
+				i++
+			}
+			lo := max(i-100, 0)
+			t.Fatalf("seed %d: the files differ at byte %d:\n got %q\nwant %q", seed, i, got[lo:min(i+80, len(got))], want[lo:min(i+80, len(want))])
+		}
+		if !json.Valid(shared.Bytes()) {
+			t.Fatalf("seed %d: invalid JSON", seed)
+		}
+	}
+}
+
+// failAfter is a writer that fails once n bytes are written.
+type failAfter struct{ n int }
+
+var errDiskFull = errors.New("disk full")
+
+func (f *failAfter) Write(b []byte) (int, error) {
+	if len(b) > f.n {
+		n := f.n
+		f.n = 0
+		return n, errDiskFull
+	}
+	f.n -= len(b)
+	return len(b), nil
+}
+
+// TestWritersSayWhyTheyFailed: a trace whose writer fails midway (after a
+// chunk or two, or at once) is an error wrapping the writer's.
+func TestWritersSayWhyTheyFailed(t *testing.T) {
+	tl := bankTimeline(t, bankBuffers(t))
+	for _, after := range []int{0, 100, 3 * writeChunk} {
+		if err := WriteJSON(&failAfter{after}, tl); !errors.Is(err, errDiskFull) {
+			t.Errorf("WriteJSON failing after %d bytes: %v", after, err)
+		}
+		if err := WriteHTML(&failAfter{after}, tl, "t"); !errors.Is(err, errDiskFull) {
+			t.Errorf("WriteHTML failing after %d bytes: %v", after, err)
 		}
 	}
 }

@@ -66,28 +66,39 @@ type envelope struct {
 // (their times, their order).
 func Merge(ranks []Rank) *Timeline {
 	tl := &Timeline{Lanes: make([]Lane, len(ranks))}
+	// One pass reads each rank's records (its earliest start, and whether
+	// they come in order), one writes them: a trace's records are many,
+	// each pass over them a trip through memory.
 	origin, any := int64(0), false
-	for _, r := range ranks {
-		for _, rec := range r.Records {
-			if t := rec.Start - r.Offset; !any || t < origin {
-				origin, any = t, true
+	sorted := make([]bool, len(ranks))
+	for i, r := range ranks {
+		first, ok := int64(0), len(r.Records) > 0
+		sorted[i] = true
+		for j := range r.Records {
+			rec := &r.Records[j]
+			if j == 0 || rec.Start < first {
+				first = rec.Start
 			}
+			if j > 0 && sorted[i] && byStart(r.Records[j-1], *rec) > 0 {
+				sorted[i] = false
+			}
+		}
+		if t := first - r.Offset; ok && (!any || t < origin) {
+			origin, any = t, true
 		}
 	}
 	for i, r := range ranks {
 		calls := r.Records // taken over: a trace's records are many
+		shift := r.Offset + origin
 		for j := range calls {
 			rec := &calls[j]
-			rec.Start -= r.Offset + origin
-			rec.End -= r.Offset + origin
-			if rec.End < rec.Start {
-				rec.End = rec.Start
-			}
+			rec.Start -= shift
+			rec.End = max(rec.End-shift, rec.Start)
 			tl.End = max(tl.End, rec.End)
 		}
 		// A rank's records come mostly in the order the calls began:
 		// checking costs a pass, sorting moves every record.
-		if !slices.IsSortedFunc(calls, byStart) {
+		if !sorted[i] {
 			slices.SortStableFunc(calls, byStart)
 		}
 		tl.Lanes[i] = Lane{Rank: i, Calls: calls, Dropped: r.Dropped, Missing: r.Missing, Clock: r.Clock}
@@ -104,73 +115,122 @@ func byStart(a, b Record) int {
 	return cmp.Compare(b.End, a.End)
 }
 
-// envelopeCalls are the sends and receives of one envelope: sends by
-// their number (sends[n-1] sent the n-th message), receives as found.
-type envelopeCalls struct {
-	sends []CallRef // Rank -1: the n-th send was not recorded
-	recvs []postedRecv
-}
-
-type postedRecv struct {
-	post uint64
-	ref  CallRef
-}
-
-// matchMessages pairs sends and receives (see Merge).
+// matchMessages pairs sends and receives (see Merge), in the lanes of
+// Merge (lane i is rank i's), and returns the flows ordered by their send
+// (rank, then call). It allocates little: a trace holds up to hundreds of
+// thousands of calls, and the fresh memory of a list per envelope grown
+// call by call cost gorun more than the matching did (a page fault per
+// 4 KiB touched).
 func matchMessages(lanes []Lane) []Flow {
-	envs := map[envelope]*envelopeCalls{}
-	// A lane's calls mostly repeat the envelope of the call before.
-	var lastEnv envelope
-	var last *envelopeCalls
-	find := func(env envelope) *envelopeCalls {
-		if last != nil && env == lastEnv {
-			return last
-		}
-		ec := envs[env]
-		if ec == nil {
-			ec = &envelopeCalls{}
-			envs[env] = ec
-		}
-		lastEnv, last = env, ec
-		return ec
+	// Calls are numbered across lanes: lane i's are base[i]..base[i+1]-1.
+	base := make([]int, len(lanes)+1)
+	for i, lane := range lanes {
+		base[i+1] = base[i] + len(lane.Calls)
 	}
-	for _, lane := range lanes {
-		for j, c := range lane.Calls {
-			ref := CallRef{Rank: lane.Rank, Call: j}
-			if c.Flags.Has(HasSend) && c.SendSeq > 0 && c.SendSeq <= uint64(len(lane.Calls)) {
-				ec := find(envelope{lane.Rank, c.Dest, c.Comm, c.SendTag})
-				n := int(c.SendSeq)
-				for len(ec.sends) < n {
-					ec.sends = append(ec.sends, CallRef{Rank: -1})
-				}
-				ec.sends[n-1] = ref
+	total := base[len(lanes)]
+	// The envelope each call sends and receives on (-1: none), and per
+	// envelope how many receives took its messages: only the sends
+	// numbered up to that many can be matched.
+	ids := map[envelope]int{}
+	var envs []envelopeCalls
+	var lastEnv envelope
+	lastID := -1
+	id := func(env envelope) int {
+		if lastID >= 0 && env == lastEnv {
+			return lastID // a lane's calls mostly repeat the envelope of the call before
+		}
+		n, ok := ids[env]
+		if !ok {
+			n = len(envs)
+			ids[env] = n
+			envs = append(envs, envelopeCalls{})
+		}
+		lastEnv, lastID = env, n
+		return n
+	}
+	sendEnv, recvEnv := make([]int, total), make([]int, total)
+	for i, lane := range lanes {
+		for j := range lane.Calls {
+			c := &lane.Calls[j]
+			g := base[i] + j
+			sendEnv[g], recvEnv[g] = -1, -1
+			if c.Flags.Has(HasSend) && c.SendSeq > 0 {
+				sendEnv[g] = id(envelope{i, c.Dest, c.Comm, c.SendTag})
 			}
 			if c.Flags.Has(HasRecv) {
-				ec := find(envelope{c.Source, lane.Rank, c.Comm, c.RecvTag})
-				ec.recvs = append(ec.recvs, postedRecv{c.RecvPost, ref})
+				e := id(envelope{c.Source, i, c.Comm, c.RecvTag})
+				recvEnv[g] = e
+				envs[e].recvs++
 			}
 		}
 	}
-	var flows []Flow
+	// Each envelope's part of sends (by number) and of recvs.
+	at := 0
+	for e := range envs {
+		envs[e].first, at = at, at+envs[e].recvs
+	}
+	sends := make([]int, at) // call+1 of the n-th send of each envelope, 0: not recorded
+	recvs := make([]postedRecv, at)
+	filled := make([]int, len(envs))
+	for i, lane := range lanes {
+		for j := range lane.Calls {
+			g := base[i] + j
+			if e := sendEnv[g]; e >= 0 {
+				if n := lane.Calls[j].SendSeq; n <= uint64(envs[e].recvs) {
+					sends[envs[e].first+int(n)-1] = g + 1
+				}
+			}
+			if e := recvEnv[g]; e >= 0 {
+				recvs[envs[e].first+filled[e]] = postedRecv{post: lane.Calls[j].RecvPost, call: g}
+				filled[e]++
+			}
+		}
+	}
+	// The n-th receive of an envelope in posting order took its n-th
+	// message: partner[send] is that receive's call+1.
+	partner := sendEnv
+	clear(partner)
+	flows := 0
+	byPost := func(a, b postedRecv) int { return cmp.Compare(a.post, b.post) }
 	for _, ec := range envs {
-		byPost := func(a, b postedRecv) int { return cmp.Compare(a.post, b.post) }
-		if !slices.IsSortedFunc(ec.recvs, byPost) {
-			slices.SortFunc(ec.recvs, byPost)
+		list := recvs[ec.first : ec.first+ec.recvs]
+		if !slices.IsSortedFunc(list, byPost) {
+			slices.SortStableFunc(list, byPost)
 		}
-		for n, p := range ec.recvs {
-			if n >= len(ec.sends) {
-				break
-			}
-			if from := ec.sends[n]; from.Rank >= 0 {
-				flows = append(flows, Flow{From: from, To: p.ref})
+		for n, p := range list {
+			if from := sends[ec.first+n]; from != 0 {
+				partner[from-1] = p.call + 1
+				flows++
 			}
 		}
 	}
-	flows = bySender(lanes, flows)
-	for i := range flows {
-		flows[i].ID = i + 1
+	out := make([]Flow, 0, flows)
+	for i := range lanes {
+		for g := base[i]; g < base[i+1]; g++ {
+			if to := partner[g] - 1; to >= 0 {
+				rank := laneOf(base, to)
+				out = append(out, Flow{ID: len(out) + 1, From: CallRef{Rank: i, Call: g - base[i]},
+					To: CallRef{Rank: rank, Call: to - base[rank]}})
+			}
+		}
 	}
-	return flows
+	return out
+}
+
+// envelopeCalls counts the receives of one envelope, and says where its
+// sends and receives lie in matchMessages's lists.
+type envelopeCalls struct{ recvs, first int }
+
+// postedRecv is a receive: when it was posted, and the call.
+type postedRecv struct {
+	post uint64
+	call int
+}
+
+// laneOf is the lane of call g: the last i with base[i] <= g.
+func laneOf(base []int, g int) int {
+	i, _ := slices.BinarySearch(base, g+1)
+	return i - 1
 }
 
 // Label describes a call as a person reads it, e.g.
@@ -244,43 +304,4 @@ func appendByteCount(b []byte, n int) []byte {
 		return append(strconv.AppendInt(b, int64(n>>10), 10), " KiB"...)
 	}
 	return append(strconv.AppendInt(b, int64(n), 10), " B"...)
-}
-
-// bySender orders flows by their send (rank, then call) in one pass: a
-// call sends one message at most, so each call of each lane has one place.
-// (Found in a map, the flows come in no order; sorting them was a tenth of
-// a trace's merge and write.)
-func bySender(lanes []Lane, flows []Flow) []Flow {
-	base := make([]int, len(lanes)+1)
-	for i, lane := range lanes {
-		if lane.Rank != i {
-			return sortBySender(flows)
-		}
-		base[i+1] = base[i] + len(lane.Calls)
-	}
-	at := make([]int32, base[len(lanes)]) // flow index + 1 at its send's place
-	for i, f := range flows {
-		p := base[f.From.Rank] + f.From.Call
-		if at[p] != 0 {
-			return sortBySender(flows)
-		}
-		at[p] = int32(i + 1)
-	}
-	out := make([]Flow, 0, len(flows))
-	for _, i := range at {
-		if i != 0 {
-			out = append(out, flows[i-1])
-		}
-	}
-	return out
-}
-
-func sortBySender(flows []Flow) []Flow {
-	slices.SortFunc(flows, func(a, b Flow) int {
-		if a.From.Rank != b.From.Rank {
-			return cmp.Compare(a.From.Rank, b.From.Rank)
-		}
-		return cmp.Compare(a.From.Call, b.From.Call)
-	})
-	return flows
 }
