@@ -127,7 +127,7 @@ func (e *engine) Deliver(f comm.Frame) {
 	switch f.Kind {
 	case kindEager:
 		e.arrive(&message{env: env, body: f.Payload, size: len(f.Payload), ackID: f.Seq})
-	case kindRTS, kindRTSLocal:
+	case kindRTS, kindRTSLocal, kindRTSShared:
 		size, remote, desc, ok := decodeRTS(f.Kind, f.Payload)
 		if !ok || size > MaxMessageSize {
 			// Malformed, or more than any gorun rank announces (the
@@ -136,7 +136,13 @@ func (e *engine) Deliver(f comm.Frame) {
 		}
 		e.arrive(&message{env: env, head: desc, size: int(size), rndv: true, id: f.Seq, remote: remote})
 	case kindCTS:
+		if f.Tag == ctsShare {
+			e.writeShare(src, f.Seq, f.Payload)
+			break
+		}
 		e.onClearToSend(f.Seq, f.Tag == ctsPulled)
+	case kindWritten:
+		e.onWritten(src, f.Seq, f.Tag == writeFailed)
 	case kindRndvData:
 		e.slowCopy()
 		e.mu.Lock()
