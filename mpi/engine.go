@@ -56,6 +56,7 @@ type engine struct {
 	sent, received []atomic.Uint64
 	busy           atomic.Int64
 	pulls          atomic.Uint64 // bodies copied out of senders' memory
+	shared         atomic.Uint64 // of those, bodies part-written by their senders (share.go)
 }
 
 type rndvKey struct {

@@ -62,10 +62,9 @@ func shareOffset(n int) int {
 	return n / 2 &^ (4<<10 - 1)
 }
 
-// startShare asks the sender of msg to write its share into buf and copies
-// the rest itself. It reports false, having changed nothing, when the
-// request cannot leave at once; the caller then pulls the whole body.
-// The caller holds e.busy.
+// startShare asks the sender of msg to write its share into buf, copies
+// the rest itself and reports true; false, having changed nothing, when the
+// body is not worth sharing. The caller holds e.busy.
 func (e *engine) startShare(r *recvOp, msg *message, buf []byte) bool {
 	if e.yield || len(buf) < minShare {
 		return false
@@ -76,13 +75,7 @@ func (e *engine) startShare(r *recvOp, msg *message, buf []byte) bool {
 	e.mu.Lock()
 	msg.remote.share = s
 	e.mu.Unlock()
-	req := comm.Header{Kind: kindCTS, Seq: msg.id, Tag: ctsShare}
-	if !e.trySendPayload(src, req, encodeShareRequest(bodyAddress(buf), uint64(s.offset))) {
-		e.mu.Lock()
-		msg.remote.share = nil
-		e.mu.Unlock()
-		return false
-	}
+	e.sendRequest(src, comm.Header{Kind: kindCTS, Seq: msg.id, Tag: ctsShare}, encodeShareRequest(bodyAddress(buf), uint64(s.offset)))
 	err := e.reader.ReadPeerMemory(src, msg.remote.addr, buf[:s.offset])
 	e.partCopied(r, msg, s, err == nil)
 	return true
@@ -127,7 +120,9 @@ func (e *engine) onWritten(src int, id uint64, failed bool) {
 		return // not a shared copy of ours (any more), or said twice
 	}
 	ok := !failed
-	if failed {
+	if ok {
+		e.shared.Add(1)
+	} else {
 		e.busy.Add(1)
 		ok = e.reader.ReadPeerMemory(src, r.msg.remote.addr+uint64(s.offset), s.buf[s.offset:]) == nil
 		e.busy.Add(-1)
@@ -162,35 +157,27 @@ func (e *engine) writeShare(dest int, id uint64, payload []byte) {
 	e.sendControl(dest, answer)
 }
 
-// trySendPayload sends a small frame at once if the transport can without
-// blocking; false when it cannot (nothing was sent or counted).
-func (e *engine) trySendPayload(dest int, h comm.Header, payload []byte) bool {
-	ts, ok := e.t.(comm.TrySender)
-	if !ok {
-		return false
-	}
-	e.countSend(dest)
-	if sent, _ := ts.TrySend(dest, h, payload); sent {
-		return true
-	}
-	e.uncountSend(dest)
-	return false
-}
-
-// sendControl sends a payload-less frame to dest: at once when the
-// transport can, else from a goroutine of its own (counted as sent before
-// it starts, waited for by Finalize). A failure means dest is gone, which
-// PeerGone reports.
-func (e *engine) sendControl(dest int, h comm.Header) {
-	if e.trySendFrame(dest, h) {
-		return
+// sendRequest sends a frame with a small payload to dest: at once when
+// the transport can, else from a goroutine of its own (counted as sent
+// before it starts, waited for by Finalize). A failure means dest is gone,
+// which PeerGone reports.
+func (e *engine) sendRequest(dest int, h comm.Header, payload []byte) {
+	if ts, ok := e.t.(comm.TrySender); ok {
+		e.countSend(dest)
+		if sent, _ := ts.TrySend(dest, h, payload); sent {
+			return
+		}
+		e.uncountSend(dest)
 	}
 	e.countSend(dest) // before the caller's handler returns: see countSend
 	e.async.Add(1)
 	go func() {
 		defer e.async.Done()
-		if e.t.Send(context.Background(), dest, h, nil) != nil {
+		if e.t.Send(context.Background(), dest, h, payload) != nil {
 			e.uncountSend(dest)
 		}
 	}()
 }
+
+// sendControl sends a payload-less frame to dest, as sendRequest.
+func (e *engine) sendControl(dest int, h comm.Header) { e.sendRequest(dest, h, nil) }
