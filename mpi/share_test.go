@@ -176,3 +176,74 @@ func TestSharedCopyFallsBack(t *testing.T) {
 		})
 	}
 }
+
+// hookedCopies is a Unix transport that runs a hook before each write
+// into a peer's memory.
+type hookedCopies struct {
+	*comm.Unix
+	beforeWrite func()
+}
+
+func (h hookedCopies) WritePeerMemory(rank int, addr uint64, src []byte) error {
+	h.beforeWrite()
+	return h.Unix.WritePeerMemory(rank, addr, src)
+}
+
+// TestSharedCopyPeerLost: a peer lost in the middle of a shared copy
+// fails the other side's call with ErrPeerLost instead of leaving it
+// waiting. The loss is reported to the engine as the transport would when
+// the peer's process dies, at the moment the sender starts writing its
+// share: once to the receiver (which then waits for no share any more),
+// once to the sender (whose receiver then never answers).
+func TestSharedCopyPeerLost(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("no single-copy path on this platform")
+	}
+	for _, lost := range []int{0, 1} {
+		t.Run(fmt.Sprintf("rank %d lost", lost), func(t *testing.T) {
+			job, err := ranks.Start(ranks.Unix, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer job.Close()
+			engines := make(chan *engine, 2)
+			var byRank [2]*engine
+			crash := errors.New("process killed (simulated)")
+			job.Transports[0] = hookedCopies{Unix: job.Transports[0].(*comm.Unix), beforeWrite: func() {
+				// The survivor learns that the other rank died.
+				survivor := 1 - lost
+				byRank[survivor].PeerGone(lost, crash)
+			}}
+			open := func(tr comm.Transport) (*Comm, error) { return Init(WithTransport(tr)) }
+			errs := ranks.RunWorlds(job, ranks.Limits{Timeout: ranks.TimeoutFor(t, jobTimeout)}, open, func(r int, c *Comm) error {
+				engines <- c.e
+				if _, err := c.Sendrecv(r, 1-r, 0, new(int), 1-r, 0); err != nil {
+					return err
+				}
+				if r == 0 {
+					for range 2 {
+						e := <-engines
+						byRank[e.rank] = e
+					}
+					msg := sharePattern(4<<20, 0)
+					err := c.Send(msg, 1, 1)
+					if lost == 1 && !errors.Is(err, ErrPeerLost) {
+						return fmt.Errorf("Send to a receiver lost mid-copy: %v, want ErrPeerLost", err)
+					}
+					return nil
+				}
+				var buf []byte
+				_, err := c.Recv(&buf, 0, 1)
+				if lost == 0 && !errors.Is(err, ErrPeerLost) {
+					return fmt.Errorf("Recv from a sender lost mid-copy: %v, want ErrPeerLost", err)
+				}
+				return nil
+			})
+			for r, err := range errs {
+				if err != nil {
+					t.Errorf("rank %d: %v", r, err)
+				}
+			}
+		})
+	}
+}
