@@ -111,7 +111,8 @@ func markdown(cfg config, impls []impl, skipped []string, res *results, m machin
 		"twin, `python3 -c \"from mpi4py import MPI\"`), launcher included, %d jobs per implementation and round. "+
 		"The haversine workload (`shared/WORKLOADS.md`, %d requests, np=%d) is `examples/haversine`'s static split and its "+
 		"twins `bench/haversine/haversine.c` and `haversine.py` (numpy, vectorized); the figure is the seconds the program "+
-		"reports (start to total on rank 0), one job per implementation and round.\n\n",
+		"reports (on rank 0, from a barrier that every rank has reached to the total: generating, sending, computing, "+
+		"gathering, reducing), one job per implementation and round.\n\n",
 		cfg.launchNP, cfg.launches, cfg.haversineN, cfg.haversineNP)
 	w("Commands (BIN is a temporary directory holding the programs built by `go build` and `mpicc -O2`; BENCH is bench/):\n\n```\n")
 	show := func(argv []string) { w("%s\n", shellLine(argv, work, benchDir)) }

@@ -49,7 +49,9 @@ func measureAll(cfg config, impls []impl, res *results) error {
 			if !ok {
 				continue
 			}
-			if secs, found := reportedSeconds(out); found {
+			if wrong := wrongHaversineTotal(out, cfg.haversineN); wrong != "" {
+				res.failures = append(res.failures, fmt.Sprintf("%s haversine: %s", im.name, wrong))
+			} else if secs, found := reportedSeconds(out); found {
 				res.add(key{"haversine", cfg.haversineNP, "haversine", cfg.haversineN}, im.name, round, row{mean: secs})
 				fmt.Printf("  %-12s haversine np=%d  %.3fs reported  %5.1fs\n", im.name, cfg.haversineNP, secs, time.Since(start).Seconds())
 			} else {

@@ -23,24 +23,39 @@ var namedRequests = []request{
 
 // haversine returns the great-circle distance in km.
 func haversine(lat1, lon1, lat2, lon2 float64) float64 {
-	rad := func(deg float64) float64 { return deg * math.Pi / 180 }
-	dlat, dlon := rad(lat2-lat1), rad(lon2-lon1)
-	a := math.Pow(math.Sin(dlat/2), 2) + math.Cos(rad(lat1))*math.Cos(rad(lat2))*math.Pow(math.Sin(dlon/2), 2)
+	dlat, dlon := radians(lat2-lat1), radians(lon2-lon1)
+	a := square(math.Sin(dlat/2)) + math.Cos(radians(lat1))*math.Cos(radians(lat2))*square(math.Sin(dlon/2))
 	return earthRadiusKm * 2 * math.Asin(math.Sqrt(a))
 }
 
-// generated fills coords with requests first..first+n-1 of the generated
-// load, four numbers per request (lat1, lon1, lat2, lon2), with the
-// 64-bit integer formulas of WORKLOADS.md.
-func generated(first, n int) []float64 {
-	coords := make([]float64, 0, 4*n)
-	for i := int64(first); i < int64(first+n); i++ {
-		coords = append(coords,
-			float64((i*7919)%180001)/1000.0-90,
-			float64((i*104729)%360001)/1000.0-180,
-			float64((i*1299709)%180001)/1000.0-90,
-			float64((i*15485863)%360001)/1000.0-180)
+// radians converts degrees to radians.
+func radians(deg float64) float64 { return deg * math.Pi / 180 }
+
+// square returns x*x. Not math.Pow(x, 2): Pow computes any power, through
+// the logarithm of x's parts, 19 ns a call here against 2 ns for x*x
+// (BenchmarkMathPow2, BenchmarkSquare). C compilers turn pow(x, 2) into
+// x*x; Go's does not.
+func square(x float64) float64 { return x * x }
+
+// generate fills coords with requests first, first+1, ... of the generated
+// load, four numbers per request (lat1, lon1, lat2, lon2), with the 64-bit
+// integer formulas of WORKLOADS.md.
+func generate(coords []float64, first int) {
+	for k := range len(coords) / 4 {
+		i := int64(first + k)
+		request := coords[4*k : 4*k+4]
+		request[0] = float64((i*7919)%180001)/1000.0 - 90
+		request[1] = float64((i*104729)%360001)/1000.0 - 180
+		request[2] = float64((i*1299709)%180001)/1000.0 - 90
+		request[3] = float64((i*15485863)%360001)/1000.0 - 180
 	}
+}
+
+// generated returns requests first..first+n-1 of the generated load, laid
+// out as generate does.
+func generated(first, n int) []float64 {
+	coords := make([]float64, 4*n)
+	generate(coords, first)
 	return coords
 }
 
