@@ -65,14 +65,21 @@ func allreduceValueShared[T any](a *arena, c Conn, sig Signature, v T, op Op[T],
 	if alg == 0 {
 		alg = algRecursiveDoubling
 	}
-	buf := []T{v}
-	res, err := inArena(a, "Allreduce", sig, checkCall(c), func() ([]T, error) {
-		return shmAllreduceLocked(a, buf, buf, op, alg, own)
+	res, err := inArena(a, "Allreduce", -1, sig, checkCall(c), func() (T, error) {
+		// The value and its result: one element of the arena's private
+		// scratch, not a slice made per call.
+		buf := valueScratch[T](a)
+		buf[0] = v
+		out, err := shmAllreduceLocked(a, buf, buf, op, alg, own)
+		if err != nil {
+			return zero, err
+		}
+		return out[0], nil
 	})
 	if err != nil {
 		return zero, err
 	}
-	return res[0], nil
+	return res, nil
 }
 
 // isFixedSizeNumber reports whether values of kind are numbers whose

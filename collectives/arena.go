@@ -20,8 +20,8 @@ import (
 // region, is kept in the region (shmcoll.Region.Attach).
 //
 // Layout (shmcoll): for each rank, two counters (operands copied in, share
-// reduced), each on a cache line of its own with a count of sleepers; two
-// sets of call headers, one per rank in each (its vector's length, its
+// reduced), each on a cache line of its own with a count of sleepers;
+// shmcoll.HeaderSets sets of call headers, one per rank in each (its vector's length, its
 // choice of algorithm, its failure if any, a small value), which the ranks
 // compare before they touch each other's data; then one slot per rank for
 // a segment of its operand; then the result area.
@@ -51,14 +51,23 @@ type arena struct {
 	// ends[c%shmcoll.HeaderSets] is steps at the end of call c: of the
 	// call HeaderSets back, whose header set the next call reuses.
 	ends [shmcoll.HeaderSets]uint32
-	op   string // the collective in progress, for deadlock reports
+	// op is the collective in progress, for deadlock reports, and opRoot
+	// its root (-1: none); opName puts them together when a report needs it.
+	op     string
+	opRoot int
 	// sig is the call in progress, lastSig this rank's call through the
 	// arena before it (both published in the call's header), check the
 	// call's CallConn.CheckCall (or nil), run while a wait sleeps.
 	sig, lastSig Signature
 	check        CallConn
 	broken       error // a call failed midway: the counters are out of step
-	long         bool  // the call in progress moves longCallBytes or more per rank
+	// value holds an Allreduce's value and result during the call
+	// (valueScratch), operands the operand views of an AllreduceSlice
+	// (operandScratch): kept, since calls are one at a time, so that a
+	// small call allocates nothing.
+	value    [2]uint64
+	operands any
+	long     bool // the call in progress moves longCallBytes or more per rank
 }
 
 // Sizes of the arena's parts (shmcoll's layout).
@@ -100,6 +109,24 @@ func newArena(region *shmcoll.Region) *arena {
 	a.slots = shmcoll.HeaderBytes(a.size)
 	a.result = a.slots + a.size*a.slotBytes
 	return a
+}
+
+// valueScratch is one element of E (a fixed-size number, at most 16
+// bytes) in a's private memory, for the call in progress.
+func valueScratch[E any](a *arena) []E {
+	return unsafe.Slice((*E)(unsafe.Pointer(&a.value)), 1)
+}
+
+// operandScratch returns two slices of a.size views of E, zeroed, kept
+// in a for the next call of the same element type.
+func operandScratch[E any](a *arena) (operands, parts [][]E) {
+	s, ok := a.operands.(*[][]E)
+	if !ok || len(*s) != 2*a.size {
+		views := make([][]E, 2*a.size)
+		s = &views
+		a.operands = s
+	}
+	return (*s)[:a.size:a.size], (*s)[a.size:]
 }
 
 // endCall records the end of the call in progress and moves to the next
@@ -168,7 +195,12 @@ const (
 	// 3.6-6.7 us (p99 45-57), 138-157 us and 39-64 us. At np=8 the means
 	// held or improved (AllreduceSliceInto 8 B 61-65 against 41-42 us,
 	// Bcast 256 KiB 600 against 365-379 us; Allreduce 8 B 95-97 against
-	// 87-106 us), the p50 of small calls rising (20 to 32 us).
+	// 87-106 us), the p50 of small calls rising (20 to 32 us). 512 and
+	// 4096 polls changed nothing (Barrier, Allreduce 8 B, Bcast 8 B at
+	// np=4, three alternated runs at load 15: means of calls under 1 ms
+	// and p99 within the runs' spread): few waits end in a sleep (about
+	// 1.5 in 1000 on each rank); the tail is yields that keep the core away
+	// 32-64 us (1.5-2% of the yields of a Barrier loop).
 	arenaYieldPolls = 64
 	// longCallBytes: in an AllreduceSlice moving this much per rank, a
 	// rank that shares its core sleeps at once instead of polling: its wait
@@ -195,6 +227,17 @@ const arenaYieldLong = 50 * time.Microsecond
 
 // yieldBriefly yields the core and reports whether the core came back
 // within arenaYieldLong.
+//
+// Tried and dropped (np=4 on 2 cores, bench/ops, alternated runs at load
+// 11-19, against this code): a raw sched_yield (no hand-off of the P to
+// sysmon during the yield): Barrier means 14-19 against 4.6-9 us, calls
+// over 1 ms up; runtime.Gosched every 256 calls, which keeps sysmon from
+// preempting the polling goroutine (and so from handing its P to a
+// spinning thread during a yield): yields of 32-64 us fell from 2% to
+// 0.8% and the Barrier p99 from 68-72 to 47-48 us, but calls over 1 ms
+// rose from 10-50 to 134-284 per loop and the means doubled (9 -> 20 us):
+// on a loaded machine the hand-off is what brings a rank back ahead of
+// the other processes.
 func yieldBriefly() bool {
 	start := time.Now()
 	shm.Yield()
@@ -262,7 +305,7 @@ func (a *arena) waitRanks(kind, only int, target uint32) error {
 					}
 				}
 				if leave == nil && a.hooks.Blocked != nil && now.Sub(start) >= arenaBlockedAfter {
-					leave = a.hooks.Blocked(a.op, func() bool { return !a.allReached(kind, only, target) })
+					leave = a.hooks.Blocked(a.opName(), func() bool { return !a.allReached(kind, only, target) })
 				}
 			}
 		}

@@ -56,38 +56,53 @@ var errUseMessages = errors.New("collectives: agreed on a message algorithm")
 // The result goes into into when it is not nil (it has v's length, checked
 // by the caller, and may be v itself), else into a new slice.
 func shmAllreduce[E any](a *arena, sig Signature, check CallConn, v, into []E, op Op[E], alg algorithm, own *failure) ([]E, error) {
-	return inArena(a, "AllreduceSlice", sig, check, func() ([]E, error) {
+	return inArena(a, "AllreduceSlice", -1, sig, check, func() ([]E, error) {
 		return shmAllreduceLocked(a, v, into, op, alg, own)
 	})
 }
 
-// inArena runs one collective call named op, of signature sig, on a: one
-// call at a time, the name kept for deadlock reports, check (the Conn's
-// CheckCall, or nil) run while a wait sleeps. A failure every rank found
-// alike in the headers (callError) leaves the arena in step; any other
-// error (a peer lost midway, a mismatch this rank alone found) leaves it
-// out of step, unused from then on.
-func inArena[R any](a *arena, op string, sig Signature, check CallConn, call func() (R, error)) (R, error) {
+// inArena runs one collective call named op (of root root, or -1), of
+// signature sig, on a: one call at a time, the name kept for deadlock
+// reports, check (the Conn's CheckCall, or nil) run while a wait sleeps. A
+// failure every rank found alike in the headers (callError) leaves the
+// arena in step; any other error (a peer lost midway, a mismatch this rank
+// alone found) leaves it out of step, unused from then on. It allocates
+// nothing unless the call fails.
+func inArena[R any](a *arena, op string, root int, sig Signature, check CallConn, call func() (R, error)) (R, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.op, a.sig, a.check = op, sig, check
+	a.op, a.opRoot, a.sig, a.check = op, root, sig, check
 	out, err := call()
 	a.lastSig, a.check = sig, nil
 	a.long = false
 	a.endCall()
-	var agreed callError
-	var zero R
-	switch {
-	case err == nil, errors.Is(err, errUseMessages):
+	if err == nil || errors.Is(err, errUseMessages) {
 		return out, err
-	case errors.As(err, &agreed):
-		return zero, agreed.err
+	}
+	var zero R
+	return zero, a.failed(err)
+}
+
+// failed is the error of a call through the arena that failed with err,
+// and marks the arena out of step unless every rank found err alike.
+func (a *arena) failed(err error) error {
+	var agreed callError
+	if errors.As(err, &agreed) {
+		return agreed.err
 	}
 	a.broken = err
 	if errors.Is(err, ErrCollectiveMismatch) {
-		return zero, err
+		return err
 	}
-	return zero, fmt.Errorf("%s in shared memory: %w", op, err)
+	return fmt.Errorf("%s in shared memory: %w", a.opName(), err)
+}
+
+// opName is the call in progress as reports name it: "Bcast(root 2)".
+func (a *arena) opName() string {
+	if a.opRoot < 0 {
+		return a.op
+	}
+	return fmt.Sprintf("%s(root %d)", a.op, a.opRoot)
 }
 
 // callError is a failure every rank of the call found in the headers.
@@ -142,7 +157,8 @@ func shmAllreduceLocked[E any](a *arena, v, into []E, op Op[E], alg algorithm, o
 		return nil, a.endStep(first+1, prefer(f, own), alg)
 	}
 
-	operands := make([][]E, p)
+	operands, parts := operandScratch[E](a)
+	defer func() { clear(operands); clear(parts) }() // keep no caller's memory alive between calls
 	if small {
 		out := into
 		if out == nil {
@@ -151,15 +167,15 @@ func shmAllreduceLocked[E any](a *arena, v, into []E, op Op[E], alg algorithm, o
 		for q := range operands {
 			operands[q] = slot(q)[:n] // ours too: out may be v
 		}
-		foldBlocks(out, operands, op, es)
+		foldBlocks(out, operands, parts, op, es)
 		return out, a.endStep(first+1, nil, algShm)
 	}
-	return shmPartitioned(a, v, into, op, operands, mlo, mhi)
+	return shmPartitioned(a, v, into, op, operands, parts, mlo, mhi)
 }
 
 // shmPartitioned is the large-vector part of shmAllreduce, entered with the
 // first segment's operands in place and agreed on.
-func shmPartitioned[E any](a *arena, v, into []E, op Op[E], operands [][]E, mlo, mhi int) ([]E, error) {
+func shmPartitioned[E any](a *arena, v, into []E, op Op[E], operands, parts [][]E, mlo, mhi int) ([]E, error) {
 	p, me := a.size, a.rank
 	n := len(v)
 	es := int(unsafe.Sizeof(*new(E)))
@@ -203,7 +219,7 @@ func shmPartitioned[E any](a *arena, v, into []E, op Op[E], operands [][]E, mlo,
 			operands[q] = slot(q)[mlo:mhi]
 		}
 		operands[me] = v[lo+mlo : lo+mhi]
-		foldBlocks(result(at, mhi-mlo), operands, op, es)
+		foldBlocks(result(at, mhi-mlo), operands, parts, op, es)
 		a.post(reducedKind, step+1)
 
 		if !whole {
@@ -242,7 +258,8 @@ func viewOf[E any](mem []byte, off, count int) []E {
 // foldBlocks sets dst to operands[0] op operands[1] op ... element by
 // element, left to right, a block at a time so that the running result
 // stays in the first-level cache while the operands are folded into it.
-func foldBlocks[E any](dst []E, operands [][]E, op Op[E], es int) {
+// parts (as long as operands) holds each block's operands for op.Fold.
+func foldBlocks[E any](dst []E, operands, parts [][]E, op Op[E], es int) {
 	block := max(reduceBlockBytes/es, 1)
 	kernel := op.Kernel
 	if kernel == nil {
@@ -252,7 +269,6 @@ func foldBlocks[E any](dst []E, operands [][]E, op Op[E], es int) {
 			}
 		}
 	}
-	parts := make([][]E, len(operands))
 	for b := 0; b < len(dst); b += block {
 		e := min(len(dst), b+block)
 		if op.Fold != nil {

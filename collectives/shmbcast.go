@@ -35,7 +35,7 @@ func shmBcast[T any](a *arena, sig Signature, check CallConn, codec Codec[T], v 
 	if into != nil {
 		name = "BcastInto"
 	}
-	return inArena(a, fmt.Sprintf("%s(root %d)", name, root), sig, check, func() (T, error) {
+	return inArena(a, name, root, sig, check, func() (T, error) {
 		return shmBcastLocked(a, codec, v, root, into)
 	})
 }
@@ -196,7 +196,7 @@ func (a *arena) endStep(step uint32, f *failure, alg algorithm) error {
 // shmBarrier is Barrier through the arena: every rank posts its arrival
 // and waits for the others'.
 func shmBarrier(a *arena, sig Signature, check CallConn) error {
-	_, err := inArena(a, "Barrier", sig, check, func() (struct{}, error) {
+	_, err := inArena(a, "Barrier", -1, sig, check, func() (struct{}, error) {
 		if err := a.waitAll(reducedKind, a.doneBefore(false)); err != nil {
 			return struct{}{}, err
 		}

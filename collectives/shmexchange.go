@@ -94,7 +94,7 @@ const maxExchangeRanks = (arenaHeader - headerInline) / 8
 // through shared memory reads each block straight from its sender's
 // memory" and its revert on branch h-into).
 func shmExchange(a *arena, op string, sig Signature, check CallConn, x *exchange) error {
-	_, err := inArena(a, op, sig, check, func() (struct{}, error) {
+	_, err := inArena(a, op, -1, sig, check, func() (struct{}, error) {
 		return struct{}{}, shmExchangeLocked(a, x)
 	})
 	return err

@@ -34,29 +34,29 @@ func (msgValueCodec[T]) Decode(payload []byte) (T, error) {
 // valueCodec returns the codec collectives use for values of T.
 func valueCodec[T any]() collectives.Codec[T] { return msgValueCodec[T]{} }
 
-// msgSliceCodec encodes slices for collectives. Slices of fixed-size numbers
+// msgSliceCodec encodes slices for collectives with msgpack; sliceCodec
+// gives slices of fixed-size numbers rawSliceCodec instead.
+type msgSliceCodec[E any] struct{}
+
+// rawSliceCodec encodes slices of fixed-size numbers for collectives: they
 // travel as their raw bytes with no descriptor and no copy (every rank of a
-// collective call uses the same element type); others use msgpack.
-type msgSliceCodec[E any] struct {
-	raw  bool
-	size int
-}
+// collective call uses the same element type). Like msgSliceCodec it holds
+// nothing, so that making one allocates nothing.
+type rawSliceCodec[E any] struct{}
 
 // sliceCodec returns the codec collectives use for []E.
 func sliceCodec[E any]() collectives.Codec[[]E] {
 	var zero []E
-	_, _, _, raw := rawBytes(zero)
-	var e E
-	return msgSliceCodec[E]{raw: raw, size: int(unsafe.Sizeof(e))}
+	if _, _, _, raw := rawBytes(zero); raw {
+		return rawSliceCodec[E]{}
+	}
+	return msgSliceCodec[E]{}
 }
 
 // Raw reports whether payloads are the slices' own memory (collectives.RawCodec).
-func (s msgSliceCodec[E]) Raw() bool { return s.raw }
+func (msgSliceCodec[E]) Raw() bool { return false }
 
-func (s msgSliceCodec[E]) Encode(v []E) ([]byte, error) {
-	if s.raw {
-		return sliceBytes(v), nil
-	}
+func (msgSliceCodec[E]) Encode(v []E) ([]byte, error) {
 	b, err := msgpack.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("%w %T: %w", ErrEncode, v, err)
@@ -64,32 +64,39 @@ func (s msgSliceCodec[E]) Encode(v []E) ([]byte, error) {
 	return b, nil
 }
 
-func (s msgSliceCodec[E]) Decode(payload []byte) ([]E, error) {
-	if !s.raw {
-		var v []E
-		if err := checkMsgpack(payload, shapeOf(reflect.TypeFor[[]E]())); err != nil {
-			return nil, fmt.Errorf("%w: cannot decode into %T: %w", ErrTypeMismatch, v, err)
-		}
-		if err := msgpack.Unmarshal(payload, &v); err != nil {
-			return nil, fmt.Errorf("%w: cannot decode into %T: %w", ErrTypeMismatch, v, err)
-		}
-		return v, nil
+func (msgSliceCodec[E]) Decode(payload []byte) ([]E, error) {
+	var v []E
+	if err := checkMsgpack(payload, shapeOf(reflect.TypeFor[[]E]())); err != nil {
+		return nil, fmt.Errorf("%w: cannot decode into %T: %w", ErrTypeMismatch, v, err)
 	}
-	if len(payload)%s.size != 0 {
-		return nil, fmt.Errorf("%w: %d bytes is not a whole number of %d-byte elements", ErrTypeMismatch, len(payload), s.size)
+	if err := msgpack.Unmarshal(payload, &v); err != nil {
+		return nil, fmt.Errorf("%w: cannot decode into %T: %w", ErrTypeMismatch, v, err)
 	}
-	n := len(payload) / s.size
+	return v, nil
+}
+
+// Raw reports whether payloads are the slices' own memory (collectives.RawCodec).
+func (rawSliceCodec[E]) Raw() bool { return true }
+
+func (rawSliceCodec[E]) Encode(v []E) ([]byte, error) { return sliceBytes(v), nil }
+
+func (rawSliceCodec[E]) Decode(payload []byte) ([]E, error) {
+	var e E
+	size := int(unsafe.Sizeof(e))
+	if len(payload)%size != 0 {
+		return nil, fmt.Errorf("%w: %d bytes is not a whole number of %d-byte elements", ErrTypeMismatch, len(payload), size)
+	}
+	n := len(payload) / size
 	if n == 0 {
 		return []E{}, nil
 	}
-	var e E
 	if hostLittleEndian && uintptr(unsafe.Pointer(&payload[0]))%unsafe.Alignof(e) == 0 {
 		return unsafe.Slice((*E)(unsafe.Pointer(&payload[0])), n), nil
 	}
 	out := make([]E, n)
 	src := payload
 	if !hostLittleEndian {
-		src = swapped(payload, s.size)
+		src = swapped(payload, size)
 	}
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), len(src)), src)
 	return out, nil
@@ -99,46 +106,61 @@ func (s msgSliceCodec[E]) Decode(payload []byte) ([]E, error) {
 // (possibly a named one, e.g. type Vec []float64) as its raw bytes, with no
 // descriptor and no copy on a little-endian host, and decodes in place
 // when the bytes are aligned. Bcast uses it, so that a large numeric
-// vector is broadcast without being re-encoded at every hop.
-type rawValueCodec[T any] struct {
-	typ  reflect.Type
-	size int
-}
+// vector is broadcast without being re-encoded at every hop. It holds
+// nothing (the element type is T's), so that making one, encoding and
+// decoding allocate nothing: a Bcast in a loop allocates only the value
+// each rank but the root gets.
+type rawValueCodec[T any] struct{}
 
 // valueCodecFor returns rawValueCodec for numeric slice types and the
 // general codec for everything else.
 func valueCodecFor[T any]() collectives.Codec[T] {
-	var zero T
-	if _, _, _, raw := rawBytes(zero); raw && hostLittleEndian {
-		t := reflect.TypeFor[T]()
-		return rawValueCodec[T]{typ: t, size: int(t.Elem().Size())}
+	if rawSliceType(reflect.TypeFor[T]()) && hostLittleEndian {
+		return rawValueCodec[T]{}
 	}
 	return valueCodec[T]()
 }
 
-func (c rawValueCodec[T]) Encode(v T) ([]byte, error) {
-	b, _, _, _ := rawBytes(v)
-	if b == nil {
-		b = []byte{}
+// rawSliceType reports whether t is a slice whose elements rawBytes sends
+// as raw bytes.
+func rawSliceType(t reflect.Type) bool {
+	if t.Kind() != reflect.Slice {
+		return false
 	}
-	return b, nil
+	kind := t.Elem().Kind()
+	_, numeric := rawKinds[kind]
+	return numeric && !((kind == reflect.Int || kind == reflect.Uint) && unsafe.Sizeof(int(0)) != 8)
+}
+
+// bytesHeader views the slice v (T is a slice type) as a slice header
+// whose length and capacity count elements, not bytes.
+func bytesHeader[T any](v *T) *[]byte { return (*[]byte)(unsafe.Pointer(v)) }
+
+func (c rawValueCodec[T]) Encode(v T) ([]byte, error) {
+	h := *bytesHeader(&v)
+	if len(h) == 0 {
+		return []byte{}, nil
+	}
+	return unsafe.Slice(unsafe.SliceData(h), len(h)*int(reflect.TypeFor[T]().Elem().Size())), nil
 }
 
 func (c rawValueCodec[T]) Decode(payload []byte) (T, error) {
 	var v T
-	if len(payload)%c.size != 0 {
-		return v, fmt.Errorf("%w: %d bytes is not a whole number of %d-byte elements", ErrTypeMismatch, len(payload), c.size)
+	elem := reflect.TypeFor[T]().Elem()
+	size := int(elem.Size())
+	if len(payload)%size != 0 {
+		return v, fmt.Errorf("%w: %d bytes is not a whole number of %d-byte elements", ErrTypeMismatch, len(payload), size)
 	}
-	n := len(payload) / c.size
-	var s reflect.Value
+	n := len(payload) / size
 	switch {
 	case n == 0:
-		s = reflect.MakeSlice(c.typ, 0, 0)
-	case uintptr(unsafe.Pointer(&payload[0]))%uintptr(c.typ.Elem().Align()) == 0:
-		s = reflect.SliceAt(c.typ.Elem(), unsafe.Pointer(&payload[0]), n).Convert(c.typ)
+		*bytesHeader(&v) = []byte{} // empty, not nil, as the value sent
+	case uintptr(unsafe.Pointer(&payload[0]))%uintptr(elem.Align()) == 0:
+		*bytesHeader(&v) = unsafe.Slice(&payload[0], n)
 	default:
-		s = reflect.MakeSlice(c.typ, n, n)
+		s := reflect.MakeSlice(reflect.TypeFor[T](), n, n)
 		copy(unsafe.Slice((*byte)(s.UnsafePointer()), len(payload)), payload)
+		return s.Interface().(T), nil
 	}
-	return s.Interface().(T), nil
+	return v, nil
 }

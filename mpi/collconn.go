@@ -28,14 +28,24 @@ func (k *collConn) sig() collectives.Signature {
 	return s
 }
 
-// collConn starts a collective call named op on c.
-func (c *Comm) collConn(op string) (collectives.Conn, error) {
+// collConn starts a collective call named op on c, in the service the
+// call before left (releaseConn) when no other call of c's holds it.
+func (c *Comm) collConn(op string) (*collConn, error) {
 	if err := c.usable(); err != nil {
 		return nil, c.wrapErr(op, noPeer, noTag, err)
 	}
 	seq := c.shared.collSeq.Add(1)
-	return &collConn{c: c, op: op, seq: seq}, nil
+	k := c.shared.spareConn.Swap(nil)
+	if k == nil {
+		k = new(collConn)
+	}
+	*k = collConn{c: c, op: op, seq: seq}
+	return k, nil
 }
+
+// releaseConn keeps k, whose call has returned and which nothing holds
+// any more, for c's next collective call.
+func (c *Comm) releaseConn(k *collConn) { c.shared.spareConn.Store(k) }
 
 // wireTag combines the call's sequence (19 bits) and the algorithm's step
 // tag (12 bits, collectives.MaxTag).

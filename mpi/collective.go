@@ -14,18 +14,21 @@ func collective[R any](c *Comm, op string, body func(conn collectives.Conn) (R, 
 	sp := c.traceBegin(op)
 	defer sp.endErr(&err)
 	var zero R
-	conn, err := c.collConn(op)
+	k, err := c.collConn(op)
 	if err != nil {
 		return zero, err
 	}
-	out, err := body(conn)
+	out, err := body(k)
 	if err != nil {
 		if errors.Is(err, collectives.ErrCollectiveMismatch) &&
-			!(conn.(*collConn).sig().Kind == collectives.KindAllreduceSlice && errors.Is(err, collectives.ErrLengthMismatch)) {
+			!(k.sig().Kind == collectives.KindAllreduceSlice && errors.Is(err, collectives.ErrLengthMismatch)) {
 			c.breakColl(mismatchCause(err))
 		}
 		return zero, c.wrapErr(op, noPeer, noTag, err)
 	}
+	// Only on success: a failed call may have left a goroutine with k
+	// (a receive being cancelled), and failures are not the loop to save.
+	c.releaseConn(k)
 	return out, nil
 }
 

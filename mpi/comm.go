@@ -41,10 +41,13 @@ type Comm struct {
 // commShared is the state every view (WithContext) of a communicator shares.
 type commShared struct {
 	collSeq atomic.Uint32 // collective calls made so far
-	world   *worldState   // the world this communicator belongs to
-	hier    hierState     // its ranks' hosts, for the hierarchical collectives (hier.go)
-	freed   atomic.Bool   // Finalize was called on this communicator (not the world)
-	watch   *collWatch    // its collective context's watch, once made; guarded by the engine's mu
+	// spareConn is a collective call's service kept for the next call
+	// (collConn, collective.go): a call in a loop allocates none.
+	spareConn atomic.Pointer[collConn]
+	world     *worldState // the world this communicator belongs to
+	hier      hierState   // its ranks' hosts, for the hierarchical collectives (hier.go)
+	freed     atomic.Bool // Finalize was called on this communicator (not the world)
+	watch     *collWatch  // its collective context's watch, once made; guarded by the engine's mu
 }
 
 func newComm(e *engine, ctx uint32, group []int, world *worldState) *Comm {
