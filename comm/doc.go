@@ -14,10 +14,10 @@
 //
 // Optional abilities are small interfaces found by type assertion: Poller
 // (progress on the caller's goroutine), TrySender (a send that never
-// waits), PartsSender (a payload in two parts), PeerMemoryReader (copying
-// out of a same-host peer's memory), EagerLimiter (a preferred eager limit
-// per destination), and, on the Handler's side, BufferProvider (the memory
-// a large payload is read into). comm/commtest checks every transport
+// waits), PartsSender (a payload in two parts), PeerMemoryReader and
+// PeerMemoryWriter (copying out of and into a same-host peer's memory),
+// EagerLimiter (a preferred eager limit per destination), and, on the
+// Handler's side, BufferProvider (the memory a large payload is read into). comm/commtest checks every transport
 // against the contract, abilities included.
 //
 // # Usage

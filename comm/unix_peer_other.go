@@ -16,3 +16,7 @@ func peerPID(syscall.RawConn) int { return 0 }
 func readProcess(int, uint64, []byte) error {
 	return errors.New("reading another process's memory is not supported on this system")
 }
+
+func writeProcess(int, uint64, []byte) error {
+	return errors.New("writing another process's memory is not supported on this system")
+}

@@ -63,6 +63,7 @@ type engine struct {
 	sent, received []atomic.Uint64
 	busy           atomic.Int64
 	pulls          atomic.Uint64 // bodies copied out of senders' memory
+	shared         atomic.Uint64 // of those, bodies part-written by their senders (share.go)
 }
 
 type rndvKey struct {
@@ -136,7 +137,7 @@ func (e *engine) Deliver(f comm.Frame) {
 		msg := e.newMessage()
 		msg.env, msg.body, msg.size, msg.ackID = env, f.Payload, len(f.Payload), f.Seq
 		e.arrive(msg)
-	case kindRTS, kindRTSLocal:
+	case kindRTS, kindRTSLocal, kindRTSShared:
 		size, remote, desc, ok := decodeRTS(f.Kind, f.Payload)
 		if !ok || size > MaxMessageSize {
 			// Malformed, or more than any gorun rank announces (the
@@ -145,7 +146,13 @@ func (e *engine) Deliver(f comm.Frame) {
 		}
 		e.arrive(&message{env: env, head: desc, size: int(size), rndv: true, id: f.Seq, remote: remote})
 	case kindCTS:
+		if f.Tag == ctsShare {
+			e.writeShare(src, f.Seq, f.Payload)
+			break
+		}
 		e.onClearToSend(f.Seq, f.Tag == ctsPulled)
+	case kindWritten:
+		e.onWritten(src, f.Seq, f.Tag == writeFailed)
 	case kindRndvData:
 		e.slowCopy()
 		e.mu.Lock()

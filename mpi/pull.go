@@ -1,7 +1,6 @@
 package mpi
 
 import (
-	"context"
 	"unsafe"
 
 	"github.com/gorun-mpi/gorun/comm"
@@ -40,38 +39,39 @@ func (e *engine) pullBody(r *recvOp, msg *message) bool {
 	if e.reader == nil || !e.reader.CanReadPeerMemory(src) {
 		return false
 	}
-	key := rndvKey{src, msg.id}
 	// Busy until the clear-to-send is counted: a copy made by a receive's
 	// caller shows in no frame counter while it lasts.
 	e.busy.Add(1)
 	defer e.busy.Add(-1)
 	e.slowCopy()
 	buf := e.pullTarget(msg)
+	if msg.remote.sharing && e.startShare(r, msg, buf) {
+		return true
+	}
 	if err := e.reader.ReadPeerMemory(src, msg.remote.addr, buf); err != nil {
 		return false
 	}
+	e.pulled(r, msg, buf)
+	return true
+}
+
+// pulled finishes r, whose body is in buf, and tells the sender with a
+// clear-to-send marked ctsPulled, unless r failed meanwhile (its sender
+// died). The clear-to-send is counted as sent before pulled returns.
+func (e *engine) pulled(r *recvOp, msg *message, buf []byte) {
+	src := msg.env.source
+	key := rndvKey{src, msg.id}
 	e.mu.Lock()
 	_, ours := e.recvs[key]
 	delete(e.recvs, key)
 	e.mu.Unlock()
 	if !ours {
-		return true // the sender died meanwhile and r already failed
+		return // the sender died meanwhile and r already failed
 	}
-	cts := comm.Header{Kind: kindCTS, Seq: msg.id, Tag: ctsPulled}
-	if !e.trySendFrame(src, cts) {
-		e.countSend(src) // before the copy stops being busy: see countSend
-		e.async.Add(1)
-		go func() {
-			defer e.async.Done()
-			if e.t.Send(context.Background(), src, cts, nil) != nil {
-				e.uncountSend(src)
-			}
-		}()
-	}
+	e.sendControl(src, comm.Header{Kind: kindCTS, Seq: msg.id, Tag: ctsPulled})
 	e.pulls.Add(1)
 	r.msg.body = buf
 	r.finish(nil)
-	return true
 }
 
 // pullTarget is the memory a pulled body goes to: the receive target's own

@@ -78,6 +78,9 @@ func (e *engine) startSend(goctx context.Context, ctx uint32, dest, tag int, des
 		// answers (a blocking send is not cancellable, a detached one
 		// completes only then): it may copy body straight out of our memory.
 		h.Kind, addr = kindRTSLocal, bodyAddress(body)
+		if goctx == nil && !detached && e.canShare(dest, body) {
+			h.Kind = kindRTSShared // we wait anyway: we can copy a share
+		}
 	}
 	rts := encodeRTS(uint64(len(body)), addr, desc)
 	if err := e.sendFrame(goctx, dest, h, rts); err != nil {

@@ -3,7 +3,7 @@
 // unread, concurrent senders, the sentinel errors, clean close and crash
 // reports, and every optional ability the transport offers: buffer
 // provision (BufferProvider), TrySender, Poller, PartsSender,
-// PeerMemoryReader and EagerLimiter (abilities.go).
+// PeerMemoryReader, PeerMemoryWriter (peer_memory_write.go) and EagerLimiter (abilities.go).
 //
 // A transport's test file runs it with a Factory that builds a job of n
 // connected transports of its kind:
@@ -66,6 +66,7 @@ func Run(t *testing.T, f Factory) {
 	t.Run("Poll", func(t *testing.T) { testPoll(t, f) })
 	t.Run("SendParts", func(t *testing.T) { testSendParts(t, f) })
 	t.Run("PeerMemory", func(t *testing.T) { testPeerMemory(t, f) })
+	t.Run("PeerMemoryWrite", func(t *testing.T) { testPeerMemoryWrite(t, f) })
 	t.Run("EagerLimit", func(t *testing.T) { testEagerLimit(t, f) })
 	t.Run("Spinner", func(t *testing.T) { testSpinner(t, f) })
 }
