@@ -58,3 +58,17 @@ func NATSPending(t *NATS) (msgs, bytes int) {
 	msgs, bytes, _ = t.subs[0].Pending()
 	return msgs, bytes
 }
+
+// HoldClosing makes u behave as a transport whose Close has begun, with its
+// listener still open (the moment between Close's start and its listener
+// closing), until release.
+func HoldClosing(u *Unix) (release func()) {
+	u.mu.Lock()
+	u.closed = true
+	u.mu.Unlock()
+	return func() {
+		u.mu.Lock()
+		u.closed = false
+		u.mu.Unlock()
+	}
+}

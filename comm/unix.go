@@ -192,6 +192,7 @@ func (u *Unix) acceptLoop() {
 			}
 		}
 		if !u.addPending(conn) {
+			conn.Write([]byte{handshakeClosing}) // see serve
 			conn.Close()
 			return
 		}
@@ -267,6 +268,13 @@ func (u *Unix) peerGone(rank int, err error) {
 	h := u.handler
 	u.mu.Unlock()
 	h.PeerGone(rank, err)
+}
+
+// isClosed reports whether Close has begun.
+func (u *Unix) isClosed() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.closed
 }
 
 // peerFinished reports whether rank left its finished marker.

@@ -52,14 +52,20 @@ func (u *Unix) dial(ctx context.Context, dest int, forClose bool) (*net.UnixConn
 		}
 		if err == nil {
 			ring, herr := u.handshake(conn, deadline, !forClose && !u.cfg.NoRings)
-			if herr != nil {
-				conn.Close()
-				if u.peerFinished(dest) { // it closed while we shook hands
-					return nil, nil, fmt.Errorf("comm: rank %d cannot reach rank %d: %w", u.cfg.Rank, dest, ErrPeerFinished)
-				}
+			if herr == nil {
+				return conn, ring, nil
+			}
+			conn.Close()
+			if errors.Is(herr, ErrPeerFinished) || u.peerFinished(dest) { // it closed while we shook hands
+				return nil, nil, fmt.Errorf("comm: rank %d cannot reach rank %d: %w", u.cfg.Rank, dest, ErrPeerFinished)
+			}
+			if !errors.Is(herr, errHandshakeCut) {
 				return nil, nil, fmt.Errorf("comm: rank %d handshake with rank %d at %s: %w", u.cfg.Rank, dest, path, herr)
 			}
-			return conn, ring, nil
+			// Cut with no answer: its listener closed with our dial in its
+			// backlog. Dial again: the next dial is refused, and its goodbye
+			// or the refusal's grace decides, as for any refused dial.
+			err = herr
 		}
 		if u.peerFinished(dest) {
 			return nil, nil, fmt.Errorf("comm: rank %d cannot reach rank %d: %w", u.cfg.Rank, dest, ErrPeerFinished)
@@ -91,6 +97,10 @@ func (u *Unix) dial(ctx context.Context, dest int, forClose bool) (*net.UnixConn
 		backoff = min(2*backoff, 20*time.Millisecond)
 	}
 }
+
+// errHandshakeCut is a handshake whose connection ended with no answer: the
+// acceptor's listener closed with the dial still in its backlog.
+var errHandshakeCut = errors.New("comm: connection cut during the handshake, with no answer")
 
 // errGoodbyeLeft ends a goodbye dial to a peer that is not listening: the
 // goodbye was left as a line of the goodbyes file instead.
@@ -173,6 +183,7 @@ func (u *Unix) handshake(conn *net.UnixConn, deadline time.Time, withRing bool) 
 	msg = binary.LittleEndian.AppendUint16(msg, uint16(len(u.cfg.Secret)))
 	msg = append(msg, u.cfg.Secret...)
 	var ring *ringWriter
+	var werr error // a write the acceptor cut: its answer may still be there
 	if withRing {
 		// A ring that cannot be made is no error: the socket carries all.
 		if fd, mem, err := createRing(u.cfg.RingSize); err == nil {
@@ -189,19 +200,22 @@ func (u *Unix) handshake(conn *net.UnixConn, deadline time.Time, withRing bool) 
 			if ring != nil {
 				if err != nil {
 					ring.unmap()
-					return nil, err
+					ring, werr = nil, err
 				}
 				msg = nil
 			}
 		}
 	}
 	if msg != nil {
-		if _, err := conn.Write(msg); err != nil {
-			return nil, err
-		}
+		_, werr = conn.Write(msg)
 	}
 	var ack [1]byte
 	if _, err := io.ReadFull(conn, ack[:]); err != nil {
+		if werr != nil {
+			// It closed before reading us; an answer it left first was
+			// read above.
+			err = werr
+		}
 		ring.unmap()
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -209,7 +223,7 @@ func (u *Unix) handshake(conn *net.UnixConn, deadline time.Time, withRing bool) 
 			// peer is not accepting, e.g. out of descriptors.
 			return nil, fmt.Errorf("no answer to the handshake by the dial deadline: %w", ErrPeerLost)
 		}
-		return nil, fmt.Errorf("refused (wrong job secret?): %w", ErrBadFrame)
+		return nil, fmt.Errorf("%w: %v", errHandshakeCut, err)
 	}
 	switch {
 	case ack[0] == handshakeRing && ring != nil:
@@ -217,6 +231,15 @@ func (u *Unix) handshake(conn *net.UnixConn, deadline time.Time, withRing bool) 
 	case ack[0] == handshakeOK:
 		ring.unmap() // the acceptor wants no ring
 		return nil, nil
+	case ack[0] == handshakeClosing:
+		ring.unmap()
+		return nil, fmt.Errorf("it is closing: %w", ErrPeerFinished)
+	case ack[0] == handshakeBad:
+		ring.unmap()
+		return nil, fmt.Errorf("refused (wrong job secret?): %w", ErrBadFrame)
+	case ack[0] == handshakeRefused:
+		ring.unmap()
+		return nil, fmt.Errorf("refused: it counts this rank gone, or connected already: %w", ErrBadFrame)
 	}
 	ring.unmap()
 	return nil, fmt.Errorf("answer %q: %w", ack[0], ErrBadFrame)

@@ -49,6 +49,9 @@ func (u *Unix) serve(conn *net.UnixConn) {
 	src, ringFD, err := u.acceptHandshake(conn)
 	u.donePending(conn)
 	if err != nil {
+		if errors.Is(err, ErrBadFrame) {
+			conn.Write([]byte{handshakeBad}) // best effort: the dialer learns why
+		}
 		conn.Close()
 		return
 	}
@@ -68,6 +71,13 @@ func (u *Unix) serve(conn *net.UnixConn) {
 	ic.pollSocket = func(fd uintptr) { ic.polled += ic.progress(int(fd)) }
 	if !u.register(ic) {
 		ring.unmap()
+		answer := byte(handshakeRefused)
+		if u.isClosed() {
+			// Tell the dialer we finished, so it waits for our goodbye
+			// rather than taking the cut connection for a lost peer.
+			answer = handshakeClosing
+		}
+		conn.Write([]byte{answer})
 		conn.Close()
 		return
 	}

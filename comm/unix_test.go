@@ -213,6 +213,25 @@ func TestUnixFinishedPeerFailsFast(t *testing.T) {
 	}
 }
 
+// TestUnixClosingPeerAnswersFinished: a dial that reaches a peer whose Close
+// has begun gets the answer "closing", so the dialer reports the peer
+// finished (and the layer above waits for its goodbye and what came before
+// it, such as a collective's mismatch alarm) instead of a refused
+// handshake blamed on the job secret.
+func TestUnixClosingPeerAnswersFinished(t *testing.T) {
+	us, _ := unixJob(t, 2, nil)
+	startAll(t, us)
+	release := comm.HoldClosing(us[0])
+	err := us[1].Send(context.Background(), 0, comm.Header{Kind: kindData}, []byte("late"))
+	release()
+	if !errors.Is(err, comm.ErrPeerFinished) || errors.Is(err, comm.ErrBadFrame) {
+		t.Fatalf("send to a closing rank: %v, want ErrPeerFinished", err)
+	}
+	for _, u := range us {
+		u.Close()
+	}
+}
+
 func TestUnixSendHonoursContext(t *testing.T) {
 	us, _ := unixJob(t, 1, func(c *comm.UnixConfig) { c.Size = 2; c.DialTimeout = 2 * time.Second })
 	startAll(t, us)
