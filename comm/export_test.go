@@ -59,6 +59,10 @@ func NATSPending(t *NATS) (msgs, bytes int) {
 	return msgs, bytes
 }
 
+// CutWhileClosing returns how many connections u accepted and closed
+// unanswered because its Close had begun.
+func CutWhileClosing(u *Unix) int64 { return u.cutWhileClosing.Load() }
+
 // HoldClosing makes u behave as a transport whose Close has begun, with its
 // listener still open (the moment between Close's start and its listener
 // closing), until release.

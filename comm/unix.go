@@ -75,6 +75,9 @@ type Unix struct {
 	closed  bool
 	closing chan struct{}
 	readers sync.WaitGroup
+	// cutWhileClosing counts connections accepted and closed unanswered
+	// because Close had begun (their dialers dial again).
+	cutWhileClosing atomic.Int64
 	// inList is a snapshot of in for Poll, replaced (under mu) on change
 	// and read without a lock: a poll costs no lock of its own.
 	inList   atomic.Pointer[[]*inConn]
@@ -192,7 +195,7 @@ func (u *Unix) acceptLoop() {
 			}
 		}
 		if !u.addPending(conn) {
-			conn.Write([]byte{handshakeClosing}) // see serve
+			u.cutWhileClosing.Add(1)
 			conn.Close()
 			return
 		}

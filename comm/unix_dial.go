@@ -37,6 +37,7 @@ func (u *Unix) dial(ctx context.Context, dest int, forClose bool) (*net.UnixConn
 	var refusedSince time.Time
 	backoff := 100 * time.Microsecond
 	marked := false // forClose: our goodbye line for dest is written
+	cut := false    // the last dial connected and was cut without an answer
 	for {
 		conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
 		if err != nil && forClose && notListening(err) {
@@ -59,13 +60,22 @@ func (u *Unix) dial(ctx context.Context, dest int, forClose bool) (*net.UnixConn
 			if errors.Is(herr, ErrPeerFinished) || u.peerFinished(dest) { // it closed while we shook hands
 				return nil, nil, fmt.Errorf("comm: rank %d cannot reach rank %d: %w", u.cfg.Rank, dest, ErrPeerFinished)
 			}
-			if !errors.Is(herr, errHandshakeCut) {
+			if errors.Is(herr, errHandshakeCut) && !cut {
+				// Cut with no answer: it refused our handshake, or it is
+				// closing (it took our dial and closed it, or its listener
+				// closed with our dial in its backlog). Dial once more: a
+				// closing peer then refuses the dial or has left its
+				// finished marker; a second cut is a refusal.
+				cut = true
+				err = herr
+			} else {
+				if errors.Is(herr, errHandshakeCut) {
+					herr = fmt.Errorf("refused (wrong job secret?): %w", ErrBadFrame)
+				}
 				return nil, nil, fmt.Errorf("comm: rank %d handshake with rank %d at %s: %w", u.cfg.Rank, dest, path, herr)
 			}
-			// Cut with no answer: its listener closed with our dial in its
-			// backlog. Dial again: the next dial is refused, and its goodbye
-			// or the refusal's grace decides, as for any refused dial.
-			err = herr
+		} else {
+			cut = false
 		}
 		if u.peerFinished(dest) {
 			return nil, nil, fmt.Errorf("comm: rank %d cannot reach rank %d: %w", u.cfg.Rank, dest, ErrPeerFinished)
@@ -99,7 +109,7 @@ func (u *Unix) dial(ctx context.Context, dest int, forClose bool) (*net.UnixConn
 }
 
 // errHandshakeCut is a handshake whose connection ended with no answer: the
-// acceptor's listener closed with the dial still in its backlog.
+// acceptor refused it, or was closing (see the wire format).
 var errHandshakeCut = errors.New("comm: connection cut during the handshake, with no answer")
 
 // errGoodbyeLeft ends a goodbye dial to a peer that is not listening: the
@@ -234,9 +244,6 @@ func (u *Unix) handshake(conn *net.UnixConn, deadline time.Time, withRing bool) 
 	case ack[0] == handshakeClosing:
 		ring.unmap()
 		return nil, fmt.Errorf("it is closing: %w", ErrPeerFinished)
-	case ack[0] == handshakeBad:
-		ring.unmap()
-		return nil, fmt.Errorf("refused (wrong job secret?): %w", ErrBadFrame)
 	case ack[0] == handshakeRefused:
 		ring.unmap()
 		return nil, fmt.Errorf("refused: it counts this rank gone, or connected already: %w", ErrBadFrame)

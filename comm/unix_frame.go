@@ -8,12 +8,13 @@ import (
 // The Unix transport's wire format, little-endian.
 //
 // Handshake, dialer to acceptor: the 8-byte magic, the dialer's rank (uint32),
-// the secret's length (uint16) and the secret. The acceptor answers one byte:
-// handshakeOK or handshakeRing (accepted), handshakeClosing (it is closing:
-// its goodbye follows), handshakeBad (a handshake it cannot accept: wrong
-// magic, rank or secret) or handshakeRefused (a rank it counts gone or is
-// connected to already). A connection cut with no answer is one the
-// acceptor never took (its listener closed with the dial in its backlog).
+// the secret's length (uint16) and the secret. The acceptor answers a peer
+// that authenticated with one byte: handshakeOK or handshakeRing (accepted),
+// handshakeClosing (it is closing: its goodbye follows) or handshakeRefused
+// (a rank it counts gone or is connected to already). It closes, with no
+// answer, a connection whose handshake fails (wrong magic, rank or secret),
+// and one that comes while it closes (accepted, or left in its backlog
+// when its listener closes).
 //
 // Frame: a 32-byte header, then the payload.
 //
@@ -47,8 +48,6 @@ const (
 	// handshakeClosing answers a handshake that came while the acceptor
 	// closes: it finished, and its goodbye is on its way.
 	handshakeClosing = 'C'
-	// handshakeBad answers a handshake that the acceptor cannot accept.
-	handshakeBad = 'X'
 	// handshakeRefused answers a valid handshake from a rank the acceptor
 	// has already counted gone, or already has a connection from.
 	handshakeRefused = 'N'

@@ -49,10 +49,7 @@ func (u *Unix) serve(conn *net.UnixConn) {
 	src, ringFD, err := u.acceptHandshake(conn)
 	u.donePending(conn)
 	if err != nil {
-		if errors.Is(err, ErrBadFrame) {
-			conn.Write([]byte{handshakeBad}) // best effort: the dialer learns why
-		}
-		conn.Close()
+		conn.Close() // no answer to whoever cannot authenticate
 		return
 	}
 	var ring *ringReader
