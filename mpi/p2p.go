@@ -11,7 +11,8 @@ import (
 // msgpack-encodable value; slices of fixed-size numbers travel as raw bytes.
 // Messages up to the eager limit (DefaultEagerLimit) are buffered and Send
 // returns before the receive is posted; larger ones wait until the receiver
-// has matched them.
+// has matched them. Once Send returns, v's memory is the caller's again: it
+// may be changed or reused for the next message (MPI's blocking send).
 func (c *Comm) Send(v any, dest, tag int) error {
 	return c.send("Send", v, dest, tag, false)
 }
