@@ -165,11 +165,11 @@ func (b *Buffer) Take() (*Slot, int) {
 // slot i on.
 func (b *Buffer) populateFrom(i int) {
 	b.step = min(max(2*b.step, firstPopulate), maxPopulate)
-	first := unsafe.Pointer(&b.slots[i])
-	lead := int(uintptr(first) % pageSize) // from the start of its page
+	first := uintptr(unsafe.Pointer(&b.slots[i]))
+	lead := int(first % pageSize) // from the start of its page
 	end := min(i*slotSize+b.step-lead, len(b.slots)*slotSize)
 	n := end - i*slotSize + lead
-	if !populate(unsafe.Add(first, -lead), (n+pageSize-1)/pageSize*pageSize) {
+	if !populate(first-uintptr(lead), (n+pageSize-1)/pageSize*pageSize) {
 		b.noPopulate = true
 		return
 	}
