@@ -2,6 +2,7 @@ package collectives
 
 import (
 	"errors"
+	"math"
 	"testing"
 )
 
@@ -96,7 +97,7 @@ func TestMalformedMessagesAreRejected(t *testing.T) {
 	if _, err := unbundle(h, body, 3); !errors.Is(err, ErrProtocol) {
 		t.Errorf("lying length accepted: %v", err)
 	}
-	if _, err := unbundle(header{count: 1 << 40}, nil, 1<<40); !errors.Is(err, ErrProtocol) {
+	if _, err := unbundle(header{count: 1 << 40}, nil, math.MaxInt); !errors.Is(err, ErrProtocol) {
 		t.Errorf("huge count accepted: %v", err)
 	}
 }

@@ -61,7 +61,7 @@ func randomEndedRecord(rng *rand.Rand, start int64) Record {
 	r := Record{Op: ops[rng.IntN(len(ops))], Comm: rng.Uint32N(4), Start: start, End: start + rng.Int64N(5000)}
 	if rng.IntN(2) == 0 {
 		r.Flags |= HasSend
-		r.Dest, r.DestLocal, r.SendTag, r.SendSize, r.SendSeq = rng.IntN(64), rng.IntN(64), rng.IntN(1<<40)-5, rng.IntN(1<<30), rng.Uint64N(1000)+1
+		r.Dest, r.DestLocal, r.SendTag, r.SendSize, r.SendSeq = rng.IntN(64), rng.IntN(64), int(rng.Int64N(1<<40))-5, rng.IntN(1<<30), rng.Uint64N(1000)+1
 	}
 	if rng.IntN(2) == 0 {
 		r.Flags |= HasRecv
