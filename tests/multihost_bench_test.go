@@ -64,37 +64,26 @@ func BenchmarkMultihostPingPong(b *testing.B) {
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("building pingpong: %v\n%s", err, out)
 	}
-	for _, server := range []struct {
-		name  string
-		flags []string
-	}{
-		{"max_payload=1MiB", nil},
-		{"max_payload=8MiB", []string{"-max-payload", strconv.Itoa(comm.DefaultNATSMaxPayload)}},
-	} {
-		b.Run(server.name, func(b *testing.B) {
-			r := newBareRigWith(b, server.flags, "a", "b")
-			r.startAgent(b, "a", 1)
-			r.startAgent(b, "b", 1)
-			for range b.N {
-				stdout, stderr, code := r.launch(b, "-np", "2", "--nats", r.URL(), "--hosts", "a:1,b:1", filepath.Join(dir, "pingpong"),
-					"-min", "8", "-max", "1048576")
-				if code != 0 {
-					b.Fatalf("pingpong: status %d:\n%s", code, stderr)
-				}
-				b.Logf("gorun ranks on hosts a and b:\n%s", stdout)
-				echo := r.Start(b, "b", nil, natsping, "-url", r.URL(), "-mode", "echo")
-				if !echo.WaitFor("ready", 10*time.Second) {
-					b.Fatalf("natsping echo: %s", echo.Output())
-				}
-				out, code := r.Run(b, "a", waitLimit, natsping, "-url", r.URL(), "-sizes", "8,1024,65536,1048576")
-				echo.Kill()
-				if code != 0 {
-					b.Fatalf("natsping: status %d:\n%s", code, out)
-				}
-				b.Logf("raw nats.go between hosts a and b:\n%s", out)
+	onTwoHostsUnderEachLimit(b, func(b *testing.B, r *hostsRig) {
+		for range b.N {
+			stdout, stderr, code := r.launch(b, "-np", "2", "--nats", r.URL(), "--hosts", "a:1,b:1", filepath.Join(dir, "pingpong"),
+				"-min", "8", "-max", "1048576")
+			if code != 0 {
+				b.Fatalf("pingpong: status %d:\n%s", code, stderr)
 			}
-		})
-	}
+			b.Logf("gorun ranks on hosts a and b:\n%s", stdout)
+			echo := r.Start(b, "b", nil, natsping, "-url", r.URL(), "-mode", "echo")
+			if !echo.WaitFor("ready", 10*time.Second) {
+				b.Fatalf("natsping echo: %s", echo.Output())
+			}
+			out, code := r.Run(b, "a", waitLimit, natsping, "-url", r.URL(), "-sizes", "8,1024,65536,1048576")
+			echo.Kill()
+			if code != 0 {
+				b.Fatalf("natsping: status %d:\n%s", code, out)
+			}
+			b.Logf("raw nats.go between hosts a and b:\n%s", out)
+		}
+	})
 }
 
 // BenchmarkMultihostNATSvsRaw runs tests/hostrig/natsvs as two ranks on
@@ -107,26 +96,15 @@ func BenchmarkMultihostPingPong(b *testing.B) {
 //	go test -run '^$' -bench BenchmarkMultihostNATSvsRaw -benchtime 1x ./tests
 func BenchmarkMultihostNATSvsRaw(b *testing.B) {
 	natsvs := rigTool(b, "natsvs", "./hostrig/natsvs")
-	for _, server := range []struct {
-		name  string
-		flags []string
-	}{
-		{"max_payload=1MiB", nil},
-		{"max_payload=8MiB", []string{"-max-payload", strconv.Itoa(comm.DefaultNATSMaxPayload)}},
-	} {
-		b.Run(server.name, func(b *testing.B) {
-			r := newBareRigWith(b, server.flags, "a", "b")
-			r.startAgent(b, "a", 1)
-			r.startAgent(b, "b", 1)
-			for range b.N {
-				stdout, stderr, code := r.launch(b, "-np", "2", "--nats", r.URL(), "--hosts", "a:1,b:1", natsvs, "-sizes", "8,1048576")
-				if code != 0 {
-					b.Fatalf("natsvs: status %d:\n%s", code, stderr)
-				}
-				b.Logf("ranks on hosts a and b:\n%s", stdout)
+	onTwoHostsUnderEachLimit(b, func(b *testing.B, r *hostsRig) {
+		for range b.N {
+			stdout, stderr, code := r.launch(b, "-np", "2", "--nats", r.URL(), "--hosts", "a:1,b:1", natsvs, "-sizes", "8,1048576")
+			if code != 0 {
+				b.Fatalf("natsvs: status %d:\n%s", code, stderr)
 			}
-		})
-	}
+			b.Logf("ranks on hosts a and b:\n%s", stdout)
+		}
+	})
 }
 
 // BenchmarkMultihostHaversine runs examples/haversine (8,000,000 requests)
@@ -184,5 +162,25 @@ func BenchmarkMultihostAllreduceBytes(b *testing.B) {
 		per := float64(after-before) / 12
 		b.ReportMetric(per/(8<<20), "x8MiB/allreduce")
 		b.Logf("%d bytes through the NATS server: %.2f x 8 MiB per AllreduceSlice\n%s", after-before, per/(8<<20), stdout)
+	}
+}
+
+// onTwoHostsUnderEachLimit runs run as a sub-benchmark on a rig of hosts a
+// and b, each with an agent of one slot, under a NATS server with NATS's
+// default max_payload and under one with gorun's own servers' 8 MiB.
+func onTwoHostsUnderEachLimit(b *testing.B, run func(b *testing.B, r *hostsRig)) {
+	for _, server := range []struct {
+		name  string
+		flags []string
+	}{
+		{"max_payload=1MiB", nil},
+		{"max_payload=8MiB", []string{"-max-payload", strconv.Itoa(comm.DefaultNATSMaxPayload)}},
+	} {
+		b.Run(server.name, func(b *testing.B) {
+			r := newBareRigWith(b, server.flags, "a", "b")
+			r.startAgent(b, "a", 1)
+			r.startAgent(b, "b", 1)
+			run(b, r)
+		})
 	}
 }
