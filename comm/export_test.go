@@ -76,3 +76,14 @@ func HoldClosing(u *Unix) (release func()) {
 		u.mu.Unlock()
 	}
 }
+
+// HoldReaders makes u's background readers wait, before they read, until
+// release: meanwhile only Poll delivers what arrives.
+func HoldReaders(u *Unix) (release func()) {
+	gate := make(chan struct{})
+	u.readerGate.Store(&gate)
+	return func() {
+		u.readerGate.Store(nil)
+		close(gate)
+	}
+}

@@ -78,6 +78,10 @@ type Unix struct {
 	// cutWhileClosing counts connections accepted and closed unanswered
 	// because Close had begun (their dialers dial again).
 	cutWhileClosing atomic.Int64
+	// readerGate, when set (tests only: HoldReaders), is a channel the
+	// background readers wait on before they read, so that only Poll
+	// delivers until it is closed.
+	readerGate atomic.Pointer[chan struct{}]
 	// inList is a snapshot of in for Poll, replaced (under mu) on change
 	// and read without a lock: a poll costs no lock of its own.
 	inList   atomic.Pointer[[]*inConn]

@@ -89,6 +89,9 @@ func (u *Unix) serve(conn *net.UnixConn) {
 	// The callback runs each time the socket is readable; returning false
 	// waits for the next readiness, true ends the read.
 	raw.Read(func(fd uintptr) bool {
+		if gate := u.readerGate.Load(); gate != nil {
+			<-*gate
+		}
 		ic.mu.Lock()
 		defer ic.release()
 		ic.progress(int(fd))
