@@ -87,9 +87,10 @@ func TestNATSConformance(t *testing.T) {
 				ts := natsJob(t, srv.URL(srv.admin), t.Name(), "secret", n, nil)
 				job := commtest.Job{
 					Crash: func(r int) { comm.CrashNATS(ts[r]) },
-					// The server's max_payload less the 128 bytes the
-					// transport keeps for its headers.
-					EagerLimit: func(int, int) int { return int(maxPayload) - 128 },
+					// Two messages of the server's max_payload, each
+					// less the 128 bytes the transport keeps for its
+					// headers.
+					EagerLimit: func(int, int) int { return 2 * (int(maxPayload) - 128) },
 				}
 				for _, tr := range ts {
 					job.Transports = append(job.Transports, tr)
@@ -100,15 +101,17 @@ func TestNATSConformance(t *testing.T) {
 	}
 }
 
-// TestNATSEagerLimitFollowsTheServer: the eager limit is the server's
-// max_payload less 128 bytes, up to comm.NATSMaxMessage: NATS's default
-// server gives comm.DefaultNATSEagerLimit, gorun's own servers
-// (comm.DefaultNATSMaxPayload) the cap.
+// TestNATSEagerLimitFollowsTheServer: the eager limit is what two
+// messages of the server's max_payload carry, less 128 bytes each, up to
+// two of half comm.NATSMaxMessage: NATS's default server (1 MiB) and
+// gorun's own servers (comm.DefaultNATSMaxPayload) both give
+// comm.DefaultNATSEagerLimit, so a 1 MiB message goes eagerly under both.
 func TestNATSEagerLimitFollowsTheServer(t *testing.T) {
 	for _, c := range []struct{ maxPayload, want int }{
 		{0, comm.DefaultNATSEagerLimit}, // the server's default: 1 MiB
-		{300 << 10, 300<<10 - 128},
-		{comm.DefaultNATSMaxPayload, comm.NATSMaxMessage - 128},
+		{300 << 10, 600<<10 - 256},
+		{1536 << 10, 2<<20 - 256},
+		{comm.DefaultNATSMaxPayload, 2<<20 - 256},
 	} {
 		srv := startNATSServer(t, int32(c.maxPayload))
 		tr := natsJob(t, srv.URL(srv.admin), "limit", "s", 2, nil)[0]
@@ -116,15 +119,23 @@ func TestNATSEagerLimitFollowsTheServer(t *testing.T) {
 			t.Errorf("max_payload %d: EagerLimit = %d, want %d", c.maxPayload, got, c.want)
 		}
 	}
+	if comm.DefaultNATSEagerLimit < 1<<20+64 {
+		t.Errorf("DefaultNATSEagerLimit = %d: a 1 MiB message and its descriptor do not go eagerly", comm.DefaultNATSEagerLimit)
+	}
 }
 
 // TestNATSLargeFramesTravelAsTheyAre spies on a receiver's inbox under a
-// server of NATS's default max_payload: a frame of the eager limit travels
-// as one message; a larger one of a single piece (a rendezvous body) as
-// messages whose data is the payload itself, its fixed part in the NATS
-// header, then a small tail; a frame of a head and a large body (an eager
-// message's descriptor and body) as one ordinary message. Every frame
-// arrives whole.
+// server of NATS's default max_payload (1 MiB: a message's room is 1 MiB
+// less 128 bytes) and checks how each frame travels: one of a message's
+// room as one message whose data is the payload itself, its fixed part in
+// the NATS header; a larger one of a single piece (a rendezvous body) as
+// a small first message, then messages whose data is the payload itself;
+// an eager 1 MiB message (a descriptor and a body) as a small first
+// message (the descriptor and the body's first bytes) and the body's bulk
+// as it is: two messages, no round trip; one of the eager limit the same
+// but with the descriptor alone first (no large part of the body copied
+// behind it); a head and body that fit one message as one ordinary
+// message. Every frame arrives whole.
 func TestNATSLargeFramesTravelAsTheyAre(t *testing.T) {
 	srv := startNATSServer(t, 0)
 	ts := natsJob(t, srv.URL(srv.admin), "asis", "s", 2, nil)
@@ -145,7 +156,12 @@ func TestNATSLargeFramesTravelAsTheyAre(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs := startNATS(t, ts)
+	const room = 1<<20 - 128    // a message's payload bytes
+	const start, frame = 54, 46 // fixed parts of a first message and of a whole frame
 	limit := ts[0].EagerLimit(1)
+	if limit != 2*room {
+		t.Fatalf("EagerLimit = %d, want two messages' room, %d", limit, 2*room)
+	}
 	rng := rand.New(rand.NewPCG(7, 1))
 	random := func(n int) []byte {
 		b := make([]byte, n)
@@ -154,14 +170,17 @@ func TestNATSLargeFramesTravelAsTheyAre(t *testing.T) {
 		}
 		return b
 	}
-	one, body, head, big := random(limit), random(1<<20), []byte("desc"), random(limit-4)
+	desc := []byte("desc")
 	sends := []struct {
 		head, body []byte
 		want       []seen
 	}{
-		{one, nil, []seen{{true, limit}}},
-		{body, nil, []seen{{true, limit}, {false, 1<<20 - limit + 29}}},
-		{head, big, []seen{{false, 46 + limit}}},
+		{random(room), nil, []seen{{true, room}}},
+		{random(2 * room), nil, []seen{{true, room}, {true, room}}},
+		{random(1 << 20), nil, []seen{{false, start + 1<<20 - room}, {true, room}}},
+		{desc, random(1 << 20), []seen{{false, start + len(desc) + 1<<20 - room}, {true, room}}},
+		{desc, random(limit - len(desc)), []seen{{false, start + len(desc)}, {true, room}, {true, room - len(desc)}}},
+		{desc, random(room - len(desc)), []seen{{false, frame + room}}},
 	}
 	var wantMsgs []seen
 	for i, s := range sends {
@@ -184,12 +203,49 @@ func TestNATSLargeFramesTravelAsTheyAre(t *testing.T) {
 	var frames []seen
 	for len(wire) > 0 {
 		m := <-wire
-		if h := m.Header.Get("Gorun"); h != "" || len(m.Data) > 100 { // not a liveness message
+		// Liveness, credit and goodbye messages are a bare 29-byte header.
+		if h := m.Header.Get("Gorun"); h != "" || len(m.Data) > 29 {
 			frames = append(frames, seen{h != "", len(m.Data)})
 		}
 	}
 	if fmt.Sprint(frames) != fmt.Sprint(wantMsgs) {
 		t.Fatalf("messages (headered, data bytes) on the wire: %v, want %v", frames, wantMsgs)
+	}
+}
+
+// TestNATSSenderLostBetweenTheMessagesOfAFrame: an eager 1 MiB message
+// travels in two messages under NATS's default max_payload; a sender that
+// dies after the first (its connection dropped), or that says goodbye
+// after it, is reported lost (ErrPeerLost), and the half that arrived is
+// never delivered.
+func TestNATSSenderLostBetweenTheMessagesOfAFrame(t *testing.T) {
+	body := make([]byte, 1<<20)
+	for _, how := range []string{"crash", "goodbye"} {
+		t.Run(how, func(t *testing.T) {
+			srv := startNATSServer(t, 0)
+			ts := natsJob(t, srv.URL(srv.admin), "half-"+how, "s", 2, nil)
+			recs := startNATS(t, ts)
+			if err := comm.SendFirstMessageOnly(testCtx(t), ts[0], 1, comm.Header{Kind: kindData, Tag: 1}, []byte("desc"), body); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(20 * time.Second); !comm.NATSHalfFrom(ts[1], 0); time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("rank 1 never got the first message of the frame")
+				}
+			}
+			if how == "crash" {
+				comm.CrashNATS(ts[0])
+			} else if err := ts[0].Close(); err != nil {
+				t.Fatal(err)
+			}
+			recs[1].WaitFor(t, "rank 0 gone", func(_ []comm.Frame, gone map[int]error) bool { return gone[0] != nil })
+			if err, _ := recs[1].Gone(0); !errors.Is(err, comm.ErrPeerLost) {
+				t.Errorf("PeerGone(0, %v), want ErrPeerLost", err)
+			}
+			if fr := recs[1].Frames(); len(fr) != 0 {
+				t.Errorf("%d frames delivered (the first of %d bytes), want none of a frame cut in half", len(fr), len(fr[0].Payload))
+			}
+		})
 	}
 }
 
