@@ -60,28 +60,29 @@ const (
 	DefaultNATSPeerTimeout = 20 * time.Second
 	DefaultNATSWindow      = 8 << 20
 	// DefaultNATSEagerLimit is the eager limit the NATS transport asks for
-	// to every destination (EagerLimiter): 2 MiB less 256 bytes, what two
-	// messages of NATSMaxMessage/2 carry with 128 bytes for the
-	// transport's headers in each, under a server of NATS's default
-	// max_payload (1 MiB) as under gorun's own (8 MiB,
-	// DefaultNATSMaxPayload). The limit is the largest frame payload that
-	// travels in at most two messages (EagerLimit): under gorun's servers
-	// it is one message, whose receiver hands on the message NATS
-	// allocated; under a 1 MiB server a 1 MiB message is two, a small
-	// first one (the header, the descriptor and the body's first bytes)
-	// and then the body's bulk as the sender's memory is, put back
-	// together in order by the receiver. That costs the receiver a copy
-	// where a rendezvous costs a round trip through the server: four more
-	// hops through it per message, each a wake-up of the server and of a
-	// rank, where raw NATS request/reply makes two. Anything larger goes
-	// by rendezvous, whose body lands in the posted receive's buffer
-	// (BufferProvider) instead of a new allocation plus a copy, and
-	// leaves the sender's memory with no copy of ours (natsHeaderKey).
+	// to every destination (EagerLimiter) under a server of NATS's default
+	// max_payload (1 MiB): 1 MiB less 128 bytes. The limit is the largest
+	// payload of a frame that travels as one message (EagerLimit), so that
+	// its receiver hands on the message NATS allocated, with no reassembly;
+	// the servers gorun runs allow 8 MiB (DefaultNATSMaxPayload), so there
+	// the limit is NATSMaxMessage less 128 bytes and a 1 MiB message goes
+	// eagerly too. Anything larger goes by rendezvous, whose body lands in
+	// the posted receive's buffer (BufferProvider) instead of a new
+	// allocation plus a copy, and leaves the sender's memory with no copy
+	// of ours (natsHeaderKey). A rendezvous costs a round trip through the
+	// server: four more hops through it per message, each a wake-up of the
+	// server and of a rank, where raw NATS request/reply makes two.
 	// Below 1 MiB, a 128 KiB message took 263 us eagerly against 856 us
-	// for 256 KiB by rendezvous on the netns rig. The credit window
-	// (DefaultNATSWindow, 8 MiB) bounds what a sender has in flight to a
-	// receiver.
-	DefaultNATSEagerLimit = 2 * (1<<20 - natsHeaderReserve)
+	// for 256 KiB by rendezvous on the netns rig. An eager limit of two
+	// messages (a 1 MiB message in two under a 1 MiB server, put back
+	// together by the receiver) was measured and lost: the receiver then
+	// makes a fresh buffer for every such message and copies the body into
+	// it, and a fresh 1 MiB costs more (page faults, a cold cache) than
+	// the rendezvous's round trip and its copy into the posted receive's
+	// warm buffer (gorun/raw 1.25 to 1.39 against 1.21 to 1.26, 1 MiB
+	// ping-pong, alternated runs). The credit window (DefaultNATSWindow,
+	// 8 MiB) bounds what a sender has in flight to a receiver.
+	DefaultNATSEagerLimit = 1<<20 - natsHeaderReserve
 	// NATSMaxMessage is the largest message the transport sends, whatever
 	// the server allows: a 1 MiB payload with its headers fits one, and a
 	// frame of many MiB still goes in pieces that the server forwards one
@@ -94,8 +95,6 @@ const (
 	// limit (NATS's default is 1 MiB), which the transport reads when it
 	// connects.
 	DefaultNATSMaxPayload = 8 << 20
-	// eagerMessages is how many messages an eager frame may take at most.
-	eagerMessages         = 2
 	defaultConnectTimeout = 5 * time.Second
 )
 
@@ -320,12 +319,10 @@ func (t *NATS) Rank() int { return t.cfg.Rank }
 func (t *NATS) Size() int { return t.cfg.Size }
 
 // EagerLimit returns, for every destination, the largest frame payload
-// that travels in at most two messages: twice the server's max_payload,
-// at most NATSMaxMessage, less 128 bytes per message for the transport's
-// headers (see DefaultNATSEagerLimit and EagerLimiter).
-func (t *NATS) EagerLimit(int) int {
-	return eagerMessages * (min(eagerMessages*t.maxMsg, NATSMaxMessage)/eagerMessages - natsHeaderReserve)
-}
+// that travels as one message: the server's max_payload, at most
+// NATSMaxMessage, less 128 bytes for the transport's headers (see
+// DefaultNATSEagerLimit and EagerLimiter).
+func (t *NATS) EagerLimit(int) int { return t.maxMsg - natsHeaderReserve }
 
 // Window returns the credit window in bytes per sender and receiver, as
 // raised to hold two of the largest messages the transport sends.

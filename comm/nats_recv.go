@@ -150,10 +150,12 @@ func (t *NATS) receive(p *natsPeer, typ byte, fixed, data []byte) error {
 
 // assemble adds chunk to a, the frame's next bytes; it is false when they
 // overrun the frame. A frame's memory is made when its second message
-// arrives: a frame of two messages (an eager message of more than one,
-// see DefaultNATSEagerLimit) is its first message's data with the chunk
-// appended, the one allocation not zeroed first; a frame of more, its
-// first message's data followed by zeroes that the chunks overwrite.
+// arrives: a frame of two messages (a 1 MiB rendezvous body under a
+// 1 MiB server, when no receive's buffer takes it) is its first message's
+// data with the chunk appended, the one allocation not zeroed first; a
+// frame of more, its first message's data followed by zeroes that the
+// chunks overwrite. A frame whose sender is lost before its last chunk is
+// never delivered.
 func (a *assembly) assemble(chunk []byte) bool {
 	if a.f.Payload == nil {
 		n := len(a.first)

@@ -87,11 +87,11 @@ func (t *NATS) sendMessages(ctx context.Context, dest int, h Header, head, body 
 // fit one message. Fewest messages: what is left over once the rest fills
 // whole messages of chunkRoom bytes, so that a frame of two messages goes
 // as a small first one and a full second one, which is one piece of the
-// sender's memory and goes as it is (an eager message's descriptor and
-// the first bytes of its body, then the body's bulk). But no chunk
-// straddles head and body, and no large part of the body is copied behind
-// the head: then the first message is the head alone, and the body
-// follows in one message more.
+// sender's memory and goes as it is (a 1 MiB rendezvous body under a
+// 1 MiB server: 128 bytes, then the rest). But no chunk straddles head
+// and body, and no large part of the body is copied behind the head (an
+// eager message over a limit its user raised): then the first message is
+// the head alone, and the body follows in one message more.
 func firstChunk(size, head, startRoom, chunkRoom int) int {
 	chunks := (size - startRoom + chunkRoom - 1) / chunkRoom
 	first := max(size-chunks*chunkRoom, 0)

@@ -87,10 +87,9 @@ func TestNATSConformance(t *testing.T) {
 				ts := natsJob(t, srv.URL(srv.admin), t.Name(), "secret", n, nil)
 				job := commtest.Job{
 					Crash: func(r int) { comm.CrashNATS(ts[r]) },
-					// Two messages of the server's max_payload, each
-					// less the 128 bytes the transport keeps for its
-					// headers.
-					EagerLimit: func(int, int) int { return 2 * (int(maxPayload) - 128) },
+					// The server's max_payload less the 128 bytes the
+					// transport keeps for its headers.
+					EagerLimit: func(int, int) int { return int(maxPayload) - 128 },
 				}
 				for _, tr := range ts {
 					job.Transports = append(job.Transports, tr)
@@ -101,17 +100,15 @@ func TestNATSConformance(t *testing.T) {
 	}
 }
 
-// TestNATSEagerLimitFollowsTheServer: the eager limit is what two
-// messages of the server's max_payload carry, less 128 bytes each, up to
-// two of half comm.NATSMaxMessage: NATS's default server (1 MiB) and
-// gorun's own servers (comm.DefaultNATSMaxPayload) both give
-// comm.DefaultNATSEagerLimit, so a 1 MiB message goes eagerly under both.
+// TestNATSEagerLimitFollowsTheServer: the eager limit is the server's
+// max_payload less 128 bytes, up to comm.NATSMaxMessage: NATS's default
+// server gives comm.DefaultNATSEagerLimit, gorun's own servers
+// (comm.DefaultNATSMaxPayload) the cap.
 func TestNATSEagerLimitFollowsTheServer(t *testing.T) {
 	for _, c := range []struct{ maxPayload, want int }{
 		{0, comm.DefaultNATSEagerLimit}, // the server's default: 1 MiB
-		{300 << 10, 600<<10 - 256},
-		{1536 << 10, 2<<20 - 256},
-		{comm.DefaultNATSMaxPayload, 2<<20 - 256},
+		{300 << 10, 300<<10 - 128},
+		{comm.DefaultNATSMaxPayload, comm.NATSMaxMessage - 128},
 	} {
 		srv := startNATSServer(t, int32(c.maxPayload))
 		tr := natsJob(t, srv.URL(srv.admin), "limit", "s", 2, nil)[0]
@@ -119,23 +116,21 @@ func TestNATSEagerLimitFollowsTheServer(t *testing.T) {
 			t.Errorf("max_payload %d: EagerLimit = %d, want %d", c.maxPayload, got, c.want)
 		}
 	}
-	if comm.DefaultNATSEagerLimit < 1<<20+64 {
-		t.Errorf("DefaultNATSEagerLimit = %d: a 1 MiB message and its descriptor do not go eagerly", comm.DefaultNATSEagerLimit)
-	}
 }
 
 // TestNATSLargeFramesTravelAsTheyAre spies on a receiver's inbox under a
 // server of NATS's default max_payload (1 MiB: a message's room is 1 MiB
-// less 128 bytes) and checks how each frame travels: one of a message's
-// room as one message whose data is the payload itself, its fixed part in
-// the NATS header; a larger one of a single piece (a rendezvous body) as
-// a small first message, then messages whose data is the payload itself;
-// an eager 1 MiB message (a descriptor and a body) as a small first
-// message (the descriptor and the body's first bytes) and the body's bulk
-// as it is: two messages, no round trip; one of the eager limit the same
-// but with the descriptor alone first (no large part of the body copied
-// behind it); a head and body that fit one message as one ordinary
-// message. Every frame arrives whole.
+// less 128 bytes, the eager limit) and checks how each frame travels: one
+// of a message's room as one message whose data is the payload itself,
+// its fixed part in the NATS header; a larger one of a single piece (a
+// rendezvous body) as a small first message, then messages whose data is
+// the payload itself (two for 1 MiB, three for twice the room); a head
+// and body that fit one message (an eager message: its descriptor and
+// body) as one ordinary message; a head and a larger body (an eager
+// message over a limit its user raised) as a small first message (the
+// head and the body's first bytes) then the body's bulk as it is, or,
+// when that first message would hold a large part of the body, the head
+// alone then the body's messages as they are. Every frame arrives whole.
 func TestNATSLargeFramesTravelAsTheyAre(t *testing.T) {
 	srv := startNATSServer(t, 0)
 	ts := natsJob(t, srv.URL(srv.admin), "asis", "s", 2, nil)
@@ -158,9 +153,8 @@ func TestNATSLargeFramesTravelAsTheyAre(t *testing.T) {
 	recs := startNATS(t, ts)
 	const room = 1<<20 - 128    // a message's payload bytes
 	const start, frame = 54, 46 // fixed parts of a first message and of a whole frame
-	limit := ts[0].EagerLimit(1)
-	if limit != 2*room {
-		t.Fatalf("EagerLimit = %d, want two messages' room, %d", limit, 2*room)
+	if limit := ts[0].EagerLimit(1); limit != room {
+		t.Fatalf("EagerLimit = %d, want a message's room, %d", limit, room)
 	}
 	rng := rand.New(rand.NewPCG(7, 1))
 	random := func(n int) []byte {
@@ -179,7 +173,7 @@ func TestNATSLargeFramesTravelAsTheyAre(t *testing.T) {
 		{random(2 * room), nil, []seen{{true, room}, {true, room}}},
 		{random(1 << 20), nil, []seen{{false, start + 1<<20 - room}, {true, room}}},
 		{desc, random(1 << 20), []seen{{false, start + len(desc) + 1<<20 - room}, {true, room}}},
-		{desc, random(limit - len(desc)), []seen{{false, start + len(desc)}, {true, room}, {true, room - len(desc)}}},
+		{desc, random(2*room - len(desc)), []seen{{false, start + len(desc)}, {true, room}, {true, room - len(desc)}}},
 		{desc, random(room - len(desc)), []seen{{false, frame + room}}},
 	}
 	var wantMsgs []seen
@@ -213,19 +207,23 @@ func TestNATSLargeFramesTravelAsTheyAre(t *testing.T) {
 	}
 }
 
-// TestNATSSenderLostBetweenTheMessagesOfAFrame: an eager 1 MiB message
-// travels in two messages under NATS's default max_payload; a sender that
-// dies after the first (its connection dropped), or that says goodbye
-// after it, is reported lost (ErrPeerLost), and the half that arrived is
-// never delivered.
+// TestNATSSenderLostBetweenTheMessagesOfAFrame: a 1 MiB frame travels in
+// two messages under NATS's default max_payload; a sender that dies after
+// the first (its connection dropped), or that says goodbye after it, is
+// reported lost (ErrPeerLost), and the part that arrived is never
+// delivered. Both shapes: a single piece (a rendezvous body) and a head
+// and body (an eager message over a raised limit).
 func TestNATSSenderLostBetweenTheMessagesOfAFrame(t *testing.T) {
 	body := make([]byte, 1<<20)
-	for _, how := range []string{"crash", "goodbye"} {
-		t.Run(how, func(t *testing.T) {
+	for _, c := range []struct {
+		how  string
+		head []byte
+	}{{"crash", nil}, {"goodbye", nil}, {"crash", []byte("desc")}, {"goodbye", []byte("desc")}} {
+		t.Run(fmt.Sprintf("%s/head=%d", c.how, len(c.head)), func(t *testing.T) {
 			srv := startNATSServer(t, 0)
-			ts := natsJob(t, srv.URL(srv.admin), "half-"+how, "s", 2, nil)
+			ts := natsJob(t, srv.URL(srv.admin), "half", "s", 2, nil)
 			recs := startNATS(t, ts)
-			if err := comm.SendFirstMessageOnly(testCtx(t), ts[0], 1, comm.Header{Kind: kindData, Tag: 1}, []byte("desc"), body); err != nil {
+			if err := comm.SendFirstMessageOnly(testCtx(t), ts[0], 1, comm.Header{Kind: kindData, Tag: 1}, c.head, body); err != nil {
 				t.Fatal(err)
 			}
 			for deadline := time.Now().Add(20 * time.Second); !comm.NATSHalfFrom(ts[1], 0); time.Sleep(time.Millisecond) {
@@ -233,7 +231,7 @@ func TestNATSSenderLostBetweenTheMessagesOfAFrame(t *testing.T) {
 					t.Fatal("rank 1 never got the first message of the frame")
 				}
 			}
-			if how == "crash" {
+			if c.how == "crash" {
 				comm.CrashNATS(ts[0])
 			} else if err := ts[0].Close(); err != nil {
 				t.Fatal(err)
