@@ -80,7 +80,8 @@ const (
 	// it, and a fresh 1 MiB costs more (page faults, a cold cache) than
 	// the rendezvous's round trip and its copy into the posted receive's
 	// warm buffer (gorun/raw 1.25 to 1.39 against 1.21 to 1.26, 1 MiB
-	// ping-pong, alternated runs). The credit window (DefaultNATSWindow,
+	// ping-pong, alternated runs on a loaded machine, natsvs on the netns
+	// rig). The credit window (DefaultNATSWindow,
 	// 8 MiB) bounds what a sender has in flight to a receiver.
 	DefaultNATSEagerLimit = 1<<20 - natsHeaderReserve
 	// NATSMaxMessage is the largest message the transport sends, whatever
