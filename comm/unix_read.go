@@ -164,7 +164,7 @@ func (u *Unix) Poll() bool {
 // (Spinner): until the matching SpinEnd, peers writing to our rings need
 // not wake us through the socket.
 func (u *Unix) SpinStart() {
-	if u.spinners.Add(1) != 1 {
+	if u.spinners.Add(spinOneIn)&spinCount != 1 {
 		return
 	}
 	list := u.inConns()
@@ -189,7 +189,7 @@ func (u *Unix) SpinStart() {
 // ring asks for wake-ups again, and what was published before is
 // delivered now (see unix_ring.go for why nothing is left behind).
 func (u *Unix) SpinEnd() {
-	if u.spinners.Add(-1) != 0 {
+	if u.spinners.Add(spinOneOut)&spinCount != 0 {
 		return
 	}
 	u.settleAll()
@@ -287,7 +287,7 @@ func (ic *inConn) settle() int {
 	if ic.ring == nil || ic.ended {
 		return 0
 	}
-	if ic.u.spinners.Load() == 0 {
+	if !ic.u.spinning() {
 		ic.ring.sleepingPtr().Store(1)
 	}
 	return ic.drainRing()
