@@ -69,6 +69,9 @@ type Unix struct {
 
 	mu      sync.Mutex
 	handler Handler
+	// buffers is the handler as a BufferProvider, nil when it is not one;
+	// like handler, set by Start before any frame is read.
+	buffers BufferProvider
 	in      []*inConn                  // per source; nil until it connects
 	pending map[*net.UnixConn]struct{} // accepted, handshake not yet checked
 	gone    []bool                     // PeerGone already reported
@@ -188,6 +191,7 @@ func (u *Unix) Start(h Handler) error {
 		return fmt.Errorf("comm: unix rank %d: %w", u.cfg.Rank, ErrClosed)
 	}
 	u.handler = h
+	u.buffers, _ = h.(BufferProvider)
 	u.readers.Add(2)
 	go u.acceptLoop()
 	go u.readGoodbyeMarkers()

@@ -262,7 +262,7 @@ func (ic *inConn) drainRing() int {
 	if ic.ring == nil {
 		return 0
 	}
-	bp, _ := ic.u.handler.(BufferProvider)
+	bp := ic.u.buffers
 	n := 0
 	for !ic.ended {
 		f, ok, err := ic.ring.take(ic.next, ic.src, bp)
@@ -399,7 +399,7 @@ func (ic *inConn) parse() bool {
 			// it now that the length is known to be within MaxFrame; move
 			// what has arrived, and read the rest in place.
 			ic.payload = nil
-			if bp, ok := ic.u.handler.(BufferProvider); ok && length >= BufferThreshold {
+			if bp := ic.u.buffers; bp != nil && length >= BufferThreshold {
 				if b := bp.BufferFor(h, int(length)); uint64(len(b)) == length {
 					ic.payload = b
 				}
