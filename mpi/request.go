@@ -133,17 +133,7 @@ func (r *Request) Wait() (Status, error) {
 	}
 	sp := r.traceWait()
 	defer func() { sp.received(r, r.err) }()
-	site := r.c.site(r.op, r.peerWord(), r.peer, r.tag, r.recv != nil)
-	if err := r.c.e.awaitAt(r.goctx, r.comp, site); err != nil && isContextErr(err) && !r.comp.isDone() {
-		if r.recv == nil || r.c.e.cancelRecv(r.recv) {
-			// The operation was withdrawn (receive) or goes on unobserved (send).
-			r.settled, r.err = true, r.c.wrapErr(r.op, r.peer, r.tag, err)
-			return r.status, r.err
-		}
-		<-r.comp.done() // matched already: its message is on the way
-	}
-	r.settle()
-	return r.status, r.err
+	return r.awaitSettled()
 }
 
 // Test reports whether the request has completed, with its status and
