@@ -326,14 +326,10 @@ func (sp *span) received(req *Request, err error) {
 	if sp == nil {
 		return
 	}
-	if req != nil && req.recv != nil && req.comp != nil && req.comp.isDone() && req.comp.err == nil && req.recv.msg != nil {
-		msg := req.recv.msg
-		size := req.status.Size
-		if size == 0 {
-			size = bodySize(msg)
-		}
-		sp.endTaking(err, &recvPart{source: msg.env.source, sourceLocal: req.c.local[msg.env.source], tag: msg.env.tag,
-			size: size, post: req.tracePost})
+	if req != nil && req.traceTook {
+		got := req.traceMsg
+		got.post = req.tracePost
+		sp.endTaking(err, &got)
 		return
 	}
 	sp.end(err)
