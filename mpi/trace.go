@@ -33,7 +33,9 @@ import (
 type tracer struct {
 	base     time.Time // the clock's start, with its monotonic reading
 	baseUnix int64     // base as Unix nanoseconds
-	host     string    // this host's boot id (trace.HostID)
+	// host is this host's boot id (trace.HostID), read at the first clock
+	// question: a rank gorun started on its own host gets none.
+	host func() string
 
 	mu      sync.Mutex
 	limit   int
@@ -102,7 +104,7 @@ func newTracer(limit int, mem []byte) (*tracer, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInit, err)
 	}
 	now := time.Now()
-	return &tracer{base: now, baseUnix: now.UnixNano(), host: trace.HostID(), limit: limit,
+	return &tracer{base: now, baseUnix: now.UnixNano(), host: sync.OnceValue(trace.HostID), limit: limit,
 		buf: buf, mem: mem, shared: shared, release: release, sendSeq: map[seqKey]*uint64{}, clockDone: make(chan struct{})}, nil
 }
 
@@ -403,7 +405,7 @@ func (t *tracer) answerLauncher(ctl *control.Client, m control.Message) {
 	case control.TypeClock:
 		host := ""
 		if t != nil {
-			host = t.host
+			host = t.host()
 		}
 		_ = ctl.Send(control.Message{Type: control.TypeClockReply, Round: m.Round, Clock: t.now(), Host: host})
 	case control.TypeClockDone:
