@@ -116,7 +116,7 @@ func TestTraceHooksRecordEveryCallAndJoinEveryMessage(t *testing.T) {
 // and be joined to its send.
 func TestTraceRecordsWhatRecycledMessagesSaid(t *testing.T) {
 	for _, run := range []struct {
-		name string
+		name  string
 		ranks func(*testing.T, int, func(*Comm) error, ...Option)
 	}{{"memory", runRanks}, {"unix", runRanksUnix}} {
 		t.Run(run.name, func(t *testing.T) {
