@@ -321,6 +321,7 @@ func ReadBufferAt(out []Record, r io.ReaderAt, size, openEnd int64) (_ []Record,
 		grown := make([]Record, len(out), len(out)+used)
 		copy(grown, out)
 		out = grown
+		populateRecords(out[len(out):cap(out)])
 	}
 	chunk := make([]Slot, min(used, slotsAtOnce))
 	bad := 0
@@ -354,6 +355,24 @@ func ReadBufferAt(out []Record, r io.ReaderAt, size, openEnd int64) (_ []Record,
 		err = fmt.Errorf("%w: %v", ErrMalformed, problems)
 	}
 	return out, h.dropped, err
+}
+
+// populateRecords makes present at once the whole pages of the fresh
+// memory recs lies in, which ReadBufferAt is about to fill: one system
+// call rather than a page fault per 4 KiB (a launcher is a young process,
+// whose heap grows as it reads: for the bank example's 12,000 records,
+// 450 faults).
+func populateRecords(recs []Record) {
+	if len(recs) == 0 {
+		return
+	}
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(recs)))
+	end := start + uintptr(len(recs))*unsafe.Sizeof(Record{})
+	first := (start + pageSize - 1) &^ (pageSize - 1)
+	last := end &^ (pageSize - 1)
+	if last > first {
+		populate(first, int(last-first))
+	}
 }
 
 // readAt fills b from r at off.
