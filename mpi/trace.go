@@ -178,7 +178,7 @@ func (t *tracer) beginWaiting(op string, comm uint32, force bool, w waitFor) *sp
 			s.Comm, s.Start = comm, t.now()
 			if w.wantedPeer {
 				s.WaitOp = trace.OpCode(w.op)
-				s.WaitWord, s.WaitPeer, s.WaitTag = trace.WaitSource, int64(w.peer), int64(w.tag)
+				s.WaitWord, s.WaitPeer, s.WaitTag = trace.WaitSource, int32(w.peer), int32(w.tag)
 				if w.dest {
 					s.WaitWord = trace.WaitDest
 				}
@@ -234,7 +234,7 @@ func (sp *span) endTaking(err error, got *recvPart) {
 	}
 	s.End = end
 	if got != nil {
-		s.Source, s.SourceLocal, s.RecvTag, s.RecvSize, s.RecvPost = int64(got.source), int64(got.sourceLocal), int64(got.tag), int64(got.size), got.post
+		s.Source, s.SourceLocal, s.RecvTag, s.RecvSize, s.RecvPost = int32(got.source), int32(got.sourceLocal), int32(got.tag), int64(got.size), got.post
 		s.Flags |= trace.HasRecv // after the facts it announces: the rank may die in between
 	}
 	if err != nil {
@@ -271,7 +271,7 @@ func (sp *span) sends(c *Comm, dest, tag, size int) {
 	defer sp.t.mu.Unlock()
 	seq := sp.t.nextSend(seqKey{dest: world, comm: c.ctx, tag: tag})
 	if s := sp.s; s != nil && !sp.t.handed {
-		s.Dest, s.DestLocal, s.SendTag, s.SendSize, s.SendSeq = int64(world), int64(dest), int64(tag), int64(size), seq
+		s.Dest, s.DestLocal, s.SendTag, s.SendSize, s.SendSeq = int32(world), int32(dest), int32(tag), int64(size), seq
 		s.Flags |= trace.HasSend // after the facts it announces: the rank may die in between
 	}
 }

@@ -23,7 +23,7 @@ import (
 // nothing in it: ReadBuffer checks every count, offset and code.
 
 // bufferMagic opens a formatted buffer ("gortrc" and the layout's version).
-const bufferMagic uint64 = 0x0001_6372_7472_6f67
+const bufferMagic uint64 = 0x0002_6372_7472_6f67
 
 // header is the start of a buffer.
 type header struct {
@@ -46,6 +46,9 @@ const headerSize = int(unsafe.Sizeof(header{}))
 // no code), texts as references into the buffer's text area (SetErr,
 // SetNote), and for a call that has not returned what it waits for
 // (Wait...), which the reader turns into the Record's Note.
+// Ranks and tags take 32 bits (mpi.MaxTag is the largest int32): a slot
+// of 120 bytes rather than 152, fewer pages for a rank to make present and
+// for gorun to read.
 type Slot struct {
 	State    uint8 // slotEmpty, SlotBegun, SlotEnded
 	Op       uint8
@@ -54,20 +57,20 @@ type Slot struct {
 	WaitWord uint8 // WaitSource or WaitDest, 0 if it waits for nothing to say
 	_        [3]byte
 	Comm     uint32
-	_        uint32
-	name     textRef
-	err      textRef
-	note     textRef
-	WaitPeer int64
-	WaitTag  int64
-	Start    int64
-	End      int64
+	WaitPeer int32
+	WaitTag  int32
 
-	Dest, DestLocal, SendTag, SendSize int64
-	SendSeq                            uint64
+	Dest, DestLocal, SendTag     int32
+	Source, SourceLocal, RecvTag int32
 
-	Source, SourceLocal, RecvTag, RecvSize int64
-	RecvPost                               uint64
+	name, err, note textRef
+	_               uint32 // the same layout where int64 aligns to 4 (386)
+
+	Start, End int64
+	SendSize   int64
+	SendSeq    uint64
+	RecvSize   int64
+	RecvPost   uint64
 }
 
 // The states of a Slot.
