@@ -340,15 +340,14 @@ func ReadBufferAt(out []Record, r io.ReaderAt, size, openEnd int64) (_ []Record,
 			if s.State == slotEmpty {
 				continue
 			}
-			rec, why := slotRecord(s, text, end)
-			if why != "" {
+			out = out[:len(out)+1] // room for used records was made above
+			if why := slotRecord(&out[len(out)-1], s, text, end); why != "" {
+				out = out[:len(out)-1]
 				if bad == 0 {
 					problems = append(problems, fmt.Sprintf("slot %d: %s", first+i, why))
 				}
 				bad++
-				continue
 			}
-			out = append(out, rec)
 		}
 	}
 	if bad > 1 {
@@ -392,16 +391,18 @@ func readAt(r io.ReaderAt, b []byte, off int64) error {
 	return nil
 }
 
-// slotRecord is the Record s holds, or why it holds none.
-func slotRecord(s *Slot, text []byte, openEnd int64) (Record, string) {
-	r := Record{Comm: s.Comm, Start: s.Start, End: s.End}
+// slotRecord writes into r the Record s holds (all of r: it may hold an
+// older one), or says why s holds none. It fills r where the caller keeps
+// it: a record is 150 bytes, and a trace holds many.
+func slotRecord(r *Record, s *Slot, text []byte, openEnd int64) string {
+	*r = Record{Comm: s.Comm, Start: s.Start, End: s.End}
 	switch {
 	case s.State != SlotBegun && s.State != SlotEnded:
-		return r, fmt.Sprintf("state %d", s.State)
+		return fmt.Sprintf("state %d", s.State)
 	case byte(s.Flags)&^flagBits != 0:
-		return r, fmt.Sprintf("unknown flags %#x", s.Flags)
+		return fmt.Sprintf("unknown flags %#x", s.Flags)
 	case int(s.Op) > len(knownOps) || int(s.WaitOp) > len(knownOps):
-		return r, fmt.Sprintf("unknown call code %d", max(s.Op, s.WaitOp))
+		return fmt.Sprintf("unknown call code %d", max(s.Op, s.WaitOp))
 	}
 	var why string
 	texts := func(ref textRef) string {
@@ -421,7 +422,7 @@ func slotRecord(s *Slot, text []byte, openEnd int64) (Record, string) {
 	}
 	r.Err, r.Note = texts(s.err), texts(s.note)
 	if why != "" {
-		return r, why
+		return why
 	}
 	r.Flags = s.Flags &^ Unfinished
 	if r.Flags.Has(Failed) && r.Err == "" {
@@ -443,7 +444,7 @@ func slotRecord(s *Slot, text []byte, openEnd int64) (Record, string) {
 			r.Note = waitText(s)
 		}
 	}
-	return r, ""
+	return ""
 }
 
 // waitText says what an open call waits for, e.g. "Irecv source 1, tag 5"
