@@ -73,9 +73,16 @@ const (
 	// server: four more hops through it per message, each a wake-up of the
 	// server and of a rank, where raw NATS request/reply makes two.
 	// Below 1 MiB, a 128 KiB message took 263 us eagerly against 856 us
-	// for 256 KiB by rendezvous on the netns rig. The credit window
-	// (DefaultNATSWindow, 8 MiB) bounds what unmatched eager messages hold
-	// at a receiver.
+	// for 256 KiB by rendezvous on the netns rig. An eager limit of two
+	// messages (a 1 MiB message in two under a 1 MiB server, put back
+	// together by the receiver) was measured and lost: the receiver then
+	// makes a fresh buffer for every such message and copies the body into
+	// it, and a fresh 1 MiB costs more (page faults, a cold cache) than
+	// the rendezvous's round trip and its copy into the posted receive's
+	// warm buffer (gorun/raw 1.25 to 1.39 against 1.21 to 1.26, 1 MiB
+	// ping-pong, alternated runs on a loaded machine, natsvs on the netns
+	// rig). The credit window (DefaultNATSWindow,
+	// 8 MiB) bounds what a sender has in flight to a receiver.
 	DefaultNATSEagerLimit = 1<<20 - natsHeaderReserve
 	// NATSMaxMessage is the largest message the transport sends, whatever
 	// the server allows: a 1 MiB payload with its headers fits one, and a
@@ -190,10 +197,15 @@ func (p *natsPeer) goneError() error {
 	return nil
 }
 
-// assembly is a chunked frame being put back together.
+// assembly is a chunked frame being put back together: its payload's
+// first off bytes are in, or, until its second message, its first
+// message's data is (first; Payload is nil) and it will be total bytes
+// long.
 type assembly struct {
-	f   Frame
-	off int
+	f     Frame
+	off   int
+	first []byte
+	total int
 }
 
 // NewNATS connects to the server (within ConnectTimeout, reconnects off).

@@ -129,30 +129,52 @@ func (t *NATS) receive(p *natsPeer, typ byte, fixed, data []byte) error {
 		if uint64(len(first)) >= total {
 			return fmt.Errorf("rank %d sent a chunked frame that fits in one message: %w", p.rank, ErrBadFrame)
 		}
-		buf := t.bufferFor(h, int(total))
-		if buf == nil {
-			// A new buffer that starts with first: only the part the
-			// chunks will fill is zeroed (make would zero it all; a 1 MiB
-			// frame is a message of nearly 1 MiB and a chunk of a few
-			// bytes).
-			buf = append(first[:len(first):len(first)], make([]byte, int(total)-len(first))...)
-			p.asm = &assembly{f: Frame{Header: h, Payload: buf[:total:total]}, off: len(first)}
+		if buf := t.bufferFor(h, int(total)); buf != nil {
+			p.asm = &assembly{f: Frame{Header: h, Payload: buf}, off: copy(buf, first)}
 			return nil
 		}
-		p.asm = &assembly{f: Frame{Header: h, Payload: buf}, off: copy(buf, first)}
+		// The payload's memory waits for the next chunk (see assemble).
+		p.asm = &assembly{f: Frame{Header: h}, first: first, total: int(total)}
 	case msgChunk:
 		a := p.asm
-		chunk := data
-		if a == nil || len(chunk) > len(a.f.Payload)-a.off {
+		if a == nil || !a.assemble(data) {
 			return fmt.Errorf("rank %d sent a chunk that belongs to no frame: %w", p.rank, ErrBadFrame)
 		}
-		a.off += copy(a.f.Payload[a.off:], chunk)
 		if a.off == len(a.f.Payload) {
 			p.asm = nil
 			t.handler.Deliver(a.f)
 		}
 	}
 	return nil
+}
+
+// assemble adds chunk to a, the frame's next bytes; it is false when they
+// overrun the frame. A frame's memory is made when its second message
+// arrives: a frame of two messages (a 1 MiB rendezvous body under a
+// 1 MiB server, when no receive's buffer takes it) is its first message's
+// data with the chunk appended, the one allocation not zeroed first; a
+// frame of more, its first message's data followed by zeroes that the
+// chunks overwrite. A frame whose sender is lost before its last chunk is
+// never delivered.
+func (a *assembly) assemble(chunk []byte) bool {
+	if a.f.Payload == nil {
+		n := len(a.first)
+		if n+len(chunk) > a.total {
+			return false
+		}
+		if n+len(chunk) == a.total {
+			a.f.Payload = append(a.first[:n:n], chunk...)[:a.total:a.total]
+			a.off, a.first = a.total, nil
+			return true
+		}
+		a.f.Payload = append(a.first[:n:n], make([]byte, a.total-n)...)[:a.total:a.total]
+		a.off, a.first = n, nil
+	}
+	if len(chunk) > len(a.f.Payload)-a.off {
+		return false
+	}
+	a.off += copy(a.f.Payload[a.off:], chunk)
+	return true
 }
 
 // bufferFor asks the handler for the memory of a payload of length bytes,

@@ -19,6 +19,13 @@ func (t *NATS) Send(ctx context.Context, dest int, h Header, payload []byte) err
 // SendParts sends one frame whose payload is head followed by body,
 // without joining them first (see PartsSender).
 func (t *NATS) SendParts(ctx context.Context, dest int, h Header, head, body []byte) error {
+	return t.sendMessages(ctx, dest, h, head, body, -1)
+}
+
+// sendMessages is SendParts, stopping after the frame's first limit
+// messages (negative: none left out), as a sender that dies between them
+// would (tests).
+func (t *NATS) sendMessages(ctx context.Context, dest int, h Header, head, body []byte, limit int) error {
 	size := len(head) + len(body)
 	if dest < 0 || dest >= t.cfg.Size || t.peers[dest] == nil {
 		return fmt.Errorf("comm: nats rank %d: send to rank %d, not a peer of this transport (job of %d): %w", t.cfg.Rank, dest, t.cfg.Size, ErrBadRank)
@@ -52,7 +59,7 @@ func (t *NATS) SendParts(ctx context.Context, dest int, h Header, head, body []b
 	var fixed [natsStartHeaderLen]byte
 	first, typ := size, msgFrame
 	if size > room {
-		first, typ = startRoom, msgFrameStart
+		first, typ = firstChunk(size, len(head), startRoom, chunkRoom), msgFrameStart
 	}
 	p.seq++
 	t.putCtl(fixed[:], typ, p.seq)
@@ -63,7 +70,7 @@ func (t *NATS) SendParts(ctx context.Context, dest int, h Header, head, body []b
 	if err := t.publishPart(ctx, p, fixed[:fixedLen(typ)], head, body, 0, first); err != nil {
 		return err
 	}
-	for off := first; off < size; {
+	for off, sent := first, 1; off < size && sent != limit; sent++ {
 		n := min(size-off, chunkRoom)
 		p.seq++
 		t.putCtl(fixed[:], msgChunk, p.seq)
@@ -73,6 +80,25 @@ func (t *NATS) SendParts(ctx context.Context, dest int, h Header, head, body []b
 		off += n
 	}
 	return nil
+}
+
+// firstChunk returns how many payload bytes the first message of a frame
+// of size bytes, head of them its head, carries when the frame does not
+// fit one message. Fewest messages: what is left over once the rest fills
+// whole messages of chunkRoom bytes, so that a frame of two messages goes
+// as a small first one and a full second one, which is one piece of the
+// sender's memory and goes as it is (a 1 MiB rendezvous body under a
+// 1 MiB server: 128 bytes, then the rest). But no chunk straddles head
+// and body, and no large part of the body is copied behind the head (an
+// eager message over a limit its user raised): then the first message is
+// the head alone, and the body follows in one message more.
+func firstChunk(size, head, startRoom, chunkRoom int) int {
+	chunks := (size - startRoom + chunkRoom - 1) / chunkRoom
+	first := max(size-chunks*chunkRoom, 0)
+	if (first < head || (head > 0 && first-head >= natsHeaderedMin)) && head <= startRoom {
+		first = head
+	}
+	return min(first, startRoom)
 }
 
 // publishPart publishes one message of a frame: its fixed part and the n

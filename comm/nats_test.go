@@ -119,12 +119,18 @@ func TestNATSEagerLimitFollowsTheServer(t *testing.T) {
 }
 
 // TestNATSLargeFramesTravelAsTheyAre spies on a receiver's inbox under a
-// server of NATS's default max_payload: a frame of the eager limit travels
-// as one message; a larger one of a single piece (a rendezvous body) as
-// messages whose data is the payload itself, its fixed part in the NATS
-// header, then a small tail; a frame of a head and a large body (an eager
-// message's descriptor and body) as one ordinary message. Every frame
-// arrives whole.
+// server of NATS's default max_payload (1 MiB: a message's room is 1 MiB
+// less 128 bytes, the eager limit) and checks how each frame travels: one
+// of a message's room as one message whose data is the payload itself,
+// its fixed part in the NATS header; a larger one of a single piece (a
+// rendezvous body) as a small first message, then messages whose data is
+// the payload itself (two for 1 MiB, three for twice the room); a head
+// and body that fit one message (an eager message: its descriptor and
+// body) as one ordinary message; a head and a larger body (an eager
+// message over a limit its user raised) as a small first message (the
+// head and the body's first bytes) then the body's bulk as it is, or,
+// when that first message would hold a large part of the body, the head
+// alone then the body's messages as they are. Every frame arrives whole.
 func TestNATSLargeFramesTravelAsTheyAre(t *testing.T) {
 	srv := startNATSServer(t, 0)
 	ts := natsJob(t, srv.URL(srv.admin), "asis", "s", 2, nil)
@@ -145,7 +151,11 @@ func TestNATSLargeFramesTravelAsTheyAre(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs := startNATS(t, ts)
-	limit := ts[0].EagerLimit(1)
+	const room = 1<<20 - 128    // a message's payload bytes
+	const start, frame = 54, 46 // fixed parts of a first message and of a whole frame
+	if limit := ts[0].EagerLimit(1); limit != room {
+		t.Fatalf("EagerLimit = %d, want a message's room, %d", limit, room)
+	}
 	rng := rand.New(rand.NewPCG(7, 1))
 	random := func(n int) []byte {
 		b := make([]byte, n)
@@ -154,14 +164,17 @@ func TestNATSLargeFramesTravelAsTheyAre(t *testing.T) {
 		}
 		return b
 	}
-	one, body, head, big := random(limit), random(1<<20), []byte("desc"), random(limit-4)
+	desc := []byte("desc")
 	sends := []struct {
 		head, body []byte
 		want       []seen
 	}{
-		{one, nil, []seen{{true, limit}}},
-		{body, nil, []seen{{true, limit}, {false, 1<<20 - limit + 29}}},
-		{head, big, []seen{{false, 46 + limit}}},
+		{random(room), nil, []seen{{true, room}}},
+		{random(2 * room), nil, []seen{{true, room}, {true, room}}},
+		{random(1 << 20), nil, []seen{{false, start + 1<<20 - room}, {true, room}}},
+		{desc, random(1 << 20), []seen{{false, start + len(desc) + 1<<20 - room}, {true, room}}},
+		{desc, random(2*room - len(desc)), []seen{{false, start + len(desc)}, {true, room}, {true, room - len(desc)}}},
+		{desc, random(room - len(desc)), []seen{{false, frame + room}}},
 	}
 	var wantMsgs []seen
 	for i, s := range sends {
@@ -184,12 +197,53 @@ func TestNATSLargeFramesTravelAsTheyAre(t *testing.T) {
 	var frames []seen
 	for len(wire) > 0 {
 		m := <-wire
-		if h := m.Header.Get("Gorun"); h != "" || len(m.Data) > 100 { // not a liveness message
+		// Liveness, credit and goodbye messages are a bare 29-byte header.
+		if h := m.Header.Get("Gorun"); h != "" || len(m.Data) > 29 {
 			frames = append(frames, seen{h != "", len(m.Data)})
 		}
 	}
 	if fmt.Sprint(frames) != fmt.Sprint(wantMsgs) {
 		t.Fatalf("messages (headered, data bytes) on the wire: %v, want %v", frames, wantMsgs)
+	}
+}
+
+// TestNATSSenderLostBetweenTheMessagesOfAFrame: a 1 MiB frame travels in
+// two messages under NATS's default max_payload; a sender that dies after
+// the first (its connection dropped), or that says goodbye after it, is
+// reported lost (ErrPeerLost), and the part that arrived is never
+// delivered. Both shapes: a single piece (a rendezvous body) and a head
+// and body (an eager message over a raised limit).
+func TestNATSSenderLostBetweenTheMessagesOfAFrame(t *testing.T) {
+	body := make([]byte, 1<<20)
+	for _, c := range []struct {
+		how  string
+		head []byte
+	}{{"crash", nil}, {"goodbye", nil}, {"crash", []byte("desc")}, {"goodbye", []byte("desc")}} {
+		t.Run(fmt.Sprintf("%s/head=%d", c.how, len(c.head)), func(t *testing.T) {
+			srv := startNATSServer(t, 0)
+			ts := natsJob(t, srv.URL(srv.admin), "half", "s", 2, nil)
+			recs := startNATS(t, ts)
+			if err := comm.SendFirstMessageOnly(testCtx(t), ts[0], 1, comm.Header{Kind: kindData, Tag: 1}, c.head, body); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(20 * time.Second); !comm.NATSHalfFrom(ts[1], 0); time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("rank 1 never got the first message of the frame")
+				}
+			}
+			if c.how == "crash" {
+				comm.CrashNATS(ts[0])
+			} else if err := ts[0].Close(); err != nil {
+				t.Fatal(err)
+			}
+			recs[1].WaitFor(t, "rank 0 gone", func(_ []comm.Frame, gone map[int]error) bool { return gone[0] != nil })
+			if err, _ := recs[1].Gone(0); !errors.Is(err, comm.ErrPeerLost) {
+				t.Errorf("PeerGone(0, %v), want ErrPeerLost", err)
+			}
+			if fr := recs[1].Frames(); len(fr) != 0 {
+				t.Errorf("%d frames delivered (the first of %d bytes), want none of a frame cut in half", len(fr), len(fr[0].Payload))
+			}
+		})
 	}
 }
 

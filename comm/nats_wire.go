@@ -17,8 +17,9 @@ import (
 //	msgFrame and msgFrameStart continue with the frame header:
 //	[29]     kind, [30:34) context, [34:38) tag, [38:46) seq
 //	msgFrame continues with the payload. msgFrameStart continues with
-//	[46:54) the payload's total length, then its first chunk; msgChunk
-//	carries the next chunk right after the 29-byte header.
+//	[46:54) the payload's total length, then its first chunk (any length
+//	below the total, even none: see firstChunk); msgChunk carries the
+//	next chunk right after the 29-byte header.
 //
 // A message of a large frame whose bytes are one piece of the sender's
 // payload may carry these leading bytes (the fixed part of its type: 29,

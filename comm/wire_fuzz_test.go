@@ -341,6 +341,17 @@ func fileConn(t *testing.T, fd int) *net.UnixConn {
 	return c.(*net.UnixConn)
 }
 
+// tagProvider provides the memory of frames of an even tag only, so that
+// both ways of putting a chunked NATS frame back together are exercised.
+type tagProvider struct{ recorder }
+
+func (p *tagProvider) BufferFor(h Header, length int) []byte {
+	if h.Tag%2 != 0 || length > fuzzMaxFrame {
+		return nil
+	}
+	return make([]byte, length)
+}
+
 // natsFuzzConfig is the configuration of the NATS transport under fuzz:
 // rank 0 of 3, with a small frame limit.
 var natsFuzzConfig = NATSConfig{Rank: 0, Size: 3, JobID: "job", Secret: "secret", MaxFrame: fuzzMaxFrame, Window: 1 << 20}
@@ -413,9 +424,21 @@ func FuzzNATSMessages(f *testing.F) {
 	f.Add(natsRecords(0, eager))                                                                                       // no authenticator
 	f.Add(natsRecords(3, natsMessage(t0, msgFrame, 0, 1, hdr(Header{Kind: tkEager})), natsMessage(t0, msgFrame, 7, 1)))
 	f.Add(natsRecords(3, natsMessage(t0, msgFrame, 1, 1, hdr(Header{Kind: tkEager}))[:40]))
+	// Frames of an odd tag get no memory from the handler (tagProvider):
+	// the transport makes it at their second message.
+	oddStart := func(total uint64, first string) []byte {
+		return natsMessage(t0, msgFrameStart, 1, 1, hdr(Header{Kind: tkData, Tag: 1}), binary.LittleEndian.AppendUint64(nil, total), []byte(first))
+	}
+	chunkOf := func(s string) []byte { return natsMessage(t0, msgChunk, 1, 0, []byte(s)) }
+	f.Add(natsRecords(3, oddStart(10, "abcd"), chunkOf("efghij"), bye))           // two messages: the first's data appended to
+	f.Add(natsRecords(3, oddStart(10, "ab"), chunkOf("cd"), chunkOf("efghij")))   // three: zeroed memory filled in
+	f.Add(natsRecords(3, oddStart(6, ""), chunkOf("abcdef")))                     // an empty first message
+	f.Add(natsRecords(3, oddStart(10, "abcd"), chunkOf("efghijk")))               // a second message past the end
+	f.Add(natsRecords(3, oddStart(10, "abcd"), chunkOf("ef"), chunkOf("ghijkl"))) // a third past the end
+	f.Add(natsRecords(3, oddStart(10, "abcd"), bye))                              // goodbye after the first
 	f.Fuzz(func(t *testing.T, records []byte) {
 		tr := newNATS(natsFuzzConfig)
-		rec := &provider{}
+		rec := &tagProvider{}
 		tr.handler = rec
 		size := len(records)
 		before := allocated()
