@@ -60,7 +60,9 @@ type arena struct {
 	// call's CallConn.CheckCall (or nil), run while a wait sleeps.
 	sig, lastSig Signature
 	check        CallConn
-	broken       error // a call failed midway: the counters are out of step
+	// broken: a call failed midway, the counters are out of step (set
+	// under mu, read without it by arenaOf, once per call).
+	broken atomic.Bool
 	// value holds an Allreduce's value and result during the call
 	// (valueScratch), operands the operand views of an AllreduceSlice
 	// (operandScratch): kept, since calls are one at a time, so that a
@@ -68,6 +70,14 @@ type arena struct {
 	value    [2]uint64
 	operands any
 	long     bool // the call in progress moves longCallBytes or more per rank
+	// seen[kind][q] is the value this rank last loaded from rank q's
+	// counter of kind. Counters only grow, so a wait whose target the
+	// value seen has reached is over without touching the counter's line,
+	// which its owner writes every call: a root of small Bcasts checks
+	// the others' progress only when the call HeaderSets back is newer
+	// than what it last saw of them, and a rank behind a root that ran
+	// ahead reads the root's counter once for the calls it is behind.
+	seen [arenaKinds][]uint32
 }
 
 // Sizes of the arena's parts (shmcoll's layout).
@@ -108,6 +118,9 @@ func newArena(region *shmcoll.Region) *arena {
 		inlineBytes: arenaHeader - headerInline, hooks: region.Hooks()}
 	a.slots = shmcoll.HeaderBytes(a.size)
 	a.result = a.slots + a.size*a.slotBytes
+	for k := range a.seen {
+		a.seen[k] = make([]uint32, a.size)
+	}
 	return a
 }
 
@@ -269,10 +282,14 @@ func (a *arena) waitRanks(kind, only int, target uint32) error {
 		if q == a.rank || (only >= 0 && q != only) {
 			continue
 		}
+		if reached(a.seen[kind][q], target) {
+			continue
+		}
 		word, waiters := a.counter(kind, q)
 		for i := 0; ; i++ {
 			v := word.Load()
 			if reached(v, target) {
+				a.seen[kind][q] = v
 				break
 			}
 			if start.IsZero() {

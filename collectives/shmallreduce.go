@@ -21,9 +21,7 @@ func arenaOf(c Conn) *arena {
 		return nil
 	}
 	a := arenaFor(region)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.broken != nil {
+	if a.broken.Load() {
 		return nil
 	}
 	return a
@@ -90,7 +88,7 @@ func (a *arena) failed(err error) error {
 	if errors.As(err, &agreed) {
 		return agreed.err
 	}
-	a.broken = err
+	a.broken.Store(true)
 	if errors.Is(err, ErrCollectiveMismatch) {
 		return err
 	}
@@ -126,7 +124,7 @@ func shmAllreduceLocked[E any](a *arena, v, into []E, op Op[E], alg algorithm, o
 	inline := small && n*es <= a.inlineBytes
 	slot := func(q int) []E {
 		if inline {
-			return viewOf[E](a.header(q), headerInline, n)
+			return viewOf[E](a.header(q), inlineAt(n*es), n)
 		}
 		return arenaView[E](a, a.slots+q*a.slotBytes, segLen)
 	}
@@ -304,9 +302,25 @@ const (
 	headerPrevSig = headerSig + SignatureLen
 	headerText    = 64 // the failure's text, up to maxFailureText
 	// A Bcast value, or a small AllreduceSlice operand, of up to
-	// Arena.inlineBytes travels in the header.
+	// Arena.inlineBytes travels in the header: at headerNear when it has
+	// headerNearBytes or fewer, else at headerInline.
 	headerInline = 1024
+	// headerNear: a value of up to headerNearBytes goes in the header's
+	// second 64-byte line, where a failure's text would go (a call that
+	// fails carries no value), so that a rank reading another's header
+	// for a small call reads the 128 bytes the counters' Line spans (one
+	// miss, the adjacent line prefetched), not a third line 1 KiB away.
+	headerNear      = headerText
+	headerNearBytes = 64
 )
+
+// inlineAt is where a value of count bytes travels in a header.
+func inlineAt(count int) int {
+	if count <= headerNearBytes {
+		return headerNear
+	}
+	return headerInline
+}
 
 // Collectives that go through the arena, named in headers so that ranks
 // calling different ones find out instead of reading each other's data.

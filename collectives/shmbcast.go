@@ -82,7 +82,7 @@ func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(co
 			return zero, a.endStep(first+1, f, alg)
 		}
 		if !usesSlot {
-			copy(a.header(me)[headerInline:], payload)
+			copy(a.header(me)[inlineAt(len(payload)):], payload)
 			a.post(arrivedKind, first+1)
 			return v, a.endStep(first+1, nil, alg)
 		}
@@ -120,7 +120,7 @@ func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(co
 		return zero, a.endStep(first+1, f, alg)
 	}
 	if count <= a.inlineBytes {
-		slot = h[headerInline:]
+		slot = h[inlineAt(count):]
 	}
 	chunks, piece := a.bcastPieces(count, h[headerPieces] != 0)
 	last := first + uint32(chunks)
