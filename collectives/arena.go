@@ -1,6 +1,8 @@
 package collectives
 
 import (
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +62,10 @@ type arena struct {
 	// call's CallConn.CheckCall (or nil), run while a wait sleeps.
 	sig, lastSig Signature
 	check        CallConn
+	// sigBytes is sig encoded, what this rank's header carries and what
+	// other headers are compared with: a rank that only reads the root's
+	// header (a Bcast) has no header of its own for this call.
+	sigBytes [SignatureLen]byte
 	// broken: a call failed midway, the counters are out of step (set
 	// under mu, read without it by arenaOf, once per call).
 	broken atomic.Bool
@@ -78,6 +84,46 @@ type arena struct {
 	// than what it last saw of them, and a rank behind a root that ran
 	// ahead reads the root's counter once for the calls it is behind.
 	seen [arenaKinds][]uint32
+	// choices holds the policies' choices for calls through the arena,
+	// made with the arena (a.choose); read-only after.
+	choices []arenaChoice
+}
+
+// arenaChoice is the algorithm the policy of coll gave calls through the
+// arena, or the error it gave.
+type arenaChoice struct {
+	coll string
+	alg  algorithm
+	err  error
+}
+
+// choose is chooseShared for a call of collective coll through a (its
+// group's size, shared memory), as decided when the arena was made:
+// reading the environment and the policy each call took about 4% of a
+// small Bcast through the arena. For ranks that share an arena the
+// decision table does not look at the size of the call
+// (TestSharedChoiceIgnoresSize), so none is asked for; GORUN_COLL_* is
+// read once per arena, when a process first uses it (gorun sets it for
+// the whole job).
+func (a *arena) choose(coll string) (algorithm, error) {
+	for _, c := range a.choices {
+		if c.coll == coll {
+			return c.alg, c.err
+		}
+	}
+	return chooseShared(coll, a.size, 0, true)
+}
+
+// sharedChoices are the policies' choices for calls through an arena of
+// size ranks, in the order of the collectives' names.
+func sharedChoices(size int) []arenaChoice {
+	colls := slices.Sorted(maps.Keys(policies))
+	out := make([]arenaChoice, len(colls))
+	for i, coll := range colls {
+		alg, err := chooseShared(coll, size, 0, true)
+		out[i] = arenaChoice{coll, alg, err}
+	}
+	return out
 }
 
 // Sizes of the arena's parts (shmcoll's layout).
@@ -121,6 +167,7 @@ func newArena(region *shmcoll.Region) *arena {
 	for k := range a.seen {
 		a.seen[k] = make([]uint32, a.size)
 	}
+	a.choices = sharedChoices(a.size)
 	return a
 }
 
@@ -292,15 +339,26 @@ func (a *arena) waitRanks(kind, only int, target uint32) error {
 				a.seen[kind][q] = v
 				break
 			}
+			if spinning && !a.hooks.Yield {
+				// Polling: the clock is read every 64 polls, from the
+				// 64th on (most waits of a small call end sooner, and a
+				// clock read costs as much as the call's own work).
+				switch {
+				case i%64 != 63:
+					continue
+				case start.IsZero():
+					start, lastCheck = time.Now(), time.Now()
+					continue
+				case time.Since(start) < a.hooks.Spin:
+					continue
+				}
+				spinning = false
+			}
 			if start.IsZero() {
 				start, lastCheck = time.Now(), time.Now()
 			}
 			if spinning {
-				if a.hooks.Yield {
-					if i < arenaYieldPolls && !a.long && yieldBriefly() {
-						continue
-					}
-				} else if i%64 != 0 || time.Since(start) < a.hooks.Spin {
+				if i < arenaYieldPolls && !a.long && yieldBriefly() {
 					continue
 				}
 				spinning = false

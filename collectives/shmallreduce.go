@@ -70,6 +70,7 @@ func inArena[R any](a *arena, op string, root int, sig Signature, check CallConn
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.op, a.opRoot, a.sig, a.check = op, root, sig, check
+	sig.Put(a.sigBytes[:])
 	out, err := call()
 	a.lastSig, a.check = sig, nil
 	a.long = false
@@ -348,7 +349,7 @@ func kindName(k byte) string {
 // this rank's call (lengths too when withCount), and returns the mismatch.
 func (a *arena) headerMismatch(q int, withCount bool) *failure {
 	h := a.header(q)
-	if q == a.rank || bytes.Equal(h[headerSig:headerSig+SignatureLen], a.header(a.rank)[headerSig:headerSig+SignatureLen]) {
+	if q == a.rank || bytes.Equal(h[headerSig:headerSig+SignatureLen], a.sigBytes[:]) {
 		return nil // the same call (the usual case: no decoding)
 	}
 	theirs, ok := ParseSignature(h[headerSig:])
@@ -415,7 +416,7 @@ func (a *arena) writeHeader(kind byte, count int, alg algorithm, own *failure) {
 	h[headerAlg] = byte(alg)
 	h[headerCode] = 0
 	h[headerPieces] = 0
-	a.sig.Put(h[headerSig:])
+	copy(h[headerSig:], a.sigBytes[:])
 	if a.lastSig.Kind != 0 {
 		a.lastSig.Put(h[headerPrevSig:])
 	} else {

@@ -65,7 +65,7 @@ func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(co
 		alg := algShm
 		if err != nil {
 			f = localFailure(a.name(me), fmt.Errorf("encoding the broadcast value: %w", err))
-		} else if alg, err = chooseShared("Bcast", p, len(payload), true); err != nil {
+		} else if alg, err = a.choose("Bcast"); err != nil {
 			f = localFailure(a.name(me), err)
 		} else if alg == algShm && len(payload) > len(slot) {
 			alg = tableChoice(policies["Bcast"], p, len(payload), false)

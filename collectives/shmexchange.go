@@ -281,7 +281,7 @@ func exchangeArena[E any](c Conn, codec Codec[[]E], coll string) (*arena, error)
 	if a == nil {
 		return nil, nil
 	}
-	alg, err := chooseShared(coll, c.Size(), 0, true)
+	alg, err := a.choose(coll)
 	if err != nil {
 		return nil, err
 	}
