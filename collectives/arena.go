@@ -87,6 +87,38 @@ type arena struct {
 	// choices holds the policies' choices for calls through the arena,
 	// made with the arena (a.choose); read-only after.
 	choices []arenaChoice
+	// deferred counts the small Bcasts, in a row, in which this rank (not
+	// the root) has not yet posted that it is done (see deferDone).
+	deferred int
+}
+
+// maxDeferred is the most small Bcasts in a row whose end a rank other
+// than the root leaves unposted: far below shmcoll.HeaderSets, so that a
+// root reusing a header set never waits for a post that is deferred.
+const maxDeferred = 8
+
+// deferDone ends a small Bcast on a rank other than the root without
+// posting its reduced counter, unless maxDeferred calls are waiting: the
+// root reads that counter only to reuse the header set of the call
+// HeaderSets back, and each post by this rank while the root polls the
+// line costs this rank a cache miss (the line goes to the root and back).
+// Every later call but such a Bcast posts at once on entry (inArena), and
+// such a Bcast before it waits for the root (deferred posts never hold
+// anyone back while this rank waits: no new deadlock).
+func (a *arena) deferDone(step uint32) {
+	a.steps = step
+	a.deferred++
+	if a.deferred >= maxDeferred {
+		a.post(reducedKind, step)
+	}
+}
+
+// postDeferred posts the reduced counter of the calls deferDone left
+// unposted.
+func (a *arena) postDeferred() {
+	if a.deferred > 0 {
+		a.post(reducedKind, a.steps)
+	}
 }
 
 // arenaChoice is the algorithm the policy of coll gave calls through the
@@ -214,6 +246,9 @@ func (a *arena) name(q int) int {
 
 // post publishes this rank's progress of kind and wakes its sleepers.
 func (a *arena) post(kind int, value uint32) {
+	if kind == reducedKind {
+		a.deferred = 0 // counters are cumulative: this post covers them
+	}
 	word, waiters := a.counter(kind, a.rank)
 	word.Store(value)
 	if waiters.Load() != 0 {
@@ -235,6 +270,18 @@ func (a *arena) allReached(kind, only int, target uint32) bool {
 		}
 	}
 	return true
+}
+
+// reachedNow reports whether rank q's counter of kind has reached target,
+// from what this rank saw of it before or, failing that, from one load.
+func (a *arena) reachedNow(kind, q int, target uint32) bool {
+	if reached(a.seen[kind][q], target) {
+		return true
+	}
+	word, _ := a.counter(kind, q)
+	v := word.Load()
+	a.seen[kind][q] = v
+	return reached(v, target)
 }
 
 // reached reports whether counter value has got to target (counters wrap).

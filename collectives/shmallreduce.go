@@ -71,6 +71,9 @@ func inArena[R any](a *arena, op string, root int, sig Signature, check CallConn
 	defer a.mu.Unlock()
 	a.op, a.opRoot, a.sig, a.check = op, root, sig, check
 	sig.Put(a.sigBytes[:])
+	if root < 0 || root == a.rank {
+		a.postDeferred() // only a Bcast's non-roots may leave them (deferDone)
+	}
 	out, err := call()
 	a.lastSig, a.check = sig, nil
 	a.long = false

@@ -98,6 +98,12 @@ func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(co
 		}
 		return v, a.endStep(first+uint32(chunks), nil, alg)
 	}
+	if a.deferred > 0 && !a.reachedNow(arrivedKind, root, first+1) {
+		// The root may be waiting for this rank's deferred posts (a
+		// large value waits for every rank to be done with the call
+		// before): post them before waiting for the root.
+		a.postDeferred()
+	}
 	if err := a.waitOne(arrivedKind, root, first+1); err != nil {
 		return zero, err
 	}
@@ -157,7 +163,9 @@ func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(co
 		}
 	}
 	// Done with the root's slot and header.
-	if err := a.endStep(last, nil, alg); err != nil {
+	if count <= a.inlineBytes {
+		a.deferDone(last)
+	} else if err := a.endStep(last, nil, alg); err != nil {
 		return zero, err
 	}
 	out, err := codec.Decode(body)
