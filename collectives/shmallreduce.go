@@ -151,8 +151,8 @@ func shmAllreduceLocked[E any](a *arena, v, into []E, op Op[E], alg algorithm, o
 		}
 	}
 	a.writeHeader(kindAllreduce, n, alg, own)
-	a.post(arrivedKind, first+1)
-	if err := a.waitAll(arrivedKind, first+1); err != nil {
+	a.arrive(first + 1)
+	if err := a.waitArrivals(-1, first+1); err != nil {
 		return nil, err
 	}
 	if f := a.agree(n, alg, own); f != nil || !moveData {
@@ -292,19 +292,23 @@ const reduceBlockBytes = 16 << 10
 
 // Call header layout (arenaHeader bytes per rank).
 const (
-	headerCount   = 0  // uint64: the vector's length (bytes for Bcast)
-	headerAlg     = 8  // the algorithm chosen
-	headerCode    = 9  // 0, or 1 + the failure's code
-	headerTextLen = 10 // uint16
-	headerKind    = 12 // the collective: kindAllreduce, ...
-	headerPieces  = 13 // Bcast: 1 if the value is posted in pieces
+	headerCount  = 0  // uint64: the vector's length (bytes for Bcast)
+	headerAlg    = 8  // the algorithm chosen
+	headerCode   = 9  // 0, or 1 + the failure's code
+	headerKind   = 10 // the collective: kindAllreduce, ...
+	headerPieces = 11 // Bcast: 1 if the value is posted in pieces
+	// headerStamp (uint32) is the step the header was written for, stored
+	// last (arena.arrive): a rank that waits for another's header polls
+	// it there, in the line it reads next anyway, not its counter.
+	headerStamp = 12
 	// The call's Signature, and that of the rank's call through the arena
 	// before it (zeros if none), for the mismatch checks: in the header's
 	// first cache line, with the fields above, so that a rank reading
 	// another's header for a small call misses the cache once.
 	headerSig     = 16
 	headerPrevSig = headerSig + SignatureLen
-	headerText    = 64 // the failure's text, up to maxFailureText
+	headerTextLen = 64 // uint16: the failure's text's length
+	headerText    = 66 // the failure's text, up to maxFailureText
 	// A Bcast value, or a small AllreduceSlice operand, of up to
 	// Arena.inlineBytes travels in the header: at headerNear when it has
 	// headerNearBytes or fewer, else at headerInline.
@@ -314,7 +318,7 @@ const (
 	// fails carries no value), so that a rank reading another's header
 	// for a small call reads the 128 bytes the counters' Line spans (one
 	// miss, the adjacent line prefetched), not a third line 1 KiB away.
-	headerNear      = headerText
+	headerNear      = headerTextLen
 	headerNearBytes = 64
 )
 

@@ -143,7 +143,7 @@ func shmExchangeLocked(a *arena, x *exchange) error {
 			binary.LittleEndian.PutUint64(h[headerInline+8*j:], uint64(len(b)))
 		}
 	}
-	a.post(arrivedKind, first+1)
+	a.arrive(first + 1)
 	if writes {
 		if err := a.waitAll(reducedKind, first); err != nil {
 			return err
@@ -151,7 +151,7 @@ func shmExchangeLocked(a *arena, x *exchange) error {
 		writeRound(0)
 	}
 	a.post(arrivedKind, first+2)
-	if err := a.waitAll(arrivedKind, first+1); err != nil {
+	if err := a.waitArrivals(-1, first+1); err != nil {
 		return err
 	}
 	if f := a.agreeExchange(x.own); f != nil {
