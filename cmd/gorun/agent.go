@@ -198,15 +198,21 @@ func (a *agent) connect(lost chan<- string) error {
 		nc.Close()
 		return fmt.Errorf("an agent named %s already serves at %s: give this one another --name", a.cfg.name, comm.RedactURL(a.cfg.nats.URL))
 	}
-	for subj, h := range map[string]nats.MsgHandler{
-		agentsSubject:                       a.onDiscover,
-		agentSubject(a.cfg.name, "info"):    a.onDiscover,
-		agentSubject(a.cfg.name, "reserve"): a.onReserve,
-		agentSubject(a.cfg.name, "launch"):  a.onLaunch,
+	// The info subject comes last: servers of a cluster learn of
+	// subscriptions in the order they were made, so a launcher that gets
+	// an answer to info through its own server can reserve and launch too.
+	for _, s := range []struct {
+		subj string
+		h    nats.MsgHandler
+	}{
+		{agentSubject(a.cfg.name, "reserve"), a.onReserve},
+		{agentSubject(a.cfg.name, "launch"), a.onLaunch},
+		{agentsSubject, a.onDiscover},
+		{agentSubject(a.cfg.name, "info"), a.onDiscover},
 	} {
-		if _, err := nc.Subscribe(subj, h); err != nil {
+		if _, err := nc.Subscribe(s.subj, s.h); err != nil {
 			nc.Close()
-			return fmt.Errorf("cannot subscribe to %s: %w", subj, err)
+			return fmt.Errorf("cannot subscribe to %s: %w", s.subj, err)
 		}
 	}
 	if err := nc.Flush(); err != nil {

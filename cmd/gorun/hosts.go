@@ -21,6 +21,12 @@ import (
 // discoverWait is how long discovery collects agents' answers.
 const discoverWait = 700 * time.Millisecond
 
+// agentPropagationWait is how long an agent named in --hosts may stay
+// unknown to the launcher's server ("no responders") before placement
+// fails: the time servers of a cluster take to tell each other of a new
+// subscription, with room for a loaded machine.
+const agentPropagationWait = 2 * time.Second
+
 // hostsConfig is how a job is spread over agents (--hosts, --hostfile,
 // --map-by, --oversubscribe).
 type hostsConfig struct {
@@ -86,14 +92,29 @@ func discoverAgents(nc *nats.Conn) ([]agentInfo, error) {
 	return agents, nil
 }
 
-// askAgent asks the agent called name for its description.
+// askAgent asks the agent called name for its description. "No
+// responders" is asked again for agentPropagationWait: an agent connected
+// to another server of a cluster is known to ours only once that server
+// has told it of the agent's subscriptions, which may follow the agent's
+// start by a moment.
 func askAgent(nc *nats.Conn, name, url string) (agentInfo, error) {
-	m, err := nc.Request(agentSubject(name, "info"), nil, requestTimeout)
-	if err != nil {
-		if errors.Is(err, nats.ErrNoResponders) {
+	deadline := time.Now().Add(agentPropagationWait)
+	pause := 10 * time.Millisecond
+	var m *nats.Msg
+	for {
+		var err error
+		m, err = nc.Request(agentSubject(name, "info"), nil, requestTimeout)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, nats.ErrNoResponders) {
+			return agentInfo{}, fmt.Errorf("asking agent %s: %w", name, err)
+		}
+		if time.Now().Add(pause).After(deadline) {
 			return agentInfo{}, fmt.Errorf("%w: no agent named %s answers at %s", errPlacement, name, comm.RedactURL(url))
 		}
-		return agentInfo{}, fmt.Errorf("asking agent %s: %w", name, err)
+		time.Sleep(pause)
+		pause = min(2*pause, 200*time.Millisecond)
 	}
 	var a agentInfo
 	if err := json.Unmarshal(m.Data, &a); err != nil {
