@@ -118,7 +118,14 @@ const maxDeferred = 8
 // line costs this rank a cache miss (the line goes to the root and back).
 // Every later call but such a Bcast posts at once on entry (inArena), and
 // such a Bcast before it waits for the root (deferred posts never hold
-// anyone back while this rank waits: no new deadlock).
+// anyone back while this rank waits: no new deadlock). Ranks that share
+// cores post every call: a root that yields between polls costs a post
+// little, and the further it runs ahead the less often ranks take turns
+// on a core (np=4 on 2 cores, Bcast 8 B, four alternated runs at load 9:
+// means 1.6-2.1 us posting every call against 2.9-4.2 deferring).
+//
+// Measured at np=2 (p50 of back-to-back calls, three alternated runs at
+// load 10): Bcast 8 B 0.266 -> 0.257 us, BcastInto 0.245 -> 0.235.
 func (a *arena) deferDone(step uint32) {
 	a.steps = step
 	a.deferred++

@@ -172,7 +172,7 @@ func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(co
 		}
 	}
 	// Done with the root's slot and header.
-	if count <= a.inlineBytes {
+	if count <= a.inlineBytes && !a.hooks.Yield {
 		a.deferDone(last)
 	} else if err := a.endStep(last, nil, alg); err != nil {
 		return zero, err
