@@ -80,6 +80,8 @@ type arena struct {
 	// other headers are compared with: a rank that only reads the root's
 	// header (a Bcast) has no header of its own for this call.
 	sigBytes [SignatureLen]byte
+	// lastSigBytes is lastSig encoded (zeros before the first call).
+	lastSigBytes [SignatureLen]byte
 	// broken: a call failed midway, the counters are out of step (set
 	// under mu, read without it by arenaOf, once per call).
 	broken atomic.Bool

@@ -75,7 +75,7 @@ func inArena[R any](a *arena, op string, root int, sig Signature, check CallConn
 		a.postDeferred() // only a Bcast's non-roots may leave them (deferDone)
 	}
 	out, err := call()
-	a.lastSig, a.check = sig, nil
+	a.lastSig, a.lastSigBytes, a.check = sig, a.sigBytes, nil
 	a.long = false
 	a.endCall()
 	if err == nil || errors.Is(err, errUseMessages) {
@@ -302,13 +302,23 @@ const (
 	// it there, in the line it reads next anyway, not its counter.
 	headerStamp = 12
 	// The call's Signature, and that of the rank's call through the arena
-	// before it (zeros if none), for the mismatch checks: in the header's
-	// first cache line, with the fields above, so that a rank reading
-	// another's header for a small call misses the cache once.
+	// before it (zeros if none) without its count (prevSigLen bytes: the
+	// check of the call before compares no lengths), for the mismatch
+	// checks: in the header's first cache line, with the fields above, so
+	// that a rank reading another's header for a small call misses the
+	// cache once.
 	headerSig     = 16
 	headerPrevSig = headerSig + SignatureLen
-	headerTextLen = 64 // uint16: the failure's text's length
-	headerText    = 66 // the failure's text, up to maxFailureText
+	prevSigLen    = 16
+	// headerTiny: a value of up to headerTinyBytes (one number) ends the
+	// first line: an Allreduce of a number or a Bcast of 8 bytes reads
+	// one line of each header. Without it the value's line was a second
+	// miss (Allreduce 8 B at np=2, p50 unchanged by the header stamp,
+	// which spared Barrier one).
+	headerTiny      = headerPrevSig + prevSigLen
+	headerTinyBytes = 8
+	headerTextLen   = 64 // uint16: the failure's text's length
+	headerText      = 66 // the failure's text, up to maxFailureText
 	// A Bcast value, or a small AllreduceSlice operand, of up to
 	// Arena.inlineBytes travels in the header: at headerNear when it has
 	// headerNearBytes or fewer, else at headerInline.
@@ -324,6 +334,9 @@ const (
 
 // inlineAt is where a value of count bytes travels in a header.
 func inlineAt(count int) int {
+	if count <= headerTinyBytes {
+		return headerTiny
+	}
 	if count <= headerNearBytes {
 		return headerNear
 	}
@@ -382,13 +395,15 @@ func (a *arena) previousMismatch() *failure {
 	if a.lastSig.Kind == 0 {
 		return nil
 	}
-	mineBytes := a.header(a.rank)[headerPrevSig : headerPrevSig+SignatureLen]
+	mineBytes := a.header(a.rank)[headerPrevSig : headerPrevSig+prevSigLen]
 	for q := range a.size {
 		h := a.header(q)
-		if q == a.rank || bytes.Equal(h[headerPrevSig:headerPrevSig+SignatureLen], mineBytes) {
+		if q == a.rank || bytes.Equal(h[headerPrevSig:headerPrevSig+prevSigLen], mineBytes) {
 			continue
 		}
-		theirs, ok := ParseSignature(h[headerPrevSig:])
+		var full [SignatureLen]byte // the count's bytes zero: not compared
+		copy(full[:], h[headerPrevSig:headerPrevSig+prevSigLen])
+		theirs, ok := ParseSignature(full[:])
 		if !ok || theirs.Seq != a.lastSig.Seq {
 			continue
 		}
@@ -424,11 +439,7 @@ func (a *arena) writeHeader(kind byte, count int, alg algorithm, own *failure) {
 	h[headerCode] = 0
 	h[headerPieces] = 0
 	copy(h[headerSig:], a.sigBytes[:])
-	if a.lastSig.Kind != 0 {
-		a.lastSig.Put(h[headerPrevSig:])
-	} else {
-		clear(h[headerPrevSig : headerPrevSig+SignatureLen])
-	}
+	copy(h[headerPrevSig:headerPrevSig+prevSigLen], a.lastSigBytes[:prevSigLen])
 	if own != nil {
 		h[headerCode] = 1 + own.code
 		n := copy(h[headerText:], own.msg[:min(len(own.msg), maxFailureText)])
