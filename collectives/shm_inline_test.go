@@ -9,8 +9,9 @@ import (
 )
 
 // TestShmInlineValuesNearAndFar: with the production header sizes, values
-// that travel in the call header go at headerNear (up to headerNearBytes)
-// or at headerInline (larger), Bcast and AllreduceSlice alike, and a
+// that travel in the call header go at headerTiny (up to headerTinyBytes),
+// headerNear (up to headerNearBytes) or headerInline (larger), Bcast and
+// AllreduceSlice alike, and a
 // failure's text (which shares headerNear's line) neither corrupts a value
 // nor is corrupted by one. A seeded random sequence, the same on every
 // rank, runs through every header set several times; every value is
@@ -19,7 +20,7 @@ import (
 func TestShmInlineValuesNearAndFar(t *testing.T) {
 	t.Setenv("GORUN_COLL_BCAST", "")
 	t.Setenv("GORUN_COLL_ALLREDUCE", "")
-	sizes := []int{0, 1, 8, headerNearBytes - 1, headerNearBytes, headerNearBytes + 1, 1000, 4000}
+	sizes := []int{0, 1, headerTinyBytes, headerTinyBytes + 1, 16, headerNearBytes - 1, headerNearBytes, headerNearBytes + 1, 1000, 4000}
 	for _, np := range []int{2, 3, 4} {
 		seed := uint64(np)*7919 + 17
 		errs := runShared(t, np, 16<<10, 16<<10, func(c Conn) error {
