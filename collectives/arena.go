@@ -40,8 +40,17 @@ import (
 // 0.266 -> 0.257 (bcast_into 0.245 -> 0.235); the header stamp Barrier
 // 0.385-0.397 -> 0.334-0.345 and Bcast 0.254 -> 0.242, Allreduce 8 B
 // unchanged until its value moved into the header's first line
-// (headerTiny): 0.49-0.51 -> 0.39-0.40. At np=4 (two ranks per core) none of these moved the p50s
-// out of the noise: there the time goes to ranks taking turns on a core.
+// (headerTiny): 0.49-0.51 -> 0.39-0.40. At np=4 (two ranks per core)
+// the p50s moved by as much (Bcast 8 B 0.31 -> 0.26, Barrier 2.84 ->
+// 2.64) but the means stay the tails': ranks taking turns on a core.
+//
+// Tried and dropped: a root of small Bcasts that, blocked by the header
+// sets while ranks share cores, waits until the others are done with the
+// call half the sets back (so that it then has 16 calls to make, not one):
+// np=4, five alternated runs at load 5-9, Bcast 8 B means 1.35 -> 1.46 us,
+// BcastInto 1.03 -> 1.29. A polling root of small Bcasts at np=2 that
+// waits a little between polls of the others' counters (to leave their
+// lines alone): p50 0.266-0.276 against 0.263-0.282 us, no change.
 //
 // Calls take the header sets in turn (shmcoll.HeaderSets of them), so a
 // call that writes nothing but headers (a Barrier, a small Bcast or
