@@ -69,6 +69,9 @@ type Unix struct {
 
 	mu      sync.Mutex
 	handler Handler
+	// buffers is the handler as a BufferProvider, nil when it is not one;
+	// like handler, set by Start before any frame is read.
+	buffers BufferProvider
 	in      []*inConn                  // per source; nil until it connects
 	pending map[*net.UnixConn]struct{} // accepted, handshake not yet checked
 	gone    []bool                     // PeerGone already reported
@@ -84,15 +87,29 @@ type Unix struct {
 	readerGate atomic.Pointer[chan struct{}]
 	// inList is a snapshot of in for Poll, replaced (under mu) on change
 	// and read without a lock: a poll costs no lock of its own.
-	inList   atomic.Pointer[[]*inConn]
-	spinners atomic.Int32 // callers between SpinStart and SpinEnd
-	// The linger timer (see unix_ring_linger.go): born is the transport's
-	// start, the origin of lingerSince.
-	born          time.Time
+	inList atomic.Pointer[[]*inConn]
+	// spinners counts, in its low 32 bits (spinCount), the callers
+	// between SpinStart and SpinEnd (or SpinLinger), and in its high 32
+	// bits the SpinStarts so far (mod 2^32), which tell the linger timer
+	// whether a caller polled since it was set: one atomic add per
+	// SpinStart and per SpinEnd keeps both.
+	spinners atomic.Uint64
+	// The linger timer (see unix_ring_linger.go): lingerStarts is the
+	// count of SpinStarts when it was set.
 	lingerTimer   *time.Timer
 	lingerPending atomic.Bool
-	lingerSince   atomic.Int64
+	lingerStarts  atomic.Uint32
 }
+
+// Counting callers and starts in Unix.spinners.
+const (
+	spinCount  = 1<<32 - 1  // the mask of the callers' count
+	spinOneIn  = 1<<32 + 1  // what SpinStart adds: a caller and a start
+	spinOneOut = ^uint64(0) // what SpinEnd and SpinLinger add: a caller less
+)
+
+// spinning reports whether a caller is between SpinStart and SpinEnd.
+func (u *Unix) spinning() bool { return u.spinners.Load()&spinCount != 0 }
 
 // NewUnix listens at jobenv.SocketPath(cfg.Dir, cfg.Rank) and returns the
 // transport; peers may connect as soon as it returns.
@@ -141,7 +158,6 @@ func NewUnix(cfg UnixConfig) (*Unix, error) {
 		pending:  make(map[*net.UnixConn]struct{}),
 		gone:     make([]bool, cfg.Size),
 		closing:  make(chan struct{}),
-		born:     time.Now(),
 	}
 	u.lingerTimer = time.AfterFunc(time.Hour, u.lingerDone)
 	u.lingerTimer.Stop()
@@ -175,6 +191,7 @@ func (u *Unix) Start(h Handler) error {
 		return fmt.Errorf("comm: unix rank %d: %w", u.cfg.Rank, ErrClosed)
 	}
 	u.handler = h
+	u.buffers, _ = h.(BufferProvider)
 	u.readers.Add(2)
 	go u.acceptLoop()
 	go u.readGoodbyeMarkers()

@@ -164,7 +164,7 @@ func (u *Unix) Poll() bool {
 // (Spinner): until the matching SpinEnd, peers writing to our rings need
 // not wake us through the socket.
 func (u *Unix) SpinStart() {
-	if u.spinners.Add(1) != 1 {
+	if u.spinners.Add(spinOneIn)&spinCount != 1 {
 		return
 	}
 	list := u.inConns()
@@ -189,7 +189,7 @@ func (u *Unix) SpinStart() {
 // ring asks for wake-ups again, and what was published before is
 // delivered now (see unix_ring.go for why nothing is left behind).
 func (u *Unix) SpinEnd() {
-	if u.spinners.Add(-1) != 0 {
+	if u.spinners.Add(spinOneOut)&spinCount != 0 {
 		return
 	}
 	u.settleAll()
@@ -262,7 +262,7 @@ func (ic *inConn) drainRing() int {
 	if ic.ring == nil {
 		return 0
 	}
-	bp, _ := ic.u.handler.(BufferProvider)
+	bp := ic.u.buffers
 	n := 0
 	for !ic.ended {
 		f, ok, err := ic.ring.take(ic.next, ic.src, bp)
@@ -287,7 +287,7 @@ func (ic *inConn) settle() int {
 	if ic.ring == nil || ic.ended {
 		return 0
 	}
-	if ic.u.spinners.Load() == 0 {
+	if !ic.u.spinning() {
 		ic.ring.sleepingPtr().Store(1)
 	}
 	return ic.drainRing()
@@ -399,7 +399,7 @@ func (ic *inConn) parse() bool {
 			// it now that the length is known to be within MaxFrame; move
 			// what has arrived, and read the rest in place.
 			ic.payload = nil
-			if bp, ok := ic.u.handler.(BufferProvider); ok && length >= BufferThreshold {
+			if bp := ic.u.buffers; bp != nil && length >= BufferThreshold {
 				if b := bp.BufferFor(h, int(length)); uint64(len(b)) == length {
 					ic.payload = b
 				}

@@ -100,12 +100,13 @@ func (c *Comm) usable() error {
 	if c == nil {
 		return ErrNilComm
 	}
-	c.e.mu.Lock()
-	defer c.e.mu.Unlock()
-	if c.e.closed == nil && c.shared.freed.Load() {
+	if c.e.finalized.Load() {
+		return c.e.closed // stored before finalized
+	}
+	if c.shared.freed.Load() {
 		return errCommFreed
 	}
-	return c.e.closed
+	return nil
 }
 
 func (c *Comm) checkDest(dest int) error {

@@ -30,10 +30,18 @@
 //
 // Messages up to the eager limit (DefaultEagerLimit, 64 KiB; over NATS what
 // fits one NATS message: 2 MiB less 128 bytes on gorun's own servers, 1 MiB
-// less 128 bytes under NATS's default max_payload) are sent at once and buffered by the receiver; larger ones use a
-// rendezvous: Send waits until the receiver has matched them. So two ranks that both Send a large message
+// less 128 bytes under NATS's default max_payload) are sent at once and
+// buffered by the receiver; larger ones use a rendezvous: Send waits until
+// the receiver has matched them. So two ranks that both Send a large message
 // to each other before receiving deadlock, as in MPI; use Sendrecv, or
 // Isend/Irecv.
+//
+// A receive target that is a slice of numbers with room enough (its
+// capacity) may receive a large message in its own memory, as MPI receives
+// into the caller's buffer and encoding/json reuses a slice's capacity: the
+// body is not copied twice. So a slice received into again must not be kept
+// as an earlier message's contents; keep a copy (slices.Clone), or receive
+// into a fresh variable each time.
 //
 // # Errors
 //

@@ -48,7 +48,10 @@ type engine struct {
 	nextID   uint64              // next rendezvous id
 	nextCtx  uint32              // lowest context id this process has not used
 	closed   error               // set by Finalize
-	arrival  *completion         // finished at the next unexpected arrival, for Probe
+	// finalized is set, after closed, by Finalize: calls check it
+	// without the lock (Comm.usable), which Deliver contends for.
+	finalized atomic.Bool
+	arrival   *completion // finished at the next unexpected arrival, for Probe
 
 	// async counts frames sent on goroutines of their own (clear-to-send
 	// answers, bodies of detached sends): Finalize waits for them before

@@ -65,7 +65,7 @@ func (c *Comm) Recv(ptr any, source, tag int) (Status, error) {
 	req := c.e.request()
 	c.irecvInto(req, "Recv", ptr, source, tag)
 	req.tracePosted(sp)
-	st, err := req.Wait()
+	st, err := req.waitOwn()
 	sp.received(req, err)
 	c.e.recycle(req)
 	return st, err
@@ -90,10 +90,10 @@ func (c *Comm) Sendrecv(v any, dest, sendTag int, ptr any, source, recvTag int) 
 		if c.e.cancelRecv(recv.recv) {
 			return Status{}, err
 		}
-		_, _ = recv.Wait()
+		_, _ = recv.waitOwn()
 		return Status{}, err
 	}
-	return recv.Wait()
+	return recv.waitOwn()
 }
 
 // Probe waits until a message from source with tag can be received and

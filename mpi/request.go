@@ -23,9 +23,12 @@ type Request struct {
 	ptr   any     // receives: where the message goes
 	goctx context.Context
 	// gorun --trace: the receive's posting number, and whether its
-	// completion is recorded whatever the buffer holds (see tracer).
+	// completion is recorded whatever the buffer holds (see tracer);
+	// the message it took, noted by settle before the message is reused.
 	tracePost  uint64
 	traceForce bool
+	traceTook  bool
+	traceMsg   recvPart
 
 	mu      sync.Mutex
 	settled bool
@@ -133,17 +136,7 @@ func (r *Request) Wait() (Status, error) {
 	}
 	sp := r.traceWait()
 	defer func() { sp.received(r, r.err) }()
-	site := r.c.site(r.op, r.peerWord(), r.peer, r.tag, r.recv != nil)
-	if err := r.c.e.awaitAt(r.goctx, r.comp, site); err != nil && isContextErr(err) && !r.comp.isDone() {
-		if r.recv == nil || r.c.e.cancelRecv(r.recv) {
-			// The operation was withdrawn (receive) or goes on unobserved (send).
-			r.settled, r.err = true, r.c.wrapErr(r.op, r.peer, r.tag, err)
-			return r.status, r.err
-		}
-		<-r.comp.done() // matched already: its message is on the way
-	}
-	r.settle()
-	return r.status, r.err
+	return r.awaitSettled()
 }
 
 // Test reports whether the request has completed, with its status and
@@ -181,6 +174,7 @@ func (r *Request) settle() {
 		return
 	}
 	msg := r.recv.msg
+	r.traceTaking(msg)
 	desc, body := msg.head, msg.body
 	if !msg.rndv {
 		var err error
@@ -200,12 +194,10 @@ func (r *Request) settle() {
 	if mc != nil {
 		r.c.e.recycleCodec(mc)
 	}
-	if r.c.tracer() == nil {
-		// Nothing reads the message any more (gorun --trace's records
-		// do, after settle): its struct serves the next arrival.
-		r.recv.msg = nil
-		r.c.e.recycleMessage(msg)
-	}
+	// Nothing reads the message any more (gorun --trace noted what it
+	// records of it above): its struct serves the next arrival.
+	r.recv.msg = nil
+	r.c.e.recycleMessage(msg)
 }
 
 // request returns a zero Request for a blocking call's receive (Recv,
@@ -219,11 +211,10 @@ func (e *engine) request() *Request {
 
 // recycle hands back a Request from request once its receive is over:
 // settled, or withdrawn before it matched; nothing else refers to it then
-// (finish touches nothing of a completion after marking it finished). With
-// gorun --trace on, the call's records may still refer to it: it is left
-// to the garbage collector.
+// (finish touches nothing of a completion after marking it finished; gorun
+// --trace's records keep a copy of what they say of it).
 func (e *engine) recycle(req *Request) {
-	if !req.settled || req.c.tracer() != nil {
+	if !req.settled {
 		return
 	}
 	*req = Request{}

@@ -33,7 +33,9 @@ import (
 type tracer struct {
 	base     time.Time // the clock's start, with its monotonic reading
 	baseUnix int64     // base as Unix nanoseconds
-	host     string    // this host's boot id (trace.HostID)
+	// host is this host's boot id (trace.HostID), read at the first clock
+	// question: a rank gorun started on its own host gets none.
+	host func() string
 
 	mu      sync.Mutex
 	limit   int
@@ -102,7 +104,7 @@ func newTracer(limit int, mem []byte) (*tracer, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInit, err)
 	}
 	now := time.Now()
-	return &tracer{base: now, baseUnix: now.UnixNano(), host: trace.HostID(), limit: limit,
+	return &tracer{base: now, baseUnix: now.UnixNano(), host: sync.OnceValue(trace.HostID), limit: limit,
 		buf: buf, mem: mem, shared: shared, release: release, sendSeq: map[seqKey]*uint64{}, clockDone: make(chan struct{})}, nil
 }
 
@@ -176,7 +178,7 @@ func (t *tracer) beginWaiting(op string, comm uint32, force bool, w waitFor) *sp
 			s.Comm, s.Start = comm, t.now()
 			if w.wantedPeer {
 				s.WaitOp = trace.OpCode(w.op)
-				s.WaitWord, s.WaitPeer, s.WaitTag = trace.WaitSource, int64(w.peer), int64(w.tag)
+				s.WaitWord, s.WaitPeer, s.WaitTag = trace.WaitSource, int32(w.peer), int32(w.tag)
 				if w.dest {
 					s.WaitWord = trace.WaitDest
 				}
@@ -232,7 +234,7 @@ func (sp *span) endTaking(err error, got *recvPart) {
 	}
 	s.End = end
 	if got != nil {
-		s.Source, s.SourceLocal, s.RecvTag, s.RecvSize, s.RecvPost = int64(got.source), int64(got.sourceLocal), int64(got.tag), int64(got.size), got.post
+		s.Source, s.SourceLocal, s.RecvTag, s.RecvSize, s.RecvPost = int32(got.source), int32(got.sourceLocal), int32(got.tag), int64(got.size), got.post
 		s.Flags |= trace.HasRecv // after the facts it announces: the rank may die in between
 	}
 	if err != nil {
@@ -269,7 +271,7 @@ func (sp *span) sends(c *Comm, dest, tag, size int) {
 	defer sp.t.mu.Unlock()
 	seq := sp.t.nextSend(seqKey{dest: world, comm: c.ctx, tag: tag})
 	if s := sp.s; s != nil && !sp.t.handed {
-		s.Dest, s.DestLocal, s.SendTag, s.SendSize, s.SendSeq = int64(world), int64(dest), int64(tag), int64(size), seq
+		s.Dest, s.DestLocal, s.SendTag, s.SendSize, s.SendSeq = int32(world), int32(dest), int32(tag), int64(size), seq
 		s.Flags |= trace.HasSend // after the facts it announces: the rank may die in between
 	}
 }
@@ -326,14 +328,10 @@ func (sp *span) received(req *Request, err error) {
 	if sp == nil {
 		return
 	}
-	if req != nil && req.recv != nil && req.comp != nil && req.comp.isDone() && req.comp.err == nil && req.recv.msg != nil {
-		msg := req.recv.msg
-		size := req.status.Size
-		if size == 0 {
-			size = bodySize(msg)
-		}
-		sp.endTaking(err, &recvPart{source: msg.env.source, sourceLocal: req.c.local[msg.env.source], tag: msg.env.tag,
-			size: size, post: req.tracePost})
+	if req != nil && req.traceTook {
+		got := req.traceMsg
+		got.post = req.tracePost
+		sp.endTaking(err, &got)
 		return
 	}
 	sp.end(err)
@@ -407,7 +405,7 @@ func (t *tracer) answerLauncher(ctl *control.Client, m control.Message) {
 	case control.TypeClock:
 		host := ""
 		if t != nil {
-			host = t.host
+			host = t.host()
 		}
 		_ = ctl.Send(control.Message{Type: control.TypeClockReply, Round: m.Round, Clock: t.now(), Host: host})
 	case control.TypeClockDone:

@@ -44,6 +44,20 @@ func (r *Request) tracePosted(sp *span) {
 	r.traceForce = sp.s != nil
 }
 
+// traceTaking notes, as settle takes msg for r, what gorun --trace
+// records of it (received): settle then hands msg back for reuse.
+func (r *Request) traceTaking(msg *message) {
+	if r.c.tracer() == nil {
+		return
+	}
+	size := bodySize(msg) // what Status says, or what came when it cannot say
+	if msg.rndv && len(msg.body) > 0 {
+		size = len(msg.body)
+	}
+	r.traceTook = true
+	r.traceMsg = recvPart{source: msg.env.source, sourceLocal: r.c.local[msg.env.source], tag: msg.env.tag, size: size}
+}
+
 // traceWait starts recording a Wait called on r by the user (Recv and
 // Sendrecv record themselves).
 func (r *Request) traceWait() *span {

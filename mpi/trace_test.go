@@ -1,6 +1,7 @@
 package mpi
 
 import (
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -102,6 +103,88 @@ func TestTraceHooksRecordEveryCallAndJoinEveryMessage(t *testing.T) {
 		if from.SendSize != to.RecvSize || from.SendTag != to.RecvTag {
 			t.Errorf("%s joined to %s", trace.Label(from), trace.Label(to))
 		}
+	}
+}
+
+// TestTraceRecordsWhatRecycledMessagesSaid: with tracing on, the structs
+// of messages and receives are reused as soon as a receive is over, so the
+// records must say what each message was when it was taken, not what its
+// struct holds later. Two ranks send a third, seeded, messages of random
+// sizes (some past the eager limit) and tags; it takes them from any
+// source with any tag by Recv and Irecv+Wait in turn, and every receive it
+// recorded must say the source, tag and size its Status said, in order,
+// and be joined to its send.
+func TestTraceRecordsWhatRecycledMessagesSaid(t *testing.T) {
+	for _, run := range []struct {
+		name  string
+		ranks func(*testing.T, int, func(*Comm) error, ...Option)
+	}{{"memory", runRanks}, {"unix", runRanksUnix}} {
+		t.Run(run.name, func(t *testing.T) {
+			const perSender = 150
+			seed := rand.Uint64()
+			t.Logf("seed %d", seed)
+			tracers := []*tracer{newTestTracer(t, 1000), newTestTracer(t, 1000), newTestTracer(t, 1000)}
+			var statuses []Status
+			run.ranks(t, 3, func(c *Comm) error {
+				c.shared.world.trace = tracers[c.Rank()]
+				if c.Rank() != 0 {
+					rng := rand.New(rand.NewPCG(seed, uint64(c.Rank())))
+					for range perSender {
+						size := rng.IntN(200)
+						if rng.IntN(10) == 0 {
+							size = 70_000 + rng.IntN(70_000) // rendezvous
+						}
+						if err := c.Send(make([]byte, size), 0, 1+rng.IntN(3)); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+				for i := range 2 * perSender {
+					var got []byte
+					var st Status
+					var err error
+					if i%2 == 0 {
+						st, err = c.Recv(&got, AnySource, AnyTag)
+					} else {
+						st, err = c.Irecv(&got, AnySource, AnyTag).Wait()
+					}
+					if err != nil {
+						return err
+					}
+					statuses = append(statuses, st)
+				}
+				return nil
+			})
+			ranks := make([]trace.Rank, 3)
+			for r, tr := range tracers {
+				ranks[r].Records, _ = tr.recorded(t)
+			}
+			var took []trace.Record
+			for _, rec := range ranks[0].Records {
+				if rec.Flags.Has(trace.HasRecv) {
+					took = append(took, rec)
+				}
+			}
+			if len(took) != len(statuses) {
+				t.Fatalf("rank 0 recorded %d receives that took a message, want %d", len(took), len(statuses))
+			}
+			for i, st := range statuses {
+				if rec := took[i]; rec.Source != st.Source || rec.SourceLocal != st.Source || rec.RecvTag != st.Tag || rec.RecvSize != st.Size {
+					t.Fatalf("receive %d recorded as %s, its Status said source %d, tag %d, %d B", i, trace.Label(rec), st.Source, st.Tag, st.Size)
+				}
+			}
+			tl := trace.Merge(ranks)
+			if len(tl.Flows) != len(statuses) {
+				t.Fatalf("%d messages joined, want %d", len(tl.Flows), len(statuses))
+			}
+			for _, f := range tl.Flows {
+				from, to := tl.Lanes[f.From.Rank].Calls[f.From.Call], tl.Lanes[f.To.Rank].Calls[f.To.Call]
+				if from.SendSize != to.RecvSize || from.SendTag != to.RecvTag || to.Source != f.From.Rank {
+					t.Fatalf("%s joined to %s", trace.Label(from), trace.Label(to))
+				}
+			}
+		})
 	}
 }
 

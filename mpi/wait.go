@@ -100,3 +100,30 @@ func (e *engine) spinPoll(c *completion) (done bool) {
 		}
 	}
 }
+
+// awaitSettled waits until the unsettled request r completes and settles
+// it (Wait without the lock, which the caller holds or, for a blocking
+// call's own request, needs not: see waitOwn).
+func (r *Request) awaitSettled() (Status, error) {
+	site := r.c.site(r.op, r.peerWord(), r.peer, r.tag, r.recv != nil)
+	if err := r.c.e.awaitAt(r.goctx, r.comp, site); err != nil && isContextErr(err) && !r.comp.isDone() {
+		if r.recv == nil || r.c.e.cancelRecv(r.recv) {
+			// The operation was withdrawn (receive) or goes on unobserved (send).
+			r.settled, r.err = true, r.c.wrapErr(r.op, r.peer, r.tag, err)
+			return r.status, r.err
+		}
+		<-r.comp.done() // matched already: its message is on the way
+	}
+	r.settle()
+	return r.status, r.err
+}
+
+// waitOwn is Wait for the request of a blocking call (Recv, Sendrecv: from
+// engine.request), which no other goroutine can see: no lock, and no span
+// of its own (those calls record themselves).
+func (r *Request) waitOwn() (Status, error) {
+	if r.settled {
+		return r.status, r.err
+	}
+	return r.awaitSettled()
+}

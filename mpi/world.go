@@ -228,6 +228,7 @@ func (w *worldState) finalize() error {
 	closed := ErrFinalized // every call wraps it in an *Error naming the rank
 	e.mu.Lock()
 	e.closed = closed
+	e.finalized.Store(true)
 	posted := e.match.takePosted(func(*recvOp) bool { return true })
 	var sends []*sendOp
 	for id, op := range e.sends {

@@ -372,8 +372,10 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 		warnings = append(warnings, "trace: no shared memory for the ranks' records ("+t.noShm+"): a rank hands them over at Finalize, and those of a rank that dies are lost")
 	}
 	t.stamps.MarkCPU("trace: every rank's records read")
-	tl := trace.Merge(ranks)
-	t.stamps.MarkCPU("trace: merged")
+	// The messages are joined on a goroutine of their own while the
+	// lanes are written: the job is over, its cores are free.
+	tl := trace.MergeMatching(ranks)
+	t.stamps.MarkCPU("trace: lanes merged")
 	// The file is written over, then cut where the trace ends, rather
 	// than emptied first: writing over an older trace's pages of cache
 	// costs less than freeing them and taking new ones (and ext4 writes a

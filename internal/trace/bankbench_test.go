@@ -95,3 +95,29 @@ func BenchmarkBankHTML(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBankMergeJSON measures merging the bank example's records and
+// writing them as JSON, the messages joined before the lanes are written
+// (Merge) or while they are (MergeMatching): wall time per trace, which
+// the second takes down where a second core is free.
+func BenchmarkBankMergeJSON(b *testing.B) {
+	mems := bankBuffers(b)
+	for _, merge := range []struct {
+		name string
+		fn   func([]Rank) *Timeline
+	}{{"Merge", Merge}, {"MergeMatching", MergeMatching}} {
+		b.Run(merge.name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				ranks := make([]Rank, len(mems))
+				for r, mem := range mems {
+					ranks[r].Records, _, _ = ReadBuffer(nil, mem, 0)
+				}
+				b.StartTimer()
+				if err := WriteJSON(io.Discard, merge.fn(ranks)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

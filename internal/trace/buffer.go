@@ -23,7 +23,7 @@ import (
 // nothing in it: ReadBuffer checks every count, offset and code.
 
 // bufferMagic opens a formatted buffer ("gortrc" and the layout's version).
-const bufferMagic uint64 = 0x0001_6372_7472_6f67
+const bufferMagic uint64 = 0x0002_6372_7472_6f67
 
 // header is the start of a buffer.
 type header struct {
@@ -46,6 +46,9 @@ const headerSize = int(unsafe.Sizeof(header{}))
 // no code), texts as references into the buffer's text area (SetErr,
 // SetNote), and for a call that has not returned what it waits for
 // (Wait...), which the reader turns into the Record's Note.
+// Ranks and tags take 32 bits (mpi.MaxTag is the largest int32): a slot
+// of 120 bytes rather than 152, fewer pages for a rank to make present and
+// for gorun to read.
 type Slot struct {
 	State    uint8 // slotEmpty, SlotBegun, SlotEnded
 	Op       uint8
@@ -54,20 +57,20 @@ type Slot struct {
 	WaitWord uint8 // WaitSource or WaitDest, 0 if it waits for nothing to say
 	_        [3]byte
 	Comm     uint32
-	_        uint32
-	name     textRef
-	err      textRef
-	note     textRef
-	WaitPeer int64
-	WaitTag  int64
-	Start    int64
-	End      int64
+	WaitPeer int32
+	WaitTag  int32
 
-	Dest, DestLocal, SendTag, SendSize int64
-	SendSeq                            uint64
+	Dest, DestLocal, SendTag     int32
+	Source, SourceLocal, RecvTag int32
 
-	Source, SourceLocal, RecvTag, RecvSize int64
-	RecvPost                               uint64
+	name, err, note textRef
+	_               uint32 // the same layout where int64 aligns to 4 (386)
+
+	Start, End int64
+	SendSize   int64
+	SendSeq    uint64
+	RecvSize   int64
+	RecvPost   uint64
 }
 
 // The states of a Slot.
@@ -321,6 +324,7 @@ func ReadBufferAt(out []Record, r io.ReaderAt, size, openEnd int64) (_ []Record,
 		grown := make([]Record, len(out), len(out)+used)
 		copy(grown, out)
 		out = grown
+		populateRecords(out[len(out):cap(out)])
 	}
 	chunk := make([]Slot, min(used, slotsAtOnce))
 	bad := 0
@@ -336,15 +340,14 @@ func ReadBufferAt(out []Record, r io.ReaderAt, size, openEnd int64) (_ []Record,
 			if s.State == slotEmpty {
 				continue
 			}
-			rec, why := slotRecord(s, text, end)
-			if why != "" {
+			out = out[:len(out)+1] // room for used records was made above
+			if why := slotRecord(&out[len(out)-1], s, text, end); why != "" {
+				out = out[:len(out)-1]
 				if bad == 0 {
 					problems = append(problems, fmt.Sprintf("slot %d: %s", first+i, why))
 				}
 				bad++
-				continue
 			}
-			out = append(out, rec)
 		}
 	}
 	if bad > 1 {
@@ -354,6 +357,24 @@ func ReadBufferAt(out []Record, r io.ReaderAt, size, openEnd int64) (_ []Record,
 		err = fmt.Errorf("%w: %v", ErrMalformed, problems)
 	}
 	return out, h.dropped, err
+}
+
+// populateRecords makes present at once the whole pages of the fresh
+// memory recs lies in, which ReadBufferAt is about to fill: one system
+// call rather than a page fault per 4 KiB (a launcher is a young process,
+// whose heap grows as it reads: for the bank example's 12,000 records,
+// 450 faults).
+func populateRecords(recs []Record) {
+	if len(recs) == 0 {
+		return
+	}
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(recs)))
+	end := start + uintptr(len(recs))*unsafe.Sizeof(Record{})
+	first := (start + pageSize - 1) &^ (pageSize - 1)
+	last := end &^ (pageSize - 1)
+	if last > first {
+		populate(first, int(last-first))
+	}
 }
 
 // readAt fills b from r at off.
@@ -370,16 +391,18 @@ func readAt(r io.ReaderAt, b []byte, off int64) error {
 	return nil
 }
 
-// slotRecord is the Record s holds, or why it holds none.
-func slotRecord(s *Slot, text []byte, openEnd int64) (Record, string) {
-	r := Record{Comm: s.Comm, Start: s.Start, End: s.End}
+// slotRecord writes into r the Record s holds (all of r: it may hold an
+// older one), or says why s holds none. It fills r where the caller keeps
+// it: a record is 150 bytes, and a trace holds many.
+func slotRecord(r *Record, s *Slot, text []byte, openEnd int64) string {
+	*r = Record{Comm: s.Comm, Start: s.Start, End: s.End}
 	switch {
 	case s.State != SlotBegun && s.State != SlotEnded:
-		return r, fmt.Sprintf("state %d", s.State)
+		return fmt.Sprintf("state %d", s.State)
 	case byte(s.Flags)&^flagBits != 0:
-		return r, fmt.Sprintf("unknown flags %#x", s.Flags)
+		return fmt.Sprintf("unknown flags %#x", s.Flags)
 	case int(s.Op) > len(knownOps) || int(s.WaitOp) > len(knownOps):
-		return r, fmt.Sprintf("unknown call code %d", max(s.Op, s.WaitOp))
+		return fmt.Sprintf("unknown call code %d", max(s.Op, s.WaitOp))
 	}
 	var why string
 	texts := func(ref textRef) string {
@@ -399,7 +422,7 @@ func slotRecord(s *Slot, text []byte, openEnd int64) (Record, string) {
 	}
 	r.Err, r.Note = texts(s.err), texts(s.note)
 	if why != "" {
-		return r, why
+		return why
 	}
 	r.Flags = s.Flags &^ Unfinished
 	if r.Flags.Has(Failed) && r.Err == "" {
@@ -421,7 +444,7 @@ func slotRecord(s *Slot, text []byte, openEnd int64) (Record, string) {
 			r.Note = waitText(s)
 		}
 	}
-	return r, ""
+	return ""
 }
 
 // waitText says what an open call waits for, e.g. "Irecv source 1, tag 5"

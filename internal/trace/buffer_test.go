@@ -3,6 +3,7 @@ package trace
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -37,7 +38,7 @@ func put(t testing.TB, b *Buffer, r Record, open bool) *Slot {
 	s.Comm, s.Start, s.State = r.Comm, r.Start, SlotBegun
 	s.Flags = r.Flags &^ Unfinished
 	if r.Flags.Has(HasSend) {
-		s.Dest, s.DestLocal, s.SendTag, s.SendSize, s.SendSeq = int64(r.Dest), int64(r.DestLocal), int64(r.SendTag), int64(r.SendSize), r.SendSeq
+		s.Dest, s.DestLocal, s.SendTag, s.SendSize, s.SendSeq = int32(r.Dest), int32(r.DestLocal), int32(r.SendTag), int64(r.SendSize), r.SendSeq
 	}
 	if r.Note != "" {
 		b.SetNote(s, r.Note)
@@ -46,7 +47,7 @@ func put(t testing.TB, b *Buffer, r Record, open bool) *Slot {
 		return s
 	}
 	if r.Flags.Has(HasRecv) {
-		s.Source, s.SourceLocal, s.RecvTag, s.RecvSize, s.RecvPost = int64(r.Source), int64(r.SourceLocal), int64(r.RecvTag), int64(r.RecvSize), r.RecvPost
+		s.Source, s.SourceLocal, s.RecvTag, s.RecvSize, s.RecvPost = int32(r.Source), int32(r.SourceLocal), int32(r.RecvTag), int64(r.RecvSize), r.RecvPost
 	}
 	if r.Err != "" {
 		b.SetErr(s, r.Err)
@@ -61,7 +62,10 @@ func randomEndedRecord(rng *rand.Rand, start int64) Record {
 	r := Record{Op: ops[rng.IntN(len(ops))], Comm: rng.Uint32N(4), Start: start, End: start + rng.Int64N(5000)}
 	if rng.IntN(2) == 0 {
 		r.Flags |= HasSend
-		r.Dest, r.DestLocal, r.SendTag, r.SendSize, r.SendSeq = rng.IntN(64), rng.IntN(64), int(rng.Int64N(1<<40))-5, rng.IntN(1<<30), rng.Uint64N(1000)+1
+		r.Dest, r.DestLocal, r.SendTag, r.SendSize, r.SendSeq = rng.IntN(64), rng.IntN(64), int(rng.Int32N(math.MaxInt32))-5, rng.IntN(1<<30), rng.Uint64N(1000)+1
+		if rng.IntN(8) == 0 {
+			r.SendTag, r.SendSize = math.MaxInt32, math.MaxInt // mpi.MaxTag; the largest size
+		}
 	}
 	if rng.IntN(2) == 0 {
 		r.Flags |= HasRecv
@@ -129,7 +133,7 @@ func TestBufferWaitTexts(t *testing.T) {
 	for _, c := range []struct {
 		op         string
 		word       uint8
-		peer, tag  int64
+		peer, tag  int32
 		want       string
 		waitOpName string
 	}{
@@ -298,5 +302,25 @@ func TestReadBufferAtAFile(t *testing.T) {
 	b.HandedOver(start)
 	if _, _, err := ReadBuffer(nil, mem, 0); !errors.Is(err, ErrHandedOver) {
 		t.Fatalf("a buffer handed over: %v, want ErrHandedOver", err)
+	}
+}
+
+// TestBufferLayoutHasNoPadding: a buffer's header and slots leave the
+// compiler no padding to add, so that their layout is the same where a
+// 64-bit integer aligns to 4 bytes (386) as where it aligns to 8: a rank
+// and the gorun or agent that reads its buffer may be built for either.
+func TestBufferLayoutHasNoPadding(t *testing.T) {
+	for _, typ := range []reflect.Type{reflect.TypeFor[header](), reflect.TypeFor[Slot]()} {
+		next := uintptr(0)
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			if f.Offset != next {
+				t.Fatalf("%s.%s lies at %d, not right after the field before (%d): the compiler padded it", typ.Name(), f.Name, f.Offset, next)
+			}
+			next = f.Offset + f.Type.Size()
+		}
+		if next != typ.Size() || typ.Size()%8 != 0 {
+			t.Fatalf("%s: fields end at %d of %d bytes (a multiple of 8 wanted)", typ.Name(), next, typ.Size())
+		}
 	}
 }

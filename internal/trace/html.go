@@ -140,7 +140,7 @@ func appendHTMLFlows(b []byte, tl *Timeline, flush func([]byte) []byte) []byte {
 	labels := map[message][]byte{}
 	var last message
 	var lastLabel []byte
-	for i, f := range tl.Flows {
+	for i, f := range tl.WaitFlows() {
 		from := &tl.Lanes[f.From.Rank].Calls[f.From.Call]
 		to := &tl.Lanes[f.To.Rank].Calls[f.To.Call]
 		if i > 0 {

@@ -65,7 +65,7 @@ func writeJSON(w io.Writer, tl *Timeline, shared bool) error {
 	for _, lane := range tl.Lanes {
 		o.laneEvents(lane, &shapes, shared)
 	}
-	o.flowEvents(tl, tl.Flows)
+	o.flowEvents(tl, tl.WaitFlows())
 	o.b = append(o.b, "\n],\n\"otherData\":"...)
 	o.b = append(o.b, other...)
 	o.b = append(o.b, "}\n"...)

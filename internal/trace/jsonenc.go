@@ -2,6 +2,7 @@ package trace
 
 import (
 	"io"
+	"math"
 	"strconv"
 	"unicode/utf8"
 )
@@ -99,16 +100,53 @@ func appendEscaped(b []byte, s string, html bool) []byte {
 	return b
 }
 
-// appendMicros appends ns as microseconds with three decimals.
+// appendMicros appends ns as microseconds with three decimals. A trace
+// has two or three such numbers an event: they are written from the end
+// of a small array, two digits at a time, rather than through strconv.
 func appendMicros(b []byte, ns int64) []byte {
 	if ns < 0 {
+		if ns == math.MinInt64 { // -ns overflows
+			return append(b, "-9223372036854775.808"...)
+		}
 		b = append(b, '-')
 		ns = -ns
 	}
-	b = strconv.AppendInt(b, ns/1000, 10)
-	frac := ns % 1000
-	return append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
+	var buf [24]byte
+	i := len(buf)
+	u := uint64(ns)
+	frac := u % 1000
+	u /= 1000
+	buf[i-1] = byte('0' + frac%10)
+	buf[i-2], buf[i-3] = twoDigits[2*(frac/10)+1], twoDigits[2*(frac/10)]
+	buf[i-4] = '.'
+	i -= 4
+	for u >= 100 {
+		d := u % 100
+		u /= 100
+		buf[i-1], buf[i-2] = twoDigits[2*d+1], twoDigits[2*d]
+		i -= 2
+	}
+	if u >= 10 {
+		buf[i-1], buf[i-2] = twoDigits[2*u+1], twoDigits[2*u]
+		i -= 2
+	} else {
+		buf[i-1] = byte('0' + u)
+		i--
+	}
+	return append(b, buf[i:]...)
 }
+
+// twoDigits holds 00 to 99, two bytes each.
+const twoDigits = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
 
 // object builds JSON objects, field by field, into b, which WriteJSON
 // passes on to w (err: the first error of w).

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -121,6 +124,34 @@ func TestWritersSayWhyTheyFailed(t *testing.T) {
 		}
 		if err := WriteHTML(&failAfter{after}, tl, "t"); !errors.Is(err, errDiskFull) {
 			t.Errorf("WriteHTML failing after %d bytes: %v", after, err)
+		}
+	}
+}
+
+// TestAppendMicrosAsStrconv: microseconds with three decimals, as the
+// plain formula writes them, for seeded random times of every magnitude,
+// negative ones and the extremes.
+func TestAppendMicrosAsStrconv(t *testing.T) {
+	plain := func(ns int64) string {
+		sign := ""
+		u := uint64(ns)
+		if ns < 0 {
+			sign, u = "-", -u
+		}
+		return sign + strconv.FormatUint(u/1000, 10) + "." + fmt.Sprintf("%03d", u%1000)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	values := []int64{0, 1, 9, 10, 999, 1000, 1001, 99_999, 100_000, -1, -999, -1000, math.MaxInt64, math.MinInt64, math.MinInt64 + 1}
+	for range 20000 {
+		v := rng.Int64N(math.MaxInt64) >> rng.IntN(63)
+		if rng.IntN(4) == 0 {
+			v = -v
+		}
+		values = append(values, v)
+	}
+	for _, v := range values {
+		if got, want := string(appendMicros([]byte("x"), v)), "x"+plain(v); got != want {
+			t.Fatalf("appendMicros(%d) = %q, want %q", v, got, want)
 		}
 	}
 }

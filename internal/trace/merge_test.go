@@ -1,7 +1,9 @@
 package trace
 
 import (
+	"bytes"
 	"cmp"
+	"io"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -86,6 +88,100 @@ func TestMatchMessagesAsReference(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("seed %d: flows\n got %v\nwant %v", seed, got, want)
+		}
+	}
+}
+
+// TestMergeMatchingWritesWhatMergeWrites: joining the messages on a
+// goroutine of their own while the lanes are written changes nothing in
+// the files: for the bank example's buffers and a seeded random job of
+// sends, receives and Sendrecvs between a few ranks, MergeMatching's
+// timeline has Merge's flows and WriteJSON and WriteHTML write the same
+// bytes from either (run with -race: the writers and the joining only
+// read the calls).
+func TestMergeMatchingWritesWhatMergeWrites(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	random := func() []Rank {
+		np := 2 + rng.IntN(4)
+		ranks := make([]Rank, np)
+		sent := map[envelope]uint64{}
+		now := int64(1_700_000_000_000_000_000)
+		for i := 500 + rng.IntN(500); i > 0; i-- {
+			from, to := rng.IntN(np), rng.IntN(np)
+			env := envelope{from, to, uint32(rng.IntN(2)), rng.IntN(3)}
+			sent[env]++
+			size := rng.IntN(5000)
+			start := now + rng.Int64N(1000)
+			ranks[from].Records = append(ranks[from].Records, Record{Op: "Send", Flags: HasSend, Comm: env.comm, Start: start,
+				End: start + rng.Int64N(2000), Dest: to, DestLocal: to, SendTag: env.tag, SendSize: size, SendSeq: sent[env]})
+			ranks[to].Records = append(ranks[to].Records, Record{Op: "Recv", Flags: HasRecv, Comm: env.comm, Start: now,
+				End: now + rng.Int64N(3000), Source: from, SourceLocal: from, RecvTag: env.tag, RecvSize: size, RecvPost: sent[env]})
+			now += rng.Int64N(2000)
+		}
+		for r := range ranks {
+			ranks[r].Offset = rng.Int64N(1000) - 500
+		}
+		return ranks
+	}
+	bank := func() []Rank {
+		mems := bankBuffers(t)
+		ranks := make([]Rank, len(mems))
+		for r, mem := range mems {
+			var err error
+			if ranks[r].Records, _, err = ReadBuffer(nil, mem, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return ranks
+	}
+	clone := func(ranks []Rank) []Rank {
+		out := slices.Clone(ranks)
+		for r := range out {
+			out[r].Records = slices.Clone(ranks[r].Records)
+		}
+		return out
+	}
+	for _, job := range []struct {
+		name  string
+		ranks []Rank
+	}{{"bank", bank()}, {"random", random()}} {
+		want := Merge(clone(job.ranks))
+		for _, write := range []struct {
+			name string
+			fn   func(io.Writer, *Timeline) error
+		}{
+			{"json", WriteJSON},
+			{"html", func(w io.Writer, tl *Timeline) error { return WriteHTML(w, tl, job.name) }},
+		} {
+			var a, b bytes.Buffer
+			if err := write.fn(&a, want); err != nil {
+				t.Fatal(err)
+			}
+			got := MergeMatching(clone(job.ranks))
+			if err := write.fn(&b, got); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got.WaitFlows(), want.Flows) || len(want.Flows) == 0 {
+				t.Fatalf("%s: MergeMatching joined %d messages, Merge %d (or they differ)", job.name, len(got.Flows), len(want.Flows))
+			}
+			if !bytes.Equal(a.Bytes(), b.Bytes()) {
+				t.Fatalf("%s %s: MergeMatching's timeline wrote %d bytes, Merge's %d, not the same", job.name, write.name, b.Len(), a.Len())
+			}
+		}
+	}
+}
+
+// TestStartsAfterIsByStart: the check Merge makes of a lane's order says
+// what the order it sorts by (byStart) says, ties of start and end too.
+func TestStartsAfterIsByStart(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 10000 {
+		a := Record{Start: rng.Int64N(4), End: rng.Int64N(4)}
+		b := Record{Start: rng.Int64N(4), End: rng.Int64N(4)}
+		if got, want := startsAfter(&a, &b), byStart(a, b) > 0; got != want {
+			t.Fatalf("startsAfter(%d-%d, %d-%d) = %v, byStart says %v", a.Start, a.End, b.Start, b.End, got, want)
 		}
 	}
 }
