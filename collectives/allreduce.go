@@ -58,7 +58,7 @@ func Allreduce[T any](c Conn, codec Codec[T], v T, op Op[T]) (T, error) {
 // (p50 3.8, p99 70 us), a socket round trip and an encoded frame each.
 func allreduceValueShared[T any](a *arena, c Conn, sig Signature, v T, op Op[T], own *failure) (T, error) {
 	var zero T
-	alg, err := chooseShared("Allreduce", c.Size(), int(unsafe.Sizeof(v)), true)
+	alg, err := a.choose("Allreduce")
 	if err != nil && own == nil {
 		own = localFailure(c.Rank(), err)
 	}

@@ -1,6 +1,8 @@
 package collectives
 
 import (
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,10 +23,34 @@ import (
 //
 // Layout (shmcoll): for each rank, two counters (operands copied in, share
 // reduced), each on a cache line of its own with a count of sleepers;
-// shmcoll.HeaderSets sets of call headers, one per rank in each (its vector's length, its
-// choice of algorithm, its failure if any, a small value), which the ranks
-// compare before they touch each other's data; then one slot per rank for
-// a segment of its operand; then the result area.
+// shmcoll.HeaderSets sets of call headers, one per rank in each (its
+// vector's length, its choice of algorithm, its failure if any, a small
+// value, and a stamp stored last: the step it was written for), which the
+// ranks compare before they touch each other's data; then one slot per
+// rank for a segment of its operand; then the result area. A rank waiting
+// for another's header polls the stamp (waitArrivals), then its counter.
+//
+// Cache lines per small call, measured as p50 of back-to-back calls at np=2
+// (bench/ops -stats, three alternated runs each at machine load 9-11, so
+// means are the machine's; ratios only): remembering the counter values
+// seen (seen), values of up to 64 bytes in the header's first 128 bytes,
+// one choice of algorithm per arena and no signature decoding on a Bcast
+// non-root took Bcast 8 B from 0.31-0.35 to 0.28 us, Allreduce 8 B from
+// 0.54-0.56 to 0.47-0.49; non-roots posting every maxDeferred small Bcasts
+// 0.266 -> 0.257 (bcast_into 0.245 -> 0.235); the header stamp Barrier
+// 0.385-0.397 -> 0.334-0.345 and Bcast 0.254 -> 0.242, Allreduce 8 B
+// unchanged until its value moved into the header's first line
+// (headerTiny): 0.49-0.51 -> 0.39-0.40. At np=4 (two ranks per core)
+// the p50s moved by as much (Bcast 8 B 0.31 -> 0.26, Barrier 2.84 ->
+// 2.64) but the means stay the tails': ranks taking turns on a core.
+//
+// Tried and dropped: a root of small Bcasts that, blocked by the header
+// sets while ranks share cores, waits until the others are done with the
+// call half the sets back (so that it then has 16 calls to make, not one):
+// np=4, five alternated runs at load 5-9, Bcast 8 B means 1.35 -> 1.46 us,
+// BcastInto 1.03 -> 1.29. A polling root of small Bcasts at np=2 that
+// waits a little between polls of the others' counters (to leave their
+// lines alone): p50 0.266-0.276 against 0.263-0.282 us, no change.
 //
 // Calls take the header sets in turn (shmcoll.HeaderSets of them), so a
 // call that writes nothing but headers (a Barrier, a small Bcast or
@@ -60,7 +86,15 @@ type arena struct {
 	// call's CallConn.CheckCall (or nil), run while a wait sleeps.
 	sig, lastSig Signature
 	check        CallConn
-	broken       error // a call failed midway: the counters are out of step
+	// sigBytes is sig encoded, what this rank's header carries and what
+	// other headers are compared with: a rank that only reads the root's
+	// header (a Bcast) has no header of its own for this call.
+	sigBytes [SignatureLen]byte
+	// lastSigBytes is lastSig encoded (zeros before the first call).
+	lastSigBytes [SignatureLen]byte
+	// broken: a call failed midway, the counters are out of step (set
+	// under mu, read without it by arenaOf, once per call).
+	broken atomic.Bool
 	// value holds an Allreduce's value and result during the call
 	// (valueScratch), operands the operand views of an AllreduceSlice
 	// (operandScratch): kept, since calls are one at a time, so that a
@@ -68,6 +102,93 @@ type arena struct {
 	value    [2]uint64
 	operands any
 	long     bool // the call in progress moves longCallBytes or more per rank
+	// seen[kind][q] is the value this rank last loaded from rank q's
+	// counter of kind. Counters only grow, so a wait whose target the
+	// value seen has reached is over without touching the counter's line,
+	// which its owner writes every call: a root of small Bcasts checks
+	// the others' progress only when the call HeaderSets back is newer
+	// than what it last saw of them, and a rank behind a root that ran
+	// ahead reads the root's counter once for the calls it is behind.
+	seen [arenaKinds][]uint32
+	// choices holds the policies' choices for calls through the arena,
+	// made with the arena (a.choose); read-only after.
+	choices []arenaChoice
+	// deferred counts the small Bcasts, in a row, in which this rank (not
+	// the root) has not yet posted that it is done (see deferDone).
+	deferred int
+}
+
+// maxDeferred is the most small Bcasts in a row whose end a rank other
+// than the root leaves unposted: far below shmcoll.HeaderSets, so that a
+// root reusing a header set never waits for a post that is deferred.
+const maxDeferred = 8
+
+// deferDone ends a small Bcast on a rank other than the root without
+// posting its reduced counter, unless maxDeferred calls are waiting: the
+// root reads that counter only to reuse the header set of the call
+// HeaderSets back, and each post by this rank while the root polls the
+// line costs this rank a cache miss (the line goes to the root and back).
+// Every later call but such a Bcast posts at once on entry (inArena), and
+// such a Bcast before it waits for the root (deferred posts never hold
+// anyone back while this rank waits: no new deadlock). Ranks that share
+// cores post every call: a root that yields between polls costs a post
+// little, and the further it runs ahead the less often ranks take turns
+// on a core (np=4 on 2 cores, Bcast 8 B, four alternated runs at load 9:
+// means 1.6-2.1 us posting every call against 2.9-4.2 deferring).
+//
+// Measured at np=2 (p50 of back-to-back calls, three alternated runs at
+// load 10): Bcast 8 B 0.266 -> 0.257 us, BcastInto 0.245 -> 0.235.
+func (a *arena) deferDone(step uint32) {
+	a.steps = step
+	a.deferred++
+	if a.deferred >= maxDeferred {
+		a.post(reducedKind, step)
+	}
+}
+
+// postDeferred posts the reduced counter of the calls deferDone left
+// unposted.
+func (a *arena) postDeferred() {
+	if a.deferred > 0 {
+		a.post(reducedKind, a.steps)
+	}
+}
+
+// arenaChoice is the algorithm the policy of coll gave calls through the
+// arena, or the error it gave.
+type arenaChoice struct {
+	coll string
+	alg  algorithm
+	err  error
+}
+
+// choose is chooseShared for a call of collective coll through a (its
+// group's size, shared memory), as decided when the arena was made:
+// reading the environment and the policy each call took about 4% of a
+// small Bcast through the arena. For ranks that share an arena the
+// decision table does not look at the size of the call
+// (TestSharedChoiceIgnoresSize), so none is asked for; GORUN_COLL_* is
+// read once per arena, when a process first uses it (gorun sets it for
+// the whole job).
+func (a *arena) choose(coll string) (algorithm, error) {
+	for _, c := range a.choices {
+		if c.coll == coll {
+			return c.alg, c.err
+		}
+	}
+	return chooseShared(coll, a.size, 0, true)
+}
+
+// sharedChoices are the policies' choices for calls through an arena of
+// size ranks, in the order of the collectives' names.
+func sharedChoices(size int) []arenaChoice {
+	colls := slices.Sorted(maps.Keys(policies))
+	out := make([]arenaChoice, len(colls))
+	for i, coll := range colls {
+		alg, err := chooseShared(coll, size, 0, true)
+		out[i] = arenaChoice{coll, alg, err}
+	}
+	return out
 }
 
 // Sizes of the arena's parts (shmcoll's layout).
@@ -108,6 +229,10 @@ func newArena(region *shmcoll.Region) *arena {
 		inlineBytes: arenaHeader - headerInline, hooks: region.Hooks()}
 	a.slots = shmcoll.HeaderBytes(a.size)
 	a.result = a.slots + a.size*a.slotBytes
+	for k := range a.seen {
+		a.seen[k] = make([]uint32, a.size)
+	}
+	a.choices = sharedChoices(a.size)
 	return a
 }
 
@@ -154,6 +279,9 @@ func (a *arena) name(q int) int {
 
 // post publishes this rank's progress of kind and wakes its sleepers.
 func (a *arena) post(kind int, value uint32) {
+	if kind == reducedKind {
+		a.deferred = 0 // counters are cumulative: this post covers them
+	}
 	word, waiters := a.counter(kind, a.rank)
 	word.Store(value)
 	if waiters.Load() != 0 {
@@ -175,6 +303,56 @@ func (a *arena) allReached(kind, only int, target uint32) bool {
 		}
 	}
 	return true
+}
+
+// arrive publishes this rank's header for step (written, with any value
+// in it or the first piece in its slot): its stamp, then its arrived
+// counter, for those who sleep on it.
+func (a *arena) arrive(step uint32) {
+	a.stamp(a.rank).Store(step)
+	a.post(arrivedKind, step)
+}
+
+// stamp is rank q's header stamp in the current call's set.
+func (a *arena) stamp(q int) *atomic.Uint32 {
+	return (*atomic.Uint32)(unsafe.Pointer(&a.header(q)[headerStamp]))
+}
+
+// arenaStampPolls: polls of a header's stamp before a wait for another
+// rank's header falls back to its counter (waitRanks: more polling, then
+// sleep), when every rank has a core of its own; ranks that share cores
+// look once and go to the counter, whose wait gives the core away.
+const arenaStampPolls = 4096
+
+// waitArrivals waits until rank only (every other rank when only < 0)
+// has published its header for step (arrive). It polls the headers'
+// stamps, which sit in the line the call reads next: a wait that ends
+// there costs one cache miss per rank, not two (the counter's line, then
+// the header's). A wait that does not end soon is waitRanks on the
+// arrived counters, with its sleeping and its checks.
+func (a *arena) waitArrivals(only int, step uint32) error {
+	polls := arenaStampPolls
+	if a.hooks.Yield {
+		polls = 1
+	}
+	for q := range a.size {
+		if q == a.rank || (only >= 0 && q != only) || reached(a.seen[arrivedKind][q], step) {
+			continue
+		}
+		stamp := a.stamp(q)
+		for i := 0; !reached(stamp.Load(), step); i++ {
+			if i >= polls {
+				return a.waitRanks(arrivedKind, only, step)
+			}
+		}
+	}
+	return nil
+}
+
+// arrived reports whether rank q has published its header for step, from
+// what this rank saw of its counter or from its header's stamp.
+func (a *arena) arrived(q int, step uint32) bool {
+	return reached(a.seen[arrivedKind][q], step) || reached(a.stamp(q).Load(), step)
 }
 
 // reached reports whether counter value has got to target (counters wrap).
@@ -269,21 +447,36 @@ func (a *arena) waitRanks(kind, only int, target uint32) error {
 		if q == a.rank || (only >= 0 && q != only) {
 			continue
 		}
+		if reached(a.seen[kind][q], target) {
+			continue
+		}
 		word, waiters := a.counter(kind, q)
 		for i := 0; ; i++ {
 			v := word.Load()
 			if reached(v, target) {
+				a.seen[kind][q] = v
 				break
+			}
+			if spinning && !a.hooks.Yield {
+				// Polling: the clock is read every 64 polls, from the
+				// 64th on (most waits of a small call end sooner, and a
+				// clock read costs as much as the call's own work).
+				switch {
+				case i%64 != 63:
+					continue
+				case start.IsZero():
+					start, lastCheck = time.Now(), time.Now()
+					continue
+				case time.Since(start) < a.hooks.Spin:
+					continue
+				}
+				spinning = false
 			}
 			if start.IsZero() {
 				start, lastCheck = time.Now(), time.Now()
 			}
 			if spinning {
-				if a.hooks.Yield {
-					if i < arenaYieldPolls && !a.long && yieldBriefly() {
-						continue
-					}
-				} else if i%64 != 0 || time.Since(start) < a.hooks.Spin {
+				if i < arenaYieldPolls && !a.long && yieldBriefly() {
 					continue
 				}
 				spinning = false

@@ -15,7 +15,12 @@ func Barrier(c Conn) error {
 		return err
 	}
 	a := arenaOf(c)
-	alg, err := chooseShared("Barrier", p, 0, a != nil)
+	var alg algorithm
+	if a != nil {
+		alg, err = a.choose("Barrier")
+	} else {
+		alg, err = choose("Barrier", p, 0)
+	}
 	if err != nil {
 		return err
 	}

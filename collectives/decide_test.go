@@ -85,3 +85,30 @@ func TestAlgorithmsListsEveryVariable(t *testing.T) {
 		t.Errorf("%d variables listed, %d policies", len(algs), len(policies))
 	}
 }
+
+// TestSharedChoiceIgnoresSize: for ranks that share an arena, every
+// policy's choice is the same whatever the size of the call, with and
+// without an algorithm forced, as the arena's cached choices (arena.choose)
+// assume. It fails when a rule for shared memory starts looking at sizes.
+func TestSharedChoiceIgnoresSize(t *testing.T) {
+	for coll, pol := range policies {
+		for _, forced := range append([]string{""}, Algorithms()[pol.env]...) {
+			t.Setenv(pol.env, forced)
+			for ranks := 1; ranks <= 20; ranks++ {
+				want, wantErr := chooseShared(coll, ranks, 0, true)
+				for _, bytes := range []int{1, 8, 64 << 10, 1 << 20, 1 << 30} {
+					got, err := chooseShared(coll, ranks, bytes, true)
+					if got != want || (err == nil) != (wantErr == nil) {
+						t.Errorf("%s=%q, %s on %d ranks: %d bytes chose %v (%v), 0 bytes %v (%v)", pol.env, forced, coll, ranks, bytes, got, err, want, wantErr)
+					}
+				}
+				if ranks > 1 {
+					a := &arena{size: ranks, choices: sharedChoices(ranks)}
+					if got, err := a.choose(coll); got != want || (err == nil) != (wantErr == nil) {
+						t.Errorf("%s=%q, %s on %d ranks: the arena chose %v (%v), the table %v (%v)", pol.env, forced, coll, ranks, got, err, want, wantErr)
+					}
+				}
+			}
+		}
+	}
+}

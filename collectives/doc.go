@@ -37,7 +37,8 @@
 //
 // An unknown name makes the call fail with ErrAlgorithm, naming the valid
 // ones. Every rank must see the same settings (gorun gives every rank the
-// same environment). The ring allreduce reorders operands, so it serves
+// same environment). Calls through shared memory read them once, when a
+// process first uses its arena; message algorithms read them each call. The ring allreduce reorders operands, so it serves
 // commutative operators only; others fall back to recursive doubling. shm
 // where the ranks share no arena falls back to the table.
 //

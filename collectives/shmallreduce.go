@@ -21,9 +21,7 @@ func arenaOf(c Conn) *arena {
 		return nil
 	}
 	a := arenaFor(region)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.broken != nil {
+	if a.broken.Load() {
 		return nil
 	}
 	return a
@@ -72,8 +70,12 @@ func inArena[R any](a *arena, op string, root int, sig Signature, check CallConn
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.op, a.opRoot, a.sig, a.check = op, root, sig, check
+	sig.Put(a.sigBytes[:])
+	if root < 0 || root == a.rank {
+		a.postDeferred() // only a Bcast's non-roots may leave them (deferDone)
+	}
 	out, err := call()
-	a.lastSig, a.check = sig, nil
+	a.lastSig, a.lastSigBytes, a.check = sig, a.sigBytes, nil
 	a.long = false
 	a.endCall()
 	if err == nil || errors.Is(err, errUseMessages) {
@@ -90,7 +92,7 @@ func (a *arena) failed(err error) error {
 	if errors.As(err, &agreed) {
 		return agreed.err
 	}
-	a.broken = err
+	a.broken.Store(true)
 	if errors.Is(err, ErrCollectiveMismatch) {
 		return err
 	}
@@ -126,7 +128,7 @@ func shmAllreduceLocked[E any](a *arena, v, into []E, op Op[E], alg algorithm, o
 	inline := small && n*es <= a.inlineBytes
 	slot := func(q int) []E {
 		if inline {
-			return viewOf[E](a.header(q), headerInline, n)
+			return viewOf[E](a.header(q), inlineAt(n*es), n)
 		}
 		return arenaView[E](a, a.slots+q*a.slotBytes, segLen)
 	}
@@ -149,8 +151,8 @@ func shmAllreduceLocked[E any](a *arena, v, into []E, op Op[E], alg algorithm, o
 		}
 	}
 	a.writeHeader(kindAllreduce, n, alg, own)
-	a.post(arrivedKind, first+1)
-	if err := a.waitAll(arrivedKind, first+1); err != nil {
+	a.arrive(first + 1)
+	if err := a.waitArrivals(-1, first+1); err != nil {
 		return nil, err
 	}
 	if f := a.agree(n, alg, own); f != nil || !moveData {
@@ -290,23 +292,56 @@ const reduceBlockBytes = 16 << 10
 
 // Call header layout (arenaHeader bytes per rank).
 const (
-	headerCount   = 0  // uint64: the vector's length (bytes for Bcast)
-	headerAlg     = 8  // the algorithm chosen
-	headerCode    = 9  // 0, or 1 + the failure's code
-	headerTextLen = 10 // uint16
-	headerKind    = 12 // the collective: kindAllreduce, ...
-	headerPieces  = 13 // Bcast: 1 if the value is posted in pieces
+	headerCount  = 0  // uint64: the vector's length (bytes for Bcast)
+	headerAlg    = 8  // the algorithm chosen
+	headerCode   = 9  // 0, or 1 + the failure's code
+	headerKind   = 10 // the collective: kindAllreduce, ...
+	headerPieces = 11 // Bcast: 1 if the value is posted in pieces
+	// headerStamp (uint32) is the step the header was written for, stored
+	// last (arena.arrive): a rank that waits for another's header polls
+	// it there, in the line it reads next anyway, not its counter.
+	headerStamp = 12
 	// The call's Signature, and that of the rank's call through the arena
-	// before it (zeros if none), for the mismatch checks: in the header's
-	// first cache line, with the fields above, so that a rank reading
-	// another's header for a small call misses the cache once.
+	// before it (zeros if none) without its count (prevSigLen bytes: the
+	// check of the call before compares no lengths), for the mismatch
+	// checks: in the header's first cache line, with the fields above, so
+	// that a rank reading another's header for a small call misses the
+	// cache once.
 	headerSig     = 16
 	headerPrevSig = headerSig + SignatureLen
-	headerText    = 64 // the failure's text, up to maxFailureText
+	prevSigLen    = 16
+	// headerTiny: a value of up to headerTinyBytes (one number) ends the
+	// first line: an Allreduce of a number or a Bcast of 8 bytes reads
+	// one line of each header. Without it the value's line was a second
+	// miss (Allreduce 8 B at np=2, p50 unchanged by the header stamp,
+	// which spared Barrier one).
+	headerTiny      = headerPrevSig + prevSigLen
+	headerTinyBytes = 8
+	headerTextLen   = 64 // uint16: the failure's text's length
+	headerText      = 66 // the failure's text, up to maxFailureText
 	// A Bcast value, or a small AllreduceSlice operand, of up to
-	// Arena.inlineBytes travels in the header.
+	// Arena.inlineBytes travels in the header: at headerNear when it has
+	// headerNearBytes or fewer, else at headerInline.
 	headerInline = 1024
+	// headerNear: a value of up to headerNearBytes goes in the header's
+	// second 64-byte line, where a failure's text would go (a call that
+	// fails carries no value), so that a rank reading another's header
+	// for a small call reads the 128 bytes the counters' Line spans (one
+	// miss, the adjacent line prefetched), not a third line 1 KiB away.
+	headerNear      = headerTextLen
+	headerNearBytes = 64
 )
+
+// inlineAt is where a value of count bytes travels in a header.
+func inlineAt(count int) int {
+	if count <= headerTinyBytes {
+		return headerTiny
+	}
+	if count <= headerNearBytes {
+		return headerNear
+	}
+	return headerInline
+}
 
 // Collectives that go through the arena, named in headers so that ranks
 // calling different ones find out instead of reading each other's data.
@@ -334,7 +369,7 @@ func kindName(k byte) string {
 // this rank's call (lengths too when withCount), and returns the mismatch.
 func (a *arena) headerMismatch(q int, withCount bool) *failure {
 	h := a.header(q)
-	if q == a.rank || bytes.Equal(h[headerSig:headerSig+SignatureLen], a.header(a.rank)[headerSig:headerSig+SignatureLen]) {
+	if q == a.rank || bytes.Equal(h[headerSig:headerSig+SignatureLen], a.sigBytes[:]) {
 		return nil // the same call (the usual case: no decoding)
 	}
 	theirs, ok := ParseSignature(h[headerSig:])
@@ -360,13 +395,15 @@ func (a *arena) previousMismatch() *failure {
 	if a.lastSig.Kind == 0 {
 		return nil
 	}
-	mineBytes := a.header(a.rank)[headerPrevSig : headerPrevSig+SignatureLen]
+	mineBytes := a.header(a.rank)[headerPrevSig : headerPrevSig+prevSigLen]
 	for q := range a.size {
 		h := a.header(q)
-		if q == a.rank || bytes.Equal(h[headerPrevSig:headerPrevSig+SignatureLen], mineBytes) {
+		if q == a.rank || bytes.Equal(h[headerPrevSig:headerPrevSig+prevSigLen], mineBytes) {
 			continue
 		}
-		theirs, ok := ParseSignature(h[headerPrevSig:])
+		var full [SignatureLen]byte // the count's bytes zero: not compared
+		copy(full[:], h[headerPrevSig:headerPrevSig+prevSigLen])
+		theirs, ok := ParseSignature(full[:])
 		if !ok || theirs.Seq != a.lastSig.Seq {
 			continue
 		}
@@ -401,12 +438,8 @@ func (a *arena) writeHeader(kind byte, count int, alg algorithm, own *failure) {
 	h[headerAlg] = byte(alg)
 	h[headerCode] = 0
 	h[headerPieces] = 0
-	a.sig.Put(h[headerSig:])
-	if a.lastSig.Kind != 0 {
-		a.lastSig.Put(h[headerPrevSig:])
-	} else {
-		clear(h[headerPrevSig : headerPrevSig+SignatureLen])
-	}
+	copy(h[headerSig:], a.sigBytes[:])
+	copy(h[headerPrevSig:headerPrevSig+prevSigLen], a.lastSigBytes[:prevSigLen])
 	if own != nil {
 		h[headerCode] = 1 + own.code
 		n := copy(h[headerText:], own.msg[:min(len(own.msg), maxFailureText)])

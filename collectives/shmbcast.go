@@ -65,7 +65,7 @@ func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(co
 		alg := algShm
 		if err != nil {
 			f = localFailure(a.name(me), fmt.Errorf("encoding the broadcast value: %w", err))
-		} else if alg, err = chooseShared("Bcast", p, len(payload), true); err != nil {
+		} else if alg, err = a.choose("Bcast"); err != nil {
 			f = localFailure(a.name(me), err)
 		} else if alg == algShm && len(payload) > len(slot) {
 			alg = tableChoice(policies["Bcast"], p, len(payload), false)
@@ -78,12 +78,12 @@ func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(co
 		}
 		a.writeHeader(kindBcast, len(payload), alg, f)
 		if f != nil || alg != algShm {
-			a.post(arrivedKind, first+1)
+			a.arrive(first + 1)
 			return zero, a.endStep(first+1, f, alg)
 		}
 		if !usesSlot {
-			copy(a.header(me)[headerInline:], payload)
-			a.post(arrivedKind, first+1)
+			copy(a.header(me)[inlineAt(len(payload)):], payload)
+			a.arrive(first + 1)
 			return v, a.endStep(first+1, nil, alg)
 		}
 		inPieces := into != nil || !a.hooks.Yield
@@ -94,11 +94,21 @@ func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(co
 		for k := range chunks {
 			lo, hi := k*piece, min(len(payload), (k+1)*piece)
 			copyCached(slot[lo:hi], payload[lo:hi])
-			a.post(arrivedKind, first+1+uint32(k))
+			if k == 0 {
+				a.arrive(first + 1) // the header, and the first piece
+			} else {
+				a.post(arrivedKind, first+1+uint32(k))
+			}
 		}
 		return v, a.endStep(first+uint32(chunks), nil, alg)
 	}
-	if err := a.waitOne(arrivedKind, root, first+1); err != nil {
+	if a.deferred > 0 && !a.arrived(root, first+1) {
+		// The root may be waiting for this rank's deferred posts (a
+		// large value waits for every rank to be done with the call
+		// before): post them before waiting for the root.
+		a.postDeferred()
+	}
+	if err := a.waitArrivals(root, first+1); err != nil {
 		return zero, err
 	}
 	h := a.header(root)
@@ -120,7 +130,7 @@ func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(co
 		return zero, a.endStep(first+1, f, alg)
 	}
 	if count <= a.inlineBytes {
-		slot = h[headerInline:]
+		slot = h[inlineAt(count):]
 	}
 	chunks, piece := a.bcastPieces(count, h[headerPieces] != 0)
 	last := first + uint32(chunks)
@@ -142,14 +152,19 @@ func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(co
 		a.steps = last
 		return zero, callError{err}
 	case !direct:
-		// One copy, into memory Go need not zero first.
-		if err := a.waitOne(arrivedKind, root, last); err != nil {
-			return zero, err
+		// One copy, into memory Go need not zero first (the value in
+		// one piece came with the header: see arrive).
+		if last != first+1 {
+			if err := a.waitOne(arrivedKind, root, last); err != nil {
+				return zero, err
+			}
 		}
 		body = slices.Clone(slot[:count])
 	default:
 		for k := range chunks {
-			if err := a.waitOne(arrivedKind, root, first+1+uint32(k)); err != nil {
+			if k == 0 {
+				// The first piece came with the header (see arrive).
+			} else if err := a.waitOne(arrivedKind, root, first+1+uint32(k)); err != nil {
 				return zero, err
 			}
 			lo, hi := k*piece, min(count, (k+1)*piece)
@@ -157,7 +172,9 @@ func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(co
 		}
 	}
 	// Done with the root's slot and header.
-	if err := a.endStep(last, nil, alg); err != nil {
+	if count <= a.inlineBytes && !a.hooks.Yield {
+		a.deferDone(last)
+	} else if err := a.endStep(last, nil, alg); err != nil {
 		return zero, err
 	}
 	out, err := codec.Decode(body)
@@ -202,8 +219,8 @@ func shmBarrier(a *arena, sig Signature, check CallConn) error {
 		}
 		step := a.steps + 1
 		a.writeHeader(kindBarrier, 0, algShm, nil)
-		a.post(arrivedKind, step)
-		if err := a.waitAll(arrivedKind, step); err != nil {
+		a.arrive(step)
+		if err := a.waitArrivals(-1, step); err != nil {
 			return struct{}{}, err
 		}
 		var f *failure

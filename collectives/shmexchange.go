@@ -143,7 +143,7 @@ func shmExchangeLocked(a *arena, x *exchange) error {
 			binary.LittleEndian.PutUint64(h[headerInline+8*j:], uint64(len(b)))
 		}
 	}
-	a.post(arrivedKind, first+1)
+	a.arrive(first + 1)
 	if writes {
 		if err := a.waitAll(reducedKind, first); err != nil {
 			return err
@@ -151,7 +151,7 @@ func shmExchangeLocked(a *arena, x *exchange) error {
 		writeRound(0)
 	}
 	a.post(arrivedKind, first+2)
-	if err := a.waitAll(arrivedKind, first+1); err != nil {
+	if err := a.waitArrivals(-1, first+1); err != nil {
 		return err
 	}
 	if f := a.agreeExchange(x.own); f != nil {
@@ -281,7 +281,7 @@ func exchangeArena[E any](c Conn, codec Codec[[]E], coll string) (*arena, error)
 	if a == nil {
 		return nil, nil
 	}
-	alg, err := chooseShared(coll, c.Size(), 0, true)
+	alg, err := a.choose(coll)
 	if err != nil {
 		return nil, err
 	}
