@@ -34,12 +34,12 @@ type engine struct {
 	// less 128 bytes), 0 (nothing pushed) for other destinations and when
 	// the user sets the eager limit.
 	pushLimit []int
-	spin       time.Duration
-	yield      bool           // give the core away between empty polls
-	copyDelay  time.Duration  // tests only: see CopyDelayEnv
-	syncSends  bool           // user sends wait for their match (WithSyncSends)
-	blocked    *blockReporter // nil without a launcher
-	ops        opCache        // the built-in operators' collectives.Op
+	spin      time.Duration
+	yield     bool           // give the core away between empty polls
+	copyDelay time.Duration  // tests only: see CopyDelayEnv
+	syncSends bool           // user sends wait for their match (WithSyncSends)
+	blocked   *blockReporter // nil without a launcher
+	ops       opCache        // the built-in operators' collectives.Op
 
 	// requests and messages are the spare structs of blocking receives
 	// and of eager arrivals (see engine.request, engine.recycleMessage),
@@ -48,10 +48,10 @@ type engine struct {
 	requests, messages sync.Pool
 	codecs             sync.Pool // *msgCodec: see engine.codec
 
-	mu       sync.Mutex
-	match    matcher
-	sends    map[uint64]*sendOp  // rendezvous sends awaiting clear-to-send, by id
-	recvs    map[rndvKey]*recvOp // matched rendezvous receives awaiting their body
+	mu    sync.Mutex
+	match matcher
+	sends map[uint64]*sendOp  // rendezvous sends awaiting clear-to-send, by id
+	recvs map[rndvKey]*recvOp // matched rendezvous receives awaiting their body
 	// pushed holds the pushed messages (kindRTSPush) whose body has not
 	// come yet, matched or not, so that the body or the loss of its
 	// sender finds them.
