@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gorun-mpi/gorun/comm"
+	"github.com/gorun-mpi/gorun/internal/ranks"
 	"github.com/gorun-mpi/gorun/internal/trace"
 )
 
@@ -61,17 +62,11 @@ func TestPushOnlyWhatItShould(t *testing.T) {
 				}
 				return checkBytes("message", got, want)
 			}, tc.opts...)
-			if got := withoutGoodbyes(spies[0].sent()); !slices.Equal(got, tc.want) {
+			if got := spies[0].sent(); !slices.Equal(got, tc.want) {
 				t.Errorf("frames sent %v, want %v", got, tc.want)
 			}
 		})
 	}
-}
-
-// withoutGoodbyes drops the frames Finalize sends (none of the kinds
-// above but eager barriers would be user frames here: there are none).
-func withoutGoodbyes(kinds []comm.Kind) []comm.Kind {
-	return slices.DeleteFunc(kinds, func(k comm.Kind) bool { return k == kindCTS })
 }
 
 // TestPushArrivalOrders receives pushed messages in each order their
@@ -413,6 +408,56 @@ func TestPushTraced(t *testing.T) {
 		from, to := tl.Lanes[f.From.Rank].Calls[f.From.Call], tl.Lanes[f.To.Rank].Calls[f.To.Call]
 		if from.SendSize != to.RecvSize || from.SendTag != to.RecvTag || from.SendSize != size+int(from.SendTag)-1 {
 			t.Errorf("%s joined to %s", trace.Label(from), trace.Label(to))
+		}
+	}
+}
+
+// TestPushOnlyThroughNATS: in the composite gorun builds for a job on two
+// hosts (Unix sockets to the peers of a rank's parity, NATS of the default
+// 1 MiB max_payload to the others), a rank pushes to its NATS peers only,
+// and a 1.5 MiB message to each peer arrives whole.
+func TestPushOnlyThroughNATS(t *testing.T) {
+	const size = 3 << 19
+	body := func(c *Comm) error {
+		e := c.e
+		for dest := range c.Size() {
+			want := 0
+			if dest%2 != c.Rank()%2 {
+				want = 2<<20 - 128
+			}
+			if got := e.pushLimit[dest]; got != want {
+				return fmt.Errorf("push limit to %d: %d, want %d", dest, got, want)
+			}
+		}
+		reqs := []*Request{}
+		got := make([][]byte, c.Size())
+		for peer := range c.Size() {
+			if peer != c.Rank() {
+				reqs = append(reqs, c.Irecv(&got[peer], peer, 1))
+			}
+		}
+		for peer := range c.Size() {
+			if peer != c.Rank() {
+				if err := c.Send(pattern(9, c.Rank()*10+peer, size), peer, 1); err != nil {
+					return err
+				}
+			}
+		}
+		if err := WaitAll(reqs...); err != nil {
+			return err
+		}
+		for peer := range c.Size() {
+			if peer != c.Rank() {
+				if err := checkBytes(fmt.Sprintf("from %d", peer), got[peer], pattern(9, peer*10+c.Rank(), size)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	for r, err := range runOver(t, ranks.Placed, 4, body) {
+		if err != nil {
+			t.Errorf("rank %d: %v", r, err)
 		}
 	}
 }
