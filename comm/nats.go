@@ -66,7 +66,8 @@ const (
 	// its receiver hands on the message NATS allocated, with no reassembly;
 	// the servers gorun runs allow 8 MiB (DefaultNATSMaxPayload), so there
 	// the limit is NATSMaxMessage less 128 bytes and a 1 MiB message goes
-	// eagerly too. Anything larger goes by rendezvous, whose body lands in
+	// eagerly too. Anything larger (above PushLimit, which the layer above
+	// pushes: announced, then its body at once) goes by rendezvous, whose body lands in
 	// the posted receive's buffer (BufferProvider) instead of a new
 	// allocation plus a copy, and leaves the sender's memory with no copy
 	// of ours (natsHeaderKey). A rendezvous costs a round trip through the
