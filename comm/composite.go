@@ -225,6 +225,17 @@ func (c *Composite) EagerLimit(dest int) int {
 	return 0
 }
 
+// PushLimit returns dest's transport's push limit, or 0 (PushLimiter).
+func (c *Composite) PushLimit(dest int) int {
+	if dest < 0 || dest >= c.size || dest == c.rank {
+		return 0
+	}
+	if pl, ok := c.subs[c.route[dest]].(PushLimiter); ok {
+		return pl.PushLimit(dest)
+	}
+	return 0
+}
+
 // Close closes every sub-transport at once (each says goodbye to its
 // peers) and returns their errors joined.
 func (c *Composite) Close() error {

@@ -16,7 +16,8 @@
 // (progress on the caller's goroutine), TrySender (a send that never
 // waits), PartsSender (a payload in two parts), PeerMemoryReader and
 // PeerMemoryWriter (copying out of and into a same-host peer's memory),
-// EagerLimiter (a preferred eager limit per destination), and, on the
+// EagerLimiter (a preferred eager limit per destination), PushLimiter (the
+// largest message above it worth sending unasked), and, on the
 // Handler's side, BufferProvider (the memory a large payload is read into). comm/commtest checks every transport
 // against the contract, abilities included.
 //

@@ -66,7 +66,8 @@ const (
 	// its receiver hands on the message NATS allocated, with no reassembly;
 	// the servers gorun runs allow 8 MiB (DefaultNATSMaxPayload), so there
 	// the limit is NATSMaxMessage less 128 bytes and a 1 MiB message goes
-	// eagerly too. Anything larger goes by rendezvous, whose body lands in
+	// eagerly too. Anything larger (above PushLimit, which the layer above
+	// pushes: announced, then its body at once) goes by rendezvous, whose body lands in
 	// the posted receive's buffer (BufferProvider) instead of a new
 	// allocation plus a copy, and leaves the sender's memory with no copy
 	// of ours (natsHeaderKey). A rendezvous costs a round trip through the
@@ -324,6 +325,19 @@ func (t *NATS) Size() int { return t.cfg.Size }
 // NATSMaxMessage, less 128 bytes for the transport's headers (see
 // DefaultNATSEagerLimit and EagerLimiter).
 func (t *NATS) EagerLimit(int) int { return t.maxMsg - natsHeaderReserve }
+
+// PushLimit returns, for every destination, NATSMaxMessage less 128 bytes
+// when the server's max_payload keeps the eager limit below it (NATS's
+// default of 1 MiB does), else 0 (see PushLimiter): under a 1 MiB server a
+// message of up to 2 MiB costs less pushed (its announcement, then its
+// body in two messages, read into the posted receive's buffer) than
+// waiting a round trip for the receiver's clear-to-send.
+func (t *NATS) PushLimit(int) int {
+	if t.maxMsg >= NATSMaxMessage {
+		return 0
+	}
+	return NATSMaxMessage - natsHeaderReserve
+}
 
 // Window returns the credit window in bytes per sender and receiver, as
 // raised to hold two of the largest messages the transport sends.

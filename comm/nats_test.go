@@ -103,17 +103,21 @@ func TestNATSConformance(t *testing.T) {
 // TestNATSEagerLimitFollowsTheServer: the eager limit is the server's
 // max_payload less 128 bytes, up to comm.NATSMaxMessage: NATS's default
 // server gives comm.DefaultNATSEagerLimit, gorun's own servers
-// (comm.DefaultNATSMaxPayload) the cap.
+// (comm.DefaultNATSMaxPayload) the cap. The push limit is the cap where
+// the eager limit is below it, else 0.
 func TestNATSEagerLimitFollowsTheServer(t *testing.T) {
-	for _, c := range []struct{ maxPayload, want int }{
-		{0, comm.DefaultNATSEagerLimit}, // the server's default: 1 MiB
-		{300 << 10, 300<<10 - 128},
-		{comm.DefaultNATSMaxPayload, comm.NATSMaxMessage - 128},
+	for _, c := range []struct{ maxPayload, want, push int }{
+		{0, comm.DefaultNATSEagerLimit, comm.NATSMaxMessage - 128}, // the server's default: 1 MiB
+		{300 << 10, 300<<10 - 128, comm.NATSMaxMessage - 128},
+		{comm.DefaultNATSMaxPayload, comm.NATSMaxMessage - 128, 0},
 	} {
 		srv := startNATSServer(t, int32(c.maxPayload))
 		tr := natsJob(t, srv.URL(srv.admin), "limit", "s", 2, nil)[0]
 		if got := tr.EagerLimit(1); got != c.want {
 			t.Errorf("max_payload %d: EagerLimit = %d, want %d", c.maxPayload, got, c.want)
+		}
+		if got := tr.PushLimit(1); got != c.push {
+			t.Errorf("max_payload %d: PushLimit = %d, want %d", c.maxPayload, got, c.push)
 		}
 	}
 }

@@ -174,6 +174,17 @@ type EagerLimiter interface {
 	EagerLimit(dest int) int
 }
 
+// PushLimiter is an optional ability of a transport whose round trip
+// through the network costs more than a receiver's copy (NATS, through a
+// server): PushLimit is the largest message to dest, above the eager
+// limit, that the layer above may push, announcing it and sending its
+// body at once in a frame of its own without waiting for the receiver to
+// ask for it. 0 means none: every message above the eager limit waits.
+// A transport asks for it only where its eager limit is below it.
+type PushLimiter interface {
+	PushLimit(dest int) int
+}
+
 // PartsSender is an optional ability: sending a frame whose payload is two
 // parts (a small head and a body) without the caller joining them into a
 // new slice first. The frame received is the same as Send(head+body).

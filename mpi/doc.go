@@ -34,7 +34,14 @@
 // buffered by the receiver; larger ones use a rendezvous: Send waits until
 // the receiver has matched them. So two ranks that both Send a large message
 // to each other before receiving deadlock, as in MPI; use Sendrecv, or
-// Isend/Irecv.
+// Isend/Irecv. Over NATS, messages up to 2 MiB less 128 bytes behave as
+// eager ones whatever the server's max_payload: under a smaller server a
+// Send (not an Ssend, nor under WithSyncSends) above the eager limit pushes
+// its body right after announcing it, with no round trip for the receiver's
+// answer, and returns as an eager Send does; the body lands in the posted
+// receive's buffer, or waits for a receive as an eager message does. An
+// eager limit the user sets (WithEagerLimit, GORUN_EAGER_LIMIT) turns this
+// off: larger messages then always wait for their receiver.
 //
 // A receive target that is a slice of numbers with room enough (its
 // capacity) may receive a large message in its own memory, as MPI receives

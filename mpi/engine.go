@@ -25,12 +25,21 @@ type engine struct {
 	reader     comm.PeerMemoryReader // nil when no peer's memory can be read
 	rank, size int
 	eagerLimit []int // per destination: the largest message sent eagerly
-	spin       time.Duration
-	yield      bool           // give the core away between empty polls
-	copyDelay  time.Duration  // tests only: see CopyDelayEnv
-	syncSends  bool           // user sends wait for their match (WithSyncSends)
-	blocked    *blockReporter // nil without a launcher
-	ops        opCache        // the built-in operators' collectives.Op
+	// pushLimit, per destination, is the largest message (descriptor and
+	// body) above the eager limit that a send other than a sync send
+	// pushes: its announcement (kindRTSPush), then at once its body, with
+	// no clear-to-send awaited, so that the send completes as an eager
+	// one does. It is the transport's comm.PushLimiter preference (NATS
+	// under a server whose max_payload keeps the eager limit below 2 MiB
+	// less 128 bytes), 0 (nothing pushed) for other destinations and when
+	// the user sets the eager limit.
+	pushLimit []int
+	spin      time.Duration
+	yield     bool           // give the core away between empty polls
+	copyDelay time.Duration  // tests only: see CopyDelayEnv
+	syncSends bool           // user sends wait for their match (WithSyncSends)
+	blocked   *blockReporter // nil without a launcher
+	ops       opCache        // the built-in operators' collectives.Op
 
 	// requests and messages are the spare structs of blocking receives
 	// and of eager arrivals (see engine.request, engine.recycleMessage),
@@ -39,15 +48,19 @@ type engine struct {
 	requests, messages sync.Pool
 	codecs             sync.Pool // *msgCodec: see engine.codec
 
-	mu       sync.Mutex
-	match    matcher
-	sends    map[uint64]*sendOp  // rendezvous sends awaiting clear-to-send, by id
-	recvs    map[rndvKey]*recvOp // matched rendezvous receives awaiting their body
-	gone     []error             // per world rank: why it will send nothing more
-	goneLeft int                 // peers not yet gone
-	nextID   uint64              // next rendezvous id
-	nextCtx  uint32              // lowest context id this process has not used
-	closed   error               // set by Finalize
+	mu    sync.Mutex
+	match matcher
+	sends map[uint64]*sendOp  // rendezvous sends awaiting clear-to-send, by id
+	recvs map[rndvKey]*recvOp // matched rendezvous receives awaiting their body
+	// pushed holds the pushed messages (kindRTSPush) whose body has not
+	// come yet, matched or not, so that the body or the loss of its
+	// sender finds them.
+	pushed   map[rndvKey]*message
+	gone     []error // per world rank: why it will send nothing more
+	goneLeft int     // peers not yet gone
+	nextID   uint64  // next rendezvous id
+	nextCtx  uint32  // lowest context id this process has not used
+	closed   error   // set by Finalize
 	// finalized is set, after closed, by Finalize: calls check it
 	// without the lock (Comm.usable), which Deliver contends for.
 	finalized atomic.Bool
@@ -95,10 +108,12 @@ type sendOp struct {
 func newEngine(t comm.Transport, rank, size int, cfg config) *engine {
 	e := &engine{
 		t: t, rank: rank, size: size,
-		eagerLimit: make([]int, size), spin: cfg.spin, yield: cfg.yield,
+		eagerLimit: make([]int, size), pushLimit: make([]int, size),
+		spin: cfg.spin, yield: cfg.yield,
 		copyDelay: cfg.copyDelay, syncSends: cfg.syncSends,
 		sends:    make(map[uint64]*sendOp),
 		recvs:    make(map[rndvKey]*recvOp),
+		pushed:   make(map[rndvKey]*message),
 		gone:     make([]error, size),
 		goneLeft: size - 1,
 		nextCtx:  2, // the world uses 0 (point to point) and 1 (collectives)
@@ -111,6 +126,13 @@ func newEngine(t comm.Transport, rank, size int, cfg config) *engine {
 		if prefers && !cfg.eagerSet && dest != rank {
 			if limit := el.EagerLimit(dest); limit > 0 {
 				e.eagerLimit[dest] = limit
+			}
+		}
+	}
+	if pl, ok := t.(comm.PushLimiter); ok && !cfg.eagerSet {
+		for dest := range e.pushLimit {
+			if limit := pl.PushLimit(dest); dest != rank && limit > e.eagerLimit[dest] {
+				e.pushLimit[dest] = limit
 			}
 		}
 	}
@@ -148,6 +170,12 @@ func (e *engine) Deliver(f comm.Frame) {
 			return
 		}
 		e.arrive(&message{env: env, head: desc, size: int(size), rndv: true, id: f.Seq, remote: remote})
+	case kindRTSPush:
+		size, _, desc, ok := decodeRTS(f.Kind, f.Payload)
+		if !ok || size > MaxMessageSize {
+			return
+		}
+		e.arrive(&message{env: env, head: desc, size: int(size), rndv: true, pushed: true, id: f.Seq})
 	case kindCTS:
 		if f.Tag == ctsShare {
 			e.writeShare(src, f.Seq, f.Payload)
@@ -158,9 +186,18 @@ func (e *engine) Deliver(f comm.Frame) {
 		e.onWritten(src, f.Seq, f.Tag == writeFailed)
 	case kindRndvData:
 		e.slowCopy()
+		key := rndvKey{src, f.Seq}
 		e.mu.Lock()
-		r := e.recvs[rndvKey{src, f.Seq}]
-		delete(e.recvs, rndvKey{src, f.Seq})
+		r := e.recvs[key]
+		delete(e.recvs, key)
+		if m := e.pushed[key]; m != nil {
+			delete(e.pushed, key)
+			if r == nil {
+				// No receive took it yet: the body waits on the
+				// message, as an eager message's does.
+				m.body, m.bodyIn = f.Payload, true
+			}
+		}
 		e.mu.Unlock()
 		if r != nil {
 			r.msg.body = f.Payload
@@ -225,12 +262,13 @@ func (e *engine) bodyTarget(source int, id uint64, length int) []byte {
 // arrive hands an incoming message to the matcher.
 func (e *engine) arrive(msg *message) {
 	e.mu.Lock()
+	if msg.pushed {
+		e.pushed[rndvKey{msg.env.source, msg.id}] = msg
+	}
 	r := e.match.arrive(msg)
 	if r != nil {
 		r.msg = msg
-		if msg.rndv {
-			e.recvs[rndvKey{msg.env.source, msg.id}] = r
-		}
+		e.awaitBody(r, msg)
 	}
 	wake := e.takeArrival(r == nil)
 	e.mu.Unlock()
@@ -239,6 +277,14 @@ func (e *engine) arrive(msg *message) {
 	}
 	if wake != nil {
 		wake.finish(nil)
+	}
+}
+
+// awaitBody records r, which took msg, as waiting for msg's body when
+// that is still to come. Called with e.mu held.
+func (e *engine) awaitBody(r *recvOp, msg *message) {
+	if msg.rndv && !msg.bodyIn {
+		e.recvs[rndvKey{msg.env.source, msg.id}] = r
 	}
 }
 
@@ -271,6 +317,8 @@ func (e *engine) matched(r *recvOp, msg *message) {
 		r.expectTransfer(msg.size)
 	}
 	switch {
+	case msg.pushed:
+		e.matchedPushed(r, msg)
 	case msg.rndv && msg.remote.addr != 0 && e.pullBody(r, msg):
 		// the body was copied out of the sender's memory
 	case msg.rndv:
@@ -294,6 +342,28 @@ func (e *engine) matched(r *recvOp, msg *message) {
 			e.acknowledge(msg.env.source, msg.ackID)
 		}
 		r.finish(nil)
+	}
+}
+
+// matchedPushed finishes r, which took the pushed message msg, when its
+// body came before (bodyIn) or never will (its sender was lost); else the
+// body's arrival finishes r, or the loss of its sender fails it, through
+// e.recvs.
+func (e *engine) matchedPushed(r *recvOp, msg *message) {
+	key := rndvKey{msg.env.source, msg.id}
+	e.mu.Lock()
+	mine := e.recvs[key] == r
+	if mine && (msg.bodyIn || msg.lost != nil) {
+		// A collective's drain may have been recorded as waiting.
+		delete(e.recvs, key)
+	}
+	in, lost := msg.bodyIn, msg.lost
+	e.mu.Unlock()
+	switch {
+	case in:
+		r.finish(nil)
+	case lost != nil && mine:
+		r.finish(lost)
 	}
 }
 
@@ -357,6 +427,12 @@ func (e *engine) PeerGone(rank int, cause error) {
 			delete(e.recvs, key)
 		}
 	}
+	for key, m := range e.pushed {
+		if key.source == rank {
+			m.lost = err // its body will never come: the receive that takes it fails
+			delete(e.pushed, key)
+		}
+	}
 	var failedSends []*sendOp
 	for id, op := range e.sends {
 		if op.dest == rank {
@@ -417,9 +493,7 @@ func (e *engine) post(r *recvOp) *recvOp {
 	msg := e.match.post(r)
 	if msg != nil {
 		r.msg = msg
-		if msg.rndv {
-			e.recvs[rndvKey{msg.env.source, msg.id}] = r
-		}
+		e.awaitBody(r, msg)
 		e.mu.Unlock()
 		e.matched(r, msg)
 		return r

@@ -27,8 +27,15 @@ type message struct {
 	head []byte // rendezvous: the descriptor from the RTS; eager: nil
 	body []byte // eager: descriptor and body; rendezvous: the body once it arrived
 	size int    // payload bytes announced (rendezvous) or held (eager)
-	rndv bool   // body follows after a clear-to-send
+	rndv bool   // body follows after a clear-to-send (or unasked: pushed)
 	id   uint64 // rendezvous id chosen by the sender
+	// pushed: a rendezvous whose body follows unasked (kindRTSPush); it is
+	// never recycled (engine.recycleMessage keeps rendezvous messages).
+	// bodyIn: its body came before any receive took the message, and
+	// waits in body. lost: its sender was lost before its body came. All
+	// three change under the engine's lock.
+	pushed, bodyIn bool
+	lost           error
 	// remote, for a kindRTSLocal, locates the body in the sender's memory.
 	remote remoteBody
 	// selfAck, for a synchronous send to oneself, is called when the

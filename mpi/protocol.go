@@ -34,6 +34,9 @@ import (
 //	kindWritten   the sender of a kindRTSShared wrote its share: Seq names
 //	              the send; Tag writeFailed says it could not
 //	kindRndvData  a rendezvous body: Seq names the send; payload: the body
+//	kindRTSPush   a kindRTS whose body follows at once, unasked, as
+//	              kindRndvData (engine.pushLimit): no clear-to-send
+//	              answers it; payload as kindRTS
 const (
 	kindEager     comm.Kind = 1
 	kindRTS       comm.Kind = 2
@@ -42,6 +45,7 @@ const (
 	kindRTSLocal  comm.Kind = 5
 	kindRTSShared comm.Kind = 6
 	kindWritten   comm.Kind = 7
+	kindRTSPush   comm.Kind = 8
 )
 
 // ctsPulled marks, in a clear-to-send's Tag, that the receiver already
@@ -88,7 +92,7 @@ func encodeRTS(size uint64, addr uint64, desc []byte) []byte {
 }
 
 // decodeRTS parses the payload of a rendezvous request of kind (kindRTS,
-// kindRTSLocal or kindRTSShared); ok is false when it is malformed (too short, no address).
+// kindRTSPush, kindRTSLocal or kindRTSShared); ok is false when it is malformed (too short, no address).
 func decodeRTS(kind comm.Kind, payload []byte) (size uint64, remote remoteBody, desc []byte, ok bool) {
 	local := kind == kindRTSLocal || kind == kindRTSShared
 	n := rtsHeaderLen

@@ -13,7 +13,8 @@ import (
 // messages go eagerly and send returns at once, or, for a sync send, once
 // the receiver acknowledges the match; messages larger than the eager limit
 // use rendezvous: an RTS carrying desc, then, once the receiver matched it
-// and answered clear-to-send, the body. what
+// and answered clear-to-send, the body; up to the push limit, a send other
+// than a sync send pushes its body after the RTS at once (see push). what
 // describes the call for deadlock reports; nil marks an internal wait that
 // must not count as the rank being blocked.
 func (e *engine) send(goctx context.Context, ctx uint32, dest, tag int, desc, body []byte, sync bool, what callInfo) error {
@@ -64,6 +65,9 @@ func (e *engine) startSend(goctx context.Context, ctx uint32, dest, tag int, des
 		}
 		return nil, nil
 	}
+	if !sync && len(desc)+len(body) <= e.pushLimit[dest] {
+		return nil, e.push(goctx, ctx, dest, tag, desc, body)
+	}
 	op, err := e.register(dest, body, detached)
 	if err != nil {
 		return nil, err
@@ -87,6 +91,25 @@ func (e *engine) startSend(goctx context.Context, ctx uint32, dest, tag int, des
 		return nil, e.unregister(op, dest, err)
 	}
 	return op, nil
+}
+
+// push sends a message of at most e.pushLimit[dest] bytes as a rendezvous
+// whose body follows its announcement at once, unasked: the receiver
+// matches the announcement in order and reads the body into the receive's
+// buffer when a receive took it already, else keeps it on the message as
+// an eager body. The send is then over, as an eager one is. Once the
+// announcement went, the body goes whatever goctx says: a message
+// announced and never sent would break the stream.
+func (e *engine) push(goctx context.Context, ctx uint32, dest, tag int, desc, body []byte) error {
+	e.mu.Lock()
+	e.nextID++
+	id := e.nextID
+	e.mu.Unlock()
+	h := comm.Header{Kind: kindRTSPush, Context: ctx, Tag: int32(tag), Seq: id}
+	if err := e.sendFrame(goctx, dest, h, encodeRTS(uint64(len(body)), 0, desc)); err != nil {
+		return e.sendError(dest, err)
+	}
+	return e.sendBody(dest, id, body, false)
 }
 
 // startSyncEager sends a small sync message whole, as MPICH does: an eager
@@ -167,7 +190,8 @@ func (e *engine) finishSend(goctx context.Context, op *sendOp, site callSite) er
 	return e.sendBody(op.dest, op.id, op.body, false)
 }
 
-// sendBody sends the body of rendezvous id after its clear-to-send. It
+// sendBody sends the body of rendezvous id after its clear-to-send (or,
+// pushed, after its announcement). It
 // ignores cancellation: a half-sent body would break the stream. counted
 // says the frame was counted as sent already.
 func (e *engine) sendBody(dest int, id uint64, body []byte, counted bool) error {
