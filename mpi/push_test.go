@@ -392,15 +392,7 @@ func TestPushTraced(t *testing.T) {
 	})
 	checkPushed(t, spies[0], 2)
 	want := [][]string{{"Send", "Send"}, {"Irecv", "Recv", "Wait"}}
-	ranks := make([]trace.Rank, 2)
-	for r, tr := range tracers {
-		recs, _ := tr.recorded(t)
-		if got := ops(recs); !slices.Equal(got, want[r]) {
-			t.Errorf("rank %d recorded %v, want %v", r, got, want[r])
-		}
-		ranks[r] = trace.Rank{Records: recs}
-	}
-	tl := trace.Merge(ranks)
+	tl := mergeRecorded(t, tracers, want)
 	if len(tl.Flows) != 2 {
 		t.Fatalf("%d messages joined, want 2", len(tl.Flows))
 	}

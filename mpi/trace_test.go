@@ -18,6 +18,21 @@ func newTestTracer(t testing.TB, limit int) *tracer {
 	return tr
 }
 
+// mergeRecorded checks that each rank's tracer recorded the calls want
+// names for it, in order, and merges their records as gorun does.
+func mergeRecorded(t *testing.T, tracers []*tracer, want [][]string) *trace.Timeline {
+	t.Helper()
+	ranks := make([]trace.Rank, len(tracers))
+	for r, tr := range tracers {
+		recs, _ := tr.recorded(t)
+		if got := ops(recs); !slices.Equal(got, want[r]) {
+			t.Errorf("rank %d recorded %v, want %v", r, got, want[r])
+		}
+		ranks[r] = trace.Rank{Records: recs}
+	}
+	return trace.Merge(ranks)
+}
+
 // recorded returns the calls tr recorded that ended, in the order they
 // began, and the number of calls it did not record.
 func (tr *tracer) recorded(t testing.TB) ([]trace.Record, uint64) {
@@ -86,15 +101,7 @@ func TestTraceHooksRecordEveryCallAndJoinEveryMessage(t *testing.T) {
 		{"Send", "Isend", "Ssend", "Sendrecv", "Barrier"},                                     // the eager Isend was done: its Wait waited for nothing,
 		{"Irecv", "Recv", "Irecv", "WaitAll", "Wait", "Wait", "Probe", "Sendrecv", "Barrier"}, // in the order they began
 	}
-	ranks := make([]trace.Rank, 2)
-	for r, tr := range tracers {
-		recs, _ := tr.recorded(t)
-		if got := ops(recs); !slices.Equal(got, want[r]) {
-			t.Errorf("rank %d recorded %v, want %v", r, got, want[r])
-		}
-		ranks[r] = trace.Rank{Records: recs}
-	}
-	tl := trace.Merge(ranks)
+	tl := mergeRecorded(t, tracers, want)
 	if len(tl.Flows) != 5 {
 		t.Fatalf("%d messages joined, want 5", len(tl.Flows))
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/gorun-mpi/gorun/internal/control"
-	"github.com/gorun-mpi/gorun/internal/natsserver"
 )
 
 // TestRefusedUpEndsTheJob: through a real server whose messages hold at
@@ -20,20 +19,7 @@ import (
 // the job; the launcher ends the host's ranks with that line, naming the
 // host and its ranks.
 func TestRefusedUpEndsTheJob(t *testing.T) {
-	user := natsserver.User{Name: "u", Password: "p"}
-	srv, err := natsserver.Start(natsserver.Config{Users: []natsserver.User{user}, MaxPayload: 4096})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	connect := func() *nats.Conn {
-		nc, err := nats.Connect(srv.URL(user))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
+	connect := testServer(t, 4096)
 	agentNC, launcherNC := connect(), connect()
 	ups, err := launcherNC.SubscribeSync("gorun.job.j1.up.*")
 	if err != nil {

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-
-	"github.com/gorun-mpi/gorun/internal/natsserver"
 )
 
 // TestAskAgentWaitsForItsSubscription: an agent whose subscription the
@@ -17,20 +15,7 @@ import (
 // responders", as when the agent sits on another server of a cluster) is
 // still found; a name no agent takes fails placement, naming it.
 func TestAskAgentWaitsForItsSubscription(t *testing.T) {
-	user := natsserver.User{Name: "u", Password: "p"}
-	srv, err := natsserver.Start(natsserver.Config{Users: []natsserver.User{user}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	connect := func() *nats.Conn {
-		nc, err := nats.Connect(srv.URL(user))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
+	connect := testServer(t, 0)
 	agentNC, launcherNC := connect(), connect()
 
 	// The agent answers only once the launcher has heard "no responders"
@@ -73,7 +58,7 @@ func TestAskAgentWaitsForItsSubscription(t *testing.T) {
 		t.Fatalf("an agent that subscribed late was not found: %v", err)
 	}
 
-	_, err = askAgent(launcherNC, "nobody", "nats://server")
+	_, err := askAgent(launcherNC, "nobody", "nats://server")
 	if !errors.Is(err, errPlacement) || !strings.Contains(err.Error(), "no agent named nobody answers at nats://server") {
 		t.Fatalf("asking for an agent nobody runs: %v, want errPlacement naming it", err)
 	}
