@@ -268,19 +268,13 @@ func testSendParts(t *testing.T, f Factory) {
 	}
 }
 
-// testPeerMemory: CanReadPeerMemory holds exactly for the pairs the job
-// says (on Linux), both ways; ReadPeerMemory then copies the bytes at an
-// address of the peer's process (here: this test process), and fails for
-// every other rank.
-func testPeerMemory(t *testing.T, f Factory) {
-	const n = 3
-	job, recs := started(t, f, n)
-	if _, ok := job.Transports[0].(comm.PeerMemoryReader); !ok {
-		t.Skip("this transport kind cannot read peers' memory")
-	}
+// greetEveryPeer has every rank of job send a small frame to every other
+// and waits until each has its peers' frames: then every rank knows its
+// peers' processes.
+func greetEveryPeer(t *testing.T, job Job, recs []*Recorder) {
+	t.Helper()
 	ctx := ctxWait(t)
-	// Every rank sends to every other first, so each knows its peers'
-	// processes.
+	n := len(job.Transports)
 	for a := range n {
 		for b := range n {
 			if a != b {
@@ -293,6 +287,19 @@ func testPeerMemory(t *testing.T, f Factory) {
 	for r := range n {
 		recs[r].WaitFor(t, "a frame from each peer", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) >= n-1 })
 	}
+}
+
+// testPeerMemory: CanReadPeerMemory holds exactly for the pairs the job
+// says (on Linux), both ways; ReadPeerMemory then copies the bytes at an
+// address of the peer's process (here: this test process), and fails for
+// every other rank.
+func testPeerMemory(t *testing.T, f Factory) {
+	const n = 3
+	job, recs := started(t, f, n)
+	if _, ok := job.Transports[0].(comm.PeerMemoryReader); !ok {
+		t.Skip("this transport kind cannot read peers' memory")
+	}
+	greetEveryPeer(t, job, recs)
 	src := pattern(100<<10, 9)
 	addr := uint64(uintptr(unsafe.Pointer(&src[0])))
 	readable := 0

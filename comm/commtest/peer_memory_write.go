@@ -24,19 +24,7 @@ func testPeerMemoryWrite(t *testing.T, f Factory) {
 	if !writes {
 		t.Skip("this transport kind cannot write peers' memory")
 	}
-	ctx := ctxWait(t)
-	for a := range n {
-		for b := range n {
-			if a != b {
-				if err := job.Transports[a].Send(ctx, b, eager(a), nil); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-	}
-	for r := range n {
-		recs[r].WaitFor(t, "a frame from each peer", func(fr []comm.Frame, _ map[int]error) bool { return len(fr) >= n-1 })
-	}
+	greetEveryPeer(t, job, recs)
 	const guard = 64
 	for a := range n {
 		pm := job.Transports[a].(comm.PeerMemoryWriter)

@@ -63,15 +63,21 @@ func BenchmarkBankRead(b *testing.B) {
 	}
 }
 
+// readBank reads the records of bankBuffers' memories, a Rank each.
+func readBank(mems [][]byte) []Rank {
+	ranks := make([]Rank, len(mems))
+	for r, mem := range mems {
+		ranks[r].Records, _, _ = ReadBuffer(nil, mem, 0)
+	}
+	return ranks
+}
+
 // BenchmarkBankMerge measures merging them.
 func BenchmarkBankMerge(b *testing.B) {
 	mems := bankBuffers(b)
 	for b.Loop() {
 		b.StopTimer()
-		ranks := make([]Rank, len(mems))
-		for r, mem := range mems {
-			ranks[r].Records, _, _ = ReadBuffer(nil, mem, 0)
-		}
+		ranks := readBank(mems)
 		b.StartTimer()
 		Merge(ranks)
 	}
@@ -109,10 +115,7 @@ func BenchmarkBankMergeJSON(b *testing.B) {
 		b.Run(merge.name, func(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
-				ranks := make([]Rank, len(mems))
-				for r, mem := range mems {
-					ranks[r].Records, _, _ = ReadBuffer(nil, mem, 0)
-				}
+				ranks := readBank(mems)
 				b.StartTimer()
 				if err := WriteJSON(io.Discard, merge.fn(ranks)); err != nil {
 					b.Fatal(err)
