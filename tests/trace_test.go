@@ -185,7 +185,7 @@ func checkFlowsWithin(t *testing.T, tracks map[int]int, calls map[int][]traceEve
 		}
 		if dest != f.rank || source != s.rank || stag != rtag || ssize != rsize {
 			t.Fatalf("flow %d joins %v on rank %d to %v on rank %d: dest, source, tag or size differ",
-				id, send.Args["call"], s.rank, recv.Args["call"], f.rank)
+				id, send.Args, s.rank, recv.Args, f.rank)
 		}
 		if s.ev.Ts > f.ev.Ts+bound[s.rank]+bound[f.rank] {
 			t.Fatalf("flow %d: the send (%v, rank %d) starts after its receive returned (%v, rank %d), clocks aligned within %v us and %v us",
@@ -197,10 +197,10 @@ func checkFlowsWithin(t *testing.T, tracks map[int]int, calls map[int][]traceEve
 	for r, list := range calls {
 		for _, c := range list {
 			if _, received := c.Args["recv_bytes"]; received && recvUsed[callKey{r, c.Ts}] != 1 {
-				t.Fatalf("rank %d: %v received a message but %d flows end in it", r, c.Args["call"], recvUsed[callKey{r, c.Ts}])
+				t.Fatalf("rank %d: %s %v received a message but %d flows end in it", r, c.Name, c.Args, recvUsed[callKey{r, c.Ts}])
 			}
 			if _, sent := c.Args["send_bytes"]; sent && sendUsed[callKey{r, c.Ts}] != 1 {
-				t.Fatalf("rank %d: %v sent a message but %d flows start in it", r, c.Args["call"], sendUsed[callKey{r, c.Ts}])
+				t.Fatalf("rank %d: %s %v sent a message but %d flows start in it", r, c.Name, c.Args, sendUsed[callKey{r, c.Ts}])
 			}
 		}
 	}

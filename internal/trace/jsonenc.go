@@ -28,9 +28,7 @@ func appendJSONString(b []byte, s string, html bool) []byte {
 	return append(b, '"')
 }
 
-// appendJSONText and appendHTMLText append s inside a JSON string (of a
-// file, of a page's script).
-func appendJSONText(b []byte, s string) []byte { return appendEscaped(b, s, false) }
+// appendHTMLText appends s inside a JSON string of a page's script.
 func appendHTMLText(b []byte, s string) []byte { return appendEscaped(b, s, true) }
 
 // plain[html][c] says that byte c stands for itself inside a JSON string
@@ -148,24 +146,15 @@ const twoDigits = "00010203040506070809" +
 	"80818283848586878889" +
 	"90919293949596979899"
 
-// object builds JSON objects, field by field, into b, which WriteJSON
-// passes on to w (err: the first error of w).
+// object builds JSON objects, field by field, into b, which it passes on
+// once it holds chunk bytes or more: to pass, which returns what to go on
+// appending to, or else to w (err: the first error of w).
 type object struct {
-	w   io.Writer
-	b   []byte
-	err error
-}
-
-// newObject returns an object that writes to w.
-func newObject(w io.Writer) object {
-	return object{w: w, b: make([]byte, 0, writeChunk+4<<10)}
-}
-
-// close writes what o still holds and returns the first error of its
-// writer.
-func (o *object) close() error {
-	o.flush()
-	return o.err
+	w     io.Writer
+	b     []byte
+	err   error
+	chunk int
+	pass  func([]byte) []byte
 }
 
 func (o *object) key(k string) {

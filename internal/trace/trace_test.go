@@ -151,7 +151,9 @@ func TestWriteJSONAndHTML(t *testing.T) {
 	if phases["X"] != 3 || phases["s"] != 1 || phases["f"] != 1 || phases["i"] != 1 {
 		t.Fatalf("events by phase: %v, want 3 calls, one flow, one note", phases)
 	}
-	for _, want := range []string{`"rank 0"`, `"rank 1"`, `"unfinished":true`, "7 later calls were not recorded", `Recv(source 0, tag 4): had not returned`} {
+	for _, want := range []string{`"rank 0"`, `"rank 1"`, "7 later calls were not recorded",
+		`"args":{"dest":1,"send_tag":3,"send_bytes":8,"send_seq":1}}`, `"args":{"source":0,"recv_tag":3,"recv_bytes":8}}`,
+		`"args":{"note":"source 0, tag 4","unfinished":true}}`} {
 		if !strings.Contains(js.String(), want) {
 			t.Errorf("the JSON lacks %s", want)
 		}
