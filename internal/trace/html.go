@@ -50,12 +50,6 @@ type htmlHead struct {
 // coloured by Category, an arrow per message from the send to the receive;
 // hovering over a box or an arrow shows its details. title heads the page.
 func WriteHTML(w io.Writer, tl *Timeline, title string) error {
-	return writeHTML(w, tl, title, defaultPlan())
-}
-
-// writeHTML is WriteHTML by plan p. Its segments: the page's head and
-// DATA's first fields, each lane, the messages and the page's tail.
-func writeHTML(w io.Writer, tl *Timeline, title string, p plan) error {
 	head, tail, ok := strings.Cut(timelinePage, "/*DATA*/")
 	if !ok {
 		return fmt.Errorf("trace: the timeline page has no /*DATA*/ to fill")
@@ -65,26 +59,22 @@ func writeHTML(w io.Writer, tl *Timeline, title string, p plan) error {
 	if err != nil {
 		return fmt.Errorf("trace: encode the timeline: %w", err)
 	}
-	lanes := len(tl.Lanes)
-	err = writeSegments(w, lanes+2, p, func(i int, o *object, shapes *shapeCache) {
-		switch {
-		case i == 0:
-			o.b = append(o.b, head...)
-			o.b = append(o.b, fixed[:len(fixed)-1]...) // without its closing brace
-			o.b = append(o.b, `,"lanes":[`...)
-		case i <= lanes:
-			if i > 1 {
-				o.b = append(o.b, ',')
-			}
-			o.b = appendHTMLLane(o.b, tl.Lanes[i-1], shapes, o.flushFull)
-		default:
-			o.b = append(o.b, `],"flows":[`...)
-			o.b = appendHTMLFlows(o.b, tl, o.flushFull)
-			o.b = append(o.b, "]}"...)
-			o.b = append(o.b, tail...)
+	o := newObject(w)
+	o.b = append(o.b, head...)
+	o.b = append(o.b, fixed[:len(fixed)-1]...) // without its closing brace
+	o.b = append(o.b, `,"lanes":[`...)
+	var shapes shapeCache
+	for i, lane := range tl.Lanes {
+		if i > 0 {
+			o.b = append(o.b, ',')
 		}
-	})
-	if err != nil {
+		o.b = appendHTMLLane(o.b, lane, &shapes, o.flushFull)
+	}
+	o.b = append(o.b, `],"flows":[`...)
+	o.b = appendHTMLFlows(o.b, tl, o.flushFull)
+	o.b = append(o.b, "]}"...)
+	o.b = append(o.b, tail...)
+	if err := o.close(); err != nil {
 		return fmt.Errorf("trace: write the timeline: %w", err)
 	}
 	return nil

@@ -40,13 +40,12 @@ func JSONTid(rank int) int { return rank + 1 }
 // and a flow ("ph":"s" on the send, "ph":"f" on the receive, both bound to
 // the enclosing call) per message. otherData.clocks says how each rank's
 // clock was aligned.
-func WriteJSON(w io.Writer, tl *Timeline) error { return writeJSON(w, tl, true, defaultPlan()) }
+func WriteJSON(w io.Writer, tl *Timeline) error { return writeJSON(w, tl, true) }
 
-// writeJSON is WriteJSON, by plan p; shared says whether the events of
-// calls alike (see callShape) are written from the parts they share,
-// encoded once per lane, or each field by field (for tests: both write
-// the same bytes). Its segments: the head, each lane, the messages.
-func writeJSON(w io.Writer, tl *Timeline, shared bool, p plan) error {
+// writeJSON is WriteJSON; shared says whether the events of calls alike
+// (see callShape) are written from the parts they share, encoded once per
+// lane, or each field by field (for tests: both write the same bytes).
+func writeJSON(w io.Writer, tl *Timeline, shared bool) error {
 	clocks := map[string]string{}
 	for _, lane := range tl.Lanes {
 		clocks[fmt.Sprintf("rank %d", lane.Rank)] = lane.Clock
@@ -55,26 +54,22 @@ func writeJSON(w io.Writer, tl *Timeline, shared bool, p plan) error {
 	if err != nil {
 		return fmt.Errorf("trace: encode clocks: %w", err)
 	}
-	lanes := len(tl.Lanes)
-	err = writeSegments(w, lanes+2, p, func(i int, o *object, shapes *shapeCache) {
-		switch {
-		case i == 0:
-			o.b = append(o.b, `{"displayTimeUnit":"ns","traceEvents":[`+"\n"...)
-			first := len(o.b)
-			o.event("M", "process_name", 0, 0)
-			o.b = append(o.b[:first], o.b[first+2:]...) // the first event: no comma before it
-			o.raw("args", `{"name":"gorun job"}`)
-			o.end()
-		case i <= lanes:
-			o.laneEvents(tl.Lanes[i-1], shapes, shared)
-		default:
-			o.flowEvents(tl, tl.WaitFlows())
-			o.b = append(o.b, "\n],\n\"otherData\":"...)
-			o.b = append(o.b, other...)
-			o.b = append(o.b, "}\n"...)
-		}
-	})
-	if err != nil {
+	o := newObject(w)
+	o.b = append(o.b, `{"displayTimeUnit":"ns","traceEvents":[`+"\n"...)
+	first := len(o.b)
+	o.event("M", "process_name", 0, 0)
+	o.b = append(o.b[:first], o.b[first+2:]...) // the first event: no comma before it
+	o.raw("args", `{"name":"gorun job"}`)
+	o.end()
+	var shapes shapeCache
+	for _, lane := range tl.Lanes {
+		o.laneEvents(lane, &shapes, shared)
+	}
+	o.flowEvents(tl, tl.WaitFlows())
+	o.b = append(o.b, "\n],\n\"otherData\":"...)
+	o.b = append(o.b, other...)
+	o.b = append(o.b, "}\n"...)
+	if err := o.close(); err != nil {
 		return fmt.Errorf("trace: write: %w", err)
 	}
 	return nil
@@ -106,19 +101,19 @@ func appendTrack(b []byte, tid int) []byte {
 	return append(b, `,"ts":`...)
 }
 
-// end ends an event, and passes what o holds on once it is o.chunk bytes
-// or more.
+// end ends an event, and passes what o holds on to its writer once it is
+// writeChunk bytes or more.
 func (o *object) end() {
 	o.b = append(o.b, '}')
-	if len(o.b) >= o.chunk {
+	if len(o.b) >= writeChunk {
 		o.flush()
 	}
 }
 
-// flushFull passes on b, which o holds, once it is o.chunk bytes or
+// flushFull writes b, which o holds, once it is writeChunk bytes or
 // more, and returns what to go on appending to.
 func (o *object) flushFull(b []byte) []byte {
-	if len(b) < o.chunk {
+	if len(b) < writeChunk {
 		return b
 	}
 	o.b = b
@@ -126,15 +121,8 @@ func (o *object) flushFull(b []byte) []byte {
 	return o.b
 }
 
-// flush passes on what o holds: to o.pass, or else to its writer (after
-// an error, it writes no more).
+// flush writes what o holds; after an error it writes no more.
 func (o *object) flush() {
-	if o.pass != nil {
-		if len(o.b) > 0 {
-			o.b = o.pass(o.b)
-		}
-		return
-	}
 	if o.err == nil && len(o.b) > 0 {
 		_, o.err = o.w.Write(o.b)
 	}
@@ -288,7 +276,7 @@ func appendCallArgs(o *object, c *Record) {
 // appendArgsHead writes a call's details up to the number of its send,
 // whose key it ends with if it sends. Each detail is a field of its own
 // (Perfetto lists them when the call is selected): Label's one line,
-// which says nothing more, would add a third to the file.
+// which says nothing more, would add a sixth to the file.
 func appendArgsHead(o *object, c *Record) {
 	o.b = append(o.b, '{')
 	if c.Comm != 0 {

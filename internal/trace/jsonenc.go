@@ -146,15 +146,24 @@ const twoDigits = "00010203040506070809" +
 	"80818283848586878889" +
 	"90919293949596979899"
 
-// object builds JSON objects, field by field, into b, which it passes on
-// once it holds chunk bytes or more: to pass, which returns what to go on
-// appending to, or else to w (err: the first error of w).
+// object builds JSON objects, field by field, into b, which WriteJSON
+// passes on to w (err: the first error of w).
 type object struct {
-	w     io.Writer
-	b     []byte
-	err   error
-	chunk int
-	pass  func([]byte) []byte
+	w   io.Writer
+	b   []byte
+	err error
+}
+
+// newObject returns an object that writes to w.
+func newObject(w io.Writer) object {
+	return object{w: w, b: make([]byte, 0, writeChunk+4<<10)}
+}
+
+// close writes what o still holds and returns the first error of its
+// writer.
+func (o *object) close() error {
+	o.flush()
+	return o.err
 }
 
 func (o *object) key(k string) {

@@ -78,10 +78,10 @@ func TestWriteJSONSharedParts(t *testing.T) {
 	for seed := uint64(1); seed <= 200; seed++ {
 		tl := randomTimeline(rand.New(rand.NewPCG(seed, 3)))
 		var shared, plain bytes.Buffer
-		if err := writeJSON(&shared, tl, true, defaultPlan()); err != nil {
+		if err := writeJSON(&shared, tl, true); err != nil {
 			t.Fatal(err)
 		}
-		if err := writeJSON(&plain, tl, false, defaultPlan()); err != nil {
+		if err := writeJSON(&plain, tl, false); err != nil {
 			t.Fatal(err)
 		}
 		if shared.String() != plain.String() {
