@@ -378,6 +378,55 @@ func TestTraceHTMLRendersInChromium(t *testing.T) {
 			t.Errorf("rank %d's lane has no call drawn in it", r)
 		}
 	}
+	// What hovering shows: the page's script wrote each call's and each
+	// arrow's details, looked up in the data's tables, into the drawing.
+	dump := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+filepath.Join(dir, "profile-dom"), "--dump-dom", "file://"+page)
+	dom, err := dump.Output()
+	if err != nil {
+		t.Fatalf("chromium --dump-dom: %v", err)
+	}
+	// A call's box: its fill is its category's colour, its title names
+	// the rank and the call. An arrow: its title names the message, whose
+	// ranks are the lanes its ends lie in.
+	fills := map[string]string{"send": "#1f6fd1", "recv": "#1e9e4a", "sendrecv": "#0f8f8f", "wait": "#e08a00", "probe": "#8a6d3b", "collective": "#8e44ad"}
+	calls := map[int]int{}
+	for _, m := range regexp.MustCompile(`<rect [^>]*fill="(#[0-9a-f]{6})"[^>]*><title>([^<]*)</title>`).FindAllSubmatch(dom, -1) {
+		sub := regexp.MustCompile(`^rank (\d+): ([A-Z][A-Za-z]*)\(.*\)(?:.|\n)*from .* for `).FindStringSubmatch(string(m[2]))
+		if sub == nil {
+			t.Fatalf("a call's box has the title %q", m[2])
+		}
+		r, _ := strconv.Atoi(sub[1])
+		calls[r]++
+		if want := fills[trace.Category(trace.Record{Op: sub[2]})]; string(m[1]) != want {
+			t.Fatalf("%q drawn in %s, not its category's %s", m[2], m[1], want)
+		}
+	}
+	laneMiddle := func(rank int) string {
+		return strconv.Itoa(trace.HTMLTop + rank*trace.HTMLLaneHeight + (trace.HTMLLaneHeight-trace.HTMLLaneGap)/2)
+	}
+	arrows := regexp.MustCompile(`<line [^>]*y1="([0-9.]+)"[^>]*y2="([0-9.]+)"[^>]*marker-end[^>]*><title>([^<]*)</title>`).FindAllSubmatch(dom, -1)
+	for _, m := range arrows {
+		sub := regexp.MustCompile(`^message: rank (\d+) → rank (\d+), tag \d+, \d+ (?:B|KiB|MiB)$`).FindStringSubmatch(string(m[3]))
+		if sub == nil {
+			t.Fatalf("an arrow has the title %q", m[3])
+		}
+		from, _ := strconv.Atoi(sub[1])
+		to, _ := strconv.Atoi(sub[2])
+		if string(m[1]) != laneMiddle(from) || string(m[2]) != laneMiddle(to) {
+			t.Fatalf("the arrow %q goes from y %s to y %s, not from rank %d's lane (y %s) to rank %d's (y %s)",
+				m[3], m[1], m[2], from, laneMiddle(from), to, laneMiddle(to))
+		}
+	}
+	if len(arrows) == 0 {
+		t.Errorf("no arrow with its title in the page:\n%.2000s", dom)
+	}
+	for r := range np {
+		if calls[r] == 0 {
+			t.Errorf("no box of rank %d's calls with its title in the page", r)
+		}
+	}
 	if t.Failed() {
 		keep := filepath.Join(os.TempDir(), fmt.Sprintf("gorun-trace-failed-%d.png", os.Getpid()))
 		if data, err := os.ReadFile(shot); err == nil && os.WriteFile(keep, data, 0o644) == nil {

@@ -276,7 +276,8 @@ func appendCallArgs(o *object, c *Record) {
 // appendArgsHead writes a call's details up to the number of its send,
 // whose key it ends with if it sends. Each detail is a field of its own
 // (Perfetto lists them when the call is selected): Label's one line,
-// which says nothing more, would add a sixth to the file.
+// which says nothing more, would add 15% to the file (bank: 3.16 MB
+// with it, 2.74 without).
 func appendArgsHead(o *object, c *Record) {
 	o.b = append(o.b, '{')
 	if c.Comm != 0 {
