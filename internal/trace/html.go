@@ -114,9 +114,9 @@ func appendHTMLLane(b []byte, lane Lane, shapes *shapeCache, kinds *[]byte, flus
 			b = append(b, ',')
 		}
 		b = append(b, '[')
-		b = strconv.AppendInt(b, c.Start, 10)
+		b = appendInt(b, c.Start)
 		b = append(b, ',')
-		b = strconv.AppendInt(b, c.End, 10)
+		b = appendInt(b, c.End)
 		b = append(b, ',')
 		p := shapes.find(c, func(p *shapeParts) {
 			p.kind = shapes.made
@@ -129,7 +129,7 @@ func appendHTMLLane(b []byte, lane Lane, shapes *shapeCache, kinds *[]byte, flus
 			*kinds = append(*kinds, ']')
 		})
 		if p != nil {
-			b = strconv.AppendInt(b, int64(p.kind), 10)
+			b = appendInt(b, int64(p.kind))
 		} else {
 			b = appendHTMLKind(b, c)
 		}
@@ -177,13 +177,13 @@ func appendHTMLFlows(b []byte, tl *Timeline, limit int, messages *[]byte, flush 
 			b = append(b, ',')
 		}
 		b = append(b, '[')
-		b = strconv.AppendInt(b, int64(f.From.Rank), 10)
+		b = appendInt(b, int64(f.From.Rank))
 		b = append(b, ',')
-		b = strconv.AppendInt(b, from.Start, 10)
+		b = appendInt(b, from.Start)
 		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(f.To.Rank), 10)
+		b = appendInt(b, int64(f.To.Rank))
 		b = append(b, ',')
-		b = strconv.AppendInt(b, flowEnd(*to), 10)
+		b = appendInt(b, flowEnd(*to))
 		b = append(b, ',')
 		m := message{f.From.Rank, f.To.Rank, from.SendTag, from.SendSize}
 		if lastLabel == nil || m != last {

@@ -164,7 +164,7 @@ func (o *object) laneEvents(lane Lane, shapes *shapeCache, shared bool) {
 		o.b = appendMicros(o.b, max(c.End-c.Start, 1))
 		o.b = append(o.b, p.args...)
 		if c.Flags.Has(HasSend) {
-			o.b = strconv.AppendUint(o.b, c.SendSeq, 10)
+			o.b = appendUint(o.b, c.SendSeq)
 			o.b = append(o.b, p.rest...)
 		}
 		o.end()
@@ -226,12 +226,12 @@ func (o *object) flowEvents(tl *Timeline, flows []Flow) {
 		o.b = append(o.b, heads[f.From.Rank][0]...)
 		o.b = appendMicros(o.b, from.Start)
 		o.b = append(o.b, `,"cat":"message","id":`...)
-		o.b = strconv.AppendInt(o.b, int64(f.ID), 10)
+		o.b = appendInt(o.b, int64(f.ID))
 		o.end()
 		o.b = append(o.b, heads[f.To.Rank][1]...)
 		o.b = appendMicros(o.b, flowEnd(*to))
 		o.b = append(o.b, `,"cat":"message","id":`...)
-		o.b = strconv.AppendInt(o.b, int64(f.ID), 10)
+		o.b = appendInt(o.b, int64(f.ID))
 		o.b = append(o.b, `,"bp":"e"`...)
 		o.end()
 	}
@@ -268,7 +268,7 @@ func laneNotes(lane Lane) []string {
 func appendCallArgs(o *object, c *Record) {
 	appendArgsHead(o, c)
 	if c.Flags.Has(HasSend) {
-		o.b = strconv.AppendUint(o.b, c.SendSeq, 10)
+		o.b = appendUint(o.b, c.SendSeq)
 	}
 	appendArgsTail(o, c)
 }

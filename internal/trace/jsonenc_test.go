@@ -155,3 +155,31 @@ func TestAppendMicrosAsStrconv(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendIntAsStrconv: appendInt and appendUint write what strconv
+// does, for seeded random values of every magnitude and the extremes,
+// appended to slices with and without room for them.
+func TestAppendIntAsStrconv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	values := []int64{0, 1, 9, 10, 99, 100, 101, 999, 1000, -1, -9, -10, math.MaxInt64, math.MinInt64, math.MinInt64 + 1}
+	for range 20000 {
+		v := rng.Int64N(math.MaxInt64) >> rng.IntN(63)
+		if rng.IntN(4) == 0 {
+			v = -v
+		}
+		values = append(values, v)
+	}
+	for _, v := range values {
+		for _, b := range [][]byte{[]byte("x"), append(make([]byte, 0, 64), 'x')} {
+			if got, want := string(appendInt(b, v)), "x"+strconv.FormatInt(v, 10); got != want {
+				t.Fatalf("appendInt(%d) = %q, want %q", v, got, want)
+			}
+			if got, want := string(appendUint(b, uint64(v))), "x"+strconv.FormatUint(uint64(v), 10); got != want {
+				t.Fatalf("appendUint(%d) = %q, want %q", uint64(v), got, want)
+			}
+		}
+	}
+	if got := string(appendUint(nil, math.MaxUint64)); got != strconv.FormatUint(math.MaxUint64, 10) {
+		t.Fatalf("appendUint(MaxUint64) = %q", got)
+	}
+}
