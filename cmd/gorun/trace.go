@@ -76,6 +76,10 @@ type rankTrace struct {
 	buffer *os.File
 	// fromBuffer: records and dropped were read from the buffer.
 	fromBuffer bool
+	// prepared is the rank's records as read from its buffer, put in
+	// order on gorun's clock there and then (trace.Rank.Prepare), while
+	// the others still ran: the merge at the end finds them ready.
+	prepared trace.Rank
 }
 
 // newBuffer makes the shared memory file rank records into, for its
@@ -135,6 +139,8 @@ func (t *traceCollector) readBuffer(r *rankTrace) {
 		return // its records come over the control channel, if at all
 	}
 	r.records, r.dropped, r.fromBuffer = recs, dropped, true
+	r.prepared = trace.Rank{Records: recs, Offset: off}
+	r.prepared.Prepare()
 	if err != nil && r.broken == "" {
 		r.broken = err.Error()
 	}
@@ -349,8 +355,12 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 	for i := range t.ranks {
 		t.readBuffer(&t.ranks[i]) // a rank gorun gave up waiting for
 		r := t.ranks[i]
-		ranks[i] = trace.Rank{Records: r.records, Dropped: r.dropped}
-		ranks[i].Offset, ranks[i].Clock = t.offset(r)
+		off, clock := t.offset(r)
+		ranks[i] = trace.Rank{Records: r.records, Offset: off}
+		if r.fromBuffer {
+			ranks[i] = r.prepared // on gorun's clock already
+		}
+		ranks[i].Dropped, ranks[i].Clock = r.dropped, clock
 		switch {
 		case !r.hello:
 			ranks[i].Missing = "never joined the job (no mpi.Init)"

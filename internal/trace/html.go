@@ -80,7 +80,7 @@ func writeHTML(w io.Writer, tl *Timeline, title string, limit int) error {
 		if i > 0 {
 			o.b = append(o.b, ',')
 		}
-		o.b = appendHTMLLane(o.b, lane, &shapes, &kinds, o.flushFull)
+		o.b = appendHTMLLane(o.b, lane, tl.Origin, &shapes, &kinds, o.flushFull)
 	}
 	o.b = append(o.b, `],"flows":[`...)
 	var messages []byte
@@ -98,11 +98,11 @@ func writeHTML(w io.Writer, tl *Timeline, title string, limit int) error {
 }
 
 // appendHTMLLane appends a lane as the page's script reads it: its rank,
-// colour, calls (start, end, kind) and notes. A call of a shape met for
+// colour, calls (start and end from origin, kind) and notes. A call of a shape met for
 // the first time (shapes) adds its kind to kinds (what follows its times
 // when shapes is full). Between calls it passes what it has so far to
 // flush, which returns what to go on appending to.
-func appendHTMLLane(b []byte, lane Lane, shapes *shapeCache, kinds *[]byte, flush func([]byte) []byte) []byte {
+func appendHTMLLane(b []byte, lane Lane, origin int64, shapes *shapeCache, kinds *[]byte, flush func([]byte) []byte) []byte {
 	b = append(b, `{"rank":`...)
 	b = strconv.AppendInt(b, int64(lane.Rank), 10)
 	b = append(b, `,"color":`...)
@@ -114,9 +114,9 @@ func appendHTMLLane(b []byte, lane Lane, shapes *shapeCache, kinds *[]byte, flus
 			b = append(b, ',')
 		}
 		b = append(b, '[')
-		b = appendInt(b, c.Start)
+		b = appendInt(b, c.Start-origin)
 		b = append(b, ',')
-		b = appendInt(b, c.End)
+		b = appendInt(b, c.End-origin)
 		b = append(b, ',')
 		p := shapes.find(c, func(p *shapeParts) {
 			p.kind = shapes.made
@@ -179,11 +179,11 @@ func appendHTMLFlows(b []byte, tl *Timeline, limit int, messages *[]byte, flush 
 		b = append(b, '[')
 		b = appendInt(b, int64(f.From.Rank))
 		b = append(b, ',')
-		b = appendInt(b, from.Start)
+		b = appendInt(b, from.Start-tl.Origin)
 		b = append(b, ',')
 		b = appendInt(b, int64(f.To.Rank))
 		b = append(b, ',')
-		b = appendInt(b, flowEnd(*to))
+		b = appendInt(b, flowEnd(*to)-tl.Origin)
 		b = append(b, ',')
 		m := message{f.From.Rank, f.To.Rank, from.SendTag, from.SendSize}
 		if lastLabel == nil || m != last {

@@ -53,9 +53,9 @@ func referenceHTML(tl *Timeline, title string, limit int) string {
 				data.Kinds = append(data.Kinds, kind)
 			}
 			if ok {
-				hl.Calls = append(hl.Calls, []any{c.Start, c.End, k})
+				hl.Calls = append(hl.Calls, []any{c.Start - tl.Origin, c.End - tl.Origin, k})
 			} else {
-				hl.Calls = append(hl.Calls, append([]any{c.Start, c.End}, kind...))
+				hl.Calls = append(hl.Calls, append([]any{c.Start - tl.Origin, c.End - tl.Origin}, kind...))
 			}
 		}
 		data.Lanes = append(data.Lanes, hl)
@@ -75,7 +75,7 @@ func referenceHTML(tl *Timeline, title string, limit int) string {
 		if ok {
 			which = m
 		}
-		data.Flows = append(data.Flows, []any{f.From.Rank, from.Start, f.To.Rank, flowEnd(to), which})
+		data.Flows = append(data.Flows, []any{f.From.Rank, from.Start - tl.Origin, f.To.Rank, flowEnd(to) - tl.Origin, which})
 	}
 	js, err := json.Marshal(data)
 	if err != nil {

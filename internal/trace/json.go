@@ -63,7 +63,7 @@ func writeJSON(w io.Writer, tl *Timeline, shared bool) error {
 	o.end()
 	var shapes shapeCache
 	for _, lane := range tl.Lanes {
-		o.laneEvents(lane, &shapes, shared)
+		o.laneEvents(lane, tl.Origin, &shapes, shared)
 	}
 	o.flowEvents(tl, tl.WaitFlows())
 	o.b = append(o.b, "\n],\n\"otherData\":"...)
@@ -130,10 +130,10 @@ func (o *object) flush() {
 }
 
 // laneEvents writes a lane's events, each after a comma: its track's name
-// and order, its calls, and what it lacks. With shared, a call's event is
-// written from the parts it shares with the calls alike (shapes), the
-// parts encoded at the first of them.
-func (o *object) laneEvents(lane Lane, shapes *shapeCache, shared bool) {
+// and order, its calls (their times from origin), and what it lacks. With
+// shared, a call's event is written from the parts it shares with the
+// calls alike (shapes), the parts encoded at the first of them.
+func (o *object) laneEvents(lane Lane, origin int64, shapes *shapeCache, shared bool) {
 	tid := JSONTid(lane.Rank)
 	o.event("M", "thread_name", tid, 0)
 	o.raw("args", `{"name":"rank `+strconv.Itoa(lane.Rank)+`"}`)
@@ -149,7 +149,7 @@ func (o *object) laneEvents(lane Lane, shapes *shapeCache, shared bool) {
 			parts = shapes.find(c, func(p *shapeParts) { p.json = jsonParts(c, tid) })
 		}
 		if parts == nil || parts.json.head == nil {
-			o.event("X", c.Op, tid, c.Start)
+			o.event("X", c.Op, tid, c.Start-origin)
 			o.str("cat", Category(*c))
 			o.micros("dur", max(c.End-c.Start, 1))
 			o.key("args")
@@ -159,7 +159,7 @@ func (o *object) laneEvents(lane Lane, shapes *shapeCache, shared bool) {
 		}
 		p := &parts.json
 		o.b = append(o.b, p.head...)
-		o.b = appendMicros(o.b, c.Start)
+		o.b = appendMicros(o.b, c.Start-origin)
 		o.b = append(o.b, p.mid...)
 		o.b = appendMicros(o.b, max(c.End-c.Start, 1))
 		o.b = append(o.b, p.args...)
@@ -170,7 +170,7 @@ func (o *object) laneEvents(lane Lane, shapes *shapeCache, shared bool) {
 		o.end()
 	}
 	for _, note := range laneNotes(lane) {
-		o.event("i", note, tid, laneEnd(lane))
+		o.event("i", note, tid, laneEnd(lane, origin))
 		o.str("cat", "gorun")
 		o.str("s", "t")
 		o.end()
@@ -224,12 +224,12 @@ func (o *object) flowEvents(tl *Timeline, flows []Flow) {
 		from := &tl.Lanes[f.From.Rank].Calls[f.From.Call]
 		to := &tl.Lanes[f.To.Rank].Calls[f.To.Call]
 		o.b = append(o.b, heads[f.From.Rank][0]...)
-		o.b = appendMicros(o.b, from.Start)
+		o.b = appendMicros(o.b, from.Start-tl.Origin)
 		o.b = append(o.b, `,"cat":"message","id":`...)
 		o.b = appendInt(o.b, int64(f.ID))
 		o.end()
 		o.b = append(o.b, heads[f.To.Rank][1]...)
-		o.b = appendMicros(o.b, flowEnd(*to))
+		o.b = appendMicros(o.b, flowEnd(*to)-tl.Origin)
 		o.b = append(o.b, `,"cat":"message","id":`...)
 		o.b = appendInt(o.b, int64(f.ID))
 		o.b = append(o.b, `,"bp":"e"`...)
@@ -243,10 +243,11 @@ func flowEnd(c Record) int64 {
 	return c.Start + max(c.End-c.Start, 1) - 1
 }
 
-func laneEnd(lane Lane) int64 {
+// laneEnd is when the lane's last call ended, from origin (0 if none).
+func laneEnd(lane Lane, origin int64) int64 {
 	end := int64(0)
 	for _, c := range lane.Calls {
-		end = max(end, c.End)
+		end = max(end, c.End-origin)
 	}
 	return end
 }

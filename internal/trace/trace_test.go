@@ -113,10 +113,13 @@ func TestMergeAlignsClocks(t *testing.T) {
 		{Records: []Record{{Op: "Send", Start: 1000, End: 1100}}},
 		{Records: []Record{{Op: "Recv", Start: 5500, End: 5600}}, Offset: 5000},
 	})
-	if got := tl.Lanes[0].Calls[0].Start; got != 500 {
+	if tl.Origin != 500 {
+		t.Fatalf("the timeline's zero is %d on the launcher's clock, want 500", tl.Origin)
+	}
+	if got := tl.Lanes[0].Calls[0].Start - tl.Origin; got != 500 {
 		t.Fatalf("rank 0's call starts at %d, want 500", got)
 	}
-	if got := tl.Lanes[1].Calls[0].Start; got != 0 {
+	if got := tl.Lanes[1].Calls[0].Start - tl.Origin; got != 0 {
 		t.Fatalf("rank 1's call starts at %d, want 0", got)
 	}
 	if tl.End != 600 {
