@@ -42,9 +42,11 @@ func measure(world *mpi.Comm, call func() error, n int, scale float64, stats fun
 		if err := call(); err != nil {
 			return figures{}, err
 		}
-		each[i] = micros(time.Since(start)) / scale
+		took := time.Since(start)
+		each[i] = micros(took) / scale
 		if slow != nil {
 			slow.starts[i] = start.Sub(loopStart)
+			slow.ends[i] = slow.starts[i] + took
 		}
 	}
 	mean := micros(time.Since(loopStart)) / float64(n) / scale
