@@ -392,35 +392,79 @@ func TestTraceHTMLRendersInChromium(t *testing.T) {
 	// ranks are the lanes its ends lie in.
 	fills := map[string]string{"send": "#1f6fd1", "recv": "#1e9e4a", "sendrecv": "#0f8f8f", "wait": "#e08a00", "probe": "#8a6d3b", "collective": "#8e44ad"}
 	calls := map[int]int{}
-	for _, m := range regexp.MustCompile(`<rect [^>]*fill="(#[0-9a-f]{6})"[^>]*><title>([^<]*)</title>`).FindAllSubmatch(dom, -1) {
-		sub := regexp.MustCompile(`^rank (\d+): ([A-Z][A-Za-z]*)\(.*\)(?:.|\n)*from .* for `).FindStringSubmatch(string(m[2]))
+	type box struct {
+		from, to float64
+		title    string
+	}
+	boxes := map[int][]box{} // by lane: the boxes' horizontal extents and titles
+	for _, m := range regexp.MustCompile(`<rect x="([0-9.]+)" y="([0-9.]+)" width="([0-9.]+)"[^>]*fill="(#[0-9a-f]{6})"[^>]*><title>([^<]*)</title>`).FindAllSubmatch(dom, -1) {
+		sub := regexp.MustCompile(`^rank (\d+): ([A-Z][A-Za-z]*)\(.*\)(?:.|\n)*from .* for `).FindStringSubmatch(string(m[5]))
 		if sub == nil {
-			t.Fatalf("a call's box has the title %q", m[2])
+			t.Fatalf("a call's box has the title %q", m[5])
 		}
 		r, _ := strconv.Atoi(sub[1])
 		calls[r]++
-		if want := fills[trace.Category(trace.Record{Op: sub[2]})]; string(m[1]) != want {
-			t.Fatalf("%q drawn in %s, not its category's %s", m[2], m[1], want)
+		if want := fills[trace.Category(trace.Record{Op: sub[2]})]; string(m[4]) != want {
+			t.Fatalf("%q drawn in %s, not its category's %s", m[5], m[4], want)
 		}
+		x, _ := strconv.ParseFloat(string(m[1]), 64)
+		y, _ := strconv.Atoi(string(m[2]))
+		w, _ := strconv.ParseFloat(string(m[3]), 64)
+		if lane := (y - 6 - trace.HTMLTop) / trace.HTMLLaneHeight; lane != r {
+			t.Fatalf("%q drawn in lane %d", m[5], lane)
+		}
+		boxes[r] = append(boxes[r], box{x, x + w, string(m[5])})
+	}
+	// inBox: a box of lane around x whose title says part, or none in the
+	// lane at all (a call under a pixel already drawn is not drawn again).
+	inBox := func(lane int, x float64, part string) bool {
+		drawn := false
+		for _, b := range boxes[lane] {
+			if strings.Contains(b.title, part) {
+				drawn = true
+				if x >= b.from-1 && x <= b.to+1 {
+					return true
+				}
+			}
+		}
+		return !drawn
 	}
 	laneMiddle := func(rank int) string {
 		return strconv.Itoa(trace.HTMLTop + rank*trace.HTMLLaneHeight + (trace.HTMLLaneHeight-trace.HTMLLaneGap)/2)
 	}
-	arrows := regexp.MustCompile(`<line [^>]*y1="([0-9.]+)"[^>]*y2="([0-9.]+)"[^>]*marker-end[^>]*><title>([^<]*)</title>`).FindAllSubmatch(dom, -1)
+	arrows := regexp.MustCompile(`<line x1="([0-9.]+)" y1="([0-9.]+)" x2="([0-9.]+)" y2="([0-9.]+)"[^>]*marker-end[^>]*><title>([^<]*)</title>`).FindAllSubmatch(dom, -1)
+	labels := map[string]int{}
 	for _, m := range arrows {
-		sub := regexp.MustCompile(`^message: rank (\d+) → rank (\d+), tag \d+, \d+ (?:B|KiB|MiB)$`).FindStringSubmatch(string(m[3]))
+		labels[string(m[5])]++
+	}
+	checked := 0
+	for _, m := range arrows {
+		sub := regexp.MustCompile(`^message: rank (\d+) → rank (\d+), (tag \d+, \d+ (?:B|KiB|MiB))$`).FindStringSubmatch(string(m[5]))
 		if sub == nil {
-			t.Fatalf("an arrow has the title %q", m[3])
+			t.Fatalf("an arrow has the title %q", m[5])
 		}
 		from, _ := strconv.Atoi(sub[1])
 		to, _ := strconv.Atoi(sub[2])
-		if string(m[1]) != laneMiddle(from) || string(m[2]) != laneMiddle(to) {
+		if string(m[2]) != laneMiddle(from) || string(m[4]) != laneMiddle(to) {
 			t.Fatalf("the arrow %q goes from y %s to y %s, not from rank %d's lane (y %s) to rank %d's (y %s)",
-				m[3], m[1], m[2], from, laneMiddle(from), to, laneMiddle(to))
+				m[5], m[2], m[4], from, laneMiddle(from), to, laneMiddle(to))
+		}
+		x1, _ := strconv.ParseFloat(string(m[1]), 64)
+		x2, _ := strconv.ParseFloat(string(m[3]), 64)
+		// The program's messages each have a size of their own (but the
+		// token passed round the ring): the arrow starts in the call that
+		// sent it and ends in the one that received it.
+		if labels[string(m[5])] > 1 {
+			continue
+		}
+		checked++
+		sent, received := fmt.Sprintf("dest %d, %s", to, sub[3]), fmt.Sprintf("source %d, %s", from, sub[3])
+		if !inBox(from, x1, sent) || !inBox(to, x2, received) {
+			t.Fatalf("the arrow %q goes from x %v to x %v, not from rank %d's call with %q to rank %d's with %q", m[5], x1, x2, from, sent, to, received)
 		}
 	}
-	if len(arrows) == 0 {
-		t.Errorf("no arrow with its title in the page:\n%.2000s", dom)
+	if len(arrows) == 0 || checked == 0 {
+		t.Errorf("%d arrows with their titles in the page, %d of a message of its own:\n%.2000s", len(arrows), checked, dom)
 	}
 	for r := range np {
 		if calls[r] == 0 {

@@ -40,7 +40,10 @@ func referenceHTML(tl *Timeline, title string, limit int) string {
 		if hl.Notes == nil {
 			hl.Notes = []string{}
 		}
+		prev := tl.Origin
 		for _, c := range l.Calls {
+			times := []any{c.Start - prev, c.End - c.Start}
+			prev = c.Start
 			bad := 0
 			if c.Flags&(Failed|Unfinished) != 0 {
 				bad = 1
@@ -53,9 +56,9 @@ func referenceHTML(tl *Timeline, title string, limit int) string {
 				data.Kinds = append(data.Kinds, kind)
 			}
 			if ok {
-				hl.Calls = append(hl.Calls, []any{c.Start - tl.Origin, c.End - tl.Origin, k})
+				hl.Calls = append(hl.Calls, append(times, k))
 			} else {
-				hl.Calls = append(hl.Calls, append([]any{c.Start - tl.Origin, c.End - tl.Origin}, kind...))
+				hl.Calls = append(hl.Calls, append(times, kind...))
 			}
 		}
 		data.Lanes = append(data.Lanes, hl)
@@ -63,7 +66,6 @@ func referenceHTML(tl *Timeline, title string, limit int) string {
 	messages := map[string]int{}
 	for _, f := range tl.Flows {
 		from := tl.Lanes[f.From.Rank].Calls[f.From.Call]
-		to := tl.Lanes[f.To.Rank].Calls[f.To.Call]
 		label := fmt.Sprintf("message: rank %d → rank %d, tag %d, %s", f.From.Rank, f.To.Rank, from.SendTag, byteCount(from.SendSize))
 		m, ok := messages[label]
 		if !ok && len(messages) < limit {
@@ -75,7 +77,7 @@ func referenceHTML(tl *Timeline, title string, limit int) string {
 		if ok {
 			which = m
 		}
-		data.Flows = append(data.Flows, []any{f.From.Rank, from.Start - tl.Origin, f.To.Rank, flowEnd(to) - tl.Origin, which})
+		data.Flows = append(data.Flows, []any{f.From.Rank, f.From.Call, f.To.Rank, f.To.Call, which})
 	}
 	js, err := json.Marshal(data)
 	if err != nil {
