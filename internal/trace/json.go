@@ -2,6 +2,7 @@ package trace
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -46,6 +47,63 @@ func WriteJSON(w io.Writer, tl *Timeline) error { return writeJSON(w, tl, true) 
 // (see callShape) are written from the parts they share, encoded once per
 // lane, or each field by field (for tests: both write the same bytes).
 func writeJSON(w io.Writer, tl *Timeline, shared bool) error {
+	return newJSONWriter(w, len(tl.Lanes), tl.Origin, shared).Finish(tl)
+}
+
+// A JSONWriter writes a WriteJSON file a lane at a time: gorun writes the
+// lanes of the ranks that have finished while the others still run
+// (Lane), and the others and the messages once the job is over (Finish).
+// The file holds the same events as WriteJSON's, the lanes in the order
+// written.
+type JSONWriter struct {
+	o      object
+	shapes shapeCache
+	origin int64
+	shared bool
+	done   []bool
+}
+
+// NewJSONWriter starts the file of a timeline of lanes lanes whose Origin
+// will be origin (see FirstStart), writing its head to w.
+func NewJSONWriter(w io.Writer, lanes int, origin int64) *JSONWriter {
+	return newJSONWriter(w, lanes, origin, true)
+}
+
+func newJSONWriter(w io.Writer, lanes int, origin int64, shared bool) *JSONWriter {
+	jw := &JSONWriter{o: newObject(w), origin: origin, shared: shared, done: make([]bool, lanes)}
+	o := &jw.o
+	o.b = append(o.b, `{"displayTimeUnit":"ns","traceEvents":[`+"\n"...)
+	first := len(o.b)
+	o.event("M", "process_name", 0, 0)
+	o.b = append(o.b[:first], o.b[first+2:]...) // the first event: no comma before it
+	o.raw("args", `{"name":"gorun job"}`)
+	o.end()
+	return jw
+}
+
+// Lane writes the events of lane, a lane of the timeline to come (its
+// Calls on the launcher's clock, in order: see Rank.Prepare), unless they
+// were written.
+func (jw *JSONWriter) Lane(lane Lane) {
+	if lane.Rank < 0 || lane.Rank >= len(jw.done) || jw.done[lane.Rank] {
+		return
+	}
+	jw.done[lane.Rank] = true
+	jw.o.laneEvents(lane, jw.origin, &jw.shapes, jw.shared)
+}
+
+// ErrOriginMoved reports a timeline whose zero is not the one a
+// JSONWriter's lanes were written from.
+var ErrOriginMoved = errors.New("trace: the timeline's zero is not the one its lanes were written from")
+
+// Finish writes the lanes of tl not written yet, its messages and how
+// each rank's clock was aligned, and returns the first error of the
+// writer. A tl whose Origin is not the writer's gets nothing more written
+// and ErrOriginMoved.
+func (jw *JSONWriter) Finish(tl *Timeline) error {
+	if tl.Origin != jw.origin || len(tl.Lanes) != len(jw.done) {
+		return ErrOriginMoved
+	}
 	clocks := map[string]string{}
 	for _, lane := range tl.Lanes {
 		clocks[fmt.Sprintf("rank %d", lane.Rank)] = lane.Clock
@@ -54,17 +112,10 @@ func writeJSON(w io.Writer, tl *Timeline, shared bool) error {
 	if err != nil {
 		return fmt.Errorf("trace: encode clocks: %w", err)
 	}
-	o := newObject(w)
-	o.b = append(o.b, `{"displayTimeUnit":"ns","traceEvents":[`+"\n"...)
-	first := len(o.b)
-	o.event("M", "process_name", 0, 0)
-	o.b = append(o.b[:first], o.b[first+2:]...) // the first event: no comma before it
-	o.raw("args", `{"name":"gorun job"}`)
-	o.end()
-	var shapes shapeCache
 	for _, lane := range tl.Lanes {
-		o.laneEvents(lane, tl.Origin, &shapes, shared)
+		jw.Lane(lane)
 	}
+	o := &jw.o
 	o.flowEvents(tl, tl.WaitFlows())
 	o.b = append(o.b, "\n],\n\"otherData\":"...)
 	o.b = append(o.b, other...)

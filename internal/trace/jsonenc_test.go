@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,7 +44,10 @@ func TestAppendStringIsJSON(t *testing.T) {
 
 // randomTimeline is a seeded random timeline whose calls come in few
 // shapes, repeated, and whose texts hold what must be escaped.
-func randomTimeline(rng *rand.Rand) *Timeline {
+func randomTimeline(rng *rand.Rand) *Timeline { return Merge(randomTimelineRanks(rng)) }
+
+// randomTimelineRanks are the ranks randomTimeline merges.
+func randomTimelineRanks(rng *rand.Rand) []Rank {
 	texts := []string{"", "</script><script>alert(1)</script>", "a & b", `"quoted" \ back`, "tab\tnew\nline\r\b\f\x01",
 		"line\u2028sep\u2029", "bad \xff utf8", "é ü 漢字", "root 0"}
 	ops := []string{"Send", "Recv", "Sendrecv", "Wait", "Probe", "Bcast", "Isend", "Irecv", "Exscan"}
@@ -68,7 +72,16 @@ func randomTimeline(rng *rand.Rand) *Timeline {
 		}
 		ranks[r].Clock = texts[rng.IntN(len(texts))]
 	}
-	return Merge(ranks)
+	return ranks
+}
+
+// cloneRanks copies ranks and their records (Merge changes them).
+func cloneRanks(ranks []Rank) []Rank {
+	out := slices.Clone(ranks)
+	for r := range out {
+		out[r].Records = slices.Clone(ranks[r].Records)
+	}
+	return out
 }
 
 // TestWriteJSONSharedParts: the events written from the parts a shape's

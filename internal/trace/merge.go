@@ -55,6 +55,15 @@ func (r *Rank) Prepare() {
 	r.Offset, r.prepared = 0, len(calls)+1
 }
 
+// First is the start of r's earliest record as Prepare found it; false
+// before Prepare, or when r has no records.
+func (r *Rank) First() (int64, bool) {
+	if r.prepared != len(r.Records)+1 || len(r.Records) == 0 {
+		return 0, false
+	}
+	return r.first, true
+}
+
 // Timeline is a job's merged trace: one lane per rank, on the launcher's
 // clock, and the messages between them. Its zero, from which the writers
 // show times, is Origin, the earliest call's start.
