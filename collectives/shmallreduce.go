@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"unsafe"
 )
 
@@ -191,7 +190,7 @@ func shmPartitioned[E any](a *arena, v, into []E, op Op[E], operands, parts [][]
 	whole := n*es <= a.resultBytes
 	out := into
 	if out == nil && !whole {
-		out = make([]E, n)
+		out = newResultOf[E](n)
 	}
 	first := a.steps
 	for k := range segments {
@@ -235,14 +234,15 @@ func shmPartitioned[E any](a *arena, v, into []E, op Op[E], operands, parts [][]
 	}
 	a.steps = first + uint32(segments)
 	if whole {
+		if out == nil {
+			// While the other ranks finish their shares: the pages the
+			// result is copied into, mapped, not cleared (newResult).
+			out = newResultOf[E](n)
+		}
 		if err := a.waitAll(reducedKind, a.steps); err != nil {
 			return nil, err
 		}
-		if out == nil {
-			out = slices.Clone(result(0, n))
-		} else {
-			copy(out, result(0, n))
-		}
+		copy(out, result(0, n))
 	}
 	return out, nil
 }
