@@ -116,6 +116,11 @@ type arena struct {
 	// deferred counts the small Bcasts, in a row, in which this rank (not
 	// the root) has not yet posted that it is done (see deferDone).
 	deferred int
+	// cpu is the CPU this rank is bound to (-1: not bound to one); mates
+	// the other ranks bound to it, once matesKnown (coremates.go).
+	cpu        int
+	mates      []int
+	matesKnown bool
 }
 
 // maxDeferred is the most small Bcasts in a row whose end a rank other
@@ -233,6 +238,7 @@ func newArena(region *shmcoll.Region) *arena {
 		a.seen[k] = make([]uint32, a.size)
 	}
 	a.choices = sharedChoices(a.size)
+	a.setCPU(boundCPU())
 	return a
 }
 
@@ -435,10 +441,14 @@ func (a *arena) waitOne(kind, q int, target uint32) error { return a.waitRanks(k
 // waitRanks waits for rank only's counter, or every other rank's when
 // only < 0.
 func (a *arena) waitRanks(kind, only int, target uint32) error {
-	var start, lastCheck time.Time
+	var start, lastCheck, idleSince time.Time
 	var leave func()
+	var state uint64 // the wait published in the presence line, once it yields
 	spinning := true
 	defer func() {
+		if state != 0 {
+			a.publishWait(0)
+		}
 		if leave != nil {
 			leave()
 		}
@@ -451,6 +461,7 @@ func (a *arena) waitRanks(kind, only int, target uint32) error {
 			continue
 		}
 		word, waiters := a.counter(kind, q)
+		yields := 0
 		for i := 0; ; i++ {
 			v := word.Load()
 			if reached(v, target) {
@@ -475,12 +486,27 @@ func (a *arena) waitRanks(kind, only int, target uint32) error {
 			if start.IsZero() {
 				start, lastCheck = time.Now(), time.Now()
 			}
-			if spinning {
-				if i < arenaYieldPolls && !a.long && yieldBriefly() {
+			if spinning && !a.long {
+				if state == 0 {
+					state = waitState(kind, only, target)
+					a.publishWait(state)
+				}
+				if a.coreIdle(state) {
+					// No rank on this core has work: poll.
+					if idleSince.IsZero() {
+						idleSince = time.Now()
+					}
+					if i%16 != 15 || time.Since(idleSince) < arenaIdlePoll {
+						continue
+					}
+				}
+				idleSince = time.Time{}
+				if yields < arenaYieldPolls && yieldBriefly() {
+					yields++
 					continue
 				}
-				spinning = false
 			}
+			spinning = false
 			waiters.Add(1)
 			if v = word.Load(); !reached(v, target) {
 				shm.Wait(word, v, arenaSleep)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"unsafe"
+
+	"github.com/gorun-mpi/gorun/internal/shmcoll"
 )
 
 // arenaOf returns c's arena when it can serve this call: the same group,
@@ -426,7 +428,7 @@ func headerFailure(q int, h []byte) *failure {
 
 // header is rank's header in the current call's set.
 func (a *arena) header(rank int) []byte {
-	off := a.size*arenaKinds*arenaLine + (int(a.calls%arenaHeaderSets)*a.size+rank)*arenaHeader
+	off := shmcoll.HeadersAt(a.size) + (int(a.calls%arenaHeaderSets)*a.size+rank)*arenaHeader
 	return a.mem[off : off+arenaHeader]
 }
 

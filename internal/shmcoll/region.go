@@ -23,7 +23,9 @@ import (
 )
 
 // Layout of an arena for a group of n ranks: for each rank, CountersPerRank
-// progress counters, each on a line of its own (Line bytes); HeaderSets
+// progress counters, each on a line of its own (Line bytes); for each rank,
+// a presence line (PresenceAt: the CPU it is bound to and what it waits
+// for, read by the ranks that share its core); HeaderSets
 // sets of call headers of CallHeader bytes per rank; then one slot of SlotBytes(n)
 // per rank; then the result area (ResultBytes). Sections start on Align.
 const (
@@ -59,9 +61,17 @@ func SlotBytes(n int) int {
 // HeaderBytes is the counters and the HeaderSets sets of call headers of
 // a group of n ranks.
 func HeaderBytes(n int) int {
-	h := n*CountersPerRank*Line + HeaderSets*n*CallHeader
+	h := HeadersAt(n) + HeaderSets*n*CallHeader
 	return (h + Align - 1) &^ (Align - 1)
 }
+
+// PresenceAt is the offset of rank's presence line in the arena of a
+// group of n ranks.
+func PresenceAt(n, rank int) int { return (n*CountersPerRank + rank) * Line }
+
+// HeadersAt is the offset of the first set of call headers in the arena
+// of a group of n ranks.
+func HeadersAt(n int) int { return n * (CountersPerRank + 1) * Line }
 
 // Size is the number of bytes an arena for a group of n ranks needs.
 func Size(n int) int { return sizeOf(n, SlotBytes(n), ResultBytes) }

@@ -1,0 +1,134 @@
+package collectives
+
+import (
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/gorun-mpi/gorun/internal/shmcoll"
+)
+
+// Ranks that share a core (gorun binds rank r to one CPU when ranks
+// outnumber cores) yield to each other between polls, so that a rank with
+// work gets the core. But when every rank on this core waits for the same
+// event (a Barrier's last arrivals, a Bcast root's next value), a yield
+// hands the core to a rank that only yields it back: a barrier at np=4 on
+// 2 cores made 1.85 yields per call and rank where one per call hands the
+// core over, each yield costing about a microsecond and exposing the call
+// to the yields that keep the core away tens of microseconds. So a rank
+// publishes in its presence line (shmcoll.PresenceAt) the CPU it is bound
+// to and the wait it is in, and a waiting rank whose core-mates all wait
+// for something that has not happened polls instead of yielding, up to
+// arenaIdlePoll at a time: the core has nothing else of this job to run. A
+// core-mate at work, or in a wait whose counters have reached its target,
+// has work: the rank yields to it. A rank not bound to one CPU publishes
+// none and yields as before.
+
+// arenaIdlePoll is how long a rank whose core-mates all wait for what it
+// waits for polls before it yields once anyway (a process of another job
+// may want the core).
+const arenaIdlePoll = 5 * time.Microsecond
+
+// Presence line fields.
+const (
+	presenceCPU  = 0 // uint32: the CPU the rank is bound to, plus one; 0: not bound to one
+	presenceWait = 8 // uint64: waitState of the wait the rank is in; 0: none
+)
+
+// presence returns rank q's presence fields: its CPU and its wait.
+func (a *arena) presence(q int) (cpu *atomic.Uint32, wait *atomic.Uint64) {
+	off := shmcoll.PresenceAt(a.size, q)
+	return (*atomic.Uint32)(unsafe.Pointer(&a.mem[off+presenceCPU])), (*atomic.Uint64)(unsafe.Pointer(&a.mem[off+presenceWait]))
+}
+
+// setCPU records in this rank's presence line the CPU it is bound to, if
+// bound is true (a.publishCPU with boundCPU's answer; tests place ranks).
+func (a *arena) setCPU(c int, bound bool) {
+	a.cpu = -1
+	a.mates, a.matesKnown = nil, false
+	if bound {
+		a.cpu = c
+		cpu, _ := a.presence(a.rank)
+		cpu.Store(uint32(c) + 1)
+	}
+}
+
+// maxWaitRanks is the largest group whose ranks a waitState can name.
+const maxWaitRanks = 1<<16 - 2
+
+// waitState encodes a wait for the counters of kind of rank only (every
+// other rank when only < 0) to reach target: never 0.
+func waitState(kind, only int, target uint32) uint64 {
+	return uint64(target)<<32 | uint64(kind+1)<<16 | uint64(uint16(only+1))
+}
+
+// coreMates reports the other ranks bound to this rank's CPU, once every
+// rank has published its CPU (known false until then, or when this rank is
+// not bound to one CPU).
+func (a *arena) coreMates() (mates []int, known bool) {
+	if a.matesKnown {
+		return a.mates, true
+	}
+	if a.cpu < 0 || a.size > maxWaitRanks {
+		return nil, false
+	}
+	var found []int
+	for q := range a.size {
+		if q == a.rank {
+			continue
+		}
+		cpu, _ := a.presence(q)
+		c := cpu.Load()
+		if c == 0 {
+			return nil, false // not yet published, or not bound to one CPU
+		}
+		if int(c)-1 == a.cpu {
+			found = append(found, q)
+		}
+	}
+	a.mates, a.matesKnown = found, true
+	return found, true
+}
+
+// coreIdle reports whether no other rank bound to this rank's CPU has
+// work: each is in a wait (its presence line says which) that its
+// counters have not ended, as this rank's own (state) has not.
+func (a *arena) coreIdle(state uint64) bool {
+	mates, known := a.coreMates()
+	if !known {
+		return false
+	}
+	for _, q := range mates {
+		_, wait := a.presence(q)
+		w := wait.Load()
+		if w == 0 || (w != state && a.waitOver(q, w)) {
+			return false
+		}
+	}
+	return true
+}
+
+// waitOver reports whether rank q's wait, published as state, is over: the
+// counters it waits for have reached its target.
+func (a *arena) waitOver(q int, state uint64) bool {
+	target, kind, only := uint32(state>>32), int(state>>16&0xffff)-1, int(uint16(state))-1
+	if kind < 0 || kind >= arenaKinds || only >= a.size {
+		return true // not a wait this arena knows: count the rank as at work
+	}
+	for r := range a.size {
+		if r == q || (only >= 0 && r != only) {
+			continue
+		}
+		if word, _ := a.counter(kind, r); !reached(word.Load(), target) {
+			return false
+		}
+	}
+	return true
+}
+
+// publishWait records in this rank's presence line the wait it is in
+// (state), or that it is in none (0).
+func (a *arena) publishWait(state uint64) {
+	_, wait := a.presence(a.rank)
+	wait.Store(state)
+}
