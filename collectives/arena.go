@@ -121,6 +121,11 @@ type arena struct {
 	cpu        int
 	mates      []int
 	matesKnown bool
+	// aheadTo is the call at which a rank other than a Bcast's root next
+	// reads how far the root has run ahead (touchAhead); touched keeps
+	// what the touch read, so that the loads stay.
+	aheadTo uint32
+	touched byte
 }
 
 // maxDeferred is the most small Bcasts in a row whose end a rank other
