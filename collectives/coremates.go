@@ -24,9 +24,37 @@ import (
 // has work: the rank yields to it. A rank not bound to one CPU publishes
 // none and yields as before.
 
+// Measured at np=4 on 2 cores (bench/ops -stats, 20000 back-to-back
+// calls, alternated runs against main; the machine shared, load 6-9, so
+// ratios only): yields (involuntary context switches) per 1000 calls and
+// rank 1440-1690 -> 540-570 for Barrier, Barrier means 4.65-5.96 -> 3.31-3.89
+// us, Allreduce 8 B 4.40-6.56 -> 3.83-4.26, Bcast 8 B 1.21-1.50 ->
+// 1.14-1.26; the p50 rose (Barrier 2.65 -> 3.05 us: the rank that sees the
+// barrier end first is now the one that polled, and hands over to its
+// core-mate after it), the tail fell (p99 50-68 -> 42-46 us). With two yes
+// hogs, means held (Barrier 1.85-1.93 -> 1.48-2.12 ms per call).
+//
+// Where the yields' tail came from: 1.5-2% of a Barrier loop's yields
+// took 32-64 us, against 0.5% for two C processes yielding to each other
+// on one core of this machine at the same load (the rest is the machine:
+// other processes, the host), and 0.5-1% with GOMAXPROCS=2 (below). A
+// yield that lasts more than two ticks
+// of the Go runtime's monitor (20 us) lets the monitor take the rank's only
+// P and hand it to another thread, which wakes on the same core to find
+// nothing to do; the rank then comes back on a third thread, and the
+// monitor stays at its fastest tick. Tried and dropped: GOMAXPROCS=2 for
+// ranks that share cores (gorun gives 1), so that an idle P tells the
+// monitor no work waits: four alternated runs at load 6-9, Barrier means
+// of calls under 1 ms 4.67-6.11 -> 3.68-4.25 us, but calls over 1 ms
+// 0-13 -> 11-24 per 20000 and whole means 4.8-8.6 -> 6.4-9.2 us; with the
+// polling above, whole means 4.0-5.9 (GOMAXPROCS=1) against 7.2-10.4 us
+// (2). The hand-off is what brings a rank back ahead of other processes.
+
 // arenaIdlePoll is how long a rank whose core-mates all wait for what it
 // waits for polls before it yields once anyway (a process of another job
-// may want the core).
+// may want the core). 20 us did no better (three alternated runs at load
+// 6: Barrier means 3.44-38.2 against 3.31-3.89 us, Allreduce 8 B 3.55-4.15
+// against 3.83-4.26).
 const arenaIdlePoll = 5 * time.Microsecond
 
 // Presence line fields.
