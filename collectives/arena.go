@@ -488,9 +488,6 @@ func (a *arena) waitRanks(kind, only int, target uint32) error {
 				}
 				spinning = false
 			}
-			if start.IsZero() {
-				start, lastCheck = time.Now(), time.Now()
-			}
 			if spinning && !a.long {
 				if state == 0 {
 					state = waitState(kind, only, target)
@@ -512,6 +509,13 @@ func (a *arena) waitRanks(kind, only int, target uint32) error {
 				}
 			}
 			spinning = false
+			if start.IsZero() {
+				// A yielding wait reads the clock only to sleep: most
+				// end after one yield, and a clock read costs as much as
+				// a poll's work several times over.
+				start = time.Now()
+				lastCheck = start
+			}
 			waiters.Add(1)
 			if v = word.Load(); !reached(v, target) {
 				shm.Wait(word, v, arenaSleep)
