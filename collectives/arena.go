@@ -494,9 +494,13 @@ func (a *arena) waitRanks(kind, only int, target uint32) error {
 					a.publishWait(state)
 				}
 				if a.coreIdle(state) {
-					// No rank on this core has work: poll.
+					// No rank on this core has work: poll, a while
+					// that counts as idlePollYields yields towards the
+					// sleep (the wait then sleeps about as soon as one
+					// that yielded all along).
 					if idleSince.IsZero() {
 						idleSince = time.Now()
+						yields += idlePollYields - 1
 					}
 					if i%16 != 15 || time.Since(idleSince) < arenaIdlePoll {
 						continue

@@ -57,6 +57,12 @@ import (
 // against 3.83-4.26).
 const arenaIdlePoll = 5 * time.Microsecond
 
+// idlePollYields: a poll of arenaIdlePoll counts as this many yields
+// towards arenaYieldPolls (a yield by turns takes 1-2 us), so that a wait
+// for a rank of another core that does not come sleeps after about as
+// long as before, leaving the core to other processes.
+const idlePollYields = 4
+
 // Presence line fields.
 const (
 	presenceCPU  = 0 // uint32: the CPU the rank is bound to, plus one; 0: not bound to one
