@@ -22,8 +22,9 @@ import (
 // region, is kept in the region (shmcoll.Region.Attach).
 //
 // Layout (shmcoll): for each rank, two counters (operands copied in, share
-// reduced), each on a cache line of its own with a count of sleepers;
-// shmcoll.HeaderSets sets of call headers, one per rank in each (its
+// reduced), each on a cache line of its own with a count of sleepers; for
+// each rank, a presence line (the CPU it is bound to, the wait it is in:
+// coremates.go); shmcoll.HeaderSets sets of call headers, one per rank in each (its
 // vector's length, its choice of algorithm, its failure if any, a small
 // value, and a stamp stored last: the step it was written for), which the
 // ranks compare before they touch each other's data; then one slot per
