@@ -39,9 +39,15 @@ const (
 	// ranks that share a core must take turns: BcastInto 8 B at np=4 on 2
 	// cores, the mean of calls under 1 ms (bench/ops -stats, three
 	// alternated runs, machine load 11): 8 sets 1.39-1.43 us, 32 sets
-	// 0.99-1.09, 128 sets 0.94-1.01. 32 keeps the headers to 512 KiB per
-	// rank (tmpfs allocates only the pages calls touch).
-	HeaderSets  = 32
+	// 0.99-1.09, 128 sets 0.94-1.01. Once ranks whose core-mates all wait
+	// poll instead of yielding (package collectives, coremates.go), Bcast
+	// 8 B at np=4, the same measure, eight alternated runs at load 9-10:
+	// 32 sets 0.91-1.62 us (mean 1.17), 64 sets 0.83-1.06 (0.93), and in
+	// four of them 128 sets 0.89-1.09 (0.99); yields per 1000 calls 40-74,
+	// 20-30, 10-19.
+	// 64 keeps the headers to 1 MiB per rank (tmpfs allocates only the
+	// pages calls touch: a small call, the first page of its header).
+	HeaderSets  = 64
 	Align       = 4096
 	ResultBytes = 16 << 20
 	slotMax     = 8 << 20
