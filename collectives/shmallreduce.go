@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"unsafe"
+
+	"github.com/gorun-mpi/gorun/internal/shmcoll"
 )
 
 // arenaOf returns c's arena when it can serve this call: the same group,
@@ -425,8 +427,11 @@ func headerFailure(q int, h []byte) *failure {
 }
 
 // header is rank's header in the current call's set.
-func (a *arena) header(rank int) []byte {
-	off := a.size*arenaKinds*arenaLine + (int(a.calls%arenaHeaderSets)*a.size+rank)*arenaHeader
+func (a *arena) header(rank int) []byte { return a.headerOf(a.calls, rank) }
+
+// headerOf is rank's header in the set of call number call.
+func (a *arena) headerOf(call uint32, rank int) []byte {
+	off := shmcoll.HeadersAt(a.size) + (int(call%arenaHeaderSets)*a.size+rank)*arenaHeader
 	return a.mem[off : off+arenaHeader]
 }
 
