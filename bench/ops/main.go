@@ -11,6 +11,10 @@
 // allocation profiles to FILE.RANK, for go tool pprof. -stats prints, per
 // rank and loop, a histogram of the back-to-back calls' times and the
 // garbage collections, allocations and context switches per 1000 calls.
+// -slowcalls FILE appends to FILE.RANK the back-to-back calls that took
+// -slowmin microseconds or more, with their start in CLOCK_MONOTONIC (the
+// clock of perf record -k CLOCK_MONOTONIC), to put them beside the
+// scheduler's events.
 //
 // For every operation and size it makes warm-up calls, then two loops of
 // the same number of calls:
@@ -59,13 +63,15 @@ func main() {
 	maxIters := flag.Int("maxiters", 1000, "most calls per loop")
 	cpuProfile := flag.String("cpuprofile", "", "write each rank's CPU profile to this file, the rank appended (pprof)")
 	memProfile := flag.String("memprofile", "", "write each rank's allocation profile to this file, the rank appended (pprof)")
+	slowCalls := flag.String("slowcalls", "", "append each rank's slow back-to-back calls (index, CLOCK_MONOTONIC start in ns, time) to this file, the rank appended")
+	slowMin := flag.Float64("slowmin", 2, "the time in microseconds (as the table reports it) from which -slowcalls writes a call")
 	stats := flag.Bool("stats", false, "print each rank's histogram of back-to-back call times, GCs, allocations and context switches to stderr")
 	flag.Parse()
 
 	sizes, err := parseSizes(*sizesFlag, *kind)
 	if err == nil {
 		p := plan{sizes: sizes, ops: strings.Split(*opsFlag, ","), budget: *budget, minIters: *minIters, maxIters: *maxIters,
-			cpuProfile: *cpuProfile, memProfile: *memProfile, stats: *stats}
+			cpuProfile: *cpuProfile, memProfile: *memProfile, stats: *stats, slowCalls: *slowCalls, slowMin: *slowMin}
 		err = run(*kind, p)
 	}
 	if err != nil {
@@ -88,6 +94,10 @@ type plan struct {
 	cpuProfile, memProfile string
 	// stats: print each back-to-back loop's histogram and counters.
 	stats bool
+	// slowCalls names the file of slow calls ("" for none); slowMin is
+	// the time, in microseconds, from which a call is written there.
+	slowCalls string
+	slowMin   float64
 }
 
 // iters is the number of calls per loop for a size.

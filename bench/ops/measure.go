@@ -17,8 +17,9 @@ type figures struct {
 // each after a barrier (see the package doc), and returns the figures,
 // largest over the ranks, on every rank. scale divides every time (2 for a
 // round trip's one-way time). stats, when not nil, is called before the
-// back-to-back loop and the function it returns after it (-stats).
-func measure(world *mpi.Comm, call func() error, n int, scale float64, stats func(each []float64) func()) (figures, error) {
+// back-to-back loop and the function it returns after it (-stats); slow,
+// when not nil, records the loop's slow calls (-slowcalls).
+func measure(world *mpi.Comm, call func() error, n int, scale float64, stats func(each []float64) func(), slow *slowCalls) (figures, error) {
 	for range max(n/10, 2) {
 		if err := call(); err != nil {
 			return figures{}, err
@@ -33,16 +34,29 @@ func measure(world *mpi.Comm, call func() error, n int, scale float64, stats fun
 		statsDone = stats(each)
 	}
 	loopStart := time.Now()
+	if slow != nil {
+		loopStart = slow.begin()
+	}
 	for i := range each {
 		start := time.Now()
 		if err := call(); err != nil {
 			return figures{}, err
 		}
-		each[i] = micros(time.Since(start)) / scale
+		took := time.Since(start)
+		each[i] = micros(took) / scale
+		if slow != nil {
+			slow.starts[i] = start.Sub(loopStart)
+			slow.ends[i] = slow.starts[i] + took
+		}
 	}
 	mean := micros(time.Since(loopStart)) / float64(n) / scale
 	if statsDone != nil {
 		statsDone()
+	}
+	if slow != nil {
+		if err := slow.write(each); err != nil {
+			return figures{}, err
+		}
 	}
 
 	osuTotal := 0.0

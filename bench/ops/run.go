@@ -44,7 +44,11 @@ func report(world *mpi.Comm, p plan, op string, size, n int, scale float64, call
 			return func() { s.report(op, size, world.Rank(), each) }
 		}
 	}
-	f, err := measure(world, call, n, scale, stats)
+	var slow *slowCalls
+	if p.slowCalls != "" {
+		slow = newSlowCalls(p.slowCalls, world.Rank(), fmt.Sprintf("%s/%d", op, size), p.slowMin, n)
+	}
+	f, err := measure(world, call, n, scale, stats, slow)
 	if err != nil {
 		return fmt.Errorf("%s, %d bytes: %w", op, size, err)
 	}

@@ -10,7 +10,8 @@ import (
 
 // loopStats attributes a back-to-back loop's slow calls (-stats): how the
 // calls' times spread over power-of-two buckets, and what the process did
-// meanwhile (garbage collections, allocations, the threads' voluntary
+// meanwhile (garbage collections, allocations, minor page faults (memory
+// touched for the first time, a few microseconds each in a VM), the threads' voluntary
 // context switches, which count the times a thread went to sleep, and the
 // involuntary ones, which count the times the scheduler took its core).
 type loopStats struct {
@@ -69,7 +70,7 @@ func (s *loopStats) report(op string, size, rank int, each []float64) {
 	}
 	n := float64(len(each))
 	per1000 := func(d int64) float64 { return float64(d) * 1000 / n }
-	fmt.Fprintf(os.Stderr, "stats %s %d rank %d:%s | mean under 1 ms %.3f us, %d calls over | per 1000 calls: gc %.2f, allocs %.0f, vcsw %.1f, ivcsw %.1f\n",
+	fmt.Fprintf(os.Stderr, "stats %s %d rank %d:%s | mean under 1 ms %.3f us, %d calls over | per 1000 calls: gc %.2f, allocs %.0f, page faults %.1f, vcsw %.1f, ivcsw %.1f\n",
 		op, size, rank, b.String(), shortSum/float64(max(short, 1)), len(each)-short, per1000(int64(mem.NumGC-s.numGC)), per1000(int64(mem.Mallocs-s.mallocs)),
-		per1000(ru.Nvcsw-s.rusage.Nvcsw), per1000(ru.Nivcsw-s.rusage.Nivcsw))
+		per1000(ru.Minflt-s.rusage.Minflt), per1000(ru.Nvcsw-s.rusage.Nvcsw), per1000(ru.Nivcsw-s.rusage.Nivcsw))
 }

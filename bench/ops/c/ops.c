@@ -7,7 +7,10 @@
  *   mpirun -np 2 /tmp/ops -kind pingpong
  *   mpirun -np 4 /tmp/ops -kind coll -sizes 8,8192,1048576,8388608
  *
- * Flags as bench/ops: -kind, -sizes, -ops, -budget, -miniters, -maxiters. */
+ * Flags as bench/ops: -kind, -sizes, -ops, -budget, -miniters, -maxiters,
+ * -stats (each rank's histogram of the back-to-back calls' times and
+ * their mean under 1 ms, on stderr, with bench/ops's buckets, so that the
+ * two tails can be compared bucket by bucket). */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,9 +22,30 @@ static int cmp(const void *a, const void *b) {
 }
 
 static long budget = 128L << 20;
-static int min_iters = 20, max_iters = 1000, rank, np;
+static int min_iters = 20, max_iters = 1000, rank, np, stats;
 static double *v, *out, *gathered, *sendblocks, *recvblocks;
 static char *msg;
+
+/* print_stats prints the histogram of the calls' times (microseconds) as
+ * bench/ops -stats does. */
+static void print_stats(const char *name, long size, const double *each, int n) {
+    static const double bounds[] = {0.5, 1, 2, 4, 8, 16, 32, 64, 128};
+    const int nb = sizeof bounds / sizeof bounds[0];
+    int counts[sizeof bounds / sizeof bounds[0] + 1] = {0}, shortn = 0;
+    double shortsum = 0;
+    for (int i = 0; i < n; i++) {
+        int b = 0;
+        while (b < nb && each[i] >= bounds[b]) b++;
+        counts[b]++;
+        if (each[i] < 1000) shortn++, shortsum += each[i];
+    }
+    char line[512];
+    int w = snprintf(line, sizeof line, "stats %s %ld rank %d:", name, size, rank);
+    for (int b = 0; b <= nb && w < (int)sizeof line; b++)
+        w += b < nb ? snprintf(line + w, sizeof line - w, " <%g:%d", bounds[b], counts[b])
+                    : snprintf(line + w, sizeof line - w, " >=%g:%d", bounds[nb - 1], counts[b]);
+    fprintf(stderr, "%s | mean under 1 ms %.3f us, %d calls over\n", line, shortsum / (shortn > 0 ? shortn : 1), n - shortn);
+}
 
 static int iters(long size) {
     long n = budget / (size > 0 ? size : 1);
@@ -65,6 +89,7 @@ static void report(const char *name, int op, long size, int n, double scale, int
         each[i] = (MPI_Wtime() - t) * 1e6 / scale;
     }
     mine[0] = (MPI_Wtime() - loop) * 1e6 / n / scale;
+    if (stats) print_stats(name, size, each, n);
     for (int i = 0; i < n; i++) {
         MPI_Barrier(MPI_COMM_WORLD);
         double t = MPI_Wtime();
@@ -102,15 +127,22 @@ int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &np);
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "-kind")) kind = argv[i + 1];
-        else if (!strcmp(argv[i], "-sizes")) sizes = argv[i + 1];
-        else if (!strcmp(argv[i], "-ops")) ops = argv[i + 1];
-        else if (!strcmp(argv[i], "-budget")) budget = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "-miniters")) min_iters = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "-maxiters")) max_iters = atoi(argv[i + 1]);
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(f, "-stats")) { stats = 1; continue; }
+        if (val == NULL) {
+            if (rank == 0) fprintf(stderr, "ops: flag %s needs a value\n", f);
+            MPI_Abort(MPI_COMM_WORLD, 2);
+        }
+        i++;
+        if (!strcmp(f, "-kind")) kind = val;
+        else if (!strcmp(f, "-sizes")) sizes = val;
+        else if (!strcmp(f, "-ops")) ops = val;
+        else if (!strcmp(f, "-budget")) budget = atol(val);
+        else if (!strcmp(f, "-miniters")) min_iters = atoi(val);
+        else if (!strcmp(f, "-maxiters")) max_iters = atoi(val);
         else {
-            if (rank == 0) fprintf(stderr, "ops: unknown flag %s\n", argv[i]);
+            if (rank == 0) fprintf(stderr, "ops: unknown flag %s\n", f);
             MPI_Abort(MPI_COMM_WORLD, 2);
         }
     }
