@@ -22,8 +22,9 @@ import (
 // region, is kept in the region (shmcoll.Region.Attach).
 //
 // Layout (shmcoll): for each rank, two counters (operands copied in, share
-// reduced), each on a cache line of its own with a count of sleepers;
-// shmcoll.HeaderSets sets of call headers, one per rank in each (its
+// reduced), each on a cache line of its own with a count of sleepers; for
+// each rank, a presence line (the CPU it is bound to, the wait it is in:
+// coremates.go); shmcoll.HeaderSets sets of call headers, one per rank in each (its
 // vector's length, its choice of algorithm, its failure if any, a small
 // value, and a stamp stored last: the step it was written for), which the
 // ranks compare before they touch each other's data; then one slot per
@@ -116,6 +117,16 @@ type arena struct {
 	// deferred counts the small Bcasts, in a row, in which this rank (not
 	// the root) has not yet posted that it is done (see deferDone).
 	deferred int
+	// cpu is the CPU this rank is bound to (-1: not bound to one); mates
+	// the other ranks bound to it, once matesKnown (coremates.go).
+	cpu        int
+	mates      []int
+	matesKnown bool
+	// aheadTo is the call at which a rank other than a Bcast's root next
+	// reads how far the root has run ahead (touchAhead); touched keeps
+	// what the touch read, so that the loads stay.
+	aheadTo uint32
+	touched byte
 }
 
 // maxDeferred is the most small Bcasts in a row whose end a rank other
@@ -233,6 +244,7 @@ func newArena(region *shmcoll.Region) *arena {
 		a.seen[k] = make([]uint32, a.size)
 	}
 	a.choices = sharedChoices(a.size)
+	a.setCPU(boundCPU())
 	return a
 }
 
@@ -435,10 +447,14 @@ func (a *arena) waitOne(kind, q int, target uint32) error { return a.waitRanks(k
 // waitRanks waits for rank only's counter, or every other rank's when
 // only < 0.
 func (a *arena) waitRanks(kind, only int, target uint32) error {
-	var start, lastCheck time.Time
+	var start, lastCheck, idleSince time.Time
 	var leave func()
+	var state uint64 // the wait published in the presence line, once it yields
 	spinning := true
 	defer func() {
+		if state != 0 {
+			a.publishWait(0)
+		}
 		if leave != nil {
 			leave()
 		}
@@ -451,6 +467,7 @@ func (a *arena) waitRanks(kind, only int, target uint32) error {
 			continue
 		}
 		word, waiters := a.counter(kind, q)
+		yields := 0
 		for i := 0; ; i++ {
 			v := word.Load()
 			if reached(v, target) {
@@ -472,14 +489,37 @@ func (a *arena) waitRanks(kind, only int, target uint32) error {
 				}
 				spinning = false
 			}
-			if start.IsZero() {
-				start, lastCheck = time.Now(), time.Now()
-			}
-			if spinning {
-				if i < arenaYieldPolls && !a.long && yieldBriefly() {
+			if spinning && !a.long {
+				if state == 0 {
+					state = waitState(kind, only, target)
+					a.publishWait(state)
+				}
+				if a.coreIdle(state) {
+					// No rank on this core has work: poll, a while
+					// that counts as idlePollYields yields towards the
+					// sleep (the wait then sleeps about as soon as one
+					// that yielded all along).
+					if idleSince.IsZero() {
+						idleSince = time.Now()
+						yields += idlePollYields - 1
+					}
+					if i%16 != 15 || time.Since(idleSince) < arenaIdlePoll {
+						continue
+					}
+				}
+				idleSince = time.Time{}
+				if yields < arenaYieldPolls && yieldBriefly() {
+					yields++
 					continue
 				}
-				spinning = false
+			}
+			spinning = false
+			if start.IsZero() {
+				// A yielding wait reads the clock only to sleep: most
+				// end after one yield, and a clock read costs as much as
+				// a poll's work several times over.
+				start = time.Now()
+				lastCheck = start
 			}
 			waiters.Add(1)
 			if v = word.Load(); !reached(v, target) {

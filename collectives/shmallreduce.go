@@ -5,8 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"unsafe"
+
+	"github.com/gorun-mpi/gorun/internal/shmcoll"
 )
 
 // arenaOf returns c's arena when it can serve this call: the same group,
@@ -191,7 +192,7 @@ func shmPartitioned[E any](a *arena, v, into []E, op Op[E], operands, parts [][]
 	whole := n*es <= a.resultBytes
 	out := into
 	if out == nil && !whole {
-		out = make([]E, n)
+		out = newResultOf[E](n)
 	}
 	first := a.steps
 	for k := range segments {
@@ -235,14 +236,15 @@ func shmPartitioned[E any](a *arena, v, into []E, op Op[E], operands, parts [][]
 	}
 	a.steps = first + uint32(segments)
 	if whole {
+		if out == nil {
+			// While the other ranks finish their shares: the pages the
+			// result is copied into, mapped, not cleared (newResult).
+			out = newResultOf[E](n)
+		}
 		if err := a.waitAll(reducedKind, a.steps); err != nil {
 			return nil, err
 		}
-		if out == nil {
-			out = slices.Clone(result(0, n))
-		} else {
-			copy(out, result(0, n))
-		}
+		copy(out, result(0, n))
 	}
 	return out, nil
 }
@@ -425,8 +427,11 @@ func headerFailure(q int, h []byte) *failure {
 }
 
 // header is rank's header in the current call's set.
-func (a *arena) header(rank int) []byte {
-	off := a.size*arenaKinds*arenaLine + (int(a.calls%arenaHeaderSets)*a.size+rank)*arenaHeader
+func (a *arena) header(rank int) []byte { return a.headerOf(a.calls, rank) }
+
+// headerOf is rank's header in the set of call number call.
+func (a *arena) headerOf(call uint32, rank int) []byte {
+	off := shmcoll.HeadersAt(a.size) + (int(call%arenaHeaderSets)*a.size+rank)*arenaHeader
 	return a.mem[off : off+arenaHeader]
 }
 

@@ -54,10 +54,15 @@ func opOf[T any](fn func(a, b T) T) collectives.Op[T] {
 // bytes.
 //
 // Every rank but the root gets a new value each call, which it may keep:
-// in a loop, a large slice costs Go an allocation and the garbage
-// collection it brings each time. Use BcastInto a buffer you keep there
-// (8 MiB of float64 at np=4 on 2 cores, means of back-to-back calls,
-// bench/ops: Bcast 4.2 ms, BcastInto 2.2 ms).
+// in a loop, use BcastInto a buffer you keep. A large new slice costs what
+// new memory costs Go, whatever gorun does: gorun copies into it as the
+// root posts each piece, does not clear it first, and maps its missing
+// pages in one system call, but while a program's heap still grows (its
+// first calls) the kernel must hand each of those pages out, and once it
+// has stopped growing the slice is memory the caches have not seen (8
+// MiB of float64 at np=4 on 2 cores, means of back-to-back calls, bench/ops
+// and loops of 120 calls, machine load 6-12: Bcast 3.5 ms, in the first
+// 20 calls of a program 3.5-12, BcastInto 2.0).
 func Bcast[T any](c *Comm, v T, root int) (T, error) {
 	return collective(c, "Bcast", func(conn collectives.Conn) (T, error) {
 		return hierBcast(conn, valueCodecFor[T](), v, root)
@@ -201,10 +206,16 @@ func ReduceSlice[T any](c *Comm, v []T, op func(a, b T) T, root int) ([]T, error
 // raw bytes.
 //
 // The result is a new slice each call, which the caller may keep: in a
-// loop, use AllreduceSliceInto a buffer you keep, which saves Go that
-// allocation and the garbage collection it brings (8 MiB of float64 at
-// np=4 on 2 cores, means of back-to-back calls, bench/ops, two runs:
-// AllreduceSlice 12.0 and 8.8 ms, AllreduceSliceInto 6.1 and 7.0 ms).
+// loop, use AllreduceSliceInto a buffer you keep. A large new slice costs
+// what new memory costs Go, whatever gorun does (it copies the result
+// into a slice it does not clear first, whose missing pages it maps in one
+// system call): while a program's heap still grows, its first calls, the
+// kernel must hand out every page of every rank's result, and once the
+// heap has stopped growing the result is memory the caches have not seen
+// (8 MiB of float64 at np=4 on 2 cores, means of back-to-back calls,
+// machine load 6-12: in a loop of 120 calls AllreduceSlice 7 ms,
+// AllreduceSliceInto 5.2; in the first 20 calls of a program, bench/ops,
+// AllreduceSlice 15-26 ms, AllreduceSliceInto 5-7).
 func AllreduceSlice[T any](c *Comm, v []T, op func(a, b T) T) ([]T, error) {
 	return collective(c, "AllreduceSlice", func(conn collectives.Conn) ([]T, error) {
 		return hierAllreduceSlice(conn, sliceCodec[T](), v, nil, false, opFor(&c.e.ops, op))

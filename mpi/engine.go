@@ -339,7 +339,8 @@ func (e *engine) matched(r *recvOp, msg *message) {
 			msg.selfAck()
 		}
 		if msg.ackID != 0 {
-			e.acknowledge(msg.env.source, msg.ackID)
+			e.acknowledge(msg.env.source, msg.ackID, r)
+			return
 		}
 		r.finish(nil)
 	}
@@ -368,9 +369,15 @@ func (e *engine) matchedPushed(r *recvOp, msg *message) {
 }
 
 // acknowledge tells the sender of a small sync message that a receive took
-// it: a clear-to-send with no body to follow.
-func (e *engine) acknowledge(source int, id uint64) {
+// it (a clear-to-send with no body to follow) and finishes r, the receive,
+// once the acknowledgement is out. When it cannot leave at once (no
+// connection to source yet), r waits for it: finished first, r's caller
+// could compute on the rank's one P while the goroutine carrying the
+// acknowledgement waits for the next preemption, 10 ms or more, and the
+// sender with it (as for a pulled body's clear-to-send, see pulled).
+func (e *engine) acknowledge(source int, id uint64, r *recvOp) {
 	if e.trySendFrame(source, comm.Header{Kind: kindCTS, Seq: id}) {
+		r.finish(nil)
 		return
 	}
 	e.countSend(source) // before Deliver returns: see countSend
@@ -380,6 +387,7 @@ func (e *engine) acknowledge(source int, id uint64) {
 		if e.t.Send(context.Background(), source, comm.Header{Kind: kindCTS, Seq: id}, nil) != nil {
 			e.uncountSend(source)
 		}
+		r.finish(nil)
 	}()
 }
 

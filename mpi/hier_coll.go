@@ -195,10 +195,7 @@ func hierAllreduceSlice[E any](conn collectives.Conn, codec collectives.Codec[[]
 				collectives.ErrLengthMismatch, len(out), len(v))}
 		}
 		if up != nil && rawCodec(codec) {
-			if !into {
-				out = make([]E, len(v))
-			}
-			return out, allreduceSliceShared(k, h, up, codec, v, out, op)
+			return allreduceSliceShared(k, h, up, codec, v, out, into, op)
 		}
 		part, err := collectives.ReduceSlice(h.local(k, phaseUp), codec, v, op, 0)
 		if err != nil {

@@ -83,19 +83,27 @@ func allreduceShared[T any](k *collConn, h *hierarchy, up *hostConn, codec colle
 }
 
 // allreduceSliceShared is the data of hierAllreduceSlice through the
-// host's shared memory, into out (of v's length, agreed on every rank; it
-// may be v): each host's ranks allreduce into out in the arena, the hosts'
-// lowest ranks allreduce out across hosts, and broadcast it in the arena.
-func allreduceSliceShared[E any](k *collConn, h *hierarchy, up *hostConn, codec collectives.Codec[[]E], v, out []E, op collectives.Op[E]) error {
-	if err := collectives.AllreduceSliceInto(up, codec, v, out, op); err != nil {
-		return err
+// host's shared memory, into out when into is set (of v's length, agreed
+// on every rank; it may be v), else into a new slice, which the host's
+// allreduce in the arena makes without clearing it first: each host's
+// ranks allreduce v in the arena, the hosts' lowest ranks allreduce the
+// result across hosts, and broadcast it in the arena.
+func allreduceSliceShared[E any](k *collConn, h *hierarchy, up *hostConn, codec collectives.Codec[[]E], v, out []E, into bool, op collectives.Op[E]) ([]E, error) {
+	var err error
+	if into {
+		err = collectives.AllreduceSliceInto(up, codec, v, out, op)
+	} else {
+		out, err = collectives.AllreduceSlice(up, codec, v, op)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if across := h.across(k, h.reps(-1)); across != nil {
 		if err := collectives.AllreduceSliceInto(across, codec, out, out, op); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return collectives.BcastInto(h.shared(k, phaseDown), codec, out, 0)
+	return out, collectives.BcastInto(h.shared(k, phaseDown), codec, out, 0)
 }
 
 // agreeLengths is hierAllreduceSlice's agreement on lengths: {min

@@ -8,7 +8,10 @@
  * adds the sums on rank 0, which prints the line the Go program prints
  * last: total_km=... requests=N ranks=P seconds=S (S from the barrier to
  * the total, as in Go). The Go program's four named requests come before
- * its clock starts and are left out here.
+ * its clock starts and are left out here. With -phases, each rank prints
+ * on stderr when each phase ended, as the Go program's -phases does:
+ * "phases rank R: gen1=ms sent1=ms ... reduced=ms" (ms from the clock's
+ * start).
  *
  *   mpicc -O2 -o /tmp/haversine bench/haversine/haversine.c -lm
  *   mpirun -np 4 /tmp/haversine -n 8000000
@@ -20,6 +23,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The -phases line of this rank: "name=ms" of each phase's end, in order. */
+static int phases;
+static double phases_start;
+static char phases_line[512];
+static size_t phases_len;
+
+static void mark(const char *name, int r) {
+    char n[16];
+    if (!phases) return;
+    snprintf(n, sizeof n, r >= 0 ? "%s%d" : "%s", name, r);
+    phases_len += snprintf(phases_line + phases_len, sizeof phases_line - phases_len, " %s=%.1f", n,
+                           (MPI_Wtime() - phases_start) * 1000);
+    if (phases_len >= sizeof phases_line) phases_len = sizeof phases_line - 1;
+}
 
 static double rad(double deg) { return deg * M_PI / 180; }
 
@@ -49,8 +67,11 @@ int main(int argc, char **argv) {
     MPI_Comm_size(MPI_COMM_WORLD, &np);
     for (int i = 1; i + 1 < argc; i += 2)
         if (!strcmp(argv[i], "-n")) n = atol(argv[i + 1]);
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-phases")) phases = 1;
     MPI_Barrier(MPI_COMM_WORLD);
     double start = MPI_Wtime();
+    phases_start = start;
     long *counts = malloc(sizeof(long) * np);
     for (int r = 0; r < np; r++) counts[r] = n / np + (r < n % np);
     long *firsts = calloc(np, sizeof(long));
@@ -62,20 +83,28 @@ int main(int argc, char **argv) {
     if (rank == 0) {
         for (int r = 1; r < np; r++) {
             generate(mine, firsts[r], counts[r]);
+            mark("gen", r);
             MPI_Send(mine, (int)(counts[r] * 4), MPI_DOUBLE, r, 1, MPI_COMM_WORLD);
+            mark("sent", r);
         }
         generate(mine, 0, counts[0]);
+        mark("gen", 0);
     } else {
         MPI_Recv(mine, (int)(counts[rank] * 4), MPI_DOUBLE, 0, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        mark("recvd", -1);
     }
     double local = 0, total = 0;
     for (long i = 0; i < counts[rank]; i++)
         local += haversine(mine[4 * i], mine[4 * i + 1], mine[4 * i + 2], mine[4 * i + 3]);
+    mark("computed", -1);
     long *answered = malloc(sizeof(long) * np);
     MPI_Gather(&counts[rank], 1, MPI_LONG, answered, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+    mark("gathered", -1);
     if (rank == 0)
         for (int r = 0; r < np; r++) printf("rank %d answered %ld requests\n", r, answered[r]);
     MPI_Reduce(&local, &total, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+    mark("reduced", -1);
+    if (phases) fprintf(stderr, "phases rank %d:%s\n", rank, phases_line);
     if (rank == 0)
         printf("total_km=%.6f requests=%ld ranks=%d seconds=%.3f\n", total, n, np, MPI_Wtime() - start);
     free(mine);

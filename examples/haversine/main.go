@@ -41,6 +41,7 @@ func main() {
 	n := flag.Int("n", 80000, "number of generated requests")
 	dynamic := flag.Bool("dynamic", false, "hand chunks out on demand (farm.Map) instead of scattering")
 	chunk := flag.Int("chunk", 10000, "requests per chunk in -dynamic mode")
+	phases := flag.Bool("phases", false, "static split: print on stderr when each phase ended on each rank (ms from the clock's start)")
 	flag.Parse()
 	world, err := mpi.Init()
 	if err != nil {
@@ -51,12 +52,12 @@ func main() {
 	if *n < 0 || *chunk < 1 {
 		mpi.Abort(2, "haversine: -n must be >= 0 and -chunk >= 1")
 	}
-	if err := run(world, *n, *dynamic, *chunk); err != nil {
+	if err := run(world, *n, *dynamic, *chunk, *phases); err != nil {
 		mpi.Abort(1, err.Error())
 	}
 }
 
-func run(world *mpi.Comm, n int, dynamic bool, chunk int) error {
+func run(world *mpi.Comm, n int, dynamic bool, chunk int, phases bool) error {
 	if err := answerNamed(world); err != nil {
 		return err
 	}
@@ -73,7 +74,9 @@ func run(world *mpi.Comm, n int, dynamic bool, chunk int) error {
 	if dynamic {
 		total, err = farmed(world, n, chunk)
 	} else {
-		total, err = scatterReduce(world, n)
+		clock := newPhaseClock(phases, start)
+		total, err = scatterReduce(world, n, clock)
+		clock.report(os.Stderr, world.Rank())
 	}
 	if err != nil {
 		return err
@@ -111,8 +114,9 @@ func answerNamed(world *mpi.Comm) error {
 
 // scatterReduce: rank 0 generates the requests and sends each rank its
 // share (four float64 per request, so whole requests travel as raw bytes),
-// every rank sums its share, and Reduce adds the sums.
-func scatterReduce(world *mpi.Comm, n int) (float64, error) {
+// every rank sums its share, and Reduce adds the sums. clock, when not
+// nil, notes when each phase ended (-phases).
+func scatterReduce(world *mpi.Comm, n int, clock *phaseClock) (float64, error) {
 	// A request is four numbers. mpi.Scatter would cut a slice of numbers
 	// without regard to requests, so rank 0 cuts the requests itself, with
 	// Scatter's rule (lengths differ by at most one request, longer first):
@@ -133,15 +137,22 @@ func scatterReduce(world *mpi.Comm, n int) (float64, error) {
 		for r := 1; r < world.Size(); r++ {
 			share := mine[:4*counts[r]]
 			generate(share, firsts[r])
+			clock.mark(fmt.Sprintf("gen%d", r))
 			if err := world.Send(share, r, tagChunk); err != nil {
 				return 0, err
 			}
+			clock.mark(fmt.Sprintf("sent%d", r))
 		}
 		generate(mine, 0)
-	} else if _, err := world.Recv(&mine, 0, tagChunk); err != nil {
-		return 0, err
+		clock.mark("gen0")
+	} else {
+		if _, err := world.Recv(&mine, 0, tagChunk); err != nil {
+			return 0, err
+		}
+		clock.mark("recvd")
 	}
 	local := sumDistances(mine)
+	clock.mark("computed")
 	// Each rank's output reaches gorun through its own pipe, so lines of
 	// different ranks may come out in any order. Rank 0 prints for all,
 	// so that the total is the last line.
@@ -149,10 +160,13 @@ func scatterReduce(world *mpi.Comm, n int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	clock.mark("gathered")
 	for r, n := range answered {
 		fmt.Printf("rank %d answered %d requests\n", r, n)
 	}
-	return mpi.Reduce(world, local, mpi.Sum, 0)
+	total, err := mpi.Reduce(world, local, mpi.Sum, 0)
+	clock.mark("reduced")
+	return total, err
 }
 
 // shares splits n requests over size ranks as Scatter would: lengths

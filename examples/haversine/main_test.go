@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -93,5 +94,42 @@ func TestOverNATS(t *testing.T) {
 		res := runexample.MustSucceed(t, runexample.Options{NP: 3, Args: args, GorunFlags: []string{"--transport", "nats"}})
 		checkNamed(t, 3, res.Stdout)
 		checkTotal(t, 3, res.Stdout)
+	}
+}
+
+// TestPhases: with -phases every rank of the static split prints one line
+// on stderr naming its phases in the order they happen (rank 0 generates
+// and sends each other rank's share, then generates its own; the others
+// receive theirs), each with a time no earlier than the one before, and
+// the answer is unchanged.
+func TestPhases(t *testing.T) {
+	const np = 3
+	res := runexample.MustSucceed(t, runexample.Options{NP: np, Args: []string{"-phases"}})
+	checkTotal(t, np, res.Stdout)
+	want := map[string][]string{
+		"0": {"gen1", "sent1", "gen2", "sent2", "gen0", "computed", "gathered", "reduced"},
+		"1": {"recvd", "computed", "gathered", "reduced"},
+		"2": {"recvd", "computed", "gathered", "reduced"},
+	}
+	lines := regexp.MustCompile(`(?m)^phases rank (\d+): (.*)$`).FindAllStringSubmatch(res.Stderr, -1)
+	if len(lines) != np {
+		t.Fatalf("%d phases lines, want one per rank (%d):\n%s", len(lines), np, res.Stderr)
+	}
+	for _, line := range lines {
+		rank, fields := line[1], strings.Fields(line[2])
+		var names []string
+		last := -1.0
+		for _, f := range fields {
+			name, value, _ := strings.Cut(f, "=")
+			ms, err := strconv.ParseFloat(value, 64)
+			if err != nil || ms < last {
+				t.Errorf("rank %s: %q is not a time no earlier than the last (%v ms) in %q", rank, f, last, line[0])
+			}
+			last = ms
+			names = append(names, name)
+		}
+		if !slices.Equal(names, want[rank]) {
+			t.Errorf("rank %s: phases %q, want %q", rank, names, want[rank])
+		}
 	}
 }

@@ -23,7 +23,9 @@ import (
 )
 
 // Layout of an arena for a group of n ranks: for each rank, CountersPerRank
-// progress counters, each on a line of its own (Line bytes); HeaderSets
+// progress counters, each on a line of its own (Line bytes); for each rank,
+// a presence line (PresenceAt: the CPU it is bound to and what it waits
+// for, read by the ranks that share its core); HeaderSets
 // sets of call headers of CallHeader bytes per rank; then one slot of SlotBytes(n)
 // per rank; then the result area (ResultBytes). Sections start on Align.
 const (
@@ -37,9 +39,15 @@ const (
 	// ranks that share a core must take turns: BcastInto 8 B at np=4 on 2
 	// cores, the mean of calls under 1 ms (bench/ops -stats, three
 	// alternated runs, machine load 11): 8 sets 1.39-1.43 us, 32 sets
-	// 0.99-1.09, 128 sets 0.94-1.01. 32 keeps the headers to 512 KiB per
-	// rank (tmpfs allocates only the pages calls touch).
-	HeaderSets  = 32
+	// 0.99-1.09, 128 sets 0.94-1.01. Once ranks whose core-mates all wait
+	// poll instead of yielding (package collectives, coremates.go), Bcast
+	// 8 B at np=4, the same measure, eight alternated runs at load 9-10:
+	// 32 sets 0.91-1.62 us (mean 1.17), 64 sets 0.83-1.06 (0.93), and in
+	// four of them 128 sets 0.89-1.09 (0.99); yields per 1000 calls 40-74,
+	// 20-30, 10-19.
+	// 64 keeps the headers to 1 MiB per rank (tmpfs allocates only the
+	// pages calls touch: a small call, the first page of its header).
+	HeaderSets  = 64
 	Align       = 4096
 	ResultBytes = 16 << 20
 	slotMax     = 8 << 20
@@ -59,9 +67,17 @@ func SlotBytes(n int) int {
 // HeaderBytes is the counters and the HeaderSets sets of call headers of
 // a group of n ranks.
 func HeaderBytes(n int) int {
-	h := n*CountersPerRank*Line + HeaderSets*n*CallHeader
+	h := HeadersAt(n) + HeaderSets*n*CallHeader
 	return (h + Align - 1) &^ (Align - 1)
 }
+
+// PresenceAt is the offset of rank's presence line in the arena of a
+// group of n ranks.
+func PresenceAt(n, rank int) int { return (n*CountersPerRank + rank) * Line }
+
+// HeadersAt is the offset of the first set of call headers in the arena
+// of a group of n ranks.
+func HeadersAt(n int) int { return n * (CountersPerRank + 1) * Line }
 
 // Size is the number of bytes an arena for a group of n ranks needs.
 func Size(n int) int { return sizeOf(n, SlotBytes(n), ResultBytes) }

@@ -23,8 +23,8 @@ func TestLayoutSizes(t *testing.T) {
 		if slot < slotMin || slot > slotMax {
 			t.Errorf("n=%d: slot %d outside [%d, %d]", n, slot, slotMin, slotMax)
 		}
-		if head < n*CountersPerRank*Line+HeaderSets*n*CallHeader {
-			t.Errorf("n=%d: header area %d too small for the counters and %d sets of call headers", n, head, HeaderSets)
+		if head < n*(CountersPerRank+1)*Line+HeaderSets*n*CallHeader || HeadersAt(n) < PresenceAt(n, n-1)+Line {
+			t.Errorf("n=%d: header area %d too small for the counters, the presence lines and %d sets of call headers", n, head, HeaderSets)
 		}
 		if got, want := Size(n), head+n*slot+ResultBytes; got != want {
 			t.Errorf("n=%d: Size %d, want %d", n, got, want)
