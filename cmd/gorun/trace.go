@@ -61,6 +61,11 @@ type traceCollector struct {
 	early     *trace.JSONWriter
 	earlyFile *os.File
 	earlyOff  bool
+	// merged is the timeline of the ranks' records, merged (its messages
+	// joined on a goroutine of their own) as soon as the last rank's are
+	// read, while it exits: nil until every rank's are read from its
+	// buffer. write fills in what its lanes say of their ranks.
+	merged *trace.Timeline
 }
 
 // rankTrace is what the collector has of one rank.
@@ -386,7 +391,16 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 	t.stamps.MarkCPU("trace: every rank's records read")
 	// The messages are joined on a goroutine of their own while the
 	// lanes are written: the job is over, its cores are free.
-	tl := trace.MergeMatching(ranks)
+	tl := t.merged
+	if tl != nil {
+		// Merged as the last rank exited: what the lanes say of their
+		// ranks is said now (the joining reads only their calls).
+		for i := range tl.Lanes {
+			tl.Lanes[i].Dropped, tl.Lanes[i].Missing, tl.Lanes[i].Clock = ranks[i].Dropped, ranks[i].Missing, ranks[i].Clock
+		}
+	} else {
+		tl = trace.MergeMatching(ranks)
+	}
 	t.stamps.MarkCPU("trace: lanes merged")
 	f, err := t.traceFile()
 	if err != nil {
@@ -456,6 +470,7 @@ func (t *traceCollector) traceFile() (*os.File, error) {
 // finished; never for ranks on other hosts, whose records come at the end.
 // A lane is written early only if nothing it says can change by then.
 func (t *traceCollector) writeEarly() {
+	t.mergeEarly()
 	if t.earlyOff {
 		return
 	}
@@ -483,6 +498,24 @@ func (t *traceCollector) writeEarly() {
 			t.stamps.MarkCPU(fmt.Sprintf("rank %d lane written early", i))
 		}
 	}
+}
+
+// mergeEarly merges the ranks' records as soon as every rank's are read
+// from its buffer, joining the messages on a goroutine of its own while
+// the last rank exits (see merged).
+func (t *traceCollector) mergeEarly() {
+	if t.merged != nil {
+		return
+	}
+	ranks := make([]trace.Rank, len(t.ranks))
+	for i := range t.ranks {
+		if !t.ranks[i].fromBuffer {
+			return
+		}
+		ranks[i] = t.ranks[i].prepared
+	}
+	t.merged = trace.MergeMatching(ranks)
+	t.stamps.MarkCPU("trace: lanes merged early")
 }
 
 // knownOrigin is the timeline's zero on gorun's clock, the earliest start

@@ -123,13 +123,16 @@ func Merge(ranks []Rank) *Timeline {
 // read the calls, and the writers come to the messages last, waiting for
 // them there. Flows may be read only through a writer or after WaitFlows.
 // On a machine with a core to spare, the joining (a third of what gorun
-// does with a trace after the job) costs no time of its own.
+// does with a trace after the job) costs no time of its own. The lanes'
+// other fields (Dropped, Missing, Clock) may be set meanwhile: the joining
+// reads a copy of the lanes.
 func MergeMatching(ranks []Rank) *Timeline {
 	tl := mergeLanes(ranks)
 	tl.matched = make(chan struct{})
+	lanes := slices.Clone(tl.Lanes)
 	go func() {
 		defer close(tl.matched)
-		tl.Flows = matchMessages(tl.Lanes)
+		tl.Flows = matchMessages(lanes)
 	}()
 	return tl
 }
