@@ -108,11 +108,11 @@ func checkDeathTrace(t *testing.T, path string, code int, stderr, how string, np
 	}
 	for i, c := range list {
 		if unfinished := c.Args["unfinished"] == true; unfinished != (i == len(list)-1) {
-			t.Fatalf("rank 1's call %d (%v): unfinished %v", i, c.Args["call"], unfinished)
+			t.Fatalf("rank 1's call %d (%s %v): unfinished %v", i, c.Name, c.Args, unfinished)
 		}
 	}
 	last := list[len(list)-1]
-	if how == "panic" && !strings.Contains(fmt.Sprint(last.Args["call"]), "panicked: tracedeath: dying inside Allreduce") {
+	if how == "panic" && !strings.Contains(fmt.Sprint(last.Args["note"]), "panicked: tracedeath: dying inside Allreduce") {
 		t.Fatalf("rank 1's last call does not say it panicked: %v", last.Args)
 	}
 	// Every rank's Sendrecv sent a message round the ring each round.

@@ -185,7 +185,7 @@ func checkFlowsWithin(t *testing.T, tracks map[int]int, calls map[int][]traceEve
 		}
 		if dest != f.rank || source != s.rank || stag != rtag || ssize != rsize {
 			t.Fatalf("flow %d joins %v on rank %d to %v on rank %d: dest, source, tag or size differ",
-				id, send.Args["call"], s.rank, recv.Args["call"], f.rank)
+				id, send.Args, s.rank, recv.Args, f.rank)
 		}
 		if s.ev.Ts > f.ev.Ts+bound[s.rank]+bound[f.rank] {
 			t.Fatalf("flow %d: the send (%v, rank %d) starts after its receive returned (%v, rank %d), clocks aligned within %v us and %v us",
@@ -197,10 +197,10 @@ func checkFlowsWithin(t *testing.T, tracks map[int]int, calls map[int][]traceEve
 	for r, list := range calls {
 		for _, c := range list {
 			if _, received := c.Args["recv_bytes"]; received && recvUsed[callKey{r, c.Ts}] != 1 {
-				t.Fatalf("rank %d: %v received a message but %d flows end in it", r, c.Args["call"], recvUsed[callKey{r, c.Ts}])
+				t.Fatalf("rank %d: %s %v received a message but %d flows end in it", r, c.Name, c.Args, recvUsed[callKey{r, c.Ts}])
 			}
 			if _, sent := c.Args["send_bytes"]; sent && sendUsed[callKey{r, c.Ts}] != 1 {
-				t.Fatalf("rank %d: %v sent a message but %d flows start in it", r, c.Args["call"], sendUsed[callKey{r, c.Ts}])
+				t.Fatalf("rank %d: %s %v sent a message but %d flows start in it", r, c.Name, c.Args, sendUsed[callKey{r, c.Ts}])
 			}
 		}
 	}
@@ -376,6 +376,99 @@ func TestTraceHTMLRendersInChromium(t *testing.T) {
 		}
 		if total == 0 {
 			t.Errorf("rank %d's lane has no call drawn in it", r)
+		}
+	}
+	// What hovering shows: the page's script wrote each call's and each
+	// arrow's details, looked up in the data's tables, into the drawing.
+	dump := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+filepath.Join(dir, "profile-dom"), "--dump-dom", "file://"+page)
+	dom, err := dump.Output()
+	if err != nil {
+		t.Fatalf("chromium --dump-dom: %v", err)
+	}
+	// A call's box: its fill is its category's colour, its title names
+	// the rank and the call. An arrow: its title names the message, whose
+	// ranks are the lanes its ends lie in.
+	fills := map[string]string{"send": "#1f6fd1", "recv": "#1e9e4a", "sendrecv": "#0f8f8f", "wait": "#e08a00", "probe": "#8a6d3b", "collective": "#8e44ad"}
+	calls := map[int]int{}
+	type box struct {
+		from, to float64
+		title    string
+	}
+	boxes := map[int][]box{} // by lane: the boxes' horizontal extents and titles
+	for _, m := range regexp.MustCompile(`<rect x="([0-9.]+)" y="([0-9.]+)" width="([0-9.]+)"[^>]*fill="(#[0-9a-f]{6})"[^>]*><title>([^<]*)</title>`).FindAllSubmatch(dom, -1) {
+		sub := regexp.MustCompile(`^rank (\d+): ([A-Z][A-Za-z]*)\(.*\)(?:.|\n)*from .* for `).FindStringSubmatch(string(m[5]))
+		if sub == nil {
+			t.Fatalf("a call's box has the title %q", m[5])
+		}
+		r, _ := strconv.Atoi(sub[1])
+		calls[r]++
+		if want := fills[trace.Category(trace.Record{Op: sub[2]})]; string(m[4]) != want {
+			t.Fatalf("%q drawn in %s, not its category's %s", m[5], m[4], want)
+		}
+		x, _ := strconv.ParseFloat(string(m[1]), 64)
+		y, _ := strconv.Atoi(string(m[2]))
+		w, _ := strconv.ParseFloat(string(m[3]), 64)
+		if lane := (y - 6 - trace.HTMLTop) / trace.HTMLLaneHeight; lane != r {
+			t.Fatalf("%q drawn in lane %d", m[5], lane)
+		}
+		boxes[r] = append(boxes[r], box{x, x + w, string(m[5])})
+	}
+	// inBox: a box of lane around x whose title says part, or none in the
+	// lane at all (a call under a pixel already drawn is not drawn again).
+	inBox := func(lane int, x float64, part string) bool {
+		drawn := false
+		for _, b := range boxes[lane] {
+			if strings.Contains(b.title, part) {
+				drawn = true
+				if x >= b.from-1 && x <= b.to+1 {
+					return true
+				}
+			}
+		}
+		return !drawn
+	}
+	laneMiddle := func(rank int) string {
+		return strconv.Itoa(trace.HTMLTop + rank*trace.HTMLLaneHeight + (trace.HTMLLaneHeight-trace.HTMLLaneGap)/2)
+	}
+	arrows := regexp.MustCompile(`<line x1="([0-9.]+)" y1="([0-9.]+)" x2="([0-9.]+)" y2="([0-9.]+)"[^>]*marker-end[^>]*><title>([^<]*)</title>`).FindAllSubmatch(dom, -1)
+	labels := map[string]int{}
+	for _, m := range arrows {
+		labels[string(m[5])]++
+	}
+	checked := 0
+	for _, m := range arrows {
+		sub := regexp.MustCompile(`^message: rank (\d+) → rank (\d+), (tag \d+, \d+ (?:B|KiB|MiB))$`).FindStringSubmatch(string(m[5]))
+		if sub == nil {
+			t.Fatalf("an arrow has the title %q", m[5])
+		}
+		from, _ := strconv.Atoi(sub[1])
+		to, _ := strconv.Atoi(sub[2])
+		if string(m[2]) != laneMiddle(from) || string(m[4]) != laneMiddle(to) {
+			t.Fatalf("the arrow %q goes from y %s to y %s, not from rank %d's lane (y %s) to rank %d's (y %s)",
+				m[5], m[2], m[4], from, laneMiddle(from), to, laneMiddle(to))
+		}
+		x1, _ := strconv.ParseFloat(string(m[1]), 64)
+		x2, _ := strconv.ParseFloat(string(m[3]), 64)
+		// The program's messages each have a size of their own (but the
+		// token passed round the ring): the arrow starts in the call that
+		// sent it and ends in the one that received it.
+		if labels[string(m[5])] > 1 {
+			continue
+		}
+		checked++
+		sent, received := fmt.Sprintf("dest %d, %s", to, sub[3]), fmt.Sprintf("source %d, %s", from, sub[3])
+		if !inBox(from, x1, sent) || !inBox(to, x2, received) {
+			t.Fatalf("the arrow %q goes from x %v to x %v, not from rank %d's call with %q to rank %d's with %q", m[5], x1, x2, from, sent, to, received)
+		}
+	}
+	if len(arrows) == 0 || checked == 0 {
+		t.Errorf("%d arrows with their titles in the page, %d of a message of its own:\n%.2000s", len(arrows), checked, dom)
+	}
+	for r := range np {
+		if calls[r] == 0 {
+			t.Errorf("no box of rank %d's calls with its title in the page", r)
 		}
 	}
 	if t.Failed() {

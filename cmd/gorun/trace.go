@@ -54,6 +54,18 @@ type traceCollector struct {
 	noShm string // why the ranks record into their own memory, if one does
 	// stamps marks the collector's steps (GORUN_LAUNCH_TRACE); nil: off.
 	stamps *launchtrace.Stamps
+	// early writes a JSON trace's lanes of the ranks that have finished
+	// while the others still run, once the timeline's zero is known (see
+	// writeEarly); nil until then. earlyFile is the trace file it writes
+	// to; earlyOff: the file could not be opened, or the trace is a page.
+	early     *trace.JSONWriter
+	earlyFile *os.File
+	earlyOff  bool
+	// merged is the timeline of the ranks' records, merged (its messages
+	// joined on a goroutine of their own) as soon as the last rank's are
+	// read, while it exits: nil until every rank's are read from its
+	// buffer. write fills in what its lanes say of their ranks.
+	merged *trace.Timeline
 }
 
 // rankTrace is what the collector has of one rank.
@@ -76,6 +88,12 @@ type rankTrace struct {
 	buffer *os.File
 	// fromBuffer: records and dropped were read from the buffer.
 	fromBuffer bool
+	// prepared is the rank's records as read from its buffer, put in
+	// order on gorun's clock there and then (trace.Rank.Prepare), while
+	// the others still ran: the merge at the end finds them ready.
+	prepared trace.Rank
+	// written: its lane is in the trace file already (writeEarly).
+	written bool
 }
 
 // newBuffer makes the shared memory file rank records into, for its
@@ -119,6 +137,7 @@ func (t *traceCollector) exited(rank int) {
 	if t.stamps != nil {
 		t.stamps.MarkCPU(fmt.Sprintf("rank %d trace read (%d records)", rank, len(t.ranks[rank].records)))
 	}
+	t.writeEarly()
 }
 
 // readBuffer takes r's records from its buffer, if it has one the rank
@@ -135,6 +154,8 @@ func (t *traceCollector) readBuffer(r *rankTrace) {
 		return // its records come over the control channel, if at all
 	}
 	r.records, r.dropped, r.fromBuffer = recs, dropped, true
+	r.prepared = trace.Rank{Records: recs, Offset: off}
+	r.prepared.Prepare()
 	if err != nil && r.broken == "" {
 		r.broken = err.Error()
 	}
@@ -273,6 +294,7 @@ func (t *traceCollector) onEvent(server controlServer, ev control.Event) bool {
 		if r.buffer != nil && trace.BufferClosed(r.buffer) {
 			t.readBuffer(r)
 			t.stamps.MarkCPU(fmt.Sprintf("rank %d trace read at Finalize (%d records)", ev.Rank, len(r.records)))
+			t.writeEarly()
 		}
 		return false
 	default:
@@ -349,17 +371,12 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 	for i := range t.ranks {
 		t.readBuffer(&t.ranks[i]) // a rank gorun gave up waiting for
 		r := t.ranks[i]
-		ranks[i] = trace.Rank{Records: r.records, Dropped: r.dropped}
-		ranks[i].Offset, ranks[i].Clock = t.offset(r)
-		switch {
-		case !r.hello:
-			ranks[i].Missing = "never joined the job (no mpi.Init)"
-		case !r.ended && !r.fromBuffer:
-			ranks[i].Missing = "ended without handing over its trace: the calls it made are missing"
+		off, clock := t.offset(r)
+		ranks[i] = trace.Rank{Records: r.records, Offset: off}
+		if r.fromBuffer {
+			ranks[i] = r.prepared // on gorun's clock already
 		}
-		if r.broken != "" && ranks[i].Missing == "" {
-			ranks[i].Missing = "left records that did not decode (" + r.broken + "): some calls are missing"
-		}
+		ranks[i].Dropped, ranks[i].Clock, ranks[i].Missing = r.dropped, clock, missing(r)
 		if ranks[i].Missing != "" {
 			warnings = append(warnings, fmt.Sprintf("trace: rank %d %s", i, ranks[i].Missing))
 		}
@@ -374,19 +391,33 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 	t.stamps.MarkCPU("trace: every rank's records read")
 	// The messages are joined on a goroutine of their own while the
 	// lanes are written: the job is over, its cores are free.
-	tl := trace.MergeMatching(ranks)
+	tl := t.merged
+	if tl != nil {
+		// Merged as the last rank exited: what the lanes say of their
+		// ranks is said now (the joining reads only their calls).
+		for i := range tl.Lanes {
+			tl.Lanes[i].Dropped, tl.Lanes[i].Missing, tl.Lanes[i].Clock = ranks[i].Dropped, ranks[i].Missing, ranks[i].Clock
+		}
+	} else {
+		tl = trace.MergeMatching(ranks)
+	}
 	t.stamps.MarkCPU("trace: lanes merged")
-	// The file is written over, then cut where the trace ends, rather
-	// than emptied first: writing over an older trace's pages of cache
-	// costs less than freeing them and taking new ones (and ext4 writes a
-	// file emptied and written again out at once when it is closed).
-	f, err := os.OpenFile(t.path, os.O_WRONLY|os.O_CREATE, 0o644)
+	f, err := t.traceFile()
 	if err != nil {
 		return warnings, fmt.Errorf("trace: %w", err)
 	}
-	if strings.ToLower(filepath.Ext(t.path)) == ".html" {
+	switch {
+	case strings.ToLower(filepath.Ext(t.path)) == ".html":
 		err = trace.WriteHTML(f, tl, title)
-	} else {
+	case t.early != nil:
+		if err = t.early.Finish(tl); errors.Is(err, trace.ErrOriginMoved) {
+			// Not the zero the lanes written were written from (a rank's
+			// first call was not its earliest record): all anew.
+			if _, err = f.Seek(0, io.SeekStart); err == nil {
+				err = trace.WriteJSON(f, tl)
+			}
+		}
+	default:
 		err = trace.WriteJSON(f, tl)
 	}
 	t.stamps.MarkCPU("trace: encoded and written")
@@ -398,6 +429,127 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 	}
 	t.stamps.MarkCPU("trace: file closed")
 	return warnings, err
+}
+
+// missing says why r's records are absent or end early ("" when they are
+// whole).
+func missing(r rankTrace) string {
+	why := ""
+	switch {
+	case !r.hello:
+		why = "never joined the job (no mpi.Init)"
+	case !r.ended && !r.fromBuffer:
+		why = "ended without handing over its trace: the calls it made are missing"
+	}
+	if r.broken != "" && why == "" {
+		why = "left records that did not decode (" + r.broken + "): some calls are missing"
+	}
+	return why
+}
+
+// traceFile is the trace file, open for writing from its start: the one
+// writeEarly opened, or the file at t.path. The file is written over,
+// then cut where the trace ends, rather than emptied first: writing over
+// an older trace's pages of cache costs less than freeing them and taking
+// new ones (and ext4 writes a file emptied and written again out at once
+// when it is closed).
+func (t *traceCollector) traceFile() (*os.File, error) {
+	if t.earlyFile != nil {
+		return t.earlyFile, nil
+	}
+	return os.OpenFile(t.path, os.O_WRONLY|os.O_CREATE, 0o644)
+}
+
+// writeEarly writes into a JSON trace the lanes of the ranks whose records
+// are read, while the others still run: what is left to do once the job
+// is over, the last rank's lane and the messages, is then all the job
+// waits for (the bank example: ranks 1 to 3 finish well before rank 0,
+// their 6,000 calls a third of the file). It can once the timeline's zero
+// is known, which is when every rank started by gorun has recorded a call
+// into its buffer (its first is its earliest: trace.FirstStart) or has
+// finished; never for ranks on other hosts, whose records come at the end.
+// A lane is written early only if nothing it says can change by then.
+func (t *traceCollector) writeEarly() {
+	t.mergeEarly()
+	if t.earlyOff {
+		return
+	}
+	if t.early == nil {
+		if strings.ToLower(filepath.Ext(t.path)) != ".json" {
+			t.earlyOff = true
+			return
+		}
+		origin, ok := t.knownOrigin()
+		if !ok {
+			return
+		}
+		f, err := os.OpenFile(t.path, os.O_WRONLY|os.O_CREATE, 0o644)
+		if err != nil {
+			t.earlyOff = true // write says why, at the end
+			return
+		}
+		t.earlyFile, t.early = f, trace.NewJSONWriter(f, len(t.ranks), origin)
+	}
+	for i := range t.ranks {
+		r := &t.ranks[i]
+		if r.fromBuffer && !r.written && r.hello && missing(*r) == "" {
+			t.early.Lane(trace.Lane{Rank: i, Calls: r.prepared.Records, Dropped: r.dropped})
+			r.written = true
+			t.stamps.MarkCPU(fmt.Sprintf("rank %d lane written early", i))
+		}
+	}
+}
+
+// mergeEarly merges the ranks' records as soon as every rank's are read
+// from its buffer, joining the messages on a goroutine of its own while
+// the last rank exits (see merged).
+func (t *traceCollector) mergeEarly() {
+	if t.merged != nil {
+		return
+	}
+	ranks := make([]trace.Rank, len(t.ranks))
+	for i := range t.ranks {
+		if !t.ranks[i].fromBuffer {
+			return
+		}
+		ranks[i] = t.ranks[i].prepared
+	}
+	t.merged = trace.MergeMatching(ranks)
+	t.stamps.MarkCPU("trace: lanes merged early")
+}
+
+// knownOrigin is the timeline's zero on gorun's clock, the earliest start
+// of any rank's calls, if it is known already: every rank gorun started
+// has finished recording, or recorded a call into its buffer (and its
+// clock is gorun's); false otherwise.
+func (t *traceCollector) knownOrigin() (int64, bool) {
+	origin, any := int64(0), false
+	for i := range t.ranks {
+		r := &t.ranks[i]
+		var first int64
+		var ok bool
+		switch {
+		case !r.local:
+			return 0, false
+		case r.fromBuffer:
+			if first, ok = r.prepared.First(); !ok {
+				continue // no calls: no say in the zero
+			}
+		case r.buffer != nil:
+			if first, ok = trace.FirstStart(r.buffer); !ok {
+				return 0, false
+			}
+		default:
+			return 0, false
+		}
+		if off, _ := t.offset(*r); off != 0 {
+			return 0, false
+		}
+		if !any || first < origin {
+			origin, any = first, true
+		}
+	}
+	return origin, any
 }
 
 // cutAtOffset ends the regular file f where its writing has reached,

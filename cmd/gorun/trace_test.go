@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -207,5 +209,105 @@ func TestTraceReadAtFinalize(t *testing.T) {
 	tc.exited(1)
 	if r := tc.ranks[1]; r.buffer != nil || len(r.records) != 1 {
 		t.Fatalf("rank 1's records at its exit: %+v", r.records)
+	}
+}
+
+// TestTraceWritesLanesEarly: once every rank has recorded its first call,
+// a JSON trace's lane of a rank that finalized is written at once, while
+// the others run; the file in the end is the job's whole trace, its zero
+// the earliest call. When the zero moves after all (a rank's first slot
+// turns out to hold no record: the earliest call is then a later one), the
+// file is written anew, right.
+func TestTraceWritesLanesEarly(t *testing.T) {
+	for _, moved := range []bool{false, true} {
+		path := filepath.Join(t.TempDir(), "t.json")
+		const np = 3
+		tc, err := newTraceCollector(path, np, func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		size := trace.BufferSize(jobenv.TraceSlots(tc.limit))
+		slots := make([][]*trace.Slot, np)
+		for rank := range np {
+			f, err := shm.Create("test-trace", int64(size))
+			if err != nil {
+				t.Skip(err)
+			}
+			keep, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(f.Fd())), os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			region, err := shm.Map(keep, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer region.Close()
+			buf, err := trace.NewBuffer(region.Bytes(), jobenv.TraceSlots(tc.limit))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 4 { // rank r's calls start at 1000*(r+1) + 100*i
+				s, _ := buf.Take()
+				start := int64(1000*(rank+1) + 100*i)
+				s.Op, s.Start, s.End, s.State = trace.OpCode("Barrier"), start, start+50, trace.SlotEnded
+				slots[rank] = append(slots[rank], s)
+			}
+			if rank == 1 {
+				buf.Close(5000)
+			}
+			tc.started(rank, f)
+		}
+		server := &sentMessages{}
+		for rank := range np {
+			tc.onEvent(server, control.Event{Rank: rank, Msg: control.Message{Type: control.TypeHello}})
+		}
+		tc.onEvent(server, control.Event{Rank: 1, Msg: control.Message{Type: control.TypeFinalized}})
+		if !tc.ranks[1].written || tc.early == nil {
+			t.Fatal("rank 1 finalized with every rank's first call recorded: its lane was not written")
+		}
+		if moved {
+			slots[0][0].State = 9 // rank 0's earliest call: not a record after all
+		}
+		tc.exited(0)
+		tc.exited(2)
+		if _, err := tc.write("t"); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var file struct {
+			TraceEvents []struct {
+				Ph  string  `json:"ph"`
+				Tid int     `json:"tid"`
+				Ts  float64 `json:"ts"`
+			} `json:"traceEvents"`
+		}
+		if err := json.Unmarshal(data, &file); err != nil {
+			t.Fatalf("moved %v: the trace is not JSON: %v", moved, err)
+		}
+		first := 1000.0 // rank 0's first call, in ns
+		if moved {
+			first = 1100
+		}
+		var got []float64
+		for _, e := range file.TraceEvents {
+			if e.Ph == "X" {
+				got = append(got, math.Round(e.Ts*1000)+first) // back to ns on the ranks' clock
+			}
+		}
+		slices.Sort(got)
+		var want []float64
+		for rank := range np {
+			for i := range 4 {
+				if start := float64(1000*(rank+1) + 100*i); start >= first {
+					want = append(want, start)
+				}
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("moved %v: calls at %v, want %v", moved, got, want)
+		}
 	}
 }

@@ -278,6 +278,24 @@ func BufferClosed(r io.ReaderAt) bool {
 	return h.magic == bufferMagic && h.closed != 0
 }
 
+// FirstStart is the start of the first call recorded in the buffer in r,
+// which a rank may still be writing: the earliest of its calls (a rank
+// takes its slots in the order its calls begin, reading the clock as it
+// takes them). False when it has recorded none yet.
+func FirstStart(r io.ReaderAt) (int64, bool) {
+	var h header
+	if readAt(r, unsafe.Slice((*byte)(unsafe.Pointer(&h)), headerSize), 0) != nil ||
+		h.magic != bufferMagic || h.slotSize != uint32(slotSize) || h.used == 0 || h.closed == closedHandedOver {
+		return 0, false
+	}
+	var s Slot
+	if readAt(r, unsafe.Slice((*byte)(unsafe.Pointer(&s)), slotSize), int64(headerSize)) != nil ||
+		(s.State != SlotBegun && s.State != SlotEnded) {
+		return 0, false
+	}
+	return s.Start, true
+}
+
 // slotsAtOnce is how many slots ReadBufferAt reads with one call.
 const slotsAtOnce = 256
 

@@ -24,6 +24,14 @@
 //	tl := trace.Merge([]trace.Rank{{Records: r0, Offset: o0}, {Records: r1, Offset: o1}})
 //	err := trace.WriteJSON(f, tl) // or trace.WriteHTML(f, tl, title)
 //
+// gorun does part of this while the job still runs: it puts each rank's
+// records in order on its clock as it reads them (Rank.Prepare), merges
+// them once the last rank's are read (MergeMatching, which joins the
+// messages on a goroutine of its own), and writes a JSON trace's lanes of
+// the ranks that have finished as soon as the timeline's zero is known
+// (JSONWriter, FirstStart), leaving the last lanes and the messages for
+// the end (JSONWriter.Finish).
+//
 // # Matching a send to its receive
 //
 // No message carries an id. MPI's non-overtaking rule makes one

@@ -3,7 +3,6 @@ package trace
 import (
 	"io"
 	"math"
-	"strconv"
 	"unicode/utf8"
 )
 
@@ -28,9 +27,7 @@ func appendJSONString(b []byte, s string, html bool) []byte {
 	return append(b, '"')
 }
 
-// appendJSONText and appendHTMLText append s inside a JSON string (of a
-// file, of a page's script).
-func appendJSONText(b []byte, s string) []byte { return appendEscaped(b, s, false) }
+// appendHTMLText appends s inside a JSON string of a page's script.
 func appendHTMLText(b []byte, s string) []byte { return appendEscaped(b, s, true) }
 
 // plain[html][c] says that byte c stands for itself inside a JSON string
@@ -101,8 +98,9 @@ func appendEscaped(b []byte, s string, html bool) []byte {
 }
 
 // appendMicros appends ns as microseconds with three decimals. A trace
-// has two or three such numbers an event: they are written from the end
-// of a small array, two digits at a time, rather than through strconv.
+// has two or three such numbers an event: their digits are written where
+// they go, two at a time from the end, rather than through strconv (or a
+// small array copied over: the copy's call cost as much as the digits).
 func appendMicros(b []byte, ns int64) []byte {
 	if ns < 0 {
 		if ns == math.MinInt64 { // -ns overflows
@@ -111,29 +109,72 @@ func appendMicros(b []byte, ns int64) []byte {
 		b = append(b, '-')
 		ns = -ns
 	}
-	var buf [24]byte
-	i := len(buf)
 	u := uint64(ns)
+	whole := u / 1000
+	n := digits(whole)
+	b, at := extend(b, n+4)
 	frac := u % 1000
-	u /= 1000
-	buf[i-1] = byte('0' + frac%10)
-	buf[i-2], buf[i-3] = twoDigits[2*(frac/10)+1], twoDigits[2*(frac/10)]
-	buf[i-4] = '.'
-	i -= 4
+	b[at+n+3] = byte('0' + frac%10)
+	b[at+n+1], b[at+n+2] = twoDigits[2*(frac/10)], twoDigits[2*(frac/10)+1]
+	b[at+n] = '.'
+	putDigits(b[at:at+n], whole)
+	return b
+}
+
+// appendInt appends v in decimal, as strconv.AppendInt(b, v, 10) does,
+// its digits written where they go (see appendMicros).
+func appendInt(b []byte, v int64) []byte {
+	if v < 0 {
+		b = append(b, '-')
+		return appendUint(b, -uint64(v)) // MinInt64 too: -v wraps to its magnitude
+	}
+	return appendUint(b, uint64(v))
+}
+
+// appendUint appends u in decimal, as strconv.AppendUint(b, u, 10) does.
+func appendUint(b []byte, u uint64) []byte {
+	n := digits(u)
+	b, at := extend(b, n)
+	putDigits(b[at:at+n], u)
+	return b
+}
+
+// extend lengthens b by n bytes, to be written, and says where they start.
+func extend(b []byte, n int) ([]byte, int) {
+	at := len(b)
+	if cap(b)-at < n {
+		b = append(b, make([]byte, n)...)
+	}
+	return b[:at+n], at
+}
+
+// digits is the number of decimal digits of u (1 for 0).
+func digits(u uint64) int {
+	n := 1
 	for u >= 100 {
-		d := u % 100
 		u /= 100
-		buf[i-1], buf[i-2] = twoDigits[2*d+1], twoDigits[2*d]
+		n += 2
+	}
+	if u >= 10 {
+		n++
+	}
+	return n
+}
+
+// putDigits writes u's decimal digits into d, which is exactly as long.
+func putDigits(d []byte, u uint64) {
+	i := len(d)
+	for u >= 100 {
+		k := u % 100
+		u /= 100
+		d[i-1], d[i-2] = twoDigits[2*k+1], twoDigits[2*k]
 		i -= 2
 	}
 	if u >= 10 {
-		buf[i-1], buf[i-2] = twoDigits[2*u+1], twoDigits[2*u]
-		i -= 2
+		d[i-1], d[i-2] = twoDigits[2*u+1], twoDigits[2*u]
 	} else {
-		buf[i-1] = byte('0' + u)
-		i--
+		d[i-1] = byte('0' + u)
 	}
-	return append(b, buf[i:]...)
 }
 
 // twoDigits holds 00 to 99, two bytes each.
@@ -180,7 +221,7 @@ func (o *object) key(k string) {
 func (o *object) str(k, v string) { o.key(k); o.b = appendString(o.b, v) }
 func (o *object) num(k string, v int64) {
 	o.key(k)
-	o.b = strconv.AppendInt(o.b, v, 10)
+	o.b = appendInt(o.b, v)
 }
 func (o *object) micros(k string, ns int64) { o.key(k); o.b = appendMicros(o.b, ns) }
 func (o *object) raw(k, v string)           { o.key(k); o.b = append(o.b, v...) }

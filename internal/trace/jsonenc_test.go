@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,7 +44,10 @@ func TestAppendStringIsJSON(t *testing.T) {
 
 // randomTimeline is a seeded random timeline whose calls come in few
 // shapes, repeated, and whose texts hold what must be escaped.
-func randomTimeline(rng *rand.Rand) *Timeline {
+func randomTimeline(rng *rand.Rand) *Timeline { return Merge(randomTimelineRanks(rng)) }
+
+// randomTimelineRanks are the ranks randomTimeline merges.
+func randomTimelineRanks(rng *rand.Rand) []Rank {
 	texts := []string{"", "</script><script>alert(1)</script>", "a & b", `"quoted" \ back`, "tab\tnew\nline\r\b\f\x01",
 		"line\u2028sep\u2029", "bad \xff utf8", "é ü 漢字", "root 0"}
 	ops := []string{"Send", "Recv", "Sendrecv", "Wait", "Probe", "Bcast", "Isend", "Irecv", "Exscan"}
@@ -68,7 +72,16 @@ func randomTimeline(rng *rand.Rand) *Timeline {
 		}
 		ranks[r].Clock = texts[rng.IntN(len(texts))]
 	}
-	return Merge(ranks)
+	return ranks
+}
+
+// cloneRanks copies ranks and their records (Merge changes them).
+func cloneRanks(ranks []Rank) []Rank {
+	out := slices.Clone(ranks)
+	for r := range out {
+		out[r].Records = slices.Clone(ranks[r].Records)
+	}
+	return out
 }
 
 // TestWriteJSONSharedParts: the events written from the parts a shape's
@@ -153,5 +166,33 @@ func TestAppendMicrosAsStrconv(t *testing.T) {
 		if got, want := string(appendMicros([]byte("x"), v)), "x"+plain(v); got != want {
 			t.Fatalf("appendMicros(%d) = %q, want %q", v, got, want)
 		}
+	}
+}
+
+// TestAppendIntAsStrconv: appendInt and appendUint write what strconv
+// does, for seeded random values of every magnitude and the extremes,
+// appended to slices with and without room for them.
+func TestAppendIntAsStrconv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	values := []int64{0, 1, 9, 10, 99, 100, 101, 999, 1000, -1, -9, -10, math.MaxInt64, math.MinInt64, math.MinInt64 + 1}
+	for range 20000 {
+		v := rng.Int64N(math.MaxInt64) >> rng.IntN(63)
+		if rng.IntN(4) == 0 {
+			v = -v
+		}
+		values = append(values, v)
+	}
+	for _, v := range values {
+		for _, b := range [][]byte{[]byte("x"), append(make([]byte, 0, 64), 'x')} {
+			if got, want := string(appendInt(b, v)), "x"+strconv.FormatInt(v, 10); got != want {
+				t.Fatalf("appendInt(%d) = %q, want %q", v, got, want)
+			}
+			if got, want := string(appendUint(b, uint64(v))), "x"+strconv.FormatUint(uint64(v), 10); got != want {
+				t.Fatalf("appendUint(%d) = %q, want %q", uint64(v), got, want)
+			}
+		}
+	}
+	if got := string(appendUint(nil, math.MaxUint64)); got != strconv.FormatUint(math.MaxUint64, 10) {
+		t.Fatalf("appendUint(MaxUint64) = %q", got)
 	}
 }

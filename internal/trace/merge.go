@@ -19,14 +19,59 @@ type Rank struct {
 	// Clock says how Offset was found, e.g. "same host as gorun: one
 	// clock" or "measured: +12.5 us ± 40 us".
 	Clock string
+
+	// What Prepare found: the earliest start and latest end of the
+	// records, and how many records it prepared, plus one (0: none yet).
+	first, last int64
+	prepared    int
 }
 
-// Timeline is a job's merged trace: one lane per rank, on one clock whose
-// zero is the earliest call, and the messages between them.
+// Prepare puts r's records on the launcher's clock, taking Offset off
+// their times (Offset is then 0), in the order Lane keeps, each ending no
+// earlier than it starts, and notes the earliest start and latest end.
+// Merge prepares the ranks it is given; gorun prepares each rank's records
+// as they arrive, while the others still run, and Merge finds them ready.
+func (r *Rank) Prepare() {
+	calls := r.Records
+	sorted := true
+	r.first, r.last = 0, 0
+	for j := range calls {
+		rec := &calls[j]
+		rec.Start -= r.Offset
+		rec.End = max(rec.End-r.Offset, rec.Start)
+		if j == 0 || rec.Start < r.first {
+			r.first = rec.Start
+		}
+		r.last = max(r.last, rec.End)
+		if j > 0 && sorted && startsAfter(&calls[j-1], rec) {
+			sorted = false
+		}
+	}
+	// A rank's records come mostly in the order the calls began:
+	// checking costs nothing more, sorting moves every record.
+	if !sorted {
+		slices.SortStableFunc(calls, byStart)
+	}
+	r.Offset, r.prepared = 0, len(calls)+1
+}
+
+// First is the start of r's earliest record as Prepare found it; false
+// before Prepare, or when r has no records.
+func (r *Rank) First() (int64, bool) {
+	if r.prepared != len(r.Records)+1 || len(r.Records) == 0 {
+		return 0, false
+	}
+	return r.first, true
+}
+
+// Timeline is a job's merged trace: one lane per rank, on the launcher's
+// clock, and the messages between them. Its zero, from which the writers
+// show times, is Origin, the earliest call's start.
 type Timeline struct {
-	Lanes []Lane
-	Flows []Flow
-	End   int64 // the latest time of any call, in ns
+	Lanes  []Lane
+	Flows  []Flow
+	Origin int64 // the start of the earliest call, in ns on the launcher's clock
+	End    int64 // the latest end of any call, in ns from Origin
 	// matched is closed once Flows is set, when MergeMatching joins the
 	// messages on a goroutine of its own (nil: Flows is set).
 	matched chan struct{}
@@ -36,7 +81,7 @@ type Timeline struct {
 // nested in it, as WaitAny's Tests are).
 type Lane struct {
 	Rank    int
-	Calls   []Record // Start and End on the timeline's clock
+	Calls   []Record // Start and End on the launcher's clock (see Timeline.Origin)
 	Dropped uint64
 	Missing string
 	Clock   string
@@ -59,14 +104,14 @@ type envelope struct {
 	tag      int
 }
 
-// Merge puts every rank's records on one clock (the launcher's, shifted so
-// that the earliest call starts at 0) and joins each receive to the send
-// whose message it took: the n-th receive, in posting order, of the
-// messages from one rank with one tag on one communicator took the n-th such
-// message sent (MPI's non-overtaking order). A receive whose send was not
-// recorded (the sender's buffer was full, or the sender died) gets no flow.
-// The lanes take over the ranks' Records: Merge changes them in place
-// (their times, their order).
+// Merge puts every rank's records on one clock (the launcher's; Origin,
+// the timeline's zero, is the earliest call's start) and joins each
+// receive to the send whose message it took: the n-th receive, in posting
+// order, of the messages from one rank with one tag on one communicator
+// took the n-th such message sent (MPI's non-overtaking order). A receive
+// whose send was not recorded (the sender's buffer was full, or the sender
+// died) gets no flow. The lanes take over the ranks' Records: Merge
+// changes them in place (their times, their order; see Rank.Prepare).
 func Merge(ranks []Rank) *Timeline {
 	tl := mergeLanes(ranks)
 	tl.Flows = matchMessages(tl.Lanes)
@@ -78,13 +123,16 @@ func Merge(ranks []Rank) *Timeline {
 // read the calls, and the writers come to the messages last, waiting for
 // them there. Flows may be read only through a writer or after WaitFlows.
 // On a machine with a core to spare, the joining (a third of what gorun
-// does with a trace after the job) costs no time of its own.
+// does with a trace after the job) costs no time of its own. The lanes'
+// other fields (Dropped, Missing, Clock) may be set meanwhile: the joining
+// reads a copy of the lanes.
 func MergeMatching(ranks []Rank) *Timeline {
 	tl := mergeLanes(ranks)
 	tl.matched = make(chan struct{})
+	lanes := slices.Clone(tl.Lanes)
 	go func() {
 		defer close(tl.matched)
-		tl.Flows = matchMessages(tl.Lanes)
+		tl.Flows = matchMessages(lanes)
 	}()
 	return tl
 }
@@ -98,45 +146,30 @@ func (tl *Timeline) WaitFlows() []Flow {
 	return tl.Flows
 }
 
-// mergeLanes is Merge but for the messages: the lanes, on one clock.
+// mergeLanes is Merge but for the messages: the lanes, on one clock. The
+// ranks Prepare found ready cost nothing more: a trace's records are
+// many, each pass over them a trip through memory.
 func mergeLanes(ranks []Rank) *Timeline {
 	tl := &Timeline{Lanes: make([]Lane, len(ranks))}
-	// One pass reads each rank's records (its earliest start, and whether
-	// they come in order), one writes them: a trace's records are many,
-	// each pass over them a trip through memory.
-	origin, any := int64(0), false
-	sorted := make([]bool, len(ranks))
-	for i, r := range ranks {
-		first, ok := int64(0), len(r.Records) > 0
-		sorted[i] = true
-		for j := range r.Records {
-			rec := &r.Records[j]
-			if j == 0 || rec.Start < first {
-				first = rec.Start
-			}
-			if j > 0 && sorted[i] && startsAfter(&r.Records[j-1], rec) {
-				sorted[i] = false
-			}
+	any, last := false, int64(0)
+	for i := range ranks {
+		r := &ranks[i]
+		if r.prepared != len(r.Records)+1 || r.Offset != 0 {
+			r.Prepare()
 		}
-		if t := first - r.Offset; ok && (!any || t < origin) {
-			origin, any = t, true
+		if len(r.Records) > 0 {
+			if !any || r.first < tl.Origin {
+				tl.Origin = r.first
+			}
+			if !any || r.last > last {
+				last = r.last
+			}
+			any = true
 		}
+		tl.Lanes[i] = Lane{Rank: i, Calls: r.Records, Dropped: r.Dropped, Missing: r.Missing, Clock: r.Clock}
 	}
-	for i, r := range ranks {
-		calls := r.Records // taken over: a trace's records are many
-		shift := r.Offset + origin
-		for j := range calls {
-			rec := &calls[j]
-			rec.Start -= shift
-			rec.End = max(rec.End-shift, rec.Start)
-			tl.End = max(tl.End, rec.End)
-		}
-		// A rank's records come mostly in the order the calls began:
-		// checking costs a pass, sorting moves every record.
-		if !sorted[i] {
-			slices.SortStableFunc(calls, byStart)
-		}
-		tl.Lanes[i] = Lane{Rank: i, Calls: calls, Dropped: r.Dropped, Missing: r.Missing, Clock: r.Clock}
+	if any {
+		tl.End = last - tl.Origin
 	}
 	return tl
 }

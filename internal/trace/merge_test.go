@@ -3,7 +3,9 @@ package trace
 import (
 	"bytes"
 	"cmp"
+	"encoding/json"
 	"io"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -182,6 +184,103 @@ func TestStartsAfterIsByStart(t *testing.T) {
 		b := Record{Start: rng.Int64N(4), End: rng.Int64N(4)}
 		if got, want := startsAfter(&a, &b), byStart(a, b) > 0; got != want {
 			t.Fatalf("startsAfter(%d-%d, %d-%d) = %v, byStart says %v", a.Start, a.End, b.Start, b.End, got, want)
+		}
+	}
+}
+
+// TestPreparedRanksMergeAsOthers: ranks prepared as their records arrive
+// (Rank.Prepare, as gorun does while the others still run) merge into the
+// very files of ranks Merge prepares itself, whatever Offset they had; and
+// the file shows every call at its start on the launcher's clock (its own
+// minus its rank's offset) from the earliest call's, which is at 0.
+func TestPreparedRanksMergeAsOthers(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 13))
+	for range 30 {
+		np := 1 + rng.IntN(4)
+		ranks := make([]Rank, np)
+		now := int64(1_700_000_000_000_000_000)
+		for r := range ranks {
+			ranks[r].Offset = rng.Int64N(2_000_000) - 1_000_000
+			for i := rng.IntN(30); i > 0; i-- {
+				start := now + rng.Int64N(1_000_000)
+				if rng.IntN(5) == 0 {
+					start -= 2_000_000 // out of order
+				}
+				ranks[r].Records = append(ranks[r].Records, Record{Op: "Barrier", Start: start, End: start + rng.Int64N(3000) - 500})
+			}
+		}
+		clone := func() []Rank {
+			out := slices.Clone(ranks)
+			for r := range out {
+				out[r].Records = slices.Clone(ranks[r].Records)
+			}
+			return out
+		}
+		want := Merge(clone())
+		prepared := clone()
+		for r := range prepared {
+			if rng.IntN(2) == 0 {
+				prepared[r].Prepare()
+				if prepared[r].Offset != 0 {
+					t.Fatalf("rank %d prepared keeps an offset of %d", r, prepared[r].Offset)
+				}
+			}
+		}
+		got := MergeMatching(prepared)
+		for _, write := range []func(io.Writer, *Timeline) error{WriteJSON, func(w io.Writer, tl *Timeline) error { return WriteHTML(w, tl, "t") }} {
+			var a, b bytes.Buffer
+			if err := write(&a, want); err != nil {
+				t.Fatal(err)
+			}
+			if err := write(&b, got); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(a.Bytes(), b.Bytes()) {
+				t.Fatalf("prepared ranks wrote %d bytes, unprepared %d, not the same", b.Len(), a.Len())
+			}
+		}
+		// The calls' starts in the file, by rank, against the records'.
+		var js bytes.Buffer
+		if err := WriteJSON(&js, got); err != nil {
+			t.Fatal(err)
+		}
+		var file struct {
+			TraceEvents []struct {
+				Ph  string  `json:"ph"`
+				Tid int     `json:"tid"`
+				Ts  float64 `json:"ts"`
+			} `json:"traceEvents"`
+		}
+		if err := json.Unmarshal(js.Bytes(), &file); err != nil {
+			t.Fatal(err)
+		}
+		var starts [][]int64
+		first := int64(math.MaxInt64)
+		for r := range ranks {
+			var list []int64
+			for _, rec := range ranks[r].Records {
+				list = append(list, rec.Start-ranks[r].Offset)
+				first = min(first, rec.Start-ranks[r].Offset)
+			}
+			slices.Sort(list)
+			starts = append(starts, list)
+		}
+		shown := make([][]int64, np)
+		for _, e := range file.TraceEvents {
+			if e.Ph == "X" {
+				shown[e.Tid-1] = append(shown[e.Tid-1], int64(math.Round(e.Ts*1000)))
+			}
+		}
+		for r := range ranks {
+			for i := range starts[r] {
+				starts[r][i] -= first
+			}
+			slices.Sort(shown[r])
+			if !slices.Equal(shown[r], starts[r]) {
+				t.Fatalf("rank %d (offset %d): calls shown at %v ns, want %v", r, ranks[r].Offset, shown[r], starts[r])
+			}
 		}
 	}
 }

@@ -1,5 +1,7 @@
 package trace
 
+import "cmp"
+
 // callShape is what a call's event shares with the calls alike: all but
 // its times, its send's number and the world ranks of its peers (which no
 // writer shows). A lane's calls mostly come in few shapes (a loop sends
@@ -30,7 +32,7 @@ func shapeOf(c *Record) callShape {
 // shapeParts are the encoded parts of one shape's events.
 type shapeParts struct {
 	json jsonShape // in WriteJSON's file, on one track
-	html []byte    // in WriteHTML's page: a call after its end time
+	kind int       // in WriteHTML's page: the index of its kind
 }
 
 // maxShapes bounds the shapes a shapeCache keeps: calls of other shapes
@@ -47,12 +49,15 @@ type shapeCache struct {
 		key   callShape
 		parts *shapeParts
 	}
-	next int // the entry of recent to replace
+	next  int // the entry of recent to replace
+	made  int // shapes made (WriteHTML numbers them)
+	limit int // the most shapes kept; 0: maxShapes
 }
 
 // reset forgets every shape.
 func (sc *shapeCache) reset() {
 	clear(sc.m)
+	sc.made = 0
 	sc.recent = [len(sc.recent)]struct {
 		key   callShape
 		parts *shapeParts
@@ -70,7 +75,7 @@ func (sc *shapeCache) find(c *Record, build func(*shapeParts)) *shapeParts {
 	k := shapeOf(c)
 	p := sc.m[k]
 	if p == nil {
-		if len(sc.m) >= maxShapes {
+		if len(sc.m) >= cmp.Or(sc.limit, maxShapes) {
 			return nil
 		}
 		if sc.m == nil {

@@ -113,10 +113,13 @@ func TestMergeAlignsClocks(t *testing.T) {
 		{Records: []Record{{Op: "Send", Start: 1000, End: 1100}}},
 		{Records: []Record{{Op: "Recv", Start: 5500, End: 5600}}, Offset: 5000},
 	})
-	if got := tl.Lanes[0].Calls[0].Start; got != 500 {
+	if tl.Origin != 500 {
+		t.Fatalf("the timeline's zero is %d on the launcher's clock, want 500", tl.Origin)
+	}
+	if got := tl.Lanes[0].Calls[0].Start - tl.Origin; got != 500 {
 		t.Fatalf("rank 0's call starts at %d, want 500", got)
 	}
-	if got := tl.Lanes[1].Calls[0].Start; got != 0 {
+	if got := tl.Lanes[1].Calls[0].Start - tl.Origin; got != 0 {
 		t.Fatalf("rank 1's call starts at %d, want 0", got)
 	}
 	if tl.End != 600 {
@@ -151,7 +154,9 @@ func TestWriteJSONAndHTML(t *testing.T) {
 	if phases["X"] != 3 || phases["s"] != 1 || phases["f"] != 1 || phases["i"] != 1 {
 		t.Fatalf("events by phase: %v, want 3 calls, one flow, one note", phases)
 	}
-	for _, want := range []string{`"rank 0"`, `"rank 1"`, `"unfinished":true`, "7 later calls were not recorded", `Recv(source 0, tag 4): had not returned`} {
+	for _, want := range []string{`"rank 0"`, `"rank 1"`, "7 later calls were not recorded",
+		`"args":{"dest":1,"send_tag":3,"send_bytes":8,"send_seq":1}}`, `"args":{"source":0,"recv_tag":3,"recv_bytes":8}}`,
+		`"args":{"note":"source 0, tag 4","unfinished":true}}`} {
 		if !strings.Contains(js.String(), want) {
 			t.Errorf("the JSON lacks %s", want)
 		}
