@@ -170,25 +170,8 @@ func TestTraceReadAtFinalize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	size := trace.BufferSize(jobenv.TraceSlots(tc.limit))
 	for rank := range 2 {
-		f, err := shm.Create("test-trace", int64(size))
-		if err != nil {
-			t.Skip(err)
-		}
-		keep, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(f.Fd())), os.O_RDWR, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		region, err := shm.Map(keep, size)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer region.Close()
-		buf, err := trace.NewBuffer(region.Bytes(), jobenv.TraceSlots(tc.limit))
-		if err != nil {
-			t.Fatal(err)
-		}
+		f, buf := testRankBuffer(t, tc)
 		s, _ := buf.Take()
 		s.Op, s.Start, s.End, s.State = trace.OpCode("Barrier"), 10, 20, trace.SlotEnded
 		if rank == 0 {
@@ -226,26 +209,9 @@ func TestTraceWritesLanesEarly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		size := trace.BufferSize(jobenv.TraceSlots(tc.limit))
 		slots := make([][]*trace.Slot, np)
 		for rank := range np {
-			f, err := shm.Create("test-trace", int64(size))
-			if err != nil {
-				t.Skip(err)
-			}
-			keep, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(f.Fd())), os.O_RDWR, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			region, err := shm.Map(keep, size)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer region.Close()
-			buf, err := trace.NewBuffer(region.Bytes(), jobenv.TraceSlots(tc.limit))
-			if err != nil {
-				t.Fatal(err)
-			}
+			f, buf := testRankBuffer(t, tc)
 			for i := range 4 { // rank r's calls start at 1000*(r+1) + 100*i
 				s, _ := buf.Take()
 				start := int64(1000*(rank+1) + 100*i)
@@ -310,4 +276,31 @@ func TestTraceWritesLanesEarly(t *testing.T) {
 			t.Fatalf("moved %v: calls at %v, want %v", moved, got, want)
 		}
 	}
+}
+
+// testRankBuffer makes a rank's trace buffer as gorun does (a shared
+// memory file of tc's limit, newBuffer) and maps it here as the rank would,
+// for the test to record into; it skips the test where there is no shared
+// memory.
+func testRankBuffer(t *testing.T, tc *traceCollector) (*os.File, *trace.Buffer) {
+	t.Helper()
+	size := trace.BufferSize(jobenv.TraceSlots(tc.limit))
+	f, err := shm.Create("test-trace", int64(size))
+	if err != nil {
+		t.Skip(err)
+	}
+	keep, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(f.Fd())), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	region, err := shm.Map(keep, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { region.Close() })
+	buf, err := trace.NewBuffer(region.Bytes(), jobenv.TraceSlots(tc.limit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, buf
 }

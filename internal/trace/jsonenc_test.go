@@ -153,15 +153,7 @@ func TestAppendMicrosAsStrconv(t *testing.T) {
 		}
 		return sign + strconv.FormatUint(u/1000, 10) + "." + fmt.Sprintf("%03d", u%1000)
 	}
-	rng := rand.New(rand.NewPCG(3, 4))
-	values := []int64{0, 1, 9, 10, 999, 1000, 1001, 99_999, 100_000, -1, -999, -1000, math.MaxInt64, math.MinInt64, math.MinInt64 + 1}
-	for range 20000 {
-		v := rng.Int64N(math.MaxInt64) >> rng.IntN(63)
-		if rng.IntN(4) == 0 {
-			v = -v
-		}
-		values = append(values, v)
-	}
+	values := withMagnitudes(rand.New(rand.NewPCG(3, 4)), 0, 1, 9, 10, 999, 1000, 1001, 99_999, 100_000, -1, -999, -1000, math.MaxInt64, math.MinInt64, math.MinInt64+1)
 	for _, v := range values {
 		if got, want := string(appendMicros([]byte("x"), v)), "x"+plain(v); got != want {
 			t.Fatalf("appendMicros(%d) = %q, want %q", v, got, want)
@@ -173,15 +165,7 @@ func TestAppendMicrosAsStrconv(t *testing.T) {
 // does, for seeded random values of every magnitude and the extremes,
 // appended to slices with and without room for them.
 func TestAppendIntAsStrconv(t *testing.T) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	values := []int64{0, 1, 9, 10, 99, 100, 101, 999, 1000, -1, -9, -10, math.MaxInt64, math.MinInt64, math.MinInt64 + 1}
-	for range 20000 {
-		v := rng.Int64N(math.MaxInt64) >> rng.IntN(63)
-		if rng.IntN(4) == 0 {
-			v = -v
-		}
-		values = append(values, v)
-	}
+	values := withMagnitudes(rand.New(rand.NewPCG(5, 6)), 0, 1, 9, 10, 99, 100, 101, 999, 1000, -1, -9, -10, math.MaxInt64, math.MinInt64, math.MinInt64+1)
 	for _, v := range values {
 		for _, b := range [][]byte{[]byte("x"), append(make([]byte, 0, 64), 'x')} {
 			if got, want := string(appendInt(b, v)), "x"+strconv.FormatInt(v, 10); got != want {
@@ -195,4 +179,17 @@ func TestAppendIntAsStrconv(t *testing.T) {
 	if got := string(appendUint(nil, math.MaxUint64)); got != strconv.FormatUint(math.MaxUint64, 10) {
 		t.Fatalf("appendUint(MaxUint64) = %q", got)
 	}
+}
+
+// withMagnitudes is values and 20,000 more drawn from rng, of every
+// magnitude (of either sign), for the number writers' tests.
+func withMagnitudes(rng *rand.Rand, values ...int64) []int64 {
+	for range 20000 {
+		v := rng.Int64N(math.MaxInt64) >> rng.IntN(63)
+		if rng.IntN(4) == 0 {
+			v = -v
+		}
+		values = append(values, v)
+	}
+	return values
 }
