@@ -376,16 +376,24 @@ func (e *engine) matchedPushed(r *recvOp, msg *message) {
 // acknowledgement waits for the next preemption, 10 ms or more, and the
 // sender with it (as for a pulled body's clear-to-send, see pulled).
 func (e *engine) acknowledge(source int, id uint64, r *recvOp) {
-	if e.trySendFrame(source, comm.Header{Kind: kindCTS, Seq: id}) {
+	e.finishOnceSent(r, source, comm.Header{Kind: kindCTS, Seq: id})
+}
+
+// finishOnceSent sends the control frame h to dest and finishes r once it
+// is out: at once when the transport takes it at once, else from the
+// goroutine that waits for dest's connection (see acknowledge). A dest that
+// is gone finishes r all the same (PeerGone reports it; r has its body).
+func (e *engine) finishOnceSent(r *recvOp, dest int, h comm.Header) {
+	if e.trySendFrame(dest, h) {
 		r.finish(nil)
 		return
 	}
-	e.countSend(source) // before Deliver returns: see countSend
+	e.countSend(dest) // before the caller returns: see countSend
 	e.async.Add(1)
 	go func() {
 		defer e.async.Done()
-		if e.t.Send(context.Background(), source, comm.Header{Kind: kindCTS, Seq: id}, nil) != nil {
-			e.uncountSend(source)
+		if e.t.Send(context.Background(), dest, h, nil) != nil {
+			e.uncountSend(dest)
 		}
 		r.finish(nil)
 	}()

@@ -1,7 +1,6 @@
 package mpi
 
 import (
-	"context"
 	"unsafe"
 
 	"github.com/gorun-mpi/gorun/comm"
@@ -79,20 +78,7 @@ func (e *engine) pulled(r *recvOp, msg *message, buf []byte) {
 	}
 	e.pulls.Add(1)
 	r.msg.body = buf
-	cts := comm.Header{Kind: kindCTS, Seq: msg.id, Tag: ctsPulled}
-	if e.trySendFrame(src, cts) {
-		r.finish(nil)
-		return
-	}
-	e.countSend(src) // before pulled returns: see countSend
-	e.async.Add(1)
-	go func() {
-		defer e.async.Done()
-		if e.t.Send(context.Background(), src, cts, nil) != nil {
-			e.uncountSend(src) // src is gone, which PeerGone reports; the body is in
-		}
-		r.finish(nil)
-	}()
+	e.finishOnceSent(r, src, comm.Header{Kind: kindCTS, Seq: msg.id, Tag: ctsPulled})
 }
 
 // pullTarget is the memory a pulled body goes to: the receive target's own
