@@ -121,9 +121,15 @@ type Buffer struct {
 }
 
 // The first and largest steps in which a Buffer makes its pages present.
+// A step stalls the rank while the kernel makes its pages (about 4 us a
+// page of shared memory here), and its peers with it: at 256 KiB, a traced
+// 8-byte ping-pong paid 0.25 ms every 2,000 calls and its mean doubled
+// (0.50 -> 1.05 us, p99 16 us); at 64 KiB it is 0.66-0.69 us, p99 5-6 us
+// (tests/tracebench.sh's pingpong part, 10 runs each), the bank example
+// unchanged.
 const (
 	firstPopulate = 16 << 10
-	maxPopulate   = 256 << 10
+	maxPopulate   = 64 << 10
 	pageSize      = 4 << 10 // the smallest page of the platforms gorun runs on
 )
 
