@@ -33,7 +33,33 @@ func createRing(size int) (fd int, mem []byte, err error) {
 	if err != nil {
 		return fail("mmap", err)
 	}
+	populateRing(mem)
 	return fd, mem, nil
+}
+
+// ringPopulateLimit is how much of a ring's mapping populateRing makes
+// present: all of a ring of the default size and up to 1 MiB of its data
+// area; a larger ring's further pages fault in as its records first reach
+// them.
+const ringPopulateLimit = ringCtrlLen + 1<<20
+
+// populateRing makes the first ringPopulateLimit bytes of a ring's mapping
+// present and writable in one system call (MADV_POPULATE_WRITE, Linux 5.14
+// and later). A ring is shared memory: each page of it faults once in each
+// process that maps it, the first time that process touches it, and the
+// first fault on the dialer's side also allocates and clears the page.
+// Left to fault, those faults fall in the ring's first lap, that is in
+// the first few thousand small messages of a pair, each stalling its rank
+// and the peer waiting for it (8-byte ping-pong right after Init: 22-23
+// page faults per 1000 round trips against 12-13 in later loops). Made
+// present here, the dialer clears the pages before it passes the ring
+// (what its first lap would have cost, without a fault per page), and the
+// acceptor maps them at about a tenth of a fault's cost each (256 KiB
+// ring, 65 pages: 8 us against 80 us faulting). Where the kernel cannot,
+// the pages fault as before.
+func populateRing(mem []byte) {
+	n := min(len(mem), ringPopulateLimit)
+	unix.Madvise(mem[:n], unix.MADV_POPULATE_WRITE)
 }
 
 // mapPeerRing maps a ring a peer passed us, after checking that it is a
@@ -59,6 +85,7 @@ func mapPeerRing(fd int) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mapping the ring passed: %w", err)
 	}
+	populateRing(mem)
 	return mem, nil
 }
 
