@@ -73,6 +73,11 @@ import (
 // its own copy of the counter it owns, and payloads are copied out before
 // they are delivered. The memfd is sealed against shrinking, so a peer
 // cannot make our accesses fault.
+//
+// Pages. Each end makes the ring's pages present when it maps it (up to
+// 1 MiB of data area, populateRing in unix_ring_linux.go): the dialer
+// clears them before it passes the ring, and the acceptor maps them, so a
+// pair's first lap of records takes no page fault on either side.
 const (
 	ringHeadOff     = 0
 	ringTailOff     = 64
