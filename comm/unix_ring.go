@@ -76,8 +76,9 @@ import (
 //
 // Pages. Each end makes the ring's pages present when it maps it (up to
 // 1 MiB of data area, populateRing in unix_ring_linux.go): the dialer
-// clears them before it passes the ring, and the acceptor maps them, so a
-// pair's first lap of records takes no page fault on either side.
+// clears them while it waits for the answer to its handshake, and the
+// acceptor maps them before it answers, so a pair's first lap of records
+// takes no page fault on either side.
 const (
 	ringHeadOff     = 0
 	ringTailOff     = 64

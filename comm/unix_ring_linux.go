@@ -33,7 +33,6 @@ func createRing(size int) (fd int, mem []byte, err error) {
 	if err != nil {
 		return fail("mmap", err)
 	}
-	populateRing(mem)
 	return fd, mem, nil
 }
 
@@ -47,16 +46,18 @@ const ringPopulateLimit = ringCtrlLen + 1<<20
 // present and writable in one system call (MADV_POPULATE_WRITE, Linux 5.14
 // and later). A ring is shared memory: each page of it faults once in each
 // process that maps it, the first time that process touches it, and the
-// first fault on the dialer's side also allocates and clears the page.
-// Left to fault, those faults fall in the ring's first lap, that is in
-// the first few thousand small messages of a pair, each stalling its rank
-// and the peer waiting for it (8-byte ping-pong right after Init: 22-23
-// page faults per 1000 round trips against 12-13 in later loops). Made
-// present here, the dialer clears the pages before it passes the ring
-// (what its first lap would have cost, without a fault per page), and the
-// acceptor maps them at about a tenth of a fault's cost each (256 KiB
-// ring, 65 pages: 8 us against 80 us faulting). Where the kernel cannot,
-// the pages fault as before.
+// first fault of all also allocates and clears the page. Left to fault,
+// those faults fall in the ring's first lap, the first few thousand small
+// messages of a pair, each stalling its rank and the peer waiting for it
+// (8-byte ping-pong's first loop after Init: 22-23 minor faults per 1000
+// round trips against 12-13 in later loops, the heap's). The dialer
+// populates its mapping while it waits for the acceptor's answer to its
+// handshake (the clearing its first lap would have done, without a fault
+// per page, and overlapping that wait instead of adding to its first
+// send), and the acceptor its own before it answers, mostly mapping pages
+// the dialer made: about a tenth of a fault's cost each (256 KiB ring, 65
+// pages: 8 us against 80 us faulting).
+// Where the kernel cannot, the pages fault as before.
 func populateRing(mem []byte) {
 	n := min(len(mem), ringPopulateLimit)
 	unix.Madvise(mem[:n], unix.MADV_POPULATE_WRITE)
