@@ -219,10 +219,6 @@ func (u *Unix) handshake(conn *net.UnixConn, deadline time.Time, withRing bool) 
 	if msg != nil {
 		_, werr = conn.Write(msg)
 	}
-	if ring != nil {
-		// While the acceptor wakes up to answer (see populateRing).
-		populateRing(ring.mem)
-	}
 	var ack [1]byte
 	if _, err := io.ReadFull(conn, ack[:]); err != nil {
 		if werr != nil {

@@ -74,11 +74,16 @@ import (
 // they are delivered. The memfd is sealed against shrinking, so a peer
 // cannot make our accesses fault.
 //
-// Pages. Each end makes the ring's pages present when it maps it (up to
-// 1 MiB of data area, populateRing in unix_ring_linux.go): the dialer
-// clears them while it waits for the answer to its handshake, and the
-// acceptor maps them before it answers, so a pair's first lap of records
-// takes no page fault on either side.
+// Pages. A ring's pages fault in as records first reach them, once in each
+// process. Making them present when the ring is mapped (MADV_POPULATE_WRITE
+// by the dialer while it waits for the handshake's answer, and by the
+// acceptor) was tried in issue 17: it took the first lap's faults out of
+// an 8-byte ping-pong's first loop after Init (22-23 minor faults per 1000
+// round trips -> 13, the heap's), but that is about 130 faults of ~1.2 us
+// per pair, a few nanoseconds per call of a 10000-call loop, below the
+// runs' spread; and every connected pair, even one that exchanges a single
+// message, would then hold its whole ring resident and pay ~100 us to
+// clear it (at 64 ranks with every pair connected, 1 GiB and 0.4 s of CPU).
 const (
 	ringHeadOff     = 0
 	ringTailOff     = 64

@@ -26,25 +26,3 @@ func ScribbleUnixRingHead(u *Unix, src int, head uint64) bool {
 	ic.ring.headPtr().Store(head)
 	return true
 }
-
-// UnixRingMems returns the mappings of the ring u writes to dest and of
-// the ring src writes to u (nil where there is none).
-func UnixRingMems(u *Unix, dest, src int) (out, in []byte) {
-	oc := &u.out[dest]
-	oc.mu.Lock()
-	if oc.ring != nil {
-		out = oc.ring.mem
-	}
-	oc.mu.Unlock()
-	u.mu.Lock()
-	ic := u.in[src]
-	u.mu.Unlock()
-	if ic != nil {
-		ic.mu.Lock()
-		if ic.ring != nil {
-			in = ic.ring.mem
-		}
-		ic.mu.Unlock()
-	}
-	return out, in
-}

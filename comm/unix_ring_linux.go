@@ -36,33 +36,6 @@ func createRing(size int) (fd int, mem []byte, err error) {
 	return fd, mem, nil
 }
 
-// ringPopulateLimit is how much of a ring's mapping populateRing makes
-// present: all of a ring of the default size and up to 1 MiB of its data
-// area; a larger ring's further pages fault in as its records first reach
-// them.
-const ringPopulateLimit = ringCtrlLen + 1<<20
-
-// populateRing makes the first ringPopulateLimit bytes of a ring's mapping
-// present and writable in one system call (MADV_POPULATE_WRITE, Linux 5.14
-// and later). A ring is shared memory: each page of it faults once in each
-// process that maps it, the first time that process touches it, and the
-// first fault of all also allocates and clears the page. Left to fault,
-// those faults fall in the ring's first lap, the first few thousand small
-// messages of a pair, each stalling its rank and the peer waiting for it
-// (8-byte ping-pong's first loop after Init: 22-23 minor faults per 1000
-// round trips against 12-13 in later loops, the heap's). The dialer
-// populates its mapping while it waits for the acceptor's answer to its
-// handshake (the clearing its first lap would have done, without a fault
-// per page, and overlapping that wait instead of adding to its first
-// send), and the acceptor its own before it answers, mostly mapping pages
-// the dialer made: about a tenth of a fault's cost each (256 KiB ring, 65
-// pages: 8 us against 80 us faulting).
-// Where the kernel cannot, the pages fault as before.
-func populateRing(mem []byte) {
-	n := min(len(mem), ringPopulateLimit)
-	unix.Madvise(mem[:n], unix.MADV_POPULATE_WRITE)
-}
-
 // mapPeerRing maps a ring a peer passed us, after checking that it is a
 // memfd sealed against shrinking (so our accesses cannot fault) of a
 // size a ring can have. It does not close fd.
@@ -86,7 +59,6 @@ func mapPeerRing(fd int) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mapping the ring passed: %w", err)
 	}
-	populateRing(mem)
 	return mem, nil
 }
 
