@@ -73,6 +73,17 @@ import (
 // its own copy of the counter it owns, and payloads are copied out before
 // they are delivered. The memfd is sealed against shrinking, so a peer
 // cannot make our accesses fault.
+//
+// Pages. A ring's pages fault in as records first reach them, once in each
+// process. Making them present when the ring is mapped (MADV_POPULATE_WRITE
+// by the dialer while it waits for the handshake's answer, and by the
+// acceptor) was tried in issue 17: it took the first lap's faults out of
+// an 8-byte ping-pong's first loop after Init (22-23 minor faults per 1000
+// round trips -> 13, the heap's), but that is about 130 faults of ~1.2 us
+// per pair, a few nanoseconds per call of a 10000-call loop, below the
+// runs' spread; and every connected pair, even one that exchanges a single
+// message, would then hold its whole ring resident and pay ~100 us to
+// clear it (at 64 ranks with every pair connected, 1 GiB and 0.4 s of CPU).
 const (
 	ringHeadOff     = 0
 	ringTailOff     = 64

@@ -14,7 +14,12 @@
 // -slowcalls FILE appends to FILE.RANK the back-to-back calls that took
 // -slowmin microseconds or more, with their start in CLOCK_MONOTONIC (the
 // clock of perf record -k CLOCK_MONOTONIC), to put them beside the
-// scheduler's events.
+// scheduler's events. -settle N makes N more ping-pong round trips before
+// the first row's own warm-up (a diagnosis, pingpong only: the default, 0,
+// measures what a program pays right after Init; with 30000, tens of
+// milliseconds, the first row costs what the later rows do, which shows
+// how much of it is the young process: see issue 17's notes on Go's
+// sysmon).
 //
 // For every operation and size it makes warm-up calls, then two loops of
 // the same number of calls:
@@ -65,13 +70,14 @@ func main() {
 	memProfile := flag.String("memprofile", "", "write each rank's allocation profile to this file, the rank appended (pprof)")
 	slowCalls := flag.String("slowcalls", "", "append each rank's slow back-to-back calls (index, CLOCK_MONOTONIC start in ns, time) to this file, the rank appended")
 	slowMin := flag.Float64("slowmin", 2, "the time in microseconds (as the table reports it) from which -slowcalls writes a call")
+	settle := flag.Int("settle", 0, "pingpong only: round trips made before the first row's warm-up (diagnosis; 0 measures the first row right after Init)")
 	stats := flag.Bool("stats", false, "print each rank's histogram of back-to-back call times, GCs, allocations and context switches to stderr")
 	flag.Parse()
 
 	sizes, err := parseSizes(*sizesFlag, *kind)
 	if err == nil {
 		p := plan{sizes: sizes, ops: strings.Split(*opsFlag, ","), budget: *budget, minIters: *minIters, maxIters: *maxIters,
-			cpuProfile: *cpuProfile, memProfile: *memProfile, stats: *stats, slowCalls: *slowCalls, slowMin: *slowMin}
+			cpuProfile: *cpuProfile, memProfile: *memProfile, stats: *stats, slowCalls: *slowCalls, slowMin: *slowMin, settle: *settle}
 		err = run(*kind, p)
 	}
 	if err != nil {
@@ -98,6 +104,8 @@ type plan struct {
 	// the time, in microseconds, from which a call is written there.
 	slowCalls string
 	slowMin   float64
+	// settle is the ping-pong round trips made before the first row.
+	settle int
 }
 
 // iters is the number of calls per loop for a size.

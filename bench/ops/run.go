@@ -79,6 +79,13 @@ func pingpong(world *mpi.Comm, p plan) error {
 			}
 			return err
 		}
+		if size == p.sizes[0] {
+			for range p.settle {
+				if err := roundTrip(); err != nil {
+					return err
+				}
+			}
+		}
 		if err := report(world, p, "pingpong", size, p.iters(size), 2, roundTrip); err != nil {
 			return err
 		}
