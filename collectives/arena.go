@@ -69,13 +69,16 @@ import (
 // dropped (2026-11-30, load 3-17, so only what stood out of the noise
 // counts): the root's stamp and counter stored with plain stores (no
 // fence; a measurement only, it breaks the sleepers' wake-up), np=2
-// Bcast 8 B p50 0.240 -> 0.233 us; touchAhead at np=2 too, best means of
-// 100000-call loops 0.246-0.264 us against 0.259-0.272; a pause of a few
-// hundred nanoseconds between the polls of a wait whose core-mates all
-// wait (to leave the polled lines alone), np=4 Bcast 8 B means of calls
-// under 1 ms 0.68 -> 0.70-0.89 us (three alternated runs); non-roots
-// deferring their posts when ranks share cores, again (with the core-mate
-// polling and 64 header sets), 0.90-1.31 -> 1.18-1.92 us (three runs).
+// Bcast 8 B p50 0.239-0.240 -> 0.233-0.237 us (two runs); touchAhead at
+// np=2 too, the best of four 100000-call loops per job (no clock read per
+// call), four alternated jobs: 0.246-0.300 us against 0.259-0.499; a
+// pause of a few hundred nanoseconds between the polls of a wait whose
+// core-mates all wait (to leave the polled lines alone), np=4 Bcast 8 B,
+// the best of six 20000-call loops per job, ten alternated jobs at load
+// 4.5: 0.51-0.80 us (mean 0.61) against 0.55-0.68 (0.62), no clear
+// change; non-roots deferring their posts when ranks share cores, again
+// (with the core-mate polling and 64 header sets), means of calls under
+// 1 ms 0.90-1.31 -> 1.18-1.92 us (three alternated runs at load 4.3).
 //
 // Calls take the header sets in turn (shmcoll.HeaderSets of them), so a
 // call that writes nothing but headers (a Barrier, a small Bcast or
@@ -433,9 +436,11 @@ const (
 // (the goroutine keeps its P, so that sysmon takes no P back from a
 // system call and stays off its fastest tick: coremates.go) was tried and
 // dropped: a rank's main thread sleeps about once per 20000 back-to-back
-// small calls, and the runtime threads' context switches per 1000 calls
-// stayed as they were (np=4 Bcast 8 B, four alternated jobs of four
-// 20000-call loops at load 9: 2.5-2.9 against 3.0-5.1).
+// small Bcasts at np=4 (voluntary context switches of the main thread,
+// 0.03-0.05 per 1000 calls), too seldom to matter, and at np=2 Barrier
+// and Bcast 8 B means of calls under 1 ms stayed within the runs' spread
+// (0.50-0.55 against 0.52-0.67 us and 0.26-0.34 against 0.26-0.33, four
+// alternated runs at load 3.5).
 
 // arenaYieldLong: a yield that kept the core away longer than this gave it
 // to a process with work (not a rank polling by turns, whose turn is a
