@@ -158,6 +158,9 @@ type arena struct {
 	// what the touch read, so that the loads stay.
 	aheadTo uint32
 	touched byte
+	// claimedTo is the call up to which the root of small Bcasts has
+	// asked for its header lines to be written (claimAhead).
+	claimedTo uint32
 }
 
 // maxDeferred is the most small Bcasts in a row whose end a rank other

@@ -77,6 +77,9 @@ func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(co
 		if err := a.waitAll(reducedKind, a.doneBefore(usesSlot)); err != nil {
 			return zero, err
 		}
+		if !usesSlot && reached(a.calls, a.claimedTo) {
+			a.claimAhead()
+		}
 		a.writeHeader(kindBcast, len(payload), alg, f)
 		if f != nil || alg != algShm {
 			a.arrive(first + 1)
@@ -106,7 +109,7 @@ func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(co
 		// before): post them before waiting for the root.
 		a.postDeferred()
 	}
-	if a.hooks.Yield && reached(a.calls, a.aheadTo) {
+	if reached(a.calls, a.aheadTo) {
 		a.touchAhead(root)
 	}
 	if err := a.waitArrivals(root, first+1); err != nil {
@@ -269,4 +272,28 @@ func (a *arena) touchAhead(root int) {
 	}
 	a.touched += sum
 	a.aheadTo = a.calls + n
+}
+
+// claimAhead, on the root of small Bcasts, asks for the first line of its
+// header in the sets of the next calls that every rank is done with (as
+// far as this rank has seen) to be written (prefetchWrite): the others
+// read those lines 64 calls ago, and a store into a line another core
+// holds waits for that copy to be invalidated. The claims overlap; the
+// next claim is due when this rank reaches the last call claimed.
+func (a *arena) claimAhead() {
+	low := a.steps
+	for q := range a.size {
+		if q != a.rank && int32(a.seen[reducedKind][q]-low) < 0 {
+			low = a.seen[reducedKind][q]
+		}
+	}
+	n := uint32(1)
+	for ; n < shmcoll.HeaderSets; n++ {
+		// Call calls+n reuses the set of call calls+n-HeaderSets.
+		if !reached(low, a.ends[(a.calls+n)%shmcoll.HeaderSets]) {
+			break
+		}
+		prefetchWrite(&a.headerOf(a.calls+n, a.rank)[0])
+	}
+	a.claimedTo = a.calls + n
 }
