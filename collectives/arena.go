@@ -70,8 +70,11 @@ import (
 // counts): the root's stamp and counter stored with plain stores (no
 // fence; a measurement only, it breaks the sleepers' wake-up), np=2
 // Bcast 8 B p50 0.239-0.240 -> 0.233-0.237 us (two runs); touchAhead at
-// np=2 too, the best of four 100000-call loops per job (no clock read per
-// call), four alternated jobs: 0.246-0.300 us against 0.259-0.499; a
+// np=2 without claimAhead, the best of four 100000-call loops per job (no
+// clock read per call), four alternated jobs: 0.246-0.300 us against
+// 0.259-0.499, and claimAhead without touchAhead, per-call p50 of the
+// other rank 240-246 ns against 240-247 (each stall is the bottleneck once
+// the other is gone: together they pay, see claimAhead); a
 // pause of a few hundred nanoseconds between the polls of a wait whose
 // core-mates all wait (to leave the polled lines alone), np=4 Bcast 8 B,
 // the best of six 20000-call loops per job, ten alternated jobs at load

@@ -249,11 +249,12 @@ const touchAgain = 4
 // do not depend on each other, so the processor waits for the lines
 // together instead of missing the cache once per call as each call reads
 // its header (the root wrote them on another core). The next touch is
-// due when this rank reaches the last call touched. Ranks that share
-// cores only: there the root runs ahead by up to shmcoll.HeaderSets calls
-// while the others wait for their turn on a core. np=4 on 2 cores, Bcast
-// 8 B, four alternated runs at load 13: means of calls under 1 ms 1.35-1.52
-// -> 1.00-1.26 us, p99 42-49 -> 26-38 us.
+// due when this rank reaches the last call touched. First for ranks that
+// share cores, where the root runs ahead by up to shmcoll.HeaderSets calls
+// while the others wait for their turn on a core (np=4 on 2 cores, Bcast
+// 8 B, four alternated runs at load 13: means of calls under 1 ms
+// 1.35-1.52 -> 1.00-1.26 us, p99 42-49 -> 26-38 us); with claimAhead on
+// the root, at np=2 too (see there).
 func (a *arena) touchAhead(root int) {
 	word, _ := a.counter(arrivedKind, root)
 	v := word.Load()
@@ -277,9 +278,26 @@ func (a *arena) touchAhead(root int) {
 // claimAhead, on the root of small Bcasts, asks for the first line of its
 // header in the sets of the next calls that every rank is done with (as
 // far as this rank has seen) to be written (prefetchWrite): the others
-// read those lines 64 calls ago, and a store into a line another core
-// holds waits for that copy to be invalidated. The claims overlap; the
-// next claim is due when this rank reaches the last call claimed.
+// read those lines shmcoll.HeaderSets calls ago, and a store into a line
+// another core holds waits for that copy to be invalidated (the header's
+// stamp, an atomic store, waited for it every call). The claims overlap;
+// the next claim is due when this rank reaches the last call claimed. A
+// hint only: a line claimed too early is taken back by whoever reads it.
+//
+// Each call of a small Bcast at np=2 stalled twice on one line: the root
+// storing into its header, which the others had read a round of header
+// sets before, and the others reading it from the root's cache. Either
+// alone was the bottleneck once the other was gone (touchAhead alone, or
+// claimAhead alone: no change); together, per-call p50 in loops of 100000
+// calls (no clock read but the one timing each call, two jobs each, load
+// 4.5): root 247-250 -> 171-174 ns, the other rank 240-247 -> 169-195 ns.
+// bench/ops, four alternated runs at load 3.4 against main (Open MPI's
+// twin in the same runs: p50 0.057-0.059 us, means 0.109-0.127): Bcast 8
+// B np=2 p50 0.238-0.241 -> 0.167-0.173 us, means 0.324-0.355 ->
+// 0.265-0.351, BcastInto p50 0.229-0.232 -> 0.207-0.212; np=4 p50
+// 0.247-0.258 -> 0.167-0.176 but the means stay the turns' (0.78-1.08
+// against 0.80-1.11 us at load 3.1-3.4); with two yes hogs at np=4, Bcast
+// 8 B means 74-81 against 68-74 us.
 func (a *arena) claimAhead() {
 	low := a.steps
 	for q := range a.size {
