@@ -296,8 +296,9 @@ func (a *arena) touchAhead(root int) {
 // B np=2 p50 0.238-0.241 -> 0.167-0.173 us, means 0.324-0.355 ->
 // 0.265-0.351, BcastInto p50 0.229-0.232 -> 0.207-0.212; np=4 p50
 // 0.247-0.258 -> 0.167-0.176 but the means stay the turns' (0.78-1.08
-// against 0.80-1.11 us at load 3.1-3.4); with two yes hogs at np=4, Bcast
-// 8 B means 74-81 against 68-74 us.
+// against 0.80-1.11 us at load 3.1-3.4); with yes hogs at np=4 (four:
+// two left running by mistake beside the two meant), Bcast 8 B means 74-81
+// against 68-74 us, Barrier 2.9 against 2.8-3.3 ms.
 func (a *arena) claimAhead() {
 	low := a.steps
 	for q := range a.size {
