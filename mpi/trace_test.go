@@ -253,7 +253,7 @@ func TestTraceHandOver(t *testing.T) {
 	tr := newTestTracer(t, 1)
 	tr.begin("Barrier", 0, false).end(nil)
 	tr.begin("Bcast", 0, false).end(nil) // dropped: the limit is 1
-	open := tr.beginWaiting("Recv", 0, true, waitSource(1, 5))
+	open := tr.beginWaiting("Recv", 0, true, waitSource(1, 5), 0)
 	tr.answerLauncher(client, control.Message{Type: control.TypeClockDone}) // or handOver would wait for it
 	if err := tr.handOver(client); err != nil {
 		t.Fatal(err)
