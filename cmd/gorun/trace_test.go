@@ -171,9 +171,8 @@ func TestTraceReadAtFinalize(t *testing.T) {
 		t.Fatal(err)
 	}
 	for rank := range 2 {
-		f, buf := testRankBuffer(t, tc)
-		s, _ := buf.Take()
-		s.Op, s.Start, s.End, s.State = trace.OpCode("Barrier"), 10, 20, trace.SlotEnded
+		f, buf, _ := testRankBuffer(t, tc)
+		buf.End(buf.Begin("Barrier", 0, 10, trace.Wait{}), 20, nil, false, "")
 		if rank == 0 {
 			buf.Close(30)
 		}
@@ -198,8 +197,8 @@ func TestTraceReadAtFinalize(t *testing.T) {
 // TestTraceWritesLanesEarly: once every rank has recorded its first call,
 // a JSON trace's lane of a rank that finalized is written at once, while
 // the others run; the file in the end is the job's whole trace, its zero
-// the earliest call. When the zero moves after all (a rank's first slot
-// turns out to hold no record: the earliest call is then a later one), the
+// the earliest call. When the zero moves after all (a rank's first call
+// turns out to make no record: the earliest call is then a later one), the
 // file is written anew, right.
 func TestTraceWritesLanesEarly(t *testing.T) {
 	for _, moved := range []bool{false, true} {
@@ -209,14 +208,15 @@ func TestTraceWritesLanesEarly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		slots := make([][]*trace.Slot, np)
+		var firstOp *byte // the code of rank 0's first call, in its buffer's memory
 		for rank := range np {
-			f, buf := testRankBuffer(t, tc)
+			f, buf, mem := testRankBuffer(t, tc)
 			for i := range 4 { // rank r's calls start at 1000*(r+1) + 100*i
-				s, _ := buf.Take()
 				start := int64(1000*(rank+1) + 100*i)
-				s.Op, s.Start, s.End, s.State = trace.OpCode("Barrier"), start, start+50, trace.SlotEnded
-				slots[rank] = append(slots[rank], s)
+				buf.End(buf.Begin("Barrier", 0, start, trace.Wait{}), start+50, nil, false, "")
+			}
+			if rank == 0 {
+				firstOp = &mem[trace.LogStart+1] // after the entry's kind
 			}
 			if rank == 1 {
 				buf.Close(5000)
@@ -232,7 +232,7 @@ func TestTraceWritesLanesEarly(t *testing.T) {
 			t.Fatal("rank 1 finalized with every rank's first call recorded: its lane was not written")
 		}
 		if moved {
-			slots[0][0].State = 9 // rank 0's earliest call: not a record after all
+			*firstOp = 200 // rank 0's earliest call: not a record after all
 		}
 		tc.exited(0)
 		tc.exited(2)
@@ -280,9 +280,9 @@ func TestTraceWritesLanesEarly(t *testing.T) {
 
 // testRankBuffer makes a rank's trace buffer as gorun does (a shared
 // memory file of tc's limit, newBuffer) and maps it here as the rank would,
-// for the test to record into; it skips the test where there is no shared
-// memory.
-func testRankBuffer(t *testing.T, tc *traceCollector) (*os.File, *trace.Buffer) {
+// for the test to record into (and to scribble over: mem); it skips the
+// test where there is no shared memory.
+func testRankBuffer(t *testing.T, tc *traceCollector) (*os.File, *trace.Buffer, []byte) {
 	t.Helper()
 	size := trace.BufferSize(jobenv.TraceSlots(tc.limit))
 	f, err := shm.Create("test-trace", int64(size))
@@ -302,5 +302,5 @@ func testRankBuffer(t *testing.T, tc *traceCollector) (*os.File, *trace.Buffer) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f, buf
+	return f, buf, region.Bytes()
 }

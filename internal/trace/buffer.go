@@ -489,6 +489,9 @@ func ReadBufferAt(out []Record, r io.ReaderAt, size, openEnd int64) (_ []Record,
 	if h.closed != 0 {
 		end = h.closedAt
 	}
+	if int64(h.calls) > capacity {
+		problems = append(problems, fmt.Sprintf("%d calls begun of %d", h.calls, capacity))
+	}
 	calls := min(int(h.calls), int(capacity))
 	if cap(out)-len(out) < calls {
 		grown := make([]Record, len(out), len(out)+calls)
@@ -559,6 +562,9 @@ func (lr *logReader) entry(e []byte) (int, string) {
 	d := logDecoder{b: e}
 	lr.why = ""
 	kind := d.next()
+	if kind < entryBegin || kind > entryNote {
+		return 0, fmt.Sprintf("unknown entry kind %d", kind)
+	}
 	calls := len(lr.out) - lr.first
 	var call int
 	if kind == entryBegin {
@@ -598,9 +604,10 @@ func (lr *logReader) entry(e []byte) (int, string) {
 		if !r.Flags.Has(Unfinished) && r.Flags != badCall {
 			return 0, fmt.Sprintf("an entry of kind %d of call %d, which had ended", kind, call)
 		}
-		if !lr.other(&d, kind, r) {
-			return 0, fmt.Sprintf("unknown entry kind %d", kind)
+		if r.Flags == badCall {
+			r = &Record{} // read, and left out
 		}
+		lr.other(&d, kind, r)
 	}
 	if d.bad {
 		return 0, fmt.Sprintf("an entry of kind %d cut short", kind)
@@ -617,9 +624,9 @@ func (lr *logReader) entry(e []byte) (int, string) {
 	return d.i, ""
 }
 
-// other reads the rest of an entry of kind (not a begin) into r; false
-// if there is no such kind.
-func (lr *logReader) other(d *logDecoder, kind byte, r *Record) bool {
+// other reads the rest of an entry of kind (a send, a note or an end)
+// into r.
+func (lr *logReader) other(d *logDecoder, kind byte, r *Record) {
 	switch kind {
 	case entrySend:
 		dest, local, tag, size, seq := d.varint(), d.varint(), d.varint(), d.varint(), d.uvarint()
@@ -642,10 +649,7 @@ func (lr *logReader) other(d *logDecoder, kind byte, r *Record) bool {
 			}
 		}
 		r.Flags = r.Flags&^Unfinished | f
-	default:
-		return false
 	}
-	return true
 }
 
 // time reads a time written as the difference from the last.
