@@ -86,6 +86,9 @@ type rankTrace struct {
 	// the trace is written. Nil for a rank on another host (its records
 	// come over the control channel) or once read.
 	buffer *os.File
+	// reader reads buffer, from the start while the rank runs
+	// (readAhead), the rest once it is done (readBuffer).
+	reader trace.BufferReader
 	// fromBuffer: records and dropped were read from the buffer.
 	fromBuffer bool
 	// prepared is the rank's records as read from its buffer, put in
@@ -138,20 +141,25 @@ func (t *traceCollector) exited(rank int) {
 		t.stamps.MarkCPU(fmt.Sprintf("rank %d trace read (%d records)", rank, len(t.ranks[rank].records)))
 	}
 	t.writeEarly()
+	t.readAhead()
 }
 
 // readBuffer takes r's records from its buffer, if it has one the rank
-// recorded into, and closes it. Calls still open end now (on the rank's
-// clock).
+// recorded into, and closes it: what readAhead has not read already.
+// Calls still open end now (on the rank's clock).
 func (t *traceCollector) readBuffer(r *rankTrace) {
 	if r.buffer == nil {
 		return
 	}
 	defer func() { r.buffer.Close(); r.buffer = nil }()
 	off, _ := t.offset(*r)
-	recs, dropped, err := trace.ReadBufferAt(r.records, r.buffer, int64(trace.BufferSize(jobenv.TraceSlots(t.limit))), t.now()+off)
+	_ = r.reader.Read(r.buffer, t.bufferSize()) // Records says why not
+	recs, dropped, err := r.reader.Records(t.now() + off)
 	if errors.Is(err, trace.ErrNotFormatted) || errors.Is(err, trace.ErrHandedOver) {
 		return // its records come over the control channel, if at all
+	}
+	if len(r.records) > 0 { // the control channel's first (a rank of another version)
+		recs = append(r.records, recs...)
 	}
 	r.records, r.dropped, r.fromBuffer = recs, dropped, true
 	r.prepared = trace.Rank{Records: recs, Offset: off}
@@ -159,6 +167,29 @@ func (t *traceCollector) readBuffer(r *rankTrace) {
 	if err != nil && r.broken == "" {
 		r.broken = err.Error()
 	}
+}
+
+// readAhead reads what the ranks still running have recorded so far: the
+// entries of their buffers are final once written, and reading them now,
+// while a rank that has finished leaves a core free, takes them off the
+// end of the job (the bank example: rank 0, which ends last, records half
+// of the calls).
+func (t *traceCollector) readAhead() {
+	read := false
+	for i := range t.ranks {
+		if r := &t.ranks[i]; r.buffer != nil && r.hello {
+			_ = r.reader.Read(r.buffer, t.bufferSize()) // said again at readBuffer
+			read = true
+		}
+	}
+	if read {
+		t.stamps.MarkCPU("trace: the running ranks' records read so far")
+	}
+}
+
+// bufferSize is the size of a rank's buffer.
+func (t *traceCollector) bufferSize() int64 {
+	return int64(trace.BufferSize(jobenv.TraceSlots(t.limit)))
 }
 
 // newTraceCollector checks the trace file's name (.json or .html) and that
@@ -295,6 +326,7 @@ func (t *traceCollector) onEvent(server controlServer, ev control.Event) bool {
 			t.readBuffer(r)
 			t.stamps.MarkCPU(fmt.Sprintf("rank %d trace read at Finalize (%d records)", ev.Rank, len(r.records)))
 			t.writeEarly()
+			t.readAhead()
 		}
 		return false
 	default:

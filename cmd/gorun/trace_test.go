@@ -194,6 +194,45 @@ func TestTraceReadAtFinalize(t *testing.T) {
 	}
 }
 
+// TestTraceReadsRunningRanksAhead: when a rank finalizes, what the ranks
+// still running have recorded so far is read (entries are final once
+// written), so that at their exit only the rest is: a rank's first call
+// spoilt after that read is still read as it was, and its later calls,
+// the one still open at its death included, come too.
+func TestTraceReadsRunningRanksAhead(t *testing.T) {
+	tc, err := newTraceCollector(filepath.Join(t.TempDir(), "t.json"), 2, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := &sentMessages{}
+	f0, buf0, mem0 := testRankBuffer(t, tc)
+	f1, buf1, _ := testRankBuffer(t, tc)
+	buf0.End(buf0.Begin("Barrier", 0, 10, trace.Wait{}), 20, nil, false, "")
+	buf1.End(buf1.Begin("Barrier", 0, 10, trace.Wait{}), 20, nil, false, "")
+	buf1.Close(30)
+	tc.started(0, f0)
+	tc.started(1, f1)
+	for rank := range 2 {
+		tc.onEvent(server, control.Event{Rank: rank, Msg: control.Message{Type: control.TypeHello}})
+	}
+	tc.onEvent(server, control.Event{Rank: 1, Msg: control.Message{Type: control.TypeFinalized}})
+	mem0[trace.LogStart+1] = 200 // rank 0's first call's code, read already
+	call := buf0.Begin("Recv", 0, 40, trace.Wait{Word: trace.WaitSource, Peer: 1, Tag: 7})
+	buf0.Send(call, trace.SendPart{Dest: 1, DestLocal: 1, Tag: 3, Size: 8, Seq: 1})
+	buf0.Note(call, "after the read")
+	buf0.Begin("Recv", 0, 50, trace.Wait{Word: trace.WaitSource, Peer: 1, Tag: 7}) // open at its death
+	buf0.End(call, 45, &trace.RecvPart{Source: 1, SourceLocal: 1, Tag: 7, Size: 8, Post: 1}, false, "")
+	tc.exited(0)
+	recs := tc.ranks[0].records
+	if tc.ranks[0].broken != "" || len(recs) != 3 {
+		t.Fatalf("rank 0's records: %+v (%s), want 3", recs, tc.ranks[0].broken)
+	}
+	if recs[0].Op != "Barrier" || recs[1].Op != "Recv" || recs[1].Note != "after the read" || recs[1].SendSeq != 1 ||
+		recs[1].RecvPost != 1 || recs[1].End != 45 || !recs[2].Flags.Has(trace.Unfinished) || recs[2].Note != "source 1, tag 7" {
+		t.Fatalf("rank 0's records: %+v", recs)
+	}
+}
+
 // TestTraceWritesLanesEarly: once every rank has recorded its first call,
 // a JSON trace's lane of a rank that finalized is written at once, while
 // the others run; the file in the end is the job's whole trace, its zero
@@ -227,12 +266,14 @@ func TestTraceWritesLanesEarly(t *testing.T) {
 		for rank := range np {
 			tc.onEvent(server, control.Event{Rank: rank, Msg: control.Message{Type: control.TypeHello}})
 		}
+		if moved {
+			// Rank 0's earliest call: not a record after all (its code
+			// is spoilt, its start is as it was: FirstStart reads that).
+			*firstOp = 200
+		}
 		tc.onEvent(server, control.Event{Rank: 1, Msg: control.Message{Type: control.TypeFinalized}})
 		if !tc.ranks[1].written || tc.early == nil {
 			t.Fatal("rank 1 finalized with every rank's first call recorded: its lane was not written")
-		}
-		if moved {
-			*firstOp = 200 // rank 0's earliest call: not a record after all
 		}
 		tc.exited(0)
 		tc.exited(2)
