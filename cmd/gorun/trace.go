@@ -61,6 +61,10 @@ type traceCollector struct {
 	early     *trace.JSONWriter
 	earlyFile *os.File
 	earlyOff  bool
+	// rewrite: the lanes written early cannot be finished (a rank's calls
+	// written while it ran did not stay its first): the trace is written
+	// anew, whole.
+	rewrite bool
 	// merged is the timeline of the ranks' records, merged (its messages
 	// joined on a goroutine of their own) as soon as the last rank's are
 	// read, while it exits: nil until every rank's are read from its
@@ -89,6 +93,9 @@ type rankTrace struct {
 	// reader reads buffer, from the start while the rank runs
 	// (readAhead), the rest once it is done (readBuffer).
 	reader trace.BufferReader
+	// early is how many of its calls were written into a JSON trace
+	// while it ran (readAhead): the first of its records.
+	early int
 	// fromBuffer: records and dropped were read from the buffer.
 	fromBuffer bool
 	// prepared is the rank's records as read from its buffer, put in
@@ -163,7 +170,9 @@ func (t *traceCollector) readBuffer(r *rankTrace) {
 	}
 	r.records, r.dropped, r.fromBuffer = recs, dropped, true
 	r.prepared = trace.Rank{Records: recs, Offset: off}
-	r.prepared.Prepare()
+	if r.prepared.Prepare() && r.early > 0 {
+		t.rewrite = true // the calls written early are no longer its first
+	}
 	if err != nil && r.broken == "" {
 		r.broken = err.Error()
 	}
@@ -174,12 +183,23 @@ func (t *traceCollector) readBuffer(r *rankTrace) {
 // while a rank that has finished leaves a core free, takes them off the
 // end of the job (the bank example: rank 0, which ends last, records half
 // of the calls).
+//
+// Into a JSON trace whose lanes are written early, the calls of a running
+// rank that have returned, from its first on, are written there and then.
 func (t *traceCollector) readAhead() {
 	read := false
 	for i := range t.ranks {
-		if r := &t.ranks[i]; r.buffer != nil && r.hello {
-			_ = r.reader.Read(r.buffer, t.bufferSize()) // said again at readBuffer
-			read = true
+		r := &t.ranks[i]
+		if r.buffer == nil || !r.hello {
+			continue
+		}
+		read = true
+		if r.reader.Read(r.buffer, t.bufferSize()) != nil || t.early == nil || len(r.records) > 0 {
+			continue // said again at readBuffer; a JSON trace written at the end
+		}
+		if settled := r.reader.Settled(); len(settled) > r.early {
+			t.early.Calls(i, settled[r.early:])
+			r.early = len(settled)
 		}
 	}
 	if read {
@@ -442,9 +462,19 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 	case strings.ToLower(filepath.Ext(t.path)) == ".html":
 		err = trace.WriteHTML(f, tl, title)
 	case t.early != nil:
-		if err = t.early.Finish(tl); errors.Is(err, trace.ErrOriginMoved) {
+		for i := range t.ranks {
+			if r := &t.ranks[i]; r.early > 0 && !r.fromBuffer {
+				t.rewrite = true // its records came another way after all
+			}
+		}
+		err = trace.ErrOriginMoved
+		if !t.rewrite {
+			err = t.early.Finish(tl)
+		}
+		if errors.Is(err, trace.ErrOriginMoved) {
 			// Not the zero the lanes written were written from (a rank's
-			// first call was not its earliest record): all anew.
+			// first call was not its earliest record), or calls written
+			// early that are not the first of their lane: all anew.
 			if _, err = f.Seek(0, io.SeekStart); err == nil {
 				err = trace.WriteJSON(f, tl)
 			}

@@ -574,6 +574,22 @@ func (br *BufferReader) Read(r io.ReaderAt, size int64) error {
 	}
 }
 
+// Settled returns the records read so far that no entry can change any
+// more: the calls from the first that have returned, up to the first that
+// has not or that makes no record (the records Records will return begin
+// with them, as they are). The slice is the reader's: valid until the
+// next Read.
+func (br *BufferReader) Settled() []Record {
+	lr := &br.lr
+	calls := lr.out[min(lr.first, len(lr.out)):]
+	for i := range calls {
+		if calls[i].Flags.Has(Unfinished) || calls[i].Flags == badCall {
+			return calls[:i]
+		}
+	}
+	return calls
+}
+
 // Records returns the records read, appended to those ReadBufferAt or
 // the BufferReader was given, in the order the calls began, and the
 // number of calls the rank did not record; calls still open end at the
