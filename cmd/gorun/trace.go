@@ -61,6 +61,10 @@ type traceCollector struct {
 	early     *trace.JSONWriter
 	earlyFile *os.File
 	earlyOff  bool
+	// aheadTick paces readAhead while the job runs (readAheadC); nil
+	// until asked for, and once the trace is written.
+	aheadTick *time.Ticker
+	aheadDone bool
 	// rewrite: the lanes written early cannot be finished (a rank's calls
 	// written while it ran did not stay its first): the trace is written
 	// anew, whole.
@@ -205,6 +209,42 @@ func (t *traceCollector) readAhead() {
 	if read {
 		t.stamps.MarkCPU("trace: the running ranks' records read so far")
 	}
+}
+
+// readAheadEvery is how often gorun reads ahead what the running ranks
+// have recorded (readAheadC): often enough that little is left when a
+// rank ends, seldom enough to cost little (a few reads of each buffer's
+// header, and the records, which are read once whenever they are).
+const readAheadEvery = 2 * time.Millisecond
+
+// readAheadC fires when it is time to read ahead what the ranks still
+// running have recorded (onReadAhead); nil when tracing is off or the
+// trace is written. The records read and the lanes written early take
+// cores the ranks leave idle, not the end of the job, which waits for
+// them.
+func (t *traceCollector) readAheadC() <-chan time.Time {
+	if t == nil || t.aheadDone {
+		return nil
+	}
+	if t.aheadTick == nil {
+		t.aheadTick = time.NewTicker(readAheadEvery)
+	}
+	return t.aheadTick.C
+}
+
+// onReadAhead reads ahead what the running ranks have recorded, and
+// writes into a JSON trace what can be (see writeEarly, readAhead).
+func (t *traceCollector) onReadAhead() {
+	t.writeEarly()
+	t.readAhead()
+}
+
+// stopReadAhead stops the reading ahead.
+func (t *traceCollector) stopReadAhead() {
+	if t.aheadTick != nil {
+		t.aheadTick.Stop()
+	}
+	t.aheadDone = true
 }
 
 // bufferSize is the size of a rank's buffer.
@@ -419,6 +459,7 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 		return nil, nil
 	}
 	t.stamps.MarkCPU("trace: writing")
+	t.stopReadAhead()
 	ranks := make([]trace.Rank, len(t.ranks))
 	for i := range t.ranks {
 		t.readBuffer(&t.ranks[i]) // a rank gorun gave up waiting for

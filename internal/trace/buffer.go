@@ -477,7 +477,9 @@ type BufferReader struct {
 	off      int64  // the log's bytes read
 	stopped  bool   // an entry did not decode: the log is read no further
 	problems []string
-	failed   error // why Read failed, said again by Records
+	failed   error  // why Read failed, said again by Records
+	reads    int    // Reads that found entries
+	chunk    []byte // what Read reads the log into
 }
 
 // Read reads the entries the rank has written into the buffer in r, of
@@ -537,17 +539,27 @@ func (br *BufferReader) Read(r io.ReaderAt, size int64) error {
 	}
 	lr := &br.lr
 	if calls := len(lr.out) - lr.first; int(h.calls) > calls {
-		// Room for the calls begun, at once (a record is 150 bytes).
+		// Room for the calls begun, at once (a record is 150 bytes): as
+		// many for a first read, half as many again as there are for a
+		// later one (a live rank's calls come by a few at a time).
 		want := min(int(h.calls), int(capacity)) - calls
 		if cap(lr.out)-len(lr.out) < want {
-			grown := make([]Record, len(lr.out), len(lr.out)+want+want/4)
+			room := len(lr.out) + want
+			if br.reads > 0 {
+				room = max(room, cap(lr.out)+cap(lr.out)/2)
+			}
+			grown := make([]Record, len(lr.out), room)
 			copy(grown, lr.out)
 			lr.out = grown
 			populateRecords(lr.out[len(lr.out):cap(lr.out)])
 		}
 		lr.waits = slices.Grow(lr.waits, want)
 	}
-	chunk := make([]byte, min(logUsed-br.off, logChunk))
+	br.reads++
+	if n := int(min(logUsed-br.off, logChunk)); len(br.chunk) < n {
+		br.chunk = make([]byte, max(n, min(2*len(br.chunk), logChunk)))
+	}
+	chunk := br.chunk[:min(logUsed-br.off, logChunk)]
 	for off, n, pos := br.off, 0, 0; ; {
 		if rest := logUsed - off - int64(n); rest > 0 && n-pos < maxCallBytes {
 			// Keep what is left of the chunk and read on.
