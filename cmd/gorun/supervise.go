@@ -247,8 +247,6 @@ func (s *supervisor) loop() {
 			s.giveUpC = time.After(giveUpAfter)
 		case <-s.trace.flushTimeout():
 			s.endFlush()
-		case <-s.trace.readAheadC():
-			s.trace.onReadAhead()
 		case <-s.giveUpC:
 			s.stderr.line("gorun: some ranks did not die even of SIGKILL; giving up waiting for them")
 			return

@@ -61,14 +61,6 @@ type traceCollector struct {
 	early     *trace.JSONWriter
 	earlyFile *os.File
 	earlyOff  bool
-	// aheadTick paces readAhead while the job runs (readAheadC); nil
-	// until asked for, and once the trace is written.
-	aheadTick *time.Ticker
-	aheadDone bool
-	// rewrite: the lanes written early cannot be finished (a rank's calls
-	// written while it ran did not stay its first): the trace is written
-	// anew, whole.
-	rewrite bool
 	// merged is the timeline of the ranks' records, merged (its messages
 	// joined on a goroutine of their own) as soon as the last rank's are
 	// read, while it exits: nil until every rank's are read from its
@@ -94,12 +86,6 @@ type rankTrace struct {
 	// the trace is written. Nil for a rank on another host (its records
 	// come over the control channel) or once read.
 	buffer *os.File
-	// reader reads buffer, from the start while the rank runs
-	// (readAhead), the rest once it is done (readBuffer).
-	reader trace.BufferReader
-	// early is how many of its calls were written into a JSON trace
-	// while it ran (readAhead): the first of its records.
-	early int
 	// fromBuffer: records and dropped were read from the buffer.
 	fromBuffer bool
 	// prepared is the rank's records as read from its buffer, put in
@@ -152,104 +138,27 @@ func (t *traceCollector) exited(rank int) {
 		t.stamps.MarkCPU(fmt.Sprintf("rank %d trace read (%d records)", rank, len(t.ranks[rank].records)))
 	}
 	t.writeEarly()
-	t.readAhead()
 }
 
 // readBuffer takes r's records from its buffer, if it has one the rank
-// recorded into, and closes it: what readAhead has not read already.
-// Calls still open end now (on the rank's clock).
+// recorded into, and closes it. Calls still open end now (on the rank's
+// clock).
 func (t *traceCollector) readBuffer(r *rankTrace) {
 	if r.buffer == nil {
 		return
 	}
 	defer func() { r.buffer.Close(); r.buffer = nil }()
 	off, _ := t.offset(*r)
-	_ = r.reader.Read(r.buffer, t.bufferSize()) // Records says why not
-	recs, dropped, err := r.reader.Records(t.now() + off)
+	recs, dropped, err := trace.ReadBufferAt(r.records, r.buffer, int64(trace.BufferSize(jobenv.TraceSlots(t.limit))), t.now()+off)
 	if errors.Is(err, trace.ErrNotFormatted) || errors.Is(err, trace.ErrHandedOver) {
 		return // its records come over the control channel, if at all
 	}
-	if len(r.records) > 0 { // the control channel's first (a rank of another version)
-		recs = append(r.records, recs...)
-	}
 	r.records, r.dropped, r.fromBuffer = recs, dropped, true
 	r.prepared = trace.Rank{Records: recs, Offset: off}
-	if r.prepared.Prepare() && r.early > 0 {
-		t.rewrite = true // the calls written early are no longer its first
-	}
+	r.prepared.Prepare()
 	if err != nil && r.broken == "" {
 		r.broken = err.Error()
 	}
-}
-
-// readAhead reads what the ranks still running have recorded so far: the
-// entries of their buffers are final once written, and reading them now,
-// while a rank that has finished leaves a core free, takes them off the
-// end of the job (the bank example: rank 0, which ends last, records half
-// of the calls).
-//
-// Into a JSON trace whose lanes are written early, the calls of a running
-// rank that have returned, from its first on, are written there and then.
-func (t *traceCollector) readAhead() {
-	read := false
-	for i := range t.ranks {
-		r := &t.ranks[i]
-		if r.buffer == nil || !r.hello {
-			continue
-		}
-		read = true
-		if r.reader.Read(r.buffer, t.bufferSize()) != nil || t.early == nil || len(r.records) > 0 {
-			continue // said again at readBuffer; a JSON trace written at the end
-		}
-		if settled := r.reader.Settled(); len(settled) > r.early {
-			t.early.Calls(i, settled[r.early:])
-			r.early = len(settled)
-		}
-	}
-	if read {
-		t.stamps.MarkCPU("trace: the running ranks' records read so far")
-	}
-}
-
-// readAheadEvery is how often gorun reads ahead what the running ranks
-// have recorded (readAheadC): often enough that little is left when a
-// rank ends, seldom enough to cost little (a few reads of each buffer's
-// header, and the records, which are read once whenever they are).
-const readAheadEvery = 2 * time.Millisecond
-
-// readAheadC fires when it is time to read ahead what the ranks still
-// running have recorded (onReadAhead); nil when tracing is off or the
-// trace is written. The records read and the lanes written early take
-// cores the ranks leave idle, not the end of the job, which waits for
-// them.
-func (t *traceCollector) readAheadC() <-chan time.Time {
-	if t == nil || t.aheadDone {
-		return nil
-	}
-	if t.aheadTick == nil {
-		t.aheadTick = time.NewTicker(readAheadEvery)
-	}
-	return t.aheadTick.C
-}
-
-// onReadAhead reads ahead what the running ranks have recorded, and
-// writes into a JSON trace what can be (see writeEarly, readAhead).
-func (t *traceCollector) onReadAhead() {
-	t.writeEarly()
-	t.readAhead()
-}
-
-// stopReadAhead stops the reading ahead.
-func (t *traceCollector) stopReadAhead() {
-	if t.aheadTick != nil {
-		t.aheadTick.Stop()
-	}
-	t.aheadDone = true
-}
-
-// bufferSize is the size of a rank's buffer.
-func (t *traceCollector) bufferSize() int64 {
-	return int64(trace.BufferSize(jobenv.TraceSlots(t.limit)))
 }
 
 // newTraceCollector checks the trace file's name (.json or .html) and that
@@ -386,7 +295,6 @@ func (t *traceCollector) onEvent(server controlServer, ev control.Event) bool {
 			t.readBuffer(r)
 			t.stamps.MarkCPU(fmt.Sprintf("rank %d trace read at Finalize (%d records)", ev.Rank, len(r.records)))
 			t.writeEarly()
-			t.readAhead()
 		}
 		return false
 	default:
@@ -459,7 +367,6 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 		return nil, nil
 	}
 	t.stamps.MarkCPU("trace: writing")
-	t.stopReadAhead()
 	ranks := make([]trace.Rank, len(t.ranks))
 	for i := range t.ranks {
 		t.readBuffer(&t.ranks[i]) // a rank gorun gave up waiting for
@@ -503,19 +410,9 @@ func (t *traceCollector) write(title string) (warnings []string, err error) {
 	case strings.ToLower(filepath.Ext(t.path)) == ".html":
 		err = trace.WriteHTML(f, tl, title)
 	case t.early != nil:
-		for i := range t.ranks {
-			if r := &t.ranks[i]; r.early > 0 && !r.fromBuffer {
-				t.rewrite = true // its records came another way after all
-			}
-		}
-		err = trace.ErrOriginMoved
-		if !t.rewrite {
-			err = t.early.Finish(tl)
-		}
-		if errors.Is(err, trace.ErrOriginMoved) {
+		if err = t.early.Finish(tl); errors.Is(err, trace.ErrOriginMoved) {
 			// Not the zero the lanes written were written from (a rank's
-			// first call was not its earliest record), or calls written
-			// early that are not the first of their lane: all anew.
+			// first call was not its earliest record): all anew.
 			if _, err = f.Seek(0, io.SeekStart); err == nil {
 				err = trace.WriteJSON(f, tl)
 			}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"unsafe"
 )
 
@@ -457,110 +456,53 @@ const logChunk = 64 << 10
 // records once, and mapping the file cost it more (a page fault for every
 // few pages read) than copying them out of it does.
 func ReadBufferAt(out []Record, r io.ReaderAt, size, openEnd int64) (_ []Record, dropped uint64, err error) {
-	br := BufferReader{out: out}
-	if err := br.Read(r, size); err != nil {
-		return out, br.h.dropped, err
-	}
-	return br.Records(openEnd)
-}
-
-// A BufferReader reads the records of a buffer as a rank writes them:
-// each Read takes the entries written since the last (they are final
-// once written), Records the records once the rank is done. gorun reads
-// a live rank's buffer while the job runs, so that what is left to read
-// when the rank ends is what it wrote last.
-type BufferReader struct {
-	out      []Record // the records to append to (until the first Read)
-	lr       logReader
-	h        header // as the last Read found it
-	started  bool   // a Read found the buffer formatted
-	off      int64  // the log's bytes read
-	stopped  bool   // an entry did not decode: the log is read no further
-	problems []string
-	failed   error  // why Read failed, said again by Records
-	reads    int    // Reads that found entries
-	chunk    []byte // what Read reads the log into
-}
-
-// Read reads the entries the rank has written into the buffer in r, of
-// size bytes, since the last Read. It fails with ErrNotFormatted before
-// the rank formats the buffer and with ErrHandedOver once it hands its
-// records over another way; with another error if the buffer cannot be
-// read at all (Records says it again). Entries that do not decode are
-// Records' to report.
-func (br *BufferReader) Read(r io.ReaderAt, size int64) error {
-	if br.failed != nil {
-		return br.failed
-	}
-	fail := func(err error) error {
-		br.failed = err
-		return err
-	}
 	if size < int64(headerSize) {
-		return fail(fmt.Errorf("%w: a buffer of %d bytes, shorter than its header", ErrMalformed, size))
+		return out, 0, fmt.Errorf("%w: a buffer of %d bytes, shorter than its header", ErrMalformed, size)
 	}
 	h, err := readHeader(r)
 	if err != nil {
-		return fail(err)
+		return out, 0, err
 	}
 	switch {
-	case h.magic == 0 && !br.started:
-		return ErrNotFormatted
+	case h.magic == 0:
+		return out, 0, ErrNotFormatted
 	case h.magic != bufferMagic || h.callMax != maxCallBytes:
-		return fail(fmt.Errorf("%w: a buffer of another layout (magic %#x, version %d; this gorun reads version %d): the program was built with another version of package mpi than this gorun", ErrMalformed, h.magic, h.magic>>48, bufferMagic>>48))
+		return out, 0, fmt.Errorf("%w: a buffer of another layout (magic %#x, version %d; this gorun reads version %d): the program was built with another version of package mpi than this gorun", ErrMalformed, h.magic, h.magic>>48, bufferMagic>>48)
 	case h.closed == closedHandedOver:
-		br.h.dropped = h.dropped
-		return fail(ErrHandedOver)
-	case br.started && (h.capacity != br.h.capacity || h.textCap != br.h.textCap):
-		return fail(fmt.Errorf("%w: a buffer whose size changed from %d to %d calls", ErrMalformed, br.h.capacity, h.capacity))
+		return out, h.dropped, ErrHandedOver
 	}
 	capacity := int64(h.capacity)
 	logCap := capacity * maxCallBytes
 	if capacity < 1 || int64(headerSize)+logCap+int64(h.textCap) > size {
-		return fail(fmt.Errorf("%w: a buffer of %d calls and %d bytes of text does not fit its %d bytes", ErrMalformed, h.capacity, h.textCap, size))
+		return out, 0, fmt.Errorf("%w: a buffer of %d calls and %d bytes of text does not fit its %d bytes", ErrMalformed, h.capacity, h.textCap, size)
 	}
-	if !br.started {
-		br.started = true
-		br.lr = logReader{out: br.out, first: len(br.out), capacity: int(capacity)}
-		br.out = nil
-	}
-	br.h = h
-	// The texts the entries below name were written before them.
-	if textUsed := min(h.textUsed, h.textCap); int(textUsed) > len(br.lr.text) {
-		old := len(br.lr.text)
-		br.lr.text = append(br.lr.text, make([]byte, int(textUsed)-old)...)
-		if err := readAt(r, br.lr.text[old:], int64(headerSize)+logCap+int64(old)); err != nil {
-			return fail(err)
-		}
-	}
+	var problems []string
 	logUsed := int64(min(h.logUsed, uint64(logCap)))
-	if br.stopped || logUsed <= br.off {
-		return nil
+	if h.logUsed > uint64(logCap) {
+		problems = append(problems, fmt.Sprintf("%d bytes of log used of %d", h.logUsed, logCap))
 	}
-	lr := &br.lr
-	if calls := len(lr.out) - lr.first; int(h.calls) > calls {
-		// Room for the calls begun, at once (a record is 150 bytes): as
-		// many for a first read, half as many again as there are for a
-		// later one (a live rank's calls come by a few at a time).
-		want := min(int(h.calls), int(capacity)) - calls
-		if cap(lr.out)-len(lr.out) < want {
-			room := len(lr.out) + want
-			if br.reads > 0 {
-				room = max(room, cap(lr.out)+cap(lr.out)/2)
-			}
-			grown := make([]Record, len(lr.out), room)
-			copy(grown, lr.out)
-			lr.out = grown
-			populateRecords(lr.out[len(lr.out):cap(lr.out)])
-		}
-		lr.waits = slices.Grow(lr.waits, want)
+	text := make([]byte, min(h.textUsed, h.textCap))
+	if err := readAt(r, text, int64(headerSize)+logCap); err != nil {
+		return out, 0, err
 	}
-	br.reads++
-	if n := int(min(logUsed-br.off, logChunk)); len(br.chunk) < n {
-		br.chunk = make([]byte, max(n, min(2*len(br.chunk), logChunk)))
+	end := openEnd
+	if h.closed != 0 {
+		end = h.closedAt
 	}
-	chunk := br.chunk[:min(logUsed-br.off, logChunk)]
-	for off, n, pos := br.off, 0, 0; ; {
+	if int64(h.calls) > capacity {
+		problems = append(problems, fmt.Sprintf("%d calls begun of %d", h.calls, capacity))
+	}
+	calls := min(int(h.calls), int(capacity))
+	if cap(out)-len(out) < calls {
+		grown := make([]Record, len(out), len(out)+calls)
+		copy(grown, out)
+		out = grown
+		populateRecords(out[len(out):cap(out)])
+	}
+	lr := logReader{out: out, first: len(out), text: text, capacity: int(capacity)}
+	lr.waits = make([]Wait, 0, calls)
+	chunk := make([]byte, min(logUsed, logChunk))
+	for off, n, pos := int64(0), 0, 0; ; {
 		if rest := logUsed - off - int64(n); rest > 0 && n-pos < maxCallBytes {
 			// Keep what is left of the chunk and read on.
 			copy(chunk, chunk[pos:n])
@@ -568,77 +510,30 @@ func (br *BufferReader) Read(r io.ReaderAt, size int64) error {
 			m := int(min(int64(len(chunk)-n), rest))
 			// A copy: the memory may change under a live rank.
 			if err := readAt(r, chunk[n:n+m], int64(headerSize)+off+int64(n)); err != nil {
-				return fail(err)
+				return lr.finish(end), h.dropped, err
 			}
 			n += m
 		}
 		if pos == n {
-			br.off = off + int64(n)
-			return nil
+			break
 		}
 		k, why := lr.entry(chunk[pos:n])
 		if why != "" {
-			br.problems = append(br.problems, fmt.Sprintf("log byte %d: %s", off+int64(pos), why))
-			br.stopped = true
-			return nil
+			problems = append(problems, fmt.Sprintf("log byte %d: %s", off+int64(pos), why))
+			break
 		}
 		pos += k
 	}
-}
-
-// Settled returns the records read so far that no entry can change any
-// more: the calls from the first that have returned, up to the first that
-// has not or that makes no record (the records Records will return begin
-// with them, as they are). The slice is the reader's: valid until the
-// next Read.
-func (br *BufferReader) Settled() []Record {
-	lr := &br.lr
-	calls := lr.out[min(lr.first, len(lr.out)):]
-	for i := range calls {
-		if calls[i].Flags.Has(Unfinished) || calls[i].Flags == badCall {
-			return calls[:i]
-		}
+	if lr.bad > 0 {
+		problems = append(problems, lr.firstBad)
 	}
-	return calls
-}
-
-// Records returns the records read, appended to those ReadBufferAt or
-// the BufferReader was given, in the order the calls began, and the
-// number of calls the rank did not record; calls still open end at the
-// buffer's close or, if the rank never closed it, at openEnd (see
-// ReadBuffer). The error is Read's, if it failed, or says what did not
-// make a record (ErrMalformed), after the records that do.
-func (br *BufferReader) Records(openEnd int64) (_ []Record, dropped uint64, err error) {
-	if !br.started {
-		return br.out, br.h.dropped, br.failed
+	if lr.bad > 1 {
+		problems = append(problems, fmt.Sprintf("%d calls in all that make no record", lr.bad))
 	}
-	h, problems := br.h, br.problems
-	if br.failed != nil {
-		problems = append(problems, br.failed.Error())
-	}
-	if h.logUsed > uint64(h.capacity)*maxCallBytes {
-		problems = append([]string{fmt.Sprintf("%d bytes of log used of %d", h.logUsed, uint64(h.capacity)*maxCallBytes)}, problems...)
-	}
-	if h.calls > h.capacity {
-		problems = append(problems, fmt.Sprintf("%d calls begun of %d", h.calls, h.capacity))
-	}
-	if br.lr.bad > 0 {
-		problems = append(problems, br.lr.firstBad)
-	}
-	if br.lr.bad > 1 {
-		problems = append(problems, fmt.Sprintf("%d calls in all that make no record", br.lr.bad))
-	}
-	switch {
-	case br.failed != nil && len(problems) == 1:
-		err = br.failed
-	case len(problems) > 0:
+	if len(problems) > 0 {
 		err = fmt.Errorf("%w: %v", ErrMalformed, problems)
 	}
-	end := openEnd
-	if h.closed != 0 {
-		end = h.closedAt
-	}
-	return br.lr.finish(end), h.dropped, err
+	return lr.finish(end), h.dropped, err
 }
 
 // logReader makes records of a log's entries.

@@ -1,7 +1,6 @@
 package trace
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -332,73 +331,6 @@ func TestBufferLayoutHasNoPadding(t *testing.T) {
 		}
 		if next != typ.Size() || typ.Size()%8 != 0 {
 			t.Fatalf("%s: fields end at %d of %d bytes (a multiple of 8 wanted)", typ.Name(), next, typ.Size())
-		}
-	}
-}
-
-// TestBufferReaderReadsAsTheRankWrites: a buffer read while the rank
-// writes it, at seeded random points (calls open at a read end after it,
-// send and note after it, texts come after it), gives the records a
-// single read once the rank is done gives.
-func TestBufferReaderReadsAsTheRankWrites(t *testing.T) {
-	for seed := uint64(1); seed <= 20; seed++ {
-		rng := rand.New(rand.NewPCG(seed, 11))
-		n := 1 + rng.IntN(400)
-		b, mem := newTestBuffer(t, n)
-		var br BufferReader
-		reads := 0
-		read := func() {
-			if err := br.Read(bytes.NewReader(mem), int64(len(mem))); err != nil {
-				t.Fatalf("seed %d: %v", seed, err)
-			}
-			reads++
-		}
-		start := rng.Int64N(1 << 50)
-		var open []int // calls begun, not ended
-		var ends []Record
-		for call := 0; call < n || len(open) > 0; {
-			if rng.IntN(10) == 0 {
-				read()
-			}
-			if call < n && (len(open) == 0 || rng.IntN(3) > 0) {
-				r := randomEndedRecord(rng, start)
-				start += rng.Int64N(3000)
-				c := b.Begin(r.Op, r.Comm, r.Start, Wait{})
-				if rng.IntN(10) == 0 {
-					read()
-				}
-				if r.Flags.Has(HasSend) {
-					b.Send(c, SendPart{Dest: r.Dest, DestLocal: r.DestLocal, Tag: r.SendTag, Size: r.SendSize, Seq: r.SendSeq})
-				}
-				if r.Note != "" {
-					b.Note(c, r.Note)
-				}
-				open = append(open, c)
-				ends = append(ends, r)
-				call++
-				continue
-			}
-			k := rng.IntN(len(open))
-			c := open[k]
-			open = append(open[:k], open[k+1:]...)
-			r := ends[c]
-			var got *RecvPart
-			if r.Flags.Has(HasRecv) {
-				got = &RecvPart{Source: r.Source, SourceLocal: r.SourceLocal, Tag: r.RecvTag, Size: r.RecvSize, Post: r.RecvPost}
-			}
-			b.End(c, r.End, got, r.Flags.Has(Failed), r.Err)
-		}
-		read()
-		want, _, err := ReadBuffer(nil, mem, 0)
-		if err != nil || len(want) != n {
-			t.Fatalf("seed %d: one read: %d records, %v", seed, len(want), err)
-		}
-		if !reflect.DeepEqual(want, ends) {
-			t.Fatalf("seed %d: one read does not give the calls recorded", seed)
-		}
-		got, _, err := br.Records(0)
-		if err != nil || !reflect.DeepEqual(got, want) {
-			t.Fatalf("seed %d: read %d times as written: %d records (%v), not the %d of one read", seed, reads, len(got), err, len(want))
 		}
 	}
 }

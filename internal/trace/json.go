@@ -56,12 +56,11 @@ func writeJSON(w io.Writer, tl *Timeline, shared bool) error {
 // The file holds the same events as WriteJSON's, the lanes in the order
 // written.
 type JSONWriter struct {
-	o       object
-	shapes  shapeCache
-	origin  int64
-	shared  bool
-	done    []bool
-	written []int // calls of each lane written (Calls)
+	o      object
+	shapes shapeCache
+	origin int64
+	shared bool
+	done   []bool
 }
 
 // NewJSONWriter starts the file of a timeline of lanes lanes whose Origin
@@ -71,7 +70,7 @@ func NewJSONWriter(w io.Writer, lanes int, origin int64) *JSONWriter {
 }
 
 func newJSONWriter(w io.Writer, lanes int, origin int64, shared bool) *JSONWriter {
-	jw := &JSONWriter{o: newObject(w), origin: origin, shared: shared, done: make([]bool, lanes), written: make([]int, lanes)}
+	jw := &JSONWriter{o: newObject(w), origin: origin, shared: shared, done: make([]bool, lanes)}
 	o := &jw.o
 	o.b = append(o.b, `{"displayTimeUnit":"ns","traceEvents":[`+"\n"...)
 	first := len(o.b)
@@ -84,35 +83,13 @@ func newJSONWriter(w io.Writer, lanes int, origin int64, shared bool) *JSONWrite
 
 // Lane writes the events of lane, a lane of the timeline to come (its
 // Calls on the launcher's clock, in order: see Rank.Prepare), unless they
-// were written; of its calls, those after the ones Calls wrote.
+// were written.
 func (jw *JSONWriter) Lane(lane Lane) {
 	if lane.Rank < 0 || lane.Rank >= len(jw.done) || jw.done[lane.Rank] {
 		return
 	}
 	jw.done[lane.Rank] = true
-	if jw.written[lane.Rank] == 0 {
-		jw.o.laneHead(lane.Rank)
-	}
-	jw.shapes.reset()
-	jw.o.laneCalls(lane.Calls[min(jw.written[lane.Rank], len(lane.Calls)):], JSONTid(lane.Rank), jw.origin, &jw.shapes, jw.shared)
-	jw.o.laneNotes(lane, jw.origin)
-}
-
-// Calls writes the events of calls, the next calls of the lane of rank
-// (from the first, or the one after those Calls wrote before), ahead of
-// the rest of the lane: gorun writes the calls of a rank still running
-// that have returned. The lane Lane is given later must hold them first,
-// as they are (on the launcher's clock, in order: see Rank.Prepare).
-func (jw *JSONWriter) Calls(rank int, calls []Record) {
-	if rank < 0 || rank >= len(jw.done) || jw.done[rank] || len(calls) == 0 {
-		return
-	}
-	if jw.written[rank] == 0 {
-		jw.o.laneHead(rank)
-	}
-	jw.written[rank] += len(calls)
-	jw.shapes.reset()
-	jw.o.laneCalls(calls, JSONTid(rank), jw.origin, &jw.shapes, jw.shared)
+	jw.o.laneEvents(lane, jw.origin, &jw.shapes, jw.shared)
 }
 
 // ErrOriginMoved reports a timeline whose zero is not the one a
@@ -203,24 +180,21 @@ func (o *object) flush() {
 	o.b = o.b[:0]
 }
 
-// laneHead writes the events that name rank's track and set its order.
-func (o *object) laneHead(rank int) {
-	tid := JSONTid(rank)
+// laneEvents writes a lane's events, each after a comma: its track's name
+// and order, its calls (their times from origin), and what it lacks. With
+// shared, a call's event is written from the parts it shares with the
+// calls alike (shapes), the parts encoded at the first of them.
+func (o *object) laneEvents(lane Lane, origin int64, shapes *shapeCache, shared bool) {
+	tid := JSONTid(lane.Rank)
 	o.event("M", "thread_name", tid, 0)
-	o.raw("args", `{"name":"rank `+strconv.Itoa(rank)+`"}`)
+	o.raw("args", `{"name":"rank `+strconv.Itoa(lane.Rank)+`"}`)
 	o.end()
 	o.event("M", "thread_sort_index", tid, 0)
-	o.raw("args", `{"sort_index":`+strconv.Itoa(rank)+`}`)
+	o.raw("args", `{"sort_index":`+strconv.Itoa(lane.Rank)+`}`)
 	o.end()
-}
-
-// laneCalls writes the events of calls on track tid, each after a comma,
-// their times from origin. With shared, a call's event is written from
-// the parts it shares with the calls alike (shapes), the parts encoded at
-// the first of them.
-func (o *object) laneCalls(calls []Record, tid int, origin int64, shapes *shapeCache, shared bool) {
-	for i := range calls {
-		c := &calls[i]
+	shapes.reset()
+	for i := range lane.Calls {
+		c := &lane.Calls[i]
 		var parts *shapeParts
 		if shared {
 			parts = shapes.find(c, func(p *shapeParts) { p.json = jsonParts(c, tid) })
@@ -246,11 +220,6 @@ func (o *object) laneCalls(calls []Record, tid int, origin int64, shapes *shapeC
 		}
 		o.end()
 	}
-}
-
-// laneNotes writes what lane lacks, said on its track at its end.
-func (o *object) laneNotes(lane Lane, origin int64) {
-	tid := JSONTid(lane.Rank)
 	for _, note := range laneNotes(lane) {
 		o.event("i", note, tid, laneEnd(lane, origin))
 		o.str("cat", "gorun")

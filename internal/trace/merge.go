@@ -31,9 +31,7 @@ type Rank struct {
 // earlier than it starts, and notes the earliest start and latest end.
 // Merge prepares the ranks it is given; gorun prepares each rank's records
 // as they arrive, while the others still run, and Merge finds them ready.
-// It reports whether the records had to be moved into that order (they
-// come mostly in it already).
-func (r *Rank) Prepare() (moved bool) {
+func (r *Rank) Prepare() {
 	calls := r.Records
 	sorted := true
 	r.first, r.last = 0, 0
@@ -55,7 +53,6 @@ func (r *Rank) Prepare() (moved bool) {
 		slices.SortStableFunc(calls, byStart)
 	}
 	r.Offset, r.prepared = 0, len(calls)+1
-	return !sorted
 }
 
 // First is the start of r's earliest record as Prepare found it; false
