@@ -361,7 +361,9 @@ func (t *tracer) close(ctl *control.Client, send bool) error {
 	if t.shared && !send {
 		t.buf.Close(now)
 		t.mu.Unlock()
-		return nil
+		// The records are final: gorun may read them now (this rank
+		// has goodbyes to say before it is done).
+		return ctl.Send(control.Message{Type: control.TypeTraceClosed})
 	}
 	t.buf.Close(now) // the records read below end their open calls now
 	recs, dropped, err := trace.ReadBuffer(nil, t.mem, now)

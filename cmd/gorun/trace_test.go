@@ -163,9 +163,16 @@ func TestTraceNoClockQuestionsForItsOwnRanks(t *testing.T) {
 }
 
 // TestTraceReadAtFinalize: the records of a rank that closed its buffer
-// are read when it says it finalized, before it exits; those of one still
+// are read when it says so (trace-closed, before its goodbyes to its
+// peers) or that it finalized, before it exits; those of one still
 // recording are left for its exit.
 func TestTraceReadAtFinalize(t *testing.T) {
+	for _, says := range []string{control.TypeTraceClosed, control.TypeFinalized} {
+		testTraceReadAtFinalize(t, says)
+	}
+}
+
+func testTraceReadAtFinalize(t *testing.T, says string) {
 	tc, err := newTraceCollector(filepath.Join(t.TempDir(), "t.json"), 2, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -180,13 +187,16 @@ func TestTraceReadAtFinalize(t *testing.T) {
 	}
 	server := &sentMessages{}
 	for rank := range 2 {
-		tc.onEvent(server, control.Event{Rank: rank, Msg: control.Message{Type: control.TypeFinalized}})
+		ours := tc.onEvent(server, control.Event{Rank: rank, Msg: control.Message{Type: says}})
+		if ours != (says == control.TypeTraceClosed) {
+			t.Fatalf("%s: onEvent says it is tracing's alone: %v", says, ours)
+		}
 	}
 	if r := tc.ranks[0]; r.buffer != nil || !r.fromBuffer || len(r.records) != 1 || r.records[0].Op != "Barrier" {
-		t.Fatalf("rank 0 closed its buffer and finalized: read %v, records %+v", r.buffer == nil, r.records)
+		t.Fatalf("%s: rank 0 closed its buffer: read %v, records %+v", says, r.buffer == nil, r.records)
 	}
 	if r := tc.ranks[1]; r.buffer == nil || r.fromBuffer {
-		t.Fatal("rank 1's buffer, still open, was read at its Finalize")
+		t.Fatalf("%s: rank 1's buffer, still open, was read", says)
 	}
 	tc.exited(1)
 	if r := tc.ranks[1]; r.buffer != nil || len(r.records) != 1 {
