@@ -19,13 +19,14 @@ import (
 // receives of each envelope are the first ones posted and every arrow gorun
 // draws stays exact).
 //
-// The records go into a trace.Buffer as the calls are made: a call takes
-// its slot when it begins and fills it in when it ends, so that recording
-// allocates nothing per call and the calls still open are the slots not
-// yet ended. Under gorun the buffer lies in a shared memory file that gorun
+// The records go into a trace.Buffer as the calls are made: a call writes
+// an entry when it begins and one when it ends, so that recording
+// allocates nothing per call and the calls still open are those begun and
+// not ended. Under gorun the buffer lies in a shared memory file that gorun
 // (or the agent that started this rank on another host) made for it
 // (jobenv.TraceFD): gorun (or the agent) reads it once the rank has
-// exited, however it exited, and Finalize only marks it closed. Without
+// exited, however it exited, or once Finalize has marked it closed (and said
+// so: control.TypeTraceClosed, before its goodbyes to its peers). Without
 // that file the buffer is this process's own memory, and the records go to
 // gorun over the control channel at Finalize. Either way they go over the
 // control channel when gorun asks because the job is ending early
@@ -43,7 +44,7 @@ type tracer struct {
 	mem     []byte             // the buffer's memory
 	shared  bool               // mem is gorun's shared memory: nothing to hand over
 	release func()             // gives mem back (memory of this process's own)
-	spans   [][]span           // this side of the buffer's slots, spanBlock a block, by index
+	spans   [][]span           // this side of the buffer's calls, spanBlock a block, by number
 	sendSeq map[seqKey]*uint64 // sends so far per destination, communicator and tag
 	lastKey seqKey             // the last key of sendSeq counted, and its count
 	lastSeq *uint64
@@ -265,7 +266,7 @@ func (sp *span) sends(c *Comm, dest, tag, size int) {
 		return
 	}
 	world := c.group[dest]
-	sp.t.mu.Lock() // handOver may read the slot meanwhile
+	sp.t.mu.Lock() // handOver may read the buffer meanwhile
 	defer sp.t.mu.Unlock()
 	seq := sp.t.nextSend(seqKey{dest: world, comm: c.ctx, tag: tag})
 	if sp.call >= 0 && !sp.t.handed && !sp.ended {
