@@ -19,13 +19,14 @@ import (
 // receives of each envelope are the first ones posted and every arrow gorun
 // draws stays exact).
 //
-// The records go into a trace.Buffer as the calls are made: a call takes
-// its slot when it begins and fills it in when it ends, so that recording
-// allocates nothing per call and the calls still open are the slots not
-// yet ended. Under gorun the buffer lies in a shared memory file that gorun
+// The records go into a trace.Buffer as the calls are made: a call writes
+// an entry when it begins and one when it ends, so that recording
+// allocates nothing per call and the calls still open are those begun and
+// not ended. Under gorun the buffer lies in a shared memory file that gorun
 // (or the agent that started this rank on another host) made for it
 // (jobenv.TraceFD): gorun (or the agent) reads it once the rank has
-// exited, however it exited, and Finalize only marks it closed. Without
+// exited, however it exited, or once Finalize has marked it closed (and said
+// so: control.TypeTraceClosed, before its goodbyes to its peers). Without
 // that file the buffer is this process's own memory, and the records go to
 // gorun over the control channel at Finalize. Either way they go over the
 // control channel when gorun asks because the job is ending early
@@ -43,7 +44,7 @@ type tracer struct {
 	mem     []byte             // the buffer's memory
 	shared  bool               // mem is gorun's shared memory: nothing to hand over
 	release func()             // gives mem back (memory of this process's own)
-	spans   [][]span           // this side of the buffer's slots, spanBlock a block, by index
+	spans   [][]span           // this side of the buffer's calls, spanBlock a block, by number
 	sendSeq map[seqKey]*uint64 // sends so far per destination, communicator and tag
 	lastKey seqKey             // the last key of sendSeq counted, and its count
 	lastSeq *uint64
@@ -132,17 +133,18 @@ func (t *tracer) now() int64 {
 	return t.baseUnix + int64(time.Since(t.base))
 }
 
-// span is one call being recorded: its slot in the buffer, or none when
+// span is one call being recorded: its number in the buffer, or -1 when
 // the call is only counted (the limit was reached).
 type span struct {
 	t     *tracer
-	s     *trace.Slot
+	call  int
+	noted bool // the buffer holds one note a call
 	ended bool
 }
 
 // waitFor is what a receive (or a Wait) in progress waits for, which gorun
 // says of a call that had not returned: the call waited on (for a Wait),
-// the peer and the tag (see trace.Slot's Wait fields).
+// the peer and the tag (see trace.Wait).
 type waitFor struct {
 	op         string // the call waited on, e.g. "Irecv" for a Wait; "" if none
 	dest       bool   // the peer is a destination (a send), not a source
@@ -158,45 +160,44 @@ func waitSource(source, tag int) waitFor {
 // begin starts recording a call named op on communicator context comm.
 // It returns nil once the buffer is closed.
 func (t *tracer) begin(op string, comm uint32, force bool) *span {
-	return t.beginWaiting(op, comm, force, waitFor{})
+	return t.beginWaiting(op, comm, force, waitFor{}, 0)
 }
 
-// beginWaiting is begin for a call that waits as w says.
-func (t *tracer) beginWaiting(op string, comm uint32, force bool, w waitFor) *span {
+// beginWaiting is begin for a call that waits as w says, and that began
+// at start (0: now).
+func (t *tracer) beginWaiting(op string, comm uint32, force bool, w waitFor, start int64) *span {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.handed {
 		return nil
 	}
 	if force || t.buf.Used() < t.limit {
-		if s, i := t.buf.Take(); s != nil {
+		var tw trace.Wait
+		if w.wantedPeer {
+			tw = trace.Wait{Op: trace.OpCode(w.op), Word: trace.WaitSource, Peer: int32(w.peer), Tag: int32(w.tag)}
+			if w.dest {
+				tw.Word = trace.WaitDest
+			}
+			if w.peer == AnySource {
+				tw.Word |= trace.WaitAnyPeer
+			}
+			if w.tag == AnyTag {
+				tw.Word |= trace.WaitAnyTag
+			}
+		}
+		if start == 0 {
+			start = t.now()
+		}
+		if i := t.buf.Begin(op, comm, start, tw); i >= 0 {
 			sp := t.span(i)
-			*sp = span{t: t, s: s}
-			if s.Op = trace.OpCode(op); s.Op == 0 {
-				t.buf.SetName(s, op)
-			}
-			s.Comm, s.Start = comm, t.now()
-			if w.wantedPeer {
-				s.WaitOp = trace.OpCode(w.op)
-				s.WaitWord, s.WaitPeer, s.WaitTag = trace.WaitSource, int32(w.peer), int32(w.tag)
-				if w.dest {
-					s.WaitWord = trace.WaitDest
-				}
-				if w.peer == AnySource {
-					s.WaitWord |= trace.WaitAnyPeer
-				}
-				if w.tag == AnyTag {
-					s.WaitWord |= trace.WaitAnyTag
-				}
-			}
-			s.State = trace.SlotBegun
+			*sp = span{t: t, call: i}
 			return sp
 		}
 	}
-	return &span{t: t} // counted, not kept
+	return &span{t: t, call: -1} // counted, not kept
 }
 
-// span is the span of slot i, in the slab of blocks allocated once each.
+// span is the span of call i, in the slab of blocks allocated once each.
 func (t *tracer) span(i int) *span {
 	k := i / spanBlock
 	for len(t.spans) <= k {
@@ -227,21 +228,19 @@ func (sp *span) endTaking(err error, got *recvPart) {
 		return // ended already, or left open in a closed buffer
 	}
 	sp.ended = true
-	s := sp.s
-	if s == nil {
+	if sp.call < 0 {
 		t.buf.Drop()
 		return
 	}
-	s.End = end
-	if got != nil {
-		s.Source, s.SourceLocal, s.RecvTag, s.RecvSize, s.RecvPost = int32(got.source), int32(got.sourceLocal), int32(got.tag), int64(got.size), got.post
-		s.Flags |= trace.HasRecv // after the facts it announces: the rank may die in between
-	}
+	var errText string
 	if err != nil {
-		s.Flags |= trace.Failed
-		t.buf.SetErr(s, shortError(err))
+		errText = shortError(err)
 	}
-	s.State = trace.SlotEnded
+	var recv *trace.RecvPart
+	if got != nil {
+		recv = &trace.RecvPart{Source: got.source, SourceLocal: got.sourceLocal, Tag: got.tag, Size: got.size, Post: got.post}
+	}
+	t.buf.End(sp.call, end, recv, err != nil, errText)
 }
 
 // endErr is end for a deferred call with a named error result. A call
@@ -267,12 +266,11 @@ func (sp *span) sends(c *Comm, dest, tag, size int) {
 		return
 	}
 	world := c.group[dest]
-	sp.t.mu.Lock() // handOver may read the slot meanwhile
+	sp.t.mu.Lock() // handOver may read the buffer meanwhile
 	defer sp.t.mu.Unlock()
 	seq := sp.t.nextSend(seqKey{dest: world, comm: c.ctx, tag: tag})
-	if s := sp.s; s != nil && !sp.t.handed {
-		s.Dest, s.DestLocal, s.SendTag, s.SendSize, s.SendSeq = int32(world), int32(dest), int32(tag), int64(size), seq
-		s.Flags |= trace.HasSend // after the facts it announces: the rank may die in between
+	if sp.call >= 0 && !sp.t.handed && !sp.ended {
+		sp.t.buf.Send(sp.call, trace.SendPart{Dest: world, DestLocal: dest, Tag: tag, Size: size, Seq: seq})
 	}
 }
 
@@ -292,22 +290,14 @@ func (t *tracer) nextSend(key seqKey) uint64 {
 	return *t.lastSeq
 }
 
-// setNote sets the note of a call in progress.
+// setNote sets the note of a call in progress (the first one only: a
+// call's room in the buffer holds one).
 func (sp *span) setNote(note string) {
 	sp.t.mu.Lock()
 	defer sp.t.mu.Unlock()
-	if sp.s != nil && !sp.t.handed {
-		sp.t.buf.SetNote(sp.s, note)
-	}
-}
-
-// setStart sets when a call in progress began (one recorded only once it
-// turned out to complete something).
-func (sp *span) setStart(start int64) {
-	sp.t.mu.Lock()
-	defer sp.t.mu.Unlock()
-	if sp.s != nil && !sp.t.handed {
-		sp.s.Start = start
+	if sp.call >= 0 && !sp.t.handed && !sp.ended && !sp.noted {
+		sp.noted = true
+		sp.t.buf.Note(sp.call, note)
 	}
 }
 
@@ -372,7 +362,9 @@ func (t *tracer) close(ctl *control.Client, send bool) error {
 	if t.shared && !send {
 		t.buf.Close(now)
 		t.mu.Unlock()
-		return nil
+		// The records are final: gorun may read them now (this rank
+		// has goodbyes to say before it is done).
+		return ctl.Send(control.Message{Type: control.TypeTraceClosed})
 	}
 	t.buf.Close(now) // the records read below end their open calls now
 	recs, dropped, err := trace.ReadBuffer(nil, t.mem, now)

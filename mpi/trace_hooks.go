@@ -30,7 +30,7 @@ func (c *Comm) traceRecv(op string, source, tag int) *span {
 	if t == nil {
 		return nil
 	}
-	return t.beginWaiting(op, c.ctx, false, waitSource(source, tag))
+	return t.beginWaiting(op, c.ctx, false, waitSource(source, tag), 0)
 }
 
 // tracePosted numbers a receive r as it is posted; sp is the call that
@@ -41,7 +41,7 @@ func (r *Request) tracePosted(sp *span) {
 		return
 	}
 	r.tracePost = sp.t.post()
-	r.traceForce = sp.s != nil
+	r.traceForce = sp.call >= 0
 }
 
 // traceTaking notes, as settle takes msg for r, what gorun --trace
@@ -65,7 +65,7 @@ func (r *Request) traceWait() *span {
 	if t == nil || r.op == "Recv" || r.op == "Sendrecv" {
 		return nil
 	}
-	return t.beginWaiting("Wait", r.c.ctx, r.traceForce, waitFor{wantedPeer: true, op: r.op, dest: r.recv == nil, peer: r.peer, tag: r.tag})
+	return t.beginWaiting("Wait", r.c.ctx, r.traceForce, waitFor{wantedPeer: true, op: r.op, dest: r.recv == nil, peer: r.peer, tag: r.tag}, 0)
 }
 
 // traceNow reads the trace clock, 0 when tracing is off: the start of a
@@ -84,8 +84,7 @@ func (r *Request) traceTested(start int64) {
 	if t == nil {
 		return
 	}
-	if sp := t.begin("Test", r.c.ctx, r.traceForce); sp != nil {
-		sp.setStart(start)
+	if sp := t.beginWaiting("Test", r.c.ctx, r.traceForce, waitFor{}, start); sp != nil {
 		sp.received(r, r.err)
 	}
 }
@@ -96,8 +95,7 @@ func (c *Comm) traceFound(op string, start int64, st Status, err error) {
 	if t == nil {
 		return
 	}
-	if sp := t.begin(op, c.ctx, false); sp != nil {
-		sp.setStart(start)
+	if sp := t.beginWaiting(op, c.ctx, false, waitFor{}, start); sp != nil {
 		sp.probed(st, err)
 	}
 }

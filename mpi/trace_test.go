@@ -1,12 +1,15 @@
 package mpi
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/gorun-mpi/gorun/internal/control"
+	"github.com/gorun-mpi/gorun/internal/jobenv"
 	"github.com/gorun-mpi/gorun/internal/trace"
 )
 
@@ -253,7 +256,7 @@ func TestTraceHandOver(t *testing.T) {
 	tr := newTestTracer(t, 1)
 	tr.begin("Barrier", 0, false).end(nil)
 	tr.begin("Bcast", 0, false).end(nil) // dropped: the limit is 1
-	open := tr.beginWaiting("Recv", 0, true, waitSource(1, 5))
+	open := tr.beginWaiting("Recv", 0, true, waitSource(1, 5), 0)
 	tr.answerLauncher(client, control.Message{Type: control.TypeClockDone}) // or handOver would wait for it
 	if err := tr.handOver(client); err != nil {
 		t.Fatal(err)
@@ -280,6 +283,48 @@ func TestTraceHandOver(t *testing.T) {
 	if len(recs) != 2 || recs[0].Op != "Barrier" || recs[1].Op != "Recv" || !recs[1].Flags.Has(trace.Unfinished) ||
 		recs[1].Note != "source 1, tag 5" || recs[1].End < recs[1].Start {
 		t.Fatalf("handed over %+v", recs)
+	}
+}
+
+// TestTraceClosedSaysSo: a rank that records into gorun's shared memory
+// closes it at the hand-over and says so (TypeTraceClosed), sending no
+// records: gorun reads them from the memory, at once.
+func TestTraceClosedSaysSo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.sock")
+	server, err := control.Listen(path, "secret", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	client, err := control.Dial(path, 0, "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	mem := make([]uint64, trace.BufferSize(jobenv.TraceSlots(4))/8+1)
+	shared := unsafe.Slice((*byte)(unsafe.Pointer(&mem[0])), len(mem)*8)
+	tr, err := newTracer(4, shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.begin("Barrier", 0, false).end(nil)
+	tr.answerLauncher(client, control.Message{Type: control.TypeClockDone})
+	if err := tr.handOver(client); err != nil {
+		t.Fatal(err)
+	}
+	for ev := range server.Events() {
+		if ev.Msg.Type == control.TypeTrace || ev.Msg.Type == control.TypeTraceEnd {
+			t.Fatalf("records sent over the control channel (%s) from a shared buffer", ev.Msg.Type)
+		}
+		if ev.Msg.Type == control.TypeTraceClosed {
+			break
+		}
+	}
+	if !trace.BufferClosed(bytes.NewReader(shared)) {
+		t.Fatal("the buffer is not closed when the rank says it is")
+	}
+	if recs, _, err := trace.ReadBuffer(nil, shared, 0); err != nil || len(recs) != 1 || recs[0].Op != "Barrier" {
+		t.Fatalf("the buffer holds %+v, %v", recs, err)
 	}
 }
 

@@ -250,20 +250,22 @@ func (w *worldState) finalize() error {
 		e.blocked.close()
 	}
 	var err error
+	if w.ctl != nil && w.trace != nil {
+		// The calls are over: gorun --trace may read the records while
+		// this rank says its goodbyes (which wait for its peers).
+		if cerr := w.trace.handOver(w.ctl); cerr != nil {
+			err = fmt.Errorf("mpi: rank %d Finalize: trace: %w", e.rank, cerr)
+		}
+	}
 	if e.t != nil {
 		// Frames still on their way out (a clear-to-send that tells a
 		// sender its body was taken) must leave before the goodbye. Each
 		// ends when sent or when its peer is gone.
 		e.async.Wait()
-		if cerr := e.t.Close(); cerr != nil {
+		if cerr := e.t.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("mpi: rank %d Finalize: %w", e.rank, cerr)
 		}
 		w.stamps.Mark("transport closed (goodbyes said)")
-	}
-	if w.ctl != nil && w.trace != nil {
-		if cerr := w.trace.handOver(w.ctl); cerr != nil && err == nil {
-			err = fmt.Errorf("mpi: rank %d Finalize: trace: %w", e.rank, cerr)
-		}
 	}
 	if w.ctl != nil {
 		// The final counters: what this rank sent and received stays part

@@ -287,16 +287,18 @@ func (t *traceCollector) onEvent(server controlServer, ev control.Event) bool {
 		}
 	case control.TypeTraceEnd:
 		r.ended, r.dropped = true, ev.Msg.Dropped
-	case control.TypeFinalized:
-		// A rank closes its buffer before it says it finalized: its
-		// records are final, and reading them now, while it exits, takes
-		// that off the end of the job (the last rank's are many).
+	case control.TypeTraceClosed, control.TypeFinalized:
+		// A rank closes its buffer at Finalize, before its goodbyes to
+		// its peers (TypeTraceClosed), and before it says it finalized:
+		// its records are final, and reading them now, while it says
+		// goodbye and exits, takes that off the end of the job (the last
+		// rank's are many).
 		if r.buffer != nil && trace.BufferClosed(r.buffer) {
 			t.readBuffer(r)
 			t.stamps.MarkCPU(fmt.Sprintf("rank %d trace read at Finalize (%d records)", ev.Rank, len(r.records)))
 			t.writeEarly()
 		}
-		return false
+		return ev.Msg.Type == control.TypeTraceClosed
 	default:
 		return false
 	}

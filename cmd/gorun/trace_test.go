@@ -163,17 +163,23 @@ func TestTraceNoClockQuestionsForItsOwnRanks(t *testing.T) {
 }
 
 // TestTraceReadAtFinalize: the records of a rank that closed its buffer
-// are read when it says it finalized, before it exits; those of one still
+// are read when it says so (trace-closed, before its goodbyes to its
+// peers) or that it finalized, before it exits; those of one still
 // recording are left for its exit.
 func TestTraceReadAtFinalize(t *testing.T) {
+	for _, says := range []string{control.TypeTraceClosed, control.TypeFinalized} {
+		testTraceReadAtFinalize(t, says)
+	}
+}
+
+func testTraceReadAtFinalize(t *testing.T, says string) {
 	tc, err := newTraceCollector(filepath.Join(t.TempDir(), "t.json"), 2, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
 	for rank := range 2 {
-		f, buf := testRankBuffer(t, tc)
-		s, _ := buf.Take()
-		s.Op, s.Start, s.End, s.State = trace.OpCode("Barrier"), 10, 20, trace.SlotEnded
+		f, buf, _ := testRankBuffer(t, tc)
+		buf.End(buf.Begin("Barrier", 0, 10, trace.Wait{}), 20, nil, false, "")
 		if rank == 0 {
 			buf.Close(30)
 		}
@@ -181,13 +187,16 @@ func TestTraceReadAtFinalize(t *testing.T) {
 	}
 	server := &sentMessages{}
 	for rank := range 2 {
-		tc.onEvent(server, control.Event{Rank: rank, Msg: control.Message{Type: control.TypeFinalized}})
+		ours := tc.onEvent(server, control.Event{Rank: rank, Msg: control.Message{Type: says}})
+		if ours != (says == control.TypeTraceClosed) {
+			t.Fatalf("%s: onEvent says it is tracing's alone: %v", says, ours)
+		}
 	}
 	if r := tc.ranks[0]; r.buffer != nil || !r.fromBuffer || len(r.records) != 1 || r.records[0].Op != "Barrier" {
-		t.Fatalf("rank 0 closed its buffer and finalized: read %v, records %+v", r.buffer == nil, r.records)
+		t.Fatalf("%s: rank 0 closed its buffer: read %v, records %+v", says, r.buffer == nil, r.records)
 	}
 	if r := tc.ranks[1]; r.buffer == nil || r.fromBuffer {
-		t.Fatal("rank 1's buffer, still open, was read at its Finalize")
+		t.Fatalf("%s: rank 1's buffer, still open, was read", says)
 	}
 	tc.exited(1)
 	if r := tc.ranks[1]; r.buffer != nil || len(r.records) != 1 {
@@ -198,8 +207,8 @@ func TestTraceReadAtFinalize(t *testing.T) {
 // TestTraceWritesLanesEarly: once every rank has recorded its first call,
 // a JSON trace's lane of a rank that finalized is written at once, while
 // the others run; the file in the end is the job's whole trace, its zero
-// the earliest call. When the zero moves after all (a rank's first slot
-// turns out to hold no record: the earliest call is then a later one), the
+// the earliest call. When the zero moves after all (a rank's first call
+// turns out to make no record: the earliest call is then a later one), the
 // file is written anew, right.
 func TestTraceWritesLanesEarly(t *testing.T) {
 	for _, moved := range []bool{false, true} {
@@ -209,14 +218,15 @@ func TestTraceWritesLanesEarly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		slots := make([][]*trace.Slot, np)
+		var firstOp *byte // the code of rank 0's first call, in its buffer's memory
 		for rank := range np {
-			f, buf := testRankBuffer(t, tc)
+			f, buf, mem := testRankBuffer(t, tc)
 			for i := range 4 { // rank r's calls start at 1000*(r+1) + 100*i
-				s, _ := buf.Take()
 				start := int64(1000*(rank+1) + 100*i)
-				s.Op, s.Start, s.End, s.State = trace.OpCode("Barrier"), start, start+50, trace.SlotEnded
-				slots[rank] = append(slots[rank], s)
+				buf.End(buf.Begin("Barrier", 0, start, trace.Wait{}), start+50, nil, false, "")
+			}
+			if rank == 0 {
+				firstOp = &mem[trace.LogStart+1] // after the entry's kind
 			}
 			if rank == 1 {
 				buf.Close(5000)
@@ -232,7 +242,7 @@ func TestTraceWritesLanesEarly(t *testing.T) {
 			t.Fatal("rank 1 finalized with every rank's first call recorded: its lane was not written")
 		}
 		if moved {
-			slots[0][0].State = 9 // rank 0's earliest call: not a record after all
+			*firstOp = 200 // rank 0's earliest call: not a record after all
 		}
 		tc.exited(0)
 		tc.exited(2)
@@ -280,9 +290,9 @@ func TestTraceWritesLanesEarly(t *testing.T) {
 
 // testRankBuffer makes a rank's trace buffer as gorun does (a shared
 // memory file of tc's limit, newBuffer) and maps it here as the rank would,
-// for the test to record into; it skips the test where there is no shared
-// memory.
-func testRankBuffer(t *testing.T, tc *traceCollector) (*os.File, *trace.Buffer) {
+// for the test to record into (and to scribble over: mem); it skips the
+// test where there is no shared memory.
+func testRankBuffer(t *testing.T, tc *traceCollector) (*os.File, *trace.Buffer, []byte) {
 	t.Helper()
 	size := trace.BufferSize(jobenv.TraceSlots(tc.limit))
 	f, err := shm.Create("test-trace", int64(size))
@@ -302,5 +312,5 @@ func testRankBuffer(t *testing.T, tc *traceCollector) (*os.File, *trace.Buffer) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f, buf
+	return f, buf, region.Bytes()
 }

@@ -19,7 +19,10 @@ package control
 // launcher says TypeClockDone; a rank that hands over its records at
 // Finalize waits for it first, so that a short job's clocks are measured
 // before its ranks exit (the wait ends with the connection too: a rank
-// whose launcher is gone exits).
+// whose launcher is gone exits). A rank that records into a shared buffer
+// says TypeTraceClosed once it has closed it at Finalize, before its
+// goodbyes to its peers (which wait for them): whoever made the buffer may
+// read the final records then.
 const (
 	TypeClock      = "clock"       // launcher → rank: answer with your clock
 	TypeClockReply = "clock-reply" // rank → launcher: Round, Clock, Host
@@ -27,6 +30,9 @@ const (
 	TypeTraceFlush = "trace-flush" // launcher → rank: hand over your trace now
 	TypeTrace      = "trace"       // rank → launcher: Trace, a part of the rank's records
 	TypeTraceEnd   = "trace-end"   // rank → launcher: the trace is complete; Dropped
+	// TypeTraceClosed: rank → launcher, the rank's shared buffer holds its
+	// final records.
+	TypeTraceClosed = "trace-closed"
 )
 
 // TraceChunk is about the most bytes of records one TypeTrace message

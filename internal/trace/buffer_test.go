@@ -25,35 +25,35 @@ func newTestBuffer(t testing.TB, capacity int) (*Buffer, []byte) {
 	return b, mem
 }
 
-// put records r into b as package mpi does: begun, and ended unless open.
-func put(t testing.TB, b *Buffer, r Record, open bool) *Slot {
+// put records r into b as package mpi does: begun, and ended unless
+// open; it returns the call's number.
+func put(t testing.TB, b *Buffer, r Record, open bool) int {
 	t.Helper()
-	s, _ := b.Take()
-	if s == nil {
-		t.Fatal("no slot left")
+	return putWaiting(t, b, r, open, Wait{})
+}
+
+// putWaiting is put for a call that waits as w says.
+func putWaiting(t testing.TB, b *Buffer, r Record, open bool, w Wait) int {
+	t.Helper()
+	call := b.Begin(r.Op, r.Comm, r.Start, w)
+	if call < 0 {
+		t.Fatal("no room for a call left")
 	}
-	if s.Op = OpCode(r.Op); s.Op == 0 {
-		b.SetName(s, r.Op)
-	}
-	s.Comm, s.Start, s.State = r.Comm, r.Start, SlotBegun
-	s.Flags = r.Flags &^ Unfinished
 	if r.Flags.Has(HasSend) {
-		s.Dest, s.DestLocal, s.SendTag, s.SendSize, s.SendSeq = int32(r.Dest), int32(r.DestLocal), int32(r.SendTag), int64(r.SendSize), r.SendSeq
+		b.Send(call, SendPart{Dest: r.Dest, DestLocal: r.DestLocal, Tag: r.SendTag, Size: r.SendSize, Seq: r.SendSeq})
 	}
 	if r.Note != "" {
-		b.SetNote(s, r.Note)
+		b.Note(call, r.Note)
 	}
 	if open {
-		return s
+		return call
 	}
+	var got *RecvPart
 	if r.Flags.Has(HasRecv) {
-		s.Source, s.SourceLocal, s.RecvTag, s.RecvSize, s.RecvPost = int32(r.Source), int32(r.SourceLocal), int32(r.RecvTag), int64(r.RecvSize), r.RecvPost
+		got = &RecvPart{Source: r.Source, SourceLocal: r.SourceLocal, Tag: r.RecvTag, Size: r.RecvSize, Post: r.RecvPost}
 	}
-	if r.Err != "" {
-		b.SetErr(s, r.Err)
-	}
-	s.End, s.State = r.End, SlotEnded
-	return s
+	b.End(call, r.End, got, r.Flags.Has(Failed), r.Err)
+	return call
 }
 
 // randomEndedRecord is a record of a call that returned, drawn from rng.
@@ -99,13 +99,12 @@ func TestBufferRoundTrip(t *testing.T) {
 			want = append(want, r)
 		}
 		open := Record{Op: "Wait", Start: start, Flags: Unfinished, Note: "Irecv source any, tag 5"}
-		s := put(t, b, Record{Op: "Wait", Start: start}, true)
-		s.WaitOp, s.WaitWord, s.WaitPeer, s.WaitTag = OpCode("Irecv"), WaitSource|WaitAnyPeer, -1, 5
+		putWaiting(t, b, Record{Op: "Wait", Start: start}, true, Wait{Op: OpCode("Irecv"), Word: WaitSource | WaitAnyPeer, Peer: -1, Tag: 5})
 		const died = int64(1 << 55)
 		open.End = died
 		want = append(want, open)
 		if b.Used() != n+1 {
-			t.Fatalf("seed %d: %d slots used, want %d", seed, b.Used(), n+1)
+			t.Fatalf("seed %d: %d calls recorded, want %d", seed, b.Used(), n+1)
 		}
 		got, dropped, err := ReadBuffer(nil, mem, died)
 		if err != nil || dropped != 0 {
@@ -144,8 +143,7 @@ func TestBufferWaitTexts(t *testing.T) {
 		{"Barrier", 0, 0, 0, "", ""},
 	} {
 		b, mem := newTestBuffer(t, 1)
-		s := put(t, b, Record{Op: c.op, Start: 10}, true)
-		s.WaitOp, s.WaitWord, s.WaitPeer, s.WaitTag = OpCode(c.waitOpName), c.word, c.peer, c.tag
+		putWaiting(t, b, Record{Op: c.op, Start: 10}, true, Wait{Op: OpCode(c.waitOpName), Word: c.word, Peer: c.peer, Tag: c.tag})
 		got, _, err := ReadBuffer(nil, mem, 20)
 		if err != nil || len(got) != 1 || got[0].Note != c.want || got[0].End != 20 {
 			t.Fatalf("%s waiting (%#x, %d, %d): %+v, %v; want note %q", c.op, c.word, c.peer, c.tag, got, err, c.want)
@@ -153,23 +151,21 @@ func TestBufferWaitTexts(t *testing.T) {
 	}
 }
 
-// TestBufferFull: slots and the text area run out without harm.
+// TestBufferFull: calls and the text area run out without harm.
 func TestBufferFull(t *testing.T) {
 	b, mem := newTestBuffer(t, 2)
-	put(t, b, Record{Op: "Send", Start: 1, End: 2}, false)
-	put(t, b, Record{Op: "Send", Start: 2, End: 3}, false)
-	if s, i := b.Take(); s != nil || i != -1 {
-		t.Fatalf("a third slot of 2: %d", i)
+	long := strings.Repeat("x", maxString+100)
+	put(t, b, Record{Op: "Send", Start: 1, End: 2, Note: long}, false)
+	failing := b.Begin("Send", 0, 2, Wait{})
+	if call := b.Begin("Send", 0, 3, Wait{}); call != -1 {
+		t.Fatalf("a third call of 2: %d", call)
 	}
 	b.Drop()
 	// Fill the text area: later texts are left out, a failure keeps its flag.
-	long := strings.Repeat("x", maxString+100)
 	for b.h.textUsed+maxString <= b.h.textCap {
-		b.SetNote(&b.slots[0], long)
+		b.store(long)
 	}
-	s := &b.slots[1]
-	s.Flags |= Failed
-	b.SetErr(s, long)
+	b.End(failing, 3, nil, true, long)
 	got, dropped, err := ReadBuffer(nil, mem, 0)
 	if err != nil || dropped != 1 || len(got) != 2 {
 		t.Fatalf("%d records, %d dropped, %v", len(got), dropped, err)
@@ -177,7 +173,7 @@ func TestBufferFull(t *testing.T) {
 	if len(got[0].Note) != maxString {
 		t.Fatalf("a note of %d bytes kept, want it cut at %d", len(got[0].Note), maxString)
 	}
-	if !got[1].Flags.Has(Failed) || !strings.Contains(got[1].Err, "not kept") {
+	if !got[1].Flags.Has(Failed) || !strings.Contains(got[1].Err, "not kept") || got[1].End != 3 {
 		t.Fatalf("a failure whose text did not fit: %+v", got[1])
 	}
 }
@@ -185,11 +181,17 @@ func TestBufferFull(t *testing.T) {
 // TestReadBufferChecksTheMemory: a rank may scribble over its buffer; the
 // reader keeps the records that hold and says what does not.
 func TestReadBufferChecksTheMemory(t *testing.T) {
+	// Three calls; at[i] is where call i's begin entry lies in the log,
+	// ends[i] its end entry.
+	var at, ends [3]int
 	fresh := func() (*Buffer, []byte) {
 		b, mem := newTestBuffer(t, 4)
-		put(t, b, Record{Op: "Send", Start: 1, End: 2, Note: "a"}, false)
-		put(t, b, Record{Op: "Recv", Start: 3, End: 4}, false)
-		put(t, b, Record{Op: "Barrier", Start: 5, End: 6}, false)
+		for i, r := range []Record{{Op: "Send", Start: 1, End: 2, Note: "a"}, {Op: "Recv", Start: 3, End: 4}, {Op: "Barrier", Start: 5, End: 6}} {
+			at[i] = b.used
+			call := putWaiting(t, b, r, true, Wait{})
+			ends[i] = b.used
+			b.End(call, r.End, nil, false, "")
+		}
 		return b, mem
 	}
 	if _, _, err := ReadBuffer(nil, make([]byte, 10), 0); !errors.Is(err, ErrMalformed) {
@@ -205,15 +207,19 @@ func TestReadBufferChecksTheMemory(t *testing.T) {
 		why      string
 	}{
 		{"magic", func(b *Buffer) { b.h.magic++ }, 0, "another layout"},
-		{"slot size", func(b *Buffer) { b.h.slotSize = 8 }, 0, "another layout"},
+		{"version 2", func(b *Buffer) { b.h.magic = 0x0002_6372_7472_6f67 }, 0, "version 2; this gorun reads version 3"},
+		{"call size", func(b *Buffer) { b.h.callMax = 8 }, 0, "another layout"},
 		{"capacity", func(b *Buffer) { b.h.capacity = 1 << 30 }, 0, "does not fit"},
-		{"used", func(b *Buffer) { b.h.used = 99 }, 3, "99 slots used of 4"},
-		{"state", func(b *Buffer) { b.slots[1].State = 7 }, 2, "slot 1: state 7"},
-		{"op", func(b *Buffer) { b.slots[0].Op = 200 }, 2, "slot 0: unknown call code 200"},
-		{"flags", func(b *Buffer) { b.slots[2].Flags = 0x80 }, 2, "slot 2: unknown flags"},
-		{"text", func(b *Buffer) { b.slots[0].note = textRef{off: 1 << 31, len: 5} }, 2, "slot 0: a text at"},
-		{"text used", func(b *Buffer) { b.h.textUsed = 0 }, 2, "slot 0: a text at"},
-		{"name", func(b *Buffer) { b.slots[2].Op = 0 }, 2, "neither code nor name"},
+		{"calls", func(b *Buffer) { b.h.calls = 99 }, 3, "99 calls begun of 4"},
+		{"log used", func(b *Buffer) { b.h.logUsed = 1 << 40 }, 3, "bytes of log used of"},
+		{"op", func(b *Buffer) { b.log[at[1]+1] = 200 }, 2, "call 1: unknown call code 200"},
+		{"flags", func(b *Buffer) { b.log[ends[2]+3] = 0x40 }, 2, "call 2: unknown flags 0x40"},
+		{"text", func(b *Buffer) { b.log[ends[0]-2] = 0x7f }, 2, "call 0: a text at 127"},
+		{"text used", func(b *Buffer) { b.h.textUsed = 0 }, 2, "call 0: a text at"},
+		{"kind", func(b *Buffer) { b.log[at[2]] = 9 }, 2, "unknown entry kind 9"},
+		{"cut short", func(b *Buffer) { b.h.logUsed-- }, 3, "cut short"},
+		{"ended twice", func(b *Buffer) { b.log[ends[2]+1] = 1 }, 3, "of call 1, which had ended"},
+		{"no such call", func(b *Buffer) { b.log[ends[0]+1] = 5 }, 1, "of the call 5 back, of 1 begun"},
 	} {
 		b, mem := fresh()
 		c.scribble(b)
@@ -222,11 +228,12 @@ func TestReadBufferChecksTheMemory(t *testing.T) {
 			t.Errorf("%s: %d records kept, %v; want %d kept and an error saying %q", c.name, len(got), err, c.kept, c.why)
 		}
 	}
-	// A slot taken but never written (the rank died in between) is no fault.
+	// An entry written but not counted yet (the rank died in between) is
+	// no fault: it is not there.
 	b, mem := fresh()
-	b.Take()
+	copy(b.log[b.used:], []byte{entryBegin, 200, 7, 7, 7})
 	if got, _, err := ReadBuffer(nil, mem, 0); err != nil || len(got) != 3 {
-		t.Fatalf("a slot taken, not written: %d records, %v", len(got), err)
+		t.Fatalf("an entry written, not counted: %d records, %v", len(got), err)
 	}
 }
 
@@ -236,7 +243,7 @@ func FuzzReadBuffer(f *testing.F) {
 	b, mem := newTestBuffer(f, 3)
 	put(f, b, Record{Op: "Send", Flags: HasSend, Start: 1, End: 2, Note: "n", SendSeq: 1}, false)
 	put(f, b, Record{Op: "Exscan", Flags: Failed, Start: 3, End: 4, Err: "boom"}, false)
-	put(f, b, Record{Op: "Recv", Start: 5}, true).WaitWord = WaitSource
+	putWaiting(f, b, Record{Op: "Recv", Start: 5}, true, Wait{Word: WaitSource})
 	f.Add(mem)
 	f.Add(mem[:headerSize+10])
 	f.Fuzz(func(t *testing.T, mem []byte) {
@@ -269,7 +276,7 @@ func FuzzReadBuffer(f *testing.F) {
 // fails with ErrHandedOver, one whose file is cut short with an error.
 func TestReadBufferAtAFile(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
-	n := 3*slotsAtOnce + 17
+	n := 3*logChunk/20 + 17 // past three chunks of the log
 	b, mem := newTestBuffer(t, n)
 	start := int64(1 << 40)
 	for range n {
@@ -293,7 +300,10 @@ func TestReadBufferAtAFile(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("from the file: %d records (%v), not the %d read from memory", len(got), err, len(want))
 	}
-	if err := f.Truncate(int64(headerSize + n/2*slotSize)); err != nil {
+	if b.used < 3*logChunk {
+		t.Fatalf("%d calls took %d bytes of log, not the three chunks wanted", n, b.used)
+	}
+	if err := f.Truncate(int64(headerSize + b.used/2)); err != nil {
 		t.Fatal(err)
 	}
 	if got, _, err := ReadBufferAt(nil, f, int64(len(mem)), 0); err == nil || len(got) > n/2 {
@@ -305,12 +315,12 @@ func TestReadBufferAtAFile(t *testing.T) {
 	}
 }
 
-// TestBufferLayoutHasNoPadding: a buffer's header and slots leave the
+// TestBufferLayoutHasNoPadding: a buffer's header leaves the
 // compiler no padding to add, so that their layout is the same where a
 // 64-bit integer aligns to 4 bytes (386) as where it aligns to 8: a rank
 // and the gorun or agent that reads its buffer may be built for either.
 func TestBufferLayoutHasNoPadding(t *testing.T) {
-	for _, typ := range []reflect.Type{reflect.TypeFor[header](), reflect.TypeFor[Slot]()} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[header]()} {
 		next := uintptr(0)
 		for i := range typ.NumField() {
 			f := typ.Field(i)

@@ -8,10 +8,11 @@
 // # Usage
 //
 // A rank records its calls (package mpi does it when GORUN_TRACE is set)
-// into a Buffer: fixed-size slots, taken as calls begin and filled in as
-// they end. On gorun's host the buffer lies in a shared memory file gorun
-// made for the rank, and gorun reads it (ReadBufferAt, which checks
-// everything it reads) once the rank has closed it at Finalize or exited,
+// into a Buffer: a log of short entries, one as a call begins, one as it
+// ends (and one for a message it sends, one for a note). On gorun's host
+// the buffer lies in a shared memory file gorun made for the rank, and
+// gorun reads it (ReadBufferAt, which checks everything it reads) once the
+// rank has closed it at Finalize (before its goodbyes to its peers) or exited,
 // however it exited: the records of a rank that died are there, its last
 // call open. On another
 // host the rank's agent makes and reads the buffer, and relays the records
