@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/gorun-mpi/gorun/internal/control"
@@ -334,5 +335,73 @@ func BenchmarkTraceCall(b *testing.B) {
 	tr := newTestTracer(b, b.N+1)
 	for i := 0; i < b.N; i++ {
 		tr.begin("Send", 0, false).end(nil)
+	}
+}
+
+// TestTraceSameClockDoesNotWait: a rank gorun started on its own host
+// (jobenv.TraceSameClock) hands over at Finalize without waiting for the
+// launcher's clock-done; any other rank waits for it (a short job's clock
+// is measured before it exits), and no longer.
+func TestTraceSameClockDoesNotWait(t *testing.T) {
+	for _, same := range []bool{true, false} {
+		t.Run(map[bool]string{true: "same", false: "measured"}[same], func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.sock")
+			server, err := control.Listen(path, "secret", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer server.Close()
+			t.Setenv(jobenv.Trace, "4")
+			t.Setenv(jobenv.TraceFD, "")
+			t.Setenv(jobenv.TraceSameClock, map[bool]string{true: "1", false: ""}[same])
+			client, err := control.Dial(path, 0, "secret")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			if ev := <-server.Events(); ev.Msg.Type != control.TypeHello {
+				t.Fatalf("first event %+v, want the hello", ev)
+			}
+			tr, err := newTracerFromEnv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr.begin("Barrier", 0, false).end(nil)
+			handed := make(chan error, 1)
+			go func() { handed <- tr.handOver(client) }()
+			if !same {
+				// Waiting for clock-done: nothing is handed over meanwhile.
+				select {
+				case err := <-handed:
+					t.Fatalf("handed over (%v) before the launcher's clock-done", err)
+				case ev := <-server.Events():
+					t.Fatalf("%s sent before the launcher's clock-done", ev.Msg.Type)
+				case <-time.After(100 * time.Millisecond):
+				}
+				tr.answerLauncher(client, control.Message{Type: control.TypeClockDone})
+			}
+			select {
+			case err := <-handed:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the hand-over still waits for a clock-done")
+			}
+			var recs []trace.Record
+			for ev := range server.Events() {
+				if ev.Msg.Type == control.TypeTrace {
+					if recs, err = trace.DecodeRecords(recs, ev.Msg.Trace); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if ev.Msg.Type == control.TypeTraceEnd {
+					break
+				}
+			}
+			if len(recs) != 1 || recs[0].Op != "Barrier" {
+				t.Fatalf("handed over %+v", recs)
+			}
+		})
 	}
 }

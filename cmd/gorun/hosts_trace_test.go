@@ -133,10 +133,12 @@ func TestLaunchSignatureCoversTracing(t *testing.T) {
 	if on == off || launchText("a", req) == on {
 		t.Fatal("the signature does not cover the trace limit")
 	}
-	if env := traceEnv(0); len(env) != 2 || env[0] != "GORUN_TRACE=" || env[1] != "GORUN_TRACE_FD=" {
+	// An agent's ranks measure their clock against gorun's: never
+	// GORUN_TRACE_SAME_CLOCK=1, even inherited.
+	if env := traceEnv(0); strings.Join(env, " ") != "GORUN_TRACE= GORUN_TRACE_FD= GORUN_TRACE_SAME_CLOCK=" {
 		t.Fatalf("an agent's ranks without tracing get %v", env)
 	}
-	if env := traceEnv(100); len(env) != 2 || env[0] != "GORUN_TRACE=100" || env[1] != "GORUN_TRACE_FD=" {
+	if env := traceEnv(100); strings.Join(env, " ") != "GORUN_TRACE=100 GORUN_TRACE_FD= GORUN_TRACE_SAME_CLOCK=" {
 		t.Fatalf("an agent's ranks with tracing get %v", env)
 	}
 }

@@ -208,10 +208,16 @@ func (t *traceCollector) relaxGC(getenv func(string) string) {
 	debug.SetGCPercent(-1)
 }
 
-// env is the variable that turns recording on in every rank (and off when
+// env is the variables that turn recording on in every rank gorun starts
+// on its own host, saying they share gorun's clock (and turn it off when
 // tracing is off, whatever gorun's own environment says).
 func (t *traceCollector) env() []string {
-	return traceEnv(t.recordLimit())
+	env := traceEnv(t.recordLimit())
+	if t.recordLimit() > 0 {
+		// gorun started these ranks on its own host: one clock.
+		env = append(env, jobenv.TraceSameClock+"=1")
+	}
+	return env
 }
 
 // recordLimit is the most calls each rank records; 0 when tracing is off.
@@ -228,9 +234,9 @@ func (t *traceCollector) recordLimit() int {
 // startRank gives it a buffer (jobenv.TraceFD, set after this).
 func traceEnv(limit int) []string {
 	if limit <= 0 {
-		return []string{jobenv.Trace + "=", jobenv.TraceFD + "="}
+		return []string{jobenv.Trace + "=", jobenv.TraceFD + "=", jobenv.TraceSameClock + "="}
 	}
-	return []string{jobenv.Trace + "=" + strconv.Itoa(limit), jobenv.TraceFD + "="}
+	return []string{jobenv.Trace + "=" + strconv.Itoa(limit), jobenv.TraceFD + "=", jobenv.TraceSameClock + "="}
 }
 
 func (t *traceCollector) now() int64 {

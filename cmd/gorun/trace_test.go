@@ -25,8 +25,11 @@ func TestTraceFlagChecksTheFileFirst(t *testing.T) {
 		if err != nil || tc == nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if env := tc.env(); len(env) != 2 || env[0] != jobenv.Trace+"=100000" || env[1] != jobenv.TraceFD+"=" {
-			t.Fatalf("%s: ranks get %v", name, env)
+		// The ranks gorun starts share its clock (the last value of a
+		// name is the one a process sees).
+		want := []string{jobenv.Trace + "=100000", jobenv.TraceFD + "=", jobenv.TraceSameClock + "=", jobenv.TraceSameClock + "=1"}
+		if env := tc.env(); !slices.Equal(env, want) {
+			t.Fatalf("%s: ranks get %v, want %v", name, env, want)
 		}
 	}
 	for _, c := range []struct{ path, why string }{
@@ -51,8 +54,8 @@ func TestTraceFlagChecksTheFileFirst(t *testing.T) {
 		t.Fatalf("no --trace: %v, %v", tc, err)
 	}
 	var off *traceCollector
-	if env := off.env(); len(env) != 2 || env[0] != jobenv.Trace+"=" || env[1] != jobenv.TraceFD+"=" {
-		t.Fatalf("tracing off: ranks get %v, want %s and %s cleared", env, jobenv.Trace, jobenv.TraceFD)
+	if env := off.env(); !slices.Equal(env, []string{jobenv.Trace + "=", jobenv.TraceFD + "=", jobenv.TraceSameClock + "="}) {
+		t.Fatalf("tracing off: ranks get %v, want %s, %s and %s cleared", env, jobenv.Trace, jobenv.TraceFD, jobenv.TraceSameClock)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "t.txt")); err == nil {
 		t.Fatal("a refused trace file was created")

@@ -6,7 +6,8 @@ package control
 // clock in Clock, and the boot id of its host (trace.HostID) in Host: a
 // rank on gorun's own host reads the very clock gorun reads. A rank gorun
 // started itself is on gorun's host: it gets no question, only
-// TypeClockDone at its hello. Across hosts an agent
+// TypeClockDone at its hello, and does not wait for that either (its
+// environment says it shares gorun's clock: jobenv.TraceSameClock). Across hosts an agent
 // relays these messages both ways like any other, so an exchange's round
 // trip includes the relay's. A rank hands over its trace when the launcher
 // asks with TypeTraceFlush (the job is ending early: only ranks on agents'

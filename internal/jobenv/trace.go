@@ -13,6 +13,12 @@ const Trace = "GORUN_TRACE"
 // channel at Finalize.
 const TraceFD = "GORUN_TRACE_FD"
 
+// TraceSameClock, set to 1 with Trace, says that the launcher that reads
+// the rank's records runs on the rank's host (gorun itself started it): the
+// rank reads the launcher's clock, so no clock is measured and the rank
+// does not wait at Finalize for the end of clock questions.
+const TraceSameClock = "GORUN_TRACE_SAME_CLOCK"
+
 // TraceLimit, read by gorun, overrides DefaultTraceLimit.
 const TraceLimit = "GORUN_TRACE_LIMIT"
 
