@@ -243,17 +243,7 @@ func TestTraceBufferFull(t *testing.T) {
 // calls recorded, then the call in progress as unfinished, then the end
 // with the count of dropped calls; nothing is recorded afterwards.
 func TestTraceHandOver(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "c.sock")
-	server, err := control.Listen(path, "secret", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
-	client, err := control.Dial(path, 0, "secret")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	server, client := controlPair(t)
 	tr := newTestTracer(t, 1)
 	tr.begin("Barrier", 0, false).end(nil)
 	tr.begin("Bcast", 0, false).end(nil) // dropped: the limit is 1
@@ -267,6 +257,7 @@ func TestTraceHandOver(t *testing.T) {
 	}
 	open.end(nil) // the call returns later: nothing happens
 	var recs []trace.Record
+	var err error
 	for {
 		ev := <-server.Events()
 		if ev.Msg.Type == control.TypeTrace {
@@ -291,17 +282,7 @@ func TestTraceHandOver(t *testing.T) {
 // closes it at the hand-over and says so (TypeTraceClosed), sending no
 // records: gorun reads them from the memory, at once.
 func TestTraceClosedSaysSo(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "c.sock")
-	server, err := control.Listen(path, "secret", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
-	client, err := control.Dial(path, 0, "secret")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	server, client := controlPair(t)
 	mem := make([]uint64, trace.BufferSize(jobenv.TraceSlots(4))/8+1)
 	shared := unsafe.Slice((*byte)(unsafe.Pointer(&mem[0])), len(mem)*8)
 	tr, err := newTracer(4, shared)
@@ -345,20 +326,10 @@ func BenchmarkTraceCall(b *testing.B) {
 func TestTraceSameClockDoesNotWait(t *testing.T) {
 	for _, same := range []bool{true, false} {
 		t.Run(map[bool]string{true: "same", false: "measured"}[same], func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "c.sock")
-			server, err := control.Listen(path, "secret", 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer server.Close()
 			t.Setenv(jobenv.Trace, "4")
 			t.Setenv(jobenv.TraceFD, "")
 			t.Setenv(jobenv.TraceSameClock, map[bool]string{true: "1", false: ""}[same])
-			client, err := control.Dial(path, 0, "secret")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
+			server, client := controlPair(t)
 			if ev := <-server.Events(); ev.Msg.Type != control.TypeHello {
 				t.Fatalf("first event %+v, want the hello", ev)
 			}
@@ -404,4 +375,22 @@ func TestTraceSameClockDoesNotWait(t *testing.T) {
 			}
 		})
 	}
+}
+
+// controlPair is gorun's control server for a job of one rank and that
+// rank's connection to it, both closed when the test ends.
+func controlPair(t *testing.T) (*control.Server, *control.Client) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "c.sock")
+	server, err := control.Listen(path, "secret", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	client, err := control.Dial(path, 0, "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return server, client
 }
