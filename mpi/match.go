@@ -1,6 +1,9 @@
 package mpi
 
-import "reflect"
+import (
+	"reflect"
+	"sync/atomic"
+)
 
 // The matching engine's deterministic core: the posted-receive queue and the
 // unexpected-message queue, with MPI's matching rules. It is a plain data
@@ -63,6 +66,13 @@ type recvOp struct {
 	target any
 	// intoBytes: into takes any body (collective payloads, no descriptor).
 	intoBytes bool
+	// acking: the acknowledgement of the sync message this receive took is
+	// being written, and the receive finishes right after it
+	// (finishOnceSent). A Test meanwhile waits for that rather than answer
+	// "not yet" to a program whose sender may have seen the
+	// acknowledgement already (MPICH's rqstatus: the Ssend returned, then a
+	// Barrier, then the receiver's Test must find the receive complete).
+	acking atomic.Bool
 	completion
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/gorun-mpi/gorun/internal/control"
@@ -153,6 +154,13 @@ func (r *Request) Test() (Status, bool, error) {
 	start := r.c.traceNow()
 	if !r.comp.isDone() && r.c.e.poller != nil {
 		r.c.e.poller.Poll()
+	}
+	if r.recv != nil {
+		// Its acknowledgement is on its way out: the receive finishes
+		// as soon as it is written (see recvOp.acking).
+		for !r.comp.isDone() && r.recv.acking.Load() {
+			runtime.Gosched()
+		}
 	}
 	if !r.comp.isDone() {
 		return Status{}, false, nil
