@@ -53,6 +53,40 @@ import (
 // waits a little between polls of the others' counters (to leave their
 // lines alone): p50 0.266-0.276 against 0.263-0.282 us, no change.
 //
+// What a small call costs (Bcast of one float64, np=2, the root far ahead:
+// at least 32 calls in 75-90% of the others' calls, counted from the
+// root's arrived counter). Without cache lines moving between cores
+// (BenchmarkShmBcastSmall: one goroutine plays both ranks) a call costs
+// this package about 100 ns on the root and on the other rank, spread
+// thin: the arena's mutex 9%, type assertions and Signature copies, the
+// root's three atomic stores. On two cores, back to back without a clock
+// read per call, a call takes 0.25-0.27 us: about half of it is lines
+// moving. Package mpi's share is small: Bcast calling this package
+// directly (no collConn, BeginCall, trace or hierarchy) moved the p50 of
+// bench/ops from 0.241-0.245 to 0.216-0.224 us, and the arena's and the
+// engine's mutexes left out 0.242 to 0.224 (four runs each, load 4).
+// Open MPI's twin takes 0.057 us (p50) on the same machine. Tried and
+// dropped (2026-11-30, load 3-17, so only what stood out of the noise
+// counts): the root's stamp and counter stored with plain stores (no
+// fence; a measurement only, it breaks the sleepers' wake-up), np=2
+// Bcast 8 B p50 0.239-0.240 -> 0.233-0.237 us (two runs); touchAhead at
+// np=2 without claimAhead, the best of four 100000-call loops per job (no
+// clock read per call), four alternated jobs: 0.246-0.300 us against
+// 0.259-0.499, and claimAhead without touchAhead, per-call p50 of the
+// other rank 240-246 ns against 240-247 (each stall is the bottleneck once
+// the other is gone: together they pay, see claimAhead); a
+// pause of a few hundred nanoseconds between the polls of a wait whose
+// core-mates all wait (to leave the polled lines alone), np=4 Bcast 8 B,
+// the best of six 20000-call loops per job, ten alternated jobs at load
+// 4.5: 0.51-0.80 us (mean 0.61) against 0.55-0.68 (0.62), no clear
+// change; non-roots deferring their posts when ranks share cores, again
+// (with the core-mate polling and 64 header sets), means of calls under
+// 1 ms 0.90-1.31 -> 1.18-1.92 us (three alternated runs at load 4.3);
+// a PAUSE instruction (assembly) in each poll of a polling wait, in case
+// the two virtual CPUs share a core's pipeline, np=2 p50s of 50000-call
+// loops Barrier 0.336-0.344 -> 0.333-0.343 us, Bcast 8 B 0.235-0.239 ->
+// 0.235-0.240 (four alternated runs): they do not.
+//
 // Calls take the header sets in turn (shmcoll.HeaderSets of them), so a
 // call that writes nothing but headers (a Barrier, a small Bcast or
 // AllreduceSlice) need only wait until every rank is done with the call
@@ -127,6 +161,9 @@ type arena struct {
 	// what the touch read, so that the loads stay.
 	aheadTo uint32
 	touched byte
+	// claimedTo is the call up to which the root of small Bcasts has
+	// asked for its header lines to be written (claimAhead).
+	claimedTo uint32
 }
 
 // maxDeferred is the most small Bcasts in a row whose end a rank other
@@ -404,6 +441,16 @@ const (
 	// against 2.04 ms), its pieces being short waits.
 	longCallBytes = 1 << 20
 )
+
+// A sleep through a raw futex system call for a wait's first millisecond
+// (the goroutine keeps its P, so that sysmon takes no P back from a
+// system call and stays off its fastest tick: coremates.go) was tried and
+// dropped: a rank's main thread sleeps about once per 20000 back-to-back
+// small Bcasts at np=4 (voluntary context switches of the main thread,
+// 0.03-0.05 per 1000 calls), too seldom to matter, and at np=2 Barrier
+// and Bcast 8 B means of calls under 1 ms stayed within the runs' spread
+// (0.50-0.55 against 0.52-0.67 us and 0.26-0.34 against 0.26-0.33, four
+// alternated runs at load 3.5).
 
 // arenaYieldLong: a yield that kept the core away longer than this gave it
 // to a process with work (not a rank polling by turns, whose turn is a

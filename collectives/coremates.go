@@ -49,6 +49,27 @@ import (
 // 0-13 -> 11-24 per 20000 and whole means 4.8-8.6 -> 6.4-9.2 us; with the
 // polling above, whole means 4.0-5.9 (GOMAXPROCS=1) against 7.2-10.4 us
 // (2). The hand-off is what brings a rank back ahead of other processes.
+//
+// The monitor's cost, traced (perf sched events, 2026-11-30): at its
+// fastest tick (usleep(20), which this VM's timer slack makes about 90
+// us) it wakes on the rank's core, bound like the rank, and holds it 8-12
+// us each time, about a tenth of the core; a rank's other threads (the
+// monitor, the Ms it starts) switched 7-29 times per 1000 back-to-back
+// Bcasts at np=4 in loops where it stayed fast, 0.1-3.5 in loops where
+// it had slowed down. It goes back to that tick for about 5 ms whenever it
+// takes a P back from a system call or wakes from its deep sleep, as
+// during mpi.Init: the first loop of a program (bench/ops's Barrier at
+// np=2) pays it, later loops of the same calls do not (np=2 Barrier,
+// 20000-call loops after 1000 warm-up calls, no clock read per call:
+// 0.44-0.50 us in the first, 0.37-0.43 after; Open MPI's twin 0.36-0.51
+// with its clock reads). Tried and dropped: every thread of a
+// rank SCHED_BATCH (no wake-up preemption), np=2 Barrier calls of 16-64
+// us 10-47 -> 7-12 per 20000 but np=4 Barrier means 3.0-3.3 -> 3.9-5.1
+// us and Bcast 8 B 0.75-0.87 -> 0.82-1.02; the monitor's thread alone
+// SCHED_BATCH, np=2 Barrier calls of 16-64 us 60-90 -> 15-32 but new
+// calls over 128 us (10-29) and over 1 ms, whole means worse; GOMAXPROCS=2
+// at np=2 (one rank per core: an idle P keeps the monitor from taking a P
+// back), no clear change in sixteen 20000-call Barrier loops each.
 
 // arenaIdlePoll is how long a rank whose core-mates all wait for what it
 // waits for polls before it yields once anyway (a process of another job

@@ -139,6 +139,9 @@ func shmAllreduceLocked[E any](a *arena, v, into []E, op Op[E], alg algorithm, o
 	if err := a.waitAll(reducedKind, a.doneBefore(moveData && !inline)); err != nil {
 		return nil, err
 	}
+	if !(moveData && !inline) && reached(a.calls, a.claimedTo) {
+		a.claimAhead()
+	}
 	first := a.steps
 	var mlo, mhi int // our share of the first segment (large vectors)
 	if moveData {

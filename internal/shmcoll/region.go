@@ -44,7 +44,11 @@ const (
 	// 8 B at np=4, the same measure, eight alternated runs at load 9-10:
 	// 32 sets 0.91-1.62 us (mean 1.17), 64 sets 0.83-1.06 (0.93), and in
 	// four of them 128 sets 0.89-1.09 (0.99); yields per 1000 calls 40-74,
-	// 20-30, 10-19.
+	// 20-30, 10-19. Again on 2026-11-30 (loops of 20000 back-to-back
+	// Bcasts without a clock read per call, the best of six loops per job,
+	// four alternated jobs at load 4): 64 sets 0.55-0.67 us, 128 0.59-0.69,
+	// 256 0.74-0.82; six alternated jobs before them had 128 sets ahead
+	// (0.58-0.72 against 0.69-0.79), so 128 is within the noise.
 	// 64 keeps the headers to 1 MiB per rank (tmpfs allocates only the
 	// pages calls touch: a small call, the first page of its header).
 	HeaderSets  = 64
