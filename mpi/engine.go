@@ -385,12 +385,13 @@ func (e *engine) acknowledge(source int, id uint64, r *recvOp) {
 // is gone finishes r all the same (PeerGone reports it; r has its body).
 func (e *engine) finishOnceSent(r *recvOp, dest int, h comm.Header) {
 	r.acking.Store(true)
-	if e.trySendFrame(dest, h) {
+	sent := e.trySendFrame(dest, h)
+	// Cleared before the finish: once finished, r may be recycled.
+	r.acking.Store(false)
+	if sent {
 		r.finish(nil)
-		r.acking.Store(false)
 		return
 	}
-	r.acking.Store(false)
 	e.countSend(dest) // before the caller returns: see countSend
 	e.async.Add(1)
 	go func() {
