@@ -1,6 +1,9 @@
 package farm
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // chunkTime is what the automatic chunk size aims at: enough work per
 // message that the messages cost little next to it, little enough that
@@ -25,8 +28,12 @@ type chunker struct {
 }
 
 // next returns the size of the next chunk, when remaining inputs are left
-// (remaining > 0).
+// (remaining > 0), or when how many are left is not known (remaining < 0:
+// a sequence, whose chunks then do not shrink toward its end).
 func (c *chunker) next(remaining int) int {
+	if remaining < 0 {
+		remaining = math.MaxInt
+	}
 	if c.fixed > 0 {
 		return min(c.fixed, remaining)
 	}

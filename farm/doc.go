@@ -3,8 +3,9 @@
 // mpi4py.futures in SPMD style.
 //
 // Every rank of a communicator calls the same function. Rank 0 is the
-// master: it holds the inputs, hands them out, and gets the results, in
-// input order from Map, or one by one as they arrive from Run's callback.
+// master: it holds the inputs (or produces them, RunSeq), hands them out,
+// and gets the results, in input order from Map, or one by one as they
+// arrive from Run's callback.
 // The other ranks are workers: they run fn on whatever the master sends
 // them until it tells them the farm is over, and return.
 //
@@ -35,6 +36,12 @@
 //	err = farm.Run(world, inputs, square, func(i, out int) {
 //		fmt.Println("task", i, "->", out) // on rank 0, in arrival order
 //	})
+//
+// Or over inputs produced as the farm goes (Pool.imap's lazy iterable): a
+// generator, lines of a file, a data set too large to hold whole. Rank 0
+// takes the next inputs from the sequence only when a worker needs more:
+//
+//	err = farm.RunSeq(world, requests(), answer, func(i int, out Answer) { ... })
 //
 // # Results and errors
 //

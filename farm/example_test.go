@@ -78,6 +78,46 @@ func ExampleTaskError() {
 	// true 2 true
 }
 
+// Pool.imap's lazily consumed iterable: rank 0 produces each batch only
+// when a worker needs one, so producing overlaps with computing and only the
+// batches in flight are held. Here, batches of requests made on demand.
+func ExampleRunSeq() {
+	world, err := mpi.Init()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	batches := func(yield func([]float64) bool) {
+		for first := 0; first < 12; first += 4 {
+			batch := make([]float64, 4) // a fresh batch each time
+			for k := range batch {
+				batch[k] = float64(first + k)
+			}
+			if !yield(batch) {
+				return // the farm failed: produce no more
+			}
+		}
+	}
+	sum := func(b []float64) (float64, error) {
+		s := 0.0
+		for _, x := range b {
+			s += x
+		}
+		return s, nil
+	}
+	total := 0.0
+	err = farm.RunSeq(world, batches, sum, func(i int, s float64) {
+		fmt.Printf("batch %d: %g\n", i, s)
+		total += s
+	}, farm.WithChunk(1))
+	fmt.Println("total", total, err)
+	// Output:
+	// batch 0: 6
+	// batch 1: 22
+	// batch 2: 38
+	// total 66 <nil>
+}
+
 // Inputs that are batches already (here, four coordinates per request)
 // travel one per message with WithChunk(1): a []float64 goes as raw bytes.
 func ExampleWithChunk() {

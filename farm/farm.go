@@ -3,6 +3,7 @@ package farm
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 	"time"
 
@@ -81,6 +82,35 @@ func Map[In, Out any](c *mpi.Comm, inputs []In, fn func(In) (Out, error), opts .
 // and every worker has stopped; when the farm fails, once every worker has
 // finished the task it was running, with the same *TaskError on every rank.
 func Run[In, Out any](c *mpi.Comm, inputs []In, fn func(In) (Out, error), callback func(i int, out Out), opts ...Option) error {
+	if c != nil && c.Rank() != 0 {
+		inputs = nil // only rank 0's are used
+	}
+	return run(c, fromSlice(inputs), fn, callback, opts)
+}
+
+// RunSeq is Run over a sequence of inputs that rank 0 produces as the
+// farm goes: the master takes the next inputs from it only when a worker
+// needs more (each worker holds up to two tasks), so producing them
+// overlaps with running them and only the inputs handed out and not yet
+// answered are held at once: a generator of requests, lines read from a
+// file, or chunks of a data set too large to hold whole (Pool.imap's
+// lazily consumed iterable). i in callback(i, out) is the input's position
+// in the sequence. The master may still be sending an input after the
+// sequence has moved on: yield a fresh value each time, not a buffer that
+// is then overwritten. Only rank 0's sequence is used (the others may pass
+// nil). When the sequence panics, the farm fails as a task that panicked
+// does, naming the input it was producing; when the farm fails, the
+// sequence is stopped (its yield returns false).
+func RunSeq[In, Out any](c *mpi.Comm, inputs iter.Seq[In], fn func(In) (Out, error), callback func(i int, out Out), opts ...Option) error {
+	if c != nil && c.Rank() != 0 {
+		inputs = nil
+	}
+	return run(c, fromSeq(inputs), fn, callback, opts)
+}
+
+// run is Run and RunSeq: a farm over inputs.
+func run[In, Out any](c *mpi.Comm, inputs *source[In], fn func(In) (Out, error), callback func(i int, out Out), opts []Option) error {
+	defer inputs.close()
 	var cfg config
 	for _, o := range opts {
 		o(&cfg)
@@ -103,9 +133,16 @@ func Run[In, Out any](c *mpi.Comm, inputs []In, fn func(In) (Out, error), callba
 }
 
 // runLocal is the farm of one rank: every task in order, here.
-func runLocal[In, Out any](inputs []In, fn func(In) (Out, error), callback func(int, Out)) error {
-	for i, in := range inputs {
-		out, err := call(fn, in)
+func runLocal[In, Out any](inputs *source[In], fn func(In) (Out, error), callback func(int, Out)) error {
+	for {
+		ins, i, err := inputs.take(1)
+		if err != nil {
+			return &TaskError{Index: i, Rank: 0, Err: err}
+		}
+		if len(ins) == 0 {
+			return nil
+		}
+		out, err := call(fn, ins[0])
 		if err != nil {
 			return &TaskError{Index: i, Rank: 0, Err: err}
 		}
@@ -113,7 +150,6 @@ func runLocal[In, Out any](inputs []In, fn func(In) (Out, error), callback func(
 			return &TaskError{Index: i, Rank: 0, Err: err}
 		}
 	}
-	return nil
 }
 
 // call runs fn on in, turning a panic into an error wrapping ErrPanic.

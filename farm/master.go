@@ -12,10 +12,9 @@ import (
 // every worker holding up to prefetch of them, and delivers the results.
 type master[In, Out any] struct {
 	d        *mpi.Comm
-	inputs   []In
+	inputs   *source[In]
 	callback func(int, Out)
 	chunks   chunker
-	next     int        // the first input not handed out yet
 	workers  []*worker  // index: rank - 1
 	failure  *TaskError // the first failure; once set, no more work is handed out
 	hdr      []header   // hdr[w]: the header being received from worker w
@@ -38,7 +37,7 @@ type task struct {
 	send         *mpi.Request // the chunk's Isend
 }
 
-func newMaster[In, Out any](d *mpi.Comm, inputs []In, callback func(int, Out), cfg config) *master[In, Out] {
+func newMaster[In, Out any](d *mpi.Comm, inputs *source[In], callback func(int, Out), cfg config) *master[In, Out] {
 	m := &master[In, Out]{d: d, inputs: inputs, callback: callback,
 		chunks: chunker{fixed: cfg.chunk, workers: d.Size() - 1},
 		hdr:    make([]header, d.Size()-1), waiting: make([]*mpi.Request, d.Size()-1)}
@@ -55,7 +54,7 @@ func (m *master[In, Out]) run() error {
 		for w := range m.workers {
 			m.feed(w)
 		}
-		if m.failure == nil && m.next == len(m.inputs) && m.idle() {
+		if m.failure == nil && m.inputs.ended && m.idle() {
 			// Every task is answered: the outcome is final.
 			for w := range m.workers {
 				m.stop(w)
@@ -91,13 +90,20 @@ func (m *master[In, Out]) feed(w int) {
 	if wk.lost {
 		return
 	}
-	for !wk.stopped && m.failure == nil && m.next < len(m.inputs) && len(wk.queue) < prefetch {
-		t := task{start: m.next, count: m.chunks.next(len(m.inputs) - m.next)}
-		m.next += t.count
+	for !wk.stopped && m.failure == nil && !m.inputs.ended && len(wk.queue) < prefetch {
+		ins, start, err := m.inputs.take(m.chunks.next(m.inputs.remaining()))
+		if err != nil {
+			m.fail(&TaskError{Index: m.inputs.taken, Rank: 0, Err: err})
+			break
+		}
+		if len(ins) == 0 {
+			break // a sequence that has just ended
+		}
+		t := task{start: start, count: len(ins)}
 		if t.count == 1 {
-			t.send = m.d.Isend(m.inputs[t.start], wk.rank, tagTask)
+			t.send = m.d.Isend(ins[0], wk.rank, tagTask)
 		} else {
-			t.send = m.d.Isend(m.inputs[t.start:t.start+t.count], wk.rank, tagTasks)
+			t.send = m.d.Isend(ins, wk.rank, tagTasks)
 		}
 		if _, done, err := t.send.Test(); done && err != nil {
 			// Never sent (an input that cannot be encoded, say) or the

@@ -194,6 +194,20 @@ func (r *hostsRig) noRankLeft(t testing.TB, limit time.Duration) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// totalKm is the total_km examples/haversine printed.
+func totalKm(t *testing.T, stdout string) float64 {
+	t.Helper()
+	_, rest, ok := strings.Cut(stdout, "total_km=")
+	if !ok {
+		t.Fatalf("no total_km in:\n%s", stdout)
+	}
+	km, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
+	if err != nil {
+		t.Fatalf("total_km: %v", err)
+	}
+	return km
+}
+
 // TestMultihostSuites runs the point-to-point and collective suites and
 // examples/haversine with ranks on two agents, the programs existing only
 // on the launcher's host.
@@ -218,6 +232,17 @@ func TestMultihostSuites(t *testing.T) {
 	stdout, stderr, code = r.launch(t, "-np", "4", "--nats", url, "--hosts", "auto", "../examples/haversine", "-n", "20000")
 	if code != 0 || !strings.Contains(stdout, "requests=20000 ranks=4") {
 		t.Errorf("haversine across hosts: status %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	// The task farm (farm.RunSeq) across hosts: the same total, the work
+	// answered by workers on both hosts' ranks.
+	farmOut, stderr, code := r.launch(t, "-np", "4", "--nats", url, "--hosts", "a:2,b:2", "../examples/haversine", "-n", "20000", "-dynamic", "-chunk", "500")
+	if code != 0 || !strings.Contains(farmOut, "requests=20000 ranks=4") {
+		t.Errorf("haversine -dynamic across hosts: status %d\nstdout:\n%s\nstderr:\n%s", code, farmOut, stderr)
+	} else if static, farmed := totalKm(t, stdout), totalKm(t, farmOut); math.Abs(static-farmed) > 1e-9*static {
+		t.Errorf("haversine across hosts: the farm's total %v, the static split's %v", farmed, static)
+	}
+	if !strings.Contains(farmOut, "rank 2 answered") && !strings.Contains(farmOut, "rank 3 answered") {
+		t.Errorf("haversine -dynamic across hosts: no rank on host b answered:\n%s", farmOut)
 	}
 	r.noRankLeft(t, 5*time.Second)
 }

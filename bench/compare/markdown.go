@@ -106,7 +106,9 @@ func markdown(cfg config, impls []impl, skipped []string, res *results, m machin
 		"gorun's `allreduce_value` is `Allreduce` of one float64 (8 B only), `allreduce` is `AllreduceSlice` (a new result per call) and `allreduce_into` `AllreduceSliceInto` (the "+
 		"caller's buffer); `bcast` is `Bcast` (a new slice per call) and `bcast_into` `BcastInto`; `gather` is `Gather` (a new slice on the root per call) and `gather_into` `GatherInto` (the root's buffer); "+
 		"`alltoall` is `Alltoall` ([][]float64 in, new slices out) and `alltoall_into` `AlltoallInto` (flat buffers). MPI's calls always write "+
-		"into the caller's buffer, so a peer's plain and `_into` rows (and its 8-byte `allreduce` and `allreduce_value`) are one measurement.\n\n", strings.Join(cfg.iterFlags, " "))
+		"into the caller's buffer, so a peer's plain and `_into` rows (and its 8-byte `allreduce` and `allreduce_value`) are one measurement. "+
+		"Each operation runs with only its own buffers live (and a garbage collection between operations): what a Go program pays for "+
+		"the forms that allocate grows with its live heap, which sets how far its garbage goes before it is collected and reused.\n\n", strings.Join(cfg.iterFlags, " "))
 	w("Init+Finalize is the wall time of a whole job of %d ranks that only joins and leaves (`bench/initfinalize`, its C "+
 		"twin, `python3 -c \"from mpi4py import MPI\"`), launcher included, %d jobs per implementation and round. "+
 		"The haversine workload (`shared/WORKLOADS.md`, %d requests, np=%d) is `examples/haversine`'s static split and its "+

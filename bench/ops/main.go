@@ -49,6 +49,13 @@
 // twins print the plain operations' figures under the _into names too
 // (and an 8-byte allreduce's under allreduce_value), since MPI's calls
 // always write into the caller's buffer.
+//
+// Each collective operation is measured with only the buffers it needs
+// live, and a garbage collection between operations: what the allocating
+// forms cost a Go program grows with its live heap (the garbage collector
+// lets the heap grow in proportion to it before collecting, so a larger
+// live heap churns through more fresh memory), and other operations'
+// buffers are not part of a loop of one operation.
 package main
 
 import (

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 
 	"github.com/gorun-mpi/gorun/mpi"
@@ -95,50 +96,68 @@ func pingpong(world *mpi.Comm, p plan) error {
 
 // collectives measures each operation of p.ops at each size (barrier once).
 func collectives(world *mpi.Comm, p plan) error {
-	np := world.Size()
 	if slices.Contains(p.ops, "barrier") {
 		if err := report(world, p, "barrier", 0, p.maxIters, 1, world.Barrier); err != nil {
 			return err
 		}
 	}
 	for _, size := range p.sizes {
-		v := make([]float64, size/8)
-		for i := range v {
-			v[i] = float64(world.Rank() + i)
-		}
-		out := make([]float64, len(v))
-		blocks := make([][]float64, np)
-		for j := range blocks {
-			blocks[j] = slices.Clone(v)
-		}
-		// gathered and sendFlat, recvFlat: the buffers of GatherInto (read
-		// on rank 0 only) and AlltoallInto, kept across calls.
-		gathered := make([]float64, np*len(v))
-		sendFlat := slices.Concat(blocks...)
-		recvFlat := make([]float64, len(sendFlat))
-		calls := map[string]func() error{
-			"allreduce":       func() error { _, err := mpi.AllreduceSlice(world, v, mpi.Sum); return err },
-			"allreduce_into":  func() error { return mpi.AllreduceSliceInto(world, v, out, mpi.Sum) },
-			"allreduce_value": func() error { _, err := mpi.Allreduce(world, v[0], mpi.Sum); return err },
-			"bcast":           func() error { _, err := mpi.Bcast(world, v, 0); return err },
-			"bcast_into":      func() error { return mpi.BcastInto(world, out, 0) },
-			"gather":          func() error { _, err := mpi.Gather(world, v, 0); return err },
-			"gather_into":     func() error { return mpi.GatherInto(world, v, gathered, 0) },
-			"alltoall":        func() error { _, err := mpi.Alltoall(world, blocks); return err },
-			"alltoall_into":   func() error { return mpi.AlltoallInto(world, sendFlat, recvFlat) },
-		}
 		for _, op := range p.ops {
-			call, ok := calls[op]
 			if op == "barrier" || op == "allreduce_value" && size != 8 {
 				continue
 			}
-			if !ok {
-				return fmt.Errorf("-ops: unknown operation %q", op)
+			call, err := collectiveCall(world, op, size)
+			if err != nil {
+				return err
 			}
 			if err := report(world, p, op, size, p.iters(size), 1, call); err != nil {
 				return err
 			}
+			// The next operation starts from a heap without this one's
+			// buffers and garbage: an allocating form's cost depends on
+			// the live heap, which here is what the operation needs.
+			runtime.GC()
 		}
 	}
 	return nil
+}
+
+// collectiveCall returns one call of collective operation op on messages
+// of size bytes, with only the buffers op needs, kept across calls.
+func collectiveCall(world *mpi.Comm, op string, size int) (func() error, error) {
+	np := world.Size()
+	v := make([]float64, size/8)
+	for i := range v {
+		v[i] = float64(world.Rank() + i)
+	}
+	switch op {
+	case "allreduce":
+		return func() error { _, err := mpi.AllreduceSlice(world, v, mpi.Sum); return err }, nil
+	case "allreduce_into":
+		out := make([]float64, len(v))
+		return func() error { return mpi.AllreduceSliceInto(world, v, out, mpi.Sum) }, nil
+	case "allreduce_value":
+		return func() error { _, err := mpi.Allreduce(world, v[0], mpi.Sum); return err }, nil
+	case "bcast":
+		return func() error { _, err := mpi.Bcast(world, v, 0); return err }, nil
+	case "bcast_into":
+		out := make([]float64, len(v))
+		return func() error { return mpi.BcastInto(world, out, 0) }, nil
+	case "gather":
+		return func() error { _, err := mpi.Gather(world, v, 0); return err }, nil
+	case "gather_into":
+		gathered := make([]float64, np*len(v)) // read on rank 0 only
+		return func() error { return mpi.GatherInto(world, v, gathered, 0) }, nil
+	case "alltoall":
+		blocks := make([][]float64, np)
+		for j := range blocks {
+			blocks[j] = slices.Clone(v)
+		}
+		return func() error { _, err := mpi.Alltoall(world, blocks); return err }, nil
+	case "alltoall_into":
+		sendFlat := slices.Concat(slices.Repeat([][]float64{v}, np)...)
+		recvFlat := make([]float64, len(sendFlat))
+		return func() error { return mpi.AlltoallInto(world, sendFlat, recvFlat) }, nil
+	}
+	return nil, fmt.Errorf("-ops: unknown operation %q", op)
 }

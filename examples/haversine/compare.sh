@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# compare.sh [PAIRS [NP [N]]]: runs the static split and -dynamic (farm.Map)
+# compare.sh [PAIRS [NP [N]]]: runs the static split and -dynamic (farm.RunSeq)
 # alternately, PAIRS times each (default 8) at -np NP (4) on N requests
 # (8000000), and prints each run's seconds (as the program reports them)
 # and CPU seconds (user+sys of the whole job), then the means and the

@@ -14,36 +14,44 @@ type chunkSum struct {
 	Rank int
 }
 
-// farmed: rank 0 cuts the requests into chunks of chunk requests and
-// farm.Map hands them out on demand: each worker asks for the next chunk
-// as soon as it has answered one (and holds one in reserve), so faster
-// workers answer more and the load balances itself. The chunks' sums come
-// back in chunk order and rank 0 adds them up. With one rank, rank 0 does
-// all the work itself.
+// farmed: rank 0 makes the requests chunk by chunk, each when a worker
+// needs one, and farm.RunSeq hands them out on demand: each worker asks
+// for the next chunk as soon as it has answered one (and holds one in
+// reserve), so faster workers answer more and the load balances itself,
+// and rank 0 makes the next chunks while the workers answer the first
+// ones. The chunks' sums come back as they are answered and rank 0 adds
+// them up. With one rank, rank 0 does all the work itself.
 func farmed(world *mpi.Comm, n, chunk int) (float64, error) {
-	var chunks [][]float64
-	if world.Rank() == 0 {
-		coords := generated(0, n)
+	chunks := func(yield func([]float64) bool) {
 		for first := 0; first < n; first += chunk {
-			last := min(first+chunk, n)
-			chunks = append(chunks, coords[4*first:4*last]) // a []float64 travels as raw bytes
+			// A fresh chunk each time: the farm may still be sending the
+			// last one. A []float64 travels as raw bytes.
+			if !yield(generated(first, min(chunk, n-first))) {
+				return
+			}
 		}
 	}
 	me := world.Rank() // evaluated where the chunk is answered
 	answer := func(coords []float64) (chunkSum, error) {
 		return chunkSum{sumDistances(coords), me}, nil
 	}
+	// The sums are added in chunk order, whatever order they come in, so
+	// that the total's last digits do not depend on the workers' timing.
+	sums := make([]float64, (n+chunk-1)/chunk)
+	answered := make([]int, world.Size())
+	collect := func(i int, s chunkSum) {
+		sums[i] = s.Km
+		answered[s.Rank] += min(chunk, n-i*chunk)
+	}
 	// Each input is a whole chunk already: WithChunk(1) sends them one at
 	// a time, as they are.
-	sums, err := farm.Map(world, chunks, answer, farm.WithChunk(1))
+	err := farm.RunSeq(world, chunks, answer, collect, farm.WithChunk(1))
 	if err != nil || world.Rank() != 0 {
 		return 0, err
 	}
 	total := 0.0
-	answered := make([]int, world.Size())
-	for i, s := range sums {
-		total += s.Km
-		answered[s.Rank] += len(chunks[i]) / 4
+	for _, km := range sums {
+		total += km
 	}
 	for r, k := range answered {
 		if k > 0 {

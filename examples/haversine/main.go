@@ -9,10 +9,10 @@
 //     and sends each rank its chunk, and Reduce adds up the chunks' sums -
 //     the multiprocessing.Pool.map way;
 //
-//   - -dynamic: rank 0 cuts the requests into chunks of -chunk requests
-//     and farm.Map hands them out to whichever worker asks next, until none
-//     are left - the Parallel Python / Celery way, which balances uneven
-//     work.
+//   - -dynamic: rank 0 makes the requests in chunks of -chunk requests,
+//     each when a worker asks for one, and farm.RunSeq hands them out to
+//     whichever worker asks next, until none are left - the Parallel
+//     Python / Celery way, which balances uneven work.
 //
 //     go run ./cmd/gorun -np 4 ./examples/haversine
 //     go run ./cmd/gorun -np 4 ./examples/haversine -n 8000000 -dynamic
@@ -39,7 +39,7 @@ type answer struct {
 
 func main() {
 	n := flag.Int("n", 80000, "number of generated requests")
-	dynamic := flag.Bool("dynamic", false, "hand chunks out on demand (farm.Map) instead of scattering")
+	dynamic := flag.Bool("dynamic", false, "hand chunks out on demand (farm.RunSeq) instead of scattering")
 	chunk := flag.Int("chunk", 10000, "requests per chunk in -dynamic mode")
 	phases := flag.Bool("phases", false, "static split: print on stderr when each phase ended on each rank (ms from the clock's start)")
 	flag.Parse()
