@@ -103,7 +103,7 @@ func (c *Comm) Probe(source, tag int) (st Status, err error) {
 	if err := c.checkRecvArgs(source, tag); err != nil {
 		return Status{}, c.wrapErr("Probe", source, tag, err)
 	}
-	sp := c.traceRecv("Probe", source, tag)
+	sp := c.traceProbe("Probe", source, tag)
 	defer func() { sp.probed(st, err) }()
 	for {
 		seen := c.e.arrivals()

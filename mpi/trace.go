@@ -145,8 +145,9 @@ func (t *tracer) now() int64 {
 // the call is only counted (the limit was reached).
 type span struct {
 	t     *tracer
-	call  int
-	noted bool // the buffer holds one note a call
+	post  uint64 // the receive the call posted, numbered (beginPosting); 0 if none
+	call  int32  // at most jobenv.MaxTraceLimit's slots: 24 bytes a span, not 32
+	noted bool   // the buffer holds one note a call
 	ended bool
 }
 
@@ -175,7 +176,27 @@ func (t *tracer) begin(op string, comm uint32, force bool) *span {
 // at start (0: now).
 func (t *tracer) beginWaiting(op string, comm uint32, force bool, w waitFor, start int64) *span {
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	sp := t.beginLocked(op, comm, force, w, start)
+	t.mu.Unlock()
+	return sp
+}
+
+// beginPosting is beginWaiting for a call that posts a receive (Recv,
+// Irecv, Sendrecv), numbering the receive as posted (the span's post) in
+// the same critical section: one lock a call, not two.
+func (t *tracer) beginPosting(op string, comm uint32, w waitFor) *span {
+	t.mu.Lock()
+	sp := t.beginLocked(op, comm, false, w, 0)
+	if sp != nil {
+		t.posts++
+		sp.post = t.posts
+	}
+	t.mu.Unlock()
+	return sp
+}
+
+// beginLocked is beginWaiting with t.mu held.
+func (t *tracer) beginLocked(op string, comm uint32, force bool, w waitFor, start int64) *span {
 	if t.handed {
 		return nil
 	}
@@ -198,7 +219,7 @@ func (t *tracer) beginWaiting(op string, comm uint32, force bool, w waitFor, sta
 		}
 		if i := t.buf.Begin(op, comm, start, tw); i >= 0 {
 			sp := t.span(i)
-			*sp = span{t: t, call: i}
+			*sp = span{t: t, call: int32(i)}
 			return sp
 		}
 	}
@@ -231,12 +252,18 @@ func (sp *span) endTaking(err error, got *recvPart) {
 	t := sp.t
 	end := t.now()
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if sp.ended || t.handed {
-		return // ended already, or left open in a closed buffer
+	// Not ended already, nor left open in a closed buffer.
+	if !sp.ended && !t.handed {
+		sp.ended = true
+		t.endLocked(int(sp.call), end, err, got)
 	}
-	sp.ended = true
-	if sp.call < 0 {
+	t.mu.Unlock()
+}
+
+// endLocked records that call ended at end, with err, having taken got;
+// a call not recorded (-1) is counted. The caller holds t.mu.
+func (t *tracer) endLocked(call int, end int64, err error, got *recvPart) {
+	if call < 0 {
 		t.buf.Drop()
 		return
 	}
@@ -248,7 +275,7 @@ func (sp *span) endTaking(err error, got *recvPart) {
 	if got != nil {
 		recv = &trace.RecvPart{Source: got.source, SourceLocal: got.sourceLocal, Tag: got.tag, Size: got.size, Post: got.post}
 	}
-	t.buf.End(sp.call, end, recv, err != nil, errText)
+	t.buf.End(call, end, recv, err != nil, errText)
 }
 
 // endErr is end for a deferred call with a named error result. A call
@@ -274,12 +301,13 @@ func (sp *span) sends(c *Comm, dest, tag, size int) {
 		return
 	}
 	world := c.group[dest]
-	sp.t.mu.Lock() // handOver may read the buffer meanwhile
-	defer sp.t.mu.Unlock()
-	seq := sp.t.nextSend(seqKey{dest: world, comm: c.ctx, tag: tag})
-	if sp.call >= 0 && !sp.t.handed && !sp.ended {
-		sp.t.buf.Send(sp.call, trace.SendPart{Dest: world, DestLocal: dest, Tag: tag, Size: size, Seq: seq})
+	t := sp.t
+	t.mu.Lock() // handOver may read the buffer meanwhile
+	seq := t.nextSend(seqKey{dest: world, comm: c.ctx, tag: tag})
+	if sp.call >= 0 && !t.handed && !sp.ended {
+		t.buf.Send(int(sp.call), trace.SendPart{Dest: world, DestLocal: dest, Tag: tag, Size: size, Seq: seq})
 	}
+	t.mu.Unlock()
 }
 
 // nextSend numbers a send to key's destination, communicator and tag; a
@@ -305,19 +333,8 @@ func (sp *span) setNote(note string) {
 	defer sp.t.mu.Unlock()
 	if sp.call >= 0 && !sp.t.handed && !sp.ended && !sp.noted {
 		sp.noted = true
-		sp.t.buf.Note(sp.call, note)
+		sp.t.buf.Note(int(sp.call), note)
 	}
-}
-
-// post numbers a receive as it is posted (0 when tracing is off).
-func (t *tracer) post() uint64 {
-	if t == nil {
-		return 0
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.posts++
-	return t.posts
 }
 
 // received records the message req took, if it took one, and ends the

@@ -24,8 +24,18 @@ func (c *Comm) traceBegin(op string) *span {
 	return t.begin(op, c.ctx, false)
 }
 
-// traceRecv starts recording a receive (or probe) named op from source with tag.
+// traceRecv starts recording a receive named op from source with tag,
+// numbering the receive it posts (see tracePosted).
 func (c *Comm) traceRecv(op string, source, tag int) *span {
+	t := c.tracer()
+	if t == nil {
+		return nil
+	}
+	return t.beginPosting(op, c.ctx, waitSource(source, tag))
+}
+
+// traceProbe starts recording a probe named op from source with tag.
+func (c *Comm) traceProbe(op string, source, tag int) *span {
 	t := c.tracer()
 	if t == nil {
 		return nil
@@ -33,14 +43,14 @@ func (c *Comm) traceRecv(op string, source, tag int) *span {
 	return t.beginWaiting(op, c.ctx, false, waitSource(source, tag), 0)
 }
 
-// tracePosted numbers a receive r as it is posted; sp is the call that
-// posted it (its completion is recorded even once the buffer is full when
-// sp was recorded).
+// tracePosted gives r, the receive that sp (begun by traceRecv) posts,
+// its number, and says whether its completion is recorded even once the
+// buffer is full (it is when sp was recorded).
 func (r *Request) tracePosted(sp *span) {
 	if sp == nil {
 		return
 	}
-	r.tracePost = sp.t.post()
+	r.tracePost = sp.post
 	r.traceForce = sp.call >= 0
 }
 

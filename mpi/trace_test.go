@@ -319,6 +319,33 @@ func BenchmarkTraceCall(b *testing.B) {
 	}
 }
 
+// BenchmarkTraceSend is what tracing adds to a Send: its begin, the
+// message it sends, its end (the hooks Comm.send makes).
+func BenchmarkTraceSend(b *testing.B) {
+	tr := newTestTracer(b, b.N+1)
+	c := &Comm{group: []int{0, 1}, local: []int{0, 1}}
+	for i := 0; i < b.N; i++ {
+		sp := tr.begin("Send", 0, false)
+		sp.sends(c, 0, 1, 24)
+		sp.end(nil)
+	}
+}
+
+// BenchmarkTraceRecv is what tracing adds to a Recv from any source: its
+// begin, its posting, the message it took and its end (the hooks Comm.Recv
+// makes).
+func BenchmarkTraceRecv(b *testing.B) {
+	tr := newTestTracer(b, b.N+1)
+	req := &Request{}
+	for i := 0; i < b.N; i++ {
+		sp := tr.beginPosting("Recv", 0, waitSource(AnySource, 1))
+		req.tracePosted(sp)
+		req.traceTook = true
+		req.traceMsg = recvPart{source: 1 + i%3, sourceLocal: 1 + i%3, tag: 1, size: 24}
+		sp.received(req, nil)
+	}
+}
+
 // TestTraceSameClockDoesNotWait: a rank gorun started on its own host
 // (jobenv.TraceSameClock) hands over at Finalize without waiting for the
 // launcher's clock-done; any other rank waits for it (a short job's clock
@@ -393,4 +420,13 @@ func controlPair(t *testing.T) (*control.Server, *control.Client) {
 	}
 	t.Cleanup(func() { client.Close() })
 	return server, client
+}
+
+// TestSpanIsSmall: a recorded call's span takes 24 bytes at most, a slab
+// of them allocated as the calls are made (fresh memory for the rank to
+// fault in).
+func TestSpanIsSmall(t *testing.T) {
+	if size := unsafe.Sizeof(span{}); size > 24 {
+		t.Fatalf("a span takes %d bytes, want 24 at most", size)
+	}
 }

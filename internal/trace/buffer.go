@@ -140,6 +140,10 @@ type Buffer struct {
 	// calls.
 	ready, step int
 	noPopulate  bool // the kernel cannot: pages come as they are written
+	// The name of the call that began last and its code: a rank mostly
+	// makes the same call again (OpCode compares names one by one).
+	lastOp   string
+	lastCode uint8
 }
 
 // The first and largest steps in which a Buffer makes its pages present.
@@ -185,7 +189,11 @@ func (b *Buffer) Begin(op string, comm uint32, start int64, w Wait) int {
 		b.populateFrom(b.used)
 	}
 	var name textRef
-	code := OpCode(op)
+	code := b.lastCode
+	if op != b.lastOp || code == 0 {
+		code = OpCode(op)
+		b.lastOp, b.lastCode = op, code
+	}
 	if code == 0 {
 		name = b.store(op)
 	}
@@ -351,6 +359,9 @@ func (b *Buffer) store(text string) textRef {
 
 // OpCode is the code of a call's name in a buffer, 0 for a name with none.
 func OpCode(op string) uint8 {
+	if op == "" {
+		return 0
+	}
 	if i := indexOp(op); i >= 0 {
 		return uint8(i + 1)
 	}
