@@ -362,10 +362,32 @@ func (sp *span) received(req *Request, err error) {
 // At Finalize a rank first waits until gorun has measured its clock
 // (clockDone): a short job would otherwise exit before the exchanges, and
 // its records could not be put on gorun's clock. The wait ends with
-// gorun's connection too (the rank then exits).
+// gorun's connection too (the rank then exits). The exchanges travel
+// through an agent and NATS, which may lose a message: every
+// clockWaitAgain without clock-done, the rank says it waits
+// (control.TypeClockWait), and gorun ends the exchanges, saying clock-done
+// again.
 func (t *tracer) handOver(ctl *control.Client) error {
-	<-t.clockDone
-	return t.close(ctl, false)
+	return t.handOverAfter(ctl, clockWaitAgain)
+}
+
+// clockWaitAgain is how long a rank at Finalize waits for clock-done
+// before it tells gorun it waits (eight exchanges through an agent take
+// milliseconds).
+const clockWaitAgain = 2 * time.Second
+
+// handOverAfter is handOver, saying it waits every again.
+func (t *tracer) handOverAfter(ctl *control.Client, again time.Duration) error {
+	tick := time.NewTicker(again)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.clockDone:
+			return t.close(ctl, false)
+		case <-tick.C:
+			_ = ctl.Send(control.Message{Type: control.TypeClockWait})
+		}
+	}
 }
 
 // handOverNow is handOver without the wait for the clock, when gorun asks

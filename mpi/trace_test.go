@@ -404,6 +404,53 @@ func TestTraceSameClockDoesNotWait(t *testing.T) {
 	}
 }
 
+// TestTraceClockWaitSaidWhileWaiting: a rank at Finalize whose clock-done
+// does not come (lost on the way) tells the launcher it waits, again and
+// again, and hands over once clock-done comes.
+func TestTraceClockWaitSaidWhileWaiting(t *testing.T) {
+	t.Setenv(jobenv.Trace, "4")
+	t.Setenv(jobenv.TraceFD, "")
+	t.Setenv(jobenv.TraceSameClock, "")
+	server, client := controlPair(t)
+	if ev := <-server.Events(); ev.Msg.Type != control.TypeHello {
+		t.Fatalf("first event %+v, want the hello", ev)
+	}
+	tr, err := newTracerFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.begin("Barrier", 0, false).end(nil)
+	handed := make(chan error, 1)
+	go func() { handed <- tr.handOverAfter(client, 10*time.Millisecond) }()
+	for waits := 0; waits < 2; {
+		select {
+		case ev := <-server.Events():
+			if ev.Msg.Type != control.TypeClockWait {
+				t.Fatalf("%s sent before clock-done, want clock-wait", ev.Msg.Type)
+			}
+			waits++
+		case err := <-handed:
+			t.Fatalf("handed over (%v) without clock-done", err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("no clock-wait in 30 s")
+		}
+	}
+	tr.answerLauncher(client, control.Message{Type: control.TypeClockDone})
+	select {
+	case err := <-handed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the hand-over still waits after clock-done")
+	}
+	for ev := range server.Events() {
+		if ev.Msg.Type == control.TypeTraceEnd {
+			break
+		}
+	}
+}
+
 // controlPair is gorun's control server for a job of one rank and that
 // rank's connection to it, both closed when the test ends.
 func controlPair(t *testing.T) (*control.Server, *control.Client) {

@@ -276,6 +276,14 @@ func (t *traceCollector) onEvent(server controlServer, ev control.Event) bool {
 		}
 		r.sentAt = 0
 		_ = server.Send(ev.Rank, control.Message{Type: control.TypeClockDone})
+	case control.TypeClockWait:
+		// The rank waits at Finalize and has not had clock-done: a
+		// question, its answer or the clock-done itself was lost on the
+		// way (an agent relays them over NATS). End the exchanges with
+		// the samples taken so far (asking again would time a late
+		// answer from the new question, too short a round trip).
+		r.sentAt = 0
+		_ = server.Send(ev.Rank, control.Message{Type: control.TypeClockDone})
 	case control.TypeTrace:
 		if r.fromBuffer {
 			break // its buffer said all (a rank of another version)

@@ -116,6 +116,44 @@ func TestTraceClockDone(t *testing.T) {
 	}
 }
 
+// TestTraceClockWaitEndsTheExchanges: a rank that says it still waits for
+// clock-done at Finalize (a question, its answer or the clock-done was lost
+// on the way) gets clock-done, whether an exchange was in progress or over,
+// and a late answer after it asks nothing more.
+func TestTraceClockWaitEndsTheExchanges(t *testing.T) {
+	tc, err := newTraceCollector(filepath.Join(t.TempDir(), "t.json"), 2, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := &sentMessages{}
+	// Rank 0: its second question (or the answer) is lost.
+	tc.onEvent(server, control.Event{Rank: 0, Msg: control.Message{Type: control.TypeHello}})
+	tc.onEvent(server, control.Event{Rank: 0, Msg: control.Message{Type: control.TypeClockReply, Round: 1, Clock: 5}})
+	server.sent = nil
+	tc.onEvent(server, control.Event{Rank: 0, Msg: control.Message{Type: control.TypeClockWait}})
+	if len(server.sent) != 1 || server.sent[0].Type != control.TypeClockDone {
+		t.Fatalf("a rank waiting amid the exchanges got %+v, want clock-done", server.sent)
+	}
+	server.sent = nil
+	tc.onEvent(server, control.Event{Rank: 0, Msg: control.Message{Type: control.TypeClockReply, Round: 2, Clock: 6}})
+	if slices.ContainsFunc(server.sent, func(m control.Message) bool { return m.Type == control.TypeClock }) {
+		t.Fatalf("a late answer after the exchanges ended brought %+v", server.sent)
+	}
+	if n := len(tc.ranks[0].samples); n != 1 {
+		t.Fatalf("%d clock samples kept, want the one answered in turn", n)
+	}
+	// Rank 1: every exchange done, the clock-done lost: said again.
+	tc.onEvent(server, control.Event{Rank: 1, Msg: control.Message{Type: control.TypeHello}})
+	for round := 1; round <= clockSamples; round++ {
+		tc.onEvent(server, control.Event{Rank: 1, Msg: control.Message{Type: control.TypeClockReply, Round: uint64(round), Clock: 5}})
+	}
+	server.sent = nil
+	tc.onEvent(server, control.Event{Rank: 1, Msg: control.Message{Type: control.TypeClockWait}})
+	if len(server.sent) != 1 || server.sent[0].Type != control.TypeClockDone {
+		t.Fatalf("a rank whose clock-done was lost got %+v, want clock-done again", server.sent)
+	}
+}
+
 // TestTraceWriteCutsAnOlderFile: the trace is written over an older,
 // longer file, which ends where the trace ends.
 func TestTraceWriteCutsAnOlderFile(t *testing.T) {

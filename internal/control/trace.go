@@ -20,7 +20,10 @@ package control
 // launcher says TypeClockDone; a rank that hands over its records at
 // Finalize waits for it first, so that a short job's clocks are measured
 // before its ranks exit (the wait ends with the connection too: a rank
-// whose launcher is gone exits). A rank that records into a shared buffer
+// whose launcher is gone exits). A message relayed over NATS may be lost:
+// a rank that has waited for TypeClockDone for a while says TypeClockWait,
+// and the launcher ends the exchanges with it, saying TypeClockDone again.
+// A rank that records into a shared buffer
 // says TypeTraceClosed once it has closed it at Finalize, before its
 // goodbyes to its peers (which wait for them): whoever made the buffer may
 // read the final records then.
@@ -28,6 +31,7 @@ const (
 	TypeClock      = "clock"       // launcher → rank: answer with your clock
 	TypeClockReply = "clock-reply" // rank → launcher: Round, Clock, Host
 	TypeClockDone  = "clock-done"  // launcher → rank: no more clock questions
+	TypeClockWait  = "clock-wait"  // rank → launcher: at Finalize, still no clock-done
 	TypeTraceFlush = "trace-flush" // launcher → rank: hand over your trace now
 	TypeTrace      = "trace"       // rank → launcher: Trace, a part of the rank's records
 	TypeTraceEnd   = "trace-end"   // rank → launcher: the trace is complete; Dropped
