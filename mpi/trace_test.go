@@ -353,18 +353,7 @@ func BenchmarkTraceRecv(b *testing.B) {
 func TestTraceSameClockDoesNotWait(t *testing.T) {
 	for _, same := range []bool{true, false} {
 		t.Run(map[bool]string{true: "same", false: "measured"}[same], func(t *testing.T) {
-			t.Setenv(jobenv.Trace, "4")
-			t.Setenv(jobenv.TraceFD, "")
-			t.Setenv(jobenv.TraceSameClock, map[bool]string{true: "1", false: ""}[same])
-			server, client := controlPair(t)
-			if ev := <-server.Events(); ev.Msg.Type != control.TypeHello {
-				t.Fatalf("first event %+v, want the hello", ev)
-			}
-			tr, err := newTracerFromEnv()
-			if err != nil {
-				t.Fatal(err)
-			}
-			tr.begin("Barrier", 0, false).end(nil)
+			server, client, tr := tracerAtFinalize(t, same)
 			handed := make(chan error, 1)
 			go func() { handed <- tr.handOver(client) }()
 			if !same {
@@ -378,26 +367,7 @@ func TestTraceSameClockDoesNotWait(t *testing.T) {
 				}
 				tr.answerLauncher(client, control.Message{Type: control.TypeClockDone})
 			}
-			select {
-			case err := <-handed:
-				if err != nil {
-					t.Fatal(err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("the hand-over still waits for a clock-done")
-			}
-			var recs []trace.Record
-			for ev := range server.Events() {
-				if ev.Msg.Type == control.TypeTrace {
-					if recs, err = trace.DecodeRecords(recs, ev.Msg.Trace); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if ev.Msg.Type == control.TypeTraceEnd {
-					break
-				}
-			}
-			if len(recs) != 1 || recs[0].Op != "Barrier" {
+			if recs := handedOver(t, server, handed); len(recs) != 1 || recs[0].Op != "Barrier" {
 				t.Fatalf("handed over %+v", recs)
 			}
 		})
@@ -408,18 +378,7 @@ func TestTraceSameClockDoesNotWait(t *testing.T) {
 // does not come (lost on the way) tells the launcher it waits, again and
 // again, and hands over once clock-done comes.
 func TestTraceClockWaitSaidWhileWaiting(t *testing.T) {
-	t.Setenv(jobenv.Trace, "4")
-	t.Setenv(jobenv.TraceFD, "")
-	t.Setenv(jobenv.TraceSameClock, "")
-	server, client := controlPair(t)
-	if ev := <-server.Events(); ev.Msg.Type != control.TypeHello {
-		t.Fatalf("first event %+v, want the hello", ev)
-	}
-	tr, err := newTracerFromEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr.begin("Barrier", 0, false).end(nil)
+	server, client, tr := tracerAtFinalize(t, false)
 	handed := make(chan error, 1)
 	go func() { handed <- tr.handOverAfter(client, 10*time.Millisecond) }()
 	for waits := 0; waits < 2; {
@@ -436,19 +395,57 @@ func TestTraceClockWaitSaidWhileWaiting(t *testing.T) {
 		}
 	}
 	tr.answerLauncher(client, control.Message{Type: control.TypeClockDone})
+	if recs := handedOver(t, server, handed); len(recs) != 1 || recs[0].Op != "Barrier" {
+		t.Fatalf("handed over %+v", recs)
+	}
+}
+
+// handedOver waits until the hand-over whose error comes on handed is
+// done, and returns the records the rank sent server (clock-waits and
+// other messages are passed over).
+func handedOver(t *testing.T, server *control.Server, handed <-chan error) []trace.Record {
+	t.Helper()
 	select {
 	case err := <-handed:
 		if err != nil {
 			t.Fatal(err)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("the hand-over still waits after clock-done")
+		t.Fatal("the hand-over still waits for a clock-done")
 	}
+	var recs []trace.Record
 	for ev := range server.Events() {
+		if ev.Msg.Type == control.TypeTrace {
+			var err error
+			if recs, err = trace.DecodeRecords(recs, ev.Msg.Trace); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if ev.Msg.Type == control.TypeTraceEnd {
 			break
 		}
 	}
+	return recs
+}
+
+// tracerAtFinalize is a rank's tracer, recording into its own memory, that
+// has recorded a Barrier, and its control connection to gorun's server
+// (the hello read already); sameClock: gorun started it on its own host.
+func tracerAtFinalize(t *testing.T, sameClock bool) (*control.Server, *control.Client, *tracer) {
+	t.Helper()
+	t.Setenv(jobenv.Trace, "4")
+	t.Setenv(jobenv.TraceFD, "")
+	t.Setenv(jobenv.TraceSameClock, map[bool]string{true: "1", false: ""}[sameClock])
+	server, client := controlPair(t)
+	if ev := <-server.Events(); ev.Msg.Type != control.TypeHello {
+		t.Fatalf("first event %+v, want the hello", ev)
+	}
+	tr, err := newTracerFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.begin("Barrier", 0, false).end(nil)
+	return server, client, tr
 }
 
 // controlPair is gorun's control server for a job of one rank and that
