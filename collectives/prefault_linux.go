@@ -20,19 +20,29 @@ import (
 // Runs are aligned on huge pages (hugeBytes), and a run that is one huge
 // page and none of whose pages is present is first marked for
 // transparent huge pages (MADV_HUGEPAGE, see hugeRuns), so that the
-// kernel populates it with one huge page where it can.
-func prefault(mem []byte) {
+// kernel populates it with one huge page where it can. With collapse, a
+// run that is one huge page and all present is collapsed into one
+// (MADV_COLLAPSE, Linux 6.1 and later), unless it is one already: memory
+// the heap had populated in small pages (for smaller objects, before) is
+// otherwise reused in small pages for ever. A collapse copies the run
+// (about 1.2 ms per 2 MiB here, once); one of a huge page already takes
+// about a microsecond.
+func prefault(mem []byte, collapse bool) {
 	addr, n := pagesWithin(mem)
 	huge := hugeRuns()
 	var present [prefaultChunk]byte
 	for n > 0 {
 		size := min(n, hugeBytes-int(addr%hugeBytes))
 		_, _, errno := unix.Syscall(unix.SYS_MINCORE, addr, uintptr(size), uintptr(unsafe.Pointer(&present[0])))
-		if errno != 0 || absent(present[:size/pageBytes]) {
-			if huge && errno == 0 && size == hugeBytes && none(present[:size/pageBytes]) {
+		whole := huge && errno == 0 && size == hugeBytes
+		switch {
+		case errno != 0 || absent(present[:size/pageBytes]):
+			if whole && none(present[:size/pageBytes]) {
 				unix.Syscall(unix.SYS_MADVISE, addr, uintptr(size), unix.MADV_HUGEPAGE)
 			}
 			unix.Syscall(unix.SYS_MADVISE, addr, uintptr(size), unix.MADV_POPULATE_WRITE)
+		case whole && collapse:
+			unix.Syscall(unix.SYS_MADVISE, addr, uintptr(size), unix.MADV_COLLAPSE)
 		}
 		addr += uintptr(size)
 		n -= size
@@ -42,10 +52,6 @@ func prefault(mem []byte) {
 // prefaultChunk is the most pages prefault asks about, and populates, at
 // once: a huge page's worth.
 const prefaultChunk = hugeBytes / pageBytes
-
-// hugeBytes is the size of a transparent huge page (x86-64, arm64 with 4
-// KiB pages).
-const hugeBytes = 2 << 20
 
 // hugeRuns reports whether prefault may mark runs of a result for huge
 // pages: not when the program asked Go to keep its heap off them
