@@ -97,11 +97,8 @@ const loopResults = 4
 // collapsedRuns remembers the runs (their addresses) that prefault
 // collapsed into huge pages, so that it does not ask again each call: a
 // collapse of a run that is a huge page already still drains every CPU's
-// page lists (lru_add_drain_all), work queued on the other cores. Asking
-// every call, AllreduceSlice 8 MiB at np=4 (bench/ops, 50 calls, five
-// alternated runs at load 6) took 6.21-7.19 ms (p99 10.8-18.1), main
-// 5.50-6.33 (8.4-12.1); remembering, 5.66-6.21 (8.7-12.1). The heap
-// reuses a few objects in turn; the oldest entry makes way.
+// page lists (lru_add_drain_all), work queued on the other cores. The
+// heap reuses a few objects in turn; the oldest entry makes way.
 type collapsedRuns struct {
 	runs [collapsedMax]uintptr
 	next int
