@@ -165,10 +165,8 @@ type arena struct {
 	// asked for its header lines to be written (claimAhead).
 	claimedTo uint32
 	// hugeResults counts the new results of a huge page or more this
-	// rank's calls made, collapsed the runs of them collapsed into huge
-	// pages (inLoop).
+	// rank's calls made (inLoop).
 	hugeResults int
-	collapsed   collapsedRuns
 }
 
 // maxDeferred is the most small Bcasts in a row whose end a rank other

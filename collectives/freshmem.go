@@ -20,10 +20,10 @@ import (
 // strings.Builder.Grow is the standard library's allocation without it.
 // The Builder is dropped at once, so no string ever sees the bytes change.
 //
-// In a loop (collapse not nil: see arena.inLoop), the runs of its pages
-// that are huge pages' worth, all present, are also collapsed into huge
-// pages where they are not already (prefault).
-func newResult(n int, collapse *collapsedRuns) []byte {
+// In a loop (collapse: see arena.inLoop), the runs of its pages that are
+// huge pages' worth, all present, are also collapsed into huge pages
+// where they are not already (prefault).
+func newResult(n int, collapse bool) []byte {
 	if n <= 0 {
 		return []byte{}
 	}
@@ -63,72 +63,29 @@ func pagesWithin(mem []byte) (addr uintptr, n int) {
 }
 
 // newResultOf is newResult for n elements of the fixed-size number E.
-func newResultOf[E any](n int, collapse *collapsedRuns) []E {
+func newResultOf[E any](n int, collapse bool) []E {
 	if n <= 0 {
 		return []E{}
 	}
 	return viewOf[E](newResult(n*elemSize[E](), collapse), 0, n)
 }
 
-// inLoop counts a new result of n bytes and returns the runs collapsed
-// so far when the calls through a look like a program's loop:
-// loopResults results of a huge page or more made already; else nil.
-// From then on, newResult collapses their memory into huge pages (see
-// prefault), a cost paid once per run of memory that the heap keeps
-// reusing, which a call or two would not recover. The memory of
-// bench/ops's 8 MiB rows had been populated in small pages by its 1 MiB
-// rows: AllreduceSlice 8 MiB at np=2 then took 2.34 ms (mean, the quiet
-// one of three runs) with huge pages only for fresh memory, 2.09 with
-// collapsing (two quiet runs), main 2.51.
-func (a *arena) inLoop(n int) *collapsedRuns {
+// inLoop counts a new result of n bytes and reports whether the calls
+// through a look like a program's loop: loopResults results of a huge
+// page or more made already. From then on, newResult collapses their
+// memory into huge pages (see prefault), a cost paid once per run of
+// memory that the heap keeps reusing, which a call or two would not
+// recover. The memory of bench/ops's 8 MiB rows had been populated in
+// small pages by its 1 MiB rows: AllreduceSlice 8 MiB at np=2 then took
+// 2.34 ms (mean, the quiet one of three runs) with huge pages only for
+// fresh memory, 2.09 with collapsing (two quiet runs), main 2.51.
+func (a *arena) inLoop(n int) bool {
 	if n < hugeBytes {
-		return nil
+		return false
 	}
 	a.hugeResults++
-	if a.hugeResults <= loopResults {
-		return nil
-	}
-	return &a.collapsed
+	return a.hugeResults > loopResults
 }
 
 // loopResults: new results of a huge page or more before inLoop.
 const loopResults = 4
-
-// collapsedRuns remembers the runs (their addresses) that prefault
-// collapsed into huge pages, so that it does not ask again each call: a
-// collapse of a run that is a huge page already still drains every CPU's
-// page lists (lru_add_drain_all), work queued on the other cores. The
-// heap reuses a few objects in turn; the oldest entry makes way.
-type collapsedRuns struct {
-	runs [collapsedMax]uintptr
-	next int
-}
-
-// collapsedMax: runs remembered (64 MiB of results).
-const collapsedMax = 32
-
-// has reports whether run was collapsed and not forgotten since.
-func (c *collapsedRuns) has(run uintptr) bool {
-	for _, r := range c.runs {
-		if r == run {
-			return true
-		}
-	}
-	return false
-}
-
-// add remembers run.
-func (c *collapsedRuns) add(run uintptr) {
-	c.runs[c.next] = run
-	c.next = (c.next + 1) % collapsedMax
-}
-
-// forget drops run: some of its pages were found missing (the heap gave
-// them back to the kernel), so it is in small pages again.
-func (c *collapsedRuns) forget(run uintptr) {
-	for i, r := range c.runs {
-		if r == run {
-			c.runs[i] = 0
-		}
-	}
-}

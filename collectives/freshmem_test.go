@@ -14,10 +14,7 @@ import (
 func TestNewResultIsFreshMemory(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 8))
 	for i, n := range []int{0, 1, 4095, 3*pageBytes + 5, prefaultBytes - 1, prefaultBytes, 8<<20 + 3, 8<<20 + 3} {
-		var collapse *collapsedRuns
-		if i%2 == 1 {
-			collapse = &collapsedRuns{}
-		}
+		collapse := i%2 == 1
 		a, b := newResult(n, collapse), newResult(n, collapse)
 		if len(a) != n || len(b) != n {
 			t.Fatalf("n=%d: got lengths %d and %d", n, len(a), len(b))
@@ -44,7 +41,7 @@ func TestNewResultIsFreshMemory(t *testing.T) {
 // new result, aligned for float64.
 func TestNewResultOfViewsWholeElements(t *testing.T) {
 	for _, n := range []int{0, 1, 1000, 1 << 20} {
-		v := newResultOf[float64](n, &collapsedRuns{})
+		v := newResultOf[float64](n, n > 1000)
 		if len(v) != n {
 			t.Fatalf("n=%d: got %d elements", n, len(v))
 		}
@@ -73,10 +70,10 @@ func TestPrefaultChangesNoByte(t *testing.T) {
 	}
 	want := bytes.Clone(buf)
 	for _, r := range [][2]int{{0, len(buf)}, {1, len(buf) - 1}, {pageBytes - 1, pageBytes + 2}, {123, 123 + prefaultBytes}} {
-		for _, collapse := range []*collapsedRuns{nil, {}} {
+		for _, collapse := range []bool{false, true} {
 			prefault(buf[r[0]:r[1]], collapse)
 			if !bytes.Equal(buf, want) {
-				t.Fatalf("prefault of [%d:%d] (collapse %v) changed the memory", r[0], r[1], collapse != nil)
+				t.Fatalf("prefault of [%d:%d] (collapse %v) changed the memory", r[0], r[1], collapse)
 			}
 		}
 	}
@@ -194,12 +191,12 @@ func overlap(a, b []byte) bool {
 func TestInLoopAfterLoopResults(t *testing.T) {
 	a := &arena{}
 	for i := range 3 * loopResults {
-		if a.inLoop(hugeBytes-1) != nil {
+		if a.inLoop(hugeBytes - 1) {
 			t.Fatalf("a result under a huge page (call %d) counts as a loop", i)
 		}
 	}
 	for i := 1; i <= 2*loopResults; i++ {
-		if got, want := a.inLoop(8<<20) != nil, i > loopResults; got != want {
+		if got, want := a.inLoop(8<<20), i > loopResults; got != want {
 			t.Fatalf("large result %d: inLoop = %v, want %v", i, got, want)
 		}
 	}

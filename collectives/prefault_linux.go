@@ -25,10 +25,9 @@ import (
 // (MADV_COLLAPSE, Linux 6.1 and later), unless it is one already: memory
 // the heap had populated in small pages (for smaller objects, before) is
 // otherwise reused in small pages for ever. A collapse copies the run
-// (about 1.2 ms per 2 MiB here, once); collapse remembers the runs
-// collapsed, which are not asked about again until some of their pages
-// are found missing.
-func prefault(mem []byte, collapse *collapsedRuns) {
+// (about 1.2 ms per 2 MiB here, once); one of a huge page already takes
+// about a microsecond.
+func prefault(mem []byte, collapse bool) {
 	addr, n := pagesWithin(mem)
 	huge := hugeRuns()
 	var present [prefaultChunk]byte
@@ -38,18 +37,12 @@ func prefault(mem []byte, collapse *collapsedRuns) {
 		whole := huge && errno == 0 && size == hugeBytes
 		switch {
 		case errno != 0 || absent(present[:size/pageBytes]):
-			if collapse != nil {
-				collapse.forget(addr)
-			}
 			if whole && none(present[:size/pageBytes]) {
 				unix.Syscall(unix.SYS_MADVISE, addr, uintptr(size), unix.MADV_HUGEPAGE)
 			}
 			unix.Syscall(unix.SYS_MADVISE, addr, uintptr(size), unix.MADV_POPULATE_WRITE)
-		case whole && collapse != nil && !collapse.has(addr):
-			// Asked once, whatever the answer: a kernel without
-			// huge pages to give now would only fail again.
+		case whole && collapse:
 			unix.Syscall(unix.SYS_MADVISE, addr, uintptr(size), unix.MADV_COLLAPSE)
-			collapse.add(addr)
 		}
 		addr += uintptr(size)
 		n -= size

@@ -32,7 +32,7 @@ func TestPrefaultMapsMissingPages(t *testing.T) {
 	}
 	// From inside the first page to inside the last: pages 1..pages-2.
 	inside := mem[100 : len(mem)-100]
-	prefault(inside, nil)
+	prefault(inside, false)
 	vec := residency(t, mem)
 	for i, p := range vec {
 		want := i > 0 && i < pages-1
@@ -40,7 +40,7 @@ func TestPrefaultMapsMissingPages(t *testing.T) {
 			t.Fatalf("page %d of %d: present %v, want %v", i, pages, p&1 == 1, want)
 		}
 	}
-	prefault(inside, nil)
+	prefault(inside, false)
 	if n := presentPages(t, mem); n != pages-2 {
 		t.Fatalf("after a second prefault %d pages are present, want %d", n, pages-2)
 	}
@@ -85,7 +85,7 @@ func TestPrefaultMarksWholeHugePages(t *testing.T) {
 		mem := alignedHuge(t, 4)
 		// From inside the first huge page to inside the last: only the
 		// two in the middle are whole.
-		prefault(mem[hugeBytes/2:len(mem)-hugeBytes/2], nil)
+		prefault(mem[hugeBytes/2:len(mem)-hugeBytes/2], false)
 		for i := range 4 {
 			part := mem[i*hugeBytes : (i+1)*hugeBytes]
 			flags, anonHuge := mappingOf(t, part)
@@ -185,11 +185,7 @@ func TestPrefaultCollapsesPresentRuns(t *testing.T) {
 		if _, anonHuge := mappingOf(t, mem[:hugeBytes]); anonHuge != 0 {
 			t.Skipf("memory written page by page is in huge pages already (%d kB)", anonHuge)
 		}
-		var runs *collapsedRuns
-		if collapse {
-			runs = &collapsedRuns{}
-		}
-		prefault(mem[:hugeBytes], runs)
+		prefault(mem[:hugeBytes], collapse)
 		_, anonHuge := mappingOf(t, mem[:hugeBytes])
 		if err := unix.Madvise(mem[hugeBytes:], unix.MADV_COLLAPSE); collapse && err != nil {
 			t.Skipf("the kernel has no MADV_COLLAPSE: %v", err)
@@ -201,52 +197,6 @@ func TestPrefaultCollapsesPresentRuns(t *testing.T) {
 			if b != byte(i*13+5) {
 				t.Fatalf("collapse %v: byte %d changed", collapse, i)
 			}
-		}
-	}
-}
-
-// TestPrefaultRemembersCollapsedRuns: a run collapsed is remembered and
-// not asked about again; once some of its pages are gone (as when the
-// heap gives them back), prefault forgets it, populates it, and collapses
-// it again the next time it finds it all present.
-func TestPrefaultRemembersCollapsedRuns(t *testing.T) {
-	mem := alignedHuge(t, 1)
-	clear(mem) // present, in small pages
-	run := uintptr(unsafe.Pointer(&mem[0]))
-	var runs collapsedRuns
-	prefault(mem, &runs)
-	if !runs.has(run) {
-		t.Fatal("a run all present was not collapsed")
-	}
-	if err := unix.Madvise(mem[:pageBytes], unix.MADV_DONTNEED); err != nil {
-		t.Skipf("madvise: %v", err)
-	}
-	prefault(mem, &runs)
-	if runs.has(run) {
-		t.Fatal("a run with a page missing is still remembered as collapsed")
-	}
-	if n := presentPages(t, mem); n != hugeBytes/pageBytes {
-		t.Fatalf("%d pages present after prefault, want %d", n, hugeBytes/pageBytes)
-	}
-	prefault(mem, &runs)
-	if !runs.has(run) {
-		t.Fatal("the run, all present again, was not collapsed again")
-	}
-}
-
-// TestCollapsedRunsMakeWay: the oldest run remembered makes way for a new
-// one once collapsedMax are remembered.
-func TestCollapsedRunsMakeWay(t *testing.T) {
-	var runs collapsedRuns
-	for i := range collapsedMax + 1 {
-		runs.add(uintptr(i+1) * hugeBytes)
-	}
-	if runs.has(hugeBytes) {
-		t.Error("the oldest run is still remembered")
-	}
-	for i := 2; i <= collapsedMax+1; i++ {
-		if !runs.has(uintptr(i) * hugeBytes) {
-			t.Errorf("run %d of %d forgotten", i, collapsedMax+1)
 		}
 	}
 }
