@@ -164,9 +164,6 @@ type arena struct {
 	// claimedTo is the call up to which the root of small Bcasts has
 	// asked for its header lines to be written (claimAhead).
 	claimedTo uint32
-	// hugeResults counts the new results of a huge page or more this
-	// rank's calls made (inLoop).
-	hugeResults int
 }
 
 // maxDeferred is the most small Bcasts in a row whose end a rank other

@@ -13,9 +13,8 @@ import (
 // sizes below, at and past the one whose pages are populated first.
 func TestNewResultIsFreshMemory(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 8))
-	for i, n := range []int{0, 1, 4095, 3*pageBytes + 5, prefaultBytes - 1, prefaultBytes, 8<<20 + 3, 8<<20 + 3} {
-		collapse := i%2 == 1
-		a, b := newResult(n, collapse), newResult(n, collapse)
+	for _, n := range []int{0, 1, 4095, 3*pageBytes + 5, prefaultBytes - 1, prefaultBytes, 8<<20 + 3} {
+		a, b := newResult(n), newResult(n)
 		if len(a) != n || len(b) != n {
 			t.Fatalf("n=%d: got lengths %d and %d", n, len(a), len(b))
 		}
@@ -41,7 +40,7 @@ func TestNewResultIsFreshMemory(t *testing.T) {
 // new result, aligned for float64.
 func TestNewResultOfViewsWholeElements(t *testing.T) {
 	for _, n := range []int{0, 1, 1000, 1 << 20} {
-		v := newResultOf[float64](n, n > 1000)
+		v := newResultOf[float64](n)
 		if len(v) != n {
 			t.Fatalf("n=%d: got %d elements", n, len(v))
 		}
@@ -61,20 +60,17 @@ func TestNewResultOfViewsWholeElements(t *testing.T) {
 
 // TestPrefaultChangesNoByte: populating the pages of memory that holds
 // data (present pages, and a slice whose ends share pages with other
-// bytes), and collapsing its whole huge pages' worth, leaves every byte
-// as it was, inside the slice and around it.
+// bytes) leaves every byte as it was, inside the slice and around it.
 func TestPrefaultChangesNoByte(t *testing.T) {
-	buf := make([]byte, 2*hugeBytes+3*pageBytes)
+	buf := make([]byte, 1<<20+3*pageBytes)
 	for i := range buf {
 		buf[i] = byte(i*7 + 1)
 	}
 	want := bytes.Clone(buf)
 	for _, r := range [][2]int{{0, len(buf)}, {1, len(buf) - 1}, {pageBytes - 1, pageBytes + 2}, {123, 123 + prefaultBytes}} {
-		for _, collapse := range []bool{false, true} {
-			prefault(buf[r[0]:r[1]], collapse)
-			if !bytes.Equal(buf, want) {
-				t.Fatalf("prefault of [%d:%d] (collapse %v) changed the memory", r[0], r[1], collapse)
-			}
+		prefault(buf[r[0]:r[1]])
+		if !bytes.Equal(buf, want) {
+			t.Fatalf("prefault of [%d:%d] changed the memory", r[0], r[1])
 		}
 	}
 }
@@ -184,20 +180,4 @@ func overlap(a, b []byte) bool {
 	}
 	a0, b0 := uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&b[0]))
 	return a0 < b0+uintptr(len(b)) && b0 < a0+uintptr(len(a))
-}
-
-// TestInLoopAfterLoopResults: results under a huge page never count; the
-// calls look like a loop from the result after loopResults large ones.
-func TestInLoopAfterLoopResults(t *testing.T) {
-	a := &arena{}
-	for i := range 3 * loopResults {
-		if a.inLoop(hugeBytes - 1) {
-			t.Fatalf("a result under a huge page (call %d) counts as a loop", i)
-		}
-	}
-	for i := 1; i <= 2*loopResults; i++ {
-		if got, want := a.inLoop(8<<20), i > loopResults; got != want {
-			t.Fatalf("large result %d: inLoop = %v, want %v", i, got, want)
-		}
-	}
 }

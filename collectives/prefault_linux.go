@@ -20,29 +20,19 @@ import (
 // Runs are aligned on huge pages (hugeBytes), and a run that is one huge
 // page and none of whose pages is present is first marked for
 // transparent huge pages (MADV_HUGEPAGE, see hugeRuns), so that the
-// kernel populates it with one huge page where it can. With collapse, a
-// run that is one huge page and all present is collapsed into one
-// (MADV_COLLAPSE, Linux 6.1 and later), unless it is one already: memory
-// the heap had populated in small pages (for smaller objects, before) is
-// otherwise reused in small pages for ever. A collapse copies the run
-// (about 1.2 ms per 2 MiB here, once); one of a huge page already takes
-// about a microsecond.
-func prefault(mem []byte, collapse bool) {
+// kernel populates it with one huge page where it can.
+func prefault(mem []byte) {
 	addr, n := pagesWithin(mem)
 	huge := hugeRuns()
 	var present [prefaultChunk]byte
 	for n > 0 {
 		size := min(n, hugeBytes-int(addr%hugeBytes))
 		_, _, errno := unix.Syscall(unix.SYS_MINCORE, addr, uintptr(size), uintptr(unsafe.Pointer(&present[0])))
-		whole := huge && errno == 0 && size == hugeBytes
-		switch {
-		case errno != 0 || absent(present[:size/pageBytes]):
-			if whole && none(present[:size/pageBytes]) {
+		if errno != 0 || absent(present[:size/pageBytes]) {
+			if huge && errno == 0 && size == hugeBytes && none(present[:size/pageBytes]) {
 				unix.Syscall(unix.SYS_MADVISE, addr, uintptr(size), unix.MADV_HUGEPAGE)
 			}
 			unix.Syscall(unix.SYS_MADVISE, addr, uintptr(size), unix.MADV_POPULATE_WRITE)
-		case whole && collapse:
-			unix.Syscall(unix.SYS_MADVISE, addr, uintptr(size), unix.MADV_COLLAPSE)
 		}
 		addr += uintptr(size)
 		n -= size
@@ -52,6 +42,10 @@ func prefault(mem []byte, collapse bool) {
 // prefaultChunk is the most pages prefault asks about, and populates, at
 // once: a huge page's worth.
 const prefaultChunk = hugeBytes / pageBytes
+
+// hugeBytes is the size of a transparent huge page (x86-64, arm64 with 4
+// KiB pages).
+const hugeBytes = 2 << 20
 
 // hugeRuns reports whether prefault may mark runs of a result for huge
 // pages: not when the program asked Go to keep its heap off them
@@ -72,6 +66,17 @@ const prefaultChunk = hugeBytes / pageBytes
 // 4.51 with huge ones, AllreduceSliceInto 2.29-2.78 either way; at np=4
 // (six jobs, load 6-7), with the shares written straight out too, means
 // 7.0-9.3 ms against 8.9-10.4 before either.
+//
+// Tried and dropped: collapsing the memory the heap had populated in small
+// pages (for smaller objects, earlier) into huge pages (MADV_COLLAPSE)
+// from a rank's fifth result of a huge page or more on, each run once:
+// a collapse copies the run (1.2 ms per 2 MiB here), and in bench/ops's
+// full table at np=4, where the 8 MiB rows reuse the 1 MiB rows' memory
+// and Go's scavenger returns pages meanwhile, AllreduceSlice 8 MiB took
+// 6.3-12.4 ms (means of 20 calls, seven runs at load 5-6) against 6.1-
+// 6.9 without collapsing (four runs); at np=2 it had gained (2.09 against 2.34 ms,
+// quiet runs). Asking the kernel every call, even of runs that are huge
+// pages already, cost more (each collapse drains every CPU's page lists).
 func hugeRuns() bool {
 	return !strings.Contains(os.Getenv("GODEBUG"), "disablethp=1")
 }

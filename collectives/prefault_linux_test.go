@@ -32,7 +32,7 @@ func TestPrefaultMapsMissingPages(t *testing.T) {
 	}
 	// From inside the first page to inside the last: pages 1..pages-2.
 	inside := mem[100 : len(mem)-100]
-	prefault(inside, false)
+	prefault(inside)
 	vec := residency(t, mem)
 	for i, p := range vec {
 		want := i > 0 && i < pages-1
@@ -40,7 +40,7 @@ func TestPrefaultMapsMissingPages(t *testing.T) {
 			t.Fatalf("page %d of %d: present %v, want %v", i, pages, p&1 == 1, want)
 		}
 	}
-	prefault(inside, false)
+	prefault(inside)
 	if n := presentPages(t, mem); n != pages-2 {
 		t.Fatalf("after a second prefault %d pages are present, want %d", n, pages-2)
 	}
@@ -85,7 +85,7 @@ func TestPrefaultMarksWholeHugePages(t *testing.T) {
 		mem := alignedHuge(t, 4)
 		// From inside the first huge page to inside the last: only the
 		// two in the middle are whole.
-		prefault(mem[hugeBytes/2:len(mem)-hugeBytes/2], false)
+		prefault(mem[hugeBytes/2 : len(mem)-hugeBytes/2])
 		for i := range 4 {
 			part := mem[i*hugeBytes : (i+1)*hugeBytes]
 			flags, anonHuge := mappingOf(t, part)
@@ -168,35 +168,4 @@ func mappingOf(t *testing.T, mem []byte) (flags string, anonHugeKB int) {
 func thpEnabled() bool {
 	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
 	return err == nil && !strings.Contains(string(b), "[never]")
-}
-
-// TestPrefaultCollapsesPresentRuns: with collapse, a whole huge page's
-// worth of memory present in small pages (as the heap reuses it) becomes
-// one huge page, its bytes unchanged; without, it stays in small pages.
-func TestPrefaultCollapsesPresentRuns(t *testing.T) {
-	if !thpEnabled() {
-		t.Skip("transparent huge pages are off")
-	}
-	for _, collapse := range []bool{false, true} {
-		mem := alignedHuge(t, 2)
-		for i := range mem {
-			mem[i] = byte(i*13 + 5) // present, in small pages
-		}
-		if _, anonHuge := mappingOf(t, mem[:hugeBytes]); anonHuge != 0 {
-			t.Skipf("memory written page by page is in huge pages already (%d kB)", anonHuge)
-		}
-		prefault(mem[:hugeBytes], collapse)
-		_, anonHuge := mappingOf(t, mem[:hugeBytes])
-		if err := unix.Madvise(mem[hugeBytes:], unix.MADV_COLLAPSE); collapse && err != nil {
-			t.Skipf("the kernel has no MADV_COLLAPSE: %v", err)
-		}
-		if got := anonHuge > 0; got != collapse {
-			t.Errorf("collapse %v: the run is in a huge page: %v (%d kB)", collapse, got, anonHuge)
-		}
-		for i, b := range mem[:hugeBytes] {
-			if b != byte(i*13+5) {
-				t.Fatalf("collapse %v: byte %d changed", collapse, i)
-			}
-		}
-	}
 }

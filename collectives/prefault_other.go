@@ -3,4 +3,4 @@
 package collectives
 
 // prefault does nothing here: the pages fault as they are first written.
-func prefault([]byte, bool) {}
+func prefault([]byte) {}

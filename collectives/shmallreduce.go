@@ -162,7 +162,7 @@ func shmAllreduceLocked[E any](a *arena, v, into []E, op Op[E], alg algorithm, o
 	if out == nil && moveData && !small {
 		// While the others arrive: the result's pages, mapped, not
 		// cleared (newResult), which the fold writes into.
-		out = newResultOf[E](n, a.inLoop(n*es))
+		out = newResultOf[E](n)
 	}
 	if err := a.waitArrivals(-1, first+1); err != nil {
 		return nil, err

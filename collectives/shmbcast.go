@@ -145,7 +145,7 @@ func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(co
 	case into != nil:
 		body, err = into(count)
 	case chunks > 1:
-		body = newResult(count, a.inLoop(count))
+		body = newResult(count)
 	default:
 		direct = false
 	}

@@ -210,10 +210,9 @@ func ReduceSlice[T any](c *Comm, v []T, op func(a, b T) T, root int) ([]T, error
 // loop, use AllreduceSliceInto a buffer you keep. A large new slice costs
 // what new memory costs Go, whatever gorun does (it writes the result
 // into a slice it does not clear first, whose missing pages it maps in one
-// system call, in huge pages where the kernel has them, and from a rank's
-// fifth large result on collapses the heap's small pages under it into
-// huge pages): while a program's heap still grows, its first calls, the
-// kernel must hand out every page of every rank's result, and once the
+// system call, in huge pages where the kernel has them): while a
+// program's heap still grows, its first calls, the kernel must hand out
+// every page of every rank's result, and once the
 // heap has stopped growing the result is still memory the caches have
 // not seen, and a garbage collection every few calls (8 MiB of float64,
 // means of back-to-back calls after 10 warm-up calls, bench/ops, four
