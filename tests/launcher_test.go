@@ -201,7 +201,7 @@ func TestBindingAndSharedMemory(t *testing.T) {
 				}
 				// Whatever this test's own slack, gorun starts ranks with
 				// one P each with rankTimerSlack (cmd/gorun/timerslack_linux.go).
-				slack := fmt.Sprintf("rank %d timerslack %d <nil>\n", r, 250_000)
+				slack := fmt.Sprintf("rank %d timerslack %d <nil>\n", r, 1_000_000)
 				if got := strings.Contains(res.stdout, slack); got != tc.slack {
 					t.Errorf("%q in the output: %v, want %v\n%s", slack, got, tc.slack, res.stdout)
 				}
