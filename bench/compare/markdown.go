@@ -96,7 +96,9 @@ func markdown(cfg config, impls []impl, skipped []string, res *results, m machin
 		"the next piece. **÷ columns** are gorun's time divided by the peer's (below 1: gorun is faster), the median over "+
 		"the rounds of the ratio of the two runs of the same round.\n\n", cfg.rounds, implNames(impls))
 	w("For ping-pong and collectives (`bench/ops`, `bench/ops/c/ops.c`, `bench/ops/py/ops.py`, the same loops) each "+
-		"operation and size gets warm-up calls, then:\n\n"+
+		"operation and size gets warm-up calls (a tenth of the loop's calls and at least 10, the OSU micro-benchmarks' warm-up "+
+		"for large messages: a few large calls would otherwise also time the first use of that much memory, such as the Go heap growing "+
+		"to its steady size under an allocating form), then:\n\n"+
 		"- **mean**: a loop of back-to-back calls, its time divided by the calls;\n"+
 		"- **OSU mean**: the same number of calls with a barrier before each, only the call timed (as the OSU micro-benchmarks);\n"+
 		"- **p50, p99**: percentiles of the individual calls of the back-to-back loop.\n\n"+

@@ -8,19 +8,29 @@ import (
 	"github.com/gorun-mpi/gorun/mpi"
 )
 
+// warmupCalls is how many calls precede a loop of n: a tenth of them, and
+// at least 10, the OSU micro-benchmarks' warm-up for large messages
+// (osu_util.h's LAT_SKIP_LARGE and COLL_SKIP_LARGE). A loop of a few
+// large calls otherwise also times the process's first use of that much
+// memory: the Go heap growing to its steady size for an allocating form
+// (each fresh 8 MiB result faulting in its pages, 4-8 ms a call, until
+// about the tenth call), and the first touch of the peers' buffers. The
+// twins (c/ops.c, py/ops.py) warm up alike.
+func warmupCalls(n int) int { return max(n/10, 10) }
+
 // figures are one row of the table, in microseconds.
 type figures struct {
 	mean, osuMean, p50, p99 float64
 }
 
-// measure makes warm-up calls, then times n calls back to back and n calls
-// each after a barrier (see the package doc), and returns the figures,
+// measure makes warmupCalls(n) warm-up calls, then times n calls back to
+// back and n calls each after a barrier (see the package doc), and returns the figures,
 // largest over the ranks, on every rank. scale divides every time (2 for a
 // round trip's one-way time). stats, when not nil, is called before the
 // back-to-back loop and the function it returns after it (-stats); slow,
 // when not nil, records the loop's slow calls (-slowcalls).
 func measure(world *mpi.Comm, call func() error, n int, scale float64, stats func(each []float64) func(), slow *slowCalls) (figures, error) {
-	for range max(n/10, 2) {
+	for range warmupCalls(n) {
 		if err := call(); err != nil {
 			return figures{}, err
 		}

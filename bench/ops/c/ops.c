@@ -79,7 +79,8 @@ static void call(int op, long size) {
  * name_into when twice (and under allreduce_value for an 8-byte allreduce,
  * which is one value). */
 static void report(const char *name, int op, long size, int n, double scale, int twice) {
-    for (int i = 0; i < (n / 10 > 2 ? n / 10 : 2); i++) call(op, size);
+    /* warm-up: as bench/ops's warmupCalls, a tenth of n and at least 10 */
+    for (int i = 0; i < (n / 10 > 10 ? n / 10 : 10); i++) call(op, size);
     double *each = malloc(sizeof(double) * n), mine[4], worst[4], osu = 0;
     MPI_Barrier(MPI_COMM_WORLD);
     double loop = MPI_Wtime();

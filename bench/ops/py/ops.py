@@ -37,7 +37,7 @@ def main():
         return min(max(budget // max(nbytes, 1), lo), hi)
 
     def report(name, call, nbytes, n, scale=1.0, twice=False):
-        for _ in range(max(n // 10, 2)):
+        for _ in range(max(n // 10, 10)):  # warm-up, as bench/ops's warmupCalls
             call()
         each = np.empty(n)
         wtime = MPI.Wtime

@@ -6,7 +6,9 @@
 // "collectives mismatch MODE COMM" instead has the ranks call mismatched
 // collectives (see mismatch.go) and exits 3 once every rank has reported;
 // "collectives rounds N" runs N rounds of the collectives that go through
-// shared memory on a host (rounds.go).
+// shared memory on a host (rounds.go). "collectives largest N" runs every
+// check with vectors of at most N elements (the largest AllreduceSlice is
+// otherwise 3,000,000 float64).
 package main
 
 import (
@@ -48,8 +50,15 @@ func main() {
 		}
 		os.Exit(status)
 	}
+	largest := largestDefault
+	if len(os.Args) == 3 && os.Args[1] == "largest" {
+		if largest, err = strconv.Atoi(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+	}
 	failed := false
-	for _, c := range checks {
+	for _, c := range checks(largest) {
 		if err := c.run(world); err != nil {
 			fmt.Printf("rank %d FAIL %s: %v\n", world.Rank(), c.name, err)
 			failed = true
@@ -68,21 +77,29 @@ func main() {
 	}
 }
 
-var checks = []check{
-	{"bcast", checkBcast},
-	{"scatter", checkScatter},
-	{"gather", checkGather},
-	{"allgather", checkAllgather},
-	{"alltoall", checkAlltoall},
-	{"reduce", checkReduce},
-	{"allreduce", checkAllreduce},
-	{"reduce-slice", checkReduceSlice},
-	{"allreduce-slice", checkAllreduceSlice},
-	{"scan", checkScan},
-	{"noncommutative", checkNonCommutative},
-	{"float-agreement", checkFloatAgreement},
-	{"split-dup", checkSplitDup},
-	{"bad-input", checkBadInput},
+// largestDefault is the length of the largest vector the checks reduce:
+// 24 MB of float64, more than the shared result area holds.
+const largestDefault = 3_000_000
+
+// checks are the checks in the order they run; largest bounds the length
+// of the vectors they reduce.
+func checks(largest int) []check {
+	return []check{
+		{"bcast", checkBcast},
+		{"scatter", checkScatter},
+		{"gather", checkGather},
+		{"allgather", checkAllgather},
+		{"alltoall", checkAlltoall},
+		{"reduce", checkReduce},
+		{"allreduce", checkAllreduce},
+		{"reduce-slice", checkReduceSlice},
+		{"allreduce-slice", func(w *mpi.Comm) error { return checkAllreduceSlice(w, largest) }},
+		{"scan", checkScan},
+		{"noncommutative", checkNonCommutative},
+		{"float-agreement", checkFloatAgreement},
+		{"split-dup", checkSplitDup},
+		{"bad-input", checkBadInput},
+	}
 }
 
 type record struct {
@@ -356,10 +373,14 @@ func checkReduceSlice(w *mpi.Comm) error {
 	return nil
 }
 
-func checkAllreduceSlice(w *mpi.Comm) error {
+// checkAllreduceSlice reduces vectors of up to largest elements.
+func checkAllreduceSlice(w *mpi.Comm, largest int) error {
 	// 300,000 float64 take the ring, or several segments in shared memory;
 	// 3,000,000 (24 MB) outgrow the shared result area.
 	for _, n := range []int{0, 1, 7, 1000, 300_000, 3_000_000} {
+		if n > largest {
+			break
+		}
 		got, err := mpi.AllreduceSlice(w, vector(w.Rank(), n), mpi.Sum)
 		if err != nil {
 			return err
