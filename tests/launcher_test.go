@@ -161,23 +161,28 @@ func TestGoPackageIsBuiltAndRun(t *testing.T) {
 // TestBindingAndSharedMemory: by default each rank runs on a CPU share of
 // its own (as mpirun --bind-to core); --bind-to none leaves every rank the
 // CPUs gorun has. Every rank of a local job maps the job's shared memory,
-// and none of a NATS job does.
+// and none of a NATS job does. Every rank starts with gorun's timer slack
+// for ranks, not the launcher's own.
 func TestBindingAndSharedMemory(t *testing.T) {
 	t.Parallel()
 	own := cpusAllowed(t)
 	for _, tc := range []struct {
 		name  string
 		flags []string
+		env   []string
 		bound bool
 		shm   bool
+		slack bool // the ranks run with gorun's timer slack for ranks
 	}{
-		{"bound", nil, len(own) > 1, true},
-		{"unbound", []string{"--bind-to", "none"}, false, true},
-		{"nats", []string{"--transport", "nats"}, len(own) > 1, false},
+		{"bound", nil, nil, len(own) > 1, true, true},
+		{"unbound", []string{"--bind-to", "none"}, nil, false, true, true},
+		{"nats", []string{"--transport", "nats"}, nil, len(own) > 1, false, true},
+		// Ranks with more than one P each keep the launcher's slack.
+		{"procs", nil, []string{"GOMAXPROCS=2"}, len(own) > 1, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			np := max(2, len(own))
-			res := runGorun(t, job{np: np, prog: "behave", flags: tc.flags, args: []string{"-mode", "cpus"}})
+			res := runGorun(t, job{np: np, prog: "behave", flags: tc.flags, env: tc.env, args: []string{"-mode", "cpus"}})
 			if res.code != 0 {
 				t.Fatalf("exit %d: %s", res.code, res.stderr)
 			}
@@ -193,6 +198,12 @@ func TestBindingAndSharedMemory(t *testing.T) {
 				}
 				if want := fmt.Sprintf("rank %d shm %v\n", r, tc.shm); !strings.Contains(res.stdout, want) {
 					t.Errorf("want %q in\n%s", want, res.stdout)
+				}
+				// Whatever this test's own slack, gorun starts ranks with
+				// one P each with rankTimerSlack (cmd/gorun/timerslack_linux.go).
+				slack := fmt.Sprintf("rank %d timerslack %d <nil>\n", r, 1_000_000)
+				if got := strings.Contains(res.stdout, slack); got != tc.slack {
+					t.Errorf("%q in the output: %v, want %v\n%s", slack, got, tc.slack, res.stdout)
 				}
 			}
 			if tc.bound && len(seen) != np {

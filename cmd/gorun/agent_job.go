@@ -188,6 +188,13 @@ func (j *agentJob) run(m *nats.Msg) {
 	defer j.traces.close()
 	exits := make(chan exitEvent, len(req.Ranks))
 	drained := make(chan int, len(req.Ranks))
+	if oneProcPerRank(agentEnviron(), len(req.Ranks), runtime.NumCPU()) {
+		restoreSlack, err := withRankTimerSlack()
+		if err != nil {
+			j.agent.logf("job %s: ranks keep the agent's timer slack: %v", req.Job, err)
+		}
+		defer restoreSlack()
+	}
 	var pids []int
 	for _, rank := range req.Ranks {
 		rj := job

@@ -130,6 +130,13 @@ func (s *supervisor) spawn() {
 	s.stamps.Mark("shared memory made")
 	shares, restore := s.cpuBinding()
 	defer restore()
+	if oneProcPerRank(base, s.cfg.np, cpus) {
+		restoreSlack, err := withRankTimerSlack()
+		if err != nil {
+			s.stderr.line(withPrefix(fmt.Sprintf("gorun: ranks keep gorun's timer slack: %v", err)))
+		}
+		defer restoreSlack()
+	}
 	s.stamps.Mark("binding decided")
 	for rank := range s.procs {
 		job := s.job

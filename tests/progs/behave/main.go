@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorun-mpi/gorun/mpi"
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -105,6 +106,10 @@ func main() {
 		// The job's shared memory, mapped by Init on the local transport.
 		maps, _ := os.ReadFile("/proc/self/maps")
 		fmt.Printf("rank %d shm %v\n", me, strings.Contains(string(maps), "memfd:gorun-"))
+		// The timer slack this thread inherited (every thread of the
+		// process started with the one gorun gave it).
+		slack, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+		fmt.Printf("rank %d timerslack %d %v\n", me, slack, err)
 	case "sleep":
 		time.Sleep(time.Minute)
 	case "stdin":
