@@ -38,7 +38,7 @@ type exitEvent struct {
 func rankEnv(base []string, job jobenv.Job, np, cpus int, syncSends bool) []string {
 	own := map[string]bool{}
 	for _, name := range []string{jobenv.Rank, jobenv.Size, jobenv.JobID, jobenv.Secret, jobenv.Dir,
-		jobenv.Control, jobenv.Transport, jobenv.NatsURL, jobenv.NatsCreds, jobenv.NatsCA, jobenv.Shm, jobenv.Placement} {
+		jobenv.Control, jobenv.Transport, jobenv.NatsURL, jobenv.NatsCreds, jobenv.NatsCA, jobenv.Shm, jobenv.Placement, jobenv.TimerSlack} {
 		own[name] = true
 	}
 	env := make([]string, 0, len(base)+12)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 
+	"github.com/gorun-mpi/gorun/internal/jobenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,16 +40,21 @@ const rankTimerSlack = 1_000_000
 // withRankTimerSlack sets the calling thread's timer slack to
 // rankTimerSlack, so that the processes it starts from now on inherit it
 // (the slack survives fork and exec), and returns the function that gives
-// the thread its own slack back. The caller's goroutine must stay locked to
-// its thread meanwhile.
-func withRankTimerSlack() (restore func(), err error) {
+// the thread its own slack back, and the ranks' environment entry that
+// names that own slack (jobenv.TimerSlack): a Go rank's threads all start
+// with rankTimerSlack, Go's monitor among them, and mpi.Init gives the
+// thread that calls it the launcher's slack back, so that the program's
+// own sleeps and timeouts on that thread are not stretched. The caller's
+// goroutine must stay locked to its thread meanwhile.
+func withRankTimerSlack() (restore func(), env []string, err error) {
 	restore = func() {}
 	own, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
 	if err != nil {
-		return restore, fmt.Errorf("reading gorun's timer slack: %w", err)
+		return restore, nil, fmt.Errorf("reading gorun's timer slack: %w", err)
 	}
 	if err := unix.Prctl(unix.PR_SET_TIMERSLACK, rankTimerSlack, 0, 0, 0); err != nil {
-		return restore, fmt.Errorf("setting the ranks' timer slack to %d ns: %w", rankTimerSlack, err)
+		return restore, nil, fmt.Errorf("setting the ranks' timer slack to %d ns: %w", rankTimerSlack, err)
 	}
-	return func() { _ = unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(own), 0, 0, 0) }, nil
+	restore = func() { _ = unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(own), 0, 0, 0) }
+	return restore, []string{jobenv.TimerSlack + "=" + strconv.Itoa(own)}, nil
 }

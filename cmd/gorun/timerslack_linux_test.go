@@ -3,10 +3,12 @@ package main
 import (
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/gorun-mpi/gorun/internal/jobenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,9 +25,12 @@ func TestWithRankTimerSlack(t *testing.T) {
 	if own == rankTimerSlack {
 		t.Fatalf("this thread's slack is already %d ns: the test could not tell", own)
 	}
-	restore, err := withRankTimerSlack()
+	restore, env, err := withRankTimerSlack()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := []string{jobenv.TimerSlack + "=" + strconv.Itoa(own)}; !slices.Equal(env, want) {
+		t.Errorf("the ranks' environment gets %q, want %q (the launcher's own slack)", env, want)
 	}
 	// Read by the child of itself (another task's needs CAP_SYS_NICE).
 	out, err := exec.Command("cat", "/proc/self/timerslack_ns").Output()
