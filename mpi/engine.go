@@ -35,11 +35,14 @@ type engine struct {
 	// the user sets the eager limit.
 	pushLimit []int
 	spin      time.Duration
-	yield     bool           // give the core away between empty polls
-	copyDelay time.Duration  // tests only: see CopyDelayEnv
-	syncSends bool           // user sends wait for their match (WithSyncSends)
-	blocked   *blockReporter // nil without a launcher
-	ops       opCache        // the built-in operators' collectives.Op
+	yield     bool // give the core away between empty polls
+	// settleUntil (experiment PP8D_FIRSTSPIN): until then, waits poll,
+	// yielding, instead of sleeping.
+	settleUntil time.Time
+	copyDelay   time.Duration  // tests only: see CopyDelayEnv
+	syncSends   bool           // user sends wait for their match (WithSyncSends)
+	blocked     *blockReporter // nil without a launcher
+	ops         opCache        // the built-in operators' collectives.Op
 
 	// requests and messages are the spare structs of blocking receives
 	// and of eager arrivals (see engine.request, engine.recycleMessage),
@@ -110,7 +113,8 @@ func newEngine(t comm.Transport, rank, size int, cfg config) *engine {
 		t: t, rank: rank, size: size,
 		eagerLimit: make([]int, size), pushLimit: make([]int, size),
 		spin: cfg.spin, yield: cfg.yield,
-		copyDelay: cfg.copyDelay, syncSends: cfg.syncSends,
+		settleUntil: firstSpinUntil(),
+		copyDelay:   cfg.copyDelay, syncSends: cfg.syncSends,
 		sends:    make(map[uint64]*sendOp),
 		recvs:    make(map[rndvKey]*recvOp),
 		pushed:   make(map[rndvKey]*message),

@@ -70,6 +70,9 @@ func Init(opts ...Option) (*Comm, error) {
 	}
 	stamps := launchtrace.New("rank "+strconv.Itoa(job.Rank), os.Getenv, os.Stderr)
 	stamps.Mark("Init")
+	if err := takeLauncherTimerSlack(os.Getenv(jobenv.TimerSlack)); err != nil {
+		return nil, fmt.Errorf("%w: rank %d: %w", ErrInit, job.Rank, err)
+	}
 	tr, err := newTracerFromEnv()
 	if err != nil {
 		return nil, err

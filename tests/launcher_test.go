@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -161,23 +162,32 @@ func TestGoPackageIsBuiltAndRun(t *testing.T) {
 // TestBindingAndSharedMemory: by default each rank runs on a CPU share of
 // its own (as mpirun --bind-to core); --bind-to none leaves every rank the
 // CPUs gorun has. Every rank of a local job maps the job's shared memory,
-// and none of a NATS job does.
+// and none of a NATS job does. Ranks with one P each start with gorun's
+// timer slack for ranks, and Init gives its own thread the launcher's back.
 func TestBindingAndSharedMemory(t *testing.T) {
 	t.Parallel()
 	own := cpusAllowed(t)
+	ownSlack := timerSlack(t)
+	if ownSlack == 1_000_000 {
+		t.Skip("this test's own timer slack is the ranks' 1 ms: it could not tell them apart")
+	}
 	for _, tc := range []struct {
 		name  string
 		flags []string
+		env   []string
 		bound bool
 		shm   bool
+		slack bool // the ranks run with gorun's timer slack for ranks
 	}{
-		{"bound", nil, len(own) > 1, true},
-		{"unbound", []string{"--bind-to", "none"}, false, true},
-		{"nats", []string{"--transport", "nats"}, len(own) > 1, false},
+		{"bound", nil, nil, len(own) > 1, true, true},
+		{"unbound", []string{"--bind-to", "none"}, nil, false, true, true},
+		{"nats", []string{"--transport", "nats"}, nil, len(own) > 1, false, true},
+		// Ranks with more than one P each keep the launcher's slack.
+		{"procs", nil, []string{"GOMAXPROCS=2"}, len(own) > 1, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			np := max(2, len(own))
-			res := runGorun(t, job{np: np, prog: "behave", flags: tc.flags, args: []string{"-mode", "cpus"}})
+			res := runGorun(t, job{np: np, prog: "behave", flags: tc.flags, env: tc.env, args: []string{"-mode", "cpus"}})
 			if res.code != 0 {
 				t.Fatalf("exit %d: %s", res.code, res.stderr)
 			}
@@ -192,6 +202,17 @@ func TestBindingAndSharedMemory(t *testing.T) {
 					t.Errorf("rank %d runs on %s, want gorun's own %v", r, m[1], own)
 				}
 				if want := fmt.Sprintf("rank %d shm %v\n", r, tc.shm); !strings.Contains(res.stdout, want) {
+					t.Errorf("want %q in\n%s", want, res.stdout)
+				}
+				// gorun starts ranks with one P each with rankTimerSlack
+				// (cmd/gorun/timerslack_linux.go), which Go's monitor
+				// thread keeps, and Init gives its own thread the
+				// launcher's (this test's) back; other ranks keep it all.
+				most := ownSlack
+				if tc.slack {
+					most = 1_000_000
+				}
+				if want := fmt.Sprintf("rank %d timerslack %d..%d <nil>\n", r, ownSlack, most); !strings.Contains(res.stdout, want) {
 					t.Errorf("want %q in\n%s", want, res.stdout)
 				}
 			}
@@ -229,4 +250,19 @@ func parseCPUList(list string) []int {
 		}
 	}
 	return cpus
+}
+
+// timerSlack is this process's timer slack in nanoseconds, which gorun
+// and its ranks inherit (/proc/self/timerslack_ns).
+func timerSlack(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/timerslack_ns")
+	if err != nil {
+		t.Skipf("no timer slack to read: %v", err)
+	}
+	ns, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("/proc/self/timerslack_ns: %v", err)
+	}
+	return ns
 }

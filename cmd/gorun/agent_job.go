@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -188,6 +189,15 @@ func (j *agentJob) run(m *nats.Msg) {
 	defer j.traces.close()
 	exits := make(chan exitEvent, len(req.Ranks))
 	drained := make(chan int, len(req.Ranks))
+	var slackEnv []string
+	if oneProcPerRank(agentEnviron(), len(req.Ranks), runtime.NumCPU()) {
+		restoreSlack, env, err := withRankTimerSlack()
+		slackEnv = env
+		if err != nil {
+			j.agent.logf("job %s: ranks keep the agent's timer slack: %v", req.Job, err)
+		}
+		defer restoreSlack()
+	}
 	var pids []int
 	for _, rank := range req.Ranks {
 		rj := job
@@ -196,7 +206,7 @@ func (j *agentJob) run(m *nats.Msg) {
 		if rank == 0 {
 			in = stdin
 		}
-		env := append(rankEnv(agentEnviron(), rj, len(req.Ranks), runtime.NumCPU(), req.SyncSends), traceEnv(req.Trace)...)
+		env := slices.Concat(rankEnv(agentEnviron(), rj, len(req.Ranks), runtime.NumCPU(), req.SyncSends), traceEnv(req.Trace), slackEnv)
 		traceBuf := j.traces.newBuffer(rank)
 		p, err := startRank(rank, prog, req.Args, env, in, shared.of(rank), traceBuf,
 			newStream(&upWriter{job: j, rank: rank, fd: 1}, nil), newStream(&upWriter{job: j, rank: rank, fd: 2}, nil),

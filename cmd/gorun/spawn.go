@@ -38,7 +38,7 @@ type exitEvent struct {
 func rankEnv(base []string, job jobenv.Job, np, cpus int, syncSends bool) []string {
 	own := map[string]bool{}
 	for _, name := range []string{jobenv.Rank, jobenv.Size, jobenv.JobID, jobenv.Secret, jobenv.Dir,
-		jobenv.Control, jobenv.Transport, jobenv.NatsURL, jobenv.NatsCreds, jobenv.NatsCA, jobenv.Shm, jobenv.Placement} {
+		jobenv.Control, jobenv.Transport, jobenv.NatsURL, jobenv.NatsCreds, jobenv.NatsCA, jobenv.Shm, jobenv.Placement, jobenv.TimerSlack} {
 		own[name] = true
 	}
 	env := make([]string, 0, len(base)+12)
@@ -60,7 +60,7 @@ func rankEnv(base []string, job jobenv.Job, np, cpus int, syncSends bool) []stri
 		// Share the cores out, as mpirun binds ranks to cores: a rank with
 		// more Go threads than its share of cores pays for a thread wake-up
 		// on every message its background reader sees.
-		env = append(env, "GOMAXPROCS="+strconv.Itoa(max(1, cpus/np)))
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(rankProcs(np, cpus)))
 	}
 	env = append(env, job.Environ()...)
 	if syncSends {
@@ -72,6 +72,20 @@ func rankEnv(base []string, job jobenv.Job, np, cpus int, syncSends bool) []stri
 		env = append(env, jobenv.Yield+"=1")
 	}
 	return env
+}
+
+// rankProcs is the GOMAXPROCS gorun gives each of np ranks on cpus CPUs.
+func rankProcs(np, cpus int) int { return max(1, cpus/np) }
+
+// oneProcPerRank says whether the ranks run Go with one P each: the
+// GOMAXPROCS of the environment base when it sets one, gorun's otherwise.
+func oneProcPerRank(base []string, np, cpus int) bool {
+	for _, kv := range base {
+		if value, ok := strings.CutPrefix(kv, "GOMAXPROCS="); ok {
+			return value == "1" // as the runtime reads it: anything else is not one P
+		}
+	}
+	return rankProcs(np, cpus) == 1
 }
 
 // startRank starts one rank of prog and the goroutines that forward its

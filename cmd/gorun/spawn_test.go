@@ -50,3 +50,25 @@ func TestSyncSendsReachTheRanks(t *testing.T) {
 		t.Errorf("%s set without --sync-sends: %s", jobenv.SyncSends, env)
 	}
 }
+
+// TestOneProcPerRank: the ranks' GOMAXPROCS is the user's when set, else
+// gorun's share of the CPUs.
+func TestOneProcPerRank(t *testing.T) {
+	for _, tc := range []struct {
+		base       []string
+		np, cpus   int
+		onePerRank bool
+	}{
+		{nil, 2, 2, true},
+		{nil, 4, 2, true},
+		{nil, 1, 2, false},
+		{nil, 2, 8, false},
+		{[]string{"GOMAXPROCS=1"}, 1, 8, true},
+		{[]string{"HOME=/h", "GOMAXPROCS=2"}, 4, 2, false},
+		{[]string{"GOMAXPROCS= 1 "}, 2, 8, false}, // the runtime ignores it: all 8
+	} {
+		if got := oneProcPerRank(tc.base, tc.np, tc.cpus); got != tc.onePerRank {
+			t.Errorf("oneProcPerRank(%q, np %d, %d CPUs) = %v, want %v", tc.base, tc.np, tc.cpus, got, tc.onePerRank)
+		}
+	}
+}

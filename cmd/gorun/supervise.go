@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -130,6 +131,15 @@ func (s *supervisor) spawn() {
 	s.stamps.Mark("shared memory made")
 	shares, restore := s.cpuBinding()
 	defer restore()
+	var slackEnv []string
+	if oneProcPerRank(base, s.cfg.np, cpus) {
+		restoreSlack, env, err := withRankTimerSlack()
+		slackEnv = env
+		if err != nil {
+			s.stderr.line(withPrefix(fmt.Sprintf("gorun: ranks keep gorun's timer slack: %v", err)))
+		}
+		defer restoreSlack()
+	}
 	s.stamps.Mark("binding decided")
 	for rank := range s.procs {
 		job := s.job
@@ -144,7 +154,7 @@ func (s *supervisor) spawn() {
 			}
 		}
 		traceBuf := s.trace.newBuffer(rank)
-		p, err := startRank(rank, s.prog, s.cfg.args, append(rankEnv(base, job, s.cfg.np, cpus, s.cfg.syncSends), s.trace.env()...),
+		p, err := startRank(rank, s.prog, s.cfg.args, slices.Concat(rankEnv(base, job, s.cfg.np, cpus, s.cfg.syncSends), s.trace.env(), slackEnv),
 			in, shared.of(rank), traceBuf, s.stdout, s.stderr, s.cfg.tagOutput, s.exits)
 		s.trace.started(rank, traceBuf)
 		if err != nil {

@@ -26,6 +26,12 @@ const (
 	Yield     = "GORUN_YIELD"      // "1": ranks outnumber cores; a polling rank yields its core between polls
 	Shm       = "GORUN_SHM_FD"     // inherited descriptor of the job's shared memory file (local transport)
 	SyncSends = "GORUN_SYNC_SENDS" // "1" (gorun --sync-sends): every Send behaves as Ssend
+	// TimerSlack is the launcher's own timer slack in nanoseconds, set
+	// when gorun starts the ranks with a longer one for Go's monitor
+	// thread (cmd/gorun's rankTimerSlack): the thread that calls mpi.Init
+	// takes this one back, so that the program's own timers keep their
+	// usual precision.
+	TimerSlack = "GORUN_TIMER_SLACK"
 	// Placement is the job's placement: the host index of every world rank,
 	// comma-separated, in rank order (e.g. "0,0,1,1": ranks 0 and 1 on one
 	// host, 2 and 3 on another). A rank reaches the ranks with its own host

@@ -7,7 +7,9 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -105,6 +107,11 @@ func main() {
 		// The job's shared memory, mapped by Init on the local transport.
 		maps, _ := os.ReadFile("/proc/self/maps")
 		fmt.Printf("rank %d shm %v\n", me, strings.Contains(string(maps), "memfd:gorun-"))
+		// The least and the most timer slack of this process's threads
+		// (they start with the one gorun gave the process; Init gives its
+		// own thread the launcher's back).
+		least, most, err := timerSlacks()
+		fmt.Printf("rank %d timerslack %d..%d %v\n", me, least, most, err)
 	case "sleep":
 		time.Sleep(time.Minute)
 	case "stdin":
@@ -133,4 +140,27 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// timerSlacks returns the least and the most timer slack, in nanoseconds,
+// of this process's threads (/proc/TID/timerslack_ns for each thread of
+// /proc/self/task: the entry is not under task/).
+func timerSlacks() (least, most int, err error) {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return 0, 0, err
+	}
+	least = math.MaxInt
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/" + task.Name() + "/timerslack_ns")
+		if err != nil {
+			return 0, 0, err
+		}
+		ns, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			return 0, 0, err
+		}
+		least, most = min(least, ns), max(most, ns)
+	}
+	return least, most, nil
 }
