@@ -215,10 +215,10 @@ func ReduceSlice[T any](c *Comm, v []T, op func(a, b T) T, root int) ([]T, error
 // every page of every rank's result, and once the
 // heap has stopped growing the result is still memory the caches have
 // not seen, and a garbage collection every few calls (8 MiB of float64,
-// means of back-to-back calls after 10 warm-up calls, bench/ops, four
-// alternated runs at machine load 4-7: np=2 AllreduceSlice 1.74-4.08 ms,
-// AllreduceSliceInto 1.36-2.37, Open MPI's MPI_Allreduce 2.27-2.40; np=4
-// 5.46-5.90, 4.06-4.48, 5.85-6.73).
+// means of 20 back-to-back calls after 10 warm-up calls, bench/ops's
+// table, three runs alternated with Open MPI's twin at machine load 3.2-
+// 3.4: np=2 AllreduceSlice 1.77-2.01 ms, AllreduceSliceInto 1.38-1.93,
+// MPI_Allreduce 2.17-2.28; np=4 4.70-5.55, 3.51-4.00, 5.58-5.91).
 func AllreduceSlice[T any](c *Comm, v []T, op func(a, b T) T) ([]T, error) {
 	return collective(c, "AllreduceSlice", func(conn collectives.Conn) ([]T, error) {
 		return hierAllreduceSlice(conn, sliceCodec[T](), v, nil, false, opFor(&c.e.ops, op))
