@@ -235,33 +235,42 @@ func TestShmAllreduceRankOrder(t *testing.T) {
 	t.Setenv("GORUN_COLL_ALLREDUCE", "shm")
 	op := Op[float64]{Fn: func(a, b float64) float64 { return 3*a + b/7 }}
 	for _, np := range []int{2, 3, 5, 8} {
-		const n = 3000
-		want := make([]float64, n)
-		val := func(r, i int) float64 { return math.Pi*float64(r+1) + 1e-3*float64(i) }
-		for i := range want {
-			want[i] = val(0, i)
-			for r := 1; r < np; r++ {
-				want[i] = op.Fn(want[i], val(r, i))
+		// Within the result area (copied out at the end) and past it.
+		for _, n := range []int{1500, 3000} {
+			rankOrder(t, np, n, op)
+		}
+	}
+}
+
+// rankOrder checks that AllreduceSlice of n elements at np ranks with the
+// non-commutative op combines in rank order on every rank.
+func rankOrder(t *testing.T, np, n int, op Op[float64]) {
+	t.Helper()
+	want := make([]float64, n)
+	val := func(r, i int) float64 { return math.Pi*float64(r+1) + 1e-3*float64(i) }
+	for i := range want {
+		want[i] = val(0, i)
+		for r := 1; r < np; r++ {
+			want[i] = op.Fn(want[i], val(r, i))
+		}
+	}
+	errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = val(c.Rank(), i)
+		}
+		got, err := AllreduceSlice(c, rawFloat64s{}, v, op)
+		if err != nil {
+			return err
+		}
+		for i := range got {
+			if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+				return fmt.Errorf("element %d = %v, want %v (rank order)", i, got[i], want[i])
 			}
 		}
-		errs := runShared(t, np, testSlotBytes, testResultBytes, func(c Conn) error {
-			v := make([]float64, n)
-			for i := range v {
-				v[i] = val(c.Rank(), i)
-			}
-			got, err := AllreduceSlice(c, rawFloat64s{}, v, op)
-			if err != nil {
-				return err
-			}
-			for i := range got {
-				if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
-					return fmt.Errorf("element %d = %v, want %v (rank order)", i, got[i], want[i])
-				}
-			}
-			return nil
-		})
-		mustAll(t, fmt.Sprintf("np=%d", np), errs)
-	}
+		return nil
+	})
+	mustAll(t, fmt.Sprintf("np=%d n=%d", np, n), errs)
 }
 
 func TestShmAllreduceLengthMismatchFailsEverywhere(t *testing.T) {

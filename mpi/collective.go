@@ -200,22 +200,25 @@ func ReduceSlice[T any](c *Comm, v []T, op func(a, b T) T, root int) ([]T, error
 // usable. On the world communicator of a job on
 // gorun's local transport, slices of numbers go through memory the ranks
 // share: each rank combines its share of the vector from every rank's
-// operand, in rank order, and copies the whole result out. Elsewhere, large
+// operand, in rank order, writing it into its result as it goes, and
+// copies the other ranks' shares out. Elsewhere, large
 // slices with a built-in operator go round a ring in chunks (reduce-scatter,
 // then allgather) and others by recursive doubling; numeric slices travel as
 // raw bytes.
 //
 // The result is a new slice each call, which the caller may keep: in a
 // loop, use AllreduceSliceInto a buffer you keep. A large new slice costs
-// what new memory costs Go, whatever gorun does (it copies the result
+// what new memory costs Go, whatever gorun does (it writes the result
 // into a slice it does not clear first, whose missing pages it maps in one
-// system call): while a program's heap still grows, its first calls, the
-// kernel must hand out every page of every rank's result, and once the
-// heap has stopped growing the result is memory the caches have not seen
-// (8 MiB of float64 at np=4 on 2 cores, means of back-to-back calls,
-// machine load 6-12: in a loop of 120 calls AllreduceSlice 7 ms,
-// AllreduceSliceInto 5.2; in the first 20 calls of a program, bench/ops,
-// AllreduceSlice 15-26 ms, AllreduceSliceInto 5-7).
+// system call, in huge pages where the kernel has them): while a
+// program's heap still grows, its first calls, the kernel must hand out
+// every page of every rank's result, and once the
+// heap has stopped growing the result is still memory the caches have
+// not seen, and a garbage collection every few calls (8 MiB of float64,
+// means of 20 back-to-back calls after 10 warm-up calls, bench/ops's
+// table, three runs alternated with Open MPI's twin at machine load 3.2-
+// 3.4: np=2 AllreduceSlice 1.77-2.01 ms, AllreduceSliceInto 1.38-1.93,
+// MPI_Allreduce 2.17-2.28; np=4 4.70-5.55, 3.51-4.00, 5.58-5.91).
 func AllreduceSlice[T any](c *Comm, v []T, op func(a, b T) T) ([]T, error) {
 	return collective(c, "AllreduceSlice", func(conn collectives.Conn) ([]T, error) {
 		return hierAllreduceSlice(conn, sliceCodec[T](), v, nil, false, opFor(&c.e.ops, op))
