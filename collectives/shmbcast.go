@@ -172,7 +172,11 @@ func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(co
 				return zero, err
 			}
 			lo, hi := k*piece, min(count, (k+1)*piece)
-			copy(body[lo:hi], slot[lo:hi])
+			if into == nil {
+				copyAround(body[lo:hi], slot[lo:hi])
+			} else {
+				copy(body[lo:hi], slot[lo:hi])
+			}
 		}
 	}
 	// Done with the root's slot and header.
