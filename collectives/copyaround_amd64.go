@@ -7,6 +7,3 @@ package collectives
 //
 //go:noescape
 func copyAroundCache(dst, src *byte, n uintptr)
-
-// copyAroundWorks: copyAroundCache is the assembly above.
-const copyAroundWorks = true

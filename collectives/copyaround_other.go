@@ -8,6 +8,3 @@ import "unsafe"
 func copyAroundCache(dst, src *byte, n uintptr) {
 	copy(unsafe.Slice(dst, n), unsafe.Slice(src, n))
 }
-
-// copyAroundWorks: copyAroundCache is a plain copy.
-const copyAroundWorks = false
