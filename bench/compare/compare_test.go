@@ -85,3 +85,17 @@ func TestByteTicksLabelPowersOfTwoInBinaryUnits(t *testing.T) {
 		t.Error("a wide axis labels every power of 2; want every other one")
 	}
 }
+
+// TestRoundOrder: gorun runs first in odd rounds and last in even ones,
+// and the caller's list is left as it was.
+func TestRoundOrder(t *testing.T) {
+	impls := []impl{{name: "gorun"}, {name: "openmpi"}, {name: "mpi4py"}}
+	for round, want := range map[int]string{1: "gorun, openmpi, mpi4py", 2: "mpi4py, openmpi, gorun", 3: "gorun, openmpi, mpi4py"} {
+		if got := implNames(roundOrder(impls, round)); got != want {
+			t.Errorf("round %d runs %s, want %s", round, got, want)
+		}
+	}
+	if got := implNames(impls); got != "gorun, openmpi, mpi4py" {
+		t.Errorf("roundOrder changed its argument to %s", got)
+	}
+}

@@ -14,9 +14,10 @@
 //     loopback (bench/natsbench: 8 B latency, 64 KiB streaming, 1 MiB
 //     ping-pong; nats.go).
 //
-// Runs alternate: each round runs gorun and then each peer on the same
-// piece of work, seconds apart, and a ratio is the median over the rounds
-// of gorun's figure divided by the peer's from the same round.
+// Runs alternate: each round runs every implementation on the same piece
+// of work, seconds apart (gorun first in odd rounds, last in even ones),
+// and a ratio is the median over the rounds of gorun's figure divided by
+// the peer's from the same round.
 //
 //	cd bench && go run ./compare          # full: about 15 minutes on 2 cores
 //	cd bench && go run ./compare -quick   # checks the tool: under 2 minutes

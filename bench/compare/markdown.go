@@ -92,7 +92,7 @@ func markdown(cfg config, impls []impl, skipped []string, res *results, m machin
 		w("- skipped: %s\n", s)
 	}
 	w("\nRuns alternate: %d rounds; in each round every piece of work (a ping-pong sweep, the collectives at one np, "+
-		"one Init+Finalize job, one haversine job) runs with gorun and then with each peer (%s), seconds apart, before "+
+		"one Init+Finalize job, one haversine job) runs with each implementation (%s; gorun first in odd rounds, last in even ones), seconds apart, before "+
 		"the next piece. **÷ columns** are gorun's time divided by the peer's (below 1: gorun is faster), the median over "+
 		"the rounds of the ratio of the two runs of the same round.\n\n", cfg.rounds, implNames(impls))
 	w("For ping-pong and collectives (`bench/ops`, `bench/ops/c/ops.c`, `bench/ops/py/ops.py`, the same loops) each "+
