@@ -56,13 +56,14 @@ func opOf[T any](fn func(a, b T) T) collectives.Op[T] {
 // Every rank but the root gets a new value each call, which it may keep:
 // in a loop, use BcastInto a buffer you keep. A large new slice costs what
 // new memory costs Go, whatever gorun does: gorun copies into it as the
-// root posts each piece, does not clear it first, and maps its missing
-// pages in one system call, but while a program's heap still grows (its
-// first calls) the kernel must hand each of those pages out, and once it
-// has stopped growing the slice is memory the caches have not seen (8
-// MiB of float64 at np=4 on 2 cores, means of back-to-back calls, bench/ops
-// and loops of 120 calls, machine load 6-12: Bcast 3.5 ms, in the first
-// 20 calls of a program 3.5-12, BcastInto 2.0).
+// root posts each piece (with stores that bypass the caches), does not
+// clear it first, and maps its missing pages in one system call, but
+// while a program's heap still grows (its first calls) the kernel must
+// hand each of those pages out, and once it has stopped growing the slice
+// is memory the caches have not seen (8 MiB of float64 at np=4 on 2
+// cores, means of 20 back-to-back calls after 10 warm-up calls, bench/ops
+// in BENCHMARKS.md's run of 2026-11-30 22:37: Bcast 1.85 ms, BcastInto
+// 1.51, MPI_Bcast 1.96).
 func Bcast[T any](c *Comm, v T, root int) (T, error) {
 	return collective(c, "Bcast", func(conn collectives.Conn) (T, error) {
 		return hierBcast(conn, valueCodecFor[T](), v, root)
