@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -188,23 +189,56 @@ func programPlatform(path string) string {
 }
 
 // fetchProgram fetches the job's program, giving up when the launcher ends
-// the job meanwhile (an interrupted launcher sends downEnd).
+// the job meanwhile (an interrupted launcher sends downEnd) or falls silent
+// for a lease (no heartbeat for heartbeatLease: a launcher killed, or cut
+// off, or whose downEnd was lost with a connection).
 func (j *agentJob) fetchProgram() (program, int64, error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	end, err := j.agent.nc.Subscribe(j.req.Ctl+".down."+strconv.Itoa(j.req.Host), func(m *nats.Msg) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	subject := j.req.Ctl + ".down." + strconv.Itoa(j.req.Host)
+	end, err := j.agent.nc.Subscribe(subject, func(m *nats.Msg) {
 		var d downMsg
 		if body, err := j.relay.peek(m.Subject, m.Data); err == nil && json.Unmarshal(body, &d) == nil && d.Kind == downEnd {
-			cancel()
+			cancel(errors.New("the launcher gave the job up while the program was fetched"))
 		}
 	})
 	if err != nil {
 		return program{}, 0, fmt.Errorf("cannot subscribe to the job's subjects: %w", err)
 	}
 	defer end.Unsubscribe()
+	var lastBeat atomic.Int64
+	lastBeat.Store(time.Now().UnixNano())
+	beats, err := j.agent.nc.Subscribe(j.req.Ctl+".hb", func(m *nats.Msg) {
+		if _, err := j.relay.open(m.Subject, m.Data); err == nil {
+			lastBeat.Store(time.Now().UnixNano())
+		}
+	})
+	if err != nil {
+		return program{}, 0, fmt.Errorf("cannot subscribe to the job's subjects: %w", err)
+	}
+	defer beats.Unsubscribe()
+	go watchLease(ctx, &lastBeat, cancel)
 	prog, shipped, err := j.agent.fetchProgram(ctx, j.req.Prog)
-	if err == nil && ctx.Err() != nil {
-		err = errors.New("the launcher gave the job up while the program was fetched")
+	if cause := context.Cause(ctx); cause != nil && (err == nil || errors.Is(err, context.Canceled)) {
+		err = cause // why the fetch was given up
 	}
 	return prog, shipped, err
+}
+
+// watchLease cancels ctx when the launcher's last heartbeat (lastBeat, unix
+// nanoseconds) is older than heartbeatLease, until ctx is done.
+func watchLease(ctx context.Context, lastBeat *atomic.Int64, cancel context.CancelCauseFunc) {
+	tick := time.NewTicker(heartbeatEvery / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			if silent := now.Sub(time.Unix(0, lastBeat.Load())); silent > heartbeatLease {
+				cancel(fmt.Errorf("no heartbeat from the launcher for %v while the program was fetched", silent.Round(time.Millisecond)))
+				return
+			}
+		}
+	}
 }
