@@ -47,8 +47,16 @@ func TestCollectives(t *testing.T) {
 	}
 }
 
+// forcedLargest: 1,200,000 float64 (9.6 MB) still span two of the arena's
+// 8 MiB slots at np 4 and 5, and split into blocks and segments in every
+// algorithm by messages; a job at np=5 took 0.31 s with them against 0.84 s
+// with the suite's 24 MB vectors (quiet 2-core AMD EPYC), which
+// TestCollectives runs with the algorithms gorun chooses.
+const forcedLargest = 1_200_000
+
 // TestForcedAlgorithms runs the same checks with each algorithm forced by
-// its GORUN_COLL_* variable, at -np 4 and at -np 5 (not a power of two).
+// its GORUN_COLL_* variable, at -np 4 and at -np 5 (not a power of two),
+// with vectors of at most forcedLargest elements.
 func TestForcedAlgorithms(t *testing.T) {
 	var forced []string
 	for env, algs := range collectives.Algorithms() {
@@ -60,7 +68,8 @@ func TestForcedAlgorithms(t *testing.T) {
 	for _, env := range forced {
 		for _, np := range []int{4, 5} {
 			t.Run(fmt.Sprintf("%s/np=%d", env, np), func(t *testing.T) {
-				expectCollectives(t, np, runGorun(t, job{np: np, prog: "collectives", env: []string{env}}))
+				expectCollectives(t, np, runGorun(t, job{np: np, prog: "collectives", env: []string{env},
+					args: []string{"largest", fmt.Sprint(forcedLargest)}}))
 			})
 		}
 	}
