@@ -3,6 +3,8 @@ package gorunner
 import (
 	"errors"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -48,5 +50,29 @@ func TestBuildNamesThePackageThatFails(t *testing.T) {
 	err := Build(t.TempDir(), map[string]string{"x": "./no/such/package"})
 	if err == nil || !strings.Contains(err.Error(), "go build ./no/such/package") {
 		t.Errorf("Build of a missing package: %v", err)
+	}
+}
+
+// TestBuildNamesEachBinary: Build puts each target's program under the
+// name it was given, whether go build would name the programs apart (one
+// go build for all) or alike (one go build each).
+func TestBuildNamesEachBinary(t *testing.T) {
+	for _, targets := range []map[string]string{
+		{"a": "./testdata/one", "b": "./testdata/two"},
+		{"a": "./testdata/one", "b": "./testdata/again/one"},
+	} {
+		dir := t.TempDir()
+		if err := Build(dir, targets); err != nil {
+			t.Fatal(err)
+		}
+		for name, pkg := range targets {
+			out, err := exec.Command(filepath.Join(dir, name)).Output()
+			if want := strings.TrimPrefix(pkg, "./testdata/"); err != nil || strings.TrimSpace(string(out)) != want {
+				t.Errorf("%s (built from %s) printed %q (%v), want %q", name, pkg, out, err, want)
+			}
+		}
+		if left, _ := os.ReadDir(dir); len(left) != len(targets) {
+			t.Errorf("Build left %d entries in its directory, want %d", len(left), len(targets))
+		}
 	}
 }
