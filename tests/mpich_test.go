@@ -58,11 +58,14 @@ func firstLine(s, sub string) string {
 }
 
 // TestMPICH runs the cases of tests/progs/mpich, ported from MPICH's
-// test/mpi/pt2pt, test/mpi/coll and test/mpi/comm, at -np 2, 4 and 5 on
-// each transport (-short: at -np 4 only), all cases of a world in one job.
+// test/mpi/pt2pt, test/mpi/coll and test/mpi/comm, at -np 2 and 5 on each
+// transport (-short: at -np 4 only), all cases of a world in one job. At
+// -np 4 every case runs in TestMPICHSyncSends (every send synchronous);
+// the jobs at -np 4 here took 34 of the test's 83 s under two CPU hogs
+// on a 2-core AMD EPYC, where the suite took over 15 minutes.
 func TestMPICH(t *testing.T) {
 	names := mpichCases(t)
-	nps := []int{2, 4, 5}
+	nps := []int{2, 5}
 	if testing.Short() {
 		nps = []int{4}
 	}
