@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-
-	"github.com/gorun-mpi/gorun/internal/natsserver"
 )
 
 // TestFetchGivesUpOnTheLauncher: an agent fetching a program from a
@@ -18,19 +16,7 @@ import (
 // the launcher says the job is over (downEnd) or when its heartbeats stop
 // for a lease, long before the chunk's own timeout (shipTimeout).
 func TestFetchGivesUpOnTheLauncher(t *testing.T) {
-	srv, err := natsserver.Start(natsserver.Config{Users: []natsserver.User{{Name: "u", Password: "p"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	connect := func() *nats.Conn {
-		nc, err := nats.Connect(srv.URL(natsserver.User{Name: "u", Password: "p"}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
+	connect := testServer(t, 0)
 	launcherNC, agentNC := connect(), connect()
 	// A launcher that takes the chunk requests and never answers them.
 	if _, err := launcherNC.Subscribe("ctl.ship", func(*nats.Msg) {}); err != nil {
