@@ -125,18 +125,23 @@ type Poller interface {
 
 // BufferThreshold is the frame length from which every transport asks a
 // Handler that is a BufferProvider for the memory the payload is read into.
-// Shorter frames are read into memory the transport allocates.
+// Shorter frames are read into memory the transport allocates, unless the
+// transport asks for them too.
 const BufferThreshold = 16 << 10
 
 // BufferProvider is an optional ability of a Handler: it supplies the
-// memory a large frame's payload is read into, so that, for example, a
-// large message body lands straight in the receiver's buffer instead of a
-// fresh allocation. Every transport calls BufferFor for every frame whose
-// payload is at least BufferThreshold bytes long, with the frame's header
+// memory a frame's payload is read into, so that, for example, a large
+// message body lands straight in the receiver's buffer, or a small one in
+// memory the receiver recycles, instead of a fresh allocation. Every
+// transport calls BufferFor for every frame whose payload is at least
+// BufferThreshold bytes long, and may call it for shorter ones (the Unix
+// transport does, for every frame with a payload), with the frame's header
 // (Source filled in) and its length, before the payload is read, in order
-// per source and with Deliver's restrictions. BufferFor returns a slice of
-// exactly length bytes, or nil to let the transport allocate; the frame is
-// then delivered with that slice as its Payload.
+// per source and with Deliver's restrictions; the frame's Deliver follows
+// before the next BufferFor for the same source, unless the connection
+// ends first. BufferFor returns a slice of exactly length bytes, or nil to
+// let the transport allocate; the frame is then delivered with that slice
+// as its Payload.
 type BufferProvider interface {
 	BufferFor(h Header, length int) []byte
 }

@@ -422,7 +422,15 @@ func (ic *inConn) parse() bool {
 	if len(avail) < length {
 		return false
 	}
-	payload := make([]byte, length)
+	var payload []byte
+	if bp := ic.u.buffers; bp != nil && length > 0 {
+		if b := bp.BufferFor(ic.hdr, length); len(b) == length {
+			payload = b
+		}
+	}
+	if payload == nil {
+		payload = make([]byte, length)
+	}
 	copy(payload, avail[:length])
 	ic.r += length
 	ic.deliver(payload)

@@ -227,7 +227,7 @@ type ringReader struct {
 
 // take reads the record at the tail when one is published and carries
 // ordinal ord: its header (Source set to source) and its payload, read
-// into memory from bp when the payload is large and bp is not nil (see
+// into memory from bp when bp is not nil and gives some (see
 // BufferProvider), else a fresh slice. ok is false when no record for ord
 // is there yet. An error means the writer broke the ring.
 func (r *ringReader) take(ord uint32, source int, bp BufferProvider) (f Frame, ok bool, err error) {
@@ -257,7 +257,7 @@ func (r *ringReader) take(ord uint32, source int, bp BufferProvider) (f Frame, o
 		return Frame{}, false, nil // the frame due comes by the socket
 	}
 	var payload []byte
-	if bp != nil && length >= BufferThreshold {
+	if bp != nil && length > 0 {
 		if b := bp.BufferFor(h, int(length)); uint64(len(b)) == length {
 			payload = b
 		}

@@ -5,7 +5,15 @@
 
 package mpi
 
-import "testing"
+import (
+	"errors"
+	"runtime"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/gorun-mpi/gorun/internal/ranks"
+)
 
 // TestMessageAllocations counts what a blocking Send and Recv of a small
 // message allocate once the engine's pools are warm, through a rank's
@@ -66,4 +74,82 @@ func TestMessageAllocations(t *testing.T) {
 	if n != 1000+201+1 {
 		t.Errorf("the int went round %d times, want %d", n-1000, 202)
 	}
+}
+
+// TestRoundTripAllocationsOverUnix counts what a ping-pong of small byte
+// slices between two ranks allocates over the Unix transport, rings and
+// socket, once warm: only each Send's box of the slice (Send takes an any).
+// The payload is read into a recycled message's spare buffer and copied
+// into the receive target, which has room: the slice received is the
+// target's own memory. A payload allocated per message (as before issue
+// 17's last change) makes it 4 per round trip. The ranks poll rather than
+// sleep (WithSpin), as ranks of their own processes on their own cores do:
+// a receive that sleeps allocates its wake-up.
+func TestRoundTripAllocationsOverUnix(t *testing.T) {
+	const runs = 2000
+	for _, size := range []int{8, 1000, 8000} {
+		var got float64
+		errs := runOver(t, ranks.Unix, 2, func(c *Comm) error {
+			msg := make([]byte, size)
+			addr := unsafe.SliceData(msg)
+			peer := 1 - c.Rank()
+			check := func() error {
+				if len(msg) != size || unsafe.SliceData(msg) != addr {
+					return errors.New("the message was not received into the target's memory")
+				}
+				return nil
+			}
+			if c.Rank() == 1 {
+				for range runs + 10 {
+					if _, err := c.Recv(&msg, peer, 0); err != nil {
+						return err
+					}
+					if err := check(); err != nil {
+						return err
+					}
+					if err := c.Send(msg, peer, 0); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			var err error
+			roundTrip := func() {
+				if err == nil {
+					err = c.Send(msg, peer, 0)
+				}
+				if err == nil {
+					_, err = c.Recv(&msg, peer, 0)
+				}
+				if err == nil {
+					err = check()
+				}
+			}
+			for range 10 {
+				roundTrip() // warm the pools and the rings
+			}
+			got = mallocsPerCall(runs, roundTrip)
+			return err
+		}, WithSpin(time.Second))
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d bytes: %.2f allocations per round trip", size, got)
+		if got > 2.2 {
+			t.Errorf("%d bytes: %.2f allocations per round trip (both ranks), want 2: the boxes of the two Sends", size, got)
+		}
+	}
+}
+
+// mallocsPerCall is testing.AllocsPerRun without its GOMAXPROCS(1), under
+// which two ranks of one process that poll take turns only when the
+// scheduler preempts one: it counts the whole process's allocations.
+func mallocsPerCall(runs int, f func()) float64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return float64(after.Mallocs-before.Mallocs) / float64(runs)
 }

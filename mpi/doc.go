@@ -44,11 +44,13 @@
 // off: larger messages then always wait for their receiver.
 //
 // A receive target that is a slice of numbers with room enough (its
-// capacity) may receive a large message in its own memory, as MPI receives
-// into the caller's buffer and encoding/json reuses a slice's capacity: the
-// body is not copied twice. So a slice received into again must not be kept
-// as an earlier message's contents; keep a copy (slices.Clone), or receive
-// into a fresh variable each time.
+// capacity) receives the message in its own memory, as MPI receives into
+// the caller's buffer and encoding/json reuses a slice's capacity: a large
+// body is read straight into it, a small one copied there out of the
+// connection's buffers, so that a loop of receives into one slice allocates
+// nothing. So a slice received into again must not be kept as an earlier
+// message's contents; keep a copy (slices.Clone), or receive into a fresh
+// variable each time.
 //
 // # Errors
 //

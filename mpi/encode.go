@@ -174,22 +174,24 @@ func describe(desc []byte) string {
 // come from another process: whatever they hold, decodeInto returns an error
 // rather than panic, and allocates in proportion to len(body) (checkMsgpack).
 func decodeInto(desc, body []byte, ptr any) error {
-	return decodeWith(desc, body, ptr, nil)
+	return decodeWith(desc, body, ptr, nil, false)
 }
 
 // decodeWith is decodeInto, decoding msgpack bodies through mc when it is
-// not nil (no allocation of its own).
-func decodeWith(desc, body []byte, ptr any, mc *msgCodec) error {
+// not nil (no allocation of its own). When borrowed, body's memory is
+// reused once decodeWith returns: a raw slice is copied out of it, into the
+// target's own memory when the target is a slice with room enough.
+func decodeWith(desc, body []byte, ptr any, mc *msgCodec, borrowed bool) error {
 	if len(desc) >= rawDescLen && desc[0] == fmtRaw {
 		switch p := ptr.(type) {
 		case *[]byte:
 			if p != nil && reflect.Kind(desc[1]) == reflect.Uint8 {
-				*p = rawSlice(*p, body, desc[2]&rawNilFlag != 0)
+				*p = rawSlice(*p, body, desc[2]&rawNilFlag != 0, borrowed)
 				return nil
 			}
 		case *[]float64:
 			if p != nil && reflect.Kind(desc[1]) == reflect.Float64 && len(body)%8 == 0 && hostLittleEndian {
-				*p = rawSlice(*p, body, desc[2]&rawNilFlag != 0)
+				*p = rawSlice(*p, body, desc[2]&rawNilFlag != 0, borrowed)
 				return nil
 			}
 		}
@@ -207,7 +209,7 @@ func decodeWith(desc, body []byte, ptr any, mc *msgCodec) error {
 		if len(desc) < rawDescLen {
 			return fmt.Errorf("%w: truncated descriptor", ErrTypeMismatch)
 		}
-		return decodeRaw(desc, body, target, ptr)
+		return decodeRaw(desc, body, target, ptr, borrowed)
 	case fmtMsgpack:
 		if err := checkMsgpack(body, shapeOf(target.Type())); err != nil {
 			return fmt.Errorf("%w: cannot decode %s into %s: %w", ErrTypeMismatch, describe(desc), typeName(ptr), err)
@@ -224,7 +226,8 @@ func decodeWith(desc, body []byte, ptr any, mc *msgCodec) error {
 	return fmt.Errorf("%w: unknown message format %d", ErrTypeMismatch, desc[0])
 }
 
-func decodeRaw(desc, body []byte, target reflect.Value, ptr any) error {
+// decodeRaw stores a raw slice in target; borrowed is decodeWith's.
+func decodeRaw(desc, body []byte, target reflect.Value, ptr any, borrowed bool) error {
 	kind := reflect.Kind(desc[1])
 	size, ok := rawKinds[kind]
 	if !ok || len(body)%size != 0 {
@@ -254,13 +257,17 @@ func decodeRaw(desc, body []byte, target reflect.Value, ptr any) error {
 		s = reflect.MakeSlice(sliceType, 0, 0)
 	case target.Kind() == reflect.Slice && target.Cap() >= n && target.UnsafePointer() == unsafe.Pointer(&body[0]):
 		s = target.Slice(0, n) // the body was read straight into the target
-	case hostLittleEndian && uintptr(unsafe.Pointer(&body[0]))%uintptr(sliceType.Elem().Align()) == 0:
+	case !borrowed && hostLittleEndian && uintptr(unsafe.Pointer(&body[0]))%uintptr(sliceType.Elem().Align()) == 0:
 		s = reflect.SliceAt(sliceType.Elem(), unsafe.Pointer(&body[0]), n).Convert(sliceType)
 	default:
 		if !hostLittleEndian {
 			body = swapped(body, size)
 		}
-		s = reflect.MakeSlice(sliceType, n, n)
+		if target.Kind() == reflect.Slice && target.Cap() >= n {
+			s = target.Slice(0, n)
+		} else {
+			s = reflect.MakeSlice(sliceType, n, n)
+		}
 		copy(unsafe.Slice((*byte)(s.UnsafePointer()), len(body)), body)
 	}
 	target.Set(s)
@@ -270,7 +277,7 @@ func decodeRaw(desc, body []byte, target reflect.Value, ptr any) error {
 // rawSlice is decodeRaw without reflection for a target of type []E whose
 // elements are the body's kind, on a little-endian host: the result
 // decodeRaw would store in target.
-func rawSlice[E any](target []E, body []byte, isNil bool) []E {
+func rawSlice[E any](target []E, body []byte, isNil, borrowed bool) []E {
 	var e E
 	size := int(unsafe.Sizeof(e))
 	n := len(body) / size
@@ -281,10 +288,15 @@ func rawSlice[E any](target []E, body []byte, isNil bool) []E {
 		return []E{}
 	case cap(target) >= n && unsafe.Pointer(unsafe.SliceData(target)) == unsafe.Pointer(&body[0]):
 		return target[:n] // the body was read straight into the target
-	case uintptr(unsafe.Pointer(&body[0]))%unsafe.Alignof(e) == 0:
+	case !borrowed && uintptr(unsafe.Pointer(&body[0]))%unsafe.Alignof(e) == 0:
 		return unsafe.Slice((*E)(unsafe.Pointer(&body[0])), n)
 	}
-	s := make([]E, n)
+	s := target[:0]
+	if cap(s) >= n {
+		s = s[:n]
+	} else {
+		s = make([]E, n)
+	}
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(body)), body)
 	return s
 }

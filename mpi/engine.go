@@ -50,6 +50,9 @@ type engine struct {
 	// the encoders of values that are not numeric slices.
 	requests, messages sync.Pool
 	codecs             sync.Pool // *msgCodec: see engine.codec
+	// arriving holds, per world rank, the message whose spare buffer
+	// the frame being read from that rank is read into (see lend).
+	arriving []*message
 
 	mu    sync.Mutex
 	match matcher
@@ -123,6 +126,7 @@ func newEngine(t comm.Transport, rank, size int, cfg config) *engine {
 		nextCtx:  2, // the world uses 0 (point to point) and 1 (collectives)
 		sent:     make([]atomic.Uint64, size),
 		received: make([]atomic.Uint64, size),
+		arriving: make([]*message, size),
 	}
 	el, prefers := t.(comm.EagerLimiter)
 	for dest := range e.eagerLimit {
@@ -163,7 +167,7 @@ func (e *engine) Deliver(f comm.Frame) {
 	env := envelope{ctx: f.Context, source: src, tag: int(f.Tag)}
 	switch f.Kind {
 	case kindEager:
-		msg := e.newMessage()
+		msg := e.lent(src, f.Payload)
 		msg.env, msg.body, msg.size, msg.ackID = env, f.Payload, len(f.Payload), f.Seq
 		e.arrive(msg)
 	case kindRTS, kindRTSLocal, kindRTSShared:
@@ -221,23 +225,30 @@ func (e *engine) newMessage() *message {
 // recycleMessage hands back an eager message that its receive has
 // decoded: nothing refers to it any more (the matcher dropped it when the
 // receive took it, probes copy what they report under the lock). Its body
-// is not reused: the receiver's value may be that very memory.
+// is reused only when it was the message's spare buffer (borrowed), which
+// the receive copied out of; any other body may be the receiver's value.
 func (e *engine) recycleMessage(m *message) {
 	if m.rndv || m.selfAck != nil {
 		return
 	}
+	spare := m.spare
 	*m = message{}
+	m.spare = spare
 	e.messages.Put(m)
 }
 
 // BufferFor implements comm.BufferProvider: a rendezvous body of raw
 // numeric elements whose receive target is a slice of the same kind with
-// room enough is read straight into the target's memory.
+// room enough is read straight into the target's memory, and a small eager
+// message into a recycled message's spare buffer (see lend).
 func (e *engine) BufferFor(h comm.Header, length int) []byte {
-	if h.Kind != kindRndvData {
-		return nil
+	switch h.Kind {
+	case kindRndvData:
+		return e.bodyTarget(int(h.Source), h.Seq, length)
+	case kindEager:
+		return e.lend(int(h.Source), length)
 	}
-	return e.bodyTarget(int(h.Source), h.Seq, length)
+	return nil
 }
 
 // bodyTarget returns the receive target's memory for the body of length

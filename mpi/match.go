@@ -47,6 +47,11 @@ type message struct {
 	// ackID, for a small sync message from another rank, names the send
 	// to acknowledge when the message is matched (0: none).
 	ackID uint64
+	// spare is memory kept across recycling that a small eager payload is
+	// read into (engine.lend); borrowed says body lies in it, so that the
+	// receive copies the message out before the struct is reused.
+	spare    []byte
+	borrowed bool
 }
 
 // recvOp is a posted receive.

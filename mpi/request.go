@@ -196,7 +196,7 @@ func (r *Request) settle() {
 	if len(desc) > 0 && desc[0] == fmtMsgpack {
 		mc = r.c.e.codec()
 	}
-	if err := decodeWith(desc, body, r.ptr, mc); err != nil {
+	if err := decodeWith(desc, body, r.ptr, mc, msg.borrowed); err != nil {
 		r.err = r.c.wrapErr(r.op, r.status.Source, r.status.Tag, err)
 	}
 	if mc != nil {

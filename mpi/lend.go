@@ -1,0 +1,55 @@
+package mpi
+
+import (
+	"math/bits"
+	"unsafe"
+
+	"github.com/gorun-mpi/gorun/comm"
+)
+
+// Small eager messages cost no allocation on their way in: a transport that
+// asks (comm.BufferProvider) reads the payload into a spare buffer that the
+// message struct keeps across recycling, and the receive copies the message
+// out of it, into the target's own memory when it has room (see
+// decodeWith), before the struct serves the next arrival. Larger payloads
+// are read into fresh memory that the receive's value then keeps (no
+// second copy).
+
+// lendLimit is the payload length from which a message's body is not read
+// into a message's spare buffer: at comm.BufferThreshold transports ask for
+// the memory of every frame anyway (a rendezvous body may go straight to
+// its target), and a copy of a larger body starts to cost more than its
+// allocation.
+const lendLimit = comm.BufferThreshold
+
+// minSpare is the smallest spare buffer a message gets, so that messages of
+// a few bytes to a few dozen share one size.
+const minSpare = 64
+
+// lend returns memory for an eager payload of length bytes from source:
+// the spare buffer of a message that Deliver takes up for that frame (see
+// lent). The transport calls it, then Deliver, for one source's frames in
+// order and never concurrently, so arriving[source] needs no lock.
+func (e *engine) lend(source, length int) []byte {
+	if source < 0 || source >= e.size || length <= 0 || length >= lendLimit {
+		return nil
+	}
+	m := e.newMessage()
+	if cap(m.spare) < length {
+		m.spare = make([]byte, 0, max(minSpare, 1<<bits.Len(uint(length-1))))
+	}
+	e.arriving[source] = m
+	return m.spare[:length]
+}
+
+// lent returns the message whose spare buffer holds payload, lent for it by
+// lend, marked as borrowing it; else a fresh message.
+func (e *engine) lent(source int, payload []byte) *message {
+	m := e.arriving[source]
+	if m == nil || len(payload) == 0 || unsafe.SliceData(payload) != unsafe.SliceData(m.spare) {
+		return e.newMessage()
+	}
+	e.arriving[source] = nil
+	m.borrowed = true
+	return m
+}
