@@ -87,7 +87,7 @@ func TestMessageAllocations(t *testing.T) {
 // a receive that sleeps allocates its wake-up.
 func TestRoundTripAllocationsOverUnix(t *testing.T) {
 	const runs = 2000
-	for _, size := range []int{8, 1000, 8000} {
+	for _, size := range []int{8, 1000, 8000, 40000} {
 		var got float64
 		errs := runOver(t, ranks.Unix, 2, func(c *Comm) error {
 			msg := make([]byte, size)

@@ -3,24 +3,22 @@ package mpi
 import (
 	"math/bits"
 	"unsafe"
-
-	"github.com/gorun-mpi/gorun/comm"
 )
 
 // Small eager messages cost no allocation on their way in: a transport that
 // asks (comm.BufferProvider) reads the payload into a spare buffer that the
 // message struct keeps across recycling, and the receive copies the message
 // out of it, into the target's own memory when it has room (see
-// decodeWith), before the struct serves the next arrival. Larger payloads
-// are read into fresh memory that the receive's value then keeps (no
-// second copy).
+// decodeWith), before the struct serves the next arrival. Payloads above
+// lendLimit, and rendezvous bodies, are read into fresh memory or the
+// target's (engine.bodyTarget) that the receive's value then keeps.
 
 // lendLimit is the payload length from which a message's body is not read
-// into a message's spare buffer: at comm.BufferThreshold transports ask for
-// the memory of every frame anyway (a rendezvous body may go straight to
-// its target), and a copy of a larger body starts to cost more than its
-// allocation.
-const lendLimit = comm.BufferThreshold
+// into a message's spare buffer but into fresh memory, which the receive's
+// value then keeps: beyond the default eager limit (and its descriptor),
+// where only a user's larger eager limit sends messages eagerly, spare
+// buffers kept for the next messages would hold too much memory.
+const lendLimit = 2 * DefaultEagerLimit
 
 // minSpare is the smallest spare buffer a message gets, so that messages of
 // a few bytes to a few dozen share one size.
