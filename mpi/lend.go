@@ -20,9 +20,14 @@ import (
 // buffers kept for the next messages would hold too much memory.
 const lendLimit = 2 * DefaultEagerLimit
 
-// minSpare is the smallest spare buffer a message gets, so that messages of
-// a few bytes to a few dozen share one size.
-const minSpare = 64
+// minSpare is the smallest spare buffer a message gets: what the payload of
+// a message of one number takes (its descriptor and 8 bytes) in Go's size
+// classes. Spare buffers grow by powers of two, so that a message struct
+// recycled for messages of varying sizes soon has room for all of them. A
+// message holds at most twice its payload (or minSpare) in its spare, or
+// the spare of a larger message that the struct carried before (of which
+// there are no more than messages were held at once).
+const minSpare = 16
 
 // lend returns memory for an eager payload of length bytes from source:
 // the spare buffer of a message that Deliver takes up for that frame (see
