@@ -220,9 +220,7 @@ func (u *Unix) handshake(conn *net.UnixConn, deadline time.Time, withRing bool) 
 		_, werr = conn.Write(msg)
 	}
 	var ack [1]byte
-	if os.Getenv("PP8D_FIRSTSPIN") != "" && pollAnswer(conn, ack[:], deadline) {
-		// answered without parking
-	} else if _, err := io.ReadFull(conn, ack[:]); err != nil {
+	if _, err := io.ReadFull(conn, ack[:]); err != nil {
 		if werr != nil {
 			// It closed before reading us; an answer it left first was
 			// read above.
@@ -314,28 +312,4 @@ func closeFDs(fds []int) {
 	for _, fd := range fds {
 		closeFD(fd)
 	}
-}
-
-// pollAnswer (experiment) reads the handshake's answer by polling the
-// socket, yielding the core between attempts, instead of parking.
-func pollAnswer(conn *net.UnixConn, b []byte, deadline time.Time) bool {
-	raw, err := conn.SyscallConn()
-	if err != nil {
-		return false
-	}
-	for time.Now().Before(deadline) {
-		var n int
-		var rerr error
-		if raw.Control(func(fd uintptr) { n, rerr = syscall.Read(int(fd), b) }) != nil {
-			return false
-		}
-		if n == len(b) && rerr == nil {
-			return true
-		}
-		if rerr != syscall.EAGAIN {
-			return false
-		}
-		syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
-	}
-	return false
 }

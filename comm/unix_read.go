@@ -150,7 +150,9 @@ func (u *Unix) Poll() bool {
 				ic.polled = 0
 				ic.raw.Control(ic.pollSocket)
 				n += ic.polled
-			} else {
+			} else if !ic.u.spinning() {
+				// A spinning caller asks for no wake-up, so there is
+				// nothing to settle: the drain above was the poll.
 				n += ic.settle()
 			}
 			delivered = delivered || n > 0

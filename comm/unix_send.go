@@ -54,14 +54,40 @@ func (u *Unix) SendParts(ctx context.Context, dest int, h Header, head, body []b
 	}
 	oc := &u.out[dest]
 	oc.mu.Lock()
-	defer oc.mu.Unlock()
+	// The common case, a connected peer whose ring has room, without a
+	// deferred call (SendParts' defers are not open-coded: tens of
+	// nanoseconds of an 8-byte message's few hundred).
+	if oc.err == nil && oc.conn != nil && oc.ring != nil && !u.isClosing() {
+		sent, err := oc.putRing(u, dest, h, head, body)
+		if sent || err != nil {
+			oc.mu.Unlock()
+			return err
+		}
+	}
+	err := u.sendLocked(ctx, oc, dest, h, head, body)
+	oc.mu.Unlock()
+	return err
+}
+
+// isClosing reports whether Close has begun.
+func (u *Unix) isClosing() bool {
+	select {
+	case <-u.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// sendLocked is SendParts once oc.mu is held: it dials dest first if this
+// is the first frame for it, then sends by the ring if it can, else by the
+// socket.
+func (u *Unix) sendLocked(ctx context.Context, oc *outConn, dest int, h Header, head, body []byte) error {
 	if oc.err != nil {
 		return oc.err
 	}
-	select {
-	case <-u.closing:
+	if u.isClosing() {
 		return fmt.Errorf("comm: unix rank %d: %w", u.cfg.Rank, ErrClosed)
-	default:
 	}
 	if oc.conn == nil {
 		conn, ring, err := u.dial(ctx, dest, false)

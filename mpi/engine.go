@@ -23,6 +23,7 @@ type engine struct {
 	spinner    comm.Spinner          // nil when the transport needs no word of polling
 	lingerer   comm.Lingerer         // nil when the transport cannot linger after polling
 	reader     comm.PeerMemoryReader // nil when no peer's memory can be read
+	parts      comm.PartsSender      // t as a PartsSender, nil when it is not one
 	rank, size int
 	eagerLimit []int // per destination: the largest message sent eagerly
 	// pushLimit, per destination, is the largest message (descriptor and
@@ -35,21 +36,19 @@ type engine struct {
 	// the user sets the eager limit.
 	pushLimit []int
 	spin      time.Duration
-	yield     bool // give the core away between empty polls
-	// settleUntil (experiment PP8D_FIRSTSPIN): until then, waits poll,
-	// yielding, instead of sleeping.
-	settleUntil time.Time
-	copyDelay   time.Duration  // tests only: see CopyDelayEnv
-	syncSends   bool           // user sends wait for their match (WithSyncSends)
-	blocked     *blockReporter // nil without a launcher
-	ops         opCache        // the built-in operators' collectives.Op
+	yield     bool           // give the core away between empty polls
+	copyDelay time.Duration  // tests only: see CopyDelayEnv
+	syncSends bool           // user sends wait for their match (WithSyncSends)
+	blocked   *blockReporter // nil without a launcher
+	ops       opCache        // the built-in operators' collectives.Op
 
 	// requests and messages are the spare structs of blocking receives
 	// and of eager arrivals (see engine.request, engine.recycleMessage),
 	// so that a message's way through the engine allocates none; codecs
 	// the encoders of values that are not numeric slices.
-	requests, messages sync.Pool
-	codecs             sync.Pool // *msgCodec: see engine.codec
+	requests spares[Request]
+	messages spares[message]
+	codecs   sync.Pool // *msgCodec: see engine.codec
 	// arriving holds, per world rank, the message whose spare buffer
 	// the frame being read from that rank is read into (see lend).
 	arriving []*message
@@ -116,8 +115,7 @@ func newEngine(t comm.Transport, rank, size int, cfg config) *engine {
 		t: t, rank: rank, size: size,
 		eagerLimit: make([]int, size), pushLimit: make([]int, size),
 		spin: cfg.spin, yield: cfg.yield,
-		settleUntil: firstSpinUntil(),
-		copyDelay:   cfg.copyDelay, syncSends: cfg.syncSends,
+		copyDelay: cfg.copyDelay, syncSends: cfg.syncSends,
 		sends:    make(map[uint64]*sendOp),
 		recvs:    make(map[rndvKey]*recvOp),
 		pushed:   make(map[rndvKey]*message),
@@ -128,6 +126,7 @@ func newEngine(t comm.Transport, rank, size int, cfg config) *engine {
 		received: make([]atomic.Uint64, size),
 		arriving: make([]*message, size),
 	}
+	e.parts, _ = t.(comm.PartsSender)
 	el, prefers := t.(comm.EagerLimiter)
 	for dest := range e.eagerLimit {
 		e.eagerLimit[dest] = cfg.eagerLimit
@@ -216,7 +215,7 @@ func (e *engine) Deliver(f comm.Frame) {
 
 // newMessage returns a zero message, a recycled one when there is one.
 func (e *engine) newMessage() *message {
-	if m, ok := e.messages.Get().(*message); ok {
+	if m := e.messages.get(); m != nil {
 		return m
 	}
 	return &message{}
@@ -234,7 +233,7 @@ func (e *engine) recycleMessage(m *message) {
 	spare := m.spare
 	*m = message{}
 	m.spare = spare
-	e.messages.Put(m)
+	e.messages.put(m)
 }
 
 // BufferFor implements comm.BufferProvider: a rendezvous body of raw

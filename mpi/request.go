@@ -211,7 +211,7 @@ func (r *Request) settle() {
 // request returns a zero Request for a blocking call's receive (Recv,
 // Sendrecv), which hands it back with recycle once done with it.
 func (e *engine) request() *Request {
-	if req, ok := e.requests.Get().(*Request); ok {
+	if req := e.requests.get(); req != nil {
 		return req
 	}
 	return &Request{}
@@ -226,7 +226,7 @@ func (e *engine) recycle(req *Request) {
 		return
 	}
 	*req = Request{}
-	e.requests.Put(req)
+	e.requests.put(req)
 }
 
 func (r *Request) peerWord() string {

@@ -54,8 +54,8 @@ func (e *engine) startSend(goctx context.Context, ctx uint32, dest, tag int, des
 		h := comm.Header{Kind: kindEager, Context: ctx, Tag: int32(tag)}
 		e.countSend(dest)
 		var err error
-		if ps, ok := e.t.(comm.PartsSender); ok {
-			err = ps.SendParts(ctxOrBackground(goctx), dest, h, desc, body)
+		if e.parts != nil {
+			err = e.parts.SendParts(ctxOrBackground(goctx), dest, h, desc, body)
 		} else {
 			err = e.t.Send(ctxOrBackground(goctx), dest, h, joinMessage(desc, body))
 		}

@@ -2,9 +2,7 @@ package mpi
 
 import (
 	"context"
-	"os"
 	"runtime"
-	"strconv"
 	"time"
 )
 
@@ -77,9 +75,8 @@ func (e *engine) spinPoll(c *completion) (done bool) {
 	// The clock is read from the 8th poll on: most waits of a loop of
 	// small messages end before, and a read costs tens of nanoseconds.
 	var start time.Time
-	settling := false
 	for i := 1; ; i++ {
-		if !e.poller.Poll() && (e.yield || settling) && !yieldBriefly() {
+		if !e.poller.Poll() && e.yield && !yieldBriefly() {
 			return c.isDone() // the core went to a process with work: sleep
 		}
 		if c.isDone() {
@@ -94,10 +91,6 @@ func (e *engine) spinPoll(c *completion) (done bool) {
 		}
 		elapsed := time.Since(start)
 		if elapsed > e.spin+time.Duration(c.transfer.Load()) {
-			if !e.settleUntil.IsZero() && time.Now().Before(e.settleUntil) {
-				settling = true // keep polling, yielding, instead of sleeping
-				continue
-			}
 			return false
 		}
 		if elapsed > e.spin {
@@ -133,11 +126,4 @@ func (r *Request) waitOwn() (Status, error) {
 		return r.status, r.err
 	}
 	return r.awaitSettled()
-}
-
-func firstSpinUntil() time.Time {
-	if ms, _ := strconv.Atoi(os.Getenv("PP8D_FIRSTSPIN")); ms > 0 {
-		return time.Now().Add(time.Duration(ms) * time.Millisecond)
-	}
-	return time.Time{}
 }
