@@ -1,6 +1,7 @@
 package mpi
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -140,5 +141,58 @@ func benchPingPong(b *testing.B, setup func(c *Comm) (func() error, error)) {
 		if err != nil {
 			b.Errorf("rank %d: %v", r, err)
 		}
+	}
+}
+
+// BenchmarkRoundTripOneGoroutine measures the CPU a small message costs
+// package mpi and the Unix transport, both ends, without a second core:
+// one goroutine drives two ranks, rank 0 Sends 8 bytes, rank 1 Recvs them
+// (the message waits in the ring: the receive posts, polls once and
+// matches it), sends them back, and rank 0 receives them. ns/op is one
+// round trip (two messages); set beside BenchmarkUnixRoundTripOneGoroutine
+// of package comm, it is what the layers above the transport cost.
+//
+//	go test -run '^$' -bench RoundTripOneGoroutine -cpu 1 ./mpi
+func BenchmarkRoundTripOneGoroutine(b *testing.B) {
+	job, err := ranks.Start(ranks.Unix, 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer job.Close()
+	cs := make([]*Comm, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for r := range cs {
+		wg.Go(func() { cs[r], errs[r] = Init(WithTransport(job.Transports[r])) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		var wg sync.WaitGroup
+		for _, c := range cs {
+			wg.Go(func() { c.Finalize() })
+		}
+		wg.Wait()
+	}()
+	msg := make([]byte, 8)
+	roundTrip := func() {
+		for _, hop := range [][2]int{{0, 1}, {1, 0}} {
+			if err := cs[hop[0]].Send(msg, hop[1], 0); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := cs[hop[1]].Recv(&msg, hop[0], 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for range 1000 {
+		roundTrip()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		roundTrip()
 	}
 }
