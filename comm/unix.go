@@ -77,7 +77,10 @@ type Unix struct {
 	gone    []bool                     // PeerGone already reported
 	closed  bool
 	closing chan struct{}
-	readers sync.WaitGroup
+	// closingFlag is set just before closing is closed: a check that costs a
+	// load, for every Send.
+	closingFlag atomic.Bool
+	readers     sync.WaitGroup
 	// cutWhileClosing counts connections accepted and closed unanswered
 	// because Close had begun (their dialers dial again).
 	cutWhileClosing atomic.Int64
@@ -319,6 +322,7 @@ func (u *Unix) Close() error {
 		return nil
 	}
 	u.closed = true
+	u.closingFlag.Store(true)
 	close(u.closing)
 	u.mu.Unlock()
 	u.lingerTimer.Stop()

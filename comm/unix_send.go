@@ -70,14 +70,7 @@ func (u *Unix) SendParts(ctx context.Context, dest int, h Header, head, body []b
 }
 
 // isClosing reports whether Close has begun.
-func (u *Unix) isClosing() bool {
-	select {
-	case <-u.closing:
-		return true
-	default:
-		return false
-	}
-}
+func (u *Unix) isClosing() bool { return u.closingFlag.Load() }
 
 // sendLocked is SendParts once oc.mu is held: it dials dest first if this
 // is the first frame for it, then sends by the ring if it can, else by the
