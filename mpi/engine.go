@@ -73,8 +73,13 @@ type engine struct {
 
 	// async counts frames sent on goroutines of their own (clear-to-send
 	// answers, bodies of detached sends): Finalize waits for them before
-	// it says goodbye, so a goodbye never overtakes them.
-	async sync.WaitGroup
+	// it says goodbye, so a goodbye never overtakes them. asyncClosed,
+	// under asyncMu, says Finalize has begun that wait: a goroutine
+	// started later (a frame that arrived meanwhile asks for an answer)
+	// is not counted, since a WaitGroup's Add must come before its Wait.
+	async       sync.WaitGroup
+	asyncMu     sync.Mutex
+	asyncClosed bool
 
 	// sent and received count frames per peer, for deadlock detection: a
 	// frame counts as sent from before its first byte leaves (see
@@ -343,11 +348,7 @@ func (e *engine) matched(r *recvOp, msg *message) {
 			return
 		}
 		e.countSend(source) // before Deliver returns: see countSend
-		e.async.Add(1)
-		go func() {
-			defer e.async.Done()
-			e.clearToSend(source, id)
-		}()
+		e.goAsync(func() { e.clearToSend(source, id) })
 	default:
 		if msg.selfAck != nil {
 			msg.selfAck()
@@ -407,14 +408,41 @@ func (e *engine) finishOnceSent(r *recvOp, dest int, h comm.Header) {
 		return
 	}
 	e.countSend(dest) // before the caller returns: see countSend
-	e.async.Add(1)
-	go func() {
-		defer e.async.Done()
+	e.goAsync(func() {
 		if e.t.Send(context.Background(), dest, h, nil) != nil {
 			e.uncountSend(dest)
 		}
 		r.finish(nil)
+	})
+}
+
+// goAsync runs f, which sends a frame, on a goroutine of its own that
+// Finalize waits for before it closes the transport. Once Finalize has
+// begun that wait, f still runs, uncounted: it races with the closing
+// transport, which may refuse its frame (f then uncounts it), as any frame
+// sent while the rank finalizes may be.
+func (e *engine) goAsync(f func()) {
+	e.asyncMu.Lock()
+	if e.asyncClosed {
+		e.asyncMu.Unlock()
+		go f()
+		return
+	}
+	e.async.Add(1)
+	e.asyncMu.Unlock()
+	go func() {
+		defer e.async.Done()
+		f()
 	}()
+}
+
+// awaitAsync waits for the goroutines goAsync counted; none is counted
+// after it begins.
+func (e *engine) awaitAsync() {
+	e.asyncMu.Lock()
+	e.asyncClosed = true
+	e.asyncMu.Unlock()
+	e.async.Wait()
 }
 
 // clearToSend tells a rendezvous sender that its message matched. It runs

@@ -309,11 +309,7 @@ func (e *engine) onClearToSend(id uint64, pulled bool) {
 		op.finish(nil)
 	case detached:
 		e.countSend(op.dest) // before Deliver returns: see countSend
-		e.async.Add(1)
-		go func() {
-			defer e.async.Done()
-			op.finish(e.sendBody(op.dest, id, op.body, true))
-		}()
+		e.goAsync(func() { op.finish(e.sendBody(op.dest, id, op.body, true)) })
 	default:
 		op.finish(nil)
 	}

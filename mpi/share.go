@@ -172,13 +172,11 @@ func (e *engine) sendRequest(dest int, h comm.Header, payload []byte) {
 		e.uncountSend(dest)
 	}
 	e.countSend(dest) // before the caller's handler returns: see countSend
-	e.async.Add(1)
-	go func() {
-		defer e.async.Done()
+	e.goAsync(func() {
 		if e.t.Send(context.Background(), dest, h, payload) != nil {
 			e.uncountSend(dest)
 		}
-	}()
+	})
 }
 
 // sendControl sends a payload-less frame to dest, as sendRequest.

@@ -264,7 +264,7 @@ func (w *worldState) finalize() error {
 		// Frames still on their way out (a clear-to-send that tells a
 		// sender its body was taken) must leave before the goodbye. Each
 		// ends when sent or when its peer is gone.
-		e.async.Wait()
+		e.awaitAsync()
 		if cerr := e.t.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("mpi: rank %d Finalize: %w", e.rank, cerr)
 		}
