@@ -127,6 +127,11 @@ type arena struct {
 	sigBytes [SignatureLen]byte
 	// lastSigBytes is lastSig encoded (zeros before the first call).
 	lastSigBytes [SignatureLen]byte
+	// matchedAll: the call in progress found every rank's header for it
+	// to be the same call as this rank's (set by the calls that read
+	// every header); lastMatchedAll: so did the call before, which then
+	// needs no second look (previousMismatch), on any rank.
+	matchedAll, lastMatchedAll bool
 	// broken: a call failed midway, the counters are out of step (set
 	// under mu, read without it by arenaOf, once per call).
 	broken atomic.Bool

@@ -686,6 +686,47 @@ func TestShmMismatchRoots(t *testing.T) {
 	}
 }
 
+// TestShmMismatchRootsAfterMatchedCalls: a Barrier and an Allreduce that
+// read every header and found them alike spare the next call a second look
+// at them (lastMatchedAll), but a Bcast in between reads only its root's:
+// the Allreduce after it still finds the two roots, on every rank, and
+// calls that match go on without a mismatch.
+func TestShmMismatchRootsAfterMatchedCalls(t *testing.T) {
+	posted := make(chan struct{})
+	errs := runShared(t, 3, testSlotBytes, testResultBytes, func(c Conn) error {
+		for range 3 {
+			if err := Barrier(c); err != nil {
+				return fmt.Errorf("a matching Barrier: %w", err)
+			}
+			if _, err := Allreduce(c, float64Value{}, 1, sumF); err != nil {
+				return fmt.Errorf("a matching Allreduce: %w", err)
+			}
+		}
+		root := 1
+		switch c.Rank() {
+		case 0:
+			root = 0
+		case 2:
+			<-posted
+		}
+		_, err := Bcast[string](c, str{}, "x", root)
+		if c.Rank() == 1 {
+			close(posted)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = Allreduce(c, float64Value{}, 1, sumF)
+		return err
+	})
+	for r, err := range errs {
+		if !errors.Is(err, ErrCollectiveMismatch) || !strings.Contains(fmt.Sprint(err), "called Bcast(root 0)") ||
+			!strings.Contains(fmt.Sprint(err), "called Bcast(root 1)") || !strings.Contains(fmt.Sprint(err), "call before") {
+			t.Errorf("rank %d: %v, want a mismatch of Bcast(root 0) and Bcast(root 1) in the call before", r, err)
+		}
+	}
+}
+
 // TestShmMismatchElementTypes: a rank that reads the root's header finds
 // that it broadcasts another type.
 func TestShmMismatchElementTypes(t *testing.T) {

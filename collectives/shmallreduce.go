@@ -73,12 +73,14 @@ func inArena[R any](a *arena, op string, root int, sig Signature, check CallConn
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.op, a.opRoot, a.sig, a.check = op, root, sig, check
+	a.matchedAll = false
 	sig.Put(a.sigBytes[:])
 	if root < 0 || root == a.rank {
 		a.postDeferred() // only a Bcast's non-roots may leave them (deferDone)
 	}
 	out, err := call()
 	a.lastSig, a.lastSigBytes, a.check = sig, a.sigBytes, nil
+	a.lastMatchedAll = a.matchedAll && err == nil
 	a.long = false
 	a.endCall()
 	if err == nil || errors.Is(err, errUseMessages) {
@@ -460,9 +462,13 @@ func (a *arena) headerMismatch(q int, withCount bool) *failure {
 // as its header for this call says, with this rank's: a call in which the
 // ranks only read the root's header (a Bcast) cannot find that two ranks
 // were roots, but the next call that reads every header does. Every rank
-// of the call finds the same.
+// of the call finds the same. A previous call that read every header and
+// found them all its own (lastMatchedAll) was the same call on every rank,
+// each of which found the same: there is nothing to compare (a Barrier or
+// an Allreduce of one number after another: about 40 ns of a call's 450
+// at np=2 on a 2-core AMD EPYC VM, bytes.Equal on a line each).
 func (a *arena) previousMismatch() *failure {
-	if a.lastSig.Kind == 0 {
+	if a.lastSig.Kind == 0 || a.lastMatchedAll {
 		return nil
 	}
 	mineBytes := a.header(a.rank)[headerPrevSig : headerPrevSig+prevSigLen]
@@ -539,6 +545,7 @@ func (a *arena) agree(count int, alg algorithm, own *failure) *failure {
 	if f := a.previousMismatch(); f != nil {
 		return f
 	}
+	a.matchedAll = true
 	h0 := a.header(0)
 	n0, alg0 := int(binary.LittleEndian.Uint64(h0[headerCount:])), algorithm(h0[headerAlg])
 	for q := 1; q < a.size; q++ {

@@ -243,6 +243,7 @@ func shmBarrier(a *arena, sig Signature, check CallConn) error {
 		if f == nil {
 			f = a.previousMismatch()
 		}
+		a.matchedAll = f == nil
 		return struct{}{}, a.endStep(step, f, algShm)
 	})
 	return err

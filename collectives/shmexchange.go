@@ -260,7 +260,9 @@ func (a *arena) agreeExchange(own *failure) *failure {
 			return f
 		}
 	}
-	return a.previousMismatch()
+	f := a.previousMismatch()
+	a.matchedAll = f == nil
+	return f
 }
 
 // bytesOf is the memory of s (of fixed-size numbers) as bytes.
