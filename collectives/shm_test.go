@@ -657,33 +657,9 @@ func TestShmMismatchBarrierAgainstBcast(t *testing.T) {
 
 // TestShmMismatchRoots: two ranks that each broadcast as root read no
 // header but their own; the next call that reads every header (a Barrier)
-// finds the two calls, on every rank. (Rank 2 starts once its root has
-// posted, so that it does not wait and find rank 0's header meanwhile.)
+// finds the two calls, on every rank.
 func TestShmMismatchRoots(t *testing.T) {
-	posted := make(chan struct{})
-	errs := runShared(t, 3, testSlotBytes, testResultBytes, func(c Conn) error {
-		root := 1
-		switch c.Rank() {
-		case 0:
-			root = 0
-		case 2:
-			<-posted
-		}
-		_, err := Bcast[string](c, str{}, "x", root)
-		if c.Rank() == 1 {
-			close(posted)
-		}
-		if err != nil {
-			return err
-		}
-		return Barrier(c)
-	})
-	for r, err := range errs {
-		if !errors.Is(err, ErrCollectiveMismatch) || !strings.Contains(fmt.Sprint(err), "called Bcast(root 0)") ||
-			!strings.Contains(fmt.Sprint(err), "called Bcast(root 1)") || !strings.Contains(fmt.Sprint(err), "call before") {
-			t.Errorf("rank %d: %v, want a mismatch of Bcast(root 0) and Bcast(root 1) in the call before", r, err)
-		}
-	}
+	expectTwoRootsFound(t, nil, Barrier)
 }
 
 // TestShmMismatchRootsAfterMatchedCalls: a Barrier and an Allreduce that
@@ -692,14 +668,37 @@ func TestShmMismatchRoots(t *testing.T) {
 // the Allreduce after it still finds the two roots, on every rank, and
 // calls that match go on without a mismatch.
 func TestShmMismatchRootsAfterMatchedCalls(t *testing.T) {
-	posted := make(chan struct{})
-	errs := runShared(t, 3, testSlotBytes, testResultBytes, func(c Conn) error {
+	allreduce := func(c Conn) error {
+		_, err := Allreduce(c, float64Value{}, 1, sumF)
+		return err
+	}
+	before := func(c Conn) error {
 		for range 3 {
 			if err := Barrier(c); err != nil {
 				return fmt.Errorf("a matching Barrier: %w", err)
 			}
-			if _, err := Allreduce(c, float64Value{}, 1, sumF); err != nil {
+			if err := allreduce(c); err != nil {
 				return fmt.Errorf("a matching Allreduce: %w", err)
+			}
+		}
+		return nil
+	}
+	expectTwoRootsFound(t, before, allreduce)
+}
+
+// expectTwoRootsFound runs, on 3 ranks sharing an arena, before (when not
+// nil), then a Bcast whose root is 0 on rank 0 and 1 on the others, then
+// next, and checks that every rank got the mismatch of the two Bcasts,
+// found in the call after them. (Rank 2 starts its Bcast once rank 1, its
+// root, has posted, so that it does not wait and find rank 0's header
+// meanwhile.)
+func expectTwoRootsFound(t *testing.T, before, next func(Conn) error) {
+	t.Helper()
+	posted := make(chan struct{})
+	errs := runShared(t, 3, testSlotBytes, testResultBytes, func(c Conn) error {
+		if before != nil {
+			if err := before(c); err != nil {
+				return err
 			}
 		}
 		root := 1
@@ -716,8 +715,7 @@ func TestShmMismatchRootsAfterMatchedCalls(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		_, err = Allreduce(c, float64Value{}, 1, sumF)
-		return err
+		return next(c)
 	})
 	for r, err := range errs {
 		if !errors.Is(err, ErrCollectiveMismatch) || !strings.Contains(fmt.Sprint(err), "called Bcast(root 0)") ||
