@@ -66,15 +66,7 @@ func allreduceValueShared[T any](a *arena, c Conn, sig Signature, v T, op Op[T],
 		alg = algRecursiveDoubling
 	}
 	res, err := inArena(a, "Allreduce", -1, sig, checkCall(c), func() (T, error) {
-		// The value and its result: one element of the arena's private
-		// scratch, not a slice made per call.
-		buf := valueScratch[T](a)
-		buf[0] = v
-		out, err := shmAllreduceLocked(a, buf, buf, op, alg, own)
-		if err != nil {
-			return zero, err
-		}
-		return out[0], nil
+		return shmAllreduceValueLocked(a, v, op, alg, own)
 	})
 	if err != nil {
 		return zero, err

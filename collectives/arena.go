@@ -135,11 +135,9 @@ type arena struct {
 	// broken: a call failed midway, the counters are out of step (set
 	// under mu, read without it by arenaOf, once per call).
 	broken atomic.Bool
-	// value holds an Allreduce's value and result during the call
-	// (valueScratch), operands the operand views of an AllreduceSlice
+	// operands holds the operand views of an AllreduceSlice
 	// (operandScratch): kept, since calls are one at a time, so that a
 	// small call allocates nothing.
-	value    [2]uint64
 	operands any
 	long     bool // the call in progress moves longCallBytes or more per rank
 	// seen[kind][q] is the value this rank last loaded from rank q's
@@ -288,12 +286,6 @@ func newArena(region *shmcoll.Region) *arena {
 	a.choices = sharedChoices(a.size)
 	a.setCPU(boundCPU())
 	return a
-}
-
-// valueScratch is one element of E (a fixed-size number, at most 16
-// bytes) in a's private memory, for the call in progress.
-func valueScratch[E any](a *arena) []E {
-	return unsafe.Slice((*E)(unsafe.Pointer(&a.value)), 1)
 }
 
 // operandScratch returns two slices of a.size views of E, zeroed, kept
