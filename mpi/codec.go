@@ -128,7 +128,7 @@ func rawSliceType(t reflect.Type) bool {
 		return false
 	}
 	kind := t.Elem().Kind()
-	_, numeric := rawKinds[kind]
+	_, numeric := rawKindSize(kind)
 	return numeric && !((kind == reflect.Int || kind == reflect.Uint) && unsafe.Sizeof(int(0)) != 8)
 }
 

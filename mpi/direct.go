@@ -20,7 +20,7 @@ func directTarget(ptr any) ([]byte, reflect.Kind) {
 	}
 	s := v.Elem()
 	kind := s.Type().Elem().Kind()
-	size, ok := rawKinds[kind]
+	size, ok := rawKindSize(kind)
 	if !ok || s.Cap() == 0 {
 		return nil, reflect.Invalid
 	}
