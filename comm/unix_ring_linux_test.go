@@ -15,7 +15,7 @@ func threadFaults(t *testing.T) int64 {
 	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
 		t.Fatal(err)
 	}
-	return ru.Minflt
+	return int64(ru.Minflt) // int32 on 32-bit systems
 }
 
 // touchPages writes (or, with write false, reads) one byte of every page of
