@@ -36,7 +36,7 @@ func encodeValue(v any) (desc, body []byte, err error) {
 	if b, kind, isNil, ok := rawBytes(v); ok {
 		return rawDesc(kind, isNil), b, nil
 	}
-	body, err = msgpack.Marshal(v)
+	body, err = msgpack.Marshal(detached(v))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w %s: %w", ErrEncode, typeName(v), err)
 	}
@@ -118,7 +118,7 @@ func rawBytes(v any) (b []byte, kind reflect.Kind, isNil, ok bool) {
 	if n == 0 {
 		return nil, kind, rv.IsNil(), true
 	}
-	b = unsafe.Slice((*byte)(rv.UnsafePointer()), n)
+	b = unsafe.Slice((*byte)(boxedSliceData(v)), n)
 	if !hostLittleEndian {
 		b = swapped(b, size)
 	}

@@ -61,7 +61,7 @@ func (e *engine) encode(v any) (desc, body []byte, mc *msgCodec, err error) {
 	mc.buf.WriteString(name)
 	n := mc.buf.Len()
 	mc.enc.Reset(&mc.buf)
-	if err := mc.enc.Encode(v); err != nil {
+	if err := mc.enc.Encode(detached(v)); err != nil {
 		e.recycleCodec(mc)
 		return nil, nil, nil, fmt.Errorf("%w %s: %w", ErrEncode, typeName(v), err)
 	}
