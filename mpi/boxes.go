@@ -15,7 +15,6 @@ import (
 // caller an allocation (and its share of garbage collection) per call, 13%
 // of an 8-byte ping-pong's mean. The helpers below read v's box without
 // letting it escape.
-//
 
 // eface is the layout of an interface value: its dynamic type, and either
 // the value itself (a pointer-shaped type) or the address of a box holding
