@@ -81,9 +81,9 @@ func TestMessageAllocations(t *testing.T) {
 // slices between two ranks allocates over the Unix transport, rings and
 // socket, once warm: nothing. Each Send's box of the slice (Send takes an
 // any) stays on the caller's stack (boxes.go; it cost 13% of an 8-byte
-// ping-pong's mean on the heap). The payload is read into a recycled message's spare buffer and copied
-// into the receive target, which has room: the slice received is the
-// target's own memory. A payload allocated per message (as before issue
+// ping-pong's mean on the heap). The payload is read into a recycled
+// message's spare buffer and copied into the receive target, which has
+// room: the slice received is the target's own memory. A payload allocated per message (as before issue
 // 17's last change) makes it 2 per round trip. The ranks poll rather than
 // sleep (WithSpin), as ranks of their own processes on their own cores do:
 // a receive that sleeps allocates its wake-up.
