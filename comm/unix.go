@@ -392,7 +392,7 @@ func (u *Unix) sayGoodbyes() {
 				// The goodbye's ordinal is the number of data frames sent:
 				// the reader delivers all of them before it.
 				var hdr [frameHeaderLen]byte
-				encodeHeader(hdr[:], Header{Kind: unixGoodbye}, 0)
+				encodeHeader(hdr[:], &Header{Kind: unixGoodbye}, 0)
 				putOrdinal(hdr[:], oc.ordinal())
 				oc.conn.SetWriteDeadline(time.Now().Add(closeGrace))
 				oc.conn.Write(hdr[:])

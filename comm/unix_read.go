@@ -266,8 +266,9 @@ func (ic *inConn) drainRing() int {
 	}
 	bp := ic.u.buffers
 	n := 0
+	var f Frame
 	for !ic.ended {
-		f, ok, err := ic.ring.take(ic.next, ic.src, bp)
+		ok, err := ic.ring.take(&f, ic.next, ic.src, bp)
 		if err != nil {
 			ic.end(fmt.Errorf("comm: rank %d: from rank %d: %w", ic.u.cfg.Rank, ic.src, errors.Join(err, ErrPeerLost)))
 			return n
@@ -377,7 +378,8 @@ func (ic *inConn) parse() bool {
 		if len(avail) < frameHeaderLen {
 			return false
 		}
-		h, length, ord, err := decodeFrameHeader(avail, ic.src, ic.u.cfg.MaxFrame)
+		var h Header
+		length, ord, err := decodeFrameHeader(&h, avail, ic.src, ic.u.cfg.MaxFrame)
 		if err == nil {
 			err = ic.checkOrdinal(h, length, ord)
 		}

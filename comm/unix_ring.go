@@ -183,7 +183,7 @@ type ringWriter struct {
 // put writes one record if the ring has room for it now: sent is false
 // when it has not (the frame then goes by the socket). An error means the
 // reader broke the ring (a tail that cannot be); nothing was written.
-func (w *ringWriter) put(h Header, ord uint32, head, body []byte) (sent bool, err error) {
+func (w *ringWriter) put(h *Header, ord uint32, head, body []byte) (sent bool, err error) {
 	size := uint64(len(head) + len(body))
 	if size > w.maxLen {
 		return false, nil
@@ -225,40 +225,43 @@ type ringReader struct {
 	maxSize uint64 // the largest payload accepted: min(maxLen, MaxFrame)
 }
 
-// take reads the record at the tail when one is published and carries
-// ordinal ord: its header (Source set to source) and its payload, read
-// into memory from bp when bp is not nil and gives some (see
+// take reads into f the record at the tail when one is published and
+// carries ordinal ord: its header (Source set to source) and its payload,
+// read into memory from bp when bp is not nil and gives some (see
 // BufferProvider), else a fresh slice. ok is false when no record for ord
-// is there yet. An error means the writer broke the ring.
-func (r *ringReader) take(ord uint32, source int, bp BufferProvider) (f Frame, ok bool, err error) {
+// is there yet; f is then undefined. An error means the writer broke the
+// ring. The frame is written in place rather than returned: see
+// decodeFrameHeader.
+func (r *ringReader) take(f *Frame, ord uint32, source int, bp BufferProvider) (ok bool, err error) {
 	head := r.headPtr().Load()
 	avail := head - r.tail
 	if avail == 0 {
-		return Frame{}, false, nil
+		return false, nil
 	}
 	if avail > uint64(len(r.data)) || avail%ringAlign != 0 {
-		return Frame{}, false, fmt.Errorf("head %d, tail %d: %w", head, r.tail, errRingBroken)
+		return false, fmt.Errorf("head %d, tail %d: %w", head, r.tail, errRingBroken)
 	}
 	var hb [frameHeaderLen]byte
 	off := r.tail & r.mask
 	copy(hb[:], r.data[off:off+frameHeaderLen])
-	h, length, rord, err := decodeFrameHeader(hb[:], source, r.maxSize)
+	h := &f.Header
+	length, rord, err := decodeFrameHeader(h, hb[:], source, r.maxSize)
 	if err != nil {
-		return Frame{}, false, fmt.Errorf("record at %d: %w", r.tail, errors.Join(err, errRingBroken))
+		return false, fmt.Errorf("record at %d: %w", r.tail, errors.Join(err, errRingBroken))
 	}
 	if h.Kind >= FirstReservedKind {
-		return Frame{}, false, fmt.Errorf("record at %d of kind %#x, reserved: %w", r.tail, h.Kind, errRingBroken)
+		return false, fmt.Errorf("record at %d of kind %#x, reserved: %w", r.tail, h.Kind, errRingBroken)
 	}
 	need := ringRecordLen(length)
 	if need > avail {
-		return Frame{}, false, fmt.Errorf("record at %d of %d bytes, %d published: %w", r.tail, need, avail, errRingBroken)
+		return false, fmt.Errorf("record at %d of %d bytes, %d published: %w", r.tail, need, avail, errRingBroken)
 	}
 	if rord != ord {
-		return Frame{}, false, nil // the frame due comes by the socket
+		return false, nil // the frame due comes by the socket
 	}
 	var payload []byte
 	if bp != nil && length > 0 {
-		if b := bp.BufferFor(h, int(length)); uint64(len(b)) == length {
+		if b := bp.BufferFor(*h, int(length)); uint64(len(b)) == length {
 			payload = b
 		}
 	}
@@ -268,7 +271,8 @@ func (r *ringReader) take(ord uint32, source int, bp BufferProvider) (f Frame, o
 	r.copyOut(r.tail+frameHeaderLen, payload)
 	r.tail += need
 	r.tailPtr().Store(r.tail) // the writer may reuse the room now
-	return Frame{Header: h, Payload: payload}, true, nil
+	f.Payload = payload
+	return true, nil
 }
 
 // socketDue reports whether the writer said a data frame with an ordinal

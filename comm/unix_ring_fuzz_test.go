@@ -13,9 +13,9 @@ import (
 func FuzzUnixRingRecords(f *testing.F) {
 	valid := make([]byte, ringCtrlLen+minRingSize)
 	w := &ringWriter{ringMem: mustRing(valid)}
-	w.put(Header{Kind: 1, Tag: 7, Seq: 9}, 0, []byte("hello"), nil)
-	w.put(Header{Kind: 2}, 1, make([]byte, 300), nil)
-	w.put(Header{Kind: 3}, 3, nil, nil) // a gap: ordinal 2 went by the socket
+	w.put(&Header{Kind: 1, Tag: 7, Seq: 9}, 0, []byte("hello"), nil)
+	w.put(&Header{Kind: 2}, 1, make([]byte, 300), nil)
+	w.put(&Header{Kind: 3}, 3, nil, nil) // a gap: ordinal 2 went by the socket
 	f.Add(valid[ringCtrlLen:], w.head)
 	f.Add(valid[ringCtrlLen:], w.head-1)
 	f.Add(valid[ringCtrlLen:], uint64(1<<63))
@@ -26,8 +26,9 @@ func FuzzUnixRingRecords(f *testing.F) {
 		r := &ringReader{ringMem: mustRing(mem), maxSize: 600}
 		binary.LittleEndian.PutUint64(mem[ringHeadOff:], head)
 		next := uint32(0)
+		var f Frame
 		for range 2 * minRingSize / ringAlign {
-			f, ok, err := r.take(next, 1, nil)
+			ok, err := r.take(&f, next, 1, nil)
 			if err != nil {
 				if !errors.Is(err, errRingBroken) {
 					t.Fatalf("take: %v, not errRingBroken", err)

@@ -57,7 +57,7 @@ func (u *Unix) SendParts(ctx context.Context, dest int, h Header, head, body []b
 	// were not open-coded (tens of nanoseconds of an 8-byte message's few
 	// hundred).
 	oc.mu.Lock()
-	err := u.sendLocked(ctx, oc, dest, h, head, body)
+	err := u.sendLocked(ctx, oc, dest, &h, head, body)
 	oc.mu.Unlock()
 	return err
 }
@@ -68,7 +68,7 @@ func (u *Unix) isClosing() bool { return u.closingFlag.Load() }
 // sendLocked is SendParts once oc.mu is held: it dials dest first if this
 // is the first frame for it, then sends by the ring if it can, else by the
 // socket.
-func (u *Unix) sendLocked(ctx context.Context, oc *outConn, dest int, h Header, head, body []byte) error {
+func (u *Unix) sendLocked(ctx context.Context, oc *outConn, dest int, h *Header, head, body []byte) error {
 	if oc.err != nil {
 		return oc.err
 	}
@@ -123,7 +123,7 @@ func (u *Unix) sendLocked(ctx context.Context, oc *outConn, dest int, h Header, 
 // the frame fits and the ring has room, and wakes the reader when it asked
 // for it. sent is false when the frame must go by the socket. oc.mu is
 // held.
-func (oc *outConn) putRing(u *Unix, dest int, h Header, head, body []byte) (sent bool, err error) {
+func (oc *outConn) putRing(u *Unix, dest int, h *Header, head, body []byte) (sent bool, err error) {
 	if oc.ring == nil {
 		return false, nil
 	}
@@ -157,7 +157,7 @@ func (oc *outConn) putRing(u *Unix, dest int, h Header, head, body []byte) (sent
 // wake-up partly written is finished, so the stream stays whole.
 func (oc *outConn) wake() error {
 	var hdr [frameHeaderLen]byte
-	encodeHeader(hdr[:], Header{Kind: unixWake}, 0)
+	encodeHeader(hdr[:], &Header{Kind: unixWake}, 0)
 	raw, err := oc.conn.SyscallConn()
 	if err != nil {
 		return err
@@ -203,7 +203,7 @@ func (oc *outConn) spill() {
 
 // write sends the header (with ordinal ord) and the payload (head
 // followed by body) and returns how many bytes went out.
-func (oc *outConn) write(h Header, ord uint32, head, body []byte) (int64, error) {
+func (oc *outConn) write(h *Header, ord uint32, head, body []byte) (int64, error) {
 	size := len(head) + len(body)
 	if size <= copyLimit {
 		need := frameHeaderLen + size
@@ -239,7 +239,7 @@ func (u *Unix) TrySend(dest int, h Header, payload []byte) (bool, error) {
 	if oc.conn == nil || oc.err != nil {
 		return false, nil
 	}
-	if sent, err := oc.putRing(u, dest, h, payload, nil); sent || err != nil {
+	if sent, err := oc.putRing(u, dest, &h, payload, nil); sent || err != nil {
 		return sent, err
 	}
 	raw, err := oc.conn.SyscallConn()
@@ -251,7 +251,7 @@ func (u *Unix) TrySend(dest int, h Header, payload []byte) (bool, error) {
 		oc.buf = make([]byte, need, max(need, 4096))
 	}
 	b := oc.buf[:need]
-	encodeHeader(b, h, len(payload))
+	encodeHeader(b, &h, len(payload))
 	putOrdinal(b, oc.ordinal())
 	copy(b[frameHeaderLen:], payload)
 	oc.spill()

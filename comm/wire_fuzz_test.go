@@ -65,7 +65,7 @@ func (p *provider) BufferFor(h Header, length int) []byte {
 // frameBytes is a Unix-transport frame: header and payload.
 func frameBytes(h Header, payload []byte) []byte {
 	b := make([]byte, frameHeaderLen, frameHeaderLen+len(payload))
-	encodeHeader(b, h, len(payload))
+	encodeHeader(b, &h, len(payload))
 	return append(b, payload...)
 }
 
@@ -116,7 +116,7 @@ func FuzzUnixFrameHeader(f *testing.F) {
 			t.Fatalf("decodeHeader accepted a %d-byte payload, limit %d", n, fuzzMaxFrame)
 		}
 		var again [frameHeaderLen]byte
-		encodeHeader(again[:], h, int(n))
+		encodeHeader(again[:], &h, int(n))
 		if !bytes.Equal(again[:], b[:frameHeaderLen]) {
 			t.Fatalf("decode then encode:\n got % x\nwant % x", again, b[:frameHeaderLen])
 		}

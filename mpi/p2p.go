@@ -46,7 +46,8 @@ func (c *Comm) sendIn(sp *span, op string, v any, dest, tag int, sync bool) erro
 		return c.wrapErr(op, dest, tag, err)
 	}
 	sp.sends(c, dest, tag, len(body))
-	err = c.e.sendAt(c.goctx, c.ctx, c.group[dest], tag, desc, body, sync || c.e.syncSends, c.site(op, "dest", dest, tag, false))
+	err = c.e.sendAt(c.goctx, c.ctx, c.group[dest], tag, desc, body, sync || c.e.syncSends,
+		func() callSite { return c.site(op, "dest", dest, tag, false) })
 	if mc != nil && err == nil {
 		// Sent: nothing refers to the bytes any more. A send that failed
 		// may have left them to a clear-to-send's handler (a cancelled

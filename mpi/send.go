@@ -18,11 +18,14 @@ import (
 // describes the call for deadlock reports; nil marks an internal wait that
 // must not count as the rank being blocked.
 func (e *engine) send(goctx context.Context, ctx uint32, dest, tag int, desc, body []byte, sync bool, what callInfo) error {
-	return e.sendAt(goctx, ctx, dest, tag, desc, body, sync, callSite{info: what})
+	return e.sendAt(goctx, ctx, dest, tag, desc, body, sync, func() callSite { return callSite{info: what} })
 }
 
-// sendAt is send for a call described by site (see callSite).
-func (e *engine) sendAt(goctx context.Context, ctx uint32, dest, tag int, desc, body []byte, sync bool, site callSite) error {
+// sendAt is send for a call described by what site returns (see
+// callSite), called only when the send has to wait: an eager message,
+// sent at once, builds no description (see polledDone for why that
+// counts).
+func (e *engine) sendAt(goctx context.Context, ctx uint32, dest, tag int, desc, body []byte, sync bool, site func() callSite) error {
 	if dest == e.rank {
 		return e.sendSelf(goctx, ctx, tag, desc, body, sync, site)
 	}
@@ -30,7 +33,7 @@ func (e *engine) sendAt(goctx context.Context, ctx uint32, dest, tag int, desc, 
 	if err != nil || op == nil {
 		return err
 	}
-	return e.finishSend(goctx, op, site)
+	return e.finishSend(goctx, op, site())
 }
 
 // startSend gives a message its place in the stream to dest: an eager
@@ -245,12 +248,12 @@ func (e *engine) trySendFrame(dest int, h comm.Header) bool {
 // sendSelf loops a message back into our own matcher. It is always
 // buffered (copied), so a send to oneself before the receive cannot block,
 // except a sync send, which waits for its match.
-func (e *engine) sendSelf(goctx context.Context, ctx uint32, tag int, desc, body []byte, sync bool, site callSite) error {
+func (e *engine) sendSelf(goctx context.Context, ctx uint32, tag int, desc, body []byte, sync bool, site func() callSite) error {
 	ack, err := e.startSelf(ctx, tag, desc, body, sync)
 	if err != nil || ack == nil {
 		return err
 	}
-	return e.awaitAt(goctx, ack, site)
+	return e.awaitAt(goctx, ack, site())
 }
 
 // startSelf queues a message to ourselves; for a sync send it returns the
