@@ -152,3 +152,27 @@ func BenchmarkUnixRoundTripOneGoroutine(b *testing.B) {
 		roundTrip()
 	}
 }
+
+// BenchmarkUnixPollIdle is one Poll of a spinning rank with one connected
+// peer and nothing arriving: the length of a waiting receive's poll loop,
+// half of which a message that arrives waits on average before it is seen.
+func BenchmarkUnixPollIdle(b *testing.B) {
+	us, _ := unixJob(b, 2, nil)
+	hs := []*countingHandler{{}, {}}
+	for r, u := range us {
+		u.Start(hs[r])
+		defer u.Close()
+	}
+	if err := us[1].Send(context.Background(), 0, comm.Header{Kind: kindData}, make([]byte, 8)); err != nil {
+		b.Fatal(err)
+	}
+	for hs[0].got.Load() < 1 {
+		us[0].Poll() // the connection and its ring are up
+	}
+	us[0].SpinStart()
+	defer us[0].SpinEnd()
+	b.ResetTimer()
+	for range b.N {
+		us[0].Poll()
+	}
+}

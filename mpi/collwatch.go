@@ -181,7 +181,7 @@ func (m *matcher) newWatch(ctx uint32, rank int, local []int) *collWatch {
 	w := &collWatch{rank: rank, local: local}
 	m.colls[ctx] = w
 	// Messages that came before this rank's first call: judge them now.
-	for _, sq := range m.unexpected.bySource {
+	for _, sq := range m.unexpected.queues {
 		for _, msg := range sq.msgs[sq.head:] {
 			switch {
 			case msg.env.ctx != ctx:
@@ -227,7 +227,7 @@ func (w *collWatch) begin(seq uint32, sig collectives.Signature) error {
 // ctx (once it is broken: nobody will receive them).
 func (m *matcher) takeColl(ctx uint32) []*message {
 	var taken []*message
-	for _, sq := range m.unexpected.bySource {
+	for _, sq := range m.unexpected.queues {
 		for {
 			i := -1
 			for j := sq.head; j < len(sq.msgs); j++ {

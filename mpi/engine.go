@@ -646,7 +646,7 @@ func (e *engine) unmatched(max int) []control.Unmatched {
 	}
 	var all []arrived
 	e.mu.Lock()
-	for _, sq := range e.match.unexpected.bySource {
+	for _, sq := range e.match.unexpected.queues {
 		for i := sq.head; i < len(sq.msgs); i++ {
 			if env := sq.msgs[i].env; env.ctx%2 == 0 { // odd contexts are collectives'
 				all = append(all, arrived{sq.arrival[i], env})

@@ -103,9 +103,13 @@ type matcher struct {
 // source looks only at that source's messages and a wildcard receive only
 // at each source's oldest candidates: a receiver that falls behind by
 // hundreds of thousands of messages still matches each in O(sources).
+// Queues are indexed by source (world rank) in a slice, not a map: a
+// receive looks its source up on every message (a map lookup was 1% of a
+// small message's round trip).
 type unexpectedQueue struct {
-	bySource map[int]*sourceQueue
-	next     uint64 // arrival number of the next message
+	bySource []*sourceQueue // nil for a source nothing came from yet
+	queues   []*sourceQueue // the non-nil entries of bySource
+	next     uint64         // arrival number of the next message
 	count    int
 }
 
@@ -117,13 +121,15 @@ type sourceQueue struct {
 
 // push appends msg to its source's queue.
 func (q *unexpectedQueue) push(msg *message) {
-	if q.bySource == nil {
-		q.bySource = map[int]*sourceQueue{}
+	src := msg.env.source
+	if src >= len(q.bySource) {
+		q.bySource = append(q.bySource, make([]*sourceQueue, src+1-len(q.bySource))...)
 	}
-	sq := q.bySource[msg.env.source]
+	sq := q.bySource[src]
 	if sq == nil {
 		sq = &sourceQueue{}
-		q.bySource[msg.env.source] = sq
+		q.bySource[src] = sq
+		q.queues = append(q.queues, sq)
 	}
 	sq.msgs = append(sq.msgs, msg)
 	sq.arrival = append(sq.arrival, q.next)
@@ -147,6 +153,9 @@ func (sq *sourceQueue) first(r *recvOp) (int, bool) {
 // find returns the queue and index of the oldest message r accepts.
 func (q *unexpectedQueue) find(r *recvOp) (*sourceQueue, int) {
 	if r.source != AnySource {
+		if r.source < 0 || r.source >= len(q.bySource) {
+			return nil, 0
+		}
 		if sq := q.bySource[r.source]; sq != nil {
 			if i, ok := sq.first(r); ok {
 				return sq, i
@@ -156,7 +165,7 @@ func (q *unexpectedQueue) find(r *recvOp) (*sourceQueue, int) {
 	}
 	var best *sourceQueue
 	bestIndex := 0
-	for _, sq := range q.bySource {
+	for _, sq := range q.queues {
 		if i, ok := sq.first(r); ok && (best == nil || sq.arrival[i] < best.arrival[bestIndex]) {
 			best, bestIndex = sq, i
 		}
