@@ -51,11 +51,21 @@ func (c *completion) expectTransfer(size int) {
 }
 
 // init makes c pending again (a new operation, or a reused one whose
-// waiter saw it finished).
+// waiter saw it finished). Nobody else sees c yet, and a zeroed c (a
+// recycled request's) is pending already: the stores, each a locked
+// instruction (and the pointer's a call into the runtime), are made only
+// when needed. (Tried: the state as a 32-bit word, its atomics the
+// instructions alone: the one-goroutine round trip 7.6% slower, 3 of 30
+// alternated runs faster, unexplained; the 8-byte ping-pong 3% faster, 7
+// of 12. Dropped.)
 func (c *completion) init() {
-	c.state.Store(nil)
+	if c.state.Load() != nil {
+		c.state.Store(nil)
+	}
 	c.err = nil
-	c.transfer.Store(0)
+	if c.transfer.Load() != 0 {
+		c.transfer.Store(0)
+	}
 }
 
 // finish records err and wakes the waiters. It must be called exactly once,
