@@ -23,7 +23,7 @@ func Allgather[T any](c Conn, codec Codec[T], part T) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := begin(c, Signature{Kind: KindAllgather, Root: -1, Elem: ElemOf[T](), Count: -1}); err != nil {
+	if _, err := begin(c, Signature{Call: Call{Kind: KindAllgather}, Root: -1, Elem: ElemOf[T](), Count: -1}); err != nil {
 		return nil, err
 	}
 	var f *failure

@@ -22,7 +22,7 @@ const (
 func Allreduce[T any](c Conn, codec Codec[T], v T, op Op[T]) (T, error) {
 	me := c.Rank()
 	var zero T
-	sig, err := begin(c, Signature{Kind: KindAllreduce, Root: -1, Elem: ElemOf[T](), Count: -1})
+	sig, err := begin(c, Signature{Call: Call{Kind: KindAllreduce}, Root: -1, Elem: ElemOf[T](), Count: -1})
 	if err != nil {
 		return zero, err
 	}
@@ -31,7 +31,7 @@ func Allreduce[T any](c Conn, codec Codec[T], v T, op Op[T]) (T, error) {
 	if op.Fn == nil {
 		mine.fail = nilOpFailure(me, "Allreduce")
 	}
-	if a := arenaOf(c); a != nil && c.Size() > 1 && isFixedSizeNumber(sig.Elem.Kind) {
+	if a := arenaOf(c); a != nil && c.Size() > 1 && isFixedSizeNumber(sig.Elem.Kind.Reflect()) {
 		res, err := allreduceValueShared(a, c, sig, v, op, mine.fail)
 		if !errors.Is(err, errUseMessages) {
 			return res, err
@@ -120,7 +120,7 @@ func allreduceSlice[E any](c Conn, codec Codec[[]E], v, out []E, into bool, op O
 	// Lengths are not part of the signature the Conn checks: the ranks
 	// compare them in the call (agree, merge), where every rank learns of a
 	// difference, so the group stays usable.
-	sig, err := begin(c, Signature{Kind: KindAllreduceSlice, Root: -1, Elem: ElemOf[E](), Count: -1})
+	sig, err := begin(c, Signature{Call: Call{Kind: KindAllreduceSlice}, Root: -1, Elem: ElemOf[E](), Count: -1})
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ func Alltoall[T any](c Conn, codec Codec[T], parts []T) ([]T, error) {
 	if _, err := choose("Alltoall", p, 0); err != nil {
 		return nil, err
 	}
-	if _, err := begin(c, Signature{Kind: KindAlltoall, Root: -1, Elem: ElemOf[T](), Count: -1}); err != nil {
+	if _, err := begin(c, Signature{Call: Call{Kind: KindAlltoall}, Root: -1, Elem: ElemOf[T](), Count: -1}); err != nil {
 		return nil, err
 	}
 	var f *failure

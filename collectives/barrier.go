@@ -10,7 +10,7 @@ package collectives
 // arrival and waits for the others'.
 func Barrier(c Conn) error {
 	p, me := c.Size(), c.Rank()
-	sig, err := begin(c, Signature{Kind: KindBarrier, Root: -1, Count: -1})
+	sig, err := begin(c, Signature{Call: Call{Kind: KindBarrier}, Root: -1, Count: -1})
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func Bcast[T any](c Conn, codec Codec[T], v T, root int) (T, error) {
 	if err := checkRoot(c, root); err != nil {
 		return zero, err
 	}
-	sig, err := begin(c, Signature{Kind: KindBcast, Root: root, Elem: ElemOf[T](), Count: -1})
+	sig, err := begin(c, Signature{Call: Call{Kind: KindBcast}, Root: root, Elem: ElemOf[T](), Count: -1})
 	if err != nil {
 		return zero, err
 	}
@@ -53,7 +53,7 @@ func BcastInto[E any](c Conn, codec Codec[[]E], buf []E, root int) error {
 	if err := checkRoot(c, root); err != nil {
 		return err
 	}
-	sig, err := begin(c, Signature{Kind: KindBcast, Root: root, Elem: ElemOf[[]E](), Count: -1})
+	sig, err := begin(c, Signature{Call: Call{Kind: KindBcast}, Root: root, Elem: ElemOf[[]E](), Count: -1})
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,7 @@ func Gather[T any](c Conn, codec Codec[T], part T, root int) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := begin(c, Signature{Kind: KindGather, Root: root, Elem: ElemOf[T](), Count: -1}); err != nil {
+	if _, err := begin(c, Signature{Call: Call{Kind: KindGather}, Root: root, Elem: ElemOf[T](), Count: -1}); err != nil {
 		return nil, err
 	}
 	parts, err := gatherEncoded(c, codec, part, root, alg, nil)

@@ -35,7 +35,7 @@ func GatherInto[E any](c Conn, codec Codec[[]E], part, out []E, root int) error 
 	if err != nil {
 		return err
 	}
-	sig, err := begin(c, Signature{Kind: KindGather, Root: root, Elem: ElemOf[[]E](), Count: len(part)})
+	sig, err := begin(c, Signature{Call: Call{Kind: KindGather}, Root: root, Elem: ElemOf[[]E](), Count: len(part)})
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func GatherJoined[E any](c Conn, codec Codec[[]E], part []E, root int) ([]E, err
 		}
 		return JoinParts(parts), nil
 	}
-	sig, err := begin(c, Signature{Kind: KindGather, Root: root, Elem: ElemOf[[]E](), Count: -1})
+	sig, err := begin(c, Signature{Call: Call{Kind: KindGather}, Root: root, Elem: ElemOf[[]E](), Count: -1})
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +121,7 @@ func AllgatherInto[E any](c Conn, codec Codec[[]E], part, out []E) error {
 	if err != nil {
 		return err
 	}
-	sig, err := begin(c, Signature{Kind: KindAllgather, Root: -1, Elem: ElemOf[[]E](), Count: len(part)})
+	sig, err := begin(c, Signature{Call: Call{Kind: KindAllgather}, Root: -1, Elem: ElemOf[[]E](), Count: len(part)})
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,7 @@ func AllgatherJoined[E any](c Conn, codec Codec[[]E], part []E) ([]E, error) {
 		}
 		return JoinParts(parts), nil
 	}
-	sig, err := begin(c, Signature{Kind: KindAllgather, Root: -1, Elem: ElemOf[[]E](), Count: -1})
+	sig, err := begin(c, Signature{Call: Call{Kind: KindAllgather}, Root: -1, Elem: ElemOf[[]E](), Count: -1})
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +234,7 @@ func AlltoallInto[E any](c Conn, codec Codec[[]E], send, recv []E) error {
 	if _, err := choose("Alltoall", p, 0); err != nil {
 		return err
 	}
-	sig, err := begin(c, Signature{Kind: KindAlltoall, Root: -1, Elem: ElemOf[[]E](), Count: count})
+	sig, err := begin(c, Signature{Call: Call{Kind: KindAlltoall}, Root: -1, Elem: ElemOf[[]E](), Count: count})
 	if err != nil {
 		return err
 	}
@@ -298,7 +298,7 @@ func AlltoallSlices[E any](c Conn, codec Codec[[]E], parts [][]E) ([][]E, error)
 		out[me] = append(make([]E, 0, len(out[me])), out[me]...)
 		return out, nil
 	}
-	sig, err := begin(c, Signature{Kind: KindAlltoall, Root: -1, Elem: ElemOf[[]E](), Count: -1})
+	sig, err := begin(c, Signature{Call: Call{Kind: KindAlltoall}, Root: -1, Elem: ElemOf[[]E](), Count: -1})
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,7 @@ const (
 func Reduce[T any](c Conn, codec Codec[T], v T, op Op[T], root int) (T, error) {
 	var zero T
 	red := reduction[T]{me: c.Rank(), codec: codec, comb: valueOp[T]{op.Fn},
-		sig: Signature{Kind: KindReduce, Root: root, Elem: ElemOf[T](), Count: -1}}
+		sig: Signature{Call: Call{Kind: KindReduce}, Root: root, Elem: ElemOf[T](), Count: -1}}
 	res, err := reduceTree(c, red, v, op.Fn == nil, op.Commutative, root, "Reduce")
 	switch {
 	case err != nil:
@@ -40,7 +40,7 @@ func Reduce[T any](c Conn, codec Codec[T], v T, op Op[T], root int) (T, error) {
 // aliases v.
 func ReduceSlice[E any](c Conn, codec Codec[[]E], v []E, op Op[E], root int) ([]E, error) {
 	red := reduction[[]E]{me: c.Rank(), codec: codec, comb: sliceOp[E]{op.Fn},
-		sig: Signature{Kind: KindReduceSlice, Root: root, Elem: ElemOf[E](), Count: len(v)}}
+		sig: Signature{Call: Call{Kind: KindReduceSlice}, Root: root, Elem: ElemOf[E](), Count: len(v)}}
 	res, err := reduceTree(c, red, v, op.Fn == nil, op.Commutative, root, "ReduceSlice")
 	switch {
 	case err != nil:

@@ -16,7 +16,7 @@ func Scan[T any](c Conn, codec Codec[T], v T, op Op[T]) (T, error) {
 	if _, err := choose("Scan", p, 0); err != nil {
 		return zero, err
 	}
-	sig, err := begin(c, Signature{Kind: KindScan, Root: -1, Elem: ElemOf[T](), Count: -1})
+	sig, err := begin(c, Signature{Call: Call{Kind: KindScan}, Root: -1, Elem: ElemOf[T](), Count: -1})
 	if err != nil {
 		return zero, err
 	}

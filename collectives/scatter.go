@@ -29,7 +29,7 @@ func scatter[T any](c Conn, codec Codec[T], parts []T, root int, own *failure, c
 	if err != nil {
 		return zero, err
 	}
-	if _, err := begin(c, Signature{Kind: KindScatter, Root: root, Elem: ElemOf[T](), Count: count}); err != nil {
+	if _, err := begin(c, Signature{Call: Call{Kind: KindScatter}, Root: root, Elem: ElemOf[T](), Count: count}); err != nil {
 		return zero, err
 	}
 	if me == root {

@@ -300,7 +300,7 @@ func TestShmAllreduceDeadPeer(t *testing.T) {
 		if c.Rank() == dead {
 			return errors.New("died")
 		}
-		_, err := shmAllreduce(a, Signature{Kind: KindAllreduceSlice, Root: -1, Count: -1}, nil, make([]float64, 3000), nil, sumF, algShm, nil)
+		_, err := shmAllreduce(a, Signature{Call: Call{Kind: KindAllreduceSlice}, Root: -1, Count: -1}, nil, make([]float64, 3000), nil, sumF, algShm, nil)
 		if err == nil {
 			return errors.New("no error with a dead peer")
 		}

@@ -54,9 +54,18 @@ func (k Kind) String() string {
 // Elem identifies the element type of a call: its reflect.Kind and a hash
 // of its full name. The zero Elem is a call without data (Barrier).
 type Elem struct {
-	Kind reflect.Kind
 	Hash uint32
+	Kind ElemKind
 }
+
+// ElemKind is a reflect.Kind in a byte (see Signature for why it is small).
+type ElemKind uint8
+
+// Reflect returns k as a reflect.Kind.
+func (k ElemKind) Reflect() reflect.Kind { return reflect.Kind(k) }
+
+// String is the kind's name, as reflect.Kind's.
+func (k ElemKind) String() string { return k.Reflect().String() }
 
 // ElemOf is the Elem of T.
 func ElemOf[T any]() Elem {
@@ -72,7 +81,7 @@ func ElemOf[T any]() Elem {
 	for _, b := range []byte(t.String()) {
 		h = (h ^ uint32(b)) * 16777619
 	}
-	e := Elem{Kind: t.Kind(), Hash: h}
+	e := Elem{Kind: ElemKind(t.Kind()), Hash: h}
 	for {
 		old := elems.Load()
 		var next []knownElem
@@ -104,12 +113,26 @@ const maxKnownElems = 32
 // communicator (the Conn fills it in). Ranks compare signatures, carried
 // by every collective message and published in shared-memory call headers,
 // and fail with ErrCollectiveMismatch where they differ.
+//
+// It has four fields of 32 bytes in all, the most the compiler keeps in
+// registers: a larger struct lives in memory, and one passed on or
+// returned right after its fields were stored is copied 16 bytes at a
+// time over those narrower stores, which the processor cannot forward
+// (a stall of some 20 cycles, at several places of each small
+// collective call: issue 17's profile of Bcast and Barrier).
 type Signature struct {
-	Kind  Kind
-	Root  int // -1: the collective has no root
-	Elem  Elem
-	Count int // -1: ranks may pass different lengths (or there is no length)
-	Seq   uint32
+	Call       // the collective and its number
+	Elem  Elem // the element type; zero for none
+	Root  int  // -1: the collective has no root
+	Count int  // -1: ranks may pass different lengths (or there is no length)
+}
+
+// Call is the part of a Signature that says which call it is: the
+// collective, and the number of the call on its communicator (Seq; the
+// Conn fills it in).
+type Call struct {
+	Kind Kind
+	Seq  uint32
 }
 
 // CallConn is an optional ability of a Conn: checking that every rank is in
@@ -182,9 +205,8 @@ func ParseSignature(b []byte) (Signature, bool) {
 		return Signature{}, false
 	}
 	s := Signature{
-		Kind: Kind(b[1]),
-		Elem: Elem{Kind: reflect.Kind(b[2]), Hash: binary.LittleEndian.Uint32(b[12:])},
-		Seq:  binary.LittleEndian.Uint32(b[4:]),
+		Call: Call{Kind: Kind(b[1]), Seq: binary.LittleEndian.Uint32(b[4:])},
+		Elem: Elem{Kind: ElemKind(b[2]), Hash: binary.LittleEndian.Uint32(b[12:])},
 		Root: -1, Count: -1,
 	}
 	if b[3]&sigHasRoot != 0 {
@@ -206,7 +228,7 @@ func (s Signature) Matches(o Signature) bool {
 
 // String describes the call, e.g. "Bcast(root 1)".
 func (s Signature) String() string {
-	return s.describe(Signature{Kind: s.Kind, Root: s.Root, Elem: s.Elem, Count: s.Count})
+	return s.describe(Signature{Call: Call{Kind: s.Kind}, Root: s.Root, Elem: s.Elem, Count: s.Count})
 }
 
 // describe describes s, naming the element type and count only where
@@ -217,7 +239,7 @@ func (s Signature) describe(o Signature) string {
 	if s.Root >= 0 {
 		args = append(args, fmt.Sprintf("root %d", s.Root))
 	}
-	if s.Kind == o.Kind && s.Elem != o.Elem && s.Elem.Kind != reflect.Invalid {
+	if s.Kind == o.Kind && s.Elem != o.Elem && s.Elem.Kind.Reflect() != reflect.Invalid {
 		name := s.Elem.Kind.String()
 		if o.Elem.Kind == s.Elem.Kind {
 			name = fmt.Sprintf("%s type %08x", name, s.Elem.Hash) // same kind, another type

@@ -19,7 +19,7 @@ func hierAllreduce[T any](conn collectives.Conn, codec collectives.Codec[T], v T
 	if h == nil {
 		return collectives.Allreduce(conn, codec, v, op)
 	}
-	sig := collectives.Signature{Kind: collectives.KindAllreduce, Root: -1, Elem: collectives.ElemOf[T](), Count: -1}
+	sig := collectives.Signature{Call: collectives.Call{Kind: collectives.KindAllreduce}, Root: -1, Elem: collectives.ElemOf[T](), Count: -1}
 	return hierCall(k, sig, func() (T, error) {
 		if up := h.shared(k, phaseUp); up != nil && fixedNumber[T]() {
 			return allreduceShared(k, h, up, codec, v, op)
@@ -50,7 +50,7 @@ func hierReduce[T any](conn collectives.Conn, codec collectives.Codec[T], v T, o
 	if h == nil || root < 0 || root >= conn.Size() {
 		return collectives.Reduce(conn, codec, v, op, root)
 	}
-	sig := collectives.Signature{Kind: collectives.KindReduce, Root: root, Elem: collectives.ElemOf[T](), Count: -1}
+	sig := collectives.Signature{Call: collectives.Call{Kind: collectives.KindReduce}, Root: root, Elem: collectives.ElemOf[T](), Count: -1}
 	return hierCall(k, sig, func() (T, error) {
 		up := h.shared(k, phaseUp)
 		return reducePhases(k, h, root, func(local *subConn, to int) (T, error) {
@@ -73,7 +73,7 @@ func hierReduceSlice[E any](conn collectives.Conn, codec collectives.Codec[[]E],
 	if h == nil || root < 0 || root >= conn.Size() {
 		return collectives.ReduceSlice(conn, codec, v, op, root)
 	}
-	sig := collectives.Signature{Kind: collectives.KindReduceSlice, Root: root, Elem: collectives.ElemOf[E](), Count: len(v)}
+	sig := collectives.Signature{Call: collectives.Call{Kind: collectives.KindReduceSlice}, Root: root, Elem: collectives.ElemOf[E](), Count: len(v)}
 	return hierCall(k, sig, func() ([]E, error) {
 		up := h.shared(k, phaseUp)
 		return reducePhases(k, h, root, func(local *subConn, to int) ([]E, error) {
@@ -117,7 +117,7 @@ func hierBcast[T any](conn collectives.Conn, codec collectives.Codec[T], v T, ro
 	if h == nil || root < 0 || root >= conn.Size() {
 		return collectives.Bcast(conn, codec, v, root)
 	}
-	sig := collectives.Signature{Kind: collectives.KindBcast, Root: root, Elem: collectives.ElemOf[T](), Count: -1}
+	sig := collectives.Signature{Call: collectives.Call{Kind: collectives.KindBcast}, Root: root, Elem: collectives.ElemOf[T](), Count: -1}
 	return hierCall(k, sig, func() (T, error) {
 		reps := h.reps(root)
 		var err error
@@ -142,7 +142,7 @@ func hierBarrier(conn collectives.Conn) error {
 	if h == nil {
 		return collectives.Barrier(conn)
 	}
-	sig := collectives.Signature{Kind: collectives.KindBarrier, Root: -1, Count: -1}
+	sig := collectives.Signature{Call: collectives.Call{Kind: collectives.KindBarrier}, Root: -1, Count: -1}
 	_, err := hierCall(k, sig, func() (struct{}, error) {
 		up, down := collectives.Conn(h.local(k, phaseUp)), collectives.Conn(h.local(k, phaseDown))
 		if shared := h.shared(k, phaseUp); shared != nil {
@@ -177,7 +177,7 @@ func hierAllreduceSlice[E any](conn collectives.Conn, codec collectives.Codec[[]
 		}
 		return collectives.AllreduceSlice(conn, codec, v, op)
 	}
-	sig := collectives.Signature{Kind: collectives.KindAllreduceSlice, Root: -1, Elem: collectives.ElemOf[E](), Count: -1}
+	sig := collectives.Signature{Call: collectives.Call{Kind: collectives.KindAllreduceSlice}, Root: -1, Elem: collectives.ElemOf[E](), Count: -1}
 	return hierCall(k, sig, func() ([]E, error) {
 		badOut := 0
 		if into && len(out) != len(v) {
@@ -263,7 +263,7 @@ func hierAllgather[T any](conn collectives.Conn, codec collectives.Codec[[]T], p
 	if h == nil {
 		return collectives.AllgatherJoined(conn, codec, part)
 	}
-	sig := collectives.Signature{Kind: collectives.KindAllgather, Root: -1, Elem: collectives.ElemOf[[]T](), Count: -1}
+	sig := collectives.Signature{Call: collectives.Call{Kind: collectives.KindAllgather}, Root: -1, Elem: collectives.ElemOf[[]T](), Count: -1}
 	return hierCall(k, sig, func() ([]T, error) {
 		joined, err := gatherPhases(k, h, codec, part, -1)
 		if err != nil {
@@ -283,7 +283,7 @@ func hierGather[T any](conn collectives.Conn, codec collectives.Codec[[]T], part
 	if h == nil || root < 0 || root >= conn.Size() {
 		return collectives.GatherJoined(conn, codec, part, root)
 	}
-	sig := collectives.Signature{Kind: collectives.KindGather, Root: root, Elem: collectives.ElemOf[[]T](), Count: -1}
+	sig := collectives.Signature{Call: collectives.Call{Kind: collectives.KindGather}, Root: root, Elem: collectives.ElemOf[[]T](), Count: -1}
 	return hierCall(k, sig, func() ([]T, error) {
 		joined, err := gatherPhases(k, h, codec, part, root)
 		if err != nil || k.c.rank != root {

@@ -49,7 +49,7 @@ func (s *hostConn) CheckCall() error { return s.k.CheckCall() }
 // fixedNumber reports whether T is a number of fixed size, which
 // collectives.Allreduce moves through shared memory.
 func fixedNumber[T any]() bool {
-	switch collectives.ElemOf[T]().Kind {
+	switch collectives.ElemOf[T]().Kind.Reflect() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
 		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:

@@ -70,7 +70,7 @@ func (c *Comm) derive(op string, color, key int) (_ *Comm, err error) {
 			c.breakColl(mismatchCause(err))
 		}
 	}()
-	if _, err := conn.BeginCall(collectives.Signature{Kind: collectives.KindSplit, Root: -1, Count: -1}); err != nil {
+	if _, err := conn.BeginCall(collectives.Signature{Call: collectives.Call{Kind: collectives.KindSplit}, Root: -1, Count: -1}); err != nil {
 		return nil, c.wrapErr(op, noPeer, noTag, err)
 	}
 	c.e.mu.Lock()
