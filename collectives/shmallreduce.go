@@ -79,7 +79,11 @@ func inArena[R any](a *arena, op string, root int, sig Signature, check CallConn
 		a.postDeferred() // only a Bcast's non-roots may leave them (deferDone)
 	}
 	out, err := call()
-	a.lastSig, a.lastSigBytes, a.check = sig, a.sigBytes, nil
+	// One by one, not as a tuple: a tuple assignment copies a.sigBytes
+	// through a temporary and reads it back at once, a stall.
+	a.lastSig = sig
+	a.lastSigBytes = a.sigBytes
+	a.check = nil
 	a.lastMatchedAll = a.matchedAll && err == nil
 	a.long = false
 	a.endCall()
