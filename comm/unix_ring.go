@@ -261,7 +261,10 @@ func (r *ringReader) take(f *Frame, ord uint32, source int, bp BufferProvider) (
 	}
 	var payload []byte
 	if bp != nil && length > 0 {
-		if b := bp.BufferFor(*h, int(length)); uint64(len(b)) == length {
+		// Field by field, not *h: a whole copy of the header just
+		// written would stall (see decodeFrameHeader).
+		hc := Header{Kind: h.Kind, Context: h.Context, Source: h.Source, Tag: h.Tag, Seq: h.Seq}
+		if b := bp.BufferFor(hc, int(length)); uint64(len(b)) == length {
 			payload = b
 		}
 	}
