@@ -36,7 +36,9 @@ func runMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binDir = dir
-	targets := map[string]string{"gorun": "../cmd/gorun"}
+	// gorun-natsd beside gorun, where gorun looks for the server it runs
+	// for --transport nats without a URL and agent --serve.
+	targets := map[string]string{"gorun": "../cmd/gorun", "gorun-natsd": "../cmd/gorun-natsd"}
 	progs, _ := filepath.Glob("progs/*")
 	for _, p := range progs {
 		targets[filepath.Base(p)] = "./" + p
@@ -62,8 +64,9 @@ type job struct {
 	// signal, when set, is sent to gorun once the ranks are up (after the
 	// first "pid" line on stderr, or after a short delay).
 	signal os.Signal
-	// whenUp, when set, is called at that moment instead.
-	whenUp func()
+	// whenUp, when set, is called at that moment instead, with gorun's
+	// process.
+	whenUp func(gorun *os.Process)
 	// limit, when set, replaces waitLimit (a job known to be long).
 	limit time.Duration
 }
@@ -94,7 +97,7 @@ func runGorun(t *testing.T, j job) result {
 		Env: append([]string{"GORUN_TEST_MARKER=" + marker}, j.env...), Stdin: j.stdin, Timeout: limit}
 	switch {
 	case j.whenUp != nil:
-		run.WhenUp = func(*os.Process) { j.whenUp() }
+		run.WhenUp = j.whenUp
 	case j.signal != nil:
 		run.WhenUp = func(gorun *os.Process) { gorun.Signal(j.signal) }
 	}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +54,12 @@ func rigBinaries(t testing.TB) (gorun, natsd string) {
 			args = append(args, "-race") // the launcher and agents under the race detector
 		}
 		if out, err := exec.Command("go", append(args, "../cmd/gorun")...).CombinedOutput(); err != nil {
+			rigToolsErr = err
+			t.Logf("%s", out)
+			return
+		}
+		// Beside gorun, where gorun agent --serve finds it.
+		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "gorun-natsd"), "../cmd/gorun-natsd").CombinedOutput(); err != nil {
 			rigToolsErr = err
 			t.Logf("%s", out)
 		}
@@ -161,7 +168,8 @@ func (r *hostsRig) launch(t testing.TB, args ...string) (stdout, stderr string, 
 	return p.Stdout(), p.Stderr(), p.ExitCode()
 }
 
-// ranksLeft lists the processes of ranks (not agents) still alive.
+// ranksLeft lists the processes of ranks still alive: not agents, nor the
+// NATS server (gorun-natsd) an agent --serve runs.
 func (r *hostsRig) ranksLeft() []string {
 	agentPids := map[string]bool{}
 	for _, a := range r.agents {
@@ -169,11 +177,32 @@ func (r *hostsRig) ranksLeft() []string {
 	}
 	var left []string
 	for _, pid := range processesWith("GORUN_TEST_MARKER=" + r.marker) {
-		if !agentPids[pid] {
+		if !agentPids[pid] && !(agentPids[parentPid(pid)] && processName(pid) == "gorun-natsd") {
 			left = append(left, pid)
 		}
 	}
 	return left
+}
+
+// parentPid is pid's parent's pid, "" if pid is gone.
+func parentPid(pid string) string {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return ""
+	}
+	// "pid (comm) state ppid ...": the command may hold spaces.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 2 {
+		return ""
+	}
+	return fields[1]
+}
+
+// processName is pid's command name, "" if pid is gone.
+func processName(pid string) string {
+	b, _ := os.ReadFile("/proc/" + pid + "/comm")
+	return strings.TrimSpace(string(b))
 }
 
 // noRankLeft fails unless every rank is gone within limit.
@@ -571,6 +600,26 @@ func TestMultihostServeAndCredentials(t *testing.T) {
 		})
 	}
 	r.noRankLeft(t, 5*time.Second)
+
+	// The server runs in a process of its own (gorun-natsd): killing the
+	// agent that serves it ends it too.
+	var served []string
+	for _, pid := range processesWith("GORUN_TEST_MARKER=" + r.marker) {
+		if parentPid(pid) == itoa(a.Pid()) && processName(pid) == "gorun-natsd" {
+			served = append(served, pid)
+		}
+	}
+	if len(served) != 1 {
+		t.Fatalf("agent --serve runs %d gorun-natsd processes, want 1: %v", len(served), served)
+	}
+	a.Signal(syscall.SIGKILL)
+	deadline := time.Now().Add(5 * time.Second)
+	for slices.Contains(processesWith("GORUN_TEST_MARKER="+r.marker), served[0]) {
+		if time.Now().After(deadline) {
+			t.Fatalf("gorun-natsd (pid %s) still runs 5 s after its agent was killed", served[0])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // TestMultihostNATSCluster runs the suites with the launcher and each

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -142,7 +143,7 @@ func TestNATSServerKilledMidJob(t *testing.T) {
 	var killed time.Time
 	res := runGorun(t, job{np: 3, prog: "behave", args: []string{"-mode", "sleep"},
 		flags: []string{"--nats", srv.url(srv.pass)},
-		whenUp: func() {
+		whenUp: func(*os.Process) {
 			killed = time.Now()
 			srv.cmd.Process.Kill()
 		}})
@@ -154,4 +155,56 @@ func TestNATSServerKilledMidJob(t *testing.T) {
 		t.Errorf("the job ended %v after the server died", took)
 	}
 	noProcessLeft(t, res)
+}
+
+// TestEmbeddedNATSServerKilledMidJob: the server gorun runs for
+// --transport nats without a URL is a process of its own (gorun-natsd);
+// killing it ends the job within 10 s, non-zero, saying why, and leaves no
+// process behind.
+func TestEmbeddedNATSServerKilledMidJob(t *testing.T) {
+	var killed time.Time
+	var server string
+	res := runGorun(t, job{np: 3, prog: "behave", args: []string{"-mode", "sleep"},
+		flags: []string{"--transport", "nats"},
+		whenUp: func(gorun *os.Process) {
+			for _, pid := range childrenOf(gorun.Pid) {
+				if b, _ := os.ReadFile("/proc/" + pid + "/comm"); strings.TrimSpace(string(b)) == "gorun-natsd" {
+					server = pid
+				}
+			}
+			if server == "" {
+				t.Errorf("gorun (pid %d) runs no gorun-natsd for --transport nats", gorun.Pid)
+				gorun.Kill()
+				return
+			}
+			killed = time.Now()
+			n, _ := strconv.Atoi(server)
+			syscall.Kill(n, syscall.SIGKILL)
+		}})
+	took := time.Since(killed)
+	if res.code == 0 || !strings.Contains(res.stderr, "gorun-natsd, pid "+server) {
+		t.Errorf("exit status %d, stderr without the server's end (pid %s):\n%s", res.code, server, res.stderr)
+	}
+	if took > 10*time.Second {
+		t.Errorf("the job ended %v after the server died", took)
+	}
+	noProcessLeft(t, res)
+}
+
+// childrenOf lists the pids of pid's children.
+func childrenOf(pid int) []string {
+	var kids []string
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			kids = append(kids, d.Name())
+		}
+	}
+	return kids
 }

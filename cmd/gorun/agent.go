@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/gorun-mpi/gorun/comm"
+	"github.com/gorun-mpi/gorun/internal/natsd"
 )
 
 // reservationLease is how long an agent holds slots reserved for a job
@@ -83,13 +84,22 @@ func runAgent(args []string) int {
 		return 2
 	}
 	cfg.secret = clusterSecret(os.Getenv)
+	var served <-chan struct{} // closed if the server of --serve ends
 	if cfg.serve != "" {
-		stop, err := serveNATS(&cfg, os.Stdout)
+		srv, err := serveNATS(&cfg, os.Stdout)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "gorun agent: %v\n", err)
 			return 1
 		}
-		defer stop()
+		defer srv.Shutdown()
+		served = srv.Done()
+		defer func() {
+			select {
+			case <-served:
+				fmt.Fprintf(os.Stderr, "gorun agent: the NATS server of --serve (%s, pid %d) ended: %s\n", natsd.Program, srv.Pid(), srv.Exit())
+			default:
+			}
+		}()
 	}
 	switch {
 	case cfg.nats.URL == "":
@@ -124,6 +134,10 @@ func runAgent(args []string) int {
 	case why := <-lost:
 		a.logf("lost the NATS server: %s; ending every job", why)
 		a.endAll("the agent lost the NATS server")
+		return 1
+	case <-served:
+		a.logf("the NATS server of --serve ended; ending every job")
+		a.endAll("the agent's NATS server ended")
 		return 1
 	}
 }

@@ -7,18 +7,17 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"time"
-
-	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/gorun-mpi/gorun/comm"
+	"github.com/gorun-mpi/gorun/internal/natsd"
 )
 
-// serveNATS starts the NATS server of "gorun agent --serve ADDR": on ADDR,
+// serveNATS starts the NATS server of "gorun agent --serve ADDR"
+// (gorun-natsd, see package natsd): on ADDR,
 // with one generated user, and a generated cluster secret unless one is
 // set. It points cfg at the server and prints the commands other hosts
-// and launchers run to join. stop shuts the server down.
-func serveNATS(cfg *agentConfig, out io.Writer) (stop func(), err error) {
+// and launchers run to join. The caller shuts the server down.
+func serveNATS(cfg *agentConfig, out io.Writer) (*natsd.Server, error) {
 	host, portText, err := net.SplitHostPort(cfg.serve)
 	if err != nil {
 		return nil, fmt.Errorf("--serve %q: want host:port (e.g. 0.0.0.0:4222): %w", cfg.serve, err)
@@ -41,29 +40,15 @@ func serveNATS(cfg *agentConfig, out io.Writer) (stop func(), err error) {
 		}
 		cfg.secret = []byte(s)
 	}
-	opts := &server.Options{Host: host, Port: port, NoLog: true, NoSigs: true,
-		MaxPending: 256 << 20, WriteDeadline: 30 * time.Second, MaxPayload: comm.DefaultNATSMaxPayload,
-		Users: []*server.User{{Username: "gorun", Password: pass}}}
-	srv, err := server.NewServer(opts)
+	user := natsd.User{Name: "gorun", Password: pass}
+	srv, err := natsd.Start(natsd.Config{Host: host, Port: port, Users: []natsd.User{user}, MaxPayload: comm.DefaultNATSMaxPayload},
+		natsd.Options{Log: out})
 	if err != nil {
 		return nil, fmt.Errorf("--serve %s: %w", cfg.serve, err)
 	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		return nil, fmt.Errorf("--serve %s: the NATS server does not accept connections (is the port taken?)", cfg.serve)
-	}
-	addr, _ := srv.Addr().(*net.TCPAddr)
-	if addr != nil {
-		port = addr.Port
-	}
-	local := &url.URL{Scheme: "nats", User: url.UserPassword("gorun", pass), Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
-	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
-		local.Host = net.JoinHostPort(host, strconv.Itoa(port))
-	}
-	cfg.nats.URL = local.String()
-	public := *local
-	public.Host = net.JoinHostPort(publicHost(host), strconv.Itoa(port))
+	port = srv.Port()
+	cfg.nats.URL = srv.URL(user)
+	public := &url.URL{Scheme: "nats", User: url.UserPassword(user.Name, user.Password), Host: net.JoinHostPort(publicHost(host), strconv.Itoa(port))}
 	fmt.Fprintf(out, `gorun agent: NATS server listening on %s
 On every other host, to join with its cores:
   %s=%s gorun agent --nats '%s'
@@ -73,10 +58,7 @@ On the host you launch from:
 (Anyone with this URL and secret can run programs on these hosts, as with an ssh key.)
 `, net.JoinHostPort(host, strconv.Itoa(port)), clusterSecretEnv, cfg.secret, public.String(),
 		clusterSecretEnv, cfg.secret, public.String())
-	return func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	}, nil
+	return srv, nil
 }
 
 // publicHost is the address other hosts reach a server listening on host

@@ -2,33 +2,29 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
 
 	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/internal/jobenv"
-	"github.com/gorun-mpi/gorun/internal/natsserver"
+	"github.com/gorun-mpi/gorun/internal/natsd"
 )
 
 // natsReachTimeout bounds the check that an external server answers.
 const natsReachTimeout = 5 * time.Second
 
 // prepareNATS readies the NATS server a job will use and fills in job's
-// NATS fields. Without a URL it starts an embedded server in this process,
-// on a free loopback port, with a user of its own that may only publish
-// and subscribe under the job's prefix. With a URL it checks within 5 s
+// NATS fields. Without a URL it starts gorun's own server (gorun-natsd, see
+// package natsd) on a free loopback port, with a user of its own that may
+// only publish and subscribe under the job's prefix; should that server
+// end before the job, fail ends the job. With a URL it checks within 5 s
 // that the server answers, and watches it for the rest of the job: losing
-// it calls fail, which ends the job. cleanup stops the server or the watch.
+// it calls fail too. cleanup stops the server or the watch.
 func prepareNATS(cfg natsConfig, job *jobenv.Job, fail func(reason string, status int)) (cleanup func(), err error) {
 	if cfg.URL == "" {
-		user := natsserver.NewUser(comm.NATSPrefix(job.JobID, job.Secret))
-		srv, err := natsserver.Start(natsserver.Config{Users: []natsserver.User{user}, MaxPayload: comm.DefaultNATSMaxPayload})
-		if err != nil {
-			return nil, fmt.Errorf("gorun: %w", err)
-		}
-		job.NatsURL = srv.URL(user)
-		return srv.Shutdown, nil
+		return startEmbeddedNATS(job, fail)
 	}
 	job.NatsURL = cfg.URL
 	for _, f := range []struct {
@@ -59,5 +55,29 @@ func prepareNATS(cfg natsConfig, job *jobenv.Job, fail func(reason string, statu
 	return func() {
 		ending.Store(true)
 		nc.Close()
+	}, nil
+}
+
+// startEmbeddedNATS starts gorun-natsd for one job and watches it: its end
+// before cleanup calls fail.
+func startEmbeddedNATS(job *jobenv.Job, fail func(reason string, status int)) (cleanup func(), err error) {
+	user := natsd.NewUser(comm.NATSPrefix(job.JobID, job.Secret))
+	srv, err := natsd.Start(natsd.Config{Users: []natsd.User{user}, MaxPayload: comm.DefaultNATSMaxPayload},
+		natsd.Options{Log: os.Stderr})
+	if err != nil {
+		return nil, fmt.Errorf("gorun: %w", err)
+	}
+	job.NatsURL = srv.URL(user)
+	stopping := make(chan struct{})
+	go func() {
+		select {
+		case <-srv.Done():
+			fail(fmt.Sprintf("gorun: the job's NATS server (%s, pid %d) ended before the job: %s", natsd.Program, srv.Pid(), srv.Exit()), 1)
+		case <-stopping:
+		}
+	}()
+	return func() {
+		close(stopping)
+		srv.Shutdown()
 	}, nil
 }

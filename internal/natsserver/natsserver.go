@@ -1,12 +1,10 @@
-// Package natsserver runs a NATS server inside the calling process, on a
-// free loopback port, with users confined to their job's subjects. gorun
-// starts one per job for --transport nats without a URL; tests start one
-// to exercise the NATS transport against a real server.
+// Package natsserver runs a NATS server inside the calling process, by
+// default on a free loopback port, with users confined to their job's
+// subjects. gorun-natsd runs one for the launcher (see package natsd);
+// tests start one to exercise the NATS transport against a real server.
 package natsserver
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/url"
@@ -14,26 +12,19 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/gorun-mpi/gorun/internal/natsd"
 )
 
-// User is an account on the embedded server. With a Prefix, the user may
-// publish and subscribe only to subjects under it (Prefix + ".>").
-type User struct {
-	Name, Password string
-	Prefix         string
-}
+// User is an account on the server (see natsd.User).
+type User = natsd.User
 
 // NewUser returns a user with a random name and password confined to prefix.
-func NewUser(prefix string) User {
-	return User{Name: "job-" + randomHex(6), Password: randomHex(16), Prefix: prefix}
-}
+func NewUser(prefix string) User { return natsd.NewUser(prefix) }
 
-// Config configures Start.
-type Config struct {
-	Users []User
-	// MaxPayload overrides the server's largest message (default 1 MiB).
-	MaxPayload int32
-}
+// Config configures Start (see natsd.Config): the address, the users, the
+// largest message.
+type Config = natsd.Config
 
 // Server is a running embedded NATS server.
 type Server struct {
@@ -44,12 +35,25 @@ type Server struct {
 // readyTimeout bounds the wait for the server to accept connections.
 const readyTimeout = 10 * time.Second
 
-// Start runs a server on 127.0.0.1 at a free port and waits until it
-// accepts connections.
+// Start runs a server at cfg's address (by default 127.0.0.1, a free port)
+// and waits until it accepts connections.
 func Start(cfg Config) (*Server, error) {
+	port := cfg.Port
+	if port != 0 {
+		// A port in use would only show as a server that never becomes
+		// ready; say so at once.
+		addr := net.JoinHostPort(cfg.ListenHost(), strconv.Itoa(port))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("embedded NATS server: cannot listen on %s: %w", addr, err)
+		}
+		l.Close()
+	} else {
+		port = server.RANDOM_PORT // nats-server's 0 is its default port, 4222
+	}
 	opts := &server.Options{
-		Host:       "127.0.0.1",
-		Port:       server.RANDOM_PORT,
+		Host:       cfg.ListenHost(),
+		Port:       port,
 		NoLog:      true,
 		NoSigs:     true,
 		MaxPayload: cfg.MaxPayload,
@@ -74,7 +78,7 @@ func Start(cfg Config) (*Server, error) {
 	go srv.Start()
 	if !srv.ReadyForConnections(readyTimeout) {
 		srv.Shutdown()
-		return nil, fmt.Errorf("embedded NATS server: not accepting connections after %v", readyTimeout)
+		return nil, fmt.Errorf("embedded NATS server on %s: not accepting connections after %v", net.JoinHostPort(opts.Host, strconv.Itoa(cfg.Port)), readyTimeout)
 	}
 	addr, ok := srv.Addr().(*net.TCPAddr)
 	if !ok {
@@ -96,12 +100,4 @@ func (s *Server) Port() int { return s.port }
 func (s *Server) Shutdown() {
 	s.srv.Shutdown()
 	s.srv.WaitForShutdown()
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic("crypto/rand: " + err.Error()) // cannot happen on Linux
-	}
-	return hex.EncodeToString(b)
 }

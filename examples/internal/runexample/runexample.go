@@ -63,7 +63,8 @@ func binaries(t testing.TB) (gorun, prog string) {
 			return
 		}
 		buildDir = dir
-		buildErr = gorunner.Build(dir, map[string]string{"gorun": "github.com/gorun-mpi/gorun/cmd/gorun", "example": "."})
+		buildErr = gorunner.Build(dir, map[string]string{"gorun": "github.com/gorun-mpi/gorun/cmd/gorun",
+			"gorun-natsd": "github.com/gorun-mpi/gorun/cmd/gorun-natsd", "example": "."})
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
