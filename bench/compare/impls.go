@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -25,12 +26,23 @@ type impl struct {
 	command func(np int, prog program, args ...string) []string
 }
 
+// goProgramTags are the tags gorun builds a Go package with (its
+// pureGoTags).
+const goProgramTags = "-tags=netgo,osusergo"
+
 // buildAll builds gorun and the Go programs, compiles the C twins and
 // checks for mpi4py. It returns gorun first and then the peers found, and
 // a line per peer that is not there.
 func buildAll(benchDir, work, python string) ([]impl, []string, error) {
+	// gorun as README.md installs it (CGO_ENABLED=0), and the programs as
+	// gorun builds a package (pure Go's net and os/user: no C library).
 	goBuild := func(out, pkg string) error {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(work, out), pkg)
+		if out == "gorun" {
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		} else {
+			cmd.Args = slices.Insert(cmd.Args, 2, goProgramTags)
+		}
 		cmd.Dir = benchDir
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)

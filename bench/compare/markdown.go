@@ -118,7 +118,9 @@ func markdown(cfg config, impls []impl, skipped []string, res *results, m machin
 		"reports (on rank 0, from a barrier that every rank has reached to the total: generating, sending, computing, "+
 		"gathering, reducing), one job per implementation and round.\n\n",
 		cfg.launchNP, cfg.launches, cfg.haversineN, cfg.haversineNP)
-	w("Commands (BIN is a temporary directory holding the programs built by `go build` and `mpicc -O2`; BENCH is bench/):\n\n```\n")
+	w("Commands (BIN is a temporary directory holding the programs built by `go build` and `mpicc -O2`: gorun with " +
+		"`CGO_ENABLED=0`, as README.md installs it, the Go programs with `" + goProgramTags + "`, as gorun builds a package; " +
+		"BENCH is bench/):\n\n```\n")
 	show := func(argv []string) { w("%s\n", shellLine(argv, work, benchDir)) }
 	for _, im := range impls {
 		show(im.command(2, opsProgram, append([]string{"-kind", "pingpong", "-sizes", sizesFlag(cfg.pingSizes)}, cfg.iterFlags...)...))

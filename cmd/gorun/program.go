@@ -87,9 +87,10 @@ func looksLikeImportPath(name string) bool {
 }
 
 // buildPackage builds the main package pkg (a directory when dir is not "",
-// else an import path resolved from the current directory) into binDir.
-// The go command runs in the package's own directory, so the module that
-// holds it is used wherever gorun runs from.
+// else an import path resolved from the current directory) into binDir,
+// with pure Go's resolver and user lookup (pureGoTags). The go command runs
+// in the package's own directory, so the module that holds it is used
+// wherever gorun runs from.
 func buildPackage(pkg, dir, binDir string, out io.Writer) (program, error) {
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
@@ -107,6 +108,9 @@ func buildPackage(pkg, dir, binDir string, out io.Writer) (program, error) {
 			return program{}, fmt.Errorf("cannot build %s: %w", pkg, err)
 		}
 		cmd.Dir = abs
+	}
+	cmd.Args = append(cmd.Args, buildTags(goCmd, cmd.Dir)...)
+	if dir != "" {
 		cmd.Args = append(cmd.Args, ".")
 	} else {
 		cmd.Args = append(cmd.Args, pkg)
