@@ -75,6 +75,8 @@ and ends every other rank (SIGTERM, then SIGKILL after 1 s).
 
 Environment:
   NATS_URL    default for --nats when --transport nats is chosen
+  GORUN_NATSD the gorun-natsd to run for --transport nats without a URL and
+              agent --serve (default: the one beside gorun, else in PATH)
   GORUN_SPIN  passed to ranks: how long a waiting rank polls before it
               sleeps (default 50us; 500us when oversubscribed)
   GORUN_YIELD gorun sets it to 1 when N exceeds the number of CPUs (unless
@@ -98,7 +100,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fs.StringVar(&cfg.traceFile, "trace", "", "record every rank's mpi calls and write them, clocks aligned, to `FILE`:\nFILE.json for ui.perfetto.dev or chrome://tracing, FILE.html for a page of its own")
 	fs.StringVar(&cfg.transport, "transport", jobenv.TransportLocal, "how ranks talk: local (Unix sockets on this host) or nats")
 	fs.StringVar(&cfg.bindTo, "bind-to", bindCore, "core: bind each rank to its share of the CPUs (as mpirun --bind-to core);\nnone: let the kernel place ranks")
-	fs.StringVar(&cfg.nats.URL, "nats", "", "NATS server `URL` (implies --transport nats); user:pass or token may be\nin the URL; with --transport nats and no URL, gorun embeds a server")
+	fs.StringVar(&cfg.nats.URL, "nats", "", "NATS server `URL` (implies --transport nats); user:pass or token may be\nin the URL; with --transport nats and no URL, gorun runs its own server\n(gorun-natsd, beside gorun or in PATH)")
 	fs.StringVar(&cfg.nats.Creds, "nats-creds", "", "NATS credentials `file`")
 	fs.StringVar(&cfg.nats.CA, "nats-ca", "", "CA `file` for the NATS server's TLS certificate")
 	fs.StringVar(&cfg.hosts.list, "hosts", "", "run the ranks on these agents (needs --nats): `list` a:4,b:4 (name:slots), or auto\n(every answering agent's free slots)")
