@@ -82,7 +82,7 @@ func TestGorunKilledTakesItsRanksAlong(t *testing.T) {
 	marker := newMarker()
 	up := false
 	res, err := gorunner.Run(gorunner.Job{Gorun: bin("gorun"), NP: 3, Program: bin("behave"), Args: []string{"-mode", "sleep"},
-		Env: []string{"GORUN_TEST_MARKER=" + marker}, Timeout: waitLimit,
+		Env: []string{"GORUN_TEST_MARKER=" + marker, "TMPDIR=" + binDir}, Timeout: waitLimit,
 		WhenUp: func(gorun *os.Process) {
 			deadline := time.Now().Add(30 * time.Second)
 			for !up && time.Now().Before(deadline) {

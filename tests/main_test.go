@@ -93,8 +93,11 @@ func runGorun(t *testing.T, j job) result {
 		limit = j.limit
 	}
 	marker := newMarker()
+	// The job's directory goes in the binaries' directory, which TestMain
+	// removes: a gorun a test kills before it listens leaves its directory,
+	// which no later gorun can prove stale (a job's own TMPDIR wins).
 	run := gorunner.Job{Gorun: bin("gorun"), NP: j.np, Flags: j.flags, Program: prog, Args: j.args,
-		Env: append([]string{"GORUN_TEST_MARKER=" + marker}, j.env...), Stdin: j.stdin, Timeout: limit}
+		Env: append([]string{"GORUN_TEST_MARKER=" + marker, "TMPDIR=" + binDir}, j.env...), Stdin: j.stdin, Timeout: limit}
 	switch {
 	case j.whenUp != nil:
 		run.WhenUp = j.whenUp
@@ -174,7 +177,7 @@ func gorunLines(stderr string) []string {
 // runGorunRaw runs gorun with exactly args (for usage errors).
 func runGorunRaw(t *testing.T, args ...string) result {
 	t.Helper()
-	res, err := gorunner.Run(gorunner.Job{Gorun: bin("gorun"), Raw: args, Timeout: waitLimit})
+	res, err := gorunner.Run(gorunner.Job{Gorun: bin("gorun"), Raw: args, Env: []string{"TMPDIR=" + binDir}, Timeout: waitLimit})
 	if err != nil {
 		t.Fatal(err)
 	}
