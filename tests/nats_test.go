@@ -208,3 +208,55 @@ func childrenOf(pid int) []string {
 	}
 	return kids
 }
+
+// TestServingAgentEndsWithItsServer: "gorun agent --serve" runs its server
+// as gorun-natsd; when that dies, the agent ends (non-zero, naming it)
+// rather than serving nobody.
+func TestServingAgentEndsWithItsServer(t *testing.T) {
+	marker := newMarker()
+	cmd := exec.Command(bin("gorun"), "agent", "--serve", "127.0.0.1:0", "--name", "serving", "--cache", t.TempDir())
+	cmd.Env = append(os.Environ(), "GORUN_TEST_MARKER="+marker, "GORUN_CLUSTER_SECRET=")
+	var out strings.Builder
+	var mu sync.Mutex
+	cmd.Stdout = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	output := func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+	deadline := time.Now().Add(waitLimit)
+	for !strings.Contains(output(), " slots (") { // "agent serving N slots (linux/amd64) at ..."
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent did not start serving:\n%s", output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var server string
+	for _, pid := range childrenOf(cmd.Process.Pid) {
+		if b, _ := os.ReadFile("/proc/" + pid + "/comm"); strings.TrimSpace(string(b)) == "gorun-natsd" {
+			server = pid
+		}
+	}
+	if server == "" {
+		t.Fatalf("agent --serve runs no gorun-natsd:\n%s", output())
+	}
+	n, _ := strconv.Atoi(server)
+	syscall.Kill(n, syscall.SIGKILL)
+	ended := make(chan error, 1)
+	go func() { ended <- cmd.Wait() }()
+	select {
+	case err := <-ended:
+		if err == nil || !strings.Contains(output(), "gorun-natsd, pid "+server+") ended") {
+			t.Errorf("agent exit %v, output without the server's end (pid %s):\n%s", err, server, output())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the agent still runs 10 s after its server died:\n%s", output())
+	}
+	noProcessLeft(t, result{marker: marker})
+}
+
+// writerFunc is an io.Writer made of a function.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -84,7 +84,8 @@ func runAgent(args []string) int {
 		return 2
 	}
 	cfg.secret = clusterSecret(os.Getenv)
-	var served <-chan struct{} // closed if the server of --serve ends
+	var served *natsd.Server      // the server of --serve, or nil
+	var servedEnd <-chan struct{} // closed if it ends; nil (never) without one
 	if cfg.serve != "" {
 		srv, err := serveNATS(&cfg, os.Stdout)
 		if err != nil {
@@ -92,14 +93,7 @@ func runAgent(args []string) int {
 			return 1
 		}
 		defer srv.Shutdown()
-		served = srv.Done()
-		defer func() {
-			select {
-			case <-served:
-				fmt.Fprintf(os.Stderr, "gorun agent: the NATS server of --serve (%s, pid %d) ended: %s\n", natsd.Program, srv.Pid(), srv.Exit())
-			default:
-			}
-		}()
+		served, servedEnd = srv, srv.Done()
 	}
 	switch {
 	case cfg.nats.URL == "":
@@ -135,8 +129,8 @@ func runAgent(args []string) int {
 		a.logf("lost the NATS server: %s; ending every job", why)
 		a.endAll("the agent lost the NATS server")
 		return 1
-	case <-served:
-		a.logf("the NATS server of --serve ended; ending every job")
+	case <-servedEnd:
+		a.logf("the NATS server of --serve (%s, pid %d) ended: %s; ending every job", natsd.Program, served.Pid(), served.Exit())
 		a.endAll("the agent's NATS server ended")
 		return 1
 	}
