@@ -26,3 +26,17 @@ func ScribbleUnixRingHead(u *Unix, src int, head uint64) bool {
 	ic.ring.headPtr().Store(head)
 	return true
 }
+
+// MarkUnixRingReaderAsleep sets the sleeping flag of u's ring to dest, as
+// its reader does before it sleeps: u's next frame through it sends a
+// wake-up. It reports false when u has no ring to dest.
+func MarkUnixRingReaderAsleep(u *Unix, dest int) bool {
+	oc := &u.out[dest]
+	oc.mu.Lock()
+	defer oc.mu.Unlock()
+	if oc.ring == nil {
+		return false
+	}
+	oc.ring.sleepingPtr().Store(1)
+	return true
+}

@@ -251,3 +251,28 @@ func TestUnixRingScribbledByPeer(t *testing.T) {
 		}
 	}
 }
+
+// TestUnixRingSendNeedsNoWakeUpToSucceed: a frame placed in the ring has
+// been handed over, even when the wake-up that follows it cannot be sent
+// because the reader has just finished (it may have read the frame
+// without one). That send succeeds; the next one to the finished rank
+// fails with ErrPeerFinished.
+func TestUnixRingSendNeedsNoWakeUpToSucceed(t *testing.T) {
+	us, _ := unixJob(t, 2, nil)
+	recs := startAll(t, us)
+	ctx := context.Background()
+	if err := us[1].Send(ctx, 0, comm.Header{Kind: kindData}, []byte("connect")); err != nil {
+		t.Fatal(err)
+	}
+	recs[0].WaitFor(t, "the first frame", func(f []comm.Frame, _ map[int]error) bool { return len(f) == 1 })
+	us[0].Close()
+	if !comm.MarkUnixRingReaderAsleep(us[1], 0) {
+		t.Fatal("no ring from rank 1 to rank 0")
+	}
+	if err := us[1].Send(ctx, 0, comm.Header{Kind: kindData, Seq: 1}, []byte("last")); err != nil {
+		t.Errorf("a frame placed in the ring failed for want of a wake-up: %v", err)
+	}
+	if err := us[1].Send(ctx, 0, comm.Header{Kind: kindData, Seq: 2}, []byte("after")); !errors.Is(err, comm.ErrPeerFinished) {
+		t.Errorf("a send after the wake-up failed: %v, want ErrPeerFinished", err)
+	}
+}

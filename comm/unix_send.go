@@ -141,12 +141,17 @@ func (oc *outConn) putRing(u *Unix, dest int, h *Header, head, body []byte) (sen
 	oc.ord++
 	if oc.ring.claimWake() {
 		if err := oc.wake(); err != nil {
+			// The frame is in the ring: handed over, as a frame written
+			// into the socket's buffer is, so this send succeeded. The
+			// reader may well have taken it without the wake-up (it looks
+			// at the ring again after saying it sleeps) and then finished:
+			// failing here blamed a correct program (a rank's last Send to
+			// a rank that received it and ended). Later sends fail.
 			oc.conn.Close()
 			oc.err = fmt.Errorf("comm: unix rank %d: waking rank %d: %v: %w", u.cfg.Rank, dest, err, ErrPeerLost)
 			if u.peerFinished(dest) {
 				oc.err = fmt.Errorf("comm: unix rank %d: send to rank %d: %w", u.cfg.Rank, dest, ErrPeerFinished)
 			}
-			return true, oc.err
 		}
 	}
 	return true, nil
