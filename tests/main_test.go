@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -182,4 +183,37 @@ func runGorunRaw(t *testing.T, args ...string) result {
 		t.Fatal(err)
 	}
 	return result{stdout: res.Stdout, stderr: res.Stderr, code: res.ExitCode}
+}
+
+// parentPid is pid's parent's pid, "" if pid is gone.
+func parentPid(pid string) string {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return ""
+	}
+	// "pid (comm) state ppid ...": the command may hold spaces.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 2 {
+		return ""
+	}
+	return fields[1]
+}
+
+// processName is pid's command name, "" if pid is gone.
+func processName(pid string) string {
+	b, _ := os.ReadFile("/proc/" + pid + "/comm")
+	return strings.TrimSpace(string(b))
+}
+
+// childNamed is the pid of a child of parent whose command is name, ""
+// when there is none.
+func childNamed(parent int, name string) string {
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		if parentPid(d.Name()) == strconv.Itoa(parent) && processName(d.Name()) == name {
+			return d.Name()
+		}
+	}
+	return ""
 }

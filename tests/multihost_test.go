@@ -184,27 +184,6 @@ func (r *hostsRig) ranksLeft() []string {
 	return left
 }
 
-// parentPid is pid's parent's pid, "" if pid is gone.
-func parentPid(pid string) string {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return ""
-	}
-	// "pid (comm) state ppid ...": the command may hold spaces.
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 2 {
-		return ""
-	}
-	return fields[1]
-}
-
-// processName is pid's command name, "" if pid is gone.
-func processName(pid string) string {
-	b, _ := os.ReadFile("/proc/" + pid + "/comm")
-	return strings.TrimSpace(string(b))
-}
-
 // noRankLeft fails unless every rank is gone within limit.
 func (r *hostsRig) noRankLeft(t testing.TB, limit time.Duration) {
 	t.Helper()
@@ -603,20 +582,15 @@ func TestMultihostServeAndCredentials(t *testing.T) {
 
 	// The server runs in a process of its own (gorun-natsd): killing the
 	// agent that serves it ends it too.
-	var served []string
-	for _, pid := range processesWith("GORUN_TEST_MARKER=" + r.marker) {
-		if parentPid(pid) == itoa(a.Pid()) && processName(pid) == "gorun-natsd" {
-			served = append(served, pid)
-		}
-	}
-	if len(served) != 1 {
-		t.Fatalf("agent --serve runs %d gorun-natsd processes, want 1: %v", len(served), served)
+	served := childNamed(a.Pid(), "gorun-natsd")
+	if served == "" {
+		t.Fatal("agent --serve runs no gorun-natsd")
 	}
 	a.Signal(syscall.SIGKILL)
 	deadline := time.Now().Add(5 * time.Second)
-	for slices.Contains(processesWith("GORUN_TEST_MARKER="+r.marker), served[0]) {
+	for slices.Contains(processesWith("GORUN_TEST_MARKER="+r.marker), served) {
 		if time.Now().After(deadline) {
-			t.Fatalf("gorun-natsd (pid %s) still runs 5 s after its agent was killed", served[0])
+			t.Fatalf("gorun-natsd (pid %s) still runs 5 s after its agent was killed", served)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

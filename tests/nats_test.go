@@ -167,12 +167,7 @@ func TestEmbeddedNATSServerKilledMidJob(t *testing.T) {
 	res := runGorun(t, job{np: 3, prog: "behave", args: []string{"-mode", "sleep"},
 		flags: []string{"--transport", "nats"},
 		whenUp: func(gorun *os.Process) {
-			for _, pid := range childrenOf(gorun.Pid) {
-				if b, _ := os.ReadFile("/proc/" + pid + "/comm"); strings.TrimSpace(string(b)) == "gorun-natsd" {
-					server = pid
-				}
-			}
-			if server == "" {
+			if server = childNamed(gorun.Pid, "gorun-natsd"); server == "" {
 				t.Errorf("gorun (pid %d) runs no gorun-natsd for --transport nats", gorun.Pid)
 				gorun.Kill()
 				return
@@ -189,24 +184,6 @@ func TestEmbeddedNATSServerKilledMidJob(t *testing.T) {
 		t.Errorf("the job ended %v after the server died", took)
 	}
 	noProcessLeft(t, res)
-}
-
-// childrenOf lists the pids of pid's children.
-func childrenOf(pid int) []string {
-	var kids []string
-	dirs, _ := os.ReadDir("/proc")
-	for _, d := range dirs {
-		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(stat)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
-			kids = append(kids, d.Name())
-		}
-	}
-	return kids
 }
 
 // TestServingAgentEndsWithItsServer: "gorun agent --serve" runs its server
@@ -232,12 +209,7 @@ func TestServingAgentEndsWithItsServer(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	var server string
-	for _, pid := range childrenOf(cmd.Process.Pid) {
-		if b, _ := os.ReadFile("/proc/" + pid + "/comm"); strings.TrimSpace(string(b)) == "gorun-natsd" {
-			server = pid
-		}
-	}
+	server := childNamed(cmd.Process.Pid, "gorun-natsd")
 	if server == "" {
 		t.Fatalf("agent --serve runs no gorun-natsd:\n%s", output())
 	}
