@@ -191,3 +191,49 @@ func TestKilledGorunsDirectoryGoesWithTheNextJob(t *testing.T) {
 		t.Errorf("after the next job, the temporary directory still holds %v", left)
 	}
 }
+
+// TestGorunKilledWhileBuildingLeavesNothing: a gorun killed while it
+// builds the program (its job's directory made and marked, nothing
+// listening in it yet) takes the go command with it, and the next gorun
+// on the host removes the directory: its mark names a process gone from
+// the pid namespace both goruns share.
+func TestGorunKilledWhileBuildingLeavesNothing(t *testing.T) {
+	tmp, err := os.MkdirTemp("", "gb-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	marker := newMarker()
+	cmd := exec.Command(bin("gorun"), "-np", "2", "./progs/target", "-tiny")
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "GORUN_TEST_MARKER="+marker)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		if marks, _ := filepath.Glob(filepath.Join(tmp, "gorun-*", "gorun.pid")); len(marks) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gorun made no marked job directory in %v", waitLimit)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	noProcessLeft(t, result{marker: marker})
+	left := dirNames(tmp)
+	if len(left) != 1 {
+		t.Fatalf("after gorun was killed, its temporary directory holds %v, want its job's directory", left)
+	}
+	if _, err := os.Lstat(filepath.Join(tmp, left[0], "control.sock")); err == nil {
+		t.Fatalf("gorun listened before it was killed: the build did not take a millisecond")
+	}
+	if res := runGorun(t, job{np: 2, prog: "target", args: []string{"-tiny"}, env: []string{"TMPDIR=" + tmp}}); res.code != 0 {
+		t.Fatalf("the next job: exit status %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	if left := dirNames(tmp); len(left) > 0 {
+		t.Errorf("after the next job, the temporary directory still holds %v", left)
+	}
+}

@@ -36,6 +36,13 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// The multi-host tests' tools (rigBinaries), some 80 MB, built once
+	// when the first of them runs.
+	defer func() {
+		if rigTools != "" {
+			os.RemoveAll(rigTools)
+		}
+	}()
 	binDir = dir
 	// gorun-natsd beside gorun, where gorun looks for the server it runs
 	// for --transport nats without a URL and agent --serve.
@@ -95,8 +102,9 @@ func runGorun(t *testing.T, j job) result {
 	}
 	marker := newMarker()
 	// The job's directory goes in the binaries' directory, which TestMain
-	// removes: a gorun a test kills before it listens leaves its directory,
-	// which no later gorun can prove stale (a job's own TMPDIR wins).
+	// removes: what a gorun a test kills leaves stays out of the machine's
+	// temporary directory, whose scan by every later launch it would
+	// lengthen (a job's own TMPDIR wins).
 	run := gorunner.Job{Gorun: bin("gorun"), NP: j.np, Flags: j.flags, Program: prog, Args: j.args,
 		Env: append([]string{"GORUN_TEST_MARKER=" + marker, "TMPDIR=" + binDir}, j.env...), Stdin: j.stdin, Timeout: limit}
 	switch {

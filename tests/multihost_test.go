@@ -93,6 +93,7 @@ type hostsRig struct {
 	agents map[string]*hostrig.Proc
 	nats   *hostrig.Proc // the rig's NATS server
 	caches map[string]string
+	tmp    string // every process's TMPDIR
 }
 
 // newHostsRig starts a rig whose agents are named by slots' keys, each
@@ -127,9 +128,18 @@ func newBareRigWith(t testing.TB, natsFlags []string, hosts ...string) *hostsRig
 		t.Skipf("multi-host rig unavailable: %v", err)
 	}
 	gorun, natsd := rigBinaries(t)
+	// The temporary directory of every gorun and agent the rig starts:
+	// what a killed one leaves goes with the rig. Removed after the rig's
+	// own cleanup (registered later, so run first) has ended them.
+	tmp, err := os.MkdirTemp("", "gt-") // short: the jobs' sockets go in it
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
 	names := append([]string{"launcher"}, hosts...)
 	r := &hostsRig{Rig: hostrig.New(t, names...), gorun: gorun, marker: newMarker(),
-		agents: map[string]*hostrig.Proc{}, caches: map[string]string{}}
+		agents: map[string]*hostrig.Proc{}, caches: map[string]string{}, tmp: tmp}
+	r.Setenv("TMPDIR=" + tmp)
 	r.nats = r.StartNATS(t, natsd, natsFlags...)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -324,6 +334,24 @@ func (r *hostsRig) upAndRunning(t *testing.T) *hostrig.Proc {
 	return p
 }
 
+// jobDirsOf lists the job directories (gorun-N) in dir whose mark names
+// the process pid.
+func jobDirsOf(t testing.TB, dir string, pid int) []string {
+	t.Helper()
+	marks, err := filepath.Glob(filepath.Join(dir, "gorun-*", "gorun.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, m := range marks {
+		b, err := os.ReadFile(m)
+		if first, _, _ := strings.Cut(string(b), "\n"); err == nil && first == itoa(pid) {
+			dirs = append(dirs, filepath.Dir(m))
+		}
+	}
+	return dirs
+}
+
 // TestMultihostHostFailures: an agent killed, the launcher killed, the
 // launcher interrupted, a host cut off the network: the job ends on every
 // side within 5 s and no rank survives.
@@ -333,6 +361,7 @@ func TestMultihostHostFailures(t *testing.T) {
 	r.startAgent(t, "b", 2)
 	t.Run("agent-killed", func(t *testing.T) {
 		p := r.upAndRunning(t)
+		killed := r.agents["b"].Pid()
 		r.agents["b"].Kill()
 		start := time.Now()
 		if !p.Wait(5 * time.Second) {
@@ -342,7 +371,16 @@ func TestMultihostHostFailures(t *testing.T) {
 			t.Fatalf("status %d after %v; stderr:\n%s", p.ExitCode(), time.Since(start), p.Stderr())
 		}
 		r.noRankLeft(t, 5*time.Second)
+		// Its job's directory stays (nothing could remove it) until the
+		// next agent or gorun on the host finds its mark naming a
+		// process that is gone.
+		if left := jobDirsOf(t, r.tmp, killed); len(left) != 1 {
+			t.Errorf("agent b, killed in a job, left job directories %v, want one", left)
+		}
 		r.startAgent(t, "b", 2)
+		if left := jobDirsOf(t, r.tmp, killed); len(left) > 0 {
+			t.Errorf("agent b's new start left %v of the killed agent's", left)
+		}
 	})
 	t.Run("launcher-killed", func(t *testing.T) {
 		p := r.upAndRunning(t)

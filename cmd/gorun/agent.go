@@ -119,6 +119,11 @@ func runAgent(args []string) int {
 		return 1
 	}
 	defer a.nc.Close()
+	// What goruns and agents killed on this host left (their job
+	// directories) goes now; each job scans again beside its start.
+	for _, dir := range removeStaleJobDirs(os.TempDir()) {
+		a.logf("removed %s, left by a gorun or agent that is gone", dir)
+	}
 	a.logf("agent %s serving %d slots (%s/%s) at %s", cfg.name, cfg.slots, runtime.GOOS, cfg.goarch, comm.RedactURL(cfg.nats.URL))
 	select {
 	case sig := <-sigs:

@@ -119,6 +119,13 @@ func (j *agentJob) run(m *nats.Msg) {
 		return
 	}
 	defer os.RemoveAll(dir)
+	// Marked as a launcher marks its own: if this agent is killed, the
+	// next gorun or agent on this host removes what it leaves.
+	if err := markJobDir(dir); err != nil {
+		refuse(1, "%v", err)
+		return
+	}
+	go removeStaleJobDirs(filepath.Dir(dir))
 	job := jobenv.Job{Size: req.Size, JobID: req.Job, Secret: req.Secret, Dir: dir,
 		Control: filepath.Join(dir, controlSocket), Transport: jobenv.TransportNATS, NatsURL: j.agent.cfg.nats.URL}
 	for _, f := range []struct {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Sentinels for the ways PROGRAM can be unusable; each has its exit status
@@ -117,6 +118,8 @@ func buildPackage(pkg, dir, binDir string, out io.Writer) (program, error) {
 	}
 	cmd.Stdout = out
 	cmd.Stderr = out
+	// A gorun killed while it builds takes the go command with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Run(); err != nil {
 		return program{}, fmt.Errorf("cannot build %s: %w (%v)", pkg, errBuild, err)
 	}

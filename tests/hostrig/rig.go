@@ -68,6 +68,7 @@ type Rig struct {
 	ips    map[string]string   // host name -> address
 	links  map[string]string   // host name -> its interface in its namespace
 	hidden map[string][]string // host name -> directories it does not see
+	env    []string            // added to every process's environment (Setenv)
 
 	mu    sync.Mutex
 	procs []*Proc
@@ -108,6 +109,10 @@ func (r *Rig) must(t testing.TB, name string, args ...string) {
 		t.Fatalf("hostrig: %s %s: %v: %s", name, strings.Join(args, " "), err, out)
 	}
 }
+
+// Setenv adds kv ("NAME=value") to the environment of every process the
+// rig starts afterwards, before what Start's caller adds.
+func (r *Rig) Setenv(kv ...string) { r.env = append(r.env, kv...) }
 
 // Hide makes dirs invisible (an empty tmpfs over each) to every process
 // the rig starts on host afterwards.
@@ -281,7 +286,7 @@ func (r *Rig) startWith(host, ns string, env []string, stdin, stdout *os.File, n
 	}
 	argv = append(append(argv, name), args...)
 	cmd := exec.Command("ip", argv...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), r.env...), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p := &Proc{Host: host, cmd: cmd, done: make(chan struct{}), notify: make(chan struct{}, 1)}
 	or, ow := io.Pipe()
