@@ -20,13 +20,8 @@ func TestUnixRingLingerDeliversWithoutPolling(t *testing.T) {
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
-	us, _ := unixJob(t, 2, nil)
-	recs := startAll(t, us)
+	us, recs := ringPair(t)
 	ctx := context.Background()
-	if err := us[1].Send(ctx, 0, comm.Header{Kind: kindData}, []byte("connect")); err != nil {
-		t.Fatal(err)
-	}
-	recs[0].WaitFor(t, "the first frame", func(f []comm.Frame, _ map[int]error) bool { return len(f) == 1 })
 	for round := 1; round <= 200; round++ {
 		h := comm.Header{Kind: kindData, Seq: uint64(round)}
 		us[0].SpinStart()

@@ -134,17 +134,26 @@ func TestUnixRingWakesASleepingReader(t *testing.T) {
 	}
 }
 
+// ringPair starts a job of two ranks with recorders and has rank 1 send
+// rank 0 a first frame, so that the connection from rank 1 to rank 0,
+// and its ring, exist; it returns once rank 0 got that frame.
+func ringPair(t *testing.T) ([]*comm.Unix, []*commtest.Recorder) {
+	t.Helper()
+	us, _ := unixJob(t, 2, nil)
+	recs := startAll(t, us)
+	if err := us[1].Send(context.Background(), 0, comm.Header{Kind: kindData}, []byte("connect")); err != nil {
+		t.Fatal(err)
+	}
+	recs[0].WaitFor(t, "the first frame", func(f []comm.Frame, _ map[int]error) bool { return len(f) == 1 })
+	return us, recs
+}
+
 // TestUnixRingSpinEndDeliversWhatWasPublished: a frame written while the
 // receiver spins (so no wake-up is sent) and not polled is delivered once
 // the spinning ends (SpinEnd settles the ring, or has its holder do it).
 func TestUnixRingSpinEndDeliversWhatWasPublished(t *testing.T) {
-	us, _ := unixJob(t, 2, nil)
-	recs := startAll(t, us)
+	us, recs := ringPair(t)
 	ctx := context.Background()
-	if err := us[1].Send(ctx, 0, comm.Header{Kind: kindData}, []byte("connect")); err != nil {
-		t.Fatal(err)
-	}
-	recs[0].WaitFor(t, "the first frame", func(f []comm.Frame, _ map[int]error) bool { return len(f) == 1 })
 	for round := range 100 {
 		us[0].SpinStart()
 		if err := us[1].Send(ctx, 0, comm.Header{Kind: kindData, Seq: uint64(round + 1)}, []byte("x")); err != nil {
@@ -234,13 +243,7 @@ func TestUnixRingFramesBeforePeerGone(t *testing.T) {
 // tries the records' bytes.)
 func TestUnixRingScribbledByPeer(t *testing.T) {
 	for _, head := range []uint64{1, 7, 1 << 40, ^uint64(0)} {
-		us, _ := unixJob(t, 2, nil)
-		recs := startAll(t, us)
-		ctx := context.Background()
-		if err := us[1].Send(ctx, 0, comm.Header{Kind: kindData}, []byte("connect")); err != nil {
-			t.Fatal(err)
-		}
-		recs[0].WaitFor(t, "the first frame", func(f []comm.Frame, _ map[int]error) bool { return len(f) == 1 })
+		us, recs := ringPair(t)
 		if !comm.ScribbleUnixRingHead(us[0], 1, head) {
 			t.Fatalf("no ring from rank 1")
 		}
@@ -258,13 +261,8 @@ func TestUnixRingScribbledByPeer(t *testing.T) {
 // without one). That send succeeds; the next one to the finished rank
 // fails with ErrPeerFinished.
 func TestUnixRingSendNeedsNoWakeUpToSucceed(t *testing.T) {
-	us, _ := unixJob(t, 2, nil)
-	recs := startAll(t, us)
+	us, _ := ringPair(t)
 	ctx := context.Background()
-	if err := us[1].Send(ctx, 0, comm.Header{Kind: kindData}, []byte("connect")); err != nil {
-		t.Fatal(err)
-	}
-	recs[0].WaitFor(t, "the first frame", func(f []comm.Frame, _ map[int]error) bool { return len(f) == 1 })
 	us[0].Close()
 	if !comm.MarkUnixRingReaderAsleep(us[1], 0) {
 		t.Fatal("no ring from rank 1 to rank 0")
