@@ -165,7 +165,14 @@ func shmBcastLocked[T any](a *arena, codec Codec[T], v T, root int, into func(co
 				return zero, err
 			}
 		}
-		body = slices.Clone(slot[:count])
+		if count <= a.inlineBytes {
+			// make and copy: a small value's allocation costs less than
+			// through Clone's append (8 B: 28 against 39 ns here).
+			body = make([]byte, count)
+			copy(body, slot)
+		} else {
+			body = slices.Clone(slot[:count])
+		}
 	default:
 		for k := range chunks {
 			if k == 0 {

@@ -24,12 +24,17 @@ func withHostMemory() Option {
 		if m, ok := hosts[host]; ok {
 			return m
 		}
-		buf := make([]byte, bytes+shmcoll.Align)
-		skip := (shmcoll.Align - int(uintptr(unsafe.Pointer(&buf[0]))%shmcoll.Align)) % shmcoll.Align
-		hosts[host] = buf[skip : skip+bytes]
+		hosts[host] = alignedMemory(bytes)
 		return hosts[host]
 	}
 	return func(c *config) { c.hostMemory = memory }
+}
+
+// alignedMemory is bytes of zeroed memory aligned as shared memory is.
+func alignedMemory(bytes int) []byte {
+	buf := make([]byte, bytes+shmcoll.Align)
+	skip := (shmcoll.Align - int(uintptr(unsafe.Pointer(&buf[0]))%shmcoll.Align)) % shmcoll.Align
+	return buf[skip : skip+bytes]
 }
 
 // TestHierCollectivesHostMemory runs TestHierCollectives' checks on seeded

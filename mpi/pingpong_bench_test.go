@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorun-mpi/gorun/comm"
 	"github.com/gorun-mpi/gorun/internal/ranks"
+	"github.com/gorun-mpi/gorun/internal/shmcoll"
 )
 
 // The ping-pong benchmarks run two ranks of one process over the real Unix
@@ -195,4 +196,78 @@ func BenchmarkRoundTripOneGoroutine(b *testing.B) {
 	for range b.N {
 		roundTrip()
 	}
+}
+
+// BenchmarkBcastOneGoroutine measures the CPU a small Bcast through the
+// world's shared memory costs both ranks, without a second core: one
+// goroutine drives a root and the other rank of a two-rank world, each
+// Bcast of the root followed by the other rank's (the root's value is in
+// its header by then, so neither waits). ns/op is one call on each rank.
+//
+//	go test -run '^$' -bench BcastOneGoroutine -cpu 1 ./mpi
+func BenchmarkBcastOneGoroutine(b *testing.B) {
+	for _, kind := range []string{"Bcast", "BcastInto"} {
+		b.Run(kind, func(b *testing.B) {
+			cs := twoRanksSharingMemory(b)
+			bufs := [][]float64{{1}, {0}}
+			call := func(r int) {
+				var err error
+				if kind == "Bcast" {
+					bufs[r], err = Bcast(cs[r], bufs[r], 0)
+				} else {
+					err = BcastInto(cs[r], bufs[r], 0)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			for range 1000 {
+				call(0)
+				call(1)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				call(0)
+				call(1)
+			}
+		})
+	}
+}
+
+// twoRanksSharingMemory is a two-rank world over Unix transports whose
+// collectives on the world go through shared memory, as a job's launched
+// by gorun do; it is finalized when b ends.
+func twoRanksSharingMemory(b *testing.B) []*Comm {
+	job, err := ranks.Start(ranks.Unix, 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { job.Close() })
+	cs := make([]*Comm, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for r := range cs {
+		wg.Go(func() { cs[r], errs[r] = Init(WithTransport(job.Transports[r])) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		var wg sync.WaitGroup
+		for _, c := range cs {
+			wg.Go(func() { c.Finalize() })
+		}
+		wg.Wait()
+	})
+	mem := alignedMemory(shmcoll.Size(2))
+	for r, c := range cs {
+		region, err := newRegion(c.e, mem, r, 2, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.shared.world.arena = region
+	}
+	return cs
 }
