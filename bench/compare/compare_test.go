@@ -2,7 +2,9 @@ package main
 
 import (
 	"math"
+	"slices"
 	"testing"
+	"time"
 )
 
 func TestParseTableReadsRowsAndSkipsTheRest(t *testing.T) {
@@ -97,5 +99,48 @@ func TestRoundOrder(t *testing.T) {
 	}
 	if got := implNames(impls); got != "gorun, openmpi, mpi4py" {
 		t.Errorf("roundOrder changed its argument to %s", got)
+	}
+}
+
+// TestSmallRoundsFollowTheRoundsWithSmallRowsOnly: the small-message
+// rounds are numbered after the full ones, run only their sizes and nps,
+// and count in the ratio of the rows they share with the full rounds.
+func TestSmallRoundsFollowTheRoundsWithSmallRowsOnly(t *testing.T) {
+	// A twin that prints a row per size asked for, its mean the
+	// implementation's figure: gorun 3, the peer 1.
+	fake := func(name, mean string) impl {
+		script := `kind=pingpong; while [ $# -gt 0 ]; do case $1 in -kind) kind=$2;; -sizes) sizes=$2;; esac; shift; done
+op=pingpong; [ $kind = coll ] && op=bcast
+for s in $(echo $sizes | tr , ' '); do echo "$op $s 100 ` + mean + ` 1 1 1"; done`
+		return impl{name: name, command: func(np int, _ program, args ...string) []string {
+			return append([]string{"sh", "-c", script, "sh"}, args...)
+		}}
+	}
+	cfg := config{rounds: 3, iterFlags: []string{"-budget", "1"}, small: smallRounds{
+		rounds: 2, pingSizes: []int{8, 64}, collNPs: []int{4}, collSizes: []int{8},
+	}}
+	res := newResults()
+	res.add(key{"pingpong", 2, "pingpong", 8}, "gorun", 1, row{iters: 100, mean: 9})
+	res.add(key{"pingpong", 2, "pingpong", 8}, "openmpi", 1, row{iters: 100, mean: 1})
+	measureSmall(cfg, []impl{fake("gorun", "3"), fake("openmpi", "1")}, res, time.Minute)
+	if len(res.failures) > 0 {
+		t.Fatalf("failures: %v", res.failures)
+	}
+	var measured []key
+	for _, k := range res.keys {
+		measured = append(measured, k)
+		for round := range res.rows[k]["gorun"] {
+			if round != 1 && round != 4 && round != 5 {
+				t.Errorf("%v measured as round %d, want 4 or 5", k, round)
+			}
+		}
+	}
+	want := []key{{"pingpong", 2, "pingpong", 8}, {"pingpong", 2, "pingpong", 64}, {"coll", 4, "bcast", 8}}
+	if !slices.Equal(measured, want) {
+		t.Errorf("measured %v, want %v", measured, want)
+	}
+	// Round 1 (9x) and the two small rounds (3x): the median is 3.
+	if r, ok := res.ratio(key{"pingpong", 2, "pingpong", 8}, "openmpi"); !ok || r != 3 {
+		t.Errorf("ratio %v (%v), want 3 over the three rounds", r, ok)
 	}
 }

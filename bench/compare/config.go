@@ -24,6 +24,21 @@ type config struct {
 	haversineNP   int
 	haversineN    int
 	perRunTimeout string
+	// small: rounds more of the small messages alone, after the
+	// rounds of everything (see measureSmall).
+	small smallRounds
+}
+
+// smallRounds are rounds more of the rows whose calls take about a
+// microsecond: the host's fast and slow modes, which last minutes, move
+// their ratios most (ping-pong 8 B at 1.96, 4.21 and 1.55x Open MPI in three
+// runs of three rounds, 2026-12-01), and their runs take seconds, so more
+// rounds cost little and outvote a mode that held one round.
+type smallRounds struct {
+	rounds    int
+	pingSizes []int
+	collNPs   []int
+	collSizes []int
 }
 
 // powersOfTwo returns lo, 2lo, 4lo, ... up to hi.
@@ -58,6 +73,12 @@ func fullConfig() config {
 		haversineNP:   4,
 		haversineN:    8_000_000,
 		perRunTimeout: "5m",
+		small: smallRounds{
+			rounds:    6,
+			pingSizes: powersOfTwo(8, 64<<10),
+			collNPs:   []int{2, 4},
+			collSizes: []int{8},
+		},
 	}
 }
 

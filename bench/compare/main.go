@@ -17,9 +17,11 @@
 // Runs alternate: each round runs every implementation on the same piece
 // of work, seconds apart (gorun first in odd rounds, last in even ones),
 // and a ratio is the median over the rounds of gorun's figure divided by
-// the peer's from the same round.
+// the peer's from the same round. The full run then runs six rounds more
+// of the small messages alone (ping-pong 8 B-64 KiB, the collectives at
+// 8 B at np 2 and 4), whose calls the host's changes of speed move most.
 //
-//	cd bench && go run ./compare          # full: about 15 minutes on 2 cores
+//	cd bench && go run ./compare          # full: about 20 minutes on 2 cores
 //	cd bench && go run ./compare -quick   # checks the tool: under 2 minutes
 //
 // A peer that is not installed is skipped with a line saying so. -quick

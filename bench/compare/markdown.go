@@ -94,7 +94,14 @@ func markdown(cfg config, impls []impl, skipped []string, res *results, m machin
 	w("\nRuns alternate: %d rounds; in each round every piece of work (a ping-pong sweep, the collectives at one np, "+
 		"one Init+Finalize job, one haversine job) runs with each implementation (%s; gorun first in odd rounds, last in even ones), seconds apart, before "+
 		"the next piece. **÷ columns** are gorun's time divided by the peer's (below 1: gorun is faster), the median over "+
-		"the rounds of the ratio of the two runs of the same round.\n\n", cfg.rounds, implNames(impls))
+		"the rounds of the ratio of the two runs of the same round.", cfg.rounds, implNames(impls))
+	if sm := cfg.small; sm.rounds > 0 {
+		w(" Then %d rounds more of the small messages alone (ping-pong %s, the collectives at %s at np=%s), alternated "+
+			"the same way: calls of about a microsecond are what the host's speed, which changes for minutes at a time, moves "+
+			"most, and more rounds of them cost little. Their rows' figures and ratios are medians over all %d rounds.",
+			sm.rounds, sizeRange(sm.pingSizes), sizeRange(sm.collSizes), joinInts(sm.collNPs), cfg.rounds+sm.rounds)
+	}
+	w("\n\n")
 	w("For ping-pong and collectives (`bench/ops`, `bench/ops/c/ops.c`, `bench/ops/py/ops.py`, the same loops) each "+
 		"operation and size gets warm-up calls (a tenth of the loop's calls and at least 10, the OSU micro-benchmarks' warm-up "+
 		"for large messages: a few large calls would otherwise also time the first use of that much memory, such as the Go heap growing "+
@@ -293,4 +300,26 @@ func shellLine(argv []string, work, benchDir string) string {
 		words[i] = a
 	}
 	return strings.Join(words, " ")
+}
+
+// sizeRange names sizes in bytes: "8 B" for one, "8 B-64 KiB" for several.
+func sizeRange(sizes []int) string {
+	if len(sizes) == 0 {
+		return ""
+	}
+	if len(sizes) == 1 {
+		return humanBytes(sizes[0])
+	}
+	return humanBytes(sizes[0]) + "-" + humanBytes(sizes[len(sizes)-1])
+}
+
+// humanBytes names a size in bytes as the tables do: 8 B, 64 KiB, 16 MiB.
+func humanBytes(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return itoa(n>>20) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return itoa(n>>10) + " KiB"
+	}
+	return itoa(n) + " B"
 }

@@ -25,16 +25,7 @@ func measureAll(cfg config, impls []impl, res *results) error {
 	for round := 1; round <= cfg.rounds; round++ {
 		impls := roundOrder(all, round)
 		fmt.Printf("round %d of %d (%s, on each piece of work)\n", round, cfg.rounds, implNames(impls))
-		for _, im := range impls {
-			args := append([]string{"-kind", "pingpong", "-sizes", sizesFlag(cfg.pingSizes)}, cfg.iterFlags...)
-			runTable(res, im, round, "pingpong", 2, timeout, im.command(2, opsProgram, args...))
-		}
-		for _, np := range cfg.collNPs {
-			for _, im := range impls {
-				args := append([]string{"-kind", "coll", "-sizes", sizesFlag(cfg.collSizes[np])}, cfg.iterFlags...)
-				runTable(res, im, round, "coll", np, timeout, im.command(np, opsProgram, args...))
-			}
-		}
+		measureTables(cfg, impls, res, round, timeout, cfg.pingSizes, cfg.collNPs, func(np int) []int { return cfg.collSizes[np] })
 		launchStart := time.Now()
 		for range cfg.launches {
 			for _, im := range impls {
@@ -63,7 +54,37 @@ func measureAll(cfg config, impls []impl, res *results) error {
 			}
 		}
 	}
+	measureSmall(cfg, all, res, timeout)
 	return nil
+}
+
+// measureSmall runs cfg.small's rounds, numbered on from cfg.rounds: the
+// ping-pong sweep over its sizes and the collectives at its sizes, in
+// roundOrder.
+func measureSmall(cfg config, all []impl, res *results, timeout time.Duration) {
+	small := cfg.small
+	for i := 1; i <= small.rounds; i++ {
+		round := cfg.rounds + i
+		impls := roundOrder(all, round)
+		fmt.Printf("small-message round %d of %d (%s)\n", i, small.rounds, implNames(impls))
+		measureTables(cfg, impls, res, round, timeout, small.pingSizes, small.collNPs, func(int) []int { return small.collSizes })
+	}
+}
+
+// measureTables runs, with each implementation in turn, the ping-pong
+// sweep over pingSizes and, for each np of collNPs, the collectives at
+// collSizes(np), as round.
+func measureTables(cfg config, impls []impl, res *results, round int, timeout time.Duration, pingSizes, collNPs []int, collSizes func(np int) []int) {
+	for _, im := range impls {
+		args := append([]string{"-kind", "pingpong", "-sizes", sizesFlag(pingSizes)}, cfg.iterFlags...)
+		runTable(res, im, round, "pingpong", 2, timeout, im.command(2, opsProgram, args...))
+	}
+	for _, np := range collNPs {
+		for _, im := range impls {
+			args := append([]string{"-kind", "coll", "-sizes", sizesFlag(collSizes(np))}, cfg.iterFlags...)
+			runTable(res, im, round, "coll", np, timeout, im.command(np, opsProgram, args...))
+		}
+	}
 }
 
 // roundOrder is the order in which round runs the implementations: gorun
