@@ -83,7 +83,8 @@ import (
 // per pair, a few nanoseconds per call of a 10000-call loop, below the
 // runs' spread; and every connected pair, even one that exchanges a single
 // message, would then hold its whole ring resident and pay ~100 us to
-// clear it (at 64 ranks with every pair connected, 1 GiB and 0.4 s of CPU).
+// clear it (at 64 ranks with every pair connected, 1 GiB and 0.4 s of CPU,
+// with the 256 KiB rings of then).
 const (
 	ringHeadOff     = 0
 	ringTailOff     = 64
@@ -93,8 +94,20 @@ const (
 	ringAlign       = 32
 
 	// DefaultRingSize is the data area of each direction's ring unless
-	// UnixConfig.RingSize says otherwise.
-	DefaultRingSize = 256 << 10
+	// UnixConfig.RingSize says otherwise. Its records carry up to a
+	// quarter of it, 128 KiB, which is package mpi's eager limit: a
+	// message that size crosses memory in three copies through a ring
+	// (into it, out of it into memory the receiver recycles, into the
+	// receive's buffer) faster than a rendezvous moves it with one copy
+	// out of the sender's memory (process_vm_readv, whose system call,
+	// clear-to-send and wake-ups cost more on this size): one way, 64 KiB
+	// 6.9 against 16.8 us, 96 KiB 10.1 against 20.6, 120 KiB 12.1 against
+	// 24.2 (2-core AMD EPYC VM, three alternated runs of bench/ops
+	// ping-pong, issue 17), while 128 KiB and more by the ring was slower
+	// than the rendezvous. A ring is mapped populated (ringMapFlags): each
+	// connected pair of ranks holds 1 MiB, both directions (at 64 ranks
+	// on one host with every pair connected, 2 GiB).
+	DefaultRingSize = 512 << 10
 	minRingSize     = 4 << 10
 	maxRingSize     = 64 << 20
 

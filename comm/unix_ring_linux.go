@@ -41,7 +41,7 @@ func createRing(size int) (fd int, mem []byte, err error) {
 // per page the first time the writer (4.7 us each on a 2-core AMD EPYC VM,
 // a new page of a memfd) and the reader (0.3 us, a page that exists) reach
 // it. Without it, the first lap of each ring after Init (4096 records of
-// an 8-byte message in the default 256 KiB) paid about 100 faults between
+// an 8-byte message in a 256 KiB ring) paid about 100 faults between
 // the two rings of a ping-pong, in the loop a program runs first.
 const ringMapFlags = unix.MAP_SHARED | unix.MAP_POPULATE
 

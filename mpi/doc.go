@@ -28,7 +28,7 @@
 // an error wrapping ErrTypeMismatch and the message is consumed. Messages from
 // one sender on one communicator with one tag arrive in the order sent.
 //
-// Messages up to the eager limit (DefaultEagerLimit, 64 KiB; over NATS what
+// Messages up to the eager limit (DefaultEagerLimit, 128 KiB; over NATS what
 // fits one NATS message: 2 MiB less 128 bytes on gorun's own servers, 1 MiB
 // less 128 bytes under NATS's default max_payload) are sent at once and
 // buffered by the receiver; larger ones use a rendezvous: Send waits until

@@ -68,7 +68,7 @@ func TestPulledReceiveWaitsForItsClearToSend(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("no single-copy path on this platform")
 	}
-	size := minPull + 12345 // pulled by the receiver alone: under minShare
+	size := max(minPull, DefaultEagerLimit) + 12345 // a rendezvous pulled by the receiver alone: under minShare
 	pulls := testReceiveWaitsForItsAnswer(t, func(h comm.Header) bool { return h.Kind == kindCTS && h.Tag == ctsPulled },
 		func(c *Comm) error { return c.Send(sharePattern(size, 1), 1, 1) },
 		func(c *Comm) error {

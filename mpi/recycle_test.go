@@ -29,7 +29,7 @@ type recycleValue struct {
 func recyclePayload(source, seq int, rng *rand.Rand) []byte {
 	n := rng.IntN(100)
 	if rng.IntN(50) == 0 {
-		n = 100 << 10 // beyond the eager limit
+		n = DefaultEagerLimit + 1000 // beyond the eager limit
 	}
 	b := make([]byte, 8+n)
 	for i := range b {

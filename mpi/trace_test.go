@@ -143,7 +143,7 @@ func TestTraceRecordsWhatRecycledMessagesSaid(t *testing.T) {
 					for range perSender {
 						size := rng.IntN(200)
 						if rng.IntN(10) == 0 {
-							size = 70_000 + rng.IntN(70_000) // rendezvous
+							size = DefaultEagerLimit + 1 + rng.IntN(70_000) // rendezvous
 						}
 						if err := c.Send(make([]byte, size), 0, 1+rng.IntN(3)); err != nil {
 							return err

@@ -9,7 +9,7 @@
 //	ordered     the other fix: the even partner sends first and then
 //	            receives, the odd one receives first and then sends.
 //	send-send   both Send first, then Recv. Unsafe: it works only while the
-//	            message is small enough to be sent eagerly (64 KiB by
+//	            message is small enough to be sent eagerly (128 KiB by
 //	            default, about 2 MiB over NATS); above that, Send waits for the partner's Recv,
 //	            which never comes.
 //

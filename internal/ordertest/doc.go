@@ -3,8 +3,8 @@
 // receiver on one communicator are matched in the order they were sent.
 //
 // Every rank derives the same Plan from the seed: rounds of messages of
-// mixed sizes (a few bytes, 60-70 KiB, 256-300 KiB, 1-2 MiB: on both sides
-// of the eager limits and of the single-copy threshold), sent with Send,
+// mixed sizes (a few bytes, 124-132 KiB, 256-300 KiB, 1-2 MiB: on both
+// sides of the eager limits and of the shared-copy threshold), sent with Send,
 // Ssend, Isend and Sendrecv over a few tags on three communicators (the
 // world, a Dup and a Split), received with specific tags and sources,
 // AnyTag and AnySource, by Irecvs posted before the round's barrier (before

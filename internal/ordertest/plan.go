@@ -129,15 +129,16 @@ func SplitColor(rank, np int) int {
 // SplitKey is the key a world rank passes to Split: it reverses the order.
 func SplitKey(rank, np int) int { return np - rank }
 
-// pickSize draws a payload size. The classes straddle the eager limits (64
-// KiB local, 1023 KiB NATS) and the single-copy threshold (a rendezvous body
-// of 64 KiB or more is copied straight out of the sender's memory).
+// pickSize draws a payload size. The classes straddle the eager limits (128
+// KiB local, which is also the largest record of a shared-memory ring;
+// 1023 KiB NATS) and the shared-copy threshold (a single copy of 512 KiB
+// or more from a blocking Send).
 func pickSize(r *rand.Rand, noHuge bool) int {
 	switch p := r.IntN(100); {
 	case p < 40:
 		return headerLen + r.IntN(48) // a few bytes
 	case p < 65:
-		return 60<<10 + r.IntN(10<<10) // 60-70 KiB
+		return 124<<10 + r.IntN(8<<10) // 124-132 KiB
 	case p < 88 || noHuge:
 		return 256<<10 + r.IntN(44<<10) // 256-300 KiB
 	default:

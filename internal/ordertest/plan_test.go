@@ -34,8 +34,8 @@ func TestPlanMixes(t *testing.T) {
 				switch {
 				case m.Size < 1024:
 					sizes["tiny"]++
-				case m.Size < 100<<10:
-					sizes["60-70K"]++
+				case m.Size < 200<<10:
+					sizes["124-132K"]++
 				case m.Size < 1<<20:
 					sizes["256-300K"]++
 				default:
