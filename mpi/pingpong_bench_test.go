@@ -155,28 +155,7 @@ func benchPingPong(b *testing.B, setup func(c *Comm) (func() error, error)) {
 //
 //	go test -run '^$' -bench RoundTripOneGoroutine -cpu 1 ./mpi
 func BenchmarkRoundTripOneGoroutine(b *testing.B) {
-	job, err := ranks.Start(ranks.Unix, 2)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer job.Close()
-	cs := make([]*Comm, 2)
-	errs := make([]error, 2)
-	var wg sync.WaitGroup
-	for r := range cs {
-		wg.Go(func() { cs[r], errs[r] = Init(WithTransport(job.Transports[r])) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		var wg sync.WaitGroup
-		for _, c := range cs {
-			wg.Go(func() { c.Finalize() })
-		}
-		wg.Wait()
-	}()
+	cs := twoRanks(b)
 	msg := make([]byte, 8)
 	roundTrip := func() {
 		for _, hop := range [][2]int{{0, 1}, {1, 0}} {
@@ -235,10 +214,9 @@ func BenchmarkBcastOneGoroutine(b *testing.B) {
 	}
 }
 
-// twoRanksSharingMemory is a two-rank world over Unix transports whose
-// collectives on the world go through shared memory, as a job's launched
-// by gorun do; it is finalized when b ends.
-func twoRanksSharingMemory(b *testing.B) []*Comm {
+// twoRanks is a two-rank world over Unix transports, finalized when b
+// ends.
+func twoRanks(b *testing.B) []*Comm {
 	job, err := ranks.Start(ranks.Unix, 2)
 	if err != nil {
 		b.Fatal(err)
@@ -261,6 +239,13 @@ func twoRanksSharingMemory(b *testing.B) []*Comm {
 		}
 		wg.Wait()
 	})
+	return cs
+}
+
+// twoRanksSharingMemory is twoRanks whose collectives on the world go
+// through shared memory, as a job's launched by gorun do.
+func twoRanksSharingMemory(b *testing.B) []*Comm {
+	cs := twoRanks(b)
 	mem := alignedMemory(shmcoll.Size(2))
 	for r, c := range cs {
 		region, err := newRegion(c.e, mem, r, 2, nil)
