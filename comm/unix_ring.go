@@ -164,6 +164,10 @@ func ringRecordLen(n uint64) uint64 {
 // copyIn writes b at position pos of the data area, wrapping, and returns
 // the position after it.
 func (m *ringMem) copyIn(pos uint64, b []byte) uint64 {
+	if off := pos & m.mask; off+uint64(len(b)) <= uint64(len(m.data)) {
+		copy(m.data[off:], b) // most records: no wrap, one copy
+		return pos + uint64(len(b))
+	}
 	for len(b) > 0 {
 		n := copy(m.data[pos&m.mask:], b)
 		b = b[n:]
@@ -174,6 +178,10 @@ func (m *ringMem) copyIn(pos uint64, b []byte) uint64 {
 
 // copyOut fills b from position pos of the data area, wrapping.
 func (m *ringMem) copyOut(pos uint64, b []byte) {
+	if off := pos & m.mask; off+uint64(len(b)) <= uint64(len(m.data)) {
+		copy(b, m.data[off:])
+		return
+	}
 	for len(b) > 0 {
 		n := copy(b, m.data[pos&m.mask:])
 		b = b[n:]
@@ -254,11 +262,12 @@ func (r *ringReader) take(f *Frame, ord uint32, source int, bp BufferProvider) (
 	if avail > uint64(len(r.data)) || avail%ringAlign != 0 {
 		return false, fmt.Errorf("head %d, tail %d: %w", head, r.tail, errRingBroken)
 	}
-	var hb [frameHeaderLen]byte
+	// Decoded where it lies, not copied first (a call to memmove per
+	// record): decodeFrameHeader reads each field once, so the writer
+	// cannot change a value between its check and its use.
 	off := r.tail & r.mask
-	copy(hb[:], r.data[off:off+frameHeaderLen])
 	h := &f.Header
-	length, rord, err := decodeFrameHeader(h, hb[:], source, r.maxSize)
+	length, rord, err := decodeFrameHeader(h, r.data[off:off+frameHeaderLen:off+frameHeaderLen], source, r.maxSize)
 	if err != nil {
 		return false, fmt.Errorf("record at %d: %w", r.tail, errors.Join(err, errRingBroken))
 	}

@@ -3,6 +3,7 @@ package mpi
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -47,6 +48,10 @@ func (e *engine) recycleCodec(mc *msgCodec) {
 // mc is nil for a numeric slice (its body is its memory). The caller hands
 // mc back with recycleCodec once the bytes are sent, or drops it.
 func (e *engine) encode(v any) (desc, body []byte, mc *msgCodec, err error) {
+	if b, ok := v.([]byte); ok {
+		// The commonest message first, without rawBytes' other cases.
+		return rawDesc(reflect.Uint8, b == nil), b, nil, nil
+	}
 	if b, kind, isNil, ok := rawBytes(v); ok {
 		return rawDesc(kind, isNil), b, nil, nil
 	}
