@@ -297,9 +297,13 @@ func (sp *span) endErr(err *error) {
 // dest (a rank of c) with tag, and numbers it among the sends to that rank
 // on c with that tag, as the receiver will take them.
 func (sp *span) sends(c *Comm, dest, tag, size int) {
-	if sp == nil {
-		return
+	if sp != nil {
+		sp.recordSend(c, dest, tag, size)
 	}
+}
+
+// recordSend is sends for a span that records.
+func (sp *span) recordSend(c *Comm, dest, tag, size int) {
 	world := c.group[dest]
 	t := sp.t
 	t.mu.Lock() // handOver may read the buffer meanwhile
@@ -340,9 +344,13 @@ func (sp *span) setNote(note string) {
 // received records the message req took, if it took one, and ends the
 // call with err.
 func (sp *span) received(req *Request, err error) {
-	if sp == nil {
-		return
+	if sp != nil {
+		sp.recordReceived(req, err)
 	}
+}
+
+// recordReceived is received for a span that records.
+func (sp *span) recordReceived(req *Request, err error) {
 	if req != nil && req.traceTook {
 		got := req.traceMsg
 		got.post = req.tracePost
