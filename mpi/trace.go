@@ -296,6 +296,10 @@ func (sp *span) endErr(err *error) {
 // sends records that the call sends a message of size payload bytes to
 // dest (a rank of c) with tag, and numbers it among the sends to that rank
 // on c with that tag, as the receiver will take them.
+//
+// It and received are a nil check around a call, small enough to be
+// inlined: with tracing off every message then costs a branch, not two
+// calls (issue 17).
 func (sp *span) sends(c *Comm, dest, tag, size int) {
 	if sp != nil {
 		sp.recordSend(c, dest, tag, size)

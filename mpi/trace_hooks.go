@@ -15,25 +15,23 @@ func (c *Comm) tracer() *tracer {
 	return c.shared.world.trace
 }
 
-// traceBegin starts recording a call named op on c. Small enough to be
-// inlined, as the hooks of every message are (traceRecv, traceTaking,
-// span.sends, span.received): with tracing off each is then a few loads
-// and a branch, not a call (issue 17: the calls were 3% of a small
-// message's instructions).
+// traceBegin starts recording a call named op on c.
 func (c *Comm) traceBegin(op string) *span {
-	if t := c.tracer(); t != nil {
-		return t.begin(op, c.ctx, false)
+	t := c.tracer()
+	if t == nil {
+		return nil
 	}
-	return nil
+	return t.begin(op, c.ctx, false)
 }
 
 // traceRecv starts recording a receive named op from source with tag,
 // numbering the receive it posts (see tracePosted).
 func (c *Comm) traceRecv(op string, source, tag int) *span {
-	if t := c.tracer(); t != nil {
-		return t.beginPosting(op, c.ctx, waitSource(source, tag))
+	t := c.tracer()
+	if t == nil {
+		return nil
 	}
-	return nil
+	return t.beginPosting(op, c.ctx, waitSource(source, tag))
 }
 
 // traceProbe starts recording a probe named op from source with tag.
@@ -59,13 +57,9 @@ func (r *Request) tracePosted(sp *span) {
 // traceTaking notes, as settle takes msg for r, what gorun --trace
 // records of it (received): settle then hands msg back for reuse.
 func (r *Request) traceTaking(msg *message) {
-	if r.c.tracer() != nil {
-		r.recordTaking(msg)
+	if r.c.tracer() == nil {
+		return
 	}
-}
-
-// recordTaking is traceTaking while tracing.
-func (r *Request) recordTaking(msg *message) {
 	size := bodySize(msg) // what Status says, or what came when it cannot say
 	if msg.rndv && len(msg.body) > 0 {
 		size = len(msg.body)
