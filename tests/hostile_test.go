@@ -389,6 +389,7 @@ func TestHostileConnectionsToControl(t *testing.T) {
 // TestHostileConnectionsToNATS attacks the embedded NATS server of a job
 // on the NATS transport, one kind of attack per job.
 func TestHostileConnectionsToNATS(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("one job per attack; -short makes them all at once (TestHostileEverythingAtOnce)")
 	}
@@ -473,6 +474,7 @@ func TestHostileHellosBeforeTheRanks(t *testing.T) {
 // then its peers must still get in. Skipped under -short: it waits out
 // that timeout (10 s).
 func TestHostilePileOfConnections(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("waits out the transport's handshake timeout")
 	}

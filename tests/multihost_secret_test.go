@@ -23,6 +23,7 @@ import (
 // launch requests carry them sealed for the agents, and nothing the agents
 // relay (the ranks' hellos among it) carries them.
 func TestMultihostSecretNeverInClear(t *testing.T) {
+	t.Parallel()
 	r := newBareRig(t, "a", "b")
 	cluster := "GORUN_CLUSTER_SECRET=" + newMarker() + newMarker()
 	for _, name := range []string{"a", "b"} {
@@ -124,6 +125,7 @@ func spySync(t *testing.T, spy *hostrig.Proc, out string) []byte {
 // changes nothing: the agents and the launcher drop them, and the job ends
 // as it would have, rank 0 having read its two lines of stdin once each.
 func TestMultihostRelayForgery(t *testing.T) {
+	t.Parallel()
 	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
 	spy := r.Start(t, "launcher", nil, rigTool(t, "natsspy", "./hostrig/natsspy"), "-nats", r.URL(), "-out", filepath.Join(t.TempDir(), "seen"))
 	if !spy.WaitFor("ready", 20*time.Second) {

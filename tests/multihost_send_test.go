@@ -12,6 +12,7 @@ import (
 // refused and silently lost, which would end the job "successfully" without
 // its output.
 func TestMultihostSmallMaxPayload(t *testing.T) {
+	t.Parallel()
 	r := newBareRigWith(t, []string{"-max-payload", "65536"}, "a", "b")
 	r.startAgent(t, "a", 1)
 	r.startAgent(t, "b", 1)
@@ -39,6 +40,7 @@ func TestMultihostSmallMaxPayload(t *testing.T) {
 // 2048 KiB deadlocks and gorun says so, and --sync-sends makes the 1 MiB
 // pair deadlock too.
 func TestMultihostPushedSendsUnderADefaultServer(t *testing.T) {
+	t.Parallel()
 	r := newBareRigWith(t, []string{"-max-payload", "1048576"}, "a", "b")
 	r.startAgent(t, "a", 1)
 	r.startAgent(t, "b", 1)

@@ -35,6 +35,7 @@ func (r *hostsRig) startAgentWith(t testing.TB, name string, slots int, env ...s
 // for it in their shared memory ends the job with the usual line, no rank
 // left.
 func TestMultihostHostSharedMemory(t *testing.T) {
+	t.Parallel()
 	r := newBareRig(t, "a", "b")
 	r.startAgentWith(t, "a", 2, jobenv.TestFrames+"=1")
 	r.startAgentWith(t, "b", 2, jobenv.TestFrames+"=1")

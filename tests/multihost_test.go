@@ -230,6 +230,7 @@ func totalKm(t *testing.T, stdout string) float64 {
 // examples/haversine with ranks on two agents, the programs existing only
 // on the launcher's host.
 func TestMultihostSuites(t *testing.T) {
+	t.Parallel()
 	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
 	if out, _ := r.Run(t, "a", 10*time.Second, "ls", binDir); strings.Contains(out, "p2p") {
 		t.Fatalf("the test programs are visible on agent host a:\n%s", out)
@@ -269,6 +270,7 @@ func TestMultihostSuites(t *testing.T) {
 // everywhere with the usual line plus its host; deadlock detection,
 // Abort, --timeout and stdin work across hosts.
 func TestMultihostRankFailures(t *testing.T) {
+	t.Parallel()
 	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
 	base := []string{"-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2"}
 	cases := []struct {
@@ -356,6 +358,7 @@ func jobDirsOf(t testing.TB, dir string, pid int) []string {
 // launcher interrupted, a host cut off the network: the job ends on every
 // side within 5 s and no rank survives.
 func TestMultihostHostFailures(t *testing.T) {
+	t.Parallel()
 	r := newBareRig(t, "a", "b", "c")
 	r.startAgent(t, "a", 2)
 	r.startAgent(t, "b", 2)
@@ -452,6 +455,7 @@ func TestMultihostHostFailures(t *testing.T) {
 // ships nothing), a corrupted cached copy is detected and replaced, and a
 // binary for another architecture is refused before anything starts.
 func TestMultihostShipping(t *testing.T) {
+	t.Parallel()
 	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
 	run := func() {
 		t.Helper()
@@ -510,6 +514,7 @@ func TestMultihostShipping(t *testing.T) {
 // error naming what was asked and what is free, --hosts auto and
 // --hostfile fill the agents' slots.
 func TestMultihostPlacement(t *testing.T) {
+	t.Parallel()
 	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
 	url := r.URL()
 	_, stderr, code := r.launch(t, "-np", "5", "--nats", url, "--hosts", "a:2,b:2", bin("behave"), "-mode", "hello")
@@ -556,6 +561,7 @@ func TestMultihostPlacement(t *testing.T) {
 // server and prints how to join; agents with the cluster's secret run only
 // launches signed with it, and wrong credentials fail within 5 s.
 func TestMultihostServeAndCredentials(t *testing.T) {
+	t.Parallel()
 	r := newBareRig(t, "a", "b")
 	a := r.Start(t, "a", []string{"GORUN_TEST_MARKER=" + r.marker}, r.gorun, "agent", "--serve", "0.0.0.0:4333",
 		"--name", "a", "--slots", "2", "--cache", t.TempDir())
@@ -639,6 +645,7 @@ func TestMultihostServeAndCredentials(t *testing.T) {
 // (routes), then loses one server mid-job: the job fails within 10 s,
 // naming it, and no rank survives.
 func TestMultihostNATSCluster(t *testing.T) {
+	t.Parallel()
 	r := newBareRig(t, "a", "b")
 	_, natsd := rigBinaries(t)
 	servers, urls := r.StartNATSCluster(t, natsd, 3)
@@ -677,6 +684,7 @@ func TestMultihostNATSCluster(t *testing.T) {
 // among the chosen agents. Agent b runs 386 programs (an amd64 kernel runs
 // them): its ranks run a 386 build, a's an amd64 one, in one job.
 func TestMultihostMixedPlatforms(t *testing.T) {
+	t.Parallel()
 	r := newBareRig(t, "a", "b")
 	for name, arch := range map[string]string{"a": "amd64", "b": "386"} {
 		a := r.Start(t, name, []string{"GORUN_TEST_MARKER=" + r.marker}, r.gorun, "agent", "--nats", r.URL(),
@@ -702,6 +710,7 @@ func TestMultihostMixedPlatforms(t *testing.T) {
 // program goes through its object store, and the agents' warm caches
 // fetch nothing for a second job.
 func TestMultihostShippingJetStream(t *testing.T) {
+	t.Parallel()
 	r := newBareRigWith(t, []string{"-js", t.TempDir()}, "a", "b")
 	r.startAgent(t, "a", 2)
 	r.startAgent(t, "b", 2)
@@ -723,6 +732,7 @@ func TestMultihostShippingJetStream(t *testing.T) {
 // through the local transport; a 1 MiB ping-pong between two ranks on
 // one agent (512 MiB each way in all) must not cross the NATS server.
 func TestMultihostSameHostTrafficSkipsNATS(t *testing.T) {
+	t.Parallel()
 	r := newHostsRig(t, map[string]int{"a": 2})
 	dir := t.TempDir()
 	build := exec.Command("go", "build", "-o", dir, ".")
@@ -753,6 +763,7 @@ func TestMultihostSameHostTrafficSkipsNATS(t *testing.T) {
 // rank: many lines from every rank, and 1 MiB lines (several messages
 // each) that must arrive whole and unmixed.
 func TestMultihostOutput(t *testing.T) {
+	t.Parallel()
 	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
 	base := []string{"-np", "4", "--nats", r.URL(), "--hosts", "a:2,b:2", "--tag-output", bin("behave")}
 	stdout, stderr, code := r.launch(t, append(base, "-mode", "lines", "-n", "5000")...)
@@ -803,6 +814,7 @@ func TestMultihostOutput(t *testing.T) {
 // 0 reads the launcher's stdin, then every rank finalizes), finishes with
 // status 0 and all its output.
 func TestMultihostNATSClusterOthersFinish(t *testing.T) {
+	t.Parallel()
 	r := newBareRig(t, "a", "b", "c", "d")
 	_, natsd := rigBinaries(t)
 	servers, urls := r.StartNATSCluster(t, natsd, 3)
@@ -870,6 +882,7 @@ func TestMultihostNATSClusterOthersFinish(t *testing.T) {
 // they give the job up when its heartbeats stop (a lease, 3 s), well
 // before a chunk's request would time out (shipTimeout, 10 s).
 func TestMultihostSignalWhileShipping(t *testing.T) {
+	t.Parallel()
 	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
@@ -953,6 +966,7 @@ func shippingStarted(limit time.Duration, caches ...string) bool {
 // flow control the launcher queues the output, its agents' heartbeats wait
 // behind it, and it ends the job as "lost agent".)
 func TestMultihostOutputFlowControl(t *testing.T) {
+	t.Parallel()
 	r := newHostsRig(t, map[string]int{"a": 1, "b": 1})
 	const n = 150000 // lines per rank, 175 bytes on average
 	p, out := r.StartWithStdout(t, "launcher", nil, r.gorun, "-np", "2", "--nats", r.URL(), "--hosts", "a:1,b:1",
@@ -1037,6 +1051,7 @@ func (s *slowReader) Read(p []byte) (int, error) {
 //   - Records too many for one NATS message (a ping-pong's 80,000 calls)
 //     arrive whole.
 func TestMultihostTrace(t *testing.T) {
+	t.Parallel()
 	r := newHostsRig(t, map[string]int{"a": 2, "b": 2})
 	t.Run("plan", func(t *testing.T) {
 		const np, seed = 4, 41

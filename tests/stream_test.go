@@ -12,6 +12,7 @@ import (
 // to a rank that sleeps 3 s before receiving, with one sender and with
 // seven; every message arrives, in order, on both transports.
 func TestFloodOfASleepingReceiver(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short")
 	}

@@ -73,6 +73,7 @@ func traceOfARankThatDies(t *testing.T, transport, how string) {
 // buffer the agent gave it and relays them, so the trace holds them, the
 // Allreduce unfinished, as on one host.
 func TestMultihostTraceOfARankThatDies(t *testing.T) {
+	t.Parallel()
 	r := newHostsRig(t, map[string]int{"a": 1, "b": 1})
 	for _, how := range []string{"panic", "exit"} {
 		t.Run(how, func(t *testing.T) {

@@ -35,6 +35,9 @@ var explained = map[string][]string{
 // wait-for cycle, the message nobody receives, the finished rank.
 func TestTrueDeadlocksAreReportedQuickly(t *testing.T) {
 	blockedAt := regexp.MustCompile(`blocking at (\d+)`)
+	// The verdict is timed: two of these jobs at a time, whatever
+	// -test.parallel allows, as on a 2-core machine before it was raised.
+	atOnce := make(chan struct{}, 2)
 	for _, tr := range transports {
 		for _, tc := range []struct {
 			mode string
@@ -49,6 +52,8 @@ func TestTrueDeadlocksAreReportedQuickly(t *testing.T) {
 		} {
 			t.Run(tr.name+"/"+tc.mode, func(t *testing.T) {
 				t.Parallel()
+				atOnce <- struct{}{}
+				defer func() { <-atOnce }()
 				res := runGorun(t, job{np: tc.np, prog: "verdict", flags: tr.flags, args: []string{"-mode", tc.mode}})
 				ended := time.Now()
 				g := gorunLines(res.stderr)
@@ -135,6 +140,7 @@ func TestManyRanksOnTwoCoresAreNotDeadlocks(t *testing.T) {
 // slowed down, by single copy, through the socket and over NATS: no
 // verdict, and it arrives intact.
 func TestGigabyteMessage(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short: 1 GiB each way")
 	}
