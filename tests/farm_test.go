@@ -25,6 +25,7 @@ func tasksPerRank(stdout string) map[int]int {
 // load balanced around a slow task, a task's error on every rank, and a
 // worker that dies mid-farm.
 func TestFarm(t *testing.T) {
+	t.Parallel()
 	runs := append(transports[:len(transports):len(transports)], struct {
 		name  string
 		flags []string

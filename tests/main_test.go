@@ -34,8 +34,12 @@ func TestMain(m *testing.M) {
 // -test.parallel says otherwise. Go's default is GOMAXPROCS, 2 on a 2-core
 // machine, but the parallel tests here (the multi-host ones above all)
 // spend much of their time waiting: for heartbeats and leases to run out,
-// for a sleeping receiver, for an attack's timeout. Four at once took the
-// package from 648 to ... s beside two CPU hogs on a 2-core AMD EPYC VM.
+// for a sleeping receiver, for an attack's timeout. Four at once (with the
+// collectives program's cheaper checks) took the package from 648 to 470 s
+// beside two CPU hogs on a 2-core AMD EPYC VM. Tests not marked parallel
+// still run one at a time, before them: TestThousandShortJobsLeaveNothing
+// counts the test process's descriptors, and the suites' jobs mostly
+// compute.
 const parallelDefault = 4
 
 func runMain(m *testing.M) int {

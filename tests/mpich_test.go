@@ -62,7 +62,9 @@ func firstLine(s, sub string) string {
 // transport (-short: at -np 4 only), all cases of a world in one job. At
 // -np 4 every case runs in TestMPICHSyncSends (every send synchronous);
 // the jobs at -np 4 here took 34 of the test's 83 s under two CPU hogs
-// on a 2-core AMD EPYC, where the suite took over 15 minutes.
+// on a 2-core AMD EPYC, where the suite took over 15 minutes. The jobs
+// run at the same time: their cases sleep (a receiver late on purpose)
+// as much as they compute.
 func TestMPICH(t *testing.T) {
 	names := mpichCases(t)
 	nps := []int{2, 5}
@@ -72,6 +74,7 @@ func TestMPICH(t *testing.T) {
 	for _, tr := range transports {
 		for _, np := range nps {
 			t.Run(fmt.Sprintf("%s/np=%d", tr.name, np), func(t *testing.T) {
+				t.Parallel()
 				runMPICH(t, np, tr.flags, nil, names)
 			})
 		}
@@ -83,6 +86,7 @@ func TestMPICH(t *testing.T) {
 // structs) with each Allreduce algorithm forced, and the broadcast case
 // with each Bcast algorithm, at -np 3 and 5.
 func TestMPICHForcedAlgorithms(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short: TestMPICH covers the default algorithms")
 	}
@@ -109,6 +113,7 @@ func TestMPICHForcedAlgorithms(t *testing.T) {
 // TestMPICHSyncSends runs every case with --sync-sends at -np 4 on the
 // local transport: a correct MPI program must not rely on Send buffering.
 func TestMPICHSyncSends(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short: TestMPICH covers buffered sends")
 	}
