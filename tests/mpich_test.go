@@ -62,9 +62,10 @@ func firstLine(s, sub string) string {
 // transport (-short: at -np 4 only), all cases of a world in one job. At
 // -np 4 every case runs in TestMPICHSyncSends (every send synchronous);
 // the jobs at -np 4 here took 34 of the test's 83 s under two CPU hogs
-// on a 2-core AMD EPYC, where the suite took over 15 minutes. The jobs
-// run at the same time: their cases sleep (a receiver late on purpose)
-// as much as they compute.
+// on a 2-core AMD EPYC, where the suite took over 15 minutes. The four
+// jobs run at the same time: together they use about one core (some cases
+// sleep on purpose, a late receiver), so one after another left the
+// other idle.
 func TestMPICH(t *testing.T) {
 	names := mpichCases(t)
 	nps := []int{2, 5}

@@ -256,8 +256,8 @@ func checkAllgather(w *mpi.Comm) error {
 	// 50,000 float64 a rank up to 8 ranks; beyond, parts shrink so that
 	// the gathered vector stays 400,000 (3.2 MB, still several of the
 	// arena's 1 MiB slots): at 64 ranks the full parts made each rank
-	// allocate and fill 25.6 MB, 1.6 GB over the job, most of the 64-rank
-	// suite's time over NATS.
+	// allocate and fill 25.6 MB, 1.6 GB over the job, a third of the
+	// 64-rank job's time over NATS (18.5 s with them, 12.5 without).
 	big := make([]float64, 400_000/max(8, w.Size()))
 	for i := range big {
 		big[i] = float64(w.Rank())
@@ -355,7 +355,7 @@ func vector(rank, n int) []float64 {
 // since rank*i mod 97 depends on i only through i mod 97. Checking a sum
 // by this table, not by adding size terms per element, keeps the check
 // from outweighing the reduction: at 64 ranks the per-element sums were a
-// fifth of the suite's CPU time.
+// fifth of the job's CPU time (perf).
 func vectorSums(size int) [97]float64 {
 	var sums [97]float64
 	for k := range sums {
