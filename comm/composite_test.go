@@ -176,6 +176,12 @@ func TestCompositePollsOnlyWhatCanPoll(t *testing.T) {
 		t.Error("a composite of transports that cannot poll is a Poller")
 	}
 	us, _ := unixJob(t, 2, nil)
+	// Rank 1 answers: the composite's Close says goodbye to it, and a
+	// peer that never started would hold that up for the dial timeout
+	// (30 s).
+	if err := us[1].Start(commtest.NewRecorder()); err != nil {
+		t.Fatal(err)
+	}
 	c, err = comm.NewComposite(0, 2, []comm.Transport{nets[0].Transport(0), us[0]}, []int{0, 1})
 	if err != nil {
 		t.Fatal(err)
