@@ -13,6 +13,12 @@
  * "phases rank R: gen1=ms sent1=ms ... reduced=ms" (ms from the clock's
  * start).
  *
+ * With -upfront it takes the shape the Go program had when issue 17 was
+ * filed (examples/haversine at d3447fe): the clock starts as soon as
+ * MPI_Init returns, with no barrier, and rank 0 generates all n requests
+ * before sending the first share (bench/haversine/thenandnow.sh compares
+ * that program with this one's -upfront, and today's with today's).
+ *
  *   mpicc -O2 -o /tmp/haversine bench/haversine/haversine.c -lm
  *   mpirun -np 4 /tmp/haversine -n 8000000
  *
@@ -67,9 +73,12 @@ int main(int argc, char **argv) {
     MPI_Comm_size(MPI_COMM_WORLD, &np);
     for (int i = 1; i + 1 < argc; i += 2)
         if (!strcmp(argv[i], "-n")) n = atol(argv[i + 1]);
-    for (int i = 1; i < argc; i++)
+    int upfront = 0;
+    for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-phases")) phases = 1;
-    MPI_Barrier(MPI_COMM_WORLD);
+        if (!strcmp(argv[i], "-upfront")) upfront = 1;
+    }
+    if (!upfront) MPI_Barrier(MPI_COMM_WORLD);
     double start = MPI_Wtime();
     phases_start = start;
     long *counts = malloc(sizeof(long) * np);
@@ -80,7 +89,18 @@ int main(int argc, char **argv) {
      * into one buffer as large as the largest share (MPI_Send returns once
      * the buffer may be reused). */
     double *mine = malloc(sizeof(double) * 4 * (counts[0] > 0 ? counts[0] : 1));
-    if (rank == 0) {
+    if (rank == 0 && upfront) {
+        /* All requests first, then each share from where it lies. */
+        double *all = malloc(sizeof(double) * 4 * (n > 0 ? n : 1));
+        generate(all, 0, n);
+        mark("gen", -1);
+        for (int r = 1; r < np; r++) {
+            MPI_Send(all + 4 * firsts[r], (int)(counts[r] * 4), MPI_DOUBLE, r, 1, MPI_COMM_WORLD);
+            mark("sent", r);
+        }
+        free(mine);
+        mine = all; /* rank 0's own share is the first */
+    } else if (rank == 0) {
         for (int r = 1; r < np; r++) {
             generate(mine, firsts[r], counts[r]);
             mark("gen", r);
