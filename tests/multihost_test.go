@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -685,6 +686,11 @@ func TestMultihostNATSCluster(t *testing.T) {
 // them): its ranks run a 386 build, a's an amd64 one, in one job.
 func TestMultihostMixedPlatforms(t *testing.T) {
 	t.Parallel()
+	built := warmBuilds(t, "../examples/hello", "386")
+	if err := exec.Command(built["386"]).Run(); errors.Is(err, syscall.ENOEXEC) {
+		// A kernel without 32-bit support (some paravirtualized guests).
+		t.Skipf("this machine cannot run linux/386 programs: %v", err)
+	}
 	r := newBareRig(t, "a", "b")
 	for name, arch := range map[string]string{"a": "amd64", "b": "386"} {
 		a := r.Start(t, name, []string{"GORUN_TEST_MARKER=" + r.marker}, r.gorun, "agent", "--nats", r.URL(),
@@ -704,6 +710,35 @@ func TestMultihostMixedPlatforms(t *testing.T) {
 		t.Errorf("agents a (amd64) and b (386) did not receive two different builds:\n%s\n%s", r.agents["a"].Output(), r.agents["b"].Output())
 	}
 	r.noRankLeft(t, 5*time.Second)
+}
+
+// warmBuilds builds pkg as gorun builds it for each platform goarchs
+// names (linux, no cgo) and for this one (with pure Go's resolver), under
+// the test's own deadline only, and returns the executables by GOARCH
+// ("" for this platform's): with Go's build cache cold for a platform, as
+// in CI before its cross-builds, gorun's build compiles every dependency
+// of the package (over 90 s for linux/386 beside two CPU hogs on a 2-core
+// VM), which is not what a job's time limit is for.
+func warmBuilds(t *testing.T, pkg string, goarchs ...string) map[string]string {
+	t.Helper()
+	built := map[string]string{}
+	dir := t.TempDir()
+	for _, arch := range append([]string{""}, goarchs...) {
+		out := filepath.Join(dir, "prog"+arch)
+		args, env := []string{"build", "-o", out}, []string{}
+		if arch == "" {
+			args = append(args, "-tags=netgo,osusergo")
+		} else {
+			env = append(env, "GOOS=linux", "GOARCH="+arch, "CGO_ENABLED=0")
+		}
+		cmd := exec.Command("go", append(args, ".")...)
+		cmd.Dir, cmd.Env = pkg, append(os.Environ(), env...)
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build of %s %v: %v\n%s", pkg, env, err, msg)
+		}
+		built[arch] = out
+	}
+	return built
 }
 
 // TestMultihostShippingJetStream: with JetStream on the server, the
