@@ -13,6 +13,7 @@ type machine struct {
 	date, cpus, cpuModel, kernel      string
 	goVersion, openMPI, mpi4py, numpy string
 	loadBefore, loadAfter             string
+	hostBefore, hostAfter             hostSpeed
 	elapsed                           time.Duration
 }
 
@@ -27,6 +28,7 @@ func describeMachine(python string) machine {
 		mpi4py:     firstLine(commandOutput(python, "-c", "import mpi4py; print(mpi4py.__version__)")),
 		numpy:      firstLine(commandOutput(python, "-c", "import numpy; print(numpy.__version__)")),
 		loadBefore: loadAverage(),
+		hostBefore: probeHost(),
 	}
 	if n := firstLine(commandOutput("nproc")); n != "" {
 		m.cpus = n

@@ -91,6 +91,7 @@ func run(quick bool, out string, rounds int, python string) error {
 	}
 	natsRes := measureNATS(cfg, benchDir, work)
 	env.loadAfter = loadAverage()
+	env.hostAfter = probeHost()
 	env.elapsed = time.Since(started)
 
 	if err := os.MkdirAll(plotDir, 0o755); err != nil {
