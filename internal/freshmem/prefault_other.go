@@ -1,6 +1,6 @@
 //go:build !linux
 
-package collectives
+package freshmem
 
 // prefault does nothing here: the pages fault as they are first written.
 func prefault([]byte) {}
