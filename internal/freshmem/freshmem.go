@@ -6,8 +6,9 @@
 // a paravirtualized 2-core AMD EPYC guest, 14-19 us a fresh 4 KiB page
 // (written by the program or by the kernel, as in read or
 // process_vm_readv), against 0.9-1.1 us populated by MADV_POPULATE_WRITE
-// and 0.2-0.6 us in huge pages (256 MiB, /tmp/pf2.c-style probes,
-// 2026-12-02).
+// and 0.2-0.6 us in huge pages (256 MiB of fresh anonymous memory written
+// a byte a page, read from /dev/zero, or populated, timed in C, 2026-12-02;
+// bench/compare's host probe times the first of these).
 package freshmem
 
 import (
