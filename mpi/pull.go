@@ -86,8 +86,8 @@ func (e *engine) pulled(r *recvOp, msg *message, buf []byte) {
 // slice when it can take the body (as BufferFor decides), else a new one
 // whose pages are made present before the copy (freshmem.Bytes), since the
 // copy overwrites it whole. Faulted in by the copy instead, a 64 MB body
-// cost the haversine workload's receivers 250-290 ms each on a
-// paravirtualized VM whose page faults take 14 us (28-65 ms so; the whole
+// cost the haversine workload's receivers 245-299 ms each on a
+// paravirtualized VM whose page faults take 14 us (28-186 ms so; the whole
 // job, np=4, 1.35-1.45 -> 0.62-0.87 s, four alternated runs each).
 func (e *engine) pullTarget(msg *message) []byte {
 	if b := e.bodyTarget(msg.env.source, msg.id, msg.size); b != nil {
