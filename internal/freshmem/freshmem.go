@@ -17,8 +17,9 @@ import (
 )
 
 // Bytes returns a new slice of n bytes that the caller overwrites whole
-// before anyone reads it (a collective's result, a received body): its contents are
-// whatever the memory held, and its pages are made present at once.
+// before anyone reads it (a collective's result, a received body): its
+// contents are whatever the memory held, and its pages are made present
+// at once.
 //
 // A result of several MiB is where the allocating forms (AllreduceSlice,
 // Bcast) lose to the Into forms, and the loss is the memory, not the
