@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gorun-mpi/gorun/comm"
+	"github.com/gorun-mpi/gorun/internal/gorunner"
 	"github.com/gorun-mpi/gorun/tests/hostrig"
 )
 
@@ -59,7 +59,7 @@ func BenchmarkMultihostLaunch(b *testing.B) {
 func BenchmarkMultihostPingPong(b *testing.B) {
 	natsping := rigTool(b, "natsping", "./hostrig/natsping")
 	dir := b.TempDir()
-	build := exec.Command("go", "build", "-o", dir, ".")
+	build := gorunner.BuildCommand("-o", dir, ".")
 	build.Dir = "../bench/pingpong" // a module of its own
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("building pingpong: %v\n%s", err, out)
@@ -142,7 +142,7 @@ func BenchmarkMultihostHaversine(b *testing.B) {
 func BenchmarkMultihostAllreduceBytes(b *testing.B) {
 	r := newHostsRig(b, map[string]int{"a": 2, "b": 2})
 	dir := b.TempDir()
-	build := exec.Command("go", "build", "-o", dir, ".")
+	build := gorunner.BuildCommand("-o", dir, ".")
 	build.Dir = "../bench/collbench" // a module of its own
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("building collbench: %v\n%s", err, out)

@@ -2,11 +2,12 @@ package tests
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorun-mpi/gorun/internal/gorunner"
 )
 
 // BenchmarkMultihostHostMemory times allreduces at 2 hosts x 2 ranks on
@@ -22,7 +23,7 @@ import (
 func BenchmarkMultihostHostMemory(b *testing.B) {
 	r := newHostsRig(b, map[string]int{"a": 2, "b": 2})
 	dir := b.TempDir()
-	build := exec.Command("go", "build", "-o", dir, "./ops")
+	build := gorunner.BuildCommand("-o", dir, "./ops")
 	build.Dir = "../bench" // a module of its own
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("building ops: %v\n%s", err, out)

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorun-mpi/gorun/internal/gorunner"
 	"github.com/gorun-mpi/gorun/tests/hostrig"
 )
 
@@ -45,22 +46,22 @@ func rigBinaries(t testing.TB) (gorun, natsd string) {
 			return
 		}
 		rigTools = dir
-		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "natsd"), "./hostrig/natsd").CombinedOutput(); err != nil {
+		if out, err := gorunner.BuildCommand("-o", filepath.Join(dir, "natsd"), "./hostrig/natsd").CombinedOutput(); err != nil {
 			rigToolsErr = err
 			t.Logf("%s", out)
 			return
 		}
-		args := []string{"build", "-o", filepath.Join(dir, "gorun")}
+		args := []string{"-o", filepath.Join(dir, "gorun")}
 		if os.Getenv("GORUN_RIG_RACE") == "1" {
 			args = append(args, "-race") // the launcher and agents under the race detector
 		}
-		if out, err := exec.Command("go", append(args, "../cmd/gorun")...).CombinedOutput(); err != nil {
+		if out, err := gorunner.BuildCommand(append(args, "../cmd/gorun")...).CombinedOutput(); err != nil {
 			rigToolsErr = err
 			t.Logf("%s", out)
 			return
 		}
 		// Beside gorun, where gorun agent --serve finds it.
-		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "gorun-natsd"), "../cmd/gorun-natsd").CombinedOutput(); err != nil {
+		if out, err := gorunner.BuildCommand("-o", filepath.Join(dir, "gorun-natsd"), "../cmd/gorun-natsd").CombinedOutput(); err != nil {
 			rigToolsErr = err
 			t.Logf("%s", out)
 		}
@@ -80,7 +81,7 @@ func rigTool(t testing.TB, name, pkg string) string {
 	if _, err := os.Stat(path); err == nil {
 		return path
 	}
-	if out, err := exec.Command("go", "build", "-o", path, pkg).CombinedOutput(); err != nil {
+	if out, err := gorunner.BuildCommand("-o", path, pkg).CombinedOutput(); err != nil {
 		t.Fatalf("building %s: %v\n%s", pkg, err, out)
 	}
 	return path
@@ -770,7 +771,7 @@ func TestMultihostSameHostTrafficSkipsNATS(t *testing.T) {
 	t.Parallel()
 	r := newHostsRig(t, map[string]int{"a": 2})
 	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", dir, ".")
+	build := gorunner.BuildCommand("-o", dir, ".")
 	build.Dir = "../bench/pingpong" // a module of its own
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building pingpong: %v\n%s", err, out)

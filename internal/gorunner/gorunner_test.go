@@ -1,6 +1,7 @@
 package gorunner
 
 import (
+	"debug/elf"
 	"errors"
 	"os"
 	"os/exec"
@@ -74,5 +75,30 @@ func TestBuildNamesEachBinary(t *testing.T) {
 		if left, _ := os.ReadDir(dir); len(left) != len(targets) {
 			t.Errorf("Build left %d entries in its directory, want %d", len(left), len(targets))
 		}
+	}
+}
+
+// TestBuildLinksNoCLibrary: a program that uses package net is built as
+// README.md installs gorun (CGO_ENABLED=0), a static binary that starts
+// without the dynamic linker, even where a C compiler would let go build
+// link net to the C library.
+func TestBuildLinksNoCLibrary(t *testing.T) {
+	dir := t.TempDir()
+	if err := Build(dir, map[string]string{"usesnet": "./testdata/usesnet"}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "usesnet")
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Skipf("not an ELF binary here: %v", err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Errorf("%s asks for a dynamic linker (PT_INTERP): built with cgo", path)
+		}
+	}
+	if out, err := exec.Command(path).Output(); err != nil || strings.TrimSpace(string(out)) != "usesnet true" {
+		t.Errorf("usesnet printed %q (%v)", out, err)
 	}
 }
