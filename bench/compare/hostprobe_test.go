@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -28,10 +29,29 @@ func TestChainStepCostIsPerStep(t *testing.T) {
 	}
 }
 
+func TestProcessStartCostIsPerProcess(t *testing.T) {
+	if _, err := exec.LookPath("true"); err != nil {
+		t.Skip(err)
+	}
+	one, err := processStartCost(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A fork, an exec and a wait: tens of microseconds at the least, and
+	// not a second even on a loaded machine.
+	if one < 20*time.Microsecond || one > time.Second {
+		t.Errorf("a process start took %v", one)
+	}
+}
+
 func TestHostSpeedStrings(t *testing.T) {
 	h := hostSpeed{pageFault: 2500 * time.Nanosecond, chainStep: 1.3, ok: true}
 	if got := h.String(); got != "page 2.50 us, chain step 1.30 ns" {
 		t.Errorf("String() = %q", got)
+	}
+	h.processStart = 2900 * time.Microsecond
+	if got := h.String(); got != "page 2.50 us, chain step 1.30 ns, process start 2.90 ms" {
+		t.Errorf("String() with a process start = %q", got)
 	}
 	if got := (hostSpeed{}).String(); got != "unknown" {
 		t.Errorf("unprobed String() = %q", got)

@@ -83,7 +83,7 @@ func markdown(cfg config, impls []impl, skipped []string, res *results, m machin
 	w("| date | %s |\n| CPUs (`nproc`) | %s |\n| CPU | %s |\n| kernel | %s |\n", m.date, m.cpus, m.cpuModel, m.kernel)
 	w("| Go | %s |\n| Open MPI | %s |\n| mpi4py / numpy | %s / %s |\n", m.goVersion, m.openMPI, m.mpi4py, m.numpy)
 	w("| load average (1, 5, 15 min) | before %s, after %s |\n", m.loadBefore, m.loadAfter)
-	w("| host probe (median of %d): first write to a fresh 4 KiB page; one step of a dependent multiply-add chain | before: %s; after: %s |\n", probeRepeats, m.hostBefore, m.hostAfter)
+	w("| host probe (median of %d): first write to a fresh 4 KiB page; one step of a dependent multiply-add chain; start and wait for `true` | before: %s; after: %s |\n", probeRepeats, m.hostBefore, m.hostAfter)
 	w("| measuring took | %s |\n\n", m.elapsed.Round(1e9))
 
 	w("## How\n\n")
