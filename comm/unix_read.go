@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/gorun-mpi/gorun/internal/freshmem"
 )
 
 // readBufferLen is the per-connection buffer that headers and small payloads
@@ -409,7 +411,9 @@ func (ic *inConn) parse() bool {
 				}
 			}
 			if ic.payload == nil {
-				ic.payload = make([]byte, length)
+				// Read in whole before it is delivered: its pages are
+				// made present at once (see freshmem).
+				ic.payload = freshmem.Bytes(int(length))
 			}
 			ic.got = copy(ic.payload, avail)
 			ic.r += ic.got
