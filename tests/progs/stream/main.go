@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorun-mpi/gorun/internal/freshmem"
 	"github.com/gorun-mpi/gorun/mpi"
 )
 
@@ -83,7 +84,11 @@ func big(world *mpi.Comm, mib int) error {
 	size := mib << 20
 	switch world.Rank() {
 	case 0:
-		data := make([]byte, size)
+		// Only a byte a page is checked: the rest of the memory need not
+		// be cleared, and its pages are made present at once rather than
+		// faulted in one by one (see freshmem), seconds for 1 GiB on a VM
+		// whose page faults cost 14-19 us.
+		data := freshmem.Bytes(size)
 		for i := 0; i < size; i += 4096 {
 			data[i] = byte(i >> 12)
 		}
