@@ -151,14 +151,14 @@ func (t *NATS) receive(p *natsPeer, typ byte, fixed, data []byte) error {
 
 // assemble adds chunk to a, the frame's next bytes; it is false when they
 // overrun the frame. A frame's memory is made when its second message
-// arrives: a frame of two messages (a 1 MiB rendezvous body under a
-// 1 MiB server, when no receive's buffer takes it) is its first message's
-// data with the chunk appended, the one allocation not zeroed first; a
-// frame of more, memory the chunks overwrite whole (freshmem.Bytes, its
-// pages made present at once: in a guest whose page faults cost 14-19 us
-// a 4 KiB page they cost more than the copies), its first message's data
-// first. A frame is delivered only once its chunks filled it, and a frame
-// whose sender is lost before its last chunk never is.
+// arrives: a frame of two messages (a 1 MiB rendezvous body under a 1 MiB
+// server, when no receive's buffer takes it) is its first message's data
+// with the chunk appended; a frame of more is memory the chunks overwrite
+// whole, its first message's data first (freshmem.Bytes: its pages made
+// present at once, as in a guest whose page faults cost 14-19 us a 4 KiB
+// page they cost more than the copies). A frame is delivered only once its
+// chunks filled it, and a frame whose sender is lost before its last chunk
+// never is.
 func (a *assembly) assemble(chunk []byte) bool {
 	if a.f.Payload == nil {
 		n := len(a.first)
