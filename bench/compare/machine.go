@@ -11,15 +11,17 @@ import (
 // machine describes where and when the figures were measured.
 type machine struct {
 	date, cpus, cpuModel, kernel      string
+	commit                            string // gorun's, as git describes the tree measured
 	goVersion, openMPI, mpi4py, numpy string
 	loadBefore, loadAfter             string
 	hostBefore, hostAfter             hostSpeed
 	elapsed                           time.Duration
 }
 
-func describeMachine(python string) machine {
+func describeMachine(benchDir, python string) machine {
 	m := machine{
 		date:       time.Now().UTC().Format("2006-01-02 15:04 UTC"),
+		commit:     treeCommit(benchDir),
 		cpus:       itoa(runtime.NumCPU()),
 		cpuModel:   "unknown",
 		kernel:     firstLine(commandOutput("uname", "-sr")),
@@ -42,6 +44,26 @@ func describeMachine(python string) machine {
 		}
 	}
 	return m
+}
+
+// treeCommit names the commit of the gorun tree holding dir, with
+// "(modified)" when its files differ from it, or "unknown" outside a git
+// checkout: which code the figures are of.
+func treeCommit(dir string) string {
+	cmd := exec.Command("git", "-C", dir, "log", "-1", "--format=%h %cs %s")
+	out, err := cmd.Output()
+	if err != nil {
+		return "unknown"
+	}
+	commit := firstLine(string(out))
+	if len(commit) > 100 {
+		commit = commit[:100] + "..."
+	}
+	status, err := exec.Command("git", "-C", dir, "status", "--porcelain", "--untracked-files=no").Output()
+	if err == nil && len(strings.TrimSpace(string(status))) > 0 {
+		commit += " (modified)"
+	}
+	return commit
 }
 
 // loadAverage is /proc/loadavg's 1, 5 and 15 minute averages.

@@ -75,7 +75,7 @@ func run(quick bool, out string, rounds int, python string) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	env := describeMachine(python)
+	env := describeMachine(benchDir, python)
 	impls, skipped, err := buildAll(benchDir, work, python)
 	if err != nil {
 		return err

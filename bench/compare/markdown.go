@@ -80,7 +80,7 @@ func markdown(cfg config, impls []impl, skipped []string, res *results, m machin
 	w("What a program pays is the **mean of back-to-back calls**, the headline figure everywhere below.\n\n")
 	w("## Machine\n\n")
 	w("| | |\n|---|---|\n")
-	w("| date | %s |\n| CPUs (`nproc`) | %s |\n| CPU | %s |\n| kernel | %s |\n", m.date, m.cpus, m.cpuModel, m.kernel)
+	w("| date | %s |\n| gorun commit | %s |\n| CPUs (`nproc`) | %s |\n| CPU | %s |\n| kernel | %s |\n", m.date, markdownCell(m.commit), m.cpus, m.cpuModel, m.kernel)
 	w("| Go | %s |\n| Open MPI | %s |\n| mpi4py / numpy | %s / %s |\n", m.goVersion, m.openMPI, m.mpi4py, m.numpy)
 	w("| load average (1, 5, 15 min) | before %s, after %s |\n", m.loadBefore, m.loadAfter)
 	w("| host probe (median of %d): first write to a fresh 4 KiB page; one step of a dependent multiply-add chain; start and wait for `true` | before: %s; after: %s |\n", probeRepeats, m.hostBefore, m.hostAfter)
@@ -325,3 +325,6 @@ func humanBytes(n int) string {
 	}
 	return itoa(n) + " B"
 }
+
+// markdownCell makes s safe inside a table cell: a "|" would end it.
+func markdownCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
