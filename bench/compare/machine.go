@@ -56,8 +56,8 @@ func treeCommit(dir string) string {
 		return "unknown"
 	}
 	commit := firstLine(string(out))
-	if len(commit) > 100 {
-		commit = commit[:100] + "..."
+	if runes := []rune(commit); len(runes) > 100 {
+		commit = string(runes[:100]) + "..."
 	}
 	status, err := exec.Command("git", "-C", dir, "status", "--porcelain", "--untracked-files=no").Output()
 	if err == nil && len(strings.TrimSpace(string(status))) > 0 {

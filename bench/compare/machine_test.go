@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestTreeCommitNamesTheCommitAndAModifiedTree(t *testing.T) {
@@ -13,6 +14,9 @@ func TestTreeCommitNamesTheCommitAndAModifiedTree(t *testing.T) {
 		t.Skip("no git")
 	}
 	dir := t.TempDir()
+	// Git looks no higher than dir's parent: a temporary directory inside
+	// some other checkout is still outside one here.
+	t.Setenv("GIT_CEILING_DIRECTORIES", filepath.Dir(dir))
 	git := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.invalid"}, args...)...)
@@ -32,6 +36,13 @@ func TestTreeCommitNamesTheCommitAndAModifiedTree(t *testing.T) {
 	}
 	git("add", "f")
 	git("commit", "-q", "-m", "the | subject")
+	long := strings.Repeat("é", 120)
+	defer func() {
+		git("commit", "-q", "--allow-empty", "-m", long)
+		if got := treeCommit(dir); !utf8.ValidString(got) || !strings.Contains(got, "é...") {
+			t.Errorf("a long subject: %q, want it cut on a character's boundary, with ...", got)
+		}
+	}()
 	hash := git("rev-parse", "--short", "HEAD")
 	sub := filepath.Join(dir, "sub")
 	if err := os.Mkdir(sub, 0o755); err != nil {
