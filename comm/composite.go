@@ -298,3 +298,13 @@ func (s subProvider) BufferFor(h Header, length int) []byte {
 	}
 	return s.bp.BufferFor(h, length)
 }
+
+// SplitBuffers passes the question on when the Handler is a
+// SplitBufferProvider (see there); else the transport goes BufferFor's way.
+func (s subProvider) SplitBuffers(h Header, length int, first []byte) (head, body []byte) {
+	sp, ok := s.bp.(SplitBufferProvider)
+	if !ok || !s.mine(int(h.Source)) {
+		return nil, nil
+	}
+	return sp.SplitBuffers(h, length, first)
+}

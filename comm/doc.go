@@ -18,7 +18,9 @@
 // PeerMemoryWriter (copying out of and into a same-host peer's memory),
 // EagerLimiter (a preferred eager limit per destination), PushLimiter (the
 // largest message above it worth sending unasked), and, on the
-// Handler's side, BufferProvider (the memory a large payload is read into). comm/commtest checks every transport
+// Handler's side, BufferProvider (the memory a large payload is read into)
+// and SplitBufferProvider (a payload read in two parts, its body where its
+// head says). comm/commtest checks every transport
 // against the contract, abilities included.
 //
 // # Usage

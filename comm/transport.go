@@ -146,6 +146,37 @@ type BufferProvider interface {
 	BufferFor(h Header, length int) []byte
 }
 
+// SplitBufferProvider is an optional ability of a BufferProvider: taking a
+// frame's payload in two parts, a head and the rest (the body), so that the
+// body lands in memory the head decides on (package mpi reads a message's
+// numbers straight into a posted receive's buffer once its descriptor, the
+// head, says they fit) and crosses memory once. A transport that supports
+// it (the Unix transport, for what comes through its shared-memory rings)
+// calls SplitBuffers instead of BufferFor for a frame whose payload is at
+// least SplitThreshold bytes long, with the frame's header (Source filled
+// in), the payload's length, and first, a copy of the payload's first
+// SplitPeek bytes in the transport's own memory, valid during the call
+// only (the head is decided on that copy, which the sender can no longer
+// change). SplitBuffers returns
+// memory for the head, of n <= len(first) bytes, and for the body, of
+// exactly length-n bytes; the transport copies first[:n] into head, the
+// rest of the payload into body, and delivers the frame with head as its
+// Payload. Or it returns nil for both, and the transport goes BufferFor's
+// way. The same ordering rules as BufferFor's hold: the frame's Deliver
+// follows before the next call for the same source.
+type SplitBufferProvider interface {
+	BufferProvider
+	SplitBuffers(h Header, length int, first []byte) (head, body []byte)
+}
+
+// SplitThreshold is the payload length from which a transport that
+// supports SplitBufferProvider asks for split buffers: below it, a second
+// copy costs less than the asking.
+const SplitThreshold = 4 << 10
+
+// SplitPeek is how many of a payload's first bytes SplitBuffers is shown.
+const SplitPeek = 16
+
 // PeerMemoryReader is an optional ability of transports whose peers may run
 // on this host: copying straight out of a peer process's memory (Linux's
 // process_vm_readv), so a large body crosses memory once instead of twice

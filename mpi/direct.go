@@ -21,7 +21,10 @@ func directTarget(ptr any) ([]byte, reflect.Kind) {
 	s := v.Elem()
 	kind := s.Type().Elem().Kind()
 	size, ok := rawKindSize(kind)
-	if !ok || s.Cap() == 0 {
+	if !ok || s.Cap() == 0 || uintptr(size) != s.Type().Elem().Size() {
+		// The last: int and uint on a 32-bit host, 4 bytes each in
+		// memory and 8 on the wire; their slice's memory is not
+		// s.Cap()*size bytes long.
 		return nil, reflect.Invalid
 	}
 	return unsafe.Slice((*byte)(s.UnsafePointer()), s.Cap()*size), kind

@@ -3,8 +3,10 @@ package mpi
 import (
 	"errors"
 	"math"
+	"reflect"
 	"runtime"
 	"testing"
+	"unsafe"
 )
 
 // TestRendezvousBodyLandsInTheReceiversBuffer checks that a large numeric
@@ -145,5 +147,28 @@ func TestReceiverThatFinalizesAtOnceCompletesTheSend(t *testing.T) {
 		if t.Failed() {
 			return
 		}
+	}
+}
+
+// TestDirectTargetIsTheSlicesMemory: the memory directTarget gives is the
+// slice's up to its capacity, no more; on a 32-bit host, where int and
+// uint take 4 bytes in memory and 8 on the wire, it gives none for them
+// (a body of n ints read into 8n bytes there would run past the slice).
+func TestDirectTargetIsTheSlicesMemory(t *testing.T) {
+	ints := make([]int, 3, 5)
+	into, kind := directTarget(&ints)
+	switch {
+	case unsafe.Sizeof(ints[0]) != 8 && into != nil:
+		t.Errorf("[]int of %d-byte elements: %d bytes of direct memory, want none", unsafe.Sizeof(ints[0]), len(into))
+	case unsafe.Sizeof(ints[0]) == 8 && (len(into) != 40 || kind != reflect.Int || unsafe.SliceData(into) != (*byte)(unsafe.Pointer(&ints[0]))):
+		t.Errorf("[]int with capacity 5: %d bytes of kind %v, want its 40 bytes of int", len(into), kind)
+	}
+	floats := make([]float32, 0, 7)
+	if into, kind := directTarget(&floats); len(into) != 28 || kind != reflect.Float32 {
+		t.Errorf("[]float32 with capacity 7: %d bytes of kind %v, want 28 of float32", len(into), kind)
+	}
+	var none []float64
+	if into, _ := directTarget(&none); into != nil {
+		t.Errorf("a slice without capacity: %d bytes of direct memory", len(into))
 	}
 }

@@ -90,6 +90,7 @@ type engine struct {
 	busy           atomic.Int64
 	pulls          atomic.Uint64 // bodies copied out of senders' memory
 	shared         atomic.Uint64 // of those, bodies part-written by their senders (share.go)
+	directEager    atomic.Uint64 // eager bodies read straight into their receive's memory (splitbody.go)
 }
 
 type rndvKey struct {
@@ -172,7 +173,12 @@ func (e *engine) Deliver(f comm.Frame) {
 	switch f.Kind {
 	case kindEager:
 		msg := e.lent(src, f.Payload)
-		msg.env, msg.body, msg.size, msg.ackID = env, f.Payload, len(f.Payload), f.Seq
+		msg.env, msg.ackID = env, f.Seq
+		if msg.claimed != nil {
+			e.arriveClaimed(msg, f.Payload) // see SplitBuffers
+			break
+		}
+		msg.body, msg.size = f.Payload, len(f.Payload)
 		e.arrive(msg)
 	case kindRTS, kindRTSLocal, kindRTSShared:
 		size, remote, desc, ok := decodeRTS(f.Kind, f.Payload)

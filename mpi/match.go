@@ -27,8 +27,8 @@ type envelope struct {
 // message is an arrived message (eager) or announcement (rendezvous RTS).
 type message struct {
 	env  envelope
-	head []byte // rendezvous: the descriptor from the RTS; eager: nil
-	body []byte // eager: descriptor and body; rendezvous: the body once it arrived
+	head []byte // rendezvous: the descriptor from the RTS; eager: nil, unless read apart (SplitBuffers)
+	body []byte // eager: descriptor and body (body alone when head is set); rendezvous: the body once it arrived
 	size int    // payload bytes announced (rendezvous) or held (eager)
 	rndv bool   // body follows after a clear-to-send (or unasked: pushed)
 	id   uint64 // rendezvous id chosen by the sender
@@ -52,6 +52,10 @@ type message struct {
 	// receive copies the message out before the struct is reused.
 	spare    []byte
 	borrowed bool
+	// claimed, while the frame of an eager message is being read, is the
+	// receive that took it when its descriptor was read, whose memory
+	// body is (see SplitBuffers); head is the descriptor then.
+	claimed *recvOp
 }
 
 // recvOp is a posted receive.

@@ -184,7 +184,7 @@ func (r *Request) settle() {
 	msg := r.recv.msg
 	r.traceTaking(msg)
 	desc, body := msg.head, msg.body
-	if !msg.rndv {
+	if !msg.rndv && msg.head == nil {
 		var err error
 		if desc, body, err = splitMessage(msg.body); err != nil {
 			r.err = r.c.wrapErr(r.op, r.c.local[msg.env.source], msg.env.tag, err)
