@@ -825,23 +825,7 @@ func TestMultihostOutput(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("lines: status %d:\n%s", code, stderr)
 	}
-	for rank := range 4 {
-		prefix := fmt.Sprintf("[%d] rank %d line ", rank, rank)
-		n := 0
-		for _, l := range lines(stdout) {
-			if strings.HasPrefix(l, prefix) {
-				var i int
-				fmt.Sscanf(l[len(prefix):], "%d", &i)
-				if want := strings.Repeat("x", 50+i%200); !strings.HasSuffix(l, " "+want) || i != n {
-					t.Fatalf("rank %d: line %d out of order or torn: %.80q", rank, n, l)
-				}
-				n++
-			}
-		}
-		if n != 5000 {
-			t.Errorf("rank %d: %d lines of 5000 arrived", rank, n)
-		}
-	}
+	checkRankLines(t, stdout, "[%d] ", 4, 5000)
 	stdout, stderr, code = r.launch(t, append(base, "-mode", "longline")...)
 	if code != 0 {
 		t.Fatalf("longline: status %d:\n%s", code, stderr)

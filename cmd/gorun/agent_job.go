@@ -281,11 +281,14 @@ func (j *agentJob) supervise(server *control.Server, down <-chan *nats.Msg, exit
 				flushC = time.After(flushWait)
 				break
 			}
-			// A rank's children hold its pipes: stop forwarding.
-			for _, p := range j.procs {
-				p.closePipes()
-			}
+			// A rank's children hold its pipes: stop forwarding, once
+			// what the pipes hold is forwarded (pipe_drain.go).
 			flushC = nil
+			for _, p := range j.procs {
+				if !p.closeIfDrainable() {
+					flushC = time.After(drainPoll)
+				}
+			}
 		case m := <-down:
 			if j.onDown(server, m) {
 				ended = true

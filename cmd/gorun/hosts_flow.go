@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // outQueue holds one agent's output messages (and its ranks' "drained"
@@ -104,21 +103,19 @@ func (r *remoteRanks) stopOutput() {
 	}
 }
 
-// awaitOutput waits until done (every rank's output written), as long as
-// output keeps being written: at most flushWait without progress. (Each
-// agent bounds the wait for pipes that leftover processes hold; a lost
-// agent's ranks count as drained.)
+// awaitOutput waits until done (every rank's output written), or until
+// gorun is told to stop (a signal: what has not been written is dropped).
+// No timer ends that wait: each agent forwards what its ranks' pipes hold
+// and bounds its wait for pipes that leftover processes hold
+// (pipe_drain.go), a lost agent's ranks count as drained (loseHost), and
+// gorun's own stdout is written at the pace of whoever reads it, as any
+// program's. (A wait of at most flushWait without progress, as before,
+// lost the output of TestMultihostOutput whenever the test's reader, on
+// a loaded machine, left one write of gorun's waiting that long.)
 func (r *remoteRanks) awaitOutput(done <-chan struct{}) {
-	for {
-		before := r.out.written.Load()
-		select {
-		case <-done:
-			return
-		case <-time.After(flushWait):
-		}
-		if r.out.written.Load() == before {
-			return
-		}
+	select {
+	case <-done:
+	case <-r.s.sigs:
 	}
 }
 

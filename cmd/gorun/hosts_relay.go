@@ -374,10 +374,13 @@ func (r *remoteRanks) loseHost(host int, reason string) {
 	if r.launches != nil && r.launches[host] != nil {
 		r.launches[host]() // its launch request, if unanswered, is answered by this
 	}
-	var ranks []int
+	var ranks, all []int
 	for rank, h := range r.hostOf {
-		if h == host && !r.exited[rank] {
-			ranks = append(ranks, rank)
+		if h == host {
+			all = append(all, rank)
+			if !r.exited[rank] {
+				ranks = append(ranks, rank)
+			}
 		}
 	}
 	r.mu.Unlock()
@@ -389,6 +392,9 @@ func (r *remoteRanks) loseHost(host int, reason string) {
 			r.exited[rank] = true
 			r.mu.Unlock()
 		}
+	}
+	// Its ranks' output, exited or not, will come no more.
+	for _, rank := range all {
 		r.markDrained(rank)
 	}
 }

@@ -23,6 +23,7 @@ type proc struct {
 	outR    *os.File      // read end of its stdout pipe
 	errR    *os.File      // read end of its stderr pipe
 	drained chan struct{} // closed when both pipes reached EOF (or were closed)
+	drain   *pipeDrain    // when the pipes may be closed (pipe_drain.go)
 }
 
 // exitEvent reports that a rank's process ended.
@@ -136,7 +137,7 @@ func startRank(rank int, prog program, args, env []string, stdin, shared, traceB
 		errR.Close()
 		return nil, fmt.Errorf("cannot start rank %d (%s): %w", rank, prog.argv0, err)
 	}
-	p := &proc{rank: rank, cmd: cmd, pid: cmd.Process.Pid, outR: outR, errR: errR, drained: make(chan struct{})}
+	p := &proc{rank: rank, cmd: cmd, pid: cmd.Process.Pid, outR: outR, errR: errR, drained: make(chan struct{}), drain: newPipeDrain()}
 	var prefix []byte
 	if tag {
 		prefix = rankPrefix(rank)
@@ -147,7 +148,7 @@ func startRank(rank int, prog program, args, env []string, stdin, shared, traceB
 		s *stream
 	}{{outR, stdout}, {errR, stderr}} {
 		go func() {
-			forward(pair.r, pair.s, prefix)
+			forward(countingReader{pair.r, &p.drain.read}, pair.s, prefix)
 			pair.r.Close()
 			pipeDone <- struct{}{}
 		}()
@@ -165,7 +166,8 @@ func startRank(rank int, prog program, args, env []string, stdin, shared, traceB
 }
 
 // closePipes unblocks the forwarders of a rank whose pipes are held open by
-// a process outside our reach; what was not read yet is lost.
+// a process outside our reach; what was not read yet is lost, so callers
+// close them only when the pipe drain allows (see closeWhenDrained).
 func (p *proc) closePipes() {
 	p.outR.Close()
 	p.errR.Close()

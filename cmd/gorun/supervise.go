@@ -22,6 +22,7 @@ const (
 	connGrace    = 1 * time.Second        // wait at most this long for an exited rank's last control messages
 	confirmRetry = 250 * time.Millisecond // after a rank said no to a confirm round, ask again this late
 	flushWait    = 2 * time.Second        // wait this long for output held by leftover processes
+	drainPoll    = 20 * time.Millisecond  // after flushWait, look this often whether a pipe may be closed (pipe_drain.go)
 )
 
 // supervisor runs one job: it starts the ranks, follows them through their
@@ -455,11 +456,15 @@ func (s *supervisor) finish() {
 		}
 		return
 	}
+	// Every rank's process group is killed: a pipe still open after
+	// flushWait is held by a process that left its group. What the pipes
+	// hold is forwarded first (closeWhenDrained), at the pace of whoever
+	// reads gorun's output, as any program's; a signal ends the wait.
 	deadline := time.NewTimer(flushWait)
 	defer deadline.Stop()
-	expired := false
+	expired, stopped := false, false
 	for _, p := range s.procs {
-		if p == nil {
+		if p == nil || stopped {
 			continue
 		}
 		if !expired {
@@ -470,23 +475,18 @@ func (s *supervisor) finish() {
 				expired = true
 			}
 		}
-		p.closePipes()
+		stopped = p.closeWhenDrained(s.sigs)
 	}
-	if expired {
-		// Closing the pipes ends the forwarders unless our own stdout is
-		// stuck; don't wait on that forever.
-		last := time.NewTimer(flushWait)
-		defer last.Stop()
-	wait:
-		for _, p := range s.procs {
-			if p == nil {
-				continue
-			}
-			select {
-			case <-p.drained:
-			case <-last.C:
-				break wait
-			}
+	// The forwarders end once their pipes are closed, after writing what
+	// they read.
+	for _, p := range s.procs {
+		if p == nil || stopped {
+			continue
+		}
+		select {
+		case <-p.drained:
+		case <-s.sigs:
+			stopped = true
 		}
 	}
 	if s.cause != "" {

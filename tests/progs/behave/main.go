@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,10 +20,11 @@ import (
 
 func main() {
 	mode := flag.String("mode", "hello", "what to do: hello, exit, signal, panic, abort, nofinalize, deadlock, "+
-		"collective-deadlock, die-in-collective, sleep, stdin, args, lines, noeol, longline, cpus")
+		"collective-deadlock, die-in-collective, sleep, stdin, args, lines, noeol, longline, cpus, escape")
 	victim := flag.Int("rank", 1, "the rank that misbehaves")
 	code := flag.Int("code", 3, "exit or abort code")
-	lines := flag.Int("n", 200, "lines to print (lines mode)")
+	lines := flag.Int("n", 200, "lines to print (lines and escape modes)")
+	spam := flag.Bool("spam", false, "escape mode: the leftover child writes to the rank's stdout without end")
 	flag.Parse()
 	world, err := mpi.Init()
 	if err != nil {
@@ -125,6 +127,25 @@ func main() {
 	case "args":
 		fmt.Printf("rank %d args %q\n", me, flag.Args())
 	case "lines":
+		for i := 0; i < *lines; i++ {
+			fmt.Printf("rank %d line %d %s\n", me, i, strings.Repeat("x", 50+i%200))
+		}
+	case "escape":
+		// A child in a session of its own, out of gorun's reach, holds
+		// this rank's stdout open after the rank exits (and writes to it
+		// without end with -spam); the rank's own lines come first.
+		script := "exec sleep 120"
+		if *spam {
+			script = "while :; do echo leftover; done"
+		}
+		child := exec.Command("/bin/sh", "-c", script)
+		child.Stdout = os.Stdout
+		child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := child.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(os.Stderr, "rank %d leftover %d\n", me, child.Process.Pid)
 		for i := 0; i < *lines; i++ {
 			fmt.Printf("rank %d line %d %s\n", me, i, strings.Repeat("x", 50+i%200))
 		}
