@@ -1,7 +1,6 @@
 package comm_test
 
 import (
-	"bytes"
 	"context"
 	"math/rand/v2"
 	"sync"
@@ -120,17 +119,7 @@ func TestUnixRingSplitBuffers(t *testing.T) {
 	}
 	sp.rec.WaitFor(t, "every frame", func(f []comm.Frame, _ map[int]error) bool { return len(f) == 2*frames })
 	close(spin)
-	next := map[int32]uint64{}
-	for _, f := range sp.rec.Frames() {
-		if uint64(f.Tag) != uint64(f.Source) || f.Seq != next[f.Source] {
-			t.Fatalf("from rank %d: frame %d (tag %d) where %d was due", f.Source, f.Seq, f.Tag, next[f.Source])
-		}
-		want := ringPayload(seed+uint64(f.Source), int(f.Seq), len(f.Payload))
-		if !bytes.Equal(f.Payload, want) {
-			t.Fatalf("from rank %d: frame %d (%d bytes) corrupted", f.Source, f.Seq, len(f.Payload))
-		}
-		next[f.Source]++
-	}
+	checkRingFrames(t, sp.rec.Frames(), seed)
 	t.Logf("%d frames split, %d declined", sp.splits.Load(), sp.refused.Load())
 	if sp.wrongPeek.Load() != 0 {
 		t.Errorf("%d calls of SplitBuffers with a short peek or for a short frame", sp.wrongPeek.Load())
