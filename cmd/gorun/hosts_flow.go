@@ -3,7 +3,6 @@ package main
 import (
 	"strconv"
 	"sync"
-	"sync/atomic"
 )
 
 // outQueue holds one agent's output messages (and its ranks' "drained"
@@ -78,7 +77,6 @@ func (r *remoteRanks) writeOutput(h int, q *outQueue) {
 		case upOut:
 			r.output(m.Rank, m.Fd, m.Data)
 			written += int64(len(m.Data))
-			r.out.written.Add(int64(len(m.Data)))
 		case upDrained:
 			r.markDrained(m.Rank)
 		}
@@ -120,8 +118,7 @@ func (r *remoteRanks) awaitOutput(done <-chan struct{}) {
 }
 
 // outFlow is the launcher's side of the agents' output: a queue per
-// agent, and how many bytes it has written out in all.
+// agent.
 type outFlow struct {
-	queues  []*outQueue
-	written atomic.Int64
+	queues []*outQueue
 }
