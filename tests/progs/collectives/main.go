@@ -123,7 +123,7 @@ func checkBcast(w *mpi.Comm, largest int) error {
 	for _, n := range []int{0, 1, 300_000} { // 300,000 float64: 2.4 MB
 		var v []float64
 		if w.Rank() == 0 {
-			v = make([]float64, n)
+			v = floats(n)
 			for i := range v {
 				v[i] = float64(i) * 0.5
 			}
@@ -149,7 +149,7 @@ func checkBcastInto(w *mpi.Comm, largest int) error {
 		if n > largest {
 			break
 		}
-		buf := make([]float64, n)
+		buf := floats(n)
 		for i := range buf {
 			buf[i] = -1
 			if w.Rank() == root {
@@ -343,7 +343,7 @@ func checkAllreduce(w *mpi.Comm) error {
 // vector is rank's contribution to slice reductions: element i is
 // rank*i mod 97, so sums are exact in float64.
 func vector(rank, n int) []float64 {
-	v := make([]float64, n)
+	v := floats(n)
 	for i := range v {
 		v[i] = float64((rank * i) % 97)
 	}
@@ -407,7 +407,7 @@ func checkAllreduceSlice(w *mpi.Comm, largest int) error {
 			return fmt.Errorf("n=%d: got %d elements", n, len(got))
 		}
 		// Into a buffer of its own, and in place.
-		into := make([]float64, n)
+		into := floats(n)
 		if err := mpi.AllreduceSliceInto(w, vector(w.Rank(), n), into, mpi.Sum); err != nil {
 			return err
 		}
@@ -519,7 +519,7 @@ func checkNonCommutative(w *mpi.Comm) error {
 // the same bits. Rank 0 broadcasts its bits and every rank compares.
 func checkFloatAgreement(w *mpi.Comm) error {
 	for _, n := range []int{1, 1000, 300_000} {
-		v := make([]float64, n)
+		v := floats(n)
 		for i := range v {
 			v[i] = 1/float64(w.Rank()+i+1) + math.Pi*float64(w.Rank())
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/gorun-mpi/gorun/mpi"
@@ -61,6 +62,12 @@ func recvLike(c *mpi.Comm, want any, source, tag int) (mpi.Status, error) {
 }
 
 func sameValue(want, got any) error {
+	if equal, known := equalNumbers(want, got); known {
+		if !equal {
+			return fmt.Errorf("got %s, want %s", short(got), short(want))
+		}
+		return nil
+	}
 	wv, gv := reflect.ValueOf(want), reflect.ValueOf(got)
 	if wv.Kind() == reflect.Slice && wv.Len() == 0 && gv.Len() == 0 {
 		return nil
@@ -69,6 +76,32 @@ func sameValue(want, got any) error {
 		return fmt.Errorf("got %s, want %s", short(got), short(want))
 	}
 	return nil
+}
+
+// equalNumbers compares slices of the element types the cases send most
+// as reflect.DeepEqual does, without its reflection per element (with
+// DeepEqual, comparing pingping's 128 Ki []int64 messages took a tenth of
+// the CPU time of a job of every case); known is false for other types.
+func equalNumbers(want, got any) (equal, known bool) {
+	switch w := want.(type) {
+	case []byte:
+		return sliceEqual(w, got), true
+	case []int32:
+		return sliceEqual(w, got), true
+	case []int64:
+		return sliceEqual(w, got), true
+	case []int:
+		return sliceEqual(w, got), true
+	case []float64:
+		return sliceEqual(w, got), true
+	}
+	return false, false
+}
+
+// sliceEqual: got is a []T with want's elements (nil and empty alike).
+func sliceEqual[T comparable](want []T, got any) bool {
+	g, ok := got.([]T)
+	return ok && slices.Equal(want, g)
 }
 
 func short(v any) string {
