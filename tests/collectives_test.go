@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -56,19 +57,16 @@ const forcedLargest = 1_200_000
 
 // TestForcedAlgorithms runs the same checks with each algorithm forced by
 // its GORUN_COLL_* variable, at -np 4 and at -np 5 (not a power of two),
-// with vectors of at most forcedLargest elements.
+// with vectors of at most forcedLargest elements. Each job forces one
+// algorithm of every collective at once (forcedSets): 4 sets instead of a
+// job per algorithm, 42 jobs of the whole suite (30 s of the tests
+// package's time here).
 func TestForcedAlgorithms(t *testing.T) {
-	var forced []string
-	for env, algs := range collectives.Algorithms() {
-		for _, alg := range algs {
-			forced = append(forced, env+"="+alg)
-		}
-	}
-	slices.Sort(forced)
-	for _, env := range forced {
+	for i, env := range forcedSets(collectives.Algorithms()) {
 		for _, np := range []int{4, 5} {
-			t.Run(fmt.Sprintf("%s/np=%d", env, np), func(t *testing.T) {
-				expectCollectives(t, np, runGorun(t, job{np: np, prog: "collectives", env: []string{env},
+			t.Run(fmt.Sprintf("set%d/np=%d", i, np), func(t *testing.T) {
+				t.Logf("forced: %s", strings.Join(env, " "))
+				expectCollectives(t, np, runGorun(t, job{np: np, prog: "collectives", env: env,
 					args: []string{"largest", fmt.Sprint(forcedLargest)}}))
 			})
 		}
@@ -84,6 +82,53 @@ func TestForcedAlgorithms(t *testing.T) {
 			}
 		}
 	})
+}
+
+// forcedSets returns environments that between them force every
+// algorithm of algs (GORUN_COLL_* variable -> its algorithms): set k sets
+// each variable to its algorithm k, cycling through those of a variable
+// that has fewer, so there are as many sets as the most algorithms of a
+// variable.
+func forcedSets(algs map[string][]string) [][]string {
+	vars := slices.Sorted(maps.Keys(algs))
+	n := 0
+	for _, v := range vars {
+		n = max(n, len(algs[v]))
+	}
+	sets := make([][]string, n)
+	for k := range sets {
+		for _, v := range vars {
+			if len(algs[v]) > 0 {
+				sets[k] = append(sets[k], v+"="+algs[v][k%len(algs[v])])
+			}
+		}
+	}
+	return sets
+}
+
+// TestForcedSetsForceEveryAlgorithm: every algorithm of every variable is
+// forced in some set, and no set names a variable twice.
+func TestForcedSetsForceEveryAlgorithm(t *testing.T) {
+	algs := collectives.Algorithms()
+	forced := map[string]bool{}
+	for _, set := range forcedSets(algs) {
+		seen := map[string]bool{}
+		for _, kv := range set {
+			name, _, _ := strings.Cut(kv, "=")
+			if seen[name] {
+				t.Errorf("set %v names %s twice", set, name)
+			}
+			seen[name] = true
+			forced[kv] = true
+		}
+	}
+	for v, list := range algs {
+		for _, a := range list {
+			if !forced[v+"="+a] {
+				t.Errorf("%s=%s is forced in no set", v, a)
+			}
+		}
+	}
 }
 
 // TestCollectiveMismatch runs tests/progs/collectives' mismatch modes on

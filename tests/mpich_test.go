@@ -95,28 +95,20 @@ func TestMPICH(t *testing.T) {
 
 // TestMPICHForcedAlgorithms runs the cases that check reductions (bitwise
 // agreement of float sums, non-commutative operators, user operators on
-// structs) with each Allreduce algorithm forced, and the broadcast case
-// with each Bcast algorithm, at -np 3 and 5.
+// structs) and the broadcast case with each Allreduce and each Bcast
+// algorithm forced, one of each per job (forcedSets), at -np 3 and 5.
 func TestMPICHForcedAlgorithms(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short: TestMPICH covers the default algorithms")
 	}
-	type force struct {
-		env   string
-		cases []string
-	}
-	var forced []force
-	for _, alg := range collectives.Algorithms()["GORUN_COLL_ALLREDUCE"] {
-		forced = append(forced, force{"GORUN_COLL_ALLREDUCE=" + alg, []string{"allred-float", "allred3", "longuser", "coll12"}})
-	}
-	for _, alg := range collectives.Algorithms()["GORUN_COLL_BCAST"] {
-		forced = append(forced, force{"GORUN_COLL_BCAST=" + alg, []string{"bcast2"}})
-	}
-	for _, f := range forced {
+	all := collectives.Algorithms()
+	algs := map[string][]string{"GORUN_COLL_ALLREDUCE": all["GORUN_COLL_ALLREDUCE"], "GORUN_COLL_BCAST": all["GORUN_COLL_BCAST"]}
+	for i, env := range forcedSets(algs) {
 		for _, np := range []int{3, 5} {
-			t.Run(fmt.Sprintf("%s/np=%d", f.env, np), func(t *testing.T) {
-				runMPICH(t, np, nil, []string{f.env}, f.cases)
+			t.Run(fmt.Sprintf("set%d/np=%d", i, np), func(t *testing.T) {
+				t.Logf("forced: %s", strings.Join(env, " "))
+				runMPICH(t, np, nil, env, []string{"allred-float", "allred3", "longuser", "coll12", "bcast2"})
 			})
 		}
 	}
