@@ -25,7 +25,8 @@ func TestPlacementHierCollectives(t *testing.T) {
 	for _, placement := range hierPlacements {
 		np := strings.Count(placement, ",") + 1
 		t.Run(placement, func(t *testing.T) {
-			expectCollectives(t, np, runGorun(t, job{np: np, prog: "collectives", env: []string{placementEnv + "=" + placement}}))
+			expectCollectives(t, np, runGorun(t, job{np: np, prog: "collectives", env: []string{placementEnv + "=" + placement},
+				args: []string{"largest", fmt.Sprint(reducedLargest)}}))
 		})
 	}
 }

@@ -244,7 +244,7 @@ func TestMultihostSuites(t *testing.T) {
 	}
 	expectPointToPoint(t, 4, result{stdout: stdout, stderr: stderr, code: code, marker: newMarker()})
 
-	stdout, stderr, code = r.launch(t, "-np", "4", "--nats", url, "--hosts", "a:2,b:2", "--map-by", "node", bin("collectives"))
+	stdout, stderr, code = r.launch(t, "-np", "4", "--nats", url, "--hosts", "a:2,b:2", "--map-by", "node", bin("collectives"), "largest", fmt.Sprint(reducedLargest))
 	if !strings.Contains(stderr, "gorun: ranks 0,2 on a, ranks 1,3 on b") {
 		t.Errorf("--map-by node: no or wrong placement summary line:\n%s", stderr)
 	}
@@ -661,7 +661,7 @@ func TestMultihostNATSCluster(t *testing.T) {
 	}
 	stdout, stderr, code := r.launch(t, "-np", "4", "--nats", urls[0], "--hosts", "a:2,b:2", bin("p2p"))
 	expectPointToPoint(t, 4, result{stdout: stdout, stderr: stderr, code: code, marker: newMarker()})
-	stdout, stderr, code = r.launch(t, "-np", "4", "--nats", urls[0], "--hosts", "a:2,b:2", "--map-by", "node", bin("collectives"))
+	stdout, stderr, code = r.launch(t, "-np", "4", "--nats", urls[0], "--hosts", "a:2,b:2", "--map-by", "node", bin("collectives"), "largest", fmt.Sprint(reducedLargest))
 	expectCollectives(t, 4, result{stdout: stdout, stderr: stderr, code: code, marker: newMarker()})
 
 	p := r.Start(t, "launcher", nil, r.gorun, "-np", "4", "--nats", urls[0], "--hosts", "a:2,b:2", bin("behave"), "-mode", "sleep")
