@@ -407,7 +407,12 @@ func checkAllreduceSlice(w *mpi.Comm, largest int) error {
 			return fmt.Errorf("n=%d: got %d elements", n, len(got))
 		}
 		// Into a buffer of its own, and in place.
+		// NaN until the call writes it: a reused allocation could hold a
+		// previous round's sums.
 		into := floats(n)
+		for i := range into {
+			into[i] = math.NaN()
+		}
 		if err := mpi.AllreduceSliceInto(w, vector(w.Rank(), n), into, mpi.Sum); err != nil {
 			return err
 		}
