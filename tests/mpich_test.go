@@ -117,10 +117,32 @@ func TestMPICHForcedAlgorithms(t *testing.T) {
 
 // TestMPICHSyncSends runs every case with --sync-sends at -np 4 on the
 // local transport: a correct MPI program must not rely on Send buffering.
+// The cases run in mpichSyncJobs jobs, one after another.
 func TestMPICHSyncSends(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short: TestMPICH covers buffered sends")
 	}
-	runMPICH(t, 4, []string{"--sync-sends"}, nil, mpichCases(t))
+	jobs := make([][]string, mpichSyncJobs)
+	for i, name := range mpichCases(t) {
+		jobs[i%mpichSyncJobs] = append(jobs[i%mpichSyncJobs], name)
+	}
+	for i, names := range jobs {
+		t.Run(fmt.Sprintf("job%d", i+1), func(t *testing.T) {
+			runMPICH(t, 4, []string{"--sync-sends"}, nil, names)
+		})
+	}
 }
+
+// mpichSyncJobs: every case with synchronous sends in one job took 48-56
+// s on a quiet 2-core AMD EPYC VM, 37.5 s beside two CPU hogs (less: see
+// below), and more than
+// mpichJobTimeout (36 of 41 cases done) in CI's test command beside two
+// hogs once the computing suites ran in parallel with the rest. Most of
+// it is one case: pingping's stream of synchronous Sends at -np 4 takes
+// 37-38 s on a quiet machine (5 s of it CPU; 19 s beside two hogs, 0.7 s
+// once beside a CI run), against 2.7 s with
+// GORUN_YIELD=0 and 1.6-2.1 s at -np 2: the oversubscribed wait path's
+// slowness, noted on issue 17, not fixed. Three jobs, the cases dealt out
+// in turn, keep each well inside the limit.
+const mpichSyncJobs = 3
