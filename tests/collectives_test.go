@@ -38,7 +38,6 @@ func expectCollectives(t *testing.T, np int, res result) {
 // non-commutative operators, bitwise agreement of float reductions, parts
 // of Scatter, nil off the root, errors on bad input).
 func TestCollectives(t *testing.T) {
-	t.Parallel()
 	sizes := map[string][]int{jobenv.TransportLocal: {1, 2, 3, 4, 5, 6, 7, 8}, jobenv.TransportNATS: {1, 2, 3, 5, 8}}
 	for _, tr := range transports {
 		for _, np := range sizes[tr.name] {
@@ -67,7 +66,6 @@ const reducedLargest = 1_200_000
 // job per algorithm, 42 jobs of the whole suite (30 s of the tests
 // package's time here).
 func TestForcedAlgorithms(t *testing.T) {
-	t.Parallel()
 	for i, env := range forcedSets(collectives.Algorithms()) {
 		for _, np := range []int{4, 5} {
 			t.Run(fmt.Sprintf("set%d/np=%d", i, np), func(t *testing.T) {
@@ -144,7 +142,6 @@ func TestForcedSetsForceEveryAlgorithm(t *testing.T) {
 // mpi.ErrCollectiveMismatch that names both calls, and gorun must exit
 // non-zero naming a rank.
 func TestCollectiveMismatch(t *testing.T) {
-	t.Parallel()
 	modes := []struct {
 		mode  string
 		calls []string // what every rank's error names
@@ -205,7 +202,6 @@ func checkMismatchReports(t *testing.T, res result, np int, calls []string) {
 // buffer of the wrong length fails its rank with ErrLengthMismatch and
 // hangs no one.
 func TestIntoForms(t *testing.T) {
-	t.Parallel()
 	seed := uint64(time.Now().UnixNano() % 1_000_000)
 	t.Logf("seed %d", seed)
 	messages := []string{"GORUN_COLL_GATHER=linear", "GORUN_COLL_ALLGATHER=ring", "GORUN_COLL_ALLTOALL=pairwise"}

@@ -22,7 +22,6 @@ var hierPlacements = []string{"0,0,1,1", "0,0,0,1,1", "1,1,0,0,0,2", "0,1,0,1,0"
 // each pretend host (TestPlacementHierSharedMemory proves they send no
 // messages there), those on Split and Dup communicators by messages.
 func TestPlacementHierCollectives(t *testing.T) {
-	t.Parallel()
 	for _, placement := range hierPlacements {
 		np := strings.Count(placement, ",") + 1
 		t.Run(placement, func(t *testing.T) {
@@ -38,7 +37,6 @@ func TestPlacementHierCollectives(t *testing.T) {
 // carry the call's signature, as do the call headers in a host's shared
 // memory, through which the phases on a host of calls on the world go).
 func TestPlacementHierMismatch(t *testing.T) {
-	t.Parallel()
 	modes := []struct {
 		mode  string
 		calls []string

@@ -69,7 +69,6 @@ func checkHostFrames(t *testing.T, placement []int, few, many [][]uint64) {
 // 12 rounds of collectives than in 2 (on main, every round sent several).
 // Results are checked in every round (tests/progs/collectives rounds).
 func TestPlacementHierSharedMemory(t *testing.T) {
-	t.Parallel()
 	for _, placement := range []string{"0,0,1,1", "1,1,0,0,0,2", "0,1,0,1,0"} {
 		t.Run(placement, func(t *testing.T) {
 			hosts, err := jobenv.ParsePlacement(placement, strings.Count(placement, ",")+1)
@@ -99,7 +98,6 @@ func TestPlacementHierSharedMemory(t *testing.T) {
 // blocked in a host's shared memory for ranks that never come make a
 // deadlock report that says so.
 func TestPlacementHierSharedMemoryEnds(t *testing.T) {
-	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		placement string

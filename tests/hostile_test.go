@@ -349,7 +349,6 @@ func attackedJob(t *testing.T, flags []string, targets func(jobPaths) map[string
 // TestHostileConnectionsToRanks attacks every rank's transport socket
 // (local transport), one kind of attack per job.
 func TestHostileConnectionsToRanks(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("one job per attack; -short makes them all at once (TestHostileEverythingAtOnce)")
 	}
@@ -373,7 +372,6 @@ func TestHostileConnectionsToRanks(t *testing.T) {
 // TestHostileConnectionsToControl attacks the launcher's control socket,
 // on each transport, one kind of attack per job.
 func TestHostileConnectionsToControl(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("one job per attack; -short makes them all at once (TestHostileEverythingAtOnce)")
 	}
@@ -409,7 +407,6 @@ func TestHostileConnectionsToNATS(t *testing.T) {
 // control socket on the local transport; the control socket and the NATS
 // server over NATS.
 func TestHostileEverythingAtOnce(t *testing.T) {
-	t.Parallel()
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
 			attackedJob(t, tr.flags, func(p jobPaths) map[string][]attack {

@@ -37,12 +37,9 @@ func TestMain(m *testing.M) {
 // for a sleeping receiver, for an attack's timeout. Four at once (with the
 // collectives program's cheaper checks) took the package from 648 to 470 s
 // beside two CPU hogs on a 2-core AMD EPYC VM. Tests not marked parallel
-// run one at a time, before them: TestThousandShortJobsLeaveNothing counts
-// the test process's descriptors, and the timed ones (the deadlock
-// verdict's delay, a refusal within seconds) keep their own pace. The
-// suites that mostly compute are parallel too: their jobs then share the
-// cores with the waiting tests' idle time, and beside other load they run
-// as any job of more ranks than cores must.
+// still run one at a time, before them: TestThousandShortJobsLeaveNothing
+// counts the test process's descriptors, and the suites' jobs mostly
+// compute.
 const parallelDefault = 4
 
 func runMain(m *testing.M) int {

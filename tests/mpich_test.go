@@ -78,7 +78,6 @@ func firstLine(s, sub string) string {
 // sleep on purpose, a late receiver), so one after another left the
 // other idle.
 func TestMPICH(t *testing.T) {
-	t.Parallel()
 	names := mpichCases(t)
 	nps := []int{2, 5}
 	if testing.Short() {

@@ -23,7 +23,6 @@ var orderArgs = []string{"-rounds", "8", "-msgs", "12"}
 // GORUN_SYNC_SENDS=1 (the plan never relies on buffering). A failure names
 // the seed and the command that reproduces it.
 func TestOrder(t *testing.T) {
-	t.Parallel()
 	random := rand.Uint64() % 1_000_000
 	t.Logf("random seed %d", random)
 	type run struct {

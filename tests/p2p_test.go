@@ -26,7 +26,6 @@ var transports = func() []transport {
 // TestPointToPoint runs every point-to-point call across real processes on
 // each transport at -np 1 to 4, and at 5 (more ranks than cores).
 func TestPointToPoint(t *testing.T) {
-	t.Parallel()
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) { testPointToPoint(t, tr.flags) })
 	}

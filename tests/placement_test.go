@@ -39,7 +39,6 @@ func TestPlacementPointToPoint(t *testing.T) {
 // (eager, rendezvous, single copy between same-host ranks), matched in
 // order whichever transport carries them.
 func TestPlacementOrder(t *testing.T) {
-	t.Parallel()
 	for _, r := range []struct {
 		np   int
 		seed uint64
@@ -71,7 +70,6 @@ func TestPlacementOrder(t *testing.T) {
 // the launcher, which watches the server); with two, every rank that has a
 // peer on the other host does.
 func TestPlacementUsesNATSOnlyAcrossHosts(t *testing.T) {
-	t.Parallel()
 	launcher := natsConnections(t, "0,0,0,0")
 	for _, tc := range []struct {
 		placement string

@@ -14,7 +14,6 @@ import (
 // receiver never polls, so every ring frame needs its wake-up through the
 // socket), at -np 3 and 5 with a fixed and a random seed.
 func TestOrderRingModes(t *testing.T) {
-	t.Parallel()
 	random := rand.Uint64() % 1_000_000
 	t.Logf("random seed %d", random)
 	for _, env := range []string{"GORUN_SHM_RINGS=0", "GORUN_SPIN=0s"} {

@@ -29,7 +29,6 @@ const scaleLargest = 300_000
 // ranks on each transport. Skipped under -short: on a 2-core machine the
 // collectives take up to a minute per transport.
 func TestSuitesAt64Ranks(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("64 ranks on this machine's cores take minutes")
 	}

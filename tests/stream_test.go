@@ -34,7 +34,6 @@ func TestFloodOfASleepingReceiver(t *testing.T) {
 // chunks over NATS): it arrives intact, and neither side's peak memory
 // reaches three times its size.
 func TestLargeMessage(t *testing.T) {
-	t.Parallel()
 	if testing.Short() {
 		t.Skip("-short")
 	}

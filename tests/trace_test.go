@@ -269,7 +269,6 @@ func TestTraceJSON(t *testing.T) {
 // TestTraceOfADeadlock: a job gorun ends as deadlocked still gets its trace,
 // with each rank's call in progress marked as unfinished.
 func TestTraceOfADeadlock(t *testing.T) {
-	t.Parallel()
 	for _, transport := range jobenv.Transports() {
 		t.Run(transport, func(t *testing.T) { traceOfADeadlock(t, transport) })
 	}

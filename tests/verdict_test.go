@@ -89,7 +89,6 @@ func TestTrueDeadlocksAreReportedQuickly(t *testing.T) {
 // slow on any machine with mpi.CopyDelayEnv; the ring and the big message
 // use single copy, the socket, and NATS.
 func TestLiveJobsAreNeverDeadlocks(t *testing.T) {
-	t.Parallel()
 	compute := "10"
 	if testing.Short() {
 		compute = "3"
@@ -126,7 +125,6 @@ func TestLiveJobsAreNeverDeadlocks(t *testing.T) {
 // TestManyRanksOnTwoCoresAreNotDeadlocks: 64 ranks pass slow 256 KiB
 // messages around a ring, on a machine with far fewer cores.
 func TestManyRanksOnTwoCoresAreNotDeadlocks(t *testing.T) {
-	t.Parallel()
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
 			res := runGorun(t, job{np: 64, prog: "verdict", flags: tr.flags, env: []string{mpi.CopyDelayEnv + "=300ms"},
